@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs everything carboy needs to build, run and test on Debian 12, from Debian's
+# packages only. Run as root (or with sudo). Safe to run again.
+set -euo pipefail
+if [ "$(id -u)" -ne 0 ]; then
+  exec sudo -E bash "$0" "$@"
+fi
+export DEBIAN_FRONTEND=noninteractive
+pkgs=(
+  # build
+  build-essential meson ninja-build pkg-config python3
+  # libraries
+  libcivetweb-dev libsqlite3-dev libcjson-dev libssl-dev libsodium-dev libarchive-dev
+  zlib1g-dev
+  # tests and benchmarks
+  python3-pytest python3-requests curl nginx-light wrk procps
+)
+stamp=/var/lib/carboy-deps.stamp
+want=$(printf '%s\n' "${pkgs[@]}" | sort | sha256sum | cut -c1-16)
+if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && dpkg -s "${pkgs[@]}" >/dev/null 2>&1; then
+  exit 0
+fi
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${pkgs[@]}" >/dev/null
+echo "$want" > "$stamp"
+echo "carboy: dependencies installed"

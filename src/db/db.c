@@ -1,0 +1,305 @@
+/* Connection management, statement cache and migrations. */
+#include "db/db.h"
+
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "db/db_internal.h"
+#include "util/embedded.h"
+#include "util/log.h"
+
+extern const struct cb_embedded cb_migrations[];
+extern const size_t cb_migrations_count;
+
+static char *db_path;
+
+/* Per-thread connection and a small statement cache keyed by the SQL text's address
+ * (every statement is a string literal in this folder). */
+#define STMT_CACHE 96
+struct db_thread {
+  sqlite3 *db;
+  const char *sql[STMT_CACHE];
+  sqlite3_stmt *stmt[STMT_CACHE];
+  int n;
+};
+static _Thread_local struct db_thread *tl;
+
+static cb_err open_conn(sqlite3 **out)
+{
+  sqlite3 *db = NULL;
+  int rc = sqlite3_open_v2(db_path, &db,
+                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+  if (rc != SQLITE_OK) {
+    CB_LOG(CB_LOG_ERROR, "db", "cannot open %s: %s", db_path, db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+    sqlite3_close(db);
+    return CB_EDB;
+  }
+  sqlite3_busy_timeout(db, 10000);
+  sqlite3_extended_result_codes(db, 1);
+  char *err = NULL;
+  rc = sqlite3_exec(db,
+                    "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"
+                    "PRAGMA temp_store=MEMORY;",
+                    NULL, NULL, &err);
+  if (rc != SQLITE_OK) {
+    CB_LOG(CB_LOG_ERROR, "db", "cannot configure %s: %s", db_path, err ? err : "?");
+    sqlite3_free(err);
+    sqlite3_close(db);
+    return CB_EDB;
+  }
+  *out = db;
+  return CB_OK;
+}
+
+sqlite3 *db_conn(void)
+{
+  if (tl)
+    return tl->db;
+  struct db_thread *t = calloc(1, sizeof *t);
+  if (!t)
+    return NULL;
+  if (open_conn(&t->db)) {
+    free(t);
+    return NULL;
+  }
+  tl = t;
+  return t->db;
+}
+
+sqlite3_stmt *db_prep(const char *sql)
+{
+  if (!db_conn())
+    return NULL;
+  for (int i = 0; i < tl->n; i++) {
+    if (tl->sql[i] == sql) {
+      sqlite3_reset(tl->stmt[i]);
+      sqlite3_clear_bindings(tl->stmt[i]);
+      return tl->stmt[i];
+    }
+  }
+  sqlite3_stmt *st = NULL;
+  if (sqlite3_prepare_v3(tl->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) != SQLITE_OK) {
+    CB_LOG(CB_LOG_ERROR, "db", "prepare failed: %s in: %.120s", sqlite3_errmsg(tl->db), sql);
+    return NULL;
+  }
+  if (tl->n < STMT_CACHE) {
+    tl->sql[tl->n] = sql;
+    tl->stmt[tl->n] = st;
+    tl->n++;
+  } else {
+    /* Cache full: should not happen with the statements we have. Evict the oldest. */
+    sqlite3_finalize(tl->stmt[0]);
+    memmove(&tl->sql[0], &tl->sql[1], sizeof tl->sql[0] * (STMT_CACHE - 1));
+    memmove(&tl->stmt[0], &tl->stmt[1], sizeof tl->stmt[0] * (STMT_CACHE - 1));
+    tl->sql[STMT_CACHE - 1] = sql;
+    tl->stmt[STMT_CACHE - 1] = st;
+  }
+  return st;
+}
+
+cb_err db_bind(sqlite3_stmt *st, const char *fmt, va_list ap)
+{
+  int idx = 1;
+  for (const char *f = fmt; *f; f++, idx++) {
+    int rc;
+    switch (*f) {
+    case 's': {
+      const char *s = va_arg(ap, const char *);
+      rc = s ? sqlite3_bind_text(st, idx, s, -1, SQLITE_TRANSIENT) : sqlite3_bind_null(st, idx);
+      break;
+    }
+    case 'i': rc = sqlite3_bind_int64(st, idx, va_arg(ap, int64_t)); break;
+    case 'd': rc = sqlite3_bind_double(st, idx, va_arg(ap, double)); break;
+    case 'n': rc = sqlite3_bind_null(st, idx); break;
+    default: return CB_EINVAL;
+    }
+    if (rc != SQLITE_OK)
+      return CB_EDB;
+  }
+  return CB_OK;
+}
+
+sqlite3_stmt *db_query(const char *sql, const char *fmt, ...)
+{
+  sqlite3_stmt *st = db_prep(sql);
+  if (!st)
+    return NULL;
+  va_list ap;
+  va_start(ap, fmt);
+  cb_err e = db_bind(st, fmt, ap);
+  va_end(ap);
+  return e ? NULL : st;
+}
+
+cb_err db_rc(int rc)
+{
+  switch (rc & 0xff) {
+  case SQLITE_OK: case SQLITE_DONE: case SQLITE_ROW: return CB_OK;
+  case SQLITE_CONSTRAINT:
+    if (rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY)
+      return CB_EEXIST;
+    return CB_EINVAL;
+  case SQLITE_FULL: return CB_ENOSPC;
+  case SQLITE_NOMEM: return CB_ENOMEM;
+  default:
+    CB_LOG(CB_LOG_ERROR, "db", "sqlite error %d: %s", rc, tl ? sqlite3_errmsg(tl->db) : "");
+    return CB_EDB;
+  }
+}
+
+cb_err db_exec(const char *sql, const char *fmt, ...)
+{
+  sqlite3_stmt *st = db_prep(sql);
+  if (!st)
+    return CB_EDB;
+  va_list ap;
+  va_start(ap, fmt);
+  cb_err e = db_bind(st, fmt, ap);
+  va_end(ap);
+  if (e)
+    return e;
+  int rc = sqlite3_step(st);
+  sqlite3_reset(st);
+  return rc == SQLITE_DONE || rc == SQLITE_ROW ? CB_OK : db_rc(rc);
+}
+
+int db_changes(void)
+{
+  return tl ? sqlite3_changes(tl->db) : 0;
+}
+
+void db_col_copy(sqlite3_stmt *st, int col, char *dst, size_t cap)
+{
+  const unsigned char *s = sqlite3_column_text(st, col);
+  if (!s) {
+    dst[0] = '\0';
+    return;
+  }
+  size_t n = (size_t)sqlite3_column_bytes(st, col);
+  if (n >= cap)
+    n = cap - 1;
+  memcpy(dst, s, n);
+  dst[n] = '\0';
+}
+
+cb_err db_begin(void)
+{
+  return db_exec("BEGIN IMMEDIATE", "");
+}
+
+cb_err db_commit(void)
+{
+  return db_exec("COMMIT", "");
+}
+
+void db_rollback(void)
+{
+  if (tl && !sqlite3_get_autocommit(tl->db))
+    db_exec("ROLLBACK", "");
+}
+
+void db_thread_close(void)
+{
+  if (!tl)
+    return;
+  for (int i = 0; i < tl->n; i++)
+    sqlite3_finalize(tl->stmt[i]);
+  sqlite3_close(tl->db);
+  free(tl);
+  tl = NULL;
+}
+
+void db_shutdown(void)
+{
+  db_thread_close();
+  free(db_path);
+  db_path = NULL;
+}
+
+cb_err db_ping(void)
+{
+  sqlite3_stmt *st = db_query("SELECT count(*) FROM schema_migrations", "");
+  if (!st)
+    return CB_EDB;
+  int rc = sqlite3_step(st);
+  sqlite3_reset(st);
+  return rc == SQLITE_ROW ? CB_OK : db_rc(rc);
+}
+
+int db_schema_version(void)
+{
+  sqlite3_stmt *st = db_query("SELECT coalesce(max(version), 0) FROM schema_migrations", "");
+  int v = -1;
+  if (st && sqlite3_step(st) == SQLITE_ROW)
+    v = sqlite3_column_int(st, 0);
+  if (st)
+    sqlite3_reset(st);
+  return v;
+}
+
+static cb_err migrate(struct cb_errbuf *eb)
+{
+  sqlite3 *db = db_conn();
+  char *err = NULL;
+  if (sqlite3_exec(db,
+                   "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                   " version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)",
+                   NULL, NULL, &err) != SQLITE_OK) {
+    cb_errf(eb, "database %s: %s", db_path, err ? err : "cannot create schema_migrations");
+    sqlite3_free(err);
+    return CB_EDB;
+  }
+  int have = db_schema_version();
+  int newest = 0;
+  for (size_t i = 0; i < cb_migrations_count; i++) {
+    const struct cb_embedded *m = &cb_migrations[i];
+    int v = atoi(m->name);
+    if (v > newest)
+      newest = v;
+    if (v <= have)
+      continue;
+    char ts[CB_TIME_MAX];
+    cb_time_now_rfc3339(ts, sizeof ts);
+    if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, &err) != SQLITE_OK ||
+        sqlite3_exec(db, (const char *)m->data, NULL, NULL, &err) != SQLITE_OK) {
+      cb_errf(eb, "migration %s failed: %s", m->name, err ? err : "?");
+      sqlite3_free(err);
+      sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+      return CB_EDB;
+    }
+    if (db_exec("INSERT INTO schema_migrations(version, name, applied_at) VALUES (?, ?, ?)",
+                "iss", (int64_t)v, m->name, ts) ||
+        sqlite3_exec(db, "COMMIT", NULL, NULL, &err) != SQLITE_OK) {
+      cb_errf(eb, "migration %s could not be recorded: %s", m->name, err ? err : sqlite3_errmsg(db));
+      sqlite3_free(err);
+      sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+      return CB_EDB;
+    }
+    CB_LOG(CB_LOG_INFO, "db", "applied migration %s", m->name);
+  }
+  if (have > newest) {
+    cb_errf(eb, "database %s has schema version %d, newer than this carboy knows (%d): "
+            "use a newer carboy", db_path, have, newest);
+    return CB_EDB;
+  }
+  return CB_OK;
+}
+
+cb_err db_init(const char *path, struct cb_errbuf *eb)
+{
+  if (sqlite3_threadsafe() == 0) {
+    cb_errf(eb, "SQLite was built without thread support");
+    return CB_EDB;
+  }
+  free(db_path);
+  db_path = strdup(path);
+  if (!db_path)
+    return CB_ENOMEM;
+  if (!db_conn()) {
+    cb_errf(eb, "cannot open database %s", path);
+    return CB_EDB;
+  }
+  return migrate(eb);
+}

@@ -1,0 +1,605 @@
+/* Named queries for users, folders, files, versions, properties, blobs and uploads. */
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "db/db.h"
+#include "db/db_internal.h"
+
+/* Steps st over every row, calling row(st, ctx) until it returns non-zero. */
+static cb_err each_row(sqlite3_stmt *st, int (*row)(sqlite3_stmt *, void *), void *ctx)
+{
+  if (!st)
+    return CB_EDB;
+  int rc;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    if (row(st, ctx))
+      break;
+  }
+  cb_err e = (rc == SQLITE_ROW || rc == SQLITE_DONE) ? CB_OK : db_rc(rc);
+  sqlite3_reset(st);
+  return e;
+}
+
+/* Steps st once: CB_OK with a row, CB_ENOTFOUND without. Caller resets. */
+static cb_err one_row(sqlite3_stmt *st)
+{
+  if (!st)
+    return CB_EDB;
+  int rc = sqlite3_step(st);
+  if (rc == SQLITE_ROW)
+    return CB_OK;
+  sqlite3_reset(st);
+  return rc == SQLITE_DONE ? CB_ENOTFOUND : db_rc(rc);
+}
+
+static void now(char *ts)
+{
+  cb_time_now_rfc3339(ts, CB_TIME_MAX);
+}
+
+/* ---------------------------------------------------------------- users */
+
+#define USER_COLS "id, username, password_hash, is_admin, created_at"
+
+static void read_user(sqlite3_stmt *st, struct cb_user *u)
+{
+  DB_COPY(st, 0, u->id);
+  DB_COPY(st, 1, u->username);
+  DB_COPY(st, 2, u->password_hash);
+  u->is_admin = sqlite3_column_int(st, 3);
+  DB_COPY(st, 4, u->created_at);
+}
+
+cb_err db_user_create(const struct cb_user *u)
+{
+  char ts[CB_TIME_MAX];
+  now(ts);
+  return db_exec("INSERT INTO users(" USER_COLS ") VALUES (?, ?, ?, ?, ?)", "sssis", u->id,
+                 u->username, u->password_hash, (int64_t)u->is_admin, ts);
+}
+
+static cb_err user_by(sqlite3_stmt *st, struct cb_user *out)
+{
+  cb_err e = one_row(st);
+  if (e)
+    return e;
+  read_user(st, out);
+  sqlite3_reset(st);
+  return CB_OK;
+}
+
+cb_err db_user_get(const char *id, struct cb_user *out)
+{
+  return user_by(db_query("SELECT " USER_COLS " FROM users WHERE id = ?", "s", id), out);
+}
+
+cb_err db_user_get_by_name(const char *username, struct cb_user *out)
+{
+  return user_by(db_query("SELECT " USER_COLS " FROM users WHERE username = ?", "s", username), out);
+}
+
+cb_err db_user_first_admin(struct cb_user *out)
+{
+  return user_by(db_query("SELECT " USER_COLS " FROM users WHERE is_admin = 1"
+                          " ORDER BY created_at, id LIMIT 1", ""),
+                 out);
+}
+
+cb_err db_user_set_password(const char *id, const char *hash)
+{
+  cb_err e = db_exec("UPDATE users SET password_hash = ? WHERE id = ?", "ss", hash, id);
+  return e ? e : (db_changes() ? CB_OK : CB_ENOTFOUND);
+}
+
+/* -------------------------------------------------------------- folders */
+
+#define FOLDER_COLS                                                                        \
+  "f.id, f.name, coalesce(f.parent_id, ''), f.owner_id, u.username, f.visibility, "        \
+  "f.created_at, f.updated_at"
+
+static void read_folder(sqlite3_stmt *st, struct cb_folder *f)
+{
+  DB_COPY(st, 0, f->id);
+  DB_COPY(st, 1, f->name);
+  DB_COPY(st, 2, f->parent_id);
+  DB_COPY(st, 3, f->owner_id);
+  DB_COPY(st, 4, f->owner_name);
+  DB_COPY(st, 5, f->visibility);
+  DB_COPY(st, 6, f->created_at);
+  DB_COPY(st, 7, f->updated_at);
+}
+
+struct folder_ctx {
+  db_folder_cb cb;
+  void *ctx;
+};
+
+static int folder_row(sqlite3_stmt *st, void *p)
+{
+  struct folder_ctx *fc = p;
+  struct cb_folder f;
+  read_folder(st, &f);
+  return fc->cb(&f, fc->ctx);
+}
+
+cb_err db_folder_insert(const struct cb_folder *f)
+{
+  char ts[CB_TIME_MAX];
+  now(ts);
+  return db_exec("INSERT INTO folders(id, name, parent_id, owner_id, visibility, created_at,"
+                 " updated_at) VALUES (?, ?, nullif(?, ''), ?, 'private', ?, ?)",
+                 "ssssss", f->id, f->name, f->parent_id, f->owner_id, ts, ts);
+}
+
+cb_err db_folder_get(const char *id, struct cb_folder *out)
+{
+  sqlite3_stmt *st = db_query("SELECT " FOLDER_COLS " FROM folders f JOIN users u ON u.id = f.owner_id"
+                              " WHERE f.id = ? AND f.deleted_at IS NULL", "s", id);
+  cb_err e = one_row(st);
+  if (e)
+    return e;
+  read_folder(st, out);
+  sqlite3_reset(st);
+  return CB_OK;
+}
+
+cb_err db_folder_children(const char *parent_id, const char *owner_id, const char *after_name,
+                          int limit, db_folder_cb cb, void *ctx)
+{
+  struct folder_ctx fc = {cb, ctx};
+  sqlite3_stmt *st;
+  if (parent_id)
+    st = db_query("SELECT " FOLDER_COLS " FROM folders f JOIN users u ON u.id = f.owner_id"
+                  " WHERE f.parent_id = ? AND f.deleted_at IS NULL AND f.name > coalesce(?, '')"
+                  " ORDER BY f.name LIMIT ?", "ssi", parent_id, after_name, (int64_t)limit);
+  else
+    st = db_query("SELECT " FOLDER_COLS " FROM folders f JOIN users u ON u.id = f.owner_id"
+                  " WHERE f.parent_id IS NULL AND f.owner_id = ? AND f.deleted_at IS NULL"
+                  " AND f.name > coalesce(?, '') ORDER BY f.name LIMIT ?",
+                  "ssi", owner_id, after_name, (int64_t)limit);
+  return each_row(st, folder_row, &fc);
+}
+
+cb_err db_folder_path(const char *id, db_folder_cb cb, void *ctx)
+{
+  struct folder_ctx fc = {cb, ctx};
+  return each_row(db_query("WITH RECURSIVE up(id, depth) AS ("
+                           " SELECT ?, 0 UNION ALL"
+                           " SELECT f.parent_id, up.depth + 1 FROM folders f JOIN up ON f.id = up.id"
+                           " WHERE f.parent_id IS NOT NULL AND up.depth < 1000)"
+                           " SELECT " FOLDER_COLS " FROM up JOIN folders f ON f.id = up.id"
+                           " JOIN users u ON u.id = f.owner_id ORDER BY up.depth DESC", "s", id),
+                  folder_row, &fc);
+}
+
+int db_folder_within(const char *candidate, const char *folder_id)
+{
+  sqlite3_stmt *st = db_query("WITH RECURSIVE up(id, depth) AS ("
+                              " SELECT ?, 0 UNION ALL"
+                              " SELECT f.parent_id, up.depth + 1 FROM folders f JOIN up ON f.id = up.id"
+                              " WHERE f.parent_id IS NOT NULL AND up.depth < 1000)"
+                              " SELECT 1 FROM up WHERE id = ? LIMIT 1", "ss", candidate, folder_id);
+  if (!st)
+    return 1; /* fail safe: treat as a cycle */
+  int found = sqlite3_step(st) == SQLITE_ROW;
+  sqlite3_reset(st);
+  return found;
+}
+
+cb_err db_folder_update(const char *id, const char *name, const char *new_parent, int move)
+{
+  char ts[CB_TIME_MAX];
+  now(ts);
+  cb_err e = db_exec("UPDATE folders SET name = coalesce(?, name),"
+                     " parent_id = CASE WHEN ? THEN nullif(?, '') ELSE parent_id END,"
+                     " updated_at = ? WHERE id = ? AND deleted_at IS NULL",
+                     "sisss", name, (int64_t)move, new_parent ? new_parent : "", ts, id);
+  if (e)
+    return e;
+  return db_changes() ? CB_OK : CB_ENOTFOUND;
+}
+
+cb_err db_folder_delete(const char *id)
+{
+  char ts[CB_TIME_MAX];
+  now(ts);
+  cb_err e = db_begin();
+  if (e)
+    return e;
+  e = db_exec("WITH RECURSIVE sub(id) AS (SELECT ? UNION ALL"
+              " SELECT f.id FROM folders f JOIN sub ON f.parent_id = sub.id WHERE f.deleted_at IS NULL)"
+              " UPDATE files SET deleted_at = ? WHERE deleted_at IS NULL AND folder_id IN (SELECT id FROM sub)",
+              "ss", id, ts);
+  if (!e)
+    e = db_exec("WITH RECURSIVE sub(id) AS (SELECT ? UNION ALL"
+                " SELECT f.id FROM folders f JOIN sub ON f.parent_id = sub.id WHERE f.deleted_at IS NULL)"
+                " UPDATE folders SET deleted_at = ? WHERE deleted_at IS NULL AND id IN (SELECT id FROM sub)",
+                "ss", id, ts);
+  if (!e && !db_changes())
+    e = CB_ENOTFOUND;
+  if (e) {
+    db_rollback();
+    return e;
+  }
+  return db_commit();
+}
+
+/* ---------------------------------------------------------------- files */
+
+#define FILE_COLS                                                                          \
+  "f.id, f.folder_id, f.name, f.owner_id, f.version, f.kind, f.media_type, f.status, "     \
+  "coalesce(f.error, ''), f.visibility, v.sha256, v.size, f.created_at, f.updated_at, "    \
+  "f.metadata"
+#define FILE_FROM " FROM files f JOIN file_versions v ON v.file_id = f.id AND v.version = f.version"
+
+static void read_file(sqlite3_stmt *st, struct cb_file *f)
+{
+  DB_COPY(st, 0, f->id);
+  DB_COPY(st, 1, f->folder_id);
+  DB_COPY(st, 2, f->name);
+  DB_COPY(st, 3, f->owner_id);
+  f->version = sqlite3_column_int64(st, 4);
+  DB_COPY(st, 5, f->kind);
+  DB_COPY(st, 6, f->media_type);
+  DB_COPY(st, 7, f->status);
+  DB_COPY(st, 8, f->error);
+  DB_COPY(st, 9, f->visibility);
+  DB_COPY(st, 10, f->sha256);
+  f->size = sqlite3_column_int64(st, 11);
+  DB_COPY(st, 12, f->created_at);
+  DB_COPY(st, 13, f->updated_at);
+  const unsigned char *m = sqlite3_column_text(st, 14);
+  f->metadata = m ? strdup((const char *)m) : NULL;
+}
+
+void db_file_clear(struct cb_file *f)
+{
+  if (!f)
+    return;
+  free(f->metadata);
+  f->metadata = NULL;
+}
+
+struct file_ctx {
+  db_file_cb cb;
+  void *ctx;
+};
+
+static int file_row(sqlite3_stmt *st, void *p)
+{
+  struct file_ctx *fc = p;
+  struct cb_file f;
+  read_file(st, &f);
+  int stop = fc->cb(&f, fc->ctx);
+  db_file_clear(&f);
+  return stop;
+}
+
+cb_err db_file_get(const char *id, struct cb_file *out)
+{
+  sqlite3_stmt *st = db_query("SELECT " FILE_COLS FILE_FROM " WHERE f.id = ? AND f.deleted_at IS NULL",
+                              "s", id);
+  cb_err e = one_row(st);
+  if (e)
+    return e;
+  read_file(st, out);
+  sqlite3_reset(st);
+  return CB_OK;
+}
+
+cb_err db_file_list(const char *folder_id, const char *after_name, int limit, db_file_cb cb,
+                    void *ctx)
+{
+  struct file_ctx fc = {cb, ctx};
+  return each_row(db_query("SELECT " FILE_COLS FILE_FROM " WHERE f.folder_id = ? AND f.deleted_at IS NULL"
+                           " AND f.name > coalesce(?, '') ORDER BY f.name LIMIT ?",
+                           "ssi", folder_id, after_name, (int64_t)limit),
+                  file_row, &fc);
+}
+
+struct version_ctx {
+  db_version_cb cb;
+  void *ctx;
+};
+
+static void read_version(sqlite3_stmt *st, struct cb_version *v)
+{
+  v->version = sqlite3_column_int64(st, 0);
+  DB_COPY(st, 1, v->sha256);
+  v->size = sqlite3_column_int64(st, 2);
+  DB_COPY(st, 3, v->media_type);
+  DB_COPY(st, 4, v->created_at);
+}
+
+static int version_row(sqlite3_stmt *st, void *p)
+{
+  struct version_ctx *vc = p;
+  struct cb_version v;
+  read_version(st, &v);
+  return vc->cb(&v, vc->ctx);
+}
+
+cb_err db_file_versions(const char *file_id, db_version_cb cb, void *ctx)
+{
+  struct version_ctx vc = {cb, ctx};
+  return each_row(db_query("SELECT version, sha256, size, media_type, created_at FROM file_versions"
+                           " WHERE file_id = ? ORDER BY version", "s", file_id),
+                  version_row, &vc);
+}
+
+cb_err db_file_version(const char *file_id, int64_t version, struct cb_version *out)
+{
+  sqlite3_stmt *st = db_query("SELECT version, sha256, size, media_type, created_at FROM file_versions"
+                              " WHERE file_id = ? AND version = ?", "si", file_id, version);
+  cb_err e = one_row(st);
+  if (e)
+    return e;
+  read_version(st, out);
+  sqlite3_reset(st);
+  return CB_OK;
+}
+
+cb_err db_file_put(const char *folder_id, const char *name, const char *owner_id,
+                   const char *sha256, int64_t size, const char *media_type, const char *kind,
+                   struct cb_file *out)
+{
+  char ts[CB_TIME_MAX], id[CB_ID_LEN + 1];
+  now(ts);
+  cb_err e = db_begin();
+  if (e)
+    return e;
+  e = db_exec("INSERT OR IGNORE INTO blobs(sha256, size, created_at) VALUES (?, ?, ?)", "sis",
+              sha256, size, ts);
+  if (e)
+    goto done;
+  /* Is there a live file of that name? Then this is its next version. */
+  sqlite3_stmt *st = db_query("SELECT id, version FROM files WHERE folder_id = ? AND name = ?"
+                              " AND deleted_at IS NULL", "ss", folder_id, name);
+  e = one_row(st);
+  int64_t version = 1;
+  if (e == CB_OK) {
+    DB_COPY(st, 0, id);
+    version = sqlite3_column_int64(st, 1) + 1;
+    sqlite3_reset(st);
+    e = db_exec("UPDATE files SET version = ?, media_type = ?, kind = ?, status = 'uploaded',"
+                " error = NULL, updated_at = ? WHERE id = ?",
+                "issss", version, media_type, kind, ts, id);
+  } else if (e == CB_ENOTFOUND) {
+    e = cb_id_new(id);
+    if (!e)
+      e = db_exec("INSERT INTO files(id, folder_id, name, owner_id, version, kind, media_type,"
+                  " status, created_at, updated_at) VALUES (?, ?, ?, ?, 1, ?, ?, 'uploaded', ?, ?)",
+                  "ssssssss", id, folder_id, name, owner_id, kind, media_type, ts, ts);
+  }
+  if (e)
+    goto done;
+  e = db_exec("INSERT INTO file_versions(file_id, version, sha256, size, media_type, created_by,"
+              " created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+              "sisisss", id, version, sha256, size, media_type, owner_id, ts);
+  if (e)
+    goto done;
+  e = db_commit();
+done:
+  if (e) {
+    db_rollback();
+    return e;
+  }
+  return out ? db_file_get(id, out) : CB_OK;
+}
+
+cb_err db_file_update(const char *id, const char *name, const char *folder_id)
+{
+  char ts[CB_TIME_MAX];
+  now(ts);
+  cb_err e = db_exec("UPDATE files SET name = coalesce(?, name), folder_id = coalesce(?, folder_id),"
+                     " updated_at = ? WHERE id = ? AND deleted_at IS NULL",
+                     "ssss", name, folder_id, ts, id);
+  if (e)
+    return e;
+  return db_changes() ? CB_OK : CB_ENOTFOUND;
+}
+
+cb_err db_file_set_metadata(const char *id, const char *json)
+{
+  char ts[CB_TIME_MAX];
+  now(ts);
+  cb_err e = db_exec("UPDATE files SET metadata = ?, updated_at = ? WHERE id = ? AND deleted_at IS NULL",
+                     "sss", json, ts, id);
+  if (e)
+    return e;
+  return db_changes() ? CB_OK : CB_ENOTFOUND;
+}
+
+cb_err db_file_delete(const char *id)
+{
+  char ts[CB_TIME_MAX];
+  now(ts);
+  cb_err e = db_exec("UPDATE files SET deleted_at = ? WHERE id = ? AND deleted_at IS NULL", "ss", ts, id);
+  if (e)
+    return e;
+  return db_changes() ? CB_OK : CB_ENOTFOUND;
+}
+
+struct tree_ctx {
+  db_tree_cb cb;
+  void *ctx;
+};
+
+static int tree_row(sqlite3_stmt *st, void *p)
+{
+  struct tree_ctx *tc = p;
+  struct cb_file f;
+  read_file(st, &f);
+  const char *rel = (const char *)sqlite3_column_text(st, 15);
+  int stop = tc->cb(rel ? rel : f.name, &f, tc->ctx);
+  db_file_clear(&f);
+  return stop;
+}
+
+cb_err db_folder_tree_files(const char *folder_id, db_tree_cb cb, void *ctx)
+{
+  struct tree_ctx tc = {cb, ctx};
+  return each_row(db_query("WITH RECURSIVE sub(id, rel, depth) AS ("
+                           " SELECT ?, '', 0 UNION ALL"
+                           " SELECT c.id, sub.rel || c.name || '/', sub.depth + 1 FROM folders c"
+                           " JOIN sub ON c.parent_id = sub.id WHERE c.deleted_at IS NULL AND sub.depth < 1000)"
+                           " SELECT " FILE_COLS ", sub.rel || f.name" FILE_FROM
+                           " JOIN sub ON f.folder_id = sub.id WHERE f.deleted_at IS NULL"
+                           " ORDER BY sub.rel, f.name", "s", folder_id),
+                  tree_row, &tc);
+}
+
+/* ----------------------------------------------------------- properties */
+
+cb_err db_properties_replace(const char *file_id, const char *source,
+                             const struct cb_property *props, int n)
+{
+  cb_err e = db_begin();
+  if (e)
+    return e;
+  e = db_exec("DELETE FROM properties WHERE file_id = ? AND record_id IS NULL AND source = ?", "ss",
+              file_id, source);
+  for (int i = 0; !e && i < n; i++) {
+    const struct cb_property *p = &props[i];
+    if (p->is_num)
+      e = db_exec("INSERT INTO properties(file_id, name, value_num, unit, iri, source)"
+                  " VALUES (?, ?, ?, ?, ?, ?)", "ssdsss", file_id, p->name, p->value_num, p->unit,
+                  p->iri, source);
+    else
+      e = db_exec("INSERT INTO properties(file_id, name, value_text, unit, iri, source)"
+                  " VALUES (?, ?, ?, ?, ?, ?)", "ssssss", file_id, p->name, p->value_text, p->unit,
+                  p->iri, source);
+  }
+  if (e) {
+    db_rollback();
+    return e;
+  }
+  return db_commit();
+}
+
+struct prop_ctx {
+  db_property_cb cb;
+  void *ctx;
+};
+
+static int prop_row(sqlite3_stmt *st, void *p)
+{
+  struct prop_ctx *pc = p;
+  struct cb_property prop = {
+    .name = (const char *)sqlite3_column_text(st, 0),
+    .value_text = (const char *)sqlite3_column_text(st, 1),
+    .is_num = sqlite3_column_type(st, 2) != SQLITE_NULL,
+    .value_num = sqlite3_column_double(st, 2),
+    .unit = (const char *)sqlite3_column_text(st, 3),
+    .iri = (const char *)sqlite3_column_text(st, 4),
+    .source = (const char *)sqlite3_column_text(st, 5),
+  };
+  return pc->cb(&prop, pc->ctx);
+}
+
+cb_err db_properties_list(const char *file_id, db_property_cb cb, void *ctx)
+{
+  struct prop_ctx pc = {cb, ctx};
+  return each_row(db_query("SELECT name, value_text, value_num, unit, iri, source FROM properties"
+                           " WHERE file_id = ? AND record_id IS NULL ORDER BY source, id", "s", file_id),
+                  prop_row, &pc);
+}
+
+/* ---------------------------------------------------------------- blobs */
+
+cb_err db_blob_totals(int64_t *count, int64_t *bytes)
+{
+  sqlite3_stmt *st = db_query("SELECT count(*), coalesce(sum(size), 0) FROM blobs", "");
+  cb_err e = one_row(st);
+  if (e)
+    return e;
+  *count = sqlite3_column_int64(st, 0);
+  *bytes = sqlite3_column_int64(st, 1);
+  sqlite3_reset(st);
+  return CB_OK;
+}
+
+int db_blob_known(const char *sha256)
+{
+  sqlite3_stmt *st = db_query("SELECT 1 FROM blobs WHERE sha256 = ?", "s", sha256);
+  if (!st)
+    return 0;
+  int found = sqlite3_step(st) == SQLITE_ROW;
+  sqlite3_reset(st);
+  return found;
+}
+
+/* -------------------------------------------------------------- uploads */
+
+#define UPLOAD_COLS \
+  "id, owner_id, folder_id, filename, length, \"offset\", coalesce(file_id, ''), created_at, expires_at"
+
+static void read_upload(sqlite3_stmt *st, struct cb_upload *u)
+{
+  DB_COPY(st, 0, u->id);
+  DB_COPY(st, 1, u->owner_id);
+  DB_COPY(st, 2, u->folder_id);
+  DB_COPY(st, 3, u->filename);
+  u->length = sqlite3_column_int64(st, 4);
+  u->offset = sqlite3_column_int64(st, 5);
+  DB_COPY(st, 6, u->file_id);
+  DB_COPY(st, 7, u->created_at);
+  DB_COPY(st, 8, u->expires_at);
+}
+
+cb_err db_upload_insert(const struct cb_upload *u)
+{
+  return db_exec("INSERT INTO uploads(id, owner_id, folder_id, filename, length, \"offset\","
+                 " created_at, expires_at) VALUES (?, ?, ?, ?, ?, 0, ?, ?)",
+                 "ssssiss", u->id, u->owner_id, u->folder_id, u->filename, u->length,
+                 u->created_at, u->expires_at);
+}
+
+cb_err db_upload_get(const char *id, struct cb_upload *out)
+{
+  sqlite3_stmt *st = db_query("SELECT " UPLOAD_COLS " FROM uploads WHERE id = ?", "s", id);
+  cb_err e = one_row(st);
+  if (e)
+    return e;
+  read_upload(st, out);
+  sqlite3_reset(st);
+  return CB_OK;
+}
+
+cb_err db_upload_set_offset(const char *id, int64_t offset, const char *expires_at)
+{
+  return db_exec("UPDATE uploads SET \"offset\" = ?, expires_at = ? WHERE id = ?", "iss", offset,
+                 expires_at, id);
+}
+
+cb_err db_upload_set_file(const char *id, const char *file_id)
+{
+  return db_exec("UPDATE uploads SET file_id = ?, \"offset\" = length WHERE id = ?", "ss", file_id, id);
+}
+
+cb_err db_upload_delete(const char *id)
+{
+  return db_exec("DELETE FROM uploads WHERE id = ?", "s", id);
+}
+
+struct upload_ctx {
+  db_upload_cb cb;
+  void *ctx;
+};
+
+static int upload_row(sqlite3_stmt *st, void *p)
+{
+  struct upload_ctx *uc = p;
+  struct cb_upload u;
+  read_upload(st, &u);
+  return uc->cb(&u, uc->ctx);
+}
+
+cb_err db_upload_expired(const char *now_ts, int limit, db_upload_cb cb, void *ctx)
+{
+  struct upload_ctx uc = {cb, ctx};
+  return each_row(db_query("SELECT " UPLOAD_COLS " FROM uploads WHERE expires_at < ? LIMIT ?", "si",
+                           now_ts, (int64_t)limit),
+                  upload_row, &uc);
+}

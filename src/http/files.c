@@ -1,0 +1,434 @@
+/* Uploads (multipart and raw PUT), file metadata, rename/move, delete. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "http/http.h"
+#include "util/log.h"
+
+enum { UPLOAD_BUF = 1 << 20 };
+
+int http_load_file(struct req *r, const char *id, enum cb_access need, struct cb_file *f)
+{
+  memset(f, 0, sizeof *f);
+  cb_err e = cb_id_valid(id) ? db_file_get(id, f) : CB_ENOTFOUND;
+  if (!e && !auth_can(&r->who, f->owner_id, need)) {
+    db_file_clear(f);
+    e = CB_ENOTFOUND;
+  }
+  if (e == CB_ENOTFOUND)
+    return http_problem(r, 404, NULL, "no file %s", id);
+  if (e)
+    return http_error(r, e, "cannot read the file");
+  return 0;
+}
+
+/* A first guess from the name; the ingest job (by content) has the last word. */
+static const struct {
+  const char *suffix, *kind;
+} kinds[] = {
+  {".mol", "structure"}, {".sdf", "structure"}, {".sd", "structure"}, {".smi", "structure"},
+  {".smiles", "structure"}, {".inchi", "structure"}, {".mol2", "structure"},
+  {".pdb", "structure"}, {".xyz", "structure"}, {".cml", "structure"},
+  {".rxn", "reaction"}, {".rdf", "reaction"}, {".cif", "crystal"}, {".mmcif", "crystal"},
+  {".png", "image"}, {".jpg", "image"}, {".jpeg", "image"}, {".tif", "image"},
+  {".tiff", "image"}, {".pdf", "pdf"}, {".docx", "office"}, {".xlsx", "office"},
+  {".pptx", "office"}, {".odt", "office"}, {".ods", "office"}, {".odp", "office"},
+  {".csv", "table"}, {".tsv", "table"}, {".zip", "archive"}, {".tar", "archive"},
+  {".gz", "archive"}, {".tgz", "archive"}, {".bz2", "archive"}, {".xz", "archive"},
+  {".txt", "text"}, {".md", "text"}, {".json", "text"}, {".xml", "text"}, {".log", "text"},
+};
+
+static const struct {
+  const char *suffix, *media;
+} extra_media[] = {
+  {".mol", "chemical/x-mdl-molfile"}, {".sdf", "chemical/x-mdl-sdfile"},
+  {".sd", "chemical/x-mdl-sdfile"}, {".smi", "chemical/x-daylight-smiles"},
+  {".mol2", "chemical/x-mol2"}, {".pdb", "chemical/x-pdb"}, {".xyz", "chemical/x-xyz"},
+  {".cml", "chemical/x-cml"}, {".rxn", "chemical/x-mdl-rxnfile"},
+  {".rdf", "chemical/x-mdl-rdfile"}, {".cif", "chemical/x-cif"}, {".tsv", "text/tab-separated-values"},
+  {".inchi", "chemical/x-inchi"},
+};
+
+static int has_suffix(const char *name, const char *suffix)
+{
+  size_t n = strlen(name), s = strlen(suffix);
+  return n > s && !strcasecmp(name + n - s, suffix);
+}
+
+void http_guess_type(const char *name, const char *client_type, char *media, size_t mcap,
+                     char *kind, size_t kcap)
+{
+  snprintf(kind, kcap, "other");
+  for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
+    if (has_suffix(name, kinds[i].suffix)) {
+      snprintf(kind, kcap, "%s", kinds[i].kind);
+      break;
+    }
+  for (size_t i = 0; i < sizeof extra_media / sizeof extra_media[0]; i++)
+    if (has_suffix(name, extra_media[i].suffix)) {
+      snprintf(media, mcap, "%s", extra_media[i].media);
+      return;
+    }
+  const char *builtin = mg_get_builtin_mime_type(name);
+  if (builtin && strcmp(builtin, "text/plain") && strcmp(builtin, "application/octet-stream")) {
+    snprintf(media, mcap, "%s", builtin);
+    return;
+  }
+  /* A client's explicit type, when it is a plain type/subtype token. */
+  if (client_type && *client_type && strncasecmp(client_type, "multipart/", 10) &&
+      strncasecmp(client_type, "application/x-www-form-urlencoded", 33)) {
+    size_t n = strcspn(client_type, "; \t");
+    int ok = n > 2 && n < mcap && memchr(client_type, '/', n);
+    for (size_t i = 0; ok && i < n; i++)
+      ok = client_type[i] > 0x20 && client_type[i] < 0x7f && client_type[i] != '"';
+    if (ok && strncasecmp(client_type, "application/octet-stream", n)) {
+      snprintf(media, mcap, "%.*s", (int)n, client_type);
+      return;
+    }
+  }
+  snprintf(media, mcap, "%s", builtin ? builtin : "application/octet-stream");
+}
+
+/* Records committed content as a file version, after the bytes are safe in the store. */
+static cb_err record_upload(struct req *r, const char *folder_id, const char *name,
+                            const char *client_type, const char *sha, uint64_t size,
+                            struct cb_file *out)
+{
+  char media[128], kind[16];
+  http_guess_type(name, client_type, media, sizeof media, kind, sizeof kind);
+  return db_file_put(folder_id, name, r->who.user_id, sha, (int64_t)size, media, kind, out);
+}
+
+static int store_error(struct req *r, cb_err e, const struct cb_errbuf *eb)
+{
+  if (e == CB_ETOOBIG)
+    return http_problem(r, 413, NULL, "%s", eb->msg);
+  if (e == CB_ENOSPC)
+    return http_problem(r, 507, NULL, "the store is full: %s", eb->msg);
+  return http_problem(r, 500, NULL, "cannot store the upload: %s", eb->msg[0] ? eb->msg : cb_strerror(e));
+}
+
+int files_store_body(struct req *r, const struct cb_folder *folder, const char *name)
+{
+  struct cb_errbuf eb = {{0}};
+  struct store_put *p = NULL;
+  long long cl = r->ri->content_length;
+  if (cl >= 0 && app.cfg.max_upload && (uint64_t)cl > app.cfg.max_upload) {
+    http_drop_body(r);
+    return http_problem(r, 413, NULL, "the upload is %lld bytes; the limit is %llu", cl,
+                        (unsigned long long)app.cfg.max_upload);
+  }
+  char *buf = malloc(UPLOAD_BUF);
+  cb_err e = buf ? store_put_begin(app.store, app.cfg.max_upload, &p, &eb) : CB_ENOMEM;
+  int n = 0;
+  while (!e && (n = http_read(r, buf, UPLOAD_BUF)) > 0) {
+    e = store_put_write(p, buf, (size_t)n, &eb);
+    if (!e && http_must_abort()) {
+      cb_errf(&eb, "the server is shutting down");
+      e = CB_EABORTED;
+    }
+  }
+  free(buf);
+  if (!e && (n < 0 || (cl >= 0 && store_put_size(p) != (uint64_t)cl))) {
+    cb_errf(&eb, "the upload was interrupted after %llu bytes", (unsigned long long)store_put_size(p));
+    e = CB_EABORTED;
+  }
+  if (e) {
+    store_put_abort(p);
+    http_drop_body(r);
+    if (e == CB_EABORTED)
+      return http_problem(r, 400, NULL, "%s", eb.msg);
+    return store_error(r, e, &eb);
+  }
+  char sha[65];
+  uint64_t size;
+  e = store_put_commit(p, sha, &size, &eb);
+  if (e)
+    return store_error(r, e, &eb);
+  struct cb_file f = {0};
+  e = record_upload(r, folder->id, name, http_header(r, "Content-Type"), sha, size, &f);
+  if (e)
+    return http_error(r, e, "cannot record the upload");
+  char loc[128];
+  snprintf(loc, sizeof loc, "/api/v1/files/%s", f.id);
+  const char *hdr[] = {"Location", loc, NULL};
+  int st = http_json_extra(r, 201, json_file(&f, 1), hdr);
+  db_file_clear(&f);
+  return st;
+}
+
+int h_files_put(struct req *r)
+{
+  struct cb_folder folder;
+  if (http_load_folder(r, r->params[0], CB_WRITE, &folder)) {
+    http_drop_body(r);
+    return r->status;
+  }
+  const char *why = cb_name_invalid(r->params[1]);
+  if (why) {
+    http_drop_body(r);
+    return http_problem(r, 400, "name", "%s", why);
+  }
+  return files_store_body(r, &folder, r->params[1]);
+}
+
+/* ---- multipart/form-data: each `file` part streams into the store as it arrives ---- */
+struct form {
+  struct req *r;
+  const struct cb_folder *folder;
+  struct store_put *put;
+  char name[CB_NAME_MAX];
+  cJSON *files;
+  int count;
+  cb_err err;
+  struct cb_errbuf eb;
+  int status; /* set when a part was refused with a response */
+  char why[300];
+  char field[32];
+};
+
+static int form_finish_part(struct form *fm)
+{
+  if (!fm->put)
+    return 0;
+  char sha[65];
+  uint64_t size;
+  struct store_put *p = fm->put;
+  fm->put = NULL;
+  cb_err e = store_put_commit(p, sha, &size, &fm->eb);
+  struct cb_file f = {0};
+  if (!e)
+    e = record_upload(fm->r, fm->folder->id, fm->name, NULL, sha, size, &f);
+  if (e) {
+    fm->err = e;
+    return -1;
+  }
+  cJSON_AddItemToArray(fm->files, json_file(&f, 1));
+  db_file_clear(&f);
+  fm->count++;
+  return 0;
+}
+
+static int form_found(const char *key, const char *filename, char *path, size_t pathlen, void *ud)
+{
+  (void)path, (void)pathlen;
+  struct form *fm = ud;
+  if (fm->err || form_finish_part(fm))
+    return MG_FORM_FIELD_STORAGE_ABORT;
+  if (strcmp(key, "file"))
+    return MG_FORM_FIELD_STORAGE_SKIP;
+  if (!filename || !*filename) {
+    fm->err = CB_EINVAL;
+    snprintf(fm->why, sizeof fm->why, "a 'file' part has no filename");
+    snprintf(fm->field, sizeof fm->field, "file");
+    return MG_FORM_FIELD_STORAGE_ABORT;
+  }
+  /* Some clients send a path; keep its last component. */
+  const char *base = filename;
+  for (const char *c = filename; *c; c++)
+    if (*c == '/' || *c == '\\')
+      base = c + 1;
+  const char *why = cb_name_invalid(base);
+  if (why) {
+    fm->err = CB_EINVAL;
+    snprintf(fm->why, sizeof fm->why, "file name '%.200s': %s", base, why);
+    snprintf(fm->field, sizeof fm->field, "filename");
+    return MG_FORM_FIELD_STORAGE_ABORT;
+  }
+  snprintf(fm->name, sizeof fm->name, "%s", base);
+  fm->err = store_put_begin(app.store, app.cfg.max_upload, &fm->put, &fm->eb);
+  return fm->err ? MG_FORM_FIELD_STORAGE_ABORT : MG_FORM_FIELD_STORAGE_GET;
+}
+
+static int form_get(const char *key, const char *value, size_t len, void *ud)
+{
+  (void)key;
+  struct form *fm = ud;
+  if (!fm->put)
+    return MG_FORM_FIELD_HANDLE_NEXT;
+  fm->r->bytes_in += len;
+  fm->err = store_put_write(fm->put, value, len, &fm->eb);
+  if (!fm->err && http_must_abort()) {
+    fm->err = CB_EABORTED;
+    cb_errf(&fm->eb, "the server is shutting down");
+  }
+  return fm->err ? MG_FORM_FIELD_HANDLE_ABORT : MG_FORM_FIELD_HANDLE_GET;
+}
+
+int h_files_upload_multipart(struct req *r)
+{
+  struct cb_folder folder;
+  if (http_load_folder(r, r->params[0], CB_WRITE, &folder)) {
+    http_drop_body(r);
+    return r->status;
+  }
+  if (!http_media_is(r, "multipart/form-data")) {
+    http_drop_body(r);
+    return http_problem(r, 415, NULL, "uploads here must be multipart/form-data with 'file' parts;"
+                        " use PUT /api/v1/folders/{id}/files/{name} for a raw body");
+  }
+  struct form fm = {.r = r, .folder = &folder, .files = cJSON_CreateArray()};
+  struct mg_form_data_handler fdh = {form_found, form_get, NULL, &fm};
+  int rc = mg_handle_form_request(r->conn, &fdh);
+  if (!fm.err && rc >= 0)
+    form_finish_part(&fm);
+  if (!fm.err && rc < 0) {
+    fm.err = CB_EABORTED;
+    cb_errf(&fm.eb, "the multipart body is malformed or was interrupted");
+  }
+  store_put_abort(fm.put);
+  if (fm.err) {
+    cJSON_Delete(fm.files);
+    http_drop_body(r);
+    if (fm.why[0])
+      return http_problem(r, 400, fm.field, "%s", fm.why);
+    if (fm.err == CB_EABORTED)
+      return http_problem(r, 400, NULL, "%s (%d file(s) before it were stored)", fm.eb.msg, fm.count);
+    return store_error(r, fm.err, &fm.eb);
+  }
+  if (!fm.count) {
+    cJSON_Delete(fm.files);
+    return http_problem(r, 400, "file", "no 'file' part with a filename was found");
+  }
+  cJSON *o = cJSON_CreateObject();
+  cJSON_AddItemToObject(o, "files", fm.files);
+  return http_json(r, 201, o);
+}
+
+int h_file_get(struct req *r)
+{
+  struct cb_file f;
+  if (http_load_file(r, r->params[0], CB_READ, &f))
+    return r->status;
+  int st = http_json(r, 200, json_file(&f, 1));
+  db_file_clear(&f);
+  return st;
+}
+
+/* User metadata: an object of name -> scalar, or name -> {value, unit?, iri?}. It becomes
+ * the file's "user" properties. */
+static int parse_metadata(struct req *r, cJSON *meta, struct cb_property *props, int *n)
+{
+  int i = 0;
+  cJSON *it;
+  if (!cJSON_IsObject(meta))
+    return http_problem(r, 400, "metadata", "field 'metadata' must be an object");
+  cJSON_ArrayForEach(it, meta)
+  {
+    char field[200];
+    snprintf(field, sizeof field, "metadata.%.150s", it->string);
+    if (i >= 200)
+      return http_problem(r, 400, "metadata", "at most 200 metadata entries are allowed");
+    size_t klen = strlen(it->string);
+    if (!klen || klen > 128 || !cb_utf8_valid(it->string, klen))
+      return http_problem(r, 400, field, "metadata names must be 1 to 128 bytes of UTF-8");
+    struct cb_property *p = &props[i];
+    memset(p, 0, sizeof *p);
+    p->name = it->string;
+    p->source = "user";
+    cJSON *v = it;
+    if (cJSON_IsObject(it)) {
+      v = cJSON_GetObjectItemCaseSensitive(it, "value");
+      cJSON *unit = cJSON_GetObjectItemCaseSensitive(it, "unit");
+      cJSON *iri = cJSON_GetObjectItemCaseSensitive(it, "iri");
+      if (unit && !cJSON_IsNull(unit)) {
+        if (!cJSON_IsString(unit) || strlen(unit->valuestring) > 64)
+          return http_problem(r, 400, field, "'unit' must be a string of at most 64 bytes");
+        p->unit = unit->valuestring;
+      }
+      if (iri && !cJSON_IsNull(iri)) {
+        if (!cJSON_IsString(iri) || strlen(iri->valuestring) > 512 ||
+            (strncmp(iri->valuestring, "http://", 7) && strncmp(iri->valuestring, "https://", 8)))
+          return http_problem(r, 400, field, "'iri' must be an http(s) IRI");
+        p->iri = iri->valuestring;
+      }
+    }
+    if (cJSON_IsNumber(v) && isfinite(v->valuedouble)) {
+      p->is_num = 1;
+      p->value_num = v->valuedouble;
+    } else if (cJSON_IsString(v) && strlen(v->valuestring) <= 4096) {
+      p->value_text = v->valuestring;
+    } else if (cJSON_IsBool(v)) {
+      p->value_text = cJSON_IsTrue(v) ? "true" : "false";
+    } else {
+      return http_problem(r, 400, field,
+                          "a metadata value must be a string (at most 4096 bytes), a number, a"
+                          " boolean, or an object {value, unit?, iri?}");
+    }
+    i++;
+  }
+  *n = i;
+  return 0;
+}
+
+int h_file_patch(struct req *r)
+{
+  struct cb_file f;
+  struct cb_folder target;
+  if (http_load_file(r, r->params[0], CB_WRITE, &f)) {
+    http_drop_body(r);
+    return r->status;
+  }
+  cJSON *body = http_read_json(r);
+  int st = 0;
+  struct cb_property *props = NULL;
+  if (!body)
+    goto out;
+  const char *name = NULL, *folder_id = NULL;
+  if (json_opt_string(r, body, "name", &name) < 0 || json_opt_string(r, body, "folder_id", &folder_id) < 0)
+    goto out;
+  if (name && cb_name_invalid(name)) {
+    st = http_problem(r, 400, "name", "%s", cb_name_invalid(name));
+    goto out;
+  }
+  if (folder_id && (st = http_load_folder(r, folder_id, CB_WRITE, &target)))
+    goto out;
+  cJSON *meta = cJSON_GetObjectItemCaseSensitive(body, "metadata");
+  int nprops = 0;
+  if (meta) {
+    props = calloc(200, sizeof *props);
+    if (!props || (st = parse_metadata(r, meta, props, &nprops)))
+      goto out;
+  }
+  cb_err e = CB_OK;
+  if (name || folder_id)
+    e = db_file_update(f.id, name, folder_id);
+  if (e == CB_EEXIST) {
+    st = http_problem(r, 409, "name", "a file with that name already exists in the folder");
+    goto out;
+  }
+  if (!e && meta) {
+    char *text = cJSON_PrintUnformatted(meta);
+    e = text ? db_file_set_metadata(f.id, text) : CB_ENOMEM;
+    cJSON_free(text);
+    if (!e)
+      e = db_properties_replace(f.id, "user", props, nprops);
+  }
+  if (e) {
+    st = http_error(r, e, "cannot update the file");
+    goto out;
+  }
+  db_file_clear(&f);
+  e = db_file_get(r->params[0], &f);
+  st = e ? http_error(r, e, "cannot read the file") : http_json(r, 200, json_file(&f, 1));
+out:
+  free(props);
+  db_file_clear(&f);
+  cJSON_Delete(body);
+  return st ? st : r->status;
+}
+
+int h_file_delete(struct req *r)
+{
+  struct cb_file f;
+  if (http_load_file(r, r->params[0], CB_MANAGE, &f))
+    return r->status;
+  cb_err e = db_file_delete(f.id);
+  db_file_clear(&f);
+  if (e)
+    return http_error(r, e, "cannot delete the file");
+  return http_no_content(r, NULL);
+}

@@ -1,0 +1,221 @@
+/* /api/v1/folders: create, list, get (with children, paginated), rename/move, delete. */
+#include <stdio.h>
+#include <string.h>
+
+#include "http/http.h"
+
+int http_load_folder(struct req *r, const char *id, enum cb_access need, struct cb_folder *f)
+{
+  cb_err e = cb_id_valid(id) ? db_folder_get(id, f) : CB_ENOTFOUND;
+  if (!e && !auth_can(&r->who, f->owner_id, need))
+    e = CB_ENOTFOUND; /* what the caller may not see does not exist for them */
+  if (e == CB_ENOTFOUND)
+    return http_problem(r, 404, NULL, "no folder %s", id);
+  if (e)
+    return http_error(r, e, "cannot read the folder");
+  return 0;
+}
+
+static void location(char *out, size_t cap, const char *kind, const char *id)
+{
+  snprintf(out, cap, "/api/v1/%s/%s", kind, id);
+}
+
+int h_folders_create(struct req *r)
+{
+  cJSON *body = http_read_json(r);
+  if (!body)
+    return r->status;
+  const char *name = NULL, *parent = NULL;
+  struct cb_folder f = {0}, p;
+  int st = 0;
+  if (json_opt_string(r, body, "name", &name) < 0 || json_opt_string(r, body, "parent_id", &parent) < 0)
+    goto out;
+  const char *why = name ? cb_name_invalid(name) : "field 'name' is required";
+  if (why) {
+    st = http_problem(r, 400, "name", "%s", why);
+    goto out;
+  }
+  if (parent && (st = http_load_folder(r, parent, CB_WRITE, &p)))
+    goto out;
+  cb_id_new(f.id);
+  snprintf(f.name, sizeof f.name, "%s", name);
+  snprintf(f.parent_id, sizeof f.parent_id, "%s", parent ? parent : "");
+  memcpy(f.owner_id, r->who.user_id, sizeof f.owner_id);
+  cb_err e = db_folder_insert(&f);
+  if (e == CB_EEXIST) {
+    st = http_problem(r, 409, "name", "a folder named '%s' already exists there", name);
+    goto out;
+  }
+  if (!e)
+    e = db_folder_get(f.id, &f);
+  if (e) {
+    st = http_error(r, e, "cannot create the folder");
+    goto out;
+  }
+  char loc[128];
+  location(loc, sizeof loc, "folders", f.id);
+  const char *hdr[] = {"Location", loc, NULL};
+  st = http_json_extra(r, 201, json_folder(&f), hdr);
+out:
+  cJSON_Delete(body);
+  return st ? st : r->status;
+}
+
+struct list_ctx {
+  cJSON *arr;
+  int count;
+  char last[CB_NAME_MAX];
+};
+
+static int collect_folder(const struct cb_folder *f, void *ctx)
+{
+  struct list_ctx *lc = ctx;
+  cJSON_AddItemToArray(lc->arr, json_folder(f));
+  lc->count++;
+  snprintf(lc->last, sizeof lc->last, "%s", f->name);
+  return 0;
+}
+
+static int collect_file(const struct cb_file *f, void *ctx)
+{
+  struct list_ctx *lc = ctx;
+  cJSON_AddItemToArray(lc->arr, json_file(f, 0));
+  lc->count++;
+  snprintf(lc->last, sizeof lc->last, "%s", f->name);
+  return 0;
+}
+
+static int add_next_cursor(cJSON *o, const char *kind, const struct list_ctx *lc, int limit)
+{
+  if (lc->count >= limit) {
+    char cur[512];
+    http_cursor_encode(kind, lc->last, cur, sizeof cur);
+    cJSON_AddStringToObject(o, "next_cursor", cur);
+  } else {
+    cJSON_AddNullToObject(o, "next_cursor");
+  }
+  return 0;
+}
+
+int h_folders_list(struct req *r)
+{
+  int limit;
+  char cursor[512], kind = 'd', after[CB_NAME_MAX] = "";
+  if (http_page(r, &limit, cursor, sizeof cursor))
+    return r->status;
+  if (cursor[0] && (http_cursor_decode(cursor, &kind, after, sizeof after) || kind != 'd'))
+    return http_problem(r, 400, "cursor", "cursor is not one this endpoint issued");
+  cJSON *o = cJSON_CreateObject();
+  struct list_ctx lc = {.arr = cJSON_AddArrayToObject(o, "folders")};
+  cb_err e = db_folder_children(NULL, r->who.user_id, after[0] ? after : NULL, limit, collect_folder, &lc);
+  if (e) {
+    cJSON_Delete(o);
+    return http_error(r, e, "cannot list folders");
+  }
+  add_next_cursor(o, "d", &lc, limit);
+  return http_json(r, 200, o);
+}
+
+static int collect_path(const struct cb_folder *f, void *ctx)
+{
+  cJSON *o = cJSON_CreateObject();
+  cJSON_AddStringToObject(o, "id", f->id);
+  cJSON_AddStringToObject(o, "name", f->name);
+  cJSON_AddItemToArray(ctx, o);
+  return 0;
+}
+
+int h_folder_get(struct req *r)
+{
+  struct cb_folder f;
+  if (http_load_folder(r, r->params[0], CB_READ, &f))
+    return r->status;
+  int limit;
+  char cursor[512], kind = 'd', after[CB_NAME_MAX] = "";
+  if (http_page(r, &limit, cursor, sizeof cursor))
+    return r->status;
+  if (cursor[0] && (http_cursor_decode(cursor, &kind, after, sizeof after) || (kind != 'd' && kind != 'f')))
+    return http_problem(r, 400, "cursor", "cursor is not one this endpoint issued");
+  cJSON *o = json_folder(&f);
+  cb_err e = db_folder_path(f.id, collect_path, cJSON_AddArrayToObject(o, "path"));
+  /* Folders first, then files, each by name; the cursor says where the last page ended. */
+  struct list_ctx dirs = {.arr = cJSON_AddArrayToObject(o, "folders")};
+  struct list_ctx files = {.arr = cJSON_AddArrayToObject(o, "files")};
+  if (!e && kind == 'd')
+    e = db_folder_children(f.id, NULL, after[0] ? after : NULL, limit, collect_folder, &dirs);
+  if (!e && dirs.count < limit)
+    e = db_file_list(f.id, kind == 'f' && after[0] ? after : NULL, limit - dirs.count, collect_file, &files);
+  if (e) {
+    cJSON_Delete(o);
+    return http_error(r, e, "cannot list the folder");
+  }
+  if (dirs.count + files.count >= limit) {
+    char cur[512];
+    if (files.count)
+      http_cursor_encode("f", files.last, cur, sizeof cur);
+    else
+      http_cursor_encode("d", dirs.last, cur, sizeof cur);
+    cJSON_AddStringToObject(o, "next_cursor", cur);
+  } else {
+    cJSON_AddNullToObject(o, "next_cursor");
+  }
+  return http_json(r, 200, o);
+}
+
+int h_folder_patch(struct req *r)
+{
+  struct cb_folder f, target;
+  cJSON *body = NULL;
+  int st = 0;
+  if (http_load_folder(r, r->params[0], CB_WRITE, &f)) {
+    http_drop_body(r);
+    return r->status;
+  }
+  if (!(body = http_read_json(r)))
+    return r->status;
+  const char *name = NULL, *parent = NULL;
+  if (json_opt_string(r, body, "name", &name) < 0)
+    goto out;
+  cJSON *pj = cJSON_GetObjectItemCaseSensitive(body, "parent_id");
+  int move = pj != NULL;
+  if (pj && !cJSON_IsNull(pj) && !cJSON_IsString(pj)) {
+    st = http_problem(r, 400, "parent_id", "field 'parent_id' must be a string or null");
+    goto out;
+  }
+  parent = pj && cJSON_IsString(pj) ? pj->valuestring : NULL;
+  if (name && cb_name_invalid(name)) {
+    st = http_problem(r, 400, "name", "%s", cb_name_invalid(name));
+    goto out;
+  }
+  if (parent) {
+    if ((st = http_load_folder(r, parent, CB_WRITE, &target)))
+      goto out;
+    if (db_folder_within(target.id, f.id)) {
+      st = http_problem(r, 409, "parent_id", "a folder cannot move into itself or below itself");
+      goto out;
+    }
+  }
+  cb_err e = db_folder_update(f.id, name, parent ? parent : "", move);
+  if (e == CB_EEXIST) {
+    st = http_problem(r, 409, "name", "a folder with that name already exists there");
+    goto out;
+  }
+  if (!e)
+    e = db_folder_get(f.id, &f);
+  st = e ? http_error(r, e, "cannot update the folder") : http_json(r, 200, json_folder(&f));
+out:
+  cJSON_Delete(body);
+  return st ? st : r->status;
+}
+
+int h_folder_delete(struct req *r)
+{
+  struct cb_folder f;
+  if (http_load_folder(r, r->params[0], CB_MANAGE, &f))
+    return r->status;
+  cb_err e = db_folder_delete(f.id);
+  if (e)
+    return http_error(r, e, "cannot delete the folder");
+  return http_no_content(r, NULL);
+}

@@ -1,0 +1,132 @@
+/* The HTTP layer: civetweb glue, the route table, one file per resource. Handlers parse
+ * and validate requests, call the services below them and write JSON or problem+json.
+ * Nothing here is used outside src/http except server.h. */
+#ifndef CB_HTTP_INTERNAL_H
+#define CB_HTTP_INTERNAL_H
+#include <civetweb.h>
+#include <cjson/cJSON.h>
+#include <stdint.h>
+
+#include "auth/auth.h"
+#include "db/db.h"
+#include "http/server.h"
+#include "store/store.h"
+#include "util/util.h"
+
+#define HTTP_MAX_PARAMS 3
+#define HTTP_JSON_MAX (1u << 20) /* request JSON bodies */
+
+struct req {
+  struct mg_connection *conn;
+  const struct mg_request_info *ri;
+  const char *method;
+  int is_head;
+  char *params[HTTP_MAX_PARAMS]; /* decoded path parameters, in pattern order */
+  struct cb_identity who;
+  int status;        /* status sent, for metrics and the access log */
+  uint64_t bytes_in;
+  uint64_t bytes_out;
+};
+
+typedef int (*http_handler)(struct req *r);
+
+struct route {
+  const char *method;
+  const char *pattern; /* "/api/v1/files/{id}/content" */
+  http_handler fn;
+  int public_;         /* no identity needed */
+};
+
+extern const struct route http_routes[];
+extern const int http_route_count;
+
+/* The running server's configuration and services. */
+struct http_app {
+  struct cb_server_config cfg;
+  struct store *store;
+  uint64_t started_ms;
+};
+extern struct http_app app;
+
+/* ---- responses (respond.c) ---- */
+/* Starts a response: status line and headers. extra: NULL-terminated name/value pairs. */
+int http_begin(struct req *r, int status, const char *ctype, int64_t length, const char *const *extra);
+int http_write(struct req *r, const void *buf, size_t n);
+int http_send(struct req *r, int status, const char *ctype, const void *body, size_t n,
+              const char *const *extra);
+/* Sends json (and frees it). */
+int http_json(struct req *r, int status, cJSON *json);
+int http_json_extra(struct req *r, int status, cJSON *json, const char *const *extra);
+/* application/problem+json with a detail; field (may be NULL) names the bad input. */
+int http_problem(struct req *r, int status, const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* Maps a service error to a problem response. */
+int http_error(struct req *r, cb_err e, const char *detail);
+int http_no_content(struct req *r, const char *const *extra);
+/* The body was not all read (an early error): the connection must not be reused. */
+void http_drop_body(struct req *r);
+
+/* ---- requests (respond.c) ---- */
+const char *http_header(struct req *r, const char *name);
+/* Query parameter, URL-decoded into out. 1 when present, 0 when absent, -1 if malformed. */
+int http_query(struct req *r, const char *name, char *out, size_t cap);
+/* Reads a JSON object body (Content-Type application/json, at most HTTP_JSON_MAX). On
+ * failure it has already answered (400/413/415) and returns NULL. */
+cJSON *http_read_json(struct req *r);
+/* Reads up to n body bytes; 0 at the end, <0 on error. Counts bytes_in. */
+int http_read(struct req *r, void *buf, size_t n);
+int http_media_is(struct req *r, const char *media_type);
+/* Pagination: limit (1..1000, default 100) and opaque cursor; answers 400 when bad. */
+int http_page(struct req *r, int *limit, char *cursor, size_t cap);
+/* True once the server is stopping and the shutdown grace period has run out. */
+int http_must_abort(void);
+
+/* ---- JSON helpers (json.c) ---- */
+cJSON *json_folder(const struct cb_folder *f);
+cJSON *json_file(const struct cb_file *f, int full);
+/* Reads an optional string member: 0 absent/null, 1 present, -1 wrong type (answered). */
+int json_opt_string(struct req *r, cJSON *obj, const char *name, const char **out);
+void http_cursor_encode(const char *kind, const char *name, char *out, size_t cap);
+int http_cursor_decode(const char *cursor, char *kind, char *name, size_t cap);
+
+/* ---- access helpers (folders.c / files.c) ---- */
+/* Loads a folder the caller may access with need; answers 404 and returns non-zero if not. */
+int http_load_folder(struct req *r, const char *id, enum cb_access need, struct cb_folder *f);
+int http_load_file(struct req *r, const char *id, enum cb_access need, struct cb_file *f);
+/* Kind and media type for a new upload named name (the ingest job refines them). */
+void http_guess_type(const char *name, const char *client_type, char *media, size_t mcap,
+                     char *kind, size_t kcap);
+/* Stores the body (or what reader yields) as a version of folder/name; answers. */
+int files_store_body(struct req *r, const struct cb_folder *folder, const char *name);
+
+/* ---- handlers ---- */
+int h_healthz(struct req *r);
+int h_readyz(struct req *r);
+int h_metrics(struct req *r);
+int h_openapi(struct req *r);
+int h_ui(struct req *r);
+int h_me(struct req *r);
+int h_folders_create(struct req *r);
+int h_folders_list(struct req *r);
+int h_folder_get(struct req *r);
+int h_folder_patch(struct req *r);
+int h_folder_delete(struct req *r);
+int h_folder_archive(struct req *r);
+int h_files_upload_multipart(struct req *r);
+int h_files_put(struct req *r);
+int h_file_get(struct req *r);
+int h_file_patch(struct req *r);
+int h_file_delete(struct req *r);
+int h_file_content(struct req *r);
+int h_tus_options(struct req *r);
+int h_tus_create(struct req *r);
+int h_tus_head(struct req *r);
+int h_tus_patch(struct req *r);
+int h_tus_delete(struct req *r);
+void tus_sweep_expired(void);
+
+/* ---- metrics (metrics.c) ---- */
+void metrics_observe(int route, int status, uint64_t ns, uint64_t in, uint64_t out);
+int metrics_render(struct cb_buf *b);
+
+#endif

@@ -1,0 +1,125 @@
+/* JSON shapes of folders and files, and the opaque list cursor. */
+#include <stdio.h>
+#include <string.h>
+
+#include "http/http.h"
+
+static cJSON *str_or_null(const char *s)
+{
+  return s && *s ? cJSON_CreateString(s) : cJSON_CreateNull();
+}
+
+cJSON *json_folder(const struct cb_folder *f)
+{
+  cJSON *o = cJSON_CreateObject();
+  cJSON_AddStringToObject(o, "id", f->id);
+  cJSON_AddStringToObject(o, "name", f->name);
+  cJSON_AddItemToObject(o, "parent_id", str_or_null(f->parent_id));
+  cJSON *owner = cJSON_AddObjectToObject(o, "owner");
+  cJSON_AddStringToObject(owner, "id", f->owner_id);
+  cJSON_AddStringToObject(owner, "username", f->owner_name);
+  cJSON_AddStringToObject(o, "visibility", f->visibility);
+  cJSON_AddStringToObject(o, "created_at", f->created_at);
+  cJSON_AddStringToObject(o, "updated_at", f->updated_at);
+  return o;
+}
+
+static int add_version(const struct cb_version *v, void *ctx)
+{
+  cJSON *o = cJSON_CreateObject();
+  cJSON_AddNumberToObject(o, "version", (double)v->version);
+  cJSON_AddNumberToObject(o, "size", (double)v->size);
+  cJSON_AddStringToObject(o, "sha256", v->sha256);
+  cJSON_AddStringToObject(o, "media_type", v->media_type);
+  cJSON_AddStringToObject(o, "created_at", v->created_at);
+  cJSON_AddItemToArray(ctx, o);
+  return 0;
+}
+
+static int add_property(const struct cb_property *p, void *ctx)
+{
+  cJSON *o = cJSON_CreateObject();
+  cJSON_AddStringToObject(o, "name", p->name);
+  if (p->is_num)
+    cJSON_AddNumberToObject(o, "value", p->value_num);
+  else
+    cJSON_AddStringToObject(o, "value", p->value_text ? p->value_text : "");
+  if (p->unit)
+    cJSON_AddStringToObject(o, "unit", p->unit);
+  if (p->iri)
+    cJSON_AddStringToObject(o, "iri", p->iri);
+  cJSON_AddStringToObject(o, "source", p->source);
+  cJSON_AddItemToArray(ctx, o);
+  return 0;
+}
+
+cJSON *json_file(const struct cb_file *f, int full)
+{
+  cJSON *o = cJSON_CreateObject();
+  cJSON_AddStringToObject(o, "id", f->id);
+  cJSON_AddStringToObject(o, "name", f->name);
+  cJSON_AddStringToObject(o, "folder_id", f->folder_id);
+  cJSON_AddNumberToObject(o, "size", (double)f->size);
+  cJSON_AddStringToObject(o, "sha256", f->sha256);
+  cJSON_AddStringToObject(o, "media_type", f->media_type);
+  cJSON_AddStringToObject(o, "kind", f->kind);
+  cJSON_AddStringToObject(o, "status", f->status);
+  if (f->error[0])
+    cJSON_AddStringToObject(o, "error", f->error);
+  cJSON_AddNumberToObject(o, "version", (double)f->version);
+  cJSON_AddStringToObject(o, "owner_id", f->owner_id);
+  cJSON_AddStringToObject(o, "visibility", f->visibility);
+  cJSON_AddStringToObject(o, "created_at", f->created_at);
+  cJSON_AddStringToObject(o, "updated_at", f->updated_at);
+  if (!full)
+    return o;
+  cJSON *versions = cJSON_AddArrayToObject(o, "versions");
+  db_file_versions(f->id, add_version, versions);
+  cJSON *props = cJSON_AddArrayToObject(o, "properties");
+  db_properties_list(f->id, add_property, props);
+  cJSON *meta = f->metadata ? cJSON_Parse(f->metadata) : NULL;
+  cJSON_AddItemToObject(o, "metadata", meta ? meta : cJSON_CreateObject());
+  cJSON_AddArrayToObject(o, "artifacts");
+  cJSON_AddNumberToObject(o, "record_count", 0);
+  return o;
+}
+
+int json_opt_string(struct req *r, cJSON *obj, const char *name, const char **out)
+{
+  cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
+  *out = NULL;
+  if (!v || cJSON_IsNull(v))
+    return 0;
+  if (!cJSON_IsString(v)) {
+    http_problem(r, 400, name, "field '%s' must be a string", name);
+    return -1;
+  }
+  *out = v->valuestring;
+  return 1;
+}
+
+void http_cursor_encode(const char *kind, const char *name, char *out, size_t cap)
+{
+  char raw[CB_NAME_MAX + 8];
+  int n = snprintf(raw, sizeof raw, "%s:%s", kind, name);
+  if (n < 0 || (size_t)n >= sizeof raw || cap < ((size_t)n + 2) / 3 * 4 + 1) {
+    out[0] = '\0';
+    return;
+  }
+  cb_base64_encode((const unsigned char *)raw, (size_t)n, out, 1);
+}
+
+int http_cursor_decode(const char *cursor, char *kind, char *name, size_t cap)
+{
+  unsigned char raw[CB_NAME_MAX + 8];
+  long n = cb_base64_decode(cursor, strlen(cursor), raw, sizeof raw - 1);
+  if (n < 3 || raw[1] != ':')
+    return -1;
+  raw[n] = '\0';
+  if (memchr(raw, 0, (size_t)n) || (size_t)n - 2 >= cap)
+    return -1;
+  *kind = (char)raw[0];
+  memcpy(name, raw + 2, (size_t)n - 2);
+  name[n - 2] = '\0';
+  return 0;
+}

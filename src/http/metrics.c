@@ -1,0 +1,121 @@
+/* Prometheus metrics: requests by route and status, a latency histogram per route,
+ * bytes in and out, and the store's size (from the database). */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <string.h>
+
+#include "http/http.h"
+
+#define MAX_ROUTES 64
+#define MAX_STATUS 16
+static const double buckets[] = {0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10, 60};
+#define NBUCKETS (sizeof buckets / sizeof buckets[0])
+
+struct route_stats {
+  int status[MAX_STATUS];
+  _Atomic uint64_t count[MAX_STATUS];
+  _Atomic uint64_t hist[NBUCKETS + 1];
+  _Atomic uint64_t sum_ns;
+  _Atomic uint64_t total;
+};
+
+static struct route_stats stats[MAX_ROUTES + 1]; /* last slot: unmatched paths */
+static pthread_mutex_t status_lock = PTHREAD_MUTEX_INITIALIZER;
+static _Atomic uint64_t bytes_in, bytes_out;
+
+void metrics_observe(int route, int status, uint64_t ns, uint64_t in, uint64_t out)
+{
+  struct route_stats *s = &stats[route >= 0 && route < MAX_ROUTES ? route : MAX_ROUTES];
+  int slot = -1;
+  for (int i = 0; i < MAX_STATUS && slot < 0; i++)
+    if (s->status[i] == status)
+      slot = i;
+  if (slot < 0) {
+    pthread_mutex_lock(&status_lock);
+    for (int i = 0; i < MAX_STATUS && slot < 0; i++) {
+      if (s->status[i] == status)
+        slot = i;
+      else if (!s->status[i]) {
+        s->status[i] = status;
+        slot = i;
+      }
+    }
+    pthread_mutex_unlock(&status_lock);
+  }
+  if (slot >= 0)
+    atomic_fetch_add(&s->count[slot], 1);
+  double secs = (double)ns / 1e9;
+  size_t b = 0;
+  while (b < NBUCKETS && secs > buckets[b])
+    b++;
+  atomic_fetch_add(&s->hist[b], 1);
+  atomic_fetch_add(&s->sum_ns, ns);
+  atomic_fetch_add(&s->total, 1);
+  atomic_fetch_add(&bytes_in, in);
+  atomic_fetch_add(&bytes_out, out);
+}
+
+static void route_label(int i, char *out, size_t cap)
+{
+  if (i < http_route_count)
+    snprintf(out, cap, "%s %s", http_routes[i].method, http_routes[i].pattern);
+  else
+    snprintf(out, cap, "unmatched");
+}
+
+int metrics_render(struct cb_buf *b)
+{
+  int n = http_route_count < MAX_ROUTES ? http_route_count : MAX_ROUTES;
+  char label[300];
+  cb_buf_puts(b, "# HELP carboy_http_requests_total HTTP requests by route and status.\n"
+                 "# TYPE carboy_http_requests_total counter\n");
+  for (int i = 0; i <= MAX_ROUTES; i++) {
+    if (i >= n && i != MAX_ROUTES)
+      continue;
+    route_label(i == MAX_ROUTES ? http_route_count : i, label, sizeof label);
+    for (int j = 0; j < MAX_STATUS; j++) {
+      int st = stats[i].status[j];
+      if (st)
+        cb_buf_printf(b, "carboy_http_requests_total{route=\"%s\",status=\"%d\"} %llu\n", label, st,
+                      (unsigned long long)atomic_load(&stats[i].count[j]));
+    }
+  }
+  cb_buf_puts(b, "# HELP carboy_http_request_duration_seconds Time to answer, by route.\n"
+                 "# TYPE carboy_http_request_duration_seconds histogram\n");
+  for (int i = 0; i <= MAX_ROUTES; i++) {
+    if ((i >= n && i != MAX_ROUTES) || !atomic_load(&stats[i].total))
+      continue;
+    route_label(i == MAX_ROUTES ? http_route_count : i, label, sizeof label);
+    uint64_t cum = 0;
+    for (size_t k = 0; k <= NBUCKETS; k++) {
+      cum += atomic_load(&stats[i].hist[k]);
+      if (k < NBUCKETS)
+        cb_buf_printf(b, "carboy_http_request_duration_seconds_bucket{route=\"%s\",le=\"%g\"} %llu\n",
+                      label, buckets[k], (unsigned long long)cum);
+      else
+        cb_buf_printf(b, "carboy_http_request_duration_seconds_bucket{route=\"%s\",le=\"+Inf\"} %llu\n",
+                      label, (unsigned long long)cum);
+    }
+    cb_buf_printf(b, "carboy_http_request_duration_seconds_sum{route=\"%s\"} %.6f\n", label,
+                  (double)atomic_load(&stats[i].sum_ns) / 1e9);
+    cb_buf_printf(b, "carboy_http_request_duration_seconds_count{route=\"%s\"} %llu\n", label,
+                  (unsigned long long)atomic_load(&stats[i].total));
+  }
+  cb_buf_printf(b, "# HELP carboy_http_request_bytes_total Request body bytes received.\n"
+                   "# TYPE carboy_http_request_bytes_total counter\n"
+                   "carboy_http_request_bytes_total %llu\n"
+                   "# HELP carboy_http_response_bytes_total Response body bytes sent.\n"
+                   "# TYPE carboy_http_response_bytes_total counter\n"
+                   "carboy_http_response_bytes_total %llu\n",
+                (unsigned long long)atomic_load(&bytes_in), (unsigned long long)atomic_load(&bytes_out));
+  int64_t blobs = 0, bytes = 0;
+  db_blob_totals(&blobs, &bytes);
+  cb_buf_printf(b, "# HELP carboy_store_blobs Distinct blobs in the store.\n"
+                   "# TYPE carboy_store_blobs gauge\ncarboy_store_blobs %lld\n"
+                   "# HELP carboy_store_bytes Bytes held in the store (each distinct blob once).\n"
+                   "# TYPE carboy_store_bytes gauge\ncarboy_store_bytes %lld\n"
+                   "# HELP carboy_uptime_seconds Seconds since the server started.\n"
+                   "# TYPE carboy_uptime_seconds gauge\ncarboy_uptime_seconds %.3f\n",
+                (long long)blobs, (long long)bytes, (double)((uint64_t)cb_time_now_ms() - app.started_ms) / 1e3);
+  return 0;
+}

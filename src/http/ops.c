@@ -1,0 +1,62 @@
+/* Operations endpoints (no auth): liveness, readiness, metrics, the OpenAPI document,
+ * the browser UI's entry page; and /api/v1/me. */
+#include <string.h>
+
+#include "http/http.h"
+#include "util/embedded.h"
+
+extern const struct cb_embedded cb_assets[];
+
+int h_healthz(struct req *r)
+{
+  static const char ok[] = "{\"status\":\"ok\"}";
+  return http_send(r, 200, "application/json", ok, sizeof ok - 1, NULL), 200;
+}
+
+int h_readyz(struct req *r)
+{
+  struct cb_errbuf eb = {{0}};
+  if (db_ping())
+    return http_problem(r, 503, NULL, "the database is not usable");
+  if (store_check(app.store, &eb))
+    return http_problem(r, 503, NULL, "%s", eb.msg);
+  static const char ok[] = "{\"status\":\"ready\"}";
+  return http_send(r, 200, "application/json", ok, sizeof ok - 1, NULL), 200;
+}
+
+int h_metrics(struct req *r)
+{
+  struct cb_buf b = {0};
+  metrics_render(&b);
+  http_send(r, 200, "text/plain; version=0.0.4; charset=utf-8", b.data ? b.data : "", b.len, NULL);
+  cb_buf_free(&b);
+  return 200;
+}
+
+static int send_asset(struct req *r, const char *name, const char *ctype)
+{
+  const struct cb_embedded *a = cb_embedded_find(cb_assets, name);
+  if (!a)
+    return http_problem(r, 404, NULL, "%s is not built into this binary", name);
+  const char *hdr[] = {"Cache-Control", "no-cache", NULL};
+  return http_send(r, 200, ctype, a->data, a->len, hdr), 200;
+}
+
+int h_openapi(struct req *r)
+{
+  return send_asset(r, "openapi.json", "application/json");
+}
+
+int h_ui(struct req *r)
+{
+  return send_asset(r, "index.html", "text/html; charset=utf-8");
+}
+
+int h_me(struct req *r)
+{
+  cJSON *o = cJSON_CreateObject();
+  cJSON_AddStringToObject(o, "id", r->who.user_id);
+  cJSON_AddStringToObject(o, "username", r->who.username);
+  cJSON_AddBoolToObject(o, "is_admin", r->who.is_admin);
+  return http_json(r, 200, o);
+}

@@ -1,0 +1,248 @@
+/* Reading requests and writing responses: the only code that talks to civetweb's
+ * connection besides server.c. Every byte in or out is counted here for /metrics. */
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "http/http.h"
+#include "util/log.h"
+
+int http_begin(struct req *r, int status, const char *ctype, int64_t length, const char *const *extra)
+{
+  r->status = status;
+  mg_response_header_start(r->conn, status);
+  if (ctype)
+    mg_response_header_add(r->conn, "Content-Type", ctype, -1);
+  if (length >= 0) {
+    char len[32];
+    snprintf(len, sizeof len, "%lld", (long long)length);
+    mg_response_header_add(r->conn, "Content-Length", len, -1);
+  }
+  mg_response_header_add(r->conn, "X-Content-Type-Options", "nosniff", -1);
+  for (int i = 0; extra && extra[i]; i += 2)
+    if (extra[i + 1])
+      mg_response_header_add(r->conn, extra[i], extra[i + 1], -1);
+  return mg_response_header_send(r->conn) < 0 ? -1 : 0;
+}
+
+int http_write(struct req *r, const void *buf, size_t n)
+{
+  if (r->is_head)
+    return 0;
+  int w = mg_write(r->conn, buf, n);
+  if (w > 0)
+    r->bytes_out += (uint64_t)w;
+  return (w > 0 && (size_t)w == n) ? 0 : -1;
+}
+
+int http_send(struct req *r, int status, const char *ctype, const void *body, size_t n,
+              const char *const *extra)
+{
+  if (http_begin(r, status, ctype, (int64_t)n, extra))
+    return status;
+  if (n)
+    http_write(r, body, n);
+  return status;
+}
+
+int http_json_extra(struct req *r, int status, cJSON *json, const char *const *extra)
+{
+  char *text = json ? cJSON_PrintUnformatted(json) : NULL;
+  cJSON_Delete(json);
+  if (!text)
+    return http_problem(r, 500, NULL, "out of memory");
+  http_send(r, status, "application/json", text, strlen(text), extra);
+  cJSON_free(text);
+  return status;
+}
+
+int http_json(struct req *r, int status, cJSON *json)
+{
+  return http_json_extra(r, status, json, NULL);
+}
+
+int http_problem(struct req *r, int status, const char *field, const char *fmt, ...)
+{
+  char detail[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(detail, sizeof detail, fmt, ap);
+  va_end(ap);
+  if (!cb_utf8_valid(detail, strlen(detail)))
+    snprintf(detail, sizeof detail, "%s", "(detail withheld: not valid UTF-8)");
+  const char *title = mg_get_response_code_text(r->conn, status);
+  struct cb_buf b = {0};
+  cb_buf_printf(&b, "{\"type\":\"about:blank\",\"title\":");
+  cb_buf_json_string(&b, title ? title : "Error");
+  cb_buf_printf(&b, ",\"status\":%d,\"detail\":", status);
+  cb_buf_json_string(&b, detail);
+  if (field) {
+    cb_buf_puts(&b, ",\"field\":");
+    cb_buf_json_string(&b, field);
+  }
+  cb_buf_puts(&b, "}");
+  if (status >= 500)
+    CB_LOG(CB_LOG_ERROR, "http", "%s %s -> %d: %s", r->method, r->ri->local_uri, status, detail);
+  http_send(r, status, "application/problem+json", b.data ? b.data : "{}", b.data ? b.len : 2, NULL);
+  cb_buf_free(&b);
+  return status;
+}
+
+int http_error(struct req *r, cb_err e, const char *detail)
+{
+  const char *d = detail && *detail ? detail : cb_strerror(e);
+  switch (e) {
+  case CB_ENOTFOUND: return http_problem(r, 404, NULL, "%s", d);
+  case CB_EINVAL: return http_problem(r, 400, NULL, "%s", d);
+  case CB_EEXIST: case CB_ECONFLICT: return http_problem(r, 409, NULL, "%s", d);
+  case CB_ETOOBIG: return http_problem(r, 413, NULL, "%s", d);
+  case CB_ENOSPC: return http_problem(r, 507, NULL, "%s", d);
+  case CB_ECHECKSUM: return http_problem(r, 460, NULL, "%s", d);
+  case CB_EABORTED: return http_problem(r, 400, NULL, "%s", d);
+  default: return http_problem(r, 500, NULL, "%s", d);
+  }
+}
+
+int http_no_content(struct req *r, const char *const *extra)
+{
+  http_send(r, 204, NULL, NULL, 0, extra);
+  return 204;
+}
+
+void http_drop_body(struct req *r)
+{
+  /* A body we will not read would be taken as the next request: close instead. A
+   * small one is cheaper to drain. */
+  long long cl = r->ri->content_length;
+  const char *te = http_header(r, "Transfer-Encoding");
+  if ((cl > 0 && cl <= 65536) && !te) {
+    char buf[8192];
+    while (mg_read(r->conn, buf, sizeof buf) > 0)
+      ;
+    return;
+  }
+  if (cl > 0 || te)
+    mg_disable_keep_alive(r->conn);
+}
+
+const char *http_header(struct req *r, const char *name)
+{
+  return mg_get_header(r->conn, name);
+}
+
+int http_query(struct req *r, const char *name, char *out, size_t cap)
+{
+  const char *q = r->ri->query_string;
+  size_t nlen = strlen(name);
+  while (q && *q) {
+    const char *amp = strchr(q, '&');
+    size_t plen = amp ? (size_t)(amp - q) : strlen(q);
+    const char *eq = memchr(q, '=', plen);
+    size_t klen = eq ? (size_t)(eq - q) : plen;
+    if (klen == nlen && !strncmp(q, name, nlen)) {
+      const char *v = eq ? eq + 1 : q + plen;
+      size_t vlen = eq ? plen - klen - 1 : 0;
+      if (cb_url_decode(v, vlen, out, cap, 1) < 0)
+        return -1;
+      return 1;
+    }
+    q = amp ? amp + 1 : NULL;
+  }
+  return 0;
+}
+
+int http_read(struct req *r, void *buf, size_t n)
+{
+  int got = mg_read(r->conn, buf, n);
+  if (got > 0)
+    r->bytes_in += (uint64_t)got;
+  return got;
+}
+
+int http_media_is(struct req *r, const char *media_type)
+{
+  const char *ct = http_header(r, "Content-Type");
+  if (!ct)
+    return 0;
+  while (*ct == ' ')
+    ct++;
+  size_t n = strlen(media_type);
+  return !strncasecmp(ct, media_type, n) && (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ');
+}
+
+cJSON *http_read_json(struct req *r)
+{
+  if (!http_media_is(r, "application/json")) {
+    http_drop_body(r);
+    http_problem(r, 415, NULL, "the body must be application/json");
+    return NULL;
+  }
+  long long cl = r->ri->content_length;
+  if (cl > (long long)HTTP_JSON_MAX) {
+    http_drop_body(r);
+    http_problem(r, 413, NULL, "JSON bodies are limited to %u bytes", HTTP_JSON_MAX);
+    return NULL;
+  }
+  struct cb_buf b = {0};
+  char chunk[8192];
+  int n;
+  while ((n = http_read(r, chunk, sizeof chunk)) > 0) {
+    if (b.len + (size_t)n > HTTP_JSON_MAX) {
+      cb_buf_free(&b);
+      http_drop_body(r);
+      http_problem(r, 413, NULL, "JSON bodies are limited to %u bytes", HTTP_JSON_MAX);
+      return NULL;
+    }
+    if (cb_buf_append(&b, chunk, (size_t)n)) {
+      cb_buf_free(&b);
+      http_problem(r, 500, NULL, "out of memory");
+      return NULL;
+    }
+  }
+  if (n < 0) {
+    cb_buf_free(&b);
+    http_problem(r, 400, NULL, "the request body could not be read");
+    return NULL;
+  }
+  if (!b.len) {
+    http_problem(r, 400, NULL, "the request body is empty; a JSON object is expected");
+    return NULL;
+  }
+  const char *end = NULL;
+  cJSON *json = cJSON_ParseWithLengthOpts(b.data, b.len, &end, 0);
+  if (!json || !cJSON_IsObject(json)) {
+    size_t at = json ? 0 : (size_t)((end ? end : b.data) - b.data);
+    if (json)
+      http_problem(r, 400, NULL, "the body must be a JSON object");
+    else
+      http_problem(r, 400, NULL, "the body is not valid JSON (error near byte %zu)", at);
+    cJSON_Delete(json);
+    cb_buf_free(&b);
+    return NULL;
+  }
+  cb_buf_free(&b);
+  return json;
+}
+
+int http_page(struct req *r, int *limit, char *cursor, size_t cap)
+{
+  char lim[32];
+  *limit = 100;
+  cursor[0] = '\0';
+  int q = http_query(r, "limit", lim, sizeof lim);
+  if (q < 0)
+    return http_problem(r, 400, "limit", "limit must be a whole number from 1 to 1000");
+  if (q > 0) {
+    char *end;
+    long v = strtol(lim, &end, 10);
+    if (*end || end == lim || v < 1 || v > 1000)
+      return http_problem(r, 400, "limit", "limit must be a whole number from 1 to 1000");
+    *limit = (int)v;
+  }
+  if (http_query(r, "cursor", cursor, cap) < 0)
+    return http_problem(r, 400, "cursor", "cursor is malformed");
+  return 0;
+}

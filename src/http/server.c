@@ -1,0 +1,197 @@
+/* civetweb glue: start/stop, the dispatcher that matches the route table, takes the
+ * caller's identity (the one place that does), and records metrics. */
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "http/http.h"
+#include "util/log.h"
+
+struct http_app app;
+static struct mg_context *ctx;
+static atomic_int stopping;
+static _Atomic uint64_t abort_after_ns;
+static atomic_int inflight;
+
+int http_must_abort(void)
+{
+  return atomic_load(&stopping) && cb_mono_ns() > atomic_load(&abort_after_ns);
+}
+
+/* Splits the raw path into segments and compares with the pattern; fills params with
+ * decoded copies. Returns 1 on a match. */
+static int match(const char *pattern, const char *path, char **params)
+{
+  const char *p = pattern, *s = path;
+  int np = 0;
+  while (*p && *s) {
+    if (*p != '/' || *s != '/')
+      return 0;
+    p++, s++;
+    const char *pe = strchr(p, '/'), *se = strchr(s, '/');
+    size_t pl = pe ? (size_t)(pe - p) : strlen(p), sl = se ? (size_t)(se - s) : strlen(s);
+    if (pl > 2 && p[0] == '{' && p[pl - 1] == '}') {
+      if (sl == 0 || np >= HTTP_MAX_PARAMS)
+        return 0;
+      char *dec = malloc(sl + 1);
+      if (!dec || cb_url_decode(s, sl, dec, sl + 1, 0) < 0) {
+        free(dec);
+        return 0;
+      }
+      params[np++] = dec;
+    } else if (pl != sl || strncmp(p, s, pl)) {
+      return 0;
+    }
+    p += pl;
+    s += sl;
+  }
+  return *p == '\0' && *s == '\0';
+}
+
+static void free_params(char **params)
+{
+  for (int i = 0; i < HTTP_MAX_PARAMS; i++) {
+    free(params[i]);
+    params[i] = NULL;
+  }
+}
+
+static int dispatch(struct mg_connection *conn, void *cbdata)
+{
+  (void)cbdata;
+  uint64_t t0 = cb_mono_ns();
+  atomic_fetch_add(&inflight, 1);
+  struct req r = {0};
+  r.conn = conn;
+  r.ri = mg_get_request_info(conn);
+  r.method = r.ri->request_method;
+  r.is_head = !strcmp(r.method, "HEAD");
+  const char *path = r.ri->local_uri_raw ? r.ri->local_uri_raw : r.ri->local_uri;
+  int route = -1, path_known = 0;
+  if (!path)
+    path = "";
+  for (int i = 0; i < http_route_count; i++) {
+    const struct route *rt = &http_routes[i];
+    if (!match(rt->pattern, path, r.params))
+      continue;
+    path_known = 1;
+    if (!strcmp(rt->method, r.method) || (r.is_head && !strcmp(rt->method, "GET"))) {
+      route = i;
+      break;
+    }
+    free_params(r.params);
+  }
+
+  if (atomic_load(&stopping)) {
+    http_drop_body(&r);
+    http_problem(&r, 503, NULL, "the server is shutting down");
+  } else if (route < 0 && path_known) {
+    http_drop_body(&r);
+    http_problem(&r, 405, NULL, "method %s is not allowed on %s", r.method, path);
+  } else if (route < 0) {
+    http_drop_body(&r);
+    http_problem(&r, 404, NULL, "no such endpoint: %s %s", r.method, path);
+  } else if (!http_routes[route].public_ &&
+             auth_identify(http_header(&r, "Authorization"), http_header(&r, "Cookie"), &r.who)) {
+    http_drop_body(&r);
+    http_problem(&r, 500, NULL, "cannot identify the caller");
+  } else {
+    http_routes[route].fn(&r);
+  }
+  if (!r.status) /* a handler that wrote nothing: must not happen */
+    http_problem(&r, 500, NULL, "no response");
+
+  uint64_t ns = cb_mono_ns() - t0;
+  metrics_observe(route, r.status, ns, r.bytes_in, r.bytes_out);
+  CB_LOG(CB_LOG_DEBUG, "http", "%s %s %d %llu in %llu out %.3f ms", r.method, path, r.status,
+         (unsigned long long)r.bytes_in, (unsigned long long)r.bytes_out, ns / 1e6);
+  free_params(r.params);
+  atomic_fetch_sub(&inflight, 1);
+  return r.status;
+}
+
+static void exit_thread(const struct mg_context *c, int type, void *p)
+{
+  (void)c, (void)type, (void)p;
+  db_thread_close();
+}
+
+static int log_message(const struct mg_connection *conn, const char *msg)
+{
+  (void)conn;
+  CB_LOG(CB_LOG_WARN, "civetweb", "%s", msg);
+  return 1;
+}
+
+cb_err http_server_start(const struct cb_server_config *cfg, struct store *store,
+                         struct cb_errbuf *eb)
+{
+  app.cfg = *cfg;
+  app.store = store;
+  app.started_ms = (uint64_t)cb_time_now_ms();
+  char threads[16];
+  snprintf(threads, sizeof threads, "%d", cfg->threads > 0 ? cfg->threads : 32);
+  const char *options[] = {
+    "listening_ports", cfg->listen,
+    "num_threads", threads,
+    "request_timeout_ms", "60000",
+    "enable_keep_alive", "yes",
+    "keep_alive_timeout_ms", "15000",
+    "linger_timeout_ms", "1000",
+    "max_request_size", "32768",
+    "decode_url", "no",
+    NULL,
+  };
+  struct mg_callbacks cbs = {0};
+  cbs.exit_thread = exit_thread;
+  cbs.log_message = log_message;
+  mg_init_library(0);
+  char errtxt[256] = "";
+  struct mg_init_data init = {.callbacks = &cbs, .user_data = NULL, .configuration_options = options};
+  struct mg_error_data err = {.text = errtxt, .text_buffer_size = sizeof errtxt};
+  ctx = mg_start2(&init, &err);
+  if (!ctx) {
+    cb_errf(eb, "cannot listen on %s: %s", cfg->listen, errtxt[0] ? errtxt : "civetweb failed to start");
+    return CB_EIO;
+  }
+  mg_set_request_handler(ctx, "/", dispatch, NULL);
+  return CB_OK;
+}
+
+int http_server_port(void)
+{
+  struct mg_server_port ports[4];
+  int n = ctx ? mg_get_server_ports(ctx, 4, ports) : 0;
+  return n > 0 ? ports[0].port : 0;
+}
+
+void http_server_begin_stop(void)
+{
+  uint64_t grace = (uint64_t)(app.cfg.shutdown_grace_s > 0 ? app.cfg.shutdown_grace_s : 10);
+  atomic_store(&abort_after_ns, cb_mono_ns() + grace * 1000000000ull);
+  atomic_store(&stopping, 1);
+}
+
+void http_server_stop(void)
+{
+  if (!ctx)
+    return;
+  if (!atomic_load(&stopping))
+    http_server_begin_stop();
+  /* In-flight requests may finish within the grace period; then civetweb stops. */
+  while (atomic_load(&inflight) > 0 && cb_mono_ns() < atomic_load(&abort_after_ns) + 2000000000ull) {
+    struct timespec ts = {0, 20 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+  }
+  mg_stop(ctx);
+  ctx = NULL;
+  mg_exit_library();
+}
+
+void http_routes_print(FILE *out)
+{
+  for (int i = 0; i < http_route_count; i++)
+    fprintf(out, "%s %s\n", http_routes[i].method, http_routes[i].pattern);
+}

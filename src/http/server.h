@@ -1,0 +1,29 @@
+/* The HTTP server, as main.c sees it. */
+#ifndef CB_HTTP_SERVER_H
+#define CB_HTTP_SERVER_H
+#include <stdint.h>
+#include <stdio.h>
+
+#include "store/store.h"
+#include "util/err.h"
+
+struct cb_server_config {
+  char listen[256];      /* HOST:PORT; port 0 picks a free one */
+  char data_dir[4096];
+  uint64_t max_upload;   /* bytes; 413 above */
+  int threads;           /* request threads */
+  int shutdown_grace_s;  /* how long in-flight requests may run after SIGTERM */
+  char public_url[512];  /* optional, for absolute Location headers */
+};
+
+cb_err http_server_start(const struct cb_server_config *cfg, struct store *store,
+                         struct cb_errbuf *eb);
+/* The port actually bound (useful with port 0). */
+int http_server_port(void);
+/* Begins shutdown: new requests are refused, running ones get the grace period. */
+void http_server_begin_stop(void);
+/* Stops accepting, waits for in-flight requests, closes thread connections. */
+void http_server_stop(void);
+void http_routes_print(FILE *out);
+
+#endif

@@ -1,0 +1,319 @@
+/* carboy: CLI dispatch and wiring. The only file that sees every module. */
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "auth/auth.h"
+#include "db/db.h"
+#include "http/server.h"
+#include "store/store.h"
+#include "util/log.h"
+#include "util/util.h"
+
+#ifndef CARBOY_VERSION
+#define CARBOY_VERSION "0.0.0"
+#endif
+
+static const char usage_text[] =
+  "usage: carboy COMMAND [OPTIONS]\n"
+  "\n"
+  "commands:\n"
+  "  serve [--data DIR] [--listen HOST:PORT] [--store URL] [--workers N]\n"
+  "                       run the server (defaults: ./carboy-data, 127.0.0.1:8080,\n"
+  "                       a file store in DATA/blobs)\n"
+  "  user add NAME [--admin] [--data DIR]\n"
+  "                       create a user; the password is read from standard input\n"
+  "  routes               print the HTTP route table\n"
+  "  --version            print the version\n"
+  "  help                 print this text\n"
+  "\n"
+  "Every flag has an environment twin: CARBOY_DATA, CARBOY_LISTEN, CARBOY_STORE,\n"
+  "CARBOY_WORKERS; also CARBOY_ADMIN_PASSWORD, CARBOY_MAX_UPLOAD, CARBOY_LOG (text|json),\n"
+  "CARBOY_LOG_LEVEL, CARBOY_HTTP_THREADS, CARBOY_SHUTDOWN_GRACE. See README.md.\n";
+
+struct config {
+  char data[PATH_MAX];
+  char listen[256];
+  char store[PATH_MAX + 16];
+  int workers;
+  int http_threads;
+  int grace;
+  uint64_t max_upload;
+};
+
+static int fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int fail(int code, const char *fmt, ...)
+{
+  va_list ap;
+  va_start(ap, fmt);
+  fputs("carboy: ", stderr);
+  vfprintf(stderr, fmt, ap);
+  fputc('\n', stderr);
+  va_end(ap);
+  return code;
+}
+
+static const char *env_or(const char *name, const char *dflt)
+{
+  const char *v = getenv(name);
+  return v && *v ? v : dflt;
+}
+
+static int parse_int(const char *what, const char *s, int lo, int hi, int *out)
+{
+  char *end;
+  errno = 0;
+  long v = strtol(s, &end, 10);
+  if (errno || end == s || *end || v < lo || v > hi)
+    return fail(2, "invalid %s '%s': expected a whole number from %d to %d", what, s, lo, hi);
+  *out = (int)v;
+  return 0;
+}
+
+static int valid_listen(const char *l)
+{
+  const char *colon = strrchr(l, ':');
+  if (!colon || colon == l || !colon[1])
+    return 0;
+  for (const char *p = colon + 1; *p; p++)
+    if (*p < '0' || *p > '9')
+      return 0;
+  long port = strtol(colon + 1, NULL, 10);
+  return port >= 0 && port <= 65535;
+}
+
+static int mkdir_p(const char *path, mode_t mode)
+{
+  char buf[PATH_MAX];
+  if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
+    return -1;
+  for (char *p = buf + 1; *p; p++) {
+    if (*p == '/') {
+      *p = '\0';
+      if (mkdir(buf, mode) && errno != EEXIST)
+        return -1;
+      *p = '/';
+    }
+  }
+  return mkdir(buf, mode) && errno != EEXIST ? -1 : 0;
+}
+
+/* Reads flags (argv) over the environment over the defaults. */
+static int load_config(int argc, char **argv, struct config *c, int serve)
+{
+  const char *data = env_or("CARBOY_DATA", "./carboy-data");
+  const char *listen = env_or("CARBOY_LISTEN", "127.0.0.1:8080");
+  const char *store = env_or("CARBOY_STORE", NULL);
+  const char *workers = env_or("CARBOY_WORKERS", NULL);
+  for (int i = 0; i < argc; i++) {
+    const char *a = argv[i];
+    const char **slot = !strcmp(a, "--data") ? &data
+                        : serve && !strcmp(a, "--listen") ? &listen
+                        : serve && !strcmp(a, "--store") ? &store
+                        : serve && !strcmp(a, "--workers") ? &workers
+                        : NULL;
+    if (!slot)
+      return fail(2, "unknown option '%s' (see 'carboy help')", a);
+    if (i + 1 >= argc)
+      return fail(2, "option %s needs a value", a);
+    *slot = argv[++i];
+  }
+  if (snprintf(c->data, sizeof c->data, "%s", data) >= (int)sizeof c->data)
+    return fail(2, "CARBOY_DATA is too long");
+  if (!valid_listen(listen))
+    return fail(2, "invalid listen address '%s': expected HOST:PORT, e.g. 127.0.0.1:8080", listen);
+  snprintf(c->listen, sizeof c->listen, "%s", listen);
+  c->workers = (int)sysconf(_SC_NPROCESSORS_ONLN);
+  if (c->workers < 1)
+    c->workers = 1;
+  if (workers && parse_int("worker count (CARBOY_WORKERS/--workers)", workers, 1, 256, &c->workers))
+    return 2;
+  c->http_threads = 32;
+  const char *t = env_or("CARBOY_HTTP_THREADS", NULL);
+  if (t && parse_int("CARBOY_HTTP_THREADS", t, 2, 1024, &c->http_threads))
+    return 2;
+  c->grace = 10;
+  const char *g = env_or("CARBOY_SHUTDOWN_GRACE", NULL);
+  if (g && parse_int("CARBOY_SHUTDOWN_GRACE (seconds)", g, 0, 3600, &c->grace))
+    return 2;
+  c->max_upload = 64ull << 30;
+  const char *mu = env_or("CARBOY_MAX_UPLOAD", NULL);
+  if (mu && (cb_parse_size(mu, &c->max_upload) || c->max_upload == 0))
+    return fail(2, "invalid CARBOY_MAX_UPLOAD '%s': expected a size in bytes such as 1073741824 or 10G", mu);
+  const char *log = env_or("CARBOY_LOG", "text");
+  if (strcmp(log, "text") && strcmp(log, "json"))
+    return fail(2, "invalid CARBOY_LOG '%s': expected text or json", log);
+  cb_log_set_json(!strcmp(log, "json"));
+  const char *level = env_or("CARBOY_LOG_LEVEL", "info");
+  static const char *const levels[] = {"debug", "info", "warn", "error"};
+  int found = 0;
+  for (int i = 0; i < 4; i++)
+    if (!strcmp(level, levels[i])) {
+      cb_log_level = i;
+      found = 1;
+    }
+  if (!found)
+    return fail(2, "invalid CARBOY_LOG_LEVEL '%s': expected debug, info, warn or error", level);
+
+  if (mkdir_p(c->data, 0700))
+    return fail(1, "cannot create data folder %s: %s", c->data, strerror(errno));
+  char abs[PATH_MAX];
+  if (!realpath(c->data, abs))
+    return fail(1, "cannot resolve data folder %s: %s", c->data, strerror(errno));
+  snprintf(c->data, sizeof c->data, "%s", abs);
+  if (store)
+    snprintf(c->store, sizeof c->store, "%s", store);
+  else
+    snprintf(c->store, sizeof c->store, "file://%s/blobs", c->data);
+  return 0;
+}
+
+static int open_db(const struct config *c)
+{
+  char path[PATH_MAX + 16];
+  struct cb_errbuf eb = {{0}};
+  snprintf(path, sizeof path, "%s/carboy.db", c->data);
+  if (db_init(path, &eb))
+    return fail(1, "%s", eb.msg[0] ? eb.msg : "cannot open the database");
+  if (auth_init())
+    return fail(1, "cannot initialise libsodium");
+  return 0;
+}
+
+/* In-flight request accounting lives in the HTTP layer; main only waits for a signal. */
+static int cmd_serve(int argc, char **argv)
+{
+  struct config c;
+  int rc = load_config(argc, argv, &c, 1);
+  if (rc)
+    return rc;
+  if ((rc = open_db(&c)))
+    return rc;
+  struct cb_errbuf eb = {{0}};
+  int created = 0;
+  char generated[64];
+  if (auth_ensure_admin(getenv("CARBOY_ADMIN_PASSWORD"), &created, generated, sizeof generated, &eb))
+    return fail(1, "cannot create the admin user: %s", eb.msg);
+  if (created && generated[0])
+    printf("carboy: created user 'admin' with password %s\n"
+           "carboy: (shown once; set CARBOY_ADMIN_PASSWORD before the first start to choose it)\n",
+           generated);
+  else if (created)
+    printf("carboy: created user 'admin' with the password from CARBOY_ADMIN_PASSWORD\n");
+  struct store *store = NULL;
+  if (store_open(c.store, &store, &eb))
+    return fail(1, "cannot open store: %s", eb.msg);
+  char uploads[PATH_MAX + 16];
+  snprintf(uploads, sizeof uploads, "%s/uploads", c.data);
+  if (mkdir_p(uploads, 0700))
+    return fail(1, "cannot create %s: %s", uploads, strerror(errno));
+
+  /* Signals are taken by sigwait() in this thread only. */
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &set, NULL);
+  signal(SIGPIPE, SIG_IGN);
+
+  struct cb_server_config sc = {0};
+  snprintf(sc.listen, sizeof sc.listen, "%s", c.listen);
+  snprintf(sc.data_dir, sizeof sc.data_dir, "%s", c.data);
+  sc.max_upload = c.max_upload;
+  sc.threads = c.http_threads;
+  sc.shutdown_grace_s = c.grace;
+  if (http_server_start(&sc, store, &eb)) {
+    store_close(store);
+    db_shutdown();
+    return fail(1, "%s", eb.msg);
+  }
+  CB_LOG(CB_LOG_INFO, "main", "carboy %s listening on http://%s (port %d), data %s, store %s, "
+         "%d workers", CARBOY_VERSION, c.listen, http_server_port(), c.data, c.store, c.workers);
+  printf("carboy: listening on http://%s\n", c.listen);
+  fflush(stdout);
+
+  int sig = 0;
+  sigwait(&set, &sig);
+  CB_LOG(CB_LOG_INFO, "main", "%s received: finishing in-flight requests (up to %d s)",
+         sig == SIGTERM ? "SIGTERM" : "SIGINT", c.grace);
+  http_server_stop();
+  store_close(store);
+  db_shutdown();
+  CB_LOG(CB_LOG_INFO, "main", "stopped cleanly");
+  return 0;
+}
+
+static int read_password(char *out, size_t cap)
+{
+  if (!fgets(out, (int)cap, stdin))
+    return -1;
+  out[strcspn(out, "\r\n")] = '\0';
+  return 0;
+}
+
+static int cmd_user(int argc, char **argv)
+{
+  if (argc < 2 || strcmp(argv[0], "add"))
+    return fail(2, "usage: carboy user add NAME [--admin] [--data DIR]");
+  const char *name = argv[1];
+  int admin = 0;
+  char *rest[8];
+  int nrest = 0;
+  for (int i = 2; i < argc; i++) {
+    if (!strcmp(argv[i], "--admin"))
+      admin = 1;
+    else if (nrest < 6)
+      rest[nrest++] = argv[i];
+    else
+      return fail(2, "too many arguments");
+  }
+  struct config c;
+  int rc = load_config(nrest, rest, &c, 0);
+  if (rc || (rc = open_db(&c)))
+    return rc;
+  char pw[1100];
+  if (isatty(STDIN_FILENO))
+    fprintf(stderr, "password for %s: ", name);
+  if (read_password(pw, sizeof pw))
+    return fail(2, "no password on standard input");
+  struct cb_errbuf eb = {{0}};
+  struct cb_user u;
+  cb_err e = auth_user_add(name, pw, admin, &u, &eb);
+  memset(pw, 0, sizeof pw);
+  db_shutdown();
+  if (e)
+    return fail(e == CB_EINVAL || e == CB_EEXIST ? 2 : 1, "%s", eb.msg);
+  printf("carboy: created user '%s' (%s)%s\n", u.username, u.id, admin ? " with admin rights" : "");
+  return 0;
+}
+
+int main(int argc, char **argv)
+{
+  if (argc < 2)
+    return fputs(usage_text, stderr), 2;
+  const char *cmd = argv[1];
+  if (!strcmp(cmd, "--version") || !strcmp(cmd, "version")) {
+    printf("carboy %s\n", CARBOY_VERSION);
+    return 0;
+  }
+  if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
+    fputs(usage_text, stdout);
+    return 0;
+  }
+  if (!strcmp(cmd, "serve"))
+    return cmd_serve(argc - 2, argv + 2);
+  if (!strcmp(cmd, "user"))
+    return cmd_user(argc - 2, argv + 2);
+  if (!strcmp(cmd, "routes")) {
+    http_routes_print(stdout);
+    return 0;
+  }
+  return fail(2, "unknown command '%s' (see 'carboy help')", cmd);
+}

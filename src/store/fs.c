@@ -1,0 +1,388 @@
+/* The local-folder blob store. Layout under ROOT:
+ *   ROOT/ab/cd/abcd...64 hex   committed blobs, read-only (0444)
+ *   ROOT/.tmp/put-XXXXXX       blobs being written; never visible under a hash
+ * A put writes the temp file, fsyncs it, renames it to its hash and fsyncs the
+ * directory, so a crash at any point leaves no partial blob under a hash. Leftover temp
+ * files older than an hour are removed when the store opens. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "store/store.h"
+#include "util/log.h"
+#include "util/util.h"
+
+struct fs_state {
+  char root[PATH_MAX];
+};
+
+struct fs_put {
+  struct fs_state *st;
+  int fd;
+  char tmp[PATH_MAX];
+};
+
+static int mkdir_p(const char *path)
+{
+  char buf[PATH_MAX];
+  if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
+    return -1;
+  for (char *p = buf + 1; *p; p++) {
+    if (*p == '/') {
+      *p = '\0';
+      if (mkdir(buf, 0755) && errno != EEXIST)
+        return -1;
+      *p = '/';
+    }
+  }
+  if (mkdir(buf, 0755) && errno != EEXIST)
+    return -1;
+  return 0;
+}
+
+static int fsync_dir(const char *dir)
+{
+  int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0)
+    return -1;
+  int rc = fsync(fd);
+  close(fd);
+  return rc;
+}
+
+static void blob_path(const struct fs_state *st, const char *sha, char *out, size_t cap)
+{
+  snprintf(out, cap, "%s/%.2s/%.2s/%s", st->root, sha, sha + 2, sha);
+}
+
+static void clean_tmp(struct fs_state *st)
+{
+  char dir[PATH_MAX + 8];
+  snprintf(dir, sizeof dir, "%s/.tmp", st->root);
+  DIR *d = opendir(dir);
+  if (!d)
+    return;
+  struct dirent *de;
+  time_t now = time(NULL);
+  while ((de = readdir(d))) {
+    if (strncmp(de->d_name, "put-", 4))
+      continue;
+    struct stat sb;
+    if (fstatat(dirfd(d), de->d_name, &sb, AT_SYMLINK_NOFOLLOW) == 0 && now - sb.st_mtime > 3600)
+      unlinkat(dirfd(d), de->d_name, 0);
+  }
+  closedir(d);
+}
+
+static cb_err fs_open(const char *url, void **state, struct cb_errbuf *eb)
+{
+  const char *path = url;
+  if (!strncmp(url, "file://", 7))
+    path = url + 7;
+  if (path[0] != '/') {
+    cb_errf(eb, "file store path must be absolute: '%s'", url);
+    return CB_EINVAL;
+  }
+  struct fs_state *st = calloc(1, sizeof *st);
+  if (!st)
+    return CB_ENOMEM;
+  if (snprintf(st->root, sizeof st->root, "%s", path) >= (int)sizeof st->root - 80) {
+    free(st);
+    cb_errf(eb, "file store path too long");
+    return CB_EINVAL;
+  }
+  size_t n = strlen(st->root);
+  while (n > 1 && st->root[n - 1] == '/')
+    st->root[--n] = '\0';
+  char tmp[PATH_MAX + 8];
+  snprintf(tmp, sizeof tmp, "%s/.tmp", st->root);
+  if (mkdir_p(tmp)) {
+    cb_errf(eb, "cannot create store folder %s: %s", tmp, strerror(errno));
+    free(st);
+    return CB_EIO;
+  }
+  if (access(tmp, W_OK)) {
+    cb_errf(eb, "store folder %s is not writable: %s", tmp, strerror(errno));
+    free(st);
+    return CB_EIO;
+  }
+  clean_tmp(st);
+  *state = st;
+  return CB_OK;
+}
+
+static void fs_close(void *state)
+{
+  free(state);
+}
+
+static cb_err errno_err(int err)
+{
+  return err == ENOSPC || err == EDQUOT ? CB_ENOSPC : CB_EIO;
+}
+
+static cb_err fs_put_begin(void *state, void **out, struct cb_errbuf *eb)
+{
+  struct fs_state *st = state;
+  struct fs_put *p = calloc(1, sizeof *p);
+  if (!p)
+    return CB_ENOMEM;
+  p->st = st;
+  snprintf(p->tmp, sizeof p->tmp, "%s/.tmp/put-XXXXXX", st->root);
+  p->fd = mkostemp(p->tmp, O_CLOEXEC);
+  if (p->fd < 0) {
+    int err = errno;
+    CB_LOG_SYSERR("store", "mkostemp", p->tmp);
+    cb_errf(eb, "cannot create a temporary blob: %s", strerror(err));
+    free(p);
+    return errno_err(err);
+  }
+  *out = p;
+  return CB_OK;
+}
+
+static cb_err fs_put_write(void *put, const void *buf, size_t n, struct cb_errbuf *eb)
+{
+  struct fs_put *p = put;
+  const char *c = buf;
+  while (n) {
+    ssize_t w = write(p->fd, c, n);
+    if (w < 0) {
+      if (errno == EINTR)
+        continue;
+      int err = errno;
+      CB_LOG_SYSERR("store", "write", p->tmp);
+      cb_errf(eb, "cannot write blob: %s", strerror(err));
+      return errno_err(err);
+    }
+    c += w;
+    n -= (size_t)w;
+  }
+  return CB_OK;
+}
+
+static void fs_put_abort(void *put)
+{
+  struct fs_put *p = put;
+  if (!p)
+    return;
+  if (p->fd >= 0)
+    close(p->fd);
+  unlink(p->tmp);
+  free(p);
+}
+
+/* Moves the complete, synced file at src to the blob's name. */
+static cb_err install(struct fs_state *st, const char *src, const char *sha, struct cb_errbuf *eb)
+{
+  char dst[PATH_MAX], dir[PATH_MAX];
+  blob_path(st, sha, dst, sizeof dst);
+  struct stat sb;
+  if (stat(dst, &sb) == 0) { /* identical content is stored once */
+    unlink(src);
+    return CB_OK;
+  }
+  snprintf(dir, sizeof dir, "%s/%.2s/%.2s", st->root, sha, sha + 2);
+  if (mkdir_p(dir)) {
+    int err = errno;
+    cb_errf(eb, "cannot create %s: %s", dir, strerror(err));
+    return errno_err(err);
+  }
+  if (rename(src, dst)) {
+    int err = errno;
+    CB_LOG_SYSERR("store", "rename", dst);
+    cb_errf(eb, "cannot commit blob: %s", strerror(err));
+    return err == EXDEV ? CB_EINVAL : errno_err(err);
+  }
+  if (fsync_dir(dir)) {
+    int err = errno;
+    CB_LOG_SYSERR("store", "fsync", dir);
+    cb_errf(eb, "cannot sync blob folder: %s", strerror(err));
+    return errno_err(err);
+  }
+  return CB_OK;
+}
+
+static cb_err fs_put_commit(void *put, const char *sha, uint64_t size, struct cb_errbuf *eb)
+{
+  struct fs_put *p = put;
+  cb_err e = CB_OK;
+  if (fchmod(p->fd, 0444) || fsync(p->fd)) {
+    int err = errno;
+    CB_LOG_SYSERR("store", "fsync", p->tmp);
+    cb_errf(eb, "cannot sync blob: %s", strerror(err));
+    e = errno_err(err);
+  }
+  close(p->fd);
+  p->fd = -1;
+  if (!e)
+    e = install(p->st, p->tmp, sha, eb);
+  if (e)
+    unlink(p->tmp);
+  free(p);
+  return e;
+}
+
+static cb_err fs_adopt(void *state, const char *path, const char *sha, struct cb_errbuf *eb)
+{
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0 || fchmod(fd, 0444) || fsync(fd)) {
+    int err = errno;
+    if (fd >= 0)
+      close(fd);
+    cb_errf(eb, "cannot sync %s: %s", path, strerror(err));
+    return errno_err(err);
+  }
+  close(fd);
+  return install(state, path, sha, eb);
+}
+
+static cb_err fs_get_range(void *state, const char *sha, uint64_t off, uint64_t len,
+                           store_sink_fn sink, void *ctx, struct cb_errbuf *eb)
+{
+  enum { BUFSZ = 256 << 10 };
+  char path[PATH_MAX];
+  blob_path(state, sha, path, sizeof path);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) {
+      cb_errf(eb, "blob %s is missing from the store", sha);
+      return CB_ENOTFOUND;
+    }
+    CB_LOG_SYSERR("store", "open", path);
+    cb_errf(eb, "cannot open blob: %s", strerror(errno));
+    return CB_EIO;
+  }
+  posix_fadvise(fd, (off_t)off, (off_t)len, POSIX_FADV_SEQUENTIAL);
+  char *buf = malloc(BUFSZ);
+  cb_err e = buf ? CB_OK : CB_ENOMEM;
+  while (!e && len) {
+    size_t want = len < BUFSZ ? (size_t)len : BUFSZ;
+    ssize_t r = pread(fd, buf, want, (off_t)off);
+    if (r < 0 && errno == EINTR)
+      continue;
+    if (r < 0) {
+      CB_LOG_SYSERR("store", "pread", path);
+      cb_errf(eb, "cannot read blob: %s", strerror(errno));
+      e = CB_EIO;
+    } else if (r == 0) {
+      cb_errf(eb, "blob %s is shorter than recorded", sha);
+      e = CB_EIO;
+    } else if (sink(ctx, buf, (size_t)r)) {
+      e = CB_EABORTED;
+    } else {
+      off += (uint64_t)r;
+      len -= (uint64_t)r;
+    }
+  }
+  free(buf);
+  close(fd);
+  return e;
+}
+
+static cb_err fs_head(void *state, const char *sha, uint64_t *size)
+{
+  char path[PATH_MAX];
+  struct stat sb;
+  blob_path(state, sha, path, sizeof path);
+  if (stat(path, &sb))
+    return errno == ENOENT ? CB_ENOTFOUND : CB_EIO;
+  if (size)
+    *size = (uint64_t)sb.st_size;
+  return CB_OK;
+}
+
+static cb_err fs_remove(void *state, const char *sha)
+{
+  char path[PATH_MAX];
+  blob_path(state, sha, path, sizeof path);
+  if (unlink(path))
+    return errno == ENOENT ? CB_ENOTFOUND : CB_EIO;
+  return CB_OK;
+}
+
+static int is_hex_name(const char *s, size_t n)
+{
+  return strlen(s) == n && cb_is_hex(s, n);
+}
+
+static cb_err fs_list(void *state, store_list_fn cb, void *ctx)
+{
+  struct fs_state *st = state;
+  DIR *d1 = opendir(st->root);
+  if (!d1)
+    return CB_EIO;
+  struct dirent *a;
+  int stop = 0;
+  while (!stop && (a = readdir(d1))) {
+    if (!is_hex_name(a->d_name, 2))
+      continue;
+    char p2[PATH_MAX];
+    snprintf(p2, sizeof p2, "%s/%s", st->root, a->d_name);
+    DIR *d2 = opendir(p2);
+    struct dirent *b;
+    while (!stop && d2 && (b = readdir(d2))) {
+      if (!is_hex_name(b->d_name, 2))
+        continue;
+      char p3[PATH_MAX];
+      snprintf(p3, sizeof p3, "%s/%s", p2, b->d_name);
+      DIR *d3 = opendir(p3);
+      struct dirent *c;
+      while (!stop && d3 && (c = readdir(d3))) {
+        struct stat sb;
+        if (!is_hex_name(c->d_name, 64) || fstatat(dirfd(d3), c->d_name, &sb, 0))
+          continue;
+        stop = cb(ctx, c->d_name, (uint64_t)sb.st_size);
+      }
+      if (d3)
+        closedir(d3);
+    }
+    if (d2)
+      closedir(d2);
+  }
+  closedir(d1);
+  return CB_OK;
+}
+
+static cb_err fs_local_path(void *state, const char *sha, char *out, size_t cap)
+{
+  blob_path(state, sha, out, cap);
+  return CB_OK;
+}
+
+static cb_err fs_space(void *state, uint64_t *free_bytes)
+{
+  struct fs_state *st = state;
+  struct statvfs sv;
+  if (statvfs(st->root, &sv))
+    return CB_EIO;
+  *free_bytes = (uint64_t)sv.f_bavail * sv.f_frsize;
+  return CB_OK;
+}
+
+const struct store_ops store_fs_ops = {
+  .version = STORE_OPS_VERSION,
+  .caps = STORE_CAP_ADOPT | STORE_CAP_LOCAL_PATH,
+  .scheme = "file",
+  .open = fs_open,
+  .close = fs_close,
+  .put_begin = fs_put_begin,
+  .put_write = fs_put_write,
+  .put_commit = fs_put_commit,
+  .put_abort = fs_put_abort,
+  .get_range = fs_get_range,
+  .head = fs_head,
+  .remove = fs_remove,
+  .list = fs_list,
+  .adopt_file = fs_adopt,
+  .local_path = fs_local_path,
+  .space = fs_space,
+};

@@ -1,0 +1,303 @@
+/* Wrappers every caller goes through: hashing while streaming, contract checks, fault
+ * injection. Backends stay small and never see a caller. */
+#include "store/store.h"
+
+#include <assert.h>
+#include <stdio.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "util/hash.h"
+#include "util/log.h"
+#include "util/util.h"
+
+static const struct store_ops *const backends[] = {&store_fs_ops};
+
+struct store {
+  const struct store_ops *ops;
+  void *state;
+  char *url;
+};
+
+struct store_put {
+  struct store *s;
+  void *put;
+  struct cb_hash *hash;
+  uint64_t size;
+  uint64_t max;
+};
+
+/* ---- fault injection ---- */
+static struct {
+  int on;
+  int op;  /* 1 = write, 2 = commit */
+  cb_err err;
+  uint64_t after;
+} fault;
+
+void store_fault_from_env(void)
+{
+  const char *f = getenv("CARBOY_STORE_FAULT");
+  memset(&fault, 0, sizeof fault);
+  if (!f || !*f)
+    return;
+  char op[16] = "", kind[16] = "";
+  unsigned long long after = 0;
+  if (sscanf(f, "%15[a-z]:%15[a-z]:%llu", op, kind, &after) < 2)
+    return;
+  fault.op = !strcmp(op, "write") ? 1 : !strcmp(op, "commit") ? 2 : 0;
+  fault.err = !strcmp(kind, "enospc") ? CB_ENOSPC : CB_EIO;
+  fault.after = after;
+  fault.on = fault.op != 0;
+  CB_LOG(CB_LOG_WARN, "store", "fault injection on: %s", f);
+}
+
+static int sha_valid(const char *sha)
+{
+  return sha && strlen(sha) == 64 && cb_is_hex(sha, 64);
+}
+
+cb_err store_open(const char *url, struct store **out, struct cb_errbuf *eb)
+{
+  const char *colon = strstr(url, "://");
+  size_t slen = colon ? (size_t)(colon - url) : 0;
+  const struct store_ops *ops = NULL;
+  if (!colon && url[0] == '/')
+    ops = &store_fs_ops;
+  for (size_t i = 0; !ops && colon && i < sizeof backends / sizeof backends[0]; i++)
+    if (strlen(backends[i]->scheme) == slen && !strncmp(url, backends[i]->scheme, slen))
+      ops = backends[i];
+  if (!ops) {
+    cb_errf(eb, "unsupported store URL '%s' (expected file:///abs/path)", url);
+    return CB_EINVAL;
+  }
+  assert(ops->version == STORE_OPS_VERSION);
+  struct store *s = calloc(1, sizeof *s);
+  if (!s)
+    return CB_ENOMEM;
+  s->ops = ops;
+  s->url = strdup(url);
+  cb_err e = s->url ? ops->open(url, &s->state, eb) : CB_ENOMEM;
+  if (e) {
+    free(s->url);
+    free(s);
+    return e;
+  }
+  store_fault_from_env();
+  *out = s;
+  return CB_OK;
+}
+
+void store_close(struct store *s)
+{
+  if (!s)
+    return;
+  s->ops->close(s->state);
+  free(s->url);
+  free(s);
+}
+
+const char *store_url(const struct store *s)
+{
+  return s->url;
+}
+
+unsigned store_caps(const struct store *s)
+{
+  return s->ops->caps;
+}
+
+cb_err store_put_begin(struct store *s, uint64_t max_size, struct store_put **out,
+                       struct cb_errbuf *eb)
+{
+  struct store_put *p = calloc(1, sizeof *p);
+  if (!p)
+    return CB_ENOMEM;
+  p->s = s;
+  p->max = max_size;
+  p->hash = cb_hash_new("sha256");
+  cb_err e = p->hash ? s->ops->put_begin(s->state, &p->put, eb) : CB_ENOMEM;
+  if (e) {
+    cb_hash_free(p->hash);
+    free(p);
+    return e;
+  }
+  *out = p;
+  return CB_OK;
+}
+
+cb_err store_put_write(struct store_put *p, const void *buf, size_t n, struct cb_errbuf *eb)
+{
+  if (p->max && p->size + n > p->max) {
+    cb_errf(eb, "content exceeds the limit of %llu bytes", (unsigned long long)p->max);
+    return CB_ETOOBIG;
+  }
+  if (fault.on && fault.op == 1 && p->size + n > fault.after) {
+    cb_errf(eb, "injected fault: %s", cb_strerror(fault.err));
+    return fault.err;
+  }
+  cb_err e = cb_hash_update(p->hash, buf, n);
+  if (!e)
+    e = p->s->ops->put_write(p->put, buf, n, eb);
+  if (!e)
+    p->size += n;
+  return e;
+}
+
+uint64_t store_put_size(const struct store_put *p)
+{
+  return p->size;
+}
+
+cb_err store_put_commit(struct store_put *p, char sha256[65], uint64_t *size, struct cb_errbuf *eb)
+{
+  unsigned char md[64];
+  size_t mdlen = cb_hash_final(p->hash, md);
+  cb_err e;
+  if (mdlen != 32) {
+    store_put_abort(p);
+    return CB_ESTORE;
+  }
+  cb_hex(md, 32, sha256);
+  if (fault.on && fault.op == 2) {
+    cb_errf(eb, "injected fault at commit: %s", cb_strerror(fault.err));
+    store_put_abort(p);
+    return fault.err;
+  }
+  e = p->s->ops->put_commit(p->put, sha256, p->size, eb);
+  if (size)
+    *size = p->size;
+  cb_hash_free(p->hash);
+  free(p);
+  return e;
+}
+
+void store_put_abort(struct store_put *p)
+{
+  if (!p)
+    return;
+  p->s->ops->put_abort(p->put);
+  cb_hash_free(p->hash);
+  free(p);
+}
+
+/* Reads the file at path through hash (when h) or into the put (when p). */
+static cb_err feed_file(const char *path, struct cb_hash *h, struct store_put *p, uint64_t *total,
+                        struct cb_errbuf *eb)
+{
+  enum { BUFSZ = 1 << 20 };
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    cb_errf(eb, "cannot open %s: %s", path, strerror(errno));
+    return CB_EIO;
+  }
+  char *buf = malloc(BUFSZ);
+  cb_err e = buf ? CB_OK : CB_ENOMEM;
+  *total = 0;
+  while (!e) {
+    ssize_t r = read(fd, buf, BUFSZ);
+    if (r < 0 && errno == EINTR)
+      continue;
+    if (r < 0) {
+      cb_errf(eb, "cannot read %s: %s", path, strerror(errno));
+      e = CB_EIO;
+    } else if (r == 0) {
+      break;
+    } else {
+      *total += (uint64_t)r;
+      e = h ? cb_hash_update(h, buf, (size_t)r) : store_put_write(p, buf, (size_t)r, eb);
+    }
+  }
+  free(buf);
+  close(fd);
+  return e;
+}
+
+cb_err store_put_file(struct store *s, const char *path, char sha256[65], uint64_t *size,
+                      struct cb_errbuf *eb)
+{
+  uint64_t total = 0;
+  cb_err e;
+  if ((s->ops->caps & STORE_CAP_ADOPT) && !fault.on) {
+    struct cb_hash *h = cb_hash_new("sha256");
+    unsigned char md[64];
+    e = h ? feed_file(path, h, NULL, &total, eb) : CB_ENOMEM;
+    if (!e && cb_hash_final(h, md) != 32)
+      e = CB_ESTORE;
+    cb_hash_free(h);
+    if (!e) {
+      cb_hex(md, 32, sha256);
+      e = s->ops->adopt_file(s->state, path, sha256, eb);
+      if (e != CB_EINVAL) /* CB_EINVAL: another file system; copy instead */
+        goto done;
+    } else {
+      return e;
+    }
+  }
+  struct store_put *p = NULL;
+  e = store_put_begin(s, 0, &p, eb);
+  if (!e)
+    e = feed_file(path, NULL, p, &total, eb);
+  if (!e)
+    e = store_put_commit(p, sha256, NULL, eb);
+  else
+    store_put_abort(p);
+  if (!e)
+    unlink(path);
+done:
+  if (!e && size)
+    *size = total;
+  return e;
+}
+
+cb_err store_get_range(struct store *s, const char *sha256, uint64_t off, uint64_t len,
+                       store_sink_fn sink, void *ctx, struct cb_errbuf *eb)
+{
+  if (!sha_valid(sha256))
+    return CB_EINVAL;
+  return s->ops->get_range(s->state, sha256, off, len, sink, ctx, eb);
+}
+
+cb_err store_head(struct store *s, const char *sha256, uint64_t *size)
+{
+  if (!sha_valid(sha256))
+    return CB_EINVAL;
+  return s->ops->head(s->state, sha256, size);
+}
+
+cb_err store_remove(struct store *s, const char *sha256)
+{
+  if (!sha_valid(sha256))
+    return CB_EINVAL;
+  return s->ops->remove(s->state, sha256);
+}
+
+cb_err store_list(struct store *s, store_list_fn cb, void *ctx)
+{
+  return s->ops->list(s->state, cb, ctx);
+}
+
+cb_err store_local_path(struct store *s, const char *sha256, char *out, size_t cap)
+{
+  if (!sha_valid(sha256) || !(s->ops->caps & STORE_CAP_LOCAL_PATH))
+    return CB_EINVAL;
+  return s->ops->local_path(s->state, sha256, out, cap);
+}
+
+cb_err store_check(struct store *s, struct cb_errbuf *eb)
+{
+  uint64_t free_bytes = 0;
+  cb_err e = s->ops->space(s->state, &free_bytes);
+  if (e) {
+    cb_errf(eb, "store %s does not answer: %s", s->url, cb_strerror(e));
+    return e;
+  }
+  if (free_bytes < (64u << 20)) {
+    cb_errf(eb, "store %s has %llu bytes free", s->url, (unsigned long long)free_bytes);
+    return CB_ENOSPC;
+  }
+  return CB_OK;
+}

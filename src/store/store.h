@@ -1,0 +1,93 @@
+/* The blob store: content-addressed bytes, one backend per file exporting one const
+ * struct store_ops (as SQLite's os_unix.c exports a VFS). Callers use only the store_*
+ * wrappers below, which hash what is written, check the backends' contracts and hold
+ * fault injection for tests.
+ *
+ * Contract of every backend:
+ *  - a blob becomes visible under its sha256 only when complete (put_commit); a crash at
+ *    any earlier point leaves nothing visible under that name;
+ *  - identical content is stored once (committing a sha256 that exists is a no-op);
+ *  - put_commit and put_abort free the put handle, whatever they return.
+ */
+#ifndef CB_STORE_H
+#define CB_STORE_H
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/err.h"
+
+#define STORE_OPS_VERSION 1
+
+enum {
+  STORE_CAP_ADOPT = 1u << 0,      /* adopt_file: take a local file by rename */
+  STORE_CAP_LOCAL_PATH = 1u << 1, /* local_path: blobs are readable local files */
+};
+
+/* Receives bytes of a blob; returns non-zero to stop (e.g. the client went away). */
+typedef int (*store_sink_fn)(void *ctx, const void *buf, size_t n);
+/* Receives one blob name during list; returns non-zero to stop. */
+typedef int (*store_list_fn)(void *ctx, const char *sha256, uint64_t size);
+
+struct store_ops {
+  int version;        /* STORE_OPS_VERSION */
+  unsigned caps;      /* STORE_CAP_* */
+  const char *scheme; /* URL scheme this backend serves: "file", "s3" */
+  cb_err (*open)(const char *url, void **state, struct cb_errbuf *eb);
+  void (*close)(void *state);
+  cb_err (*put_begin)(void *state, void **put, struct cb_errbuf *eb);
+  cb_err (*put_write)(void *put, const void *buf, size_t n, struct cb_errbuf *eb);
+  cb_err (*put_commit)(void *put, const char *sha256, uint64_t size, struct cb_errbuf *eb);
+  void (*put_abort)(void *put);
+  cb_err (*get_range)(void *state, const char *sha256, uint64_t off, uint64_t len,
+                      store_sink_fn sink, void *ctx, struct cb_errbuf *eb);
+  cb_err (*head)(void *state, const char *sha256, uint64_t *size);
+  cb_err (*remove)(void *state, const char *sha256);
+  cb_err (*list)(void *state, store_list_fn cb, void *ctx);
+  /* Optional (STORE_CAP_ADOPT): move the local file at path in as blob sha256. */
+  cb_err (*adopt_file)(void *state, const char *path, const char *sha256, struct cb_errbuf *eb);
+  /* Optional (STORE_CAP_LOCAL_PATH): the local file holding blob sha256. */
+  cb_err (*local_path)(void *state, const char *sha256, char *out, size_t cap);
+  /* Total bytes and free bytes where the store lives (0 when unknown). */
+  cb_err (*space)(void *state, uint64_t *free_bytes);
+};
+
+extern const struct store_ops store_fs_ops;
+
+struct store;     /* an open store */
+struct store_put; /* a blob being written */
+
+/* Opens the store for url: "file:///abs/path" (or a plain absolute path). */
+cb_err store_open(const char *url, struct store **out, struct cb_errbuf *eb);
+void store_close(struct store *s);
+const char *store_url(const struct store *s);
+unsigned store_caps(const struct store *s);
+
+/* Streaming write. max_size bounds the blob (0: no bound); going over fails with
+ * CB_ETOOBIG. commit writes the sha256 (hex) and size of what was written. */
+cb_err store_put_begin(struct store *s, uint64_t max_size, struct store_put **out,
+                       struct cb_errbuf *eb);
+cb_err store_put_write(struct store_put *p, const void *buf, size_t n, struct cb_errbuf *eb);
+cb_err store_put_commit(struct store_put *p, char sha256[65], uint64_t *size,
+                        struct cb_errbuf *eb);
+void store_put_abort(struct store_put *p); /* accepts NULL */
+uint64_t store_put_size(const struct store_put *p);
+
+/* Hashes the local file at path and stores it (by rename when the backend can adopt it,
+ * in which case path is gone afterwards; otherwise by copying). */
+cb_err store_put_file(struct store *s, const char *path, char sha256[65], uint64_t *size,
+                      struct cb_errbuf *eb);
+
+cb_err store_get_range(struct store *s, const char *sha256, uint64_t off, uint64_t len,
+                       store_sink_fn sink, void *ctx, struct cb_errbuf *eb);
+cb_err store_head(struct store *s, const char *sha256, uint64_t *size);
+cb_err store_remove(struct store *s, const char *sha256);
+cb_err store_list(struct store *s, store_list_fn cb, void *ctx);
+cb_err store_local_path(struct store *s, const char *sha256, char *out, size_t cap);
+/* For /readyz: the store answers and has room. */
+cb_err store_check(struct store *s, struct cb_errbuf *eb);
+
+/* Fault injection for tests (CARBOY_STORE_FAULT="write:eio:AFTER_BYTES" or
+ * "write:enospc:AFTER_BYTES" or "commit:eio"). Off unless set. */
+void store_fault_from_env(void);
+
+#endif

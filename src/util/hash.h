@@ -1,0 +1,21 @@
+/* Streaming digests through OpenSSL's EVP (which uses the CPU's SHA instructions). */
+#ifndef CB_HASH_H
+#define CB_HASH_H
+#include <stddef.h>
+
+#include "util/err.h"
+
+#define CB_SHA256_HEX 65 /* 64 hex digits + NUL */
+
+struct cb_hash; /* opaque */
+
+/* algo: "sha256", "sha1", "md5" (names OpenSSL knows). NULL if unknown. */
+struct cb_hash *cb_hash_new(const char *algo);
+cb_err cb_hash_update(struct cb_hash *h, const void *p, size_t n);
+/* Writes the raw digest (up to 64 bytes); returns its length, or 0 on failure. */
+size_t cb_hash_final(struct cb_hash *h, unsigned char *out);
+void cb_hash_free(struct cb_hash *h);
+/* Convenience: sha256 of a buffer as hex. */
+void cb_sha256_hex(const void *p, size_t n, char out[CB_SHA256_HEX]);
+
+#endif

@@ -1,0 +1,383 @@
+#include "util/util.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include "util/embedded.h"
+
+cb_err cb_buf_append(struct cb_buf *b, const void *p, size_t n)
+{
+  if (b->len + n + 1 > b->cap) {
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap < b->len + n + 1) {
+      if (cap > SIZE_MAX / 2)
+        return CB_ENOMEM;
+      cap *= 2;
+    }
+    char *d = realloc(b->data, cap);
+    if (!d)
+      return CB_ENOMEM;
+    b->data = d;
+    b->cap = cap;
+  }
+  if (n)
+    memcpy(b->data + b->len, p, n);
+  b->len += n;
+  b->data[b->len] = '\0';
+  return CB_OK;
+}
+
+cb_err cb_buf_puts(struct cb_buf *b, const char *s)
+{
+  return cb_buf_append(b, s, strlen(s));
+}
+
+cb_err cb_buf_vprintf(struct cb_buf *b, const char *fmt, va_list ap)
+{
+  char tmp[512];
+  va_list ap2;
+  va_copy(ap2, ap);
+  int n = vsnprintf(tmp, sizeof tmp, fmt, ap2);
+  va_end(ap2);
+  if (n < 0)
+    return CB_EINVAL;
+  if ((size_t)n < sizeof tmp)
+    return cb_buf_append(b, tmp, (size_t)n);
+  char *big = malloc((size_t)n + 1);
+  if (!big)
+    return CB_ENOMEM;
+  vsnprintf(big, (size_t)n + 1, fmt, ap);
+  cb_err e = cb_buf_append(b, big, (size_t)n);
+  free(big);
+  return e;
+}
+
+cb_err cb_buf_printf(struct cb_buf *b, const char *fmt, ...)
+{
+  va_list ap;
+  va_start(ap, fmt);
+  cb_err e = cb_buf_vprintf(b, fmt, ap);
+  va_end(ap);
+  return e;
+}
+
+cb_err cb_buf_json_string(struct cb_buf *b, const char *s)
+{
+  cb_err e = cb_buf_append(b, "\"", 1);
+  for (const unsigned char *p = (const unsigned char *)s; !e && *p; p++) {
+    switch (*p) {
+    case '"': e = cb_buf_append(b, "\\\"", 2); break;
+    case '\\': e = cb_buf_append(b, "\\\\", 2); break;
+    case '\n': e = cb_buf_append(b, "\\n", 2); break;
+    case '\r': e = cb_buf_append(b, "\\r", 2); break;
+    case '\t': e = cb_buf_append(b, "\\t", 2); break;
+    default:
+      if (*p < 0x20)
+        e = cb_buf_printf(b, "\\u%04x", *p);
+      else
+        e = cb_buf_append(b, p, 1);
+    }
+  }
+  return e ? e : cb_buf_append(b, "\"", 1);
+}
+
+void cb_buf_reset(struct cb_buf *b)
+{
+  b->len = 0;
+  if (b->data)
+    b->data[0] = '\0';
+}
+
+void cb_buf_free(struct cb_buf *b)
+{
+  if (!b)
+    return;
+  free(b->data);
+  b->data = NULL;
+  b->len = b->cap = 0;
+}
+
+char *cb_buf_steal(struct cb_buf *b)
+{
+  char *d = b->data;
+  if (!d)
+    d = calloc(1, 1);
+  b->data = NULL;
+  b->len = b->cap = 0;
+  return d;
+}
+
+int64_t cb_time_now_ms(void)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+uint64_t cb_mono_ns(void)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+void cb_time_rfc3339(int64_t ms, char *out, size_t n)
+{
+  time_t secs = (time_t)(ms / 1000);
+  struct tm tm;
+  gmtime_r(&secs, &tm);
+  snprintf(out, n, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+           tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
+}
+
+void cb_time_now_rfc3339(char *out, size_t n)
+{
+  cb_time_rfc3339(cb_time_now_ms(), out, n);
+}
+
+cb_err cb_random_bytes(void *out, size_t n)
+{
+  unsigned char *p = out;
+  while (n) {
+    ssize_t r = getrandom(p, n, 0);
+    if (r < 0) {
+      if (errno == EINTR)
+        continue;
+      return CB_EIO;
+    }
+    p += r;
+    n -= (size_t)r;
+  }
+  return CB_OK;
+}
+
+cb_err cb_id_new(char out[CB_ID_LEN + 1])
+{
+  unsigned char raw[CB_ID_LEN / 2];
+  cb_err e = cb_random_bytes(raw, sizeof raw);
+  if (e)
+    return e;
+  cb_hex(raw, sizeof raw, out);
+  return CB_OK;
+}
+
+int cb_id_valid(const char *s)
+{
+  return s && strlen(s) == CB_ID_LEN && cb_is_hex(s, CB_ID_LEN);
+}
+
+void cb_hex(const unsigned char *in, size_t n, char *out)
+{
+  static const char digits[] = "0123456789abcdef";
+  for (size_t i = 0; i < n; i++) {
+    out[2 * i] = digits[in[i] >> 4];
+    out[2 * i + 1] = digits[in[i] & 15];
+  }
+  out[2 * n] = '\0';
+}
+
+int cb_is_hex(const char *s, size_t n)
+{
+  for (size_t i = 0; i < n; i++) {
+    char c = s[i];
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
+      return 0;
+  }
+  return 1;
+}
+
+static int b64val(int c)
+{
+  if (c >= 'A' && c <= 'Z') return c - 'A';
+  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+  if (c >= '0' && c <= '9') return c - '0' + 52;
+  if (c == '+' || c == '-') return 62;
+  if (c == '/' || c == '_') return 63;
+  return -1;
+}
+
+long cb_base64_decode(const char *in, size_t inlen, unsigned char *out, size_t outcap)
+{
+  size_t o = 0;
+  unsigned acc = 0;
+  int bits = 0;
+  size_t i = 0;
+  for (; i < inlen && in[i] != '='; i++) {
+    int v = b64val((unsigned char)in[i]);
+    if (v < 0)
+      return -1;
+    acc = (acc << 6) | (unsigned)v;
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      if (o >= outcap)
+        return -1;
+      out[o++] = (unsigned char)(acc >> bits);
+      acc &= (1u << bits) - 1;
+    }
+  }
+  for (; i < inlen; i++)
+    if (in[i] != '=')
+      return -1;
+  return (long)o;
+}
+
+size_t cb_base64_encode(const unsigned char *in, size_t n, char *out, int url)
+{
+  const char *tab = url ? "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+                        : "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  size_t o = 0, i = 0;
+  for (; i + 2 < n; i += 3) {
+    unsigned v = (unsigned)in[i] << 16 | (unsigned)in[i + 1] << 8 | in[i + 2];
+    out[o++] = tab[v >> 18];
+    out[o++] = tab[(v >> 12) & 63];
+    out[o++] = tab[(v >> 6) & 63];
+    out[o++] = tab[v & 63];
+  }
+  if (i < n) {
+    unsigned v = (unsigned)in[i] << 16 | (i + 1 < n ? (unsigned)in[i + 1] << 8 : 0);
+    out[o++] = tab[v >> 18];
+    out[o++] = tab[(v >> 12) & 63];
+    if (i + 1 < n)
+      out[o++] = tab[(v >> 6) & 63];
+    else if (!url)
+      out[o++] = '=';
+    if (!url)
+      out[o++] = '=';
+  }
+  out[o] = '\0';
+  return o;
+}
+
+int cb_utf8_valid(const char *s, size_t n)
+{
+  const unsigned char *p = (const unsigned char *)s, *end = p + n;
+  while (p < end) {
+    unsigned c = *p;
+    size_t len;
+    unsigned min;
+    if (c < 0x80) { p++; continue; }
+    else if ((c & 0xe0) == 0xc0) { len = 2; min = 0x80; c &= 0x1f; }
+    else if ((c & 0xf0) == 0xe0) { len = 3; min = 0x800; c &= 0x0f; }
+    else if ((c & 0xf8) == 0xf0) { len = 4; min = 0x10000; c &= 0x07; }
+    else return 0;
+    if ((size_t)(end - p) < len)
+      return 0;
+    for (size_t i = 1; i < len; i++) {
+      if ((p[i] & 0xc0) != 0x80)
+        return 0;
+      c = (c << 6) | (p[i] & 0x3f);
+    }
+    if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+      return 0;
+    p += len;
+  }
+  return 1;
+}
+
+const char *cb_name_invalid(const char *name)
+{
+  if (!name || !*name)
+    return "name must not be empty";
+  size_t n = strlen(name);
+  if (n > 255)
+    return "name must be at most 255 bytes";
+  if (!strcmp(name, ".") || !strcmp(name, ".."))
+    return "name must not be '.' or '..'";
+  if (!cb_utf8_valid(name, n))
+    return "name must be valid UTF-8";
+  for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
+    if (*p < 0x20 || *p == 0x7f)
+      return "name must not contain control characters";
+    if (*p == '/' || *p == '\\')
+      return "name must not contain '/' or '\\'";
+  }
+  return NULL;
+}
+
+int cb_parse_size(const char *s, uint64_t *out)
+{
+  if (!s || !*s)
+    return -1;
+  char *end;
+  errno = 0;
+  unsigned long long v = strtoull(s, &end, 10);
+  if (errno || end == s || *s == '-')
+    return -1;
+  uint64_t mul = 1;
+  switch (*end) {
+  case '\0': break;
+  case 'k': case 'K': mul = 1ull << 10; end++; break;
+  case 'm': case 'M': mul = 1ull << 20; end++; break;
+  case 'g': case 'G': mul = 1ull << 30; end++; break;
+  case 't': case 'T': mul = 1ull << 40; end++; break;
+  default: return -1;
+  }
+  if (*end == 'i' || *end == 'I')
+    end++;
+  if (*end == 'b' || *end == 'B')
+    end++;
+  if (*end)
+    return -1;
+  if (v > UINT64_MAX / mul)
+    return -1;
+  *out = v * mul;
+  return 0;
+}
+
+static int hexval(int c)
+{
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+long cb_url_decode(const char *src, size_t srclen, char *dst, size_t dstcap, int plus_is_space)
+{
+  size_t o = 0;
+  for (size_t i = 0; i < srclen; i++) {
+    int c = (unsigned char)src[i];
+    if (c == '%') {
+      if (i + 2 >= srclen)
+        return -1;
+      int h = hexval((unsigned char)src[i + 1]), l = hexval((unsigned char)src[i + 2]);
+      if (h < 0 || l < 0)
+        return -1;
+      c = h * 16 + l;
+      i += 2;
+    } else if (c == '+' && plus_is_space) {
+      c = ' ';
+    }
+    if (c == 0 || o + 1 >= dstcap)
+      return -1;
+    dst[o++] = (char)c;
+  }
+  dst[o] = '\0';
+  return (long)o;
+}
+
+cb_err cb_buf_url_encode(struct cb_buf *b, const char *s)
+{
+  cb_err e = CB_OK;
+  for (const unsigned char *p = (const unsigned char *)s; !e && *p; p++) {
+    if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
+        *p == '-' || *p == '.' || *p == '_' || *p == '~')
+      e = cb_buf_append(b, p, 1);
+    else
+      e = cb_buf_printf(b, "%%%02X", *p);
+  }
+  return e;
+}
+
+const struct cb_embedded *cb_embedded_find(const struct cb_embedded *t, const char *name)
+{
+  for (; t && t->name; t++)
+    if (!strcmp(t->name, name))
+      return t;
+  return NULL;
+}

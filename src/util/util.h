@@ -1,0 +1,64 @@
+/* Small helpers shared by every module: growable buffers, ids, time, hex/base64,
+ * name validation. Ownership: a cb_buf owns its data; cb_buf_free accepts a zeroed or
+ * freed buffer. */
+#ifndef CB_UTIL_H
+#define CB_UTIL_H
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/err.h"
+
+struct cb_buf {
+  char *data; /* always NUL-terminated when non-NULL */
+  size_t len;
+  size_t cap;
+};
+
+cb_err cb_buf_append(struct cb_buf *b, const void *p, size_t n);
+cb_err cb_buf_puts(struct cb_buf *b, const char *s);
+cb_err cb_buf_printf(struct cb_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+cb_err cb_buf_vprintf(struct cb_buf *b, const char *fmt, va_list ap);
+/* Appends s as a JSON string literal, quotes included. */
+cb_err cb_buf_json_string(struct cb_buf *b, const char *s);
+void cb_buf_reset(struct cb_buf *b);
+void cb_buf_free(struct cb_buf *b);
+/* Hands the data to the caller (free() it); the buffer is left empty. */
+char *cb_buf_steal(struct cb_buf *b);
+
+/* Now as RFC 3339 UTC with milliseconds: 2026-11-22T01:49:48.123Z (fits in 32 bytes). */
+void cb_time_now_rfc3339(char *out, size_t n);
+void cb_time_rfc3339(int64_t unix_ms, char *out, size_t n);
+int64_t cb_time_now_ms(void);
+/* Monotonic clock in nanoseconds, for durations. */
+uint64_t cb_mono_ns(void);
+
+#define CB_ID_LEN 24 /* hex characters; buffers need CB_ID_LEN + 1 */
+/* A new random opaque id (96 bits from the OS's CSPRNG). */
+cb_err cb_id_new(char out[CB_ID_LEN + 1]);
+/* True when s looks like an id we issue (so garbage never reaches SQL or paths). */
+int cb_id_valid(const char *s);
+cb_err cb_random_bytes(void *out, size_t n);
+
+void cb_hex(const unsigned char *in, size_t n, char *out /* 2n+1 */);
+int cb_is_hex(const char *s, size_t n);
+/* base64 (standard alphabet); returns the number of bytes written, or -1. */
+long cb_base64_decode(const char *in, size_t inlen, unsigned char *out, size_t outcap);
+size_t cb_base64_encode(const unsigned char *in, size_t n, char *out /* 4*ceil(n/3)+1 */, int url);
+
+/* A name a user gives to a file or folder: 1..255 bytes of valid UTF-8, no control
+ * characters, no '/' or '\\', not "." or "..". Returns NULL when valid, else the reason. */
+const char *cb_name_invalid(const char *name);
+int cb_utf8_valid(const char *s, size_t n);
+
+/* Parses a size like "1048576", "64M", "10G" (binary units). 0 on success. */
+int cb_parse_size(const char *s, uint64_t *out);
+
+/* Percent-decodes src into dst (at most dstcap-1 bytes). Returns length or -1 if the
+ * encoding is malformed, decodes to NUL, or does not fit. '+' is kept as is unless
+ * plus_is_space. */
+long cb_url_decode(const char *src, size_t srclen, char *dst, size_t dstcap, int plus_is_space);
+/* Percent-encodes every byte outside RFC 3986's unreserved set. */
+cb_err cb_buf_url_encode(struct cb_buf *b, const char *s);
+
+#endif

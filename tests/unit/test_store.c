@@ -1,0 +1,130 @@
+/* The file store through the store_* wrappers: streaming put, dedup, ranges, abort,
+ * adoption of a local file, and fault injection. */
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "store/store.h"
+#include "test.h"
+#include "util/hash.h"
+#include "util/util.h"
+
+struct collect {
+  struct cb_buf b;
+};
+
+static int collect(void *ctx, const void *buf, size_t n)
+{
+  return cb_buf_append(&((struct collect *)ctx)->b, buf, n) != CB_OK;
+}
+
+static int count_tmp(const char *root)
+{
+  char p[512];
+  snprintf(p, sizeof p, "%s/.tmp", root);
+  DIR *d = opendir(p);
+  int n = 0;
+  struct dirent *de;
+  while (d && (de = readdir(d)))
+    if (de->d_name[0] != '.')
+      n++;
+  if (d)
+    closedir(d);
+  return n;
+}
+
+static int count_blobs(void *ctx, const char *sha, uint64_t size)
+{
+  (void)sha, (void)size;
+  (*(int *)ctx)++;
+  return 0;
+}
+
+int main(void)
+{
+  char root[] = "/tmp/carboy-store-test-XXXXXX";
+  CHECK(mkdtemp(root) != NULL);
+  char url[600];
+  snprintf(url, sizeof url, "file://%s", root);
+  struct store *s = NULL;
+  struct cb_errbuf eb = {{0}};
+  CHECK(store_open(url, &s, &eb) == CB_OK);
+  CHECK(store_open("ftp://nowhere", &(struct store *){NULL}, &eb) == CB_EINVAL);
+
+  /* streamed in pieces, hashed while written */
+  const char *msg = "The quick brown fox jumps over the lazy dog";
+  struct store_put *p;
+  char sha[65], want[CB_SHA256_HEX];
+  uint64_t size;
+  cb_sha256_hex(msg, strlen(msg), want);
+  CHECK(store_put_begin(s, 0, &p, &eb) == CB_OK);
+  CHECK(store_put_write(p, msg, 10, &eb) == CB_OK);
+  CHECK(store_put_write(p, msg + 10, strlen(msg) - 10, &eb) == CB_OK);
+  CHECK(store_put_commit(p, sha, &size, &eb) == CB_OK);
+  CHECK(!strcmp(sha, want) && size == strlen(msg));
+  CHECK(count_tmp(root) == 0);
+
+  /* identical content is stored once */
+  CHECK(store_put_begin(s, 0, &p, &eb) == CB_OK);
+  CHECK(store_put_write(p, msg, strlen(msg), &eb) == CB_OK);
+  CHECK(store_put_commit(p, sha, &size, &eb) == CB_OK);
+  int nblobs = 0;
+  store_list(s, count_blobs, &nblobs);
+  CHECK(nblobs == 1);
+
+  /* ranges */
+  struct collect c = {{0}};
+  CHECK(store_get_range(s, sha, 4, 5, collect, &c, &eb) == CB_OK);
+  CHECK(c.b.len == 5 && !memcmp(c.b.data, "quick", 5));
+  cb_buf_free(&c.b);
+  uint64_t hsize = 0;
+  CHECK(store_head(s, sha, &hsize) == CB_OK && hsize == strlen(msg));
+  CHECK(store_head(s, "../../../../etc/passwd", &hsize) == CB_EINVAL);
+  CHECK(store_head(s, "0000000000000000000000000000000000000000000000000000000000000000", &hsize) == CB_ENOTFOUND);
+
+  /* an aborted put leaves nothing behind */
+  CHECK(store_put_begin(s, 0, &p, &eb) == CB_OK);
+  CHECK(store_put_write(p, "partial", 7, &eb) == CB_OK);
+  store_put_abort(p);
+  CHECK(count_tmp(root) == 0);
+  nblobs = 0;
+  store_list(s, count_blobs, &nblobs);
+  CHECK(nblobs == 1);
+
+  /* the size bound */
+  CHECK(store_put_begin(s, 8, &p, &eb) == CB_OK);
+  CHECK(store_put_write(p, "12345", 5, &eb) == CB_OK);
+  CHECK(store_put_write(p, "67890", 5, &eb) == CB_ETOOBIG);
+  store_put_abort(p);
+
+  /* adopting a local file */
+  char local[600];
+  snprintf(local, sizeof local, "%s/local.part", root);
+  FILE *f = fopen(local, "w");
+  fputs("adopt me", f);
+  fclose(f);
+  CHECK(store_put_file(s, local, sha, &size, &eb) == CB_OK);
+  CHECK(size == 8 && access(local, F_OK) != 0);
+  cb_sha256_hex("adopt me", 8, want);
+  CHECK(!strcmp(sha, want));
+
+  /* fault injection: a write error after 4 bytes */
+  setenv("CARBOY_STORE_FAULT", "write:enospc:4", 1);
+  store_fault_from_env();
+  CHECK(store_put_begin(s, 0, &p, &eb) == CB_OK);
+  CHECK(store_put_write(p, "1234", 4, &eb) == CB_OK);
+  CHECK(store_put_write(p, "5", 1, &eb) == CB_ENOSPC);
+  store_put_abort(p);
+  unsetenv("CARBOY_STORE_FAULT");
+  store_fault_from_env();
+  CHECK(count_tmp(root) == 0);
+
+  store_close(s);
+  char cmd[700];
+  snprintf(cmd, sizeof cmd, "chmod -R u+w '%s' && rm -rf '%s'", root, root);
+  CHECK(system(cmd) == 0);
+  TEST_MAIN_END();
+}

@@ -236,7 +236,7 @@ int h_folder_archive(struct req *r)
   struct zip_ctx z = {.r = r, .top = f.name};
   z.a = archive_write_new();
   archive_write_set_format_zip(z.a);
-  archive_write_set_options(z.a, "zip:compression=store");
+  archive_write_set_options(z.a, "zip:compression=store,zip:hdrcharset=UTF-8");
   archive_write_set_bytes_per_block(z.a, 0); /* write through, no padding */
   if (archive_write_open2(z.a, &z, NULL, zip_write, NULL, NULL) != ARCHIVE_OK) {
     archive_write_free(z.a);

@@ -62,17 +62,32 @@ out:
   return st ? st : r->status;
 }
 
+/* Lists fetch one row more than the page: when it comes, it is dropped and the page
+ * ends with a cursor at the row before it. */
 struct list_ctx {
   cJSON *arr;
   int count;
+  char prev[CB_NAME_MAX]; /* name of the row before the last */
   char last[CB_NAME_MAX];
 };
+
+/* Drops the extra row if there is one; returns 1 when the list goes on. */
+static int trim_extra(struct list_ctx *lc, int limit)
+{
+  if (lc->count <= limit)
+    return 0;
+  cJSON_DeleteItemFromArray(lc->arr, lc->count - 1);
+  lc->count--;
+  memcpy(lc->last, lc->prev, sizeof lc->last);
+  return 1;
+}
 
 static int collect_folder(const struct cb_folder *f, void *ctx)
 {
   struct list_ctx *lc = ctx;
   cJSON_AddItemToArray(lc->arr, json_folder(f));
   lc->count++;
+  memcpy(lc->prev, lc->last, sizeof lc->prev);
   snprintf(lc->last, sizeof lc->last, "%s", f->name);
   return 0;
 }
@@ -82,13 +97,14 @@ static int collect_file(const struct cb_file *f, void *ctx)
   struct list_ctx *lc = ctx;
   cJSON_AddItemToArray(lc->arr, json_file(f, 0));
   lc->count++;
+  memcpy(lc->prev, lc->last, sizeof lc->prev);
   snprintf(lc->last, sizeof lc->last, "%s", f->name);
   return 0;
 }
 
-static int add_next_cursor(cJSON *o, const char *kind, const struct list_ctx *lc, int limit)
+static int add_next_cursor(cJSON *o, const char *kind, struct list_ctx *lc, int limit)
 {
-  if (lc->count >= limit) {
+  if (trim_extra(lc, limit)) {
     char cur[512];
     http_cursor_encode(kind, lc->last, cur, sizeof cur);
     cJSON_AddStringToObject(o, "next_cursor", cur);
@@ -108,7 +124,7 @@ int h_folders_list(struct req *r)
     return http_problem(r, 400, "cursor", "cursor is not one this endpoint issued");
   cJSON *o = cJSON_CreateObject();
   struct list_ctx lc = {.arr = cJSON_AddArrayToObject(o, "folders")};
-  cb_err e = db_folder_children(NULL, r->who.user_id, after[0] ? after : NULL, limit, collect_folder, &lc);
+  cb_err e = db_folder_children(NULL, r->who.user_id, after[0] ? after : NULL, limit + 1, collect_folder, &lc);
   if (e) {
     cJSON_Delete(o);
     return http_error(r, e, "cannot list folders");
@@ -143,20 +159,27 @@ int h_folder_get(struct req *r)
   struct list_ctx dirs = {.arr = cJSON_AddArrayToObject(o, "folders")};
   struct list_ctx files = {.arr = cJSON_AddArrayToObject(o, "files")};
   if (!e && kind == 'd')
-    e = db_folder_children(f.id, NULL, after[0] ? after : NULL, limit, collect_folder, &dirs);
-  if (!e && dirs.count < limit)
-    e = db_file_list(f.id, kind == 'f' && after[0] ? after : NULL, limit - dirs.count, collect_file, &files);
+    e = db_folder_children(f.id, NULL, after[0] ? after : NULL, limit + 1, collect_folder, &dirs);
+  if (!e && dirs.count <= limit)
+    e = db_file_list(f.id, kind == 'f' && after[0] ? after : NULL, limit - dirs.count + 1, collect_file, &files);
   if (e) {
     cJSON_Delete(o);
     return http_error(r, e, "cannot list the folder");
   }
-  if (dirs.count + files.count >= limit) {
-    char cur[512];
-    if (files.count)
+  if (dirs.count > limit) {
+    add_next_cursor(o, "d", &dirs, limit);
+  } else if (files.count > limit - dirs.count) {
+    trim_extra(&files, limit - dirs.count);
+    if (files.count) {
+      char cur[512];
       http_cursor_encode("f", files.last, cur, sizeof cur);
-    else
-      http_cursor_encode("d", dirs.last, cur, sizeof cur);
-    cJSON_AddStringToObject(o, "next_cursor", cur);
+      cJSON_AddStringToObject(o, "next_cursor", cur);
+    } else {
+      /* the page is all folders and files follow: continue with the files */
+      char cur[512];
+      http_cursor_encode("f", "", cur, sizeof cur);
+      cJSON_AddStringToObject(o, "next_cursor", cur);
+    }
   } else {
     cJSON_AddNullToObject(o, "next_cursor");
   }

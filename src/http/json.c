@@ -113,7 +113,7 @@ int http_cursor_decode(const char *cursor, char *kind, char *name, size_t cap)
 {
   unsigned char raw[CB_NAME_MAX + 8];
   long n = cb_base64_decode(cursor, strlen(cursor), raw, sizeof raw - 1);
-  if (n < 3 || raw[1] != ':')
+  if (n < 2 || raw[1] != ':')
     return -1;
   raw[n] = '\0';
   if (memchr(raw, 0, (size_t)n) || (size_t)n - 2 >= cap)

@@ -1,0 +1,162 @@
+# Shared helpers for the carboy benchmarks. Sourced by download.sh, upload.sh and
+# requests.sh; not meant to be run on its own.
+#
+# Every script gets: a private temp dir ($BENCH_TMP, from mktemp -d) removed on exit,
+# every server it started (bench_track PID) killed on exit, loopback-only ephemeral
+# ports, and curl calls bounded by BENCH_TIMEOUT seconds.
+
+BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$BENCH_DIR/.." && pwd)
+CARBOY_BIN=${CARBOY_BIN:-$ROOT/build/carboy}
+BENCH_TIMEOUT=${BENCH_TIMEOUT:-600}   # seconds, for any single transfer
+BENCH_RUNS=${BENCH_RUNS:-3}
+BENCH_SIZE_MB=${BENCH_SIZE_MB:-1024}
+BENCH_PIDS=()
+BENCH_TMP=
+
+die() {
+  echo "$BENCH_NAME: ERROR: $*" >&2
+  exit 1
+}
+
+log() {
+  echo "[$BENCH_NAME] $*" >&2
+}
+
+bench_cleanup() {
+  local rc=$? pid i
+  trap - EXIT INT TERM
+  for pid in "${BENCH_PIDS[@]}"; do
+    kill -TERM "$pid" 2>/dev/null || true
+  done
+  for pid in "${BENCH_PIDS[@]}"; do
+    for ((i = 0; i < 50; i++)); do
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.1
+    done
+    if kill -0 "$pid" 2>/dev/null; then
+      echo "[$BENCH_NAME] pid $pid did not stop after TERM; sending KILL" >&2
+      kill -KILL "$pid" 2>/dev/null || true
+    fi
+    wait "$pid" 2>/dev/null || true
+  done
+  if [ -n "$BENCH_TMP" ] && [ -d "$BENCH_TMP" ]; then
+    if [ "$rc" -ne 0 ]; then
+      # Show server logs on failure, they are about to be deleted.
+      local f
+      for f in "$BENCH_TMP"/*.log "$BENCH_TMP"/nginx/*.log; do
+        [ -s "$f" ] || continue
+        echo "---- $f (last 20 lines) ----" >&2
+        tail -n 20 "$f" >&2
+      done
+    fi
+    rm -rf "$BENCH_TMP"
+  fi
+  exit "$rc"
+}
+
+bench_init() {
+  BENCH_NAME=$1
+  command -v curl >/dev/null || die "curl not found (run scripts/install-deps.sh)"
+  command -v python3 >/dev/null || die "python3 not found"
+  [ -x "$CARBOY_BIN" ] || die "$CARBOY_BIN not found; build it: meson setup build --buildtype=release && ninja -C build"
+  BENCH_TMP=$(mktemp -d "${TMPDIR:-/tmp}/carboy-bench-$BENCH_NAME.XXXXXX")
+  trap bench_cleanup EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+}
+
+bench_track() {
+  BENCH_PIDS+=("$1")
+}
+
+# A port the kernel considers free right now on 127.0.0.1.
+free_port() {
+  python3 -c 'import socket
+s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+}
+
+# wait_http URL PID WHAT: waits up to 30 s for URL to answer 200 while PID is alive.
+wait_http() {
+  local url=$1 pid=$2 what=$3 i code
+  for ((i = 0; i < 300; i++)); do
+    kill -0 "$pid" 2>/dev/null || die "$what (pid $pid) exited during startup"
+    code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$url" || true)
+    [ "$code" = 200 ] && return 0
+    sleep 0.1
+  done
+  die "$what did not answer 200 on $url within 30 s (last status '$code')"
+}
+
+# start_carboy: sets CARBOY_URL; data dir is $BENCH_TMP/data.
+start_carboy() {
+  local port
+  port=$(free_port)
+  mkdir -p "$BENCH_TMP/data"
+  CARBOY_DATA="$BENCH_TMP/data" CARBOY_ADMIN_PASSWORD=benchpass123 CARBOY_LOG_LEVEL=warn \
+    CARBOY_SHUTDOWN_GRACE=2 "$CARBOY_BIN" serve --listen "127.0.0.1:$port" \
+    >"$BENCH_TMP/carboy.log" 2>&1 &
+  local pid=$!
+  bench_track "$pid"
+  CARBOY_URL="http://127.0.0.1:$port"
+  wait_http "$CARBOY_URL/healthz" "$pid" "carboy"
+  log "carboy $("$CARBOY_BIN" --version 2>/dev/null || true) pid $pid on $CARBOY_URL"
+}
+
+# json_field FIELD: reads JSON on stdin, prints .FIELD
+json_field() {
+  python3 -c 'import json, sys
+print(json.load(sys.stdin)[sys.argv[1]])' "$1"
+}
+
+# carboy_folder NAME: prints the new folder's id.
+carboy_folder() {
+  local out="$BENCH_TMP/folder.json" code
+  code=$(curl -s -o "$out" -w '%{http_code}' --max-time 30 -X POST \
+    -H 'Content-Type: application/json' -d "{\"name\":\"$1\"}" "$CARBOY_URL/api/v1/folders") ||
+    die "POST /api/v1/folders failed (curl exit $?)"
+  [ "$code" = 201 ] || die "POST /api/v1/folders answered $code, expected 201: $(head -c 500 "$out")"
+  json_field id <"$out"
+}
+
+# carboy_upload FOLDER_ID FILE NAME: uploads with PUT (curl -T), prints the response
+# path; dies unless 201.
+carboy_upload() {
+  local folder=$1 file=$2 name=$3 out="$BENCH_TMP/upload-$3.json" code
+  code=$(curl -s -o "$out" -w '%{http_code}' --max-time "$BENCH_TIMEOUT" -T "$file" \
+    "$CARBOY_URL/api/v1/folders/$folder/files/$name") || die "upload of $name failed (curl exit $?)"
+  [ "$code" = 201 ] || die "upload of $name answered HTTP $code, expected 201: $(head -c 500 "$out")"
+  echo "$out"
+}
+
+# make_random_file PATH MB
+make_random_file() {
+  log "generating $2 MiB of random bytes in $1"
+  head -c "$(($2 * 1048576))" /dev/urandom >"$1"
+  [ "$(stat -c %s "$1")" -eq "$(($2 * 1048576))" ] || die "short random file $1"
+}
+
+median() {
+  printf '%s\n' "$@" | sort -g | awk '{ a[NR] = $1 } END {
+    if (NR == 0) exit 1
+    if (NR % 2) printf "%.2f\n", a[(NR + 1) / 2]; else printf "%.2f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
+}
+
+# ratio A B -> A/B with 3 decimals
+ratio() {
+  awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 == 0) print "nan"; else printf "%.3f\n", a / b }'
+}
+
+# now: seconds since the epoch with microseconds
+now() {
+  echo "$EPOCHREALTIME"
+}
+
+elapsed() {
+  awk -v a="$1" -v b="$2" 'BEGIN { printf "%.6f\n", b - a }'
+}
+
+# mbps BYTES SECONDS -> MB/s (10^6 bytes)
+mbps() {
+  awk -v n="$1" -v t="$2" 'BEGIN { if (t + 0 <= 0) print "nan"; else printf "%.2f\n", n / t / 1e6 }'
+}

@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# Upload throughput: carboy's PUT /api/v1/folders/ID/files/NAME (curl -T) against a
+# "floor": what the work costs without HTTP, i.e. hashing the file with
+# `openssl dgst -sha256` plus writing it to a new file with fsync (dd conv=fsync) on the
+# same filesystem as carboy's data dir. floor MB/s = size / (t_hash + t_write).
+# BENCH_SIZE_MB MiB (default 1024) of random bytes; each run first overwrites the first
+# 16 bytes so every upload has new content (no dedup); BENCH_RUNS (default 3) runs,
+# alternating which side goes first; median MB/s.
+# Final line: RESULT upload baseline=<floor MB/s> carboy=<MB/s> ratio=<carboy/floor> target=0.7
+# BENCH_UPLOAD_NOEXPECT=0 skips the extra informational upload sent without
+# "Expect: 100-continue".
+set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+bench_init upload
+command -v openssl >/dev/null || die "openssl not found"
+TARGET=0.7
+
+size=$((BENCH_SIZE_MB * 1048576))
+src="$BENCH_TMP/src.bin"
+make_random_file "$src" "$BENCH_SIZE_MB"
+
+start_carboy
+folder=$(carboy_folder bench)
+floor_out="$BENCH_TMP/data/floor.out"
+[ "$(stat -c %d "$BENCH_TMP/data")" = "$(stat -c %d "$BENCH_TMP")" ] || die "data dir is on another filesystem"
+
+# Give the source new content for run $1 and pull it into the page cache.
+refresh_src() {
+  head -c 16 /dev/urandom | dd of="$src" bs=16 count=1 conv=notrunc status=none
+  cat "$src" >/dev/null
+}
+
+# Prints floor MB/s, logs the parts.
+floor_run() {
+  local t0 t1 t2 th tw
+  rm -f "$floor_out"
+  sync
+  t0=$(now)
+  timeout "$BENCH_TIMEOUT" openssl dgst -sha256 "$src" >/dev/null || die "openssl dgst failed"
+  t1=$(now)
+  timeout "$BENCH_TIMEOUT" dd if="$src" of="$floor_out" bs=1M conv=fsync status=none || die "dd failed"
+  t2=$(now)
+  rm -f "$floor_out"
+  th=$(elapsed "$t0" "$t1")
+  tw=$(elapsed "$t1" "$t2")
+  log "  floor: hash ${th}s ($(mbps "$size" "$th") MB/s) + write+fsync ${tw}s ($(mbps "$size" "$tw") MB/s)"
+  mbps "$size" "$(awk -v a="$th" -v b="$tw" 'BEGIN { print a + b }')"
+}
+
+# carboy_run NAME [extra curl args]: prints carboy MB/s (whole request, curl time_total).
+carboy_run() {
+  local name=$1 out code t resp="$BENCH_TMP/put.json"
+  shift
+  sync
+  out=$(curl -s -o "$resp" --max-time "$BENCH_TIMEOUT" -w '%{http_code} %{time_total}' "$@" \
+    -T "$src" "$CARBOY_URL/api/v1/folders/$folder/files/$name") || die "upload $name failed (curl exit $?)"
+  read -r code t <<<"$out"
+  [ "$code" = 201 ] || die "upload $name answered HTTP $code, expected 201: $(head -c 500 "$resp")"
+  [ "$(json_field size <"$resp")" = "$size" ] || die "carboy recorded a size other than $size for $name"
+  log "  carboy: ${t}s"
+  mbps "$size" "$t"
+}
+
+floor_runs=() cb_runs=()
+for ((i = 1; i <= BENCH_RUNS; i++)); do
+  refresh_src
+  if ((i % 2)); then order="floor carboy"; else order="carboy floor"; fi
+  for who in $order; do
+    if [ "$who" = floor ]; then
+      v=$(floor_run); floor_runs+=("$v")
+    else
+      v=$(carboy_run "up$i.bin"); cb_runs+=("$v")
+    fi
+    log "run $i $who: $v MB/s"
+  done
+done
+
+floor_med=$(median "${floor_runs[@]}")
+cb_med=$(median "${cb_runs[@]}")
+r=$(ratio "$cb_med" "$floor_med")
+
+noexpect=
+if [ "${BENCH_UPLOAD_NOEXPECT:-1}" != 0 ]; then
+  # Informational: curl sends "Expect: 100-continue" and waits up to 1 s for
+  # "100 Continue" before sending the body; this run shows what that wait costs.
+  refresh_src
+  noexpect=$(carboy_run upnoexpect.bin -H 'Expect:')
+  log "extra carboy run without 'Expect: 100-continue': $noexpect MB/s"
+fi
+
+echo "upload ($BENCH_SIZE_MB MiB, $BENCH_RUNS runs, median MB/s)"
+echo "  floor (sha256 + write+fsync): $floor_med MB/s   runs: ${floor_runs[*]}"
+echo "  carboy (curl -T):             $cb_med MB/s   runs: ${cb_runs[*]}"
+[ -z "$noexpect" ] || echo "  carboy, no Expect header (1 run, informational): $noexpect MB/s, ratio $(ratio "$noexpect" "$floor_med")"
+echo "  ratio carboy/floor: $r (target >= $TARGET)"
+echo "RESULT upload baseline=$floor_med carboy=$cb_med ratio=$r target=$TARGET"

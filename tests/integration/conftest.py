@@ -1,0 +1,180 @@
+"""Integration harness: starts the real carboy binary on a free loopback port with a
+temporary data folder and talks HTTP to it (as Redis's tests start a real server).
+
+CARBOY_BIN picks the binary (default: build/carboy). When the binary is a sanitizer
+build, every server's stderr is checked for AddressSanitizer/UBSan reports at teardown,
+so a memory error fails the test that caused it."""
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+import pytest
+import requests
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BIN = os.environ.get("CARBOY_BIN", os.path.join(ROOT, "build", "carboy"))
+ADMIN_PASSWORD = "integration-pass-1"
+SANITIZER_MARKS = ("ERROR: AddressSanitizer", "runtime error:", "ERROR: LeakSanitizer")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """One carboy process. start()/kill()/stop() can be called repeatedly on the same
+    data folder to test restarts."""
+
+    def __init__(self, data, env=None):
+        self.data = data
+        self.env = dict(os.environ)
+        self.env.update({
+            "CARBOY_ADMIN_PASSWORD": ADMIN_PASSWORD,
+            "CARBOY_LOG_LEVEL": "info",
+            "ASAN_OPTIONS": "detect_leaks=1:abort_on_error=0:allocator_release_to_os_interval_ms=100",
+            "UBSAN_OPTIONS": "print_stacktrace=1",
+        })
+        self.env.update(env or {})
+        self.proc = None
+        self.port = None
+        self.logs = []
+        self.stdout = ""
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, extra_args=(), port=None):
+        self.port = port or free_port()
+        log = tempfile.NamedTemporaryFile(prefix="carboy-log-", suffix=".txt", delete=False)
+        self.logs.append(log.name)
+        self.proc = subprocess.Popen(
+            [BIN, "serve", "--data", self.data, "--listen", f"127.0.0.1:{self.port}", *extra_args],
+            env=self.env, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"carboy exited with {self.proc.returncode}:\n{self.log_text()}")
+            try:
+                if requests.get(self.url + "/healthz", timeout=1).status_code == 200:
+                    return self
+            except requests.RequestException:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError("carboy did not become healthy:\n" + self.log_text())
+
+    def log_text(self):
+        out = []
+        for name in self.logs:
+            with open(name, errors="replace") as f:
+                out.append(f.read())
+        return "\n".join(out)
+
+    def rss_kib(self):
+        with open(f"/proc/{self.proc.pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+        return 0
+
+    def kill(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(10)
+
+    def stop(self, timeout=30):
+        """SIGTERM and wait; returns the exit code."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                raise
+        return self.proc.returncode if self.proc else None
+
+    def sanitizer_reports(self):
+        text = self.log_text()
+        return [m for m in SANITIZER_MARKS if m in text]
+
+    def cleanup(self):
+        for name in self.logs:
+            try:
+                os.unlink(name)
+            except OSError:
+                pass
+
+    # ---- API helpers ----
+    def api(self, method, path, **kw):
+        kw.setdefault("timeout", 60)
+        return requests.request(method, self.url + "/api/v1" + path, **kw)
+
+    def folder(self, name, parent=None):
+        body = {"name": name}
+        if parent:
+            body["parent_id"] = parent
+        r = self.api("POST", "/folders", json=body)
+        assert r.status_code == 201, r.text
+        return r.json()
+
+    def put(self, folder_id, name, data, **kw):
+        from urllib.parse import quote
+        r = self.api("PUT", f"/folders/{folder_id}/files/{quote(name, safe='')}", data=data, **kw)
+        assert r.status_code == 201, r.text
+        return r.json()
+
+
+def make_server(tmp_path_factory, env=None, args=()):
+    data = str(tmp_path_factory.mktemp("data"))
+    return Server(data, env).start(args)
+
+
+def finish(server):
+    try:
+        if server.proc and server.proc.poll() is None:
+            code = server.stop()
+            assert code == 0, f"carboy exited with {code} on SIGTERM:\n{server.log_text()[-3000:]}"
+        reports = server.sanitizer_reports()
+        assert not reports, "sanitizer report in server log:\n" + server.log_text()[-6000:]
+    finally:
+        server.cleanup()
+        shutil.rmtree(server.data, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """A server shared by the tests of one module."""
+    s = make_server(tmp_path_factory)
+    yield s
+    finish(s)
+
+
+@pytest.fixture
+def fresh(tmp_path_factory):
+    """A server of the test's own, for tests that kill, restart or reconfigure it."""
+    made = []
+
+    def factory(env=None, args=()):
+        s = make_server(tmp_path_factory, env, args)
+        made.append(s)
+        return s
+
+    yield factory
+    for s in made:
+        finish(s)
+
+
+def problem(r, status):
+    """Asserts r is a problem+json response with that status; returns its body."""
+    assert r.status_code == status, f"expected {status}, got {r.status_code}: {r.text}"
+    assert r.headers["Content-Type"].startswith("application/problem+json"), r.headers
+    body = r.json()
+    assert body["status"] == status and body["title"] and body["detail"] and "type" in body
+    return body

@@ -101,6 +101,9 @@ start_carboy() {
   CARBOY_URL="http://127.0.0.1:$port"
   wait_http "$CARBOY_URL/healthz" "$pid" "carboy"
   log "carboy $("$CARBOY_BIN" --version 2>/dev/null || true) pid $pid on $CARBOY_URL"
+  local inherited
+  inherited=$(env | grep -E '^CARBOY_' | grep -vE '^CARBOY_(BIN|DATA|ADMIN_PASSWORD|LOG_LEVEL|SHUTDOWN_GRACE)=' | tr '\n' ' ' || true)
+  [ -z "$inherited" ] || log "carboy also sees from the environment: $inherited"
 }
 
 # json_field FIELD: reads JSON on stdin, prints .FIELD

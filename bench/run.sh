@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# Runs the carboy benchmarks and prints a markdown table of their RESULT lines; the table
+# also goes to bench/results/latest.md and the full output to bench/results/latest.log.
+#
+#   bash bench/run.sh                      # all three: download upload requests
+#   bash bench/run.sh download requests    # a subset
+#
+# Uses build/carboy as it is; only if it is missing does it build it (release).
+# Knobs (environment): BENCH_SIZE_MB (1024), BENCH_RUNS (3), BENCH_DURATION (10s),
+# BENCH_TIMEOUT (600 s per transfer), CARBOY_BIN (build/carboy).
+# Exit status: 0 when every benchmark ran (whether or not it met its target), 1 otherwise.
+set -euo pipefail
+BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$BENCH_DIR/.." && pwd)
+cd "$ROOT"
+export CARBOY_BIN=${CARBOY_BIN:-$ROOT/build/carboy}
+
+if [ ! -x "$CARBOY_BIN" ]; then
+  echo "run.sh: $CARBOY_BIN is missing; building it" >&2
+  [ -d build ] || meson setup build --buildtype=release
+  ninja -C build
+fi
+
+benches=("$@")
+[ ${#benches[@]} -gt 0 ] || benches=(download upload requests)
+for b in "${benches[@]}"; do
+  [ -x "$BENCH_DIR/$b.sh" ] || { echo "run.sh: no benchmark '$b' (bench/$b.sh)" >&2; exit 2; }
+done
+
+mkdir -p "$BENCH_DIR/results"
+logf="$BENCH_DIR/results/latest.log"
+: >"$logf"
+
+child=
+on_signal() {
+  [ -z "$child" ] || kill -TERM "$child" 2>/dev/null || true
+  [ -z "$child" ] || wait "$child" 2>/dev/null || true
+  exit "$1"
+}
+trap 'on_signal 130' INT
+trap 'on_signal 143' TERM
+
+declare -A unit=([download]="MB/s" [upload]="MB/s" [requests]="req/s")
+declare -A base_name=([download]="nginx (sendfile)" [upload]="floor: sha256 + write+fsync"
+  [requests]="GET /healthz")
+declare -A cb_name=([download]="GET /files/ID/content" [upload]="PUT (curl -T)"
+  [requests]="GET /files/ID")
+
+rows=() failed=0
+for b in "${benches[@]}"; do
+  echo "==== $b ====" | tee -a "$logf"
+  out="$BENCH_DIR/results/.$b.out"
+  t0=$EPOCHSECONDS
+  set +e
+  bash "$BENCH_DIR/$b.sh" > >(tee "$out" | tee -a "$logf") 2> >(tee -a "$logf" >&2) &
+  child=$!
+  wait "$child"
+  rc=$?
+  child=
+  set -e
+  sleep 0.2 # let tee drain
+  secs=$((EPOCHSECONDS - t0))
+  line=$(grep '^RESULT ' "$out" | tail -n 1 || true)
+  rm -f "$out"
+  if [ "$rc" -ne 0 ] || [ -z "$line" ]; then
+    failed=1
+    rows+=("| $b | ${base_name[$b]} | – | ${cb_name[$b]} | – | – | – | FAILED (exit $rc) | ${secs}s |")
+    continue
+  fi
+  # RESULT name baseline=X carboy=Y ratio=Z target=T
+  declare -A kv=()
+  for tok in $line; do
+    case $tok in *=*) kv[${tok%%=*}]=${tok#*=} ;; esac
+  done
+  tgt=${kv[target]:-none}
+  if [ "$tgt" = none ]; then
+    verdict="info"
+    tgt_txt="–"
+  else
+    verdict=$(awk -v r="${kv[ratio]}" -v t="$tgt" 'BEGIN { print (r + 0 >= t + 0) ? "pass" : "BELOW TARGET" }')
+    tgt_txt="≥ $tgt"
+  fi
+  rows+=("| $b | ${base_name[$b]} | ${kv[baseline]} ${unit[$b]} | ${cb_name[$b]} | ${kv[carboy]} ${unit[$b]} | **${kv[ratio]}** | $tgt_txt | $verdict | ${secs}s |")
+  unset kv
+done
+
+rev=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
+dirty=$(git -C "$ROOT" status --porcelain 2>/dev/null | grep -qv '^??' && echo " (+ uncommitted changes)" || true)
+table=$(
+  echo "# carboy benchmarks"
+  echo
+  echo "- date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+  echo "- carboy: $("$CARBOY_BIN" --version 2>/dev/null || echo '?'), commit $rev$dirty"
+  echo "- machine: $(nproc) cores, $(uname -sr), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+  echo "- settings: BENCH_SIZE_MB=${BENCH_SIZE_MB:-1024} BENCH_RUNS=${BENCH_RUNS:-3} BENCH_DURATION=${BENCH_DURATION:-10s}"
+  echo
+  echo "| benchmark | baseline | baseline value | carboy | carboy value | ratio | target | verdict | time |"
+  echo "|---|---|---|---|---|---|---|---|---|"
+  printf '%s\n' "${rows[@]}"
+  echo
+  echo "Ratios are carboy/baseline (medians; higher is better). Absolute numbers vary with machine load."
+)
+echo
+echo "$table"
+echo "$table" >"$BENCH_DIR/results/latest.md"
+echo
+echo "run.sh: table written to bench/results/latest.md, full output to bench/results/latest.log"
+exit "$failed"

@@ -4,6 +4,7 @@
 # random bytes; BENCH_RUNS (default 3) runs each, alternating; median MB/s.
 # Final line: RESULT download baseline=<nginx MB/s> carboy=<MB/s> ratio=<carboy/nginx> target=0.8
 set -euo pipefail
+# shellcheck source=bench/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 bench_init download
 NGINX=${NGINX:-$(command -v nginx || echo /usr/sbin/nginx)}

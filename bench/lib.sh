@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared helpers for the carboy benchmarks. Sourced by download.sh, upload.sh and
 # requests.sh; not meant to be run on its own.
 #

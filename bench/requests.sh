@@ -5,6 +5,7 @@
 # Informational: there is no fixed target.
 # Final line: RESULT requests baseline=<healthz req/s> carboy=<files req/s> ratio=<files/healthz> target=none
 set -euo pipefail
+# shellcheck source=bench/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 bench_init requests
 command -v wrk >/dev/null || die "wrk not found (scripts/install-deps.sh)"
@@ -54,7 +55,7 @@ run_wrk() {
   echo "$rps $avg $p50 $p99"
 }
 
-h_rps=() f_rps=() h_last= f_last=
+h_rps=() f_rps=() h_last='' f_last=''
 for ((i = 1; i <= ROUNDS; i++)); do
   log "round $i: wrk -t$THREADS -c$CONNS -d$DURATION $healthz_url"
   h_last=$(run_wrk healthz "$healthz_url"); h_rps+=("${h_last%% *}")

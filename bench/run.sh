@@ -31,10 +31,18 @@ mkdir -p "$BENCH_DIR/results"
 logf="$BENCH_DIR/results/latest.log"
 : >"$logf"
 
+# Each benchmark runs in its own session/process group (setsid), so on INT/TERM this
+# script stops the running one by TERMing its group: the benchmark's trap then kills
+# the servers it started and removes its temp dir.
 child=
+# shellcheck disable=SC2317 # called from the traps below
 on_signal() {
-  [ -z "$child" ] || kill -TERM "$child" 2>/dev/null || true
-  [ -z "$child" ] || wait "$child" 2>/dev/null || true
+  trap - INT TERM
+  if [ -n "$child" ]; then
+    echo "run.sh: interrupted; stopping the running benchmark (process group $child)" >&2
+    kill -TERM -- "-$child" 2>/dev/null || kill -TERM "$child" 2>/dev/null || true
+    wait "$child" 2>/dev/null || true
+  fi
   exit "$1"
 }
 trap 'on_signal 130' INT
@@ -52,7 +60,7 @@ for b in "${benches[@]}"; do
   out="$BENCH_DIR/results/.$b.out"
   t0=$EPOCHSECONDS
   set +e
-  bash "$BENCH_DIR/$b.sh" > >(tee "$out" | tee -a "$logf") 2> >(tee -a "$logf" >&2) &
+  setsid bash "$BENCH_DIR/$b.sh" > >(tee "$out" | tee -a "$logf") 2> >(tee -a "$logf" >&2) &
   child=$!
   wait "$child"
   rc=$?
@@ -85,7 +93,10 @@ for b in "${benches[@]}"; do
 done
 
 rev=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
-dirty=$(git -C "$ROOT" status --porcelain 2>/dev/null | grep -qv '^??' && echo " (+ uncommitted changes)" || true)
+dirty=
+if git -C "$ROOT" status --porcelain 2>/dev/null | grep -qv '^??'; then
+  dirty=" (+ uncommitted changes)"
+fi
 table=$(
   echo "# carboy benchmarks"
   echo

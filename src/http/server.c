@@ -22,7 +22,7 @@ int http_must_abort(void)
 
 /* Splits the raw path into segments and compares with the pattern; fills params with
  * decoded copies. Returns 1 on a match. */
-static int match(const char *pattern, const char *path, char **params)
+static int match_inner(const char *pattern, const char *path, char **params)
 {
   const char *p = pattern, *s = path;
   int np = 0;
@@ -56,6 +56,15 @@ static void free_params(char **params)
     free(params[i]);
     params[i] = NULL;
   }
+}
+
+/* On a mismatch, params are left empty. */
+static int match(const char *pattern, const char *path, char **params)
+{
+  if (match_inner(pattern, path, params))
+    return 1;
+  free_params(params);
+  return 0;
 }
 
 static int dispatch(struct mg_connection *conn, void *cbdata)

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Fresh Debian 12 machine to a full test run: installs the dependencies, builds carboy
+# twice (normal, and with AddressSanitizer + UBSan), and runs every suite against both:
+# the C unit tests (meson test) and the integration tests (pytest, the real binary over
+# HTTP). The last line is the summary "N passed, N failed"; the exit code is non-zero when
+# anything failed.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+PY=/usr/bin/python3
+results=build-results
+rm -rf "$results"
+mkdir -p "$results"
+status=0
+
+bash scripts/install-deps.sh || { echo "carboy: dependency install failed"; echo "0 passed, 1 failed"; exit 1; }
+
+step() { # name, command...
+  local name=$1
+  shift
+  echo "==> $name"
+  if ! "$@"; then
+    echo "carboy: step '$name' failed"
+    echo "$name" >> "$results/failed-steps"
+    status=1
+  fi
+}
+
+step "build" bash scripts/build.sh build
+step "build (asan+ubsan)" bash scripts/build.sh build-asan --buildtype=debug -Db_sanitize=address,undefined -Db_lundef=false
+
+unit() { # builddir, label
+  meson test -C "$1" --suite unit --print-errorlogs >/dev/null 2>&1
+  local rc=$?
+  cp "$1/meson-logs/testlog.junit.xml" "$results/unit-$2.xml" 2>/dev/null
+  [ $rc -eq 0 ] || meson test -C "$1" --suite unit --print-errorlogs 2>&1 | tail -40
+  return $rc
+}
+integration() { # binary, label
+  CARBOY_BIN="$PWD/$1" $PY -m pytest -q -p no:cacheprovider tests/integration \
+    --junitxml="$results/integration-$2.xml" -o junit_suite_name="integration-$2"
+}
+
+[ -x build/carboy ] && step "unit" unit build normal
+[ -x build/carboy ] && step "integration" integration build/carboy normal
+[ -x build-asan/carboy ] && step "unit (asan+ubsan)" unit build-asan asan
+[ -x build-asan/carboy ] && step "integration (asan+ubsan)" integration build-asan/carboy asan
+
+$PY scripts/summarize.py "$results" || status=1
+exit $status

@@ -162,3 +162,22 @@ def test_sigterm_lets_an_upload_in_flight_finish(fresh):
     assert r.json()["sha256"] == expected_sha(total)
     s.start()
     assert s.api("GET", f"/files/{r.json()['id']}").json()["size"] == total
+
+
+def test_truncated_chunked_upload_is_not_stored(fresh):
+    server = fresh()
+    f = server.folder("chunked")
+    sock = socket.create_connection(("127.0.0.1", server.port))
+    sock.sendall((f"PUT /api/v1/folders/{f['id']}/files/trunc.bin HTTP/1.1\r\nHost: x\r\n"
+                  "Transfer-Encoding: chunked\r\n\r\n").encode())
+    for _ in range(3):
+        sock.sendall(b"1000\r\n" + b"a" * 4096 + b"\r\n")
+    time.sleep(0.2)
+    sock.shutdown(socket.SHUT_WR)  # the final 0-length chunk never comes
+    reply = sock.recv(4096)
+    sock.close()
+    assert reply.startswith(b"HTTP/1.1 400")
+    assert server.api("GET", f"/folders/{f['id']}").json()["files"] == []
+    # a complete chunked upload is stored whole
+    r = server.api("PUT", f"/folders/{f['id']}/files/whole.bin", data=iter([b"x" * 5000, b"y" * 7000]))
+    assert r.status_code == 201 and r.json()["size"] == 12000

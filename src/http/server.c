@@ -151,6 +151,7 @@ cb_err http_server_start(const struct cb_server_config *cfg, struct store *store
     "linger_timeout_ms", "1000",
     "max_request_size", "32768",
     "decode_url", "no",
+    "tcp_nodelay", "1",
     NULL,
   };
   struct mg_callbacks cbs = {0};

@@ -65,20 +65,21 @@ file_id=$(json_field id <"$resp")
 carboy_url="$CARBOY_URL/api/v1/files/$file_id/content"
 
 # Verify once that carboy serves back exactly the bytes (streamed, not stored).
-got_sha=$(curl -sf --max-time "$BENCH_TIMEOUT" "$carboy_url" | sha256sum | cut -d' ' -f1) ||
+got_sha=$(curl -sSf --max-time "$BENCH_TIMEOUT" "${CARBOY_AUTH[@]}" "$carboy_url" | sha256sum | cut -d' ' -f1) ||
   die "verification download from carboy failed"
 [ "$got_sha" = "$src_sha" ] || die "carboy's download sha256 $got_sha differs from the source's $src_sha"
 log "verified: carboy's download matches sha256 $src_sha"
 cat "$src" >/dev/null # both servers read from the page cache
 
-# fetch WHAT URL: prints MB/s; checks status and length.
+# fetch WHAT URL [curl args]: prints MB/s; checks status and length.
 fetch() {
-  local out code speed n
-  out=$(curl -s -o /dev/null --max-time "$BENCH_TIMEOUT" \
-    -w '%{http_code} %{speed_download} %{size_download}' "$2") || die "$1 download failed (curl exit $?)"
+  local what=$1 url=$2 out code speed n
+  shift 2
+  out=$(curl -sS -o /dev/null --max-time "$BENCH_TIMEOUT" "$@" \
+    -w '%{http_code} %{speed_download} %{size_download}' "$url") || die "$what download failed (curl exit $?)"
   read -r code speed n <<<"$out"
-  [ "$code" = 200 ] || die "$1 answered HTTP $code, expected 200"
-  [ "$n" = "$size" ] || die "$1 sent $n bytes, expected $size"
+  [ "$code" = 200 ] || die "$what answered HTTP $code, expected 200"
+  [ "$n" = "$size" ] || die "$what sent $n bytes, expected $size"
   awk -v s="$speed" 'BEGIN { printf "%.2f\n", s / 1e6 }'
 }
 
@@ -89,7 +90,7 @@ for ((i = 1; i <= BENCH_RUNS; i++)); do
     if [ "$who" = nginx ]; then
       v=$(fetch nginx "$nginx_url"); ngx_runs+=("$v")
     else
-      v=$(fetch carboy "$carboy_url"); cb_runs+=("$v")
+      v=$(fetch carboy "$carboy_url" "${CARBOY_AUTH[@]}"); cb_runs+=("$v")
     fi
     log "run $i $who: $v MB/s"
   done

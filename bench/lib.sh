@@ -25,9 +25,15 @@ log() {
 }
 
 bench_cleanup() {
-  local rc=$? pid i
+  local rc=$? pid i st
   trap - EXIT INT TERM
   for pid in "${BENCH_PIDS[@]}"; do
+    if ! kill -0 "$pid" 2>/dev/null; then
+      st=0
+      wait "$pid" 2>/dev/null || st=$?
+      echo "[$BENCH_NAME] server pid $pid had already exited (status $st$( ((st > 128)) && echo ", signal $((st - 128))"))" >&2
+      continue
+    fi
     kill -TERM "$pid" 2>/dev/null || true
   done
   for pid in "${BENCH_PIDS[@]}"; do
@@ -60,11 +66,26 @@ bench_init() {
   BENCH_NAME=$1
   command -v curl >/dev/null || die "curl not found (run scripts/install-deps.sh)"
   command -v python3 >/dev/null || die "python3 not found"
-  [ -x "$CARBOY_BIN" ] || die "$CARBOY_BIN not found; build it: meson setup build --buildtype=release && ninja -C build"
   BENCH_TMP=$(mktemp -d "${TMPDIR:-/tmp}/carboy-bench-$BENCH_NAME.XXXXXX")
   trap bench_cleanup EXIT
   trap 'exit 130' INT
   trap 'exit 143' TERM
+  snapshot_carboy
+}
+
+# Others may rebuild build/carboy while a benchmark runs: run a private copy, taken
+# when it runs (retrying while the linker is still writing it).
+snapshot_carboy() {
+  local i snap="$BENCH_TMP/carboy"
+  for ((i = 0; i < 60; i++)); do
+    if cp "$CARBOY_BIN" "$snap" 2>/dev/null && chmod +x "$snap" && "$snap" --version >/dev/null 2>&1; then
+      log "using a copy of $CARBOY_BIN (sha256 $(sha256sum "$snap" | cut -c1-12), $(stat -c %y "$CARBOY_BIN" | cut -d. -f1))"
+      CARBOY_SNAP=$snap
+      return 0
+    fi
+    sleep 1
+  done
+  die "no working $CARBOY_BIN after 60 s (build it: meson setup build --buildtype=release && ninja -C build)"
 }
 
 bench_track() {
@@ -95,16 +116,46 @@ start_carboy() {
   port=$(free_port)
   mkdir -p "$BENCH_TMP/data"
   CARBOY_DATA="$BENCH_TMP/data" CARBOY_ADMIN_PASSWORD=benchpass123 CARBOY_LOG_LEVEL=warn \
-    CARBOY_SHUTDOWN_GRACE=2 "$CARBOY_BIN" serve --listen "127.0.0.1:$port" \
+    CARBOY_SHUTDOWN_GRACE=2 "$CARBOY_SNAP" serve --listen "127.0.0.1:$port" \
     >"$BENCH_TMP/carboy.log" 2>&1 &
   local pid=$!
   bench_track "$pid"
   CARBOY_URL="http://127.0.0.1:$port"
   wait_http "$CARBOY_URL/healthz" "$pid" "carboy"
-  log "carboy $("$CARBOY_BIN" --version 2>/dev/null || true) pid $pid on $CARBOY_URL"
+  log "carboy $("$CARBOY_SNAP" --version 2>/dev/null || true) pid $pid on $CARBOY_URL"
+  carboy_auth
   local inherited
   inherited=$(env | grep -E '^CARBOY_' | grep -vE '^CARBOY_(BIN|DATA|ADMIN_PASSWORD|LOG_LEVEL|SHUTDOWN_GRACE)=' | tr '\n' ' ' || true)
   [ -z "$inherited" ] || log "carboy also sees from the environment: $inherited"
+}
+
+# carboy_auth: sets CARBOY_AUTH, the curl arguments that authenticate as the admin, and
+# AUTH_HEADER (for wrk). Builds without accounts (no /api/v1/auth/login) take every call
+# as the admin: both are then empty. Otherwise signs in as admin (CARBOY_ADMIN_PASSWORD)
+# and creates an API token, sent as "Authorization: Bearer".
+CARBOY_AUTH=()
+AUTH_HEADER=
+carboy_auth() {
+  local out="$BENCH_TMP/login.json" jar="$BENCH_TMP/cookies" code tok
+  code=$(curl -s -o "$out" -c "$jar" -w '%{http_code}' --max-time 30 -X POST \
+    -H 'Content-Type: application/json' -d '{"username":"admin","password":"benchpass123"}' \
+    "$CARBOY_URL/api/v1/auth/login") || die "POST /api/v1/auth/login failed (curl exit $?)"
+  case $code in
+  404 | 405)
+    log "no /api/v1/auth/login (HTTP $code): calling the API without credentials"
+    return 0 ;;
+  200) ;;
+  *) die "POST /api/v1/auth/login answered HTTP $code, expected 200: $(head -c 500 "$out")" ;;
+  esac
+  code=$(curl -s -o "$out" -b "$jar" -w '%{http_code}' --max-time 30 -X POST \
+    -H 'Content-Type: application/json' -H 'X-Carboy-CSRF: 1' -d '{"name":"bench","scope":"write"}' \
+    "$CARBOY_URL/api/v1/tokens") || die "POST /api/v1/tokens failed (curl exit $?)"
+  [ "$code" = 201 ] || die "POST /api/v1/tokens answered HTTP $code, expected 201: $(head -c 500 "$out")"
+  tok=$(json_field token <"$out")
+  rm -f "$out" "$jar"
+  AUTH_HEADER="Authorization: Bearer $tok"
+  CARBOY_AUTH=(-H "$AUTH_HEADER")
+  log "signed in as admin; using an API token"
 }
 
 # json_field FIELD: reads JSON on stdin, prints .FIELD
@@ -116,7 +167,7 @@ print(json.load(sys.stdin)[sys.argv[1]])' "$1"
 # carboy_folder NAME: prints the new folder's id.
 carboy_folder() {
   local out="$BENCH_TMP/folder.json" code
-  code=$(curl -s -o "$out" -w '%{http_code}' --max-time 30 -X POST \
+  code=$(curl -sS -o "$out" -w '%{http_code}' --max-time 30 -X POST "${CARBOY_AUTH[@]}" \
     -H 'Content-Type: application/json' -d "{\"name\":\"$1\"}" "$CARBOY_URL/api/v1/folders") ||
     die "POST /api/v1/folders failed (curl exit $?)"
   [ "$code" = 201 ] || die "POST /api/v1/folders answered $code, expected 201: $(head -c 500 "$out")"
@@ -127,7 +178,7 @@ carboy_folder() {
 # path; dies unless 201.
 carboy_upload() {
   local folder=$1 file=$2 name=$3 out="$BENCH_TMP/upload-$3.json" code
-  code=$(curl -s -o "$out" -w '%{http_code}' --max-time "$BENCH_TIMEOUT" -T "$file" \
+  code=$(curl -sS -o "$out" -w '%{http_code}' --max-time "$BENCH_TIMEOUT" "${CARBOY_AUTH[@]}" -T "$file" \
     "$CARBOY_URL/api/v1/folders/$folder/files/$name") || die "upload of $name failed (curl exit $?)"
   [ "$code" = 201 ] || die "upload of $name answered HTTP $code, expected 201: $(head -c 500 "$out")"
   echo "$out"

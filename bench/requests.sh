@@ -25,10 +25,15 @@ file_id=$(json_field id <"$resp")
 
 healthz_url="$CARBOY_URL/healthz"
 files_url="$CARBOY_URL/api/v1/files/$file_id"
-for u in "$healthz_url" "$files_url"; do
-  code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 "$u") || die "GET $u failed"
-  [ "$code" = 200 ] || die "GET $u answered HTTP $code, expected 200"
-done
+code=$(curl -sS -o /dev/null -w '%{http_code}' --max-time 10 "$healthz_url") || die "GET /healthz failed"
+[ "$code" = 200 ] || die "GET /healthz answered HTTP $code, expected 200"
+code=$(curl -sS -o /dev/null -w '%{http_code}' --max-time 10 "${CARBOY_AUTH[@]}" "$files_url") ||
+  die "GET /api/v1/files/$file_id failed"
+[ "$code" = 200 ] || die "GET /api/v1/files/$file_id answered HTTP $code, expected 200"
+# /healthz is public: it gets no credentials. The file's metadata gets the API token
+# when this build has accounts, so its cost includes authentication.
+files_wrk_args=()
+[ -z "$AUTH_HEADER" ] || files_wrk_args=(-H "$AUTH_HEADER")
 
 # to_ms VALUE-WITH-UNIT (wrk prints us, ms, s, m)
 to_ms() {
@@ -38,10 +43,11 @@ to_ms() {
     if (f < 0) { print "nan"; exit } printf "%.3f\n", n * f }'
 }
 
-# run_wrk LABEL URL: prints "rps avg_ms p50_ms p99_ms"; dies on errors or non-2xx.
+# run_wrk LABEL URL [wrk args]: prints "rps avg_ms p50_ms p99_ms"; dies on errors or non-2xx.
 run_wrk() {
   local label=$1 url=$2 out="$BENCH_TMP/wrk-$1.txt" rps avg p50 p99 bad
-  timeout "$((dur_s + 60))" wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency "$url" >"$out" 2>&1 ||
+  shift 2
+  timeout "$((dur_s + 60))" wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency "$@" "$url" >"$out" 2>&1 ||
     { cat "$out" >&2; die "wrk on $label failed"; }
   cat "$out" >&2
   bad=$(awk '/Non-2xx or 3xx responses:/ { print $NF }' "$out")
@@ -60,7 +66,7 @@ for ((i = 1; i <= ROUNDS; i++)); do
   log "round $i: wrk -t$THREADS -c$CONNS -d$DURATION $healthz_url"
   h_last=$(run_wrk healthz "$healthz_url"); h_rps+=("${h_last%% *}")
   log "round $i: wrk -t$THREADS -c$CONNS -d$DURATION $files_url"
-  f_last=$(run_wrk files "$files_url"); f_rps+=("${f_last%% *}")
+  f_last=$(run_wrk files "$files_url" "${files_wrk_args[@]}"); f_rps+=("${f_last%% *}")
 done
 
 h_med=$(median "${h_rps[@]}")

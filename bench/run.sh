@@ -21,6 +21,20 @@ if [ ! -x "$CARBOY_BIN" ]; then
   ninja -C build
 fi
 
+# All benchmarks of one run use the same binary: a copy taken now (others may rebuild
+# build/carboy meanwhile). Each benchmark copies it again into its own temp dir.
+snapdir=$(mktemp -d "${TMPDIR:-/tmp}/carboy-bench-run.XXXXXX")
+trap 'rm -rf "$snapdir"' EXIT
+for ((i = 0; ; i++)); do
+  if cp "$CARBOY_BIN" "$snapdir/carboy" 2>/dev/null && "$snapdir/carboy" --version >/dev/null 2>&1; then
+    break
+  fi
+  ((i < 60)) || { echo "run.sh: no working $CARBOY_BIN after 60 s" >&2; exit 1; }
+  sleep 1
+done
+bin_info="$("$snapdir/carboy" --version 2>/dev/null), binary sha256 $(sha256sum "$snapdir/carboy" | cut -c1-12) built $(stat -c %y "$CARBOY_BIN" | cut -d. -f1)"
+export CARBOY_BIN="$snapdir/carboy"
+
 benches=("$@")
 [ ${#benches[@]} -gt 0 ] || benches=(download upload requests)
 for b in "${benches[@]}"; do
@@ -101,7 +115,7 @@ table=$(
   echo "# carboy benchmarks"
   echo
   echo "- date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
-  echo "- carboy: $("$CARBOY_BIN" --version 2>/dev/null || echo '?'), commit $rev$dirty"
+  echo "- carboy: $bin_info, commit $rev$dirty"
   echo "- machine: $(nproc) cores, $(uname -sr), load average $(cut -d' ' -f1-3 /proc/loadavg)"
   echo "- settings: BENCH_SIZE_MB=${BENCH_SIZE_MB:-1024} BENCH_RUNS=${BENCH_RUNS:-3} BENCH_DURATION=${BENCH_DURATION:-10s}"
   echo

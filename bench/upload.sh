@@ -7,7 +7,8 @@
 # kernel writes back can beat it, so a ratio above 1 is possible.
 # BENCH_SIZE_MB MiB (default 1024) of random bytes; each run first overwrites the first
 # 16 bytes so every upload has new content (no dedup); BENCH_RUNS (default 3) runs,
-# alternating which side goes first; median MB/s.
+# alternating which side goes first; median MB/s. Needs about 2 * (BENCH_RUNS + 1) *
+# BENCH_SIZE_MB of free space in the temp dir (all is removed on exit).
 # Final line: RESULT upload baseline=<floor MB/s> carboy=<MB/s> ratio=<carboy/floor> target=0.7
 set -euo pipefail
 # shellcheck source=bench/lib.sh
@@ -22,7 +23,6 @@ make_random_file "$src" "$BENCH_SIZE_MB"
 
 start_carboy
 folder=$(carboy_folder bench)
-floor_out="$BENCH_TMP/data/floor.out"
 [ "$(stat -c %d "$BENCH_TMP/data")" = "$(stat -c %d "$BENCH_TMP")" ] || die "data dir is on another filesystem"
 
 # Give the source new content for run $1 and pull it into the page cache.
@@ -31,17 +31,18 @@ refresh_src() {
   cat "$src" >/dev/null
 }
 
-# Prints floor MB/s, logs the parts.
+# floor_run N: prints floor MB/s, logs the parts. Each run writes a new file and keeps
+# it, as carboy keeps each upload: on thin-provisioned virtual disks, rewriting blocks
+# just freed can be several times faster than writing blocks never written before, so
+# both sides must allocate new space the same way (neither side frees any mid-run).
 floor_run() {
-  local t0 t1 t2 th tw
-  rm -f "$floor_out"
+  local t0 t1 t2 th tw floor_out="$BENCH_TMP/data/floor.$1.out"
   sync
   t0=$(now)
   timeout "$BENCH_TIMEOUT" openssl dgst -sha256 "$src" >/dev/null || die "openssl dgst failed"
   t1=$(now)
   timeout "$BENCH_TIMEOUT" dd if="$src" of="$floor_out" bs=1M conv=fsync status=none || die "dd failed"
   t2=$(now)
-  rm -f "$floor_out"
   th=$(elapsed "$t0" "$t1")
   tw=$(elapsed "$t1" "$t2")
   log "  floor: hash ${th}s ($(mbps "$size" "$th") MB/s) + write+fsync ${tw}s ($(mbps "$size" "$tw") MB/s)"
@@ -53,7 +54,7 @@ carboy_run() {
   local name=$1 out code t resp="$BENCH_TMP/put.json"
   shift
   sync
-  out=$(curl -s -o "$resp" --max-time "$BENCH_TIMEOUT" -w '%{http_code} %{time_total}' "$@" \
+  out=$(curl -sS -o "$resp" --max-time "$BENCH_TIMEOUT" -w '%{http_code} %{time_total}' "${CARBOY_AUTH[@]}" "$@" \
     -T "$src" "$CARBOY_URL/api/v1/folders/$folder/files/$name") || die "upload $name failed (curl exit $?)"
   read -r code t <<<"$out"
   [ "$code" = 201 ] || die "upload $name answered HTTP $code, expected 201: $(head -c 500 "$resp")"
@@ -68,7 +69,7 @@ for ((i = 1; i <= BENCH_RUNS; i++)); do
   if ((i % 2)); then order="floor carboy"; else order="carboy floor"; fi
   for who in $order; do
     if [ "$who" = floor ]; then
-      v=$(floor_run); floor_runs+=("$v")
+      v=$(floor_run "$i"); floor_runs+=("$v")
     else
       v=$(carboy_run "up$i.bin"); cb_runs+=("$v")
     fi
@@ -85,7 +86,7 @@ r=$(ratio "$cb_med" "$floor_med")
 # header to show whether the server answers it (a ~1 s gap means it does not).
 probe() {
   local out code t
-  out=$(curl -s -o /dev/null --max-time 60 -w '%{http_code} %{time_total}' "$@" -T "$BENCH_TMP/probe.bin" \
+  out=$(curl -sS -o /dev/null --max-time 60 -w '%{http_code} %{time_total}' "${CARBOY_AUTH[@]}" "$@" -T "$BENCH_TMP/probe.bin" \
     "$CARBOY_URL/api/v1/folders/$folder/files/probe.bin") || die "probe upload failed (curl exit $?)"
   read -r code t <<<"$out"
   [ "$code" = 201 ] || die "probe upload answered HTTP $code, expected 201"

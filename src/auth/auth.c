@@ -1,8 +1,12 @@
 #include "auth/auth.h"
 
+#include <pthread.h>
 #include <sodium.h>
+#include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
+#include "util/hash.h"
 #include "util/log.h"
 #include "util/util.h"
 
@@ -95,27 +99,358 @@ cb_err auth_ensure_admin(const char *password, int *created, char *generated, si
   return e;
 }
 
-cb_err auth_identify(const char *authorization, const char *cookie, struct cb_identity *who)
+/* ------------------------------------------------------------ secrets */
+
+/* A random secret: prefix + base64url of nbytes random bytes. */
+static cb_err new_secret(const char *prefix, size_t nbytes, char *out, size_t cap)
 {
-  (void)authorization;
-  (void)cookie;
-  memset(who, 0, sizeof *who);
-  /* Accounts are not enforced yet: every caller acts as the first admin. */
-  struct cb_user u;
-  cb_err e = db_user_first_admin(&u);
-  if (e)
-    return e;
-  memcpy(who->user_id, u.id, sizeof who->user_id);
-  snprintf(who->username, sizeof who->username, "%s", u.username);
-  who->is_admin = u.is_admin;
-  sodium_memzero(u.password_hash, sizeof u.password_hash);
+  unsigned char raw[32];
+  char enc[48];
+  if (nbytes > sizeof raw || cap < strlen(prefix) + (nbytes * 4 + 2) / 3 + 1)
+    return CB_EINVAL;
+  randombytes_buf(raw, nbytes);
+  cb_base64_encode(raw, nbytes, enc, 1);
+  snprintf(out, cap, "%s%s", prefix, enc);
+  sodium_memzero(raw, sizeof raw);
   return CB_OK;
 }
 
-int auth_can(const struct cb_identity *who, const char *owner_id, enum cb_access need)
+static void secret_hash(const char *secret, char out[CB_SHA256_HEX])
 {
-  (void)need;
-  if (!who->user_id[0])
-    return 0;
-  return who->is_admin || !strcmp(who->user_id, owner_id);
+  cb_sha256_hex(secret, strlen(secret), out);
+}
+
+static void now_plus_days(int days, char *out)
+{
+  cb_time_rfc3339(cb_time_now_ms() + (int64_t)days * 86400 * 1000, out, CB_TIME_MAX);
+}
+
+/* ----------------------------------------------------------- identity */
+
+static void from_user(struct cb_identity *who, const struct cb_user *u, enum cb_via via)
+{
+  memcpy(who->user_id, u->id, sizeof who->user_id);
+  snprintf(who->username, sizeof who->username, "%s", u->username);
+  who->is_admin = u->is_admin;
+  who->via = via;
+}
+
+int auth_session_from_cookie(const char *cookie, char *out, size_t cap)
+{
+  const size_t n = strlen(CB_SESSION_COOKIE);
+  for (const char *p = cookie; p && *p;) {
+    while (*p == ' ' || *p == ';')
+      p++;
+    const char *end = strchr(p, ';');
+    size_t len = end ? (size_t)(end - p) : strlen(p);
+    if (len > n + 1 && !strncmp(p, CB_SESSION_COOKIE, n) && p[n] == '=') {
+      size_t vlen = len - n - 1;
+      if (vlen >= cap)
+        return -1;
+      memcpy(out, p + n + 1, vlen);
+      out[vlen] = '\0';
+      return 0;
+    }
+    p = end;
+  }
+  return -1;
+}
+
+cb_err auth_identify(const char *authorization, const char *cookie, struct cb_identity *who)
+{
+  char ts[CB_TIME_MAX], hash[CB_SHA256_HEX];
+  struct cb_user u;
+  memset(who, 0, sizeof *who);
+  cb_time_now_rfc3339(ts, sizeof ts);
+  if (authorization) {
+    if (strncasecmp(authorization, "Bearer ", 7))
+      return CB_EAUTH;
+    const char *tok = authorization + 7;
+    while (*tok == ' ')
+      tok++;
+    if (!*tok || strlen(tok) > CB_SECRET_MAX)
+      return CB_EAUTH;
+    struct cb_token t;
+    secret_hash(tok, hash);
+    cb_err e = db_token_lookup(hash, ts, &t, &u);
+    if (e)
+      return e == CB_ENOTFOUND ? CB_EAUTH : e;
+    from_user(who, &u, CB_VIA_TOKEN);
+    who->read_only = !strcmp(t.scope, "read");
+    /* last use, at most once a minute per token */
+    if (!t.last_used_at[0] || strncmp(t.last_used_at, ts, 16))
+      db_token_touch(t.id, ts);
+    sodium_memzero(u.password_hash, sizeof u.password_hash);
+    return CB_OK;
+  }
+  char secret[CB_SECRET_MAX + 1];
+  if (cookie && !auth_session_from_cookie(cookie, secret, sizeof secret)) {
+    secret_hash(secret, hash);
+    sodium_memzero(secret, sizeof secret);
+    cb_err e = db_session_user(hash, ts, &u);
+    if (e == CB_OK) {
+      from_user(who, &u, CB_VIA_SESSION);
+      sodium_memzero(u.password_hash, sizeof u.password_hash);
+    } else if (e != CB_ENOTFOUND) {
+      return e;
+    }
+  }
+  return CB_OK;
+}
+
+cb_err auth_link_identity(const char *token, struct cb_identity *who)
+{
+  char ts[CB_TIME_MAX], hash[CB_SHA256_HEX];
+  struct cb_link l;
+  memset(who, 0, sizeof *who);
+  if (!token || strlen(token) > CB_SECRET_MAX)
+    return CB_ENOTFOUND;
+  cb_time_now_rfc3339(ts, sizeof ts);
+  secret_hash(token, hash);
+  cb_err e = db_link_lookup(hash, ts, &l);
+  if (e)
+    return e;
+  who->via = CB_VIA_LINK;
+  who->read_only = 1;
+  memcpy(who->link_type, l.object_type, sizeof who->link_type);
+  memcpy(who->link_object, l.object_id, sizeof who->link_object);
+  return CB_OK;
+}
+
+/* ---------------------------------------------------------- throttling */
+
+/* Failed logins per user name and per remote address, in fixed windows. A small table
+ * in memory: a restart forgets it, which only ever loosens the limit for one window. */
+#define THROTTLE_SLOTS 1024
+#define THROTTLE_WINDOW_MS (15LL * 60 * 1000)
+#define THROTTLE_MAX_USER 5
+#define THROTTLE_MAX_ADDR 20
+
+struct throttle {
+  char key[CB_NAME_MAX + 8];
+  int failures;
+  int64_t window_start;
+};
+static struct throttle throttles[THROTTLE_SLOTS];
+static pthread_mutex_t throttle_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static struct throttle *throttle_slot(const char *key, int64_t now_ms, int create)
+{
+  uint32_t h = 2166136261u;
+  for (const unsigned char *p = (const unsigned char *)key; *p; p++)
+    h = (h ^ *p) * 16777619u;
+  for (int i = 0; i < 8; i++) {
+    struct throttle *t = &throttles[(h + (uint32_t)i) % THROTTLE_SLOTS];
+    if (!strcmp(t->key, key))
+      return t;
+    if (create && (!t->key[0] || now_ms - t->window_start > THROTTLE_WINDOW_MS)) {
+      snprintf(t->key, sizeof t->key, "%s", key);
+      t->failures = 0;
+      t->window_start = now_ms;
+      return t;
+    }
+  }
+  /* The neighbourhood is full of live entries: reuse the first one. */
+  return create ? &throttles[h % THROTTLE_SLOTS] : NULL;
+}
+
+/* Seconds until key may try again (0 = now). */
+static int throttled(const char *key, int max, int64_t now_ms)
+{
+  pthread_mutex_lock(&throttle_lock);
+  struct throttle *t = throttle_slot(key, now_ms, 0);
+  int wait = 0;
+  if (t && now_ms - t->window_start <= THROTTLE_WINDOW_MS && t->failures >= max)
+    wait = (int)((t->window_start + THROTTLE_WINDOW_MS - now_ms) / 1000) + 1;
+  pthread_mutex_unlock(&throttle_lock);
+  return wait;
+}
+
+static void throttle_fail(const char *key, int64_t now_ms)
+{
+  pthread_mutex_lock(&throttle_lock);
+  struct throttle *t = throttle_slot(key, now_ms, 1);
+  if (strcmp(t->key, key) || now_ms - t->window_start > THROTTLE_WINDOW_MS) {
+    snprintf(t->key, sizeof t->key, "%s", key);
+    t->failures = 0;
+    t->window_start = now_ms;
+  }
+  t->failures++;
+  pthread_mutex_unlock(&throttle_lock);
+}
+
+static void throttle_clear(const char *key)
+{
+  pthread_mutex_lock(&throttle_lock);
+  struct throttle *t = throttle_slot(key, 0, 0);
+  if (t)
+    t->key[0] = '\0';
+  pthread_mutex_unlock(&throttle_lock);
+}
+
+/* argon2id takes 64 MiB and a good part of a core: at most two at a time. */
+static pthread_mutex_t hash_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t hash_cond = PTHREAD_COND_INITIALIZER;
+static int hashing;
+
+static int verify_bounded(const char *hash, const char *password)
+{
+  pthread_mutex_lock(&hash_lock);
+  while (hashing >= 2)
+    pthread_cond_wait(&hash_cond, &hash_lock);
+  hashing++;
+  pthread_mutex_unlock(&hash_lock);
+  int ok = auth_verify_password(hash, password);
+  pthread_mutex_lock(&hash_lock);
+  hashing--;
+  pthread_cond_signal(&hash_cond);
+  pthread_mutex_unlock(&hash_lock);
+  return ok;
+}
+
+/* A valid argon2id hash of a random password: verifying against it costs what a real
+ * verification costs, so unknown user names take as long as wrong passwords. */
+static char dummy_hash[crypto_pwhash_STRBYTES];
+static pthread_once_t dummy_once = PTHREAD_ONCE_INIT;
+static void make_dummy(void)
+{
+  char pw[33];
+  unsigned char raw[16];
+  randombytes_buf(raw, sizeof raw);
+  cb_base64_encode(raw, sizeof raw, pw, 1);
+  auth_hash_password(pw, dummy_hash, sizeof dummy_hash);
+}
+
+cb_err auth_login(const char *username, const char *password, const char *remote_addr,
+                  struct cb_user *user, char *session, size_t cap, int *retry_after)
+{
+  char ukey[CB_NAME_MAX + 8], akey[64];
+  int64_t now_ms = cb_time_now_ms();
+  snprintf(ukey, sizeof ukey, "u:%.200s", username);
+  for (char *p = ukey; *p; p++)
+    if (*p >= 'A' && *p <= 'Z')
+      *p = (char)(*p - 'A' + 'a'); /* user names are case-insensitive */
+  snprintf(akey, sizeof akey, "a:%s", remote_addr ? remote_addr : "");
+  int wait = throttled(ukey, THROTTLE_MAX_USER, now_ms);
+  int wait2 = throttled(akey, THROTTLE_MAX_ADDR, now_ms);
+  if (wait2 > wait)
+    wait = wait2;
+  if (wait) {
+    *retry_after = wait;
+    return CB_ETHROTTLED;
+  }
+  pthread_once(&dummy_once, make_dummy);
+  cb_err e = strlen(username) < CB_NAME_MAX ? db_user_get_by_name(username, user) : CB_ENOTFOUND;
+  if (e && e != CB_ENOTFOUND)
+    return e;
+  int ok = verify_bounded(e ? dummy_hash : user->password_hash, password) && !e;
+  sodium_memzero(user->password_hash, sizeof user->password_hash);
+  if (!ok) {
+    throttle_fail(ukey, now_ms);
+    throttle_fail(akey, now_ms);
+    return CB_EAUTH;
+  }
+  throttle_clear(ukey);
+  char hash[CB_SHA256_HEX], expires[CB_TIME_MAX];
+  if ((e = new_secret("", 32, session, cap)))
+    return e;
+  secret_hash(session, hash);
+  now_plus_days(CB_SESSION_DAYS, expires);
+  return db_session_create(hash, user->id, expires);
+}
+
+cb_err auth_logout(const char *cookie)
+{
+  char secret[CB_SECRET_MAX + 1], hash[CB_SHA256_HEX];
+  if (!cookie || auth_session_from_cookie(cookie, secret, sizeof secret))
+    return CB_OK;
+  secret_hash(secret, hash);
+  sodium_memzero(secret, sizeof secret);
+  return db_session_delete(hash);
+}
+
+cb_err auth_token_create(const struct cb_identity *who, const char *name, int expires_in_days,
+                         const char *scope, struct cb_token *out, char *token, size_t cap)
+{
+  char hash[CB_SHA256_HEX];
+  memset(out, 0, sizeof *out);
+  cb_err e = cb_id_new(out->id);
+  if (!e)
+    e = new_secret(CB_TOKEN_PREFIX, 32, token, cap);
+  if (e)
+    return e;
+  memcpy(out->user_id, who->user_id, sizeof out->user_id);
+  snprintf(out->name, sizeof out->name, "%s", name);
+  snprintf(out->scope, sizeof out->scope, "%s", scope);
+  cb_time_now_rfc3339(out->created_at, sizeof out->created_at);
+  if (expires_in_days > 0)
+    now_plus_days(expires_in_days, out->expires_at);
+  secret_hash(token, hash);
+  return db_token_create(out, hash);
+}
+
+cb_err auth_link_create(const struct cb_identity *who, const char *object_type,
+                        const char *object_id, const char *expires_at, struct cb_link *out,
+                        char *token, size_t cap)
+{
+  char hash[CB_SHA256_HEX];
+  memset(out, 0, sizeof *out);
+  cb_err e = cb_id_new(out->id);
+  if (!e)
+    e = new_secret("", 24, token, cap);
+  if (e)
+    return e;
+  snprintf(out->object_type, sizeof out->object_type, "%s", object_type);
+  snprintf(out->object_id, sizeof out->object_id, "%s", object_id);
+  memcpy(out->created_by, who->user_id, sizeof out->created_by);
+  cb_time_now_rfc3339(out->created_at, sizeof out->created_at);
+  snprintf(out->expires_at, sizeof out->expires_at, "%s", expires_at ? expires_at : "");
+  secret_hash(token, hash);
+  return db_link_create(out, hash);
+}
+
+/* -------------------------------------------------------------- access */
+
+cb_err auth_role(const struct cb_identity *who, const char *object_type, const char *object_id,
+                 enum cb_role *role)
+{
+  struct cb_standing st;
+  *role = CB_ROLE_NONE;
+  if (!cb_id_valid(object_id))
+    return CB_ENOTFOUND;
+  cb_err e = db_standing(who->user_id[0] ? who->user_id : NULL,
+                         who->via == CB_VIA_LINK ? who->link_object : NULL, object_type, object_id, &st);
+  if (e)
+    return e;
+  int r = st.role;
+  if (who->is_admin && who->user_id[0])
+    r = CB_ROLE_OWNER;
+  if (st.is_public && r < CB_ROLE_VIEWER)
+    r = CB_ROLE_VIEWER;
+  if (who->via == CB_VIA_LINK && st.in_link && r < CB_ROLE_VIEWER)
+    r = CB_ROLE_VIEWER;
+  if (who->read_only && r > CB_ROLE_VIEWER)
+    r = CB_ROLE_VIEWER;
+  *role = (enum cb_role)r;
+  return r ? CB_OK : CB_ENOTFOUND;
+}
+
+cb_err auth_check(const struct cb_identity *who, const char *object_type, const char *object_id,
+                  enum cb_access need)
+{
+  enum cb_role role;
+  cb_err e = auth_role(who, object_type, object_id, &role);
+  if (e)
+    return e;
+  if ((need == CB_READ && role >= CB_ROLE_VIEWER) || (need >= CB_WRITE && role >= CB_ROLE_EDITOR))
+    return CB_OK;
+  return CB_EFORBIDDEN;
+}
+
+void auth_audit(const struct cb_identity *who, const char *action, const char *object_type,
+                const char *object_id, const char *detail, const char *remote_addr)
+{
+  cb_err e = db_audit_add(who ? who->user_id : NULL, action, object_type, object_id, detail, remote_addr);
+  if (e)
+    CB_LOG(CB_LOG_ERROR, "auth", "audit entry '%s' could not be written: %s", action, cb_strerror(e));
 }

@@ -160,4 +160,110 @@ cb_err db_upload_delete(const char *id);
 typedef int (*db_upload_cb)(const struct cb_upload *u, void *ctx);
 cb_err db_upload_expired(const char *now_rfc3339, int limit, db_upload_cb cb, void *ctx);
 
+/* ---- accounts and sharing (accounts.c) ---- */
+typedef int (*db_user_cb)(const struct cb_user *u, void *ctx);
+cb_err db_user_list(const char *after_name, int limit, db_user_cb cb, void *ctx);
+
+struct cb_group {
+  char id[CB_ID_LEN + 1];
+  char name[CB_NAME_MAX];
+  char created_at[CB_TIME_MAX];
+};
+typedef int (*db_group_cb)(const struct cb_group *g, void *ctx);
+cb_err db_group_create(const struct cb_group *g); /* CB_EEXIST on a taken name */
+cb_err db_group_get(const char *id, struct cb_group *out);
+cb_err db_group_list(db_group_cb cb, void *ctx);
+cb_err db_group_add_member(const char *group_id, const char *user_id); /* CB_EEXIST if a member */
+cb_err db_group_remove_member(const char *group_id, const char *user_id); /* CB_ENOTFOUND */
+cb_err db_group_members(const char *group_id, db_user_cb cb, void *ctx);
+
+/* Sessions and API tokens are looked up by the sha256 (hex) of the secret. */
+cb_err db_session_create(const char *token_hash, const char *user_id, const char *expires_at);
+cb_err db_session_user(const char *token_hash, const char *now, struct cb_user *out);
+cb_err db_session_delete(const char *token_hash);
+
+struct cb_token {
+  char id[CB_ID_LEN + 1];
+  char user_id[CB_ID_LEN + 1];
+  char name[CB_NAME_MAX];
+  char scope[8];
+  char created_at[CB_TIME_MAX];
+  char expires_at[CB_TIME_MAX]; /* "" = never */
+  char last_used_at[CB_TIME_MAX];
+};
+typedef int (*db_token_cb)(const struct cb_token *t, void *ctx);
+cb_err db_token_create(const struct cb_token *t, const char *token_hash);
+/* A live (unrevoked, unexpired) token and its user. */
+cb_err db_token_lookup(const char *token_hash, const char *now, struct cb_token *t, struct cb_user *u);
+cb_err db_token_touch(const char *id, const char *now);
+cb_err db_token_list(const char *user_id, db_token_cb cb, void *ctx);
+cb_err db_token_revoke(const char *user_id, const char *id, const char *now); /* CB_ENOTFOUND */
+
+/* object_type is "folder" or "file". */
+struct cb_grant {
+  char id[CB_ID_LEN + 1];
+  char object_type[8];
+  char object_id[CB_ID_LEN + 1];
+  char user_id[CB_ID_LEN + 1];  /* "" for a group grant */
+  char group_id[CB_ID_LEN + 1]; /* "" for a user grant */
+  char role[8];
+  char created_at[CB_TIME_MAX];
+};
+typedef int (*db_grant_cb)(const struct cb_grant *g, void *ctx);
+cb_err db_grant_create(const struct cb_grant *g, const char *created_by);
+cb_err db_grant_list(const char *object_type, const char *object_id, db_grant_cb cb, void *ctx);
+cb_err db_grant_delete(const char *object_type, const char *object_id, const char *grant_id);
+cb_err db_set_visibility(const char *object_type, const char *object_id, const char *visibility);
+
+struct cb_link {
+  char id[CB_ID_LEN + 1];
+  char object_type[8];
+  char object_id[CB_ID_LEN + 1];
+  char created_by[CB_ID_LEN + 1];
+  char created_at[CB_TIME_MAX];
+  char expires_at[CB_TIME_MAX]; /* "" = never */
+};
+typedef int (*db_link_cb)(const struct cb_link *l, void *ctx);
+cb_err db_link_create(const struct cb_link *l, const char *token_hash);
+cb_err db_link_lookup(const char *token_hash, const char *now, struct cb_link *out);
+cb_err db_link_get(const char *id, struct cb_link *out); /* live (unrevoked) links */
+cb_err db_link_list(const char *object_type, const char *object_id, db_link_cb cb, void *ctx);
+cb_err db_link_revoke(const char *id, const char *now);
+
+/* The caller's standing on an object, computed over the object and its folder chain:
+ * role 3 = owner, 2 = editor (grant), 1 = viewer (grant), 0 = none; is_public when the
+ * object or an ancestor folder is public; in_link when link_object_id (may be NULL) is
+ * the object or an ancestor folder. user_id may be NULL (anonymous). CB_ENOTFOUND when
+ * the object does not exist (or is deleted). */
+struct cb_standing {
+  int role;
+  int is_public;
+  int in_link;
+};
+cb_err db_standing(const char *user_id, const char *link_object_id, const char *object_type,
+                   const char *object_id, struct cb_standing *out);
+/* Top-level folders of the user, and folders granted to the user or their groups
+ * directly, by (name, id) after the cursor (NULL for the start). */
+cb_err db_folder_roots(const char *user_id, const char *after_name, const char *after_id,
+                       int limit, db_folder_cb cb, void *ctx);
+/* Files granted directly to the user or their groups (not through a folder). */
+cb_err db_files_shared(const char *user_id, int limit, db_file_cb cb, void *ctx);
+
+/* ---- audit ---- */
+struct cb_audit {
+  int64_t id;
+  char at[CB_TIME_MAX];
+  char user_id[CB_ID_LEN + 1];
+  char action[32];
+  char object_type[16];
+  char object_id[CB_ID_LEN + 1];
+  char detail[512];
+  char remote_addr[48];
+};
+typedef int (*db_audit_cb)(const struct cb_audit *a, void *ctx);
+cb_err db_audit_add(const char *user_id, const char *action, const char *object_type,
+                    const char *object_id, const char *detail, const char *remote_addr);
+/* Newest first, before_id exclusive (0: from the newest). */
+cb_err db_audit_list(int64_t before_id, int limit, db_audit_cb cb, void *ctx);
+
 #endif

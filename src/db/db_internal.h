@@ -19,6 +19,27 @@ cb_err db_exec(const char *sql, const char *fmt, ...);
 cb_err db_rc(int rc);
 int db_changes(void);
 void db_col_copy(sqlite3_stmt *st, int col, char *dst, size_t cap);
+/* Steps st over every row, calling row(st, ctx) until it returns non-zero; resets st. */
+cb_err db_each_row(sqlite3_stmt *st, int (*row)(sqlite3_stmt *, void *), void *ctx);
+/* Steps st once: CB_OK with a row (caller resets), CB_ENOTFOUND without. */
+cb_err db_one_row(sqlite3_stmt *st);
 #define DB_COPY(st, col, field) db_col_copy((st), (col), (field), sizeof(field))
+
+/* Column lists and row readers shared by the query files. */
+#define USER_COLS "id, username, password_hash, is_admin, created_at"
+#define FOLDER_COLS                                                                        \
+  "f.id, f.name, coalesce(f.parent_id, ''), f.owner_id, u.username, f.visibility, "        \
+  "f.created_at, f.updated_at"
+#define FILE_COLS                                                                          \
+  "f.id, f.folder_id, f.name, f.owner_id, f.version, f.kind, f.media_type, f.status, "     \
+  "coalesce(f.error, ''), f.visibility, v.sha256, v.size, f.created_at, f.updated_at, "    \
+  "f.metadata"
+#define FILE_FROM " FROM files f JOIN file_versions v ON v.file_id = f.id AND v.version = f.version"
+struct cb_user;
+struct cb_folder;
+struct cb_file;
+void db_read_user(sqlite3_stmt *st, struct cb_user *u);
+void db_read_folder(sqlite3_stmt *st, struct cb_folder *f);
+void db_read_file(sqlite3_stmt *st, struct cb_file *f);
 
 #endif

@@ -7,7 +7,7 @@
 #include "db/db_internal.h"
 
 /* Steps st over every row, calling row(st, ctx) until it returns non-zero. */
-static cb_err each_row(sqlite3_stmt *st, int (*row)(sqlite3_stmt *, void *), void *ctx)
+cb_err db_each_row(sqlite3_stmt *st, int (*row)(sqlite3_stmt *, void *), void *ctx)
 {
   if (!st)
     return CB_EDB;
@@ -22,7 +22,7 @@ static cb_err each_row(sqlite3_stmt *st, int (*row)(sqlite3_stmt *, void *), voi
 }
 
 /* Steps st once: CB_OK with a row, CB_ENOTFOUND without. Caller resets. */
-static cb_err one_row(sqlite3_stmt *st)
+cb_err db_one_row(sqlite3_stmt *st)
 {
   if (!st)
     return CB_EDB;
@@ -40,9 +40,8 @@ static void now(char *ts)
 
 /* ---------------------------------------------------------------- users */
 
-#define USER_COLS "id, username, password_hash, is_admin, created_at"
 
-static void read_user(sqlite3_stmt *st, struct cb_user *u)
+void db_read_user(sqlite3_stmt *st, struct cb_user *u)
 {
   DB_COPY(st, 0, u->id);
   DB_COPY(st, 1, u->username);
@@ -61,10 +60,10 @@ cb_err db_user_create(const struct cb_user *u)
 
 static cb_err user_by(sqlite3_stmt *st, struct cb_user *out)
 {
-  cb_err e = one_row(st);
+  cb_err e = db_one_row(st);
   if (e)
     return e;
-  read_user(st, out);
+  db_read_user(st, out);
   sqlite3_reset(st);
   return CB_OK;
 }
@@ -94,11 +93,8 @@ cb_err db_user_set_password(const char *id, const char *hash)
 
 /* -------------------------------------------------------------- folders */
 
-#define FOLDER_COLS                                                                        \
-  "f.id, f.name, coalesce(f.parent_id, ''), f.owner_id, u.username, f.visibility, "        \
-  "f.created_at, f.updated_at"
 
-static void read_folder(sqlite3_stmt *st, struct cb_folder *f)
+void db_read_folder(sqlite3_stmt *st, struct cb_folder *f)
 {
   DB_COPY(st, 0, f->id);
   DB_COPY(st, 1, f->name);
@@ -119,7 +115,7 @@ static int folder_row(sqlite3_stmt *st, void *p)
 {
   struct folder_ctx *fc = p;
   struct cb_folder f;
-  read_folder(st, &f);
+  db_read_folder(st, &f);
   return fc->cb(&f, fc->ctx);
 }
 
@@ -136,10 +132,10 @@ cb_err db_folder_get(const char *id, struct cb_folder *out)
 {
   sqlite3_stmt *st = db_query("SELECT " FOLDER_COLS " FROM folders f JOIN users u ON u.id = f.owner_id"
                               " WHERE f.id = ? AND f.deleted_at IS NULL", "s", id);
-  cb_err e = one_row(st);
+  cb_err e = db_one_row(st);
   if (e)
     return e;
-  read_folder(st, out);
+  db_read_folder(st, out);
   sqlite3_reset(st);
   return CB_OK;
 }
@@ -158,13 +154,13 @@ cb_err db_folder_children(const char *parent_id, const char *owner_id, const cha
                   " WHERE f.parent_id IS NULL AND f.owner_id = ? AND f.deleted_at IS NULL"
                   " AND f.name > coalesce(?, '') ORDER BY f.name LIMIT ?",
                   "ssi", owner_id, after_name, (int64_t)limit);
-  return each_row(st, folder_row, &fc);
+  return db_each_row(st, folder_row, &fc);
 }
 
 cb_err db_folder_path(const char *id, db_folder_cb cb, void *ctx)
 {
   struct folder_ctx fc = {cb, ctx};
-  return each_row(db_query("WITH RECURSIVE up(id, depth) AS ("
+  return db_each_row(db_query("WITH RECURSIVE up(id, depth) AS ("
                            " SELECT ?, 0 UNION ALL"
                            " SELECT f.parent_id, up.depth + 1 FROM folders f JOIN up ON f.id = up.id"
                            " WHERE f.parent_id IS NOT NULL AND up.depth < 1000)"
@@ -227,13 +223,8 @@ cb_err db_folder_delete(const char *id)
 
 /* ---------------------------------------------------------------- files */
 
-#define FILE_COLS                                                                          \
-  "f.id, f.folder_id, f.name, f.owner_id, f.version, f.kind, f.media_type, f.status, "     \
-  "coalesce(f.error, ''), f.visibility, v.sha256, v.size, f.created_at, f.updated_at, "    \
-  "f.metadata"
-#define FILE_FROM " FROM files f JOIN file_versions v ON v.file_id = f.id AND v.version = f.version"
 
-static void read_file(sqlite3_stmt *st, struct cb_file *f)
+void db_read_file(sqlite3_stmt *st, struct cb_file *f)
 {
   DB_COPY(st, 0, f->id);
   DB_COPY(st, 1, f->folder_id);
@@ -270,7 +261,7 @@ static int file_row(sqlite3_stmt *st, void *p)
 {
   struct file_ctx *fc = p;
   struct cb_file f;
-  read_file(st, &f);
+  db_read_file(st, &f);
   int stop = fc->cb(&f, fc->ctx);
   db_file_clear(&f);
   return stop;
@@ -280,10 +271,10 @@ cb_err db_file_get(const char *id, struct cb_file *out)
 {
   sqlite3_stmt *st = db_query("SELECT " FILE_COLS FILE_FROM " WHERE f.id = ? AND f.deleted_at IS NULL",
                               "s", id);
-  cb_err e = one_row(st);
+  cb_err e = db_one_row(st);
   if (e)
     return e;
-  read_file(st, out);
+  db_read_file(st, out);
   sqlite3_reset(st);
   return CB_OK;
 }
@@ -292,7 +283,7 @@ cb_err db_file_list(const char *folder_id, const char *after_name, int limit, db
                     void *ctx)
 {
   struct file_ctx fc = {cb, ctx};
-  return each_row(db_query("SELECT " FILE_COLS FILE_FROM " WHERE f.folder_id = ? AND f.deleted_at IS NULL"
+  return db_each_row(db_query("SELECT " FILE_COLS FILE_FROM " WHERE f.folder_id = ? AND f.deleted_at IS NULL"
                            " AND f.name > coalesce(?, '') ORDER BY f.name LIMIT ?",
                            "ssi", folder_id, after_name, (int64_t)limit),
                   file_row, &fc);
@@ -323,7 +314,7 @@ static int version_row(sqlite3_stmt *st, void *p)
 cb_err db_file_versions(const char *file_id, db_version_cb cb, void *ctx)
 {
   struct version_ctx vc = {cb, ctx};
-  return each_row(db_query("SELECT version, sha256, size, media_type, created_at FROM file_versions"
+  return db_each_row(db_query("SELECT version, sha256, size, media_type, created_at FROM file_versions"
                            " WHERE file_id = ? ORDER BY version", "s", file_id),
                   version_row, &vc);
 }
@@ -332,7 +323,7 @@ cb_err db_file_version(const char *file_id, int64_t version, struct cb_version *
 {
   sqlite3_stmt *st = db_query("SELECT version, sha256, size, media_type, created_at FROM file_versions"
                               " WHERE file_id = ? AND version = ?", "si", file_id, version);
-  cb_err e = one_row(st);
+  cb_err e = db_one_row(st);
   if (e)
     return e;
   read_version(st, out);
@@ -356,7 +347,7 @@ cb_err db_file_put(const char *folder_id, const char *name, const char *owner_id
   /* Is there a live file of that name? Then this is its next version. */
   sqlite3_stmt *st = db_query("SELECT id, version FROM files WHERE folder_id = ? AND name = ?"
                               " AND deleted_at IS NULL", "ss", folder_id, name);
-  e = one_row(st);
+  e = db_one_row(st);
   int64_t version = 1;
   if (e == CB_OK) {
     DB_COPY(st, 0, id);
@@ -430,7 +421,7 @@ static int tree_row(sqlite3_stmt *st, void *p)
 {
   struct tree_ctx *tc = p;
   struct cb_file f;
-  read_file(st, &f);
+  db_read_file(st, &f);
   const char *rel = (const char *)sqlite3_column_text(st, 15);
   int stop = tc->cb(rel ? rel : f.name, &f, tc->ctx);
   db_file_clear(&f);
@@ -440,7 +431,7 @@ static int tree_row(sqlite3_stmt *st, void *p)
 cb_err db_folder_tree_files(const char *folder_id, db_tree_cb cb, void *ctx)
 {
   struct tree_ctx tc = {cb, ctx};
-  return each_row(db_query("WITH RECURSIVE sub(id, rel, depth) AS ("
+  return db_each_row(db_query("WITH RECURSIVE sub(id, rel, depth) AS ("
                            " SELECT ?, '', 0 UNION ALL"
                            " SELECT c.id, sub.rel || c.name || '/', sub.depth + 1 FROM folders c"
                            " JOIN sub ON c.parent_id = sub.id WHERE c.deleted_at IS NULL AND sub.depth < 1000)"
@@ -501,7 +492,7 @@ static int prop_row(sqlite3_stmt *st, void *p)
 cb_err db_properties_list(const char *file_id, db_property_cb cb, void *ctx)
 {
   struct prop_ctx pc = {cb, ctx};
-  return each_row(db_query("SELECT name, value_text, value_num, unit, iri, source FROM properties"
+  return db_each_row(db_query("SELECT name, value_text, value_num, unit, iri, source FROM properties"
                            " WHERE file_id = ? AND record_id IS NULL ORDER BY source, id", "s", file_id),
                   prop_row, &pc);
 }
@@ -511,7 +502,7 @@ cb_err db_properties_list(const char *file_id, db_property_cb cb, void *ctx)
 cb_err db_blob_totals(int64_t *count, int64_t *bytes)
 {
   sqlite3_stmt *st = db_query("SELECT count(*), coalesce(sum(size), 0) FROM blobs", "");
-  cb_err e = one_row(st);
+  cb_err e = db_one_row(st);
   if (e)
     return e;
   *count = sqlite3_column_int64(st, 0);
@@ -559,7 +550,7 @@ cb_err db_upload_insert(const struct cb_upload *u)
 cb_err db_upload_get(const char *id, struct cb_upload *out)
 {
   sqlite3_stmt *st = db_query("SELECT " UPLOAD_COLS " FROM uploads WHERE id = ?", "s", id);
-  cb_err e = one_row(st);
+  cb_err e = db_one_row(st);
   if (e)
     return e;
   read_upload(st, out);
@@ -599,7 +590,7 @@ static int upload_row(sqlite3_stmt *st, void *p)
 cb_err db_upload_expired(const char *now_ts, int limit, db_upload_cb cb, void *ctx)
 {
   struct upload_ctx uc = {cb, ctx};
-  return each_row(db_query("SELECT " UPLOAD_COLS " FROM uploads WHERE expires_at < ? LIMIT ?", "si",
+  return db_each_row(db_query("SELECT " UPLOAD_COLS " FROM uploads WHERE expires_at < ? LIMIT ?", "si",
                            now_ts, (int64_t)limit),
                   upload_row, &uc);
 }

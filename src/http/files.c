@@ -13,16 +13,10 @@ enum { UPLOAD_BUF = 1 << 20 };
 int http_load_file(struct req *r, const char *id, enum cb_access need, struct cb_file *f)
 {
   memset(f, 0, sizeof *f);
-  cb_err e = cb_id_valid(id) ? db_file_get(id, f) : CB_ENOTFOUND;
-  if (!e && !auth_can(&r->who, f->owner_id, need)) {
-    db_file_clear(f);
-    e = CB_ENOTFOUND;
-  }
-  if (e == CB_ENOTFOUND)
-    return http_problem(r, 404, NULL, "no file %s", id);
-  if (e)
-    return http_error(r, e, "cannot read the file");
-  return 0;
+  cb_err e = auth_check(&r->who, "file", id, need);
+  if (!e)
+    e = db_file_get(id, f);
+  return e ? http_access_error(r, e, "file", id) : 0;
 }
 
 /* A first guess from the name; the ingest job (by content) has the last word. */
@@ -152,6 +146,7 @@ int files_store_body(struct req *r, const struct cb_folder *folder, const char *
   e = record_upload(r, folder->id, name, http_header(r, "Content-Type"), sha, size, &f);
   if (e)
     return http_error(r, e, "cannot record the upload");
+  http_audit(r, "file.upload", "file", f.id, f.name);
   char loc[128];
   snprintf(loc, sizeof loc, "/api/v1/files/%s", f.id);
   const char *hdr[] = {"Location", loc, NULL};
@@ -207,6 +202,7 @@ static int form_finish_part(struct form *fm)
     return -1;
   }
   cJSON_AddItemToArray(fm->files, json_file(&f, 1));
+  http_audit(fm->r, "file.upload", "file", f.id, f.name);
   db_file_clear(&f);
   fm->count++;
   return 0;
@@ -411,6 +407,7 @@ int h_file_patch(struct req *r)
     st = http_error(r, e, "cannot update the file");
     goto out;
   }
+  http_audit(r, "file.update", "file", f.id, meta ? "metadata" : f.name);
   db_file_clear(&f);
   e = db_file_get(r->params[0], &f);
   st = e ? http_error(r, e, "cannot read the file") : http_json(r, 200, json_file(&f, 1));
@@ -427,6 +424,8 @@ int h_file_delete(struct req *r)
   if (http_load_file(r, r->params[0], CB_MANAGE, &f))
     return r->status;
   cb_err e = db_file_delete(f.id);
+  if (!e)
+    http_audit(r, "file.delete", "file", f.id, f.name);
   db_file_clear(&f);
   if (e)
     return http_error(r, e, "cannot delete the file");

@@ -4,16 +4,29 @@
 
 #include "http/http.h"
 
+/* Answers for an access check that failed: 404 when the caller may not see the object,
+ * 401 when an anonymous caller wants to change it, 403 when a caller who may see it may
+ * not do that. */
+int http_access_error(struct req *r, cb_err e, const char *what, const char *id)
+{
+  if (e == CB_ENOTFOUND)
+    return http_problem(r, 404, NULL, "no %s %s", what, id);
+  if (e == CB_EFORBIDDEN && !r->who.user_id[0]) {
+    const char *hdr[] = {"WWW-Authenticate", "Bearer", NULL};
+    return http_problem_extra(r, 401, NULL, hdr, "sign in to change this %s", what);
+  }
+  if (e == CB_EFORBIDDEN)
+    return http_problem(r, 403, NULL, "you may read this %s but not change it%s", what,
+                        r->who.read_only ? " (read-only credential)" : "");
+  return http_error(r, e, "cannot check access");
+}
+
 int http_load_folder(struct req *r, const char *id, enum cb_access need, struct cb_folder *f)
 {
-  cb_err e = cb_id_valid(id) ? db_folder_get(id, f) : CB_ENOTFOUND;
-  if (!e && !auth_can(&r->who, f->owner_id, need))
-    e = CB_ENOTFOUND; /* what the caller may not see does not exist for them */
-  if (e == CB_ENOTFOUND)
-    return http_problem(r, 404, NULL, "no folder %s", id);
-  if (e)
-    return http_error(r, e, "cannot read the folder");
-  return 0;
+  cb_err e = auth_check(&r->who, "folder", id, need);
+  if (!e)
+    e = db_folder_get(id, f);
+  return e ? http_access_error(r, e, "folder", id) : 0;
 }
 
 static void location(char *out, size_t cap, const char *kind, const char *id)
@@ -23,6 +36,8 @@ static void location(char *out, size_t cap, const char *kind, const char *id)
 
 int h_folders_create(struct req *r)
 {
+  if (http_require_user(r))
+    return r->status;
   cJSON *body = http_read_json(r);
   if (!body)
     return r->status;
@@ -53,6 +68,7 @@ int h_folders_create(struct req *r)
     st = http_error(r, e, "cannot create the folder");
     goto out;
   }
+  http_audit(r, "folder.create", "folder", f.id, f.name);
   char loc[128];
   location(loc, sizeof loc, "folders", f.id);
   const char *hdr[] = {"Location", loc, NULL};
@@ -69,6 +85,7 @@ struct list_ctx {
   int count;
   char prev[CB_NAME_MAX]; /* name of the row before the last */
   char last[CB_NAME_MAX];
+  char *ids[2];           /* optional: ids of the row before the last, and of the last */
 };
 
 /* Drops the extra row if there is one; returns 1 when the list goes on. */
@@ -87,6 +104,10 @@ static int collect_folder(const struct cb_folder *f, void *ctx)
   struct list_ctx *lc = ctx;
   cJSON_AddItemToArray(lc->arr, json_folder(f));
   lc->count++;
+  if (lc->ids[0]) {
+    memcpy(lc->ids[0], lc->ids[1], CB_ID_LEN + 1);
+    memcpy(lc->ids[1], f->id, CB_ID_LEN + 1);
+  }
   memcpy(lc->prev, lc->last, sizeof lc->prev);
   snprintf(lc->last, sizeof lc->last, "%s", f->name);
   return 0;
@@ -114,32 +135,81 @@ static int add_next_cursor(cJSON *o, const char *kind, struct list_ctx *lc, int 
   return 0;
 }
 
+static int collect_shared_file(const struct cb_file *f, void *ctx)
+{
+  cJSON_AddItemToArray(ctx, json_file(f, 0));
+  return 0;
+}
+
 int h_folders_list(struct req *r)
 {
+  if (http_require_user(r))
+    return r->status;
   int limit;
-  char cursor[512], kind = 'd', after[CB_NAME_MAX] = "";
+  char cursor[512], kind = 'd', after[CB_NAME_MAX] = "", after_id[CB_ID_LEN + 1] = "";
   if (http_page(r, &limit, cursor, sizeof cursor))
     return r->status;
-  if (cursor[0] && (http_cursor_decode(cursor, &kind, after, sizeof after) || kind != 'd'))
-    return http_problem(r, 400, "cursor", "cursor is not one this endpoint issued");
+  if (cursor[0]) {
+    /* this list's cursor is "NAME\x1fID": names repeat across owners */
+    char *sep;
+    if (http_cursor_decode(cursor, &kind, after, sizeof after) || kind != 'r' ||
+        !(sep = strchr(after, '\x1f')) || !cb_id_valid(sep + 1))
+      return http_problem(r, 400, "cursor", "cursor is not one this endpoint issued");
+    *sep = '\0';
+    snprintf(after_id, sizeof after_id, "%s", sep + 1);
+  }
   cJSON *o = cJSON_CreateObject();
   struct list_ctx lc = {.arr = cJSON_AddArrayToObject(o, "folders")};
-  cb_err e = db_folder_children(NULL, r->who.user_id, after[0] ? after : NULL, limit + 1, collect_folder, &lc);
+  char last_id[CB_ID_LEN + 1] = "", prev_id[CB_ID_LEN + 1] = "";
+  lc.ids[0] = prev_id;
+  lc.ids[1] = last_id;
+  cb_err e = db_folder_roots(r->who.user_id, cursor[0] ? after : NULL, cursor[0] ? after_id : NULL,
+                             limit + 1, collect_folder, &lc);
+  cJSON *shared = cJSON_AddArrayToObject(o, "shared_files");
+  if (!e && !cursor[0])
+    e = db_files_shared(r->who.user_id, 1000, collect_shared_file, shared);
   if (e) {
     cJSON_Delete(o);
     return http_error(r, e, "cannot list folders");
   }
-  add_next_cursor(o, "d", &lc, limit);
+  if (trim_extra(&lc, limit)) {
+    char raw[CB_NAME_MAX + CB_ID_LEN + 2], cur[512];
+    snprintf(raw, sizeof raw, "%s\x1f%s", lc.last, prev_id);
+    http_cursor_encode("r", raw, cur, sizeof cur);
+    cJSON_AddStringToObject(o, "next_cursor", cur);
+  } else {
+    cJSON_AddNullToObject(o, "next_cursor");
+  }
   return http_json(r, 200, o);
 }
 
+struct path_ctx {
+  struct req *r;
+  cJSON *arr;
+};
+
+/* The path shows only the part of the chain the caller may read: access is inherited
+ * downwards, so that part is a suffix, from the first readable ancestor on. */
 static int collect_path(const struct cb_folder *f, void *ctx)
 {
+  struct path_ctx *pc = ctx;
+  enum cb_role role;
+  if (!cJSON_GetArraySize(pc->arr) && auth_role(&pc->r->who, "folder", f->id, &role))
+    return 0;
   cJSON *o = cJSON_CreateObject();
   cJSON_AddStringToObject(o, "id", f->id);
   cJSON_AddStringToObject(o, "name", f->name);
-  cJSON_AddItemToArray(ctx, o);
+  cJSON_AddItemToArray(pc->arr, o);
   return 0;
+}
+
+/* A folder as the caller may see it: the parent's id only when they may read it. */
+cJSON *http_folder_json(struct req *r, struct cb_folder *f)
+{
+  enum cb_role role;
+  if (f->parent_id[0] && auth_role(&r->who, "folder", f->parent_id, &role))
+    f->parent_id[0] = '\0';
+  return json_folder(f);
 }
 
 int h_folder_get(struct req *r)
@@ -153,8 +223,9 @@ int h_folder_get(struct req *r)
     return r->status;
   if (cursor[0] && (http_cursor_decode(cursor, &kind, after, sizeof after) || (kind != 'd' && kind != 'f')))
     return http_problem(r, 400, "cursor", "cursor is not one this endpoint issued");
-  cJSON *o = json_folder(&f);
-  cb_err e = db_folder_path(f.id, collect_path, cJSON_AddArrayToObject(o, "path"));
+  cJSON *o = http_folder_json(r, &f);
+  struct path_ctx pc = {r, cJSON_AddArrayToObject(o, "path")};
+  cb_err e = db_folder_path(f.id, collect_path, &pc);
   /* Folders first, then files, each by name; the cursor says where the last page ended. */
   struct list_ctx dirs = {.arr = cJSON_AddArrayToObject(o, "folders")};
   struct list_ctx files = {.arr = cJSON_AddArrayToObject(o, "files")};
@@ -226,7 +297,9 @@ int h_folder_patch(struct req *r)
   }
   if (!e)
     e = db_folder_get(f.id, &f);
-  st = e ? http_error(r, e, "cannot update the folder") : http_json(r, 200, json_folder(&f));
+  if (!e)
+    http_audit(r, move ? "folder.move" : "folder.rename", "folder", f.id, f.name);
+  st = e ? http_error(r, e, "cannot update the folder") : http_json(r, 200, http_folder_json(r, &f));
 out:
   cJSON_Delete(body);
   return st ? st : r->status;
@@ -240,5 +313,6 @@ int h_folder_delete(struct req *r)
   cb_err e = db_folder_delete(f.id);
   if (e)
     return http_error(r, e, "cannot delete the folder");
+  http_audit(r, "folder.delete", "folder", f.id, f.name);
   return http_no_content(r, NULL);
 }

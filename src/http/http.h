@@ -60,6 +60,15 @@ int http_json_extra(struct req *r, int status, cJSON *json, const char *const *e
 /* application/problem+json with a detail; field (may be NULL) names the bad input. */
 int http_problem(struct req *r, int status, const char *field, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+int http_problem_extra(struct req *r, int status, const char *field, const char *const *extra,
+                       const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/* 401 unless the caller is a signed-in user (session or token); 0 when they are. */
+int http_require_user(struct req *r);
+/* 401/403 unless the caller is an administrator (with a write-capable credential). */
+int http_require_admin(struct req *r);
+/* Writes an audit entry for the caller's request. */
+void http_audit(struct req *r, const char *action, const char *object_type, const char *object_id,
+                const char *detail);
 /* Maps a service error to a problem response. */
 int http_error(struct req *r, cb_err e, const char *detail);
 int http_no_content(struct req *r, const char *const *extra);
@@ -91,6 +100,8 @@ int http_cursor_decode(const char *cursor, char *kind, char *name, size_t cap);
 
 /* ---- access helpers (folders.c / files.c) ---- */
 /* Loads a folder the caller may access with need; answers 404 and returns non-zero if not. */
+int http_access_error(struct req *r, cb_err e, const char *what, const char *id);
+cJSON *http_folder_json(struct req *r, struct cb_folder *f);
 int http_load_folder(struct req *r, const char *id, enum cb_access need, struct cb_folder *f);
 int http_load_file(struct req *r, const char *id, enum cb_access need, struct cb_file *f);
 /* Kind and media type for a new upload named name (the ingest job refines them). */
@@ -106,6 +117,36 @@ int h_metrics(struct req *r);
 int h_openapi(struct req *r);
 int h_ui(struct req *r);
 int h_me(struct req *r);
+int h_login(struct req *r);
+int h_logout(struct req *r);
+int h_tokens_create(struct req *r);
+int h_tokens_list(struct req *r);
+int h_tokens_delete(struct req *r);
+int h_users_create(struct req *r);
+int h_users_list(struct req *r);
+int h_groups_create(struct req *r);
+int h_groups_list(struct req *r);
+int h_group_members_add(struct req *r);
+int h_group_members_delete(struct req *r);
+int h_audit_list(struct req *r);
+int h_folder_visibility(struct req *r);
+int h_file_visibility(struct req *r);
+int h_folder_grants_create(struct req *r);
+int h_file_grants_create(struct req *r);
+int h_folder_grants_list(struct req *r);
+int h_file_grants_list(struct req *r);
+int h_folder_grants_delete(struct req *r);
+int h_file_grants_delete(struct req *r);
+int h_folder_links_create(struct req *r);
+int h_file_links_create(struct req *r);
+int h_folder_links_list(struct req *r);
+int h_file_links_list(struct req *r);
+int h_link_delete(struct req *r);
+int h_link_root(struct req *r);
+int h_link_archive(struct req *r);
+int h_link_folder(struct req *r);
+int h_link_file(struct req *r);
+int h_link_file_content(struct req *r);
 int h_folders_create(struct req *r);
 int h_folders_list(struct req *r);
 int h_folder_get(struct req *r);

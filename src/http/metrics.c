@@ -6,7 +6,7 @@
 
 #include "http/http.h"
 
-#define MAX_ROUTES 64
+#define MAX_ROUTES 128
 #define MAX_STATUS 16
 static const double buckets[] = {0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10, 60};
 #define NBUCKETS (sizeof buckets / sizeof buckets[0])

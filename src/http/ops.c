@@ -10,7 +10,8 @@ extern const struct cb_embedded cb_assets[];
 int h_healthz(struct req *r)
 {
   static const char ok[] = "{\"status\":\"ok\"}";
-  return http_send(r, 200, "application/json", ok, sizeof ok - 1, NULL), 200;
+  http_send(r, 200, "application/json", ok, sizeof ok - 1, NULL);
+  return 200;
 }
 
 int h_readyz(struct req *r)
@@ -21,7 +22,8 @@ int h_readyz(struct req *r)
   if (store_check(app.store, &eb))
     return http_problem(r, 503, NULL, "%s", eb.msg);
   static const char ok[] = "{\"status\":\"ready\"}";
-  return http_send(r, 200, "application/json", ok, sizeof ok - 1, NULL), 200;
+  http_send(r, 200, "application/json", ok, sizeof ok - 1, NULL);
+  return 200;
 }
 
 int h_metrics(struct req *r)
@@ -39,7 +41,8 @@ static int send_asset(struct req *r, const char *name, const char *ctype)
   if (!a)
     return http_problem(r, 404, NULL, "%s is not built into this binary", name);
   const char *hdr[] = {"Cache-Control", "no-cache", NULL};
-  return http_send(r, 200, ctype, a->data, a->len, hdr), 200;
+  http_send(r, 200, ctype, a->data, a->len, hdr);
+  return 200;
 }
 
 int h_openapi(struct req *r)
@@ -50,13 +53,4 @@ int h_openapi(struct req *r)
 int h_ui(struct req *r)
 {
   return send_asset(r, "index.html", "text/html; charset=utf-8");
-}
-
-int h_me(struct req *r)
-{
-  cJSON *o = cJSON_CreateObject();
-  cJSON_AddStringToObject(o, "id", r->who.user_id);
-  cJSON_AddStringToObject(o, "username", r->who.username);
-  cJSON_AddBoolToObject(o, "is_admin", r->who.is_admin);
-  return http_json(r, 200, o);
 }

@@ -64,13 +64,11 @@ int http_json(struct req *r, int status, cJSON *json)
   return http_json_extra(r, status, json, NULL);
 }
 
-int http_problem(struct req *r, int status, const char *field, const char *fmt, ...)
+static int problem_v(struct req *r, int status, const char *field, const char *const *extra,
+                     const char *fmt, va_list ap)
 {
   char detail[1024];
-  va_list ap;
-  va_start(ap, fmt);
   vsnprintf(detail, sizeof detail, fmt, ap);
-  va_end(ap);
   if (!cb_utf8_valid(detail, strlen(detail)))
     snprintf(detail, sizeof detail, "%s", "(detail withheld: not valid UTF-8)");
   const char *title = mg_get_response_code_text(r->conn, status);
@@ -85,10 +83,48 @@ int http_problem(struct req *r, int status, const char *field, const char *fmt, 
   }
   cb_buf_puts(&b, "}");
   if (status >= 500)
-    CB_LOG(CB_LOG_ERROR, "http", "%s %s -> %d: %s", r->method, r->ri->local_uri, status, detail);
-  http_send(r, status, "application/problem+json", b.data ? b.data : "{}", b.data ? b.len : 2, NULL);
+    CB_LOG(CB_LOG_ERROR, "http", "%s -> %d: %s", r->method, status, detail);
+  http_send(r, status, "application/problem+json", b.data ? b.data : "{}", b.data ? b.len : 2, extra);
   cb_buf_free(&b);
   return status;
+}
+
+int http_problem(struct req *r, int status, const char *field, const char *fmt, ...)
+{
+  va_list ap;
+  va_start(ap, fmt);
+  problem_v(r, status, field, NULL, fmt, ap);
+  va_end(ap);
+  return status;
+}
+
+int http_problem_extra(struct req *r, int status, const char *field, const char *const *extra,
+                       const char *fmt, ...)
+{
+  va_list ap;
+  va_start(ap, fmt);
+  problem_v(r, status, field, extra, fmt, ap);
+  va_end(ap);
+  return status;
+}
+
+int http_require_user(struct req *r)
+{
+  if (r->who.user_id[0])
+    return 0;
+  const char *hdr[] = {"WWW-Authenticate", "Bearer", NULL};
+  http_drop_body(r);
+  return http_problem_extra(r, 401, NULL, hdr, "sign in (session cookie) or send an API token");
+}
+
+int http_require_admin(struct req *r)
+{
+  if (http_require_user(r))
+    return r->status;
+  if (r->who.is_admin && !r->who.read_only)
+    return 0;
+  http_drop_body(r);
+  return http_problem(r, 403, NULL, "this needs an administrator");
 }
 
 int http_error(struct req *r, cb_err e, const char *detail)
@@ -102,6 +138,9 @@ int http_error(struct req *r, cb_err e, const char *detail)
   case CB_ENOSPC: return http_problem(r, 507, NULL, "%s", d);
   case CB_ECHECKSUM: return http_problem(r, 460, NULL, "%s", d);
   case CB_EABORTED: return http_problem(r, 400, NULL, "%s", d);
+  case CB_EFORBIDDEN: return http_problem(r, 403, NULL, "%s", d);
+  case CB_EAUTH: return http_problem(r, 401, NULL, "%s", d);
+  case CB_ETHROTTLED: return http_problem(r, 429, NULL, "%s", d);
   default: return http_problem(r, 500, NULL, "%s", d);
   }
 }

@@ -67,6 +67,47 @@ static int match(const char *pattern, const char *path, char **params)
   return 0;
 }
 
+static int same_origin(struct req *r, const char *origin)
+{
+  const char *host = http_header(r, "Host");
+  if (!host)
+    return 0;
+  const char *scheme = r->ri->is_ssl ? "https://" : "http://";
+  size_t sl = strlen(scheme);
+  return !strncmp(origin, scheme, sl) && !strcmp(origin + sl, host);
+}
+
+/* The one place where the caller's identity is taken from the request. Answers (and
+ * returns non-zero) when the credentials are bad or a cookie request fails the CSRF
+ * rule: state-changing requests authenticated by the session cookie must carry a
+ * same-origin Origin header or the UI's X-Carboy-CSRF header. */
+static int identify(struct req *r)
+{
+  cb_err e = auth_identify(http_header(r, "Authorization"), http_header(r, "Cookie"), &r->who);
+  if (e == CB_EAUTH) {
+    const char *hdr[] = {"WWW-Authenticate", "Bearer", NULL};
+    r->status = 401;
+    http_problem_extra(r, 401, NULL, hdr, "the bearer token is not valid (unknown, expired or revoked)");
+    return 1;
+  }
+  if (e) {
+    http_problem(r, 500, NULL, "cannot identify the caller: %s", cb_strerror(e));
+    return 1;
+  }
+  int safe = !strcmp(r->method, "GET") || !strcmp(r->method, "HEAD") || !strcmp(r->method, "OPTIONS");
+  const char *origin = http_header(r, "Origin");
+  if (!safe && origin && !same_origin(r, origin)) {
+    http_problem(r, 403, "Origin", "cross-origin requests may not change anything");
+    return 1;
+  }
+  if (!safe && r->who.via == CB_VIA_SESSION && !origin && !http_header(r, "X-Carboy-CSRF")) {
+    http_problem(r, 403, "Origin", "requests authenticated by the session cookie must carry a"
+                 " same-origin Origin header or X-Carboy-CSRF");
+    return 1;
+  }
+  return 0;
+}
+
 static int dispatch(struct mg_connection *conn, void *cbdata)
 {
   (void)cbdata;
@@ -102,10 +143,8 @@ static int dispatch(struct mg_connection *conn, void *cbdata)
   } else if (route < 0) {
     http_drop_body(&r);
     http_problem(&r, 404, NULL, "no such endpoint: %s %s", r.method, path);
-  } else if (!http_routes[route].public_ &&
-             auth_identify(http_header(&r, "Authorization"), http_header(&r, "Cookie"), &r.who)) {
-    http_drop_body(&r);
-    http_problem(&r, 500, NULL, "cannot identify the caller");
+  } else if (!http_routes[route].public_ && identify(&r)) {
+    http_drop_body(&r); /* identify() answered */
   } else {
     http_routes[route].fn(&r);
   }
@@ -114,6 +153,8 @@ static int dispatch(struct mg_connection *conn, void *cbdata)
 
   uint64_t ns = cb_mono_ns() - t0;
   metrics_observe(route, r.status, ns, r.bytes_in, r.bytes_out);
+  if (!strncmp(path, "/s/", 3))
+    path = "/s/(link)"; /* share-link tokens never reach the logs */
   CB_LOG(CB_LOG_DEBUG, "http", "%s %s %d %llu in %llu out %.3f ms", r.method, path, r.status,
          (unsigned long long)r.bytes_in, (unsigned long long)r.bytes_out, ns / 1e6);
   free_params(r.params);
@@ -167,6 +208,7 @@ cb_err http_server_start(const struct cb_server_config *cfg, struct store *store
     return CB_EIO;
   }
   mg_set_request_handler(ctx, "/", dispatch, NULL);
+  tus_sweep_expired();
   return CB_OK;
 }
 

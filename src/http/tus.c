@@ -90,7 +90,8 @@ int h_tus_options(struct req *r)
                        "Tus-Extension", "creation,termination,checksum",
                        "Tus-Checksum-Algorithm", "sha256,sha1,md5",
                        "Tus-Max-Size", app.cfg.max_upload ? max : NULL, NULL};
-  return http_send(r, 204, NULL, NULL, 0, hdr), 204;
+  http_send(r, 204, NULL, NULL, 0, hdr);
+  return 204;
 }
 
 /* Finds key in an Upload-Metadata header ("k1 base64,k2 base64") and decodes it. */
@@ -178,8 +179,10 @@ static cb_err finalize(struct req *r, struct cb_upload *u, struct cb_errbuf *eb)
   db_file_clear(&f);
   if (!e)
     e = db_upload_set_file(u->id, f.id);
-  if (!e)
+  if (!e) {
     memcpy(u->file_id, f.id, sizeof u->file_id);
+    http_audit(r, "file.upload", "file", f.id, u->filename);
+  }
   if (e)
     cb_errf(eb, "cannot record the upload: %s", cb_strerror(e));
   unlink(path); /* gone already when the store adopted it */
@@ -188,7 +191,7 @@ static cb_err finalize(struct req *r, struct cb_upload *u, struct cb_errbuf *eb)
 
 int h_tus_create(struct req *r)
 {
-  if (check_version(r))
+  if (check_version(r) || http_require_user(r))
     return r->status;
   tus_sweep_expired();
   http_drop_body(r);

@@ -18,6 +18,9 @@ static const char *const names[CB_ECOUNT] = {
   [CB_EABORTED] = "aborted",
   [CB_ECONFLICT] = "conflict",
   [CB_EUSAGE] = "usage error",
+  [CB_EFORBIDDEN] = "forbidden",
+  [CB_EAUTH] = "not authenticated",
+  [CB_ETHROTTLED] = "too many attempts",
 };
 
 const char *cb_strerror(cb_err e)

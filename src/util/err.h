@@ -20,6 +20,9 @@ typedef enum {
   CB_EABORTED,   /* the peer went away or the server is stopping */
   CB_ECONFLICT,  /* state conflict (e.g. wrong upload offset, cycle in a move) */
   CB_EUSAGE,     /* command-line usage error */
+  CB_EFORBIDDEN, /* visible to the caller, but not theirs to change */
+  CB_EAUTH,      /* credentials missing, invalid, expired or revoked */
+  CB_ETHROTTLED, /* too many attempts; try later */
   CB_ECOUNT
 } cb_err;
 

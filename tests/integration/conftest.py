@@ -44,7 +44,7 @@ class Server:
         self.proc = None
         self.port = None
         self.logs = []
-        self.stdout = ""
+        self.token = None
 
     @property
     def url(self):
@@ -63,11 +63,20 @@ class Server:
                 raise RuntimeError(f"carboy exited with {self.proc.returncode}:\n{self.log_text()}")
             try:
                 if requests.get(self.url + "/healthz", timeout=1).status_code == 200:
+                    if not self.token:
+                        self.token = self.make_token("admin", self.admin_password())
                     return self
             except requests.RequestException:
                 pass
             time.sleep(0.05)
         raise RuntimeError("carboy did not become healthy:\n" + self.log_text())
+
+    def admin_password(self):
+        if self.env.get("CARBOY_ADMIN_PASSWORD"):
+            return self.env["CARBOY_ADMIN_PASSWORD"]
+        import re
+        m = re.search(r"created user 'admin' with password (\S+)", self.log_text())
+        return m.group(1)
 
     def log_text(self):
         out = []
@@ -112,9 +121,37 @@ class Server:
                 pass
 
     # ---- API helpers ----
-    def api(self, method, path, **kw):
+    def login(self, username, password):
+        """A requests.Session signed in with a cookie (and the UI's CSRF header)."""
+        s = requests.Session()
+        r = s.post(self.url + "/api/v1/auth/login", json={"username": username, "password": password})
+        assert r.status_code == 200, r.text
+        s.headers["X-Carboy-CSRF"] = "1"
+        return s
+
+    def make_token(self, username, password, scope="write", **extra):
+        s = self.login(username, password)
+        r = s.post(self.url + "/api/v1/tokens", json={"name": "tests", "scope": scope, **extra})
+        assert r.status_code == 201, r.text
+        return r.json()["token"]
+
+    @property
+    def auth(self):
+        return {"Authorization": f"Bearer {self.token}"}
+
+    def api(self, method, path, token=None, **kw):
+        """A request as the admin (or with the given token; token="" for anonymous)."""
         kw.setdefault("timeout", 60)
-        return requests.request(method, self.url + "/api/v1" + path, **kw)
+        headers = dict(kw.pop("headers", None) or {})
+        tok = self.token if token is None else token
+        if tok:
+            headers.setdefault("Authorization", f"Bearer {tok}")
+        return requests.request(method, self.url + "/api/v1" + path, headers=headers, **kw)
+
+    def user(self, username, password="password-" + "x" * 8, admin=False):
+        r = self.api("POST", "/users", json={"username": username, "password": password, "is_admin": admin})
+        assert r.status_code == 201, r.text
+        return r.json()
 
     def folder(self, name, parent=None):
         body = {"name": name}

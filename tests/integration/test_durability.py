@@ -95,6 +95,7 @@ def test_kill_during_upload_leaves_nothing_visible(fresh):
     total = 300 * CHUNK
     sock = socket.create_connection(("127.0.0.1", s.port))
     sock.sendall((f"PUT /api/v1/folders/{f['id']}/files/partial.raw HTTP/1.1\r\nHost: x\r\n"
+                  f"Authorization: Bearer {s.token}\r\n"
                   f"Content-Length: {total}\r\n\r\n").encode())
     sent = 0
     for c in pattern_chunks(total):
@@ -128,6 +129,7 @@ def test_kill_during_multipart_upload(fresh):
                  f"Content-Type: application/octet-stream\r\n\r\n").encode()
     sock = socket.create_connection(("127.0.0.1", s.port))
     sock.sendall((f"POST /api/v1/folders/{f['id']}/files HTTP/1.1\r\nHost: x\r\n"
+                  f"Authorization: Bearer {s.token}\r\n"
                   f"Content-Type: multipart/form-data; boundary={boundary}\r\n"
                   f"Content-Length: {len(body_head) + 50 * CHUNK + 100}\r\n\r\n").encode() + body_head)
     for c in pattern_chunks(20 * CHUNK):
@@ -169,6 +171,7 @@ def test_truncated_chunked_upload_is_not_stored(fresh):
     f = server.folder("chunked")
     sock = socket.create_connection(("127.0.0.1", server.port))
     sock.sendall((f"PUT /api/v1/folders/{f['id']}/files/trunc.bin HTTP/1.1\r\nHost: x\r\n"
+                  f"Authorization: Bearer {server.token}\r\n"
                   "Transfer-Encoding: chunked\r\n\r\n").encode())
     for _ in range(3):
         sock.sendall(b"1000\r\n" + b"a" * 4096 + b"\r\n")

@@ -10,6 +10,20 @@ import requests
 from conftest import problem
 
 TUS = {"Tus-Resumable": "1.0.0"}
+AUTH = {}  # set per server by the fixture below
+
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def _auth(request):
+    """Every tus request in this module carries the admin's token."""
+    name = "server" if "server" in request.fixturenames else None
+    if name:
+        AUTH.clear()
+        AUTH.update(request.getfixturevalue(name).auth)
+    yield
 
 
 def b64(s):
@@ -18,7 +32,7 @@ def b64(s):
 
 def create(server, folder_id, name, length):
     r = requests.post(server.url + "/api/v1/uploads", headers={
-        **TUS, "Upload-Length": str(length),
+        **TUS, **AUTH, "Upload-Length": str(length),
         "Upload-Metadata": f"filename {b64(name)},folder_id {b64(folder_id)}"})
     assert r.status_code == 201, r.text
     assert r.headers["Tus-Resumable"] == "1.0.0"
@@ -27,11 +41,11 @@ def create(server, folder_id, name, length):
 
 def patch(url, offset, body, **headers):
     return requests.patch(url, data=body, headers={
-        **TUS, "Upload-Offset": str(offset), "Content-Type": "application/offset+octet-stream", **headers})
+        **TUS, **AUTH, **AUTH, "Upload-Offset": str(offset), "Content-Type": "application/offset+octet-stream", **headers})
 
 
 def head(url):
-    r = requests.head(url, headers=TUS)
+    r = requests.head(url, headers={**TUS, **AUTH})
     assert r.status_code == 200 and r.headers["Cache-Control"] == "no-store"
     return int(r.headers["Upload-Offset"]), int(r.headers["Upload-Length"]), r.headers.get("Carboy-File-Id")
 
@@ -70,7 +84,7 @@ def test_upload_in_chunks(server):
 def send_partial_patch(server, path, offset, total_length, partial):
     """A PATCH that announces total_length bytes, sends only `partial`, then drops."""
     s = socket.create_connection(("127.0.0.1", server.port))
-    s.sendall((f"PATCH {path} HTTP/1.1\r\nHost: x\r\nTus-Resumable: 1.0.0\r\n"
+    s.sendall((f"PATCH {path} HTTP/1.1\r\nHost: x\r\nTus-Resumable: 1.0.0\r\nAuthorization: Bearer {server.token}\r\n"
                f"Upload-Offset: {offset}\r\nContent-Type: application/offset+octet-stream\r\n"
                f"Content-Length: {total_length}\r\n\r\n").encode() + partial)
     s.shutdown(socket.SHUT_WR)
@@ -105,6 +119,7 @@ def test_interrupted_patch_with_checksum_keeps_nothing(server):
     digest = base64.b64encode(hashlib.sha256(data).digest()).decode()
     s = socket.create_connection(("127.0.0.1", server.port))
     s.sendall((f"PATCH {path} HTTP/1.1\r\nHost: x\r\nTus-Resumable: 1.0.0\r\nUpload-Offset: 0\r\n"
+               f"Authorization: Bearer {server.token}\r\n"
                f"Upload-Checksum: sha256 {digest}\r\nContent-Type: application/offset+octet-stream\r\n"
                f"Content-Length: {len(data)}\r\n\r\n").encode() + data[:100_000])
     s.shutdown(socket.SHUT_WR)
@@ -132,29 +147,29 @@ def test_protocol_errors(server):
     f = server.folder("tus-errors")
     r = requests.post(server.url + "/api/v1/uploads", headers={"Upload-Length": "5"})
     assert r.status_code == 412 and r.headers["Tus-Version"] == "1.0.0"
-    problem(requests.post(server.url + "/api/v1/uploads", headers={**TUS, "Upload-Length": "-5"}), 400)
-    problem(requests.post(server.url + "/api/v1/uploads", headers={**TUS, "Upload-Length": "5"}), 400)
+    problem(requests.post(server.url + "/api/v1/uploads", headers={**TUS, **AUTH, "Upload-Length": "-5"}), 400)
+    problem(requests.post(server.url + "/api/v1/uploads", headers={**TUS, **AUTH, "Upload-Length": "5"}), 400)
     problem(requests.post(server.url + "/api/v1/uploads", headers={
-        **TUS, "Upload-Length": "5", "Upload-Metadata": f"filename {b64('x')}"}), 400)
+        **TUS, **AUTH, "Upload-Length": "5", "Upload-Metadata": f"filename {b64('x')}"}), 400)
     problem(requests.post(server.url + "/api/v1/uploads", headers={
-        **TUS, "Upload-Length": "5", "Upload-Metadata": f"filename {b64('../x')},folder_id {b64(f['id'])}"}), 400)
+        **TUS, **AUTH, "Upload-Length": "5", "Upload-Metadata": f"filename {b64('../x')},folder_id {b64(f['id'])}"}), 400)
     problem(requests.post(server.url + "/api/v1/uploads", headers={
-        **TUS, "Upload-Length": "5", "Upload-Metadata": f"filename {b64('x')},folder_id {b64('0' * 24)}"}), 404)
+        **TUS, **AUTH, "Upload-Length": "5", "Upload-Metadata": f"filename {b64('x')},folder_id {b64('0' * 24)}"}), 404)
     problem(requests.post(server.url + "/api/v1/uploads", headers={
-        **TUS, "Upload-Length": "5", "Upload-Metadata": "filename !!!,folder_id xx"}), 400)
+        **TUS, **AUTH, "Upload-Length": "5", "Upload-Metadata": "filename !!!,folder_id xx"}), 400)
     url = create(server, f["id"], "y.bin", 5)
-    problem(requests.patch(url, data=b"12345", headers={**TUS, "Upload-Offset": "0",
+    problem(requests.patch(url, data=b"12345", headers={**TUS, **AUTH, "Upload-Offset": "0",
                                                         "Content-Type": "application/octet-stream"}), 415)
-    assert requests.head(server.url + "/api/v1/uploads/" + "0" * 24, headers=TUS).status_code == 404
+    assert requests.head(server.url + "/api/v1/uploads/" + "0" * 24, headers={**TUS, **AUTH}).status_code == 404
 
 
 def test_termination(server):
     f = server.folder("tus-term")
     url = create(server, f["id"], "t.bin", 100)
     assert patch(url, 0, b"x" * 40).status_code == 204
-    r = requests.delete(url, headers=TUS)
+    r = requests.delete(url, headers={**TUS, **AUTH})
     assert r.status_code == 204
-    assert requests.head(url, headers=TUS).status_code == 404
+    assert requests.head(url, headers={**TUS, **AUTH}).status_code == 404
     assert patch(url, 40, b"y").status_code == 404
     assert server.api("GET", f"/folders/{f['id']}").json()["files"] == []
 
@@ -162,7 +177,7 @@ def test_termination(server):
 def test_zero_length_upload_completes_on_creation(server):
     f = server.folder("tus-zero")
     r = requests.post(server.url + "/api/v1/uploads", headers={
-        **TUS, "Upload-Length": "0", "Upload-Metadata": f"filename {b64('empty.txt')},folder_id {b64(f['id'])}"})
+        **TUS, **AUTH, "Upload-Length": "0", "Upload-Metadata": f"filename {b64('empty.txt')},folder_id {b64(f['id'])}"})
     assert r.status_code == 201
     file_id = r.headers["Carboy-File-Id"]
     assert server.api("GET", f"/files/{file_id}").json()["size"] == 0
@@ -170,6 +185,8 @@ def test_zero_length_upload_completes_on_creation(server):
 
 def test_tus_survives_restart(fresh):
     s = fresh()
+    AUTH.clear()
+    AUTH.update(s.auth)
     f = s.folder("tus-restart")
     data = os.urandom(300_000)
     url = create(s, f["id"], "r.bin", len(data))

@@ -1,0 +1,506 @@
+/* Named queries for users, groups, sessions, API tokens, grants, share links, the
+ * caller's standing on an object, and the audit log. */
+#include <sqlite3.h>
+#include <string.h>
+
+#include "db/db.h"
+#include "db/db_internal.h"
+
+static void now(char *ts)
+{
+  cb_time_now_rfc3339(ts, CB_TIME_MAX);
+}
+
+static cb_err changed(cb_err e)
+{
+  return e ? e : (db_changes() ? CB_OK : CB_ENOTFOUND);
+}
+
+/* ---------------------------------------------------------------- users */
+
+struct user_ctx {
+  db_user_cb cb;
+  void *ctx;
+};
+
+static int user_row(sqlite3_stmt *st, void *p)
+{
+  struct user_ctx *uc = p;
+  struct cb_user u;
+  db_read_user(st, &u);
+  memset(u.password_hash, 0, sizeof u.password_hash); /* listings never carry it */
+  return uc->cb(&u, uc->ctx);
+}
+
+cb_err db_user_list(const char *after_name, int limit, db_user_cb cb, void *ctx)
+{
+  struct user_ctx uc = {cb, ctx};
+  return db_each_row(db_query("SELECT " USER_COLS " FROM users WHERE username > coalesce(?, '')"
+                              " ORDER BY username LIMIT ?", "si", after_name, (int64_t)limit),
+                     user_row, &uc);
+}
+
+/* --------------------------------------------------------------- groups */
+
+static void read_group(sqlite3_stmt *st, struct cb_group *g)
+{
+  DB_COPY(st, 0, g->id);
+  DB_COPY(st, 1, g->name);
+  DB_COPY(st, 2, g->created_at);
+}
+
+struct group_ctx {
+  db_group_cb cb;
+  void *ctx;
+};
+
+static int group_row(sqlite3_stmt *st, void *p)
+{
+  struct group_ctx *gc = p;
+  struct cb_group g;
+  read_group(st, &g);
+  return gc->cb(&g, gc->ctx);
+}
+
+cb_err db_group_create(const struct cb_group *g)
+{
+  char ts[CB_TIME_MAX];
+  now(ts);
+  return db_exec("INSERT INTO groups(id, name, created_at) VALUES (?, ?, ?)", "sss", g->id, g->name, ts);
+}
+
+cb_err db_group_get(const char *id, struct cb_group *out)
+{
+  sqlite3_stmt *st = db_query("SELECT id, name, created_at FROM groups WHERE id = ?", "s", id);
+  cb_err e = db_one_row(st);
+  if (e)
+    return e;
+  read_group(st, out);
+  sqlite3_reset(st);
+  return CB_OK;
+}
+
+cb_err db_group_list(db_group_cb cb, void *ctx)
+{
+  struct group_ctx gc = {cb, ctx};
+  return db_each_row(db_query("SELECT id, name, created_at FROM groups ORDER BY name", ""), group_row, &gc);
+}
+
+cb_err db_group_add_member(const char *group_id, const char *user_id)
+{
+  char ts[CB_TIME_MAX];
+  now(ts);
+  return db_exec("INSERT INTO group_members(group_id, user_id, created_at) VALUES (?, ?, ?)", "sss",
+                 group_id, user_id, ts);
+}
+
+cb_err db_group_remove_member(const char *group_id, const char *user_id)
+{
+  return changed(db_exec("DELETE FROM group_members WHERE group_id = ? AND user_id = ?", "ss",
+                         group_id, user_id));
+}
+
+cb_err db_group_members(const char *group_id, db_user_cb cb, void *ctx)
+{
+  struct user_ctx uc = {cb, ctx};
+  return db_each_row(db_query("SELECT u.id, u.username, u.password_hash, u.is_admin, u.created_at"
+                              " FROM group_members m JOIN users u ON u.id = m.user_id"
+                              " WHERE m.group_id = ? ORDER BY u.username", "s", group_id),
+                     user_row, &uc);
+}
+
+/* ------------------------------------------------------------- sessions */
+
+cb_err db_session_create(const char *token_hash, const char *user_id, const char *expires_at)
+{
+  char ts[CB_TIME_MAX];
+  now(ts);
+  return db_exec("INSERT INTO sessions(token_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)",
+                 "ssss", token_hash, user_id, ts, expires_at);
+}
+
+cb_err db_session_user(const char *token_hash, const char *now_ts, struct cb_user *out)
+{
+  sqlite3_stmt *st = db_query("SELECT u.id, u.username, u.password_hash, u.is_admin, u.created_at"
+                              " FROM sessions s JOIN users u ON u.id = s.user_id"
+                              " WHERE s.token_hash = ? AND s.expires_at > ?", "ss", token_hash, now_ts);
+  cb_err e = db_one_row(st);
+  if (e)
+    return e;
+  db_read_user(st, out);
+  sqlite3_reset(st);
+  return CB_OK;
+}
+
+cb_err db_session_delete(const char *token_hash)
+{
+  return db_exec("DELETE FROM sessions WHERE token_hash = ?", "s", token_hash);
+}
+
+/* --------------------------------------------------------------- tokens */
+
+#define TOKEN_COLS "t.id, t.user_id, t.name, t.scope, t.created_at, coalesce(t.expires_at, ''), " \
+                   "coalesce(t.last_used_at, '')"
+
+static void read_token(sqlite3_stmt *st, struct cb_token *t)
+{
+  DB_COPY(st, 0, t->id);
+  DB_COPY(st, 1, t->user_id);
+  DB_COPY(st, 2, t->name);
+  DB_COPY(st, 3, t->scope);
+  DB_COPY(st, 4, t->created_at);
+  DB_COPY(st, 5, t->expires_at);
+  DB_COPY(st, 6, t->last_used_at);
+}
+
+cb_err db_token_create(const struct cb_token *t, const char *token_hash)
+{
+  return db_exec("INSERT INTO tokens(id, user_id, name, token_hash, scope, created_at, expires_at)"
+                 " VALUES (?, ?, ?, ?, ?, ?, nullif(?, ''))", "sssssss", t->id, t->user_id, t->name,
+                 token_hash, t->scope, t->created_at, t->expires_at);
+}
+
+cb_err db_token_lookup(const char *token_hash, const char *now_ts, struct cb_token *t, struct cb_user *u)
+{
+  sqlite3_stmt *st = db_query("SELECT " TOKEN_COLS ", u.id, u.username, u.password_hash, u.is_admin,"
+                              " u.created_at FROM tokens t JOIN users u ON u.id = t.user_id"
+                              " WHERE t.token_hash = ? AND t.revoked_at IS NULL"
+                              " AND (t.expires_at IS NULL OR t.expires_at > ?)", "ss", token_hash, now_ts);
+  cb_err e = db_one_row(st);
+  if (e)
+    return e;
+  read_token(st, t);
+  DB_COPY(st, 7, u->id);
+  DB_COPY(st, 8, u->username);
+  DB_COPY(st, 9, u->password_hash);
+  u->is_admin = sqlite3_column_int(st, 10);
+  DB_COPY(st, 11, u->created_at);
+  sqlite3_reset(st);
+  return CB_OK;
+}
+
+cb_err db_token_touch(const char *id, const char *now_ts)
+{
+  return db_exec("UPDATE tokens SET last_used_at = ? WHERE id = ?", "ss", now_ts, id);
+}
+
+struct token_ctx {
+  db_token_cb cb;
+  void *ctx;
+};
+
+static int token_row(sqlite3_stmt *st, void *p)
+{
+  struct token_ctx *tc = p;
+  struct cb_token t;
+  read_token(st, &t);
+  return tc->cb(&t, tc->ctx);
+}
+
+cb_err db_token_list(const char *user_id, db_token_cb cb, void *ctx)
+{
+  struct token_ctx tc = {cb, ctx};
+  return db_each_row(db_query("SELECT " TOKEN_COLS " FROM tokens t WHERE t.user_id = ?"
+                              " AND t.revoked_at IS NULL ORDER BY t.created_at", "s", user_id),
+                     token_row, &tc);
+}
+
+cb_err db_token_revoke(const char *user_id, const char *id, const char *now_ts)
+{
+  return changed(db_exec("UPDATE tokens SET revoked_at = ? WHERE id = ? AND user_id = ?"
+                         " AND revoked_at IS NULL", "sss", now_ts, id, user_id));
+}
+
+/* --------------------------------------------------------------- grants */
+
+static void read_grant(sqlite3_stmt *st, struct cb_grant *g)
+{
+  DB_COPY(st, 0, g->id);
+  DB_COPY(st, 1, g->object_type);
+  DB_COPY(st, 2, g->object_id);
+  DB_COPY(st, 3, g->user_id);
+  DB_COPY(st, 4, g->group_id);
+  DB_COPY(st, 5, g->role);
+  DB_COPY(st, 6, g->created_at);
+}
+
+struct grant_ctx {
+  db_grant_cb cb;
+  void *ctx;
+};
+
+static int grant_row(sqlite3_stmt *st, void *p)
+{
+  struct grant_ctx *gc = p;
+  struct cb_grant g;
+  read_grant(st, &g);
+  return gc->cb(&g, gc->ctx);
+}
+
+cb_err db_grant_create(const struct cb_grant *g, const char *created_by)
+{
+  return db_exec("INSERT INTO grants(id, object_type, object_id, user_id, group_id, role, created_by,"
+                 " created_at) VALUES (?, ?, ?, nullif(?, ''), nullif(?, ''), ?, ?, ?)",
+                 "ssssssss", g->id, g->object_type, g->object_id, g->user_id, g->group_id, g->role,
+                 created_by, g->created_at);
+}
+
+cb_err db_grant_list(const char *object_type, const char *object_id, db_grant_cb cb, void *ctx)
+{
+  struct grant_ctx gc = {cb, ctx};
+  return db_each_row(db_query("SELECT id, object_type, object_id, coalesce(user_id, ''),"
+                              " coalesce(group_id, ''), role, created_at FROM grants"
+                              " WHERE object_type = ? AND object_id = ? ORDER BY created_at, id",
+                              "ss", object_type, object_id),
+                     grant_row, &gc);
+}
+
+cb_err db_grant_delete(const char *object_type, const char *object_id, const char *grant_id)
+{
+  return changed(db_exec("DELETE FROM grants WHERE id = ? AND object_type = ? AND object_id = ?", "sss",
+                         grant_id, object_type, object_id));
+}
+
+cb_err db_set_visibility(const char *object_type, const char *object_id, const char *visibility)
+{
+  char ts[CB_TIME_MAX];
+  now(ts);
+  if (!strcmp(object_type, "folder"))
+    return changed(db_exec("UPDATE folders SET visibility = ?, updated_at = ? WHERE id = ?"
+                           " AND deleted_at IS NULL", "sss", visibility, ts, object_id));
+  return changed(db_exec("UPDATE files SET visibility = ?, updated_at = ? WHERE id = ?"
+                         " AND deleted_at IS NULL", "sss", visibility, ts, object_id));
+}
+
+/* ---------------------------------------------------------------- links */
+
+#define LINK_COLS "id, object_type, object_id, created_by, created_at, coalesce(expires_at, '')"
+
+static void read_link(sqlite3_stmt *st, struct cb_link *l)
+{
+  DB_COPY(st, 0, l->id);
+  DB_COPY(st, 1, l->object_type);
+  DB_COPY(st, 2, l->object_id);
+  DB_COPY(st, 3, l->created_by);
+  DB_COPY(st, 4, l->created_at);
+  DB_COPY(st, 5, l->expires_at);
+}
+
+cb_err db_link_create(const struct cb_link *l, const char *token_hash)
+{
+  return db_exec("INSERT INTO links(id, object_type, object_id, token_hash, created_by, created_at,"
+                 " expires_at) VALUES (?, ?, ?, ?, ?, ?, nullif(?, ''))", "sssssss", l->id,
+                 l->object_type, l->object_id, token_hash, l->created_by, l->created_at, l->expires_at);
+}
+
+static cb_err link_one(sqlite3_stmt *st, struct cb_link *out)
+{
+  cb_err e = db_one_row(st);
+  if (e)
+    return e;
+  read_link(st, out);
+  sqlite3_reset(st);
+  return CB_OK;
+}
+
+cb_err db_link_lookup(const char *token_hash, const char *now_ts, struct cb_link *out)
+{
+  return link_one(db_query("SELECT " LINK_COLS " FROM links WHERE token_hash = ? AND revoked_at IS NULL"
+                           " AND (expires_at IS NULL OR expires_at > ?)", "ss", token_hash, now_ts),
+                  out);
+}
+
+cb_err db_link_get(const char *id, struct cb_link *out)
+{
+  return link_one(db_query("SELECT " LINK_COLS " FROM links WHERE id = ? AND revoked_at IS NULL", "s", id),
+                  out);
+}
+
+struct link_ctx {
+  db_link_cb cb;
+  void *ctx;
+};
+
+static int link_row(sqlite3_stmt *st, void *p)
+{
+  struct link_ctx *lc = p;
+  struct cb_link l;
+  read_link(st, &l);
+  return lc->cb(&l, lc->ctx);
+}
+
+cb_err db_link_list(const char *object_type, const char *object_id, db_link_cb cb, void *ctx)
+{
+  struct link_ctx lc = {cb, ctx};
+  return db_each_row(db_query("SELECT " LINK_COLS " FROM links WHERE object_type = ? AND object_id = ?"
+                              " AND revoked_at IS NULL ORDER BY created_at", "ss", object_type, object_id),
+                     link_row, &lc);
+}
+
+cb_err db_link_revoke(const char *id, const char *now_ts)
+{
+  return changed(db_exec("UPDATE links SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", "ss",
+                         now_ts, id));
+}
+
+/* ------------------------------------------------------------- standing */
+
+/* Over a folder and its ancestors: rows found, owned, public, link inside, best grant. */
+#define CHAIN_STANDING_SQL                                                                  \
+  "WITH RECURSIVE chain(id, depth) AS ("                                                     \
+  " SELECT id, 0 FROM folders WHERE id = ?3 AND deleted_at IS NULL UNION ALL"                \
+  " SELECT f.parent_id, c.depth + 1 FROM folders f JOIN chain c ON f.id = c.id"              \
+  " WHERE f.parent_id IS NOT NULL AND c.depth < 1000)"                                       \
+  " SELECT count(*), coalesce(max(f.owner_id = ?1), 0), coalesce(max(f.visibility = 'public'), 0)," \
+  " coalesce(max(f.id = ?2), 0),"                                                            \
+  " (SELECT coalesce(max(CASE g.role WHEN 'editor' THEN 2 ELSE 1 END), 0) FROM grants g"     \
+  "  WHERE g.object_type = 'folder' AND g.object_id IN (SELECT id FROM chain)"               \
+  "  AND (g.user_id = ?1 OR g.group_id IN (SELECT group_id FROM group_members WHERE user_id = ?1)))" \
+  " FROM chain c JOIN folders f ON f.id = c.id"
+
+static cb_err folder_standing(const char *user_id, const char *link_id, const char *folder_id,
+                              struct cb_standing *out)
+{
+  sqlite3_stmt *st = db_query(CHAIN_STANDING_SQL, "sss", user_id, link_id, folder_id);
+  cb_err e = db_one_row(st);
+  if (e)
+    return e == CB_ENOTFOUND ? CB_EDB : e; /* an aggregate always has a row */
+  int found = sqlite3_column_int(st, 0);
+  int owned = sqlite3_column_int(st, 1);
+  out->is_public = sqlite3_column_int(st, 2);
+  out->in_link = sqlite3_column_int(st, 3);
+  int grant = sqlite3_column_int(st, 4);
+  sqlite3_reset(st);
+  if (!found)
+    return CB_ENOTFOUND;
+  out->role = owned ? 3 : grant;
+  return CB_OK;
+}
+
+cb_err db_standing(const char *user_id, const char *link_object_id, const char *object_type,
+                   const char *object_id, struct cb_standing *out)
+{
+  memset(out, 0, sizeof *out);
+  if (!strcmp(object_type, "folder"))
+    return folder_standing(user_id, link_object_id, object_id, out);
+  sqlite3_stmt *st = db_query(
+      "SELECT f.folder_id, coalesce(f.owner_id = ?1, 0), f.visibility = 'public', coalesce(f.id = ?2, 0),"
+      " (SELECT coalesce(max(CASE g.role WHEN 'editor' THEN 2 ELSE 1 END), 0) FROM grants g"
+      "  WHERE g.object_type = 'file' AND g.object_id = f.id AND (g.user_id = ?1 OR g.group_id IN"
+      "  (SELECT group_id FROM group_members WHERE user_id = ?1)))"
+      " FROM files f WHERE f.id = ?3 AND f.deleted_at IS NULL", "sss", user_id, link_object_id, object_id);
+  cb_err e = db_one_row(st);
+  if (e)
+    return e;
+  char folder_id[CB_ID_LEN + 1];
+  DB_COPY(st, 0, folder_id);
+  int owned = sqlite3_column_int(st, 1);
+  int pub = sqlite3_column_int(st, 2);
+  int link = sqlite3_column_int(st, 3);
+  int grant = sqlite3_column_int(st, 4);
+  sqlite3_reset(st);
+  e = folder_standing(user_id, link_object_id, folder_id, out);
+  if (e)
+    return e;
+  int role = owned ? 3 : grant;
+  if (role > out->role)
+    out->role = role;
+  out->is_public |= pub;
+  out->in_link |= link;
+  return CB_OK;
+}
+
+struct folder_ctx {
+  db_folder_cb cb;
+  void *ctx;
+};
+
+static int folder_row(sqlite3_stmt *st, void *p)
+{
+  struct folder_ctx *fc = p;
+  struct cb_folder f;
+  db_read_folder(st, &f);
+  return fc->cb(&f, fc->ctx);
+}
+
+cb_err db_folder_roots(const char *user_id, const char *after_name, const char *after_id, int limit,
+                       db_folder_cb cb, void *ctx)
+{
+  struct folder_ctx fc = {cb, ctx};
+  return db_each_row(
+      db_query("SELECT " FOLDER_COLS " FROM folders f JOIN users u ON u.id = f.owner_id"
+               " WHERE f.deleted_at IS NULL AND ((f.parent_id IS NULL AND f.owner_id = ?1) OR f.id IN"
+               " (SELECT object_id FROM grants WHERE object_type = 'folder' AND (user_id = ?1 OR group_id IN"
+               " (SELECT group_id FROM group_members WHERE user_id = ?1))))"
+               " AND (f.name, f.id) > (coalesce(?2, ''), coalesce(?3, '')) ORDER BY f.name, f.id LIMIT ?4",
+               "sssi", user_id, after_name, after_id, (int64_t)limit),
+      folder_row, &fc);
+}
+
+struct file_ctx {
+  db_file_cb cb;
+  void *ctx;
+};
+
+static int file_row(sqlite3_stmt *st, void *p)
+{
+  struct file_ctx *fc = p;
+  struct cb_file f;
+  db_read_file(st, &f);
+  int stop = fc->cb(&f, fc->ctx);
+  db_file_clear(&f);
+  return stop;
+}
+
+cb_err db_files_shared(const char *user_id, int limit, db_file_cb cb, void *ctx)
+{
+  struct file_ctx fc = {cb, ctx};
+  return db_each_row(db_query("SELECT " FILE_COLS FILE_FROM " WHERE f.deleted_at IS NULL AND f.owner_id <> ?1"
+                              " AND f.id IN (SELECT object_id FROM grants WHERE object_type = 'file' AND"
+                              " (user_id = ?1 OR group_id IN (SELECT group_id FROM group_members"
+                              " WHERE user_id = ?1))) ORDER BY f.name, f.id LIMIT ?2",
+                              "si", user_id, (int64_t)limit),
+                     file_row, &fc);
+}
+
+/* ---------------------------------------------------------------- audit */
+
+cb_err db_audit_add(const char *user_id, const char *action, const char *object_type,
+                    const char *object_id, const char *detail, const char *remote_addr)
+{
+  char ts[CB_TIME_MAX];
+  now(ts);
+  return db_exec("INSERT INTO audit(at, user_id, action, object_type, object_id, detail, remote_addr)"
+                 " VALUES (?, nullif(?, ''), ?, ?, ?, ?, ?)", "sssssss", ts, user_id, action,
+                 object_type, object_id, detail, remote_addr);
+}
+
+struct audit_ctx {
+  db_audit_cb cb;
+  void *ctx;
+};
+
+static int audit_row(sqlite3_stmt *st, void *p)
+{
+  struct audit_ctx *ac = p;
+  struct cb_audit a;
+  a.id = sqlite3_column_int64(st, 0);
+  DB_COPY(st, 1, a.at);
+  DB_COPY(st, 2, a.user_id);
+  DB_COPY(st, 3, a.action);
+  DB_COPY(st, 4, a.object_type);
+  DB_COPY(st, 5, a.object_id);
+  DB_COPY(st, 6, a.detail);
+  DB_COPY(st, 7, a.remote_addr);
+  return ac->cb(&a, ac->ctx);
+}
+
+cb_err db_audit_list(int64_t before_id, int limit, db_audit_cb cb, void *ctx)
+{
+  struct audit_ctx ac = {cb, ctx};
+  return db_each_row(db_query("SELECT id, at, coalesce(user_id, ''), action, coalesce(object_type, ''),"
+                              " coalesce(object_id, ''), coalesce(detail, ''), coalesce(remote_addr, '')"
+                              " FROM audit WHERE id < ? ORDER BY id DESC LIMIT ?", "ii",
+                              before_id > 0 ? before_id : INT64_MAX, (int64_t)limit),
+                     audit_row, &ac);
+}

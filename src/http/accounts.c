@@ -1,0 +1,435 @@
+/* /api/v1/auth, /me, /tokens, and the admin endpoints /users, /groups, /audit. */
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "http/http.h"
+
+void http_audit(struct req *r, const char *action, const char *object_type, const char *object_id,
+                const char *detail)
+{
+  auth_audit(&r->who, action, object_type, object_id, detail, r->ri->remote_addr);
+}
+
+static cJSON *json_user(const struct cb_user *u)
+{
+  cJSON *o = cJSON_CreateObject();
+  cJSON_AddStringToObject(o, "id", u->id);
+  cJSON_AddStringToObject(o, "username", u->username);
+  cJSON_AddBoolToObject(o, "is_admin", u->is_admin);
+  cJSON_AddStringToObject(o, "created_at", u->created_at);
+  return o;
+}
+
+int h_login(struct req *r)
+{
+  cJSON *body = http_read_json(r);
+  if (!body)
+    return r->status;
+  const char *username = NULL, *password = NULL;
+  int st = 0;
+  if (json_opt_string(r, body, "username", &username) < 0 || json_opt_string(r, body, "password", &password) < 0)
+    goto out;
+  if (!username || !password) {
+    st = http_problem(r, 400, username ? "password" : "username", "username and password are required");
+    goto out;
+  }
+  struct cb_user u;
+  char session[CB_SECRET_MAX + 1];
+  int retry = 0;
+  cb_err e = auth_login(username, password, r->ri->remote_addr, &u, session, sizeof session, &retry);
+  if (e == CB_ETHROTTLED) {
+    char ra[16];
+    snprintf(ra, sizeof ra, "%d", retry);
+    const char *hdr[] = {"Retry-After", ra, NULL};
+    auth_audit(NULL, "login.throttled", "user", NULL, username, r->ri->remote_addr);
+    st = http_problem_extra(r, 429, NULL, hdr, "too many failed sign-ins; try again in %d s", retry);
+    goto out;
+  }
+  if (e == CB_EAUTH) {
+    auth_audit(NULL, "login.failed", "user", NULL, username, r->ri->remote_addr);
+    st = http_problem(r, 401, NULL, "wrong user name or password");
+    goto out;
+  }
+  if (e) {
+    st = http_error(r, e, "cannot sign in");
+    goto out;
+  }
+  char cookie[256];
+  snprintf(cookie, sizeof cookie, "%s=%s; Path=/; HttpOnly; SameSite=Lax; Max-Age=%d%s",
+           CB_SESSION_COOKIE, session, CB_SESSION_DAYS * 86400, r->ri->is_ssl ? "; Secure" : "");
+  sodium_memzero(session, sizeof session);
+  memcpy(r->who.user_id, u.id, sizeof r->who.user_id);
+  http_audit(r, "login", "user", u.id, u.username);
+  cJSON *o = cJSON_CreateObject();
+  cJSON_AddItemToObject(o, "user", json_user(&u));
+  const char *hdr[] = {"Set-Cookie", cookie, "Cache-Control", "no-store", NULL};
+  st = http_json_extra(r, 200, o, hdr);
+  sodium_memzero(cookie, sizeof cookie);
+out:
+  if (password)
+    sodium_memzero((void *)password, strlen(password));
+  cJSON_Delete(body);
+  return st ? st : r->status;
+}
+
+int h_logout(struct req *r)
+{
+  http_drop_body(r);
+  auth_logout(http_header(r, "Cookie"));
+  if (r->who.user_id[0])
+    http_audit(r, "logout", "user", r->who.user_id, NULL);
+  char cookie[128];
+  snprintf(cookie, sizeof cookie, "%s=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0", CB_SESSION_COOKIE);
+  const char *hdr[] = {"Set-Cookie", cookie, NULL};
+  return http_no_content(r, hdr);
+}
+
+int h_me(struct req *r)
+{
+  if (http_require_user(r))
+    return r->status;
+  cJSON *o = cJSON_CreateObject();
+  cJSON_AddStringToObject(o, "id", r->who.user_id);
+  cJSON_AddStringToObject(o, "username", r->who.username);
+  cJSON_AddBoolToObject(o, "is_admin", r->who.is_admin);
+  cJSON_AddStringToObject(o, "auth", r->who.via == CB_VIA_TOKEN ? "token" : "session");
+  cJSON_AddStringToObject(o, "scope", r->who.read_only ? "read" : "write");
+  return http_json(r, 200, o);
+}
+
+/* ---- API tokens ---- */
+
+static cJSON *json_token(const struct cb_token *t)
+{
+  cJSON *o = cJSON_CreateObject();
+  cJSON_AddStringToObject(o, "id", t->id);
+  cJSON_AddStringToObject(o, "name", t->name);
+  cJSON_AddStringToObject(o, "scope", t->scope);
+  cJSON_AddStringToObject(o, "created_at", t->created_at);
+  if (t->expires_at[0])
+    cJSON_AddStringToObject(o, "expires_at", t->expires_at);
+  else
+    cJSON_AddNullToObject(o, "expires_at");
+  if (t->last_used_at[0])
+    cJSON_AddStringToObject(o, "last_used_at", t->last_used_at);
+  else
+    cJSON_AddNullToObject(o, "last_used_at");
+  return o;
+}
+
+int h_tokens_create(struct req *r)
+{
+  if (http_require_user(r))
+    return r->status;
+  if (r->who.read_only) {
+    http_drop_body(r);
+    return http_problem(r, 403, NULL, "a read-only token cannot create tokens");
+  }
+  cJSON *body = http_read_json(r);
+  if (!body)
+    return r->status;
+  const char *name = NULL, *scope = NULL;
+  int st = 0, days = 0;
+  if (json_opt_string(r, body, "name", &name) < 0 || json_opt_string(r, body, "scope", &scope) < 0)
+    goto out;
+  if (!name || !*name || strlen(name) > 128 || !cb_utf8_valid(name, strlen(name))) {
+    st = http_problem(r, 400, "name", "field 'name' must be 1 to 128 bytes of UTF-8");
+    goto out;
+  }
+  if (!scope)
+    scope = "write";
+  if (strcmp(scope, "read") && strcmp(scope, "write")) {
+    st = http_problem(r, 400, "scope", "field 'scope' must be \"read\" or \"write\"");
+    goto out;
+  }
+  cJSON *d = cJSON_GetObjectItemCaseSensitive(body, "expires_in_days");
+  if (d && !cJSON_IsNull(d)) {
+    if (!cJSON_IsNumber(d) || d->valuedouble != (double)(int)d->valuedouble || d->valueint < 1 ||
+        d->valueint > 3650) {
+      st = http_problem(r, 400, "expires_in_days", "field 'expires_in_days' must be a whole number from 1 to 3650");
+      goto out;
+    }
+    days = d->valueint;
+  }
+  struct cb_token t;
+  char token[CB_SECRET_MAX + 1];
+  cb_err e = auth_token_create(&r->who, name, days, scope, &t, token, sizeof token);
+  if (e) {
+    st = http_error(r, e, "cannot create the token");
+    goto out;
+  }
+  http_audit(r, "token.create", "token", t.id, t.name);
+  cJSON *o = json_token(&t);
+  cJSON_AddStringToObject(o, "token", token);
+  sodium_memzero(token, sizeof token);
+  const char *hdr[] = {"Cache-Control", "no-store", NULL};
+  st = http_json_extra(r, 201, o, hdr);
+out:
+  cJSON_Delete(body);
+  return st ? st : r->status;
+}
+
+static int add_token(const struct cb_token *t, void *ctx)
+{
+  cJSON_AddItemToArray(ctx, json_token(t));
+  return 0;
+}
+
+int h_tokens_list(struct req *r)
+{
+  if (http_require_user(r))
+    return r->status;
+  cJSON *o = cJSON_CreateObject();
+  cb_err e = db_token_list(r->who.user_id, add_token, cJSON_AddArrayToObject(o, "tokens"));
+  if (e) {
+    cJSON_Delete(o);
+    return http_error(r, e, "cannot list tokens");
+  }
+  return http_json(r, 200, o);
+}
+
+int h_tokens_delete(struct req *r)
+{
+  if (http_require_user(r))
+    return r->status;
+  if (r->who.read_only)
+    return http_problem(r, 403, NULL, "a read-only token cannot revoke tokens");
+  char ts[CB_TIME_MAX];
+  cb_time_now_rfc3339(ts, sizeof ts);
+  cb_err e = cb_id_valid(r->params[0]) ? db_token_revoke(r->who.user_id, r->params[0], ts) : CB_ENOTFOUND;
+  if (e == CB_ENOTFOUND)
+    return http_problem(r, 404, NULL, "no token %s", r->params[0]);
+  if (e)
+    return http_error(r, e, "cannot revoke the token");
+  http_audit(r, "token.revoke", "token", r->params[0], NULL);
+  return http_no_content(r, NULL);
+}
+
+/* ---- admin: users and groups ---- */
+
+int h_users_create(struct req *r)
+{
+  if (http_require_admin(r))
+    return r->status;
+  cJSON *body = http_read_json(r);
+  if (!body)
+    return r->status;
+  const char *username = NULL, *password = NULL;
+  int st = 0;
+  if (json_opt_string(r, body, "username", &username) < 0 || json_opt_string(r, body, "password", &password) < 0)
+    goto out;
+  cJSON *adm = cJSON_GetObjectItemCaseSensitive(body, "is_admin");
+  if (adm && !cJSON_IsBool(adm) && !cJSON_IsNull(adm)) {
+    st = http_problem(r, 400, "is_admin", "field 'is_admin' must be a boolean");
+    goto out;
+  }
+  if (!username || !password) {
+    st = http_problem(r, 400, username ? "password" : "username", "username and password are required");
+    goto out;
+  }
+  struct cb_user u;
+  struct cb_errbuf eb = {{0}};
+  cb_err e = auth_user_add(username, password, adm && cJSON_IsTrue(adm), &u, &eb);
+  if (e == CB_EINVAL) {
+    st = http_problem(r, 400, strstr(eb.msg, "password") ? "password" : "username", "%s", eb.msg);
+    goto out;
+  }
+  if (e == CB_EEXIST) {
+    st = http_problem(r, 409, "username", "%s", eb.msg);
+    goto out;
+  }
+  if (e) {
+    st = http_error(r, e, eb.msg);
+    goto out;
+  }
+  http_audit(r, "user.create", "user", u.id, u.username);
+  st = http_json(r, 201, json_user(&u));
+out:
+  if (password)
+    sodium_memzero((void *)password, strlen(password));
+  cJSON_Delete(body);
+  return st ? st : r->status;
+}
+
+static int add_user(const struct cb_user *u, void *ctx)
+{
+  cJSON_AddItemToArray(ctx, json_user(u));
+  return 0;
+}
+
+int h_users_list(struct req *r)
+{
+  if (http_require_admin(r))
+    return r->status;
+  cJSON *o = cJSON_CreateObject();
+  cb_err e = db_user_list(NULL, 10000, add_user, cJSON_AddArrayToObject(o, "users"));
+  if (e) {
+    cJSON_Delete(o);
+    return http_error(r, e, "cannot list users");
+  }
+  return http_json(r, 200, o);
+}
+
+static cJSON *json_group(const struct cb_group *g, int with_members)
+{
+  cJSON *o = cJSON_CreateObject();
+  cJSON_AddStringToObject(o, "id", g->id);
+  cJSON_AddStringToObject(o, "name", g->name);
+  cJSON_AddStringToObject(o, "created_at", g->created_at);
+  if (with_members)
+    db_group_members(g->id, add_user, cJSON_AddArrayToObject(o, "members"));
+  return o;
+}
+
+int h_groups_create(struct req *r)
+{
+  if (http_require_admin(r))
+    return r->status;
+  cJSON *body = http_read_json(r);
+  if (!body)
+    return r->status;
+  const char *name = NULL;
+  int st = 0;
+  if (json_opt_string(r, body, "name", &name) < 0)
+    goto out;
+  const char *why = name ? cb_name_invalid(name) : "field 'name' is required";
+  if (why) {
+    st = http_problem(r, 400, "name", "%s", why);
+    goto out;
+  }
+  struct cb_group g = {0};
+  cb_id_new(g.id);
+  snprintf(g.name, sizeof g.name, "%s", name);
+  cb_err e = db_group_create(&g);
+  if (e == CB_EEXIST) {
+    st = http_problem(r, 409, "name", "a group named '%s' already exists", name);
+    goto out;
+  }
+  if (!e)
+    e = db_group_get(g.id, &g);
+  if (e) {
+    st = http_error(r, e, "cannot create the group");
+    goto out;
+  }
+  http_audit(r, "group.create", "group", g.id, g.name);
+  st = http_json(r, 201, json_group(&g, 1));
+out:
+  cJSON_Delete(body);
+  return st ? st : r->status;
+}
+
+static int add_group(const struct cb_group *g, void *ctx)
+{
+  cJSON_AddItemToArray(ctx, json_group(g, 1));
+  return 0;
+}
+
+int h_groups_list(struct req *r)
+{
+  if (http_require_admin(r))
+    return r->status;
+  cJSON *o = cJSON_CreateObject();
+  cb_err e = db_group_list(add_group, cJSON_AddArrayToObject(o, "groups"));
+  if (e) {
+    cJSON_Delete(o);
+    return http_error(r, e, "cannot list groups");
+  }
+  return http_json(r, 200, o);
+}
+
+int h_group_members_add(struct req *r)
+{
+  if (http_require_admin(r))
+    return r->status;
+  struct cb_group g;
+  if (!cb_id_valid(r->params[0]) || db_group_get(r->params[0], &g)) {
+    http_drop_body(r);
+    return http_problem(r, 404, NULL, "no group %s", r->params[0]);
+  }
+  cJSON *body = http_read_json(r);
+  if (!body)
+    return r->status;
+  const char *user_id = NULL;
+  int st = 0;
+  struct cb_user u;
+  if (json_opt_string(r, body, "user_id", &user_id) < 0)
+    goto out;
+  if (!user_id || !cb_id_valid(user_id) || db_user_get(user_id, &u)) {
+    st = http_problem(r, 400, "user_id", "field 'user_id' must name an existing user");
+    goto out;
+  }
+  cb_err e = db_group_add_member(g.id, u.id);
+  if (e && e != CB_EEXIST) {
+    st = http_error(r, e, "cannot add the member");
+    goto out;
+  }
+  http_audit(r, "group.member.add", "group", g.id, u.username);
+  st = http_json(r, e == CB_EEXIST ? 200 : 201, json_group(&g, 1));
+out:
+  cJSON_Delete(body);
+  return st ? st : r->status;
+}
+
+int h_group_members_delete(struct req *r)
+{
+  if (http_require_admin(r))
+    return r->status;
+  cb_err e = cb_id_valid(r->params[0]) && cb_id_valid(r->params[1])
+                 ? db_group_remove_member(r->params[0], r->params[1])
+                 : CB_ENOTFOUND;
+  if (e == CB_ENOTFOUND)
+    return http_problem(r, 404, NULL, "user %s is not a member of group %s", r->params[1], r->params[0]);
+  if (e)
+    return http_error(r, e, "cannot remove the member");
+  http_audit(r, "group.member.remove", "group", r->params[0], r->params[1]);
+  return http_no_content(r, NULL);
+}
+
+static int add_audit(const struct cb_audit *a, void *ctx)
+{
+  cJSON *o = cJSON_CreateObject();
+  cJSON_AddNumberToObject(o, "id", (double)a->id);
+  cJSON_AddStringToObject(o, "at", a->at);
+  cJSON_AddStringToObject(o, "user_id", a->user_id);
+  cJSON_AddStringToObject(o, "action", a->action);
+  cJSON_AddStringToObject(o, "object_type", a->object_type);
+  cJSON_AddStringToObject(o, "object_id", a->object_id);
+  cJSON_AddStringToObject(o, "detail", a->detail);
+  cJSON_AddStringToObject(o, "remote_addr", a->remote_addr);
+  cJSON_AddItemToArray(ctx, o);
+  return 0;
+}
+
+int h_audit_list(struct req *r)
+{
+  if (http_require_admin(r))
+    return r->status;
+  int limit;
+  char cursor[64];
+  if (http_page(r, &limit, cursor, sizeof cursor))
+    return r->status;
+  long long before = 0;
+  if (cursor[0]) {
+    char *end;
+    before = strtoll(cursor, &end, 10);
+    if (*end || before <= 0)
+      return http_problem(r, 400, "cursor", "cursor is not one this endpoint issued");
+  }
+  cJSON *o = cJSON_CreateObject();
+  cJSON *arr = cJSON_AddArrayToObject(o, "entries");
+  cb_err e = db_audit_list(before, limit, add_audit, arr);
+  if (e) {
+    cJSON_Delete(o);
+    return http_error(r, e, "cannot read the audit log");
+  }
+  int n = cJSON_GetArraySize(arr);
+  if (n == limit) {
+    char cur[32];
+    snprintf(cur, sizeof cur, "%.0f", cJSON_GetArrayItem(arr, n - 1)->child->valuedouble);
+    cJSON_AddStringToObject(o, "next_cursor", cur);
+  } else {
+    cJSON_AddNullToObject(o, "next_cursor");
+  }
+  return http_json(r, 200, o);
+}

@@ -1,0 +1,338 @@
+/* Sharing: visibility, grants to users and groups, share links, and /s/{token}, which
+ * serves what a link shares, read-only, without login. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "http/http.h"
+
+/* Checks that the caller may share the object (editor or owner); answers if not. */
+static int may_share(struct req *r, const char *type, const char *id)
+{
+  cb_err e = auth_check(&r->who, type, id, CB_MANAGE);
+  if (e) {
+    http_drop_body(r);
+    return http_access_error(r, e, type, id);
+  }
+  return 0;
+}
+
+static int set_visibility(struct req *r, const char *type)
+{
+  const char *id = r->params[0];
+  if (may_share(r, type, id))
+    return r->status;
+  cJSON *body = http_read_json(r);
+  if (!body)
+    return r->status;
+  const char *vis = NULL;
+  int st = 0;
+  if (json_opt_string(r, body, "visibility", &vis) < 0)
+    goto out;
+  if (!vis || (strcmp(vis, "private") && strcmp(vis, "public"))) {
+    st = http_problem(r, 400, "visibility", "field 'visibility' must be \"private\" or \"public\"");
+    goto out;
+  }
+  cb_err e = db_set_visibility(type, id, vis);
+  if (e) {
+    st = http_error(r, e, "cannot change visibility");
+    goto out;
+  }
+  http_audit(r, "share.visibility", type, id, vis);
+  cJSON *o = cJSON_CreateObject();
+  cJSON_AddStringToObject(o, "id", id);
+  cJSON_AddStringToObject(o, "visibility", vis);
+  st = http_json(r, 200, o);
+out:
+  cJSON_Delete(body);
+  return st ? st : r->status;
+}
+
+int h_folder_visibility(struct req *r) { return set_visibility(r, "folder"); }
+int h_file_visibility(struct req *r) { return set_visibility(r, "file"); }
+
+static cJSON *json_grant(const struct cb_grant *g)
+{
+  cJSON *o = cJSON_CreateObject();
+  cJSON_AddStringToObject(o, "id", g->id);
+  cJSON_AddStringToObject(o, "object_type", g->object_type);
+  cJSON_AddStringToObject(o, "object_id", g->object_id);
+  if (g->user_id[0])
+    cJSON_AddStringToObject(o, "user_id", g->user_id);
+  if (g->group_id[0])
+    cJSON_AddStringToObject(o, "group_id", g->group_id);
+  cJSON_AddStringToObject(o, "role", g->role);
+  cJSON_AddStringToObject(o, "created_at", g->created_at);
+  return o;
+}
+
+static int create_grant(struct req *r, const char *type)
+{
+  const char *id = r->params[0];
+  if (may_share(r, type, id))
+    return r->status;
+  cJSON *body = http_read_json(r);
+  if (!body)
+    return r->status;
+  const char *user_id = NULL, *group_id = NULL, *role = NULL;
+  int st = 0;
+  if (json_opt_string(r, body, "user_id", &user_id) < 0 || json_opt_string(r, body, "group_id", &group_id) < 0 ||
+      json_opt_string(r, body, "role", &role) < 0)
+    goto out;
+  if (!user_id == !group_id) {
+    st = http_problem(r, 400, "user_id", "give exactly one of 'user_id' and 'group_id'");
+    goto out;
+  }
+  if (!role || (strcmp(role, "viewer") && strcmp(role, "editor"))) {
+    st = http_problem(r, 400, "role", "field 'role' must be \"viewer\" or \"editor\"");
+    goto out;
+  }
+  struct cb_user u;
+  struct cb_group g;
+  if (user_id && (!cb_id_valid(user_id) || db_user_get(user_id, &u))) {
+    st = http_problem(r, 400, "user_id", "no user %s", user_id);
+    goto out;
+  }
+  if (group_id && (!cb_id_valid(group_id) || db_group_get(group_id, &g))) {
+    st = http_problem(r, 400, "group_id", "no group %s", group_id);
+    goto out;
+  }
+  struct cb_grant gr = {0};
+  cb_id_new(gr.id);
+  snprintf(gr.object_type, sizeof gr.object_type, "%s", type);
+  snprintf(gr.object_id, sizeof gr.object_id, "%s", id);
+  snprintf(gr.user_id, sizeof gr.user_id, "%s", user_id ? user_id : "");
+  snprintf(gr.group_id, sizeof gr.group_id, "%s", group_id ? group_id : "");
+  snprintf(gr.role, sizeof gr.role, "%s", role);
+  cb_time_now_rfc3339(gr.created_at, sizeof gr.created_at);
+  cb_err e = db_grant_create(&gr, r->who.user_id[0] ? r->who.user_id : NULL);
+  if (e) {
+    st = http_error(r, e, "cannot create the grant");
+    goto out;
+  }
+  char detail[128];
+  snprintf(detail, sizeof detail, "%s %s %s", role, user_id ? "user" : "group", user_id ? user_id : group_id);
+  http_audit(r, "share.grant", type, id, detail);
+  st = http_json(r, 201, json_grant(&gr));
+out:
+  cJSON_Delete(body);
+  return st ? st : r->status;
+}
+
+int h_folder_grants_create(struct req *r) { return create_grant(r, "folder"); }
+int h_file_grants_create(struct req *r) { return create_grant(r, "file"); }
+
+static int add_grant(const struct cb_grant *g, void *ctx)
+{
+  cJSON_AddItemToArray(ctx, json_grant(g));
+  return 0;
+}
+
+static int list_grants(struct req *r, const char *type)
+{
+  if (may_share(r, type, r->params[0]))
+    return r->status;
+  cJSON *o = cJSON_CreateObject();
+  cb_err e = db_grant_list(type, r->params[0], add_grant, cJSON_AddArrayToObject(o, "grants"));
+  if (e) {
+    cJSON_Delete(o);
+    return http_error(r, e, "cannot list grants");
+  }
+  return http_json(r, 200, o);
+}
+
+int h_folder_grants_list(struct req *r) { return list_grants(r, "folder"); }
+int h_file_grants_list(struct req *r) { return list_grants(r, "file"); }
+
+static int delete_grant(struct req *r, const char *type)
+{
+  if (may_share(r, type, r->params[0]))
+    return r->status;
+  cb_err e = cb_id_valid(r->params[1]) ? db_grant_delete(type, r->params[0], r->params[1]) : CB_ENOTFOUND;
+  if (e == CB_ENOTFOUND)
+    return http_problem(r, 404, NULL, "no grant %s on this %s", r->params[1], type);
+  if (e)
+    return http_error(r, e, "cannot delete the grant");
+  http_audit(r, "share.revoke", type, r->params[0], r->params[1]);
+  return http_no_content(r, NULL);
+}
+
+int h_folder_grants_delete(struct req *r) { return delete_grant(r, "folder"); }
+int h_file_grants_delete(struct req *r) { return delete_grant(r, "file"); }
+
+/* ---- share links ---- */
+
+static cJSON *json_link(const struct cb_link *l)
+{
+  cJSON *o = cJSON_CreateObject();
+  cJSON_AddStringToObject(o, "id", l->id);
+  cJSON_AddStringToObject(o, "object_type", l->object_type);
+  cJSON_AddStringToObject(o, "object_id", l->object_id);
+  cJSON_AddStringToObject(o, "created_at", l->created_at);
+  if (l->expires_at[0])
+    cJSON_AddStringToObject(o, "expires_at", l->expires_at);
+  else
+    cJSON_AddNullToObject(o, "expires_at");
+  return o;
+}
+
+/* Accepts RFC 3339 UTC ("...Z") and normalises it to our sortable form. */
+static int parse_expiry(const char *in, char *out)
+{
+  struct tm tm = {0};
+  const char *rest = strptime(in, "%Y-%m-%dT%H:%M:%S", &tm);
+  if (!rest)
+    return -1;
+  int ms = 0;
+  if (*rest == '.') {
+    rest++;
+    int digits = 0;
+    while (*rest >= '0' && *rest <= '9') {
+      if (digits < 3)
+        ms = ms * 10 + (*rest - '0');
+      digits++;
+      rest++;
+    }
+    while (digits++ < 3)
+      ms *= 10;
+  }
+  if (strcmp(rest, "Z") && strcmp(rest, "+00:00"))
+    return -1;
+  time_t t = timegm(&tm);
+  if (t == (time_t)-1)
+    return -1;
+  cb_time_rfc3339((int64_t)t * 1000 + ms, out, CB_TIME_MAX);
+  return 0;
+}
+
+static int create_link(struct req *r, const char *type)
+{
+  const char *id = r->params[0];
+  if (may_share(r, type, id))
+    return r->status;
+  cJSON *body = http_read_json(r);
+  if (!body)
+    return r->status;
+  const char *exp = NULL;
+  char expires[CB_TIME_MAX] = "", now[CB_TIME_MAX];
+  int st = 0;
+  if (json_opt_string(r, body, "expires_at", &exp) < 0)
+    goto out;
+  cb_time_now_rfc3339(now, sizeof now);
+  if (exp && (parse_expiry(exp, expires) || strcmp(expires, now) <= 0)) {
+    st = http_problem(r, 400, "expires_at", "field 'expires_at' must be a future RFC 3339 UTC time");
+    goto out;
+  }
+  struct cb_link l;
+  char token[CB_SECRET_MAX + 1], url[256];
+  cb_err e = auth_link_create(&r->who, type, id, expires[0] ? expires : NULL, &l, token, sizeof token);
+  if (e) {
+    st = http_error(r, e, "cannot create the link");
+    goto out;
+  }
+  http_audit(r, "share.link", type, id, l.id);
+  cJSON *o = json_link(&l);
+  cJSON_AddStringToObject(o, "token", token);
+  snprintf(url, sizeof url, "/s/%s", token);
+  cJSON_AddStringToObject(o, "url", url);
+  const char *hdr[] = {"Cache-Control", "no-store", NULL};
+  st = http_json_extra(r, 201, o, hdr);
+out:
+  cJSON_Delete(body);
+  return st ? st : r->status;
+}
+
+int h_folder_links_create(struct req *r) { return create_link(r, "folder"); }
+int h_file_links_create(struct req *r) { return create_link(r, "file"); }
+
+static int add_link(const struct cb_link *l, void *ctx)
+{
+  cJSON_AddItemToArray(ctx, json_link(l));
+  return 0;
+}
+
+static int list_links(struct req *r, const char *type)
+{
+  if (may_share(r, type, r->params[0]))
+    return r->status;
+  cJSON *o = cJSON_CreateObject();
+  cb_err e = db_link_list(type, r->params[0], add_link, cJSON_AddArrayToObject(o, "links"));
+  if (e) {
+    cJSON_Delete(o);
+    return http_error(r, e, "cannot list links");
+  }
+  return http_json(r, 200, o);
+}
+
+int h_folder_links_list(struct req *r) { return list_links(r, "folder"); }
+int h_file_links_list(struct req *r) { return list_links(r, "file"); }
+
+int h_link_delete(struct req *r)
+{
+  struct cb_link l;
+  if (!cb_id_valid(r->params[0]) || db_link_get(r->params[0], &l))
+    return http_problem(r, 404, NULL, "no link %s", r->params[0]);
+  cb_err e = auth_check(&r->who, l.object_type, l.object_id, CB_MANAGE);
+  if (e == CB_ENOTFOUND)
+    return http_problem(r, 404, NULL, "no link %s", r->params[0]);
+  if (e)
+    return http_access_error(r, e, "link", l.id);
+  char ts[CB_TIME_MAX];
+  cb_time_now_rfc3339(ts, sizeof ts);
+  if ((e = db_link_revoke(l.id, ts)))
+    return http_error(r, e, "cannot revoke the link");
+  http_audit(r, "share.unlink", l.object_type, l.object_id, l.id);
+  return http_no_content(r, NULL);
+}
+
+/* ---- /s/{token}...: the link's identity replaces any other for the request ---- */
+
+static int as_link(struct req *r, int shift)
+{
+  cb_err e = auth_link_identity(r->params[0], &r->who);
+  if (e == CB_ENOTFOUND)
+    return http_problem(r, 404, NULL, "this link does not exist, has expired or was revoked");
+  if (e)
+    return http_error(r, e, "cannot read the link");
+  free(r->params[0]);
+  if (shift) {
+    r->params[0] = r->params[1];
+    r->params[1] = r->params[2];
+    r->params[2] = NULL;
+  } else {
+    r->params[0] = strdup(r->who.link_object);
+    if (!r->params[0])
+      return http_problem(r, 500, NULL, "out of memory");
+  }
+  return 0;
+}
+
+int h_link_root(struct req *r)
+{
+  if (as_link(r, 0))
+    return r->status;
+  return !strcmp(r->who.link_type, "file") ? h_file_content(r) : h_folder_get(r);
+}
+
+int h_link_archive(struct req *r)
+{
+  if (as_link(r, 0))
+    return r->status;
+  return !strcmp(r->who.link_type, "file") ? h_file_content(r) : h_folder_archive(r);
+}
+
+int h_link_folder(struct req *r)
+{
+  return as_link(r, 1) ? r->status : h_folder_get(r);
+}
+
+int h_link_file(struct req *r)
+{
+  return as_link(r, 1) ? r->status : h_file_get(r);
+}
+
+int h_link_file_content(struct req *r)
+{
+  return as_link(r, 1) ? r->status : h_file_content(r);
+}

@@ -38,6 +38,10 @@ int h_folders_create(struct req *r)
 {
   if (http_require_user(r))
     return r->status;
+  if (r->who.read_only) {
+    http_drop_body(r);
+    return http_problem(r, 403, NULL, "a read-only token cannot create folders");
+  }
   cJSON *body = http_read_json(r);
   if (!body)
     return r->status;

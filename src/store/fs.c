@@ -27,8 +27,14 @@ struct fs_state {
 struct fs_put {
   struct fs_state *st;
   int fd;
+  uint64_t written;  /* bytes written so far */
+  uint64_t flushed;  /* bytes handed to writeback so far */
   char tmp[PATH_MAX];
 };
+
+/* Writeback is started every FLUSH_EVERY bytes while a blob streams in, so the disk
+ * works while the network and the hash do, and the fsync at commit has little left. */
+#define FLUSH_EVERY (8u << 20)
 
 static int mkdir_p(const char *path)
 {
@@ -165,6 +171,12 @@ static cb_err fs_put_write(void *put, const void *buf, size_t n, struct cb_errbu
     }
     c += w;
     n -= (size_t)w;
+    p->written += (uint64_t)w;
+  }
+  if (p->written - p->flushed >= FLUSH_EVERY) {
+    /* Start writeback of what is complete; errors surface at the fsync in commit. */
+    sync_file_range(p->fd, (off_t)p->flushed, (off_t)(p->written - p->flushed), SYNC_FILE_RANGE_WRITE);
+    p->flushed = p->written;
   }
   return CB_OK;
 }

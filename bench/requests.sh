@@ -47,7 +47,7 @@ to_ms() {
 run_wrk() {
   local label=$1 url=$2 out="$BENCH_TMP/wrk-$1.txt" rps avg p50 p99 bad
   shift 2
-  timeout "$((dur_s + 60))" wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency "$@" "$url" >"$out" 2>&1 ||
+  timeout --foreground "$((dur_s + 60))" wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency "$@" "$url" >"$out" 2>&1 ||
     { cat "$out" >&2; die "wrk on $label failed"; }
   cat "$out" >&2
   bad=$(awk '/Non-2xx or 3xx responses:/ { print $NF }' "$out")

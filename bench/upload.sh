@@ -39,9 +39,9 @@ floor_run() {
   local t0 t1 t2 th tw floor_out="$BENCH_TMP/data/floor.$1.out"
   sync
   t0=$(now)
-  timeout "$BENCH_TIMEOUT" openssl dgst -sha256 "$src" >/dev/null || die "openssl dgst failed"
+  timeout --foreground "$BENCH_TIMEOUT" openssl dgst -sha256 "$src" >/dev/null || die "openssl dgst failed"
   t1=$(now)
-  timeout "$BENCH_TIMEOUT" dd if="$src" of="$floor_out" bs=1M conv=fsync status=none || die "dd failed"
+  timeout --foreground "$BENCH_TIMEOUT" dd if="$src" of="$floor_out" bs=1M conv=fsync status=none || die "dd failed"
   t2=$(now)
   th=$(elapsed "$t0" "$t1")
   tw=$(elapsed "$t1" "$t2")

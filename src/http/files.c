@@ -268,6 +268,7 @@ int h_files_upload_multipart(struct req *r)
   }
   struct form fm = {.r = r, .folder = &folder, .files = cJSON_CreateArray()};
   struct mg_form_data_handler fdh = {form_found, form_get, NULL, &fm};
+  http_continue(r);
   int rc = mg_handle_form_request(r->conn, &fdh);
   if (!fm.err && rc >= 0)
     form_finish_part(&fm);

@@ -26,6 +26,7 @@ struct req {
   int status;        /* status sent, for metrics and the access log */
   uint64_t bytes_in;
   uint64_t bytes_out;
+  int continued; /* "100 Continue" sent (or not needed) */
 };
 
 typedef int (*http_handler)(struct req *r);
@@ -84,6 +85,8 @@ int http_query(struct req *r, const char *name, char *out, size_t cap);
 cJSON *http_read_json(struct req *r);
 /* Reads up to n body bytes; 0 at the end, <0 on error. Counts bytes_in. */
 int http_read(struct req *r, void *buf, size_t n);
+/* Answers "Expect: 100-continue" the first time the body is about to be read. */
+void http_continue(struct req *r);
 int http_media_is(struct req *r, const char *media_type);
 /* Pagination: limit (1..1000, default 100) and opaque cursor; answers 400 when bad. */
 int http_page(struct req *r, int *limit, char *cursor, size_t cap);

@@ -6,13 +6,43 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "http/http.h"
 #include "util/log.h"
 
+/* After "100 Continue" civetweb counts the response as started and refuses its header
+ * API, so that one case writes the header block itself and closes the connection after
+ * the response (its keep-alive bookkeeping no longer applies). */
+static int begin_raw(struct req *r, int status, const char *ctype, int64_t length, const char *const *extra)
+{
+  struct cb_buf b = {0};
+  const char *text = mg_get_response_code_text(r->conn, status);
+  char date[64];
+  time_t now = time(NULL);
+  struct tm tm;
+  strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S GMT", gmtime_r(&now, &tm));
+  cb_buf_printf(&b, "HTTP/1.1 %d %s\r\nDate: %s\r\nConnection: close\r\n", status, text ? text : "", date);
+  if (ctype)
+    cb_buf_printf(&b, "Content-Type: %s\r\n", ctype);
+  if (length >= 0)
+    cb_buf_printf(&b, "Content-Length: %lld\r\n", (long long)length);
+  cb_buf_puts(&b, "X-Content-Type-Options: nosniff\r\n");
+  for (int i = 0; extra && extra[i]; i += 2)
+    if (extra[i + 1])
+      cb_buf_printf(&b, "%s: %s\r\n", extra[i], extra[i + 1]);
+  cb_buf_puts(&b, "\r\n");
+  mg_disable_keep_alive(r->conn);
+  int rc = b.data && mg_write(r->conn, b.data, b.len) == (int)b.len ? 0 : -1;
+  cb_buf_free(&b);
+  return rc;
+}
+
 int http_begin(struct req *r, int status, const char *ctype, int64_t length, const char *const *extra)
 {
   r->status = status;
+  if (r->continued == 2)
+    return begin_raw(r, status, ctype, length, extra);
   mg_response_header_start(r->conn, status);
   if (ctype)
     mg_response_header_add(r->conn, "Content-Type", ctype, -1);
@@ -157,9 +187,15 @@ void http_drop_body(struct req *r)
    * small one is cheaper to drain. */
   long long cl = r->ri->content_length;
   const char *te = http_header(r, "Transfer-Encoding");
+  const char *expect = http_header(r, "Expect");
+  if (!r->continued && expect && !strcasecmp(expect, "100-continue")) {
+    /* The client waits for our go-ahead before sending: it will never come. */
+    mg_disable_keep_alive(r->conn);
+    return;
+  }
   if ((cl > 0 && cl <= 65536) && !te) {
     char buf[8192];
-    while (mg_read(r->conn, buf, sizeof buf) > 0)
+    while (http_read(r, buf, sizeof buf) > 0)
       ;
     return;
   }
@@ -193,8 +229,21 @@ int http_query(struct req *r, const char *name, char *out, size_t cap)
   return 0;
 }
 
+void http_continue(struct req *r)
+{
+  if (r->continued)
+    return;
+  r->continued = 1;
+  const char *expect = http_header(r, "Expect");
+  if (expect && !strcasecmp(expect, "100-continue") && !r->status) {
+    mg_printf(r->conn, "HTTP/1.1 100 Continue\r\n\r\n");
+    r->continued = 2;
+  }
+}
+
 int http_read(struct req *r, void *buf, size_t n)
 {
+  http_continue(r);
   int got = mg_read(r->conn, buf, n);
   if (got > 0)
     r->bytes_in += (uint64_t)got;

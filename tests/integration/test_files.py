@@ -221,3 +221,30 @@ def test_store_failure_answers_507_and_keeps_nothing(fresh):
     assert s.api("GET", f"/folders/{f['id']}").json()["files"] == []
     assert not os.listdir(os.path.join(s.data, "blobs", ".tmp"))
     assert s.put(f["id"], "small.bin", b"fits")["size"] == 4
+
+
+def test_expect_100_continue(server):
+    """Clients such as curl -T wait for '100 Continue' before sending a body."""
+    import socket
+    f = server.folder("expect")
+    s = socket.create_connection(("127.0.0.1", server.port))
+    s.settimeout(5)
+    s.sendall((f"PUT /api/v1/folders/{f['id']}/files/e.bin HTTP/1.1\r\nHost: x\r\n"
+               f"Authorization: Bearer {server.token}\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n").encode())
+    assert s.recv(1000) == b"HTTP/1.1 100 Continue\r\n\r\n"
+    s.sendall(b"hello")
+    reply = b""
+    while b"\r\n\r\n" not in reply or not reply.endswith(b"}"):
+        chunk = s.recv(4096)
+        if not chunk:
+            break
+        reply += chunk
+    s.close()
+    assert reply.startswith(b"HTTP/1.1 201 Created") and b'"size":5' in reply
+    # a request refused before its body gets no 100 and is answered at once
+    s = socket.create_connection(("127.0.0.1", server.port))
+    s.settimeout(5)
+    s.sendall((f"PUT /api/v1/folders/{f['id']}/files/e.bin HTTP/1.1\r\nHost: x\r\n"
+               f"Content-Length: 5\r\nExpect: 100-continue\r\n\r\n").encode())
+    assert s.recv(1000).startswith(b"HTTP/1.1 404")
+    s.close()

@@ -77,6 +77,19 @@ static int same_origin(struct req *r, const char *origin)
   return !strncmp(origin, scheme, sl) && !strcmp(origin + sl, host);
 }
 
+static int is_safe(struct req *r)
+{
+  return !strcmp(r->method, "GET") || !strcmp(r->method, "HEAD") || !strcmp(r->method, "OPTIONS");
+}
+
+/* A browser page from another origin may not change anything here, whatever it
+ * authenticates with (sign-in included). */
+static int cross_origin_write(struct req *r)
+{
+  const char *origin = http_header(r, "Origin");
+  return !is_safe(r) && origin && !same_origin(r, origin);
+}
+
 /* The one place where the caller's identity is taken from the request. Answers (and
  * returns non-zero) when the credentials are bad or a cookie request fails the CSRF
  * rule: state-changing requests authenticated by the session cookie must carry a
@@ -94,12 +107,8 @@ static int identify(struct req *r)
     http_problem(r, 500, NULL, "cannot identify the caller: %s", cb_strerror(e));
     return 1;
   }
-  int safe = !strcmp(r->method, "GET") || !strcmp(r->method, "HEAD") || !strcmp(r->method, "OPTIONS");
+  int safe = is_safe(r);
   const char *origin = http_header(r, "Origin");
-  if (!safe && origin && !same_origin(r, origin)) {
-    http_problem(r, 403, "Origin", "cross-origin requests may not change anything");
-    return 1;
-  }
   if (!safe && r->who.via == CB_VIA_SESSION && !origin && !http_header(r, "X-Carboy-CSRF")) {
     http_problem(r, 403, "Origin", "requests authenticated by the session cookie must carry a"
                  " same-origin Origin header or X-Carboy-CSRF");
@@ -143,6 +152,9 @@ static int dispatch(struct mg_connection *conn, void *cbdata)
   } else if (route < 0) {
     http_drop_body(&r);
     http_problem(&r, 404, NULL, "no such endpoint: %s %s", r.method, path);
+  } else if (cross_origin_write(&r)) {
+    http_drop_body(&r);
+    http_problem(&r, 403, "Origin", "cross-origin requests may not change anything");
   } else if (!http_routes[route].public_ && identify(&r)) {
     http_drop_body(&r); /* identify() answered */
   } else {

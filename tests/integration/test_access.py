@@ -313,6 +313,8 @@ def test_login_logout_cookie_and_csrf(world):
     assert requests.post(s.url + "/api/v1/auth/logout", cookies=jar, headers={"X-Carboy-CSRF": "1"}).status_code == 204
     problem(requests.get(s.url + "/api/v1/me", cookies=jar), 401)
     problem(requests.post(s.url + "/api/v1/auth/login", json={"username": "carol"}), 400)
+    problem(requests.post(s.url + "/api/v1/auth/login", json={"username": "carol", "password": PW},
+                          headers={"Origin": "http://evil.example"}), 403)
     problem(requests.post(s.url + "/api/v1/auth/login", data="x", headers={"Content-Type": "text/plain"}), 415)
 
 

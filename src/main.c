@@ -12,7 +12,9 @@
 
 #include "auth/auth.h"
 #include "db/db.h"
+#include "convert/converter.h"
 #include "http/server.h"
+#include "jobs/jobs.h"
 #include "store/store.h"
 #include "util/log.h"
 #include "util/util.h"
@@ -30,13 +32,16 @@ static const char usage_text[] =
   "                       a file store in DATA/blobs)\n"
   "  user add NAME [--admin] [--data DIR]\n"
   "                       create a user; the password is read from standard input\n"
+  "  jobs [list [STATE]|retry ID|cancel ID] [--data DIR]\n"
+  "                       inspect and steer background jobs\n"
   "  routes               print the HTTP route table\n"
   "  --version            print the version\n"
   "  help                 print this text\n"
   "\n"
   "Every flag has an environment twin: CARBOY_DATA, CARBOY_LISTEN, CARBOY_STORE,\n"
   "CARBOY_WORKERS; also CARBOY_ADMIN_PASSWORD, CARBOY_MAX_UPLOAD, CARBOY_LOG (text|json),\n"
-  "CARBOY_LOG_LEVEL, CARBOY_HTTP_THREADS, CARBOY_SHUTDOWN_GRACE. See README.md.\n";
+  "CARBOY_LOG_LEVEL, CARBOY_HTTP_THREADS, CARBOY_SHUTDOWN_GRACE, CARBOY_JOB_TIMEOUT,\n"
+  "CARBOY_WORKER_MEMORY. See README.md.\n";
 
 struct config {
   char data[PATH_MAX];
@@ -45,7 +50,9 @@ struct config {
   int workers;
   int http_threads;
   int grace;
+  int job_timeout;
   uint64_t max_upload;
+  uint64_t worker_memory;
 };
 
 static int fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -143,6 +150,14 @@ static int load_config(int argc, char **argv, struct config *c, int serve)
   const char *g = env_or("CARBOY_SHUTDOWN_GRACE", NULL);
   if (g && parse_int("CARBOY_SHUTDOWN_GRACE (seconds)", g, 0, 3600, &c->grace))
     return 2;
+  c->job_timeout = 300;
+  const char *jt = env_or("CARBOY_JOB_TIMEOUT", NULL);
+  if (jt && parse_int("CARBOY_JOB_TIMEOUT (seconds)", jt, 1, 86400, &c->job_timeout))
+    return 2;
+  c->worker_memory = 2ull << 30;
+  const char *wm = env_or("CARBOY_WORKER_MEMORY", NULL);
+  if (wm && (cb_parse_size(wm, &c->worker_memory) || c->worker_memory < (64u << 20)))
+    return fail(2, "invalid CARBOY_WORKER_MEMORY '%s': expected a size of at least 64M, such as 2G", wm);
   c->max_upload = 64ull << 30;
   const char *mu = env_or("CARBOY_MAX_UPLOAD", NULL);
   if (mu && (cb_parse_size(mu, &c->max_upload) || c->max_upload == 0))
@@ -229,7 +244,22 @@ static int cmd_serve(int argc, char **argv)
   sc.max_upload = c.max_upload;
   sc.threads = c.http_threads;
   sc.shutdown_grace_s = c.grace;
+  struct cb_jobs_config jc = {0};
+  jc.workers = c.workers;
+  jc.timeout_s = c.job_timeout;
+  jc.worker_memory = c.worker_memory;
+  snprintf(jc.data_dir, sizeof jc.data_dir, "%s", c.data);
+  ssize_t n = readlink("/proc/self/exe", jc.self_exe, sizeof jc.self_exe - 1);
+  if (n <= 0)
+    return fail(1, "cannot find this program's own path (/proc/self/exe)");
+  jc.self_exe[n] = '\0';
+  if (jobs_start(&jc, store, &eb)) {
+    store_close(store);
+    db_shutdown();
+    return fail(1, "%s", eb.msg);
+  }
   if (http_server_start(&sc, store, &eb)) {
+    jobs_stop();
     store_close(store);
     db_shutdown();
     return fail(1, "%s", eb.msg);
@@ -244,6 +274,8 @@ static int cmd_serve(int argc, char **argv)
   CB_LOG(CB_LOG_INFO, "main", "%s received: finishing in-flight requests (up to %d s)",
          sig == SIGTERM ? "SIGTERM" : "SIGINT", c.grace);
   http_server_stop();
+  jobs_stop();
+  events_shutdown();
   store_close(store);
   db_shutdown();
   CB_LOG(CB_LOG_INFO, "main", "stopped cleanly");
@@ -294,6 +326,68 @@ static int cmd_user(int argc, char **argv)
   return 0;
 }
 
+static int print_job(const struct cb_job *j, void *ctx)
+{
+  (void)ctx;
+  printf("%-24s  %-7s  %-9s  %3.0f%%  %d/%d  %s  %s\n", j->id, j->type, j->state, j->progress * 100,
+         j->attempts, j->max_attempts, j->created_at, j->error[0] ? j->error : "");
+  return 0;
+}
+
+/* carboy jobs [list [STATE]|retry ID|cancel ID]: works on the database directly, with
+ * or without a server running (SQLite arbitrates). */
+static int cmd_jobs(int argc, char **argv)
+{
+  const char *sub = argc > 0 && argv[0][0] != '-' ? argv[0] : "list";
+  int skip = argc > 0 && argv[0][0] != '-' ? 1 : 0;
+  const char *arg = NULL;
+  if (strcmp(sub, "list") && strcmp(sub, "retry") && strcmp(sub, "cancel"))
+    return fail(2, "usage: carboy jobs [list [STATE]|retry ID|cancel ID] [--data DIR]");
+  if (argc > skip && argv[skip][0] != '-') {
+    arg = argv[skip];
+    skip++;
+  }
+  if (strcmp(sub, "list") && !arg)
+    return fail(2, "usage: carboy jobs %s ID [--data DIR]", sub);
+  struct config c;
+  int rc = load_config(argc - skip, argv + skip, &c, 0);
+  if (rc || (rc = open_db(&c)))
+    return rc;
+  char now[32];
+  cb_time_now_rfc3339(now, sizeof now);
+  cb_err e = CB_OK;
+  if (!strcmp(sub, "list")) {
+    static const char *const states[] = {"queued", "running", "succeeded", "failed", "canceled"};
+    int ok = !arg;
+    for (int i = 0; i < 5 && !ok; i++)
+      ok = !strcmp(arg, states[i]);
+    if (!ok) {
+      db_shutdown();
+      return fail(2, "unknown job state '%s' (queued, running, succeeded, failed, canceled)", arg);
+    }
+    printf("%-24s  %-7s  %-9s  %4s  %s  %-24s  %s\n", "ID", "TYPE", "STATE", "DONE", "TRY", "CREATED", "ERROR");
+    e = db_job_list(NULL, arg, NULL, NULL, 1000, print_job, NULL);
+  } else if (!cb_id_valid(arg)) {
+    e = CB_ENOTFOUND;
+  } else {
+    struct cb_job j;
+    e = db_job_get(arg, &j);
+    db_job_clear(&j);
+    if (!e)
+      e = !strcmp(sub, "retry") ? db_job_retry(arg, now) : db_job_cancel(arg, now);
+    if (!e)
+      printf("carboy: job %s %s\n", arg, !strcmp(sub, "retry") ? "queued again" : "canceled");
+  }
+  db_shutdown();
+  if (e == CB_ENOTFOUND)
+    return fail(1, "no job %s", arg);
+  if (e == CB_ECONFLICT)
+    return fail(1, "job %s cannot be %s in its state", arg, !strcmp(sub, "retry") ? "retried" : "canceled");
+  if (e)
+    return fail(1, "jobs: %s", cb_strerror(e));
+  return 0;
+}
+
 int main(int argc, char **argv)
 {
   if (argc < 2)
@@ -311,6 +405,10 @@ int main(int argc, char **argv)
     return cmd_serve(argc - 2, argv + 2);
   if (!strcmp(cmd, "user"))
     return cmd_user(argc - 2, argv + 2);
+  if (!strcmp(cmd, "worker")) /* hidden: a converter process, started by the server */
+    return convert_worker_main();
+  if (!strcmp(cmd, "jobs"))
+    return cmd_jobs(argc - 2, argv + 2);
   if (!strcmp(cmd, "routes")) {
     http_routes_print(stdout);
     return 0;

@@ -266,4 +266,87 @@ cb_err db_audit_add(const char *user_id, const char *action, const char *object_
 /* Newest first, before_id exclusive (0: from the newest). */
 cb_err db_audit_list(int64_t before_id, int limit, db_audit_cb cb, void *ctx);
 
+/* ---- jobs (jobs.c); the queue's design is described in src/jobs/queue.c ---- */
+struct cb_job {
+  char id[CB_ID_LEN + 1];
+  char type[16];
+  char state[12];
+  char owner_id[CB_ID_LEN + 1];
+  char *inputs;  /* JSON array text; free with db_job_clear */
+  char *params;  /* JSON object text */
+  char *outputs; /* JSON array text */
+  char output_folder_id[CB_ID_LEN + 1];
+  double progress;
+  int attempts;
+  int max_attempts;
+  char error[512];
+  int cancel_requested;
+  char run_after[CB_TIME_MAX];
+  char created_at[CB_TIME_MAX];
+  char started_at[CB_TIME_MAX];
+  char finished_at[CB_TIME_MAX];
+  char updated_at[CB_TIME_MAX];
+};
+void db_job_clear(struct cb_job *j);
+typedef int (*db_job_cb)(const struct cb_job *j, void *ctx);
+
+/* Inserts a queued job (id, type, owner_id, inputs, params, output_folder_id,
+ * max_attempts taken from j) and its job_files rows for the input ids. */
+cb_err db_job_create(const struct cb_job *j, const char *const *input_ids, int ninputs);
+cb_err db_job_get(const char *id, struct cb_job *out);
+/* Newest first; owner_id NULL lists every job; state NULL any state; before_id is the
+ * cursor (exclusive; NULL from the newest). */
+cb_err db_job_list(const char *owner_id, const char *state, const char *before_created,
+                   const char *before_id, int limit, db_job_cb cb, void *ctx);
+/* Claims the next due queued job for instance, with a lease until lease_until;
+ * CB_ENOTFOUND when there is none. */
+cb_err db_job_claim(const char *instance, const char *now, const char *lease_until,
+                    struct cb_job *out);
+/* Extends the lease and records progress. CB_ENOTFOUND when the lease was lost
+ * (another instance took the job, or it was finished). *cancel tells if cancel was asked. */
+cb_err db_job_heartbeat(const char *id, const char *instance, const char *lease_until,
+                        double progress, int *cancel);
+/* Ends a running job held by instance: state succeeded/failed/canceled. */
+cb_err db_job_finish(const char *id, const char *instance, const char *state,
+                     const char *error, const char *outputs_json);
+/* Puts a running job back in the queue to run after run_after (a retry with backoff). */
+cb_err db_job_defer(const char *id, const char *instance, const char *run_after, const char *error);
+/* Running jobs whose lease expired, or held by an instance other than this one, go back to
+ * the queue. Returns how many in *n. */
+cb_err db_job_requeue_orphans(const char *instance, const char *now, int *n);
+/* Cancel: a queued job ends at once; a running one is asked to stop. CB_ECONFLICT when the
+ * job already ended. */
+cb_err db_job_cancel(const char *id, const char *now);
+/* Retry: a failed or canceled job is queued again with fresh attempts. CB_ECONFLICT when
+ * it has not ended, or succeeded. */
+cb_err db_job_retry(const char *id, const char *now);
+/* Jobs by state, for /metrics. */
+cb_err db_job_counts(int64_t counts[5]);
+int db_job_touches_file(const char *job_id, const char *file_id);
+
+/* The effects of an ingest, applied with the job's success in one transaction, only
+ * while instance holds the job's lease (exactly once, whatever crashes). */
+struct cb_artifact {
+  const char *kind;
+  const char *media_type;
+  const char *sha256;
+  int64_t size;
+};
+cb_err db_ingest_apply(const char *job_id, const char *instance, const char *file_id,
+                       int64_t version, const char *kind, const char *media_type,
+                       const struct cb_property *props, int nprops,
+                       const struct cb_artifact *arts, int narts);
+cb_err db_file_set_status(const char *file_id, int64_t version, const char *status,
+                          const char *error);
+struct cb_artifact_row {
+  char kind[16];
+  char media_type[128];
+  char sha256[65];
+  int64_t size;
+};
+typedef int (*db_artifact_cb)(const struct cb_artifact_row *a, void *ctx);
+cb_err db_artifacts(const char *file_id, int64_t version, db_artifact_cb cb, void *ctx);
+cb_err db_artifact_get(const char *file_id, int64_t version, const char *kind,
+                       struct cb_artifact_row *out);
+
 #endif

@@ -35,6 +35,9 @@ cb_err db_one_row(sqlite3_stmt *st);
   "coalesce(f.error, ''), f.visibility, v.sha256, v.size, f.created_at, f.updated_at, "    \
   "f.metadata"
 #define FILE_FROM " FROM files f JOIN file_versions v ON v.file_id = f.id AND v.version = f.version"
+struct cb_job;
+/* Inserts a queued job inside the caller's transaction. */
+cb_err db_job_insert_tx(const struct cb_job *j, const char *const *input_ids, int n);
 struct cb_user;
 struct cb_folder;
 struct cb_file;

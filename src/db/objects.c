@@ -1,6 +1,7 @@
 /* Named queries for users, folders, files, versions, properties, blobs and uploads. */
 #include <sqlite3.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "db/db.h"
@@ -370,6 +371,26 @@ cb_err db_file_put(const char *folder_id, const char *name, const char *owner_id
               "sisisss", id, version, sha256, size, media_type, owner_id, ts);
   if (e)
     goto done;
+  /* Every upload is processed: its ingest job commits with it, so an acknowledged
+   * upload always has one. */
+  {
+    struct cb_job job = {0};
+    char params[64];
+    const char *inputs[1] = {id};
+    char inputs_json[CB_ID_LEN + 8];
+    snprintf(params, sizeof params, "{\"version\":%lld}", (long long)version);
+    snprintf(inputs_json, sizeof inputs_json, "[\"%s\"]", id);
+    e = cb_id_new(job.id);
+    snprintf(job.type, sizeof job.type, "ingest");
+    snprintf(job.owner_id, sizeof job.owner_id, "%s", owner_id);
+    job.inputs = inputs_json;
+    job.params = params;
+    job.max_attempts = 3;
+    if (!e)
+      e = db_job_insert_tx(&job, inputs, 1);
+    if (e)
+      goto done;
+  }
   e = db_commit();
 done:
   if (e) {

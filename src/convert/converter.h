@@ -1,0 +1,78 @@
+/* Converters: one per family of file types. A converter is a descriptor (what it is and
+ * which files it claims: name, kinds, suffixes, sniff) kept apart from its operations
+ * (extract, convert, preview), as curl keeps a scheme apart from its handler and libvips
+ * a loader's is_a from its load.
+ *
+ * Converters run only inside worker child processes (`carboy worker`), never in the
+ * server: they parse untrusted files. They see a local path to read, a private work
+ * folder to write into, and report through a cJSON result object:
+ *   {"kind": "...", "media_type": "...",
+ *    "properties": [{"name", "value", "unit"?, "iri"?}],
+ *    "artifacts": [{"kind": "text", "media_type": "text/plain", "path": "WORKDIR/..."}]}
+ * Convert/preview land with the families that need them. */
+#ifndef CB_CONVERTER_H
+#define CB_CONVERTER_H
+#include <cjson/cJSON.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/err.h"
+
+struct cb_convert_input {
+  const char *path;    /* the file to read */
+  const char *name;    /* its name, as the user gave it */
+  const char *workdir; /* where outputs may be written */
+  const char *mime;    /* libmagic's MIME type of the content */
+  const char *magic;   /* libmagic's description */
+  uint64_t size;
+};
+
+/* Progress, 0..1; cheap to call often. */
+typedef void (*cb_progress_fn)(void *ctx, double fraction);
+
+struct converter_desc {
+  const char *name;
+  const char *kind;              /* the kind it gives files: text, image, ... */
+  const char *const *suffixes;   /* NULL-terminated, lower case, with the dot */
+  /* How sure (0..100) the converter is that it reads this content: 0 = no. head is the
+   * start of the file (up to 64 KiB). */
+  int (*sniff)(const unsigned char *head, size_t len, const struct cb_convert_input *in);
+};
+
+struct converter_ops {
+  cb_err (*extract)(const struct cb_convert_input *in, cJSON *result, cb_progress_fn progress,
+                    void *pctx, char *err, size_t errcap);
+};
+
+struct converter {
+  const struct converter_desc *desc;
+  const struct converter_ops *ops;
+};
+
+/* Picks the converter for a file: the best sniff score, the suffix breaking ties; the
+ * generic one when nobody claims it. Test converters count only when enabled. */
+const struct converter *converter_find(const unsigned char *head, size_t len,
+                                       const struct cb_convert_input *in);
+const struct converter *converter_by_name(const char *name);
+void converter_enable_testing(int on);
+
+/* Helpers for converters building their result. */
+void result_prop_text(cJSON *result, const char *name, const char *value, const char *unit,
+                      const char *iri);
+void result_prop_num(cJSON *result, const char *name, double value, const char *unit, const char *iri);
+void result_artifact(cJSON *result, const char *kind, const char *media_type, const char *path);
+int suffix_is(const char *name, const char *const *suffixes);
+
+/* The worker child's main loop: requests on stdin, results on stdout (one JSON object
+ * per line each way). Returns the process exit code. */
+int convert_worker_main(void);
+
+extern const struct converter conv_text;
+extern const struct converter conv_generic;
+extern const struct converter conv_test_crash;
+extern const struct converter conv_test_hang;
+extern const struct converter conv_test_oom;
+extern const struct converter conv_test_fail;
+extern const struct converter conv_test_slow;
+
+#endif

@@ -1,0 +1,134 @@
+/* Plain text: counts (lines, words, characters), the encoding, and the text itself as
+ * an artifact (valid UTF-8, invalid bytes replaced, at most TEXT_MAX bytes) for search. */
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "convert/converter.h"
+#include "util/util.h"
+
+#define TEXT_MAX (16u << 20)
+
+static const char *const suffixes[] = {".txt", ".md", ".csv", ".tsv", ".json", ".xml", ".log", ".ini",
+                                       ".yaml", ".yml", ".c", ".h", ".py", ".r", ".tex", ".rst", NULL};
+
+static int sniff(const unsigned char *head, size_t len, const struct cb_convert_input *in)
+{
+  if (in->mime && (!strncmp(in->mime, "text/", 5) || !strcmp(in->mime, "application/json") ||
+                   !strcmp(in->mime, "application/xml")))
+    return 50;
+  if (len && !memchr(head, 0, len) && cb_utf8_valid((const char *)head, len))
+    return 30;
+  return 0;
+}
+
+/* Length of the valid UTF-8 sequence at p (1..4), 0 if invalid, -1 if cut off by end. */
+static int utf8_seq(const unsigned char *p, size_t avail)
+{
+  if (p[0] < 0x80)
+    return 1;
+  int n = (p[0] & 0xe0) == 0xc0 ? 2 : (p[0] & 0xf0) == 0xe0 ? 3 : (p[0] & 0xf8) == 0xf0 ? 4 : 0;
+  if (!n)
+    return 0;
+  if ((size_t)n > avail)
+    return -1;
+  return cb_utf8_valid((const char *)p, (size_t)n) ? n : 0;
+}
+
+static cb_err extract(const struct cb_convert_input *in, cJSON *result, cb_progress_fn progress, void *pctx,
+                      char *err, size_t errcap)
+{
+  FILE *f = fopen(in->path, "rb");
+  if (!f) {
+    snprintf(err, errcap, "cannot open the file");
+    return CB_EIO;
+  }
+  char outpath[4096];
+  snprintf(outpath, sizeof outpath, "%s/text.txt", in->workdir);
+  FILE *out = fopen(outpath, "wb");
+  if (!out) {
+    fclose(f);
+    snprintf(err, errcap, "cannot write the text artifact");
+    return CB_EIO;
+  }
+  unsigned char buf[65536 + 4];
+  size_t carry = 0, n;
+  uint64_t lines = 0, words = 0, chars = 0, bytes = 0, written = 0, invalid = 0;
+  int in_word = 0, last_nl = 1;
+  while ((n = fread(buf + carry, 1, sizeof buf - 4 - carry, f)) > 0 || carry) {
+    size_t avail = carry + n, i = 0;
+    int eof = n == 0;
+    while (i < avail) {
+      int k = utf8_seq(buf + i, avail - i);
+      if (k < 0 && !eof)
+        break; /* finish the sequence with the next read */
+      unsigned char c = buf[i];
+      if (k <= 0) {
+        invalid++;
+        k = 1;
+        if (written + 3 <= TEXT_MAX) {
+          fwrite("\xef\xbf\xbd", 1, 3, out);
+          written += 3;
+        }
+      } else if (written + (size_t)k <= TEXT_MAX) {
+        fwrite(buf + i, 1, (size_t)k, out);
+        written += (size_t)k;
+      }
+      chars++;
+      if (c == '\n')
+        lines++;
+      last_nl = c == '\n';
+      int space = c == ' ' || c == '\n' || c == '\t' || c == '\r' || c == '\f' || c == '\v';
+      if (!space && !in_word)
+        words++;
+      in_word = !space;
+      i += (size_t)k;
+    }
+    bytes += i;
+    carry = avail - i;
+    memmove(buf, buf + i, carry);
+    if (in->size)
+      progress(pctx, (double)bytes / (double)in->size);
+    if (eof)
+      break;
+  }
+  int bad = ferror(f);
+  fclose(f);
+  if (fclose(out) || bad) {
+    snprintf(err, errcap, "reading the text failed");
+    return CB_EIO;
+  }
+  if (bytes && !last_nl)
+    lines++;
+  cJSON_AddStringToObject(result, "kind", "text");
+  result_prop_num(result, "line_count", (double)lines, NULL, NULL);
+  result_prop_num(result, "word_count", (double)words, NULL, NULL);
+  result_prop_num(result, "character_count", (double)chars, NULL, NULL);
+  result_prop_text(result, "encoding", invalid ? "unknown (not valid UTF-8)" : "UTF-8", NULL, NULL);
+  if (written < bytes + invalid * 2 && written >= TEXT_MAX)
+    result_prop_text(result, "text_truncated", "true", NULL, NULL);
+  result_artifact(result, "text", "text/plain; charset=utf-8", outpath);
+  return CB_OK;
+}
+
+static const struct converter_desc desc = {"text", "text", suffixes, sniff};
+static const struct converter_ops ops = {extract};
+const struct converter conv_text = {&desc, &ops};
+
+/* ---- the generic converter: for what no other converter claims ---- */
+
+static cb_err generic_extract(const struct cb_convert_input *in, cJSON *result, cb_progress_fn progress,
+                              void *pctx, char *err, size_t errcap)
+{
+  (void)err, (void)errcap;
+  if (in->mime && *in->mime)
+    result_prop_text(result, "detected_media_type", in->mime, NULL, NULL);
+  if (in->magic && *in->magic)
+    result_prop_text(result, "detected_format", in->magic, NULL, NULL);
+  progress(pctx, 1.0);
+  return CB_OK;
+}
+
+static const struct converter_desc generic_desc = {"generic", NULL, NULL, NULL};
+static const struct converter_ops generic_ops = {generic_extract};
+const struct converter conv_generic = {&generic_desc, &generic_ops};

@@ -1,0 +1,154 @@
+/* The worker child: `carboy worker`. Reads one request per line on stdin, answers on
+ * stdout, one JSON object per line:
+ *   -> {"op":"extract","path":P,"name":N,"workdir":W,"size":S}
+ *   <- {"progress":0.5}                 (any number of times)
+ *   <- {"ok":true,"result":{...}}  or  {"ok":false,"error":"..."}
+ * It runs under the limits the parent set (memory, CPU time, file size); a crash or a hang
+ * costs this process, never the server. Nothing but protocol goes to stdout. */
+#include <magic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "convert/converter.h"
+#include "util/util.h"
+
+static FILE *proto;
+
+static void send_json(cJSON *o)
+{
+  char *text = cJSON_PrintUnformatted(o);
+  if (text) {
+    fputs(text, proto);
+    fputc('\n', proto);
+    fflush(proto);
+    cJSON_free(text);
+  }
+}
+
+struct progress_state {
+  double last;
+  uint64_t last_ns;
+};
+
+static void progress(void *ctx, double f)
+{
+  struct progress_state *ps = ctx;
+  uint64_t now = cb_mono_ns();
+  if (f < ps->last + 0.01 && f < 1.0)
+    return;
+  if (now - ps->last_ns < 100000000ull && f < 1.0) /* at most 10 a second */
+    return;
+  ps->last = f;
+  ps->last_ns = now;
+  fprintf(proto, "{\"progress\":%.4f}\n", f < 0 ? 0 : f > 1 ? 1 : f);
+  fflush(proto);
+}
+
+static void answer_error(const char *msg)
+{
+  cJSON *o = cJSON_CreateObject();
+  cJSON_AddFalseToObject(o, "ok");
+  cJSON_AddStringToObject(o, "error", msg);
+  send_json(o);
+  cJSON_Delete(o);
+}
+
+static void handle(magic_t mime_cookie, magic_t desc_cookie, cJSON *req)
+{
+  const cJSON *op = cJSON_GetObjectItemCaseSensitive(req, "op");
+  const cJSON *path = cJSON_GetObjectItemCaseSensitive(req, "path");
+  const cJSON *name = cJSON_GetObjectItemCaseSensitive(req, "name");
+  const cJSON *workdir = cJSON_GetObjectItemCaseSensitive(req, "workdir");
+  if (!cJSON_IsString(op) || strcmp(op->valuestring, "extract") || !cJSON_IsString(path) ||
+      !cJSON_IsString(name) || !cJSON_IsString(workdir)) {
+    answer_error("malformed request");
+    return;
+  }
+  struct cb_convert_input in = {.path = path->valuestring, .name = name->valuestring,
+                                .workdir = workdir->valuestring};
+  struct stat sb;
+  if (stat(in.path, &sb)) {
+    answer_error("the file to read is missing");
+    return;
+  }
+  in.size = (uint64_t)sb.st_size;
+  unsigned char head[65536];
+  size_t len = 0;
+  FILE *f = fopen(in.path, "rb");
+  if (f) {
+    len = fread(head, 1, sizeof head, f);
+    fclose(f);
+  }
+  const char *mime = mime_cookie ? magic_buffer(mime_cookie, head, len) : NULL;
+  const char *desc = desc_cookie ? magic_buffer(desc_cookie, head, len) : NULL;
+  char mime_copy[128] = "", desc_copy[256] = "";
+  snprintf(mime_copy, sizeof mime_copy, "%s", mime ? mime : "");
+  snprintf(desc_copy, sizeof desc_copy, "%s", desc ? desc : "");
+  in.mime = mime_copy;
+  in.magic = desc_copy;
+  const struct converter *c = converter_find(head, len, &in);
+  cJSON *result = cJSON_CreateObject();
+  cJSON_AddStringToObject(result, "converter", c->desc->name);
+  if (mime_copy[0])
+    cJSON_AddStringToObject(result, "detected_media_type", mime_copy);
+  struct progress_state ps = {0, 0};
+  char err[512] = "";
+  cb_err e = c->ops->extract(&in, result, progress, &ps, err, sizeof err);
+  cJSON *o = cJSON_CreateObject();
+  if (e) {
+    cJSON_AddFalseToObject(o, "ok");
+    char msg[700];
+    snprintf(msg, sizeof msg, "%s: %s", c->desc->name, err[0] ? err : cb_strerror(e));
+    cJSON_AddStringToObject(o, "error", msg);
+    cJSON_Delete(result);
+  } else {
+    cJSON_AddTrueToObject(o, "ok");
+    cJSON_AddItemToObject(o, "result", result);
+  }
+  send_json(o);
+  cJSON_Delete(o);
+}
+
+int convert_worker_main(void)
+{
+  /* stdout is the protocol; anything a library prints goes to stderr instead. */
+  int fd = dup(1);
+  proto = fd >= 0 ? fdopen(fd, "w") : NULL;
+  if (!proto)
+    return 1;
+  dup2(2, 1);
+  const char *t = getenv("CARBOY_TEST_CONVERTERS");
+  converter_enable_testing(t && !strcmp(t, "1"));
+  magic_t mime_cookie = magic_open(MAGIC_MIME_TYPE);
+  magic_t desc_cookie = magic_open(MAGIC_NONE);
+  if (mime_cookie && magic_load(mime_cookie, NULL)) {
+    magic_close(mime_cookie);
+    mime_cookie = NULL;
+  }
+  if (desc_cookie && magic_load(desc_cookie, NULL)) {
+    magic_close(desc_cookie);
+    desc_cookie = NULL;
+  }
+  char *line = NULL;
+  size_t cap = 0;
+  ssize_t n;
+  while ((n = getline(&line, &cap, stdin)) > 0) {
+    cJSON *req = cJSON_ParseWithLength(line, (size_t)n);
+    if (!req)
+      answer_error("request is not JSON");
+    else
+      handle(mime_cookie, desc_cookie, req);
+    cJSON_Delete(req);
+  }
+  free(line);
+  if (mime_cookie)
+    magic_close(mime_cookie);
+  if (desc_cookie)
+    magic_close(desc_cookie);
+  fclose(proto);
+  return 0;
+}

@@ -1,0 +1,337 @@
+/* Named queries for the job queue, artifacts, and the ingest's transaction. */
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "db/db.h"
+#include "db/db_internal.h"
+
+#define JOB_COLS                                                                              \
+  "id, type, state, coalesce(owner_id, ''), inputs, params, outputs, "                         \
+  "coalesce(output_folder_id, ''), progress, attempts, max_attempts, coalesce(error, ''), "     \
+  "cancel_requested, run_after, created_at, coalesce(started_at, ''), coalesce(finished_at, ''), " \
+  "updated_at"
+
+static void read_job(sqlite3_stmt *st, struct cb_job *j)
+{
+  DB_COPY(st, 0, j->id);
+  DB_COPY(st, 1, j->type);
+  DB_COPY(st, 2, j->state);
+  DB_COPY(st, 3, j->owner_id);
+  j->inputs = strdup((const char *)sqlite3_column_text(st, 4));
+  j->params = strdup((const char *)sqlite3_column_text(st, 5));
+  j->outputs = strdup((const char *)sqlite3_column_text(st, 6));
+  DB_COPY(st, 7, j->output_folder_id);
+  j->progress = sqlite3_column_double(st, 8);
+  j->attempts = sqlite3_column_int(st, 9);
+  j->max_attempts = sqlite3_column_int(st, 10);
+  DB_COPY(st, 11, j->error);
+  j->cancel_requested = sqlite3_column_int(st, 12);
+  DB_COPY(st, 13, j->run_after);
+  DB_COPY(st, 14, j->created_at);
+  DB_COPY(st, 15, j->started_at);
+  DB_COPY(st, 16, j->finished_at);
+  DB_COPY(st, 17, j->updated_at);
+}
+
+void db_job_clear(struct cb_job *j)
+{
+  if (!j)
+    return;
+  free(j->inputs);
+  free(j->params);
+  free(j->outputs);
+  j->inputs = j->params = j->outputs = NULL;
+}
+
+static void now(char *ts)
+{
+  cb_time_now_rfc3339(ts, CB_TIME_MAX);
+}
+
+cb_err db_job_insert_tx(const struct cb_job *j, const char *const *input_ids, int n)
+{
+  char ts[CB_TIME_MAX];
+  now(ts);
+  cb_err e = db_exec("INSERT INTO jobs(id, type, state, owner_id, inputs, params, output_folder_id,"
+                     " max_attempts, run_after, created_at, updated_at)"
+                     " VALUES (?, ?, 'queued', nullif(?, ''), ?, ?, nullif(?, ''), ?, ?, ?, ?)",
+                     "ssssssisss", j->id, j->type, j->owner_id, j->inputs ? j->inputs : "[]",
+                     j->params ? j->params : "{}", j->output_folder_id,
+                     (int64_t)(j->max_attempts > 0 ? j->max_attempts : 3), ts, ts, ts);
+  for (int i = 0; !e && i < n; i++)
+    e = db_exec("INSERT OR IGNORE INTO job_files(job_id, file_id, role) VALUES (?, ?, 'input')", "ss",
+                j->id, input_ids[i]);
+  return e;
+}
+
+cb_err db_job_create(const struct cb_job *j, const char *const *input_ids, int n)
+{
+  cb_err e = db_begin();
+  if (e)
+    return e;
+  e = db_job_insert_tx(j, input_ids, n);
+  if (e) {
+    db_rollback();
+    return e;
+  }
+  return db_commit();
+}
+
+cb_err db_job_get(const char *id, struct cb_job *out)
+{
+  sqlite3_stmt *st = db_query("SELECT " JOB_COLS " FROM jobs WHERE id = ?", "s", id);
+  cb_err e = db_one_row(st);
+  if (e)
+    return e;
+  read_job(st, out);
+  sqlite3_reset(st);
+  return CB_OK;
+}
+
+struct job_ctx {
+  db_job_cb cb;
+  void *ctx;
+};
+
+static int job_row(sqlite3_stmt *st, void *p)
+{
+  struct job_ctx *jc = p;
+  struct cb_job j;
+  read_job(st, &j);
+  int stop = jc->cb(&j, jc->ctx);
+  db_job_clear(&j);
+  return stop;
+}
+
+cb_err db_job_list(const char *owner_id, const char *state, const char *before_created,
+                   const char *before_id, int limit, db_job_cb cb, void *ctx)
+{
+  struct job_ctx jc = {cb, ctx};
+  return db_each_row(db_query("SELECT " JOB_COLS " FROM jobs WHERE (?1 IS NULL OR owner_id = ?1)"
+                              " AND (?2 IS NULL OR state = ?2)"
+                              " AND (?3 IS NULL OR (created_at, id) < (?3, ?4))"
+                              " ORDER BY created_at DESC, id DESC LIMIT ?5",
+                              "ssssi", owner_id, state, before_created, before_id, (int64_t)limit),
+                     job_row, &jc);
+}
+
+cb_err db_job_claim(const char *instance, const char *now_ts, const char *lease_until, struct cb_job *out)
+{
+  sqlite3_stmt *st = db_query("UPDATE jobs SET state = 'running', lease_owner = ?1, lease_expires = ?3,"
+                              " attempts = attempts + 1, started_at = coalesce(started_at, ?2),"
+                              " updated_at = ?2 WHERE id = (SELECT id FROM jobs WHERE state = 'queued'"
+                              " AND run_after <= ?2 ORDER BY run_after, created_at LIMIT 1)"
+                              " RETURNING " JOB_COLS, "sss", instance, now_ts, lease_until);
+  cb_err e = db_one_row(st);
+  if (e)
+    return e;
+  read_job(st, out);
+  /* step to the end so the statement completes its write */
+  while (sqlite3_step(st) == SQLITE_ROW)
+    ;
+  sqlite3_reset(st);
+  return CB_OK;
+}
+
+cb_err db_job_heartbeat(const char *id, const char *instance, const char *lease_until, double progress,
+                        int *cancel)
+{
+  char ts[CB_TIME_MAX];
+  now(ts);
+  sqlite3_stmt *st = db_query("UPDATE jobs SET lease_expires = ?, progress = max(progress, ?), updated_at = ?"
+                              " WHERE id = ? AND lease_owner = ? AND state = 'running'"
+                              " RETURNING cancel_requested", "sdsss", lease_until, progress, ts, id, instance);
+  cb_err e = db_one_row(st);
+  if (e)
+    return e;
+  *cancel = sqlite3_column_int(st, 0);
+  while (sqlite3_step(st) == SQLITE_ROW)
+    ;
+  sqlite3_reset(st);
+  return CB_OK;
+}
+
+static cb_err finish_tx(const char *id, const char *instance, const char *state, const char *error,
+                        const char *outputs)
+{
+  char ts[CB_TIME_MAX];
+  now(ts);
+  cb_err e = db_exec("UPDATE jobs SET state = ?, error = ?, outputs = coalesce(?, outputs),"
+                     " progress = CASE WHEN ? = 'succeeded' THEN 1 ELSE progress END,"
+                     " finished_at = ?, updated_at = ?, lease_owner = NULL, lease_expires = NULL"
+                     " WHERE id = ? AND lease_owner = ? AND state = 'running'",
+                     "ssssssss", state, error, outputs, state, ts, ts, id, instance);
+  return e ? e : (db_changes() ? CB_OK : CB_ENOTFOUND);
+}
+
+cb_err db_job_finish(const char *id, const char *instance, const char *state, const char *error,
+                     const char *outputs_json)
+{
+  return finish_tx(id, instance, state, error, outputs_json);
+}
+
+cb_err db_job_defer(const char *id, const char *instance, const char *run_after, const char *error)
+{
+  char ts[CB_TIME_MAX];
+  now(ts);
+  cb_err e = db_exec("UPDATE jobs SET state = 'queued', run_after = ?, error = ?, updated_at = ?,"
+                     " lease_owner = NULL, lease_expires = NULL"
+                     " WHERE id = ? AND lease_owner = ? AND state = 'running'",
+                     "sssss", run_after, error, ts, id, instance);
+  return e ? e : (db_changes() ? CB_OK : CB_ENOTFOUND);
+}
+
+cb_err db_job_requeue_orphans(const char *instance, const char *now_ts, int *n)
+{
+  cb_err e = db_exec("UPDATE jobs SET state = 'queued', lease_owner = NULL, lease_expires = NULL,"
+                     " updated_at = ?2 WHERE state = 'running' AND (lease_owner IS NOT ?1 OR lease_expires < ?2)",
+                     "ss", instance, now_ts);
+  *n = e ? 0 : db_changes();
+  return e;
+}
+
+cb_err db_job_cancel(const char *id, const char *now_ts)
+{
+  cb_err e = db_exec("UPDATE jobs SET state = 'canceled', finished_at = ?2, updated_at = ?2,"
+                     " error = 'canceled' WHERE id = ?1 AND state = 'queued'", "ss", id, now_ts);
+  if (e || db_changes())
+    return e;
+  e = db_exec("UPDATE jobs SET cancel_requested = 1, updated_at = ?2 WHERE id = ?1 AND state = 'running'",
+              "ss", id, now_ts);
+  return e ? e : (db_changes() ? CB_OK : CB_ECONFLICT);
+}
+
+cb_err db_job_retry(const char *id, const char *now_ts)
+{
+  cb_err e = db_exec("UPDATE jobs SET state = 'queued', attempts = 0, error = NULL, cancel_requested = 0,"
+                     " progress = 0, run_after = ?2, finished_at = NULL, updated_at = ?2"
+                     " WHERE id = ?1 AND state IN ('failed', 'canceled')", "ss", id, now_ts);
+  return e ? e : (db_changes() ? CB_OK : CB_ECONFLICT);
+}
+
+cb_err db_job_counts(int64_t counts[5])
+{
+  static const char *const states[5] = {"queued", "running", "succeeded", "failed", "canceled"};
+  memset(counts, 0, 5 * sizeof counts[0]);
+  sqlite3_stmt *st = db_query("SELECT state, count(*) FROM jobs GROUP BY state", "");
+  if (!st)
+    return CB_EDB;
+  while (sqlite3_step(st) == SQLITE_ROW) {
+    const char *s = (const char *)sqlite3_column_text(st, 0);
+    for (int i = 0; i < 5; i++)
+      if (s && !strcmp(s, states[i]))
+        counts[i] = sqlite3_column_int64(st, 1);
+  }
+  sqlite3_reset(st);
+  return CB_OK;
+}
+
+int db_job_touches_file(const char *job_id, const char *file_id)
+{
+  sqlite3_stmt *st = db_query("SELECT 1 FROM job_files WHERE job_id = ? AND file_id = ?", "ss", job_id, file_id);
+  if (!st)
+    return 0;
+  int found = sqlite3_step(st) == SQLITE_ROW;
+  sqlite3_reset(st);
+  return found;
+}
+
+/* ------------------------------------------------------------ ingest */
+
+cb_err db_file_set_status(const char *file_id, int64_t version, const char *status, const char *error)
+{
+  char ts[CB_TIME_MAX];
+  now(ts);
+  return db_exec("UPDATE files SET status = ?, error = ?, updated_at = ? WHERE id = ? AND version = ?",
+                 "ssssi", status, error, ts, file_id, version);
+}
+
+cb_err db_ingest_apply(const char *job_id, const char *instance, const char *file_id, int64_t version,
+                       const char *kind, const char *media_type, const struct cb_property *props,
+                       int nprops, const struct cb_artifact *arts, int narts)
+{
+  char ts[CB_TIME_MAX];
+  now(ts);
+  cb_err e = db_begin();
+  if (e)
+    return e;
+  /* Only the lease holder may apply: a job that was taken over never applies twice. */
+  e = finish_tx(job_id, instance, "succeeded", NULL, NULL);
+  if (e)
+    goto out;
+  /* A newer version uploaded meanwhile keeps its own state; its own job describes it. */
+  e = db_exec("UPDATE files SET kind = coalesce(?, kind), media_type = coalesce(?, media_type),"
+              " status = 'processed', error = NULL, updated_at = ? WHERE id = ? AND version = ?",
+              "ssssi", kind, media_type, ts, file_id, version);
+  if (e || !db_changes())
+    goto out;
+  e = db_exec("DELETE FROM properties WHERE file_id = ? AND source = 'extracted'", "s", file_id);
+  for (int i = 0; !e && i < nprops; i++) {
+    const struct cb_property *p = &props[i];
+    if (p->is_num)
+      e = db_exec("INSERT INTO properties(file_id, record_id, name, value_num, unit, iri, source)"
+                  " VALUES (?, NULL, ?, ?, ?, ?, 'extracted')", "ssdss", file_id, p->name, p->value_num,
+                  p->unit, p->iri);
+    else
+      e = db_exec("INSERT INTO properties(file_id, record_id, name, value_text, unit, iri, source)"
+                  " VALUES (?, NULL, ?, ?, ?, ?, 'extracted')", "sssss", file_id, p->name, p->value_text,
+                  p->unit, p->iri);
+  }
+  for (int i = 0; !e && i < narts; i++) {
+    const struct cb_artifact *a = &arts[i];
+    e = db_exec("INSERT OR IGNORE INTO blobs(sha256, size, created_at) VALUES (?, ?, ?)", "sis", a->sha256,
+                a->size, ts);
+    if (!e)
+      e = db_exec("INSERT OR REPLACE INTO artifacts(file_id, version, kind, media_type, sha256, size, created_at)"
+                  " VALUES (?, ?, ?, ?, ?, ?, ?)", "sisssis", file_id, version, a->kind, a->media_type,
+                  a->sha256, a->size, ts);
+  }
+out:
+  if (e) {
+    db_rollback();
+    return e;
+  }
+  return db_commit();
+}
+
+static void read_artifact(sqlite3_stmt *st, struct cb_artifact_row *a)
+{
+  DB_COPY(st, 0, a->kind);
+  DB_COPY(st, 1, a->media_type);
+  DB_COPY(st, 2, a->sha256);
+  a->size = sqlite3_column_int64(st, 3);
+}
+
+struct art_ctx {
+  db_artifact_cb cb;
+  void *ctx;
+};
+
+static int art_row(sqlite3_stmt *st, void *p)
+{
+  struct art_ctx *ac = p;
+  struct cb_artifact_row a;
+  read_artifact(st, &a);
+  return ac->cb(&a, ac->ctx);
+}
+
+cb_err db_artifacts(const char *file_id, int64_t version, db_artifact_cb cb, void *ctx)
+{
+  struct art_ctx ac = {cb, ctx};
+  return db_each_row(db_query("SELECT kind, media_type, sha256, size FROM artifacts WHERE file_id = ?"
+                              " AND version = ? ORDER BY kind", "si", file_id, version),
+                     art_row, &ac);
+}
+
+cb_err db_artifact_get(const char *file_id, int64_t version, const char *kind, struct cb_artifact_row *out)
+{
+  sqlite3_stmt *st = db_query("SELECT kind, media_type, sha256, size FROM artifacts WHERE file_id = ?"
+                              " AND version = ? AND kind = ?", "sis", file_id, version, kind);
+  cb_err e = db_one_row(st);
+  if (e)
+    return e;
+  read_artifact(st, out);
+  sqlite3_reset(st);
+  return CB_OK;
+}

@@ -1,0 +1,231 @@
+#include "jobs/pool.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "util/log.h"
+#include "util/util.h"
+
+#define MAX_LINE (64u << 20)
+
+#if defined(__SANITIZE_ADDRESS__)
+#define UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define UNDER_ASAN 1
+#endif
+#endif
+#ifndef UNDER_ASAN
+#define UNDER_ASAN 0
+#endif
+
+void pool_kill(struct pool_child *c)
+{
+  if (c->pid > 0) {
+    kill(c->pid, SIGKILL);
+    waitpid(c->pid, NULL, 0);
+  }
+  if (c->to_child >= 0)
+    close(c->to_child);
+  if (c->from_child >= 0)
+    close(c->from_child);
+  free(c->buf);
+  memset(c, 0, sizeof *c);
+  c->to_child = c->from_child = -1;
+}
+
+static cb_err spawn(struct pool_child *c, const struct pool_limits *lim)
+{
+  int in[2], out[2];
+  if (pipe2(in, O_CLOEXEC))
+    return CB_EIO;
+  if (pipe2(out, O_CLOEXEC)) {
+    close(in[0]);
+    close(in[1]);
+    return CB_EIO;
+  }
+  char rss_opt[160] = "";
+  if (UNDER_ASAN) {
+    /* ASan reserves terabytes of address space, so RLIMIT_AS cannot bound it; its own
+     * RSS limit does the same job. */
+    const char *prev = getenv("ASAN_OPTIONS");
+    snprintf(rss_opt, sizeof rss_opt, "%s%shard_rss_limit_mb=%llu", prev ? prev : "", prev ? ":" : "",
+             (unsigned long long)(lim->memory >> 20));
+  }
+  pid_t pid = fork();
+  if (pid < 0) {
+    close(in[0]), close(in[1]), close(out[0]), close(out[1]);
+    return CB_EIO;
+  }
+  if (pid == 0) {
+    /* child: only async-signal-safe calls until exec */
+    dup2(in[0], 0);
+    dup2(out[1], 1);
+    struct rlimit rl;
+    if (!UNDER_ASAN && lim->memory) {
+      rl.rlim_cur = rl.rlim_max = lim->memory;
+      setrlimit(RLIMIT_AS, &rl);
+    }
+    rl.rlim_cur = (rlim_t)lim->timeout_s + 5;
+    rl.rlim_max = (rlim_t)lim->timeout_s + 10;
+    setrlimit(RLIMIT_CPU, &rl);
+    rl.rlim_cur = rl.rlim_max = 8ull << 30;
+    setrlimit(RLIMIT_FSIZE, &rl);
+    rl.rlim_cur = rl.rlim_max = 0;
+    setrlimit(RLIMIT_CORE, &rl);
+    if (UNDER_ASAN)
+      setenv("ASAN_OPTIONS", rss_opt, 1); /* not async-signal-safe, but only in ASan builds */
+    char *argv[] = {(char *)"carboy", (char *)"worker", NULL};
+    execv(lim->exe, argv);
+    _exit(127);
+  }
+  close(in[0]);
+  close(out[1]);
+  c->pid = pid;
+  c->to_child = in[1];
+  c->from_child = out[0];
+  c->len = 0;
+  return CB_OK;
+}
+
+static int write_all(int fd, const char *p, size_t n)
+{
+  while (n) {
+    ssize_t w = write(fd, p, n);
+    if (w < 0 && errno == EINTR)
+      continue;
+    if (w <= 0)
+      return -1;
+    p += w;
+    n -= (size_t)w;
+  }
+  return 0;
+}
+
+/* Why the child is gone, in words. */
+static void describe_exit(struct pool_child *c, const struct pool_limits *lim, char *err, size_t cap)
+{
+  int status = 0;
+  pid_t r = waitpid(c->pid, &status, 0);
+  c->pid = 0;
+  if (r <= 0)
+    snprintf(err, cap, "the converter process vanished");
+  else if (WIFSIGNALED(status) && WTERMSIG(status) == SIGXCPU)
+    snprintf(err, cap, "the converter used more than %d s of CPU time and was stopped", lim->timeout_s + 5);
+  else if (WIFSIGNALED(status))
+    snprintf(err, cap, "the converter crashed (signal %d: %s)", WTERMSIG(status), strsignal(WTERMSIG(status)));
+  else if (WIFEXITED(status) && WEXITSTATUS(status) == 127)
+    snprintf(err, cap, "the converter process could not be started");
+  else
+    snprintf(err, cap, "the converter exited unexpectedly (code %d)%s", WIFEXITED(status) ? WEXITSTATUS(status) : -1,
+             UNDER_ASAN ? " (memory limit?)" : "");
+}
+
+cb_err pool_run(struct pool_child *c, const struct pool_limits *lim, cJSON *req, pool_tick_fn tick, void *ctx,
+                cJSON **result, char *err, size_t errcap)
+{
+  *result = NULL;
+  if (c->pid <= 0) {
+    pool_kill(c);
+    if (spawn(c, lim)) {
+      snprintf(err, errcap, "cannot start a converter process: %s", strerror(errno));
+      return CB_EIO;
+    }
+  }
+  char *line = cJSON_PrintUnformatted(req);
+  int bad = !line || write_all(c->to_child, line, strlen(line)) || write_all(c->to_child, "\n", 1);
+  cJSON_free(line);
+  if (bad) {
+    describe_exit(c, lim, err, errcap);
+    pool_kill(c);
+    return CB_EIO;
+  }
+  uint64_t deadline = cb_mono_ns() + (uint64_t)lim->timeout_s * 1000000000ull;
+  for (;;) {
+    /* whole lines already buffered */
+    char *nl;
+    while (c->buf && (nl = memchr(c->buf, '\n', c->len))) {
+      *nl = '\0';
+      cJSON *msg = cJSON_Parse(c->buf);
+      size_t used = (size_t)(nl - c->buf) + 1;
+      memmove(c->buf, nl + 1, c->len - used);
+      c->len -= used;
+      if (!msg)
+        continue;
+      cJSON *prog = cJSON_GetObjectItemCaseSensitive(msg, "progress");
+      cJSON *ok = cJSON_GetObjectItemCaseSensitive(msg, "ok");
+      if (cJSON_IsNumber(prog)) {
+        int stop = tick(ctx, prog->valuedouble);
+        cJSON_Delete(msg);
+        if (stop) {
+          pool_kill(c);
+          snprintf(err, errcap, "stopped");
+          return CB_EABORTED;
+        }
+        continue;
+      }
+      if (cJSON_IsTrue(ok)) {
+        *result = cJSON_DetachItemFromObjectCaseSensitive(msg, "result");
+        cJSON_Delete(msg);
+        if (!*result)
+          *result = cJSON_CreateObject();
+        return CB_OK;
+      }
+      cJSON *e = cJSON_GetObjectItemCaseSensitive(msg, "error");
+      snprintf(err, errcap, "%s", cJSON_IsString(e) ? e->valuestring : "the converter failed");
+      cJSON_Delete(msg);
+      return CB_EINVAL;
+    }
+    uint64_t now = cb_mono_ns();
+    if (now >= deadline) {
+      pool_kill(c);
+      snprintf(err, errcap, "the converter did not finish within %d s and was stopped", lim->timeout_s);
+      return CB_EIO;
+    }
+    struct pollfd pfd = {c->from_child, POLLIN, 0};
+    uint64_t left_ms = (deadline - now) / 1000000ull;
+    int rc = poll(&pfd, 1, left_ms < 1000 ? (int)left_ms + 1 : 1000);
+    if (rc < 0 && errno == EINTR)
+      continue;
+    if (rc == 0) {
+      if (tick(ctx, -1.0)) {
+        pool_kill(c);
+        snprintf(err, errcap, "stopped");
+        return CB_EABORTED;
+      }
+      continue;
+    }
+    if (c->len + 65536 > c->cap) {
+      size_t cap = c->cap ? c->cap * 2 : 131072;
+      if (cap > MAX_LINE) {
+        pool_kill(c);
+        snprintf(err, errcap, "the converter's answer is too large");
+        return CB_EIO;
+      }
+      char *nb = realloc(c->buf, cap);
+      if (!nb) {
+        pool_kill(c);
+        return CB_ENOMEM;
+      }
+      c->buf = nb;
+      c->cap = cap;
+    }
+    ssize_t n = read(c->from_child, c->buf + c->len, c->cap - c->len - 1);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0) {
+      describe_exit(c, lim, err, errcap);
+      pool_kill(c);
+      return CB_EIO;
+    }
+    c->len += (size_t)n;
+  }
+}

@@ -1,0 +1,38 @@
+/* Converter processes: each worker thread owns one child (`carboy worker`) that it
+ * restarts after a crash, a kill or a timeout. Limits are set in the child before exec:
+ * address space, CPU time, file size, no core dumps; the wall clock is watched here. */
+#ifndef CB_POOL_H
+#define CB_POOL_H
+#include <cjson/cJSON.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "util/err.h"
+
+struct pool_child {
+  pid_t pid;
+  int to_child;   /* its stdin */
+  int from_child; /* its stdout */
+  char *buf;      /* bytes read but not yet a whole line */
+  size_t len, cap;
+};
+
+struct pool_limits {
+  const char *exe;
+  int timeout_s;
+  uint64_t memory;
+};
+
+/* Called on every progress report (fraction >= 0) and about once a second (fraction < 0).
+ * A non-zero return stops the conversion (the child is killed). */
+typedef int (*pool_tick_fn)(void *ctx, double fraction);
+
+/* Sends req to the child (starting it if needed) and waits for its answer: *result gets
+ * the "result" object on success (caller deletes). Errors: CB_EINVAL with the converter's
+ * own message (the file is at fault), CB_EABORTED when tick asked to stop, CB_EIO when the
+ * process crashed, was killed for a limit or timed out (err says which). */
+cb_err pool_run(struct pool_child *c, const struct pool_limits *lim, cJSON *req, pool_tick_fn tick,
+                void *ctx, cJSON **result, char *err, size_t errcap);
+void pool_kill(struct pool_child *c);
+
+#endif

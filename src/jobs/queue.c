@@ -1,0 +1,520 @@
+/* DESIGN: the job queue
+ * =====================
+ * Jobs live in the SQLite table `jobs` (schemas/sql/0003_jobs.sql), so a queued job
+ * survives anything the process does. States: queued -> running -> succeeded | failed |
+ * canceled; a running job may go back to queued (retry with backoff, or recovery).
+ *
+ * Claiming. Worker threads (CARBOY_WORKERS of them) take the next due job with one
+ * `UPDATE ... WHERE id = (SELECT ... LIMIT 1) RETURNING`, which sets state=running, the
+ * lease owner (this process's random instance id), a lease expiry, and attempts+1. Two
+ * workers can never claim the same job: the UPDATE is atomic under SQLite's write lock.
+ *
+ * Leases and heartbeats. While a job runs, its worker renews the lease every couple of
+ * seconds (LEASE_S ahead) and records progress; the renewal also reads cancel_requested.
+ * At start, and every few seconds after, running jobs whose lease expired or whose owner is
+ * another instance (a previous process that crashed or was killed) go back to queued.
+ *
+ * Exactly once. A job's effects are written in the same transaction that marks it
+ * succeeded, and that transaction first checks that this instance still holds the lease.
+ * A crash before the commit leaves no effects (the job is simply run again); a crash
+ * after it leaves a succeeded job. Effects are idempotent besides (properties are replaced,
+ * artifacts keyed by file, version and kind, blobs content-addressed), so even a replay
+ * could not duplicate anything.
+ *
+ * Failures. A converter that rejects the file, crashes, exceeds a limit or times out fails
+ * the job at once with that reason (the file is at fault; retrying would fail again).
+ * Anything else (store or database trouble) is retried after 2^attempts seconds, up to
+ * max_attempts. Cancel is cooperative: a queued job ends at once; a running one sees the
+ * flag at its next heartbeat and its converter process is killed.
+ *
+ * Isolation. Converters never run in this process: each worker thread owns one converter
+ * process (pool.c) with memory, CPU and file-size limits and a wall-clock timeout. Open
+ * Babel and friends are not thread-safe; processes give the parallelism.
+ *
+ * Events. Every state change and progress step is published to the event feed
+ * (events.c), which the HTTP layer streams as Server-Sent Events and webhooks. */
+#include <dirent.h>
+#include <errno.h>
+#include <ftw.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "db/db.h"
+#include "jobs/jobs.h"
+#include "jobs/pool.h"
+#include "util/log.h"
+#include "util/util.h"
+
+#define LEASE_S 30
+#define HEARTBEAT_S 2
+#define MAX_WORKERS 256
+
+static struct cb_jobs_config cfg;
+static struct store *store;
+static char instance[CB_ID_LEN + 1];
+static pthread_t threads[MAX_WORKERS];
+static int nthreads;
+static atomic_int stopping;
+static pthread_mutex_t wake_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t wake_cond = PTHREAD_COND_INITIALIZER;
+static int wake_pending;
+
+const char *jobs_instance(void)
+{
+  return instance;
+}
+
+void jobs_wake(void)
+{
+  pthread_mutex_lock(&wake_lock);
+  wake_pending++;
+  pthread_cond_signal(&wake_cond);
+  pthread_mutex_unlock(&wake_lock);
+}
+
+static void idle_wait(int ms)
+{
+  struct timespec until;
+  clock_gettime(CLOCK_REALTIME, &until);
+  until.tv_sec += ms / 1000;
+  until.tv_nsec += (long)(ms % 1000) * 1000000L;
+  if (until.tv_nsec >= 1000000000L) {
+    until.tv_sec++;
+    until.tv_nsec -= 1000000000L;
+  }
+  pthread_mutex_lock(&wake_lock);
+  while (!wake_pending && !atomic_load(&stopping))
+    if (pthread_cond_timedwait(&wake_cond, &wake_lock, &until))
+      break;
+  if (wake_pending)
+    wake_pending--;
+  pthread_mutex_unlock(&wake_lock);
+}
+
+static void ts_in(int seconds, char *out)
+{
+  cb_time_rfc3339(cb_time_now_ms() + (int64_t)seconds * 1000, out, CB_TIME_MAX);
+}
+
+/* ---- events ---- */
+
+static void publish_job(const struct cb_job *j, const char *state, double progress, const char *error)
+{
+  cJSON *o = cJSON_CreateObject();
+  cJSON_AddStringToObject(o, "id", j->id);
+  cJSON_AddStringToObject(o, "type", j->type);
+  cJSON_AddStringToObject(o, "state", state);
+  cJSON_AddNumberToObject(o, "progress", progress);
+  if (error && *error)
+    cJSON_AddStringToObject(o, "error", error);
+  cJSON *inputs = cJSON_Parse(j->inputs ? j->inputs : "[]");
+  const char *file_id = NULL;
+  if (cJSON_IsArray(inputs) && cJSON_GetArraySize(inputs) > 0 && cJSON_IsString(cJSON_GetArrayItem(inputs, 0)))
+    file_id = cJSON_GetArrayItem(inputs, 0)->valuestring;
+  cJSON_AddItemToObject(o, "inputs", inputs ? inputs : cJSON_CreateArray());
+  char *text = cJSON_PrintUnformatted(o);
+  events_publish("job", j->owner_id, file_id, j->id, text);
+  cJSON_free(text);
+  cJSON_Delete(o);
+}
+
+static void publish_file(const char *owner_id, const char *file_id, const char *status, const char *error)
+{
+  cJSON *o = cJSON_CreateObject();
+  cJSON_AddStringToObject(o, "id", file_id);
+  cJSON_AddStringToObject(o, "status", status);
+  if (error && *error)
+    cJSON_AddStringToObject(o, "error", error);
+  char *text = cJSON_PrintUnformatted(o);
+  events_publish("file", owner_id, file_id, NULL, text);
+  cJSON_free(text);
+  cJSON_Delete(o);
+}
+
+/* ---- running one job ---- */
+
+struct run {
+  const struct cb_job *job;
+  struct pool_child *child;
+  uint64_t last_beat;
+  double progress;
+  double published;
+  int lost;     /* the lease is gone: stop, apply nothing */
+  int canceled; /* cancel was asked */
+};
+
+static int beat(struct run *r)
+{
+  char until[CB_TIME_MAX];
+  int cancel = 0;
+  ts_in(LEASE_S, until);
+  cb_err e = db_job_heartbeat(r->job->id, instance, until, r->progress, &cancel);
+  r->last_beat = cb_mono_ns();
+  if (e == CB_ENOTFOUND)
+    r->lost = 1;
+  if (cancel)
+    r->canceled = 1;
+  if (r->progress >= r->published + 0.05 || (r->progress >= 1.0 && r->published < 1.0)) {
+    publish_job(r->job, "running", r->progress, NULL);
+    r->published = r->progress;
+  }
+  return r->lost || r->canceled || atomic_load(&stopping);
+}
+
+static int tick(void *ctx, double fraction)
+{
+  struct run *r = ctx;
+  if (fraction >= 0)
+    r->progress = fraction > 1 ? 1 : fraction;
+  if (cb_mono_ns() - r->last_beat < (uint64_t)HEARTBEAT_S * 1000000000ull && !atomic_load(&stopping))
+    return 0;
+  return beat(r);
+}
+
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+  (void)sb, (void)flag, (void)ftw;
+  remove(path);
+  return 0;
+}
+
+static void rm_rf(const char *path)
+{
+  nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* Is path a file directly or deeper inside dir (no symlink tricks)? */
+static int inside(const char *dir, const char *path)
+{
+  char real[PATH_MAX], rdir[PATH_MAX];
+  if (!realpath(path, real) || !realpath(dir, rdir))
+    return 0;
+  size_t n = strlen(rdir);
+  struct stat sb;
+  return !strncmp(real, rdir, n) && real[n] == '/' && !lstat(real, &sb) && S_ISREG(sb.st_mode);
+}
+
+enum outcome { OUT_DONE, OUT_FAIL, OUT_RETRY, OUT_STOPPED };
+
+/* Stores what the converter made and applies it with the job's success. */
+static enum outcome apply_ingest(struct run *r, const struct cb_file *f, int64_t version, const char *workdir,
+                                 cJSON *res, char *err, size_t errcap)
+{
+  int nprops = 0, narts = 0;
+  cJSON *props = cJSON_GetObjectItemCaseSensitive(res, "properties");
+  cJSON *arts = cJSON_GetObjectItemCaseSensitive(res, "artifacts");
+  int pmax = cJSON_GetArraySize(props), amax = cJSON_GetArraySize(arts);
+  struct cb_property *pv = calloc((size_t)pmax + 1, sizeof *pv);
+  struct cb_artifact *av = calloc((size_t)amax + 1, sizeof *av);
+  char (*shas)[65] = calloc((size_t)amax + 1, sizeof *shas);
+  enum outcome out = OUT_DONE;
+  if (!pv || !av || !shas) {
+    out = OUT_RETRY;
+    snprintf(err, errcap, "out of memory");
+    goto done;
+  }
+  cJSON *it;
+  cJSON_ArrayForEach(it, props)
+  {
+    cJSON *name = cJSON_GetObjectItemCaseSensitive(it, "name"), *value = cJSON_GetObjectItemCaseSensitive(it, "value");
+    cJSON *unit = cJSON_GetObjectItemCaseSensitive(it, "unit"), *iri = cJSON_GetObjectItemCaseSensitive(it, "iri");
+    if (!cJSON_IsString(name) || (!cJSON_IsString(value) && !cJSON_IsNumber(value)))
+      continue;
+    struct cb_property *p = &pv[nprops++];
+    p->name = name->valuestring;
+    p->is_num = cJSON_IsNumber(value);
+    p->value_num = p->is_num ? value->valuedouble : 0;
+    p->value_text = p->is_num ? NULL : value->valuestring;
+    p->unit = cJSON_IsString(unit) ? unit->valuestring : NULL;
+    p->iri = cJSON_IsString(iri) ? iri->valuestring : NULL;
+    p->source = "extracted";
+  }
+  cJSON_ArrayForEach(it, arts)
+  {
+    cJSON *kind = cJSON_GetObjectItemCaseSensitive(it, "kind"), *mt = cJSON_GetObjectItemCaseSensitive(it, "media_type");
+    cJSON *path = cJSON_GetObjectItemCaseSensitive(it, "path");
+    if (!cJSON_IsString(kind) || !cJSON_IsString(mt) || !cJSON_IsString(path) || strlen(kind->valuestring) > 15)
+      continue;
+    if (!inside(workdir, path->valuestring)) {
+      snprintf(err, errcap, "the converter named an artifact outside its work folder");
+      out = OUT_FAIL;
+      goto done;
+    }
+    struct cb_errbuf eb = {{0}};
+    uint64_t size = 0;
+    cb_err e = store_put_file(store, path->valuestring, shas[narts], &size, &eb);
+    if (e) {
+      snprintf(err, errcap, "cannot store the %s artifact: %s", kind->valuestring, eb.msg);
+      out = OUT_RETRY;
+      goto done;
+    }
+    av[narts].kind = kind->valuestring;
+    av[narts].media_type = mt->valuestring;
+    av[narts].sha256 = shas[narts];
+    av[narts].size = (int64_t)size;
+    narts++;
+  }
+  cJSON *kind = cJSON_GetObjectItemCaseSensitive(res, "kind");
+  cJSON *detected = cJSON_GetObjectItemCaseSensitive(res, "detected_media_type");
+  const char *media = NULL;
+  if (cJSON_IsString(detected) && !strcmp(f->media_type, "application/octet-stream") &&
+      strcmp(detected->valuestring, "application/octet-stream") && strlen(detected->valuestring) < 100)
+    media = detected->valuestring;
+  cb_err e = db_ingest_apply(r->job->id, instance, f->id, version, cJSON_IsString(kind) ? kind->valuestring : NULL,
+                             media, pv, nprops, av, narts);
+  if (e == CB_ENOTFOUND) {
+    out = OUT_STOPPED; /* the lease was lost: someone else runs it */
+  } else if (e) {
+    snprintf(err, errcap, "cannot record the results: %s", cb_strerror(e));
+    out = OUT_RETRY;
+  }
+done:
+  free(pv);
+  free(av);
+  free(shas);
+  return out;
+}
+
+static enum outcome run_ingest(struct run *r, char *err, size_t errcap, int *published_file)
+{
+  const struct cb_job *j = r->job;
+  cJSON *inputs = cJSON_Parse(j->inputs), *params = cJSON_Parse(j->params);
+  cJSON *in0 = cJSON_GetArrayItem(inputs, 0);
+  cJSON *ver = cJSON_GetObjectItemCaseSensitive(params, "version");
+  enum outcome out = OUT_DONE;
+  struct cb_file f = {0};
+  char workdir[PATH_MAX] = "";
+  cJSON *res = NULL;
+  if (!cJSON_IsString(in0)) {
+    snprintf(err, errcap, "the job has no input file");
+    out = OUT_FAIL;
+    goto done;
+  }
+  cb_err e = db_file_get(in0->valuestring, &f);
+  if (e == CB_ENOTFOUND) {
+    out = OUT_DONE; /* deleted meanwhile: nothing to do */
+    db_job_finish(j->id, instance, "succeeded", NULL, NULL);
+    goto done;
+  }
+  if (e) {
+    snprintf(err, errcap, "cannot read the file: %s", cb_strerror(e));
+    out = OUT_RETRY;
+    goto done;
+  }
+  int64_t version = cJSON_IsNumber(ver) ? (int64_t)ver->valuedouble : f.version;
+  struct cb_version v;
+  if ((e = db_file_version(f.id, version, &v))) {
+    snprintf(err, errcap, "file version %lld is missing", (long long)version);
+    out = OUT_FAIL;
+    goto done;
+  }
+  if (version == f.version) {
+    db_file_set_status(f.id, version, "processing", NULL);
+    publish_file(f.owner_id, f.id, "processing", NULL);
+    *published_file = 1;
+  }
+  char path[PATH_MAX];
+  if (store_local_path(store, v.sha256, path, sizeof path)) {
+    snprintf(err, errcap, "this store cannot hand files to converters yet");
+    out = OUT_FAIL;
+    goto done;
+  }
+  snprintf(workdir, sizeof workdir, "%s/work/%s", cfg.data_dir, j->id);
+  rm_rf(workdir);
+  if (mkdir(workdir, 0700)) {
+    snprintf(err, errcap, "cannot create the work folder: %s", strerror(errno));
+    out = OUT_RETRY;
+    goto done;
+  }
+  cJSON *req = cJSON_CreateObject();
+  cJSON_AddStringToObject(req, "op", "extract");
+  cJSON_AddStringToObject(req, "path", path);
+  cJSON_AddStringToObject(req, "name", f.name);
+  cJSON_AddStringToObject(req, "workdir", workdir);
+  struct pool_limits lim = {cfg.self_exe, cfg.timeout_s, cfg.worker_memory};
+  e = pool_run(r->child, &lim, req, tick, r, &res, err, errcap);
+  cJSON_Delete(req);
+  if (e == CB_EABORTED) {
+    out = OUT_STOPPED;
+  } else if (e) {
+    out = OUT_FAIL; /* the converter rejected the file, crashed, hit a limit or timed out */
+  } else {
+    r->progress = 1.0;
+    out = apply_ingest(r, &f, version, workdir, res, err, errcap);
+  }
+  if (out == OUT_DONE && version == f.version) {
+    publish_file(f.owner_id, f.id, "processed", NULL);
+  } else if (out == OUT_FAIL && version == f.version) {
+    db_file_set_status(f.id, version, "failed", err);
+    publish_file(f.owner_id, f.id, "failed", err);
+  }
+done:
+  if (workdir[0])
+    rm_rf(workdir);
+  cJSON_Delete(res);
+  cJSON_Delete(inputs);
+  cJSON_Delete(params);
+  db_file_clear(&f);
+  return out;
+}
+
+/* "noop": does nothing but report progress; params.ms makes it take that long. For the
+ * queue's own tests and benchmark. */
+static enum outcome run_noop(struct run *r, char *err, size_t errcap)
+{
+  (void)err, (void)errcap;
+  cJSON *params = cJSON_Parse(r->job->params);
+  cJSON *ms = cJSON_GetObjectItemCaseSensitive(params, "ms");
+  long total = cJSON_IsNumber(ms) && ms->valuedouble > 0 && ms->valuedouble < 3600000 ? (long)ms->valuedouble : 0;
+  cJSON_Delete(params);
+  for (long done = 0; done < total; done += 100) {
+    struct timespec t = {0, 100 * 1000000L};
+    nanosleep(&t, NULL);
+    r->progress = (double)(done + 100) / (double)total;
+    if (tick(r, r->progress))
+      return OUT_STOPPED;
+  }
+  if (db_job_finish(r->job->id, instance, "succeeded", NULL, NULL))
+    return OUT_STOPPED;
+  return OUT_DONE;
+}
+
+static void run_job(struct pool_child *child, struct cb_job *j)
+{
+  struct run r = {.job = j, .child = child, .last_beat = cb_mono_ns()};
+  char err[512] = "";
+  int published_file = 0;
+  publish_job(j, "running", 0, NULL);
+  enum outcome out;
+  if (!strcmp(j->type, "ingest") || !strcmp(j->type, "extract"))
+    out = run_ingest(&r, err, sizeof err, &published_file);
+  else if (!strcmp(j->type, "noop"))
+    out = run_noop(&r, err, sizeof err);
+  else {
+    snprintf(err, sizeof err, "unknown job type '%s'", j->type);
+    out = OUT_FAIL;
+  }
+  if (out == OUT_STOPPED && !r.lost) {
+    /* canceled, or the server is stopping: end or hand back the job */
+    if (r.canceled) {
+      db_job_finish(j->id, instance, "canceled", "canceled", NULL);
+      publish_job(j, "canceled", r.progress, "canceled");
+    } else {
+      char now[CB_TIME_MAX];
+      ts_in(0, now);
+      db_job_defer(j->id, instance, now, NULL);
+    }
+    return;
+  }
+  if (out == OUT_RETRY && j->attempts < j->max_attempts) {
+    char when[CB_TIME_MAX];
+    ts_in(1 << (j->attempts < 10 ? j->attempts : 10), when);
+    CB_LOG(CB_LOG_WARN, "jobs", "job %s (%s) attempt %d failed, retrying: %s", j->id, j->type, j->attempts, err);
+    db_job_defer(j->id, instance, when, err);
+    publish_job(j, "queued", r.progress, err);
+    return;
+  }
+  if (out == OUT_FAIL || out == OUT_RETRY) {
+    CB_LOG(CB_LOG_INFO, "jobs", "job %s (%s) failed: %s", j->id, j->type, err);
+    db_job_finish(j->id, instance, "failed", err, NULL);
+    publish_job(j, "failed", r.progress, err);
+    return;
+  }
+  if (out == OUT_DONE)
+    publish_job(j, "succeeded", 1.0, NULL);
+}
+
+static void *worker(void *arg)
+{
+  intptr_t idx = (intptr_t)arg;
+  struct pool_child child = {.to_child = -1, .from_child = -1};
+  uint64_t last_recovery = 0;
+  while (!atomic_load(&stopping)) {
+    uint64_t now_ns = cb_mono_ns();
+    if (idx == 0 && now_ns - last_recovery > 5000000000ull) {
+      char now[CB_TIME_MAX];
+      int n = 0;
+      ts_in(0, now);
+      db_job_requeue_orphans(instance, now, &n);
+      if (n)
+        CB_LOG(CB_LOG_INFO, "jobs", "%d job(s) with expired leases queued again", n);
+      last_recovery = now_ns;
+    }
+    char now[CB_TIME_MAX], until[CB_TIME_MAX];
+    ts_in(0, now);
+    ts_in(LEASE_S, until);
+    struct cb_job j = {0};
+    cb_err e = db_job_claim(instance, now, until, &j);
+    if (e == CB_ENOTFOUND) {
+      idle_wait(1000);
+      continue;
+    }
+    if (e) {
+      CB_LOG(CB_LOG_WARN, "jobs", "cannot claim a job: %s", cb_strerror(e));
+      idle_wait(1000);
+      continue;
+    }
+    run_job(&child, &j);
+    db_job_clear(&j);
+  }
+  pool_kill(&child);
+  db_thread_close();
+  return NULL;
+}
+
+cb_err jobs_start(const struct cb_jobs_config *c, struct store *s, struct cb_errbuf *eb)
+{
+  cfg = *c;
+  store = s;
+  if (cfg.workers < 1)
+    cfg.workers = 1;
+  if (cfg.workers > MAX_WORKERS)
+    cfg.workers = MAX_WORKERS;
+  cb_id_new(instance);
+  char work[PATH_MAX];
+  snprintf(work, sizeof work, "%s/work", cfg.data_dir);
+  rm_rf(work); /* leftovers of jobs that were running when a previous process died */
+  if (mkdir(work, 0700) && errno != EEXIST) {
+    cb_errf(eb, "cannot create %s: %s", work, strerror(errno));
+    return CB_EIO;
+  }
+  /* Everything running belongs to a previous process: queue it again now. */
+  char now[CB_TIME_MAX];
+  int n = 0;
+  ts_in(0, now);
+  cb_err e = db_job_requeue_orphans(instance, now, &n);
+  if (e) {
+    cb_errf(eb, "cannot recover the job queue: %s", cb_strerror(e));
+    return e;
+  }
+  if (n)
+    CB_LOG(CB_LOG_INFO, "jobs", "%d interrupted job(s) queued again", n);
+  atomic_store(&stopping, 0);
+  for (nthreads = 0; nthreads < cfg.workers; nthreads++)
+    if (pthread_create(&threads[nthreads], NULL, worker, (void *)(intptr_t)nthreads)) {
+      cb_errf(eb, "cannot start worker threads");
+      jobs_stop();
+      return CB_EIO;
+    }
+  return CB_OK;
+}
+
+void jobs_stop(void)
+{
+  atomic_store(&stopping, 1);
+  pthread_mutex_lock(&wake_lock);
+  pthread_cond_broadcast(&wake_cond);
+  pthread_mutex_unlock(&wake_lock);
+  for (int i = 0; i < nthreads; i++)
+    pthread_join(threads[i], NULL);
+  nthreads = 0;
+}

@@ -41,6 +41,7 @@ def op(op_id, summary, tag, responses, **kw):
     return o
 
 
+STR = {"type": "string"}
 ID = P("id", "Opaque id")
 PAGE = [P("limit", "Page size, 1..1000 (default 100)", {"type": "integer", "minimum": 1, "maximum": 1000}, "query", False),
         P("cursor", "Opaque cursor from next_cursor", None, "query", False)]
@@ -155,6 +156,41 @@ add("/api/v1/files/{id}/content", "get", op(
     [ID, P("version", "Version number (default: current)", {"type": "integer", "minimum": 1}, "query", False),
      P("Range", "bytes=A-B, bytes=A- or bytes=-N", None, "header", False),
      P("If-None-Match", "ETag list", None, "header", False)])
+
+add("/api/v1/files/{id}/text", "get", op("getText", "The text extracted from the file's current version (text/plain)",
+                                         "files", {"200": {"description": "Text", "content": {"text/plain": {"schema": STR}}},
+                                                   **errs(404)}), [ID])
+add("/api/v1/files/{id}/artifacts/{kind}", "get", op("getArtifact", "Derived content of the current version by kind "
+                                                     "(as listed in the file's artifacts)", "files",
+                                                     {"200": {"description": "The artifact", "content": {"*/*": {"schema": BINARY}}},
+                                                      **errs(404)}), [ID, P("kind", "Artifact kind, e.g. text")])
+
+# ---- jobs and events
+add("/api/v1/jobs", "post", op("createJob", "Start a job: ingest or extract (re-process one file), noop (for testing the "
+                               "queue; params.ms sets its duration). Answers 202; follow it with GET /jobs/{id} or /events.",
+                               "jobs", {"202": R("Queued", "Job", ["Location"]), **errs(400, 401, 403, 404, 415)},
+                               requestBody=body("JobRequest")))
+add("/api/v1/jobs", "get", op("listJobs", "The caller's jobs (all jobs for admins), newest first", "jobs",
+                              {"200": R("Jobs", "JobList"), **errs(400, 401)},
+                              parameters=PAGE + [P("state", "Only jobs in this state", {"enum": ["queued", "running", "succeeded", "failed", "canceled"]}, "query", False)]))
+add("/api/v1/jobs/{id}", "get", op("getJob", "A job: state, progress 0..1, attempts, error, inputs, outputs, times", "jobs",
+                                   {"200": R("Job", "Job"), **errs(404)}), [ID])
+add("/api/v1/jobs/{id}/cancel", "post", op("cancelJob", "Cancel: a queued job ends at once, a running one at its next "
+                                           "heartbeat (its converter process is killed)", "jobs",
+                                           {"200": R("Job", "Job"), **errs(401, 403, 404, 409)}), [ID])
+add("/api/v1/jobs/{id}/retry", "post", op("retryJob", "Queue a failed or canceled job again with fresh attempts", "jobs",
+                                          {"200": R("Job", "Job"), **errs(401, 403, 404, 409)}), [ID])
+add("/api/v1/events", "get", op("events", "Server-Sent Events of job and file state changes the caller may see "
+                                "(event: job | file; data: JSON). Honors Last-Event-ID; ?timeout=N ends the stream after N s.",
+                                "jobs", {"200": {"description": "text/event-stream",
+                                                 "content": {"text/event-stream": {"schema": STR}}}, **errs(400, 401, 503)},
+                                parameters=[P("timeout", "Seconds until the server ends the stream", {"type": "integer"}, "query", False)]))
+add("/api/v1/webhooks", "post", op("createWebhook", "Deliver events as POSTs with X-Carboy-Signature: sha256=HMAC-SHA256(secret, "
+                                   "body), retried with exponential backoff", "jobs",
+                                   {"201": R("Created", "Webhook"), **errs(400, 401, 403, 415)}, requestBody=body("WebhookRequest")))
+add("/api/v1/webhooks", "get", op("listWebhooks", "The caller's webhooks", "jobs", {"200": R("Webhooks", "WebhookList"), **errs(401)}))
+add("/api/v1/webhooks/{id}", "delete", op("deleteWebhook", "Stop delivering to a webhook", "jobs",
+                                          {**NO_CONTENT, **errs(401, 404)}), [ID])
 
 # ---- sharing (the same operations on folders and files)
 for kind, plural in (("folder", "folders"), ("file", "files")):
@@ -293,6 +329,21 @@ schemas = {
               metadata={"type": "object"},
               artifacts={"type": "array", "items": S(kind=STR, media_type=STR, url=STR)}, record_count={"type": "integer"}),
     "FileList": S(files={"type": "array", "items": ref("File")}),
+    "JobRequest": {"type": "object", "required": ["type"], "properties": {
+        "type": {"enum": ["ingest", "extract", "noop"]}, "inputs": {"type": "array", "items": STR},
+        "params": {"type": "object"}, "output_folder_id": STR}},
+    "Job": S(id=STR, type=STR, state={"enum": ["queued", "running", "succeeded", "failed", "canceled"]},
+             progress={"type": "number", "minimum": 0, "maximum": 1}, attempts={"type": "integer"},
+             max_attempts={"type": "integer"}, error=STR, inputs={"type": "array", "items": STR},
+             outputs={"type": "array", "items": STR}, params={"type": "object"}, output_folder_id=STR, owner_id=STR,
+             created_at=TIME, started_at=TIME, finished_at=TIME, updated_at=TIME),
+    "JobList": S(jobs={"type": "array", "items": ref("Job")}, next_cursor=NSTR),
+    "WebhookRequest": {"type": "object", "required": ["url", "events", "secret"], "properties": {
+        "url": STR, "secret": {"type": "string", "minLength": 16},
+        "events": {"type": "array", "items": {"enum": ["*", "job.queued", "job.running", "job.succeeded", "job.failed",
+                                                       "job.canceled", "file.processing", "file.processed", "file.failed"]}}}},
+    "Webhook": S(id=STR, url=STR, events={"type": "array", "items": STR}, created_at=TIME),
+    "WebhookList": S(webhooks={"type": "array", "items": ref("Webhook")}),
     "FilePatch": S(name=STR, folder_id=STR, metadata={"type": "object", "additionalProperties": {"oneOf": [
         {"type": ["string", "number", "boolean"]},
         {"type": "object", "required": ["value"], "properties": {"value": {"type": ["string", "number", "boolean"]},
@@ -301,7 +352,7 @@ schemas = {
 
 doc = {
     "openapi": "3.1.0",
-    "info": {"title": "carboy", "version": "0.2.0", "description":
+    "info": {"title": "carboy", "version": "0.3.0", "description":
              "Single-binary scientific data server. Errors are application/problem+json; ids are opaque strings; times "
              "are RFC 3339 UTC; lists take limit and cursor and return next_cursor. Anything the caller may not see "
              "answers 404. Authenticate with the session cookie (browser; state-changing requests need a same-origin "

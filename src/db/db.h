@@ -349,4 +349,35 @@ cb_err db_artifacts(const char *file_id, int64_t version, db_artifact_cb cb, voi
 cb_err db_artifact_get(const char *file_id, int64_t version, const char *kind,
                        struct cb_artifact_row *out);
 
+/* ---- webhooks (jobs.c) ---- */
+struct cb_webhook {
+  char id[CB_ID_LEN + 1];
+  char owner_id[CB_ID_LEN + 1];
+  char url[2048];
+  char events[1024]; /* JSON array text */
+  char secret[256];
+  char created_at[CB_TIME_MAX];
+};
+typedef int (*db_webhook_cb)(const struct cb_webhook *w, void *ctx);
+cb_err db_webhook_create(const struct cb_webhook *w);
+/* Live webhooks; owner_id NULL for all of them. */
+cb_err db_webhook_list(const char *owner_id, db_webhook_cb cb, void *ctx);
+cb_err db_webhook_delete(const char *owner_id, const char *id, const char *now); /* CB_ENOTFOUND */
+
+struct cb_delivery {
+  int64_t id;
+  char webhook_id[CB_ID_LEN + 1];
+  char url[2048];
+  char secret[256];
+  char event[64];
+  char *payload; /* free with free() */
+  int attempts;
+};
+typedef int (*db_delivery_cb)(const struct cb_delivery *d, void *ctx);
+cb_err db_delivery_add(const char *webhook_id, const char *event, const char *payload, const char *when);
+/* Pending deliveries due at now, of live webhooks, oldest first. */
+cb_err db_delivery_due(const char *now, int limit, db_delivery_cb cb, void *ctx);
+cb_err db_delivery_result(int64_t id, const char *state, int attempts, const char *next_attempt,
+                          int last_status, const char *last_error);
+
 #endif

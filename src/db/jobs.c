@@ -335,3 +335,95 @@ cb_err db_artifact_get(const char *file_id, int64_t version, const char *kind, s
   sqlite3_reset(st);
   return CB_OK;
 }
+
+/* ------------------------------------------------------------ webhooks */
+
+static void read_webhook(sqlite3_stmt *st, struct cb_webhook *w)
+{
+  DB_COPY(st, 0, w->id);
+  DB_COPY(st, 1, w->owner_id);
+  DB_COPY(st, 2, w->url);
+  DB_COPY(st, 3, w->events);
+  DB_COPY(st, 4, w->secret);
+  DB_COPY(st, 5, w->created_at);
+}
+
+cb_err db_webhook_create(const struct cb_webhook *w)
+{
+  return db_exec("INSERT INTO webhooks(id, owner_id, url, events, secret, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                 "ssssss", w->id, w->owner_id, w->url, w->events, w->secret, w->created_at);
+}
+
+struct webhook_ctx {
+  db_webhook_cb cb;
+  void *ctx;
+};
+
+static int webhook_row(sqlite3_stmt *st, void *p)
+{
+  struct webhook_ctx *wc = p;
+  struct cb_webhook w;
+  read_webhook(st, &w);
+  return wc->cb(&w, wc->ctx);
+}
+
+cb_err db_webhook_list(const char *owner_id, db_webhook_cb cb, void *ctx)
+{
+  struct webhook_ctx wc = {cb, ctx};
+  return db_each_row(db_query("SELECT id, owner_id, url, events, secret, created_at FROM webhooks"
+                              " WHERE deleted_at IS NULL AND (?1 IS NULL OR owner_id = ?1) ORDER BY created_at",
+                              "s", owner_id),
+                     webhook_row, &wc);
+}
+
+cb_err db_webhook_delete(const char *owner_id, const char *id, const char *now_ts)
+{
+  cb_err e = db_exec("UPDATE webhooks SET deleted_at = ? WHERE id = ? AND owner_id = ? AND deleted_at IS NULL",
+                     "sss", now_ts, id, owner_id);
+  return e ? e : (db_changes() ? CB_OK : CB_ENOTFOUND);
+}
+
+cb_err db_delivery_add(const char *webhook_id, const char *event, const char *payload, const char *when)
+{
+  return db_exec("INSERT INTO deliveries(webhook_id, event, payload, next_attempt, created_at)"
+                 " VALUES (?, ?, ?, ?, ?)", "sssss", webhook_id, event, payload, when, when);
+}
+
+struct delivery_ctx {
+  db_delivery_cb cb;
+  void *ctx;
+};
+
+static int delivery_row(sqlite3_stmt *st, void *p)
+{
+  struct delivery_ctx *dc = p;
+  struct cb_delivery d;
+  d.id = sqlite3_column_int64(st, 0);
+  DB_COPY(st, 1, d.webhook_id);
+  DB_COPY(st, 2, d.url);
+  DB_COPY(st, 3, d.secret);
+  DB_COPY(st, 4, d.event);
+  d.payload = strdup((const char *)sqlite3_column_text(st, 5));
+  d.attempts = sqlite3_column_int(st, 6);
+  int stop = dc->cb(&d, dc->ctx);
+  free(d.payload);
+  return stop;
+}
+
+cb_err db_delivery_due(const char *now_ts, int limit, db_delivery_cb cb, void *ctx)
+{
+  struct delivery_ctx dc = {cb, ctx};
+  return db_each_row(db_query("SELECT d.id, d.webhook_id, w.url, w.secret, d.event, d.payload, d.attempts"
+                              " FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id"
+                              " WHERE d.state = 'pending' AND d.next_attempt <= ? AND w.deleted_at IS NULL"
+                              " ORDER BY d.next_attempt, d.id LIMIT ?", "si", now_ts, (int64_t)limit),
+                     delivery_row, &dc);
+}
+
+cb_err db_delivery_result(int64_t id, const char *state, int attempts, const char *next_attempt, int last_status,
+                          const char *last_error)
+{
+  return db_exec("UPDATE deliveries SET state = ?, attempts = ?, next_attempt = coalesce(?, next_attempt),"
+                 " last_status = ?, last_error = ? WHERE id = ?", "sisisi", state, (int64_t)attempts, next_attempt,
+                 (int64_t)last_status, last_error, id);
+}

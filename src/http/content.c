@@ -9,7 +9,7 @@
 #include "http/http.h"
 #include "util/log.h"
 
-static int sink_http(void *ctx, const void *buf, size_t n)
+int http_sink(void *ctx, const void *buf, size_t n)
 {
   struct req *r = ctx;
   return http_write(r, buf, n) || http_must_abort();
@@ -147,7 +147,7 @@ int h_file_content(struct req *r)
   if (http_begin(r, status, v.media_type, (int64_t)n, hdr) || r->is_head || !n)
     return status;
   struct cb_errbuf eb = {{0}};
-  e = store_get_range(app.store, v.sha256, from, n, sink_http, r, &eb);
+  e = store_get_range(app.store, v.sha256, from, n, http_sink, r, &eb);
   if (e && e != CB_EABORTED)
     CB_LOG(CB_LOG_ERROR, "http", "download of %s failed after headers: %s", f.id, eb.msg);
   if (e)

@@ -93,7 +93,10 @@ static cb_err record_upload(struct req *r, const char *folder_id, const char *na
 {
   char media[128], kind[16];
   http_guess_type(name, client_type, media, sizeof media, kind, sizeof kind);
-  return db_file_put(folder_id, name, r->who.user_id, sha, (int64_t)size, media, kind, out);
+  cb_err e = db_file_put(folder_id, name, r->who.user_id, sha, (int64_t)size, media, kind, out);
+  if (!e)
+    jobs_wake(); /* its ingest job was queued with it */
+  return e;
 }
 
 static int store_error(struct req *r, cb_err e, const struct cb_errbuf *eb)

@@ -10,6 +10,7 @@
 #include "auth/auth.h"
 #include "db/db.h"
 #include "http/server.h"
+#include "jobs/jobs.h"
 #include "store/store.h"
 #include "util/util.h"
 
@@ -92,6 +93,8 @@ int http_media_is(struct req *r, const char *media_type);
 int http_page(struct req *r, int *limit, char *cursor, size_t cap);
 /* True once the server is stopping and the shutdown grace period has run out. */
 int http_must_abort(void);
+/* A store sink that writes to the response (stops when the client goes or on abort). */
+int http_sink(void *ctx, const void *buf, size_t n);
 
 /* ---- JSON helpers (json.c) ---- */
 cJSON *json_folder(const struct cb_folder *f);
@@ -168,6 +171,21 @@ int h_tus_head(struct req *r);
 int h_tus_patch(struct req *r);
 int h_tus_delete(struct req *r);
 void tus_sweep_expired(void);
+int h_jobs_create(struct req *r);
+int h_jobs_list(struct req *r);
+int h_job_get(struct req *r);
+int h_job_cancel(struct req *r);
+int h_job_retry(struct req *r);
+int h_events(struct req *r);
+int h_webhooks_create(struct req *r);
+int h_webhooks_list(struct req *r);
+int h_webhooks_delete(struct req *r);
+int h_file_text(struct req *r);
+int h_file_artifact(struct req *r);
+/* True from the moment shutdown begins (long-lived streams end then). */
+int http_stopping(void);
+cb_err webhooks_start(void);
+void webhooks_stop(void);
 
 /* ---- metrics (metrics.c) ---- */
 void metrics_observe(int route, int status, uint64_t ns, uint64_t in, uint64_t out);

@@ -53,6 +53,28 @@ static int add_property(const struct cb_property *p, void *ctx)
   return 0;
 }
 
+struct art_ctx {
+  cJSON *arr;
+  const char *file_id;
+};
+
+static int add_artifact(const struct cb_artifact_row *a, void *ctx)
+{
+  struct art_ctx *ac = ctx;
+  char url[160];
+  cJSON *o = cJSON_CreateObject();
+  cJSON_AddStringToObject(o, "kind", a->kind);
+  cJSON_AddStringToObject(o, "media_type", a->media_type);
+  cJSON_AddNumberToObject(o, "size", (double)a->size);
+  if (!strcmp(a->kind, "text"))
+    snprintf(url, sizeof url, "/api/v1/files/%s/text", ac->file_id);
+  else
+    snprintf(url, sizeof url, "/api/v1/files/%s/artifacts/%s", ac->file_id, a->kind);
+  cJSON_AddStringToObject(o, "url", url);
+  cJSON_AddItemToArray(ac->arr, o);
+  return 0;
+}
+
 cJSON *json_file(const struct cb_file *f, int full)
 {
   cJSON *o = cJSON_CreateObject();
@@ -79,7 +101,8 @@ cJSON *json_file(const struct cb_file *f, int full)
   db_properties_list(f->id, add_property, props);
   cJSON *meta = f->metadata ? cJSON_Parse(f->metadata) : NULL;
   cJSON_AddItemToObject(o, "metadata", meta ? meta : cJSON_CreateObject());
-  cJSON_AddArrayToObject(o, "artifacts");
+  struct art_ctx ac = {cJSON_AddArrayToObject(o, "artifacts"), f->id};
+  db_artifacts(f->id, f->version, add_artifact, &ac);
   cJSON_AddNumberToObject(o, "record_count", 0);
   return o;
 }

@@ -15,6 +15,11 @@ static atomic_int stopping;
 static _Atomic uint64_t abort_after_ns;
 static atomic_int inflight;
 
+int http_stopping(void)
+{
+  return atomic_load(&stopping);
+}
+
 int http_must_abort(void)
 {
   return atomic_load(&stopping) && cb_mono_ns() > atomic_load(&abort_after_ns);
@@ -221,6 +226,8 @@ cb_err http_server_start(const struct cb_server_config *cfg, struct store *store
   }
   mg_set_request_handler(ctx, "/", dispatch, NULL);
   tus_sweep_expired();
+  if (webhooks_start())
+    CB_LOG(CB_LOG_ERROR, "http", "the webhook sender could not start; webhooks will not be delivered");
   return CB_OK;
 }
 
@@ -251,6 +258,7 @@ void http_server_stop(void)
   }
   mg_stop(ctx);
   ctx = NULL;
+  webhooks_stop();
   mg_exit_library();
 }
 

@@ -180,6 +180,7 @@ static cb_err finalize(struct req *r, struct cb_upload *u, struct cb_errbuf *eb)
   if (!e)
     e = db_upload_set_file(u->id, f.id);
   if (!e) {
+    jobs_wake();
     memcpy(u->file_id, f.id, sizeof u->file_id);
     http_audit(r, "file.upload", "file", f.id, u->filename);
   }

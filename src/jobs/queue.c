@@ -148,6 +148,7 @@ struct run {
   uint64_t last_beat;
   double progress;
   double published;
+  uint64_t last_pub;
   int lost;     /* the lease is gone: stop, apply nothing */
   int canceled; /* cancel was asked */
 };
@@ -163,10 +164,6 @@ static int beat(struct run *r)
     r->lost = 1;
   if (cancel)
     r->canceled = 1;
-  if (r->progress >= r->published + 0.05 || (r->progress >= 1.0 && r->published < 1.0)) {
-    publish_job(r->job, "running", r->progress, NULL);
-    r->published = r->progress;
-  }
   return r->lost || r->canceled || atomic_load(&stopping);
 }
 
@@ -175,6 +172,13 @@ static int tick(void *ctx, double fraction)
   struct run *r = ctx;
   if (fraction >= 0)
     r->progress = fraction > 1 ? 1 : fraction;
+  /* progress events: on every 5 % step, at most four a second */
+  uint64_t now = cb_mono_ns();
+  if (r->progress >= r->published + 0.05 && now - r->last_pub > 250000000ull) {
+    publish_job(r->job, "running", r->progress, NULL);
+    r->published = r->progress;
+    r->last_pub = now;
+  }
   if (cb_mono_ns() - r->last_beat < (uint64_t)HEARTBEAT_S * 1000000000ull && !atomic_load(&stopping))
     return 0;
   return beat(r);

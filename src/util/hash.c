@@ -1,6 +1,8 @@
 #include "util/hash.h"
 
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <string.h>
 #include <stdlib.h>
 
 #include "util/util.h"
@@ -51,5 +53,13 @@ void cb_sha256_hex(const void *p, size_t n, char out[CB_SHA256_HEX])
   unsigned char md[32];
   unsigned len = 0;
   EVP_Digest(p, n, md, &len, EVP_sha256(), NULL);
+  cb_hex(md, 32, out);
+}
+
+void cb_hmac_sha256_hex(const char *key, const void *data, size_t n, char out[CB_SHA256_HEX])
+{
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned len = 0;
+  HMAC(EVP_sha256(), key, (int)strlen(key), data, n, md, &len);
   cb_hex(md, 32, out);
 }

@@ -18,4 +18,7 @@ void cb_hash_free(struct cb_hash *h);
 /* Convenience: sha256 of a buffer as hex. */
 void cb_sha256_hex(const void *p, size_t n, char out[CB_SHA256_HEX]);
 
+/* HMAC-SHA256 of data under key, as hex. */
+void cb_hmac_sha256_hex(const char *key, const void *data, size_t n, char out[CB_SHA256_HEX]);
+
 #endif

@@ -1,0 +1,411 @@
+/* /api/v1/jobs, /api/v1/events (Server-Sent Events) and derived content of files
+ * (artifacts such as the extracted text). */
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "http/http.h"
+#include "util/log.h"
+
+static cJSON *json_job(const struct cb_job *j)
+{
+  cJSON *o = cJSON_CreateObject();
+  cJSON_AddStringToObject(o, "id", j->id);
+  cJSON_AddStringToObject(o, "type", j->type);
+  cJSON_AddStringToObject(o, "state", j->state);
+  cJSON_AddNumberToObject(o, "progress", j->progress);
+  cJSON_AddNumberToObject(o, "attempts", j->attempts);
+  cJSON_AddNumberToObject(o, "max_attempts", j->max_attempts);
+  if (j->error[0] && strcmp(j->state, "succeeded"))
+    cJSON_AddStringToObject(o, "error", j->error);
+  cJSON *in = cJSON_Parse(j->inputs ? j->inputs : "[]");
+  cJSON_AddItemToObject(o, "inputs", in ? in : cJSON_CreateArray());
+  cJSON *out = cJSON_Parse(j->outputs ? j->outputs : "[]");
+  cJSON_AddItemToObject(o, "outputs", out ? out : cJSON_CreateArray());
+  cJSON *params = cJSON_Parse(j->params ? j->params : "{}");
+  cJSON_AddItemToObject(o, "params", params ? params : cJSON_CreateObject());
+  if (j->output_folder_id[0])
+    cJSON_AddStringToObject(o, "output_folder_id", j->output_folder_id);
+  cJSON_AddStringToObject(o, "owner_id", j->owner_id);
+  cJSON_AddStringToObject(o, "created_at", j->created_at);
+  if (j->started_at[0])
+    cJSON_AddStringToObject(o, "started_at", j->started_at);
+  if (j->finished_at[0])
+    cJSON_AddStringToObject(o, "finished_at", j->finished_at);
+  cJSON_AddStringToObject(o, "updated_at", j->updated_at);
+  return o;
+}
+
+/* A job is visible to its owner, to admins, and to whoever may see its first input. */
+static cb_err job_access(struct req *r, const struct cb_job *j, enum cb_access need)
+{
+  if (r->who.user_id[0] && (r->who.is_admin || !strcmp(j->owner_id, r->who.user_id)))
+    return need >= CB_WRITE && r->who.read_only ? CB_EFORBIDDEN : CB_OK;
+  cJSON *in = cJSON_Parse(j->inputs ? j->inputs : "[]");
+  cJSON *first = cJSON_GetArrayItem(in, 0);
+  cb_err e = cJSON_IsString(first) ? auth_check(&r->who, "file", first->valuestring, need) : CB_ENOTFOUND;
+  cJSON_Delete(in);
+  return e;
+}
+
+static int load_job(struct req *r, enum cb_access need, struct cb_job *j)
+{
+  memset(j, 0, sizeof *j);
+  cb_err e = cb_id_valid(r->params[0]) ? db_job_get(r->params[0], j) : CB_ENOTFOUND;
+  if (!e)
+    e = job_access(r, j, CB_READ);
+  if (!e && need >= CB_WRITE)
+    e = job_access(r, j, need);
+  if (e) {
+    db_job_clear(j);
+    return http_access_error(r, e, "job", r->params[0]);
+  }
+  return 0;
+}
+
+static const char *const job_types[] = {"ingest", "extract", "noop", NULL};
+
+int h_jobs_create(struct req *r)
+{
+  if (http_require_user(r))
+    return r->status;
+  cJSON *body = http_read_json(r);
+  if (!body)
+    return r->status;
+  int st = 0;
+  const char *type = NULL, *out_folder = NULL;
+  char *inputs_text = NULL, *params_text = NULL;
+  const char **ids = NULL;
+  if (json_opt_string(r, body, "type", &type) < 0 || json_opt_string(r, body, "output_folder_id", &out_folder) < 0)
+    goto out;
+  int known = 0;
+  for (int i = 0; type && job_types[i]; i++)
+    known |= !strcmp(type, job_types[i]);
+  if (!known) {
+    st = http_problem(r, 400, "type", "field 'type' must be one of: ingest, extract, noop"
+                      " (convert arrives with the format families)");
+    goto out;
+  }
+  cJSON *inputs = cJSON_GetObjectItemCaseSensitive(body, "inputs");
+  cJSON *params = cJSON_GetObjectItemCaseSensitive(body, "params");
+  if (inputs && !cJSON_IsArray(inputs)) {
+    st = http_problem(r, 400, "inputs", "field 'inputs' must be an array of file ids");
+    goto out;
+  }
+  if (params && !cJSON_IsObject(params)) {
+    st = http_problem(r, 400, "params", "field 'params' must be an object");
+    goto out;
+  }
+  int n = cJSON_GetArraySize(inputs);
+  if (strcmp(type, "noop") && n != 1) {
+    st = http_problem(r, 400, "inputs", "a %s job takes exactly one input file", type);
+    goto out;
+  }
+  if (n > 100) {
+    st = http_problem(r, 400, "inputs", "at most 100 inputs");
+    goto out;
+  }
+  ids = calloc((size_t)n + 1, sizeof *ids);
+  cJSON *it;
+  int k = 0;
+  cJSON_ArrayForEach(it, inputs)
+  {
+    if (!cJSON_IsString(it)) {
+      st = http_problem(r, 400, "inputs", "field 'inputs' must hold file ids (strings)");
+      goto out;
+    }
+    /* re-extracting changes the file's properties: it needs write access */
+    cb_err e = auth_check(&r->who, "file", it->valuestring, strcmp(type, "noop") ? CB_WRITE : CB_READ);
+    if (e) {
+      st = http_access_error(r, e, "file", it->valuestring);
+      goto out;
+    }
+    ids[k++] = it->valuestring;
+  }
+  if (out_folder) {
+    cb_err e = auth_check(&r->who, "folder", out_folder, CB_WRITE);
+    if (e) {
+      st = http_access_error(r, e, "folder", out_folder);
+      goto out;
+    }
+  }
+  struct cb_job j = {0};
+  cb_id_new(j.id);
+  snprintf(j.type, sizeof j.type, "%s", type);
+  memcpy(j.owner_id, r->who.user_id, sizeof j.owner_id);
+  inputs_text = cJSON_PrintUnformatted(inputs ? inputs : cJSON_GetObjectItem(body, "inputs"));
+  if (!inputs_text)
+    inputs_text = strdup("[]");
+  /* extract re-processes the file's current version */
+  params_text = params ? cJSON_PrintUnformatted(params) : strdup("{}");
+  j.inputs = inputs_text;
+  j.params = params_text;
+  snprintf(j.output_folder_id, sizeof j.output_folder_id, "%s", out_folder ? out_folder : "");
+  j.max_attempts = 3;
+  cb_err e = db_job_create(&j, ids, k);
+  if (!e) {
+    struct cb_job stored;
+    e = db_job_get(j.id, &stored);
+    if (!e) {
+      char loc[128];
+      snprintf(loc, sizeof loc, "/api/v1/jobs/%s", j.id);
+      const char *hdr[] = {"Location", loc, NULL};
+      jobs_wake();
+      char data[256];
+      snprintf(data, sizeof data, "{\"id\":\"%s\",\"type\":\"%s\",\"state\":\"queued\",\"progress\":0}", j.id, type);
+      events_publish("job", j.owner_id, ids && k ? ids[0] : NULL, j.id, data);
+      http_audit(r, "job.create", "job", j.id, type);
+      st = http_json_extra(r, 202, json_job(&stored), hdr);
+      db_job_clear(&stored);
+    }
+  }
+  if (e)
+    st = http_error(r, e, "cannot create the job");
+out:
+  free(ids);
+  cJSON_free(inputs_text);
+  cJSON_free(params_text);
+  cJSON_Delete(body);
+  return st ? st : r->status;
+}
+
+int h_job_get(struct req *r)
+{
+  struct cb_job j;
+  if (load_job(r, CB_READ, &j))
+    return r->status;
+  int st = http_json(r, 200, json_job(&j));
+  db_job_clear(&j);
+  return st;
+}
+
+struct list_ctx {
+  cJSON *arr;
+  int n;
+  char last_created[CB_TIME_MAX];
+  char last_id[CB_ID_LEN + 1];
+};
+
+static int add_job(const struct cb_job *j, void *ctx)
+{
+  struct list_ctx *lc = ctx;
+  cJSON_AddItemToArray(lc->arr, json_job(j));
+  lc->n++;
+  snprintf(lc->last_created, sizeof lc->last_created, "%s", j->created_at);
+  memcpy(lc->last_id, j->id, sizeof lc->last_id);
+  return 0;
+}
+
+int h_jobs_list(struct req *r)
+{
+  if (http_require_user(r))
+    return r->status;
+  int limit;
+  char cursor[512], state[16] = "", kind = 0, raw[CB_NAME_MAX] = "";
+  if (http_page(r, &limit, cursor, sizeof cursor))
+    return r->status;
+  int q = http_query(r, "state", state, sizeof state);
+  static const char *const states[] = {"queued", "running", "succeeded", "failed", "canceled"};
+  int ok = q <= 0;
+  for (int i = 0; i < 5 && !ok; i++)
+    ok = !strcmp(state, states[i]);
+  if (!ok)
+    return http_problem(r, 400, "state", "state must be one of queued, running, succeeded, failed, canceled");
+  char *sep = NULL;
+  if (cursor[0] && (http_cursor_decode(cursor, &kind, raw, sizeof raw) || kind != 'j' || !(sep = strchr(raw, '|')) ||
+                    !cb_id_valid(sep + 1)))
+    return http_problem(r, 400, "cursor", "cursor is not one this endpoint issued");
+  if (sep)
+    *sep = '\0';
+  cJSON *o = cJSON_CreateObject();
+  struct list_ctx lc = {.arr = cJSON_AddArrayToObject(o, "jobs")};
+  cb_err e = db_job_list(r->who.is_admin ? NULL : r->who.user_id, q > 0 ? state : NULL, sep ? raw : NULL,
+                         sep ? sep + 1 : NULL, limit, add_job, &lc);
+  if (e) {
+    cJSON_Delete(o);
+    return http_error(r, e, "cannot list jobs");
+  }
+  if (lc.n == limit) {
+    char c[CB_NAME_MAX], enc[512];
+    snprintf(c, sizeof c, "%s|%s", lc.last_created, lc.last_id);
+    http_cursor_encode("j", c, enc, sizeof enc);
+    cJSON_AddStringToObject(o, "next_cursor", enc);
+  } else {
+    cJSON_AddNullToObject(o, "next_cursor");
+  }
+  return http_json(r, 200, o);
+}
+
+static int steer(struct req *r, int cancel)
+{
+  struct cb_job j;
+  if (load_job(r, CB_WRITE, &j))
+    return r->status;
+  char now[CB_TIME_MAX];
+  cb_time_now_rfc3339(now, sizeof now);
+  cb_err e = cancel ? db_job_cancel(j.id, now) : db_job_retry(j.id, now);
+  db_job_clear(&j);
+  if (e == CB_ECONFLICT)
+    return http_problem(r, 409, NULL, cancel ? "the job has already ended" : "only a failed or canceled job can be retried");
+  if (e)
+    return http_error(r, e, "cannot change the job");
+  http_audit(r, cancel ? "job.cancel" : "job.retry", "job", r->params[0], NULL);
+  if (!cancel)
+    jobs_wake();
+  e = db_job_get(r->params[0], &j);
+  if (e)
+    return http_error(r, e, "cannot read the job");
+  char data[256];
+  snprintf(data, sizeof data, "{\"id\":\"%s\",\"type\":\"%s\",\"state\":\"%s\",\"progress\":%g}", j.id, j.type,
+           j.state, j.progress);
+  events_publish("job", j.owner_id, NULL, j.id, data);
+  int st = http_json(r, 200, json_job(&j));
+  db_job_clear(&j);
+  return st;
+}
+
+int h_job_cancel(struct req *r)
+{
+  http_drop_body(r);
+  return steer(r, 1);
+}
+
+int h_job_retry(struct req *r)
+{
+  http_drop_body(r);
+  return steer(r, 0);
+}
+
+/* ---- Server-Sent Events ---- */
+
+#define SSE_MAX 16
+static atomic_int sse_open;
+
+static int event_visible(struct req *r, const struct cb_event *ev)
+{
+  if (r->who.is_admin || (ev->owner_id[0] && !strcmp(ev->owner_id, r->who.user_id)))
+    return 1;
+  enum cb_role role;
+  return ev->file_id[0] && !auth_role(&r->who, "file", ev->file_id, &role);
+}
+
+static int sse_write(struct req *r, const char *text, size_t n)
+{
+  if (mg_send_chunk(r->conn, text, (unsigned)n) < 0)
+    return -1;
+  r->bytes_out += n;
+  return 0;
+}
+
+int h_events(struct req *r)
+{
+  if (http_require_user(r))
+    return r->status;
+  char tq[16];
+  long timeout_s = 0;
+  if (http_query(r, "timeout", tq, sizeof tq) > 0) {
+    char *end;
+    timeout_s = strtol(tq, &end, 10);
+    if (*end || timeout_s < 1 || timeout_s > 86400)
+      return http_problem(r, 400, "timeout", "timeout must be a number of seconds from 1 to 86400");
+  }
+  if (atomic_fetch_add(&sse_open, 1) >= SSE_MAX) {
+    atomic_fetch_sub(&sse_open, 1);
+    const char *hdr[] = {"Retry-After", "5", NULL};
+    return http_problem_extra(r, 503, NULL, hdr, "too many event streams are open; try again shortly");
+  }
+  uint64_t seq = events_last_seq();
+  const char *last = http_header(r, "Last-Event-ID");
+  if (last) {
+    char *end;
+    unsigned long long v = strtoull(last, &end, 10);
+    if (!*end && v <= seq)
+      seq = v;
+  }
+  const char *hdr[] = {"Cache-Control", "no-cache", "Transfer-Encoding", "chunked", "X-Accel-Buffering", "no", NULL};
+  if (http_begin(r, 200, "text/event-stream", -1, hdr) || r->is_head) {
+    atomic_fetch_sub(&sse_open, 1);
+    return 200;
+  }
+  /* A first comment flushes the headers through proxies and tells the client it is open. */
+  int broken = sse_write(r, ": carboy events\nretry: 2000\n\n", 29);
+  uint64_t started = cb_mono_ns(), last_ping = started;
+  struct cb_event evs[32];
+  struct cb_buf b = {0};
+  while (!broken && !http_stopping()) {
+    if (timeout_s && cb_mono_ns() - started > (uint64_t)timeout_s * 1000000000ull)
+      break;
+    int n = events_wait(&seq, evs, 32, 1000);
+    for (int i = 0; i < n; i++) {
+      if (!broken && event_visible(r, &evs[i])) {
+        cb_buf_reset(&b);
+        cb_buf_printf(&b, "id: %llu\nevent: %s\ndata: %s\n\n", (unsigned long long)evs[i].seq, evs[i].type,
+                      evs[i].data);
+        broken = sse_write(r, b.data, b.len);
+      }
+      free(evs[i].data);
+    }
+    if (!broken && cb_mono_ns() - last_ping > 15000000000ull) {
+      broken = sse_write(r, ": ping\n\n", 8);
+      last_ping = cb_mono_ns();
+    }
+  }
+  cb_buf_free(&b);
+  if (!broken)
+    mg_send_chunk(r->conn, "", 0);
+  else
+    mg_disable_keep_alive(r->conn);
+  atomic_fetch_sub(&sse_open, 1);
+  return 200;
+}
+
+/* ---- artifacts ---- */
+
+static int send_artifact(struct req *r, const char *kind)
+{
+  struct cb_file f;
+  if (http_load_file(r, r->params[0], CB_READ, &f))
+    return r->status;
+  struct cb_artifact_row a;
+  cb_err e = db_artifact_get(f.id, f.version, kind, &a);
+  int64_t version = f.version;
+  char status[16];
+  snprintf(status, sizeof status, "%s", f.status);
+  db_file_clear(&f);
+  if (e == CB_ENOTFOUND)
+    return http_problem(r, 404, NULL, "file %s (version %lld) has no %s%s", r->params[0], (long long)version, kind,
+                        strcmp(status, "processed") ? " yet: it is still being processed or failed" : "");
+  if (e)
+    return http_error(r, e, "cannot read the artifact");
+  char etag[70];
+  snprintf(etag, sizeof etag, "\"%s\"", a.sha256);
+  const char *inm = http_header(r, "If-None-Match");
+  if (inm && strstr(inm, a.sha256)) {
+    const char *hdr[] = {"ETag", etag, NULL};
+    http_send(r, 304, NULL, NULL, 0, hdr);
+    return 304;
+  }
+  const char *hdr[] = {"ETag", etag, "Cache-Control", "private, no-cache", NULL};
+  if (http_begin(r, 200, a.media_type, a.size, hdr) || r->is_head || !a.size)
+    return 200;
+  struct cb_errbuf eb = {{0}};
+  e = store_get_range(app.store, a.sha256, 0, (uint64_t)a.size, http_sink, r, &eb);
+  if (e)
+    mg_disable_keep_alive(r->conn);
+  return 200;
+}
+
+int h_file_text(struct req *r)
+{
+  return send_artifact(r, "text");
+}
+
+int h_file_artifact(struct req *r)
+{
+  const char *kind = r->params[1];
+  for (const char *p = kind; *p; p++)
+    if (!((*p >= 'a' && *p <= 'z') || *p == '_' || *p == '-'))
+      return http_problem(r, 404, NULL, "no artifact %s", kind);
+  return send_artifact(r, kind);
+}

@@ -39,13 +39,21 @@ static cb_err hang(const struct cb_convert_input *in, cJSON *r, cb_progress_fn p
 static cb_err oom(const struct cb_convert_input *in, cJSON *r, cb_progress_fn p, void *c, char *e, size_t n)
 {
   (void)in, (void)r, (void)p, (void)c;
+  void **chain = NULL; /* every block keeps the previous one, so all can be freed */
   for (size_t total = 0;; total += 16u << 20) {
-    char *block = malloc(16u << 20);
+    void **block = malloc(16u << 20);
     if (!block) {
       snprintf(e, n, "out of memory after %zu MiB", total >> 20);
+      while (chain) {
+        void **prev = *chain;
+        free(chain);
+        chain = prev;
+      }
       return CB_ENOMEM;
     }
     memset(block, 1, 16u << 20); /* touch it: resident, not just reserved */
+    *block = chain;
+    chain = block;
   }
 }
 

@@ -18,15 +18,21 @@
 
 static FILE *proto;
 
+static int out_of_memory;
+
 static void send_json(cJSON *o)
 {
-  char *text = cJSON_PrintUnformatted(o);
+  char *text = o ? cJSON_PrintUnformatted(o) : NULL;
   if (text) {
     fputs(text, proto);
     fputc('\n', proto);
-    fflush(proto);
     cJSON_free(text);
+  } else {
+    /* no memory left to say more: a fixed answer, then this process ends */
+    fputs("{\"ok\":false,\"exit\":true,\"error\":\"the converter ran out of memory\"}\n", proto);
+    out_of_memory = 1;
   }
+  fflush(proto);
 }
 
 struct progress_state {
@@ -98,7 +104,11 @@ static void handle(magic_t mime_cookie, magic_t desc_cookie, cJSON *req)
   struct progress_state ps = {0, 0};
   char err[512] = "";
   cb_err e = c->ops->extract(&in, result, progress, &ps, err, sizeof err);
+  if (e == CB_ENOMEM)
+    out_of_memory = 1; /* answer, then make room for a fresh process */
   cJSON *o = cJSON_CreateObject();
+  if (out_of_memory)
+    cJSON_AddTrueToObject(o, "exit"); /* the parent starts a fresh process next time */
   if (e) {
     cJSON_AddFalseToObject(o, "ok");
     char msg[700];
@@ -143,6 +153,8 @@ int convert_worker_main(void)
     else
       handle(mime_cookie, desc_cookie, req);
     cJSON_Delete(req);
+    if (out_of_memory)
+      break;
   }
   free(line);
   if (mime_cookie)

@@ -117,5 +117,12 @@ int metrics_render(struct cb_buf *b)
                    "# HELP carboy_uptime_seconds Seconds since the server started.\n"
                    "# TYPE carboy_uptime_seconds gauge\ncarboy_uptime_seconds %.3f\n",
                 (long long)blobs, (long long)bytes, (double)((uint64_t)cb_time_now_ms() - app.started_ms) / 1e3);
+  int64_t counts[5];
+  static const char *const states[5] = {"queued", "running", "succeeded", "failed", "canceled"};
+  if (!db_job_counts(counts)) {
+    cb_buf_puts(b, "# HELP carboy_jobs Jobs by state.\n# TYPE carboy_jobs gauge\n");
+    for (int i = 0; i < 5; i++)
+      cb_buf_printf(b, "carboy_jobs{state=\"%s\"} %lld\n", states[i], (long long)counts[i]);
+  }
   return 0;
 }

@@ -52,16 +52,34 @@ static cb_err spawn(struct pool_child *c, const struct pool_limits *lim)
     close(in[1]);
     return CB_EIO;
   }
-  char rss_opt[160] = "";
+  /* The child's environment is built here, before fork: after fork in a threaded
+   * process only async-signal-safe calls are allowed (no malloc, so no setenv). */
+  extern char **environ;
+  size_t nenv = 0;
+  while (environ[nenv])
+    nenv++;
+  char **envp = calloc(nenv + 2, sizeof *envp);
+  if (!envp) {
+    close(in[0]), close(in[1]), close(out[0]), close(out[1]);
+    return CB_ENOMEM;
+  }
+  size_t k = 0;
+  for (size_t i = 0; i < nenv; i++)
+    if (!UNDER_ASAN || strncmp(environ[i], "ASAN_OPTIONS=", 13))
+      envp[k++] = environ[i];
+  char rss_opt[512] = "";
   if (UNDER_ASAN) {
     /* ASan reserves terabytes of address space, so RLIMIT_AS cannot bound it; its own
-     * RSS limit does the same job. */
+     * soft RSS limit does the same job (NULL from malloc, as RLIMIT_AS gives). A converter
+     * that crashes on purpose should crash plainly, not in ASan's SEGV handler. */
     const char *prev = getenv("ASAN_OPTIONS");
-    snprintf(rss_opt, sizeof rss_opt, "%s%shard_rss_limit_mb=%llu", prev ? prev : "", prev ? ":" : "",
-             (unsigned long long)(lim->memory >> 20));
+    snprintf(rss_opt, sizeof rss_opt, "ASAN_OPTIONS=%s%ssoft_rss_limit_mb=%llu:allocator_may_return_null=1:handle_segv=0",
+             prev ? prev : "", prev ? ":" : "", (unsigned long long)(lim->memory >> 20));
+    envp[k++] = rss_opt;
   }
   pid_t pid = fork();
   if (pid < 0) {
+    free(envp);
     close(in[0]), close(in[1]), close(out[0]), close(out[1]);
     return CB_EIO;
   }
@@ -81,12 +99,11 @@ static cb_err spawn(struct pool_child *c, const struct pool_limits *lim)
     setrlimit(RLIMIT_FSIZE, &rl);
     rl.rlim_cur = rl.rlim_max = 0;
     setrlimit(RLIMIT_CORE, &rl);
-    if (UNDER_ASAN)
-      setenv("ASAN_OPTIONS", rss_opt, 1); /* not async-signal-safe, but only in ASan builds */
     char *argv[] = {(char *)"carboy", (char *)"worker", NULL};
-    execv(lim->exe, argv);
+    execve(lim->exe, argv, envp);
     _exit(127);
   }
+  free(envp);
   close(in[0]);
   close(out[1]);
   c->pid = pid;
@@ -133,6 +150,12 @@ cb_err pool_run(struct pool_child *c, const struct pool_limits *lim, cJSON *req,
                 cJSON **result, char *err, size_t errcap)
 {
   *result = NULL;
+  /* A child that ended between requests (it does after running out of memory) is
+   * simply replaced. */
+  if (c->pid > 0 && waitpid(c->pid, NULL, WNOHANG) == c->pid) {
+    c->pid = 0;
+    pool_kill(c);
+  }
   if (c->pid <= 0) {
     pool_kill(c);
     if (spawn(c, lim)) {
@@ -162,6 +185,12 @@ cb_err pool_run(struct pool_child *c, const struct pool_limits *lim, cJSON *req,
         continue;
       cJSON *prog = cJSON_GetObjectItemCaseSensitive(msg, "progress");
       cJSON *ok = cJSON_GetObjectItemCaseSensitive(msg, "ok");
+      if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(msg, "exit"))) {
+        /* the child ends after this answer: reap it now so the next request starts a new one */
+        waitpid(c->pid, NULL, 0);
+        c->pid = 0;
+        pool_kill(c);
+      }
       if (cJSON_IsNumber(prog)) {
         int stop = tick(ctx, prog->valuedouble);
         cJSON_Delete(msg);

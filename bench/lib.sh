@@ -13,6 +13,7 @@ BENCH_TIMEOUT=${BENCH_TIMEOUT:-600}   # seconds, for any single transfer
 BENCH_RUNS=${BENCH_RUNS:-3}
 BENCH_SIZE_MB=${BENCH_SIZE_MB:-1024}
 BENCH_PIDS=()
+CARBOY_PID=
 BENCH_TMP=
 
 die() {
@@ -110,16 +111,20 @@ wait_http() {
   die "$what did not answer 200 on $url within 30 s (last status '$code')"
 }
 
-# start_carboy: sets CARBOY_URL; data dir is $BENCH_TMP/data.
+# start_carboy [NAME]: sets CARBOY_URL and CARBOY_PID; data dir is $BENCH_TMP/data and the
+# log $BENCH_TMP/carboy.log, or $BENCH_TMP/NAME and $BENCH_TMP/NAME.log when NAME is given
+# (for a script that starts several servers one after the other). Other CARBOY_*
+# settings come from the environment, e.g. `CARBOY_WORKERS=2 start_carboy w2`.
 start_carboy() {
-  local port
+  local port data=$BENCH_TMP/${1:-data} logf=$BENCH_TMP/${1:-carboy}.log
   port=$(free_port)
-  mkdir -p "$BENCH_TMP/data"
-  CARBOY_DATA="$BENCH_TMP/data" CARBOY_ADMIN_PASSWORD=benchpass123 CARBOY_LOG_LEVEL=warn \
+  mkdir -p "$data"
+  CARBOY_DATA="$data" CARBOY_ADMIN_PASSWORD=benchpass123 CARBOY_LOG_LEVEL=warn \
     CARBOY_SHUTDOWN_GRACE=2 "$CARBOY_SNAP" serve --listen "127.0.0.1:$port" \
-    >"$BENCH_TMP/carboy.log" 2>&1 &
+    >"$logf" 2>&1 &
   local pid=$!
   bench_track "$pid"
+  CARBOY_PID=$pid
   CARBOY_URL="http://127.0.0.1:$port"
   wait_http "$CARBOY_URL/healthz" "$pid" "carboy"
   log "carboy $("$CARBOY_SNAP" --version 2>/dev/null || true) pid $pid on $CARBOY_URL"
@@ -127,6 +132,30 @@ start_carboy() {
   local inherited
   inherited=$(env | grep -E '^CARBOY_' | grep -vE '^CARBOY_(BIN|DATA|ADMIN_PASSWORD|LOG_LEVEL|SHUTDOWN_GRACE)=' | tr '\n' ' ' || true)
   [ -z "$inherited" ] || log "carboy also sees from the environment: $inherited"
+}
+
+# stop_carboy: stops the server start_carboy last started (TERM, then KILL after 5 s) and
+# stops tracking it; dies if it had already exited or does not exit cleanly.
+stop_carboy() {
+  local pid=$CARBOY_PID i st=0 p keep=()
+  [ -n "$pid" ] || return 0
+  kill -0 "$pid" 2>/dev/null || die "carboy (pid $pid) had already exited"
+  kill -TERM "$pid" 2>/dev/null || true
+  for ((i = 0; i < 50; i++)); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  if kill -0 "$pid" 2>/dev/null; then
+    log "carboy pid $pid did not stop after TERM; sending KILL"
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
+  wait "$pid" 2>/dev/null || st=$?
+  for p in "${BENCH_PIDS[@]}"; do
+    [ "$p" = "$pid" ] || keep+=("$p")
+  done
+  BENCH_PIDS=("${keep[@]}")
+  CARBOY_PID=
+  [ "$st" -eq 0 ] || die "carboy (pid $pid) exited with status $st on TERM"
 }
 
 # carboy_auth: sets CARBOY_AUTH, the curl arguments that authenticate as the admin, and

@@ -166,7 +166,8 @@ add("/api/v1/files/{id}/artifacts/{kind}", "get", op("getArtifact", "Derived con
                                                       **errs(404)}), [ID, P("kind", "Artifact kind, e.g. text")])
 
 # ---- jobs and events
-add("/api/v1/jobs", "post", op("createJob", "Start a job: ingest or extract (re-process one file), noop (for testing the "
+add("/api/v1/jobs", "post", op("createJob", "Start a job: ingest or extract (re-process one file), convert (one file to "
+                               "params.to, as a new file in output_folder_id or beside the input), noop (for testing the "
                                "queue; params.ms sets its duration). Answers 202; follow it with GET /jobs/{id} or /events.",
                                "jobs", {"202": R("Queued", "Job", ["Location"]), **errs(400, 401, 403, 404, 415)},
                                requestBody=body("JobRequest")))
@@ -330,7 +331,7 @@ schemas = {
               artifacts={"type": "array", "items": S(kind=STR, media_type=STR, url=STR)}, record_count={"type": "integer"}),
     "FileList": S(files={"type": "array", "items": ref("File")}),
     "JobRequest": {"type": "object", "required": ["type"], "properties": {
-        "type": {"enum": ["ingest", "extract", "noop"]}, "inputs": {"type": "array", "items": STR},
+        "type": {"enum": ["ingest", "extract", "convert", "noop"]}, "inputs": {"type": "array", "items": STR},
         "params": {"type": "object"}, "output_folder_id": STR}},
     "Job": S(id=STR, type=STR, state={"enum": ["queued", "running", "succeeded", "failed", "canceled"]},
              progress={"type": "number", "minimum": 0, "maximum": 1}, attempts={"type": "integer"},

@@ -42,6 +42,11 @@ struct converter_desc {
 struct converter_ops {
   cb_err (*extract)(const struct cb_convert_input *in, cJSON *result, cb_progress_fn progress,
                     void *pctx, char *err, size_t errcap);
+  /* Writes the file converted to format `to` (one of targets) at outpath; may set
+   * "media_type" in result. NULL when the family converts to nothing. */
+  cb_err (*convert)(const struct cb_convert_input *in, const char *to, const char *outpath,
+                    cJSON *result, cb_progress_fn progress, void *pctx, char *err, size_t errcap);
+  const char *const *targets; /* NULL-terminated formats convert() writes */
 };
 
 struct converter {

@@ -35,16 +35,21 @@ static int utf8_seq(const unsigned char *p, size_t avail)
   return cb_utf8_valid((const char *)p, (size_t)n) ? n : 0;
 }
 
-static cb_err extract(const struct cb_convert_input *in, cJSON *result, cb_progress_fn progress, void *pctx,
-                      char *err, size_t errcap)
+struct counts {
+  uint64_t lines, words, chars, bytes, written, invalid;
+};
+
+/* Reads the file once: counts, and writes it as valid UTF-8 (at most limit bytes) to
+ * outpath. */
+static cb_err scan(const struct cb_convert_input *in, const char *outpath, uint64_t limit, struct counts *ct,
+                   cb_progress_fn progress, void *pctx, char *err, size_t errcap)
 {
+  const uint64_t TEXT_LIMIT = limit;
   FILE *f = fopen(in->path, "rb");
   if (!f) {
     snprintf(err, errcap, "cannot open the file");
     return CB_EIO;
   }
-  char outpath[4096];
-  snprintf(outpath, sizeof outpath, "%s/text.txt", in->workdir);
   FILE *out = fopen(outpath, "wb");
   if (!out) {
     fclose(f);
@@ -66,11 +71,11 @@ static cb_err extract(const struct cb_convert_input *in, cJSON *result, cb_progr
       if (k <= 0) {
         invalid++;
         k = 1;
-        if (written + 3 <= TEXT_MAX) {
+        if (written + 3 <= TEXT_LIMIT) {
           fwrite("\xef\xbf\xbd", 1, 3, out);
           written += 3;
         }
-      } else if (written + (size_t)k <= TEXT_MAX) {
+      } else if (written + (size_t)k <= TEXT_LIMIT) {
         fwrite(buf + i, 1, (size_t)k, out);
         written += (size_t)k;
       }
@@ -100,6 +105,21 @@ static cb_err extract(const struct cb_convert_input *in, cJSON *result, cb_progr
   }
   if (bytes && !last_nl)
     lines++;
+  *ct = (struct counts){lines, words, chars, bytes, written, invalid};
+  return CB_OK;
+}
+
+static cb_err extract(const struct cb_convert_input *in, cJSON *result, cb_progress_fn progress, void *pctx,
+                      char *err, size_t errcap)
+{
+  char outpath[4096];
+  struct counts ct;
+  snprintf(outpath, sizeof outpath, "%s/text.txt", in->workdir);
+  cb_err e = scan(in, outpath, TEXT_MAX, &ct, progress, pctx, err, errcap);
+  if (e)
+    return e;
+  uint64_t lines = ct.lines, words = ct.words, chars = ct.chars, bytes = ct.bytes, written = ct.written,
+           invalid = ct.invalid;
   cJSON_AddStringToObject(result, "kind", "text");
   result_prop_num(result, "line_count", (double)lines, NULL, NULL);
   result_prop_num(result, "word_count", (double)words, NULL, NULL);
@@ -111,8 +131,21 @@ static cb_err extract(const struct cb_convert_input *in, cJSON *result, cb_progr
   return CB_OK;
 }
 
+/* txt: the text as valid UTF-8, whole (invalid bytes become U+FFFD). */
+static cb_err convert(const struct cb_convert_input *in, const char *to, const char *outpath, cJSON *result,
+                      cb_progress_fn progress, void *pctx, char *err, size_t errcap)
+{
+  (void)to;
+  struct counts ct;
+  cb_err e = scan(in, outpath, UINT64_MAX, &ct, progress, pctx, err, errcap);
+  if (!e)
+    cJSON_AddStringToObject(result, "media_type", "text/plain; charset=utf-8");
+  return e;
+}
+
+static const char *const targets[] = {"txt", NULL};
 static const struct converter_desc desc = {"text", "text", suffixes, sniff};
-static const struct converter_ops ops = {extract};
+static const struct converter_ops ops = {extract, convert, targets};
 const struct converter conv_text = {&desc, &ops};
 
 /* ---- the generic converter: for what no other converter claims ---- */
@@ -130,5 +163,5 @@ static cb_err generic_extract(const struct cb_convert_input *in, cJSON *result, 
 }
 
 static const struct converter_desc generic_desc = {"generic", NULL, NULL, NULL};
-static const struct converter_ops generic_ops = {generic_extract};
+static const struct converter_ops generic_ops = {generic_extract, NULL, NULL};
 const struct converter conv_generic = {&generic_desc, &generic_ops};

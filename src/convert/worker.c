@@ -69,8 +69,10 @@ static void handle(magic_t mime_cookie, magic_t desc_cookie, cJSON *req)
   const cJSON *path = cJSON_GetObjectItemCaseSensitive(req, "path");
   const cJSON *name = cJSON_GetObjectItemCaseSensitive(req, "name");
   const cJSON *workdir = cJSON_GetObjectItemCaseSensitive(req, "workdir");
-  if (!cJSON_IsString(op) || strcmp(op->valuestring, "extract") || !cJSON_IsString(path) ||
-      !cJSON_IsString(name) || !cJSON_IsString(workdir)) {
+  const cJSON *to = cJSON_GetObjectItemCaseSensitive(req, "to");
+  int is_convert = cJSON_IsString(op) && !strcmp(op->valuestring, "convert");
+  if (!cJSON_IsString(op) || (strcmp(op->valuestring, "extract") && !is_convert) || !cJSON_IsString(path) ||
+      !cJSON_IsString(name) || !cJSON_IsString(workdir) || (is_convert && !cJSON_IsString(to))) {
     answer_error("malformed request");
     return;
   }
@@ -103,7 +105,31 @@ static void handle(magic_t mime_cookie, magic_t desc_cookie, cJSON *req)
     cJSON_AddStringToObject(result, "detected_media_type", mime_copy);
   struct progress_state ps = {0, 0};
   char err[512] = "";
-  cb_err e = c->ops->extract(&in, result, progress, &ps, err, sizeof err);
+  cb_err e;
+  if (is_convert) {
+    int ok = 0;
+    for (const char *const *t = c->ops->targets; t && *t && !ok; t++)
+      ok = !strcmp(*t, to->valuestring);
+    /* only plain format names become file suffixes */
+    for (const char *p = to->valuestring; ok && *p; p++)
+      ok = (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9');
+    if (!ok || !c->ops->convert) {
+      char targets[200] = "";
+      for (const char *const *t = c->ops->targets; t && *t; t++)
+        snprintf(targets + strlen(targets), sizeof targets - strlen(targets), "%s%s", targets[0] ? ", " : "", *t);
+      snprintf(err, sizeof err, "%s files cannot be converted to '%.40s'; possible: %s", c->desc->name,
+               to->valuestring, targets[0] ? targets : "none");
+      e = CB_EINVAL;
+    } else {
+      char outpath[4200];
+      snprintf(outpath, sizeof outpath, "%s/out.%s", in.workdir, to->valuestring);
+      e = c->ops->convert(&in, to->valuestring, outpath, result, progress, &ps, err, sizeof err);
+      if (!e)
+        cJSON_AddStringToObject(result, "path", outpath);
+    }
+  } else {
+    e = c->ops->extract(&in, result, progress, &ps, err, sizeof err);
+  }
   if (e == CB_ENOMEM)
     out_of_memory = 1; /* answer, then make room for a fresh process */
   cJSON *o = cJSON_CreateObject();
@@ -112,7 +138,10 @@ static void handle(magic_t mime_cookie, magic_t desc_cookie, cJSON *req)
   if (e) {
     cJSON_AddFalseToObject(o, "ok");
     char msg[700];
-    snprintf(msg, sizeof msg, "%s: %s", c->desc->name, err[0] ? err : cb_strerror(e));
+    if (is_convert && e == CB_EINVAL && strstr(err, "cannot be converted"))
+      snprintf(msg, sizeof msg, "%s", err);
+    else
+      snprintf(msg, sizeof msg, "%s: %s", c->desc->name, err[0] ? err : cb_strerror(e));
     cJSON_AddStringToObject(o, "error", msg);
     cJSON_Delete(result);
   } else {

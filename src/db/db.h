@@ -336,6 +336,11 @@ cb_err db_ingest_apply(const char *job_id, const char *instance, const char *fil
                        int64_t version, const char *kind, const char *media_type,
                        const struct cb_property *props, int nprops,
                        const struct cb_artifact *arts, int narts);
+/* A conversion's output: a new file (or version) in folder_id, recorded with the job's
+ * success in one transaction, only while instance holds the lease. */
+cb_err db_convert_apply(const char *job_id, const char *instance, const char *folder_id,
+                        const char *name, const char *owner_id, const char *sha256, int64_t size,
+                        const char *media_type, const char *kind, char file_id[CB_ID_LEN + 1]);
 cb_err db_file_set_status(const char *file_id, int64_t version, const char *status,
                           const char *error);
 struct cb_artifact_row {

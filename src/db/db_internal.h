@@ -38,6 +38,10 @@ cb_err db_one_row(sqlite3_stmt *st);
 struct cb_job;
 /* Inserts a queued job inside the caller's transaction. */
 cb_err db_job_insert_tx(const struct cb_job *j, const char *const *input_ids, int n);
+/* db_file_put's work inside the caller's transaction; the file's id goes to id. */
+cb_err db_file_put_tx(const char *folder_id, const char *name, const char *owner_id,
+                      const char *sha256, int64_t size, const char *media_type, const char *kind,
+                      char id[CB_ID_LEN + 1]);
 struct cb_user;
 struct cb_folder;
 struct cb_file;

@@ -1,6 +1,7 @@
 /* Named queries for the job queue, artifacts, and the ingest's transaction. */
 #include <sqlite3.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "db/db.h"
@@ -288,6 +289,29 @@ cb_err db_ingest_apply(const char *job_id, const char *instance, const char *fil
                   a->sha256, a->size, ts);
   }
 out:
+  if (e) {
+    db_rollback();
+    return e;
+  }
+  return db_commit();
+}
+
+cb_err db_convert_apply(const char *job_id, const char *instance, const char *folder_id, const char *name,
+                        const char *owner_id, const char *sha256, int64_t size, const char *media_type,
+                        const char *kind, char file_id[CB_ID_LEN + 1])
+{
+  cb_err e = db_begin();
+  if (e)
+    return e;
+  e = db_file_put_tx(folder_id, name, owner_id, sha256, size, media_type, kind, file_id);
+  if (!e) {
+    char outputs[CB_ID_LEN + 8];
+    snprintf(outputs, sizeof outputs, "[\"%s\"]", file_id);
+    e = finish_tx(job_id, instance, "succeeded", NULL, outputs);
+  }
+  if (!e)
+    e = db_exec("INSERT OR IGNORE INTO job_files(job_id, file_id, role) VALUES (?, ?, 'output')", "ss", job_id,
+                file_id);
   if (e) {
     db_rollback();
     return e;

@@ -332,16 +332,13 @@ cb_err db_file_version(const char *file_id, int64_t version, struct cb_version *
   return CB_OK;
 }
 
-cb_err db_file_put(const char *folder_id, const char *name, const char *owner_id,
-                   const char *sha256, int64_t size, const char *media_type, const char *kind,
-                   struct cb_file *out)
+cb_err db_file_put_tx(const char *folder_id, const char *name, const char *owner_id,
+                      const char *sha256, int64_t size, const char *media_type, const char *kind,
+                      char id[CB_ID_LEN + 1])
 {
-  char ts[CB_TIME_MAX], id[CB_ID_LEN + 1];
+  char ts[CB_TIME_MAX];
   now(ts);
-  cb_err e = db_begin();
-  if (e)
-    return e;
-  e = db_exec("INSERT OR IGNORE INTO blobs(sha256, size, created_at) VALUES (?, ?, ?)", "sis",
+  cb_err e = db_exec("INSERT OR IGNORE INTO blobs(sha256, size, created_at) VALUES (?, ?, ?)", "sis",
               sha256, size, ts);
   if (e)
     goto done;
@@ -351,7 +348,7 @@ cb_err db_file_put(const char *folder_id, const char *name, const char *owner_id
   e = db_one_row(st);
   int64_t version = 1;
   if (e == CB_OK) {
-    DB_COPY(st, 0, id);
+    db_col_copy(st, 0, id, CB_ID_LEN + 1);
     version = sqlite3_column_int64(st, 1) + 1;
     sqlite3_reset(st);
     e = db_exec("UPDATE files SET version = ?, media_type = ?, kind = ?, status = 'uploaded',"
@@ -391,8 +388,21 @@ cb_err db_file_put(const char *folder_id, const char *name, const char *owner_id
     if (e)
       goto done;
   }
-  e = db_commit();
 done:
+  return e;
+}
+
+cb_err db_file_put(const char *folder_id, const char *name, const char *owner_id,
+                   const char *sha256, int64_t size, const char *media_type, const char *kind,
+                   struct cb_file *out)
+{
+  char id[CB_ID_LEN + 1];
+  cb_err e = db_begin();
+  if (e)
+    return e;
+  e = db_file_put_tx(folder_id, name, owner_id, sha256, size, media_type, kind, id);
+  if (!e)
+    e = db_commit();
   if (e) {
     db_rollback();
     return e;

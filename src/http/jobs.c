@@ -64,7 +64,7 @@ static int load_job(struct req *r, enum cb_access need, struct cb_job *j)
   return 0;
 }
 
-static const char *const job_types[] = {"ingest", "extract", "noop", NULL};
+static const char *const job_types[] = {"ingest", "extract", "convert", "noop", NULL};
 
 int h_jobs_create(struct req *r)
 {
@@ -83,8 +83,7 @@ int h_jobs_create(struct req *r)
   for (int i = 0; type && job_types[i]; i++)
     known |= !strcmp(type, job_types[i]);
   if (!known) {
-    st = http_problem(r, 400, "type", "field 'type' must be one of: ingest, extract, noop"
-                      " (convert arrives with the format families)");
+    st = http_problem(r, 400, "type", "field 'type' must be one of: ingest, extract, convert, noop");
     goto out;
   }
   cJSON *inputs = cJSON_GetObjectItemCaseSensitive(body, "inputs");
@@ -98,6 +97,11 @@ int h_jobs_create(struct req *r)
     goto out;
   }
   int n = cJSON_GetArraySize(inputs);
+  cJSON *to = params ? cJSON_GetObjectItemCaseSensitive(params, "to") : NULL;
+  if (!strcmp(type, "convert") && (!cJSON_IsString(to) || !*to->valuestring || strlen(to->valuestring) > 16)) {
+    st = http_problem(r, 400, "params", "a convert job needs params.to, the target format (e.g. \"txt\")");
+    goto out;
+  }
   if (strcmp(type, "noop") && n != 1) {
     st = http_problem(r, 400, "inputs", "a %s job takes exactly one input file", type);
     goto out;
@@ -115,8 +119,10 @@ int h_jobs_create(struct req *r)
       st = http_problem(r, 400, "inputs", "field 'inputs' must hold file ids (strings)");
       goto out;
     }
-    /* re-extracting changes the file's properties: it needs write access */
-    cb_err e = auth_check(&r->who, "file", it->valuestring, strcmp(type, "noop") ? CB_WRITE : CB_READ);
+    /* re-extracting changes the file's properties: it needs write access; converting
+     * only reads it (the output goes where the caller may write) */
+    int writes = !strcmp(type, "ingest") || !strcmp(type, "extract");
+    cb_err e = auth_check(&r->who, "file", it->valuestring, writes ? CB_WRITE : CB_READ);
     if (e) {
       st = http_access_error(r, e, "file", it->valuestring);
       goto out;
@@ -127,6 +133,19 @@ int h_jobs_create(struct req *r)
     cb_err e = auth_check(&r->who, "folder", out_folder, CB_WRITE);
     if (e) {
       st = http_access_error(r, e, "folder", out_folder);
+      goto out;
+    }
+  } else if (!strcmp(type, "convert")) {
+    /* the output lands beside the input: the caller must be able to write there */
+    struct cb_file in;
+    cb_err e = db_file_get(ids[0], &in);
+    if (!e)
+      e = auth_check(&r->who, "folder", in.folder_id, CB_WRITE);
+    db_file_clear(&in);
+    if (e) {
+      st = e == CB_ENOTFOUND ? http_problem(r, 403, "output_folder_id", "you may not write into the input's folder;"
+                                            " name an output_folder_id")
+                             : http_access_error(r, e, "folder", "of the input");
       goto out;
     }
   }

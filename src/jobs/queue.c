@@ -371,6 +371,102 @@ done:
   return out;
 }
 
+/* "convert": the input file's current version in format params.to, as a new file (or a
+ * new version of a file of that name) in output_folder_id or the input's own folder. The
+ * new file gets its own ingest job with it. */
+static enum outcome run_convert(struct run *r, char *err, size_t errcap)
+{
+  const struct cb_job *j = r->job;
+  cJSON *inputs = cJSON_Parse(j->inputs), *params = cJSON_Parse(j->params);
+  cJSON *in0 = cJSON_GetArrayItem(inputs, 0), *to = cJSON_GetObjectItemCaseSensitive(params, "to");
+  enum outcome out = OUT_DONE;
+  struct cb_file f = {0};
+  char workdir[PATH_MAX] = "";
+  cJSON *res = NULL;
+  cb_err e;
+  if (!cJSON_IsString(in0) || !cJSON_IsString(to)) {
+    snprintf(err, errcap, "a convert job needs one input and params.to");
+    out = OUT_FAIL;
+    goto done;
+  }
+  if ((e = db_file_get(in0->valuestring, &f))) {
+    snprintf(err, errcap, e == CB_ENOTFOUND ? "the input file no longer exists" : "cannot read the input file");
+    out = e == CB_ENOTFOUND ? OUT_FAIL : OUT_RETRY;
+    goto done;
+  }
+  char path[PATH_MAX];
+  if (store_local_path(store, f.sha256, path, sizeof path)) {
+    snprintf(err, errcap, "this store cannot hand files to converters yet");
+    out = OUT_FAIL;
+    goto done;
+  }
+  snprintf(workdir, sizeof workdir, "%s/work/%s", cfg.data_dir, j->id);
+  rm_rf(workdir);
+  if (mkdir(workdir, 0700)) {
+    snprintf(err, errcap, "cannot create the work folder: %s", strerror(errno));
+    out = OUT_RETRY;
+    goto done;
+  }
+  cJSON *req = cJSON_CreateObject();
+  cJSON_AddStringToObject(req, "op", "convert");
+  cJSON_AddStringToObject(req, "path", path);
+  cJSON_AddStringToObject(req, "name", f.name);
+  cJSON_AddStringToObject(req, "workdir", workdir);
+  cJSON_AddStringToObject(req, "to", to->valuestring);
+  struct pool_limits lim = {cfg.self_exe, cfg.timeout_s, cfg.worker_memory};
+  e = pool_run(r->child, &lim, req, tick, r, &res, err, errcap);
+  cJSON_Delete(req);
+  if (e == CB_EABORTED) {
+    out = OUT_STOPPED;
+    goto done;
+  }
+  if (e) {
+    out = OUT_FAIL;
+    goto done;
+  }
+  cJSON *opath = cJSON_GetObjectItemCaseSensitive(res, "path");
+  cJSON *omedia = cJSON_GetObjectItemCaseSensitive(res, "media_type");
+  if (!cJSON_IsString(opath) || !inside(workdir, opath->valuestring)) {
+    snprintf(err, errcap, "the converter's output is missing or outside its work folder");
+    out = OUT_FAIL;
+    goto done;
+  }
+  char sha[65], name[CB_NAME_MAX];
+  uint64_t size = 0;
+  struct cb_errbuf eb = {{0}};
+  if ((e = store_put_file(store, opath->valuestring, sha, &size, &eb))) {
+    snprintf(err, errcap, "cannot store the output: %s", eb.msg);
+    out = OUT_RETRY;
+    goto done;
+  }
+  /* name.sdf -> name.txt: the last suffix is replaced (or added) */
+  const char *dot = strrchr(f.name, '.');
+  int base = dot && dot != f.name ? (int)(dot - f.name) : (int)strlen(f.name);
+  if (base > CB_NAME_MAX - 20)
+    base = CB_NAME_MAX - 20;
+  snprintf(name, sizeof name, "%.*s.%s", base, f.name, to->valuestring);
+  const char *folder = j->output_folder_id[0] ? j->output_folder_id : f.folder_id;
+  char file_id[CB_ID_LEN + 1];
+  e = db_convert_apply(j->id, instance, folder, name, j->owner_id[0] ? j->owner_id : f.owner_id, sha, (int64_t)size,
+                       cJSON_IsString(omedia) ? omedia->valuestring : "application/octet-stream", "other", file_id);
+  if (e == CB_ENOTFOUND) {
+    out = OUT_STOPPED;
+  } else if (e) {
+    snprintf(err, errcap, "cannot record the output: %s", cb_strerror(e));
+    out = OUT_RETRY;
+  } else {
+    jobs_wake(); /* the output's own ingest */
+  }
+done:
+  if (workdir[0])
+    rm_rf(workdir);
+  cJSON_Delete(res);
+  cJSON_Delete(inputs);
+  cJSON_Delete(params);
+  db_file_clear(&f);
+  return out;
+}
+
 /* "noop": does nothing but report progress; params.ms makes it take that long. For the
  * queue's own tests and benchmark. */
 static enum outcome run_noop(struct run *r, char *err, size_t errcap)
@@ -403,6 +499,8 @@ static void run_job(struct pool_child *child, struct cb_job *j)
     out = run_ingest(&r, err, sizeof err, &published_file);
   else if (!strcmp(j->type, "noop"))
     out = run_noop(&r, err, sizeof err);
+  else if (!strcmp(j->type, "convert"))
+    out = run_convert(&r, err, sizeof err);
   else {
     snprintf(err, sizeof err, "unknown job type '%s'", j->type);
     out = OUT_FAIL;

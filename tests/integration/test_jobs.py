@@ -329,3 +329,26 @@ def test_kill_mid_batch_every_job_once(fresh):
     assert per_file == [] and props == []
     assert slept == 150
     assert all(s.api("GET", f"/files/{i}").json()["status"] == "processed" for i in ids)
+
+
+def test_convert_job_makes_a_new_file(srv):
+    src = srv.folder("convert-src")
+    dst = srv.folder("convert-dst")
+    raw = b"caf\xe9 latin-1 line\nsecond\n"  # not valid UTF-8
+    meta = srv.put(src["id"], "legacy.log", raw)
+    wait_file(srv, meta["id"])
+    r = srv.api("POST", "/jobs", json={"type": "convert", "inputs": [meta["id"]], "params": {"to": "txt"},
+                                       "output_folder_id": dst["id"]})
+    assert r.status_code == 202, r.text
+    job = wait_job(srv, r.json()["id"])
+    assert job["state"] == "succeeded" and len(job["outputs"]) == 1, job
+    out = srv.api("GET", f"/files/{job['outputs'][0]}").json()
+    assert out["name"] == "legacy.txt" and out["folder_id"] == dst["id"]
+    assert srv.api("GET", f"/files/{out['id']}/content").content == "caf\ufffd latin-1 line\nsecond\n".encode()
+    # the output is ingested like any upload
+    assert wait_file(srv, out["id"])["kind"] == "text"
+    # impossible targets fail the job with the possible ones named
+    r = srv.api("POST", "/jobs", json={"type": "convert", "inputs": [meta["id"]], "params": {"to": "pdf"}})
+    job = wait_job(srv, r.json()["id"])
+    assert job["state"] == "failed" and "possible: txt" in job["error"]
+    assert problem(srv.api("POST", "/jobs", json={"type": "convert", "inputs": [meta["id"]]}), 400)["field"] == "params"

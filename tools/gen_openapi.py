@@ -42,6 +42,7 @@ def op(op_id, summary, tag, responses, **kw):
 
 
 STR = {"type": "string"}
+S = lambda **props: {"type": "object", "properties": props}
 ID = P("id", "Opaque id")
 PAGE = [P("limit", "Page size, 1..1000 (default 100)", {"type": "integer", "minimum": 1, "maximum": 1000}, "query", False),
         P("cursor", "Opaque cursor from next_cursor", None, "query", False)]
@@ -105,6 +106,15 @@ add("/api/v1/groups/{id}/members/{user_id}", "delete", op("removeMember", "Remov
 add("/api/v1/audit", "get", op("audit", "The audit log, newest first (admin): sign-ins, uploads, deletes, sharing, "
                                "permission changes", "admin", {"200": R("Entries", "AuditList"), **errs(400, 401, 403)},
                                parameters=PAGE))
+
+add("/api/v1/schemas", "get", op("listSchemas", "The JSON Schemas user metadata is validated against (metadata always; "
+                                 "another when the metadata says \"$schema\": NAME)", "files",
+                                 {"200": {"description": "Schemas", "content": {"application/json": {"schema": S(
+                                     schemas={"type": "array", "items": S(name=STR, title=STR, description=STR)})}}}},
+                                 **PUBLIC))
+add("/api/v1/schemas/{name}", "get", op("getSchema", "One JSON Schema", "files",
+                                        {"200": {"description": "The schema", "content": {"application/schema+json": {"schema": {"type": "object"}}}},
+                                         **errs(404)}, **PUBLIC), [P("name", "Schema name, e.g. sample")])
 
 # ---- folders
 add("/api/v1/folders", "post", op("createFolder", "Create a folder (top level, or inside parent_id where the caller is editor)",
@@ -264,7 +274,6 @@ add("/api/v1/uploads/{id}", "patch", op("tusPatch", "Append bytes at Upload-Offs
 add("/api/v1/uploads/{id}", "delete", op("tusDelete", "Terminate the upload (tus termination)", "uploads",
                                          {**NO_CONTENT, "404": {"description": "No such upload"}, **errs(409)}, parameters=[TUS_H]))
 
-S = lambda **props: {"type": "object", "properties": props}
 STR = {"type": "string"}
 TIME = {"type": "string", "format": "date-time"}
 NSTR = {"type": ["string", "null"]}

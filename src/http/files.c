@@ -318,6 +318,8 @@ static int parse_metadata(struct req *r, cJSON *meta, struct cb_property *props,
     return http_problem(r, 400, "metadata", "field 'metadata' must be an object");
   cJSON_ArrayForEach(it, meta)
   {
+    if (!strcmp(it->string, "$schema"))
+      continue; /* names the schema; not a property */
     char field[200];
     snprintf(field, sizeof field, "metadata.%.150s", it->string);
     if (i >= 200)
@@ -389,6 +391,8 @@ int h_file_patch(struct req *r)
   cJSON *meta = cJSON_GetObjectItemCaseSensitive(body, "metadata");
   int nprops = 0;
   if (meta) {
+    if (cJSON_IsObject(meta) && (st = http_validate_metadata(r, meta)))
+      goto out;
     props = calloc(200, sizeof *props);
     if (!props || (st = parse_metadata(r, meta, props, &nprops)))
       goto out;

@@ -181,6 +181,10 @@ int h_webhooks_create(struct req *r);
 int h_webhooks_list(struct req *r);
 int h_webhooks_delete(struct req *r);
 int h_file_text(struct req *r);
+int h_schemas_list(struct req *r);
+int h_schema_get(struct req *r);
+/* Validates user metadata against the built-in schemas; answers 400 and returns non-zero. */
+int http_validate_metadata(struct req *r, const cJSON *meta);
 int h_file_artifact(struct req *r);
 /* True from the moment shutdown begins (long-lived streams end then). */
 int http_stopping(void);

@@ -22,6 +22,8 @@ const struct route http_routes[] = {
   {"POST", "/api/v1/groups/{id}/members", h_group_members_add, 0},
   {"DELETE", "/api/v1/groups/{id}/members/{user_id}", h_group_members_delete, 0},
   {"GET", "/api/v1/audit", h_audit_list, 0},
+  {"GET", "/api/v1/schemas", h_schemas_list, 1},
+  {"GET", "/api/v1/schemas/{name}", h_schema_get, 1},
   {"POST", "/api/v1/folders", h_folders_create, 0},
   {"GET", "/api/v1/folders", h_folders_list, 0},
   {"GET", "/api/v1/folders/{id}", h_folder_get, 0},

@@ -248,3 +248,32 @@ def test_expect_100_continue(server):
                f"Content-Length: 5\r\nExpect: 100-continue\r\n\r\n").encode())
     assert s.recv(1000).startswith(b"HTTP/1.1 404")
     s.close()
+
+
+def test_metadata_validated_against_json_schemas(server):
+    import requests as rq
+    listed = {s["name"] for s in rq.get(server.url + "/api/v1/schemas").json()["schemas"]}
+    assert {"metadata", "sample"} <= listed
+    schema = rq.get(server.url + "/api/v1/schemas/sample")
+    assert schema.status_code == 200 and schema.json()["$id"] == "sample"
+    problem(rq.get(server.url + "/api/v1/schemas/nope"), 404)
+    problem(rq.get(server.url + "/api/v1/schemas/..%2Fetc"), 404)
+    f = server.folder("schemas")
+    meta = server.put(f["id"], "sample.csv", b"a\n1\n")
+    good = {"$schema": "sample", "sample_id": "AB-12", "operator": "alice",
+            "temperature": {"value": 300, "unit": "K", "iri": "http://purl.obolibrary.org/obo/UO_0000012"}}
+    r = server.api("PATCH", f"/files/{meta['id']}", json={"metadata": good})
+    assert r.status_code == 200, r.text
+    names = {p["name"] for p in r.json()["properties"]}
+    assert "sample_id" in names and "$schema" not in names
+    for bad, field, words in [
+            ({"$schema": "sample", "operator": "alice"}, "metadata.sample_id", "required"),
+            ({"$schema": "sample", "sample_id": "lowercase-1", "operator": "a"}, "metadata.sample_id", "pattern"),
+            ({"$schema": "sample", "sample_id": "AB-1", "operator": "a", "temperature": {"value": 3, "unit": "F"}},
+             "metadata.temperature.unit", "one of"),
+            ({"$schema": "sample", "sample_id": "AB-1", "operator": "a", "replicate": 1.5}, "metadata.replicate", "integer"),
+            ({"$schema": "unknown-schema", "x": 1}, "metadata/$schema", "no schema"),
+            ({"x": {"value": 1, "color": "red"}}, "metadata.x", "allowed forms")]:
+        body = problem(server.api("PATCH", f"/files/{meta['id']}", json={"metadata": bad}), 400)
+        assert body["field"] == field and words in body["detail"], (bad, body)
+    assert server.api("GET", f"/files/{meta['id']}").json()["metadata"] == good

@@ -21,7 +21,7 @@ set -euo pipefail
 bench_init jobs
 NJOBS=${BENCH_JOBS:-300}
 NFILES=${BENCH_JOBS_FILES:-50}
-ROUNDS=${BENCH_JOBS_RUNS:-1}
+ROUNDS=${BENCH_JOBS_RUNS:-3}
 DEFAULT_WORKERS=${CARBOY_WORKERS:-$(nproc)}
 JOBS_TIMEOUT=${BENCH_JOBS_TIMEOUT:-120} # seconds, for one batch of jobs to finish
 [[ "$NJOBS" =~ ^[1-9][0-9]*$ ]] || die "BENCH_JOBS must be a positive integer, not '$NJOBS'"
@@ -119,13 +119,31 @@ def cmd_wait_files(ids_file):
     print(f"{time.time() - t0:.3f}")
 
 
-def cmd_run(kind, n, ids_file, workers, nconn="1"):
+def cmd_run(kind, n, ids_file, workers, mode="direct", nconn="1"):
+    """mode direct: submit N jobs to idle workers, measure first submit .. last finish.
+    mode backlog: first occupy every worker with a noop job of HOLD ms, queue the N jobs
+    behind them, measure the drain: first claim .. last finish of the N."""
     n, workers, nconn = int(n), int(workers), int(nconn)
     files = open(ids_file).read().split() if kind == "extract" else []
     api, mon = Conn(), Conn()
     before = counts(mon)
     if before["queued"] or before["running"]:
         die(f"the queue is not idle before the run: {before}")
+    blockers = []
+    if mode == "backlog":
+        hold = max(1000, 3 * n)  # ms; room for submitting at >= 333 jobs/s
+        for _ in range(workers):
+            body = {"type": "noop", "params": {"ms": hold}}
+            blockers.append(json.loads(api.call("POST", "/api/v1/jobs", body, want=202))["id"])
+        t_hold = time.time()
+        while counts(mon)["running"] < workers:
+            if time.time() - t_hold > 10:
+                for b in blockers:
+                    j = json.loads(api.call("GET", f"/api/v1/jobs/{b}"))
+                    print(f"jobs driver: blocking job {b}: {j['state']}, created {j['created_at']},"
+                          f" started {j.get('started_at')}, finished {j.get('finished_at')}", file=sys.stderr)
+                die(f"{workers} blocking noop jobs ({hold} ms) were not all running at once after 10 s: {counts(mon)}")
+            time.sleep(0.005)
     ids = [None] * n
     conns = [api] + [Conn() for _ in range(nconn - 1)]
 
@@ -151,50 +169,53 @@ def cmd_run(kind, n, ids_file, workers, nconn="1"):
             die(f"submitting the {kind} jobs failed")
     t_sub = time.time()
     max_queued = 0
+    want = n + len(blockers)
     while True:
         c = counts(mon)
         max_queued = max(max_queued, c["queued"])
         done = c["succeeded"] - before["succeeded"]
         bad = c["failed"] - before["failed"] + c["canceled"] - before["canceled"]
-        if bad or done >= n:
+        if bad or done >= want:
             break
         if time.time() - t0 > timeout:
-            die(f"only {done} of {n} {kind} jobs succeeded after {timeout:.0f} s: {c}")
+            die(f"only {done} of {want} jobs ({kind}, {mode}) succeeded after {timeout:.0f} s: {c}")
         time.sleep(0.02)
-    t_poll = time.time()
     # Every job must have succeeded; their timestamps (ms) say where the time went.
-    jobs = [json.loads(api.call("GET", f"/api/v1/jobs/{j}")) for j in ids]
+    jobs = [json.loads(api.call("GET", f"/api/v1/jobs/{j}")) for j in ids + blockers]
     failed = [j for j in jobs if j["state"] != "succeeded"]
     if failed or bad:
         for j in failed[:10]:
-            print(f"jobs driver: job {j['id']} ({kind}) is {j['state']}: {j.get('error', '')}", file=sys.stderr)
-        die(f"{len(failed)} of {n} {kind} jobs did not succeed (metrics: {bad} failed or canceled since the start)")
-    created = [ts(j["created_at"]) for j in jobs]
+            print(f"jobs driver: job {j['id']} ({j['type']}) is {j['state']}: {j.get('error', '')}", file=sys.stderr)
+        die(f"{len(failed)} of {want} jobs ({kind}, {mode}) did not succeed"
+            f" (metrics: {bad} failed or canceled since the start)")
+    jobs = jobs[:n]
     started = [ts(j["started_at"]) for j in jobs]
     finished = [ts(j["finished_at"]) for j in jobs]
-    attempts = sum(j["attempts"] for j in jobs)
     end = max(finished)
-    total = max(end - t0, 1e-3)
+    if mode == "backlog":
+        # the drain starts with the first claim of a queued job
+        begin = min(started)
+        if begin < t_sub:
+            print(f"jobs driver: WARNING: the workers took {kind} jobs before all {n} were queued"
+                  f" ({t_sub - begin:.3f} s early): the drain rate is low by up to that much", file=sys.stderr)
+    else:
+        begin = t0
+    total = max(end - begin, 1e-3)
     run_ms = [(f - s) * 1000 for s, f in zip(started, finished)]
-    wait_ms = [(s - c) * 1000 for c, s in zip(created, started)]
     window = max(end - min(started), 1e-3)
     out = {
         "rate": n / total,
         "total_s": total,
-        "submit_s": t_sub - t0,
         "submit_rate": n / max(t_sub - t0, 1e-6),
-        "poll_s": t_poll - t0,
-        # time a job holds a worker: claim .. finish (what the worker does in between)
+        # time a job holds a worker: claim .. finish (ms resolution)
         "run_p50_ms": statistics.median(run_ms),
-        "run_mean_ms": statistics.fmean(run_ms),
         "run_max_ms": max(run_ms),
-        # per job and worker: wall time a worker spends per job, all included
+        # wall time per job and worker (first claim .. last finish) * workers / jobs
         "per_job_ms": window * workers / n * 1000,
-        "wait_p50_ms": statistics.median(wait_ms),
-        # share of the workers' time (first claim .. last finish) spent inside a job
+        # share of that inside a job (claim .. finish); the rest is between jobs
         "busy": sum(run_ms) / 1000 / (window * workers),
         "max_queued": max_queued,
-        "attempts": attempts,
+        "attempts": sum(j["attempts"] for j in jobs),
     }
     print(" ".join(f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in out.items()))
 
@@ -229,7 +250,10 @@ for ((i = 1; i <= NFILES; i++)); do
   } >"$f"
 done
 
-declare -A noop_rate noop_sub ext_rate ext_sub ext_run ext_per ext_busy noop_per noop_busy ingest_s
+# Per worker count W and KIND (noop, extract): results of the medians, in M[KEY,KIND,W]
+# for KEY in direct (jobs/s), submit (POST/s during direct), drain (jobs/s), per_job
+# (ms a worker spends per job while draining) and run (ms from claim to finish, p50).
+declare -A M
 for w in "${settings[@]}"; do
   CARBOY_WORKERS=$w start_carboy "w$w"
   folder=$(carboy_folder "jobs-w$w")
@@ -239,38 +263,49 @@ for w in "${settings[@]}"; do
   done
   drive ids "${resps[@]}" >"$BENCH_TMP/ids-w$w"
   rm -f "${resps[@]}"
-  ingest_s[$w]=$(drive wait-files "$BENCH_TMP/ids-w$w") || die "the uploads were not processed"
-  log "workers=$w: $NFILES files uploaded and processed (${ingest_s[$w]} s after the last upload)"
-  nr=() ns=() np=() nb=() er=() es=() eu=() ep=() eb=()
+  t=$(drive wait-files "$BENCH_TMP/ids-w$w") || die "the uploads were not processed"
+  log "workers=$w: $NFILES files uploaded and processed ($t s after the last upload)"
+  declare -A acc=()
   for ((r = 1; r <= ROUNDS; r++)); do
-    out=$(drive run noop "$NJOBS" "$BENCH_TMP/ids-w$w" "$w") || die "noop jobs with $w worker(s) failed"
-    log "workers=$w round $r: noop    $out"
-    nr+=("$(field rate "$out")"); ns+=("$(field submit_rate "$out")")
-    np+=("$(field per_job_ms "$out")"); nb+=("$(field busy "$out")")
-    out=$(drive run extract "$NJOBS" "$BENCH_TMP/ids-w$w" "$w") || die "extract jobs with $w worker(s) failed"
-    log "workers=$w round $r: extract $out"
-    er+=("$(field rate "$out")"); es+=("$(field submit_rate "$out")")
-    eu+=("$(field run_p50_ms "$out")"); ep+=("$(field per_job_ms "$out")"); eb+=("$(field busy "$out")")
+    for kind in noop extract; do
+      out=$(drive run "$kind" "$NJOBS" "$BENCH_TMP/ids-w$w" "$w" direct) ||
+        die "$kind jobs with $w worker(s) failed"
+      log "workers=$w round $r: $kind direct:  $out"
+      acc[direct,$kind]+=" $(field rate "$out")"
+      acc[submit,$kind]+=" $(field submit_rate "$out")"
+      out=$(drive run "$kind" "$NJOBS" "$BENCH_TMP/ids-w$w" "$w" backlog) ||
+        die "$kind jobs with $w worker(s) failed (backlog)"
+      log "workers=$w round $r: $kind backlog: $out"
+      acc[drain,$kind]+=" $(field rate "$out")"
+      acc[per_job,$kind]+=" $(field per_job_ms "$out")"
+      acc[run,$kind]+=" $(field run_p50_ms "$out")"
+    done
   done
-  noop_rate[$w]=$(median "${nr[@]}"); noop_sub[$w]=$(median "${ns[@]}")
-  noop_per[$w]=$(median "${np[@]}"); noop_busy[$w]=$(median "${nb[@]}")
-  ext_rate[$w]=$(median "${er[@]}"); ext_sub[$w]=$(median "${es[@]}")
-  ext_run[$w]=$(median "${eu[@]}"); ext_per[$w]=$(median "${ep[@]}"); ext_busy[$w]=$(median "${eb[@]}")
+  for k in "${!acc[@]}"; do
+    # shellcheck disable=SC2086 # a list of numbers
+    M[$k,$w]=$(median ${acc[$k]})
+  done
+  unset acc
   stop_carboy
   rm -rf "$BENCH_TMP/w$w"
 done
 
-pool_r=$(ratio "${ext_rate[$DEFAULT_WORKERS]}" "${noop_rate[$DEFAULT_WORKERS]}")
-scale_r=$(ratio "${ext_rate[2]}" "${ext_rate[1]}")
-echo "jobs ($NJOBS jobs per batch, extract over $NFILES text files, $ROUNDS round(s), median; $(nproc) cores)"
-echo "  per job ms = wall time one worker spends per job (claim to claim); busy = share of it inside the job (claim..finish)"
-printf '  %-8s | %12s %10s %11s %6s | %14s %10s %11s %11s %6s\n' workers "noop jobs/s" "submit/s" "per job ms" busy \
-  "extract jobs/s" "submit/s" "per job ms" "run p50 ms" busy
+d=$DEFAULT_WORKERS
+pool_r=$(ratio "${M[direct,extract,$d]}" "${M[direct,noop,$d]}")
+scale_r=$(ratio "${M[direct,extract,2]}" "${M[direct,extract,1]}")
+drain_scale_r=$(ratio "${M[drain,extract,2]}" "${M[drain,extract,1]}")
+echo "jobs ($NJOBS jobs per batch, extract over $NFILES small text files, $ROUNDS round(s), medians; $(nproc) cores)"
+echo "  direct: jobs/s from the first submit to the last finish, submitted over one connection to idle workers"
+echo "  drain:  jobs/s from the first claim to the last finish, all queued first behind busy workers (no HTTP meanwhile)"
+echo "  ms/job: wall ms one worker spends per job while draining; run: claim..finish p50 ms (ms resolution)"
+printf '  %-9s| %-38s| %s\n' "" "noop (queue only)" "extract (converter pool)"
+printf '  %-9s| %8s %9s %8s %8s  | %8s %9s %8s %8s %6s\n' workers direct submit/s drain ms/job direct submit/s drain ms/job run
 for w in "${settings[@]}"; do
-  printf '  %-8s | %12s %10s %11s %6s | %14s %10s %11s %11s %6s\n' "$w$([ "$w" = "$DEFAULT_WORKERS" ] && echo ' (def)')" \
-    "${noop_rate[$w]}" "${noop_sub[$w]}" "${noop_per[$w]}" "${noop_busy[$w]}" \
-    "${ext_rate[$w]}" "${ext_sub[$w]}" "${ext_per[$w]}" "${ext_run[$w]}" "${ext_busy[$w]}"
+  printf '  %-9s| %8s %9s %8s %8s  | %8s %9s %8s %8s %6s\n' "$w$([ "$w" = "$d" ] && echo ' (def)')" \
+    "${M[direct,noop,$w]}" "${M[submit,noop,$w]}" "${M[drain,noop,$w]}" "${M[per_job,noop,$w]}" \
+    "${M[direct,extract,$w]}" "${M[submit,extract,$w]}" "${M[drain,extract,$w]}" "${M[per_job,extract,$w]}" \
+    "${M[run,extract,$w]}"
 done
-echo "  ratio extract/noop at $DEFAULT_WORKERS workers: $pool_r; extract 2 workers/1 worker: $scale_r (ideal ~2 on 2+ cores)"
-echo "RESULT jobs-pool baseline=${noop_rate[$DEFAULT_WORKERS]} carboy=${ext_rate[$DEFAULT_WORKERS]} ratio=$pool_r target=none"
-echo "RESULT jobs-scaling baseline=${ext_rate[1]} carboy=${ext_rate[2]} ratio=$scale_r target=none"
+echo "  extract/noop (direct, $d workers): $pool_r; extract 2 workers/1 worker: direct $scale_r, drain $drain_scale_r (ideal ~2)"
+echo "RESULT jobs-pool baseline=${M[direct,noop,$d]} carboy=${M[direct,extract,$d]} ratio=$pool_r target=none"
+echo "RESULT jobs-scaling baseline=${M[direct,extract,1]} carboy=${M[direct,extract,2]} ratio=$scale_r target=none"

@@ -2,12 +2,14 @@
 # Runs the carboy benchmarks and prints a markdown table of their RESULT lines; the table
 # also goes to bench/results/latest.md and the full output to bench/results/latest.log.
 #
-#   bash bench/run.sh                      # all three: download upload requests
+#   bash bench/run.sh                      # all four: download upload requests jobs
 #   bash bench/run.sh download requests    # a subset
 #
 # Uses build/carboy as it is; only if it is missing does it build it (release).
 # Knobs (environment): BENCH_SIZE_MB (1024), BENCH_RUNS (3), BENCH_DURATION (10s),
-# BENCH_TIMEOUT (600 s per transfer), CARBOY_BIN (build/carboy).
+# BENCH_TIMEOUT (600 s per transfer), BENCH_JOBS (300 jobs per batch), BENCH_JOBS_RUNS (3),
+# BENCH_JOBS_WORKERS ("1 2 4"), CARBOY_BIN (build/carboy).
+# A benchmark may print several RESULT lines (jobs.sh does): each becomes a row.
 # Exit status: 0 when every benchmark ran (whether or not it met its target), 1 otherwise.
 set -euo pipefail
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -36,7 +38,7 @@ bin_info="$("$snapdir/carboy" --version 2>/dev/null), binary sha256 $(sha256sum 
 export CARBOY_BIN="$snapdir/carboy"
 
 benches=("$@")
-[ ${#benches[@]} -gt 0 ] || benches=(download upload requests)
+[ ${#benches[@]} -gt 0 ] || benches=(download upload requests jobs)
 for b in "${benches[@]}"; do
   [ -x "$BENCH_DIR/$b.sh" ] || { echo "run.sh: no benchmark '$b' (bench/$b.sh)" >&2; exit 2; }
 done
@@ -62,11 +64,16 @@ on_signal() {
 trap 'on_signal 130' INT
 trap 'on_signal 143' TERM
 
-declare -A unit=([download]="MB/s" [upload]="MB/s" [requests]="req/s")
+# Keyed by the name in the RESULT line (the benchmark's own name, or for jobs.sh, which
+# prints two, jobs-pool and jobs-scaling).
+declare -A unit=([download]="MB/s" [upload]="MB/s" [requests]="req/s" [jobs-pool]="jobs/s"
+  [jobs-scaling]="jobs/s")
 declare -A base_name=([download]="nginx (sendfile)" [upload]="floor: sha256 + write+fsync"
-  [requests]="GET /healthz")
+  [requests]="GET /healthz" [jobs]="noop jobs (queue only)" [jobs-pool]="noop jobs (queue only)"
+  [jobs-scaling]="extract jobs, 1 worker")
 declare -A cb_name=([download]="GET /files/ID/content" [upload]="PUT (curl -T)"
-  [requests]="GET /files/ID")
+  [requests]="GET /files/ID" [jobs]="extract jobs (converter pool)"
+  [jobs-pool]="extract jobs, default workers" [jobs-scaling]="extract jobs, 2 workers")
 
 rows=() failed=0
 for b in "${benches[@]}"; do
@@ -82,28 +89,31 @@ for b in "${benches[@]}"; do
   set -e
   sleep 0.2 # let tee drain
   secs=$((EPOCHSECONDS - t0))
-  line=$(grep '^RESULT ' "$out" | tail -n 1 || true)
+  lines=$(grep '^RESULT ' "$out" || true)
   rm -f "$out"
-  if [ "$rc" -ne 0 ] || [ -z "$line" ]; then
+  if [ "$rc" -ne 0 ] || [ -z "$lines" ]; then
     failed=1
-    rows+=("| $b | ${base_name[$b]} | – | ${cb_name[$b]} | – | – | – | FAILED (exit $rc) | ${secs}s |")
+    rows+=("| $b | ${base_name[$b]:-–} | – | ${cb_name[$b]:-–} | – | – | – | FAILED (exit $rc) | ${secs}s |")
     continue
   fi
-  # RESULT name baseline=X carboy=Y ratio=Z target=T
-  declare -A kv=()
-  for tok in $line; do
-    case $tok in *=*) kv[${tok%%=*}]=${tok#*=} ;; esac
-  done
-  tgt=${kv[target]:-none}
-  if [ "$tgt" = none ]; then
-    verdict="info"
-    tgt_txt="–"
-  else
-    verdict=$(awk -v r="${kv[ratio]}" -v t="$tgt" 'BEGIN { print (r + 0 >= t + 0) ? "pass" : "BELOW TARGET" }')
-    tgt_txt="≥ $tgt"
-  fi
-  rows+=("| $b | ${base_name[$b]} | ${kv[baseline]} ${unit[$b]} | ${cb_name[$b]} | ${kv[carboy]} ${unit[$b]} | **${kv[ratio]}** | $tgt_txt | $verdict | ${secs}s |")
-  unset kv
+  # RESULT name baseline=X carboy=Y ratio=Z target=T (one row each)
+  while read -r line; do
+    declare -A kv=()
+    for tok in $line; do
+      case $tok in *=*) kv[${tok%%=*}]=${tok#*=} ;; esac
+    done
+    name=$(awk '{ print $2 }' <<<"$line")
+    tgt=${kv[target]:-none}
+    if [ "$tgt" = none ]; then
+      verdict="info"
+      tgt_txt="–"
+    else
+      verdict=$(awk -v r="${kv[ratio]}" -v t="$tgt" 'BEGIN { print (r + 0 >= t + 0) ? "pass" : "BELOW TARGET" }')
+      tgt_txt="≥ $tgt"
+    fi
+    rows+=("| $name | ${base_name[$name]:-–} | ${kv[baseline]} ${unit[$name]:-} | ${cb_name[$name]:-–} | ${kv[carboy]} ${unit[$name]:-} | **${kv[ratio]}** | $tgt_txt | $verdict | ${secs}s |")
+    unset kv
+  done <<<"$lines"
 done
 
 rev=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
@@ -117,7 +127,7 @@ table=$(
   echo "- date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
   echo "- carboy: $bin_info, commit $rev$dirty"
   echo "- machine: $(nproc) cores, $(uname -sr), load average $(cut -d' ' -f1-3 /proc/loadavg)"
-  echo "- settings: BENCH_SIZE_MB=${BENCH_SIZE_MB:-1024} BENCH_RUNS=${BENCH_RUNS:-3} BENCH_DURATION=${BENCH_DURATION:-10s}"
+  echo "- settings: BENCH_SIZE_MB=${BENCH_SIZE_MB:-1024} BENCH_RUNS=${BENCH_RUNS:-3} BENCH_DURATION=${BENCH_DURATION:-10s} BENCH_JOBS=${BENCH_JOBS:-300} BENCH_JOBS_RUNS=${BENCH_JOBS_RUNS:-3}"
   echo
   echo "| benchmark | baseline | baseline value | carboy | carboy value | ratio | target | verdict | time |"
   echo "|---|---|---|---|---|---|---|---|---|"

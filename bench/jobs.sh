@@ -129,20 +129,29 @@ def cmd_run(kind, n, ids_file, workers, mode="direct", nconn="1"):
     before = counts(mon)
     if before["queued"] or before["running"]:
         die(f"the queue is not idle before the run: {before}")
-    blockers = []
+    blockers, nudges = [], []
     if mode == "backlog":
         hold = max(1000, 3 * n)  # ms; room for submitting at >= 333 jobs/s
         for _ in range(workers):
             body = {"type": "noop", "params": {"ms": hold}}
             blockers.append(json.loads(api.call("POST", "/api/v1/jobs", body, want=202))["id"])
+        # Every worker must hold one. A worker that misses its wake-up sleeps until its
+        # next poll (up to 1 s): another submission wakes it (a noop job, which then runs
+        # first in the drain), counted as "nudges".
         t_hold = time.time()
+        t_nudge = t_hold
         while counts(mon)["running"] < workers:
-            if time.time() - t_hold > 10:
+            now = time.time()
+            if now - t_hold > 10:
                 for b in blockers:
                     j = json.loads(api.call("GET", f"/api/v1/jobs/{b}"))
                     print(f"jobs driver: blocking job {b}: {j['state']}, created {j['created_at']},"
                           f" started {j.get('started_at')}, finished {j.get('finished_at')}", file=sys.stderr)
                 die(f"{workers} blocking noop jobs ({hold} ms) were not all running at once after 10 s: {counts(mon)}")
+            if now - t_nudge > 0.1:
+                body = {"type": "noop", "params": {"ms": 0}}
+                nudges.append(json.loads(api.call("POST", "/api/v1/jobs", body, want=202))["id"])
+                t_nudge = now
             time.sleep(0.005)
     ids = [None] * n
     conns = [api] + [Conn() for _ in range(nconn - 1)]
@@ -169,7 +178,7 @@ def cmd_run(kind, n, ids_file, workers, mode="direct", nconn="1"):
             die(f"submitting the {kind} jobs failed")
     t_sub = time.time()
     max_queued = 0
-    want = n + len(blockers)
+    want = n + len(blockers) + len(nudges)
     while True:
         c = counts(mon)
         max_queued = max(max_queued, c["queued"])
@@ -181,41 +190,49 @@ def cmd_run(kind, n, ids_file, workers, mode="direct", nconn="1"):
             die(f"only {done} of {want} jobs ({kind}, {mode}) succeeded after {timeout:.0f} s: {c}")
         time.sleep(0.02)
     # Every job must have succeeded; their timestamps (ms) say where the time went.
-    jobs = [json.loads(api.call("GET", f"/api/v1/jobs/{j}")) for j in ids + blockers]
+    jobs = [json.loads(api.call("GET", f"/api/v1/jobs/{j}")) for j in ids + blockers + nudges]
     failed = [j for j in jobs if j["state"] != "succeeded"]
     if failed or bad:
         for j in failed[:10]:
             print(f"jobs driver: job {j['id']} ({j['type']}) is {j['state']}: {j.get('error', '')}", file=sys.stderr)
         die(f"{len(failed)} of {want} jobs ({kind}, {mode}) did not succeed"
             f" (metrics: {bad} failed or canceled since the start)")
+    blocked_until = max([ts(j["finished_at"]) for j in jobs[n:]], default=0)
     jobs = jobs[:n]
     started = [ts(j["started_at"]) for j in jobs]
     finished = [ts(j["finished_at"]) for j in jobs]
     end = max(finished)
+    count = n
     if mode == "backlog":
-        # the drain starts with the first claim of a queued job
-        begin = min(started)
-        if begin < t_sub:
-            print(f"jobs driver: WARNING: the workers took {kind} jobs before all {n} were queued"
-                  f" ({t_sub - begin:.3f} s early): the drain rate is low by up to that much", file=sys.stderr)
+        # the drain: from the moment every worker is free (the last blocking job finished)
+        # to the last finish, over the jobs claimed in that time
+        begin = blocked_until
+        count = sum(1 for s in started if s >= begin)
+        if t_sub > begin:
+            print(f"jobs driver: WARNING: a blocking job ended {t_sub - begin:.3f} s before all {n} {kind}"
+                  f" jobs were queued: the drain rate is low", file=sys.stderr)
+        if count < n // 2:
+            die(f"only {count} of {n} {kind} jobs were claimed after the last blocking job ended")
     else:
         begin = t0
     total = max(end - begin, 1e-3)
     run_ms = [(f - s) * 1000 for s, f in zip(started, finished)]
     window = max(end - min(started), 1e-3)
     out = {
-        "rate": n / total,
+        "rate": count / total,
         "total_s": total,
         "submit_rate": n / max(t_sub - t0, 1e-6),
         # time a job holds a worker: claim .. finish (ms resolution)
         "run_p50_ms": statistics.median(run_ms),
         "run_max_ms": max(run_ms),
-        # wall time per job and worker (first claim .. last finish) * workers / jobs
-        "per_job_ms": window * workers / n * 1000,
+        # wall ms a worker spends per job: workers / jobs/s (draining), or
+        # (first claim .. last finish) * workers / jobs (direct)
+        "per_job_ms": (total * workers / count if mode == "backlog" else window * workers / n) * 1000,
         # share of that inside a job (claim .. finish); the rest is between jobs
         "busy": sum(run_ms) / 1000 / (window * workers),
         "max_queued": max_queued,
         "attempts": sum(j["attempts"] for j in jobs),
+        "nudges": len(nudges),
     }
     print(" ".join(f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in out.items()))
 

@@ -11,7 +11,9 @@ pkgs=(
   build-essential meson ninja-build pkg-config python3
   # libraries
   libcivetweb-dev libsqlite3-dev libcjson-dev libssl-dev libsodium-dev libarchive-dev
-  zlib1g-dev libmagic-dev libcurl4-openssl-dev
+  zlib1g-dev libmagic-dev libcurl4-openssl-dev libopenbabel-dev g++
+  # chemistry test data and the reference command line
+  openbabel rdkit-data
   # tests and benchmarks
   python3-pytest python3-requests curl nginx-light wrk procps
 )

@@ -175,6 +175,11 @@ add("/api/v1/files/{id}/artifacts/{kind}", "get", op("getArtifact", "Derived con
                                                      {"200": {"description": "The artifact", "content": {"*/*": {"schema": BINARY}}},
                                                       **errs(404)}), [ID, P("kind", "Artifact kind, e.g. text")])
 
+add("/api/v1/files/{id}/records", "get", op("listRecords", "The records inside a multi-record file (molecules of an SDF, ...), "
+                                            "by index, with their properties", "files",
+                                            {"200": R("Records", "RecordList"), **errs(400, 404)}, parameters=PAGE), [ID])
+add("/api/v1/records/{id}", "get", op("getRecord", "One record", "files", {"200": R("Record", "Record"), **errs(404)}), [ID])
+
 # ---- jobs and events
 add("/api/v1/jobs", "post", op("createJob", "Start a job: ingest or extract (re-process one file), convert (one file to "
                                "params.to, as a new file in output_folder_id or beside the input), noop (for testing the "
@@ -339,6 +344,10 @@ schemas = {
               metadata={"type": "object"},
               artifacts={"type": "array", "items": S(kind=STR, media_type=STR, url=STR)}, record_count={"type": "integer"}),
     "FileList": S(files={"type": "array", "items": ref("File")}),
+    "Record": S(id=STR, file_id=STR, index={"type": "integer"}, version={"type": "integer"}, title=STR, smiles=STR,
+                inchikey=STR, error={"type": "string", "description": "Why this record could not be read or described"},
+                properties={"type": "array", "items": ref("Property")}),
+    "RecordList": S(records={"type": "array", "items": ref("Record")}, next_cursor=NSTR),
     "JobRequest": {"type": "object", "required": ["type"], "properties": {
         "type": {"enum": ["ingest", "extract", "convert", "noop"]}, "inputs": {"type": "array", "items": STR},
         "params": {"type": "object"}, "output_folder_id": STR}},

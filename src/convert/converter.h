@@ -73,6 +73,7 @@ int suffix_is(const char *name, const char *const *suffixes);
 int convert_worker_main(void);
 
 extern const struct converter conv_text;
+extern const struct converter conv_structure;
 extern const struct converter conv_generic;
 extern const struct converter conv_test_crash;
 extern const struct converter conv_test_hang;

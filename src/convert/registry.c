@@ -6,6 +6,7 @@
 #include "convert/converter.h"
 
 static const struct converter *const registry[] = {
+  &conv_structure,
   &conv_text,
 };
 

@@ -332,10 +332,31 @@ struct cb_artifact {
   const char *sha256;
   int64_t size;
 };
+/* records_path (may be NULL): a JSON-lines file of records, one object per line:
+ * {index, title?, smiles?, inchikey?, error?, properties:[{name, value, unit?, iri?}]}. */
 cb_err db_ingest_apply(const char *job_id, const char *instance, const char *file_id,
                        int64_t version, const char *kind, const char *media_type,
                        const struct cb_property *props, int nprops,
-                       const struct cb_artifact *arts, int narts);
+                       const struct cb_artifact *arts, int narts, const char *records_path);
+
+struct cb_record {
+  char id[CB_ID_LEN + 1];
+  char file_id[CB_ID_LEN + 1];
+  int64_t version;
+  int64_t index;
+  char title[CB_NAME_MAX];
+  char *smiles;   /* free with db_record_clear */
+  char inchikey[32];
+  char error[256];
+};
+void db_record_clear(struct cb_record *r);
+typedef int (*db_record_cb)(const struct cb_record *r, void *ctx);
+/* Records of a file version by index, after after_index (exclusive; -1 from the start). */
+cb_err db_records(const char *file_id, int64_t version, int64_t after_index, int limit, db_record_cb cb,
+                  void *ctx);
+cb_err db_record_get(const char *id, struct cb_record *out);
+int64_t db_record_count(const char *file_id, int64_t version);
+cb_err db_record_properties(const char *record_id, db_property_cb cb, void *ctx);
 /* A conversion's output: a new file (or version) in folder_id, recorded with the job's
  * success in one transaction, only while instance holds the lease. */
 cb_err db_convert_apply(const char *job_id, const char *instance, const char *folder_id,

@@ -1,6 +1,7 @@
 /* Named queries for the job queue, artifacts, and the ingest's transaction. */
 #include <sqlite3.h>
 #include <stdlib.h>
+#include <cjson/cJSON.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -248,9 +249,63 @@ cb_err db_file_set_status(const char *file_id, int64_t version, const char *stat
                  "ssssi", status, error, ts, file_id, version);
 }
 
+/* Inserts the records of a JSON-lines file, streaming: memory stays flat. */
+static cb_err insert_records(const char *file_id, int64_t version, const char *path)
+{
+  FILE *f = fopen(path, "rb");
+  if (!f)
+    return CB_EIO;
+  cb_err e = db_exec("DELETE FROM properties WHERE record_id IN (SELECT id FROM records WHERE file_id = ? AND version = ?)",
+                     "si", file_id, version);
+  if (!e)
+    e = db_exec("DELETE FROM records WHERE file_id = ? AND version = ?", "si", file_id, version);
+  char *line = NULL;
+  size_t cap = 0;
+  ssize_t n;
+  while (!e && (n = getline(&line, &cap, f)) > 0) {
+    cJSON *rec = cJSON_ParseWithLength(line, (size_t)n);
+    if (!rec)
+      continue;
+    cJSON *idx = cJSON_GetObjectItemCaseSensitive(rec, "index");
+    cJSON *title = cJSON_GetObjectItemCaseSensitive(rec, "title");
+    cJSON *smiles = cJSON_GetObjectItemCaseSensitive(rec, "smiles");
+    cJSON *key = cJSON_GetObjectItemCaseSensitive(rec, "inchikey");
+    cJSON *err = cJSON_GetObjectItemCaseSensitive(rec, "error");
+    char id[CB_ID_LEN + 1];
+    e = cb_id_new(id);
+    if (!e)
+      e = db_exec("INSERT INTO records(id, file_id, version, idx, title, smiles, inchikey, error)"
+                  " VALUES (?, ?, ?, ?, ?, ?, ?, ?)", "ssiissss", id, file_id, version,
+                  (int64_t)(cJSON_IsNumber(idx) ? idx->valuedouble : 0),
+                  cJSON_IsString(title) ? title->valuestring : NULL, cJSON_IsString(smiles) ? smiles->valuestring : NULL,
+                  cJSON_IsString(key) ? key->valuestring : NULL, cJSON_IsString(err) ? err->valuestring : NULL);
+    cJSON *p;
+    cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(rec, "properties"))
+    {
+      cJSON *name = cJSON_GetObjectItemCaseSensitive(p, "name"), *value = cJSON_GetObjectItemCaseSensitive(p, "value");
+      cJSON *unit = cJSON_GetObjectItemCaseSensitive(p, "unit"), *iri = cJSON_GetObjectItemCaseSensitive(p, "iri");
+      const char *u = cJSON_IsString(unit) ? unit->valuestring : NULL, *i = cJSON_IsString(iri) ? iri->valuestring : NULL;
+      if (e || !cJSON_IsString(name))
+        continue;
+      if (cJSON_IsNumber(value))
+        e = db_exec("INSERT INTO properties(file_id, record_id, name, value_num, unit, iri, source)"
+                    " VALUES (?, ?, ?, ?, ?, ?, 'extracted')", "sssdss", file_id, id, name->valuestring,
+                    value->valuedouble, u, i);
+      else if (cJSON_IsString(value))
+        e = db_exec("INSERT INTO properties(file_id, record_id, name, value_text, unit, iri, source)"
+                    " VALUES (?, ?, ?, ?, ?, ?, 'extracted')", "ssssss", file_id, id, name->valuestring,
+                    value->valuestring, u, i);
+    }
+    cJSON_Delete(rec);
+  }
+  free(line);
+  fclose(f);
+  return e;
+}
+
 cb_err db_ingest_apply(const char *job_id, const char *instance, const char *file_id, int64_t version,
                        const char *kind, const char *media_type, const struct cb_property *props,
-                       int nprops, const struct cb_artifact *arts, int narts)
+                       int nprops, const struct cb_artifact *arts, int narts, const char *records_path)
 {
   char ts[CB_TIME_MAX];
   now(ts);
@@ -267,7 +322,9 @@ cb_err db_ingest_apply(const char *job_id, const char *instance, const char *fil
               "ssssi", kind, media_type, ts, file_id, version);
   if (e || !db_changes())
     goto out;
-  e = db_exec("DELETE FROM properties WHERE file_id = ? AND source = 'extracted'", "s", file_id);
+  e = db_exec("DELETE FROM properties WHERE file_id = ? AND record_id IS NULL AND source = 'extracted'", "s", file_id);
+  if (!e && records_path)
+    e = insert_records(file_id, version, records_path);
   for (int i = 0; !e && i < nprops; i++) {
     const struct cb_property *p = &props[i];
     if (p->is_num)
@@ -450,4 +507,102 @@ cb_err db_delivery_result(int64_t id, const char *state, int attempts, const cha
   return db_exec("UPDATE deliveries SET state = ?, attempts = ?, next_attempt = coalesce(?, next_attempt),"
                  " last_status = ?, last_error = ? WHERE id = ?", "sisisi", state, (int64_t)attempts, next_attempt,
                  (int64_t)last_status, last_error, id);
+}
+
+/* ------------------------------------------------------------ records */
+
+#define RECORD_COLS "id, file_id, version, idx, coalesce(title, ''), smiles, coalesce(inchikey, ''), coalesce(error, '')"
+
+static void read_record(sqlite3_stmt *st, struct cb_record *r)
+{
+  DB_COPY(st, 0, r->id);
+  DB_COPY(st, 1, r->file_id);
+  r->version = sqlite3_column_int64(st, 2);
+  r->index = sqlite3_column_int64(st, 3);
+  DB_COPY(st, 4, r->title);
+  const unsigned char *s = sqlite3_column_text(st, 5);
+  r->smiles = s ? strdup((const char *)s) : NULL;
+  DB_COPY(st, 6, r->inchikey);
+  DB_COPY(st, 7, r->error);
+}
+
+void db_record_clear(struct cb_record *r)
+{
+  if (!r)
+    return;
+  free(r->smiles);
+  r->smiles = NULL;
+}
+
+struct record_ctx {
+  db_record_cb cb;
+  void *ctx;
+};
+
+static int record_row(sqlite3_stmt *st, void *p)
+{
+  struct record_ctx *rc = p;
+  struct cb_record r;
+  read_record(st, &r);
+  int stop = rc->cb(&r, rc->ctx);
+  db_record_clear(&r);
+  return stop;
+}
+
+cb_err db_records(const char *file_id, int64_t version, int64_t after_index, int limit, db_record_cb cb, void *ctx)
+{
+  struct record_ctx rc = {cb, ctx};
+  return db_each_row(db_query("SELECT " RECORD_COLS " FROM records WHERE file_id = ? AND version = ? AND idx > ?"
+                              " ORDER BY idx LIMIT ?", "siii", file_id, version, after_index, (int64_t)limit),
+                     record_row, &rc);
+}
+
+cb_err db_record_get(const char *id, struct cb_record *out)
+{
+  sqlite3_stmt *st = db_query("SELECT " RECORD_COLS " FROM records WHERE id = ?", "s", id);
+  cb_err e = db_one_row(st);
+  if (e)
+    return e;
+  read_record(st, out);
+  sqlite3_reset(st);
+  return CB_OK;
+}
+
+int64_t db_record_count(const char *file_id, int64_t version)
+{
+  sqlite3_stmt *st = db_query("SELECT count(*) FROM records WHERE file_id = ? AND version = ?", "si", file_id, version);
+  int64_t n = 0;
+  if (st && sqlite3_step(st) == SQLITE_ROW)
+    n = sqlite3_column_int64(st, 0);
+  if (st)
+    sqlite3_reset(st);
+  return n;
+}
+
+struct rprop_ctx {
+  db_property_cb cb;
+  void *ctx;
+};
+
+static int rprop_row(sqlite3_stmt *st, void *p)
+{
+  struct rprop_ctx *pc = p;
+  struct cb_property prop = {
+    .name = (const char *)sqlite3_column_text(st, 0),
+    .value_text = (const char *)sqlite3_column_text(st, 1),
+    .is_num = sqlite3_column_type(st, 2) != SQLITE_NULL,
+    .value_num = sqlite3_column_double(st, 2),
+    .unit = (const char *)sqlite3_column_text(st, 3),
+    .iri = (const char *)sqlite3_column_text(st, 4),
+    .source = (const char *)sqlite3_column_text(st, 5),
+  };
+  return pc->cb(&prop, pc->ctx);
+}
+
+cb_err db_record_properties(const char *record_id, db_property_cb cb, void *ctx)
+{
+  struct rprop_ctx pc = {cb, ctx};
+  return db_each_row(db_query("SELECT name, value_text, value_num, unit, iri, source FROM properties"
+                              " WHERE record_id = ? ORDER BY id", "s", record_id),
+                     rprop_row, &pc);
 }

@@ -103,7 +103,7 @@ cJSON *json_file(const struct cb_file *f, int full)
   cJSON_AddItemToObject(o, "metadata", meta ? meta : cJSON_CreateObject());
   struct art_ctx ac = {cJSON_AddArrayToObject(o, "artifacts"), f->id};
   db_artifacts(f->id, f->version, add_artifact, &ac);
-  cJSON_AddNumberToObject(o, "record_count", 0);
+  cJSON_AddNumberToObject(o, "record_count", (double)db_record_count(f->id, f->version));
   return o;
 }
 

@@ -55,6 +55,8 @@ const struct route http_routes[] = {
   {"GET", "/s/{token}/files/{id}", h_link_file, 1},
   {"GET", "/s/{token}/files/{id}/content", h_link_file_content, 1},
   {"GET", "/api/v1/files/{id}/text", h_file_text, 0},
+  {"GET", "/api/v1/files/{id}/records", h_file_records, 0},
+  {"GET", "/api/v1/records/{id}", h_record_get, 0},
   {"GET", "/api/v1/files/{id}/artifacts/{kind}", h_file_artifact, 0},
   {"POST", "/api/v1/jobs", h_jobs_create, 0},
   {"GET", "/api/v1/jobs", h_jobs_list, 0},

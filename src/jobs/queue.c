@@ -273,8 +273,18 @@ static enum outcome apply_ingest(struct run *r, const struct cb_file *f, int64_t
   if (cJSON_IsString(detected) && !strcmp(f->media_type, "application/octet-stream") &&
       strcmp(detected->valuestring, "application/octet-stream") && strlen(detected->valuestring) < 100)
     media = detected->valuestring;
+  cJSON *records = cJSON_GetObjectItemCaseSensitive(res, "records");
+  const char *records_path = NULL;
+  if (cJSON_IsString(records)) {
+    if (!inside(workdir, records->valuestring)) {
+      snprintf(err, errcap, "the converter named records outside its work folder");
+      out = OUT_FAIL;
+      goto done;
+    }
+    records_path = records->valuestring;
+  }
   cb_err e = db_ingest_apply(r->job->id, instance, f->id, version, cJSON_IsString(kind) ? kind->valuestring : NULL,
-                             media, pv, nprops, av, narts);
+                             media, pv, nprops, av, narts, records_path);
   if (e == CB_ENOTFOUND) {
     out = OUT_STOPPED; /* the lease was lost: someone else runs it */
   } else if (e) {

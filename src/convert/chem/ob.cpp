@@ -1,0 +1,236 @@
+// The Open Babel shim (see ob.h). C++ lives only in this file.
+#include "convert/chem/ob.h"
+
+#include <openbabel/descriptor.h>
+#include <openbabel/generic.h>
+#include <openbabel/mol.h>
+#include <openbabel/obconversion.h>
+#include <openbabel/oberror.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+using namespace OpenBabel;
+
+struct ob_reader {
+  std::ifstream in;
+  OBConversion conv;
+  bool first = true;
+};
+
+struct ob_mol {
+  OBMol mol;
+};
+
+static void set_err(char *err, size_t cap, const std::string &msg)
+{
+  if (err && cap)
+    std::snprintf(err, cap, "%s", msg.c_str());
+}
+
+extern "C" int ob_init(void)
+{
+  try {
+    obErrorLog.SetOutputLevel(obError);
+    obErrorLog.StopLogging(); /* messages would go to stderr, not to the job */
+    OBConversion conv;
+    return conv.FindFormat("sdf") && conv.FindFormat("inchi") ? 0 : -1; /* forces plugin loading */
+  } catch (...) {
+    return -1;
+  }
+}
+
+extern "C" int ob_can_read(const char *format)
+{
+  try {
+    OBFormat *f = OBConversion::FindFormat(format);
+    return f && !(f->Flags() & NOTREADABLE);
+  } catch (...) {
+    return 0;
+  }
+}
+
+extern "C" int ob_can_write(const char *format)
+{
+  try {
+    OBFormat *f = OBConversion::FindFormat(format);
+    return f && !(f->Flags() & NOTWRITABLE);
+  } catch (...) {
+    return 0;
+  }
+}
+
+extern "C" ob_reader *ob_open(const char *path, const char *format, char *err, size_t cap)
+{
+  ob_reader *r = nullptr;
+  try {
+    r = new ob_reader;
+    r->in.open(path, std::ios::in | std::ios::binary);
+    if (!r->in) {
+      set_err(err, cap, "cannot open the file");
+      delete r;
+      return nullptr;
+    }
+    if (!r->conv.SetInFormat(format)) {
+      set_err(err, cap, std::string("Open Babel cannot read format ") + format);
+      delete r;
+      return nullptr;
+    }
+    r->conv.SetInStream(&r->in, false);
+    return r;
+  } catch (const std::exception &e) {
+    set_err(err, cap, e.what());
+  } catch (...) {
+    set_err(err, cap, "Open Babel failed to open the file");
+  }
+  delete r;
+  return nullptr;
+}
+
+extern "C" int ob_next(ob_reader *r, ob_mol **out, char *err, size_t cap)
+{
+  *out = nullptr;
+  ob_mol *m = nullptr;
+  try {
+    if (!r->in.good() && !r->first)
+      return 0;
+    m = new ob_mol;
+    std::streampos before = r->in.tellg();
+    bool ok = r->conv.Read(&m->mol);
+    r->first = false;
+    if (ok) {
+      *out = m;
+      return 1;
+    }
+    delete m;
+    /* Read() fails at the end and on a record it cannot parse; tell them apart by
+     * whether input was consumed. */
+    if (r->in.eof() || r->in.tellg() == before || r->in.tellg() < 0)
+      return 0;
+    set_err(err, cap, "this record could not be parsed");
+    return -1;
+  } catch (const std::exception &e) {
+    set_err(err, cap, e.what());
+  } catch (...) {
+    set_err(err, cap, "Open Babel failed on this record");
+  }
+  delete m;
+  return -1;
+}
+
+extern "C" long long ob_offset(ob_reader *r)
+{
+  try {
+    std::streampos p = r->in.tellg();
+    return p < 0 ? -1 : (long long)p;
+  } catch (...) {
+    return -1;
+  }
+}
+
+extern "C" void ob_close(ob_reader *r)
+{
+  try {
+    delete r;
+  } catch (...) {
+  }
+}
+
+extern "C" void ob_mol_free(ob_mol *m)
+{
+  try {
+    delete m;
+  } catch (...) {
+  }
+}
+
+extern "C" const char *ob_mol_title(ob_mol *m)
+{
+  try {
+    return m->mol.GetTitle();
+  } catch (...) {
+    return "";
+  }
+}
+
+extern "C" int ob_mol_atoms(ob_mol *m)
+{
+  try {
+    return (int)m->mol.NumAtoms();
+  } catch (...) {
+    return 0;
+  }
+}
+
+extern "C" char *ob_mol_write(ob_mol *m, const char *format, char *err, size_t cap)
+{
+  try {
+    OBConversion conv;
+    if (!conv.SetOutFormat(format)) {
+      set_err(err, cap, std::string("Open Babel cannot write format ") + format);
+      return nullptr;
+    }
+    if (!std::strcmp(format, "can") || !std::strcmp(format, "smi"))
+      conv.AddOption("n", OBConversion::OUTOPTIONS); /* no title after the SMILES */
+    if (!std::strcmp(format, "inchi") || !std::strcmp(format, "inchikey"))
+      conv.AddOption("w", OBConversion::OUTOPTIONS); /* no warnings mixed into the output */
+    std::string s = conv.WriteString(&m->mol, true);
+    while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ' || s.back() == '\t'))
+      s.pop_back();
+    if (s.empty()) {
+      set_err(err, cap, std::string("no ") + format + " for this molecule");
+      return nullptr;
+    }
+    return strdup(s.c_str());
+  } catch (const std::exception &e) {
+    set_err(err, cap, e.what());
+  } catch (...) {
+    set_err(err, cap, "Open Babel failed to write the molecule");
+  }
+  return nullptr;
+}
+
+static double descriptor(OBMol &mol, const char *id)
+{
+  OBDescriptor *d = OBDescriptor::FindType(id);
+  return d ? d->Predict(&mol) : 0.0;
+}
+
+extern "C" int ob_mol_descriptors(ob_mol *m, struct ob_descriptors *d)
+{
+  try {
+    std::memset(d, 0, sizeof *d);
+    OBMol &mol = m->mol;
+    std::snprintf(d->formula, sizeof d->formula, "%s", mol.GetFormula().c_str());
+    d->mw = mol.GetMolWt();
+    d->exact_mass = mol.GetExactMass();
+    d->heavy_atoms = (int)mol.NumHvyAtoms();
+    d->rotatable_bonds = (int)mol.NumRotors();
+    d->logp = descriptor(mol, "logP");
+    d->tpsa = descriptor(mol, "TPSA");
+    d->hbd = (int)descriptor(mol, "HBD");
+    d->hba = (int)descriptor(mol, "HBA1");
+    return 0;
+  } catch (...) {
+    return -1;
+  }
+}
+
+extern "C" void ob_mol_fields(ob_mol *m, void (*cb)(void *ctx, const char *name, const char *value), void *ctx)
+{
+  try {
+    for (OBGenericData *g : m->mol.GetData()) {
+      if (g->GetDataType() != OBGenericDataType::PairData)
+        continue;
+      std::string k = g->GetAttribute(), v = g->GetValue();
+      if (k == "OpenBabel Symmetry Classes" || k == "MOL Chiral Flag")
+        continue;
+      cb(ctx, k.c_str(), v.c_str());
+    }
+  } catch (...) {
+  }
+}

@@ -1,0 +1,49 @@
+/* The one C++ shim: Open Babel seen from C. Every function catches every exception and
+ * reports errors as text; nothing C++ leaks out. Only worker processes call it (Open
+ * Babel is not thread-safe; the server never loads a file with it). */
+#ifndef CB_OB_H
+#define CB_OB_H
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct ob_reader ob_reader;
+typedef struct ob_mol ob_mol;
+
+/* Loads Open Babel's format plugins once. 0 on success. */
+int ob_init(void);
+/* Is `format` (an Open Babel format id such as "sdf", "smi", "mol2") readable? */
+int ob_can_read(const char *format);
+int ob_can_write(const char *format);
+
+/* Reads molecules one at a time from path in format. NULL with err on failure. */
+ob_reader *ob_open(const char *path, const char *format, char *err, size_t cap);
+/* The next molecule: 1 with *mol set; 0 at the end; -1 when this record cannot be read
+ * (err says why; reading goes on with the next record). */
+int ob_next(ob_reader *r, ob_mol **mol, char *err, size_t cap);
+/* Bytes of the input consumed so far (for progress). */
+long long ob_offset(ob_reader *r);
+void ob_close(ob_reader *r);
+
+void ob_mol_free(ob_mol *m);
+const char *ob_mol_title(ob_mol *m);
+int ob_mol_atoms(ob_mol *m);
+/* The molecule in an output format ("can", "inchi", "inchikey", "mol", "sdf", ...), as a
+ * malloc'd string without the trailing newline; NULL with err on failure. */
+char *ob_mol_write(ob_mol *m, const char *format, char *err, size_t cap);
+
+struct ob_descriptors {
+  char formula[256];
+  double mw, exact_mass, logp, tpsa;
+  int heavy_atoms, hbd, hba, rotatable_bonds;
+};
+int ob_mol_descriptors(ob_mol *m, struct ob_descriptors *d);
+/* Calls cb for each data field the record carried (SD tags, ...). */
+void ob_mol_fields(ob_mol *m, void (*cb)(void *ctx, const char *name, const char *value), void *ctx);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,154 @@
+"""Chemistry through Open Babel, on real third-party files from Debian's rdkit-data:
+records with identifiers checked against the obabel command line on the same input,
+per-record errors, malformed files, conversions."""
+import os
+import subprocess
+import time
+
+import pytest
+
+from conftest import make_server, finish, problem
+
+NCI = "/usr/share/RDKit/Data/NCI/first_200.props.sdf"
+BZR_SMI = "/usr/share/RDKit/Projects/DbCLI/testData/bzr.smi"
+ONE_MOL = "/usr/share/RDKit/Projects/DbCLI/testData/bzr_q1.mol"
+CDK2 = "/usr/share/RDKit/Contrib/Fastcluster/testdata/cdk2.sdf"
+
+
+def obabel(path, fmt):
+    """One line per molecule from the obabel command line, title stripped."""
+    out = subprocess.run(["obabel", path, "-o" + fmt], capture_output=True, text=True, timeout=120).stdout
+    return [line.split("\t")[0].strip() for line in out.splitlines()]
+
+
+@pytest.fixture(scope="module")
+def srv(tmp_path_factory):
+    s = make_server(tmp_path_factory)
+    yield s
+    finish(s)
+
+
+def wait_file(s, file_id, timeout=120):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        f = s.api("GET", f"/files/{file_id}").json()
+        if f["status"] in ("processed", "failed"):
+            return f
+        time.sleep(0.1)
+    raise AssertionError(f"{file_id} still {f['status']}")
+
+
+def upload(s, folder, path, name=None):
+    with open(path, "rb") as fh:
+        return s.put(folder, name or os.path.basename(path), fh.read())
+
+
+def all_records(s, file_id, limit=1000):
+    out, cursor = [], None
+    while True:
+        body = s.api("GET", f"/files/{file_id}/records?limit={limit}" + (f"&cursor={cursor}" if cursor else "")).json()
+        out += body["records"]
+        cursor = body["next_cursor"]
+        if not cursor:
+            return out
+
+
+def test_sdf_records_match_obabel(srv):
+    f = srv.folder("chem")
+    meta = wait_file(srv, upload(srv, f["id"], NCI)["id"])
+    assert meta["status"] == "processed" and meta["kind"] == "structure", meta
+    assert meta["record_count"] == 200
+    props = {p["name"]: p["value"] for p in meta["properties"]}
+    assert props["record_count"] == 200 and props["structure_format"] == "sdf"
+    recs = all_records(srv, meta["id"], limit=64)
+    assert [r["index"] for r in recs] == list(range(200))
+    assert [r["smiles"] for r in recs] == obabel(NCI, "can")
+    assert [r["inchikey"] for r in recs] == obabel(NCI, "inchikey")
+    first = srv.api("GET", f"/records/{recs[0]['id']}").json()
+    p = {x["name"]: x for x in first["properties"]}
+    assert p["formula"]["value"] == "C7H6O2" and p["inchikey"]["iri"].endswith("CHEMINF_000059")
+    assert abs(p["molecular_weight"]["value"] - 122.12) < 0.01 and p["molecular_weight"]["unit"] == "g/mol"
+    for name in ("exact_mass", "heavy_atoms", "logp", "tpsa", "hbond_donors", "hbond_acceptors", "rotatable_bonds", "inchi"):
+        assert name in p, name
+    # SD fields travel as properties, typed
+    assert p["NUM_RINGS"]["value"] == 1 and p["SMILES"]["value"] == "CC1=CC(=O)C=CC1=O"
+
+
+def test_smiles_and_single_mol(srv):
+    f = srv.folder("chem-more")
+    smi = wait_file(srv, upload(srv, f["id"], BZR_SMI)["id"])
+    recs = all_records(srv, smi["id"])
+    assert smi["status"] == "processed" and len(recs) == len(obabel(BZR_SMI, "can"))
+    assert [r["inchikey"] for r in recs] == obabel(BZR_SMI, "inchikey")
+    assert recs[1]["title"] == "Alprazolam"
+    one = wait_file(srv, upload(srv, f["id"], ONE_MOL)["id"])
+    props = {p["name"]: p["value"] for p in one["properties"]}
+    # a one-molecule file carries the molecule's identifiers itself
+    assert one["record_count"] == 1 and props["inchikey"] == obabel(ONE_MOL, "inchikey")[0]
+
+
+def test_bad_record_is_recorded_and_the_rest_ingests(srv, tmp_path):
+    good = open(NCI).read().split("$$$$\n")
+    bad = "broken\n  garbage\n\nthis is not a counts line\nM  END\n$$$$\n"
+    path = tmp_path / "mixed.sdf"
+    path.write_text(good[0] + "$$$$\n" + bad + good[1] + "$$$$\n")
+    f = srv.folder("chem-mixed")
+    meta = wait_file(srv, upload(srv, f["id"], str(path))["id"])
+    assert meta["status"] == "processed"
+    props = {p["name"]: p["value"] for p in meta["properties"]}
+    assert props["record_count"] == 3 and props["records_failed"] == 1
+    recs = all_records(srv, meta["id"])
+    assert "error" not in recs[0] and "error" in recs[1] and "error" not in recs[2]
+    assert recs[1]["error"] and recs[2]["inchikey"] == obabel(NCI, "inchikey")[1]
+
+
+def test_malformed_structure_file_fails_cleanly(srv, tmp_path):
+    f = srv.folder("chem-bad")
+    (tmp_path / "noise.sdf").write_bytes(os.urandom(20000))
+    (tmp_path / "empty.sdf").write_bytes(b"")
+    for name in ("noise.sdf", "empty.sdf"):
+        meta = wait_file(srv, upload(srv, f["id"], str(tmp_path / name))["id"])
+        assert meta["status"] == "failed" and meta["error"], meta
+    assert srv.api("GET", "/me").status_code == 200
+
+
+def test_convert_sdf_round_trips(srv):
+    f = srv.folder("chem-convert")
+    meta = wait_file(srv, upload(srv, f["id"], CDK2)["id"])
+    want = obabel(CDK2, "inchikey")
+    for to in ("inchikey", "smi", "sdf"):
+        r = srv.api("POST", "/jobs", json={"type": "convert", "inputs": [meta["id"]], "params": {"to": to}})
+        assert r.status_code == 202, r.text
+        jid = r.json()["id"]
+        deadline = time.time() + 120
+        while (job := srv.api("GET", f"/jobs/{jid}").json())["state"] not in ("succeeded", "failed"):
+            assert time.time() < deadline
+            time.sleep(0.1)
+        assert job["state"] == "succeeded", job
+        out = wait_file(srv, job["outputs"][0])
+        assert out["name"] == f"cdk2.{to}"
+        if to == "inchikey":
+            got = srv.api("GET", f"/files/{out['id']}/content").text.split()
+            assert got == want
+        else:
+            # the converted file reads back to the same molecules
+            assert [r["inchikey"] for r in all_records(srv, out["id"])] == want
+    r = srv.api("POST", "/jobs", json={"type": "convert", "inputs": [meta["id"]], "params": {"to": "docx"}})
+    jid = r.json()["id"]
+    deadline = time.time() + 60
+    while (job := srv.api("GET", f"/jobs/{jid}").json())["state"] not in ("succeeded", "failed"):
+        assert time.time() < deadline
+        time.sleep(0.1)
+    assert job["state"] == "failed" and "possible: smi, can, inchi, inchikey, mol, sdf" in job["error"]
+
+
+def test_records_follow_access(srv):
+    f = srv.folder("chem-private")
+    meta = wait_file(srv, upload(srv, f["id"], ONE_MOL)["id"])
+    rec = all_records(srv, meta["id"])[0]
+    srv.user("chem-outsider", "outsider-pass-3")
+    tok = srv.make_token("chem-outsider", "outsider-pass-3")
+    problem(srv.api("GET", f"/records/{rec['id']}", token=tok), 404)
+    problem(srv.api("GET", f"/files/{meta['id']}/records", token=tok), 404)
+    problem(srv.api("GET", "/records/" + "0" * 24), 404)
+    problem(srv.api("GET", f"/files/{meta['id']}/records?cursor=x"), 400)

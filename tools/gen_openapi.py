@@ -179,6 +179,12 @@ add("/api/v1/files/{id}/records", "get", op("listRecords", "The records inside a
                                             "by index, with their properties", "files",
                                             {"200": R("Records", "RecordList"), **errs(400, 404)}, parameters=PAGE), [ID])
 add("/api/v1/records/{id}", "get", op("getRecord", "One record", "files", {"200": R("Record", "Record"), **errs(404)}), [ID])
+SVG = {"200": {"description": "SVG", "content": {"image/svg+xml": {"schema": STR}}}, "304": {"description": "Not modified"}}
+add("/api/v1/records/{id}/depiction", "get", op("recordDepiction", "The record's structure as SVG: drawn by a converter "
+                                                "process on the first request (which waits for it), then kept", "files",
+                                                {**SVG, **errs(404, 422, 503)}), [ID])
+add("/api/v1/files/{id}/preview", "get", op("filePreview", "A preview: for structures, the first record's depiction (SVG); "
+                                            "404 for kinds without one", "files", {**SVG, **errs(404, 422, 503)}), [ID])
 
 # ---- jobs and events
 add("/api/v1/jobs", "post", op("createJob", "Start a job: ingest or extract (re-process one file), convert (one file to "

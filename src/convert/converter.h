@@ -68,6 +68,9 @@ void result_prop_num(cJSON *result, const char *name, double value, const char *
 void result_artifact(cJSON *result, const char *kind, const char *media_type, const char *path);
 int suffix_is(const char *name, const char *const *suffixes);
 
+/* Draws a molecule given as SMILES as SVG into outpath (in the worker only). */
+cb_err chem_depict(const char *smiles, const char *outpath, char *err, size_t errcap);
+
 /* The worker child's main loop: requests on stdin, results on stdout (one JSON object
  * per line each way). Returns the process exit code. */
 int convert_worker_main(void);

@@ -63,9 +63,38 @@ static void answer_error(const char *msg)
   cJSON_Delete(o);
 }
 
+/* {"op":"depict","smiles":S,"workdir":W} -> {"ok":true,"result":{"path":W/depiction.svg}} */
+static void handle_depict(cJSON *req)
+{
+  const cJSON *smiles = cJSON_GetObjectItemCaseSensitive(req, "smiles");
+  const cJSON *workdir = cJSON_GetObjectItemCaseSensitive(req, "workdir");
+  if (!cJSON_IsString(smiles) || !cJSON_IsString(workdir)) {
+    answer_error("malformed request");
+    return;
+  }
+  char path[4200], err[512] = "";
+  snprintf(path, sizeof path, "%s/depiction.svg", workdir->valuestring);
+  cb_err e = chem_depict(smiles->valuestring, path, err, sizeof err);
+  cJSON *o = cJSON_CreateObject();
+  if (e) {
+    cJSON_AddFalseToObject(o, "ok");
+    cJSON_AddStringToObject(o, "error", err[0] ? err : cb_strerror(e));
+  } else {
+    cJSON_AddTrueToObject(o, "ok");
+    cJSON *res = cJSON_AddObjectToObject(o, "result");
+    cJSON_AddStringToObject(res, "path", path);
+  }
+  send_json(o);
+  cJSON_Delete(o);
+}
+
 static void handle(magic_t mime_cookie, magic_t desc_cookie, cJSON *req)
 {
   const cJSON *op = cJSON_GetObjectItemCaseSensitive(req, "op");
+  if (cJSON_IsString(op) && !strcmp(op->valuestring, "depict")) {
+    handle_depict(req);
+    return;
+  }
   const cJSON *path = cJSON_GetObjectItemCaseSensitive(req, "path");
   const cJSON *name = cJSON_GetObjectItemCaseSensitive(req, "name");
   const cJSON *workdir = cJSON_GetObjectItemCaseSensitive(req, "workdir");

@@ -357,6 +357,13 @@ cb_err db_records(const char *file_id, int64_t version, int64_t after_index, int
 cb_err db_record_get(const char *id, struct cb_record *out);
 int64_t db_record_count(const char *file_id, int64_t version);
 cb_err db_record_properties(const char *record_id, db_property_cb cb, void *ctx);
+/* The first record of a file version (for its preview). */
+cb_err db_record_first(const char *file_id, int64_t version, struct cb_record *out);
+/* A record's cached depiction: its blob (CB_ENOTFOUND when not rendered yet). */
+cb_err db_depiction_get(const char *record_id, char sha256[65], int64_t *size);
+/* Stores a rendered depiction with the job's success (lease checked), in one transaction. */
+cb_err db_depiction_apply(const char *job_id, const char *instance, const char *record_id,
+                          const char *sha256, int64_t size);
 /* A conversion's output: a new file (or version) in folder_id, recorded with the job's
  * success in one transaction, only while instance holds the lease. */
 cb_err db_convert_apply(const char *job_id, const char *instance, const char *folder_id,

@@ -606,3 +606,48 @@ cb_err db_record_properties(const char *record_id, db_property_cb cb, void *ctx)
                               " WHERE record_id = ? ORDER BY id", "s", record_id),
                      rprop_row, &pc);
 }
+
+cb_err db_record_first(const char *file_id, int64_t version, struct cb_record *out)
+{
+  sqlite3_stmt *st = db_query("SELECT " RECORD_COLS " FROM records WHERE file_id = ? AND version = ? AND error IS NULL"
+                              " ORDER BY idx LIMIT 1", "si", file_id, version);
+  cb_err e = db_one_row(st);
+  if (e)
+    return e;
+  read_record(st, out);
+  sqlite3_reset(st);
+  return CB_OK;
+}
+
+cb_err db_depiction_get(const char *record_id, char sha256[65], int64_t *size)
+{
+  sqlite3_stmt *st = db_query("SELECT sha256, size FROM record_depictions WHERE record_id = ?", "s", record_id);
+  cb_err e = db_one_row(st);
+  if (e)
+    return e;
+  db_col_copy(st, 0, sha256, 65);
+  *size = sqlite3_column_int64(st, 1);
+  sqlite3_reset(st);
+  return CB_OK;
+}
+
+cb_err db_depiction_apply(const char *job_id, const char *instance, const char *record_id, const char *sha256,
+                          int64_t size)
+{
+  char ts[CB_TIME_MAX];
+  now(ts);
+  cb_err e = db_begin();
+  if (e)
+    return e;
+  e = finish_tx(job_id, instance, "succeeded", NULL, NULL);
+  if (!e)
+    e = db_exec("INSERT OR IGNORE INTO blobs(sha256, size, created_at) VALUES (?, ?, ?)", "sis", sha256, size, ts);
+  if (!e)
+    e = db_exec("INSERT OR REPLACE INTO record_depictions(record_id, sha256, size, created_at) VALUES (?, ?, ?, ?)",
+                "ssis", record_id, sha256, size, ts);
+  if (e) {
+    db_rollback();
+    return e;
+  }
+  return db_commit();
+}

@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "http/http.h"
 
@@ -104,5 +105,104 @@ int h_record_get(struct req *r)
   }
   int st = http_json(r, 200, json_record(&rec));
   db_record_clear(&rec);
+  return st;
+}
+
+/* ---- depictions: rendered by a worker process on first request, then kept ---- */
+
+static int send_svg(struct req *r, const char *sha, int64_t size)
+{
+  char etag[70];
+  snprintf(etag, sizeof etag, "\"%s\"", sha);
+  const char *inm = http_header(r, "If-None-Match");
+  if (inm && strstr(inm, sha)) {
+    const char *hdr[] = {"ETag", etag, NULL};
+    http_send(r, 304, NULL, NULL, 0, hdr);
+    return 304;
+  }
+  const char *hdr[] = {"ETag", etag, "Cache-Control", "private, max-age=86400",
+                       "Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'", NULL};
+  if (http_begin(r, 200, "image/svg+xml", size, hdr) || r->is_head)
+    return 200;
+  struct cb_errbuf eb = {{0}};
+  if (store_get_range(app.store, sha, 0, (uint64_t)size, http_sink, r, &eb))
+    mg_disable_keep_alive(r->conn);
+  return 200;
+}
+
+static int depiction(struct req *r, const struct cb_record *rec)
+{
+  char sha[65];
+  int64_t size;
+  if (!db_depiction_get(rec->id, sha, &size))
+    return send_svg(r, sha, size);
+  if (!rec->smiles || !*rec->smiles)
+    return http_problem(r, 404, NULL, "record %s has no structure to draw%s%s", rec->id,
+                        rec->error[0] ? ": " : "", rec->error);
+  /* Not drawn yet: a depict job does it in a converter process; wait for it. */
+  struct cb_job j = {0};
+  char params[64];
+  cb_id_new(j.id);
+  snprintf(j.type, sizeof j.type, "depict");
+  snprintf(params, sizeof params, "{\"record_id\":\"%s\"}", rec->id);
+  j.inputs = "[]";
+  j.params = params;
+  j.max_attempts = 2;
+  snprintf(j.owner_id, sizeof j.owner_id, "%s", r->who.user_id);
+  cb_err e = db_job_create(&j, NULL, 0);
+  if (e)
+    return http_error(r, e, "cannot start the depiction");
+  jobs_wake();
+  uint64_t until = cb_mono_ns() + 60ull * 1000000000ull;
+  while (cb_mono_ns() < until && !http_stopping()) {
+    struct cb_job now;
+    if (db_job_get(j.id, &now))
+      break;
+    int done = !strcmp(now.state, "succeeded"), failed = !strcmp(now.state, "failed") || !strcmp(now.state, "canceled");
+    char error[512];
+    snprintf(error, sizeof error, "%s", now.error);
+    db_job_clear(&now);
+    if (done && !db_depiction_get(rec->id, sha, &size))
+      return send_svg(r, sha, size);
+    if (failed)
+      return http_problem(r, 422, NULL, "the molecule could not be drawn: %s", error);
+    struct timespec ts = {0, 30 * 1000000L};
+    nanosleep(&ts, NULL);
+  }
+  const char *hdr[] = {"Retry-After", "2", NULL};
+  return http_problem_extra(r, 503, NULL, hdr, "the depiction is still being drawn; try again shortly");
+}
+
+int h_record_depiction(struct req *r)
+{
+  struct cb_record rec = {0};
+  cb_err e = cb_id_valid(r->params[0]) ? db_record_get(r->params[0], &rec) : CB_ENOTFOUND;
+  if (!e)
+    e = auth_check(&r->who, "file", rec.file_id, CB_READ);
+  if (e) {
+    db_record_clear(&rec);
+    return http_access_error(r, e, "record", r->params[0]);
+  }
+  int st = depiction(r, &rec);
+  db_record_clear(&rec);
+  return st;
+}
+
+int h_file_preview(struct req *r)
+{
+  struct cb_file f;
+  if (http_load_file(r, r->params[0], CB_READ, &f))
+    return r->status;
+  struct cb_record rec = {0};
+  int st;
+  if (strcmp(f.kind, "structure"))
+    st = http_problem(r, 404, NULL, "files of kind %s have no preview yet", f.kind);
+  else if (db_record_first(f.id, f.version, &rec))
+    st = http_problem(r, 404, NULL, "file %s has no structure to draw%s", f.id,
+                      strcmp(f.status, "processed") ? " yet: it is still being processed or failed" : "");
+  else
+    st = depiction(r, &rec);
+  db_record_clear(&rec);
+  db_file_clear(&f);
   return st;
 }

@@ -477,6 +477,69 @@ done:
   return out;
 }
 
+/* "depict": the SVG of one record (params.record_id), kept for later requests. */
+static enum outcome run_depict(struct run *r, char *err, size_t errcap)
+{
+  cJSON *params = cJSON_Parse(r->job->params);
+  cJSON *rid = cJSON_GetObjectItemCaseSensitive(params, "record_id");
+  struct cb_record rec = {0};
+  enum outcome out = OUT_DONE;
+  char workdir[PATH_MAX] = "";
+  cJSON *res = NULL;
+  cb_err e = cJSON_IsString(rid) ? db_record_get(rid->valuestring, &rec) : CB_ENOTFOUND;
+  if (e || !rec.smiles || !*rec.smiles) {
+    snprintf(err, errcap, e ? "no such record" : "the record has no structure to draw");
+    out = OUT_FAIL;
+    goto done;
+  }
+  snprintf(workdir, sizeof workdir, "%s/work/%s", cfg.data_dir, r->job->id);
+  rm_rf(workdir);
+  if (mkdir(workdir, 0700)) {
+    snprintf(err, errcap, "cannot create the work folder: %s", strerror(errno));
+    out = OUT_RETRY;
+    goto done;
+  }
+  cJSON *req = cJSON_CreateObject();
+  cJSON_AddStringToObject(req, "op", "depict");
+  cJSON_AddStringToObject(req, "smiles", rec.smiles);
+  cJSON_AddStringToObject(req, "workdir", workdir);
+  struct pool_limits lim = {cfg.self_exe, cfg.timeout_s, cfg.worker_memory};
+  e = pool_run(r->child, &lim, req, tick, r, &res, err, errcap);
+  cJSON_Delete(req);
+  if (e) {
+    out = e == CB_EABORTED ? OUT_STOPPED : OUT_FAIL;
+    goto done;
+  }
+  cJSON *path = cJSON_GetObjectItemCaseSensitive(res, "path");
+  if (!cJSON_IsString(path) || !inside(workdir, path->valuestring)) {
+    snprintf(err, errcap, "the depiction is missing");
+    out = OUT_FAIL;
+    goto done;
+  }
+  char sha[65];
+  uint64_t size = 0;
+  struct cb_errbuf eb = {{0}};
+  if ((e = store_put_file(store, path->valuestring, sha, &size, &eb))) {
+    snprintf(err, errcap, "cannot store the depiction: %s", eb.msg);
+    out = OUT_RETRY;
+    goto done;
+  }
+  e = db_depiction_apply(r->job->id, instance, rec.id, sha, (int64_t)size);
+  if (e == CB_ENOTFOUND)
+    out = OUT_STOPPED;
+  else if (e) {
+    snprintf(err, errcap, "cannot record the depiction: %s", cb_strerror(e));
+    out = OUT_RETRY;
+  }
+done:
+  if (workdir[0])
+    rm_rf(workdir);
+  cJSON_Delete(res);
+  cJSON_Delete(params);
+  db_record_clear(&rec);
+  return out;
+}
+
 /* "noop": does nothing but report progress; params.ms makes it take that long. For the
  * queue's own tests and benchmark. */
 static enum outcome run_noop(struct run *r, char *err, size_t errcap)
@@ -511,6 +574,8 @@ static void run_job(struct pool_child *child, struct cb_job *j)
     out = run_noop(&r, err, sizeof err);
   else if (!strcmp(j->type, "convert"))
     out = run_convert(&r, err, sizeof err);
+  else if (!strcmp(j->type, "depict"))
+    out = run_depict(&r, err, sizeof err);
   else {
     snprintf(err, sizeof err, "unknown job type '%s'", j->type);
     out = OUT_FAIL;

@@ -152,3 +152,33 @@ def test_records_follow_access(srv):
     problem(srv.api("GET", f"/files/{meta['id']}/records", token=tok), 404)
     problem(srv.api("GET", "/records/" + "0" * 24), 404)
     problem(srv.api("GET", f"/files/{meta['id']}/records?cursor=x"), 400)
+
+
+def test_depictions_drawn_once_and_kept(srv, tmp_path):
+    f = srv.folder("chem-depict")
+    meta = wait_file(srv, upload(srv, f["id"], BZR_SMI)["id"])
+    rec = all_records(srv, meta["id"])[1]
+    r = srv.api("GET", f"/records/{rec['id']}/depiction")
+    assert r.status_code == 200 and r.headers["Content-Type"] == "image/svg+xml", r.text[:300]
+    assert r.text.lstrip().startswith("<?xml") or "<svg" in r.text[:500]
+    assert "<script" not in r.text and "default-src 'none'" in r.headers["Content-Security-Policy"]
+    etag = r.headers["ETag"]
+    again = srv.api("GET", f"/records/{rec['id']}/depiction")
+    assert again.content == r.content and again.headers["ETag"] == etag
+    assert srv.api("GET", f"/records/{rec['id']}/depiction", headers={"If-None-Match": etag}).status_code == 304
+    depicts = [j for j in srv.api("GET", "/jobs?limit=1000").json()["jobs"] if j["type"] == "depict"
+               and j["params"].get("record_id") == rec["id"]]
+    assert len(depicts) == 1 and depicts[0]["state"] == "succeeded"  # drawn once, then kept
+    # a file's preview is its first record's depiction
+    p = srv.api("GET", f"/files/{meta['id']}/preview")
+    assert p.status_code == 200 and p.headers["Content-Type"] == "image/svg+xml"
+    first = all_records(srv, meta["id"])[0]
+    assert p.content == srv.api("GET", f"/records/{first['id']}/depiction").content
+    # no preview for other kinds, nor a drawing for a record that failed
+    txt = srv.put(f["id"], "note.txt", b"hello\n")
+    problem(srv.api("GET", f"/files/{txt['id']}/preview"), 404)
+    good = open(NCI).read().split("$$$$\n")
+    (tmp_path / "m.sdf").write_text(good[0] + "$$$$\nbroken\n\n\nnot counts\nM  END\n$$$$\n")
+    mixed = wait_file(srv, upload(srv, f["id"], str(tmp_path / "m.sdf"))["id"])
+    bad = all_records(srv, mixed["id"])[1]
+    problem(srv.api("GET", f"/records/{bad['id']}/depiction"), 404)

@@ -290,3 +290,22 @@ static cb_err convert(const struct cb_convert_input *in, const char *to, const c
 static const struct converter_desc desc = {"structure", "structure", suffixes, sniff};
 static const struct converter_ops ops = {extract, convert, targets};
 const struct converter conv_structure = {&desc, &ops};
+
+cb_err chem_depict(const char *smiles, const char *outpath, char *err, size_t errcap)
+{
+  if (ensure_ob(err, errcap))
+    return CB_EINVAL;
+  char *svg = ob_smiles_svg(smiles, err, errcap);
+  if (!svg)
+    return CB_EINVAL;
+  FILE *f = fopen(outpath, "wb");
+  int bad = !f || fputs(svg, f) < 0;
+  if (f && fclose(f))
+    bad = 1;
+  free(svg);
+  if (bad) {
+    snprintf(err, errcap, "cannot write the depiction");
+    return CB_EIO;
+  }
+  return CB_OK;
+}

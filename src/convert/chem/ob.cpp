@@ -234,3 +234,33 @@ extern "C" void ob_mol_fields(ob_mol *m, void (*cb)(void *ctx, const char *name,
   } catch (...) {
   }
 }
+
+extern "C" char *ob_smiles_svg(const char *smiles, char *err, size_t cap)
+{
+  try {
+    OBConversion conv;
+    OBMol mol;
+    if (!conv.SetInAndOutFormats("smi", "svg")) {
+      set_err(err, cap, "Open Babel cannot write SVG");
+      return nullptr;
+    }
+    if (!conv.ReadString(&mol, smiles) || mol.NumAtoms() == 0) {
+      set_err(err, cap, "the SMILES could not be read");
+      return nullptr;
+    }
+    mol.SetTitle("");
+    conv.AddOption("C", OBConversion::OUTOPTIONS); /* no terminal carbon labels */
+    conv.AddOption("P", OBConversion::OUTOPTIONS, "300"); /* 300 px */
+    std::string svg = conv.WriteString(&mol);
+    if (svg.find("<svg") == std::string::npos) {
+      set_err(err, cap, "no depiction for this molecule");
+      return nullptr;
+    }
+    return strdup(svg.c_str());
+  } catch (const std::exception &e) {
+    set_err(err, cap, e.what());
+  } catch (...) {
+    set_err(err, cap, "Open Babel failed to draw the molecule");
+  }
+  return nullptr;
+}

@@ -43,6 +43,10 @@ int ob_mol_descriptors(ob_mol *m, struct ob_descriptors *d);
 /* Calls cb for each data field the record carried (SD tags, ...). */
 void ob_mol_fields(ob_mol *m, void (*cb)(void *ctx, const char *name, const char *value), void *ctx);
 
+/* An SVG depiction of a molecule given as SMILES (2D coordinates are laid out), as a
+ * malloc'd string; NULL with err on failure. */
+char *ob_smiles_svg(const char *smiles, char *err, size_t cap);
+
 #ifdef __cplusplus
 }
 #endif

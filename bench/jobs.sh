@@ -122,8 +122,20 @@ def cmd_wait_files(ids_file):
 def cmd_run(kind, n, ids_file, workers, mode="direct", nconn="1"):
     """mode direct: submit N jobs to idle workers, measure first submit .. last finish.
     mode backlog: first occupy every worker with a noop job of HOLD ms, queue the N jobs
-    behind them, measure the drain: first claim .. last finish of the N."""
+    behind them, measure the drain: jobs claimed after the last blocking job ended, over
+    the time from then to the last finish. Tried again (up to 3 times) when the blocking
+    jobs ended too far apart for that to hold at least half of the jobs."""
     n, workers, nconn = int(n), int(workers), int(nconn)
+    for attempt in range(3):
+        out = measure(kind, n, ids_file, workers, mode, nconn)
+        if out:
+            out["tries"] = attempt + 1
+            print(" ".join(f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in out.items()))
+            return
+    die(f"no clean {kind} drain in 3 tries: the blocking jobs kept ending too far apart")
+
+
+def measure(kind, n, ids_file, workers, mode, nconn):
     files = open(ids_file).read().split() if kind == "extract" else []
     api, mon = Conn(), Conn()
     before = counts(mon)
@@ -197,6 +209,7 @@ def cmd_run(kind, n, ids_file, workers, mode="direct", nconn="1"):
             print(f"jobs driver: job {j['id']} ({j['type']}) is {j['state']}: {j.get('error', '')}", file=sys.stderr)
         die(f"{len(failed)} of {want} jobs ({kind}, {mode}) did not succeed"
             f" (metrics: {bad} failed or canceled since the start)")
+    blockers_done = jobs[n:n + len(blockers)]
     blocked_until = max([ts(j["finished_at"]) for j in jobs[n:]], default=0)
     jobs = jobs[:n]
     started = [ts(j["started_at"]) for j in jobs]
@@ -212,7 +225,10 @@ def cmd_run(kind, n, ids_file, workers, mode="direct", nconn="1"):
             print(f"jobs driver: WARNING: a blocking job ended {t_sub - begin:.3f} s before all {n} {kind}"
                   f" jobs were queued: the drain rate is low", file=sys.stderr)
         if count < n // 2:
-            die(f"only {count} of {n} {kind} jobs were claimed after the last blocking job ended")
+            skew = (blocked_until - min(ts(j["finished_at"]) for j in blockers_done)) * 1000
+            print(f"jobs driver: only {count} of {n} {kind} jobs were claimed after the last blocking job ended"
+                  f" (they ended {skew:.0f} ms apart; {len(nudges)} nudge(s)): trying again", file=sys.stderr)
+            return None
     else:
         begin = t0
     total = max(end - begin, 1e-3)
@@ -234,7 +250,7 @@ def cmd_run(kind, n, ids_file, workers, mode="direct", nconn="1"):
         "attempts": sum(j["attempts"] for j in jobs),
         "nudges": len(nudges),
     }
-    print(" ".join(f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in out.items()))
+    return out
 
 
 cmd, args = sys.argv[1], sys.argv[2:]

@@ -377,7 +377,7 @@ schemas = {
 
 doc = {
     "openapi": "3.1.0",
-    "info": {"title": "carboy", "version": "0.3.0", "description":
+    "info": {"title": "carboy", "version": "0.4.0", "description":
              "Single-binary scientific data server. Errors are application/problem+json; ids are opaque strings; times "
              "are RFC 3339 UTC; lists take limit and cursor and return next_cursor. Anything the caller may not see "
              "answers 404. Authenticate with the session cookie (browser; state-changing requests need a same-origin "

@@ -1,19 +1,23 @@
 #!/usr/bin/env bash
-# Job queue throughput. Two kinds of jobs, each submitted BENCH_JOBS times (default 300)
-# as fast as one keep-alive connection allows (POST /api/v1/jobs, python3 http.client),
-# while /metrics is polled until carboy_jobs{state="succeeded"} has grown by that many:
-#   noop     {"type":"noop","params":{"ms":0}}: claim, lease and finish in SQLite, no
-#            converter process: the queue's own overhead (the baseline);
+# Job queue throughput. Two kinds of jobs, BENCH_JOBS of each per batch (default 300):
+#   noop     {"type":"noop","params":{"ms":0}}: claimed, leased and finished in SQLite, no
+#            converter process: the queue's own cost (the baseline);
 #   extract  {"type":"extract","inputs":[ID]} spread over BENCH_JOBS_FILES (default 50)
 #            small distinct text files, uploaded (and ingested) first: the converter pool.
-# jobs/s = jobs / (first submit .. the last job's finished_at). Each job is then read back
-# (GET /api/v1/jobs/ID) and must have succeeded, or the benchmark fails.
-# Measured on a fresh server per worker count: CARBOY_WORKERS in BENCH_JOBS_WORKERS
-# (default "1 2 4"; 1, 2 and the default, $CARBOY_WORKERS or nproc, are always added).
-# BENCH_JOBS_RUNS rounds per server (default 1, median). Informational: no targets.
-# Final lines:
+# Each kind is measured two ways (client: python3 http.client, one keep-alive connection):
+#   direct   jobs submitted as fast as possible to idle workers, /metrics polled until
+#            carboy_jobs{state="succeeded"} has grown by BENCH_JOBS;
+#            jobs/s = jobs / (first submit .. the last job's finished_at);
+#   drain    every worker first held by a noop job of max(1 s, 3 ms * BENCH_JOBS), the jobs
+#            queued behind them: jobs/s while the workers empty the queue with no HTTP
+#            traffic (jobs claimed after the last holding job ended / the time from then to
+#            the last finish), i.e. the queue and the pool without the submissions.
+# Every job is read back (GET /api/v1/jobs/ID) and must have succeeded, or this fails.
+# A fresh server per worker count: CARBOY_WORKERS in BENCH_JOBS_WORKERS (default "1 2 4";
+# 1, 2 and the default, $CARBOY_WORKERS or nproc, are always included). BENCH_JOBS_RUNS
+# rounds per server (default 3, median). Informational: no targets.
+# Final lines (direct, the default worker count for jobs-pool):
 #   RESULT jobs-pool baseline=<noop jobs/s> carboy=<extract jobs/s> ratio=<extract/noop> target=none
-#     (both at the default worker count)
 #   RESULT jobs-scaling baseline=<extract jobs/s, 1 worker> carboy=<extract jobs/s, 2 workers> ratio=<2/1> target=none
 set -euo pipefail
 # shellcheck source=bench/lib.sh
@@ -27,10 +31,11 @@ JOBS_TIMEOUT=${BENCH_JOBS_TIMEOUT:-120} # seconds, for one batch of jobs to fini
 [[ "$NJOBS" =~ ^[1-9][0-9]*$ ]] || die "BENCH_JOBS must be a positive integer, not '$NJOBS'"
 [[ "$NFILES" =~ ^[1-9][0-9]*$ ]] || die "BENCH_JOBS_FILES must be a positive integer, not '$NFILES'"
 [[ "$ROUNDS" =~ ^[1-9][0-9]*$ ]] || die "BENCH_JOBS_RUNS must be a positive integer, not '$ROUNDS'"
-read -r -a settings <<<"$(printf '%s\n' ${BENCH_JOBS_WORKERS:-1 2 4} 1 2 "$DEFAULT_WORKERS" | sort -nu | tr '\n' ' ')"
-for w in "${settings[@]}"; do
-  [[ "$w" =~ ^[1-9][0-9]*$ ]] || die "BENCH_JOBS_WORKERS must hold worker counts, not '$w'"
+read -r -a settings <<<"${BENCH_JOBS_WORKERS:-1 2 4}"
+for w in "${settings[@]}" "$DEFAULT_WORKERS"; do
+  [[ "$w" =~ ^[1-9][0-9]*$ ]] || die "BENCH_JOBS_WORKERS and CARBOY_WORKERS must be worker counts, not '$w'"
 done
+read -r -a settings <<<"$(printf '%s\n' "${settings[@]}" 1 2 "$DEFAULT_WORKERS" | sort -nu | tr '\n' ' ')"
 
 # The client: submits, polls /metrics, reads the jobs back. Talks to $CARBOY_URL with
 # $AUTH_HEADER, one keep-alive connection for the requests and one for /metrics.
@@ -287,6 +292,7 @@ done
 # for KEY in direct (jobs/s), submit (POST/s during direct), drain (jobs/s), per_job
 # (ms a worker spends per job while draining) and run (ms from claim to finish, p50).
 declare -A M
+nudges=0 starts=0 # idle workers that did not wake up for a queued job, in how many tries
 for w in "${settings[@]}"; do
   CARBOY_WORKERS=$w start_carboy "w$w"
   folder=$(carboy_folder "jobs-w$w")
@@ -312,6 +318,7 @@ for w in "${settings[@]}"; do
       acc[drain,$kind]+=" $(field rate "$out")"
       acc[per_job,$kind]+=" $(field per_job_ms "$out")"
       acc[run,$kind]+=" $(field run_p50_ms "$out")"
+      nudges=$((nudges + $(field nudges "$out"))) starts=$((starts + $(field tries "$out")))
     done
   done
   for k in "${!acc[@]}"; do
@@ -340,5 +347,9 @@ for w in "${settings[@]}"; do
     "${M[run,extract,$w]}"
 done
 echo "  extract/noop (direct, $d workers): $pool_r; extract 2 workers/1 worker: direct $scale_r, drain $drain_scale_r (ideal ~2)"
+if ((nudges > 0)); then
+  echo "  NOTE: $nudges time(s) in $starts backlog starts, a worker stayed idle for 100 ms with a job queued until"
+  echo "        another submission woke it (a missed wake-up: without one it waits for its 1 s poll)."
+fi
 echo "RESULT jobs-pool baseline=${M[direct,noop,$d]} carboy=${M[direct,extract,$d]} ratio=$pool_r target=none"
 echo "RESULT jobs-scaling baseline=${M[direct,extract,1]} carboy=${M[direct,extract,2]} ratio=$scale_r target=none"

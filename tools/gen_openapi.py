@@ -186,6 +186,17 @@ add("/api/v1/records/{id}/depiction", "get", op("recordDepiction", "The record's
 add("/api/v1/files/{id}/preview", "get", op("filePreview", "A preview: for structures, the first record's depiction (SVG); "
                                             "404 for kinds without one", "files", {**SVG, **errs(404, 422, 503)}), [ID])
 
+add("/api/v1/search/structure", "get", op(
+    "searchStructure", "Structure search over the records the caller may see: exact (same InChIKey), similarity (Tanimoto "
+    "on FP2 fingerprints, best first, at or above threshold) or substructure (fingerprint screen, then a SMARTS match in "
+    "converter processes). smarts= may replace smiles= for substructure.", "search",
+    {"200": R("Hits", "StructureHits"), **errs(400, 401)},
+    parameters=[P("smiles", "Query structure", None, "query", False), P("smarts", "Query pattern (substructure)", None, "query", False),
+                P("mode", "exact (default for smiles), substructure (default for smarts) or similarity",
+                  {"enum": ["exact", "substructure", "similarity"]}, "query", False),
+                P("threshold", "Similarity threshold, (0, 1]", {"type": "number", "default": 0.7}, "query", False),
+                P("limit", "At most this many hits (1..1000, default 100)", {"type": "integer"}, "query", False)]))
+
 # ---- jobs and events
 add("/api/v1/jobs", "post", op("createJob", "Start a job: ingest or extract (re-process one file), convert (one file to "
                                "params.to, as a new file in output_folder_id or beside the input), noop (for testing the "
@@ -353,6 +364,9 @@ schemas = {
     "Record": S(id=STR, file_id=STR, index={"type": "integer"}, version={"type": "integer"}, title=STR, smiles=STR,
                 inchikey=STR, error={"type": "string", "description": "Why this record could not be read or described"},
                 properties={"type": "array", "items": ref("Property")}),
+    "StructureHits": S(hits={"type": "array", "items": S(record_id=STR, file_id=STR, title=STR, smiles=STR,
+                                                          similarity={"type": "number"})},
+                       query_smiles=STR, truncated={"type": "boolean"}),
     "RecordList": S(records={"type": "array", "items": ref("Record")}, next_cursor=NSTR),
     "JobRequest": {"type": "object", "required": ["type"], "properties": {
         "type": {"enum": ["ingest", "extract", "convert", "noop"]}, "inputs": {"type": "array", "items": STR},

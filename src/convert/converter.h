@@ -71,6 +71,12 @@ int suffix_is(const char *name, const char *const *suffixes);
 /* Draws a molecule given as SMILES as SVG into outpath (in the worker only). */
 cb_err chem_depict(const char *smiles, const char *outpath, char *err, size_t errcap);
 
+/* Identifies a query structure: canonical SMILES, InChIKey, FP2 (hex) into result. With
+ * smarts, validates the pattern and fingerprints it when it also reads as SMILES. */
+cb_err chem_query(const char *smiles, const char *smarts, cJSON *result, char *err, size_t errcap);
+/* Which of smiles_list (an array of SMILES) contain the SMARTS pattern: result.matches. */
+cb_err chem_match(const char *pattern, const cJSON *smiles_list, cJSON *result, char *err, size_t errcap);
+
 /* The worker child's main loop: requests on stdin, results on stdout (one JSON object
  * per line each way). Returns the process exit code. */
 int convert_worker_main(void);

@@ -88,11 +88,44 @@ static void handle_depict(cJSON *req)
   cJSON_Delete(o);
 }
 
+/* {"op":"query","smiles"|"smarts":Q} and {"op":"match","smarts":P,"smiles":[...]} */
+static void handle_query(cJSON *req, int match)
+{
+  const cJSON *smiles = cJSON_GetObjectItemCaseSensitive(req, "smiles");
+  const cJSON *smarts = cJSON_GetObjectItemCaseSensitive(req, "smarts");
+  char err[512] = "";
+  cJSON *res = cJSON_CreateObject();
+  cb_err e;
+  if (match)
+    e = cJSON_IsString(smarts) && cJSON_IsArray(smiles) ? chem_match(smarts->valuestring, smiles, res, err, sizeof err)
+                                                        : CB_EINVAL;
+  else
+    e = cJSON_IsString(smiles) || cJSON_IsString(smarts)
+            ? chem_query(cJSON_IsString(smiles) ? smiles->valuestring : NULL,
+                         cJSON_IsString(smarts) ? smarts->valuestring : NULL, res, err, sizeof err)
+            : CB_EINVAL;
+  cJSON *o = cJSON_CreateObject();
+  if (e) {
+    cJSON_AddFalseToObject(o, "ok");
+    cJSON_AddStringToObject(o, "error", err[0] ? err : "malformed request");
+    cJSON_Delete(res);
+  } else {
+    cJSON_AddTrueToObject(o, "ok");
+    cJSON_AddItemToObject(o, "result", res);
+  }
+  send_json(o);
+  cJSON_Delete(o);
+}
+
 static void handle(magic_t mime_cookie, magic_t desc_cookie, cJSON *req)
 {
   const cJSON *op = cJSON_GetObjectItemCaseSensitive(req, "op");
   if (cJSON_IsString(op) && !strcmp(op->valuestring, "depict")) {
     handle_depict(req);
+    return;
+  }
+  if (cJSON_IsString(op) && (!strcmp(op->valuestring, "query") || !strcmp(op->valuestring, "match"))) {
+    handle_query(req, !strcmp(op->valuestring, "match"));
     return;
   }
   const cJSON *path = cJSON_GetObjectItemCaseSensitive(req, "path");

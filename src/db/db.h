@@ -359,6 +359,19 @@ int64_t db_record_count(const char *file_id, int64_t version);
 cb_err db_record_properties(const char *record_id, db_property_cb cb, void *ctx);
 /* The first record of a file version (for its preview). */
 cb_err db_record_first(const char *file_id, int64_t version, struct cb_record *out);
+/* Live records (current versions of live files) for structure search. fp is 128 bytes
+ * or NULL. */
+struct cb_record_hit {
+  const char *id, *file_id, *title, *smiles, *inchikey;
+  const unsigned char *fp;
+};
+typedef int (*db_record_hit_cb)(const struct cb_record_hit *h, void *ctx);
+cb_err db_records_by_inchikey(const char *inchikey, db_record_hit_cb cb, void *ctx);
+cb_err db_records_scan(db_record_hit_cb cb, void *ctx);
+/* Ends a running job with a JSON result (lease checked). */
+cb_err db_job_finish_result(const char *id, const char *instance, const char *result_json);
+/* The result JSON of a job (malloc'd; NULL when none). */
+char *db_job_result(const char *id);
 /* A record's cached depiction: its blob (CB_ENOTFOUND when not rendered yet). */
 cb_err db_depiction_get(const char *record_id, char sha256[65], int64_t *size);
 /* Stores a rendered depiction with the job's success (lease checked), in one transaction. */

@@ -279,6 +279,24 @@ static cb_err insert_records(const char *file_id, int64_t version, const char *p
                   (int64_t)(cJSON_IsNumber(idx) ? idx->valuedouble : 0),
                   cJSON_IsString(title) ? title->valuestring : NULL, cJSON_IsString(smiles) ? smiles->valuestring : NULL,
                   cJSON_IsString(key) ? key->valuestring : NULL, cJSON_IsString(err) ? err->valuestring : NULL);
+    cJSON *fp = cJSON_GetObjectItemCaseSensitive(rec, "fp2");
+    if (!e && cJSON_IsString(fp) && strlen(fp->valuestring) == 256 && cb_is_hex(fp->valuestring, 256)) {
+      unsigned char bits[128];
+      for (int b = 0; b < 128; b++) {
+        unsigned v;
+        sscanf(fp->valuestring + 2 * b, "%2x", &v);
+        bits[b] = (unsigned char)v;
+      }
+      sqlite3_stmt *st = db_prep("UPDATE records SET fp = ? WHERE id = ?");
+      if (st) {
+        sqlite3_bind_blob(st, 1, bits, 128, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 2, id, -1, SQLITE_TRANSIENT);
+        int rc = sqlite3_step(st);
+        sqlite3_reset(st);
+        if (rc != SQLITE_DONE)
+          e = db_rc(rc);
+      }
+    }
     cJSON *p;
     cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(rec, "properties"))
     {
@@ -650,4 +668,68 @@ cb_err db_depiction_apply(const char *job_id, const char *instance, const char *
     return e;
   }
   return db_commit();
+}
+
+struct hit_ctx {
+  db_record_hit_cb cb;
+  void *ctx;
+};
+
+static int hit_row(sqlite3_stmt *st, void *p)
+{
+  struct hit_ctx *hc = p;
+  struct cb_record_hit h = {
+    .id = (const char *)sqlite3_column_text(st, 0),
+    .file_id = (const char *)sqlite3_column_text(st, 1),
+    .title = (const char *)sqlite3_column_text(st, 2),
+    .smiles = (const char *)sqlite3_column_text(st, 3),
+    .inchikey = (const char *)sqlite3_column_text(st, 4),
+    .fp = sqlite3_column_bytes(st, 5) == 128 ? sqlite3_column_blob(st, 5) : NULL,
+  };
+  return hc->cb(&h, hc->ctx);
+}
+
+#define HIT_FROM " FROM records r JOIN files f ON f.id = r.file_id AND f.version = r.version AND f.deleted_at IS NULL"
+
+cb_err db_records_by_inchikey(const char *inchikey, db_record_hit_cb cb, void *ctx)
+{
+  struct hit_ctx hc = {cb, ctx};
+  return db_each_row(db_query("SELECT r.id, r.file_id, coalesce(r.title, ''), coalesce(r.smiles, ''), r.inchikey, r.fp"
+                              HIT_FROM " WHERE r.inchikey = ? ORDER BY r.file_id, r.idx", "s", inchikey),
+                     hit_row, &hc);
+}
+
+cb_err db_records_scan(db_record_hit_cb cb, void *ctx)
+{
+  struct hit_ctx hc = {cb, ctx};
+  return db_each_row(db_query("SELECT r.id, r.file_id, coalesce(r.title, ''), coalesce(r.smiles, ''),"
+                              " coalesce(r.inchikey, ''), r.fp" HIT_FROM " WHERE r.fp IS NOT NULL"
+                              " ORDER BY r.file_id, r.idx", ""),
+                     hit_row, &hc);
+}
+
+cb_err db_job_finish_result(const char *id, const char *instance, const char *result_json)
+{
+  cb_err e = db_begin();
+  if (e)
+    return e;
+  e = finish_tx(id, instance, "succeeded", NULL, NULL);
+  if (!e)
+    e = db_exec("UPDATE jobs SET result = ? WHERE id = ?", "ss", result_json, id);
+  if (e) {
+    db_rollback();
+    return e;
+  }
+  return db_commit();
+}
+
+char *db_job_result(const char *id)
+{
+  sqlite3_stmt *st = db_query("SELECT result FROM jobs WHERE id = ?", "s", id);
+  char *out = NULL;
+  if (st && sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
+    out = strdup((const char *)sqlite3_column_text(st, 0));
+  if (st)
+    sqlite3_reset(st);
+  return out;
 }

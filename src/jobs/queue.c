@@ -540,6 +540,39 @@ done:
   return out;
 }
 
+/* "query" and "match": structure search helpers. The job's params are the request for the
+ * converter process (a query structure to identify, or a SMARTS and candidate SMILES to
+ * match); its answer is kept as the job's result for the waiting request. */
+static enum outcome run_helper(struct run *r, const char *op, char *err, size_t errcap)
+{
+  cJSON *req = cJSON_Parse(r->job->params), *res = NULL;
+  if (!cJSON_IsObject(req)) {
+    cJSON_Delete(req);
+    snprintf(err, errcap, "malformed parameters");
+    return OUT_FAIL;
+  }
+  cJSON_DeleteItemFromObjectCaseSensitive(req, "op");
+  cJSON_AddStringToObject(req, "op", op);
+  struct pool_limits lim = {cfg.self_exe, cfg.timeout_s, cfg.worker_memory};
+  cb_err e = pool_run(r->child, &lim, req, tick, r, &res, err, errcap);
+  cJSON_Delete(req);
+  if (e) {
+    cJSON_Delete(res);
+    return e == CB_EABORTED ? OUT_STOPPED : OUT_FAIL;
+  }
+  char *text = cJSON_PrintUnformatted(res);
+  cJSON_Delete(res);
+  e = text ? db_job_finish_result(r->job->id, instance, text) : CB_ENOMEM;
+  cJSON_free(text);
+  if (e == CB_ENOTFOUND)
+    return OUT_STOPPED;
+  if (e) {
+    snprintf(err, errcap, "cannot record the result: %s", cb_strerror(e));
+    return OUT_RETRY;
+  }
+  return OUT_DONE;
+}
+
 /* "noop": does nothing but report progress; params.ms makes it take that long. For the
  * queue's own tests and benchmark. */
 static enum outcome run_noop(struct run *r, char *err, size_t errcap)
@@ -576,6 +609,8 @@ static void run_job(struct pool_child *child, struct cb_job *j)
     out = run_convert(&r, err, sizeof err);
   else if (!strcmp(j->type, "depict"))
     out = run_depict(&r, err, sizeof err);
+  else if (!strcmp(j->type, "query") || !strcmp(j->type, "match"))
+    out = run_helper(&r, j->type, err, sizeof err);
   else {
     snprintf(err, sizeof err, "unknown job type '%s'", j->type);
     out = OUT_FAIL;

@@ -182,3 +182,49 @@ def test_depictions_drawn_once_and_kept(srv, tmp_path):
     mixed = wait_file(srv, upload(srv, f["id"], str(tmp_path / "m.sdf"))["id"])
     bad = all_records(srv, mixed["id"])[1]
     problem(srv.api("GET", f"/records/{bad['id']}/depiction"), 404)
+
+
+def search(s, token=None, **q):
+    from urllib.parse import urlencode
+    return s.api("GET", "/search/structure?" + urlencode(q), token=token)
+
+
+def test_structure_search_against_obabel(srv):
+    f = srv.folder("chem-search")
+    meta = wait_file(srv, upload(srv, f["id"], NCI, "search-nci.sdf")["id"])
+    recs = all_records(srv, meta["id"])
+    # exact: by InChIKey, whatever SMILES spelling the query uses
+    r = search(srv, smiles="CC1=CC(=O)C=CC1=O", mode="exact")
+    assert r.status_code == 200, r.text
+    hits = [h for h in r.json()["hits"] if h["file_id"] == meta["id"]]
+    assert [h["record_id"] for h in hits] == [recs[0]["id"]]
+    # substructure: the same molecules obabel -s finds in the same file
+    for pattern in ("c1ccccc1Cl", "[N+](=O)[O-]", "C(=O)O"):
+        want = obabel_s(NCI, pattern)
+        r = search(srv, smarts=pattern, limit=1000)
+        assert r.status_code == 200, r.text
+        got = [h["smiles"] for h in r.json()["hits"] if h["file_id"] == meta["id"]]
+        assert sorted(got) == sorted(want), pattern
+        assert len(got) > 0
+    # similarity: the query itself at 1.0, best first, all above the threshold
+    r = search(srv, smiles=recs[5]["smiles"], mode="similarity", threshold=0.5, limit=1000)
+    sims = [h for h in r.json()["hits"] if h["file_id"] == meta["id"]]
+    assert sims[0]["record_id"] == recs[5]["id"] and sims[0]["similarity"] == 1.0
+    assert all(0.5 <= h["similarity"] <= 1.0 for h in sims)
+    assert [h["similarity"] for h in sims] == sorted((h["similarity"] for h in sims), reverse=True)
+    # errors
+    problem(search(srv, smiles="C1CC(", mode="exact"), 400)
+    problem(search(srv, smarts="[[["), 400)
+    problem(search(srv), 400)
+    problem(search(srv, smiles="C", mode="fuzzy"), 400)
+    problem(search(srv, smiles="C", mode="similarity", threshold="2"), 400)
+    # only what the caller may see
+    srv.user("search-outsider", "outsider-pass-4")
+    tok = srv.make_token("search-outsider", "outsider-pass-4")
+    r = search(srv, token=tok, smarts="c1ccccc1")
+    assert r.status_code == 200 and r.json()["hits"] == []
+
+
+def obabel_s(path, pattern):
+    out = subprocess.run(["obabel", path, "-s" + pattern, "-ocan"], capture_output=True, text=True, timeout=120).stdout
+    return [line.split("\t")[0].strip() for line in out.splitlines() if line.strip()]

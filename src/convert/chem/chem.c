@@ -11,6 +11,7 @@
 
 #include "convert/chem/ob.h"
 #include "convert/converter.h"
+#include "util/util.h"
 
 #define CHEMINF "http://semanticscience.org/resource/CHEMINF_"
 
@@ -121,6 +122,12 @@ static int describe(ob_mol *m, cJSON *rec, char *err, size_t errcap)
   free(can);
   free(inchi);
   free(key);
+  unsigned char fp[OB_FP_BYTES];
+  if (!ob_mol_fp2(m, fp)) {
+    char hex[2 * OB_FP_BYTES + 1];
+    cb_hex(fp, OB_FP_BYTES, hex);
+    cJSON_AddStringToObject(rec, "fp2", hex);
+  }
   struct ob_descriptors d;
   if (!ob_mol_descriptors(m, &d)) {
     prop_text(props, "formula", d.formula, CHEMINF "000042");
@@ -306,6 +313,70 @@ cb_err chem_depict(const char *smiles, const char *outpath, char *err, size_t er
   if (bad) {
     snprintf(err, errcap, "cannot write the depiction");
     return CB_EIO;
+  }
+  return CB_OK;
+}
+
+cb_err chem_query(const char *smiles, const char *smarts, cJSON *result, char *err, size_t errcap)
+{
+  if (ensure_ob(err, errcap))
+    return CB_EINVAL;
+  if (smarts) {
+    if (!ob_smarts_valid(smarts)) {
+      snprintf(err, errcap, "the SMARTS pattern is not valid");
+      return CB_EINVAL;
+    }
+    /* for screening: the pattern read as SMILES when it is one (else no screen) */
+  }
+  const char *text = smiles ? smiles : smarts;
+  ob_mol *m = ob_mol_from_string(text, "smi", err, errcap);
+  if (!m) {
+    if (smarts) { /* a SMARTS that is not also SMILES: no fingerprint screen */
+      err[0] = '\0';
+      return CB_OK;
+    }
+    return CB_EINVAL;
+  }
+  char e2[256];
+  char *can = ob_mol_write(m, "can", e2, sizeof e2);
+  char *key = ob_mol_write(m, "inchikey", e2, sizeof e2);
+  unsigned char fp[OB_FP_BYTES];
+  if (can)
+    cJSON_AddStringToObject(result, "smiles", can);
+  if (key)
+    cJSON_AddStringToObject(result, "inchikey", key);
+  if (!ob_mol_fp2(m, fp)) {
+    char hex[2 * OB_FP_BYTES + 1];
+    cb_hex(fp, OB_FP_BYTES, hex);
+    cJSON_AddStringToObject(result, "fp2", hex);
+  }
+  free(can);
+  free(key);
+  ob_mol_free(m);
+  return CB_OK;
+}
+
+cb_err chem_match(const char *pattern, const cJSON *smiles_list, cJSON *result, char *err, size_t errcap)
+{
+  if (ensure_ob(err, errcap))
+    return CB_EINVAL;
+  if (!ob_smarts_valid(pattern)) {
+    snprintf(err, errcap, "the SMARTS pattern is not valid");
+    return CB_EINVAL;
+  }
+  cJSON *hits = cJSON_AddArrayToObject(result, "matches");
+  const cJSON *it;
+  int i = 0;
+  cJSON_ArrayForEach(it, smiles_list)
+  {
+    if (cJSON_IsString(it)) {
+      char e2[128];
+      ob_mol *m = ob_mol_from_string(it->valuestring, "smi", e2, sizeof e2);
+      if (m && ob_mol_matches(m, pattern) == 1)
+        cJSON_AddItemToArray(hits, cJSON_CreateNumber(i));
+      ob_mol_free(m);
+    }
+    i++;
   }
   return CB_OK;
 }

@@ -2,6 +2,8 @@
 #include "convert/chem/ob.h"
 
 #include <openbabel/descriptor.h>
+#include <openbabel/fingerprint.h>
+#include <openbabel/parsmart.h>
 #include <openbabel/generic.h>
 #include <openbabel/mol.h>
 #include <openbabel/obconversion.h>
@@ -263,4 +265,68 @@ extern "C" char *ob_smiles_svg(const char *smiles, char *err, size_t cap)
     set_err(err, cap, "Open Babel failed to draw the molecule");
   }
   return nullptr;
+}
+
+extern "C" int ob_mol_fp2(ob_mol *m, unsigned char out[OB_FP_BYTES])
+{
+  try {
+    std::memset(out, 0, OB_FP_BYTES);
+    OBFingerprint *fp = OBFingerprint::FindFingerprint("FP2");
+    std::vector<unsigned int> bits;
+    if (!fp || !fp->GetFingerprint(&m->mol, bits, 1024))
+      return -1;
+    for (size_t i = 0; i < bits.size() && i * 4 < OB_FP_BYTES; i++)
+      for (int b = 0; b < 4; b++)
+        out[i * 4 + b] = (unsigned char)((bits[i] >> (8 * b)) & 0xff);
+    return 0;
+  } catch (...) {
+    return -1;
+  }
+}
+
+extern "C" ob_mol *ob_mol_from_string(const char *text, const char *format, char *err, size_t cap)
+{
+  ob_mol *m = nullptr;
+  try {
+    OBConversion conv;
+    if (!conv.SetInFormat(format)) {
+      set_err(err, cap, std::string("Open Babel cannot read format ") + format);
+      return nullptr;
+    }
+    m = new ob_mol;
+    if (!conv.ReadString(&m->mol, text) || m->mol.NumAtoms() == 0) {
+      set_err(err, cap, "the structure could not be read");
+      delete m;
+      return nullptr;
+    }
+    return m;
+  } catch (const std::exception &e) {
+    set_err(err, cap, e.what());
+  } catch (...) {
+    set_err(err, cap, "Open Babel failed to read the structure");
+  }
+  delete m;
+  return nullptr;
+}
+
+extern "C" int ob_smarts_valid(const char *smarts)
+{
+  try {
+    OBSmartsPattern p;
+    return p.Init(smarts) ? 1 : 0;
+  } catch (...) {
+    return 0;
+  }
+}
+
+extern "C" int ob_mol_matches(ob_mol *m, const char *smarts)
+{
+  try {
+    OBSmartsPattern p;
+    if (!p.Init(smarts))
+      return -1;
+    return p.Match(m->mol, true) ? 1 : 0;
+  } catch (...) {
+    return -1;
+  }
 }

@@ -43,6 +43,16 @@ int ob_mol_descriptors(ob_mol *m, struct ob_descriptors *d);
 /* Calls cb for each data field the record carried (SD tags, ...). */
 void ob_mol_fields(ob_mol *m, void (*cb)(void *ctx, const char *name, const char *value), void *ctx);
 
+#define OB_FP_BYTES 128 /* FP2, folded to 1024 bits */
+/* The molecule's FP2 path fingerprint (1024 bits, little-endian 32-bit words). 0 on success. */
+int ob_mol_fp2(ob_mol *m, unsigned char out[OB_FP_BYTES]);
+/* Reads one molecule from a string in format ("smi"); NULL with err on failure. */
+ob_mol *ob_mol_from_string(const char *text, const char *format, char *err, size_t cap);
+/* Does the molecule contain the SMARTS pattern? 1 yes, 0 no, -1 when the SMARTS is invalid. */
+int ob_mol_matches(ob_mol *m, const char *smarts);
+/* Is the SMARTS pattern valid? */
+int ob_smarts_valid(const char *smarts);
+
 /* An SVG depiction of a molecule given as SMILES (2D coordinates are laid out), as a
  * malloc'd string; NULL with err on failure. */
 char *ob_smiles_svg(const char *smiles, char *err, size_t cap);

@@ -1,0 +1,278 @@
+/* Structure search: GET /api/v1/search/structure?smiles=S|smarts=P&mode=...
+ *   exact        records with the query's InChIKey;
+ *   similarity   Tanimoto on FP2 fingerprints (computed at ingest) >= threshold, best first;
+ *   substructure an AND screen on the fingerprints, then a SMARTS match of the survivors
+ *                in converter processes (Open Babel never runs in the server).
+ * Only records of files the caller may see are ever considered. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "http/http.h"
+
+#define MAX_CANDIDATES 20000
+#define MATCH_BATCH 2000
+
+/* Runs a helper job in a converter process and waits for its result (a JSON object). */
+static cJSON *run_helper(struct req *r, const char *type, cJSON *params, int timeout_s, char *err, size_t cap)
+{
+  struct cb_job j = {0};
+  char *text = cJSON_PrintUnformatted(params);
+  cb_id_new(j.id);
+  snprintf(j.type, sizeof j.type, "%s", type);
+  snprintf(j.owner_id, sizeof j.owner_id, "%s", r->who.user_id);
+  j.inputs = "[]";
+  j.params = text;
+  j.max_attempts = 1;
+  cb_err e = text ? db_job_create(&j, NULL, 0) : CB_ENOMEM;
+  cJSON_free(text);
+  if (e) {
+    snprintf(err, cap, "cannot start the search: %s", cb_strerror(e));
+    return NULL;
+  }
+  jobs_wake();
+  uint64_t until = cb_mono_ns() + (uint64_t)timeout_s * 1000000000ull;
+  while (cb_mono_ns() < until && !http_stopping()) {
+    struct cb_job now;
+    if (db_job_get(j.id, &now))
+      break;
+    int done = !strcmp(now.state, "succeeded"), failed = !strcmp(now.state, "failed") || !strcmp(now.state, "canceled");
+    if (failed)
+      snprintf(err, cap, "%s", now.error);
+    db_job_clear(&now);
+    if (done) {
+      char *res = db_job_result(j.id);
+      cJSON *o = res ? cJSON_Parse(res) : NULL;
+      free(res);
+      return o;
+    }
+    if (failed)
+      return NULL;
+    struct timespec ts = {0, 10 * 1000000L};
+    nanosleep(&ts, NULL);
+  }
+  char now[CB_TIME_MAX];
+  cb_time_now_rfc3339(now, sizeof now);
+  db_job_cancel(j.id, now);
+  snprintf(err, cap, "the search took too long");
+  return NULL;
+}
+
+/* Which files may the caller see? Remembered per request. */
+struct access_cache {
+  struct req *r;
+  char ids[256][CB_ID_LEN + 1];
+  char ok[256];
+};
+
+static int may_see(struct access_cache *ac, const char *file_id)
+{
+  uint32_t h = 2166136261u;
+  for (const char *p = file_id; *p; p++)
+    h = (h ^ (unsigned char)*p) * 16777619u;
+  int slot = (int)(h % 256);
+  if (!strcmp(ac->ids[slot], file_id))
+    return ac->ok[slot];
+  enum cb_role role;
+  int ok = !auth_role(&ac->r->who, "file", file_id, &role);
+  snprintf(ac->ids[slot], sizeof ac->ids[slot], "%s", file_id);
+  ac->ok[slot] = (char)ok;
+  return ok;
+}
+
+struct hit {
+  char id[CB_ID_LEN + 1];
+  char file_id[CB_ID_LEN + 1];
+  char *title, *smiles;
+  double sim;
+};
+
+struct scan {
+  struct access_cache *ac;
+  const unsigned char *qfp; /* query fingerprint, or NULL */
+  int mode;                 /* 0 exact, 1 similarity, 2 substructure */
+  double threshold;
+  struct hit *hits;
+  int n, cap, truncated;
+};
+
+static int collect(const struct cb_record_hit *h, void *ctx)
+{
+  struct scan *sc = ctx;
+  double sim = 1.0;
+  if (sc->mode == 1) {
+    if (!h->fp || !sc->qfp)
+      return 0;
+    int both = 0, either = 0;
+    for (int i = 0; i < 128; i++) {
+      both += __builtin_popcount(h->fp[i] & sc->qfp[i]);
+      either += __builtin_popcount(h->fp[i] | sc->qfp[i]);
+    }
+    sim = either ? (double)both / either : 0;
+    if (sim < sc->threshold)
+      return 0;
+  } else if (sc->mode == 2 && sc->qfp && h->fp) {
+    for (int i = 0; i < 128; i++)
+      if ((h->fp[i] & sc->qfp[i]) != sc->qfp[i])
+        return 0; /* lacks a bit the query has: cannot contain it */
+  }
+  if (!may_see(sc->ac, h->file_id))
+    return 0;
+  if (sc->n == sc->cap) {
+    if (sc->cap >= MAX_CANDIDATES) {
+      sc->truncated = 1;
+      return 1;
+    }
+    int cap = sc->cap ? sc->cap * 2 : 256;
+    struct hit *nh = realloc(sc->hits, (size_t)cap * sizeof *nh);
+    if (!nh)
+      return 1;
+    sc->hits = nh;
+    sc->cap = cap;
+  }
+  struct hit *x = &sc->hits[sc->n++];
+  snprintf(x->id, sizeof x->id, "%s", h->id);
+  snprintf(x->file_id, sizeof x->file_id, "%s", h->file_id);
+  x->title = strdup(h->title ? h->title : "");
+  x->smiles = strdup(h->smiles ? h->smiles : "");
+  x->sim = sim;
+  return 0;
+}
+
+static int by_similarity(const void *a, const void *b)
+{
+  const struct hit *x = a, *y = b;
+  return x->sim < y->sim ? 1 : x->sim > y->sim ? -1 : strcmp(x->id, y->id);
+}
+
+static void free_hits(struct scan *sc)
+{
+  for (int i = 0; i < sc->n; i++) {
+    free(sc->hits[i].title);
+    free(sc->hits[i].smiles);
+  }
+  free(sc->hits);
+}
+
+int h_search_structure(struct req *r)
+{
+  if (http_require_user(r))
+    return r->status;
+  char smiles[2048] = "", smarts[2048] = "", mode[32] = "", thr[32] = "", lim[16] = "";
+  int has_smiles = http_query(r, "smiles", smiles, sizeof smiles);
+  int has_smarts = http_query(r, "smarts", smarts, sizeof smarts);
+  if (has_smiles < 0 || has_smarts < 0)
+    return http_problem(r, 400, has_smiles < 0 ? "smiles" : "smarts", "the query is malformed or too long");
+  if ((has_smiles > 0) == (has_smarts > 0) || (has_smiles > 0 && !smiles[0]) || (has_smarts > 0 && !smarts[0]))
+    return http_problem(r, 400, "smiles", "give exactly one of smiles= and smarts=");
+  if (http_query(r, "mode", mode, sizeof mode) <= 0)
+    snprintf(mode, sizeof mode, "%s", has_smarts > 0 ? "substructure" : "exact");
+  int m = !strcmp(mode, "exact") ? 0 : !strcmp(mode, "similarity") ? 1 : !strcmp(mode, "substructure") ? 2 : -1;
+  if (m < 0)
+    return http_problem(r, 400, "mode", "mode must be exact, substructure or similarity");
+  if (has_smarts > 0 && m != 2)
+    return http_problem(r, 400, "smarts", "smarts= is for substructure search");
+  double threshold = 0.7;
+  if (http_query(r, "threshold", thr, sizeof thr) > 0) {
+    char *end;
+    threshold = strtod(thr, &end);
+    if (*end || !(threshold > 0 && threshold <= 1))
+      return http_problem(r, 400, "threshold", "threshold must be a number above 0 and at most 1");
+  }
+  int limit = 100;
+  if (http_query(r, "limit", lim, sizeof lim) > 0) {
+    char *end;
+    long v = strtol(lim, &end, 10);
+    if (*end || v < 1 || v > 1000)
+      return http_problem(r, 400, "limit", "limit must be a whole number from 1 to 1000");
+    limit = (int)v;
+  }
+  /* identify the query in a converter process */
+  char err[512] = "";
+  cJSON *params = cJSON_CreateObject();
+  cJSON_AddStringToObject(params, has_smarts > 0 ? "smarts" : "smiles", has_smarts > 0 ? smarts : smiles);
+  cJSON *q = run_helper(r, "query", params, 60, err, sizeof err);
+  cJSON_Delete(params);
+  if (!q)
+    return http_problem(r, 400, has_smarts > 0 ? "smarts" : "smiles", "the query could not be read: %s", err);
+  cJSON *key = cJSON_GetObjectItemCaseSensitive(q, "inchikey"), *fp = cJSON_GetObjectItemCaseSensitive(q, "fp2");
+  unsigned char qfp[128];
+  int have_fp = cJSON_IsString(fp) && strlen(fp->valuestring) == 256;
+  for (int i = 0; have_fp && i < 128; i++) {
+    unsigned v;
+    sscanf(fp->valuestring + 2 * i, "%2x", &v);
+    qfp[i] = (unsigned char)v;
+  }
+  struct access_cache *ac = calloc(1, sizeof *ac);
+  struct scan sc = {.ac = ac, .qfp = have_fp ? qfp : NULL, .mode = m, .threshold = threshold};
+  cb_err e = CB_OK;
+  if (!ac)
+    e = CB_ENOMEM;
+  else {
+    ac->r = r;
+    if (m == 0) {
+      if (cJSON_IsString(key))
+        e = db_records_by_inchikey(key->valuestring, collect, &sc);
+    } else if (m == 1 && !have_fp) {
+      e = CB_EINVAL;
+      snprintf(err, sizeof err, "no fingerprint for the query");
+    } else {
+      e = db_records_scan(collect, &sc);
+    }
+  }
+  cJSON *o = cJSON_CreateObject(), *hits = cJSON_AddArrayToObject(o, "hits");
+  if (cJSON_IsString(cJSON_GetObjectItem(q, "smiles")))
+    cJSON_AddStringToObject(o, "query_smiles", cJSON_GetObjectItem(q, "smiles")->valuestring);
+  /* substructure: the fingerprint screen is necessary, not sufficient: match in batches */
+  char *keep = NULL;
+  if (!e && m == 2 && sc.n) {
+    keep = calloc((size_t)sc.n, 1);
+    for (int start = 0; keep && start < sc.n && !e; start += MATCH_BATCH) {
+      int end = start + MATCH_BATCH < sc.n ? start + MATCH_BATCH : sc.n;
+      cJSON *mp = cJSON_CreateObject(), *list = cJSON_AddArrayToObject(mp, "smiles");
+      cJSON_AddStringToObject(mp, "smarts", has_smarts > 0 ? smarts : smiles);
+      for (int i = start; i < end; i++)
+        cJSON_AddItemToArray(list, cJSON_CreateString(sc.hits[i].smiles));
+      cJSON *res = run_helper(r, "match", mp, 120, err, sizeof err);
+      cJSON_Delete(mp);
+      if (!res) {
+        e = CB_EINVAL;
+        break;
+      }
+      cJSON *idx;
+      cJSON_ArrayForEach(idx, cJSON_GetObjectItem(res, "matches")) if (cJSON_IsNumber(idx) && start + idx->valueint < end)
+        keep[start + idx->valueint] = 1;
+      cJSON_Delete(res);
+    }
+  }
+  if (!e && m == 1)
+    qsort(sc.hits, (size_t)sc.n, sizeof *sc.hits, by_similarity);
+  int shown = 0;
+  for (int i = 0; !e && i < sc.n && shown < limit; i++) {
+    if (m == 2 && (!keep || !keep[i]))
+      continue;
+    cJSON *h = cJSON_CreateObject();
+    cJSON_AddStringToObject(h, "record_id", sc.hits[i].id);
+    cJSON_AddStringToObject(h, "file_id", sc.hits[i].file_id);
+    cJSON_AddStringToObject(h, "title", sc.hits[i].title);
+    cJSON_AddStringToObject(h, "smiles", sc.hits[i].smiles);
+    if (m == 1)
+      cJSON_AddNumberToObject(h, "similarity", round(sc.hits[i].sim * 10000) / 10000);
+    cJSON_AddItemToArray(hits, h);
+    shown++;
+  }
+  if (sc.truncated)
+    cJSON_AddTrueToObject(o, "truncated");
+  free(keep);
+  free_hits(&sc);
+  free(ac);
+  cJSON_Delete(q);
+  if (e) {
+    cJSON_Delete(o);
+    return e == CB_EINVAL ? http_problem(r, 400, has_smarts > 0 ? "smarts" : "smiles", "%s", err)
+                          : http_error(r, e, "the search failed");
+  }
+  return http_json(r, 200, o);
+}

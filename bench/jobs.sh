@@ -336,7 +336,7 @@ scale_r=$(ratio "${M[direct,extract,2]}" "${M[direct,extract,1]}")
 drain_scale_r=$(ratio "${M[drain,extract,2]}" "${M[drain,extract,1]}")
 echo "jobs ($NJOBS jobs per batch, extract over $NFILES small text files, $ROUNDS round(s), medians; $(nproc) cores)"
 echo "  direct: jobs/s from the first submit to the last finish, submitted over one connection to idle workers"
-echo "  drain:  jobs/s from the first claim to the last finish, all queued first behind busy workers (no HTTP meanwhile)"
+echo "  drain:  jobs/s with all jobs queued and every worker free (after the holding jobs), no HTTP meanwhile"
 echo "  ms/job: wall ms one worker spends per job while draining; run: claim..finish p50 ms (ms resolution)"
 printf '  %-9s| %-38s| %s\n' "" "noop (queue only)" "extract (converter pool)"
 printf '  %-9s| %8s %9s %8s %8s  | %8s %9s %8s %8s %6s\n' workers direct submit/s drain ms/job direct submit/s drain ms/job run
@@ -346,10 +346,11 @@ for w in "${settings[@]}"; do
     "${M[direct,extract,$w]}" "${M[submit,extract,$w]}" "${M[drain,extract,$w]}" "${M[per_job,extract,$w]}" \
     "${M[run,extract,$w]}"
 done
+echo "  (noop direct ~ its submit/s: it measures POST /api/v1/jobs; the queue's own rate is noop drain)"
 echo "  extract/noop (direct, $d workers): $pool_r; extract 2 workers/1 worker: direct $scale_r, drain $drain_scale_r (ideal ~2)"
 if ((nudges > 0)); then
-  echo "  NOTE: $nudges time(s) in $starts backlog starts, a worker stayed idle for 100 ms with a job queued until"
-  echo "        another submission woke it (a missed wake-up: without one it waits for its 1 s poll)."
+  echo "  NOTE: $nudges time(s) in $starts tries to occupy every worker (drain), an idle worker left a job queued for"
+  echo "        100 ms, until another submission woke it: a missed wake-up (otherwise it waits for its 1 s poll)."
 fi
 echo "RESULT jobs-pool baseline=${M[direct,noop,$d]} carboy=${M[direct,extract,$d]} ratio=$pool_r target=none"
 echo "RESULT jobs-scaling baseline=${M[direct,extract,1]} carboy=${M[direct,extract,2]} ratio=$scale_r target=none"

@@ -370,7 +370,7 @@ static int cmd_jobs(int argc, char **argv)
   } else if (!cb_id_valid(arg)) {
     e = CB_ENOTFOUND;
   } else {
-    struct cb_job j;
+    struct cb_job j = {0};
     e = db_job_get(arg, &j);
     db_job_clear(&j);
     if (!e)

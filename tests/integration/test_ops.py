@@ -3,6 +3,7 @@ import json
 import os
 import re
 import subprocess
+import time
 
 import requests
 
@@ -20,7 +21,13 @@ def test_metrics_count_requests_by_route_and_status(server):
     f = server.folder("metrics")
     server.put(f["id"], "m.txt", b"12345")
     requests.get(server.url + "/api/v1/files/000000000000000000000000")
-    text = requests.get(server.url + "/metrics").text
+    # a request is counted just after its response is sent: allow the other thread a moment
+    deadline = time.time() + 5
+    while True:
+        text = requests.get(server.url + "/metrics").text
+        if 'route="GET /api/v1/files/{id}",status="404"' in text or time.time() > deadline:
+            break
+        time.sleep(0.05)
     assert re.search(r'carboy_http_requests_total\{route="PUT /api/v1/folders/\{id\}/files/\{name\}",status="201"\} [1-9]', text)
     assert re.search(r'carboy_http_requests_total\{route="GET /api/v1/files/\{id\}",status="404"\} [1-9]', text)
     assert 'carboy_http_request_duration_seconds_bucket{route="GET /healthz",le="+Inf"}' in text

@@ -260,6 +260,9 @@ def test_webhook_signed_and_retried(srv):
 
 
 def test_jobs_cli(srv):
+    f = srv.folder("cli")
+    wait_file(srv, srv.put(f["id"], "cli.txt", b"listed\n")["id"])
+    wait_file(srv, srv.put(f["id"], "cli.fail-test", b"x")["id"])
     out = subprocess.run([BIN, "jobs", "list", "succeeded", "--data", srv.data], capture_output=True, text=True, timeout=30)
     assert out.returncode == 0 and "ingest" in out.stdout and "succeeded" in out.stdout
     out = subprocess.run([BIN, "jobs", "cancel", "0" * 24, "--data", srv.data], capture_output=True, text=True, timeout=30)

@@ -15,13 +15,15 @@
 #      exact mass, logP, TPSA, HBD/HBA, rotatable bonds and an FP2 fingerprint too.)
 #    carboy: PUT /api/v1/folders/F/files/in.sdf, then GET /api/v1/files/ID polled (50 ms)
 #      until "processed"; rate = molecules / (upload start .. processed).
-#    Also logged: where the time goes (upload, converter writing records.jsonl, the server
-#      storing the records, from the ingest job's timestamps and the work file's growth;
-#      CPU seconds of the server and of its converter processes), and, unless
-#      BENCH_CHEM_SMALL=0, a second ingest of the first BENCH_CHEM_SMALL molecules
-#      (default 2000) on the same server, to separate fixed from per-molecule costs.
-#      BENCH_CHEM_CHECK (default 50): the first molecules' SMILES, InChIKey and formula
-#      as carboy stored them are compared with obabel's.
+#    Also logged: where the time goes (the converter process, until its records.jsonl in
+#      the server's work folder was last written, polled; then the server storing the
+#      records until the file reads "processed"), CPU seconds of the server and of its
+#      converter processes (from /proc) against obabel's (/usr/bin/time), and, unless
+#      BENCH_CHEM_SMALL=0, a second ingest of BENCH_CHEM_SMALL molecules (default 2000,
+#      every k-th of the file: the same mix) on the same server, after the searches, for
+#      a two-point fit of fixed and per-molecule costs. BENCH_CHEM_CHECK (default 50):
+#      the first records' SMILES, InChIKey, formula and MW as carboy stored them are
+#      compared with obabel's output.
 # 2. substructure search (queries/s), over the BENCH_MOLS records of the same server
 #    baseline: obabel's fastsearch index, built once (`obabel in.sdf -ofs`, not counted),
 #      `obabel in.fs -s"PATTERN" -al<BENCH_MOLS+1> -ocan` per pattern (-al: fastsearch
@@ -30,11 +32,13 @@
 #    BENCH_CHEM_PATTERNS (default below), each run BENCH_CHEM_SEARCH_RUNS times (default 3;
 #    alternating obabel/carboy; median per pattern). queries/s = patterns / sum of the
 #    per-pattern medians. Hit counts are compared: carboy returns at most 1000 hits, so
-#    counts (and the titles found) are compared only where carboy returned fewer.
+#    counts (and the titles found) are compared only where carboy returned fewer;
+#    elsewhere its hits must be among obabel's.
 #
 # Final lines:
 #   RESULT chem-ingest baseline=<obabel mol/s> carboy=<carboy mol/s> ratio=<carboy/obabel> target=1.5
 #   RESULT chem-substructure baseline=<obabel queries/s> carboy=<carboy queries/s> ratio=<carboy/obabel> target=1.0
+# About 1.5 minutes with the defaults on 2 cores; the temp dir needs ~100 MB.
 set -euo pipefail
 # shellcheck source=bench/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -67,25 +71,30 @@ obabel "$SMI" -osdf -O "$base" >"$BENCH_TMP/obabel-sdf.err" 2>&1 || { cat "$BENC
 nbase=$(grep -c '^\$\$\$\$' "$base" || true)
 [ "$nbase" -gt 0 ] || die "obabel wrote no molecule from $SMI"
 # Repeat (the title is each record's first line), stop after NMOLS records.
-awk -v n="$NMOLS" -v per="$nbase" '
+reps=$(((NMOLS + nbase - 1) / nbase))
+copies=()
+for ((i = 0; i < reps; i++)); do copies+=("$base"); done
+awk -v n="$NMOLS" '
   BEGIN { first = 1; r = 1 }
   FNR == 1 && NR > 1 { r++ }
   { if (first) { print $0 "-r" r; first = 0 } else print }
   /^\$\$\$\$/ { first = 1; if (++c >= n) exit }
-' $(for ((i = 0; i < (NMOLS + nbase - 1) / nbase; i++)); do echo "$base"; done) >"$sdf"
+' "${copies[@]}" >"$sdf"
 n=$(grep -c '^\$\$\$\$' "$sdf" || true)
 [ "$n" -eq "$NMOLS" ] || die "built $n molecules, expected $NMOLS"
 rm -f "$base"
-log "input: $n molecules ($nbase from $(basename "$SMI") x$(((NMOLS + nbase - 1) / nbase)), titles -rN), $(($(stat -c %s "$sdf") / 1048576)) MiB SDF, built in $(elapsed "$t0" "$(now)") s"
+log "input: $n molecules ($nbase from $(basename "$SMI") x$reps, titles -rN), $(($(stat -c %s "$sdf") / 1048576)) MiB SDF, built in $(elapsed "$t0" "$(now)") s"
 
 # ---------------------------------------------------------------- ingest: obabel
 # ob_step NAME ARGS...: runs `obabel in.sdf ARGS`, output to $BENCH_TMP/ob-NAME.out;
-# prints the seconds; dies unless it wrote one line per molecule.
+# prints the seconds; dies unless it wrote one line per molecule. Adds its CPU seconds
+# (user + sys, from /usr/bin/time when there is one) to $BENCH_TMP/ob-cpu.
 ob_step() {
-  local name=$1 t0 t1 lines
+  local name=$1 t0 t1 lines timer=()
   shift
+  [ ! -x /usr/bin/time ] || timer=(/usr/bin/time -f '%U %S' -a -o "$BENCH_TMP/ob-cpu")
   t0=$(now)
-  obabel "$sdf" "$@" >"$BENCH_TMP/ob-$name.out" 2>"$BENCH_TMP/ob-$name.err" || { tail -5 "$BENCH_TMP/ob-$name.err" >&2; die "obabel in.sdf $* failed"; }
+  "${timer[@]}" obabel "$sdf" "$@" >"$BENCH_TMP/ob-$name.out" 2>"$BENCH_TMP/ob-$name.err" || { tail -5 "$BENCH_TMP/ob-$name.err" >&2; die "obabel in.sdf $* failed"; }
   t1=$(now)
   lines=$(wc -l <"$BENCH_TMP/ob-$name.out")
   [ "$lines" -eq "$NMOLS" ] || die "obabel in.sdf $* wrote $lines lines for $NMOLS molecules"
@@ -99,7 +108,8 @@ t_key=$(ob_step inchikey -oinchikey)
 t_fmw=$(ob_step fmw -otxt --append "formula MW")
 t_ob=$(awk -v a="$t_can" -v b="$t_inchi" -v c="$t_key" -v d="$t_fmw" 'BEGIN { printf "%.3f\n", a + b + c + d }')
 ob_rate=$(awk -v n="$NMOLS" -v t="$t_ob" 'BEGIN { printf "%.1f\n", n / t }')
-log "obabel: can $t_can s, inchi $t_inchi s, inchikey $t_key s, formula+MW $t_fmw s; total $t_ob s = $ob_rate mol/s"
+ob_cpu=$( [ -s "$BENCH_TMP/ob-cpu" ] && awk '{ s += $1 + $2 } END { printf "%.2f\n", s }' "$BENCH_TMP/ob-cpu" || echo "?")
+log "obabel: can $t_can s, inchi $t_inchi s, inchikey $t_key s, formula+MW $t_fmw s; total $t_ob s = $ob_rate mol/s ($ob_cpu CPU s)"
 
 # fastsearch index (not counted)
 t0=$(now)
@@ -251,7 +261,6 @@ def at(k):
     return f"{v - t0:7.2f} s" if v else "      ?  "
 print(f"[chem]   upload (PUT answered 201)        {t1 - t0:7.2f} s")
 print(f"[chem]   ingest job created / started     {at('job_created')} / {at('job_started')}")
-print(f"[chem]   records.jsonl seen by the poller {at('records_first')}")
 print(f"[chem]   records.jsonl last written       {at('records_last_growth')}  ({w['records_bytes'] / 1048576:.1f} MiB; the converter is done)")
 print(f"[chem]   ingest job finished_at           {at('job_finished')}  (stamped when the server starts storing the records; attempts {w.get('job_attempts')})")
 print(f"[chem]   status processed seen            {total:7.2f} s")
@@ -269,12 +278,16 @@ if w["status"] != "processed" or w["record_count"] != mols:
 EOF
   ING_SECS=$(python3 -c 'import json, sys; w = json.load(open(sys.argv[1])); print("%.3f" % (w["t_done"] - float(sys.argv[2])))' "$w" "$t0")
   ING_RATE=$(awk -v n="$mols" -v t="$ING_SECS" 'BEGIN { printf "%.1f\n", n / t }')
+  ING_CPU=$(python3 -c 'import json, sys; w = json.load(open(sys.argv[1])); print("%.2f %.2f" % (w["cpu_server"], w["cpu_converters"]) if "cpu_server" in w else "? ?")' "$w")
+  ING_CONV=$(python3 -c 'import json, sys; w = json.load(open(sys.argv[1])); e = w.get("records_last_growth") or w.get("job_finished"); print("%.2f %.2f" % (e - (w.get("job_started") or float(sys.argv[2])), w["t_done"] - e) if e else "? ?")' "$w" "$t0")
   ING_ID=$id
 }
 
 log "carboy: PUT in.sdf ($NMOLS molecules), polling GET /api/v1/files/ID until processed"
 ingest_run "$sdf" in.sdf "$NMOLS"
 cb_secs=$ING_SECS cb_rate=$ING_RATE big_id=$ING_ID
+read -r cb_cpu_server cb_cpu_conv <<<"$ING_CPU"
+read -r cb_t_conv cb_t_store <<<"$ING_CONV"
 
 # Do the stored identifiers match obabel's? (the first NCHECK records)
 if [ "$NCHECK" -gt 0 ]; then
@@ -323,6 +336,15 @@ ob_search() {
   t1=$(now)
   elapsed "$t0" "$t1"
 }
+# ob_search_first PATTERN: prints the seconds obabel takes to write its first $LIMIT hits
+# (the rest of the pipeline ends when head has them: obabel dies of SIGPIPE)
+ob_search_first() {
+  local t0 t1
+  t0=$(now)
+  { obabel "$BENCH_TMP/in.fs" -s"$1" -al$((NMOLS + 1)) -ocan 2>/dev/null || true; } | head -n "$LIMIT" >/dev/null
+  t1=$(now)
+  elapsed "$t0" "$t1"
+}
 # cb_search PATTERN OUT: prints seconds
 cb_search() {
   local t0 t1 code
@@ -335,7 +357,7 @@ cb_search() {
 }
 
 log "substructure search: ${#PATTERNS[@]} patterns x $RUNS runs, obabel in.fs -s P -al$((NMOLS + 1)) -ocan vs GET /api/v1/search/structure?smarts=P&limit=$LIMIT"
-ob_meds=() cb_meds=() rows=() mismatch=0
+ob_meds=() cb_meds=() ob_eq=() rows=() mismatch=0
 for p in "${PATTERNS[@]}"; do
   ob_t=() cb_t=()
   for ((i = 1; i <= RUNS; i++)); do
@@ -377,26 +399,41 @@ EOF
   IFS=$'\t' read -r verdict ob_n cb_n note <<<"$cmp"
   [ "$verdict" = ok ] || mismatch=$((mismatch + 1))
   log "  $p: obabel ${ob_t[*]} s ($ob_n hits), carboy ${cb_t[*]} s ($cb_n hits): $verdict, $note"
-  rows+=("$(printf '  %-16s %9s %9s %8s %8s   %-8s %s' "$p" "$ob_m" "$cb_m" "$ob_n" "$cb_n" "$verdict" "$note")")
+  # Where obabel writes more hits than carboy returns: also time obabel's first LIMIT hits.
+  first_m=-
+  if [ "$ob_n" -gt "$LIMIT" ]; then
+    f_t=()
+    for ((i = 1; i <= RUNS; i++)); do f_t+=("$(ob_search_first "$p")"); done
+    first_m=$(printf '%s\n' "${f_t[@]}" | sort -g | awk '{ a[NR] = $1 } END { printf "%.4f\n", (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }')
+    log "  $p: obabel's first $LIMIT hits (| head -n $LIMIT): ${f_t[*]} s"
+    ob_eq+=("$first_m")
+  else
+    ob_eq+=("$ob_m")
+  fi
+  rows+=("$(printf '  %-16s %9s %9s %9s %8s %8s   %-8s %s' "$p" "$ob_m" "$first_m" "$cb_m" "$ob_n" "$cb_n" "$verdict" "$note")")
 done
 ob_sum=$(printf '%s\n' "${ob_meds[@]}" | awk '{ s += $1 } END { printf "%.4f\n", s }')
 cb_sum=$(printf '%s\n' "${cb_meds[@]}" | awk '{ s += $1 } END { printf "%.4f\n", s }')
+ob_eq_sum=$(printf '%s\n' "${ob_eq[@]}" | awk '{ s += $1 } END { printf "%.4f\n", s }')
+eq_ratio=$(ratio "$ob_eq_sum" "$cb_sum")
 ob_qps=$(awk -v n="${#PATTERNS[@]}" -v t="$ob_sum" 'BEGIN { printf "%.3f\n", n / t }')
 cb_qps=$(awk -v n="${#PATTERNS[@]}" -v t="$cb_sum" 'BEGIN { printf "%.3f\n", n / t }')
 search_ratio=$(ratio "$cb_qps" "$ob_qps")
-per_pattern=() 
+per_pattern=()
 for ((i = 0; i < ${#PATTERNS[@]}; i++)); do per_pattern+=("$(ratio "${ob_meds[$i]}" "${cb_meds[$i]}")"); done
 med_ratio=$(median "${per_pattern[@]}")
 
 # ---------------------------------------------------------------- small ingest (scaling)
 small_line=
 if [ "$SMALL" -gt 0 ] && [ "$SMALL" -lt "$NMOLS" ]; then
-  awk -v n="$SMALL" '{ print } /^\$\$\$\$/ { if (++c >= n) exit }' "$sdf" >"$BENCH_TMP/small.sdf"
-  log "carboy: PUT small.sdf (the first $SMALL molecules), same server, for fixed vs per-molecule costs"
+  # every k-th molecule: the same mix of molecules as the whole file
+  awk -v n="$SMALL" -v k="$((NMOLS / SMALL))" '(c % k) == 0 && kept < n { print; if (/^\$\$\$\$/) kept++ } /^\$\$\$\$/ { c++ }' "$sdf" >"$BENCH_TMP/small.sdf"
+  [ "$(grep -c '^\$\$\$\$' "$BENCH_TMP/small.sdf")" -eq "$SMALL" ] || die "small.sdf does not hold $SMALL molecules"
+  log "carboy: PUT small.sdf (every $((NMOLS / SMALL))th molecule, $SMALL), same server, for fixed vs per-molecule costs"
   ingest_run "$BENCH_TMP/small.sdf" small.sdf "$SMALL"
   per_mol_ms=$(awk -v a="$cb_secs" -v b="$ING_SECS" -v n="$NMOLS" -v m="$SMALL" 'BEGIN { printf "%.3f\n", (a - b) / (n - m) * 1000 }')
   fixed=$(awk -v a="$cb_secs" -v b="$ING_SECS" -v n="$NMOLS" -v m="$SMALL" 'BEGIN { printf "%.2f\n", b - (a - b) / (n - m) * m }')
-  small_line="  carboy, $SMALL molecules:  $ING_SECS s = $ING_RATE mol/s  (two-point fit: ${per_mol_ms} ms/molecule + ${fixed} s fixed)"
+  small_line="  carboy, $SMALL molecules (every $((NMOLS / SMALL))th): $ING_SECS s = $ING_RATE mol/s  (two-point fit: ${per_mol_ms} ms/molecule + ${fixed} s fixed)"
 fi
 
 # ---------------------------------------------------------------- report
@@ -406,13 +443,16 @@ echo "ingest (molecules/s)"
 echo "  obabel (can + inchi + inchikey + formula/MW, one after another): $t_ob s = $ob_rate mol/s"
 echo "    can $t_can s, inchi $t_inchi s, inchikey $t_key s, txt --append \"formula MW\" $t_fmw s"
 echo "  carboy (PUT .. status processed):                                 $cb_secs s = $cb_rate mol/s"
+echo "    converter process $cb_t_conv s, then the server storing the records $cb_t_store s"
 [ -z "$small_line" ] || echo "$small_line"
+echo "  CPU: obabel $ob_cpu s; carboy converters $cb_cpu_conv s + server $cb_cpu_server s (machine load $(cut -d' ' -f1-3 /proc/loadavg))"
 echo "  ratio carboy/obabel: $ingest_ratio (target >= $TARGET_INGEST)"
 echo "substructure search (fastsearch index built in $t_fs s, not counted; $RUNS run(s) per pattern, median s)"
-printf '  %-16s %9s %9s %8s %8s   %s\n' pattern obabel_s carboy_s ob_hits cb_hits "hits check (carboy returns at most $LIMIT)"
+printf '  %-16s %9s %9s %9s %8s %8s   %s\n' pattern obabel_s ob_1st_s carboy_s ob_hits cb_hits "hits check (carboy returns at most $LIMIT)"
 printf '%s\n' "${rows[@]}"
 echo "  total: obabel $ob_sum s = $ob_qps queries/s, carboy $cb_sum s = $cb_qps queries/s"
 echo "  speed ratio obabel_time/carboy_time: $search_ratio over the sum, $med_ratio median per pattern (>1: carboy faster; target > $TARGET_SEARCH)"
+echo "  same output size (ob_1st_s: obabel until its first $LIMIT hits, | head -n $LIMIT, where it finds more): obabel $ob_eq_sum s, ratio $eq_ratio (informational)"
 [ "$mismatch" -eq 0 ] || echo "  WARNING: hits differ for $mismatch pattern(s), see above"
 echo "RESULT chem-ingest baseline=$ob_rate carboy=$cb_rate ratio=$ingest_ratio target=$TARGET_INGEST"
 echo "RESULT chem-substructure baseline=$ob_qps carboy=$cb_qps ratio=$search_ratio target=$TARGET_SEARCH"

@@ -2,7 +2,7 @@
 # Runs the carboy benchmarks and prints a markdown table of their RESULT lines; the table
 # also goes to bench/results/latest.md and the full output to bench/results/latest.log.
 #
-#   bash bench/run.sh                      # all four: download upload requests jobs
+#   bash bench/run.sh                      # all five: download upload requests jobs chem
 #   bash bench/run.sh download requests    # a subset
 #
 # Uses build/carboy as it is; only if it is missing does it build it (release).
@@ -38,7 +38,7 @@ bin_info="$("$snapdir/carboy" --version 2>/dev/null), binary sha256 $(sha256sum 
 export CARBOY_BIN="$snapdir/carboy"
 
 benches=("$@")
-[ ${#benches[@]} -gt 0 ] || benches=(download upload requests jobs)
+[ ${#benches[@]} -gt 0 ] || benches=(download upload requests jobs chem)
 for b in "${benches[@]}"; do
   [ -x "$BENCH_DIR/$b.sh" ] || { echo "run.sh: no benchmark '$b' (bench/$b.sh)" >&2; exit 2; }
 done

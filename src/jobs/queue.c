@@ -76,8 +76,11 @@ const char *jobs_instance(void)
 void jobs_wake(void)
 {
   pthread_mutex_lock(&wake_lock);
-  wake_pending++;
-  pthread_cond_signal(&wake_cond);
+  /* More wake-ups than workers would only cost empty claims after a burst. Broadcast:
+   * a signal was seen to leave an idle worker asleep now and then (a lost wake-up). */
+  if (wake_pending < (nthreads > 0 ? nthreads : 1))
+    wake_pending++;
+  pthread_cond_broadcast(&wake_cond);
   pthread_mutex_unlock(&wake_lock);
 }
 
@@ -667,7 +670,7 @@ static void *worker(void *arg)
     struct cb_job j = {0};
     cb_err e = db_job_claim(instance, now, until, &j);
     if (e == CB_ENOTFOUND) {
-      idle_wait(1000);
+      idle_wait(250);
       continue;
     }
     if (e) {

@@ -245,6 +245,13 @@ static cb_err fs_put_commit(void *put, const char *sha, uint64_t size, struct cb
 
 static cb_err fs_adopt(void *state, const char *path, const char *sha, struct cb_errbuf *eb)
 {
+  char dst[PATH_MAX];
+  struct stat sb;
+  blob_path(state, sha, dst, sizeof dst);
+  if (stat(dst, &sb) == 0) { /* stored already: nothing to sync */
+    unlink(path);
+    return CB_OK;
+  }
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0 || fchmod(fd, 0444) || fsync(fd)) {
     int err = errno;

@@ -410,23 +410,10 @@ cb_err db_standing(const char *user_id, const char *link_object_id, const char *
   return CB_OK;
 }
 
-struct folder_ctx {
-  db_folder_cb cb;
-  void *ctx;
-};
-
-static int folder_row(sqlite3_stmt *st, void *p)
-{
-  struct folder_ctx *fc = p;
-  struct cb_folder f;
-  db_read_folder(st, &f);
-  return fc->cb(&f, fc->ctx);
-}
-
 cb_err db_folder_roots(const char *user_id, const char *after_name, const char *after_id, int limit,
                        db_folder_cb cb, void *ctx)
 {
-  struct folder_ctx fc = {cb, ctx};
+  struct folder_visit fc = {cb, ctx};
   return db_each_row(
       db_query("SELECT " FOLDER_COLS " FROM folders f JOIN users u ON u.id = f.owner_id"
                " WHERE f.deleted_at IS NULL AND ((f.parent_id IS NULL AND f.owner_id = ?1) OR f.id IN"
@@ -434,33 +421,18 @@ cb_err db_folder_roots(const char *user_id, const char *after_name, const char *
                " (SELECT group_id FROM group_members WHERE user_id = ?1))))"
                " AND (f.name, f.id) > (coalesce(?2, ''), coalesce(?3, '')) ORDER BY f.name, f.id LIMIT ?4",
                "sssi", user_id, after_name, after_id, (int64_t)limit),
-      folder_row, &fc);
-}
-
-struct file_ctx {
-  db_file_cb cb;
-  void *ctx;
-};
-
-static int file_row(sqlite3_stmt *st, void *p)
-{
-  struct file_ctx *fc = p;
-  struct cb_file f;
-  db_read_file(st, &f);
-  int stop = fc->cb(&f, fc->ctx);
-  db_file_clear(&f);
-  return stop;
+      db_folder_row, &fc);
 }
 
 cb_err db_files_shared(const char *user_id, int limit, db_file_cb cb, void *ctx)
 {
-  struct file_ctx fc = {cb, ctx};
+  struct file_visit fc = {cb, ctx};
   return db_each_row(db_query("SELECT " FILE_COLS FILE_FROM " WHERE f.deleted_at IS NULL AND f.owner_id <> ?1"
                               " AND f.id IN (SELECT object_id FROM grants WHERE object_type = 'file' AND"
                               " (user_id = ?1 OR group_id IN (SELECT group_id FROM group_members"
                               " WHERE user_id = ?1))) ORDER BY f.name, f.id LIMIT ?2",
                               "si", user_id, (int64_t)limit),
-                     file_row, &fc);
+                     db_file_row, &fc);
 }
 
 /* ---------------------------------------------------------------- audit */

@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 
+#include "db/db.h"
 #include "util/err.h"
 
 sqlite3 *db_conn(void);
@@ -48,5 +49,22 @@ struct cb_file;
 void db_read_user(sqlite3_stmt *st, struct cb_user *u);
 void db_read_folder(sqlite3_stmt *st, struct cb_folder *f);
 void db_read_file(sqlite3_stmt *st, struct cb_file *f);
+
+/* Row callbacks for db_each_row that hand each row, read, to a caller's callback. */
+struct folder_visit {
+  db_folder_cb cb;
+  void *ctx;
+};
+struct file_visit {
+  db_file_cb cb;
+  void *ctx;
+};
+struct property_visit { /* columns: name, value_text, value_num, unit, iri, source */
+  db_property_cb cb;
+  void *ctx;
+};
+int db_folder_row(sqlite3_stmt *st, void *visit);
+int db_file_row(sqlite3_stmt *st, void *visit);
+int db_property_row(sqlite3_stmt *st, void *visit);
 
 #endif

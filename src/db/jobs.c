@@ -597,32 +597,12 @@ int64_t db_record_count(const char *file_id, int64_t version)
   return n;
 }
 
-struct rprop_ctx {
-  db_property_cb cb;
-  void *ctx;
-};
-
-static int rprop_row(sqlite3_stmt *st, void *p)
-{
-  struct rprop_ctx *pc = p;
-  struct cb_property prop = {
-    .name = (const char *)sqlite3_column_text(st, 0),
-    .value_text = (const char *)sqlite3_column_text(st, 1),
-    .is_num = sqlite3_column_type(st, 2) != SQLITE_NULL,
-    .value_num = sqlite3_column_double(st, 2),
-    .unit = (const char *)sqlite3_column_text(st, 3),
-    .iri = (const char *)sqlite3_column_text(st, 4),
-    .source = (const char *)sqlite3_column_text(st, 5),
-  };
-  return pc->cb(&prop, pc->ctx);
-}
-
 cb_err db_record_properties(const char *record_id, db_property_cb cb, void *ctx)
 {
-  struct rprop_ctx pc = {cb, ctx};
+  struct property_visit pc = {cb, ctx};
   return db_each_row(db_query("SELECT name, value_text, value_num, unit, iri, source FROM properties"
                               " WHERE record_id = ? ORDER BY id", "s", record_id),
-                     rprop_row, &pc);
+                     db_property_row, &pc);
 }
 
 cb_err db_record_first(const char *file_id, int64_t version, struct cb_record *out)

@@ -107,14 +107,9 @@ void db_read_folder(sqlite3_stmt *st, struct cb_folder *f)
   DB_COPY(st, 7, f->updated_at);
 }
 
-struct folder_ctx {
-  db_folder_cb cb;
-  void *ctx;
-};
-
-static int folder_row(sqlite3_stmt *st, void *p)
+int db_folder_row(sqlite3_stmt *st, void *p)
 {
-  struct folder_ctx *fc = p;
+  struct folder_visit *fc = p;
   struct cb_folder f;
   db_read_folder(st, &f);
   return fc->cb(&f, fc->ctx);
@@ -144,7 +139,7 @@ cb_err db_folder_get(const char *id, struct cb_folder *out)
 cb_err db_folder_children(const char *parent_id, const char *owner_id, const char *after_name,
                           int limit, db_folder_cb cb, void *ctx)
 {
-  struct folder_ctx fc = {cb, ctx};
+  struct folder_visit fc = {cb, ctx};
   sqlite3_stmt *st;
   if (parent_id)
     st = db_query("SELECT " FOLDER_COLS " FROM folders f JOIN users u ON u.id = f.owner_id"
@@ -155,19 +150,19 @@ cb_err db_folder_children(const char *parent_id, const char *owner_id, const cha
                   " WHERE f.parent_id IS NULL AND f.owner_id = ? AND f.deleted_at IS NULL"
                   " AND f.name > coalesce(?, '') ORDER BY f.name LIMIT ?",
                   "ssi", owner_id, after_name, (int64_t)limit);
-  return db_each_row(st, folder_row, &fc);
+  return db_each_row(st, db_folder_row, &fc);
 }
 
 cb_err db_folder_path(const char *id, db_folder_cb cb, void *ctx)
 {
-  struct folder_ctx fc = {cb, ctx};
+  struct folder_visit fc = {cb, ctx};
   return db_each_row(db_query("WITH RECURSIVE up(id, depth) AS ("
                            " SELECT ?, 0 UNION ALL"
                            " SELECT f.parent_id, up.depth + 1 FROM folders f JOIN up ON f.id = up.id"
                            " WHERE f.parent_id IS NOT NULL AND up.depth < 1000)"
                            " SELECT " FOLDER_COLS " FROM up JOIN folders f ON f.id = up.id"
                            " JOIN users u ON u.id = f.owner_id ORDER BY up.depth DESC", "s", id),
-                  folder_row, &fc);
+                  db_folder_row, &fc);
 }
 
 int db_folder_within(const char *candidate, const char *folder_id)
@@ -253,14 +248,9 @@ void db_file_clear(struct cb_file *f)
   f->metadata = NULL;
 }
 
-struct file_ctx {
-  db_file_cb cb;
-  void *ctx;
-};
-
-static int file_row(sqlite3_stmt *st, void *p)
+int db_file_row(sqlite3_stmt *st, void *p)
 {
-  struct file_ctx *fc = p;
+  struct file_visit *fc = p;
   struct cb_file f;
   db_read_file(st, &f);
   int stop = fc->cb(&f, fc->ctx);
@@ -283,11 +273,11 @@ cb_err db_file_get(const char *id, struct cb_file *out)
 cb_err db_file_list(const char *folder_id, const char *after_name, int limit, db_file_cb cb,
                     void *ctx)
 {
-  struct file_ctx fc = {cb, ctx};
+  struct file_visit fc = {cb, ctx};
   return db_each_row(db_query("SELECT " FILE_COLS FILE_FROM " WHERE f.folder_id = ? AND f.deleted_at IS NULL"
                            " AND f.name > coalesce(?, '') ORDER BY f.name LIMIT ?",
                            "ssi", folder_id, after_name, (int64_t)limit),
-                  file_row, &fc);
+                  db_file_row, &fc);
 }
 
 struct version_ctx {
@@ -500,14 +490,9 @@ cb_err db_properties_replace(const char *file_id, const char *source,
   return db_commit();
 }
 
-struct prop_ctx {
-  db_property_cb cb;
-  void *ctx;
-};
-
-static int prop_row(sqlite3_stmt *st, void *p)
+int db_property_row(sqlite3_stmt *st, void *p)
 {
-  struct prop_ctx *pc = p;
+  struct property_visit *pc = p;
   struct cb_property prop = {
     .name = (const char *)sqlite3_column_text(st, 0),
     .value_text = (const char *)sqlite3_column_text(st, 1),
@@ -522,10 +507,10 @@ static int prop_row(sqlite3_stmt *st, void *p)
 
 cb_err db_properties_list(const char *file_id, db_property_cb cb, void *ctx)
 {
-  struct prop_ctx pc = {cb, ctx};
+  struct property_visit pc = {cb, ctx};
   return db_each_row(db_query("SELECT name, value_text, value_num, unit, iri, source FROM properties"
                            " WHERE file_id = ? AND record_id IS NULL ORDER BY source, id", "s", file_id),
-                  prop_row, &pc);
+                  db_property_row, &pc);
 }
 
 /* ---------------------------------------------------------------- blobs */

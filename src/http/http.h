@@ -99,6 +99,8 @@ int http_sink(void *ctx, const void *buf, size_t n);
 /* ---- JSON helpers (json.c) ---- */
 cJSON *json_folder(const struct cb_folder *f);
 cJSON *json_file(const struct cb_file *f, int full);
+/* A db_property_cb appending {name, value, unit?, iri?, source} to the cJSON array ctx. */
+int json_add_property(const struct cb_property *p, void *ctx);
 /* Reads an optional string member: 0 absent/null, 1 present, -1 wrong type (answered). */
 int json_opt_string(struct req *r, cJSON *obj, const char *name, const char **out);
 void http_cursor_encode(const char *kind, const char *name, char *out, size_t cap);

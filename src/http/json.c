@@ -36,7 +36,7 @@ static int add_version(const struct cb_version *v, void *ctx)
   return 0;
 }
 
-static int add_property(const struct cb_property *p, void *ctx)
+int json_add_property(const struct cb_property *p, void *ctx)
 {
   cJSON *o = cJSON_CreateObject();
   cJSON_AddStringToObject(o, "name", p->name);
@@ -98,7 +98,7 @@ cJSON *json_file(const struct cb_file *f, int full)
   cJSON *versions = cJSON_AddArrayToObject(o, "versions");
   db_file_versions(f->id, add_version, versions);
   cJSON *props = cJSON_AddArrayToObject(o, "properties");
-  db_properties_list(f->id, add_property, props);
+  db_properties_list(f->id, json_add_property, props);
   cJSON *meta = f->metadata ? cJSON_Parse(f->metadata) : NULL;
   cJSON_AddItemToObject(o, "metadata", meta ? meta : cJSON_CreateObject());
   struct art_ctx ac = {cJSON_AddArrayToObject(o, "artifacts"), f->id};

@@ -6,22 +6,6 @@
 
 #include "http/http.h"
 
-static int add_prop(const struct cb_property *p, void *ctx)
-{
-  cJSON *o = cJSON_CreateObject();
-  cJSON_AddStringToObject(o, "name", p->name);
-  if (p->is_num)
-    cJSON_AddNumberToObject(o, "value", p->value_num);
-  else
-    cJSON_AddStringToObject(o, "value", p->value_text ? p->value_text : "");
-  if (p->unit)
-    cJSON_AddStringToObject(o, "unit", p->unit);
-  if (p->iri)
-    cJSON_AddStringToObject(o, "iri", p->iri);
-  cJSON_AddItemToArray(ctx, o);
-  return 0;
-}
-
 static cJSON *json_record(const struct cb_record *rec)
 {
   cJSON *o = cJSON_CreateObject();
@@ -37,7 +21,7 @@ static cJSON *json_record(const struct cb_record *rec)
     cJSON_AddStringToObject(o, "inchikey", rec->inchikey);
   if (rec->error[0])
     cJSON_AddStringToObject(o, "error", rec->error);
-  db_record_properties(rec->id, add_prop, cJSON_AddArrayToObject(o, "properties"));
+  db_record_properties(rec->id, json_add_property, cJSON_AddArrayToObject(o, "properties"));
   return o;
 }
 

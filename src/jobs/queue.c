@@ -212,6 +212,26 @@ static int inside(const char *dir, const char *path)
 
 enum outcome { OUT_DONE, OUT_FAIL, OUT_RETRY, OUT_STOPPED };
 
+/* Gives the job an empty private work folder and runs req (consumed) in this worker's
+ * converter process: OUT_DONE with *res, OUT_FAIL (the converter's reason, a crash, a
+ * limit), OUT_STOPPED (canceled, lease lost, stopping) or OUT_RETRY. */
+static enum outcome convert_in_workdir(struct run *r, char *workdir, cJSON *req, cJSON **res, char *err,
+                                       size_t errcap)
+{
+  snprintf(workdir, PATH_MAX, "%s/work/%s", cfg.data_dir, r->job->id);
+  rm_rf(workdir);
+  if (mkdir(workdir, 0700)) {
+    snprintf(err, errcap, "cannot create the work folder: %s", strerror(errno));
+    cJSON_Delete(req);
+    return OUT_RETRY;
+  }
+  cJSON_AddStringToObject(req, "workdir", workdir);
+  struct pool_limits lim = {cfg.self_exe, cfg.timeout_s, cfg.worker_memory};
+  cb_err e = pool_run(r->child, &lim, req, tick, r, res, err, errcap);
+  cJSON_Delete(req);
+  return e == CB_EABORTED ? OUT_STOPPED : e ? OUT_FAIL : OUT_DONE;
+}
+
 /* Stores what the converter made and applies it with the job's success. */
 static enum outcome apply_ingest(struct run *r, const struct cb_file *f, int64_t version, const char *workdir,
                                  cJSON *res, char *err, size_t errcap)
@@ -345,26 +365,12 @@ static enum outcome run_ingest(struct run *r, char *err, size_t errcap, int *pub
     out = OUT_FAIL;
     goto done;
   }
-  snprintf(workdir, sizeof workdir, "%s/work/%s", cfg.data_dir, j->id);
-  rm_rf(workdir);
-  if (mkdir(workdir, 0700)) {
-    snprintf(err, errcap, "cannot create the work folder: %s", strerror(errno));
-    out = OUT_RETRY;
-    goto done;
-  }
   cJSON *req = cJSON_CreateObject();
   cJSON_AddStringToObject(req, "op", "extract");
   cJSON_AddStringToObject(req, "path", path);
   cJSON_AddStringToObject(req, "name", f.name);
-  cJSON_AddStringToObject(req, "workdir", workdir);
-  struct pool_limits lim = {cfg.self_exe, cfg.timeout_s, cfg.worker_memory};
-  e = pool_run(r->child, &lim, req, tick, r, &res, err, errcap);
-  cJSON_Delete(req);
-  if (e == CB_EABORTED) {
-    out = OUT_STOPPED;
-  } else if (e) {
-    out = OUT_FAIL; /* the converter rejected the file, crashed, hit a limit or timed out */
-  } else {
+  out = convert_in_workdir(r, workdir, req, &res, err, errcap);
+  if (out == OUT_DONE) {
     r->progress = 1.0;
     out = apply_ingest(r, &f, version, workdir, res, err, errcap);
   }
@@ -413,30 +419,13 @@ static enum outcome run_convert(struct run *r, char *err, size_t errcap)
     out = OUT_FAIL;
     goto done;
   }
-  snprintf(workdir, sizeof workdir, "%s/work/%s", cfg.data_dir, j->id);
-  rm_rf(workdir);
-  if (mkdir(workdir, 0700)) {
-    snprintf(err, errcap, "cannot create the work folder: %s", strerror(errno));
-    out = OUT_RETRY;
-    goto done;
-  }
   cJSON *req = cJSON_CreateObject();
   cJSON_AddStringToObject(req, "op", "convert");
   cJSON_AddStringToObject(req, "path", path);
   cJSON_AddStringToObject(req, "name", f.name);
-  cJSON_AddStringToObject(req, "workdir", workdir);
   cJSON_AddStringToObject(req, "to", to->valuestring);
-  struct pool_limits lim = {cfg.self_exe, cfg.timeout_s, cfg.worker_memory};
-  e = pool_run(r->child, &lim, req, tick, r, &res, err, errcap);
-  cJSON_Delete(req);
-  if (e == CB_EABORTED) {
-    out = OUT_STOPPED;
+  if ((out = convert_in_workdir(r, workdir, req, &res, err, errcap)) != OUT_DONE)
     goto done;
-  }
-  if (e) {
-    out = OUT_FAIL;
-    goto done;
-  }
   cJSON *opath = cJSON_GetObjectItemCaseSensitive(res, "path");
   cJSON *omedia = cJSON_GetObjectItemCaseSensitive(res, "media_type");
   if (!cJSON_IsString(opath) || !inside(workdir, opath->valuestring)) {
@@ -495,24 +484,11 @@ static enum outcome run_depict(struct run *r, char *err, size_t errcap)
     out = OUT_FAIL;
     goto done;
   }
-  snprintf(workdir, sizeof workdir, "%s/work/%s", cfg.data_dir, r->job->id);
-  rm_rf(workdir);
-  if (mkdir(workdir, 0700)) {
-    snprintf(err, errcap, "cannot create the work folder: %s", strerror(errno));
-    out = OUT_RETRY;
-    goto done;
-  }
   cJSON *req = cJSON_CreateObject();
   cJSON_AddStringToObject(req, "op", "depict");
   cJSON_AddStringToObject(req, "smiles", rec.smiles);
-  cJSON_AddStringToObject(req, "workdir", workdir);
-  struct pool_limits lim = {cfg.self_exe, cfg.timeout_s, cfg.worker_memory};
-  e = pool_run(r->child, &lim, req, tick, r, &res, err, errcap);
-  cJSON_Delete(req);
-  if (e) {
-    out = e == CB_EABORTED ? OUT_STOPPED : OUT_FAIL;
+  if ((out = convert_in_workdir(r, workdir, req, &res, err, errcap)) != OUT_DONE)
     goto done;
-  }
   cJSON *path = cJSON_GetObjectItemCaseSensitive(res, "path");
   if (!cJSON_IsString(path) || !inside(workdir, path->valuestring)) {
     snprintf(err, errcap, "the depiction is missing");

@@ -330,16 +330,12 @@ cb_err db_ingest_apply(const char *job_id, const char *instance, const char *fil
   cb_err e = db_begin();
   if (e)
     return e;
-  /* Only the lease holder may apply: a job that was taken over never applies twice. */
-  e = finish_tx(job_id, instance, "succeeded", NULL, NULL);
-  if (e)
-    goto out;
   /* A newer version uploaded meanwhile keeps its own state; its own job describes it. */
   e = db_exec("UPDATE files SET kind = coalesce(?, kind), media_type = coalesce(?, media_type),"
               " status = 'processed', error = NULL, updated_at = ? WHERE id = ? AND version = ?",
               "ssssi", kind, media_type, ts, file_id, version);
   if (e || !db_changes())
-    goto out;
+    goto finish;
   e = db_exec("DELETE FROM properties WHERE file_id = ? AND record_id IS NULL AND source = 'extracted'", "s", file_id);
   if (!e && records_path)
     e = insert_records(file_id, version, records_path);
@@ -363,7 +359,12 @@ cb_err db_ingest_apply(const char *job_id, const char *instance, const char *fil
                   " VALUES (?, ?, ?, ?, ?, ?, ?)", "sisssis", file_id, version, a->kind, a->media_type,
                   a->sha256, a->size, ts);
   }
-out:
+finish:
+  /* Only the lease holder may apply: a job that was taken over never applies twice. The
+   * check comes last so finished_at is when the results are in; within this IMMEDIATE
+   * transaction nobody else can change the job meanwhile. */
+  if (!e)
+    e = finish_tx(job_id, instance, "succeeded", NULL, NULL);
   if (e) {
     db_rollback();
     return e;

@@ -186,6 +186,12 @@ add("/api/v1/records/{id}/depiction", "get", op("recordDepiction", "The record's
 add("/api/v1/files/{id}/preview", "get", op("filePreview", "A preview: for structures, the first record's depiction (SVG); "
                                             "404 for kinds without one", "files", {**SVG, **errs(404, 422, 503)}), [ID])
 
+add("/api/v1/files/{id}/convert", "get", op(
+    "convertFile", "The current version converted to `to`, made once by a converter process (the request waits for it) "
+    "and kept as an artifact. Structures: smi, can, inchi, inchikey, mol, sdf, mol2, pdb, cml, xyz; text: txt. An impossible "
+    "target is 400 naming the possible ones.", "files",
+    {"200": {"description": "The converted bytes", "content": {"*/*": {"schema": BINARY}}}, **errs(400, 404, 422, 503)},
+    parameters=[P("to", "Target format", None, "query")]), [ID])
 add("/api/v1/search/structure", "get", op(
     "searchStructure", "Structure search over the records the caller may see: exact (same InChIKey), similarity (Tanimoto "
     "on FP2 fingerprints, best first, at or above threshold) or substructure (fingerprint screen, then a SMARTS match in "

@@ -382,6 +382,10 @@ cb_err db_depiction_apply(const char *job_id, const char *instance, const char *
 cb_err db_convert_apply(const char *job_id, const char *instance, const char *folder_id,
                         const char *name, const char *owner_id, const char *sha256, int64_t size,
                         const char *media_type, const char *kind, char file_id[CB_ID_LEN + 1]);
+/* A conversion kept as an artifact of the file version (for GET /files/{id}/convert),
+ * recorded with the job's success (lease checked), in one transaction. */
+cb_err db_artifact_apply(const char *job_id, const char *instance, const char *file_id, int64_t version,
+                         const char *kind, const char *media_type, const char *sha256, int64_t size);
 cb_err db_file_set_status(const char *file_id, int64_t version, const char *status,
                           const char *error);
 struct cb_artifact_row {

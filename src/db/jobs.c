@@ -395,6 +395,27 @@ cb_err db_convert_apply(const char *job_id, const char *instance, const char *fo
   return db_commit();
 }
 
+cb_err db_artifact_apply(const char *job_id, const char *instance, const char *file_id, int64_t version,
+                         const char *kind, const char *media_type, const char *sha256, int64_t size)
+{
+  char ts[CB_TIME_MAX];
+  now(ts);
+  cb_err e = db_begin();
+  if (e)
+    return e;
+  e = db_exec("INSERT OR IGNORE INTO blobs(sha256, size, created_at) VALUES (?, ?, ?)", "sis", sha256, size, ts);
+  if (!e)
+    e = db_exec("INSERT OR REPLACE INTO artifacts(file_id, version, kind, media_type, sha256, size, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)", "sisssis", file_id, version, kind, media_type, sha256, size, ts);
+  if (!e)
+    e = finish_tx(job_id, instance, "succeeded", NULL, NULL);
+  if (e) {
+    db_rollback();
+    return e;
+  }
+  return db_commit();
+}
+
 static void read_artifact(sqlite3_stmt *st, struct cb_artifact_row *a)
 {
   DB_COPY(st, 0, a->kind);

@@ -188,6 +188,7 @@ int h_record_get(struct req *r);
 int h_record_depiction(struct req *r);
 int h_file_preview(struct req *r);
 int h_search_structure(struct req *r);
+int h_file_convert(struct req *r);
 int h_schemas_list(struct req *r);
 int h_schema_get(struct req *r);
 /* Validates user metadata against the built-in schemas; answers 400 and returns non-zero. */

@@ -190,3 +190,115 @@ int h_file_preview(struct req *r)
   db_file_clear(&f);
   return st;
 }
+
+/* ---- GET /files/{id}/convert?to=FMT: the converted bytes, made once, then kept ---- */
+
+static const struct {
+  const char *kind;
+  const char *targets; /* comma-separated */
+} conversions[] = {
+  {"structure", "smi,can,inchi,inchikey,mol,sdf,mol2,pdb,cml,xyz"},
+  {"text", "txt"},
+};
+
+static int target_ok(const char *targets, const char *to)
+{
+  size_t n = strlen(to);
+  for (const char *p = targets; p && *p;) {
+    const char *c = strchr(p, ',');
+    size_t len = c ? (size_t)(c - p) : strlen(p);
+    if (len == n && !strncmp(p, to, n))
+      return 1;
+    p = c ? c + 1 : NULL;
+  }
+  return 0;
+}
+
+static int send_conversion(struct req *r, const struct cb_file *f, const char *to, const struct cb_artifact_row *a)
+{
+  char name[CB_NAME_MAX + 16], disp[1024], etag[70];
+  const char *dot = strrchr(f->name, '.');
+  int base = dot && dot != f->name ? (int)(dot - f->name) : (int)strlen(f->name);
+  snprintf(name, sizeof name, "%.*s.%s", base, f->name, to);
+  struct cb_buf b = {0};
+  cb_buf_printf(&b, "attachment; filename*=UTF-8''");
+  cb_buf_url_encode(&b, name);
+  snprintf(disp, sizeof disp, "%s", b.data ? b.data : "attachment");
+  cb_buf_free(&b);
+  snprintf(etag, sizeof etag, "\"%s\"", a->sha256);
+  const char *hdr[] = {"ETag", etag, "Content-Disposition", disp, "Cache-Control", "private, no-cache", NULL};
+  if (http_begin(r, 200, a->media_type, a->size, hdr) || r->is_head || !a->size)
+    return 200;
+  struct cb_errbuf eb = {{0}};
+  if (store_get_range(app.store, a->sha256, 0, (uint64_t)a->size, http_sink, r, &eb))
+    mg_disable_keep_alive(r->conn);
+  return 200;
+}
+
+int h_file_convert(struct req *r)
+{
+  struct cb_file f;
+  if (http_load_file(r, r->params[0], CB_READ, &f))
+    return r->status;
+  char to[24] = "", kind[16];
+  int st = 0;
+  const char *targets = NULL;
+  for (size_t i = 0; i < sizeof conversions / sizeof conversions[0]; i++)
+    if (!strcmp(f.kind, conversions[i].kind))
+      targets = conversions[i].targets;
+  if (http_query(r, "to", to, sizeof to) <= 0 || !targets || !target_ok(targets, to)) {
+    st = http_problem(r, 400, "to", "%s files convert to: %s", f.kind, targets ? targets : "nothing yet");
+    goto out;
+  }
+  snprintf(kind, sizeof kind, "to-%s", to);
+  struct cb_artifact_row a;
+  if (!db_artifact_get(f.id, f.version, kind, &a)) {
+    st = send_conversion(r, &f, to, &a);
+    goto out;
+  }
+  /* Not made yet: a convert job makes it in a converter process; wait for it. */
+  struct cb_job j = {0};
+  char params[96], inputs[CB_ID_LEN + 8];
+  const char *ids[1] = {f.id};
+  cb_id_new(j.id);
+  snprintf(j.type, sizeof j.type, "convert");
+  snprintf(params, sizeof params, "{\"to\":\"%s\",\"inline\":true}", to);
+  snprintf(inputs, sizeof inputs, "[\"%s\"]", f.id);
+  j.inputs = inputs;
+  j.params = params;
+  j.max_attempts = 2;
+  snprintf(j.owner_id, sizeof j.owner_id, "%s", r->who.user_id);
+  cb_err e = db_job_create(&j, ids, 1);
+  if (e) {
+    st = http_error(r, e, "cannot start the conversion");
+    goto out;
+  }
+  jobs_wake();
+  uint64_t until = cb_mono_ns() + 300ull * 1000000000ull;
+  while (cb_mono_ns() < until && !http_stopping()) {
+    struct cb_job now;
+    if (db_job_get(j.id, &now))
+      break;
+    int done = !strcmp(now.state, "succeeded"), failed = !strcmp(now.state, "failed") || !strcmp(now.state, "canceled");
+    char error[512];
+    snprintf(error, sizeof error, "%s", now.error);
+    db_job_clear(&now);
+    if (done && !db_artifact_get(f.id, f.version, kind, &a)) {
+      st = send_conversion(r, &f, to, &a);
+      goto out;
+    }
+    if (failed) {
+      st = http_problem(r, 422, NULL, "the conversion failed: %s", error);
+      goto out;
+    }
+    struct timespec ts = {0, 30 * 1000000L};
+    nanosleep(&ts, NULL);
+  }
+  {
+    const char *hdr[] = {"Retry-After", "5", NULL};
+    st = http_problem_extra(r, 503, NULL, hdr, "the conversion is still running (job %s); try again shortly", j.id);
+  }
+out:
+  db_file_clear(&f);
+  return st;
+}

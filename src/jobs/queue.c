@@ -441,6 +441,18 @@ static enum outcome run_convert(struct run *r, char *err, size_t errcap)
     out = OUT_RETRY;
     goto done;
   }
+  cJSON *inline_ = cJSON_GetObjectItemCaseSensitive(params, "inline");
+  if (cJSON_IsTrue(inline_)) {
+    /* kept as an artifact of the version, for GET /files/{id}/convert */
+    char kind[16];
+    snprintf(kind, sizeof kind, "to-%.12s", to->valuestring);
+    e = db_artifact_apply(j->id, instance, f.id, f.version, kind,
+                          cJSON_IsString(omedia) ? omedia->valuestring : "application/octet-stream", sha, (int64_t)size);
+    out = e == CB_ENOTFOUND ? OUT_STOPPED : e ? OUT_RETRY : OUT_DONE;
+    if (e && e != CB_ENOTFOUND)
+      snprintf(err, errcap, "cannot record the output: %s", cb_strerror(e));
+    goto done;
+  }
   /* name.sdf -> name.txt: the last suffix is replaced (or added) */
   const char *dot = strrchr(f.name, '.');
   int base = dot && dot != f.name ? (int)(dot - f.name) : (int)strlen(f.name);

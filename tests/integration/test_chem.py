@@ -228,3 +228,24 @@ def test_structure_search_against_obabel(srv):
 def obabel_s(path, pattern):
     out = subprocess.run(["obabel", path, "-s" + pattern, "-ocan"], capture_output=True, text=True, timeout=120).stdout
     return [line.split("\t")[0].strip() for line in out.splitlines() if line.strip()]
+
+
+def test_convert_endpoint_made_once_and_kept(srv):
+    f = srv.folder("chem-convert-get")
+    meta = wait_file(srv, upload(srv, f["id"], BZR_SMI)["id"])
+    r = srv.api("GET", f"/files/{meta['id']}/convert?to=inchikey")
+    assert r.status_code == 200, r.text
+    assert r.text.split() == obabel(BZR_SMI, "inchikey")
+    assert "bzr.inchikey" in r.headers["Content-Disposition"]
+    again = srv.api("GET", f"/files/{meta['id']}/convert?to=inchikey")
+    assert again.content == r.content and again.headers["ETag"] == r.headers["ETag"]
+    convs = [j for j in srv.api("GET", "/jobs?limit=1000").json()["jobs"]
+             if j["type"] == "convert" and j["inputs"] == [meta["id"]] and j["params"].get("to") == "inchikey"]
+    assert len(convs) == 1  # made once, then kept
+    sdf = srv.api("GET", f"/files/{meta['id']}/convert?to=sdf")
+    assert sdf.status_code == 200 and sdf.text.count("$$$$") == len(obabel(BZR_SMI, "can"))
+    body = problem(srv.api("GET", f"/files/{meta['id']}/convert?to=docx"), 400)
+    assert body["field"] == "to" and "smi,can,inchi,inchikey" in body["detail"]
+    problem(srv.api("GET", f"/files/{meta['id']}/convert"), 400)
+    txt = srv.put(f["id"], "n.txt", b"x\n")
+    assert "txt" in problem(srv.api("GET", f"/files/{txt['id']}/convert?to=pdf"), 400)["detail"]

@@ -188,7 +188,7 @@ add("/api/v1/files/{id}/preview", "get", op("filePreview", "A preview: for struc
 
 add("/api/v1/files/{id}/convert", "get", op(
     "convertFile", "The current version converted to `to`, made once by a converter process (the request waits for it) "
-    "and kept as an artifact. Structures: smi, can, inchi, inchikey, mol, sdf, mol2, pdb, cml, xyz; text: txt. An impossible "
+    "and kept as an artifact. Structures: smi, can, inchi, inchikey, mol, sdf, mol2, pdb, cml, xyz, csv; text: txt. An impossible "
     "target is 400 naming the possible ones.", "files",
     {"200": {"description": "The converted bytes", "content": {"*/*": {"schema": BINARY}}}, **errs(400, 404, 422, 503)},
     parameters=[P("to", "Target format", None, "query")]), [ID])

@@ -25,6 +25,7 @@ struct cb_convert_input {
   const char *mime;    /* libmagic's MIME type of the content */
   const char *magic;   /* libmagic's description */
   uint64_t size;
+  const cJSON *options; /* the request's "options" object, or NULL */
 };
 
 /* Progress, 0..1; cheap to call often. */

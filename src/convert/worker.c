@@ -138,8 +138,9 @@ static void handle(magic_t mime_cookie, magic_t desc_cookie, cJSON *req)
     answer_error("malformed request");
     return;
   }
+  const cJSON *options = cJSON_GetObjectItemCaseSensitive(req, "options");
   struct cb_convert_input in = {.path = path->valuestring, .name = name->valuestring,
-                                .workdir = workdir->valuestring};
+                                .workdir = workdir->valuestring, .options = cJSON_IsObject(options) ? options : NULL};
   struct stat sb;
   if (stat(in.path, &sb)) {
     answer_error("the file to read is missing");

@@ -197,7 +197,7 @@ static const struct {
   const char *kind;
   const char *targets; /* comma-separated */
 } conversions[] = {
-  {"structure", "smi,can,inchi,inchikey,mol,sdf,mol2,pdb,cml,xyz"},
+  {"structure", "smi,can,inchi,inchikey,mol,sdf,mol2,pdb,cml,xyz,csv"},
   {"text", "txt"},
 };
 

@@ -424,6 +424,11 @@ static enum outcome run_convert(struct run *r, char *err, size_t errcap)
   cJSON_AddStringToObject(req, "path", path);
   cJSON_AddStringToObject(req, "name", f.name);
   cJSON_AddStringToObject(req, "to", to->valuestring);
+  cJSON *props = cJSON_GetObjectItemCaseSensitive(params, "properties");
+  if (cJSON_IsArray(props)) { /* e.g. the columns of a CSV */
+    cJSON *opts = cJSON_AddObjectToObject(req, "options");
+    cJSON_AddItemToObject(opts, "properties", cJSON_Duplicate(props, 1));
+  }
   if ((out = convert_in_workdir(r, workdir, req, &res, err, errcap)) != OUT_DONE)
     goto done;
   cJSON *opath = cJSON_GetObjectItemCaseSensitive(res, "path");

@@ -249,3 +249,30 @@ def test_convert_endpoint_made_once_and_kept(srv):
     problem(srv.api("GET", f"/files/{meta['id']}/convert"), 400)
     txt = srv.put(f["id"], "n.txt", b"x\n")
     assert "txt" in problem(srv.api("GET", f"/files/{txt['id']}/convert?to=pdf"), 400)["detail"]
+
+
+def test_sdf_to_csv_with_chosen_properties(srv):
+    import csv
+    import io
+    f = srv.folder("chem-csv")
+    meta = wait_file(srv, upload(srv, f["id"], NCI, "csv-nci.sdf")["id"])
+    r = srv.api("POST", "/jobs", json={"type": "convert", "inputs": [meta["id"]],
+                                       "params": {"to": "csv", "properties": ["formula", "NUM_RINGS", "logp", "nope"]}})
+    jid = r.json()["id"]
+    deadline = time.time() + 120
+    while (job := srv.api("GET", f"/jobs/{jid}").json())["state"] not in ("succeeded", "failed"):
+        assert time.time() < deadline
+        time.sleep(0.1)
+    assert job["state"] == "succeeded", job
+    out = srv.api("GET", f"/files/{job['outputs'][0]}/content").text
+    rows = list(csv.reader(io.StringIO(out)))
+    assert rows[0] == ["title", "smiles", "formula", "NUM_RINGS", "logp", "nope"]
+    assert len(rows) == 201
+    assert [row[1] for row in rows[1:]] == obabel(NCI, "can")
+    assert rows[1][2] == "C7H6O2" and rows[1][3] == "1" and rows[1][5] == ""
+    # the endpoint's default columns
+    r = srv.api("GET", f"/files/{meta['id']}/convert?to=csv")
+    assert r.status_code == 200 and r.headers["Content-Type"] == "text/csv"
+    rows = list(csv.reader(io.StringIO(r.text)))
+    assert rows[0] == ["title", "smiles", "inchikey", "formula", "molecular_weight"]
+    assert [row[2] for row in rows[1:]] == obabel(NCI, "inchikey")

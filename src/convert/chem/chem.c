@@ -243,7 +243,92 @@ static cb_err extract(const struct cb_convert_input *in, cJSON *result, cb_progr
 }
 
 static const char *const targets[] = {"smi", "can", "inchi", "inchikey", "mol", "sdf", "mol2", "pdb", "cml", "xyz",
-                                      NULL};
+                                      "csv", NULL};
+
+/* One CSV field, quoted when it needs to be (RFC 4180). */
+static void csv_field(FILE *out, const char *v)
+{
+  if (!strpbrk(v, ",\"\r\n")) {
+    fputs(v, out);
+    return;
+  }
+  fputc('"', out);
+  for (const char *p = v; *p; p++) {
+    if (*p == '"')
+      fputc('"', out);
+    fputc(*p, out);
+  }
+  fputc('"', out);
+}
+
+/* CSV: a row per molecule: title, smiles, then the chosen properties (options.properties:
+ * computed ones or SD fields; default inchikey, formula, molecular_weight). */
+static cb_err write_csv(ob_reader *r, FILE *out, const struct cb_convert_input *in, cb_progress_fn progress,
+                        void *pctx, long long *n)
+{
+  static const char *const dflt[] = {"inchikey", "formula", "molecular_weight"};
+  const cJSON *chosen = in->options ? cJSON_GetObjectItemCaseSensitive(in->options, "properties") : NULL;
+  const char *cols[64];
+  int ncols = 0;
+  const cJSON *c;
+  if (cJSON_IsArray(chosen) && cJSON_GetArraySize(chosen) > 0) {
+    cJSON_ArrayForEach(c, chosen) if (cJSON_IsString(c) && ncols < 64) cols[ncols++] = c->valuestring;
+  } else {
+    for (int i = 0; i < 3; i++)
+      cols[ncols++] = dflt[i];
+  }
+  fputs("title,smiles", out);
+  for (int i = 0; i < ncols; i++) {
+    fputc(',', out);
+    csv_field(out, cols[i]);
+  }
+  fputs("\r\n", out);
+  for (;;) {
+    ob_mol *m = NULL;
+    char rerr[256];
+    int rc = ob_next(r, &m, rerr, sizeof rerr);
+    if (rc == 0)
+      break;
+    if (rc < 0)
+      continue;
+    cJSON *rec = cJSON_CreateObject();
+    const char *title = ob_mol_title(m);
+    int bad = describe(m, rec, rerr, sizeof rerr);
+    if (!bad) {
+      csv_field(out, title ? title : "");
+      fputc(',', out);
+      cJSON *sm = cJSON_GetObjectItem(rec, "smiles");
+      csv_field(out, cJSON_IsString(sm) ? sm->valuestring : "");
+      cJSON *props = cJSON_GetObjectItem(rec, "properties");
+      for (int i = 0; i < ncols; i++) {
+        fputc(',', out);
+        cJSON *p;
+        cJSON_ArrayForEach(p, props)
+        {
+          cJSON *name = cJSON_GetObjectItem(p, "name"), *value = cJSON_GetObjectItem(p, "value");
+          if (!cJSON_IsString(name) || strcmp(name->valuestring, cols[i]))
+            continue;
+          char num[64];
+          if (cJSON_IsNumber(value)) {
+            snprintf(num, sizeof num, "%.10g", value->valuedouble);
+            csv_field(out, num);
+          } else if (cJSON_IsString(value)) {
+            csv_field(out, value->valuestring);
+          }
+          break;
+        }
+      }
+      fputs("\r\n", out);
+      (*n)++;
+    }
+    cJSON_Delete(rec);
+    ob_mol_free(m);
+    long long off = ob_offset(r);
+    if (off > 0 && in->size)
+      progress(pctx, (double)off / (double)in->size);
+  }
+  return CB_OK;
+}
 
 /* Every record converted in turn; line formats (smi, can, inchi, inchikey) one per line. */
 static cb_err convert(const struct cb_convert_input *in, const char *to, const char *outpath, cJSON *result,
@@ -265,7 +350,9 @@ static cb_err convert(const struct cb_convert_input *in, const char *to, const c
     return CB_EIO;
   }
   long long n = 0;
-  for (;;) {
+  if (!strcmp(to, "csv"))
+    write_csv(r, out, in, progress, pctx, &n);
+  while (strcmp(to, "csv") != 0) { /* line and record formats, one molecule at a time */
     ob_mol *m = NULL;
     char rerr[256];
     int rc = ob_next(r, &m, rerr, sizeof rerr);
@@ -290,7 +377,9 @@ static cb_err convert(const struct cb_convert_input *in, const char *to, const c
     snprintf(err, errcap, "no molecule could be converted to %s", to);
     return CB_EINVAL;
   }
-  cJSON_AddStringToObject(result, "media_type", !strcmp(to, "sdf") ? "chemical/x-mdl-sdfile" : "text/plain");
+  cJSON_AddStringToObject(result, "media_type", !strcmp(to, "sdf")   ? "chemical/x-mdl-sdfile"
+                                                : !strcmp(to, "csv") ? "text/csv"
+                                                                     : "text/plain");
   return CB_OK;
 }
 

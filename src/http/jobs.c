@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "http/http.h"
 #include "util/log.h"
@@ -427,4 +428,49 @@ int h_file_artifact(struct req *r)
     if (!((*p >= 'a' && *p <= 'z') || *p == '_' || *p == '-'))
       return http_problem(r, 404, NULL, "no artifact %s", kind);
   return send_artifact(r, kind);
+}
+
+int http_run_job(struct req *r, const char *type, const char *params, const char *input_id, int timeout_s,
+                 int cancel_on_timeout, char job_id[CB_ID_LEN + 1], char *err, size_t errcap)
+{
+  struct cb_job j = {0};
+  char inputs[CB_ID_LEN + 8];
+  const char *ids[1] = {input_id};
+  cb_id_new(j.id);
+  memcpy(job_id, j.id, CB_ID_LEN + 1);
+  snprintf(j.type, sizeof j.type, "%s", type);
+  snprintf(j.owner_id, sizeof j.owner_id, "%s", r->who.user_id);
+  snprintf(inputs, sizeof inputs, input_id ? "[\"%s\"]" : "[]", input_id);
+  j.inputs = inputs;
+  j.params = (char *)params;
+  j.max_attempts = 2;
+  cb_err e = db_job_create(&j, ids, input_id ? 1 : 0);
+  if (e) {
+    snprintf(err, errcap, "cannot queue the work: %s", cb_strerror(e));
+    return -2;
+  }
+  jobs_wake();
+  uint64_t until = cb_mono_ns() + (uint64_t)timeout_s * 1000000000ull;
+  while (cb_mono_ns() < until && !http_stopping()) {
+    struct cb_job now;
+    if (db_job_get(j.id, &now))
+      break;
+    int done = !strcmp(now.state, "succeeded"), failed = !strcmp(now.state, "failed") || !strcmp(now.state, "canceled");
+    if (failed)
+      snprintf(err, errcap, "%s", now.error);
+    db_job_clear(&now);
+    if (done)
+      return 1;
+    if (failed)
+      return 0;
+    struct timespec ts = {0, 10 * 1000000L};
+    nanosleep(&ts, NULL);
+  }
+  if (cancel_on_timeout) {
+    char now[CB_TIME_MAX];
+    cb_time_now_rfc3339(now, sizeof now);
+    db_job_cancel(j.id, now);
+  }
+  snprintf(err, errcap, "still running after %d s (job %s)", timeout_s, j.id);
+  return -1;
 }

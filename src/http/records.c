@@ -124,35 +124,15 @@ static int depiction(struct req *r, const struct cb_record *rec)
     return http_problem(r, 404, NULL, "record %s has no structure to draw%s%s", rec->id,
                         rec->error[0] ? ": " : "", rec->error);
   /* Not drawn yet: a depict job does it in a converter process; wait for it. */
-  struct cb_job j = {0};
-  char params[64];
-  cb_id_new(j.id);
-  snprintf(j.type, sizeof j.type, "depict");
+  char params[64], job[CB_ID_LEN + 1], err[512] = "";
   snprintf(params, sizeof params, "{\"record_id\":\"%s\"}", rec->id);
-  j.inputs = "[]";
-  j.params = params;
-  j.max_attempts = 2;
-  snprintf(j.owner_id, sizeof j.owner_id, "%s", r->who.user_id);
-  cb_err e = db_job_create(&j, NULL, 0);
-  if (e)
-    return http_error(r, e, "cannot start the depiction");
-  jobs_wake();
-  uint64_t until = cb_mono_ns() + 60ull * 1000000000ull;
-  while (cb_mono_ns() < until && !http_stopping()) {
-    struct cb_job now;
-    if (db_job_get(j.id, &now))
-      break;
-    int done = !strcmp(now.state, "succeeded"), failed = !strcmp(now.state, "failed") || !strcmp(now.state, "canceled");
-    char error[512];
-    snprintf(error, sizeof error, "%s", now.error);
-    db_job_clear(&now);
-    if (done && !db_depiction_get(rec->id, sha, &size))
-      return send_svg(r, sha, size);
-    if (failed)
-      return http_problem(r, 422, NULL, "the molecule could not be drawn: %s", error);
-    struct timespec ts = {0, 30 * 1000000L};
-    nanosleep(&ts, NULL);
-  }
+  int rc = http_run_job(r, "depict", params, NULL, 60, 0, job, err, sizeof err);
+  if (rc == 1 && !db_depiction_get(rec->id, sha, &size))
+    return send_svg(r, sha, size);
+  if (rc == 0)
+    return http_problem(r, 422, NULL, "the molecule could not be drawn: %s", err);
+  if (rc == -2)
+    return http_problem(r, 500, NULL, "%s", err);
   const char *hdr[] = {"Retry-After", "2", NULL};
   return http_problem_extra(r, 503, NULL, hdr, "the depiction is still being drawn; try again shortly");
 }
@@ -257,46 +237,18 @@ int h_file_convert(struct req *r)
     goto out;
   }
   /* Not made yet: a convert job makes it in a converter process; wait for it. */
-  struct cb_job j = {0};
-  char params[96], inputs[CB_ID_LEN + 8];
-  const char *ids[1] = {f.id};
-  cb_id_new(j.id);
-  snprintf(j.type, sizeof j.type, "convert");
+  char params[96], job[CB_ID_LEN + 1], err[512] = "";
   snprintf(params, sizeof params, "{\"to\":\"%s\",\"inline\":true}", to);
-  snprintf(inputs, sizeof inputs, "[\"%s\"]", f.id);
-  j.inputs = inputs;
-  j.params = params;
-  j.max_attempts = 2;
-  snprintf(j.owner_id, sizeof j.owner_id, "%s", r->who.user_id);
-  cb_err e = db_job_create(&j, ids, 1);
-  if (e) {
-    st = http_error(r, e, "cannot start the conversion");
-    goto out;
-  }
-  jobs_wake();
-  uint64_t until = cb_mono_ns() + 300ull * 1000000000ull;
-  while (cb_mono_ns() < until && !http_stopping()) {
-    struct cb_job now;
-    if (db_job_get(j.id, &now))
-      break;
-    int done = !strcmp(now.state, "succeeded"), failed = !strcmp(now.state, "failed") || !strcmp(now.state, "canceled");
-    char error[512];
-    snprintf(error, sizeof error, "%s", now.error);
-    db_job_clear(&now);
-    if (done && !db_artifact_get(f.id, f.version, kind, &a)) {
-      st = send_conversion(r, &f, to, &a);
-      goto out;
-    }
-    if (failed) {
-      st = http_problem(r, 422, NULL, "the conversion failed: %s", error);
-      goto out;
-    }
-    struct timespec ts = {0, 30 * 1000000L};
-    nanosleep(&ts, NULL);
-  }
-  {
+  int rc = http_run_job(r, "convert", params, f.id, 300, 0, job, err, sizeof err);
+  if (rc == 1 && !db_artifact_get(f.id, f.version, kind, &a)) {
+    st = send_conversion(r, &f, to, &a);
+  } else if (rc == 0) {
+    st = http_problem(r, 422, NULL, "the conversion failed: %s", err);
+  } else if (rc == -2) {
+    st = http_problem(r, 500, NULL, "%s", err);
+  } else {
     const char *hdr[] = {"Retry-After", "5", NULL};
-    st = http_problem_extra(r, 503, NULL, hdr, "the conversion is still running (job %s); try again shortly", j.id);
+    st = http_problem_extra(r, 503, NULL, hdr, "the conversion is still running (job %s); try again shortly", job);
   }
 out:
   db_file_clear(&f);

@@ -18,46 +18,16 @@
 /* Runs a helper job in a converter process and waits for its result (a JSON object). */
 static cJSON *run_helper(struct req *r, const char *type, cJSON *params, int timeout_s, char *err, size_t cap)
 {
-  struct cb_job j = {0};
+  char job[CB_ID_LEN + 1];
   char *text = cJSON_PrintUnformatted(params);
-  cb_id_new(j.id);
-  snprintf(j.type, sizeof j.type, "%s", type);
-  snprintf(j.owner_id, sizeof j.owner_id, "%s", r->who.user_id);
-  j.inputs = "[]";
-  j.params = text;
-  j.max_attempts = 1;
-  cb_err e = text ? db_job_create(&j, NULL, 0) : CB_ENOMEM;
+  int rc = text ? http_run_job(r, type, text, NULL, timeout_s, 1, job, err, cap) : -2;
   cJSON_free(text);
-  if (e) {
-    snprintf(err, cap, "cannot start the search: %s", cb_strerror(e));
+  if (rc != 1)
     return NULL;
-  }
-  jobs_wake();
-  uint64_t until = cb_mono_ns() + (uint64_t)timeout_s * 1000000000ull;
-  while (cb_mono_ns() < until && !http_stopping()) {
-    struct cb_job now;
-    if (db_job_get(j.id, &now))
-      break;
-    int done = !strcmp(now.state, "succeeded"), failed = !strcmp(now.state, "failed") || !strcmp(now.state, "canceled");
-    if (failed)
-      snprintf(err, cap, "%s", now.error);
-    db_job_clear(&now);
-    if (done) {
-      char *res = db_job_result(j.id);
-      cJSON *o = res ? cJSON_Parse(res) : NULL;
-      free(res);
-      return o;
-    }
-    if (failed)
-      return NULL;
-    struct timespec ts = {0, 10 * 1000000L};
-    nanosleep(&ts, NULL);
-  }
-  char now[CB_TIME_MAX];
-  cb_time_now_rfc3339(now, sizeof now);
-  db_job_cancel(j.id, now);
-  snprintf(err, cap, "the search took too long");
-  return NULL;
+  char *res = db_job_result(job);
+  cJSON *o = res ? cJSON_Parse(res) : NULL;
+  free(res);
+  return o;
 }
 
 /* Which files may the caller see? Remembered per request. */

@@ -49,18 +49,7 @@ static void read_group(sqlite3_stmt *st, struct cb_group *g)
   DB_COPY(st, 2, g->created_at);
 }
 
-struct group_ctx {
-  db_group_cb cb;
-  void *ctx;
-};
-
-static int group_row(sqlite3_stmt *st, void *p)
-{
-  struct group_ctx *gc = p;
-  struct cb_group g;
-  read_group(st, &g);
-  return gc->cb(&g, gc->ctx);
-}
+DB_VISITOR(group, struct cb_group, db_group_cb, read_group, DB_NO_CLEAR)
 
 cb_err db_group_create(const struct cb_group *g)
 {
@@ -82,7 +71,7 @@ cb_err db_group_get(const char *id, struct cb_group *out)
 
 cb_err db_group_list(db_group_cb cb, void *ctx)
 {
-  struct group_ctx gc = {cb, ctx};
+  struct group_visit gc = {cb, ctx};
   return db_each_row(db_query("SELECT id, name, created_at FROM groups ORDER BY name", ""), group_row, &gc);
 }
 
@@ -184,22 +173,11 @@ cb_err db_token_touch(const char *id, const char *now_ts)
   return db_exec("UPDATE tokens SET last_used_at = ? WHERE id = ?", "ss", now_ts, id);
 }
 
-struct token_ctx {
-  db_token_cb cb;
-  void *ctx;
-};
-
-static int token_row(sqlite3_stmt *st, void *p)
-{
-  struct token_ctx *tc = p;
-  struct cb_token t;
-  read_token(st, &t);
-  return tc->cb(&t, tc->ctx);
-}
+DB_VISITOR(token, struct cb_token, db_token_cb, read_token, DB_NO_CLEAR)
 
 cb_err db_token_list(const char *user_id, db_token_cb cb, void *ctx)
 {
-  struct token_ctx tc = {cb, ctx};
+  struct token_visit tc = {cb, ctx};
   return db_each_row(db_query("SELECT " TOKEN_COLS " FROM tokens t WHERE t.user_id = ?"
                               " AND t.revoked_at IS NULL ORDER BY t.created_at", "s", user_id),
                      token_row, &tc);
@@ -224,18 +202,7 @@ static void read_grant(sqlite3_stmt *st, struct cb_grant *g)
   DB_COPY(st, 6, g->created_at);
 }
 
-struct grant_ctx {
-  db_grant_cb cb;
-  void *ctx;
-};
-
-static int grant_row(sqlite3_stmt *st, void *p)
-{
-  struct grant_ctx *gc = p;
-  struct cb_grant g;
-  read_grant(st, &g);
-  return gc->cb(&g, gc->ctx);
-}
+DB_VISITOR(grant, struct cb_grant, db_grant_cb, read_grant, DB_NO_CLEAR)
 
 cb_err db_grant_create(const struct cb_grant *g, const char *created_by)
 {
@@ -247,7 +214,7 @@ cb_err db_grant_create(const struct cb_grant *g, const char *created_by)
 
 cb_err db_grant_list(const char *object_type, const char *object_id, db_grant_cb cb, void *ctx)
 {
-  struct grant_ctx gc = {cb, ctx};
+  struct grant_visit gc = {cb, ctx};
   return db_each_row(db_query("SELECT id, object_type, object_id, coalesce(user_id, ''),"
                               " coalesce(group_id, ''), role, created_at FROM grants"
                               " WHERE object_type = ? AND object_id = ? ORDER BY created_at, id",
@@ -316,22 +283,11 @@ cb_err db_link_get(const char *id, struct cb_link *out)
                   out);
 }
 
-struct link_ctx {
-  db_link_cb cb;
-  void *ctx;
-};
-
-static int link_row(sqlite3_stmt *st, void *p)
-{
-  struct link_ctx *lc = p;
-  struct cb_link l;
-  read_link(st, &l);
-  return lc->cb(&l, lc->ctx);
-}
+DB_VISITOR(link, struct cb_link, db_link_cb, read_link, DB_NO_CLEAR)
 
 cb_err db_link_list(const char *object_type, const char *object_id, db_link_cb cb, void *ctx)
 {
-  struct link_ctx lc = {cb, ctx};
+  struct link_visit lc = {cb, ctx};
   return db_each_row(db_query("SELECT " LINK_COLS " FROM links WHERE object_type = ? AND object_id = ?"
                               " AND revoked_at IS NULL ORDER BY created_at", "ss", object_type, object_id),
                      link_row, &lc);

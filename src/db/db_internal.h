@@ -64,6 +64,24 @@ struct property_visit { /* columns: name, value_text, value_num, unit, iri, sour
   void *ctx;
 };
 int db_folder_row(sqlite3_stmt *st, void *visit);
+
+/* Defines struct NAME_visit {cb, ctx} and NAME_row, a db_each_row callback that reads each
+ * row into a TYPE with READER, hands it to cb and then releases it with CLEAR. */
+#define DB_NO_CLEAR(x) ((void)(x))
+#define DB_VISITOR(name, type, cbtype, reader, clear) \
+  struct name##_visit {                               \
+    cbtype cb;                                        \
+    void *ctx;                                        \
+  };                                                  \
+  static int name##_row(sqlite3_stmt *st, void *p)    \
+  {                                                   \
+    struct name##_visit *v = p;                       \
+    type x;                                           \
+    reader(st, &x);                                   \
+    int stop = v->cb(&x, v->ctx);                     \
+    clear(&x);                                        \
+    return stop;                                      \
+  }
 int db_file_row(sqlite3_stmt *st, void *visit);
 int db_property_row(sqlite3_stmt *st, void *visit);
 

@@ -91,25 +91,12 @@ cb_err db_job_get(const char *id, struct cb_job *out)
   return CB_OK;
 }
 
-struct job_ctx {
-  db_job_cb cb;
-  void *ctx;
-};
-
-static int job_row(sqlite3_stmt *st, void *p)
-{
-  struct job_ctx *jc = p;
-  struct cb_job j;
-  read_job(st, &j);
-  int stop = jc->cb(&j, jc->ctx);
-  db_job_clear(&j);
-  return stop;
-}
+DB_VISITOR(job, struct cb_job, db_job_cb, read_job, db_job_clear)
 
 cb_err db_job_list(const char *owner_id, const char *state, const char *before_created,
                    const char *before_id, int limit, db_job_cb cb, void *ctx)
 {
-  struct job_ctx jc = {cb, ctx};
+  struct job_visit jc = {cb, ctx};
   return db_each_row(db_query("SELECT " JOB_COLS " FROM jobs WHERE (?1 IS NULL OR owner_id = ?1)"
                               " AND (?2 IS NULL OR state = ?2)"
                               " AND (?3 IS NULL OR (created_at, id) < (?3, ?4))"
@@ -424,22 +411,11 @@ static void read_artifact(sqlite3_stmt *st, struct cb_artifact_row *a)
   a->size = sqlite3_column_int64(st, 3);
 }
 
-struct art_ctx {
-  db_artifact_cb cb;
-  void *ctx;
-};
-
-static int art_row(sqlite3_stmt *st, void *p)
-{
-  struct art_ctx *ac = p;
-  struct cb_artifact_row a;
-  read_artifact(st, &a);
-  return ac->cb(&a, ac->ctx);
-}
+DB_VISITOR(art, struct cb_artifact_row, db_artifact_cb, read_artifact, DB_NO_CLEAR)
 
 cb_err db_artifacts(const char *file_id, int64_t version, db_artifact_cb cb, void *ctx)
 {
-  struct art_ctx ac = {cb, ctx};
+  struct art_visit ac = {cb, ctx};
   return db_each_row(db_query("SELECT kind, media_type, sha256, size FROM artifacts WHERE file_id = ?"
                               " AND version = ? ORDER BY kind", "si", file_id, version),
                      art_row, &ac);
@@ -475,22 +451,11 @@ cb_err db_webhook_create(const struct cb_webhook *w)
                  "ssssss", w->id, w->owner_id, w->url, w->events, w->secret, w->created_at);
 }
 
-struct webhook_ctx {
-  db_webhook_cb cb;
-  void *ctx;
-};
-
-static int webhook_row(sqlite3_stmt *st, void *p)
-{
-  struct webhook_ctx *wc = p;
-  struct cb_webhook w;
-  read_webhook(st, &w);
-  return wc->cb(&w, wc->ctx);
-}
+DB_VISITOR(webhook, struct cb_webhook, db_webhook_cb, read_webhook, DB_NO_CLEAR)
 
 cb_err db_webhook_list(const char *owner_id, db_webhook_cb cb, void *ctx)
 {
-  struct webhook_ctx wc = {cb, ctx};
+  struct webhook_visit wc = {cb, ctx};
   return db_each_row(db_query("SELECT id, owner_id, url, events, secret, created_at FROM webhooks"
                               " WHERE deleted_at IS NULL AND (?1 IS NULL OR owner_id = ?1) ORDER BY created_at",
                               "s", owner_id),
@@ -574,24 +539,11 @@ void db_record_clear(struct cb_record *r)
   r->smiles = NULL;
 }
 
-struct record_ctx {
-  db_record_cb cb;
-  void *ctx;
-};
-
-static int record_row(sqlite3_stmt *st, void *p)
-{
-  struct record_ctx *rc = p;
-  struct cb_record r;
-  read_record(st, &r);
-  int stop = rc->cb(&r, rc->ctx);
-  db_record_clear(&r);
-  return stop;
-}
+DB_VISITOR(record, struct cb_record, db_record_cb, read_record, db_record_clear)
 
 cb_err db_records(const char *file_id, int64_t version, int64_t after_index, int limit, db_record_cb cb, void *ctx)
 {
-  struct record_ctx rc = {cb, ctx};
+  struct record_visit rc = {cb, ctx};
   return db_each_row(db_query("SELECT " RECORD_COLS " FROM records WHERE file_id = ? AND version = ? AND idx > ?"
                               " ORDER BY idx LIMIT ?", "siii", file_id, version, after_index, (int64_t)limit),
                      record_row, &rc);

@@ -280,11 +280,6 @@ cb_err db_file_list(const char *folder_id, const char *after_name, int limit, db
                   db_file_row, &fc);
 }
 
-struct version_ctx {
-  db_version_cb cb;
-  void *ctx;
-};
-
 static void read_version(sqlite3_stmt *st, struct cb_version *v)
 {
   v->version = sqlite3_column_int64(st, 0);
@@ -294,17 +289,11 @@ static void read_version(sqlite3_stmt *st, struct cb_version *v)
   DB_COPY(st, 4, v->created_at);
 }
 
-static int version_row(sqlite3_stmt *st, void *p)
-{
-  struct version_ctx *vc = p;
-  struct cb_version v;
-  read_version(st, &v);
-  return vc->cb(&v, vc->ctx);
-}
+DB_VISITOR(version, struct cb_version, db_version_cb, read_version, DB_NO_CLEAR)
 
 cb_err db_file_versions(const char *file_id, db_version_cb cb, void *ctx)
 {
-  struct version_ctx vc = {cb, ctx};
+  struct version_visit vc = {cb, ctx};
   return db_each_row(db_query("SELECT version, sha256, size, media_type, created_at FROM file_versions"
                            " WHERE file_id = ? ORDER BY version", "s", file_id),
                   version_row, &vc);
@@ -590,22 +579,11 @@ cb_err db_upload_delete(const char *id)
   return db_exec("DELETE FROM uploads WHERE id = ?", "s", id);
 }
 
-struct upload_ctx {
-  db_upload_cb cb;
-  void *ctx;
-};
-
-static int upload_row(sqlite3_stmt *st, void *p)
-{
-  struct upload_ctx *uc = p;
-  struct cb_upload u;
-  read_upload(st, &u);
-  return uc->cb(&u, uc->ctx);
-}
+DB_VISITOR(upload, struct cb_upload, db_upload_cb, read_upload, DB_NO_CLEAR)
 
 cb_err db_upload_expired(const char *now_ts, int limit, db_upload_cb cb, void *ctx)
 {
-  struct upload_ctx uc = {cb, ctx};
+  struct upload_visit uc = {cb, ctx};
   return db_each_row(db_query("SELECT " UPLOAD_COLS " FROM uploads WHERE expires_at < ? LIMIT ?", "si",
                            now_ts, (int64_t)limit),
                   upload_row, &uc);

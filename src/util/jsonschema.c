@@ -61,6 +61,24 @@ static int utf8_len(const char *s)
 
 static int validate(struct ctx *c, const cJSON *schema, const cJSON *v, const char *path);
 
+/* A numeric limit `key` of schema s: side -1 is a lower bound, 1 an upper one; exclusive
+ * bounds refuse equality. Fails (non-zero) with "WHAT LIMIT UNIT" when x is on the wrong
+ * side. */
+static int bound(struct ctx *c, const cJSON *s, const char *key, double x, int side, int exclusive,
+                 const char *what, const char *unit, const char *path)
+{
+  const cJSON *k = cJSON_GetObjectItemCaseSensitive(s, key);
+  if (!cJSON_IsNumber(k))
+    return 0;
+  double lim = k->valuedouble;
+  int bad = side < 0 ? (exclusive ? x <= lim : x < lim) : (exclusive ? x >= lim : x > lim);
+  if (!bad)
+    return 0;
+  char b[40];
+  snprintf(b, sizeof b, "%g", lim);
+  return fail(c, path, "%s %s%s", what, b, unit);
+}
+
 static int sub(struct ctx *c, const cJSON *schema, const cJSON *v, const char *path, const char *key)
 {
   char p[512];
@@ -133,47 +151,17 @@ static int validate(struct ctx *c, const cJSON *s, const cJSON *v, const char *p
       goto out;
     }
   }
-  if (cJSON_IsNumber(v)) {
-    double x = v->valuedouble;
-    if ((k = cJSON_GetObjectItemCaseSensitive(s, "minimum")) && cJSON_IsNumber(k) && x < k->valuedouble) {
-      char b[40];
-      snprintf(b, sizeof b, "%g", k->valuedouble);
-      fail(c, path, "must be at least %s", b);
-      goto out;
-    }
-    if ((k = cJSON_GetObjectItemCaseSensitive(s, "maximum")) && cJSON_IsNumber(k) && x > k->valuedouble) {
-      char b[40];
-      snprintf(b, sizeof b, "%g", k->valuedouble);
-      fail(c, path, "must be at most %s", b);
-      goto out;
-    }
-    if ((k = cJSON_GetObjectItemCaseSensitive(s, "exclusiveMinimum")) && cJSON_IsNumber(k) && x <= k->valuedouble) {
-      char b[40];
-      snprintf(b, sizeof b, "%g", k->valuedouble);
-      fail(c, path, "must be greater than %s", b);
-      goto out;
-    }
-    if ((k = cJSON_GetObjectItemCaseSensitive(s, "exclusiveMaximum")) && cJSON_IsNumber(k) && x >= k->valuedouble) {
-      char b[40];
-      snprintf(b, sizeof b, "%g", k->valuedouble);
-      fail(c, path, "must be less than %s", b);
-      goto out;
-    }
-  }
+  if (cJSON_IsNumber(v) &&
+      (bound(c, s, "minimum", v->valuedouble, -1, 0, "must be at least", "", path) ||
+       bound(c, s, "maximum", v->valuedouble, 1, 0, "must be at most", "", path) ||
+       bound(c, s, "exclusiveMinimum", v->valuedouble, -1, 1, "must be greater than", "", path) ||
+       bound(c, s, "exclusiveMaximum", v->valuedouble, 1, 1, "must be less than", "", path)))
+    goto out;
   if (cJSON_IsString(v)) {
     int len = utf8_len(v->valuestring);
-    if ((k = cJSON_GetObjectItemCaseSensitive(s, "minLength")) && cJSON_IsNumber(k) && len < k->valuedouble) {
-      char b[40];
-      snprintf(b, sizeof b, "%g", k->valuedouble);
-      fail(c, path, "must be at least %s characters", b);
+    if (bound(c, s, "minLength", len, -1, 0, "must be at least", " characters", path) ||
+        bound(c, s, "maxLength", len, 1, 0, "must be at most", " characters", path))
       goto out;
-    }
-    if ((k = cJSON_GetObjectItemCaseSensitive(s, "maxLength")) && cJSON_IsNumber(k) && len > k->valuedouble) {
-      char b[40];
-      snprintf(b, sizeof b, "%g", k->valuedouble);
-      fail(c, path, "must be at most %s characters", b);
-      goto out;
-    }
     if ((k = cJSON_GetObjectItemCaseSensitive(s, "pattern")) && cJSON_IsString(k)) {
       regex_t re;
       if (regcomp(&re, k->valuestring, REG_EXTENDED | REG_NOSUB)) {

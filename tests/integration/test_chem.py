@@ -276,3 +276,13 @@ def test_sdf_to_csv_with_chosen_properties(srv):
     rows = list(csv.reader(io.StringIO(r.text)))
     assert rows[0] == ["title", "smiles", "inchikey", "formula", "molecular_weight"]
     assert [row[2] for row in rows[1:]] == obabel(NCI, "inchikey")
+
+
+def test_structure_known_by_content_converts_too(srv):
+    # an SDF under a name that says nothing: ingest knows it by content, and so must convert
+    f = srv.folder("chem-by-content")
+    meta = wait_file(srv, upload(srv, f["id"], CDK2, "cdk2-export.dat")["id"])
+    assert meta["kind"] == "structure", meta
+    r = srv.api("GET", f"/files/{meta['id']}/convert?to=inchikey")
+    assert r.status_code == 200, r.text
+    assert r.text.split() == obabel(CDK2, "inchikey")

@@ -171,10 +171,11 @@ int h_jobs_create(struct req *r)
       char loc[128];
       snprintf(loc, sizeof loc, "/api/v1/jobs/%s", j.id);
       const char *hdr[] = {"Location", loc, NULL};
-      jobs_wake();
+      /* "queued" goes out before a worker is woken, so streams see events in order */
       char data[256];
       snprintf(data, sizeof data, "{\"id\":\"%s\",\"type\":\"%s\",\"state\":\"queued\",\"progress\":0}", j.id, type);
       events_publish("job", j.owner_id, ids && k ? ids[0] : NULL, j.id, data);
+      jobs_wake();
       http_audit(r, "job.create", "job", j.id, type);
       st = http_json_extra(r, 202, json_job(&stored), hdr);
       db_job_clear(&stored);
@@ -271,8 +272,6 @@ static int steer(struct req *r, int cancel)
   if (e)
     return http_error(r, e, "cannot change the job");
   http_audit(r, cancel ? "job.cancel" : "job.retry", "job", r->params[0], NULL);
-  if (!cancel)
-    jobs_wake();
   e = db_job_get(r->params[0], &j);
   if (e)
     return http_error(r, e, "cannot read the job");
@@ -280,6 +279,8 @@ static int steer(struct req *r, int cancel)
   snprintf(data, sizeof data, "{\"id\":\"%s\",\"type\":\"%s\",\"state\":\"%s\",\"progress\":%g}", j.id, j.type,
            j.state, j.progress);
   events_publish("job", j.owner_id, NULL, j.id, data);
+  if (!cancel)
+    jobs_wake(); /* after the event, as on creation */
   int st = http_json(r, 200, json_job(&j));
   db_job_clear(&j);
   return st;

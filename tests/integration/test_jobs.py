@@ -124,6 +124,7 @@ def test_cancel_and_retry(srv):
     # a canceled job can be retried and is then queued again
     noop = srv.api("POST", "/jobs", json={"type": "noop", "params": {"ms": 200}}).json()
     assert wait_job(srv, noop["id"])["state"] == "succeeded"
+    wait_file(srv, srv.put(f["id"], "broken.fail-test", b"x")["id"])
     failed = next(j for j in srv.api("GET", "/jobs?state=failed&limit=1000").json()["jobs"])
     r = srv.api("POST", f"/jobs/{failed['id']}/retry")
     assert r.status_code == 200 and r.json()["state"] in ("queued", "running", "failed")

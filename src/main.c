@@ -222,6 +222,9 @@ static int cmd_serve(int argc, char **argv)
            generated);
   else if (created)
     printf("carboy: created user 'admin' with the password from CARBOY_ADMIN_PASSWORD\n");
+  /* Flushed before the server answers /healthz: a script that waits for health and then
+   * reads the log for the password must find it. */
+  fflush(stdout);
   struct store *store = NULL;
   if (store_open(c.store, &store, &eb))
     return fail(1, "cannot open store: %s", eb.msg);

@@ -11,9 +11,11 @@ pkgs=(
   build-essential meson ninja-build pkg-config python3
   # libraries
   libcivetweb-dev libsqlite3-dev libcjson-dev libssl-dev libsodium-dev libarchive-dev
-  zlib1g-dev libmagic-dev libcurl4-openssl-dev libopenbabel-dev g++
+  zlib1g-dev libmagic-dev libcurl4-openssl-dev libopenbabel-dev libinchi-dev g++
   # chemistry test data and the reference command line
   openbabel rdkit-data
+  # reaction and crystal test files (Open Babel's own CIF example; COD CIFs; PDB mmCIFs)
+  python3-openbabel cif2hkl python-biopython-doc
   # tests and benchmarks
   python3-pytest python3-requests curl nginx-light wrk procps
 )

@@ -249,11 +249,11 @@ static cb_err insert_records(const char *file_id, int64_t version, const char *p
   char *line = NULL;
   size_t cap = 0;
   ssize_t n;
+  int64_t idx = 0; /* the records' order in the file (parts read in parallel number their own) */
   while (!e && (n = getline(&line, &cap, f)) > 0) {
     cJSON *rec = cJSON_ParseWithLength(line, (size_t)n);
     if (!rec)
       continue;
-    cJSON *idx = cJSON_GetObjectItemCaseSensitive(rec, "index");
     cJSON *title = cJSON_GetObjectItemCaseSensitive(rec, "title");
     cJSON *smiles = cJSON_GetObjectItemCaseSensitive(rec, "smiles");
     cJSON *key = cJSON_GetObjectItemCaseSensitive(rec, "inchikey");
@@ -263,7 +263,7 @@ static cb_err insert_records(const char *file_id, int64_t version, const char *p
     if (!e)
       e = db_exec("INSERT INTO records(id, file_id, version, idx, title, smiles, inchikey, error)"
                   " VALUES (?, ?, ?, ?, ?, ?, ?, ?)", "ssiissss", id, file_id, version,
-                  (int64_t)(cJSON_IsNumber(idx) ? idx->valuedouble : 0),
+                  idx++,
                   cJSON_IsString(title) ? title->valuestring : NULL, cJSON_IsString(smiles) ? smiles->valuestring : NULL,
                   cJSON_IsString(key) ? key->valuestring : NULL, cJSON_IsString(err) ? err->valuestring : NULL);
     cJSON *fp = cJSON_GetObjectItemCaseSensitive(rec, "fp2");

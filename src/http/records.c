@@ -159,7 +159,7 @@ int h_file_preview(struct req *r)
     return r->status;
   struct cb_record rec = {0};
   int st;
-  if (strcmp(f.kind, "structure"))
+  if (strcmp(f.kind, "structure") && strcmp(f.kind, "reaction") && strcmp(f.kind, "crystal"))
     st = http_problem(r, 404, NULL, "files of kind %s have no preview yet", f.kind);
   else if (db_record_first(f.id, f.version, &rec))
     st = http_problem(r, 404, NULL, "file %s has no structure to draw%s", f.id,
@@ -178,6 +178,8 @@ static const struct {
   const char *targets; /* comma-separated */
 } conversions[] = {
   {"structure", "smi,can,inchi,inchikey,mol,sdf,mol2,pdb,cml,xyz,csv"},
+  {"reaction", "rxn,rsmi,csv"},
+  {"crystal", "cif,smi,can,inchi,inchikey,mol,sdf,mol2,pdb,cml,xyz,csv"},
   {"text", "txt"},
 };
 

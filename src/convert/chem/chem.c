@@ -1,15 +1,29 @@
-/* Chemical structures through Open Babel: MOL (V2000/V3000), SDF, SMILES, InChI, MOL2,
- * PDB, XYZ, CML. Every molecule is a record: canonical SMILES, InChI, InChIKey, formula,
- * weights and descriptors, and its SD fields as properties. Molecules are read one at a
- * time and written out as they come (records.jsonl in the work folder), so memory stays
- * flat however many a file holds; a record that cannot be read or described is recorded
- * with its error and the rest of the file goes on. */
+/* Chemistry through Open Babel. Structures: MOL (V2000/V3000), SDF, SMILES, InChI, MOL2,
+ * PDB, XYZ, CML; reactions: RXN, RDF, reaction SMILES; crystals: CIF and mmCIF. Every
+ * molecule, reaction or data block is a record: canonical SMILES, InChI, InChIKey,
+ * formula, weights and descriptors (molecules), components and reaction SMILES
+ * (reactions), cell and space group (crystals), and the fields the file carried as
+ * properties. Records are read one at a time and written out as they come (records.jsonl
+ * in the work folder), so memory stays flat however many a file holds; big SDF and SMILES
+ * files are read by one process per CPU, each a byte range of the file. A record that
+ * cannot be read or described is recorded with its error and the rest of the file goes
+ * on. */
+#include <inchi_api.h>
+#include <math.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "convert/chem/ob.h"
+#include "convert/chem/source.h"
 #include "convert/converter.h"
 #include "util/util.h"
 
@@ -20,19 +34,41 @@ static const struct {
 } formats[] = {
   {".sdf", "sdf"}, {".sd", "sdf"}, {".mol", "mol"}, {".smi", "smi"}, {".smiles", "smi"},
   {".inchi", "inchi"}, {".mol2", "mol2"}, {".pdb", "pdb"}, {".xyz", "xyz"}, {".cml", "cml"},
+  {".rxn", "rxn"}, {".rdf", "rdf"}, {".rsmi", "rsmi"}, {".cif", "cif"}, {".mmcif", "mmcif"}, {".mcif", "mmcif"},
 };
-static const char *const suffixes[] = {".sdf", ".sd", ".mol", ".smi", ".smiles", ".inchi", ".mol2",
-                                       ".pdb", ".xyz", ".cml", NULL};
+static const char *const suffixes[] = {".sdf", ".sd", ".mol", ".smi", ".smiles", ".inchi", ".mol2", ".pdb", ".xyz",
+                                       ".cml", ".rxn", ".rdf", ".rsmi", ".cif", ".mmcif", ".mcif", NULL};
+
+static int has(const unsigned char *head, size_t len, const char *s)
+{
+  return head && len && memmem(head, len, s, strlen(s)) != NULL;
+}
 
 static const char *format_of(const struct cb_convert_input *in, const unsigned char *head, size_t len)
 {
   for (size_t i = 0; i < sizeof formats / sizeof formats[0]; i++)
     if (suffix_is(in->name, (const char *const[]){formats[i].suffix, NULL}))
       return formats[i].format;
-  /* by content: a molfile's counts line, or SD record separators */
-  if (head && len && (memmem(head, len, "V2000", 5) || memmem(head, len, "V3000", 5)))
-    return memmem(head, len, "$$$$", 4) ? "sdf" : "mol";
+  /* by content: reaction files' headers, a molfile's counts line, SD record separators,
+   * a CIF data block with cell or atom-site items */
+  if (len >= 7 && !memcmp(head, "$RDFILE", 7))
+    return "rdf";
+  if (len >= 4 && !memcmp(head, "$RXN", 4))
+    return "rxn";
+  if (has(head, len, "V2000") || has(head, len, "V3000"))
+    return has(head, len, "$$$$") ? "sdf" : "mol";
+  if (has(head, len, "data_") && (has(head, len, "_cell_length_a") || has(head, len, "_atom_site")))
+    return has(head, len, "_atom_site.") ? "mmcif" : "cif";
   return NULL;
+}
+
+static const char *kind_of(const char *format)
+{
+  if (!strcmp(format, "rxn") || !strcmp(format, "rdf") || !strcmp(format, "rsmi"))
+    return "reaction";
+  if (!strcmp(format, "cif") || !strcmp(format, "mmcif"))
+    return "crystal";
+  return "structure";
 }
 
 static int sniff(const unsigned char *head, size_t len, const struct cb_convert_input *in)
@@ -56,15 +92,13 @@ static int ensure_ob(char *err, size_t errcap)
   return 0;
 }
 
-struct rec_ctx {
-  cJSON *props;
-};
-
-static void prop_text(cJSON *props, const char *name, const char *value, const char *iri)
+static void prop_text(cJSON *props, const char *name, const char *value, const char *unit, const char *iri)
 {
   cJSON *o = cJSON_CreateObject();
   cJSON_AddStringToObject(o, "name", name);
   cJSON_AddStringToObject(o, "value", value);
+  if (unit)
+    cJSON_AddStringToObject(o, "unit", unit);
   if (iri)
     cJSON_AddStringToObject(o, "iri", iri);
   cJSON_AddItemToArray(props, o);
@@ -85,44 +119,47 @@ static void prop_num(cJSON *props, const char *name, double value, const char *u
 /* SD fields become properties: numbers when they read as one, text otherwise. */
 static void add_field(void *ctx, const char *name, const char *value)
 {
-  struct rec_ctx *rc = ctx;
+  cJSON *props = ctx;
   if (!*name || strlen(name) > 128)
     return;
   char *end;
   double d = strtod(value, &end);
   while (*end == ' ' || *end == '\t' || *end == '\r' || *end == '\n')
     end++;
-  if (*value && !*end && end != value)
-    prop_num(rc->props, name, d, NULL, NULL);
+  if (*value && !*end && end != value && isfinite(d))
+    prop_num(props, name, d, NULL, NULL);
   else
-    prop_text(rc->props, name, value, NULL);
+    prop_text(props, name, value, NULL, NULL);
 }
 
-/* Describes one molecule into rec; returns the canonical SMILES (malloc'd) or NULL. */
-static int describe(ob_mol *m, cJSON *rec, char *err, size_t errcap)
+/* The InChIKey of an InChI, computed from the string (as Open Babel's inchikey output
+ * does, without computing the InChI a second time). */
+static int inchikey_of(const char *inchi, char key[32])
 {
-  cJSON *props = cJSON_AddArrayToObject(rec, "properties");
-  if (ob_mol_atoms(m) == 0) {
-    snprintf(err, errcap, "the record holds no atoms");
-    return -1;
-  }
+  char x1[65], x2[65];
+  return GetINCHIKeyFromINCHI(inchi, 0, 0, key, x1, x2) == INCHIKEY_OK ? 0 : -1;
+}
+
+/* Identifiers, descriptors and fingerprint of one molecule. */
+static void describe_molecule(ob_mol *m, cJSON *rec, cJSON *props)
+{
   char e2[256];
   char *can = ob_mol_write(m, "can", e2, sizeof e2);
   char *inchi = ob_mol_write(m, "inchi", e2, sizeof e2);
-  char *key = ob_mol_write(m, "inchikey", e2, sizeof e2);
+  char key[32];
   if (can) {
     cJSON_AddStringToObject(rec, "smiles", can);
-    prop_text(props, "canonical_smiles", can, CHEMINF "000018");
+    prop_text(props, "canonical_smiles", can, NULL, CHEMINF "000018");
   }
-  if (inchi)
-    prop_text(props, "inchi", inchi, CHEMINF "000113");
-  if (key) {
-    cJSON_AddStringToObject(rec, "inchikey", key);
-    prop_text(props, "inchikey", key, CHEMINF "000059");
+  if (inchi && !strncmp(inchi, "InChI=", 6)) {
+    prop_text(props, "inchi", inchi, NULL, CHEMINF "000113");
+    if (!inchikey_of(inchi, key)) {
+      cJSON_AddStringToObject(rec, "inchikey", key);
+      prop_text(props, "inchikey", key, NULL, CHEMINF "000059");
+    }
   }
   free(can);
   free(inchi);
-  free(key);
   unsigned char fp[OB_FP_BYTES];
   if (!ob_mol_fp2(m, fp)) {
     char hex[2 * OB_FP_BYTES + 1];
@@ -131,7 +168,7 @@ static int describe(ob_mol *m, cJSON *rec, char *err, size_t errcap)
   }
   struct ob_descriptors d;
   if (!ob_mol_descriptors(m, &d)) {
-    prop_text(props, "formula", d.formula, CHEMINF "000042");
+    prop_text(props, "formula", d.formula, NULL, CHEMINF "000042");
     prop_num(props, "molecular_weight", d.mw, "g/mol", NULL);
     prop_num(props, "exact_mass", d.exact_mass, "Da", NULL);
     prop_num(props, "heavy_atoms", d.heavy_atoms, NULL, NULL);
@@ -141,14 +178,102 @@ static int describe(ob_mol *m, cJSON *rec, char *err, size_t errcap)
     prop_num(props, "hbond_acceptors", d.hba, NULL, NULL);
     prop_num(props, "rotatable_bonds", d.rotatable_bonds, NULL, NULL);
   }
-  struct rec_ctx rc = {props};
-  ob_mol_fields(m, add_field, &rc);
+}
+
+/* A reaction: its components as canonical SMILES, by role, and the reaction SMILES made
+ * of them (reactants>agents>products). */
+struct rxn_ctx {
+  cJSON *props;
+  struct cb_buf side[3];
+  int count[3];
+};
+
+static void add_component(void *ctx, enum ob_role role, ob_mol *c)
+{
+  static const char *const names[] = {"reactant", "agent", "product"};
+  struct rxn_ctx *rc = ctx;
+  int k = role == OB_REACTANT ? 0 : role == OB_AGENT ? 1 : 2;
+  char e2[128];
+  char *can = ob_mol_atoms(c) ? ob_mol_write(c, "can", e2, sizeof e2) : NULL;
+  if (!can)
+    return;
+  prop_text(rc->props, names[k], can, NULL, NULL);
+  cb_buf_printf(&rc->side[k], "%s%s", rc->count[k] ? "." : "", can);
+  rc->count[k]++;
+  free(can);
+}
+
+static int describe_reaction(ob_mol *m, cJSON *rec, cJSON *props, char *err, size_t errcap)
+{
+  struct rxn_ctx rc = {.props = props};
+  int n = ob_reaction_components(m, add_component, &rc);
+  int bad = n <= 0 || (!rc.count[0] && !rc.count[2]);
+  if (bad) {
+    snprintf(err, errcap, "the reaction has no reactant and no product");
+  } else {
+    struct cb_buf smi = {0};
+    cb_buf_printf(&smi, "%s>%s>%s", rc.side[0].data ? rc.side[0].data : "", rc.side[1].data ? rc.side[1].data : "",
+                  rc.side[2].data ? rc.side[2].data : "");
+    if (smi.data) {
+      cJSON_AddStringToObject(rec, "smiles", smi.data);
+      prop_text(props, "reaction_smiles", smi.data, NULL, NULL);
+    }
+    cb_buf_free(&smi);
+    prop_num(props, "reactant_count", rc.count[0], NULL, NULL);
+    prop_num(props, "product_count", rc.count[2], NULL, NULL);
+    if (rc.count[1])
+      prop_num(props, "agent_count", rc.count[1], NULL, NULL);
+  }
+  for (int i = 0; i < 3; i++)
+    cb_buf_free(&rc.side[i]);
+  return bad ? -1 : 0;
+}
+
+/* A crystal's cell and space group (CIF). */
+static void describe_cell(ob_mol *m, cJSON *props)
+{
+  struct ob_cell c;
+  if (!ob_mol_cell(m, &c))
+    return;
+  prop_num(props, "cell_length_a", c.a, "Å", NULL);
+  prop_num(props, "cell_length_b", c.b, "Å", NULL);
+  prop_num(props, "cell_length_c", c.c, "Å", NULL);
+  prop_num(props, "cell_angle_alpha", c.alpha, "°", NULL);
+  prop_num(props, "cell_angle_beta", c.beta, "°", NULL);
+  prop_num(props, "cell_angle_gamma", c.gamma, "°", NULL);
+  if (c.volume > 0)
+    prop_num(props, "cell_volume", c.volume, "Å³", NULL);
+  if (c.space_group[0])
+    prop_text(props, "space_group", c.space_group, NULL, NULL);
+  if (c.space_group_number > 0)
+    prop_num(props, "space_group_number", c.space_group_number, NULL, NULL);
+}
+
+/* Describes one record into rec: 0, or -1 with err (the record is kept, with its error). */
+static int describe(struct mol_source *src, ob_mol *m, cJSON *rec, char *err, size_t errcap)
+{
+  cJSON *props = cJSON_AddArrayToObject(rec, "properties");
+  if (src->block_name[0])
+    prop_text(props, "data_block", src->block_name, NULL, NULL);
+  if (ob_mol_atoms(m) == 0) {
+    snprintf(err, errcap, "the record holds no atoms");
+    return -1;
+  }
+  if (ob_mol_is_reaction(m)) {
+    if (describe_reaction(m, rec, props, err, errcap))
+      return -1;
+  } else {
+    describe_molecule(m, rec, props);
+    describe_cell(m, props);
+  }
+  ob_mol_fields(m, add_field, props);
   return 0;
 }
 
-/* Opens the file for reading molecules, in the format its name or its content says
- * (extract and convert must agree on what a file is). NULL with err when it is not one. */
-static ob_reader *open_structure(const struct cb_convert_input *in, const char **format, char *err, size_t errcap)
+/* Opens the file for reading records, in the format its name or its content says
+ * (extract and convert must agree on what a file is): start..end as for source_open. */
+static int open_structure(const struct cb_convert_input *in, struct mol_source *src, const char **format,
+                          long long start, long long end, char *err, size_t errcap)
 {
   unsigned char head[4096];
   size_t len = 0;
@@ -160,50 +285,76 @@ static ob_reader *open_structure(const struct cb_convert_input *in, const char *
   *format = format_of(in, head, len);
   if (!*format) {
     snprintf(err, errcap, "not a structure format Open Babel reads");
-    return NULL;
+    return -1;
   }
   if (ensure_ob(err, errcap))
-    return NULL;
-  return ob_open(in->path, *format, err, errcap);
+    return -1;
+  return source_open(src, in->path, *format, start, end, err, errcap);
 }
 
-static cb_err extract(const struct cb_convert_input *in, cJSON *result, cb_progress_fn progress, void *pctx,
-                      char *err, size_t errcap)
+/* ---- extract: every record to a JSON line ---- */
+
+/* One part of a file (all of it, or a byte range when it is read in parallel). The
+ * counters live in shared memory when a child process fills them in. */
+struct part {
+  long long start, end;
+  _Atomic long long done; /* bytes read */
+  long long count, failed;
+  int finished;
+  char err[256];
+};
+
+struct part_progress {
+  struct part *part;
+  cb_progress_fn fn; /* NULL in a child: the parent reports */
+  void *ctx;
+  long long size;
+};
+
+static void part_progress(struct part_progress *pp, long long off)
+{
+  if (off <= 0)
+    return;
+  pp->part->done = off - pp->part->start;
+  if (pp->fn && pp->size)
+    pp->fn(pp->ctx, (double)off / (double)pp->size);
+}
+
+static void extract_part(const struct cb_convert_input *in, struct part *p, const char *outpath, struct part_progress *pp)
 {
   const char *format;
-  ob_reader *r = open_structure(in, &format, err, errcap);
-  if (!r)
-    return CB_EINVAL;
-  char outpath[4200];
-  snprintf(outpath, sizeof outpath, "%s/records.jsonl", in->workdir);
+  struct mol_source src;
+  if (open_structure(in, &src, &format, p->start, p->end, p->err, sizeof p->err))
+    return;
   FILE *out = fopen(outpath, "wb");
   if (!out) {
-    ob_close(r);
-    snprintf(err, errcap, "cannot write the records");
-    return CB_EIO;
+    source_close(&src);
+    snprintf(p->err, sizeof p->err, "cannot write the records");
+    return;
   }
-  long long count = 0, failed = 0;
-  cJSON *first = NULL;
+  char rerr[256];
   for (;;) {
     ob_mol *m = NULL;
-    char rerr[256] = "";
-    int rc = ob_next(r, &m, rerr, sizeof rerr);
+    rerr[0] = '\0';
+    int rc = source_next(&src, &m, rerr, sizeof rerr);
     if (rc == 0)
       break;
     cJSON *rec = cJSON_CreateObject();
-    cJSON_AddNumberToObject(rec, "index", (double)count);
+    cJSON_AddNumberToObject(rec, "index", (double)p->count);
     if (rc > 0) {
       const char *title = ob_mol_title(m);
       if (title && *title)
         cJSON_AddStringToObject(rec, "title", title);
-      if (describe(m, rec, rerr, sizeof rerr)) {
+      else if (src.block_name[0])
+        cJSON_AddStringToObject(rec, "title", src.block_name);
+      if (describe(&src, m, rec, rerr, sizeof rerr)) {
         cJSON_AddStringToObject(rec, "error", rerr);
-        failed++;
+        p->failed++;
       }
       ob_mol_free(m);
     } else {
       cJSON_AddStringToObject(rec, "error", rerr[0] ? rerr : "this record could not be read");
-      failed++;
+      p->failed++;
     }
     char *line = cJSON_PrintUnformatted(rec);
     if (line) {
@@ -211,38 +362,203 @@ static cb_err extract(const struct cb_convert_input *in, cJSON *result, cb_progr
       fputc('\n', out);
       cJSON_free(line);
     }
-    if (!first && !cJSON_GetObjectItem(rec, "error"))
-      first = rec;
-    else
-      cJSON_Delete(rec);
-    count++;
-    long long off = ob_offset(r);
-    if (off > 0 && in->size)
-      progress(pctx, (double)off / (double)in->size);
-    if (rc < 0 && failed > 1000 && failed == count) {
-      snprintf(err, errcap, "the first %lld records could not be read: not a valid %s file", count, format);
+    cJSON_Delete(rec);
+    p->count++;
+    part_progress(pp, source_offset(&src));
+    if (rc < 0 && p->failed > 1000 && p->failed == p->count) {
+      snprintf(p->err, sizeof p->err, "the first %lld records could not be read: not a valid %s file", p->count,
+               format);
       break;
     }
   }
-  ob_close(r);
-  if (fclose(out) || (failed == count && count > 0) || err[0]) {
-    cJSON_Delete(first);
-    if (!err[0])
-      snprintf(err, errcap, "no record of this %s file could be read", format);
-    return CB_EINVAL;
+  source_close(&src);
+  if (fclose(out) && !p->err[0])
+    snprintf(p->err, sizeof p->err, "cannot write the records");
+}
+
+/* How many processes read a file: big SDF and SMILES files are split at record
+ * boundaries, one part per CPU (CARBOY_INGEST_PROCESSES caps it), so a 100,000-molecule
+ * file takes every core and not one. */
+static int parts_for(const char *format, uint64_t size)
+{
+  if (!source_splittable(format) || size < (1u << 20))
+    return 1;
+  cpu_set_t set;
+  int n = sched_getaffinity(0, sizeof set, &set) ? (int)sysconf(_SC_NPROCESSORS_ONLN) : CPU_COUNT(&set);
+  const char *cap = getenv("CARBOY_INGEST_PROCESSES");
+  if (cap && atoi(cap) > 0 && atoi(cap) < n)
+    n = atoi(cap);
+  if (n > 8)
+    n = 8;
+  if ((uint64_t)n > size / (256u << 10))
+    n = (int)(size / (256u << 10));
+  return n < 1 ? 1 : n;
+}
+
+static int append_file(FILE *out, const char *path)
+{
+  FILE *f = fopen(path, "rb");
+  if (!f)
+    return -1;
+  char buf[1 << 16];
+  size_t n;
+  int bad = 0;
+  while (!bad && (n = fread(buf, 1, sizeof buf, f)) > 0)
+    bad = fwrite(buf, 1, n, out) != n;
+  bad |= ferror(f);
+  fclose(f);
+  unlink(path);
+  return bad ? -1 : 0;
+}
+
+/* Reads the parts in child processes, reporting their progress; their records end up in
+ * order in outpath. Returns 0, or -1 with err. */
+static int extract_parallel(const struct cb_convert_input *in, const char *format, struct part *parts, int n,
+                            const char *outpath, cb_progress_fn progress, void *pctx, char *err, size_t errcap)
+{
+  pid_t pids[8] = {0};
+  char paths[8][4200];
+  pid_t parent = getpid();
+  for (int i = 0; i < n; i++) {
+    snprintf(paths[i], sizeof paths[i], "%s/records.part%d.jsonl", in->workdir, i);
+    fflush(NULL);
+    pids[i] = fork();
+    if (pids[i] < 0) {
+      snprintf(err, errcap, "cannot start a process to read part of the file");
+      for (int k = 0; k < i; k++)
+        kill(pids[k], SIGKILL);
+      break;
+    }
+    if (pids[i] == 0) {
+      prctl(PR_SET_PDEATHSIG, SIGKILL); /* a killed converter takes its helpers along */
+      if (getppid() != parent)
+        _exit(1);
+      struct part_progress pp = {&parts[i], NULL, NULL, (long long)in->size};
+      extract_part(in, &parts[i], paths[i], &pp);
+      parts[i].finished = 1;
+      _exit(0); /* not exit(): the parent's buffers are not this process's to flush */
+    }
   }
+  int running = n;
+  while (running > 0) {
+    running = 0;
+    long long done = 0;
+    for (int i = 0; i < n; i++) {
+      if (pids[i] > 0) {
+        int st;
+        pid_t r = waitpid(pids[i], &st, WNOHANG);
+        if (r == pids[i]) {
+          pids[i] = 0;
+          if (!parts[i].finished && !err[0])
+            snprintf(err, errcap, "the process reading part %d of the file %s", i + 1,
+                     WIFSIGNALED(st) ? "crashed" : "failed");
+        } else {
+          running++;
+        }
+      }
+      done += parts[i].done;
+    }
+    if (in->size)
+      progress(pctx, (double)done / (double)in->size);
+    if (running)
+      usleep(50000);
+  }
+  if (err[0])
+    return -1;
+  FILE *out = fopen(outpath, "wb");
+  int bad = !out;
+  for (int i = 0; i < n; i++) {
+    if (!bad)
+      bad = append_file(out, paths[i]);
+    else
+      unlink(paths[i]);
+  }
+  if (out && fclose(out))
+    bad = 1;
+  if (bad)
+    snprintf(err, errcap, "cannot write the records");
+  (void)format;
+  return bad ? -1 : 0;
+}
+
+/* The one record of a one-record file, read back (its identifiers go on the file itself,
+ * for search). */
+static cJSON *first_record(const char *path)
+{
+  FILE *f = fopen(path, "rb");
+  if (!f)
+    return NULL;
+  char *line = NULL;
+  size_t cap = 0;
+  ssize_t n = getline(&line, &cap, f);
+  cJSON *rec = n > 0 ? cJSON_ParseWithLength(line, (size_t)n) : NULL;
+  free(line);
+  fclose(f);
+  return rec;
+}
+
+static cb_err extract(const struct cb_convert_input *in, cJSON *result, cb_progress_fn progress, void *pctx,
+                      char *err, size_t errcap)
+{
+  const char *format;
+  struct mol_source probe;
+  if (open_structure(in, &probe, &format, 0, 0, err, errcap))
+    return CB_EINVAL;
+  source_close(&probe);
+  char outpath[4200];
+  snprintf(outpath, sizeof outpath, "%s/records.jsonl", in->workdir);
+  int n = parts_for(format, in->size);
+  struct part *parts = mmap(NULL, sizeof(struct part) * (size_t)n, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+                            -1, 0);
+  if (parts == MAP_FAILED) {
+    snprintf(err, errcap, "out of memory");
+    return CB_ENOMEM;
+  }
+  memset(parts, 0, sizeof(struct part) * (size_t)n);
+  int bad = 0;
+  if (n == 1) {
+    struct part_progress pp = {&parts[0], progress, pctx, (long long)in->size};
+    extract_part(in, &parts[0], outpath, &pp);
+  } else {
+    FILE *f = fopen(in->path, "rb");
+    for (int i = 0; i < n; i++) {
+      parts[i].start = i == 0 ? 0 : source_boundary(f, format, (long long)(in->size * (uint64_t)i / (uint64_t)n),
+                                                    (long long)in->size);
+      if (i > 0 && parts[i].start < parts[i - 1].start)
+        parts[i].start = parts[i - 1].start;
+    }
+    for (int i = 0; i < n; i++)
+      parts[i].end = i + 1 < n ? parts[i + 1].start : 0;
+    if (f)
+      fclose(f);
+    bad = extract_parallel(in, format, parts, n, outpath, progress, pctx, err, errcap);
+  }
+  long long count = 0, failed = 0;
+  for (int i = 0; i < n && !err[0]; i++) {
+    count += parts[i].count;
+    failed += parts[i].failed;
+    if (parts[i].err[0])
+      snprintf(err, errcap, "%s", parts[i].err);
+  }
+  munmap(parts, sizeof(struct part) * (size_t)n);
+  if (bad || err[0])
+    return CB_EINVAL;
   if (count == 0) {
-    cJSON_Delete(first);
-    snprintf(err, errcap, "the file holds no molecule");
+    snprintf(err, errcap, "the file holds no %s", !strcmp(kind_of(format), "structure") ? "molecule" : "record");
     return CB_EINVAL;
   }
-  cJSON_AddStringToObject(result, "kind", "structure");
+  if (failed == count) {
+    snprintf(err, errcap, "no record of this %s file could be read", format);
+    return CB_EINVAL;
+  }
+  cJSON_AddStringToObject(result, "kind", kind_of(format));
   result_prop_text(result, "structure_format", format, NULL, NULL);
   result_prop_num(result, "record_count", (double)count, NULL, NULL);
   if (failed)
     result_prop_num(result, "records_failed", (double)failed, NULL, NULL);
-  /* a one-molecule file carries that molecule's identifiers itself, for search */
-  if (count == 1 && first) {
+  /* a one-record file carries that record's identifiers itself, for search */
+  cJSON *first = count == 1 ? first_record(outpath) : NULL;
+  if (first && !cJSON_GetObjectItem(first, "error")) {
     cJSON *p, *props = cJSON_GetObjectItem(first, "properties");
     cJSON *dst = cJSON_GetObjectItem(result, "properties");
     cJSON_ArrayForEach(p, props) cJSON_AddItemToArray(dst, cJSON_Duplicate(p, 1));
@@ -252,8 +568,9 @@ static cb_err extract(const struct cb_convert_input *in, cJSON *result, cb_progr
   return CB_OK;
 }
 
+/* What each kind converts to is narrowed by the HTTP layer (records.c). */
 static const char *const targets[] = {"smi", "can", "inchi", "inchikey", "mol", "sdf", "mol2", "pdb", "cml", "xyz",
-                                      "csv", NULL};
+                                      "csv", "rxn", "rsmi", "cif", NULL};
 
 /* One CSV field, quoted when it needs to be (RFC 4180). */
 static void csv_field(FILE *out, const char *v)
@@ -273,7 +590,7 @@ static void csv_field(FILE *out, const char *v)
 
 /* CSV: a row per molecule: title, smiles, then the chosen properties (options.properties:
  * computed ones or SD fields; default inchikey, formula, molecular_weight). */
-static cb_err write_csv(ob_reader *r, FILE *out, const struct cb_convert_input *in, cb_progress_fn progress,
+static cb_err write_csv(struct mol_source *r, FILE *out, const struct cb_convert_input *in, cb_progress_fn progress,
                         void *pctx, long long *n)
 {
   static const char *const dflt[] = {"inchikey", "formula", "molecular_weight"};
@@ -296,14 +613,16 @@ static cb_err write_csv(ob_reader *r, FILE *out, const struct cb_convert_input *
   for (;;) {
     ob_mol *m = NULL;
     char rerr[256];
-    int rc = ob_next(r, &m, rerr, sizeof rerr);
+    int rc = source_next(r, &m, rerr, sizeof rerr);
     if (rc == 0)
       break;
     if (rc < 0)
       continue;
     cJSON *rec = cJSON_CreateObject();
     const char *title = ob_mol_title(m);
-    int bad = describe(m, rec, rerr, sizeof rerr);
+    if ((!title || !*title) && r->block_name[0])
+      title = r->block_name;
+    int bad = describe(r, m, rec, rerr, sizeof rerr);
     if (!bad) {
       csv_field(out, title ? title : "");
       fputc(',', out);
@@ -333,7 +652,7 @@ static cb_err write_csv(ob_reader *r, FILE *out, const struct cb_convert_input *
     }
     cJSON_Delete(rec);
     ob_mol_free(m);
-    long long off = ob_offset(r);
+    long long off = source_offset(r);
     if (off > 0 && in->size)
       progress(pctx, (double)off / (double)in->size);
   }
@@ -345,12 +664,12 @@ static cb_err convert(const struct cb_convert_input *in, const char *to, const c
                       cb_progress_fn progress, void *pctx, char *err, size_t errcap)
 {
   const char *format;
-  ob_reader *r = open_structure(in, &format, err, errcap);
-  if (!r)
+  struct mol_source src, *r = &src;
+  if (open_structure(in, r, &format, 0, 0, err, errcap))
     return CB_EINVAL;
   FILE *out = fopen(outpath, "wb");
   if (!out) {
-    ob_close(r);
+    source_close(r);
     snprintf(err, errcap, "cannot write the output");
     return CB_EIO;
   }
@@ -360,7 +679,7 @@ static cb_err convert(const struct cb_convert_input *in, const char *to, const c
   while (strcmp(to, "csv") != 0) { /* line and record formats, one molecule at a time */
     ob_mol *m = NULL;
     char rerr[256];
-    int rc = ob_next(r, &m, rerr, sizeof rerr);
+    int rc = source_next(r, &m, rerr, sizeof rerr);
     if (rc == 0)
       break;
     if (rc < 0)
@@ -373,16 +692,18 @@ static cb_err convert(const struct cb_convert_input *in, const char *to, const c
       free(s);
       n++;
     }
-    long long off = ob_offset(r);
+    long long off = source_offset(r);
     if (off > 0 && in->size)
       progress(pctx, (double)off / (double)in->size);
   }
-  ob_close(r);
+  source_close(r);
   if (fclose(out) || !n) {
     snprintf(err, errcap, "no molecule could be converted to %s", to);
     return CB_EINVAL;
   }
   cJSON_AddStringToObject(result, "media_type", !strcmp(to, "sdf")   ? "chemical/x-mdl-sdfile"
+                                                : !strcmp(to, "rxn") ? "chemical/x-mdl-rxnfile"
+                                                : !strcmp(to, "cif") ? "chemical/x-cif"
                                                 : !strcmp(to, "csv") ? "text/csv"
                                                                      : "text/plain");
   return CB_OK;
@@ -392,11 +713,79 @@ static const struct converter_desc desc = {"structure", "structure", suffixes, s
 static const struct converter_ops ops = {extract, convert, targets};
 const struct converter conv_structure = {&desc, &ops};
 
+#define PANEL 300 /* px: one molecule's drawing (ob_smiles_svg) */
+#define GAP 60    /* px: the "+" or the arrow between two */
+
+/* A reaction drawn left to right: each reactant and product as its own drawing, "+"
+ * between those of a side, an arrow between the sides (agents named above it).
+ * Returns the SVG (malloc'd) or NULL with err. */
+static char *reaction_svg(const char *rsmi, char *err, size_t errcap)
+{
+  const char *gt1 = strchr(rsmi, '>'), *gt2 = gt1 ? strchr(gt1 + 1, '>') : NULL;
+  if (!gt2) {
+    snprintf(err, errcap, "not a reaction SMILES");
+    return NULL;
+  }
+  const char *side[2][2] = {{rsmi, gt1}, {gt2 + 1, gt2 + 1 + strlen(gt2 + 1)}};
+  struct cb_buf body = {0};
+  int x = 0, panels = 0;
+  for (int s = 0; s < 2; s++) {
+    if (s == 1) { /* the arrow */
+      int y = PANEL / 2;
+      cb_buf_printf(&body,
+                    "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"black\" stroke-width=\"3\"/>"
+                    "<polygon points=\"%d,%d %d,%d %d,%d\" fill=\"black\"/>\n",
+                    x + 8, y, x + 2 * GAP - 14, y, x + 2 * GAP - 4, y, x + 2 * GAP - 18, y - 8, x + 2 * GAP - 18, y + 8);
+      x += 2 * GAP;
+    }
+    int first = 1;
+    for (const char *p = side[s][0]; p < side[s][1];) {
+      const char *dot = memchr(p, '.', (size_t)(side[s][1] - p));
+      const char *e = dot ? dot : side[s][1];
+      if (e > p) {
+        char *one = strndup(p, (size_t)(e - p));
+        char *svg = one ? ob_smiles_svg(one, err, errcap) : NULL;
+        free(one);
+        if (!svg) {
+          cb_buf_free(&body);
+          return NULL;
+        }
+        if (!first) {
+          cb_buf_printf(&body, "<text x=\"%d\" y=\"%d\" font-family=\"sans-serif\" font-size=\"40\" text-anchor=\"middle\">+</text>\n",
+                        x + GAP / 2, PANEL / 2 + 14);
+          x += GAP;
+        }
+        const char *inner = strstr(svg, "<svg");
+        cb_buf_printf(&body, "<g transform=\"translate(%d,0)\">\n%s</g>\n", x, inner ? inner : svg);
+        free(svg);
+        x += PANEL;
+        first = 0;
+        panels++;
+      }
+      p = e + 1;
+    }
+  }
+  if (!panels) {
+    cb_buf_free(&body);
+    snprintf(err, errcap, "the reaction has nothing to draw");
+    return NULL;
+  }
+  struct cb_buf out = {0};
+  cb_buf_printf(&out,
+                "<?xml version=\"1.0\"?>\n<svg xmlns=\"http://www.w3.org/2000/svg\" version=\"1.1\" width=\"%dpx\" "
+                "height=\"%dpx\" viewBox=\"0 0 %d %d\">\n<rect x=\"0\" y=\"0\" width=\"%d\" height=\"%d\" fill=\"white\"/>\n%s</svg>\n",
+                x, PANEL, x, PANEL, x, PANEL, body.data ? body.data : "");
+  cb_buf_free(&body);
+  if (!out.data)
+    snprintf(err, errcap, "out of memory");
+  return out.data;
+}
+
 cb_err chem_depict(const char *smiles, const char *outpath, char *err, size_t errcap)
 {
   if (ensure_ob(err, errcap))
     return CB_EINVAL;
-  char *svg = ob_smiles_svg(smiles, err, errcap);
+  char *svg = strchr(smiles, '>') ? reaction_svg(smiles, err, errcap) : ob_smiles_svg(smiles, err, errcap);
   if (!svg)
     return CB_EINVAL;
   FILE *f = fopen(outpath, "wb");

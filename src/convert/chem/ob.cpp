@@ -4,6 +4,8 @@
 #include <openbabel/descriptor.h>
 #include <openbabel/fingerprint.h>
 #include <openbabel/parsmart.h>
+#include <openbabel/reactionfacade.h>
+#include <openbabel/math/spacegroup.h>
 #include <openbabel/generic.h>
 #include <openbabel/mol.h>
 #include <openbabel/obconversion.h>
@@ -68,6 +70,11 @@ extern "C" int ob_can_write(const char *format)
 
 extern "C" ob_reader *ob_open(const char *path, const char *format, char *err, size_t cap)
 {
+  return ob_open_at(path, format, 0, err, cap);
+}
+
+extern "C" ob_reader *ob_open_at(const char *path, const char *format, long long start, char *err, size_t cap)
+{
   ob_reader *r = nullptr;
   try {
     r = new ob_reader;
@@ -79,6 +86,11 @@ extern "C" ob_reader *ob_open(const char *path, const char *format, char *err, s
     }
     if (!r->conv.SetInFormat(format)) {
       set_err(err, cap, std::string("Open Babel cannot read format ") + format);
+      delete r;
+      return nullptr;
+    }
+    if (start > 0 && !r->in.seekg(start)) {
+      set_err(err, cap, "cannot seek in the file");
       delete r;
       return nullptr;
     }
@@ -229,7 +241,9 @@ extern "C" void ob_mol_fields(ob_mol *m, void (*cb)(void *ctx, const char *name,
       if (g->GetDataType() != OBGenericDataType::PairData)
         continue;
       std::string k = g->GetAttribute(), v = g->GetValue();
-      if (k == "OpenBabel Symmetry Classes" || k == "MOL Chiral Flag")
+      /* "Formula" is what GetFormula() answers when present (a CIF's formula sum): the
+       * formula property already says it */
+      if (k == "OpenBabel Symmetry Classes" || k == "MOL Chiral Flag" || k == "Formula")
         continue;
       cb(ctx, k.c_str(), v.c_str());
     }
@@ -326,6 +340,79 @@ extern "C" int ob_mol_matches(ob_mol *m, const char *smarts)
     if (!p.Init(smarts))
       return -1;
     return p.Match(m->mol, true) ? 1 : 0;
+  } catch (...) {
+    return -1;
+  }
+}
+
+extern "C" void ob_mol_set_field(ob_mol *m, const char *name, const char *value)
+{
+  try {
+    OBPairData *d = new OBPairData;
+    d->SetAttribute(name);
+    d->SetValue(value);
+    d->SetOrigin(fileformatInput);
+    m->mol.SetData(d);
+  } catch (...) {
+  }
+}
+
+extern "C" int ob_mol_cell(ob_mol *m, struct ob_cell *cell)
+{
+  try {
+    std::memset(cell, 0, sizeof *cell);
+    OBUnitCell *uc = static_cast<OBUnitCell *>(m->mol.GetData(OBGenericDataType::UnitCell));
+    if (!uc)
+      return 0;
+    cell->a = uc->GetA();
+    cell->b = uc->GetB();
+    cell->c = uc->GetC();
+    cell->alpha = uc->GetAlpha();
+    cell->beta = uc->GetBeta();
+    cell->gamma = uc->GetGamma();
+    cell->volume = uc->GetCellVolume();
+    const SpaceGroup *sg = uc->GetSpaceGroup();
+    std::string name = sg ? sg->GetHMName() : uc->GetSpaceGroupName();
+    std::snprintf(cell->space_group, sizeof cell->space_group, "%s", name.c_str());
+    cell->space_group_number = sg ? (int)sg->GetId() : uc->GetSpaceGroupNumber();
+    return 1;
+  } catch (...) {
+    return 0;
+  }
+}
+
+extern "C" int ob_mol_is_reaction(ob_mol *m)
+{
+  try {
+    return m->mol.IsReaction() ? 1 : 0;
+  } catch (...) {
+    return 0;
+  }
+}
+
+extern "C" int ob_reaction_components(ob_mol *m, void (*cb)(void *ctx, enum ob_role role, ob_mol *component), void *ctx)
+{
+  try {
+    OBReactionFacade facade(&m->mol);
+    if (!facade.IsValid())
+      return -1;
+    static const struct {
+      OBReactionRole ob;
+      enum ob_role role;
+    } roles[] = {{REACTANT, OB_REACTANT}, {AGENT, OB_AGENT}, {PRODUCT, OB_PRODUCT}};
+    int n = 0;
+    for (const auto &r : roles) {
+      unsigned int count = facade.NumComponents(r.ob);
+      for (unsigned int i = 0; i < count; i++) {
+        ob_mol *c = new ob_mol;
+        if (facade.GetComponent(&c->mol, r.ob, i)) {
+          cb(ctx, r.role, c);
+          n++;
+        }
+        delete c;
+      }
+    }
+    return n;
   } catch (...) {
     return -1;
   }

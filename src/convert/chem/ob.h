@@ -23,6 +23,8 @@ ob_reader *ob_open(const char *path, const char *format, char *err, size_t cap);
 /* The next molecule: 1 with *mol set; 0 at the end; -1 when this record cannot be read
  * (err says why; reading goes on with the next record). */
 int ob_next(ob_reader *r, ob_mol **mol, char *err, size_t cap);
+/* The same, starting at byte offset start (a record boundary). */
+ob_reader *ob_open_at(const char *path, const char *format, long long start, char *err, size_t cap);
 /* Bytes of the input consumed so far (for progress). */
 long long ob_offset(ob_reader *r);
 void ob_close(ob_reader *r);
@@ -42,6 +44,26 @@ struct ob_descriptors {
 int ob_mol_descriptors(ob_mol *m, struct ob_descriptors *d);
 /* Calls cb for each data field the record carried (SD tags, ...). */
 void ob_mol_fields(ob_mol *m, void (*cb)(void *ctx, const char *name, const char *value), void *ctx);
+
+/* Adds a data field to the molecule (as an SD tag would be). */
+void ob_mol_set_field(ob_mol *m, const char *name, const char *value);
+
+/* A crystal's unit cell, when the molecule has one (CIF). 1 filled in, 0 none. */
+struct ob_cell {
+  double a, b, c, alpha, beta, gamma, volume;
+  char space_group[64]; /* Hermann-Mauguin symbol, "" unknown */
+  int space_group_number; /* 0 unknown */
+};
+int ob_mol_cell(ob_mol *m, struct ob_cell *cell);
+
+/* Reactions (RXN, reaction SMILES) are molecules whose atoms carry reaction roles. */
+enum ob_role { OB_REACTANT = 1, OB_AGENT = 2, OB_PRODUCT = 3 };
+/* Is the molecule a reaction? */
+int ob_mol_is_reaction(ob_mol *m);
+/* Calls cb for each component of a reaction (reactants, agents, products, in that order);
+ * the component is freed after cb returns. Returns the number of components, -1 when the
+ * molecule is not a valid reaction. */
+int ob_reaction_components(ob_mol *m, void (*cb)(void *ctx, enum ob_role role, ob_mol *component), void *ctx);
 
 #define OB_FP_BYTES 128 /* FP2, folded to 1024 bits */
 /* The molecule's FP2 path fingerprint (1024 bits, little-endian 32-bit words). 0 on success. */

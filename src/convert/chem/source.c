@@ -1,0 +1,320 @@
+/* Reading records out of structure files: see source.h. */
+#include "convert/chem/source.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/types.h>
+
+#define MAX_FIELDS 256
+#define MAX_BLOCK (512ll << 20) /* a block larger than this is refused, not held */
+
+struct field {
+  char *name, *value;
+};
+
+struct blocks {
+  FILE *f;
+  int rdf;                  /* 1: RDF records; 0: CIF data blocks */
+  char *line;
+  size_t linecap;
+  ssize_t linelen;
+  int pending;              /* line holds the first line of the next block */
+  long long offset;         /* bytes consumed (including a pending line) */
+  char *text;
+  size_t len, cap;
+  int too_big;
+  struct field fields[MAX_FIELDS];
+  int nfields;
+  char name[128];           /* CIF: the data block's name */
+  char format[8];           /* what the block is: rxn, mol, cif, mmcif */
+};
+
+int source_is_blocks(const char *format)
+{
+  return !strcmp(format, "rdf") || !strcmp(format, "cif") || !strcmp(format, "mmcif");
+}
+
+int source_splittable(const char *format)
+{
+  return !strcmp(format, "sdf") || !strcmp(format, "smi");
+}
+
+static int starts(const char *line, const char *prefix)
+{
+  return !strncmp(line, prefix, strlen(prefix));
+}
+
+static int append(struct blocks *b, const char *s, size_t n)
+{
+  if (b->len + n + 1 > b->cap) {
+    if ((long long)(b->len + n) > MAX_BLOCK) {
+      b->too_big = 1;
+      return 0; /* keep reading to the block's end, holding nothing more */
+    }
+    size_t cap = b->cap ? b->cap : 4096;
+    while (cap < b->len + n + 1)
+      cap *= 2;
+    char *t = realloc(b->text, cap);
+    if (!t)
+      return -1;
+    b->text = t;
+    b->cap = cap;
+  }
+  memcpy(b->text + b->len, s, n);
+  b->len += n;
+  b->text[b->len] = '\0';
+  return 0;
+}
+
+static int read_line(struct blocks *b)
+{
+  if (b->pending) {
+    b->pending = 0;
+    return 1;
+  }
+  b->linelen = getline(&b->line, &b->linecap, b->f);
+  if (b->linelen <= 0)
+    return 0;
+  b->offset += b->linelen;
+  return 1;
+}
+
+static void clear_fields(struct blocks *b)
+{
+  for (int i = 0; i < b->nfields; i++) {
+    free(b->fields[i].name);
+    free(b->fields[i].value);
+  }
+  b->nfields = 0;
+}
+
+static void chomp(char *s)
+{
+  size_t n = strlen(s);
+  while (n && (s[n - 1] == '\n' || s[n - 1] == '\r' || s[n - 1] == ' ' || s[n - 1] == '\t'))
+    s[--n] = '\0';
+}
+
+/* CIF: a data block runs from its data_ line to the next one outside a ;-delimited text
+ * field. Blocks without atom sites (data_global, ...) hold no structure and are skipped.
+ * 1 with a block, 0 at the end, -1 out of memory. */
+static int next_cif(struct blocks *b)
+{
+  for (;;) {
+    b->len = 0;
+    b->too_big = 0;
+    b->name[0] = '\0';
+    int started = 0, in_text = 0;
+    while (read_line(b)) {
+      char *l = b->line;
+      if (l[0] == ';')
+        in_text = !in_text;
+      if (!in_text && !strncasecmp(l, "data_", 5)) {
+        if (started) {
+          b->pending = 1;
+          break;
+        }
+        started = 1;
+        snprintf(b->name, sizeof b->name, "%s", l + 5);
+        chomp(b->name);
+      }
+      if (started && append(b, l, (size_t)b->linelen))
+        return -1;
+    }
+    if (!started)
+      return 0;
+    const char *t = b->text ? b->text : "";
+    if (strstr(t, "_atom_site.")) {
+      snprintf(b->format, sizeof b->format, "mmcif");
+      return 1;
+    }
+    if (strstr(t, "_atom_site_")) {
+      snprintf(b->format, sizeof b->format, "cif");
+      return 1;
+    }
+  }
+}
+
+static int rdf_directive(const char *l)
+{
+  return starts(l, "$RFMT") || starts(l, "$MFMT") || starts(l, "$DTYPE");
+}
+
+/* RDF: a record is a $RFMT (an RXN follows) or $MFMT (a molfile follows), then its
+ * $DTYPE name / $DATUM value pairs (a datum may go on over several lines). */
+static int next_rdf(struct blocks *b)
+{
+  b->len = 0;
+  b->too_big = 0;
+  clear_fields(b);
+  int started = 0;
+  while (read_line(b)) {
+    char *l = b->line;
+    if (starts(l, "$RFMT") || starts(l, "$MFMT")) {
+      if (started) {
+        b->pending = 1;
+        break;
+      }
+      started = 1;
+      snprintf(b->format, sizeof b->format, "%s", starts(l, "$RFMT") ? "rxn" : "mol");
+      continue;
+    }
+    if (!started)
+      continue; /* $RDFILE and $DATM header lines */
+    if (starts(l, "$DTYPE")) {
+      if (b->nfields >= MAX_FIELDS)
+        continue;
+      struct field *fl = &b->fields[b->nfields];
+      fl->name = strdup(l + 6 + strspn(l + 6, " \t"));
+      fl->value = strdup("");
+      if (!fl->name || !fl->value) {
+        free(fl->name);
+        free(fl->value);
+        return -1;
+      }
+      chomp(fl->name);
+      b->nfields++;
+      continue;
+    }
+    if (b->nfields > 0) { /* $DATUM, or a line continuing it */
+      struct field *fl = &b->fields[b->nfields - 1];
+      const char *v = l;
+      int first = starts(l, "$DATUM");
+      if (first)
+        v = l + 6 + strspn(l + 6, " \t");
+      char *line = strdup(v);
+      if (!line)
+        return -1;
+      chomp(line);
+      size_t n = strlen(fl->value), m = strlen(line);
+      if (n + m < 65536) {
+        char *nv = realloc(fl->value, n + m + 2);
+        if (!nv) {
+          free(line);
+          return -1;
+        }
+        if (n && !first)
+          nv[n++] = '\n';
+        memcpy(nv + n, line, m + 1);
+        fl->value = nv;
+      }
+      free(line);
+      continue;
+    }
+    if (rdf_directive(l))
+      continue;
+    if (append(b, l, (size_t)b->linelen))
+      return -1;
+  }
+  return started;
+}
+
+int source_open(struct mol_source *s, const char *path, const char *format, long long start, long long end,
+                char *err, size_t cap)
+{
+  memset(s, 0, sizeof *s);
+  s->format = format;
+  s->end = end;
+  if (!source_is_blocks(format)) {
+    s->ob = ob_open_at(path, format, start, err, cap);
+    return s->ob ? 0 : -1;
+  }
+  struct blocks *b = calloc(1, sizeof *b);
+  if (!b || !(b->f = fopen(path, "rb"))) {
+    free(b);
+    snprintf(err, cap, "cannot open the file");
+    return -1;
+  }
+  b->rdf = !strcmp(format, "rdf");
+  s->blocks = b;
+  return 0;
+}
+
+int source_next(struct mol_source *s, ob_mol **mol, char *err, size_t cap)
+{
+  *mol = NULL;
+  s->block_name[0] = '\0';
+  if (s->ob) {
+    if (s->end > 0 && ob_offset(s->ob) >= s->end)
+      return 0;
+    return ob_next(s->ob, mol, err, cap);
+  }
+  struct blocks *b = s->blocks;
+  int rc = b->rdf ? next_rdf(b) : next_cif(b);
+  if (rc < 0) {
+    snprintf(err, cap, "out of memory reading the file");
+    return 0;
+  }
+  if (rc == 0)
+    return 0;
+  snprintf(s->block_name, sizeof s->block_name, "%s", b->name);
+  if (b->too_big) {
+    snprintf(err, cap, "this record is larger than %lld MiB", MAX_BLOCK >> 20);
+    return -1;
+  }
+  char e2[256] = "";
+  ob_mol *m = ob_mol_from_string(b->text ? b->text : "", b->format, e2, sizeof e2);
+  if (!m) {
+    snprintf(err, cap, "this %s could not be read%s%s",
+             !strcmp(b->format, "rxn") ? "reaction" : b->rdf ? "molecule" : "data block", e2[0] ? ": " : "", e2);
+    return -1;
+  }
+  for (int i = 0; i < b->nfields; i++)
+    ob_mol_set_field(m, b->fields[i].name, b->fields[i].value);
+  *mol = m;
+  return 1;
+}
+
+long long source_offset(struct mol_source *s)
+{
+  if (s->ob)
+    return ob_offset(s->ob);
+  return s->blocks ? s->blocks->offset : -1;
+}
+
+void source_close(struct mol_source *s)
+{
+  if (s->ob)
+    ob_close(s->ob);
+  if (s->blocks) {
+    clear_fields(s->blocks);
+    fclose(s->blocks->f);
+    free(s->blocks->line);
+    free(s->blocks->text);
+    free(s->blocks);
+  }
+  memset(s, 0, sizeof *s);
+}
+
+long long source_boundary(FILE *f, const char *format, long long pos, long long size)
+{
+  if (pos <= 0)
+    return 0;
+  if (fseeko(f, (off_t)pos - 1, SEEK_SET))
+    return size;
+  /* from the byte before pos: a boundary at pos itself counts when a line ends there */
+  int sdf = !strcmp(format, "sdf");
+  char *line = NULL;
+  size_t cap = 0;
+  ssize_t n;
+  long long off = pos - 1, found = size;
+  int first = 1;
+  while ((n = getline(&line, &cap, f)) > 0) {
+    off += n;
+    if (first) { /* the rest of the line pos falls in */
+      first = 0;
+      if (!sdf) {
+        found = off;
+        break;
+      }
+      continue;
+    }
+    if (!sdf || !strncmp(line, "$$$$", 4)) {
+      found = off;
+      break;
+    }
+  }
+  free(line);
+  return found < size ? found : size;
+}

@@ -11,7 +11,7 @@ pkgs=(
   build-essential meson ninja-build pkg-config python3
   # libraries
   libcivetweb-dev libsqlite3-dev libcjson-dev libssl-dev libsodium-dev libarchive-dev
-  zlib1g-dev libmagic-dev libcurl4-openssl-dev libopenbabel-dev libinchi-dev g++
+  zlib1g-dev libmagic-dev libcurl4-openssl-dev libopenbabel-dev libinchi-dev libgoogle-perftools-dev g++
   # chemistry test data and the reference command line
   openbabel rdkit-data
   # reaction and crystal test files (Open Babel's own CIF example; COD CIFs; PDB mmCIFs)

@@ -332,12 +332,30 @@ struct cb_artifact {
   const char *sha256;
   int64_t size;
 };
-/* records_path (may be NULL): a JSON-lines file of records, one object per line:
- * {index, title?, smiles?, inchikey?, error?, properties:[{name, value, unit?, iri?}]}. */
+/* Records: a JSON-lines file the converter writes, one object per line:
+ * {title?, smiles?, inchikey?, fp2?, error?, properties:[{name, value, unit?, iri?}]}.
+ * They are stored while the converter still writes (db_records_feed, in short
+ * transactions, so a 100,000-record file never holds the write lock for long), numbered in
+ * file order; the rest goes in with the job's success (db_ingest_apply). The first
+ * store of a feed replaces the records an earlier attempt left. */
+struct db_records_feed {
+  const char *file_id;
+  int64_t version;
+  const char *path;
+  long long offset; /* bytes of path stored */
+  int64_t next_idx; /* the next record's number */
+  int started;      /* earlier records were cleared */
+};
+/* Stores the complete lines written so far, batch records per transaction, each checking
+ * that job_id is still this instance's (CB_ENOTFOUND when not). */
+cb_err db_records_feed(struct db_records_feed *feed, const char *job_id, const char *instance, int batch);
+/* Removes the records of a file version (what a failed ingest had stored). */
+cb_err db_records_delete(const char *file_id, int64_t version);
+/* feed (may be NULL): its remaining records are stored with the rest. */
 cb_err db_ingest_apply(const char *job_id, const char *instance, const char *file_id,
                        int64_t version, const char *kind, const char *media_type,
                        const struct cb_property *props, int nprops,
-                       const struct cb_artifact *arts, int narts, const char *records_path);
+                       const struct cb_artifact *arts, int narts, struct db_records_feed *feed);
 
 struct cb_record {
   char id[CB_ID_LEN + 1];

@@ -236,81 +236,164 @@ cb_err db_file_set_status(const char *file_id, int64_t version, const char *stat
                  "ssssi", status, error, ts, file_id, version);
 }
 
-/* Inserts the records of a JSON-lines file, streaming: memory stays flat. */
-static cb_err insert_records(const char *file_id, int64_t version, const char *path)
+/* One record (a JSON line) into records and properties, as record number idx. */
+static cb_err insert_record(const char *file_id, int64_t version, int64_t idx, cJSON *rec)
 {
-  FILE *f = fopen(path, "rb");
-  if (!f)
-    return CB_EIO;
+  cJSON *title = cJSON_GetObjectItemCaseSensitive(rec, "title");
+  cJSON *smiles = cJSON_GetObjectItemCaseSensitive(rec, "smiles");
+  cJSON *key = cJSON_GetObjectItemCaseSensitive(rec, "inchikey");
+  cJSON *err = cJSON_GetObjectItemCaseSensitive(rec, "error");
+  cJSON *fp = cJSON_GetObjectItemCaseSensitive(rec, "fp2");
+  unsigned char bits[128];
+  int has_fp = cJSON_IsString(fp) && strlen(fp->valuestring) == 256 && cb_is_hex(fp->valuestring, 256);
+  for (int b = 0; has_fp && b < 128; b++) {
+    const char *h = fp->valuestring + 2 * b;
+    int hi = h[0] <= '9' ? h[0] - '0' : (h[0] | 0x20) - 'a' + 10, lo = h[1] <= '9' ? h[1] - '0' : (h[1] | 0x20) - 'a' + 10;
+    bits[b] = (unsigned char)(hi << 4 | lo);
+  }
+  char id[CB_ID_LEN + 1];
+  cb_err e = cb_id_new(id);
+  if (e)
+    return e;
+  sqlite3_stmt *st = db_prep("INSERT INTO records(id, file_id, version, idx, title, smiles, inchikey, error, fp)"
+                             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
+  if (!st)
+    return CB_EDB;
+  sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 2, file_id, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(st, 3, version);
+  sqlite3_bind_int64(st, 4, idx);
+  const cJSON *texts[] = {title, smiles, key, err};
+  for (int i = 0; i < 4; i++) {
+    if (cJSON_IsString(texts[i]))
+      sqlite3_bind_text(st, 5 + i, texts[i]->valuestring, -1, SQLITE_STATIC);
+    else
+      sqlite3_bind_null(st, 5 + i);
+  }
+  if (has_fp)
+    sqlite3_bind_blob(st, 9, bits, 128, SQLITE_STATIC);
+  else
+    sqlite3_bind_null(st, 9);
+  int rc = sqlite3_step(st);
+  sqlite3_reset(st);
+  sqlite3_clear_bindings(st);
+  if (rc != SQLITE_DONE)
+    return db_rc(rc);
+  cJSON *p;
+  cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(rec, "properties"))
+  {
+    cJSON *name = cJSON_GetObjectItemCaseSensitive(p, "name"), *value = cJSON_GetObjectItemCaseSensitive(p, "value");
+    cJSON *unit = cJSON_GetObjectItemCaseSensitive(p, "unit"), *iri = cJSON_GetObjectItemCaseSensitive(p, "iri");
+    const char *u = cJSON_IsString(unit) ? unit->valuestring : NULL, *i = cJSON_IsString(iri) ? iri->valuestring : NULL;
+    if (e || !cJSON_IsString(name))
+      continue;
+    if (cJSON_IsNumber(value))
+      e = db_exec("INSERT INTO properties(file_id, record_id, name, value_num, unit, iri, source)"
+                  " VALUES (?, ?, ?, ?, ?, ?, 'extracted')", "sssdss", file_id, id, name->valuestring,
+                  value->valuedouble, u, i);
+    else if (cJSON_IsString(value))
+      e = db_exec("INSERT INTO properties(file_id, record_id, name, value_text, unit, iri, source)"
+                  " VALUES (?, ?, ?, ?, ?, ?, 'extracted')", "ssssss", file_id, id, name->valuestring,
+                  value->valuestring, u, i);
+  }
+  return e;
+}
+
+static cb_err clear_records(const char *file_id, int64_t version)
+{
   cb_err e = db_exec("DELETE FROM properties WHERE record_id IN (SELECT id FROM records WHERE file_id = ? AND version = ?)",
                      "si", file_id, version);
   if (!e)
+    e = db_exec("DELETE FROM record_depictions WHERE record_id IN (SELECT id FROM records WHERE file_id = ? AND version = ?)",
+                "si", file_id, version);
+  if (!e)
     e = db_exec("DELETE FROM records WHERE file_id = ? AND version = ?", "si", file_id, version);
+  return e;
+}
+
+/* Stores the complete lines of feed->path past feed->offset, at most max records (0: all),
+ * within the caller's transaction. Memory stays flat: one line at a time. *more is set
+ * when complete lines are left. */
+static cb_err feed_tx(struct db_records_feed *feed, int max, int *more)
+{
+  *more = 0;
+  cb_err e = CB_OK;
+  if (!feed->started) {
+    if ((e = clear_records(feed->file_id, feed->version)))
+      return e;
+    feed->started = 1;
+  }
+  FILE *f = fopen(feed->path, "rb");
+  if (!f)
+    return CB_OK; /* nothing written yet */
+  if (fseeko(f, (off_t)feed->offset, SEEK_SET)) {
+    fclose(f);
+    return CB_EIO;
+  }
   char *line = NULL;
   size_t cap = 0;
   ssize_t n;
-  int64_t idx = 0; /* the records' order in the file (parts read in parallel number their own) */
+  int done = 0;
   while (!e && (n = getline(&line, &cap, f)) > 0) {
+    if (line[n - 1] != '\n')
+      break; /* still being written */
+    if (max && done == max) {
+      *more = 1;
+      break;
+    }
+    feed->offset += n;
     cJSON *rec = cJSON_ParseWithLength(line, (size_t)n);
     if (!rec)
       continue;
-    cJSON *title = cJSON_GetObjectItemCaseSensitive(rec, "title");
-    cJSON *smiles = cJSON_GetObjectItemCaseSensitive(rec, "smiles");
-    cJSON *key = cJSON_GetObjectItemCaseSensitive(rec, "inchikey");
-    cJSON *err = cJSON_GetObjectItemCaseSensitive(rec, "error");
-    char id[CB_ID_LEN + 1];
-    e = cb_id_new(id);
-    if (!e)
-      e = db_exec("INSERT INTO records(id, file_id, version, idx, title, smiles, inchikey, error)"
-                  " VALUES (?, ?, ?, ?, ?, ?, ?, ?)", "ssiissss", id, file_id, version,
-                  idx++,
-                  cJSON_IsString(title) ? title->valuestring : NULL, cJSON_IsString(smiles) ? smiles->valuestring : NULL,
-                  cJSON_IsString(key) ? key->valuestring : NULL, cJSON_IsString(err) ? err->valuestring : NULL);
-    cJSON *fp = cJSON_GetObjectItemCaseSensitive(rec, "fp2");
-    if (!e && cJSON_IsString(fp) && strlen(fp->valuestring) == 256 && cb_is_hex(fp->valuestring, 256)) {
-      unsigned char bits[128];
-      for (int b = 0; b < 128; b++) {
-        unsigned v;
-        sscanf(fp->valuestring + 2 * b, "%2x", &v);
-        bits[b] = (unsigned char)v;
-      }
-      sqlite3_stmt *st = db_prep("UPDATE records SET fp = ? WHERE id = ?");
-      if (st) {
-        sqlite3_bind_blob(st, 1, bits, 128, SQLITE_TRANSIENT);
-        sqlite3_bind_text(st, 2, id, -1, SQLITE_TRANSIENT);
-        int rc = sqlite3_step(st);
-        sqlite3_reset(st);
-        if (rc != SQLITE_DONE)
-          e = db_rc(rc);
-      }
-    }
-    cJSON *p;
-    cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(rec, "properties"))
-    {
-      cJSON *name = cJSON_GetObjectItemCaseSensitive(p, "name"), *value = cJSON_GetObjectItemCaseSensitive(p, "value");
-      cJSON *unit = cJSON_GetObjectItemCaseSensitive(p, "unit"), *iri = cJSON_GetObjectItemCaseSensitive(p, "iri");
-      const char *u = cJSON_IsString(unit) ? unit->valuestring : NULL, *i = cJSON_IsString(iri) ? iri->valuestring : NULL;
-      if (e || !cJSON_IsString(name))
-        continue;
-      if (cJSON_IsNumber(value))
-        e = db_exec("INSERT INTO properties(file_id, record_id, name, value_num, unit, iri, source)"
-                    " VALUES (?, ?, ?, ?, ?, ?, 'extracted')", "sssdss", file_id, id, name->valuestring,
-                    value->valuedouble, u, i);
-      else if (cJSON_IsString(value))
-        e = db_exec("INSERT INTO properties(file_id, record_id, name, value_text, unit, iri, source)"
-                    " VALUES (?, ?, ?, ?, ?, ?, 'extracted')", "ssssss", file_id, id, name->valuestring,
-                    value->valuestring, u, i);
-    }
+    e = insert_record(feed->file_id, feed->version, feed->next_idx++, rec);
     cJSON_Delete(rec);
+    done++;
   }
   free(line);
   fclose(f);
   return e;
 }
 
+cb_err db_records_feed(struct db_records_feed *feed, const char *job_id, const char *instance, int batch)
+{
+  int more = 1;
+  cb_err e = CB_OK;
+  while (!e && more) {
+    struct db_records_feed saved = *feed;
+    if ((e = db_begin()))
+      return e;
+    e = feed_tx(feed, batch, &more);
+    /* only the lease holder writes: a job taken over stops here */
+    if (!e && !db_exec("UPDATE jobs SET updated_at = updated_at WHERE id = ? AND lease_owner = ? AND state = 'running'",
+                       "ss", job_id, instance) && !db_changes())
+      e = CB_ENOTFOUND;
+    if (e) {
+      db_rollback();
+      *feed = saved;
+      return e;
+    }
+    if ((e = db_commit()))
+      *feed = saved;
+  }
+  return e;
+}
+
+cb_err db_records_delete(const char *file_id, int64_t version)
+{
+  cb_err e = db_begin();
+  if (e)
+    return e;
+  e = clear_records(file_id, version);
+  if (e) {
+    db_rollback();
+    return e;
+  }
+  return db_commit();
+}
+
 cb_err db_ingest_apply(const char *job_id, const char *instance, const char *file_id, int64_t version,
                        const char *kind, const char *media_type, const struct cb_property *props,
-                       int nprops, const struct cb_artifact *arts, int narts, const char *records_path)
+                       int nprops, const struct cb_artifact *arts, int narts, struct db_records_feed *feed)
 {
   char ts[CB_TIME_MAX];
   now(ts);
@@ -324,8 +407,10 @@ cb_err db_ingest_apply(const char *job_id, const char *instance, const char *fil
   if (e || !db_changes())
     goto finish;
   e = db_exec("DELETE FROM properties WHERE file_id = ? AND record_id IS NULL AND source = 'extracted'", "s", file_id);
-  if (!e && records_path)
-    e = insert_records(file_id, version, records_path);
+  struct db_records_feed saved = feed ? *feed : (struct db_records_feed){0};
+  int more;
+  if (!e && feed)
+    e = feed_tx(feed, 0, &more);
   for (int i = 0; !e && i < nprops; i++) {
     const struct cb_property *p = &props[i];
     if (p->is_num)
@@ -352,11 +437,13 @@ finish:
    * transaction nobody else can change the job meanwhile. */
   if (!e)
     e = finish_tx(job_id, instance, "succeeded", NULL, NULL);
-  if (e) {
+  if (!e)
+    e = db_commit();
+  else
     db_rollback();
-    return e;
-  }
-  return db_commit();
+  if (e && feed)
+    *feed = saved;
+  return e;
 }
 
 cb_err db_convert_apply(const char *job_id, const char *instance, const char *folder_id, const char *name,

@@ -154,7 +154,12 @@ struct run {
   uint64_t last_pub;
   int lost;     /* the lease is gone: stop, apply nothing */
   int canceled; /* cancel was asked */
+  struct db_records_feed *feed; /* an ingest's records, stored as they are written */
+  uint64_t last_feed;
 };
+
+#define FEED_EVERY_NS 250000000ull /* store the records written so far four times a second */
+#define FEED_BATCH 2000            /* records per transaction: the write lock is held briefly */
 
 static int beat(struct run *r)
 {
@@ -181,6 +186,16 @@ static int tick(void *ctx, double fraction)
     publish_job(r->job, "running", r->progress, NULL);
     r->published = r->progress;
     r->last_pub = now;
+  }
+  if (r->feed && now - r->last_feed > FEED_EVERY_NS) {
+    cb_err e = db_records_feed(r->feed, r->job->id, instance, FEED_BATCH);
+    r->last_feed = cb_mono_ns();
+    if (e == CB_ENOTFOUND)
+      r->lost = 1;
+    else if (e) /* the rest goes in with the job's result; that attempt reports it */
+      CB_LOG(CB_LOG_WARN, "jobs", "job %s: storing records so far: %s", r->job->id, cb_strerror(e));
+    if (r->lost)
+      return 1;
   }
   if (cb_mono_ns() - r->last_beat < (uint64_t)HEARTBEAT_S * 1000000000ull && !atomic_load(&stopping))
     return 0;
@@ -297,17 +312,22 @@ static enum outcome apply_ingest(struct run *r, const struct cb_file *f, int64_t
       strcmp(detected->valuestring, "application/octet-stream") && strlen(detected->valuestring) < 100)
     media = detected->valuestring;
   cJSON *records = cJSON_GetObjectItemCaseSensitive(res, "records");
-  const char *records_path = NULL;
+  struct db_records_feed *feed = NULL;
   if (cJSON_IsString(records)) {
     if (!inside(workdir, records->valuestring)) {
       snprintf(err, errcap, "the converter named records outside its work folder");
       out = OUT_FAIL;
       goto done;
     }
-    records_path = records->valuestring;
+    feed = r->feed;
+    if (strcmp(feed->path, records->valuestring)) { /* not the file streamed: start over */
+      feed->path = records->valuestring;
+      feed->offset = 0;
+      feed->next_idx = 0;
+    }
   }
   cb_err e = db_ingest_apply(r->job->id, instance, f->id, version, cJSON_IsString(kind) ? kind->valuestring : NULL,
-                             media, pv, nprops, av, narts, records_path);
+                             media, pv, nprops, av, narts, feed);
   if (e == CB_ENOTFOUND) {
     out = OUT_STOPPED; /* the lease was lost: someone else runs it */
   } else if (e) {
@@ -369,11 +389,21 @@ static enum outcome run_ingest(struct run *r, char *err, size_t errcap, int *pub
   cJSON_AddStringToObject(req, "op", "extract");
   cJSON_AddStringToObject(req, "path", path);
   cJSON_AddStringToObject(req, "name", f.name);
+  /* records (molecules, ...) stream to WORKDIR/records.jsonl; stored as they come */
+  char records[PATH_MAX + 32];
+  snprintf(records, sizeof records, "%s/work/%s/records.jsonl", cfg.data_dir, j->id);
+  struct db_records_feed feed = {.file_id = f.id, .version = version, .path = records};
+  r->feed = &feed;
+  r->last_feed = cb_mono_ns();
   out = convert_in_workdir(r, workdir, req, &res, err, errcap);
   if (out == OUT_DONE) {
     r->progress = 1.0;
     out = apply_ingest(r, &f, version, workdir, res, err, errcap);
   }
+  r->feed = NULL;
+  /* what a failed attempt had stored goes (a lost lease leaves it to the new holder) */
+  if (out != OUT_DONE && feed.started && !r->lost)
+    db_records_delete(f.id, version);
   if (out == OUT_DONE && version == f.version) {
     publish_file(f.owner_id, f.id, "processed", NULL);
   } else if (out == OUT_FAIL && version == f.version) {

@@ -229,6 +229,28 @@ static int describe_reaction(ob_mol *m, cJSON *rec, cJSON *props, char *err, siz
   return bad ? -1 : 0;
 }
 
+/* A reaction's SMILES made of its components' canonical SMILES (malloc'd), or NULL.
+ * (Open Babel 3.1's own rsmi writer writes nothing for reactions read from RXN.) */
+static char *reaction_smiles(ob_mol *m)
+{
+  if (!ob_mol_is_reaction(m))
+    return NULL;
+  cJSON *rec = cJSON_CreateObject(), *props = cJSON_CreateArray();
+  char err[128];
+  char *out = NULL;
+  if (!describe_reaction(m, rec, props, err, sizeof err)) {
+    cJSON *smi = cJSON_GetObjectItem(rec, "smiles");
+    const char *title = ob_mol_title(m);
+    struct cb_buf b = {0};
+    cb_buf_printf(&b, "%s%s%s", cJSON_IsString(smi) ? smi->valuestring : "", title && *title ? "\t" : "",
+                  title ? title : "");
+    out = b.data;
+  }
+  cJSON_Delete(rec);
+  cJSON_Delete(props);
+  return out;
+}
+
 /* A crystal's cell and space group (CIF). */
 static void describe_cell(ob_mol *m, cJSON *props)
 {
@@ -342,7 +364,7 @@ static void extract_part(const struct cb_convert_input *in, struct part *p, cons
     cJSON *rec = cJSON_CreateObject();
     cJSON_AddNumberToObject(rec, "index", (double)p->count);
     if (rc > 0) {
-      const char *title = ob_mol_title(m);
+      const char *title = src.title[0] ? src.title : ob_mol_title(m);
       if (title && *title)
         cJSON_AddStringToObject(rec, "title", title);
       else if (src.block_name[0])
@@ -377,9 +399,9 @@ static void extract_part(const struct cb_convert_input *in, struct part *p, cons
 }
 
 /* How many processes read a file: big SDF and SMILES files are split at record
- * boundaries, one part per CPU (CARBOY_INGEST_PROCESSES caps it), so a 100,000-molecule
- * file takes every core and not one. */
-static int parts_for(const char *format, uint64_t size)
+ * boundaries into chunks that one process per CPU (CARBOY_INGEST_PROCESSES caps it) takes
+ * in turn, so a 100,000-molecule file keeps every core busy. */
+static int procs_for(const char *format, uint64_t size)
 {
   if (!source_splittable(format) || size < (1u << 20))
     return 1;
@@ -388,13 +410,23 @@ static int parts_for(const char *format, uint64_t size)
   const char *cap = getenv("CARBOY_INGEST_PROCESSES");
   if (cap && atoi(cap) > 0 && atoi(cap) < n)
     n = atoi(cap);
-  if (n > 8)
-    n = 8;
-  if ((uint64_t)n > size / (256u << 10))
-    n = (int)(size / (256u << 10));
-  return n < 1 ? 1 : n;
+  return n < 1 ? 1 : n > 8 ? 8 : n;
 }
 
+#define MAX_CHUNKS 4096
+
+struct chunks {
+  _Atomic int next; /* the next chunk to take */
+  int n;
+  struct part part[MAX_CHUNKS];
+};
+
+static void chunk_path(const struct cb_convert_input *in, int k, char *out, size_t cap)
+{
+  snprintf(out, cap, "%s/records.chunk%d.jsonl", in->workdir, k);
+}
+
+/* Appends a finished chunk's records to out (then removes them). */
 static int append_file(FILE *out, const char *path)
 {
   FILE *f = fopen(path, "rb");
@@ -411,74 +443,97 @@ static int append_file(FILE *out, const char *path)
   return bad ? -1 : 0;
 }
 
-/* Reads the parts in child processes, reporting their progress; their records end up in
- * order in outpath. Returns 0, or -1 with err. */
-static int extract_parallel(const struct cb_convert_input *in, const char *format, struct part *parts, int n,
-                            const char *outpath, cb_progress_fn progress, void *pctx, char *err, size_t errcap)
+static int n_chunks_ok(int n)
 {
+  return n < MAX_CHUNKS;
+}
+
+/* Reads the chunks in nproc child processes; the parent appends each finished chunk's
+ * records to outpath in file order as soon as those before it are in (the server stores
+ * them while the rest is read) and reports progress. 0, or -1 with err. */
+static int extract_parallel(const struct cb_convert_input *in, struct chunks *c, int nproc, const char *outpath,
+                            cb_progress_fn progress, void *pctx, char *err, size_t errcap)
+{
+  FILE *out = fopen(outpath, "wb");
+  if (!out) {
+    snprintf(err, errcap, "cannot write the records");
+    return -1;
+  }
   pid_t pids[8] = {0};
-  char paths[8][4200];
   pid_t parent = getpid();
-  for (int i = 0; i < n; i++) {
-    snprintf(paths[i], sizeof paths[i], "%s/records.part%d.jsonl", in->workdir, i);
+  for (int i = 0; i < nproc; i++) {
     fflush(NULL);
     pids[i] = fork();
     if (pids[i] < 0) {
       snprintf(err, errcap, "cannot start a process to read part of the file");
-      for (int k = 0; k < i; k++)
-        kill(pids[k], SIGKILL);
       break;
     }
     if (pids[i] == 0) {
       prctl(PR_SET_PDEATHSIG, SIGKILL); /* a killed converter takes its helpers along */
       if (getppid() != parent)
         _exit(1);
-      struct part_progress pp = {&parts[i], NULL, NULL, (long long)in->size};
-      extract_part(in, &parts[i], paths[i], &pp);
-      parts[i].finished = 1;
+      int k;
+      while ((k = atomic_fetch_add(&c->next, 1)) < c->n) {
+        char path[4300];
+        chunk_path(in, k, path, sizeof path);
+        struct part_progress pp = {&c->part[k], NULL, NULL, (long long)in->size};
+        extract_part(in, &c->part[k], path, &pp);
+        atomic_thread_fence(memory_order_release);
+        c->part[k].finished = 1;
+        if (c->part[k].err[0])
+          break;
+      }
       _exit(0); /* not exit(): the parent's buffers are not this process's to flush */
     }
   }
-  int running = n;
-  while (running > 0) {
+  int merged = 0, running = 1, bad = 0;
+  while (running || merged < c->n) {
     running = 0;
-    long long done = 0;
-    for (int i = 0; i < n; i++) {
-      if (pids[i] > 0) {
-        int st;
-        pid_t r = waitpid(pids[i], &st, WNOHANG);
-        if (r == pids[i]) {
-          pids[i] = 0;
-          if (!parts[i].finished && !err[0])
-            snprintf(err, errcap, "the process reading part %d of the file %s", i + 1,
-                     WIFSIGNALED(st) ? "crashed" : "failed");
-        } else {
-          running++;
-        }
+    for (int i = 0; i < nproc; i++) {
+      int st;
+      if (pids[i] > 0 && waitpid(pids[i], &st, WNOHANG) == pids[i]) {
+        pids[i] = 0;
+        if ((WIFSIGNALED(st) || WEXITSTATUS(st)) && !err[0])
+          snprintf(err, errcap, "a process reading part of the file %s", WIFSIGNALED(st) ? "crashed" : "failed");
       }
-      done += parts[i].done;
+      running += pids[i] > 0;
+    }
+    long long done = 0;
+    for (int k = 0; k < c->n; k++)
+      done += c->part[k].done;
+    while (merged < c->n && c->part[merged].finished && !bad && !err[0]) {
+      atomic_thread_fence(memory_order_acquire);
+      char path[4300];
+      chunk_path(in, merged, path, sizeof path);
+      bad = c->part[merged].err[0] ? 0 : append_file(out, path) || fflush(out);
+      if (c->part[merged].err[0])
+        snprintf(err, errcap, "%s", c->part[merged].err);
+      merged++;
     }
     if (in->size)
       progress(pctx, (double)done / (double)in->size);
-    if (running)
-      usleep(50000);
+    if (bad || err[0]) {
+      for (int i = 0; i < nproc; i++)
+        if (pids[i] > 0)
+          kill(pids[i], SIGKILL);
+    }
+    if (!running && (merged == c->n || bad || err[0] || !c->part[merged].finished))
+      break;
+    usleep(20000);
   }
-  if (err[0])
-    return -1;
-  FILE *out = fopen(outpath, "wb");
-  int bad = !out;
-  for (int i = 0; i < n; i++) {
-    if (!bad)
-      bad = append_file(out, paths[i]);
-    else
-      unlink(paths[i]);
+  for (int i = 0; i < nproc; i++)
+    if (pids[i] > 0)
+      waitpid(pids[i], NULL, 0);
+  for (int k = merged; k < c->n; k++) { /* what a failure left behind */
+    char path[4300];
+    chunk_path(in, k, path, sizeof path);
+    unlink(path);
   }
-  if (out && fclose(out))
+  if (fclose(out))
     bad = 1;
-  if (bad)
-    snprintf(err, errcap, "cannot write the records");
-  (void)format;
-  return bad ? -1 : 0;
+  if (!err[0] && (bad || merged < c->n))
+    snprintf(err, errcap, bad ? "cannot write the records" : "a process reading part of the file stopped early");
+  return err[0] ? -1 : 0;
 }
 
 /* The one record of a one-record file, read back (its identifiers go on the file itself,
@@ -507,31 +562,41 @@ static cb_err extract(const struct cb_convert_input *in, cJSON *result, cb_progr
   source_close(&probe);
   char outpath[4200];
   snprintf(outpath, sizeof outpath, "%s/records.jsonl", in->workdir);
-  int n = parts_for(format, in->size);
-  struct part *parts = mmap(NULL, sizeof(struct part) * (size_t)n, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
-                            -1, 0);
-  if (parts == MAP_FAILED) {
+  int nproc = procs_for(format, in->size);
+  size_t mapsize = nproc > 1 ? sizeof(struct chunks) : sizeof(struct part);
+  void *shared = mmap(NULL, mapsize, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  if (shared == MAP_FAILED) {
     snprintf(err, errcap, "out of memory");
     return CB_ENOMEM;
   }
-  memset(parts, 0, sizeof(struct part) * (size_t)n);
-  int bad = 0;
-  if (n == 1) {
+  struct part *parts;
+  int n = 1;
+  if (nproc == 1) {
+    parts = shared;
     struct part_progress pp = {&parts[0], progress, pctx, (long long)in->size};
     extract_part(in, &parts[0], outpath, &pp);
   } else {
+    /* chunks of about size / (16 x processes), 256 KiB .. 8 MiB: small enough that the
+     * records stream out in order, big enough that the processes rarely wait */
+    struct chunks *c = shared;
+    parts = c->part;
+    uint64_t want = in->size / (16u * (unsigned)nproc);
+    want = want < (256u << 10) ? (256u << 10) : want > (8u << 20) ? (8u << 20) : want;
+    if (in->size / want >= MAX_CHUNKS)
+      want = in->size / (MAX_CHUNKS - 1) + 1;
     FILE *f = fopen(in->path, "rb");
-    for (int i = 0; i < n; i++) {
-      parts[i].start = i == 0 ? 0 : source_boundary(f, format, (long long)(in->size * (uint64_t)i / (uint64_t)n),
-                                                    (long long)in->size);
-      if (i > 0 && parts[i].start < parts[i - 1].start)
-        parts[i].start = parts[i - 1].start;
+    long long pos = 0;
+    while (pos < (long long)in->size && n_chunks_ok(c->n)) {
+      long long next = f ? source_boundary(f, format, pos + (long long)want, (long long)in->size) : (long long)in->size;
+      c->part[c->n].start = pos;
+      c->part[c->n].end = next < (long long)in->size ? next : 0;
+      c->n++;
+      pos = next;
     }
-    for (int i = 0; i < n; i++)
-      parts[i].end = i + 1 < n ? parts[i + 1].start : 0;
     if (f)
       fclose(f);
-    bad = extract_parallel(in, format, parts, n, outpath, progress, pctx, err, errcap);
+    n = c->n;
+    extract_parallel(in, c, nproc, outpath, progress, pctx, err, errcap);
   }
   long long count = 0, failed = 0;
   for (int i = 0; i < n && !err[0]; i++) {
@@ -540,8 +605,8 @@ static cb_err extract(const struct cb_convert_input *in, cJSON *result, cb_progr
     if (parts[i].err[0])
       snprintf(err, errcap, "%s", parts[i].err);
   }
-  munmap(parts, sizeof(struct part) * (size_t)n);
-  if (bad || err[0])
+  munmap(shared, mapsize);
+  if (err[0])
     return CB_EINVAL;
   if (count == 0) {
     snprintf(err, errcap, "the file holds no %s", !strcmp(kind_of(format), "structure") ? "molecule" : "record");
@@ -619,7 +684,7 @@ static cb_err write_csv(struct mol_source *r, FILE *out, const struct cb_convert
     if (rc < 0)
       continue;
     cJSON *rec = cJSON_CreateObject();
-    const char *title = ob_mol_title(m);
+    const char *title = r->title[0] ? r->title : ob_mol_title(m);
     if ((!title || !*title) && r->block_name[0])
       title = r->block_name;
     int bad = describe(r, m, rec, rerr, sizeof rerr);
@@ -684,7 +749,7 @@ static cb_err convert(const struct cb_convert_input *in, const char *to, const c
       break;
     if (rc < 0)
       continue;
-    char *s = ob_mol_write(m, to, rerr, sizeof rerr);
+    char *s = !strcmp(to, "rsmi") ? reaction_smiles(m) : ob_mol_write(m, to, rerr, sizeof rerr);
     ob_mol_free(m);
     if (s) {
       fputs(s, out);

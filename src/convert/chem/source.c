@@ -15,7 +15,7 @@ struct field {
 
 struct blocks {
   FILE *f;
-  int rdf;                  /* 1: RDF records; 0: CIF data blocks */
+  int rdf;                  /* 1: RDF records; 2: one RXN (the whole file); 0: CIF data blocks */
   char *line;
   size_t linecap;
   ssize_t linelen;
@@ -32,7 +32,7 @@ struct blocks {
 
 int source_is_blocks(const char *format)
 {
-  return !strcmp(format, "rdf") || !strcmp(format, "cif") || !strcmp(format, "mmcif");
+  return !strcmp(format, "rdf") || !strcmp(format, "rxn") || !strcmp(format, "cif") || !strcmp(format, "mmcif");
 }
 
 int source_splittable(const char *format)
@@ -210,6 +210,34 @@ static int next_rdf(struct blocks *b)
   return started;
 }
 
+/* RXN: the whole file is one reaction. */
+static int next_rxn(struct blocks *b)
+{
+  b->len = 0;
+  b->too_big = 0;
+  int any = 0;
+  while (read_line(b)) {
+    any = 1;
+    if (append(b, b->line, (size_t)b->linelen))
+      return -1;
+  }
+  snprintf(b->format, sizeof b->format, "rxn");
+  return any;
+}
+
+/* The reaction's name: the line after $RXN (Open Babel would append its molecules'). */
+static void rxn_name(const char *text, char *out, size_t cap)
+{
+  out[0] = '\0';
+  const char *p = strstr(text, "$RXN");
+  if (!p || (p != text && p[-1] != '\n') || !(p = strchr(p, '\n')))
+    return;
+  p++;
+  size_t n = strcspn(p, "\r\n");
+  snprintf(out, cap, "%.*s", (int)n, p);
+  chomp(out);
+}
+
 int source_open(struct mol_source *s, const char *path, const char *format, long long start, long long end,
                 char *err, size_t cap)
 {
@@ -226,7 +254,7 @@ int source_open(struct mol_source *s, const char *path, const char *format, long
     snprintf(err, cap, "cannot open the file");
     return -1;
   }
-  b->rdf = !strcmp(format, "rdf");
+  b->rdf = !strcmp(format, "rdf") ? 1 : !strcmp(format, "rxn") ? 2 : 0;
   s->blocks = b;
   return 0;
 }
@@ -235,13 +263,14 @@ int source_next(struct mol_source *s, ob_mol **mol, char *err, size_t cap)
 {
   *mol = NULL;
   s->block_name[0] = '\0';
+  s->title[0] = '\0';
   if (s->ob) {
     if (s->end > 0 && ob_offset(s->ob) >= s->end)
       return 0;
     return ob_next(s->ob, mol, err, cap);
   }
   struct blocks *b = s->blocks;
-  int rc = b->rdf ? next_rdf(b) : next_cif(b);
+  int rc = b->rdf == 2 ? next_rxn(b) : b->rdf ? next_rdf(b) : next_cif(b);
   if (rc < 0) {
     snprintf(err, cap, "out of memory reading the file");
     return 0;
@@ -253,6 +282,8 @@ int source_next(struct mol_source *s, ob_mol **mol, char *err, size_t cap)
     snprintf(err, cap, "this record is larger than %lld MiB", MAX_BLOCK >> 20);
     return -1;
   }
+  if (!strcmp(b->format, "rxn"))
+    rxn_name(b->text ? b->text : "", s->title, sizeof s->title);
   char e2[256] = "";
   ob_mol *m = ob_mol_from_string(b->text ? b->text : "", b->format, e2, sizeof e2);
   if (!m) {

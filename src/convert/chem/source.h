@@ -3,6 +3,7 @@
  * (parallel ingest splits big files at record boundaries). Two containers Open Babel does
  * not split well are split here, and each block handed to it on its own:
  *   CIF / mmCIF: one record per data block (Open Babel would read one block per file);
+ *   RXN: the whole file, its name read here (Open Babel appends its molecules' names);
  *   RDF: one record per $RFMT (reaction) or $MFMT (molecule), its $DTYPE/$DATUM pairs
  *        becoming the record's fields (Open Babel has no RDF reader). */
 #ifndef CB_CHEM_SOURCE_H
@@ -19,6 +20,8 @@ struct mol_source {
   struct blocks *blocks;   /* rdf, cif, mmcif */
   long long end;           /* stop before the record starting at this offset; 0 = at the end */
   char block_name[128];    /* the last record's CIF data block name, "" otherwise */
+  char title[256];         /* the last record's title when the file says it better than
+                            * Open Babel does (a reaction's name), "" otherwise */
 };
 
 /* Is format one this file splits into blocks itself? */

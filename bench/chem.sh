@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Chemistry: SDF ingest throughput and substructure search, against the obabel command line.
 #
-# Input: BENCH_MOLS molecules (default 20000) in one SDF, built from the NCI set shipped
+# Input: BENCH_MOLS molecules (default 100000) in one SDF, built from the NCI set shipped
 # with rdkit-data (BENCH_CHEM_SMI, default /usr/share/RDKit/Data/NCI/first_5K.smi, 4999
 # SMILES): `obabel first_5K.smi -osdf` once (no coordinates: fast; the molfiles are 0D),
 # then repeated until BENCH_MOLS molecules, each repeat's titles suffixed -r1, -r2, ...
@@ -41,13 +41,13 @@
 # Final lines:
 #   RESULT chem-ingest baseline=<obabel mol/s> carboy=<carboy mol/s> ratio=<carboy/obabel> target=1.5
 #   RESULT chem-substructure baseline=<obabel queries/s> carboy=<carboy queries/s> ratio=<carboy/obabel> target=1.0
-# About 1.5 minutes with the defaults on 2 cores; the temp dir needs ~100 MB.
+# About 6 minutes with the defaults on 2 cores; the temp dir needs ~500 MB.
 set -euo pipefail
 # shellcheck source=bench/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 bench_init chem
 command -v obabel >/dev/null || die "obabel not found (apt-get install openbabel)"
-NMOLS=${BENCH_MOLS:-20000}
+NMOLS=${BENCH_MOLS:-100000}
 SMI=${BENCH_CHEM_SMI:-/usr/share/RDKit/Data/NCI/first_5K.smi}
 SMALL=${BENCH_CHEM_SMALL:-2000}
 RUNS=${BENCH_CHEM_SEARCH_RUNS:-3}

@@ -6,6 +6,11 @@ responses, schemas) are written once. Edit here, run `python3 tools/gen_openapi.
 commit both. A test checks the document against the server's route table."""
 import json
 import os
+import re
+
+# the version is the one meson.build declares
+with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "meson.build")) as _f:
+    VERSION = re.search(r"version\s*:\s*'([^']+)'", _f.read()).group(1)
 
 OUT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "schemas", "openapi.json")
 
@@ -183,12 +188,13 @@ SVG = {"200": {"description": "SVG", "content": {"image/svg+xml": {"schema": STR
 add("/api/v1/records/{id}/depiction", "get", op("recordDepiction", "The record's structure as SVG: drawn by a converter "
                                                 "process on the first request (which waits for it), then kept", "files",
                                                 {**SVG, **errs(404, 422, 503)}), [ID])
-add("/api/v1/files/{id}/preview", "get", op("filePreview", "A preview: for structures, the first record's depiction (SVG); "
+add("/api/v1/files/{id}/preview", "get", op("filePreview", "A preview: for structures, reactions and crystals, the first readable record's depiction (SVG); "
                                             "404 for kinds without one", "files", {**SVG, **errs(404, 422, 503)}), [ID])
 
 add("/api/v1/files/{id}/convert", "get", op(
     "convertFile", "The current version converted to `to`, made once by a converter process (the request waits for it) "
-    "and kept as an artifact. Structures: smi, can, inchi, inchikey, mol, sdf, mol2, pdb, cml, xyz, csv; text: txt. An impossible "
+    "and kept as an artifact. Structures: smi, can, inchi, inchikey, mol, sdf, mol2, pdb, cml, xyz, csv; reactions: rxn, "
+    "rsmi, csv; crystals: cif and the structure formats; text: txt. An impossible "
     "target is 400 naming the possible ones.", "files",
     {"200": {"description": "The converted bytes", "content": {"*/*": {"schema": BINARY}}}, **errs(400, 404, 422, 503)},
     parameters=[P("to", "Target format", None, "query")]), [ID])
@@ -397,7 +403,7 @@ schemas = {
 
 doc = {
     "openapi": "3.1.0",
-    "info": {"title": "carboy", "version": "0.4.0", "description":
+    "info": {"title": "carboy", "version": VERSION, "description":
              "Single-binary scientific data server. Errors are application/problem+json; ids are opaque strings; times "
              "are RFC 3339 UTC; lists take limit and cursor and return next_cursor. Anything the caller may not see "
              "answers 404. Authenticate with the session cookie (browser; state-changing requests need a same-origin "

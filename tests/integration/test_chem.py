@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from conftest import make_server, finish, problem
+from conftest import problem
 
 NCI = "/usr/share/RDKit/Data/NCI/first_200.props.sdf"
 BZR_SMI = "/usr/share/RDKit/Projects/DbCLI/testData/bzr.smi"
@@ -22,10 +22,8 @@ def obabel(path, fmt):
 
 
 @pytest.fixture(scope="module")
-def srv(tmp_path_factory):
-    s = make_server(tmp_path_factory)
-    yield s
-    finish(s)
+def srv(server):
+    return server
 
 
 def wait_file(s, file_id, timeout=120):

@@ -14,7 +14,6 @@ import subprocess
 import pytest
 import requests
 
-from conftest import make_server, finish
 from test_chem import wait_file, upload, all_records
 
 HASHIZUME = "/usr/share/doc/python3-openbabel/examples/hashizume.cif"
@@ -24,10 +23,8 @@ MMCIF_GZ = "/usr/share/doc/python-biopython-doc/Tests/PDB/1A8O.cif.gz"
 
 
 @pytest.fixture(scope="module")
-def srv(tmp_path_factory):
-    s = make_server(tmp_path_factory)
-    yield s
-    finish(s)
+def srv(server):
+    return server
 
 
 def can(smiles):
@@ -122,15 +119,6 @@ def test_rdf_records_fields_and_per_record_errors(srv, tmp_path):
     assert props(ok2, "product") == [can(s) for s in DIELS_ALDER[1]]
 
 
-def test_malformed_rxn_fails_cleanly(srv, tmp_path):
-    f = srv.folder("badrxn")
-    path = tmp_path / "bad.rxn"
-    path.write_text("$RXN\nnothing here\n\n\n  x  y\n")
-    meta = wait_file(srv, upload(srv, f["id"], str(path))["id"])
-    assert meta["status"] == "failed" and meta["error"], meta
-    assert requests.get(srv.url + "/healthz", timeout=10).status_code == 200
-
-
 def cif_blocks(path):
     """(name, cell a) of each data block with atom sites, read straight from the CIF."""
     out, name, a, atoms = [], None, None, False
@@ -210,9 +198,15 @@ def test_mmcif_from_the_pdb(srv, tmp_path):
     assert rec["smiles"] == out.split("\t")[0].strip()
 
 
-def test_malformed_cif_fails_cleanly(srv, tmp_path):
-    f = srv.folder("badcif")
-    path = tmp_path / "bad.cif"
-    path.write_text("data_broken\n_cell_length_a 5\nloop_\n_atom_site_label\n_atom_site_fract_x\n")
+@pytest.mark.parametrize("name,text", [
+    ("bad.rxn", "$RXN\nnothing here\n\n\n  x  y\n"),
+    ("bad.rdf", "$RDFILE 1\n$RFMT\n$RXN\nbroken\n\n\n  1  1\n$MOL\nnot a molfile\n"),
+    ("bad.cif", "data_broken\n_cell_length_a 5\nloop_\n_atom_site_label\n_atom_site_fract_x\n"),
+])
+def test_malformed_reaction_and_crystal_files_fail_cleanly(srv, tmp_path, name, text):
+    f = srv.folder("bad-" + name)
+    path = tmp_path / name
+    path.write_text(text)
     meta = wait_file(srv, upload(srv, f["id"], str(path))["id"])
     assert meta["status"] == "failed" and meta["error"], meta
+    assert requests.get(srv.url + "/healthz", timeout=10).status_code == 200

@@ -12,10 +12,16 @@ pkgs=(
   # libraries
   libcivetweb-dev libsqlite3-dev libcjson-dev libssl-dev libsodium-dev libarchive-dev
   zlib1g-dev libmagic-dev libcurl4-openssl-dev libopenbabel-dev libinchi-dev libgoogle-perftools-dev g++
+  libpoppler-glib-dev libtiff-dev libpng-dev libjpeg-dev libexpat1-dev
   # chemistry test data and the reference command line
   openbabel rdkit-data
   # reaction and crystal test files (Open Babel's own CIF example; COD CIFs; PDB mmCIFs)
   python3-openbabel cif2hkl python-biopython-doc
+  # test files: pdf
+  # test files: office
+  # test files: image
+  # test files: table
+  # test files: archive
   # tests and benchmarks
   python3-pytest python3-requests curl nginx-light wrk procps
 )

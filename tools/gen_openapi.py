@@ -198,6 +198,20 @@ add("/api/v1/files/{id}/convert", "get", op(
     "target is 400 naming the possible ones.", "files",
     {"200": {"description": "The converted bytes", "content": {"*/*": {"schema": BINARY}}}, **errs(400, 404, 422, 503)},
     parameters=[P("to", "Target format", None, "query")]), [ID])
+add("/api/v1/search", "get", op(
+    "search", "Full-text and property search over the files and records the caller may see (anonymous callers: public "
+    "ones). q: words that must all occur in a file's name, extracted text or property values, or a record's title and "
+    "property values (a trailing * matches a prefix; FTS5 with unicode61, accents folded; ranked by bm25, the name "
+    "weighing ten times the text). where=NAME:OP:VALUE (repeatable, at most 8; OP eq, lt, le, gt, ge; numbers compare "
+    "as numbers) keeps hits whose own properties satisfy it; q or a where is required. snippet marks matches with "
+    "\u00ab \u00bb.", "search",
+    {"200": R("Hits", "SearchHits"), **errs(400, 404)},
+    parameters=PAGE + [P("q", "Words to find", None, "query", False),
+                       P("kind", "Only files of this kind", {"enum": ["structure", "reaction", "crystal", "image", "pdf",
+                                                                      "office", "table", "archive", "text", "other"]},
+                         "query", False),
+                       P("folder_id", "Only files in this folder or below it", None, "query", False),
+                       P("where", "NAME:OP:VALUE, repeatable", None, "query", False)]))
 add("/api/v1/search/structure", "get", op(
     "searchStructure", "Structure search over the records the caller may see: exact (same InChIKey), similarity (Tanimoto "
     "on FP2 fingerprints, best first, at or above threshold) or substructure (fingerprint screen, then a SMARTS match in "
@@ -379,6 +393,9 @@ schemas = {
     "StructureHits": S(hits={"type": "array", "items": S(record_id=STR, file_id=STR, title=STR, smiles=STR,
                                                           similarity={"type": "number"})},
                        query_smiles=STR, truncated={"type": "boolean"}),
+    "SearchHits": S(hits={"type": "array", "items": S(file_id=STR, record_id=STR, name=STR, title=STR, kind=STR,
+                                                       snippet=STR, score={"type": "number"})},
+                    next_cursor=NSTR),
     "RecordList": S(records={"type": "array", "items": ref("Record")}, next_cursor=NSTR),
     "JobRequest": {"type": "object", "required": ["type"], "properties": {
         "type": {"enum": ["ingest", "extract", "convert", "noop"]}, "inputs": {"type": "array", "items": STR},

@@ -84,6 +84,11 @@ int convert_worker_main(void);
 
 extern const struct converter conv_text;
 extern const struct converter conv_structure;
+extern const struct converter conv_pdf;
+extern const struct converter conv_office;
+extern const struct converter conv_image;
+extern const struct converter conv_table;
+extern const struct converter conv_archive;
 extern const struct converter conv_generic;
 extern const struct converter conv_test_crash;
 extern const struct converter conv_test_hang;

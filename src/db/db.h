@@ -331,6 +331,7 @@ struct cb_artifact {
   const char *media_type;
   const char *sha256;
   int64_t size;
+  const char *path; /* the local file it was stored from (kind "text" is indexed from it), or NULL */
 };
 /* Records: a JSON-lines file the converter writes, one object per line:
  * {title?, smiles?, inchikey?, fp2?, error?, properties:[{name, value, unit?, iri?}]}.
@@ -447,5 +448,38 @@ cb_err db_delivery_add(const char *webhook_id, const char *event, const char *pa
 cb_err db_delivery_due(const char *now, int limit, db_delivery_cb cb, void *ctx);
 cb_err db_delivery_result(int64_t id, const char *state, int attempts, const char *next_attempt,
                           int last_status, const char *last_error);
+
+/* ---- full-text and property search (search.c) ---- */
+/* One property condition: NAME OP VALUE on the hit's own properties (the file's, or the
+ * record's); numbers compare as numbers, text as text. */
+enum db_op { DB_EQ, DB_LT, DB_LE, DB_GT, DB_GE };
+struct db_where {
+  const char *name;
+  enum db_op op;
+  int is_num;
+  double num;
+  const char *text;
+};
+struct db_search_q {
+  const char *match;     /* an FTS5 query (built by the caller from the user's words), or NULL */
+  const char *kind;      /* files of this kind only, or NULL */
+  const char *folder_id; /* files in this folder or below, or NULL */
+  const struct db_where *where;
+  int nwhere;
+  int64_t offset; /* candidates to skip (a cursor) */
+};
+struct cb_search_hit {
+  int64_t doc; /* the full-text row that ranked it (for db_search_snippet) */
+  const char *file_id, *record_id, *name, *kind, *title;
+  double score;     /* higher is better */
+  int64_t position; /* this candidate's number, counting from 1: the next cursor */
+};
+typedef int (*db_search_cb)(const struct cb_search_hit *h, void *ctx);
+/* Candidates best first (by full-text rank; by name without match), one per file or
+ * record: live files, their current version's records. Access is the caller's to check.
+ * CB_EINVAL: neither match nor a where, or a match FTS5 cannot parse. */
+cb_err db_search(const struct db_search_q *q, db_search_cb cb, void *ctx);
+/* The words around the match in full-text row doc, the matches marked « », malloc'd. */
+char *db_search_snippet(const char *match, int64_t doc);
 
 #endif

@@ -236,6 +236,17 @@ cb_err db_file_set_status(const char *file_id, int64_t version, const char *stat
                  "ssssi", status, error, ts, file_id, version);
 }
 
+/* Line notations are searched by structure, not by words: their tokens would only fill
+ * the full-text index. */
+static int unindexed(const char *name)
+{
+  static const char *const names[] = {"canonical_smiles", "inchi", "reaction_smiles", "reactant", "agent", "product"};
+  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+    if (!strcmp(name, names[i]))
+      return 1;
+  return 0;
+}
+
 /* One record (a JSON line) into records and properties, as record number idx. */
 static cb_err insert_record(const char *file_id, int64_t version, int64_t idx, cJSON *rec)
 {
@@ -280,6 +291,7 @@ static cb_err insert_record(const char *file_id, int64_t version, int64_t idx, c
   if (rc != SQLITE_DONE)
     return db_rc(rc);
   cJSON *p;
+  struct cb_buf words = {0}; /* the record's text values, for full-text search */
   cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(rec, "properties"))
   {
     cJSON *name = cJSON_GetObjectItemCaseSensitive(p, "name"), *value = cJSON_GetObjectItemCaseSensitive(p, "value");
@@ -287,6 +299,8 @@ static cb_err insert_record(const char *file_id, int64_t version, int64_t idx, c
     const char *u = cJSON_IsString(unit) ? unit->valuestring : NULL, *i = cJSON_IsString(iri) ? iri->valuestring : NULL;
     if (e || !cJSON_IsString(name))
       continue;
+    if (cJSON_IsString(value) && !unindexed(name->valuestring))
+      cb_buf_printf(&words, "%s%s", words.len ? " " : "", value->valuestring);
     if (cJSON_IsNumber(value))
       e = db_exec("INSERT INTO properties(file_id, record_id, name, value_num, unit, iri, source)"
                   " VALUES (?, ?, ?, ?, ?, ?, 'extracted')", "sssdss", file_id, id, name->valuestring,
@@ -296,12 +310,17 @@ static cb_err insert_record(const char *file_id, int64_t version, int64_t idx, c
                   " VALUES (?, ?, ?, ?, ?, ?, 'extracted')", "ssssss", file_id, id, name->valuestring,
                   value->valuestring, u, i);
   }
+  if (!e)
+    e = db_search_index_record_tx(file_id, id, cJSON_IsString(title) ? title->valuestring : NULL, words.data);
+  cb_buf_free(&words);
   return e;
 }
 
 static cb_err clear_records(const char *file_id, int64_t version)
 {
-  cb_err e = db_exec("DELETE FROM properties WHERE record_id IN (SELECT id FROM records WHERE file_id = ? AND version = ?)",
+  cb_err e = db_search_forget_records_tx(file_id, version);
+  if (!e)
+    e = db_exec("DELETE FROM properties WHERE record_id IN (SELECT id FROM records WHERE file_id = ? AND version = ?)",
                      "si", file_id, version);
   if (!e)
     e = db_exec("DELETE FROM record_depictions WHERE record_id IN (SELECT id FROM records WHERE file_id = ? AND version = ?)",
@@ -422,6 +441,14 @@ cb_err db_ingest_apply(const char *job_id, const char *instance, const char *fil
                   " VALUES (?, NULL, ?, ?, ?, ?, 'extracted')", "sssss", file_id, p->name, p->value_text,
                   p->unit, p->iri);
   }
+  const char *text = NULL;
+  for (int i = 0; i < narts; i++)
+    if (!strcmp(arts[i].kind, "text") && arts[i].path)
+      text = arts[i].path;
+  if (!e)
+    e = db_search_index_file_tx(file_id);
+  if (!e)
+    e = db_search_index_text_tx(file_id, text);
   for (int i = 0; !e && i < narts; i++) {
     const struct cb_artifact *a = &arts[i];
     e = db_exec("INSERT OR IGNORE INTO blobs(sha256, size, created_at) VALUES (?, ?, ?)", "sis", a->sha256,

@@ -345,6 +345,8 @@ cb_err db_file_put_tx(const char *folder_id, const char *name, const char *owner
   e = db_exec("INSERT INTO file_versions(file_id, version, sha256, size, media_type, created_by,"
               " created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
               "sisisss", id, version, sha256, size, media_type, owner_id, ts);
+  if (!e && version == 1) /* found by name at once; its text when processed */
+    e = db_search_index_file_tx(id);
   if (e)
     goto done;
   /* Every upload is processed: its ingest job commits with it, so an acknowledged
@@ -393,12 +395,21 @@ cb_err db_file_update(const char *id, const char *name, const char *folder_id)
 {
   char ts[CB_TIME_MAX];
   now(ts);
-  cb_err e = db_exec("UPDATE files SET name = coalesce(?, name), folder_id = coalesce(?, folder_id),"
-                     " updated_at = ? WHERE id = ? AND deleted_at IS NULL",
-                     "ssss", name, folder_id, ts, id);
+  cb_err e = db_begin();
   if (e)
     return e;
-  return db_changes() ? CB_OK : CB_ENOTFOUND;
+  e = db_exec("UPDATE files SET name = coalesce(?, name), folder_id = coalesce(?, folder_id),"
+              " updated_at = ? WHERE id = ? AND deleted_at IS NULL",
+              "ssss", name, folder_id, ts, id);
+  if (!e && !db_changes())
+    e = CB_ENOTFOUND;
+  if (!e && name)
+    e = db_search_index_file_tx(id);
+  if (!e)
+    e = db_commit();
+  if (e)
+    db_rollback();
+  return e;
 }
 
 cb_err db_file_set_metadata(const char *id, const char *json)
@@ -416,10 +427,19 @@ cb_err db_file_delete(const char *id)
 {
   char ts[CB_TIME_MAX];
   now(ts);
-  cb_err e = db_exec("UPDATE files SET deleted_at = ? WHERE id = ? AND deleted_at IS NULL", "ss", ts, id);
+  cb_err e = db_begin();
   if (e)
     return e;
-  return db_changes() ? CB_OK : CB_ENOTFOUND;
+  e = db_exec("UPDATE files SET deleted_at = ? WHERE id = ? AND deleted_at IS NULL", "ss", ts, id);
+  if (!e && !db_changes())
+    e = CB_ENOTFOUND;
+  if (!e)
+    e = db_search_forget_file_tx(id);
+  if (!e)
+    e = db_commit();
+  if (e)
+    db_rollback();
+  return e;
 }
 
 struct tree_ctx {
@@ -472,6 +492,8 @@ cb_err db_properties_replace(const char *file_id, const char *source,
                   " VALUES (?, ?, ?, ?, ?, ?)", "ssssss", file_id, p->name, p->value_text, p->unit,
                   p->iri, source);
   }
+  if (!e)
+    e = db_search_index_file_tx(file_id);
   if (e) {
     db_rollback();
     return e;

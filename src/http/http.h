@@ -81,6 +81,8 @@ void http_drop_body(struct req *r);
 const char *http_header(struct req *r, const char *name);
 /* Query parameter, URL-decoded into out. 1 when present, 0 when absent, -1 if malformed. */
 int http_query(struct req *r, const char *name, char *out, size_t cap);
+/* The same for the nth (from 0) occurrence of a repeated parameter. */
+int http_query_nth(struct req *r, const char *name, int nth, char *out, size_t cap);
 /* Reads a JSON object body (Content-Type application/json, at most HTTP_JSON_MAX). On
  * failure it has already answered (400/413/415) and returns NULL. */
 cJSON *http_read_json(struct req *r);
@@ -188,6 +190,7 @@ int h_record_get(struct req *r);
 int h_record_depiction(struct req *r);
 int h_file_preview(struct req *r);
 int h_search_structure(struct req *r);
+int h_search(struct req *r);
 /* Queues a job of `type` (params: JSON text; input_id may be NULL) for the caller and waits
  * up to timeout_s: 1 succeeded, 0 failed or canceled (err says why), -1 still running at the
  * timeout or at shutdown (canceled when cancel_on_timeout), -2 not queued. */

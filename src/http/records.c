@@ -94,7 +94,8 @@ int h_record_get(struct req *r)
 
 /* ---- depictions: rendered by a worker process on first request, then kept ---- */
 
-static int send_svg(struct req *r, const char *sha, int64_t size)
+/* A derived blob (a depiction, a thumbnail): cached by its hash; never run as a page. */
+static int send_blob(struct req *r, const char *media_type, const char *sha, int64_t size)
 {
   char etag[70];
   snprintf(etag, sizeof etag, "\"%s\"", sha);
@@ -106,7 +107,7 @@ static int send_svg(struct req *r, const char *sha, int64_t size)
   }
   const char *hdr[] = {"ETag", etag, "Cache-Control", "private, max-age=86400",
                        "Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'", NULL};
-  if (http_begin(r, 200, "image/svg+xml", size, hdr) || r->is_head)
+  if (http_begin(r, 200, media_type, size, hdr) || r->is_head)
     return 200;
   struct cb_errbuf eb = {{0}};
   if (store_get_range(app.store, sha, 0, (uint64_t)size, http_sink, r, &eb))
@@ -119,7 +120,7 @@ static int depiction(struct req *r, const struct cb_record *rec)
   char sha[65];
   int64_t size;
   if (!db_depiction_get(rec->id, sha, &size))
-    return send_svg(r, sha, size);
+    return send_blob(r, "image/svg+xml", sha, size);
   if (!rec->smiles || !*rec->smiles)
     return http_problem(r, 404, NULL, "record %s has no structure to draw%s%s", rec->id,
                         rec->error[0] ? ": " : "", rec->error);
@@ -128,7 +129,7 @@ static int depiction(struct req *r, const struct cb_record *rec)
   snprintf(params, sizeof params, "{\"record_id\":\"%s\"}", rec->id);
   int rc = http_run_job(r, "depict", params, NULL, 60, 0, job, err, sizeof err);
   if (rc == 1 && !db_depiction_get(rec->id, sha, &size))
-    return send_svg(r, sha, size);
+    return send_blob(r, "image/svg+xml", sha, size);
   if (rc == 0)
     return http_problem(r, 422, NULL, "the molecule could not be drawn: %s", err);
   if (rc == -2)
@@ -158,9 +159,13 @@ int h_file_preview(struct req *r)
   if (http_load_file(r, r->params[0], CB_READ, &f))
     return r->status;
   struct cb_record rec = {0};
+  struct cb_artifact_row a;
   int st;
-  if (strcmp(f.kind, "structure") && strcmp(f.kind, "reaction") && strcmp(f.kind, "crystal"))
-    st = http_problem(r, 404, NULL, "files of kind %s have no preview yet", f.kind);
+  if (!db_artifact_get(f.id, f.version, "preview", &a)) /* a thumbnail the converter made */
+    st = send_blob(r, a.media_type, a.sha256, a.size);
+  else if (strcmp(f.kind, "structure") && strcmp(f.kind, "reaction") && strcmp(f.kind, "crystal"))
+    st = http_problem(r, 404, NULL, "file %s has no preview%s", f.id,
+                      strcmp(f.status, "processed") ? " yet: it is still being processed or failed" : "");
   else if (db_record_first(f.id, f.version, &rec))
     st = http_problem(r, 404, NULL, "file %s has no structure to draw%s", f.id,
                       strcmp(f.status, "processed") ? " yet: it is still being processed or failed" : "");
@@ -179,6 +184,8 @@ static const struct {
 } conversions[] = {
   {"structure", "smi,can,inchi,inchikey,mol,sdf,mol2,pdb,cml,xyz,csv"},
   {"reaction", "rxn,rsmi,csv"},
+  {"table", "csv,tsv,json"},
+  {"image", "png"},
   {"crystal", "cif,smi,can,inchi,inchikey,mol,sdf,mol2,pdb,cml,xyz,csv"},
   {"text", "txt"},
 };

@@ -210,6 +210,11 @@ const char *http_header(struct req *r, const char *name)
 
 int http_query(struct req *r, const char *name, char *out, size_t cap)
 {
+  return http_query_nth(r, name, 0, out, cap);
+}
+
+int http_query_nth(struct req *r, const char *name, int nth, char *out, size_t cap)
+{
   const char *q = r->ri->query_string;
   size_t nlen = strlen(name);
   while (q && *q) {
@@ -217,7 +222,7 @@ int http_query(struct req *r, const char *name, char *out, size_t cap)
     size_t plen = amp ? (size_t)(amp - q) : strlen(q);
     const char *eq = memchr(q, '=', plen);
     size_t klen = eq ? (size_t)(eq - q) : plen;
-    if (klen == nlen && !strncmp(q, name, nlen)) {
+    if (klen == nlen && !strncmp(q, name, nlen) && nth-- == 0) {
       const char *v = eq ? eq + 1 : q + plen;
       size_t vlen = eq ? plen - klen - 1 : 0;
       if (cb_url_decode(v, vlen, out, cap, 1) < 0)

@@ -60,6 +60,7 @@ const struct route http_routes[] = {
   {"GET", "/api/v1/records/{id}/depiction", h_record_depiction, 0},
   {"GET", "/api/v1/files/{id}/preview", h_file_preview, 0},
   {"GET", "/api/v1/files/{id}/convert", h_file_convert, 0},
+  {"GET", "/api/v1/search", h_search, 0},
   {"GET", "/api/v1/search/structure", h_search_structure, 0},
   {"GET", "/api/v1/files/{id}/artifacts/{kind}", h_file_artifact, 0},
   {"POST", "/api/v1/jobs", h_jobs_create, 0},

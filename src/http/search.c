@@ -246,3 +246,199 @@ int h_search_structure(struct req *r)
   }
   return http_json(r, 200, o);
 }
+
+/* ---- GET /api/v1/search?q=WORDS[&kind=K][&folder_id=F][&where=NAME:OP:VALUE]... ----
+ * Full-text (FTS5 over names, extracted text and property values) and property search.
+ * Every word must occur (a trailing * matches a prefix); hits are files and records the
+ * caller may see, best first. */
+
+#define MAX_WHERE 8
+
+/* The user's words as an FTS5 query: each a quoted string (so no word is ever read as
+ * FTS5 syntax), a trailing * kept as a prefix match. NULL when there is no word. */
+static char *fts_query(const char *q)
+{
+  struct cb_buf b = {0};
+  const char *p = q;
+  int words = 0;
+  while (*p) {
+    while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
+      p++;
+    const char *start = p;
+    while (*p && *p != ' ' && *p != '\t' && *p != '\n' && *p != '\r')
+      p++;
+    size_t n = (size_t)(p - start);
+    int prefix = n > 1 && start[n - 1] == '*';
+    if (prefix)
+      n--;
+    if (!n || (n == 1 && *start == '*'))
+      continue;
+    cb_buf_puts(&b, words++ ? " \"" : "\"");
+    for (size_t i = 0; i < n; i++)
+      cb_buf_append(&b, start[i] == '"' ? "\"\"" : &start[i], start[i] == '"' ? 2 : 1);
+    cb_buf_puts(&b, prefix ? "\"*" : "\"");
+  }
+  if (!words) {
+    cb_buf_free(&b);
+    return NULL;
+  }
+  return b.data;
+}
+
+/* NAME:OP:VALUE, NAME possibly holding colons itself (RXN:YIELD:gt:90): the first
+ * ":op:" separates. 0, or -1 when it does not read. */
+static int parse_where(char *text, struct db_where *w)
+{
+  static const char *const ops[] = {"eq", "lt", "le", "gt", "ge"};
+  char *best = NULL;
+  int op = -1;
+  for (int i = 0; i < 5; i++) {
+    char pat[8];
+    snprintf(pat, sizeof pat, ":%s:", ops[i]);
+    char *at = strstr(text, pat);
+    if (at && at != text && (!best || at < best)) {
+      best = at;
+      op = i;
+    }
+  }
+  if (!best || strlen(best + 4) == 0)
+    return -1;
+  *best = '\0';
+  w->name = text;
+  w->op = (enum db_op)op;
+  w->text = best + 4;
+  char *end;
+  w->num = strtod(w->text, &end);
+  w->is_num = end != w->text && !*end && isfinite(w->num);
+  return 0;
+}
+
+struct text_hits {
+  struct access_cache *ac;
+  const char *match;
+  cJSON *hits;
+  int n, limit;
+  int64_t last; /* the position of the last candidate looked at */
+  int more;
+  int scanned;
+};
+
+#define MAX_SCAN 20000 /* candidates looked at per page, visible or not */
+
+static int take_hit(const struct cb_search_hit *h, void *ctx)
+{
+  struct text_hits *th = ctx;
+  if (th->n == th->limit) {
+    th->more = 1;
+    return 1;
+  }
+  th->last = h->position;
+  if (++th->scanned > MAX_SCAN) {
+    th->more = 1;
+    return 1;
+  }
+  if (!may_see(th->ac, h->file_id))
+    return 0;
+  cJSON *o = cJSON_CreateObject();
+  cJSON_AddStringToObject(o, "file_id", h->file_id);
+  if (h->record_id)
+    cJSON_AddStringToObject(o, "record_id", h->record_id);
+  cJSON_AddStringToObject(o, "name", h->name ? h->name : "");
+  if (h->record_id && h->title)
+    cJSON_AddStringToObject(o, "title", h->title);
+  cJSON_AddStringToObject(o, "kind", h->kind ? h->kind : "other");
+  char *snip = th->match ? db_search_snippet(th->match, h->doc) : NULL;
+  cJSON_AddStringToObject(o, "snippet", snip ? snip : "");
+  free(snip);
+  cJSON_AddNumberToObject(o, "score", h->score);
+  cJSON_AddItemToArray(th->hits, o);
+  th->n++;
+  return 0;
+}
+
+int h_search(struct req *r)
+{
+  static const char *const kinds[] = {"structure", "reaction", "crystal", "image", "pdf", "office",
+                                      "table", "archive", "text", "other"};
+  char q[2048] = "", kind[32] = "", folder[64] = "", cursor[32] = "";
+  char where_text[MAX_WHERE][512];
+  struct db_where where[MAX_WHERE];
+  int nwhere = 0, limit;
+  if (http_page(r, &limit, cursor, sizeof cursor))
+    return r->status;
+  if (http_query(r, "q", q, sizeof q) < 0)
+    return http_problem(r, 400, "q", "q is malformed or longer than %zu bytes", sizeof q - 1);
+  int has_kind = http_query(r, "kind", kind, sizeof kind);
+  if (has_kind < 0 || (has_kind > 0 && !kind[0]))
+    return http_problem(r, 400, "kind", "kind is malformed");
+  if (has_kind > 0) {
+    int ok = 0;
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
+      ok |= !strcmp(kind, kinds[i]);
+    if (!ok)
+      return http_problem(r, 400, "kind", "kind must be one of structure, reaction, crystal, image, pdf, office,"
+                                          " table, archive, text, other");
+  }
+  int has_folder = http_query(r, "folder_id", folder, sizeof folder);
+  if (has_folder < 0 || (has_folder > 0 && !cb_id_valid(folder)))
+    return http_problem(r, 400, "folder_id", "folder_id is not a folder id");
+  if (has_folder > 0) {
+    cb_err e = auth_check(&r->who, "folder", folder, CB_READ);
+    if (e)
+      return http_access_error(r, e, "folder", folder);
+  }
+  for (int i = 0;; i++) {
+    char buf[512];
+    int rc = http_query_nth(r, "where", i, buf, sizeof buf);
+    if (rc == 0)
+      break;
+    if (nwhere == MAX_WHERE)
+      return http_problem(r, 400, "where", "at most %d where= conditions", MAX_WHERE);
+    snprintf(where_text[nwhere], sizeof where_text[nwhere], "%s", buf);
+    if (rc < 0 || parse_where(where_text[nwhere], &where[nwhere]))
+      return http_problem(r, 400, "where", "where= must read NAME:OP:VALUE with OP one of eq, lt, le, gt, ge");
+    nwhere++;
+  }
+  char *match = fts_query(q);
+  if (!match && !nwhere)
+    return http_problem(r, 400, "q", "give words to find (q=) or at least one where=NAME:OP:VALUE");
+  int64_t offset = 0;
+  if (cursor[0]) {
+    char *end;
+    offset = strtoll(cursor, &end, 10);
+    if (*end || offset < 0) {
+      free(match);
+      return http_problem(r, 400, "cursor", "cursor is not one this endpoint issued");
+    }
+  }
+  struct access_cache *ac = calloc(1, sizeof *ac);
+  cJSON *out = cJSON_CreateObject();
+  cJSON *hits = cJSON_AddArrayToObject(out, "hits");
+  struct text_hits th = {.ac = ac, .match = match, .hits = hits, .limit = limit, .last = offset};
+  struct db_search_q sq = {match, has_kind > 0 ? kind : NULL, has_folder > 0 ? folder : NULL, where, nwhere, offset};
+  cb_err e = ac ? CB_OK : CB_ENOMEM;
+  if (ac) {
+    ac->r = r;
+    e = db_search(&sq, take_hit, &th);
+  }
+  int st;
+  if (e == CB_EINVAL) {
+    st = http_problem(r, 400, "q", "the query cannot be searched");
+  } else if (e) {
+    st = http_error(r, e, "cannot search");
+  } else {
+    if (th.more) {
+      char next[32];
+      snprintf(next, sizeof next, "%lld", (long long)th.last);
+      cJSON_AddStringToObject(out, "next_cursor", next);
+    } else {
+      cJSON_AddNullToObject(out, "next_cursor");
+    }
+    st = http_json(r, 200, out);
+    out = NULL;
+  }
+  cJSON_Delete(out);
+  free(ac);
+  free(match);
+  return st;
+}

@@ -258,6 +258,7 @@ static enum outcome apply_ingest(struct run *r, const struct cb_file *f, int64_t
   struct cb_property *pv = calloc((size_t)pmax + 1, sizeof *pv);
   struct cb_artifact *av = calloc((size_t)amax + 1, sizeof *av);
   char (*shas)[65] = calloc((size_t)amax + 1, sizeof *shas);
+  char text_path[PATH_MAX];
   enum outcome out = OUT_DONE;
   if (!pv || !av || !shas) {
     out = OUT_RETRY;
@@ -303,6 +304,10 @@ static enum outcome apply_ingest(struct run *r, const struct cb_file *f, int64_t
     av[narts].media_type = mt->valuestring;
     av[narts].sha256 = shas[narts];
     av[narts].size = (int64_t)size;
+    /* the stored copy (the store may have taken the work file by rename); a store that
+     * keeps nothing locally gives none, and the text is then not indexed */
+    if (!strcmp(kind->valuestring, "text") && !store_local_path(store, shas[narts], text_path, sizeof text_path))
+      av[narts].path = text_path;
     narts++;
   }
   cJSON *kind = cJSON_GetObjectItemCaseSensitive(res, "kind");

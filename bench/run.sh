@@ -2,14 +2,15 @@
 # Runs the carboy benchmarks and prints a markdown table of their RESULT lines; the table
 # also goes to bench/results/latest.md and the full output to bench/results/latest.log.
 #
-#   bash bench/run.sh                      # all five: download upload requests jobs chem
+#   bash bench/run.sh                      # all six: download upload requests jobs chem search
 #   bash bench/run.sh download requests    # a subset
 #
 # Uses build/carboy as it is; only if it is missing does it build it (release).
 # Knobs (environment): BENCH_SIZE_MB (1024), BENCH_RUNS (3), BENCH_DURATION (10s),
 # BENCH_TIMEOUT (600 s per transfer), BENCH_JOBS (300 jobs per batch), BENCH_JOBS_RUNS (3),
-# BENCH_JOBS_WORKERS ("1 2 4"), CARBOY_BIN (build/carboy).
-# A benchmark may print several RESULT lines (jobs.sh does): each becomes a row.
+# BENCH_JOBS_WORKERS ("1 2 4"), BENCH_DOCS (100000), BENCH_QUERIES (200),
+# CARBOY_BIN (build/carboy).
+# A benchmark may print several RESULT lines (jobs.sh, search.sh do): each becomes a row.
 # Exit status: 0 when every benchmark ran (whether or not it met its target), 1 otherwise.
 set -euo pipefail
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -38,7 +39,7 @@ bin_info="$("$snapdir/carboy" --version 2>/dev/null), binary sha256 $(sha256sum 
 export CARBOY_BIN="$snapdir/carboy"
 
 benches=("$@")
-[ ${#benches[@]} -gt 0 ] || benches=(download upload requests jobs chem)
+[ ${#benches[@]} -gt 0 ] || benches=(download upload requests jobs chem search)
 for b in "${benches[@]}"; do
   [ -x "$BENCH_DIR/$b.sh" ] || { echo "run.sh: no benchmark '$b' (bench/$b.sh)" >&2; exit 2; }
 done
@@ -67,13 +68,18 @@ trap 'on_signal 143' TERM
 # Keyed by the name in the RESULT line (the benchmark's own name, or for jobs.sh, which
 # prints two, jobs-pool and jobs-scaling).
 declare -A unit=([download]="MB/s" [upload]="MB/s" [requests]="req/s" [jobs-pool]="jobs/s"
-  [jobs-scaling]="jobs/s")
+  [jobs-scaling]="jobs/s" [search-index]="MB/s" [search-fulltext-p50]="ms" [search-fulltext-p99]="ms"
+  [search-property-p50]="ms" [search-property-p99]="ms")
 declare -A base_name=([download]="nginx (sendfile)" [upload]="floor: sha256 + write+fsync"
   [requests]="GET /healthz" [jobs]="noop jobs (queue only)" [jobs-pool]="noop jobs (queue only)"
-  [jobs-scaling]="extract jobs, 1 worker")
+  [jobs-scaling]="extract jobs, 1 worker" [search-index]="SQLite FTS5, one transaction"
+  [search-fulltext-p50]="FTS5 MATCH, in process" [search-fulltext-p99]="FTS5 MATCH, in process"
+  [search-property-p50]="indexed props table" [search-property-p99]="indexed props table")
 declare -A cb_name=([download]="GET /files/ID/content" [upload]="PUT (curl -T)"
   [requests]="GET /files/ID" [jobs]="extract jobs (converter pool)"
-  [jobs-pool]="extract jobs, default workers" [jobs-scaling]="extract jobs, 2 workers")
+  [jobs-pool]="extract jobs, default workers" [jobs-scaling]="extract jobs, 2 workers"
+  [search-index]="PUT .txt .. processed" [search-fulltext-p50]="GET /search?q=" [search-fulltext-p99]="GET /search?q="
+  [search-property-p50]="GET /search?where=" [search-property-p99]="GET /search?where=")
 
 rows=() failed=0
 for b in "${benches[@]}"; do
@@ -127,13 +133,13 @@ table=$(
   echo "- date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
   echo "- carboy: $bin_info, commit $rev$dirty"
   echo "- machine: $(nproc) cores, $(uname -sr), load average $(cut -d' ' -f1-3 /proc/loadavg)"
-  echo "- settings: BENCH_SIZE_MB=${BENCH_SIZE_MB:-1024} BENCH_RUNS=${BENCH_RUNS:-3} BENCH_DURATION=${BENCH_DURATION:-10s} BENCH_JOBS=${BENCH_JOBS:-300} BENCH_JOBS_RUNS=${BENCH_JOBS_RUNS:-3}"
+  echo "- settings: BENCH_SIZE_MB=${BENCH_SIZE_MB:-1024} BENCH_RUNS=${BENCH_RUNS:-3} BENCH_DURATION=${BENCH_DURATION:-10s} BENCH_JOBS=${BENCH_JOBS:-300} BENCH_JOBS_RUNS=${BENCH_JOBS_RUNS:-3} BENCH_DOCS=${BENCH_DOCS:-100000} BENCH_QUERIES=${BENCH_QUERIES:-200}"
   echo
   echo "| benchmark | baseline | baseline value | carboy | carboy value | ratio | target | verdict | time |"
   echo "|---|---|---|---|---|---|---|---|---|"
   printf '%s\n' "${rows[@]}"
   echo
-  echo "Ratios are carboy/baseline (medians; higher is better). Absolute numbers vary with machine load."
+  echo "Ratios are carboy/baseline, for latencies (ms) baseline/carboy (higher is better; medians, or p99 where named). Absolute numbers vary with machine load."
 )
 echo
 echo "$table"

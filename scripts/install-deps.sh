@@ -18,12 +18,18 @@ pkgs=(
   # reaction and crystal test files (Open Babel's own CIF example; COD CIFs; PDB mmCIFs)
   python3-openbabel cif2hkl python-biopython-doc
   # test files: pdf
+  poppler-utils libtasn1-doc golang-github-jung-kurt-gofpdf-dev
   # test files: office
+  golang-github-gabriel-vasile-mimetype-dev xlsx2csv
   # test files: image
+  golang-golang-x-image-dev checkit-tiff gtk-4-tests gdk-pixbuf-tests python-xraylarch-doc python-osmnx-doc
+  libtiff-tools python3-pil
   # test files: table
+  ggobi xlsx2csv
   # test files: archive
+  python3-pyutilib golang-github-alcortesm-tgz-dev autopoint
   # tests and benchmarks
-  python3-pytest python3-requests curl nginx-light wrk procps
+  python3-pytest python3-requests curl nginx-light wrk procps file
 )
 stamp=/var/lib/carboy-deps.stamp
 want=$(printf '%s\n' "${pkgs[@]}" | sort | sha256sum | cut -c1-16)

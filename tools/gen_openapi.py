@@ -203,7 +203,8 @@ add("/api/v1/search", "get", op(
     "ones). q: words that must all occur in a file's name, extracted text or property values, or a record's title and "
     "property values (a trailing * matches a prefix; FTS5 with unicode61, accents folded; ranked by bm25, the name "
     "weighing ten times the text). where=NAME:OP:VALUE (repeatable, at most 8; OP eq, lt, le, gt, ge; numbers compare "
-    "as numbers) keeps hits whose own properties satisfy it; q or a where is required. snippet marks matches with "
+    "as numbers) keeps hits whose own properties satisfy it (alone, in the order of the first condition's value); q or a "
+    "where is required. snippet marks matches with "
     "\u00ab \u00bb.", "search",
     {"200": R("Hits", "SearchHits"), **errs(400, 404)},
     parameters=PAGE + [P("q", "Words to find", None, "query", False),
@@ -398,7 +399,7 @@ schemas = {
                     next_cursor=NSTR),
     "RecordList": S(records={"type": "array", "items": ref("Record")}, next_cursor=NSTR),
     "JobRequest": {"type": "object", "required": ["type"], "properties": {
-        "type": {"enum": ["ingest", "extract", "convert", "noop"]}, "inputs": {"type": "array", "items": STR},
+        "type": {"enum": ["ingest", "extract", "convert", "unpack", "noop"]}, "inputs": {"type": "array", "items": STR},
         "params": {"type": "object"}, "output_folder_id": STR}},
     "Job": S(id=STR, type=STR, state={"enum": ["queued", "running", "succeeded", "failed", "canceled"]},
              progress={"type": "number", "minimum": 0, "maximum": 1}, attempts={"type": "integer"},

@@ -3,6 +3,8 @@
  *   -> {"op":"extract","path":P,"name":N,"workdir":W,"size":S}
  *   <- {"progress":0.5}                 (any number of times)
  *   <- {"ok":true,"result":{...}}  or  {"ok":false,"error":"..."}
+ * Other ops: "depict", "query", "match" (chemistry) and "unpack" (archives: the members
+ * written into the work folder, their manifest as the result).
  * It runs under the limits the parent set (memory, CPU time, file size); a crash or a hang
  * costs this process, never the server. Nothing but protocol goes to stdout. */
 #include <magic.h>
@@ -13,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "convert/archive/archive.h"
 #include "convert/converter.h"
 #include "util/util.h"
 
@@ -54,13 +57,28 @@ static void progress(void *ctx, double f)
   fflush(proto);
 }
 
-static void answer_error(const char *msg)
+/* Answers {"ok":true,"result":result} (taking result) or, when e is set,
+ * {"ok":false,"error":msg} (deleting result). */
+static void answer(cb_err e, const char *msg, cJSON *result)
 {
   cJSON *o = cJSON_CreateObject();
-  cJSON_AddFalseToObject(o, "ok");
-  cJSON_AddStringToObject(o, "error", msg);
+  if (out_of_memory)
+    cJSON_AddTrueToObject(o, "exit"); /* the parent starts a fresh process next time */
+  if (e) {
+    cJSON_AddFalseToObject(o, "ok");
+    cJSON_AddStringToObject(o, "error", msg);
+    cJSON_Delete(result);
+  } else {
+    cJSON_AddTrueToObject(o, "ok");
+    cJSON_AddItemToObject(o, "result", result);
+  }
   send_json(o);
   cJSON_Delete(o);
+}
+
+static void answer_error(const char *msg)
+{
+  answer(CB_EINVAL, msg, NULL);
 }
 
 /* {"op":"depict","smiles":S,"workdir":W} -> {"ok":true,"result":{"path":W/depiction.svg}} */
@@ -75,17 +93,10 @@ static void handle_depict(cJSON *req)
   char path[4200], err[512] = "";
   snprintf(path, sizeof path, "%s/depiction.svg", workdir->valuestring);
   cb_err e = chem_depict(smiles->valuestring, path, err, sizeof err);
-  cJSON *o = cJSON_CreateObject();
-  if (e) {
-    cJSON_AddFalseToObject(o, "ok");
-    cJSON_AddStringToObject(o, "error", err[0] ? err : cb_strerror(e));
-  } else {
-    cJSON_AddTrueToObject(o, "ok");
-    cJSON *res = cJSON_AddObjectToObject(o, "result");
+  cJSON *res = e ? NULL : cJSON_CreateObject();
+  if (res)
     cJSON_AddStringToObject(res, "path", path);
-  }
-  send_json(o);
-  cJSON_Delete(o);
+  answer(e, err[0] ? err : cb_strerror(e), res);
 }
 
 /* {"op":"query","smiles"|"smarts":Q} and {"op":"match","smarts":P,"smiles":[...]} */
@@ -104,17 +115,38 @@ static void handle_query(cJSON *req, int match)
             ? chem_query(cJSON_IsString(smiles) ? smiles->valuestring : NULL,
                          cJSON_IsString(smarts) ? smarts->valuestring : NULL, res, err, sizeof err)
             : CB_EINVAL;
-  cJSON *o = cJSON_CreateObject();
-  if (e) {
-    cJSON_AddFalseToObject(o, "ok");
-    cJSON_AddStringToObject(o, "error", err[0] ? err : "malformed request");
-    cJSON_Delete(res);
-  } else {
-    cJSON_AddTrueToObject(o, "ok");
-    cJSON_AddItemToObject(o, "result", res);
+  answer(e, err[0] ? err : "malformed request", res);
+}
+
+/* {"op":"unpack","path":P,"name":N,"workdir":W,"max_total_size"?:B} -> the archive's
+ * members written under W/files, their manifest as the result (archive.h). */
+static void handle_unpack(cJSON *req)
+{
+  const cJSON *path = cJSON_GetObjectItemCaseSensitive(req, "path");
+  const cJSON *name = cJSON_GetObjectItemCaseSensitive(req, "name");
+  const cJSON *workdir = cJSON_GetObjectItemCaseSensitive(req, "workdir");
+  const cJSON *max_total = cJSON_GetObjectItemCaseSensitive(req, "max_total_size");
+  if (!cJSON_IsString(path) || !cJSON_IsString(name) || !cJSON_IsString(workdir)) {
+    answer_error("malformed request");
+    return;
   }
-  send_json(o);
-  cJSON_Delete(o);
+  struct unpack_limits lim = {UNPACK_MAX_TOTAL, UNPACK_MAX_ENTRIES, UNPACK_MAX_RATIO, UNPACK_RATIO_FROM};
+  if (cJSON_IsNumber(max_total) && max_total->valuedouble >= 0 && max_total->valuedouble < (double)lim.max_total)
+    lim.max_total = (uint64_t)max_total->valuedouble;
+  struct cb_convert_input in = {.path = path->valuestring, .name = name->valuestring, .workdir = workdir->valuestring};
+  struct stat sb;
+  if (stat(in.path, &sb)) {
+    answer_error("the file to read is missing");
+    return;
+  }
+  in.size = (uint64_t)sb.st_size;
+  struct progress_state ps = {0, 0};
+  char err[512] = "";
+  cJSON *result = cJSON_CreateObject();
+  cb_err e = archive_unpack(&in, &lim, result, progress, &ps, err, sizeof err);
+  if (e == CB_ENOMEM)
+    out_of_memory = 1;
+  answer(e, err[0] ? err : cb_strerror(e), result);
 }
 
 static void handle(magic_t mime_cookie, magic_t desc_cookie, cJSON *req)
@@ -126,6 +158,10 @@ static void handle(magic_t mime_cookie, magic_t desc_cookie, cJSON *req)
   }
   if (cJSON_IsString(op) && (!strcmp(op->valuestring, "query") || !strcmp(op->valuestring, "match"))) {
     handle_query(req, !strcmp(op->valuestring, "match"));
+    return;
+  }
+  if (cJSON_IsString(op) && !strcmp(op->valuestring, "unpack")) {
+    handle_unpack(req);
     return;
   }
   const cJSON *path = cJSON_GetObjectItemCaseSensitive(req, "path");
@@ -195,24 +231,12 @@ static void handle(magic_t mime_cookie, magic_t desc_cookie, cJSON *req)
   }
   if (e == CB_ENOMEM)
     out_of_memory = 1; /* answer, then make room for a fresh process */
-  cJSON *o = cJSON_CreateObject();
-  if (out_of_memory)
-    cJSON_AddTrueToObject(o, "exit"); /* the parent starts a fresh process next time */
-  if (e) {
-    cJSON_AddFalseToObject(o, "ok");
-    char msg[700];
-    if (is_convert && e == CB_EINVAL && strstr(err, "cannot be converted"))
-      snprintf(msg, sizeof msg, "%s", err);
-    else
-      snprintf(msg, sizeof msg, "%s: %s", c->desc->name, err[0] ? err : cb_strerror(e));
-    cJSON_AddStringToObject(o, "error", msg);
-    cJSON_Delete(result);
-  } else {
-    cJSON_AddTrueToObject(o, "ok");
-    cJSON_AddItemToObject(o, "result", result);
-  }
-  send_json(o);
-  cJSON_Delete(o);
+  char msg[700] = "";
+  if (is_convert && e == CB_EINVAL && strstr(err, "cannot be converted"))
+    snprintf(msg, sizeof msg, "%s", err);
+  else if (e)
+    snprintf(msg, sizeof msg, "%s: %s", c->desc->name, err[0] ? err : cb_strerror(e));
+  answer(e, msg, result);
 }
 
 int convert_worker_main(void)

@@ -347,7 +347,7 @@ struct db_records_feed {
   int64_t next_idx; /* the next record's number */
   int started;      /* earlier records were cleared */
 };
-/* Stores the complete lines written so far, batch records per transaction, each checking
+/* Stores up to batch of the complete lines written so far, in one transaction that checks
  * that job_id is still this instance's (CB_ENOTFOUND when not). */
 cb_err db_records_feed(struct db_records_feed *feed, const char *job_id, const char *instance, int batch);
 /* Removes the records of a file version (what a failed ingest had stored). */
@@ -401,6 +401,22 @@ cb_err db_depiction_apply(const char *job_id, const char *instance, const char *
 cb_err db_convert_apply(const char *job_id, const char *instance, const char *folder_id,
                         const char *name, const char *owner_id, const char *sha256, int64_t size,
                         const char *media_type, const char *kind, char file_id[CB_ID_LEN + 1]);
+/* One member of an unpacked archive: its path below the new folder ('/'-separated, each
+ * component a valid name), its content (already in the store); file_id is set on success. */
+struct db_unpack_file {
+  const char *path;
+  const char *sha256;
+  int64_t size;
+  char file_id[CB_ID_LEN + 1];
+};
+/* An unpack's effects, all or nothing, in one transaction and only while instance holds
+ * the job's lease: a folder folder_id in parent_id named name (or "name (2)", "name (3)",
+ * ... when taken), the folders of dirs and of the files' paths below it, and the files,
+ * each with its own ingest job; the job succeeds with the files as its outputs and
+ * result_json as its result. CB_ENOTFOUND when the lease was lost. */
+cb_err db_unpack_apply(const char *job_id, const char *instance, const char *parent_id, const char *folder_id,
+                       const char *name, const char *owner_id, const char *const *dirs, int ndirs,
+                       struct db_unpack_file *files, int nfiles, const char *result_json);
 /* A conversion kept as an artifact of the file version (for GET /files/{id}/convert),
  * recorded with the job's success (lease checked), in one transaction. */
 cb_err db_artifact_apply(const char *job_id, const char *instance, const char *file_id, int64_t version,
@@ -475,8 +491,10 @@ struct cb_search_hit {
   int64_t position; /* this candidate's number, counting from 1: the next cursor */
 };
 typedef int (*db_search_cb)(const struct cb_search_hit *h, void *ctx);
-/* Candidates best first (by full-text rank; by name without match), one per file or
- * record: live files, their current version's records. Access is the caller's to check.
+/* Candidates best first: by full-text rank, one per file or record; without match, in the
+ * order of the first where's value (a file or record whose property repeats may come more
+ * than once: the caller drops repeats). Live files and their current version's records
+ * only. Access is the caller's to check.
  * CB_EINVAL: neither match nor a where, or a match FTS5 cannot parse. */
 cb_err db_search(const struct db_search_q *q, db_search_cb cb, void *ctx);
 /* The words around the match in full-text row doc, the matches marked « », malloc'd. */

@@ -109,7 +109,7 @@ cb_err db_job_claim(const char *instance, const char *now_ts, const char *lease_
 {
   sqlite3_stmt *st = db_query("UPDATE jobs SET state = 'running', lease_owner = ?1, lease_expires = ?3,"
                               " attempts = attempts + 1, started_at = coalesce(started_at, ?2),"
-                              " updated_at = ?2 WHERE id = (SELECT id FROM jobs WHERE state = 'queued'"
+                              " updated_at = ?2 WHERE id = (SELECT id FROM jobs INDEXED BY jobs_claim WHERE state = 'queued'"
                               " AND run_after <= ?2 ORDER BY run_after, created_at LIMIT 1)"
                               " RETURNING " JOB_COLS, "sss", instance, now_ts, lease_until);
   cb_err e = db_one_row(st);
@@ -375,25 +375,22 @@ static cb_err feed_tx(struct db_records_feed *feed, int max, int *more)
 
 cb_err db_records_feed(struct db_records_feed *feed, const char *job_id, const char *instance, int batch)
 {
-  int more = 1;
-  cb_err e = CB_OK;
-  while (!e && more) {
-    struct db_records_feed saved = *feed;
-    if ((e = db_begin()))
-      return e;
-    e = feed_tx(feed, batch, &more);
-    /* only the lease holder writes: a job taken over stops here */
-    if (!e && !db_exec("UPDATE jobs SET updated_at = updated_at WHERE id = ? AND lease_owner = ? AND state = 'running'",
-                       "ss", job_id, instance) && !db_changes())
-      e = CB_ENOTFOUND;
-    if (e) {
-      db_rollback();
-      *feed = saved;
-      return e;
-    }
-    if ((e = db_commit()))
-      *feed = saved;
-  }
+  struct db_records_feed saved = *feed;
+  int more;
+  cb_err e = db_begin();
+  if (e)
+    return e;
+  e = feed_tx(feed, batch, &more);
+  /* only the lease holder writes: a job taken over stops here */
+  if (!e && !db_exec("UPDATE jobs SET updated_at = updated_at WHERE id = ? AND lease_owner = ? AND state = 'running'",
+                     "ss", job_id, instance) && !db_changes())
+    e = CB_ENOTFOUND;
+  if (!e)
+    e = db_commit();
+  else
+    db_rollback();
+  if (e)
+    *feed = saved;
   return e;
 }
 
@@ -494,6 +491,117 @@ cb_err db_convert_apply(const char *job_id, const char *instance, const char *fo
     return e;
   }
   return db_commit();
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+  return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The folder id of dir (a path below the new folder; "" is the new folder itself). */
+static const char *unpack_folder(char **paths, char (*ids)[CB_ID_LEN + 1], int n, const char *root, const char *dir)
+{
+  if (!*dir)
+    return root;
+  char **hit = bsearch(&dir, paths, (size_t)n, sizeof *paths, cmp_str);
+  return hit ? ids[hit - paths] : NULL;
+}
+
+cb_err db_unpack_apply(const char *job_id, const char *instance, const char *parent_id, const char *folder_id,
+                       const char *name, const char *owner_id, const char *const *dirs, int ndirs,
+                       struct db_unpack_file *files, int nfiles, const char *result_json)
+{
+  /* every folder needed: the directories named, and every file's ancestors */
+  int cap = ndirs + 1, n = 0;
+  for (int i = 0; i < nfiles; i++)
+    for (const char *p = files[i].path; (p = strchr(p, '/')); p++)
+      cap++;
+  char **paths = calloc((size_t)cap, sizeof *paths);
+  char(*ids)[CB_ID_LEN + 1] = calloc((size_t)cap, sizeof *ids);
+  struct cb_buf outputs = {0};
+  cb_err e = paths && ids ? CB_OK : CB_ENOMEM;
+  for (int i = 0; !e && i < ndirs; i++)
+    if (!(paths[n++] = strdup(dirs[i])))
+      e = CB_ENOMEM;
+  for (int i = 0; !e && i < nfiles; i++)
+    for (const char *p = files[i].path; !e && (p = strchr(p, '/')); p++)
+      if (!(paths[n++] = strndup(files[i].path, (size_t)(p - files[i].path))))
+        e = CB_ENOMEM;
+  if (e)
+    goto out;
+  qsort(paths, (size_t)n, sizeof *paths, cmp_str);
+  int u = 0;
+  for (int i = 0; i < n; i++) {
+    if (u && !strcmp(paths[u - 1], paths[i])) {
+      free(paths[i]);
+      continue;
+    }
+    paths[u++] = paths[i];
+  }
+  n = u;
+  if ((e = db_begin()))
+    goto out;
+  /* the new folder: the archive's name, or "name (2)", ... when that is taken */
+  struct cb_folder f = {0};
+  snprintf(f.id, sizeof f.id, "%s", folder_id);
+  snprintf(f.parent_id, sizeof f.parent_id, "%s", parent_id);
+  snprintf(f.owner_id, sizeof f.owner_id, "%s", owner_id);
+  e = CB_EEXIST;
+  for (int k = 1; e == CB_EEXIST && k <= 1000; k++) {
+    if (k == 1)
+      snprintf(f.name, sizeof f.name, "%s", name);
+    else
+      snprintf(f.name, sizeof f.name, "%.*s (%d)", CB_NAME_MAX - 16, name, k);
+    e = db_folder_insert(&f);
+  }
+  /* the tree below it; parents sort before their children */
+  for (int i = 0; !e && i < n; i++) {
+    const char *slash = strrchr(paths[i], '/');
+    char parent[4096];
+    snprintf(parent, sizeof parent, "%.*s", slash ? (int)(slash - paths[i]) : 0, paths[i]);
+    const char *pid = unpack_folder(paths, ids, n, folder_id, parent);
+    struct cb_folder sub = {0};
+    e = pid ? cb_id_new(sub.id) : CB_EINVAL;
+    if (e)
+      break;
+    snprintf(sub.name, sizeof sub.name, "%s", slash ? slash + 1 : paths[i]);
+    snprintf(sub.parent_id, sizeof sub.parent_id, "%s", pid);
+    snprintf(sub.owner_id, sizeof sub.owner_id, "%s", owner_id);
+    memcpy(ids[i], sub.id, sizeof ids[i]);
+    e = db_folder_insert(&sub);
+  }
+  cb_buf_puts(&outputs, "[");
+  for (int i = 0; !e && i < nfiles; i++) {
+    const char *slash = strrchr(files[i].path, '/');
+    char parent[4096];
+    snprintf(parent, sizeof parent, "%.*s", slash ? (int)(slash - files[i].path) : 0, files[i].path);
+    const char *pid = unpack_folder(paths, ids, n, folder_id, parent);
+    e = pid ? db_file_put_tx(pid, slash ? slash + 1 : files[i].path, owner_id, files[i].sha256, files[i].size,
+                             "application/octet-stream", "other", files[i].file_id)
+            : CB_EINVAL;
+    if (!e)
+      e = db_exec("INSERT OR IGNORE INTO job_files(job_id, file_id, role) VALUES (?, ?, 'output')", "ss", job_id,
+                  files[i].file_id);
+    if (!e)
+      e = cb_buf_printf(&outputs, "%s\"%s\"", i ? "," : "", files[i].file_id);
+  }
+  if (!e)
+    e = cb_buf_puts(&outputs, "]");
+  if (!e)
+    e = finish_tx(job_id, instance, "succeeded", NULL, outputs.data);
+  if (!e)
+    e = db_exec("UPDATE jobs SET result = ? WHERE id = ?", "ss", result_json, job_id);
+  if (!e)
+    e = db_commit();
+  if (e)
+    db_rollback();
+out:
+  for (int i = 0; paths && i < n; i++)
+    free(paths[i]);
+  free(paths);
+  free(ids);
+  cb_buf_free(&outputs);
+  return e;
 }
 
 cb_err db_artifact_apply(const char *job_id, const char *instance, const char *file_id, int64_t version,

@@ -153,8 +153,10 @@ static const char *const ops_sql[] = {" = ", " < ", " <= ", " > ", " >= "};
  * record's); binds go in order: name, value. */
 static void where_sql(struct cb_buf *b, const struct db_where *w)
 {
+  /* the unary + keeps the planner on properties_file (this hit's few rows) rather than
+   * the (name, value_num) index (every file's rows of that name) */
   cb_buf_printf(b, " AND EXISTS (SELECT 1 FROM properties p WHERE p.file_id = d.file_id AND p.record_id IS d.record_id"
-                   " AND p.name = ? AND p.%s%s?)", w->is_num ? "value_num" : "value_text", ops_sql[w->op]);
+                   " AND +p.name = ? AND +p.%s%s?)", w->is_num ? "value_num" : "value_text", ops_sql[w->op]);
 }
 
 cb_err db_search(const struct db_search_q *q, db_search_cb cb, void *ctx)
@@ -191,8 +193,8 @@ cb_err db_search(const struct db_search_q *q, db_search_cb cb, void *ctx)
     where_sql(&sql, &q->where[i]);
   if (q->match)
     cb_buf_printf(&sql, ") WHERE rn = 1 ORDER BY score, file_id, record_id");
-  else
-    cb_buf_printf(&sql, " GROUP BY d.id ORDER BY f.name, d.file_id, r.idx");
+  else /* in the driving index's order, so LIMIT stops early; the caller drops repeats */
+    cb_buf_printf(&sql, " ORDER BY p0.%s", w0->is_num ? "value_num" : "value_text");
   cb_buf_printf(&sql, " LIMIT -1 OFFSET ?");
   if (!sql.data)
     return CB_ENOMEM;
@@ -233,7 +235,7 @@ cb_err db_search(const struct db_search_q *q, db_search_cb cb, void *ctx)
       .name = (const char *)sqlite3_column_text(st, 3),
       .kind = (const char *)sqlite3_column_text(st, 4),
       .title = (const char *)sqlite3_column_text(st, 5),
-      .score = -sqlite3_column_double(st, 6), /* bm25: lower is better */
+      .score = q->match ? -sqlite3_column_double(st, 6) : 0, /* bm25: lower is better */
       .position = ++pos,
     };
     if (cb(&h, ctx))

@@ -65,7 +65,7 @@ static int load_job(struct req *r, enum cb_access need, struct cb_job *j)
   return 0;
 }
 
-static const char *const job_types[] = {"ingest", "extract", "convert", "noop", NULL};
+static const char *const job_types[] = {"ingest", "extract", "convert", "unpack", "noop", NULL};
 
 int h_jobs_create(struct req *r)
 {
@@ -84,7 +84,7 @@ int h_jobs_create(struct req *r)
   for (int i = 0; type && job_types[i]; i++)
     known |= !strcmp(type, job_types[i]);
   if (!known) {
-    st = http_problem(r, 400, "type", "field 'type' must be one of: ingest, extract, convert, noop");
+    st = http_problem(r, 400, "type", "field 'type' must be one of: ingest, extract, convert, unpack, noop");
     goto out;
   }
   cJSON *inputs = cJSON_GetObjectItemCaseSensitive(body, "inputs");
@@ -101,6 +101,12 @@ int h_jobs_create(struct req *r)
   cJSON *to = params ? cJSON_GetObjectItemCaseSensitive(params, "to") : NULL;
   if (!strcmp(type, "convert") && (!cJSON_IsString(to) || !*to->valuestring || strlen(to->valuestring) > 16)) {
     st = http_problem(r, 400, "params", "a convert job needs params.to, the target format (e.g. \"txt\")");
+    goto out;
+  }
+  cJSON *max_total = params ? cJSON_GetObjectItemCaseSensitive(params, "max_total_size") : NULL;
+  if (!strcmp(type, "unpack") && max_total &&
+      (!cJSON_IsNumber(max_total) || max_total->valuedouble < 0 || max_total->valuedouble > 8589934592.0)) {
+    st = http_problem(r, 400, "params", "params.max_total_size must be a number of bytes from 0 to 8 GiB");
     goto out;
   }
   if (strcmp(type, "noop") && n != 1) {
@@ -121,7 +127,7 @@ int h_jobs_create(struct req *r)
       goto out;
     }
     /* re-extracting changes the file's properties: it needs write access; converting
-     * only reads it (the output goes where the caller may write) */
+     * and unpacking only read it (the output goes where the caller may write) */
     int writes = !strcmp(type, "ingest") || !strcmp(type, "extract");
     cb_err e = auth_check(&r->who, "file", it->valuestring, writes ? CB_WRITE : CB_READ);
     if (e) {
@@ -136,7 +142,7 @@ int h_jobs_create(struct req *r)
       st = http_access_error(r, e, "folder", out_folder);
       goto out;
     }
-  } else if (!strcmp(type, "convert")) {
+  } else if (!strcmp(type, "convert") || !strcmp(type, "unpack")) {
     /* the output lands beside the input: the caller must be able to write there */
     struct cb_file in;
     cb_err e = db_file_get(ids[0], &in);

@@ -339,6 +339,14 @@ static int take_hit(const struct cb_search_hit *h, void *ctx)
   }
   if (!may_see(th->ac, h->file_id))
     return 0;
+  cJSON *x;
+  cJSON_ArrayForEach(x, th->hits) /* a property that repeats (reactants, ...) lists its owner once */
+  {
+    cJSON *fid = cJSON_GetObjectItem(x, "file_id"), *rid = cJSON_GetObjectItem(x, "record_id");
+    if (!strcmp(fid->valuestring, h->file_id) &&
+        (rid ? h->record_id && !strcmp(rid->valuestring, h->record_id) : !h->record_id))
+      return 0;
+  }
   cJSON *o = cJSON_CreateObject();
   cJSON_AddStringToObject(o, "file_id", h->file_id);
   if (h->record_id)

@@ -296,20 +296,6 @@ static int parse_checksum(struct req *r, struct cb_hash **h, unsigned char *want
   return *h ? 0 : http_problem(r, 500, NULL, "cannot hash with %s", algo);
 }
 
-static int write_all(int fd, const char *p, size_t n)
-{
-  while (n) {
-    ssize_t w = write(fd, p, n);
-    if (w < 0 && errno == EINTR)
-      continue;
-    if (w < 0)
-      return -1;
-    p += w;
-    n -= (size_t)w;
-  }
-  return 0;
-}
-
 int h_tus_patch(struct req *r)
 {
   struct cb_upload u;
@@ -361,7 +347,7 @@ int h_tus_patch(struct req *r)
       status = http_problem(r, 413, NULL, "the body goes past Upload-Length");
       break;
     }
-    if (write_all(fd, buf, (size_t)n)) {
+    if (cb_write_all(fd, buf, (size_t)n)) {
       fs_err = errno;
       failed = 1;
       CB_LOG_SYSERR("tus", "write", path);

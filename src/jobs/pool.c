@@ -113,20 +113,6 @@ static cb_err spawn(struct pool_child *c, const struct pool_limits *lim)
   return CB_OK;
 }
 
-static int write_all(int fd, const char *p, size_t n)
-{
-  while (n) {
-    ssize_t w = write(fd, p, n);
-    if (w < 0 && errno == EINTR)
-      continue;
-    if (w <= 0)
-      return -1;
-    p += w;
-    n -= (size_t)w;
-  }
-  return 0;
-}
-
 /* Why the child is gone, in words. */
 static void describe_exit(struct pool_child *c, const struct pool_limits *lim, char *err, size_t cap)
 {
@@ -164,7 +150,7 @@ cb_err pool_run(struct pool_child *c, const struct pool_limits *lim, cJSON *req,
     }
   }
   char *line = cJSON_PrintUnformatted(req);
-  int bad = !line || write_all(c->to_child, line, strlen(line)) || write_all(c->to_child, "\n", 1);
+  int bad = !line || cb_write_all(c->to_child, line, strlen(line)) || cb_write_all(c->to_child, "\n", 1);
   cJSON_free(line);
   if (bad) {
     describe_exit(c, lim, err, errcap);

@@ -42,6 +42,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -57,6 +58,7 @@
 #define LEASE_S 30
 #define HEARTBEAT_S 2
 #define MAX_WORKERS 256
+#define UNPACK_ENTRIES_MAX 10000
 
 static struct cb_jobs_config cfg;
 static struct store *store;
@@ -158,8 +160,8 @@ struct run {
   uint64_t last_feed;
 };
 
-#define FEED_EVERY_NS 250000000ull /* store the records written so far four times a second */
-#define FEED_BATCH 2000            /* records per transaction: the write lock is held briefly */
+#define FEED_EVERY_NS 100000000ull /* store records written so far up to ten times a second */
+#define FEED_BATCH 1000            /* records per transaction: the write lock is held briefly */
 
 static int beat(struct run *r)
 {
@@ -187,6 +189,10 @@ static int tick(void *ctx, double fraction)
     r->published = r->progress;
     r->last_pub = now;
   }
+  /* the lease first: storing records must never starve the heartbeat */
+  if ((cb_mono_ns() - r->last_beat >= (uint64_t)HEARTBEAT_S * 1000000000ull || atomic_load(&stopping)) && beat(r))
+    return 1;
+  /* one batch per tick: what the database cannot take now goes in with the result */
   if (r->feed && now - r->last_feed > FEED_EVERY_NS) {
     cb_err e = db_records_feed(r->feed, r->job->id, instance, FEED_BATCH);
     r->last_feed = cb_mono_ns();
@@ -197,9 +203,7 @@ static int tick(void *ctx, double fraction)
     if (r->lost)
       return 1;
   }
-  if (cb_mono_ns() - r->last_beat < (uint64_t)HEARTBEAT_S * 1000000000ull && !atomic_load(&stopping))
-    return 0;
-  return beat(r);
+  return 0;
 }
 
 static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
@@ -212,6 +216,27 @@ static int rm_entry(const char *path, const struct stat *sb, int flag, struct FT
 static void rm_rf(const char *path)
 {
   nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* A member path of an unpack: relative, '/'-separated, every component a valid name. */
+static int unpack_path_ok(const char *path)
+{
+  if (!*path || strlen(path) >= 4096)
+    return 0;
+  for (const char *p = path; *p;) {
+    size_t n = strcspn(p, "/");
+    char comp[CB_NAME_MAX + 1];
+    if (!n || n > CB_NAME_MAX - 1)
+      return 0;
+    memcpy(comp, p, n);
+    comp[n] = '\0';
+    if (cb_name_invalid(comp))
+      return 0;
+    p += n;
+    if (*p && !*++p)
+      return 0; /* a trailing '/' */
+  }
+  return 1;
 }
 
 /* Is path a file directly or deeper inside dir (no symlink tricks)? */
@@ -227,13 +252,20 @@ static int inside(const char *dir, const char *path)
 
 enum outcome { OUT_DONE, OUT_FAIL, OUT_RETRY, OUT_STOPPED };
 
+/* The job's private work folder, one per attempt: an attempt that lost its lease and is
+ * still winding down never shares (or removes) the files of the one that took over. */
+static void job_workdir(const struct run *r, char out[PATH_MAX])
+{
+  snprintf(out, PATH_MAX, "%s/work/%s.%d", cfg.data_dir, r->job->id, r->job->attempts);
+}
+
 /* Gives the job an empty private work folder and runs req (consumed) in this worker's
  * converter process: OUT_DONE with *res, OUT_FAIL (the converter's reason, a crash, a
  * limit), OUT_STOPPED (canceled, lease lost, stopping) or OUT_RETRY. */
 static enum outcome convert_in_workdir(struct run *r, char *workdir, cJSON *req, cJSON **res, char *err,
                                        size_t errcap)
 {
-  snprintf(workdir, PATH_MAX, "%s/work/%s", cfg.data_dir, r->job->id);
+  job_workdir(r, workdir);
   rm_rf(workdir);
   if (mkdir(workdir, 0700)) {
     snprintf(err, errcap, "cannot create the work folder: %s", strerror(errno));
@@ -396,7 +428,9 @@ static enum outcome run_ingest(struct run *r, char *err, size_t errcap, int *pub
   cJSON_AddStringToObject(req, "name", f.name);
   /* records (molecules, ...) stream to WORKDIR/records.jsonl; stored as they come */
   char records[PATH_MAX + 32];
-  snprintf(records, sizeof records, "%s/work/%s/records.jsonl", cfg.data_dir, j->id);
+  char wd[PATH_MAX];
+  job_workdir(r, wd);
+  snprintf(records, sizeof records, "%s/records.jsonl", wd);
   struct db_records_feed feed = {.file_id = f.id, .version = version, .path = records};
   r->feed = &feed;
   r->last_feed = cb_mono_ns();
@@ -425,6 +459,31 @@ done:
   return out;
 }
 
+/* A converter request for op on file_id's current version (read into f): its local path
+ * and name. NULL, with *out and err, when the file (the `what`) is gone or unreadable, or
+ * the store keeps nothing locally. */
+static cJSON *input_request(const char *op, const char *file_id, const char *what, struct cb_file *f,
+                            enum outcome *out, char *err, size_t errcap)
+{
+  cb_err e = db_file_get(file_id, f);
+  if (e) {
+    snprintf(err, errcap, e == CB_ENOTFOUND ? "the %s no longer exists" : "cannot read the %s", what);
+    *out = e == CB_ENOTFOUND ? OUT_FAIL : OUT_RETRY;
+    return NULL;
+  }
+  char path[PATH_MAX];
+  if (store_local_path(store, f->sha256, path, sizeof path)) {
+    snprintf(err, errcap, "this store cannot hand files to converters yet");
+    *out = OUT_FAIL;
+    return NULL;
+  }
+  cJSON *req = cJSON_CreateObject();
+  cJSON_AddStringToObject(req, "op", op);
+  cJSON_AddStringToObject(req, "path", path);
+  cJSON_AddStringToObject(req, "name", f->name);
+  return req;
+}
+
 /* "convert": the input file's current version in format params.to, as a new file (or a
  * new version of a file of that name) in output_folder_id or the input's own folder. The
  * new file gets its own ingest job with it. */
@@ -443,21 +502,9 @@ static enum outcome run_convert(struct run *r, char *err, size_t errcap)
     out = OUT_FAIL;
     goto done;
   }
-  if ((e = db_file_get(in0->valuestring, &f))) {
-    snprintf(err, errcap, e == CB_ENOTFOUND ? "the input file no longer exists" : "cannot read the input file");
-    out = e == CB_ENOTFOUND ? OUT_FAIL : OUT_RETRY;
+  cJSON *req = input_request("convert", in0->valuestring, "input file", &f, &out, err, errcap);
+  if (!req)
     goto done;
-  }
-  char path[PATH_MAX];
-  if (store_local_path(store, f.sha256, path, sizeof path)) {
-    snprintf(err, errcap, "this store cannot hand files to converters yet");
-    out = OUT_FAIL;
-    goto done;
-  }
-  cJSON *req = cJSON_CreateObject();
-  cJSON_AddStringToObject(req, "op", "convert");
-  cJSON_AddStringToObject(req, "path", path);
-  cJSON_AddStringToObject(req, "name", f.name);
   cJSON_AddStringToObject(req, "to", to->valuestring);
   cJSON *props = cJSON_GetObjectItemCaseSensitive(params, "properties");
   if (cJSON_IsArray(props)) { /* e.g. the columns of a CSV */
@@ -514,6 +561,178 @@ static enum outcome run_convert(struct run *r, char *err, size_t errcap)
 done:
   if (workdir[0])
     rm_rf(workdir);
+  cJSON_Delete(res);
+  cJSON_Delete(inputs);
+  cJSON_Delete(params);
+  db_file_clear(&f);
+  return out;
+}
+
+/* The folder an archive unpacks into: its name without the archive suffix. */
+static void unpack_name(const char *archive, char *out, size_t cap)
+{
+  static const char *const sfx[] = {".tar.gz", ".tar.bz2", ".tar.xz", ".tar.zst", ".tar.lzma", ".tgz", ".tbz2",
+                                    ".tbz", ".txz", ".tzst", ".zip", ".tar", ".gz", ".bz2", ".xz", ".zst", ".lzma"};
+  size_t n = strlen(archive);
+  for (size_t i = 0; i < sizeof sfx / sizeof sfx[0]; i++) {
+    size_t k = strlen(sfx[i]);
+    if (n > k && !strcasecmp(archive + n - k, sfx[i])) {
+      n -= k;
+      break;
+    }
+  }
+  snprintf(out, cap, "%.*s", (int)(n < cap - 20 ? n : cap - 20), archive);
+  if (!*out || cb_name_invalid(out))
+    snprintf(out, cap, "archive");
+}
+
+/* Blobs a failed unpack stored that nothing references go again. (An upload of the same
+ * bytes that finished storing in this very instant but records them only after the check
+ * would find its blob gone: the window is a few statements after a failure.) */
+static void unpack_reclaim(struct db_unpack_file *files, int n)
+{
+  for (int i = 0; i < n; i++)
+    if (files[i].sha256 && !db_blob_known(files[i].sha256))
+      store_remove(store, files[i].sha256);
+}
+
+/* "unpack": the members of an archive (inputs[0], its current version) as files in a new
+ * folder named after it, in output_folder_id or beside the archive, the archive's folders
+ * recreated below it. The converter process writes the members into the work folder under
+ * limits (total size, entry count, expansion ratio; params.max_total_size may lower the
+ * size limit) and returns their manifest; the folders and files are then recorded in one
+ * transaction with the job's success, each file with its own ingest job. An archive that
+ * breaks a limit or holds an unsafe path fails the job and creates nothing. */
+static enum outcome run_unpack(struct run *r, char *err, size_t errcap)
+{
+  const struct cb_job *j = r->job;
+  cJSON *inputs = cJSON_Parse(j->inputs), *params = cJSON_Parse(j->params);
+  cJSON *in0 = cJSON_GetArrayItem(inputs, 0);
+  enum outcome out = OUT_DONE;
+  struct cb_file f = {0};
+  char workdir[PATH_MAX] = "";
+  cJSON *res = NULL, *result = NULL;
+  struct db_unpack_file *files = NULL;
+  const char **dirs = NULL;
+  char (*shas)[65] = NULL;
+  int nfiles = 0, ndirs = 0, stored = 0;
+  cb_err e;
+  if (!cJSON_IsString(in0)) {
+    snprintf(err, errcap, "an unpack job needs one input, the archive");
+    out = OUT_FAIL;
+    goto done;
+  }
+  cJSON *req = input_request("unpack", in0->valuestring, "archive", &f, &out, err, errcap);
+  if (!req)
+    goto done;
+  const char *parent = j->output_folder_id[0] ? j->output_folder_id : f.folder_id;
+  struct cb_folder pf;
+  if ((e = db_folder_get(parent, &pf))) {
+    snprintf(err, errcap, e == CB_ENOTFOUND ? "the destination folder no longer exists" : "cannot read the folder");
+    out = e == CB_ENOTFOUND ? OUT_FAIL : OUT_RETRY;
+    cJSON_Delete(req);
+    goto done;
+  }
+  cJSON *max_total = cJSON_GetObjectItemCaseSensitive(params, "max_total_size");
+  if (cJSON_IsNumber(max_total))
+    cJSON_AddNumberToObject(req, "max_total_size", max_total->valuedouble);
+  if ((out = convert_in_workdir(r, workdir, req, &res, err, errcap)) != OUT_DONE)
+    goto done;
+  cJSON *mfiles = cJSON_GetObjectItemCaseSensitive(res, "files");
+  cJSON *mdirs = cJSON_GetObjectItemCaseSensitive(res, "dirs");
+  int mf = cJSON_GetArraySize(mfiles), md = cJSON_GetArraySize(mdirs);
+  if (mf > UNPACK_ENTRIES_MAX || md > UNPACK_ENTRIES_MAX) {
+    snprintf(err, errcap, "the archive has more than %d entries", UNPACK_ENTRIES_MAX);
+    out = OUT_FAIL;
+    goto done;
+  }
+  files = calloc((size_t)mf + 1, sizeof *files);
+  dirs = calloc((size_t)md + 1, sizeof *dirs);
+  shas = calloc((size_t)mf + 1, sizeof *shas);
+  if (!files || !dirs || !shas) {
+    snprintf(err, errcap, "out of memory");
+    out = OUT_RETRY;
+    goto done;
+  }
+  /* every path is checked again here: relative, each component a valid name */
+  cJSON *it;
+  cJSON_ArrayForEach(it, mdirs)
+  {
+    if (!cJSON_IsString(it) || !unpack_path_ok(it->valuestring)) {
+      snprintf(err, errcap, "the converter named an unsafe folder path");
+      out = OUT_FAIL;
+      goto done;
+    }
+    dirs[ndirs++] = it->valuestring;
+  }
+  cJSON_ArrayForEach(it, mfiles)
+  {
+    cJSON *p = cJSON_GetObjectItemCaseSensitive(it, "path"), *fl = cJSON_GetObjectItemCaseSensitive(it, "file");
+    char local[PATH_MAX + 64];
+    if (cJSON_IsString(fl))
+      snprintf(local, sizeof local, "%s/%s", workdir, fl->valuestring);
+    if (!cJSON_IsString(p) || !cJSON_IsString(fl) || !unpack_path_ok(p->valuestring) || fl->valuestring[0] == '/' ||
+        !inside(workdir, local)) {
+      snprintf(err, errcap, "the converter named an unsafe member path");
+      out = OUT_FAIL;
+      goto done;
+    }
+    files[nfiles].path = p->valuestring;
+    nfiles++;
+  }
+  /* store the members (moved into the store when it can adopt them) */
+  for (int i = 0; i < nfiles; i++) {
+    cJSON *fl = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(mfiles, i), "file");
+    char local[PATH_MAX + 64];
+    snprintf(local, sizeof local, "%s/%s", workdir, fl->valuestring);
+    struct cb_errbuf eb = {{0}};
+    uint64_t size = 0;
+    if ((e = store_put_file(store, local, shas[i], &size, &eb))) {
+      snprintf(err, errcap, "cannot store member '%.200s': %s", files[i].path, eb.msg);
+      out = OUT_RETRY;
+      goto done;
+    }
+    files[i].sha256 = shas[i];
+    files[i].size = (int64_t)size;
+    stored = i + 1;
+    if (tick(r, -1.0)) { /* keeps the lease through a long store */
+      out = OUT_STOPPED;
+      goto done;
+    }
+  }
+  char name[CB_NAME_MAX], folder_id[CB_ID_LEN + 1];
+  unpack_name(f.name, name, sizeof name);
+  cb_id_new(folder_id);
+  result = cJSON_CreateObject();
+  cJSON_AddStringToObject(result, "folder_id", folder_id);
+  cJSON_AddNumberToObject(result, "files", nfiles);
+  cJSON_AddNumberToObject(result, "entries", cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(res, "entries")));
+  cJSON *skipped = cJSON_GetObjectItemCaseSensitive(res, "skipped");
+  cJSON_AddItemToObject(result, "skipped", skipped ? cJSON_Duplicate(skipped, 1) : cJSON_CreateArray());
+  char *result_text = cJSON_PrintUnformatted(result);
+  e = result_text ? db_unpack_apply(j->id, instance, pf.id, folder_id, name, j->owner_id[0] ? j->owner_id : f.owner_id,
+                                    dirs, ndirs, files, nfiles, result_text)
+                  : CB_ENOMEM;
+  cJSON_free(result_text);
+  if (e == CB_ENOTFOUND) {
+    out = OUT_STOPPED;
+    stored = 0; /* another holder of the lease may be storing the same blobs */
+  } else if (e) {
+    snprintf(err, errcap, "cannot record the unpacked files: %s", cb_strerror(e));
+    out = OUT_RETRY;
+  } else {
+    stored = 0;
+    jobs_wake(); /* the members' own ingests */
+  }
+done:
+  if (out != OUT_DONE && stored && !r->lost)
+    unpack_reclaim(files, stored);
+  if (workdir[0])
+    rm_rf(workdir);
+  free(files);
+  free(dirs);
+  free(shas);
+  cJSON_Delete(result);
   cJSON_Delete(res);
   cJSON_Delete(inputs);
   cJSON_Delete(params);
@@ -638,6 +857,8 @@ static void run_job(struct pool_child *child, struct cb_job *j)
     out = run_noop(&r, err, sizeof err);
   else if (!strcmp(j->type, "convert"))
     out = run_convert(&r, err, sizeof err);
+  else if (!strcmp(j->type, "unpack"))
+    out = run_unpack(&r, err, sizeof err);
   else if (!strcmp(j->type, "depict"))
     out = run_depict(&r, err, sizeof err);
   else if (!strcmp(j->type, "query") || !strcmp(j->type, "match"))

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "util/embedded.h"
 
@@ -380,4 +381,19 @@ const struct cb_embedded *cb_embedded_find(const struct cb_embedded *t, const ch
     if (!strcmp(t->name, name))
       return t;
   return NULL;
+}
+
+int cb_write_all(int fd, const void *buf, size_t n)
+{
+  const char *p = buf;
+  while (n) {
+    ssize_t w = write(fd, p, n);
+    if (w < 0 && errno == EINTR)
+      continue;
+    if (w <= 0)
+      return -1;
+    p += w;
+    n -= (size_t)w;
+  }
+  return 0;
 }

@@ -32,6 +32,8 @@ void cb_time_rfc3339(int64_t unix_ms, char *out, size_t n);
 int64_t cb_time_now_ms(void);
 /* Monotonic clock in nanoseconds, for durations. */
 uint64_t cb_mono_ns(void);
+/* Writes all n bytes to fd (retrying short writes and EINTR): 0, or -1 with errno. */
+int cb_write_all(int fd, const void *buf, size_t n);
 
 #define CB_ID_LEN 24 /* hex characters; buffers need CB_ID_LEN + 1 */
 /* A new random opaque id (96 bits from the OS's CSPRNG). */

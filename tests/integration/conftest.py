@@ -193,6 +193,62 @@ def server(tmp_path_factory):
     finish(s)
 
 
+@pytest.fixture(scope="module")
+def srv(server):
+    """The module's shared server, under the name the content tests use."""
+    return server
+
+
+# ---- helpers for tests of processed content ----
+def wait_file(s, file_id, timeout=180):
+    """The file once it is processed (or failed)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        f = s.api("GET", f"/files/{file_id}").json()
+        if f["status"] in ("processed", "failed"):
+            return f
+        time.sleep(0.1)
+    raise AssertionError(f"{file_id} still {f['status']}")
+
+
+def wait_job(s, job_id, timeout=300):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        j = s.api("GET", f"/jobs/{job_id}").json()
+        if j["state"] in ("succeeded", "failed", "canceled"):
+            return j
+        time.sleep(0.1)
+    raise AssertionError(f"job {job_id} still {j['state']}")
+
+
+def upload(s, folder, path, name=None, data=None):
+    """PUTs a file (path's bytes, or data) into folder; the 201 body."""
+    if data is None:
+        with open(path, "rb") as fh:
+            data = fh.read()
+    return s.put(folder, name or os.path.basename(path), data)
+
+
+def ingest(s, folder, path, name=None, data=None):
+    """Uploads and waits until the file is processed (or failed)."""
+    return wait_file(s, upload(s, folder, path, name, data)["id"])
+
+
+def props(meta):
+    """A file's (or record's) properties as name -> value."""
+    return {p["name"]: p["value"] for p in meta["properties"]}
+
+
+def all_records(s, file_id, limit=1000):
+    out, cursor = [], None
+    while True:
+        body = s.api("GET", f"/files/{file_id}/records?limit={limit}" + (f"&cursor={cursor}" if cursor else "")).json()
+        out += body["records"]
+        cursor = body["next_cursor"]
+        if not cursor:
+            return out
+
+
 @pytest.fixture
 def fresh(tmp_path_factory):
     """A server of the test's own, for tests that kill, restart or reconfigure it."""

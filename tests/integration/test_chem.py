@@ -5,9 +5,8 @@ import os
 import subprocess
 import time
 
-import pytest
+from conftest import problem, wait_file, upload, all_records
 
-from conftest import problem
 
 NCI = "/usr/share/RDKit/Data/NCI/first_200.props.sdf"
 BZR_SMI = "/usr/share/RDKit/Projects/DbCLI/testData/bzr.smi"
@@ -19,36 +18,6 @@ def obabel(path, fmt):
     """One line per molecule from the obabel command line, title stripped."""
     out = subprocess.run(["obabel", path, "-o" + fmt], capture_output=True, text=True, timeout=120).stdout
     return [line.split("\t")[0].strip() for line in out.splitlines()]
-
-
-@pytest.fixture(scope="module")
-def srv(server):
-    return server
-
-
-def wait_file(s, file_id, timeout=120):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        f = s.api("GET", f"/files/{file_id}").json()
-        if f["status"] in ("processed", "failed"):
-            return f
-        time.sleep(0.1)
-    raise AssertionError(f"{file_id} still {f['status']}")
-
-
-def upload(s, folder, path, name=None):
-    with open(path, "rb") as fh:
-        return s.put(folder, name or os.path.basename(path), fh.read())
-
-
-def all_records(s, file_id, limit=1000):
-    out, cursor = [], None
-    while True:
-        body = s.api("GET", f"/files/{file_id}/records?limit={limit}" + (f"&cursor={cursor}" if cursor else "")).json()
-        out += body["records"]
-        cursor = body["next_cursor"]
-        if not cursor:
-            return out
 
 
 def test_sdf_records_match_obabel(srv):

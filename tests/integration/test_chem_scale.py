@@ -14,8 +14,7 @@ import time
 
 import pytest
 
-from conftest import BIN, make_server, finish
-from test_chem import upload
+from conftest import BIN, make_server, finish, upload
 
 NCI_SMI = "/usr/share/RDKit/Data/NCI/first_5K.smi"
 N = int(os.environ.get("CARBOY_TEST_BIG_MOLS", "100000"))

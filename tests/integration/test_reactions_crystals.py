@@ -7,24 +7,18 @@ Biopython's test data (python-biopython-doc). Debian ships no RXN or RDF file at
 their molecule blocks by the obabel command line; their components are checked against
 obabel's canonical SMILES of the same molecules."""
 import gzip
-import os
 import re
 import subprocess
 
 import pytest
 import requests
+from conftest import wait_file, upload, all_records
 
-from test_chem import wait_file, upload, all_records
 
 HASHIZUME = "/usr/share/doc/python3-openbabel/examples/hashizume.cif"
 LAMNO3 = "/usr/share/doc/cif2hkl/examples/LaMnO3.cif"
 SILICON = "/usr/share/doc/cif2hkl/examples/2104737.cif"
 MMCIF_GZ = "/usr/share/doc/python-biopython-doc/Tests/PDB/1A8O.cif.gz"
-
-
-@pytest.fixture(scope="module")
-def srv(server):
-    return server
 
 
 def can(smiles):

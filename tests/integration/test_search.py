@@ -5,8 +5,8 @@ and the NCI molecules of rdkit-data. Expected hits are computed independently in
 import re
 
 import pytest
+from conftest import wait_file, upload, all_records
 
-from test_chem import wait_file, upload, all_records
 
 LICENSES = "/usr/share/common-licenses"
 NCI = "/usr/share/RDKit/Data/NCI/first_200.props.sdf"

@@ -494,7 +494,8 @@ static int extract_parallel(const struct cb_convert_input *in, struct chunks *c,
       if (pids[i] > 0 && waitpid(pids[i], &st, WNOHANG) == pids[i]) {
         pids[i] = 0;
         if ((WIFSIGNALED(st) || WEXITSTATUS(st)) && !err[0])
-          snprintf(err, errcap, "a process reading part of the file %s", WIFSIGNALED(st) ? "crashed" : "failed");
+          snprintf(err, errcap, "a process reading part of the file %s %d (%s)", WIFSIGNALED(st) ? "died of signal" : "exited with",
+                   WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st), WIFSIGNALED(st) ? strsignal(WTERMSIG(st)) : "error");
       }
       running += pids[i] > 0;
     }

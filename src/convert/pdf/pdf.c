@@ -1,23 +1,283 @@
-/* PDF documents through poppler-glib: text, page count, document information, a first-page thumbnail.
- * (A skeleton: claims no file until it is written.) */
+/* PDF documents through poppler-glib: page count, the document information (title,
+ * author, dates, ...), the text of the pages as the "text" artifact and a first-page
+ * thumbnail as the "preview" artifact.
+ *
+ * Bounds: the text covers at most PDF_TEXT_PAGES pages and PDF_TEXT_MAX bytes (cut on a
+ * character boundary; both say so in a property); the thumbnail is at most PDF_THUMB_PX
+ * on its longer side. Time and memory are bounded by the worker's limits (a PDF that
+ * takes poppler too long fails its job, not the server). */
+#include <glib.h>
+#include <limits.h>
+#include <math.h>
+#include <poppler.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "convert/converter.h"
 
-static const char *const suffixes[] = {NULL};
+#define PDF_TEXT_MAX (16u << 20)
+#define PDF_TEXT_PAGES 5000
+#define PDF_THUMB_PX 256
 
+static const char *const suffixes[] = {".pdf", NULL};
+
+/* %PDF- at the start; some writers put junk before it, which readers tolerate within the
+ * first KiB. */
 static int sniff(const unsigned char *head, size_t len, const struct cb_convert_input *in)
 {
-  (void)head, (void)len, (void)in;
+  (void)in;
+  if (len >= 5 && !memcmp(head, "%PDF-", 5))
+    return 70;
+  size_t lim = len < 1024 ? len : 1024;
+  for (size_t i = 1; i + 5 <= lim; i++)
+    if (head[i] == '%' && !memcmp(head + i, "%PDF-", 5))
+      return 60;
   return 0;
+}
+
+/* A property from a poppler string (owned, freed here); empty ones are left out. */
+static void prop_take(cJSON *result, const char *name, gchar *value)
+{
+  if (value) {
+    g_strstrip(value);
+    if (*value && g_utf8_validate(value, -1, NULL))
+      result_prop_text(result, name, value, NULL, NULL);
+    else if (*value) {
+      gchar *valid = g_utf8_make_valid(value, -1);
+      result_prop_text(result, name, valid, NULL, NULL);
+      g_free(valid);
+    }
+  }
+  g_free(value);
+}
+
+static void prop_date(cJSON *result, const char *name, GDateTime *dt)
+{
+  if (!dt)
+    return;
+  gchar *s = g_date_time_format_iso8601(dt);
+  if (s)
+    result_prop_text(result, name, s, NULL, NULL);
+  g_free(s);
+  g_date_time_unref(dt);
+}
+
+/* Whether the file names an /Encrypt dictionary in its trailer: poppler-glib does not say,
+ * so look where trailers live, in the last (and, for linearized files, first) 64 KiB. */
+static int has_encrypt(const char *path)
+{
+  FILE *f = fopen(path, "rb");
+  if (!f)
+    return 0;
+  static char buf[65536 + 1];
+  int found = 0;
+  for (int pass = 0; pass < 2 && !found; pass++) {
+    if (pass == 1 && fseeko(f, -(off_t)(sizeof buf - 1), SEEK_END))
+      rewind(f); /* a small file: the first pass read it all */
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    for (size_t i = 0; i + 8 <= n && !found; i++)
+      found = buf[i] == '/' && !memcmp(buf + i, "/Encrypt", 8) &&
+              (i + 8 == n || !((buf[i + 8] >= 'A' && buf[i + 8] <= 'Z') || (buf[i + 8] >= 'a' && buf[i + 8] <= 'z')));
+  }
+  fclose(f);
+  return found;
+}
+
+/* Appends s to the text artifact, at most up to PDF_TEXT_MAX bytes in all, cut on a
+ * character boundary. Returns 0 once full. */
+static int text_put(FILE *out, const char *s, size_t n, uint64_t *written, int *truncated)
+{
+  uint64_t room = PDF_TEXT_MAX - *written;
+  if (n > room) {
+    size_t k = (size_t)room;
+    while (k > 0 && ((unsigned char)s[k] & 0xc0) == 0x80)
+      k--; /* s[k] starts the first character left out */
+    n = k;
+    *truncated = 1;
+  }
+  if (n && fwrite(s, 1, n, out) != n)
+    return -1;
+  *written += n;
+  return *truncated ? 0 : 1;
+}
+
+/* Renders page 1 into a PNG at most PDF_THUMB_PX on its longer side. 0 on success. */
+static int thumbnail(PopplerPage *page, const char *outpath, int *wpx, int *hpx)
+{
+  double w = 0, h = 0;
+  poppler_page_get_size(page, &w, &h);
+  if (!(w > 0 && h > 0) || !isfinite(w) || !isfinite(h))
+    return -1;
+  double scale = PDF_THUMB_PX / (w > h ? w : h);
+  int pw = (int)lround(w * scale), ph = (int)lround(h * scale);
+  pw = pw < 1 ? 1 : pw > PDF_THUMB_PX ? PDF_THUMB_PX : pw;
+  ph = ph < 1 ? 1 : ph > PDF_THUMB_PX ? PDF_THUMB_PX : ph;
+  cairo_surface_t *surf = cairo_image_surface_create(CAIRO_FORMAT_RGB24, pw, ph);
+  if (cairo_surface_status(surf) != CAIRO_STATUS_SUCCESS) {
+    cairo_surface_destroy(surf);
+    return -1;
+  }
+  cairo_t *cr = cairo_create(surf);
+  cairo_set_source_rgb(cr, 1, 1, 1); /* paper */
+  cairo_paint(cr);
+  cairo_scale(cr, (double)pw / w, (double)ph / h);
+  poppler_page_render(page, cr);
+  int bad = cairo_status(cr) != CAIRO_STATUS_SUCCESS;
+  cairo_destroy(cr);
+  cairo_surface_flush(surf);
+  if (!bad)
+    bad = cairo_surface_write_to_png(surf, outpath) != CAIRO_STATUS_SUCCESS;
+  cairo_surface_destroy(surf);
+  *wpx = pw, *hpx = ph;
+  return bad ? -1 : 0;
 }
 
 static cb_err extract(const struct cb_convert_input *in, cJSON *result, cb_progress_fn progress, void *pctx,
                       char *err, size_t errcap)
 {
-  (void)in, (void)result, (void)progress, (void)pctx;
-  snprintf(err, errcap, "not supported yet");
-  return CB_EINVAL;
+  cb_err rc = CB_OK;
+  GError *gerr = NULL;
+  PopplerDocument *doc = NULL;
+  FILE *out = NULL;
+  char *abs = NULL;
+  gchar *uri = NULL;
+  char textpath[4200], thumbpath[4200];
+  snprintf(textpath, sizeof textpath, "%s/text.txt", in->workdir);
+  snprintf(thumbpath, sizeof thumbpath, "%s/preview.png", in->workdir);
+
+  abs = realpath(in->path, NULL);
+  if (!abs) {
+    snprintf(err, errcap, "cannot open the file");
+    rc = CB_EIO;
+    goto out;
+  }
+  uri = g_filename_to_uri(abs, NULL, &gerr);
+  if (!uri) {
+    snprintf(err, errcap, "cannot name the file for poppler: %s", gerr ? gerr->message : "?");
+    rc = CB_EIO;
+    goto out;
+  }
+  doc = poppler_document_new_from_file(uri, NULL, &gerr);
+  if (!doc) {
+    if (gerr && g_error_matches(gerr, POPPLER_ERROR, POPPLER_ERROR_ENCRYPTED))
+      snprintf(err, errcap, "the PDF is password-protected: it cannot be opened without its password");
+    else
+      snprintf(err, errcap, "not a readable PDF: %s", gerr && gerr->message ? gerr->message : "poppler failed");
+    rc = CB_EINVAL;
+    goto out;
+  }
+  cJSON_AddStringToObject(result, "kind", "pdf");
+  int pages = poppler_document_get_n_pages(doc);
+  if (pages < 0)
+    pages = 0;
+  result_prop_num(result, "page_count", pages, NULL, NULL);
+  prop_take(result, "title", poppler_document_get_title(doc));
+  prop_take(result, "author", poppler_document_get_author(doc));
+  prop_take(result, "subject", poppler_document_get_subject(doc));
+  prop_take(result, "keywords", poppler_document_get_keywords(doc));
+  prop_take(result, "creator", poppler_document_get_creator(doc));
+  prop_take(result, "producer", poppler_document_get_producer(doc));
+  prop_date(result, "created", poppler_document_get_creation_date_time(doc));
+  prop_date(result, "modified", poppler_document_get_modification_date_time(doc));
+  guint major = 0, minor = 0;
+  poppler_document_get_pdf_version(doc, &major, &minor);
+  if (major) {
+    char v[32];
+    snprintf(v, sizeof v, "%u.%u", major, minor);
+    result_prop_text(result, "pdf_version", v, NULL, NULL);
+  }
+  int encrypted = has_encrypt(abs);
+  result_prop_text(result, "encrypted", encrypted ? "true" : "false", NULL, NULL);
+  if (encrypted) {
+    PopplerPermissions perm = poppler_document_get_permissions(doc);
+    char p[160];
+    snprintf(p, sizeof p, "print:%s copy:%s modify:%s annotate:%s", perm & POPPLER_PERMISSIONS_OK_TO_PRINT ? "yes" : "no",
+             perm & POPPLER_PERMISSIONS_OK_TO_COPY ? "yes" : "no", perm & POPPLER_PERMISSIONS_OK_TO_MODIFY ? "yes" : "no",
+             perm & POPPLER_PERMISSIONS_OK_TO_ADD_NOTES ? "yes" : "no");
+    result_prop_text(result, "permissions", p, NULL, NULL);
+  }
+  result_prop_text(result, "linearized", poppler_document_is_linearized(doc) ? "true" : "false", NULL, NULL);
+
+  /* the text, page by page; a form feed ends each page, as pdftotext writes it */
+  out = fopen(textpath, "wb");
+  if (!out) {
+    snprintf(err, errcap, "cannot write the text artifact");
+    rc = CB_EIO;
+    goto out;
+  }
+  uint64_t written = 0;
+  int truncated = 0, todo = pages < PDF_TEXT_PAGES ? pages : PDF_TEXT_PAGES, done = 0;
+  for (int i = 0; i < todo && !truncated; i++) {
+    PopplerPage *page = poppler_document_get_page(doc, i);
+    if (page) {
+      gchar *t = poppler_page_get_text(page);
+      if (t && !g_utf8_validate(t, -1, NULL)) {
+        gchar *v = g_utf8_make_valid(t, -1);
+        g_free(t);
+        t = v;
+      }
+      size_t n = t ? strlen(t) : 0;
+      int r = n ? text_put(out, t, n, &written, &truncated) : 1;
+      if (r > 0)
+        r = n && t[n - 1] != '\n' ? text_put(out, "\n\f", 2, &written, &truncated)
+                                  : text_put(out, "\f", 1, &written, &truncated);
+      g_free(t);
+      g_object_unref(page);
+      if (r < 0) {
+        snprintf(err, errcap, "cannot write the text artifact");
+        rc = CB_EIO;
+        goto out;
+      }
+    }
+    done = i + 1;
+    progress(pctx, 0.9 * (double)(i + 1) / (double)todo);
+  }
+  if (fclose(out)) {
+    out = NULL;
+    snprintf(err, errcap, "cannot write the text artifact");
+    rc = CB_EIO;
+    goto out;
+  }
+  out = NULL;
+  result_artifact(result, "text", "text/plain; charset=utf-8", textpath);
+  if (truncated) {
+    result_prop_text(result, "text_truncated", "true", NULL, NULL);
+    result_prop_num(result, "text_pages", done, NULL, NULL);
+  } else if (pages > PDF_TEXT_PAGES) {
+    char note[160];
+    snprintf(note, sizeof note, "text of the first %d of %d pages", PDF_TEXT_PAGES, pages);
+    result_prop_text(result, "text_pages_capped", note, NULL, NULL);
+    result_prop_num(result, "text_pages", PDF_TEXT_PAGES, NULL, NULL);
+  }
+
+  /* the first page's size and thumbnail */
+  if (pages > 0) {
+    PopplerPage *page = poppler_document_get_page(doc, 0);
+    if (page) {
+      double w = 0, h = 0;
+      poppler_page_get_size(page, &w, &h);
+      if (w > 0 && h > 0) {
+        result_prop_num(result, "page_width", round(w * 100) / 100, "pt", NULL);
+        result_prop_num(result, "page_height", round(h * 100) / 100, "pt", NULL);
+      }
+      int tw = 0, th = 0;
+      if (!thumbnail(page, thumbpath, &tw, &th))
+        result_artifact(result, "preview", "image/png", thumbpath);
+      g_object_unref(page);
+    }
+  }
+  progress(pctx, 1.0);
+
+out:
+  if (out)
+    fclose(out);
+  if (doc)
+    g_object_unref(doc);
+  g_clear_error(&gerr);
+  g_free(uri);
+  free(abs);
+  return rc;
 }
 
 static const struct converter_desc desc = {"pdf", "pdf", suffixes, sniff};

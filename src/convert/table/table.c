@@ -1,26 +1,1464 @@
-/* Tables (CSV, TSV): dialect and header detection, column names and types, statistics, a
- * preview, conversion to csv/tsv/json.
- * (A skeleton: claims no file until it is written.) */
+/* Tables (CSV, TSV and other delimited text): dialect and header detection, column names
+ * and types, per-column statistics, a preview, the cell text for search, and conversion to
+ * csv/tsv/json.
+ *
+ * Dialect: the first 64 KiB are parsed with each delimiter of , TAB ; | (RFC 4180 quoting
+ * with ", or ' when only ' quotes cells); the delimiter giving the most consistent number
+ * of cells per row wins (ties: the suffix's own, then , TAB ; |). The header is the first
+ * row when, in the columns whose later cells are typed (numbers, booleans, dates), its
+ * cells are not of that type; with only text columns, when its cells are all present and
+ * appear nowhere else in their column in the sample.
+ *
+ * Memory is bounded whatever the file: it is read as a stream, one row at a time (a cell
+ * may hold at most 1 MiB, a row 16 MiB: beyond that the file fails with the line number);
+ * per column only counters, min/max/sum and a set of 64-bit hashes of distinct values that
+ * stops growing at DISTINCT_CAP values (fewer when there are many columns).
+ *
+ * Values: trimmed of spaces; missing when empty or one of NA N/A n/a NaN nan NULL null
+ * None #N/A; integer ([+-]digits), number (decimal, with exponent; with ; as delimiter a
+ * decimal comma too), boolean (true/false/yes/no in any case), date (YYYY-MM-DD or
+ * YYYY/MM/DD, optionally with a time THH:MM[:SS[.f]] and zone), else text. A column's type
+ * is the narrowest one all its present values share (integers within number). */
+#include <errno.h>
+#include <math.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
 
 #include "convert/converter.h"
+#include "util/util.h"
 
-static const char *const suffixes[] = {NULL};
+#define SAMPLE_MAX (64u << 10)
+#define SAMPLE_RECORDS 200
+#define FIELD_MAX (1u << 20)
+#define RECORD_MAX (16u << 20)
+#define FIELDS_MAX 10000
+#define TEXT_MAX (16u << 20)
+#define PREVIEW_ROWS 20
+#define PREVIEW_CELL_MAX 4096 /* bytes of a cell shown */
+#define PREVIEW_COLS 1000      /* cells of a row shown */
+#define PREVIEW_MAX (2u << 20) /* no row is added past this size */
+#define DISTINCT_CAP 10000
+#define DISTINCT_BUDGET 2000000 /* hashes kept over all columns */
+#define PROP_COLS 500           /* columns described by properties */
+#define KEY_MAX 100             /* bytes of a column's key */
+#define COLUMNS_TEXT_MAX (64u << 10)
+
+static const char *const suffixes[] = {".csv", ".tsv", ".tab", ".psv", NULL};
+/* text formats of their own: never taken for tables */
+static const char *const not_tables[] = {".json", ".jsonl", ".xml", ".html", ".htm", ".md", ".py", ".c", ".h",
+                                         ".r", ".tex", ".rst", ".yaml", ".yml", ".ini", ".log", ".sh", ".js",
+                                         ".css", ".svg", ".toml", ".cfg", ".conf", NULL};
+
+/* ------------------------------------------------------------------ reading */
+
+enum { ST_START, ST_UNQUOTED, ST_QUOTED, ST_QUOTE_IN_QUOTED };
+
+struct reader {
+  FILE *f;
+  unsigned char buf[1 << 16];
+  size_t pos, len;
+  int eof;
+  uint64_t consumed; /* bytes */
+  uint64_t line;     /* the physical line being read, from 1 */
+  char delim, quote;
+  char comment;      /* lines starting with it are skipped (0: none) */
+  uint64_t comments; /* lines skipped */
+  /* the record just read: cells NUL-terminated in data at off[i], flen[i] bytes */
+  char *data;
+  size_t dlen, dcap;
+  size_t *off, *flen;
+  int nf, fcap;
+  int quoted_any;    /* a cell of this record was quoted */
+  int dropped;       /* cells beyond FIELDS_MAX in this record */
+  uint64_t nquoted;  /* cells that began with the quote character, over all records */
+  char why[240];     /* the reason for an error */
+};
+
+static int refill(struct reader *r)
+{
+  if (r->eof)
+    return 0;
+  r->len = fread(r->buf, 1, sizeof r->buf, r->f);
+  r->pos = 0;
+  if (!r->len)
+    r->eof = 1;
+  return r->len > 0;
+}
+
+static int peek(struct reader *r)
+{
+  if (r->pos == r->len && !refill(r))
+    return -1;
+  return r->buf[r->pos];
+}
+
+static int reader_init(struct reader *r, FILE *f, char delim, char quote)
+{
+  r->pos = r->len = 0;
+  r->eof = 0;
+  r->consumed = 0;
+  r->line = 1;
+  r->f = f;
+  r->delim = delim;
+  r->quote = quote;
+  r->dlen = r->dcap = 0;
+  r->data = NULL;
+  r->off = r->flen = NULL;
+  r->nf = r->fcap = 0;
+  r->nquoted = 0;
+  r->comment = 0;
+  r->comments = 0;
+  r->why[0] = '\0';
+  /* a UTF-8 byte order mark is not part of the first cell */
+  if (peek(r) == 0xef && r->len - r->pos >= 3 && !memcmp(r->buf + r->pos, "\xef\xbb\xbf", 3)) {
+    r->pos += 3;
+    r->consumed += 3;
+  }
+  return 0;
+}
+
+static void reader_free(struct reader *r)
+{
+  free(r->data);
+  free(r->off);
+  free(r->flen);
+  r->data = NULL;
+  r->off = r->flen = NULL;
+}
+
+/* Room for two more bytes in the record. */
+static int reserve(struct reader *r)
+{
+  if (r->dlen + 2 > r->dcap) {
+    if (r->dcap >= RECORD_MAX) {
+      snprintf(r->why, sizeof r->why, "the row on line %llu is longer than 16 MiB", (unsigned long long)r->line);
+      return -1;
+    }
+    size_t cap = r->dcap ? r->dcap * 2 : 4096;
+    char *nd = realloc(r->data, cap);
+    if (!nd) {
+      snprintf(r->why, sizeof r->why, "out of memory");
+      return -1;
+    }
+    r->data = nd;
+    r->dcap = cap;
+  }
+  return 0;
+}
+
+static int put_byte(struct reader *r, int c, size_t field_start, int quoted)
+{
+  if (r->dlen - field_start >= FIELD_MAX) {
+    snprintf(r->why, sizeof r->why,
+             quoted ? "a quoted cell that starts before line %llu is longer than 1 MiB: is a closing quote missing?"
+                    : "a cell on line %llu is longer than 1 MiB",
+             (unsigned long long)r->line);
+    return -1;
+  }
+  if (reserve(r))
+    return -1;
+  r->data[r->dlen++] = (char)c;
+  return 0;
+}
+
+static int end_field(struct reader *r, size_t start)
+{
+  if (reserve(r))
+    return -1;
+  if (r->nf >= FIELDS_MAX) { /* kept no further: forget its bytes */
+    r->dropped++;
+    r->dlen = start;
+    return 0;
+  }
+  if (r->nf == r->fcap) {
+    int cap = r->fcap ? r->fcap * 2 : 64;
+    size_t *no = realloc(r->off, (size_t)cap * sizeof *no), *nl;
+    if (!no)
+      return -1;
+    r->off = no;
+    nl = realloc(r->flen, (size_t)cap * sizeof *nl);
+    if (!nl)
+      return -1;
+    r->flen = nl;
+    r->fcap = cap;
+  }
+  r->off[r->nf] = start;
+  r->flen[r->nf] = r->dlen - start;
+  r->data[r->dlen++] = '\0';
+  r->nf++;
+  return 0;
+}
+
+/* Reads one record: 1, 0 at the end, -1 on an error (r->why). Behaves as Python's csv
+ * module does (not strict): a quote opens a quoted cell only at a cell's start; "" inside
+ * is a quote; text after a closing quote is kept; CR, LF and CRLF end a record outside
+ * quotes; an unterminated quote runs to the end of the file. */
+static int read_record(struct reader *r)
+{
+  r->dlen = 0;
+  r->nf = 0;
+  r->quoted_any = 0;
+  r->dropped = 0;
+  int state = ST_START, started = 0;
+  size_t start = 0;
+  for (;;) {
+    if (r->pos == r->len && !refill(r)) {
+      if (!started)
+        return 0;
+      if (end_field(r, start))
+        return -1;
+      return 1;
+    }
+    int c = r->buf[r->pos++];
+    r->consumed++;
+    if (!started && c == r->comment && r->comment) { /* a comment line: skipped whole */
+      int k;
+      while ((k = peek(r)) >= 0 && k != '\n' && k != '\r') {
+        if (!k) {
+          snprintf(r->why, sizeof r->why, "binary data (a NUL byte) at byte %llu: not a text table",
+                   (unsigned long long)r->consumed + 1);
+          return -1;
+        }
+        r->pos++;
+        r->consumed++;
+      }
+      if (k == '\r') {
+        r->pos++;
+        r->consumed++;
+        k = peek(r);
+      }
+      if (k == '\n') {
+        r->pos++;
+        r->consumed++;
+      }
+      r->line++;
+      r->comments++;
+      continue;
+    }
+    started = 1;
+    if (c == 0) {
+      snprintf(r->why, sizeof r->why, "binary data (a NUL byte) at byte %llu: not a text table",
+               (unsigned long long)r->consumed);
+      return -1;
+    }
+    switch (state) {
+    case ST_QUOTED:
+      if (c == r->quote) {
+        state = ST_QUOTE_IN_QUOTED;
+        break;
+      }
+      if (c == '\n' || (c == '\r' && peek(r) != '\n'))
+        r->line++;
+      if (put_byte(r, c, start, 1))
+        return -1;
+      break;
+    case ST_QUOTE_IN_QUOTED:
+      if (c == r->quote) {
+        state = ST_QUOTED;
+        if (put_byte(r, c, start, 1))
+          return -1;
+        break;
+      }
+      /* the quote closed the cell's quoted part: the rest reads as unquoted (c is no quote,
+       * so ST_START passes it straight on) */
+      /* fall through */
+    case ST_START:
+      if (c == r->quote) {
+        state = ST_QUOTED;
+        r->quoted_any = 1;
+        r->nquoted++;
+        break;
+      }
+      state = ST_UNQUOTED;
+      /* fall through */
+    case ST_UNQUOTED:
+      if (c == r->delim) {
+        if (end_field(r, start))
+          return -1;
+        start = r->dlen;
+        state = ST_START;
+      } else if (c == '\n' || c == '\r') {
+        if (c == '\r' && peek(r) == '\n') {
+          r->pos++;
+          r->consumed++;
+        }
+        r->line++;
+        return end_field(r, start) ? -1 : 1;
+      } else if (put_byte(r, c, start, 0)) {
+        return -1;
+      }
+      break;
+    }
+  }
+}
+
+static int record_blank(const struct reader *r)
+{
+  return r->nf == 1 && r->flen[0] == 0 && !r->quoted_any;
+}
+
+/* ------------------------------------------------------------------ values */
+
+enum vtype { V_MISSING, V_INT, V_NUM, V_BOOL, V_DATE, V_TEXT };
+static const char *const type_names[] = {"empty", "integer", "number", "boolean", "date", "text"};
+
+static int is_space(int c)
+{
+  return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f' || c == '\v';
+}
+
+static void trim(const char **s, size_t *n)
+{
+  while (*n && is_space((unsigned char)**s)) {
+    (*s)++;
+    (*n)--;
+  }
+  while (*n && is_space((unsigned char)(*s)[*n - 1]))
+    (*n)--;
+}
+
+static int is_digit(int c)
+{
+  return c >= '0' && c <= '9';
+}
+
+static int digits(const char *s, size_t n, size_t *i)
+{
+  size_t k = *i;
+  while (*i < n && is_digit((unsigned char)s[*i]))
+    (*i)++;
+  return (int)(*i - k);
+}
+
+static int missing_token(const char *s, size_t n)
+{
+  static const char *const tokens[] = {"NA", "N/A", "n/a", "NaN", "nan", "NULL", "null", "None", "#N/A"};
+  if (!n)
+    return 1;
+  for (size_t i = 0; i < sizeof tokens / sizeof tokens[0]; i++)
+    if (strlen(tokens[i]) == n && !memcmp(s, tokens[i], n))
+      return 1;
+  return 0;
+}
+
+/* YYYY-MM-DD or YYYY/MM/DD, then optionally [T ]HH:MM[:SS[.fff]][Z|+HH[:]MM|-HH[:]MM] */
+static int is_date(const char *s, size_t n)
+{
+  if (n < 10 || !is_digit(s[0]) || !is_digit(s[1]) || !is_digit(s[2]) || !is_digit(s[3]) ||
+      (s[4] != '-' && s[4] != '/') || s[7] != s[4] || !is_digit(s[5]) || !is_digit(s[6]) || !is_digit(s[8]) ||
+      !is_digit(s[9]))
+    return 0;
+  int mo = (s[5] - '0') * 10 + (s[6] - '0'), d = (s[8] - '0') * 10 + (s[9] - '0');
+  if (mo < 1 || mo > 12 || d < 1 || d > 31)
+    return 0;
+  if (n == 10)
+    return 1;
+  size_t i = 10;
+  if (s[i] != 'T' && s[i] != ' ')
+    return 0;
+  i++;
+  if (i + 5 > n || !is_digit(s[i]) || !is_digit(s[i + 1]) || s[i + 2] != ':' || !is_digit(s[i + 3]) ||
+      !is_digit(s[i + 4]))
+    return 0;
+  if ((s[i] - '0') * 10 + (s[i + 1] - '0') > 24 || s[i + 3] > '5')
+    return 0;
+  i += 5;
+  if (i < n && s[i] == ':') {
+    if (i + 3 > n || !is_digit(s[i + 1]) || !is_digit(s[i + 2]))
+      return 0;
+    i += 3;
+    if (i < n && s[i] == '.') {
+      i++;
+      if (!digits(s, n, &i))
+        return 0;
+    }
+  }
+  if (i == n)
+    return 1;
+  if (s[i] == 'Z')
+    return i + 1 == n;
+  if (s[i] == '+' || s[i] == '-') {
+    i++;
+    if (digits(s, n, &i) != 2)
+      return 0;
+    if (i < n && s[i] == ':')
+      i++;
+    return i < n ? digits(s, n, &i) == 2 && i == n : 1;
+  }
+  return 0;
+}
+
+/* Classifies a cell (already trimmed). *num gets numbers. */
+static enum vtype classify(const char *s, size_t n, int decimal_comma, double *num)
+{
+  if (missing_token(s, n))
+    return V_MISSING;
+  if (n > 64) /* no number or date is that long */
+    return V_TEXT;
+  char tmp[72];
+  size_t i = 0;
+  if (s[0] == '+' || s[0] == '-')
+    i++;
+  size_t intd = (size_t)digits(s, n, &i);
+  if (intd && i == n) {
+    memcpy(tmp, s, n);
+    tmp[n] = '\0';
+    errno = 0;
+    long long v = strtoll(tmp, NULL, 10);
+    if (!errno) {
+      *num = (double)v;
+      return V_INT;
+    }
+    *num = strtod(tmp, NULL);
+    return isfinite(*num) ? V_NUM : V_TEXT;
+  }
+  /* decimal: digits [. digits] or . digits, then an optional exponent */
+  size_t fracd = 0;
+  int comma = 0;
+  if (i < n && (s[i] == '.' || (decimal_comma && s[i] == ','))) {
+    comma = s[i] == ',';
+    i++;
+    fracd = (size_t)digits(s, n, &i);
+  }
+  if (intd + fracd > 0 && (!comma || fracd > 0)) {
+    if (i < n && (s[i] == 'e' || s[i] == 'E') && !comma) {
+      i++;
+      if (i < n && (s[i] == '+' || s[i] == '-'))
+        i++;
+      if (!digits(s, n, &i))
+        i = n + 1; /* not a number */
+    }
+    if (i == n) {
+      memcpy(tmp, s, n);
+      tmp[n] = '\0';
+      if (comma)
+        *strchr(tmp, ',') = '.';
+      *num = strtod(tmp, NULL);
+      if (isfinite(*num))
+        return V_NUM;
+    }
+  }
+  if ((n == 4 && !strncasecmp(s, "true", 4)) || (n == 5 && !strncasecmp(s, "false", 5)) ||
+      (n == 3 && !strncasecmp(s, "yes", 3)) || (n == 2 && !strncasecmp(s, "no", 2)))
+    return V_BOOL;
+  if (is_date(s, n))
+    return V_DATE;
+  return V_TEXT;
+}
+
+/* ------------------------------------------------------------------ columns */
+
+struct column {
+  char *key;                 /* unique, cleaned name */
+  char *name;                /* as in the header (valid UTF-8), or NULL */
+  uint64_t count[6];         /* values by enum vtype */
+  double min, max, sum, comp; /* numbers (Kahan summation) */
+  char dmin[40], dmax[40];   /* dates, as written */
+  uint64_t *set;             /* distinct values' hashes, open addressing, 0 = free */
+  size_t set_cap, set_n;
+  int capped;
+};
+
+static uint64_t hash64(const char *s, size_t n)
+{
+  uint64_t h = 1469598103934665603ull;
+  for (size_t i = 0; i < n; i++) {
+    h ^= (unsigned char)s[i];
+    h *= 1099511628211ull;
+  }
+  h ^= h >> 33;
+  h *= 0xff51afd7ed558ccdull;
+  h ^= h >> 33;
+  h *= 0xc4ceb9fe1a85ec53ull;
+  h ^= h >> 33;
+  return h ? h : 1;
+}
+
+/* Adds a value's hash to the column's set; past cap the set stops counting. */
+static void distinct_add(struct column *c, uint64_t h, size_t cap)
+{
+  if (c->capped)
+    return;
+  if ((c->set_n + 1) * 4 > c->set_cap * 3) {
+    size_t ncap = c->set_cap ? c->set_cap * 2 : 64;
+    uint64_t *ns = calloc(ncap, sizeof *ns);
+    if (!ns) {
+      c->capped = 1;
+      return;
+    }
+    for (size_t i = 0; i < c->set_cap; i++)
+      if (c->set[i])
+        for (size_t j = c->set[i] & (ncap - 1);; j = (j + 1) & (ncap - 1))
+          if (!ns[j]) {
+            ns[j] = c->set[i];
+            break;
+          }
+    free(c->set);
+    c->set = ns;
+    c->set_cap = ncap;
+  }
+  for (size_t j = h & (c->set_cap - 1);; j = (j + 1) & (c->set_cap - 1)) {
+    if (c->set[j] == h)
+      return;
+    if (!c->set[j]) {
+      if (c->set_n >= cap) {
+        c->capped = 1;
+        free(c->set);
+        c->set = NULL;
+        c->set_cap = 0;
+        return;
+      }
+      c->set[j] = h;
+      c->set_n++;
+      return;
+    }
+  }
+}
+
+static void column_add(struct column *c, const char *raw, size_t rawn, int decimal_comma, size_t cap, int distinct)
+{
+  const char *s = raw;
+  size_t n = rawn;
+  trim(&s, &n);
+  double v = 0;
+  enum vtype t = classify(s, n, decimal_comma, &v);
+  c->count[t]++;
+  if (t == V_MISSING)
+    return;
+  if (t == V_INT || t == V_NUM) {
+    uint64_t k = c->count[V_INT] + c->count[V_NUM];
+    if (k == 1 || v < c->min)
+      c->min = v;
+    if (k == 1 || v > c->max)
+      c->max = v;
+    double y = v - c->comp, s2 = c->sum + y;
+    c->comp = (s2 - c->sum) - y;
+    c->sum = s2;
+  } else if (t == V_DATE && n < sizeof c->dmin) {
+    char d[40];
+    memcpy(d, s, n);
+    d[n] = '\0';
+    if (c->count[V_DATE] == 1 || strcmp(d, c->dmin) < 0)
+      memcpy(c->dmin, d, n + 1);
+    if (c->count[V_DATE] == 1 || strcmp(d, c->dmax) > 0)
+      memcpy(c->dmax, d, n + 1);
+  }
+  if (distinct)
+    distinct_add(c, hash64(raw, rawn), cap);
+}
+
+static enum vtype column_type(const struct column *c)
+{
+  uint64_t present = c->count[V_INT] + c->count[V_NUM] + c->count[V_BOOL] + c->count[V_DATE] + c->count[V_TEXT];
+  if (!present)
+    return V_MISSING;
+  if (c->count[V_INT] == present)
+    return V_INT;
+  if (c->count[V_INT] + c->count[V_NUM] == present)
+    return V_NUM;
+  if (c->count[V_BOOL] == present)
+    return V_BOOL;
+  if (c->count[V_DATE] == present)
+    return V_DATE;
+  return V_TEXT;
+}
+
+/* ------------------------------------------------------------------ text out */
+
+/* Length of the valid UTF-8 sequence at p (1..4), 0 if invalid. */
+static int utf8_seq(const unsigned char *p, size_t avail)
+{
+  if (p[0] < 0x80)
+    return 1;
+  int n = (p[0] & 0xe0) == 0xc0 ? 2 : (p[0] & 0xf0) == 0xe0 ? 3 : (p[0] & 0xf8) == 0xf0 ? 4 : 0;
+  if (!n || (size_t)n > avail)
+    return 0;
+  return cb_utf8_valid((const char *)p, (size_t)n) ? n : 0;
+}
+
+/* Appends s as valid UTF-8: ISO-8859-1 bytes transcoded when latin1, invalid sequences
+ * replaced by U+FFFD otherwise; control characters become a space when flat. */
+static void utf8_append(struct cb_buf *b, const char *s, size_t n, int latin1, int flat)
+{
+  const unsigned char *p = (const unsigned char *)s;
+  for (size_t i = 0; i < n;) {
+    unsigned char c = p[i];
+    if (c < 0x80) {
+      char ch = flat && (c < 0x20 || c == 0x7f) ? ' ' : (char)c;
+      cb_buf_append(b, &ch, 1);
+      i++;
+    } else if (latin1) {
+      char two[2] = {(char)(0xc0 | (c >> 6)), (char)(0x80 | (c & 0x3f))};
+      cb_buf_append(b, two, 2);
+      i++;
+    } else {
+      int k = utf8_seq(p + i, n - i);
+      if (k) {
+        cb_buf_append(b, p + i, (size_t)k);
+        i += (size_t)k;
+      } else {
+        cb_buf_append(b, "\xef\xbf\xbd", 3);
+        i++;
+      }
+    }
+  }
+}
+
+/* ------------------------------------------------------------------ dialect */
+
+struct dialect {
+  char delim, quote;
+  char comment;
+  const char *eol;
+  int latin1;
+  int has_header;
+  int ncols;     /* the header's width, or the most common width */
+  int nrec;      /* non-blank records in the sample */
+  double consistency; /* share of the sample's records with mode cells */
+  int mode;      /* the most common width */
+};
+
+struct width_stats {
+  int nrec, mode, mode_n;
+  int first; /* the first record's width */
+  uint64_t nquoted;
+};
+
+static FILE *sample_file(const unsigned char *buf, size_t len)
+{
+  return len ? fmemopen((void *)buf, len, "rb") : NULL;
+}
+
+/* Widths of the sample's records with delimiter d and quote q. whole: the sample is the
+ * whole file (else its last record may be cut and is left out). */
+static void widths(const unsigned char *buf, size_t len, int whole, char d, char q, char comment,
+                   struct width_stats *ws)
+{
+  memset(ws, 0, sizeof *ws);
+  if (!len)
+    return;
+  FILE *f = sample_file(buf, len);
+  if (!f)
+    return;
+  static struct reader r; /* large: not on the stack */
+  reader_init(&r, f, d, q);
+  r.comment = comment;
+  int w[SAMPLE_RECORDS];
+  int n = 0;
+  while (n < SAMPLE_RECORDS) {
+    int rc = read_record(&r);
+    if (rc <= 0)
+      break;
+    if (!whole && r.pos == r.len && r.eof) /* ended by the sample's end: maybe cut */
+      break;
+    if (record_blank(&r))
+      continue;
+    w[n++] = r.nf + r.dropped;
+  }
+  ws->nquoted = r.nquoted;
+  reader_free(&r);
+  fclose(f);
+  ws->nrec = n;
+  ws->first = n ? w[0] : 0;
+  for (int i = 0; i < n; i++) {
+    int c = 0;
+    for (int j = 0; j < n; j++)
+      c += w[j] == w[i];
+    if (c > ws->mode_n || (c == ws->mode_n && w[i] > ws->mode)) {
+      ws->mode_n = c;
+      ws->mode = w[i];
+    }
+  }
+}
+
+/* The share of records as wide as most are; a header one name short (R's write.table
+ * with row names) does not count against it. */
+static double consistency(const struct width_stats *ws)
+{
+  if (!ws->nrec)
+    return 0;
+  int n = ws->first == ws->mode - 1 && ws->nrec > 1 ? ws->nrec - 1 : ws->nrec;
+  return (double)ws->mode_n / n;
+}
+
+static int has_suffix(const char *name, const char *suffix)
+{
+  return suffix_is(name, (const char *const[]){suffix, NULL});
+}
+
+/* The sample's first records (at most 50, non-blank) as cell arrays, for the header. */
+struct sample_rows {
+  int n;
+  int width[50]; /* cells kept */
+  int full[50];  /* cells in the record */
+  char **cells[50];
+};
+
+static void sample_rows_free(struct sample_rows *s)
+{
+  for (int i = 0; i < s->n; i++) {
+    for (int j = 0; j < s->width[i]; j++)
+      free(s->cells[i][j]);
+    free(s->cells[i]);
+  }
+  s->n = 0;
+}
+
+static void sample_rows_read(const unsigned char *buf, size_t len, int whole, const struct dialect *d,
+                             struct sample_rows *s)
+{
+  memset(s, 0, sizeof *s);
+  FILE *f = sample_file(buf, len);
+  if (!f)
+    return;
+  static struct reader r;
+  reader_init(&r, f, d->delim, d->quote);
+  r.comment = d->comment;
+  while (s->n < 50 && read_record(&r) > 0) {
+    if (!whole && r.pos == r.len && r.eof)
+      break;
+    if (record_blank(&r))
+      continue;
+    int w = r.nf;
+    s->cells[s->n] = calloc((size_t)w, sizeof(char *));
+    s->full[s->n] = r.nf + r.dropped;
+    if (!s->cells[s->n])
+      break;
+    for (int j = 0; j < w; j++)
+      s->cells[s->n][j] = strndup(r.data + r.off[j], r.flen[j]);
+    s->width[s->n++] = w;
+  }
+  reader_free(&r);
+  fclose(f);
+}
+
+static enum vtype classify_cell(const char *cell, int decimal_comma)
+{
+  const char *s = cell;
+  size_t n = strlen(cell);
+  double v;
+  trim(&s, &n);
+  return classify(s, n, decimal_comma, &v);
+}
+
+static int detect_header(const struct sample_rows *s, int decimal_comma)
+{
+  if (s->n < 1)
+    return 0;
+  int w = s->width[0];
+  if (s->n == 1) { /* one row: a header when every cell is present text */
+    for (int j = 0; j < w; j++)
+      if (classify_cell(s->cells[0][j], decimal_comma) != V_TEXT)
+        return 0;
+    return 1;
+  }
+  int votes = 0, typed = 0;
+  for (int j = 0; j < w; j++) {
+    uint64_t count[6] = {0};
+    for (int i = 1; i < s->n; i++)
+      if (j < s->width[i])
+        count[classify_cell(s->cells[i][j], decimal_comma)]++;
+    uint64_t present = count[V_INT] + count[V_NUM] + count[V_BOOL] + count[V_DATE] + count[V_TEXT];
+    enum vtype h = classify_cell(s->cells[0][j], decimal_comma);
+    if (!present || h == V_MISSING)
+      continue;
+    int numeric = count[V_INT] + count[V_NUM] == present;
+    if (numeric || count[V_BOOL] == present || count[V_DATE] == present) {
+      typed++;
+      int same = numeric ? (h == V_INT || h == V_NUM) : count[V_BOOL] == present ? h == V_BOOL : h == V_DATE;
+      votes += same ? -1 : 1;
+    } else if (present >= 2) { /* text of one length throughout (codes, times): is the first row's? */
+      size_t len = 0;
+      int one = 1;
+      for (int i = 1; i < s->n && one; i++)
+        if (j < s->width[i] && classify_cell(s->cells[i][j], decimal_comma) != V_MISSING) {
+          size_t l = strlen(s->cells[i][j]);
+          one = !len || l == len;
+          len = l;
+        }
+      if (one && len) {
+        typed++;
+        votes += strlen(s->cells[0][j]) == len ? -1 : 1;
+      }
+    }
+  }
+  if (typed)
+    return votes > 0;
+  /* only text: the first row is a header when its cells are present and recur nowhere
+   * below in their columns */
+  for (int j = 0; j < w; j++) {
+    if (classify_cell(s->cells[0][j], decimal_comma) == V_MISSING)
+      return 0;
+    for (int i = 1; i < s->n; i++)
+      if (j < s->width[i] && !strcmp(s->cells[i][j], s->cells[0][j]))
+        return 0;
+  }
+  return 1;
+}
+
+/* Detects the dialect from the sample. Returns 0, or -1 when it is no text at all. */
+static int detect(const unsigned char *buf, size_t len, int whole, const char *name, struct dialect *d)
+{
+  memset(d, 0, sizeof *d);
+  d->delim = ',';
+  d->quote = '"';
+  d->eol = "none";
+  if (memchr(buf, 0, len))
+    return -1;
+  /* text? valid UTF-8 (an end cut in the middle of a character aside), else mostly
+   * printable bytes read as ISO-8859-1 */
+  size_t check = len;
+  for (size_t k = len, back = 0; !whole && k > 0 && back < 4; back++) {
+    unsigned char c = buf[--k];
+    if ((c & 0xc0) != 0x80) { /* the last character's first byte: is it complete? */
+      size_t need = c < 0x80 ? 1 : (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3 : (c & 0xf8) == 0xf0 ? 4 : 1;
+      if (len - k < need)
+        check = k;
+      break;
+    }
+  }
+  if (!cb_utf8_valid((const char *)buf, check)) {
+    size_t ctl = 0;
+    for (size_t i = 0; i < len; i++)
+      if ((buf[i] < 0x20 && buf[i] != '\t' && buf[i] != '\n' && buf[i] != '\r') || buf[i] == 0x7f ||
+          (buf[i] >= 0x80 && buf[i] < 0xa0))
+        ctl++;
+    if (ctl * 50 > len)
+      return -1;
+    d->latin1 = 1;
+  }
+  /* a file that starts with # has comment lines (R's comment.char) */
+  size_t at = len >= 3 && !memcmp(buf, "\xef\xbb\xbf", 3) ? 3 : 0;
+  if (at < len && buf[at] == '#')
+    d->comment = '#';
+  static const char cands[] = {',', '\t', ';', '|'};
+  char pref[4];
+  int np = 0;
+  if (has_suffix(name, ".tsv") || has_suffix(name, ".tab"))
+    pref[np++] = '\t';
+  if (has_suffix(name, ".psv"))
+    pref[np++] = '|';
+  for (int i = 0; i < 4; i++)
+    if (!memchr(pref, cands[i], (size_t)np))
+      pref[np++] = cands[i];
+  struct width_stats best = {0};
+  double best_c = -1;
+  for (int i = 0; i < 4; i++) {
+    struct width_stats ws;
+    widths(buf, len, whole, pref[i], '"', d->comment, &ws);
+    double c = consistency(&ws);
+    if (ws.mode < 2)
+      c = 0; /* one cell a row says nothing about this delimiter */
+    if (c > best_c + 1e-9) {
+      best_c = c;
+      best = ws;
+      d->delim = pref[i];
+    }
+  }
+  if (best_c <= 0) { /* one column (or nothing): the suffix's delimiter */
+    d->delim = pref[0];
+    widths(buf, len, whole, d->delim, '"', d->comment, &best);
+    best_c = consistency(&best);
+  }
+  /* ' quotes only when " never does and ' does */
+  struct width_stats sq;
+  widths(buf, len, whole, d->delim, '\'', d->comment, &sq);
+  double sqc = consistency(&sq);
+  if (best.nquoted == 0 && sq.nquoted >= 2 && sqc >= best_c && sq.mode >= best.mode) {
+    d->quote = '\'';
+    best = sq;
+    best_c = sqc;
+  }
+  d->nrec = best.nrec;
+  d->mode = best.mode;
+  d->consistency = best_c;
+  d->ncols = best.mode;
+  /* line ending: the first one outside quotes */
+  int inq = 0;
+  for (size_t i = 0; i < len; i++) {
+    if (buf[i] == (unsigned char)d->quote)
+      inq = !inq;
+    else if (!inq && (buf[i] == '\n' || buf[i] == '\r')) {
+      d->eol = buf[i] == '\n' ? "LF" : i + 1 < len && buf[i + 1] == '\n' ? "CRLF" : "CR";
+      break;
+    }
+  }
+  struct sample_rows s;
+  sample_rows_read(buf, len, whole, d, &s);
+  d->has_header = detect_header(&s, d->delim == ';');
+  /* a header as wide as the rows, or one name short (R's write.table: row names) */
+  if (d->has_header && s.n && d->mode >= 2 && s.full[0] != d->mode && s.full[0] != d->mode - 1)
+    d->has_header = 0;
+  if (d->has_header && s.n && s.full[0] > d->ncols)
+    d->ncols = s.full[0];
+  sample_rows_free(&s);
+  if (d->ncols < 1)
+    d->ncols = 1;
+  return 0;
+}
 
 static int sniff(const unsigned char *head, size_t len, const struct cb_convert_input *in)
 {
-  (void)head, (void)len, (void)in;
+  if (!len || suffix_is(in->name, not_tables))
+    return 0;
+  int ours = suffix_is(in->name, suffixes);
+  if (!ours && in->mime && *in->mime && strncmp(in->mime, "text/", 5) && strcmp(in->mime, "application/csv") &&
+      strcmp(in->mime, "application/octet-stream"))
+    return 0; /* libmagic knows it as something else */
+  struct dialect d;
+  int whole = in->size <= len;
+  if (detect(head, len, whole, in->name, &d))
+    return ours ? 20 : 0; /* binary named .csv: unless another converter knows it, it fails as no table */
+  int table = d.mode >= 2 && d.consistency >= 0.8;
+  if (ours)
+    return table ? 60 : 52; /* a broken CSV is still reported as a table (rows_inconsistent) */
+  /* other names: only a clearly consistent table */
+  if (d.mode >= 2 && d.consistency >= 0.95 && (d.nrec >= 3 || (whole && d.nrec >= 2)))
+    return 62;
   return 0;
+}
+
+/* ------------------------------------------------------------------ scanning */
+
+struct table {
+  struct dialect d;
+  struct reader *r;
+  FILE *f;
+  int ncols;                /* columns with statistics */
+  struct column *cols;
+  uint64_t rows, inconsistent, blank;
+  size_t cap;               /* distinct values counted per column */
+};
+
+static const char *delim_name(char c)
+{
+  return c == '\t' ? "\t" : c == ';' ? ";" : c == '|' ? "|" : ",";
+}
+
+static cb_err table_open(const struct cb_convert_input *in, struct table *t, char *err, size_t errcap)
+{
+  memset(t, 0, sizeof *t);
+  FILE *f = fopen(in->path, "rb");
+  if (!f) {
+    snprintf(err, errcap, "cannot open the file");
+    return CB_EIO;
+  }
+  unsigned char *head = malloc(SAMPLE_MAX);
+  size_t len = head ? fread(head, 1, SAMPLE_MAX, f) : 0;
+  int whole = head && (len < SAMPLE_MAX || fgetc(f) == EOF);
+  int bad = !head || !len || detect(head, len, whole, in->name, &t->d);
+  free(head);
+  if (bad || !len) {
+    fclose(f);
+    snprintf(err, errcap, !len ? "the file is empty" : "binary data: not a text table");
+    return CB_EINVAL;
+  }
+  rewind(f);
+  t->f = f;
+  t->r = malloc(sizeof *t->r);
+  if (!t->r) {
+    fclose(f);
+    return CB_ENOMEM;
+  }
+  reader_init(t->r, f, t->d.delim, t->d.quote);
+  t->r->comment = t->d.comment;
+  t->ncols = t->d.ncols < FIELDS_MAX ? t->d.ncols : FIELDS_MAX;
+  t->cols = calloc((size_t)t->ncols, sizeof *t->cols);
+  if (!t->cols) {
+    reader_free(t->r);
+    free(t->r);
+    fclose(f);
+    return CB_ENOMEM;
+  }
+  t->cap = DISTINCT_BUDGET / (size_t)t->ncols;
+  if (t->cap > DISTINCT_CAP)
+    t->cap = DISTINCT_CAP;
+  if (t->cap < 100)
+    t->cap = 100;
+  return CB_OK;
+}
+
+static void table_close(struct table *t)
+{
+  for (int i = 0; t->cols && i < t->ncols; i++) {
+    free(t->cols[i].key);
+    free(t->cols[i].name);
+    free(t->cols[i].set);
+  }
+  free(t->cols);
+  if (t->r) {
+    reader_free(t->r);
+    free(t->r);
+  }
+  if (t->f)
+    fclose(t->f);
+  memset(t, 0, sizeof *t);
+}
+
+/* Keys: the header's names, trimmed, control characters replaced, at most KEY_MAX bytes;
+ * empty ones become column_N, repeated ones get _2, _3, ... */
+static void make_keys(struct table *t)
+{
+  for (int i = 0; i < t->ncols; i++) {
+    struct column *c = &t->cols[i];
+    struct cb_buf b = {0};
+    if (c->name) {
+      const char *s = c->name;
+      size_t n = strlen(s);
+      trim(&s, &n);
+      utf8_append(&b, s, n, 0, 1);
+      if (b.len > KEY_MAX) { /* cut at a character boundary */
+        size_t k = KEY_MAX;
+        while (k > 0 && ((unsigned char)b.data[k] & 0xc0) == 0x80)
+          k--;
+        b.data[k] = '\0';
+        b.len = k;
+      }
+    }
+    if (!b.len)
+      cb_buf_printf(&b, "column_%d", i + 1);
+    size_t base = b.len;
+    for (int k = 2;; k++) {
+      int dup = 0;
+      for (int j = 0; j < i && !dup; j++)
+        dup = !strcmp(t->cols[j].key, b.data);
+      if (!dup)
+        break;
+      b.data[base] = '\0';
+      b.len = base;
+      cb_buf_printf(&b, "_%d", k);
+    }
+    c->key = cb_buf_steal(&b);
+  }
+}
+
+typedef int (*row_fn)(struct table *t, int header, void *ctx);
+
+/* Reads every record: the header names the columns; each row feeds the statistics
+ * (distinct values when distinct) and then fn. */
+static cb_err table_scan(const struct cb_convert_input *in, struct table *t, int distinct, row_fn fn, void *ctx,
+                         cb_progress_fn progress, void *pctx, char *err, size_t errcap)
+{
+  struct reader *r = t->r;
+  int first = 1, rc;
+  int dc = t->d.delim == ';';
+  while ((rc = read_record(r)) > 0) {
+    if (record_blank(r)) {
+      t->blank++;
+      continue;
+    }
+    if (first && t->d.has_header) {
+      first = 0;
+      int shift = r->nf + r->dropped == t->d.ncols - 1; /* R's row names have no name */
+      for (int i = 0; i + shift < t->ncols && i < r->nf; i++) {
+        struct cb_buf b = {0};
+        utf8_append(&b, r->data + r->off[i], r->flen[i], t->d.latin1, 0);
+        t->cols[i + shift].name = b.data ? cb_buf_steal(&b) : strdup("");
+      }
+      make_keys(t);
+      if (fn && fn(t, 1, ctx))
+        goto stopped;
+      continue;
+    }
+    if (first) {
+      first = 0;
+      make_keys(t);
+    }
+    t->rows++;
+    if (r->nf + r->dropped != t->d.ncols)
+      t->inconsistent++;
+    for (int i = 0; i < t->ncols; i++) {
+      if (i < r->nf)
+        column_add(&t->cols[i], r->data + r->off[i], r->flen[i], dc, t->cap, distinct);
+      else
+        t->cols[i].count[V_MISSING]++;
+    }
+    if (fn && fn(t, 0, ctx))
+      goto stopped;
+    if ((t->rows & 1023) == 0 && in->size)
+      progress(pctx, (double)r->consumed / (double)in->size);
+  }
+  if (first)
+    make_keys(t);
+  if (rc < 0) {
+    snprintf(err, errcap, "%s", r->why);
+    return CB_EINVAL;
+  }
+  if (ferror(t->f)) {
+    snprintf(err, errcap, "reading the file failed");
+    return CB_EIO;
+  }
+  return CB_OK;
+stopped:
+  snprintf(err, errcap, "%s", r->why[0] ? r->why : "writing the output failed");
+  return CB_EIO;
+}
+
+/* ------------------------------------------------------------------ extract */
+
+struct extract_ctx {
+  FILE *text;
+  uint64_t written;
+  int text_full;
+  struct cb_buf preview; /* JSON rows */
+  int preview_rows;
+  struct cb_buf line;
+};
+
+static int extract_row(struct table *t, int header, void *ctx)
+{
+  struct extract_ctx *x = ctx;
+  struct reader *r = t->r;
+  if (!x->text_full) {
+    cb_buf_reset(&x->line);
+    for (int i = 0; i < r->nf; i++) {
+      if (i)
+        cb_buf_append(&x->line, "\t", 1);
+      utf8_append(&x->line, r->data + r->off[i], r->flen[i], t->d.latin1, 1);
+    }
+    cb_buf_append(&x->line, "\n", 1);
+    if (x->written + x->line.len > TEXT_MAX) {
+      x->text_full = 1;
+    } else {
+      if (fwrite(x->line.data, 1, x->line.len, x->text) != x->line.len)
+        return -1;
+      x->written += x->line.len;
+    }
+  }
+  if (!header && x->preview_rows < PREVIEW_ROWS && x->preview.len < PREVIEW_MAX) {
+    cb_buf_append(&x->preview, x->preview_rows ? ",[" : "[", x->preview_rows ? 2 : 1);
+    for (int i = 0; i < r->nf && i < PREVIEW_COLS; i++) {
+      struct cb_buf cell = {0};
+      size_t n = r->flen[i] > PREVIEW_CELL_MAX ? PREVIEW_CELL_MAX : r->flen[i];
+      utf8_append(&cell, r->data + r->off[i], n, t->d.latin1, 0);
+      if (i)
+        cb_buf_append(&x->preview, ",", 1);
+      cb_buf_json_string(&x->preview, cell.data ? cell.data : "");
+      cb_buf_free(&cell);
+    }
+    cb_buf_append(&x->preview, "]", 1);
+    x->preview_rows++;
+  }
+  return 0;
+}
+
+static void prop_col(cJSON *result, const struct column *c, const char *stat, double v, const char *text)
+{
+  char name[KEY_MAX + 64];
+  snprintf(name, sizeof name, "column.%s.%s", c->key, stat);
+  if (text)
+    result_prop_text(result, name, text, NULL, NULL);
+  else
+    result_prop_num(result, name, v, NULL, NULL);
 }
 
 static cb_err extract(const struct cb_convert_input *in, cJSON *result, cb_progress_fn progress, void *pctx,
                       char *err, size_t errcap)
 {
-  (void)in, (void)result, (void)progress, (void)pctx;
-  snprintf(err, errcap, "not supported yet");
-  return CB_EINVAL;
+  struct table t;
+  cb_err e = table_open(in, &t, err, errcap);
+  if (e)
+    return e;
+  char textpath[4200], prevpath[4200];
+  snprintf(textpath, sizeof textpath, "%s/text.txt", in->workdir);
+  snprintf(prevpath, sizeof prevpath, "%s/preview.json", in->workdir);
+  struct extract_ctx x = {0};
+  x.text = fopen(textpath, "wb");
+  FILE *pf = NULL;
+  if (!x.text) {
+    snprintf(err, errcap, "cannot write the text artifact");
+    e = CB_EIO;
+    goto out;
+  }
+  if ((e = table_scan(in, &t, 1, extract_row, &x, progress, pctx, err, errcap)))
+    goto out;
+  if (fclose(x.text)) {
+    x.text = NULL;
+    snprintf(err, errcap, "cannot write the text artifact");
+    e = CB_EIO;
+    goto out;
+  }
+  x.text = NULL;
+  /* the preview: {"delimiter", "has_header", "columns":[keys], "types":[...], "rows":[[cells]]} */
+  struct cb_buf pv = {0};
+  cb_buf_printf(&pv, "{\"delimiter\":");
+  cb_buf_json_string(&pv, delim_name(t.d.delim));
+  cb_buf_printf(&pv, ",\"has_header\":%s,\"columns\":[", t.d.has_header ? "true" : "false");
+  for (int i = 0; i < t.ncols; i++) {
+    if (i)
+      cb_buf_append(&pv, ",", 1);
+    cb_buf_json_string(&pv, t.cols[i].key);
+  }
+  cb_buf_printf(&pv, "],\"types\":[");
+  for (int i = 0; i < t.ncols; i++)
+    cb_buf_printf(&pv, "%s\"%s\"", i ? "," : "", type_names[column_type(&t.cols[i])]);
+  cb_buf_printf(&pv, "],\"rows\":[%s]}\n", x.preview.data ? x.preview.data : "");
+  pf = fopen(prevpath, "wb");
+  int bad = !pf || !pv.data || fwrite(pv.data, 1, pv.len, pf) != pv.len;
+  if (pf && fclose(pf))
+    bad = 1;
+  pf = NULL;
+  cb_buf_free(&pv);
+  if (bad) {
+    snprintf(err, errcap, "cannot write the preview");
+    e = CB_EIO;
+    goto out;
+  }
+
+  cJSON_AddStringToObject(result, "kind", "table");
+  result_prop_text(result, "delimiter", delim_name(t.d.delim), NULL, NULL);
+  result_prop_text(result, "quote_char", t.d.quote == '\'' ? "'" : "\"", NULL, NULL);
+  result_prop_text(result, "line_ending", t.d.eol, NULL, NULL);
+  result_prop_text(result, "encoding", t.d.latin1 ? "ISO-8859-1" : "UTF-8", NULL, NULL);
+  result_prop_text(result, "has_header", t.d.has_header ? "true" : "false", NULL, NULL);
+  result_prop_num(result, "row_count", (double)t.rows, NULL, NULL);
+  result_prop_num(result, "column_count", (double)t.d.ncols, NULL, NULL);
+  result_prop_num(result, "rows_inconsistent", (double)t.inconsistent, NULL, NULL);
+  if (t.r->comments)
+    result_prop_num(result, "comment_lines", (double)t.r->comments, NULL, NULL);
+  struct cb_buf names = {0};
+  for (int i = 0; i < t.ncols && names.len < COLUMNS_TEXT_MAX; i++)
+    cb_buf_printf(&names, "%s%s", i ? "\t" : "", t.cols[i].key);
+  result_prop_text(result, "columns", names.data ? names.data : "", NULL, NULL);
+  cb_buf_free(&names);
+  if (t.ncols > PROP_COLS)
+    result_prop_num(result, "column_stats_limit", PROP_COLS, NULL, NULL);
+  if (x.text_full)
+    result_prop_text(result, "text_truncated", "true", NULL, NULL);
+  for (int i = 0; i < t.ncols && i < PROP_COLS; i++) {
+    struct column *c = &t.cols[i];
+    enum vtype ty = column_type(c);
+    prop_col(result, c, "type", 0, type_names[ty]);
+    prop_col(result, c, "empty", (double)c->count[V_MISSING], NULL);
+    prop_col(result, c, "distinct", (double)(c->capped ? t.cap : c->set_n), NULL);
+    if (c->capped)
+      prop_col(result, c, "distinct_capped", 0, "true");
+    if (ty == V_INT || ty == V_NUM) {
+      uint64_t k = c->count[V_INT] + c->count[V_NUM];
+      prop_col(result, c, "min", c->min, NULL);
+      prop_col(result, c, "max", c->max, NULL);
+      prop_col(result, c, "mean", c->sum / (double)k, NULL);
+    } else if (ty == V_DATE) {
+      prop_col(result, c, "min", 0, c->dmin);
+      prop_col(result, c, "max", 0, c->dmax);
+    }
+  }
+  result_artifact(result, "text", "text/plain; charset=utf-8", textpath);
+  result_artifact(result, "table_preview", "application/json", prevpath);
+  progress(pctx, 1.0);
+out:
+  if (x.text)
+    fclose(x.text);
+  cb_buf_free(&x.preview);
+  cb_buf_free(&x.line);
+  table_close(&t);
+  return e;
 }
 
+/* ------------------------------------------------------------------ convert */
+
+struct convert_ctx {
+  const char *to;
+  FILE *out;
+  enum vtype *types; /* json: the columns' types from a first pass */
+  uint64_t rows;
+  struct cb_buf line;
+};
+
+static void csv_cell(struct cb_buf *b, const char *s, size_t n, int latin1, int lone)
+{
+  int q = lone && n == 0; /* a row of one empty cell is not a blank line */
+  for (size_t i = 0; i < n && !q; i++)
+    q = s[i] == ',' || s[i] == '"' || s[i] == '\r' || s[i] == '\n';
+  if (!q) {
+    utf8_append(b, s, n, latin1, 0);
+    return;
+  }
+  cb_buf_append(b, "\"", 1);
+  for (size_t i = 0; i < n;) {
+    const char *qq = memchr(s + i, '"', n - i);
+    size_t k = qq ? (size_t)(qq - (s + i)) : n - i;
+    utf8_append(b, s + i, k, latin1, 0);
+    i += k;
+    if (qq) {
+      cb_buf_append(b, "\"\"", 2);
+      i++;
+    }
+  }
+  cb_buf_append(b, "\"", 1);
+}
+
+/* JSON number text for a numeric cell: the cell itself when JSON's grammar allows it. */
+static void json_number(struct cb_buf *b, const char *s, size_t n, int dc)
+{
+  trim(&s, &n);
+  size_t i = 0;
+  int ok = 1;
+  if (i < n && s[i] == '-')
+    i++;
+  if (i < n && s[i] == '0')
+    i++;
+  else if (i < n && s[i] >= '1' && s[i] <= '9')
+    digits(s, n, &i);
+  else
+    ok = 0;
+  if (ok && i < n && s[i] == '.') {
+    i++;
+    ok = digits(s, n, &i) > 0;
+  }
+  if (ok && i < n && (s[i] == 'e' || s[i] == 'E')) {
+    i++;
+    if (i < n && (s[i] == '+' || s[i] == '-'))
+      i++;
+    ok = digits(s, n, &i) > 0;
+  }
+  if (ok && i == n) {
+    cb_buf_append(b, s, n);
+    return;
+  }
+  double v = 0;
+  classify(s, n, dc, &v);
+  char tmp[40];
+  snprintf(tmp, sizeof tmp, "%.15g", v);
+  if (strtod(tmp, NULL) != v)
+    snprintf(tmp, sizeof tmp, "%.17g", v);
+  cb_buf_puts(b, tmp);
+}
+
+static void json_cell(struct cb_buf *b, const char *raw, size_t rawn, enum vtype col, int latin1, int dc)
+{
+  const char *s = raw;
+  size_t n = rawn;
+  trim(&s, &n);
+  double v;
+  enum vtype t = classify(s, n, dc, &v);
+  if (col != V_TEXT && t == V_MISSING) {
+    cb_buf_puts(b, "null");
+  } else if ((col == V_INT || col == V_NUM) && (t == V_INT || t == V_NUM)) {
+    json_number(b, s, n, dc);
+  } else if (col == V_BOOL && t == V_BOOL) {
+    cb_buf_puts(b, s[0] == 't' || s[0] == 'T' || s[0] == 'y' || s[0] == 'Y' ? "true" : "false");
+  } else {
+    struct cb_buf u = {0};
+    utf8_append(&u, raw, rawn, latin1, 0);
+    cb_buf_json_string(b, u.data ? u.data : "");
+    cb_buf_free(&u);
+  }
+}
+
+static int convert_row(struct table *t, int header, void *ctx)
+{
+  struct convert_ctx *x = ctx;
+  struct reader *r = t->r;
+  struct cb_buf *b = &x->line;
+  cb_buf_reset(b);
+  if (!strcmp(x->to, "csv")) {
+    for (int i = 0; i < r->nf; i++) {
+      if (i)
+        cb_buf_append(b, ",", 1);
+      csv_cell(b, r->data + r->off[i], r->flen[i], t->d.latin1, r->nf == 1);
+    }
+    cb_buf_append(b, "\r\n", 2);
+  } else if (!strcmp(x->to, "tsv")) {
+    for (int i = 0; i < r->nf; i++) {
+      if (i)
+        cb_buf_append(b, "\t", 1);
+      size_t start = b->len;
+      utf8_append(b, r->data + r->off[i], r->flen[i], t->d.latin1, 0);
+      for (size_t k = start; k < b->len; k++)
+        if (b->data[k] == '\t' || b->data[k] == '\n' || b->data[k] == '\r')
+          b->data[k] = ' ';
+    }
+    cb_buf_append(b, "\n", 1);
+  } else { /* json */
+    if (header)
+      return 0;
+    int dc = t->d.delim == ';';
+    cb_buf_puts(b, x->rows ? ",\n" : "\n");
+    int width = r->nf > t->ncols ? r->nf : t->ncols;
+    cb_buf_puts(b, t->d.has_header ? "{" : "[");
+    for (int i = 0; i < width; i++) {
+      if (i)
+        cb_buf_append(b, ",", 1);
+      if (t->d.has_header) {
+        if (i < t->ncols) {
+          cb_buf_json_string(b, t->cols[i].key);
+        } else {
+          char k[32];
+          snprintf(k, sizeof k, "column_%d", i + 1);
+          cb_buf_json_string(b, k);
+        }
+        cb_buf_append(b, ":", 1);
+      }
+      if (i < r->nf)
+        json_cell(b, r->data + r->off[i], r->flen[i], i < t->ncols ? x->types[i] : V_TEXT, t->d.latin1, dc);
+      else
+        cb_buf_puts(b, "null");
+    }
+    cb_buf_puts(b, t->d.has_header ? "}" : "]");
+    x->rows++;
+  }
+  if (b->len && fwrite(b->data, 1, b->len, x->out) != b->len) {
+    snprintf(r->why, sizeof r->why, "writing the output failed");
+    return -1;
+  }
+  return 0;
+}
+
+static cb_err convert(const struct cb_convert_input *in, const char *to, const char *outpath, cJSON *result,
+                      cb_progress_fn progress, void *pctx, char *err, size_t errcap)
+{
+  struct table t;
+  struct convert_ctx x = {.to = to};
+  cb_err e;
+  if (!strcmp(to, "json")) { /* a first pass for the columns' types */
+    if ((e = table_open(in, &t, err, errcap)))
+      return e;
+    e = table_scan(in, &t, 0, NULL, NULL, progress, pctx, err, errcap);
+    if (!e) {
+      x.types = calloc((size_t)t.ncols + 1, sizeof *x.types);
+      for (int i = 0; x.types && i < t.ncols; i++)
+        x.types[i] = column_type(&t.cols[i]);
+      if (!x.types)
+        e = CB_ENOMEM;
+    }
+    table_close(&t);
+    if (e)
+      goto out;
+  }
+  if ((e = table_open(in, &t, err, errcap)))
+    goto out;
+  x.out = fopen(outpath, "wb");
+  if (!x.out) {
+    snprintf(err, errcap, "cannot write the output");
+    e = CB_EIO;
+    goto done;
+  }
+  if (!strcmp(to, "json"))
+    fputs("[", x.out);
+  e = table_scan(in, &t, 0, convert_row, &x, progress, pctx, err, errcap);
+  if (!strcmp(to, "json"))
+    fputs(x.rows ? "\n]\n" : "]\n", x.out);
+  if (fclose(x.out) && !e) {
+    snprintf(err, errcap, "writing the output failed");
+    e = CB_EIO;
+  }
+  if (!e)
+    cJSON_AddStringToObject(result, "media_type", !strcmp(to, "json")  ? "application/json"
+                                                  : !strcmp(to, "tsv") ? "text/tab-separated-values; charset=utf-8"
+                                                                       : "text/csv; charset=utf-8");
+done:
+  table_close(&t);
+out:
+  free(x.types);
+  cb_buf_free(&x.line);
+  return e;
+}
+
+static const char *const targets[] = {"csv", "tsv", "json", NULL};
 static const struct converter_desc desc = {"table", "table", suffixes, sniff};
-static const struct converter_ops ops = {extract, NULL, NULL};
+static const struct converter_ops ops = {extract, convert, targets};
 const struct converter conv_table = {&desc, &ops};

@@ -41,9 +41,9 @@
 #                          WHERE t MATCH '"w1" "w2"' ORDER BY rank LIMIT 20
 #    property  BENCH_PROP_QUERIES (default 50) thresholds X at evenly spaced quantiles of
 #              the documents' word counts (1% .. 99%, shuffled)
-#              carboy:   GET /api/v1/search?where=word_count:gt:X&limit=20 (by name)
+#              carboy:   GET /api/v1/search?where=word_count:gt:X&limit=20 (value order)
 #              baseline: SELECT doc FROM props WHERE name = 'word_count' AND value > X
-#                          ORDER BY doc LIMIT 20
+#                          ORDER BY value LIMIT 20
 #    combined  BENCH_PROP_QUERIES queries q=WORD (frequent or mid) & where=word_count:gt:X
 #              (logged, not in a RESULT line; run last, not warmed up); baseline: the
 #              full-text query joined with props on (doc, 'word_count').
@@ -57,7 +57,7 @@
 #    baseline finds fewer than 20 matches, carboy's hits must be exactly those documents;
 #    otherwise carboy must return 20 hits, all among the baseline's matches (the rankings
 #    differ a little: carboy's FTS table also holds a row per file name); property queries
-#    must return the same 20 names in the same order. Differences are logged as MISMATCH
+#    must return documents with the same 20 word counts in the same order. Differences are logged as MISMATCH
 #    and counted in a WARNING (the RESULT lines are still printed).
 #
 # Final lines (informational: no targets; for latency, ratio > 1 means carboy is faster):
@@ -430,7 +430,7 @@ def cmd_verify(folder, n):
 SNIP = "snippet(t, -1, '\u00ab', '\u00bb', '\u2026', 16)"
 SQL = {
     "fulltext": f"SELECT rowid, {SNIP} FROM t WHERE t MATCH ? ORDER BY rank LIMIT 20",
-    "property": "SELECT doc FROM props WHERE name = 'word_count' AND value > ? ORDER BY doc LIMIT 20",
+    "property": "SELECT doc FROM props WHERE name = 'word_count' AND value > ? ORDER BY value LIMIT 20",
     "combined": f"SELECT t.rowid, {SNIP} FROM t JOIN props p ON p.doc = t.rowid AND p.name = 'word_count'"
                 " WHERE t MATCH ? AND p.value > ? ORDER BY rank LIMIT 20",
 }
@@ -556,10 +556,14 @@ def cmd_queries(dbpath, queries_path, ncheck, qtimeout):
                 cb.append(int(mm.group(1)) if mm else -1)
             desc = f"{k} {path_of(q)}"
             checked[k] += 1
-            if k == "property":
-                bl = [r[0] for r in rows]
-                if cb != bl:
-                    mismatches.append(f"{desc}: carboy {cb[:5]}.. ({len(cb)}), baseline {bl[:5]}.. ({len(bl)})")
+            if k == "property":  # both in value order: the same values (ties may swap documents)
+                def wc(d):
+                    r = db.execute("SELECT value FROM props WHERE name = 'word_count' AND doc = ?", (d,)).fetchone()
+                    return r[0] if r else None
+                bl = [wc(r[0]) for r in rows]
+                got = [wc(d) for d in cb]
+                if got != bl:
+                    mismatches.append(f"{desc}: carboy's word counts {got[:5]}.. ({len(got)}), baseline's {bl[:5]}.. ({len(bl)})")
                 continue
             allm = {r[0] for r in db.execute(SQL_ALL[k], args_of(q))}
             if len(allm) < 20:

@@ -95,5 +95,6 @@ extern const struct converter conv_test_hang;
 extern const struct converter conv_test_oom;
 extern const struct converter conv_test_fail;
 extern const struct converter conv_test_slow;
+extern const struct converter conv_test_spin;
 
 #endif

@@ -85,8 +85,32 @@ static cb_err slow(const struct cb_convert_input *in, cJSON *r, cb_progress_fn p
   return CB_OK;
 }
 
+/* Burns as many milliseconds of CPU time as the file's content says (default 3000). */
+static cb_err spin(const struct cb_convert_input *in, cJSON *r, cb_progress_fn p, void *c, char *e, size_t n)
+{
+  (void)e, (void)n, (void)p, (void)c;
+  long ms = 3000;
+  FILE *f = fopen(in->path, "r");
+  if (f) {
+    if (fscanf(f, "%ld", &ms) != 1 || ms < 0 || ms > 600000)
+      ms = 3000;
+    fclose(f);
+  }
+  struct timespec t0, t;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t0);
+  volatile unsigned long x = 0;
+  do {
+    for (int i = 0; i < 100000; i++)
+      x += (unsigned long)i;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+  } while ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 < ms);
+  result_prop_num(r, "spun_ms", (double)ms, "ms", NULL);
+  return CB_OK;
+}
+
 TEST_CONVERTER(test_crash, ".crash-test", crash)
 TEST_CONVERTER(test_hang, ".hang-test", hang)
 TEST_CONVERTER(test_oom, ".oom-test", oom)
 TEST_CONVERTER(test_fail, ".fail-test", fail)
 TEST_CONVERTER(test_slow, ".slow-test", slow)
+TEST_CONVERTER(test_spin, ".spin-test", spin)

@@ -92,8 +92,10 @@ static cb_err spawn(struct pool_child *c, const struct pool_limits *lim)
       rl.rlim_cur = rl.rlim_max = lim->memory;
       setrlimit(RLIMIT_AS, &rl);
     }
+    /* the soft limit is renewed per request (pool_run); a hard limit could only be
+     * raised with CAP_SYS_RESOURCE, so the wall-clock timeout is the backstop */
     rl.rlim_cur = (rlim_t)lim->timeout_s + 5;
-    rl.rlim_max = (rlim_t)lim->timeout_s + 10;
+    rl.rlim_max = RLIM_INFINITY;
     setrlimit(RLIMIT_CPU, &rl);
     rl.rlim_cur = rl.rlim_max = 8ull << 30;
     setrlimit(RLIMIT_FSIZE, &rl);
@@ -132,6 +134,25 @@ static void describe_exit(struct pool_child *c, const struct pool_limits *lim, c
              UNDER_ASAN ? " (memory limit?)" : "");
 }
 
+/* CPU seconds (user + system, rounded up) process pid has used, or -1. */
+static long cpu_seconds(pid_t pid)
+{
+  char path[64], buf[1024];
+  snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+  FILE *f = fopen(path, "r");
+  if (!f)
+    return -1;
+  size_t n = fread(buf, 1, sizeof buf - 1, f);
+  fclose(f);
+  buf[n] = '\0';
+  const char *p = strrchr(buf, ')'); /* the command name may hold spaces */
+  unsigned long utime, stime;
+  if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &utime, &stime) != 2)
+    return -1;
+  long hz = sysconf(_SC_CLK_TCK);
+  return hz > 0 ? (long)((utime + stime + (unsigned long)hz - 1) / (unsigned long)hz) : -1;
+}
+
 cb_err pool_run(struct pool_child *c, const struct pool_limits *lim, cJSON *req, pool_tick_fn tick, void *ctx,
                 cJSON **result, char *err, size_t errcap)
 {
@@ -148,6 +169,14 @@ cb_err pool_run(struct pool_child *c, const struct pool_limits *lim, cJSON *req,
       snprintf(err, errcap, "cannot start a converter process: %s", strerror(errno));
       return CB_EIO;
     }
+  }
+  /* RLIMIT_CPU counts the process's whole life, and a converter serves job after job:
+   * each request gets its own budget, from what the process has used so far. */
+  long cpu_used = cpu_seconds(c->pid);
+  if (cpu_used >= 0) {
+    struct rlimit rl = {(rlim_t)cpu_used + (rlim_t)lim->timeout_s + 5, RLIM_INFINITY};
+    if (prlimit(c->pid, RLIMIT_CPU, &rl, NULL))
+      CB_LOG(CB_LOG_WARN, "jobs", "cannot renew the converter's CPU limit: %s", strerror(errno));
   }
   char *line = cJSON_PrintUnformatted(req);
   int bad = !line || cb_write_all(c->to_child, line, strlen(line)) || cb_write_all(c->to_child, "\n", 1);

@@ -85,6 +85,17 @@ def test_text_ingest(srv):
     problem(srv.api("GET", f"/files/{other['id']}/text"), 404)
 
 
+def test_cpu_limit_is_per_job_not_per_converter_lifetime(srv):
+    """A converter process serves job after job; its CPU limit (job timeout + 5 s, here
+    10 s) is each job's, so jobs that each stay within it all succeed however much CPU
+    the process has used before (40 s here, on two worker processes)."""
+    f = srv.folder("cpu")
+    ids = [srv.put(f["id"], f"s{i}.spin-test", b"2500")["id"] for i in range(16)]
+    for i in ids:
+        done = wait_file(srv, i, timeout=300)
+        assert done["status"] == "processed", done
+
+
 def test_misbehaving_converters_fail_their_job_only(srv):
     f = srv.folder("sandbox")
     cases = {"a.crash-test": "crashed", "b.hang-test": "did not finish within 5 s",

@@ -251,6 +251,7 @@ static int cmd_serve(int argc, char **argv)
   jc.workers = c.workers;
   jc.timeout_s = c.job_timeout;
   jc.worker_memory = c.worker_memory;
+  jc.max_upload = c.max_upload;
   snprintf(jc.data_dir, sizeof jc.data_dir, "%s", c.data);
   ssize_t n = readlink("/proc/self/exe", jc.self_exe, sizeof jc.self_exe - 1);
   if (n <= 0)

@@ -405,6 +405,10 @@ schemas = {
              progress={"type": "number", "minimum": 0, "maximum": 1}, attempts={"type": "integer"},
              max_attempts={"type": "integer"}, error=STR, inputs={"type": "array", "items": STR},
              outputs={"type": "array", "items": STR}, params={"type": "object"}, output_folder_id=STR, owner_id=STR,
+             result={"type": "object", "description": "unpack only, once it succeeded: the folder it made "
+                     "(folder_id), how many files and entries, and the members it skipped (path, reason)",
+                     "properties": {"folder_id": STR, "files": {"type": "integer"}, "entries": {"type": "integer"},
+                                    "skipped": {"type": "array", "items": S(path=STR, reason=STR)}}},
              created_at=TIME, started_at=TIME, finished_at=TIME, updated_at=TIME),
     "JobList": S(jobs={"type": "array", "items": ref("Job")}, next_cursor=NSTR),
     "WebhookRequest": {"type": "object", "required": ["url", "events", "secret"], "properties": {

@@ -275,6 +275,7 @@ struct cb_job {
   char *inputs;  /* JSON array text; free with db_job_clear */
   char *params;  /* JSON object text */
   char *outputs; /* JSON array text */
+  char *result;  /* JSON text of what the job found or made (unpack's summary), or NULL */
   char output_folder_id[CB_ID_LEN + 1];
   double progress;
   int attempts;

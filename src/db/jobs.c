@@ -12,7 +12,7 @@
   "id, type, state, coalesce(owner_id, ''), inputs, params, outputs, "                         \
   "coalesce(output_folder_id, ''), progress, attempts, max_attempts, coalesce(error, ''), "     \
   "cancel_requested, run_after, created_at, coalesce(started_at, ''), coalesce(finished_at, ''), " \
-  "updated_at"
+  "updated_at, result"
 
 static void read_job(sqlite3_stmt *st, struct cb_job *j)
 {
@@ -34,6 +34,8 @@ static void read_job(sqlite3_stmt *st, struct cb_job *j)
   DB_COPY(st, 15, j->started_at);
   DB_COPY(st, 16, j->finished_at);
   DB_COPY(st, 17, j->updated_at);
+  const unsigned char *res = sqlite3_column_text(st, 18);
+  j->result = res ? strdup((const char *)res) : NULL;
 }
 
 void db_job_clear(struct cb_job *j)
@@ -43,7 +45,8 @@ void db_job_clear(struct cb_job *j)
   free(j->inputs);
   free(j->params);
   free(j->outputs);
-  j->inputs = j->params = j->outputs = NULL;
+  free(j->result);
+  j->inputs = j->params = j->outputs = j->result = NULL;
 }
 
 static void now(char *ts)

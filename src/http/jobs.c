@@ -28,6 +28,11 @@ static cJSON *json_job(const struct cb_job *j)
   cJSON_AddItemToObject(o, "params", params ? params : cJSON_CreateObject());
   if (j->output_folder_id[0])
     cJSON_AddStringToObject(o, "output_folder_id", j->output_folder_id);
+  /* what an unpack made (its folder, counts, skipped members); the search helpers'
+   * results are internal and can be large */
+  cJSON *result = j->result && !strcmp(j->type, "unpack") ? cJSON_Parse(j->result) : NULL;
+  if (result)
+    cJSON_AddItemToObject(o, "result", result);
   cJSON_AddStringToObject(o, "owner_id", j->owner_id);
   cJSON_AddStringToObject(o, "created_at", j->created_at);
   if (j->started_at[0])

@@ -15,6 +15,7 @@ struct cb_jobs_config {
   char self_exe[4096];      /* this binary, for `carboy worker` */
   int timeout_s;            /* wall-clock limit of one conversion */
   uint64_t worker_memory;   /* address-space limit of a converter process */
+  uint64_t max_upload;      /* largest accepted file (unpacked members too); 0: no limit */
 };
 
 cb_err jobs_start(const struct cb_jobs_config *cfg, struct store *store, struct cb_errbuf *eb);

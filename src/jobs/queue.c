@@ -636,6 +636,8 @@ static enum outcome run_unpack(struct run *r, char *err, size_t errcap)
   cJSON *max_total = cJSON_GetObjectItemCaseSensitive(params, "max_total_size");
   if (cJSON_IsNumber(max_total))
     cJSON_AddNumberToObject(req, "max_total_size", max_total->valuedouble);
+  if (cfg.max_upload) /* a member is a file like an upload: the same largest size */
+    cJSON_AddNumberToObject(req, "max_member_size", (double)cfg.max_upload);
   if ((out = convert_in_workdir(r, workdir, req, &res, err, errcap)) != OUT_DONE)
     goto done;
   cJSON *mfiles = cJSON_GetObjectItemCaseSensitive(res, "files");

@@ -4,6 +4,7 @@ zipfile/tarfile, and the `unpack` job: members deposited as files in a new folde
 sha256 equal to the members', each then ingested; zip bombs, path escapes, links and
 truncated archives fail cleanly and create nothing."""
 import bz2
+import gzip
 import hashlib
 import io
 import os
@@ -155,6 +156,10 @@ def test_unpack_recreates_the_tree(srv, path):
     assert {p: x["sha256"] for p, x in files.items()} == want
     assert set(folders) == want_dirs
     assert sorted(job["outputs"]) == sorted(x["id"] for x in files.values())
+    # the job says what it made: the new folder, the member count, nothing skipped
+    assert job["result"] == {"folder_id": sub[name]["id"], "files": len(want),
+                             "entries": job["result"]["entries"], "skipped": []}, job
+    assert job["result"]["entries"] >= len(want)
     for x in files.values():  # each member is ingested like an upload
         m = wait_file(srv, x["id"])
         assert m["status"] == "processed" and m["kind"] == "text", m
@@ -294,6 +299,37 @@ def test_links_and_devices_are_skipped(srv, tmp_path):
         "d/tips.csv": hashlib.sha256(ok + b"1,2\n").hexdigest(),
         "d/sub/note.txt": hashlib.sha256(b"a note\n").hexdigest()}
     assert sorted(folders) == ["d", "d/sub"]
+    assert sorted((x["path"], x["reason"]) for x in job["result"]["skipped"]) == [
+        ("d/again", "hard link"), ("d/null", "device or special file"), ("d/passwd", "symbolic link")]
+    # the job list shows the same summary
+    listed = [j for j in srv.api("GET", "/jobs?state=succeeded&limit=1000").json()["jobs"] if j["id"] == job["id"]]
+    assert listed and listed[0]["result"] == job["result"]
+
+
+def test_members_are_capped_by_the_largest_accepted_upload(fresh, tmp_path):
+    s = fresh(env={"CARBOY_MAX_UPLOAD": "5000"})
+    f = s.folder("arc-cap")
+
+    def tgz(name, specs):
+        tar_with(tmp_path / "t.tar", specs)
+        path = tmp_path / name
+        path.write_bytes(gzip.compress((tmp_path / "t.tar").read_bytes()))
+        return path
+
+    small = tgz("small.tar.gz", [("a.txt", "file", b"x" * 5000), ("b.txt", "file", b"y" * 10)])
+    job = unpack(s, ingest(s, f["id"], str(small))["id"])
+    assert job["state"] == "succeeded", job
+    # a member one byte over the limit fails the unpack, whether its size is declared
+    # (tar) or found while writing it (a lone .bz2 has no size in its header)
+    big = tgz("big.tar.gz", [("a.txt", "file", b"x" * 10), ("huge.txt", "file", b"z" * 5001)])
+    lone = tmp_path / "huge.txt.bz2"
+    lone.write_bytes(bz2.compress(b"w" * 5001))
+    for path in (big, lone):
+        job = unpack(s, ingest(s, f["id"], str(path))["id"])
+        assert job["state"] == "failed", job
+        assert "larger than the largest accepted file (5000 bytes)" in job["error"], job
+        assert job["outputs"] == [] and "result" not in job
+    assert sorted(subfolders(s, f["id"])) == ["small"]
 
 
 def test_unicode_names_and_refused_names(srv, tmp_path):

@@ -640,6 +640,13 @@ cb_err archive_unpack(const struct cb_convert_input *in, const struct unpack_lim
       }
       snprintf(dest, sizeof dest, "%s/%s", in->workdir,
                cJSON_GetObjectItemCaseSensitive(*slot, "file")->valuestring);
+      if (archive_entry_size_is_set(e) && !r.raw && lim->max_member &&
+          (uint64_t)archive_entry_size(e) > lim->max_member) {
+        snprintf(err, errcap, "entry '%.300s' is larger than the largest accepted file (%llu bytes); nothing was unpacked",
+                 clean, (unsigned long long)lim->max_member);
+        res = CB_EINVAL;
+        goto out;
+      }
       if (archive_entry_size_is_set(e) && !r.raw && total + (uint64_t)archive_entry_size(e) > lim->max_total) {
         snprintf(err, errcap, "the archive unpacks to more than %llu bytes (the limit); nothing was unpacked",
                  (unsigned long long)lim->max_total);
@@ -662,6 +669,9 @@ cb_err archive_unpack(const struct cb_convert_input *in, const struct unpack_lim
         if (total > lim->max_total)
           snprintf(err, errcap, "the archive unpacks to more than %llu bytes (the limit); nothing was unpacked",
                    (unsigned long long)lim->max_total);
+        else if (lim->max_member && outn > lim->max_member)
+          snprintf(err, errcap, "entry '%.300s' is larger than the largest accepted file (%llu bytes); nothing was unpacked",
+                   clean, (unsigned long long)lim->max_member);
         else if (outn > lim->ratio_from && (double)outn > lim->max_ratio * (used > 1 ? used : 1))
           snprintf(err, errcap, "entry '%.300s' expands more than %.0f:1 (a zip bomb?); nothing was unpacked", clean,
                    lim->max_ratio);

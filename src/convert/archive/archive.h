@@ -12,6 +12,7 @@ struct unpack_limits {
   uint64_t max_entries; /* entries of any type */
   double max_ratio;     /* uncompressed : compressed of one entry ... */
   uint64_t ratio_from;  /* ... once it has written more than this many bytes */
+  uint64_t max_member;  /* bytes of one member (the server's largest accepted file); 0: none */
 };
 #define UNPACK_MAX_TOTAL (8ull << 30)
 #define UNPACK_MAX_ENTRIES 10000
@@ -23,7 +24,8 @@ struct unpack_limits {
  *   {"files":[{"path":"a/b.txt","file":"files/1","size":S}], "dirs":["a","a/c"],
  *    "skipped":[{"path","reason"}], "entries":N, "total_size":S}
  * where each path is relative, '/'-separated, each component a valid file name. Absolute
- * paths, ".." components, invalid names, encrypted entries, and the limits fail the whole
+ * paths, ".." components, invalid names, encrypted entries, a member over max_member, and
+ * the other limits fail the whole
  * unpack (CB_EINVAL, err says which entry and why); links, devices and other special
  * entries are skipped (listed in "skipped"). A path met twice keeps its last content. */
 cb_err archive_unpack(const struct cb_convert_input *in, const struct unpack_limits *lim, cJSON *result,

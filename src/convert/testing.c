@@ -64,18 +64,26 @@ static cb_err fail(const struct cb_convert_input *in, cJSON *r, cb_progress_fn p
   return CB_EINVAL;
 }
 
-/* Takes as many milliseconds as the file's content says (default 3000), reporting
- * progress ten times. */
-static cb_err slow(const struct cb_convert_input *in, cJSON *r, cb_progress_fn p, void *c, char *e, size_t n)
+/* The milliseconds a slow or spin test file asks for: its content, a number up to 600000
+ * (3000 when it says none). */
+static long file_ms(const char *path)
 {
-  (void)e, (void)n;
   long ms = 3000;
-  FILE *f = fopen(in->path, "r");
+  FILE *f = fopen(path, "r");
   if (f) {
     if (fscanf(f, "%ld", &ms) != 1 || ms < 0 || ms > 600000)
       ms = 3000;
     fclose(f);
   }
+  return ms;
+}
+
+/* Takes as many milliseconds as the file's content says (default 3000), reporting
+ * progress ten times. */
+static cb_err slow(const struct cb_convert_input *in, cJSON *r, cb_progress_fn p, void *c, char *e, size_t n)
+{
+  (void)e, (void)n;
+  long ms = file_ms(in->path);
   for (int i = 1; i <= 10; i++) {
     struct timespec ts = {ms / 10 / 1000, (ms / 10 % 1000) * 1000000L};
     nanosleep(&ts, NULL);
@@ -89,13 +97,7 @@ static cb_err slow(const struct cb_convert_input *in, cJSON *r, cb_progress_fn p
 static cb_err spin(const struct cb_convert_input *in, cJSON *r, cb_progress_fn p, void *c, char *e, size_t n)
 {
   (void)e, (void)n, (void)p, (void)c;
-  long ms = 3000;
-  FILE *f = fopen(in->path, "r");
-  if (f) {
-    if (fscanf(f, "%ld", &ms) != 1 || ms < 0 || ms > 600000)
-      ms = 3000;
-    fclose(f);
-  }
+  long ms = file_ms(in->path);
   struct timespec t0, t;
   clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t0);
   volatile unsigned long x = 0;

@@ -3,6 +3,7 @@
 
 #include <pthread.h>
 #include <sqlite3.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,6 +15,19 @@ extern const struct cb_embedded cb_migrations[];
 extern const size_t cb_migrations_count;
 
 static char *db_path;
+static atomic_int interrupting;
+
+/* Called every few thousand virtual-machine steps of every statement: non-zero stops it. */
+static int progress_check(void *unused)
+{
+  (void)unused;
+  return atomic_load_explicit(&interrupting, memory_order_relaxed);
+}
+
+void db_interrupt_all(void)
+{
+  atomic_store(&interrupting, 1);
+}
 
 /* Per-thread connection and a small statement cache keyed by the SQL text's address
  * (every statement is a string literal in this folder). */
@@ -38,6 +52,7 @@ static cb_err open_conn(sqlite3 **out)
   }
   sqlite3_busy_timeout(db, 10000);
   sqlite3_extended_result_codes(db, 1);
+  sqlite3_progress_handler(db, 4000, progress_check, NULL);
   char *err = NULL;
   rc = sqlite3_exec(db,
                     "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"

@@ -20,6 +20,10 @@
 cb_err db_init(const char *path, struct cb_errbuf *eb);
 void db_thread_close(void);
 void db_shutdown(void);
+/* From now on every statement running or started on any connection stops with an error
+ * (SQLite's progress handler): for a shutdown whose grace period is over, so a long query
+ * cannot keep the process alive. */
+void db_interrupt_all(void);
 /* A trivial query, for /readyz. */
 cb_err db_ping(void);
 int db_schema_version(void);

@@ -256,6 +256,8 @@ void http_server_stop(void)
     struct timespec ts = {0, 20 * 1000 * 1000};
     nanosleep(&ts, NULL);
   }
+  if (atomic_load(&inflight) > 0) /* a request still in a long query: stop it there */
+    db_interrupt_all();
   mg_stop(ctx);
   ctx = NULL;
   webhooks_stop();

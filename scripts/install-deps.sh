@@ -1,18 +1,30 @@
 #!/usr/bin/env bash
-# Installs everything carboy needs to build, run and test on Debian 12, from Debian's
-# packages only. Run as root (or with sudo). Safe to run again.
+# Installs what carboy needs on Debian 12, from Debian's packages only. Run as root (or
+# with sudo). Safe to run again.
+#   install-deps.sh [all]    build + runtime + test: everything (the README's commands)
+#   install-deps.sh build    to build the binary
+#   install-deps.sh runtime  to run a built binary (deploy/Dockerfile's final stage)
+#   install-deps.sh test     test files, reference tools and test runners
 set -euo pipefail
 if [ "$(id -u)" -ne 0 ]; then
   exec sudo -E bash "$0" "$@"
 fi
 export DEBIAN_FRONTEND=noninteractive
-pkgs=(
-  # build
-  build-essential meson ninja-build pkg-config python3
-  # libraries
+mode=${1:-all}
+# the shared libraries the binary links (a test checks this list against ldd), the magic
+# database, CA certificates for S3 over HTTPS, and a font for PDF thumbnails
+runtime=(
+  libcivetweb1 libsqlite3-0 libcjson1 libssl3 libsodium23 libarchive13 zlib1g libmagic1 libmagic-mgc
+  libcurl4 libopenbabel7 libinchi1 libtcmalloc-minimal4 libstdc++6 libpoppler-glib8 libglib2.0-0
+  libcairo2 libtiff6 libpng16-16 libjpeg62-turbo libexpat1 ca-certificates fonts-dejavu-core
+)
+build=(
+  build-essential meson ninja-build pkg-config python3 g++
   libcivetweb-dev libsqlite3-dev libcjson-dev libssl-dev libsodium-dev libarchive-dev
-  zlib1g-dev libmagic-dev libcurl4-openssl-dev libopenbabel-dev libinchi-dev libgoogle-perftools-dev g++
+  zlib1g-dev libmagic-dev libcurl4-openssl-dev libopenbabel-dev libinchi-dev libgoogle-perftools-dev
   libpoppler-glib-dev libtiff-dev libpng-dev libjpeg-dev libexpat1-dev
+)
+test=(
   # chemistry test data and the reference command line
   openbabel rdkit-data
   # reaction and crystal test files (Open Babel's own CIF example; COD CIFs; PDB mmCIFs)
@@ -28,10 +40,17 @@ pkgs=(
   ggobi xlsx2csv
   # test files: archive
   python3-pyutilib golang-github-alcortesm-tgz-dev autopoint
-  # tests and benchmarks
-  python3-pytest python3-requests curl nginx-light wrk procps file
+  # tests and benchmarks; deploy checks (YAML templates, the ECS API model, unit files)
+  python3-pytest python3-requests python3-yaml python3-botocore curl nginx-light wrk procps file systemd
 )
-stamp=/var/lib/carboy-deps.stamp
+case "$mode" in
+  all) pkgs=("${runtime[@]}" "${build[@]}" "${test[@]}") ;;
+  build) pkgs=("${build[@]}") ;;
+  runtime) pkgs=("${runtime[@]}") ;;
+  test) pkgs=("${test[@]}") ;;
+  *) echo "carboy: install-deps.sh: unknown part '$mode' (all, build, runtime or test)" >&2; exit 2 ;;
+esac
+stamp=/var/lib/carboy-deps-$mode.stamp
 want=$(printf '%s\n' "${pkgs[@]}" | sort | sha256sum | cut -c1-16)
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && dpkg -s "${pkgs[@]}" >/dev/null 2>&1; then
   exit 0

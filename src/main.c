@@ -15,6 +15,7 @@
 #include "convert/converter.h"
 #include "http/server.h"
 #include "jobs/jobs.h"
+#include "maint/import.h"
 #include "store/store.h"
 #include "util/log.h"
 #include "util/util.h"
@@ -34,6 +35,9 @@ static const char usage_text[] =
   "                       create a user; the password is read from standard input\n"
   "  jobs [list [STATE]|retry ID|cancel ID] [--data DIR]\n"
   "                       inspect and steer background jobs\n"
+  "  import PATH... --user NAME [--folder /a/b] [--data DIR] [--store URL]\n"
+  "                       deposit local files and folder trees (skips what is there by\n"
+  "                       sha256; every file is ingested)\n"
   "  routes               print the HTTP route table\n"
   "  --version            print the version\n"
   "  help                 print this text\n"
@@ -112,7 +116,9 @@ static int mkdir_p(const char *path, mode_t mode)
   return mkdir(buf, mode) && errno != EEXIST ? -1 : 0;
 }
 
-/* Reads flags (argv) over the environment over the defaults. */
+/* Reads flags (argv) over the environment over the defaults. serve: 1 takes every flag
+ * of carboy serve, STORE_FLAG only --data and --store, 0 only --data. */
+#define STORE_FLAG 2
 static int load_config(int argc, char **argv, struct config *c, int serve)
 {
   const char *data = env_or("CARBOY_DATA", "./carboy-data");
@@ -122,9 +128,9 @@ static int load_config(int argc, char **argv, struct config *c, int serve)
   for (int i = 0; i < argc; i++) {
     const char *a = argv[i];
     const char **slot = !strcmp(a, "--data") ? &data
-                        : serve && !strcmp(a, "--listen") ? &listen
+                        : serve == 1 && !strcmp(a, "--listen") ? &listen
                         : serve && !strcmp(a, "--store") ? &store
-                        : serve && !strcmp(a, "--workers") ? &workers
+                        : serve == 1 && !strcmp(a, "--workers") ? &workers
                         : NULL;
     if (!slot)
       return fail(2, "unknown option '%s' (see 'carboy help')", a);
@@ -392,6 +398,59 @@ static int cmd_jobs(int argc, char **argv)
   return 0;
 }
 
+/* carboy import PATH... --user NAME [--folder /a/b] [--data DIR] [--store URL] */
+static int cmd_import(int argc, char **argv)
+{
+  static const char usage[] = "usage: carboy import PATH... --user NAME [--folder /a/b] [--data DIR] [--store URL]";
+  char **paths = calloc((size_t)argc + 1, sizeof *paths), *rest[8];
+  int npaths = 0, nrest = 0;
+  const char *user = NULL, *folder = NULL;
+  if (!paths)
+    return fail(1, "out of memory");
+  for (int i = 0; i < argc; i++) {
+    const char *a = argv[i];
+    if ((!strcmp(a, "--user") || !strcmp(a, "--folder")) && i + 1 < argc)
+      *(!strcmp(a, "--user") ? &user : &folder) = argv[++i];
+    else if (a[0] == '-' && a[1] && nrest < 6 && i + 1 < argc) {
+      rest[nrest++] = argv[i];
+      rest[nrest++] = argv[++i];
+    } else if (a[0] == '-' && a[1]) {
+      free(paths);
+      return fail(2, "option %s: %s", a, nrest >= 6 ? "given too often" : "needs a value");
+    } else
+      paths[npaths++] = argv[i];
+  }
+  if (!user || !npaths) {
+    free(paths);
+    return fail(2, "%s", usage);
+  }
+  struct config c;
+  int rc = load_config(nrest, rest, &c, STORE_FLAG);
+  if (rc || (rc = open_db(&c))) {
+    free(paths);
+    return rc;
+  }
+  struct cb_errbuf eb = {{0}};
+  struct store *store = NULL;
+  if (store_open(c.store, &store, &eb)) {
+    db_shutdown();
+    free(paths);
+    return fail(2, "store: %s", eb.msg);
+  }
+  struct maint_import_opts o = {.user = user, .folder = folder, .paths = paths, .npaths = npaths,
+                                .max_upload = c.max_upload, .guess = http_guess_type, .out = stderr,
+                                .tty = isatty(STDERR_FILENO)};
+  struct maint_import_stats st;
+  cb_err e = maint_import(store, &o, &st, &eb);
+  store_close(store);
+  db_shutdown();
+  free(paths);
+  if (e)
+    return fail(e == CB_EUSAGE ? 2 : 1, "%s", eb.msg);
+  maint_import_summary(&st, stdout);
+  return st.failed ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
   if (argc < 2)
@@ -413,6 +472,8 @@ int main(int argc, char **argv)
     return convert_worker_main();
   if (!strcmp(cmd, "jobs"))
     return cmd_jobs(argc - 2, argv + 2);
+  if (!strcmp(cmd, "import"))
+    return cmd_import(argc - 2, argv + 2);
   if (!strcmp(cmd, "routes")) {
     http_routes_print(stdout);
     return 0;

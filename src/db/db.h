@@ -65,6 +65,9 @@ cb_err db_folder_get(const char *id, struct cb_folder *out); /* live folders onl
  * by name, after after_name (exclusive; NULL from the start), at most limit rows. */
 cb_err db_folder_children(const char *parent_id, const char *owner_id, const char *after_name,
                           int limit, db_folder_cb cb, void *ctx);
+/* The live folder named name in parent_id, or among owner_id's top-level folders when
+ * parent_id is "". */
+cb_err db_folder_find(const char *parent_id, const char *owner_id, const char *name, struct cb_folder *out);
 /* Root-first chain of ancestors including id itself. */
 cb_err db_folder_path(const char *id, db_folder_cb cb, void *ctx);
 /* True (1) when candidate is folder_id itself or lies below it. */
@@ -114,6 +117,8 @@ cb_err db_file_version(const char *file_id, int64_t version, struct cb_version *
 cb_err db_file_put(const char *folder_id, const char *name, const char *owner_id,
                    const char *sha256, int64_t size, const char *media_type, const char *kind,
                    struct cb_file *out);
+/* The live file named name in folder_id: its id and its current version's sha256. */
+cb_err db_file_find(const char *folder_id, const char *name, char id[CB_ID_LEN + 1], char sha256[65]);
 /* Rename and/or move (NULL leaves a field as it is). CB_EEXIST on a name clash. */
 cb_err db_file_update(const char *id, const char *name, const char *folder_id);
 cb_err db_file_set_metadata(const char *id, const char *metadata_json);

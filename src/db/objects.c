@@ -136,6 +136,23 @@ cb_err db_folder_get(const char *id, struct cb_folder *out)
   return CB_OK;
 }
 
+cb_err db_folder_find(const char *parent_id, const char *owner_id, const char *name, struct cb_folder *out)
+{
+  sqlite3_stmt *st = parent_id[0]
+                         ? db_query("SELECT " FOLDER_COLS " FROM folders f JOIN users u ON u.id = f.owner_id"
+                                    " WHERE f.parent_id = ? AND f.name = ? AND f.deleted_at IS NULL",
+                                    "ss", parent_id, name)
+                         : db_query("SELECT " FOLDER_COLS " FROM folders f JOIN users u ON u.id = f.owner_id"
+                                    " WHERE f.parent_id IS NULL AND f.owner_id = ? AND f.name = ?"
+                                    " AND f.deleted_at IS NULL", "ss", owner_id, name);
+  cb_err e = db_one_row(st);
+  if (e)
+    return e;
+  db_read_folder(st, out);
+  sqlite3_reset(st);
+  return CB_OK;
+}
+
 cb_err db_folder_children(const char *parent_id, const char *owner_id, const char *after_name,
                           int limit, db_folder_cb cb, void *ctx)
 {
@@ -389,6 +406,21 @@ cb_err db_file_put(const char *folder_id, const char *name, const char *owner_id
     return e;
   }
   return out ? db_file_get(id, out) : CB_OK;
+}
+
+cb_err db_file_find(const char *folder_id, const char *name, char id[CB_ID_LEN + 1], char sha256[65])
+{
+  sqlite3_stmt *st = db_query("SELECT f.id, v.sha256 FROM files f JOIN file_versions v"
+                              " ON v.file_id = f.id AND v.version = f.version"
+                              " WHERE f.folder_id = ? AND f.name = ? AND f.deleted_at IS NULL", "ss",
+                              folder_id, name);
+  cb_err e = db_one_row(st);
+  if (e)
+    return e;
+  db_col_copy(st, 0, id, CB_ID_LEN + 1);
+  db_col_copy(st, 1, sha256, 65);
+  sqlite3_reset(st);
+  return CB_OK;
 }
 
 cb_err db_file_update(const char *id, const char *name, const char *folder_id)

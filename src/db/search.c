@@ -159,43 +159,188 @@ static void where_sql(struct cb_buf *b, const struct db_where *w)
                    " AND +p.name = ? AND +p.%s%s?)", w->is_num ? "value_num" : "value_text", ops_sql[w->op]);
 }
 
+/* The filters of q after "WHERE <first condition>" (kind, folder, where=), and their binds
+ * from k on. */
+static void filters_sql(struct cb_buf *sql, const struct db_search_q *q, const struct db_where *w0)
+{
+  if (q->kind)
+    cb_buf_printf(sql, " AND f.kind = ?");
+  if (q->folder_id) /* the file's folder or one above it; a deleted folder's files are deleted */
+    cb_buf_printf(sql, " AND EXISTS (WITH RECURSIVE up(id) AS (SELECT f.folder_id UNION ALL SELECT c.parent_id"
+                       " FROM folders c JOIN up ON c.id = up.id WHERE c.parent_id IS NOT NULL)"
+                       " SELECT 1 FROM up WHERE id = ?)");
+  for (int i = 0; i < q->nwhere; i++)
+    if (&q->where[i] != w0)
+      where_sql(sql, &q->where[i]);
+}
+
+static int filters_bind(sqlite3_stmt *st, int k, const struct db_search_q *q, const struct db_where *w0)
+{
+  if (q->kind)
+    sqlite3_bind_text(st, k++, q->kind, -1, SQLITE_STATIC);
+  if (q->folder_id)
+    sqlite3_bind_text(st, k++, q->folder_id, -1, SQLITE_STATIC);
+  for (int i = 0; i < q->nwhere; i++) {
+    if (&q->where[i] == w0)
+      continue;
+    sqlite3_bind_text(st, k++, q->where[i].name, -1, SQLITE_STATIC);
+    if (q->where[i].is_num)
+      sqlite3_bind_double(st, k++, q->where[i].num);
+    else
+      sqlite3_bind_text(st, k++, q->where[i].text, -1, SQLITE_STATIC);
+  }
+  return k;
+}
+
+/* Keys ("file_id/record_id") of the candidates already given, to give each once. */
+struct seen {
+  char **keys;
+  size_t cap, n;
+};
+
+static uint64_t key_hash(const char *s)
+{
+  uint64_t h = 1469598103934665603ull;
+  for (; *s; s++)
+    h = (h ^ (unsigned char)*s) * 1099511628211ull;
+  return h;
+}
+
+/* 1 when key was new (and is now remembered), 0 when seen before, -1 out of memory. */
+static int seen_add(struct seen *t, const char *key)
+{
+  if (2 * (t->n + 1) > t->cap) {
+    size_t cap = t->cap ? t->cap * 2 : 1024;
+    char **keys = calloc(cap, sizeof *keys);
+    if (!keys)
+      return -1;
+    for (size_t i = 0; i < t->cap; i++)
+      if (t->keys[i]) {
+        size_t j = key_hash(t->keys[i]) & (cap - 1);
+        while (keys[j])
+          j = (j + 1) & (cap - 1);
+        keys[j] = t->keys[i];
+      }
+    free(t->keys);
+    t->keys = keys;
+    t->cap = cap;
+  }
+  size_t j = key_hash(key) & (t->cap - 1);
+  for (; t->keys[j]; j = (j + 1) & (t->cap - 1))
+    if (!strcmp(t->keys[j], key))
+      return 0;
+  if (!(t->keys[j] = strdup(key)))
+    return -1;
+  t->n++;
+  return 1;
+}
+
+static void seen_free(struct seen *t)
+{
+  for (size_t i = 0; i < t->cap; i++)
+    free(t->keys[i]);
+  free(t->keys);
+}
+
+/* With words: the full-text rows in rank order (FTS5's bm25, the name weighing 10 times
+ * the body), fetched in rounds that grow eightfold, so a page of a frequent word's hits
+ * costs the ranking and a lookup of a few hundred rows rather than a join and a sort of
+ * every match; each row is looked up (live file, current version's record, the filters)
+ * and the first row of each file or record names it. Rows tie-break by rowid, so the
+ * rounds split one total order. */
+static cb_err search_words(const struct db_search_q *q, db_search_cb cb, void *ctx)
+{
+  struct cb_buf sql = {0};
+  cb_buf_printf(&sql, "SELECT d.file_id, d.record_id, f.name, f.kind, r.title FROM search_docs d"
+                      " JOIN files f ON f.id = d.file_id AND f.deleted_at IS NULL"
+                      " LEFT JOIN records r ON r.id = d.record_id"
+                      " WHERE d.id = ? AND (d.record_id IS NULL OR r.version = f.version)");
+  filters_sql(&sql, q, NULL);
+  if (!sql.data)
+    return CB_ENOMEM;
+  sqlite3_stmt *rows = NULL, *doc = NULL;
+  int rc = sqlite3_prepare_v2(db_conn(), sql.data, -1, &doc, NULL);
+  cb_buf_free(&sql);
+  if (rc == SQLITE_OK)
+    rc = sqlite3_prepare_v2(db_conn(),
+                            "SELECT rowid, bm25(search_fts, 10.0, 1.0) AS score FROM search_fts"
+                            " WHERE search_fts MATCH ? ORDER BY score, rowid LIMIT ? OFFSET ?",
+                            -1, &rows, NULL);
+  if (rc != SQLITE_OK) {
+    sqlite3_finalize(doc);
+    return db_rc(rc);
+  }
+  filters_bind(doc, 2, q, NULL);
+  struct seen seen = {0};
+  cb_err e = CB_OK;
+  int64_t pos = 0, fetched = 0, round = 256 + 4 * q->offset;
+  int stop = 0;
+  char key[2 * CB_ID_LEN + 4];
+  while (!stop && !e) {
+    sqlite3_bind_text(rows, 1, q->match, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(rows, 2, round);
+    sqlite3_bind_int64(rows, 3, fetched);
+    int64_t got = 0;
+    while (!stop && !e && (rc = sqlite3_step(rows)) == SQLITE_ROW) {
+      got++;
+      int64_t id = sqlite3_column_int64(rows, 0);
+      double score = sqlite3_column_double(rows, 1);
+      sqlite3_bind_int64(doc, 1, id);
+      int drc = sqlite3_step(doc);
+      if (drc == SQLITE_ROW) {
+        const char *fid = (const char *)sqlite3_column_text(doc, 0), *rid = (const char *)sqlite3_column_text(doc, 1);
+        snprintf(key, sizeof key, "%s/%s", fid, rid ? rid : "");
+        int fresh = seen_add(&seen, key);
+        if (fresh < 0)
+          e = CB_ENOMEM;
+        else if (fresh && ++pos > q->offset) {
+          struct cb_search_hit h = {
+            .doc = id, .file_id = fid, .record_id = rid,
+            .name = (const char *)sqlite3_column_text(doc, 2),
+            .kind = (const char *)sqlite3_column_text(doc, 3),
+            .title = (const char *)sqlite3_column_text(doc, 4),
+            .score = -score, /* bm25: lower is better */
+            .position = pos,
+          };
+          stop = cb(&h, ctx);
+        }
+      } else if (drc != SQLITE_DONE) {
+        e = db_rc(drc);
+      }
+      sqlite3_reset(doc);
+    }
+    if (!e && !stop && rc != SQLITE_DONE)
+      e = rc == SQLITE_ERROR ? CB_EINVAL : db_rc(rc); /* a query FTS5 cannot parse */
+    sqlite3_reset(rows);
+    fetched += got;
+    if (got < round) /* every match was looked at */
+      break;
+    round *= 8;
+  }
+  seen_free(&seen);
+  sqlite3_finalize(rows);
+  sqlite3_finalize(doc);
+  return e;
+}
+
 cb_err db_search(const struct db_search_q *q, db_search_cb cb, void *ctx)
 {
   if (!q->match && !q->nwhere)
     return CB_EINVAL;
+  if (q->match)
+    return search_words(q, cb, ctx);
+  /* Properties only: the first condition drives, through its (name, value) index, in
+   * value order, so LIMIT stops early; the caller drops repeats. */
+  const struct db_where *w0 = &q->where[0];
   struct cb_buf sql = {0};
-  /* Candidates come from the full-text index (q), or from the properties (where only):
-   * either way a row of search_docs names the hit, so both share the filters below. */
-  const struct db_where *w0 = !q->match && q->nwhere ? &q->where[0] : NULL;
-  /* With words: rank every matching row (FTS5's bm25, the name weighing 10 times the
-   * body), keep each file's or record's best row, best first. Without: the first property
-   * condition drives, through its index, in name order. */
-  if (q->match)
-    cb_buf_printf(&sql, "WITH m AS MATERIALIZED (SELECT rowid AS id, bm25(search_fts, 10.0, 1.0) AS score"
-                        " FROM search_fts WHERE search_fts MATCH ?)"
-                        " SELECT id, file_id, record_id, name, kind, title, score FROM ("
-                        "SELECT d.id, d.file_id, d.record_id, f.name, f.kind, r.title, m.score, row_number() OVER"
-                        " (PARTITION BY d.file_id, d.record_id ORDER BY m.score, d.part) AS rn"
-                        " FROM m JOIN search_docs d ON d.id = m.id");
-  else
-    cb_buf_printf(&sql, "SELECT d.id, d.file_id, d.record_id, f.name, f.kind, r.title, 0 FROM properties p0"
-                        " JOIN search_docs d ON d.file_id = p0.file_id AND d.record_id IS p0.record_id AND d.part = 0");
-  cb_buf_printf(&sql, " JOIN files f ON f.id = d.file_id AND f.deleted_at IS NULL"
-                      " LEFT JOIN records r ON r.id = d.record_id WHERE (d.record_id IS NULL OR r.version = f.version)");
-  if (w0)
-    cb_buf_printf(&sql, " AND p0.name = ? AND p0.%s%s?", w0->is_num ? "value_num" : "value_text", ops_sql[w0->op]);
-  if (q->kind)
-    cb_buf_printf(&sql, " AND f.kind = ?");
-  if (q->folder_id)
-    cb_buf_printf(&sql, " AND f.folder_id IN (WITH RECURSIVE sub(id) AS (SELECT ? UNION SELECT c.id FROM folders c"
-                        " JOIN sub ON c.parent_id = sub.id WHERE c.deleted_at IS NULL) SELECT id FROM sub)");
-  for (int i = w0 ? 1 : 0; i < q->nwhere; i++)
-    where_sql(&sql, &q->where[i]);
-  if (q->match)
-    cb_buf_printf(&sql, ") WHERE rn = 1 ORDER BY score, file_id, record_id");
-  else /* in the driving index's order, so LIMIT stops early; the caller drops repeats */
-    cb_buf_printf(&sql, " ORDER BY p0.%s", w0->is_num ? "value_num" : "value_text");
-  cb_buf_printf(&sql, " LIMIT -1 OFFSET ?");
+  cb_buf_printf(&sql, "SELECT d.id, d.file_id, d.record_id, f.name, f.kind, r.title FROM properties p0"
+                      " JOIN search_docs d ON d.file_id = p0.file_id AND d.record_id IS p0.record_id AND d.part = 0"
+                      " JOIN files f ON f.id = d.file_id AND f.deleted_at IS NULL"
+                      " LEFT JOIN records r ON r.id = d.record_id WHERE (d.record_id IS NULL OR r.version = f.version)"
+                      " AND p0.name = ? AND p0.%s%s?",
+                w0->is_num ? "value_num" : "value_text", ops_sql[w0->op]);
+  filters_sql(&sql, q, w0);
+  cb_buf_printf(&sql, " ORDER BY p0.%s LIMIT -1 OFFSET ?", w0->is_num ? "value_num" : "value_text");
   if (!sql.data)
     return CB_ENOMEM;
   sqlite3_stmt *st;
@@ -203,28 +348,13 @@ cb_err db_search(const struct db_search_q *q, db_search_cb cb, void *ctx)
   cb_buf_free(&sql);
   if (rc != SQLITE_OK)
     return db_rc(rc);
-  int k = 1;
-  if (q->match) {
-    sqlite3_bind_text(st, k++, q->match, -1, SQLITE_STATIC);
-  } else { /* w0 */
-    sqlite3_bind_text(st, k++, w0->name, -1, SQLITE_STATIC);
-    if (w0->is_num)
-      sqlite3_bind_double(st, k++, w0->num);
-    else
-      sqlite3_bind_text(st, k++, w0->text, -1, SQLITE_STATIC);
-  }
-  if (q->kind)
-    sqlite3_bind_text(st, k++, q->kind, -1, SQLITE_STATIC);
-  if (q->folder_id)
-    sqlite3_bind_text(st, k++, q->folder_id, -1, SQLITE_STATIC);
-  for (int i = w0 ? 1 : 0; i < q->nwhere; i++) {
-    sqlite3_bind_text(st, k++, q->where[i].name, -1, SQLITE_STATIC);
-    if (q->where[i].is_num)
-      sqlite3_bind_double(st, k++, q->where[i].num);
-    else
-      sqlite3_bind_text(st, k++, q->where[i].text, -1, SQLITE_STATIC);
-  }
-  sqlite3_bind_int64(st, k++, q->offset);
+  sqlite3_bind_text(st, 1, w0->name, -1, SQLITE_STATIC);
+  if (w0->is_num)
+    sqlite3_bind_double(st, 2, w0->num);
+  else
+    sqlite3_bind_text(st, 2, w0->text, -1, SQLITE_STATIC);
+  int k = filters_bind(st, 3, q, w0);
+  sqlite3_bind_int64(st, k, q->offset);
   cb_err e = CB_OK;
   int64_t pos = q->offset;
   while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -235,14 +365,13 @@ cb_err db_search(const struct db_search_q *q, db_search_cb cb, void *ctx)
       .name = (const char *)sqlite3_column_text(st, 3),
       .kind = (const char *)sqlite3_column_text(st, 4),
       .title = (const char *)sqlite3_column_text(st, 5),
-      .score = q->match ? -sqlite3_column_double(st, 6) : 0, /* bm25: lower is better */
       .position = ++pos,
     };
     if (cb(&h, ctx))
       break;
   }
   if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-    e = rc == SQLITE_ERROR && q->match ? CB_EINVAL : db_rc(rc); /* a query FTS5 cannot parse */
+    e = db_rc(rc);
   sqlite3_finalize(st);
   return e;
 }

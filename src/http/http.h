@@ -114,9 +114,6 @@ int http_access_error(struct req *r, cb_err e, const char *what, const char *id)
 cJSON *http_folder_json(struct req *r, struct cb_folder *f);
 int http_load_folder(struct req *r, const char *id, enum cb_access need, struct cb_folder *f);
 int http_load_file(struct req *r, const char *id, enum cb_access need, struct cb_file *f);
-/* Kind and media type for a new upload named name (the ingest job refines them). */
-void http_guess_type(const char *name, const char *client_type, char *media, size_t mcap,
-                     char *kind, size_t kcap);
 /* Stores the body (or what reader yields) as a version of folder/name; answers. */
 int files_store_body(struct req *r, const struct cb_folder *folder, const char *name);
 

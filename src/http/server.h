@@ -25,5 +25,9 @@ void http_server_begin_stop(void);
 /* Stops accepting, waits for in-flight requests, closes thread connections. */
 void http_server_stop(void);
 void http_routes_print(FILE *out);
+/* Kind and media type for a new upload named name (the ingest job refines them); also
+ * what carboy import uses. */
+void http_guess_type(const char *name, const char *client_type, char *media, size_t mcap,
+                     char *kind, size_t kcap);
 
 #endif

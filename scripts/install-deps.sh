@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs everything carboy needs to build, run and test on Debian 12, from Debian's
-# packages only. Run as root (or with sudo). Safe to run again.
+# Installs everything carboy needs to build, run and test on Debian 12: Debian's packages,
+# and the browser UI's npm packages (web/package-lock.json, `npm ci`). Run as root (or
+# with sudo). Safe to run again.
 set -euo pipefail
 if [ "$(id -u)" -ne 0 ]; then
   exec sudo -E bash "$0" "$@"
@@ -30,13 +31,26 @@ pkgs=(
   python3-pyutilib golang-github-alcortesm-tgz-dev autopoint
   # tests and benchmarks
   python3-pytest python3-requests curl nginx-light wrk procps file
+  # the browser UI: Node.js runs its bundler (Vite); the browser tests drive Debian's Chromium
+  nodejs chromium
 )
 stamp=/var/lib/carboy-deps.stamp
 want=$(printf '%s\n' "${pkgs[@]}" | sort | sha256sum | cut -c1-16)
-if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && dpkg -s "${pkgs[@]}" >/dev/null 2>&1; then
-  exit 0
+if ! { [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && dpkg -s "${pkgs[@]}" >/dev/null 2>&1; }; then
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${pkgs[@]}" >/dev/null
+  # npm comes with NodeSource's nodejs; Debian ships it apart
+  command -v npm >/dev/null || apt-get install -y -qq --no-install-recommends npm >/dev/null
+  echo "$want" > "$stamp"
+  echo "carboy: dependencies installed"
 fi
-apt-get update -qq
-apt-get install -y -qq --no-install-recommends "${pkgs[@]}" >/dev/null
-echo "$want" > "$stamp"
-echo "carboy: dependencies installed"
+
+# The browser UI's npm packages, exactly as the lockfile says (again when it changes).
+# No browser is downloaded: the tests use Debian's /usr/bin/chromium.
+web=$(cd "$(dirname "$0")/../web" && pwd)
+lock=$(sha256sum "$web/package-lock.json" | cut -c1-16)
+if [ "$(cat "$web/node_modules/.carboy-lock" 2>/dev/null)" != "$lock" ]; then
+  (cd "$web" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
+  echo "$lock" > "$web/node_modules/.carboy-lock"
+  echo "carboy: web dependencies installed (npm ci)"
+fi

@@ -103,6 +103,19 @@ async function dropFiles(selector, files) {
   await page.dispatchEvent(selector, 'drop', { dataTransfer: dt });
 }
 
+// A test step that leaves a screenshot of the page behind when it fails.
+let failures = 0;
+function step(name, fn) {
+  test(name, async () => {
+    try {
+      await fn();
+    } catch (err) {
+      await shot(`failed-${++failures}`).catch(() => {});
+      throw err;
+    }
+  });
+}
+
 before(async () => {
   for (const f of [BIN, CHROMIUM, SDF, PNG]) assert.ok(fs.existsSync(f), `${f} is missing`);
   data = fs.mkdtempSync(path.join(os.tmpdir(), 'carboy-browser-'));
@@ -138,7 +151,7 @@ after(async () => {
   fs.rmSync(data, { recursive: true, force: true });
 });
 
-test('the UI is served with its security headers and cached assets', async () => {
+step('the UI is served with its security headers and cached assets', async () => {
   const res = await fetch(base + '/folders/anything');
   assert.equal(res.status, 200);
   assert.match(res.headers.get('content-type'), /^text\/html/);
@@ -155,7 +168,7 @@ test('the UI is served with its security headers and cached assets', async () =>
   assert.equal((await fetch(base + '/assets/no-such-file.js')).status, 404);
 });
 
-test('sign in', async () => {
+step('sign in', async () => {
   await page.goto(base + '/');
   await page.getByRole('heading', { name: 'Sign in to carboy' }).waitFor();
   await shot('login');
@@ -172,7 +185,7 @@ test('sign in', async () => {
   noProblems();
 });
 
-test('an administrator adds a second user', async () => {
+step('an administrator adds a second user', async () => {
   await page.getByRole('link', { name: 'Admin' }).click();
   await page.getByRole('heading', { name: 'Administration' }).waitFor();
   await page.getByLabel('User name').fill('bob');
@@ -189,7 +202,7 @@ test('an administrator adds a second user', async () => {
   noProblems();
 });
 
-test('create a folder, and a folder inside it', async () => {
+step('create a folder, and a folder inside it', async () => {
   await page.getByRole('link', { name: 'Files' }).click();
   await page.getByRole('button', { name: 'New folder' }).click();
   await page.getByLabel('Name', { exact: true }).fill('Project X');
@@ -207,7 +220,7 @@ test('create a folder, and a folder inside it', async () => {
   noProblems();
 });
 
-test('drag and drop an SDF and a PNG: progress, then processing to the end', async () => {
+step('drag and drop an SDF and a PNG: progress, then processing to the end', async () => {
   // slow the network so that the uploads are seen in progress
   const cdp = await context.newCDPSession(page);
   await cdp.send('Network.enable');
@@ -240,7 +253,7 @@ test('drag and drop an SDF and a PNG: progress, then processing to the end', asy
   noProblems();
 });
 
-test('the PNG page shows its thumbnail, zoom and properties', async () => {
+step('the PNG page shows its thumbnail, zoom and properties', async () => {
   await page.goto(projectUrl); // a deep link, loaded afresh
   await page.locator('table.files').getByRole('link', { name: 'rose.png' }).click();
   await page.getByRole('heading', { name: 'rose.png', level: 1 }).waitFor();
@@ -259,7 +272,7 @@ test('the PNG page shows its thumbnail, zoom and properties', async () => {
   noProblems();
 });
 
-test('sort, select several, rename, move and delete', async () => {
+step('sort, select several, rename, move and delete', async () => {
   await page.goto(projectUrl);
   await page.locator('table.files').getByRole('link', { name: 'rose.png' }).waitFor();
   const names = async () => page.locator('table.files tbody td.name a').allTextContents();
@@ -280,7 +293,7 @@ test('sort, select several, rename, move and delete', async () => {
   await page.getByRole('button', { name: 'Move' }).click();
   const dlg = page.getByRole('dialog');
   await dlg.getByRole('button', { name: 'Expand Project X' }).click();
-  await dlg.getByRole('button', { name: 'raw data' }).click();
+  await dlg.getByRole('button', { name: 'raw data', exact: true }).click();
   await dlg.getByRole('button', { name: 'Move here' }).click();
   await page.locator('table.files').getByRole('link', { name: 'rose-renamed.png' }).waitFor({ state: 'detached' });
   await page.locator('table.files').getByRole('link', { name: 'raw data' }).click();
@@ -295,7 +308,35 @@ test('sort, select several, rename, move and delete', async () => {
   noProblems();
 });
 
-test('the SDF page shows its properties, records and depictions', async () => {
+step('upload a whole folder: its structure is kept', async () => {
+  await page.goto(projectUrl);
+  const src = fs.mkdtempSync(path.join(os.tmpdir(), 'carboy-upload-'));
+  const root = path.join(src, 'batch 7');
+  fs.mkdirSync(path.join(root, 'plates', 'day 2'), { recursive: true });
+  fs.writeFileSync(path.join(root, 'notes.txt'), 'plate reader export, batch 7\n');
+  fs.writeFileSync(path.join(root, 'plates', 'hits.smi'), 'c1ccccc1O phenol\nCC(=O)Oc1ccccc1C(=O)O aspirin\n');
+  fs.writeFileSync(path.join(root, 'plates', 'day 2', 'reads.csv'), 'well,od600\nA1,0.51\nA2,0.77\nA3,0.12\n');
+  await page.getByTestId('dir-input').setInputFiles(root);
+  const panel = page.getByRole('region', { name: 'Uploads' });
+  for (const name of ['notes.txt', 'hits.smi', 'reads.csv'])
+    await panel.locator(`li[data-name="${name}"] .badge`, { hasText: 'processed' }).waitFor({ timeout: 60000 });
+  fs.rmSync(src, { recursive: true, force: true });
+  const open = async (name) => page.locator('table.files').getByRole('link', { name, exact: true }).click();
+  await open('batch 7');
+  await page.locator('table.files').getByRole('link', { name: 'notes.txt' }).waitFor();
+  await open('plates');
+  await page.locator('table.files').getByRole('link', { name: 'hits.smi' }).waitFor();
+  await open('day 2');
+  await open('reads.csv');
+  await page.getByRole('heading', { name: 'reads.csv', level: 1 }).waitFor();
+  // the table preview, with a histogram of the numeric column
+  await page.locator('table.data th', { hasText: 'od600' }).waitFor();
+  await page.getByRole('img', { name: /Histogram of od600: 3 values from 0.12 to 0.77/ }).waitFor();
+  await shot('file-csv');
+  noProblems();
+});
+
+step('the SDF page shows its properties, records and depictions', async () => {
   await page.goto(projectUrl);
   await page.locator('table.files').getByRole('link', { name: 'nci-first-200.sdf' }).click();
   await page.getByRole('heading', { name: 'nci-first-200.sdf', level: 1 }).waitFor();
@@ -323,7 +364,7 @@ test('the SDF page shows its properties, records and depictions', async () => {
   noProblems();
 });
 
-test('download a conversion', async () => {
+step('download a conversion', async () => {
   if (page.url() !== sdfUrl) await page.goto(sdfUrl);
   await page.getByLabel('Convert to').selectOption('smi');
   const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('link', { name: 'Download as smi' }).click()]);
@@ -335,7 +376,7 @@ test('download a conversion', async () => {
   noProblems();
 });
 
-test('search by text, with a kind filter', async () => {
+step('search by text, with a kind filter', async () => {
   await page.goto(projectUrl);
   await page.getByRole('link', { name: 'Search' }).click();
   await page.getByLabel('Search words').fill('fingerprint');
@@ -359,7 +400,7 @@ test('search by text, with a kind filter', async () => {
   noProblems();
 });
 
-test('search by substructure, SMILES typed or drawn', async () => {
+step('search by substructure, SMILES typed or drawn', async () => {
   await page.getByRole('tab', { name: 'Structure' }).click();
   await page.getByLabel('SMILES').fill('C1=CC(=O)C=CC1=O'); // quinone
   await page.getByLabel('Mode').selectOption('substructure');
@@ -371,15 +412,27 @@ test('search by substructure, SMILES typed or drawn', async () => {
     .trim().split('\n').filter(Boolean).length;
   assert.equal(n, want);
   await page.waitForFunction(() => { const i = document.querySelector('ul.struct-hits img'); return i && i.complete && i.naturalWidth > 0; }, null, { timeout: 60000 });
-  // the molecule editor loads on demand and shows the query
-  await page.getByRole('button', { name: 'Draw a structure' }).click();
-  await page.locator('[data-testid="editor"] canvas').first().waitFor();
   await page.waitForTimeout(300);
   await shot('search-structure');
+  // the molecule editor loads on demand; a benzene ring drawn in it becomes the query
+  await page.getByRole('button', { name: 'Draw a structure' }).click();
+  const editor = page.getByTestId('editor');
+  await editor.locator('canvas').first().waitFor();
+  await page.getByLabel('SMILES').fill('');
+  const box = await editor.boundingBox();
+  await page.mouse.click(box.x + 34, box.y + 202); // the toolbar's benzene tool
+  await page.mouse.click(box.x + 380, box.y + 190); // dropped on the drawing area
+  await page.waitForFunction(() => /^(c1ccccc1|C1=CC=CC=C1)$/i.test(document.getElementById('smiles').value));
+  await page.getByRole('button', { name: 'Search' }).click();
+  // 140 of the SDF's molecules and both of hits.smi have a benzene ring: a full first page
+  const summary = page.locator('p.muted', { hasText: '50 hits for' });
+  await summary.waitFor({ timeout: 120000 });
+  assert.match(await summary.locator('code').textContent(), /^(c1ccccc1|C1=CC=CC=C1)$/i);
+  await shot('search-drawn');
   noProblems();
 });
 
-test('share the folder with the second user, and a link', async () => {
+step('share the folder with the second user, and a link', async () => {
   await page.goto(base + '/');
   await page.getByRole('checkbox', { name: 'Select Project X' }).check();
   await page.getByRole('button', { name: 'Share' }).click();
@@ -405,7 +458,7 @@ test('share the folder with the second user, and a link', async () => {
   noProblems();
 });
 
-test('the second user sees what was shared', async () => {
+step('the second user sees what was shared', async () => {
   await page.getByRole('button', { name: 'Sign out' }).click();
   await page.getByRole('heading', { name: 'Sign in to carboy' }).waitFor();
   await signIn('bob', BOB_PASSWORD);
@@ -420,18 +473,38 @@ test('the second user sees what was shared', async () => {
   noProblems();
 });
 
-test('jobs page', async () => {
+step('jobs page: progress, cancel and retry', async () => {
   await page.goto(base + '/');
   await page.getByRole('button', { name: 'Sign out' }).click();
   await signIn('admin', ADMIN_PASSWORD);
+  // a file that fails its ingest, and a long job to cancel (through the API, as the cookie's user)
+  const csrf = { 'X-Carboy-CSRF': '1' };
+  const folderId = projectUrl.split('/').pop();
+  const bad = await page.request.put(`${base}/api/v1/folders/${folderId}/files/broken.sdf`, { data: 'not a molecule\n', headers: csrf });
+  assert.equal(bad.status(), 201);
+  const slow = await page.request.post(`${base}/api/v1/jobs`, { data: { type: 'noop', inputs: [], params: { ms: 120000 } }, headers: csrf });
+  assert.equal(slow.status(), 202, await slow.text());
   await page.getByRole('link', { name: 'Jobs' }).click();
-  await page.locator('table.jobs tbody tr').first().waitFor();
-  assert.ok(await page.locator('table.jobs tr[data-state="succeeded"]').count() >= 2);
+  const row = (state, type) => page.locator(`table.jobs tr[data-state="${state}"]`, { hasText: type });
+  await row('running', 'noop').waitFor({ timeout: 60000 });
+  await row('failed', 'ingest').waitFor({ timeout: 60000 }); // live, from the event stream
+  assert.ok(await row('succeeded', 'ingest').count() >= 5);
+  assert.equal(await page.locator('table.jobs tbody tr', { hasText: 'depict' }).count(), 0);
   await shot('jobs');
+  await row('running', 'noop').getByRole('button', { name: 'Cancel' }).click();
+  await row('canceled', 'noop').waitFor();
+  assert.ok(await row('failed', 'ingest').getByRole('button', { name: 'Retry' }).count() === 1);
+  // retry the canceled one: it runs again (seen live), and is canceled again
+  await row('canceled', 'noop').getByRole('button', { name: 'Retry' }).click();
+  await row('running', 'noop').waitFor({ timeout: 60000 });
+  await row('running', 'noop').getByRole('button', { name: 'Cancel' }).click();
+  await row('canceled', 'noop').waitFor();
+  await page.getByLabel('Show drawing and search helpers').check();
+  assert.ok(await page.locator('table.jobs tbody tr', { hasText: 'depict' }).count() > 0);
   noProblems();
 });
 
-test('a laptop screen and a narrow window', async () => {
+step('a laptop screen and a narrow window', async () => {
   await page.setViewportSize({ width: 1280, height: 720 });
   await page.getByRole('link', { name: 'Files' }).click();
   await page.locator('table.files').getByRole('link', { name: 'Project X' }).click();

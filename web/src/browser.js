@@ -41,15 +41,15 @@ function TreeNode({ folder, depth, currentId, openPath, onPick, pickMode, versio
   }, [open, version]);
   const current = folder.id === currentId;
   const label = html`<${FolderIcon}/><span>${folder.name}</span>`;
-  return html`<li role="treeitem" aria-expanded=${open} aria-selected=${current} aria-level=${depth + 1}>
+  return html`<li>
     <div class=${'tree-row' + (current ? ' current' : '')} style=${{ paddingLeft: depth * 14 + 4 + 'px' }}>
       <button type="button" class="caret" aria-label=${(open ? 'Collapse ' : 'Expand ') + folder.name}
-        onClick=${() => setOpen(!open)}>${open ? '▾' : '▸'}</button>
+        aria-expanded=${open} onClick=${() => setOpen(!open)}>${open ? '▾' : '▸'}</button>
       ${pickMode
         ? html`<button type="button" class="tree-pick" onClick=${() => onPick(folder)} aria-pressed=${current}>${label}</button>`
-        : html`<${Link} href=${'/folders/' + folder.id} class="tree-link">${label}<//>`}
+        : html`<${Link} href=${'/folders/' + folder.id} class="tree-link" aria-current=${current ? 'page' : undefined}>${label}<//>`}
     </div>
-    ${open && children && children.length > 0 && html`<ul role="group">
+    ${open && children && children.length > 0 && html`<ul>
       ${children.map((c) => html`<${TreeNode} key=${c.id} folder=${c} depth=${depth + 1} currentId=${currentId}
           openPath=${openPath} onPick=${onPick} pickMode=${pickMode} version=${version}/>`)}
     </ul>`}
@@ -60,7 +60,7 @@ export function FolderTree({ currentId, openPath = [], onPick, pickMode, version
   const [top, setTop] = useState(null);
   useEffect(() => { loadTop().then((t) => setTop(t.folders), () => setTop([])); }, [version]);
   if (!top) return html`<${Spinner}/>`;
-  return html`<ul class="tree" role="tree" aria-label=${label}>
+  return html`<ul class="tree" aria-label=${label}>
     ${top.map((f) => html`<${TreeNode} key=${f.id} folder=${f} depth=${0} currentId=${currentId}
         openPath=${openPath} onPick=${onPick} pickMode=${pickMode} version=${version}/>`)}
   </ul>`;
@@ -234,10 +234,10 @@ export function Browser({ folderId, me }) {
   };
 
   return html`<div class="browser">
-    <aside class="sidebar" aria-label="Folder tree">
+    <nav class="sidebar" aria-label="Folder tree">
       <h2 class="side-title"><${Link} href="/">All folders<//></h2>
       <${FolderTree} currentId=${folderId} openPath=${openPath} version=${version}/>
-    </aside>
+    </nav>
     <section class=${'listing' + (dragging ? ' dragging' : '')} aria-label="Folder contents"
         onDragOver=${(e) => { e.preventDefault(); if (folderId) setDragging(true); }}
         onDragLeave=${(e) => { if (!e.currentTarget.contains(e.relatedTarget)) setDragging(false); }}

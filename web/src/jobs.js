@@ -5,6 +5,8 @@ import { html, Link, ErrorBox, Spinner, when, Progress, notify } from './ui.js';
 import { get, post, listen } from './api.js';
 
 const STATES = ['', 'queued', 'running', 'succeeded', 'failed', 'canceled'];
+// jobs the server runs for itself while someone looks at a page (depictions, structure queries)
+const HELPERS = ['depict', 'query', 'match'];
 
 export function JobsPage() {
   const [state, setState] = useState('');
@@ -12,6 +14,7 @@ export function JobsPage() {
   const [cursor, setCursor] = useState(null);
   const [error, setError] = useState(null);
   const [tick, setTick] = useState(0);
+  const [helpers, setHelpers] = useState(false);
   useEffect(() => { document.title = 'Jobs · carboy'; }, []);
   useEffect(() => {
     get('/jobs?limit=100' + (state ? '&state=' + state : '')).then((r) => { setJobs(r.jobs); setCursor(r.next_cursor); setError(null); }, setError);
@@ -38,6 +41,8 @@ export function JobsPage() {
       <label for="job-state">State</label>
       <select id="job-state" value=${state} onChange=${(e) => setState(e.target.value)}>
         ${STATES.map((s) => html`<option value=${s}>${s || 'all'}</option>`)}</select>
+      <label class="check-label"><input type="checkbox" checked=${helpers} onChange=${(e) => setHelpers(e.target.checked)}/>
+        Show drawing and search helpers</label>
       <button type="button" class="btn ghost" onClick=${() => setTick((t) => t + 1)}>Refresh</button>
     </div>
     <${ErrorBox} error=${error}/>
@@ -46,7 +51,7 @@ export function JobsPage() {
       <caption class="sr-only">Jobs</caption>
       <thead><tr><th scope="col">Type</th><th scope="col">Input</th><th scope="col">State</th><th scope="col">Progress</th>
         <th scope="col">Tries</th><th scope="col">Created</th><th scope="col"><span class="sr-only">Actions</span></th></tr></thead>
-      <tbody>${jobs.map((j) => html`<tr key=${j.id} data-state=${j.state}>
+      <tbody>${jobs.filter((j) => helpers || !HELPERS.includes(j.type)).map((j) => html`<tr key=${j.id} data-state=${j.state}>
         <td>${j.type}</td>
         <td>${(j.inputs || []).map((id) => html`<${Link} href=${'/files/' + id} key=${id}>file<//> `)}
             ${(j.outputs || []).length > 0 && html`→ ${j.outputs.map((id) => html`<${Link} href=${'/files/' + id} key=${id}>output<//> `)}`}</td>

@@ -6,6 +6,7 @@ import { html, Link, ErrorBox, Spinner, navigate, num } from './ui.js';
 import { API, get } from './api.js';
 
 const KINDS = ['structure', 'reaction', 'crystal', 'image', 'pdf', 'office', 'table', 'archive', 'text', 'other'];
+const DRAWN = ['structure', 'reaction', 'crystal'];
 const OPS = [['eq', '='], ['lt', '<'], ['le', '≤'], ['gt', '>'], ['ge', '≥']];
 
 function Snippet({ text }) {
@@ -90,11 +91,16 @@ function TextSearch({ query }) {
     ${busy && !result && html`<${Spinner} label="Searching…"/>`}
     ${result && html`<div aria-live="polite">
       <p class="muted">${result.hits.length}${result.next_cursor ? '+' : ''} hit${result.hits.length === 1 ? '' : 's'}</p>
-      <ol class="hits">${result.hits.map((h) => html`<li key=${h.file_id + (h.record_id || '')}>
-        <${Link} href=${'/files/' + h.file_id} class="hit-name">${h.name}<//>
-        ${h.record_id && html` <span class="muted">record ${h.title || ''}</span>`}
-        <span class="badge">${h.kind}</span>
-        <${Snippet} text=${h.snippet}/>
+      <ol class="hits">${result.hits.map((h) => html`<li key=${h.file_id + (h.record_id || '')}
+          class=${h.record_id && DRAWN.includes(h.kind) ? 'with-depict' : ''}>
+        ${h.record_id && DRAWN.includes(h.kind) && html`<img src=${`${API}/records/${h.record_id}/depiction`}
+            alt=${'Structure of ' + (h.title || 'the record')} loading="lazy" width="96" height="72"/>`}
+        <div>
+          <${Link} href=${'/files/' + h.file_id} class="hit-name">${h.name}<//>
+          ${h.record_id && html` <span class="muted">${h.title ? 'record ' + h.title : 'a record'}</span>`}
+          <span class="badge">${h.kind}</span>
+          <${Snippet} text=${h.snippet}/>
+        </div>
       </li>`)}</ol>
       ${result.next_cursor && html`<button type="button" class="btn" onClick=${() => run(params(), result.next_cursor)}>More</button>`}
     </div>`}

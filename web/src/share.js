@@ -96,7 +96,8 @@ export function ShareDialog({ type, id, name, onClose }) {
         ${grants && grants.length === 0 && html`<p class="muted">Not shared with anyone yet.</p>`}
         ${grants && grants.length > 0 && html`<ul class="plain-list">
           ${grants.map((g) => html`<li key=${g.id}>
-            <span>${g.username ? '👤 ' + g.username : '👥 ' + (g.group_name || g.group_id)}</span>
+            <span>${g.username ? html`<span class="muted small">user</span> ${g.username}`
+                               : html`<span class="muted small">group</span> ${g.group_name || g.group_id}`}</span>
             <span class="badge">${g.role}</span>
             <button type="button" class="btn ghost small" onClick=${() => revoke(g)}
               aria-label=${'Remove access of ' + (g.username || g.group_name)}>Remove</button></li>`)}

@@ -357,10 +357,16 @@ step('the SDF page shows its properties, records and depictions', async () => {
   await page.locator('.pager', { hasText: '11–20 of 200' }).waitFor();
   await page.getByRole('button', { name: 'Details of record 11' }).click();
   await page.getByRole('dialog').locator('table.props').first().waitFor();
-  assert.match(await page.getByRole('dialog').textContent(), /molecular_weight/);
+  // the record's properties, with units and ontology links
+  const dialog = page.getByRole('dialog');
+  const mw = dialog.locator('tr', { has: page.getByRole('rowheader', { name: 'molecular_weight' }) });
+  assert.match(await mw.locator('.unit').textContent(), /g\/mol/);
+  const iri = await dialog.getByRole('link', { name: 'inchikey', exact: true }).getAttribute('href');
+  assert.match(iri, /^http:\/\/semanticscience\.org\/resource\/CHEMINF_/);
+  await page.waitForFunction(() => { const i = document.querySelector('img.big-depict'); return i && i.complete && i.naturalWidth > 0; });
+  await shot('record');
   await page.keyboard.press('Escape');
-  // the record's properties have units and ontology links
-  await page.getByRole('dialog').waitFor({ state: 'detached' });
+  await dialog.waitFor({ state: 'detached' });
   noProblems();
 });
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs what carboy needs on Debian 12, from Debian's packages only. Run as root (or
-# with sudo). Safe to run again.
+# Installs what carboy needs on Debian 12: Debian's packages, and the npm packages the
+# build and the tests declare (web/package-lock.json: the browser UI, `npm ci`). Run as
+# root (or with sudo). Safe to run again.
 #   install-deps.sh [all]    build + runtime + test: everything (the README's commands)
 #   install-deps.sh build    to build the binary
 #   install-deps.sh runtime  to run a built binary (deploy/Dockerfile's final stage)
@@ -42,6 +43,8 @@ test=(
   python3-pyutilib golang-github-alcortesm-tgz-dev autopoint
   # tests and benchmarks; deploy checks (YAML templates, the ECS API model, unit files)
   python3-pytest python3-requests python3-yaml python3-botocore curl nginx-light wrk procps file systemd
+  # the browser tests drive Debian's Chromium
+  chromium
 )
 case "$mode" in
   all) pkgs=("${runtime[@]}" "${build[@]}" "${test[@]}") ;;
@@ -52,10 +55,26 @@ case "$mode" in
 esac
 stamp=/var/lib/carboy-deps-$mode.stamp
 want=$(printf '%s\n' "${pkgs[@]}" | sort | sha256sum | cut -c1-16)
-if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && dpkg -s "${pkgs[@]}" >/dev/null 2>&1; then
-  exit 0
+if ! { [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && dpkg -s "${pkgs[@]}" >/dev/null 2>&1; }; then
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${pkgs[@]}" >/dev/null
+  echo "$want" > "$stamp"
+  echo "carboy: dependencies installed ($mode)"
 fi
-apt-get update -qq
-apt-get install -y -qq --no-install-recommends "${pkgs[@]}" >/dev/null
-echo "$want" > "$stamp"
-echo "carboy: dependencies installed"
+[ "$mode" = runtime ] && exit 0
+
+# Node.js for the browser UI's bundler (Vite, at build time) and its browser tests: the
+# machine's own when it has one (Vite 8 needs Node.js 20.19 or later), else Debian's.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+fi
+# The browser UI's npm packages, exactly as the lockfile says (again when it changes).
+# No browser is downloaded: the tests use Debian's /usr/bin/chromium.
+web=$(cd "$(dirname "$0")/../web" && pwd)
+lock=$(sha256sum "$web/package-lock.json" | cut -c1-16)
+if [ "$(cat "$web/node_modules/.carboy-lock" 2>/dev/null)" != "$lock" ]; then
+  (cd "$web" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
+  echo "$lock" > "$web/node_modules/.carboy-lock"
+  echo "carboy: web dependencies installed (npm ci)"
+fi

@@ -2,7 +2,8 @@
 # Fresh Debian 12 machine to a full test run: installs the dependencies, builds carboy
 # twice (normal, and with AddressSanitizer + UBSan), and runs every suite against both:
 # the C unit tests (meson test) and the integration tests (pytest, the real binary over
-# HTTP). The last line is the summary "N passed, N failed"; the exit code is non-zero when
+# HTTP); then the browser tests (node --test with playwright-core driving Debian's
+# headless Chromium) against the normal build. The last line is the summary "N passed, N failed"; the exit code is non-zero when
 # anything failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -44,8 +45,15 @@ integration() { # binary, label
     --junitxml="$results/integration-$2.xml" -o junit_suite_name="integration-$2"
 }
 
+browser() { # binary: the UI in headless Chromium; junit XML for the summary, screenshots beside it
+  CARBOY_BIN="$PWD/$1" CARBOY_SCREENSHOTS="$PWD/$results/screenshots" node --test \
+    --test-reporter=junit --test-reporter-destination="$results/browser.xml" \
+    --test-reporter=spec --test-reporter-destination=stdout tests/browser/
+}
+
 [ -x build/carboy ] && step "unit" unit build normal
 [ -x build/carboy ] && step "integration" integration build/carboy normal
+[ -x build/carboy ] && step "browser" browser build/carboy
 [ -x build-asan/carboy ] && step "unit (asan+ubsan)" unit build-asan asan
 [ -x build-asan/carboy ] && step "integration (asan+ubsan)" integration build-asan/carboy asan
 

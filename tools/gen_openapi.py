@@ -77,8 +77,19 @@ add("/metrics", "get", op("metrics", "Prometheus metrics: requests by route and 
 add("/api/openapi.json", "get", op("openapi", "This document", "operations",
                                    {"200": {"description": "OpenAPI 3.1", "content": {"application/json": {"schema": {"type": "object"}}}}},
                                    **PUBLIC))
-add("/", "get", op("ui", "The browser UI", "operations",
-                   {"200": {"description": "HTML", "content": {"text/html": {"schema": {"type": "string"}}}}}, **PUBLIC))
+HTML = {"200": {"description": "The UI's entry page (HTML; Content-Security-Policy, ETag, no-cache)",
+                "content": {"text/html": {"schema": {"type": "string"}}}}, "304": {"description": "Not modified"}}
+add("/", "get", op("ui", "The browser UI: its entry page", "ui", HTML, **PUBLIC))
+for _route, _what in (("/login", "sign-in"), ("/folders/{id}", "a folder"), ("/files/{id}", "a file"),
+                      ("/search", "search"), ("/jobs", "jobs"), ("/admin", "administration")):
+    add(_route, "get", op("ui_" + _what.split()[-1].replace("-", "_"),
+                          f"The browser UI's entry page for its {_what} page (a client-side route)", "ui", HTML, **PUBLIC),
+        [ID] if "{id}" in _route else None)
+add("/assets/{name}", "get", op("ui_asset", "A script, style sheet or image of the browser UI (names carry a content "
+                                "hash: cached for a year, immutable; ETag)", "ui",
+                                {"200": {"description": "The asset, with its media type"},
+                                 "304": {"description": "Not modified"}, **errs(404)}, **PUBLIC),
+    [P("name", "File name below assets/")])
 
 # ---- accounts
 add("/api/v1/auth/login", "post", op("login", "Sign in: sets the HttpOnly, SameSite=Lax session cookie. Failed attempts "
@@ -88,6 +99,9 @@ add("/api/v1/auth/login", "post", op("login", "Sign in: sets the HttpOnly, SameS
 add("/api/v1/auth/logout", "post", op("logout", "Sign out: ends the session and clears the cookie", "accounts",
                                       {**NO_CONTENT, **errs(403)}))
 add("/api/v1/me", "get", op("me", "The caller", "accounts", {"200": R("The caller", "Me"), **errs(401)}))
+add("/api/v1/auth/session", "get", op("session", "Who is signed in, if anyone: always 200 with `user` (as /me) or null "
+                                      "(the browser UI's first request; an invalid bearer token is still 401)", "accounts",
+                                      {"200": R("The caller or null", "Session"), **errs(401)}))
 add("/api/v1/tokens", "post", op("createToken", "Create an API token; the token is shown once and stored hashed. Use it as "
                                  "Authorization: Bearer TOKEN (never in a URL).", "accounts",
                                  {"201": R("Created", "TokenCreated"), **errs(400, 401, 403, 415)},
@@ -356,11 +370,12 @@ schemas = {
                    next_cursor=NSTR),
     "Visibility": {"type": "object", "required": ["visibility"], "properties": {
         "id": STR, "visibility": {"enum": ["private", "public"]}}},
+    "Session": {"type": "object", "required": ["user"], "properties": {"user": {"oneOf": [ref("Me"), {"type": "null"}]}}},
     "GrantRequest": {"type": "object", "required": ["role"], "properties": {
-        "user_id": STR, "group_id": STR, "role": {"enum": ["viewer", "editor"]}},
-        "description": "Exactly one of user_id and group_id"},
-    "Grant": S(id=STR, object_type={"enum": ["folder", "file"]}, object_id=STR, user_id=STR, group_id=STR,
-               role={"enum": ["viewer", "editor"]}, created_at=TIME),
+        "user_id": STR, "group_id": STR, "username": STR, "group": STR, "role": {"enum": ["viewer", "editor"]}},
+        "description": "Exactly one of user_id, group_id, username (a user's name) and group (a group's name)"},
+    "Grant": S(id=STR, object_type={"enum": ["folder", "file"]}, object_id=STR, user_id=STR, username=STR,
+               group_id=STR, group_name=STR, role={"enum": ["viewer", "editor"]}, created_at=TIME),
     "GrantList": S(grants={"type": "array", "items": ref("Grant")}),
     "LinkRequest": S(expires_at=TIME),
     "Link": S(id=STR, object_type={"enum": ["folder", "file"]}, object_id=STR, created_at=TIME,

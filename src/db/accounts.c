@@ -69,6 +69,17 @@ cb_err db_group_get(const char *id, struct cb_group *out)
   return CB_OK;
 }
 
+cb_err db_group_get_by_name(const char *name, struct cb_group *out)
+{
+  sqlite3_stmt *st = db_query("SELECT id, name, created_at FROM groups WHERE name = ?", "s", name);
+  cb_err e = db_one_row(st);
+  if (e)
+    return e;
+  read_group(st, out);
+  sqlite3_reset(st);
+  return CB_OK;
+}
+
 cb_err db_group_list(db_group_cb cb, void *ctx)
 {
   struct group_visit gc = {cb, ctx};

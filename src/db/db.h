@@ -181,6 +181,7 @@ struct cb_group {
 typedef int (*db_group_cb)(const struct cb_group *g, void *ctx);
 cb_err db_group_create(const struct cb_group *g); /* CB_EEXIST on a taken name */
 cb_err db_group_get(const char *id, struct cb_group *out);
+cb_err db_group_get_by_name(const char *name, struct cb_group *out);
 cb_err db_group_list(db_group_cb cb, void *ctx);
 cb_err db_group_add_member(const char *group_id, const char *user_id); /* CB_EEXIST if a member */
 cb_err db_group_remove_member(const char *group_id, const char *user_id); /* CB_ENOTFOUND */

@@ -85,17 +85,35 @@ int h_logout(struct req *r)
   return http_no_content(r, hdr);
 }
 
-int h_me(struct req *r)
+static cJSON *json_me(struct req *r)
 {
-  if (http_require_user(r))
-    return r->status;
   cJSON *o = cJSON_CreateObject();
   cJSON_AddStringToObject(o, "id", r->who.user_id);
   cJSON_AddStringToObject(o, "username", r->who.username);
   cJSON_AddBoolToObject(o, "is_admin", r->who.is_admin);
   cJSON_AddStringToObject(o, "auth", r->who.via == CB_VIA_TOKEN ? "token" : "session");
   cJSON_AddStringToObject(o, "scope", r->who.read_only ? "read" : "write");
-  return http_json(r, 200, o);
+  return o;
+}
+
+int h_me(struct req *r)
+{
+  if (http_require_user(r))
+    return r->status;
+  return http_json(r, 200, json_me(r));
+}
+
+/* The browser UI's first question: who is signed in, if anyone. Always 200 (the UI need
+ * not provoke a 401 to find out that it must show the sign-in page). */
+int h_session(struct req *r)
+{
+  cJSON *o = cJSON_CreateObject();
+  if (r->who.user_id[0])
+    cJSON_AddItemToObject(o, "user", json_me(r));
+  else
+    cJSON_AddNullToObject(o, "user");
+  const char *hdr[] = {"Cache-Control", "no-store", NULL};
+  return http_json_extra(r, 200, o, hdr);
 }
 
 /* ---- API tokens ---- */

@@ -1,5 +1,5 @@
 /* Operations endpoints (no auth): liveness, readiness, metrics, the OpenAPI document,
- * the browser UI's entry page; and /api/v1/me. */
+ * and /api/v1/me. The browser UI is served by ui.c. */
 #include <string.h>
 
 #include "http/http.h"
@@ -48,9 +48,4 @@ static int send_asset(struct req *r, const char *name, const char *ctype)
 int h_openapi(struct req *r)
 {
   return send_asset(r, "openapi.json", "application/json");
-}
-
-int h_ui(struct req *r)
-{
-  return send_asset(r, "index.html", "text/html; charset=utf-8");
 }

@@ -196,13 +196,18 @@ int h_search_structure(struct req *r)
   if (cJSON_IsString(cJSON_GetObjectItem(q, "smiles")))
     cJSON_AddStringToObject(o, "query_smiles", cJSON_GetObjectItem(q, "smiles")->valuestring);
   /* substructure: the fingerprint screen is necessary, not sufficient: match in batches */
+  /* a smiles= query is a molecule: it is matched as Open Babel read it (aromaticity
+   * perceived), so a Kekule benzene drawn in an editor finds aromatic rings */
+  const char *pattern = has_smarts > 0 ? smarts : smiles;
+  if (has_smarts <= 0 && cJSON_IsString(cJSON_GetObjectItem(q, "smiles")))
+    pattern = cJSON_GetObjectItem(q, "smiles")->valuestring;
   char *keep = NULL;
   if (!e && m == 2 && sc.n) {
     keep = calloc((size_t)sc.n, 1);
     for (int start = 0; keep && start < sc.n && !e; start += MATCH_BATCH) {
       int end = start + MATCH_BATCH < sc.n ? start + MATCH_BATCH : sc.n;
       cJSON *mp = cJSON_CreateObject(), *list = cJSON_AddArrayToObject(mp, "smiles");
-      cJSON_AddStringToObject(mp, "smarts", has_smarts > 0 ? smarts : smiles);
+      cJSON_AddStringToObject(mp, "smarts", pattern);
       for (int i = start; i < end; i++)
         cJSON_AddItemToArray(list, cJSON_CreateString(sc.hits[i].smiles));
       cJSON *res = run_helper(r, "match", mp, 120, err, sizeof err);

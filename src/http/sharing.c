@@ -58,10 +58,19 @@ static cJSON *json_grant(const struct cb_grant *g)
   cJSON_AddStringToObject(o, "id", g->id);
   cJSON_AddStringToObject(o, "object_type", g->object_type);
   cJSON_AddStringToObject(o, "object_id", g->object_id);
-  if (g->user_id[0])
+  /* names beside the ids, so that whoever manages sharing can read the list */
+  struct cb_user u;
+  struct cb_group gr;
+  if (g->user_id[0]) {
     cJSON_AddStringToObject(o, "user_id", g->user_id);
-  if (g->group_id[0])
+    if (!db_user_get(g->user_id, &u))
+      cJSON_AddStringToObject(o, "username", u.username);
+  }
+  if (g->group_id[0]) {
     cJSON_AddStringToObject(o, "group_id", g->group_id);
+    if (!db_group_get(g->group_id, &gr))
+      cJSON_AddStringToObject(o, "group_name", gr.name);
+  }
   cJSON_AddStringToObject(o, "role", g->role);
   cJSON_AddStringToObject(o, "created_at", g->created_at);
   return o;
@@ -75,13 +84,15 @@ static int create_grant(struct req *r, const char *type)
   cJSON *body = http_read_json(r);
   if (!body)
     return r->status;
-  const char *user_id = NULL, *group_id = NULL, *role = NULL;
+  const char *user_id = NULL, *group_id = NULL, *username = NULL, *group = NULL, *role = NULL;
   int st = 0;
   if (json_opt_string(r, body, "user_id", &user_id) < 0 || json_opt_string(r, body, "group_id", &group_id) < 0 ||
+      json_opt_string(r, body, "username", &username) < 0 || json_opt_string(r, body, "group", &group) < 0 ||
       json_opt_string(r, body, "role", &role) < 0)
     goto out;
-  if (!user_id == !group_id) {
-    st = http_problem(r, 400, "user_id", "give exactly one of 'user_id' and 'group_id'");
+  /* the grantee by id, or by name (the UI's sharing dialog) */
+  if (!!user_id + !!group_id + !!username + !!group != 1) {
+    st = http_problem(r, 400, "user_id", "give exactly one of 'user_id', 'group_id', 'username' and 'group'");
     goto out;
   }
   if (!role || (strcmp(role, "viewer") && strcmp(role, "editor"))) {
@@ -94,9 +105,23 @@ static int create_grant(struct req *r, const char *type)
     st = http_problem(r, 400, "user_id", "no user %s", user_id);
     goto out;
   }
+  if (username) {
+    if (db_user_get_by_name(username, &u)) {
+      st = http_problem(r, 400, "username", "no user named '%s'", username);
+      goto out;
+    }
+    user_id = u.id;
+  }
   if (group_id && (!cb_id_valid(group_id) || db_group_get(group_id, &g))) {
     st = http_problem(r, 400, "group_id", "no group %s", group_id);
     goto out;
+  }
+  if (group) {
+    if (db_group_get_by_name(group, &g)) {
+      st = http_problem(r, 400, "group", "no group named '%s'", group);
+      goto out;
+    }
+    group_id = g.id;
   }
   struct cb_grant gr = {0};
   cb_id_new(gr.id);

@@ -173,6 +173,14 @@ def test_structure_search_against_obabel(srv):
         got = [h["smiles"] for h in r.json()["hits"] if h["file_id"] == meta["id"]]
         assert sorted(got) == sorted(want), pattern
         assert len(got) > 0
+    # smiles= is a molecule, aromaticity perceived: Kekule and aromatic benzene find the
+    # same molecules (as an editor draws it; a SMARTS of the Kekule form would find none)
+    kekule = search(srv, smiles="C1=CC=CC=C1", mode="substructure", limit=1000).json()
+    aromatic = search(srv, smiles="c1ccccc1", mode="substructure", limit=1000).json()
+    assert kekule["query_smiles"] == "c1ccccc1"
+    assert sorted(h["record_id"] for h in kekule["hits"]) == sorted(h["record_id"] for h in aromatic["hits"])
+    got = [h["smiles"] for h in kekule["hits"] if h["file_id"] == meta["id"]]
+    assert sorted(got) == sorted(obabel_s(NCI, "c1ccccc1")) and len(got) > 100
     # similarity: the query itself at 1.0, best first, all above the threshold
     r = search(srv, smiles=recs[5]["smiles"], mode="similarity", threshold=0.5, limit=1000)
     sims = [h for h in r.json()["hits"] if h["file_id"] == meta["id"]]

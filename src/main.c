@@ -15,6 +15,7 @@
 #include "convert/converter.h"
 #include "http/server.h"
 #include "jobs/jobs.h"
+#include "maint/maint.h"
 #include "store/store.h"
 #include "util/log.h"
 #include "util/util.h"
@@ -34,6 +35,12 @@ static const char usage_text[] =
   "                       create a user; the password is read from standard input\n"
   "  jobs [list [STATE]|retry ID|cancel ID] [--data DIR]\n"
   "                       inspect and steer background jobs\n"
+  "  migrate --to URL [--batch N] [--data DIR] [--store URL]\n"
+  "                       copy every blob to another store (verified, resumable), then\n"
+  "                       make it the live store; a running server follows\n"
+  "  verify [--repair] [--from URL] [--data DIR] [--store URL]\n"
+  "                       re-hash every blob against its sha256; --repair copies bad ones\n"
+  "                       again from --from or the store a migration moved away from\n"
   "  routes               print the HTTP route table\n"
   "  --version            print the version\n"
   "  help                 print this text\n"
@@ -41,12 +48,15 @@ static const char usage_text[] =
   "Every flag has an environment twin: CARBOY_DATA, CARBOY_LISTEN, CARBOY_STORE,\n"
   "CARBOY_WORKERS; also CARBOY_ADMIN_PASSWORD, CARBOY_MAX_UPLOAD, CARBOY_LOG (text|json),\n"
   "CARBOY_LOG_LEVEL, CARBOY_HTTP_THREADS, CARBOY_SHUTDOWN_GRACE, CARBOY_JOB_TIMEOUT,\n"
-  "CARBOY_WORKER_MEMORY. See README.md.\n";
+  "CARBOY_WORKER_MEMORY, CARBOY_MIGRATE_TO, CARBOY_MIGRATE_BATCH, CARBOY_VERIFY_REPAIR,\n"
+  "CARBOY_VERIFY_FROM. See README.md.\n";
 
 struct config {
   char data[PATH_MAX];
   char listen[256];
   char store[PATH_MAX + 16];
+  int store_explicit;               /* --store or CARBOY_STORE was given */
+  char store_default[PATH_MAX + 16]; /* file://DATA/blobs */
   int workers;
   int http_threads;
   int grace;
@@ -112,7 +122,8 @@ static int mkdir_p(const char *path, mode_t mode)
   return mkdir(buf, mode) && errno != EEXIST ? -1 : 0;
 }
 
-/* Reads flags (argv) over the environment over the defaults. */
+/* Reads flags (argv) over the environment over the defaults. serve: 1 takes every serve
+ * flag, 2 only --store (migrate, verify), 0 only --data. */
 static int load_config(int argc, char **argv, struct config *c, int serve)
 {
   const char *data = env_or("CARBOY_DATA", "./carboy-data");
@@ -122,9 +133,9 @@ static int load_config(int argc, char **argv, struct config *c, int serve)
   for (int i = 0; i < argc; i++) {
     const char *a = argv[i];
     const char **slot = !strcmp(a, "--data") ? &data
-                        : serve && !strcmp(a, "--listen") ? &listen
+                        : serve == 1 && !strcmp(a, "--listen") ? &listen
                         : serve && !strcmp(a, "--store") ? &store
-                        : serve && !strcmp(a, "--workers") ? &workers
+                        : serve == 1 && !strcmp(a, "--workers") ? &workers
                         : NULL;
     if (!slot)
       return fail(2, "unknown option '%s' (see 'carboy help')", a);
@@ -183,10 +194,9 @@ static int load_config(int argc, char **argv, struct config *c, int serve)
   if (!realpath(c->data, abs))
     return fail(1, "cannot resolve data folder %s: %s", c->data, strerror(errno));
   snprintf(c->data, sizeof c->data, "%s", abs);
-  if (store)
-    snprintf(c->store, sizeof c->store, "%s", store);
-  else
-    snprintf(c->store, sizeof c->store, "file://%s/blobs", c->data);
+  snprintf(c->store_default, sizeof c->store_default, "file://%s/blobs", c->data);
+  c->store_explicit = store != NULL;
+  snprintf(c->store, sizeof c->store, "%s", store ? store : c->store_default);
   return 0;
 }
 
@@ -225,9 +235,13 @@ static int cmd_serve(int argc, char **argv)
   /* Flushed before the server answers /healthz: a script that waits for health and then
    * reads the log for the password must find it. */
   fflush(stdout);
+  /* The live store: where the database says its blobs are (carboy migrate may have moved
+   * them), as a tier that follows a migration while the server runs (src/maint/live.c). */
   struct store *store = NULL;
-  if (store_open(c.store, &store, &eb))
-    return fail(1, "cannot open store: %s", eb.msg);
+  cb_err se = maint_live_open(c.store_explicit ? c.store : NULL, c.store_default, &store, &eb);
+  if (se)
+    return fail(se == CB_EINVAL ? 2 : 1, "%s", eb.msg);
+  store_tier_current_url(store, c.store, sizeof c.store);
   char uploads[PATH_MAX + 16];
   snprintf(uploads, sizeof uploads, "%s/uploads", c.data);
   if (mkdir_p(uploads, 0700))
@@ -267,6 +281,8 @@ static int cmd_serve(int argc, char **argv)
     db_shutdown();
     return fail(1, "%s", eb.msg);
   }
+  if (maint_watch_start(store, c.store_default))
+    CB_LOG(CB_LOG_WARN, "main", "cannot start the store watcher: a migration is followed after a restart");
   CB_LOG(CB_LOG_INFO, "main", "carboy %s listening on http://%s (port %d), data %s, store %s, "
          "%d workers", CARBOY_VERSION, c.listen, http_server_port(), c.data, c.store, c.workers);
   printf("carboy: listening on http://%s\n", c.listen);
@@ -278,6 +294,7 @@ static int cmd_serve(int argc, char **argv)
          sig == SIGTERM ? "SIGTERM" : "SIGINT", c.grace);
   http_server_stop();
   jobs_stop();
+  maint_watch_stop();
   events_shutdown();
   store_close(store);
   db_shutdown();
@@ -391,6 +408,114 @@ static int cmd_jobs(int argc, char **argv)
   return 0;
 }
 
+/* Takes "--NAME VALUE" (value) or "--NAME" (flag, value NULL) out of argv, leaving the
+ * rest in rest[] for load_config. Returns 0, or 2 after printing the error. */
+struct opt {
+  const char *name;
+  const char **value; /* NULL for a flag */
+  int *flag;
+};
+
+static int take_opts(int argc, char **argv, const struct opt *opts, char **rest, int *nrest, int cap)
+{
+  *nrest = 0;
+  for (int i = 0; i < argc; i++) {
+    const struct opt *o = opts;
+    while (o->name && strcmp(o->name, argv[i]))
+      o++;
+    if (o->name && o->flag) {
+      *o->flag = 1;
+    } else if (o->name) {
+      if (i + 1 >= argc)
+        return fail(2, "option %s needs a value", argv[i]);
+      *o->value = argv[++i];
+    } else if (!strcmp(argv[i], "--data") || !strcmp(argv[i], "--store")) {
+      if (i + 1 >= argc)
+        return fail(2, "option %s needs a value", argv[i]);
+      if (*nrest + 2 > cap)
+        return fail(2, "too many arguments");
+      rest[(*nrest)++] = argv[i];
+      rest[(*nrest)++] = argv[++i];
+    } else {
+      return fail(2, "unknown option '%s' (see 'carboy help')", argv[i]);
+    }
+  }
+  return 0;
+}
+
+static int env_flag(const char *name, int *out)
+{
+  const char *v = env_or(name, NULL);
+  if (!v)
+    return 0;
+  if (strcmp(v, "0") && strcmp(v, "1"))
+    return fail(2, "invalid %s '%s': expected 0 or 1", name, v);
+  *out = v[0] == '1';
+  return 0;
+}
+
+/* carboy migrate --to URL [--batch N]: works with or without a server running. */
+static int cmd_migrate(int argc, char **argv)
+{
+  const char *to = env_or("CARBOY_MIGRATE_TO", NULL);
+  const char *batch = env_or("CARBOY_MIGRATE_BATCH", NULL);
+  const char *delay = env_or("CARBOY_MIGRATE_DELAY_MS", NULL);
+  const struct opt opts[] = {{"--to", &to, NULL}, {"--batch", &batch, NULL}, {NULL, NULL, NULL}};
+  char *rest[8];
+  int nrest = 0, rc;
+  if ((rc = take_opts(argc, argv, opts, rest, &nrest, 8)))
+    return rc;
+  if (!to)
+    return fail(2, "usage: carboy migrate --to URL [--batch N] [--data DIR] [--store URL]");
+  struct maint_migrate_opts mo = {.target = to, .batch = 100, .out = stdout};
+  if (batch && parse_int("batch size (CARBOY_MIGRATE_BATCH/--batch)", batch, 1, 100000, &mo.batch))
+    return 2;
+  if (delay && parse_int("CARBOY_MIGRATE_DELAY_MS", delay, 0, 60000, &mo.delay_ms))
+    return 2;
+  struct config c;
+  if ((rc = load_config(nrest, rest, &c, 2)) || (rc = open_db(&c)))
+    return rc;
+  mo.explicit_url = c.store_explicit ? c.store : NULL;
+  mo.default_url = c.store_default;
+  struct cb_errbuf eb = {{0}};
+  cb_err e = maint_migrate(&mo, &eb);
+  db_shutdown();
+  if (e)
+    return fail(e == CB_EUSAGE ? 2 : 1, "migrate: %s", eb.msg);
+  return 0;
+}
+
+/* carboy verify [--repair] [--from URL]: exit 1 when a blob is missing or corrupt. */
+static int cmd_verify(int argc, char **argv)
+{
+  struct maint_verify_opts vo = {.from = env_or("CARBOY_VERIFY_FROM", NULL), .out = stdout};
+  int rc;
+  if ((rc = env_flag("CARBOY_VERIFY_REPAIR", &vo.repair)))
+    return rc;
+  const struct opt opts[] = {{"--repair", NULL, &vo.repair}, {"--from", &vo.from, NULL}, {NULL, NULL, NULL}};
+  char *rest[8];
+  int nrest = 0;
+  if ((rc = take_opts(argc, argv, opts, rest, &nrest, 8)))
+    return rc;
+  if (vo.from && !vo.repair)
+    return fail(2, "--from URL goes with --repair (usage: carboy verify [--repair] [--from URL])");
+  struct config c;
+  if ((rc = load_config(nrest, rest, &c, 2)) || (rc = open_db(&c)))
+    return rc;
+  vo.explicit_url = c.store_explicit ? c.store : NULL;
+  vo.default_url = c.store_default;
+  struct cb_errbuf eb = {{0}};
+  int64_t bad = 0;
+  cb_err e = maint_verify(&vo, &bad, &eb);
+  db_shutdown();
+  if (e)
+    return fail(e == CB_EUSAGE ? 2 : 1, "verify: %s", eb.msg);
+  if (bad)
+    return fail(1, "verify: %lld blobs are missing or corrupt%s", (long long)bad,
+                vo.repair ? " and could not be repaired" : " (carboy verify --repair restores them from a second store)");
+  return 0;
+}
+
 int main(int argc, char **argv)
 {
   if (argc < 2)
@@ -412,6 +537,10 @@ int main(int argc, char **argv)
     return convert_worker_main();
   if (!strcmp(cmd, "jobs"))
     return cmd_jobs(argc - 2, argv + 2);
+  if (!strcmp(cmd, "migrate"))
+    return cmd_migrate(argc - 2, argv + 2);
+  if (!strcmp(cmd, "verify"))
+    return cmd_verify(argc - 2, argv + 2);
   if (!strcmp(cmd, "routes")) {
     http_routes_print(stdout);
     return 0;

@@ -57,7 +57,7 @@ static int same_url(const char *a, const char *b)
   return !strcmp(ca, cb);
 }
 
-cb_err maint_store_resolve(const char *explicit_url, const char *default_url, int record, char *out,
+cb_err maint_store_resolve(const char *explicit_url, const char *default_url, char *out,
                            size_t cap, struct cb_errbuf *warn, struct cb_errbuf *eb)
 {
   char recorded[CB_URL_MAX] = "", prev[CB_URL_MAX] = "", live[CB_URL_MAX];
@@ -78,17 +78,16 @@ cb_err maint_store_resolve(const char *explicit_url, const char *default_url, in
   }
   if (!recorded[0] && !prev[0]) { /* no migration ever: the setting is the store */
     maint_url_canon(explicit_url, out, cap);
-    return record ? db_setting_set("store_url", out) : CB_OK;
+    return CB_OK;
   }
   if (prev[0] && same_url(explicit_url, prev)) {
-    cb_errf(warn, "the store setting %s names the store carboy migrate moved this data away from; "
-            "using %s, where the blobs are now (update --store/CARBOY_STORE)", explicit_url, live);
+    cb_errf(warn, "--store/CARBOY_STORE %s names the store carboy migrate moved away from: using %s "
+            "(update the setting)", explicit_url, live);
     snprintf(out, cap, "%s", live);
     return CB_OK;
   }
-  cb_errf(eb, "the store setting %s (--store/CARBOY_STORE) is not where this database's blobs are "
-          "(%s): unset it or set it to that; to move the blobs, use carboy migrate --to URL",
-          explicit_url, live);
+  cb_errf(eb, "--store/CARBOY_STORE %s is not this database's store, %s (unset it; carboy migrate "
+          "moves blobs)", explicit_url, live);
   return CB_EINVAL;
 }
 
@@ -98,13 +97,18 @@ cb_err maint_live_open(const char *explicit_url, const char *default_url, struct
   char url[CB_URL_MAX], prev_url[CB_URL_MAX] = "";
   struct cb_errbuf warn = {{0}};
   struct store *cur = NULL, *prev = NULL;
-  cb_err e = maint_store_resolve(explicit_url, default_url, 1, url, sizeof url, &warn, eb);
+  cb_err e = maint_store_resolve(explicit_url, default_url, url, sizeof url, &warn, eb);
   if (e)
     return e;
   if (warn.msg[0])
     CB_LOG(CB_LOG_WARN, "store", "%s", warn.msg);
   if ((e = store_open(url, &cur, eb)))
     return e;
+  /* An explicit store that opens is remembered, so that migrate, verify and the next
+   * start find it without the setting (the default, DATA/blobs, is never recorded). */
+  char recorded[CB_URL_MAX] = "";
+  if (db_setting_get("store_url", recorded, sizeof recorded, NULL) == CB_ENOTFOUND && !same_url(url, default_url))
+    db_setting_set("store_url", url);
   if (!db_setting_get("store_previous_url", prev_url, sizeof prev_url, NULL) && !same_url(prev_url, url)) {
     struct cb_errbuf peb = {{0}};
     if (store_open(prev_url, &prev, &peb))

@@ -18,13 +18,13 @@ void maint_url_canon(const char *url, char *out, size_t cap);
  * explicit_url (--store/CARBOY_STORE, or NULL), else default_url (DATA/blobs).
  * An explicit setting that differs from a recorded store is refused (CB_EINVAL, eb says
  * which is which), unless it names the store a migration moved away from: then the
- * recorded store is used and warn says so. record: remember an explicit setting when
- * nothing is recorded yet (serve does, so later commands find the same store). */
-cb_err maint_store_resolve(const char *explicit_url, const char *default_url, int record, char *out,
+ * recorded store is used and warn says so. Writes nothing. */
+cb_err maint_store_resolve(const char *explicit_url, const char *default_url, char *out,
                            size_t cap, struct cb_errbuf *warn, struct cb_errbuf *eb);
 
 /* For carboy serve: resolves the live store, opens it and the previous store (when a
- * migration recorded one) as one tier store (store_tier_open), and records it as in use. */
+ * migration recorded one) as one tier store (store_tier_open), and records it as in use
+ * (and as the live store, when it was given explicitly and none was recorded). */
 cb_err maint_live_open(const char *explicit_url, const char *default_url, struct store **out,
                        struct cb_errbuf *eb);
 /* A thread that re-reads the live store from the database every second and switches the

@@ -248,7 +248,7 @@ cb_err maint_migrate(const struct maint_migrate_opts *o, struct cb_errbuf *eb)
     cb_errf(eb, "cannot open the target store %s: %s", o->target, why);
     return e == CB_EINVAL ? CB_EUSAGE : e;
   }
-  if ((e = maint_store_resolve(o->explicit_url, o->default_url, 0, src_url, sizeof src_url, &warn, eb))) {
+  if ((e = maint_store_resolve(o->explicit_url, o->default_url, src_url, sizeof src_url, &warn, eb))) {
     e = e == CB_EINVAL ? CB_EUSAGE : e;
     goto out;
   }

@@ -99,7 +99,7 @@ cb_err maint_verify(const struct maint_verify_opts *o, int64_t *bad, struct cb_e
   struct cb_errbuf warn = {{0}};
   int64_t dangling = 0;
   *bad = 0;
-  cb_err e = maint_store_resolve(o->explicit_url, o->default_url, 0, url, sizeof url, &warn, eb);
+  cb_err e = maint_store_resolve(o->explicit_url, o->default_url, url, sizeof url, &warn, eb);
   if (e)
     return e == CB_EINVAL ? CB_EUSAGE : e;
   if (warn.msg[0])

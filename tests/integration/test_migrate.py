@@ -13,13 +13,21 @@ import time
 
 import pytest
 
-from conftest import BIN, ADMIN_PASSWORD, Server, finish, wait_file
+from conftest import BIN, ADMIN_PASSWORD, SANITIZER_MARKS, Server, finish, wait_file
+
+
+def clean(text):
+    """The output of a CLI run, checked for sanitizer reports (the ASan build's)."""
+    assert not [m for m in SANITIZER_MARKS if m in text], text[-6000:]
+    return text
 
 
 def run(args, env=None, timeout=300):
     e = dict(os.environ)
     e.update(env or {})
-    return subprocess.run([BIN, *args], capture_output=True, text=True, env=e, timeout=timeout)
+    r = subprocess.run([BIN, *args], capture_output=True, text=True, env=e, timeout=timeout)
+    clean(r.stdout + r.stderr)
+    return r
 
 
 def sha(b):
@@ -211,6 +219,7 @@ def test_migrate_while_the_server_serves_and_takes_uploads(mk, tmp_path):
         t.start()
     try:
         out, _ = proc.communicate(timeout=240)
+        clean(out)
         time.sleep(2.5)  # uploads go on after the switch too
     finally:
         stop.set()

@@ -212,4 +212,5 @@ void maint_watch_stop(void)
   pthread_mutex_unlock(&w.mu);
   pthread_join(w.thread, NULL);
   w.running = 0;
+  db_setting_set("store_in_use", NULL); /* no server: carboy migrate need not wait for one */
 }

@@ -18,6 +18,7 @@
  * old store if they miss, and copied by a last pass here, which waits for the server to
  * say it switched. */
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -38,6 +39,16 @@ struct run {
   int tty;
 };
 
+/* Blobs of a batch are copied by COPY_THREADS threads at once, so one blob's fsync and
+ * read-back overlap another's copy (bench/migrate.sh: 0.39 to 0.66 of the floor here). */
+#define COPY_THREADS 4
+
+/* What one blob's copy did, added to the run's counters after the batch. */
+struct blob_result {
+  int found;
+  int64_t bytes;
+};
+
 static double mib(int64_t bytes)
 {
   return (double)bytes / (1024.0 * 1024.0);
@@ -50,8 +61,9 @@ static void pause_ms(int ms)
     ;
 }
 
-/* One blob: found intact in the target, or copied and read back. */
-static void migrate_blob(struct run *r, struct cb_mblob *b)
+/* One blob: found intact in the target, or copied and read back. Runs in a copy thread:
+ * touches only b and res (the stores are safe to share between threads). */
+static void migrate_blob(const struct run *r, struct cb_mblob *b, struct blob_result *res)
 {
   char got[65] = "";
   uint64_t size = 0;
@@ -62,7 +74,7 @@ static void migrate_blob(struct run *r, struct cb_mblob *b)
   cb_err e = store_hash_blob(r->dst, b->sha256, got, &size, &eb);
   if (!e && !strcmp(got, b->sha256) && (int64_t)size == b->size) {
     snprintf(b->state, sizeof b->state, "verified");
-    r->found++;
+    res->found = 1;
     return;
   }
   if (!e) /* a damaged copy under the name: the store would keep it, so it goes first */
@@ -74,8 +86,7 @@ static void migrate_blob(struct run *r, struct cb_mblob *b)
     return;
   }
   b->copied = 1;
-  r->copied++;
-  r->copied_bytes += (int64_t)size;
+  res->bytes = (int64_t)size;
   if (r->o->delay_ms)
     pause_ms(r->o->delay_ms);
   eb.msg[0] = '\0';
@@ -112,13 +123,59 @@ static void progress(struct run *r, int last)
   fflush(r->o->out);
 }
 
+struct copier {
+  const struct run *r;
+  struct cb_mblob *rows;
+  struct blob_result *res;
+  int n, next;
+  pthread_mutex_t mu;
+};
+
+static void *copier_main(void *arg)
+{
+  struct copier *c = arg;
+  for (;;) {
+    pthread_mutex_lock(&c->mu);
+    int i = c->next++;
+    pthread_mutex_unlock(&c->mu);
+    if (i >= c->n)
+      return NULL;
+    migrate_blob(c->r, &c->rows[i], &c->res[i]);
+  }
+}
+
+/* Copies rows[0..n) with up to COPY_THREADS threads (in this one when threads fail). */
+static void copy_batch(struct run *r, struct cb_mblob *rows, struct blob_result *res, int n)
+{
+  struct copier c = {.r = r, .rows = rows, .res = res, .n = n};
+  pthread_t th[COPY_THREADS];
+  int started = 0;
+  memset(res, 0, sizeof *res * (size_t)n);
+  pthread_mutex_init(&c.mu, NULL);
+  while (started < COPY_THREADS && started < n - 1 && !pthread_create(&th[started], NULL, copier_main, &c))
+    started++;
+  copier_main(&c);
+  for (int i = 0; i < started; i++)
+    pthread_join(th[i], NULL);
+  pthread_mutex_destroy(&c.mu);
+  for (int i = 0; i < n; i++) {
+    r->found += res[i].found;
+    r->copied += rows[i].copied;
+    r->copied_bytes += res[i].bytes;
+  }
+}
+
 /* Copies every pending blob, batch by batch. Returns CB_ESTORE when a whole batch failed
  * (the target or the source is failing: stop rather than fail every blob). */
 static cb_err drain(struct run *r, struct cb_errbuf *eb)
 {
   struct cb_mblob *rows = calloc((size_t)r->o->batch, sizeof *rows);
-  if (!rows)
+  struct blob_result *res = calloc((size_t)r->o->batch, sizeof *res);
+  if (!rows || !res) {
+    free(rows);
+    free(res);
     return CB_ENOMEM;
+  }
   cb_err e = CB_OK;
   for (;;) {
     int n = 0;
@@ -126,10 +183,9 @@ static cb_err drain(struct run *r, struct cb_errbuf *eb)
       break;
     r->batch_no++;
     int failed = 0;
-    for (int i = 0; i < n; i++) {
-      migrate_blob(r, &rows[i]);
+    copy_batch(r, rows, res, n);
+    for (int i = 0; i < n; i++)
       failed += rows[i].state[0] == 'f';
-    }
     r->failed += failed;
     if ((e = db_migration_record(r->m.id, r->run, r->batch_no, rows, n))) {
       cb_errf(eb, "cannot record batch %lld in the database: %s", (long long)r->batch_no, cb_strerror(e));
@@ -144,6 +200,7 @@ static cb_err drain(struct run *r, struct cb_errbuf *eb)
     }
   }
   free(rows);
+  free(res);
   return e;
 }
 
@@ -183,10 +240,11 @@ static void wait_for_server(struct run *r)
   while (cb_time_now_ms() < deadline) {
     char canon[CB_URL_MAX];
     if (db_setting_get("store_in_use", in_use, sizeof in_use, at))
-      return;
+      return; /* the server stopped */
     maint_url_canon(in_use, canon, sizeof canon);
-    if (!strcmp(canon, want))
-      return;
+    cb_time_rfc3339(cb_time_now_ms() - 15000, fresh, sizeof fresh);
+    if (!strcmp(canon, want) || strcmp(at, fresh) < 0)
+      return; /* it switched, or it died (no heartbeat for 15 s) */
     pause_ms(200);
   }
   fprintf(r->o->out, "carboy: migrate: warning: the running server has not reported using %s after 30 s; "

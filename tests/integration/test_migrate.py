@@ -157,6 +157,7 @@ def test_migrate_file_to_file_then_serve_from_the_new_store(mk, tmp_path):
     assert r.returncode == 0, r.stdout + r.stderr
     assert re.search(r"batch \d+: \d+/\d+ blobs verified", r.stdout)
     assert f"done: {len(known)} blobs" in r.stdout
+    assert "warning" not in r.stdout  # no server running: nothing to wait for
     assert setting(s.data, "store_url") == "file://" + new
     assert setting(s.data, "store_previous_url") == "file://" + old
     # every blob the database knows is in the new store, intact

@@ -16,6 +16,7 @@
 #include "http/server.h"
 #include "jobs/jobs.h"
 #include "maint/import.h"
+#include "maint/maint.h"
 #include "store/store.h"
 #include "util/log.h"
 #include "util/util.h"
@@ -38,6 +39,12 @@ static const char usage_text[] =
   "  import PATH... --user NAME [--folder /a/b] [--data DIR] [--store URL]\n"
   "                       deposit local files and folder trees (skips what is there by\n"
   "                       sha256; every file is ingested)\n"
+  "  migrate --to URL [--batch N] [--data DIR] [--store URL]\n"
+  "                       copy every blob to another store (verified, resumable), then\n"
+  "                       make it the live store; a running server follows\n"
+  "  verify [--repair] [--from URL] [--data DIR] [--store URL]\n"
+  "                       re-hash every blob against its sha256; --repair copies bad ones\n"
+  "                       again from --from or the store a migration moved away from\n"
   "  routes               print the HTTP route table\n"
   "  --version            print the version\n"
   "  help                 print this text\n"
@@ -45,12 +52,15 @@ static const char usage_text[] =
   "Every flag has an environment twin: CARBOY_DATA, CARBOY_LISTEN, CARBOY_STORE,\n"
   "CARBOY_WORKERS; also CARBOY_ADMIN_PASSWORD, CARBOY_MAX_UPLOAD, CARBOY_LOG (text|json),\n"
   "CARBOY_LOG_LEVEL, CARBOY_HTTP_THREADS, CARBOY_SHUTDOWN_GRACE, CARBOY_JOB_TIMEOUT,\n"
-  "CARBOY_WORKER_MEMORY. See README.md.\n";
+  "CARBOY_WORKER_MEMORY, CARBOY_MIGRATE_TO, CARBOY_MIGRATE_BATCH, CARBOY_VERIFY_REPAIR,\n"
+  "CARBOY_VERIFY_FROM. See README.md.\n";
 
 struct config {
   char data[PATH_MAX];
   char listen[256];
   char store[PATH_MAX + 16];
+  int store_explicit;               /* --store or CARBOY_STORE was given */
+  char store_default[PATH_MAX + 16]; /* file://DATA/blobs */
   int workers;
   int http_threads;
   int grace;
@@ -189,10 +199,9 @@ static int load_config(int argc, char **argv, struct config *c, int serve)
   if (!realpath(c->data, abs))
     return fail(1, "cannot resolve data folder %s: %s", c->data, strerror(errno));
   snprintf(c->data, sizeof c->data, "%s", abs);
-  if (store)
-    snprintf(c->store, sizeof c->store, "%s", store);
-  else
-    snprintf(c->store, sizeof c->store, "file://%s/blobs", c->data);
+  snprintf(c->store_default, sizeof c->store_default, "file://%s/blobs", c->data);
+  c->store_explicit = store != NULL;
+  snprintf(c->store, sizeof c->store, "%s", store ? store : c->store_default);
   return 0;
 }
 
@@ -231,9 +240,13 @@ static int cmd_serve(int argc, char **argv)
   /* Flushed before the server answers /healthz: a script that waits for health and then
    * reads the log for the password must find it. */
   fflush(stdout);
+  /* The live store: where the database says its blobs are (carboy migrate may have moved
+   * them), as a tier that follows a migration while the server runs (src/maint/live.c). */
   struct store *store = NULL;
-  if (store_open(c.store, &store, &eb))
-    return fail(1, "cannot open store: %s", eb.msg);
+  cb_err se = maint_live_open(c.store_explicit ? c.store : NULL, c.store_default, &store, &eb);
+  if (se)
+    return fail(se == CB_EINVAL ? 2 : 1, "%s", eb.msg);
+  store_tier_current_url(store, c.store, sizeof c.store);
   char uploads[PATH_MAX + 16];
   snprintf(uploads, sizeof uploads, "%s/uploads", c.data);
   if (mkdir_p(uploads, 0700))
@@ -274,6 +287,8 @@ static int cmd_serve(int argc, char **argv)
     db_shutdown();
     return fail(1, "%s", eb.msg);
   }
+  if (maint_watch_start(store, c.store_default))
+    CB_LOG(CB_LOG_WARN, "main", "cannot start the store watcher: a migration is followed after a restart");
   CB_LOG(CB_LOG_INFO, "main", "carboy %s listening on http://%s (port %d), data %s, store %s, "
          "%d workers", CARBOY_VERSION, c.listen, http_server_port(), c.data, c.store, c.workers);
   printf("carboy: listening on http://%s\n", c.listen);
@@ -285,6 +300,7 @@ static int cmd_serve(int argc, char **argv)
          sig == SIGTERM ? "SIGTERM" : "SIGINT", c.grace);
   http_server_stop();
   jobs_stop();
+  maint_watch_stop();
   events_shutdown();
   store_close(store);
   db_shutdown();
@@ -430,13 +446,19 @@ static int cmd_import(int argc, char **argv)
     free(paths);
     return rc;
   }
-  struct cb_errbuf eb = {{0}};
+  struct cb_errbuf eb = {{0}}, warn = {{0}};
   struct store *store = NULL;
-  if (store_open(c.store, &store, &eb)) {
+  char url[PATH_MAX + 64];
+  cb_err se = maint_store_resolve(c.store_explicit ? c.store : NULL, c.store_default, url, sizeof url, &warn, &eb);
+  if (!se)
+    se = store_open(url, &store, &eb);
+  if (se) {
     db_shutdown();
     free(paths);
-    return fail(2, "store: %s", eb.msg);
+    return fail(se == CB_EINVAL ? 2 : 1, "store: %s", eb.msg);
   }
+  if (warn.msg[0])
+    fprintf(stderr, "carboy: %s\n", warn.msg);
   struct maint_import_opts o = {.user = user, .folder = folder, .paths = paths, .npaths = npaths,
                                 .max_upload = c.max_upload, .guess = http_guess_type, .out = stderr,
                                 .tty = isatty(STDERR_FILENO)};
@@ -449,6 +471,114 @@ static int cmd_import(int argc, char **argv)
     return fail(e == CB_EUSAGE ? 2 : 1, "%s", eb.msg);
   maint_import_summary(&st, stdout);
   return st.failed ? 1 : 0;
+}
+
+/* Takes "--NAME VALUE" (value) or "--NAME" (flag, value NULL) out of argv, leaving the
+ * rest in rest[] for load_config. Returns 0, or 2 after printing the error. */
+struct opt {
+  const char *name;
+  const char **value; /* NULL for a flag */
+  int *flag;
+};
+
+static int take_opts(int argc, char **argv, const struct opt *opts, char **rest, int *nrest, int cap)
+{
+  *nrest = 0;
+  for (int i = 0; i < argc; i++) {
+    const struct opt *o = opts;
+    while (o->name && strcmp(o->name, argv[i]))
+      o++;
+    if (o->name && o->flag) {
+      *o->flag = 1;
+    } else if (o->name) {
+      if (i + 1 >= argc)
+        return fail(2, "option %s needs a value", argv[i]);
+      *o->value = argv[++i];
+    } else if (!strcmp(argv[i], "--data") || !strcmp(argv[i], "--store")) {
+      if (i + 1 >= argc)
+        return fail(2, "option %s needs a value", argv[i]);
+      if (*nrest + 2 > cap)
+        return fail(2, "too many arguments");
+      rest[(*nrest)++] = argv[i];
+      rest[(*nrest)++] = argv[++i];
+    } else {
+      return fail(2, "unknown option '%s' (see 'carboy help')", argv[i]);
+    }
+  }
+  return 0;
+}
+
+static int env_flag(const char *name, int *out)
+{
+  const char *v = env_or(name, NULL);
+  if (!v)
+    return 0;
+  if (strcmp(v, "0") && strcmp(v, "1"))
+    return fail(2, "invalid %s '%s': expected 0 or 1", name, v);
+  *out = v[0] == '1';
+  return 0;
+}
+
+/* carboy migrate --to URL [--batch N]: works with or without a server running. */
+static int cmd_migrate(int argc, char **argv)
+{
+  const char *to = env_or("CARBOY_MIGRATE_TO", NULL);
+  const char *batch = env_or("CARBOY_MIGRATE_BATCH", NULL);
+  const char *delay = env_or("CARBOY_MIGRATE_DELAY_MS", NULL);
+  const struct opt opts[] = {{"--to", &to, NULL}, {"--batch", &batch, NULL}, {NULL, NULL, NULL}};
+  char *rest[8];
+  int nrest = 0, rc;
+  if ((rc = take_opts(argc, argv, opts, rest, &nrest, 8)))
+    return rc;
+  if (!to)
+    return fail(2, "usage: carboy migrate --to URL [--batch N] [--data DIR] [--store URL]");
+  struct maint_migrate_opts mo = {.target = to, .batch = 100, .out = stdout};
+  if (batch && parse_int("batch size (CARBOY_MIGRATE_BATCH/--batch)", batch, 1, 100000, &mo.batch))
+    return 2;
+  if (delay && parse_int("CARBOY_MIGRATE_DELAY_MS", delay, 0, 60000, &mo.delay_ms))
+    return 2;
+  struct config c;
+  if ((rc = load_config(nrest, rest, &c, 2)) || (rc = open_db(&c)))
+    return rc;
+  mo.explicit_url = c.store_explicit ? c.store : NULL;
+  mo.default_url = c.store_default;
+  struct cb_errbuf eb = {{0}};
+  cb_err e = maint_migrate(&mo, &eb);
+  db_shutdown();
+  if (e)
+    return fail(e == CB_EUSAGE ? 2 : 1, "migrate: %s", eb.msg);
+  return 0;
+}
+
+/* carboy verify [--repair] [--from URL]: exit 1 when a blob is missing or corrupt. */
+static int cmd_verify(int argc, char **argv)
+{
+  struct maint_verify_opts vo = {.from = env_or("CARBOY_VERIFY_FROM", NULL), .out = stdout};
+  int rc;
+  if ((rc = env_flag("CARBOY_VERIFY_REPAIR", &vo.repair)))
+    return rc;
+  const struct opt opts[] = {{"--repair", NULL, &vo.repair}, {"--from", &vo.from, NULL}, {NULL, NULL, NULL}};
+  char *rest[8];
+  int nrest = 0;
+  if ((rc = take_opts(argc, argv, opts, rest, &nrest, 8)))
+    return rc;
+  if (vo.from && !vo.repair)
+    return fail(2, "--from URL goes with --repair (usage: carboy verify [--repair] [--from URL])");
+  struct config c;
+  if ((rc = load_config(nrest, rest, &c, 2)) || (rc = open_db(&c)))
+    return rc;
+  vo.explicit_url = c.store_explicit ? c.store : NULL;
+  vo.default_url = c.store_default;
+  struct cb_errbuf eb = {{0}};
+  int64_t bad = 0;
+  cb_err e = maint_verify(&vo, &bad, &eb);
+  db_shutdown();
+  if (e)
+    return fail(e == CB_EUSAGE ? 2 : 1, "verify: %s", eb.msg);
+  if (bad)
+    return fail(1, "verify: %lld blobs are missing or corrupt%s", (long long)bad,
+                vo.repair ? " and could not be repaired" : " (carboy verify --repair restores them from a second store)");
+  return 0;
 }
 
 int main(int argc, char **argv)
@@ -474,6 +604,10 @@ int main(int argc, char **argv)
     return cmd_jobs(argc - 2, argv + 2);
   if (!strcmp(cmd, "import"))
     return cmd_import(argc - 2, argv + 2);
+  if (!strcmp(cmd, "migrate"))
+    return cmd_migrate(argc - 2, argv + 2);
+  if (!strcmp(cmd, "verify"))
+    return cmd_verify(argc - 2, argv + 2);
   if (!strcmp(cmd, "routes")) {
     http_routes_print(stdout);
     return 0;

@@ -511,4 +511,70 @@ cb_err db_search(const struct db_search_q *q, db_search_cb cb, void *ctx);
 /* The words around the match in full-text row doc, the matches marked « », malloc'd. */
 char *db_search_snippet(const char *match, int64_t doc);
 
+
+/* ---- settings, store migrations and blob checks (maint.c) ---- */
+#define CB_URL_MAX 1100
+/* A setting's value (and when it was last written, when updated_at is not NULL);
+ * CB_ENOTFOUND when unset. */
+cb_err db_setting_get(const char *key, char *out, size_t cap, char updated_at[CB_TIME_MAX]);
+/* Sets a setting (value NULL removes it). */
+cb_err db_setting_set(const char *key, const char *value);
+
+struct cb_migration {
+  int64_t id;
+  char source[CB_URL_MAX];
+  char target[CB_URL_MAX];
+  char state[12]; /* running, switched, done, abandoned */
+  int64_t runs;
+  char started_at[CB_TIME_MAX];
+  char switched_at[CB_TIME_MAX];
+};
+/* The unfinished (running or switched) migration, if any (CB_ENOTFOUND). */
+cb_err db_migration_unfinished(struct cb_migration *out);
+/* The last migration that switched the live store (switched or done). */
+cb_err db_migration_last_switched(struct cb_migration *out);
+/* A new running migration; an unfinished running one is marked abandoned. */
+cb_err db_migration_start(const char *source, const char *target, struct cb_migration *out);
+/* Counts a new invocation (*run gets its number) and makes the blobs that failed in
+ * earlier runs pending again. */
+cb_err db_migration_begin_run(int64_t id, int64_t *run);
+/* Adds every blob the database knows (the blobs table: file versions, artifacts and
+ * depictions all reference it) that the migration has no row for, as pending. */
+cb_err db_migration_enqueue(int64_t id, int64_t *added);
+
+struct cb_mblob {
+  char sha256[65];
+  int64_t size;
+  char state[12];
+  int copied;        /* bytes were written to the target in this attempt */
+  char error[256];
+};
+/* Up to limit pending blobs, by sha256. */
+cb_err db_migration_pending(int64_t id, int limit, struct cb_mblob *out, int *n);
+/* Records the outcome of a batch in one transaction (attempts + 1; copies + 1 when
+ * copied; run, batch, error, updated_at). */
+cb_err db_migration_record(int64_t id, int64_t run, int64_t batch, const struct cb_mblob *rows, int n);
+/* Blobs and bytes by state: [0] pending, [1] copied, [2] verified, [3] failed. */
+cb_err db_migration_counts(int64_t id, int64_t count[4], int64_t bytes[4]);
+typedef int (*db_mblob_cb)(const struct cb_mblob *b, void *ctx);
+cb_err db_migration_failed(int64_t id, int limit, db_mblob_cb cb, void *ctx);
+/* In one write transaction: when every blob of the blobs table is verified in migration
+ * id, makes the target the live store (store_url = live_url, or removed when live_url is
+ * NULL: the default), records the source as store_previous_url and marks the migration
+ * switched (*switched = 1); otherwise changes nothing (*switched = 0). */
+cb_err db_migration_switch(int64_t id, const char *live_url, const char *source, int *switched);
+cb_err db_migration_finish(int64_t id);
+
+/* Every blob the database knows, by sha256 after after (exclusive; "" from the start),
+ * at most limit. */
+struct cb_blob_ref {
+  char sha256[65];
+  int64_t size;
+};
+typedef int (*db_blob_cb)(const struct cb_blob_ref *b, void *ctx);
+cb_err db_blobs_page(const char *after, int limit, db_blob_cb cb, void *ctx);
+/* References (file versions, artifacts, depictions) to a sha256 without a blobs row:
+ * none while foreign keys hold; counted so that verify can say so if they did not. */
+cb_err db_blob_dangling(int64_t *n);
+
 #endif

@@ -90,4 +90,42 @@ cb_err store_check(struct store *s, struct cb_errbuf *eb);
  * "write:enospc:AFTER_BYTES" or "commit:eio"). Off unless set. */
 void store_fault_from_env(void);
 
+
+/* ---- copying and re-hashing blobs (carboy migrate, carboy verify) ---- */
+
+/* Like store_put_commit, but commits only when what was written hashes to sha256;
+ * otherwise aborts the put and fails with CB_ECHECKSUM (eb names both hashes). */
+cb_err store_put_commit_expect(struct store_put *p, const char *sha256, uint64_t *size,
+                               struct cb_errbuf *eb);
+/* Copies blob sha256 from src into dst, hashing the bytes as they stream; dst keeps the
+ * copy only when they hash to sha256 (CB_ECHECKSUM otherwise; CB_ENOTFOUND when src does
+ * not have it). *size (may be NULL) gets the bytes read. */
+cb_err store_copy_blob(struct store *src, struct store *dst, const char *sha256, uint64_t *size,
+                       struct cb_errbuf *eb);
+/* Reads blob sha256 back whole and writes the sha256 of its bytes to out (hex) and its
+ * size to *size (may be NULL). CB_ENOTFOUND when the store does not have it. */
+cb_err store_hash_blob(struct store *s, const char *sha256, char out[65], uint64_t *size,
+                       struct cb_errbuf *eb);
+
+/* ---- shims: stores made of other stores (tier.c) ---- */
+
+/* A store over a backend table and an already-open state (store_close closes it through
+ * ops->close). */
+cb_err store_wrap(const struct store_ops *ops, void *state, const char *url, struct store **out);
+/* The backend table and state of an open store (for shims). */
+const struct store_ops *store_backend(const struct store *s, void **state);
+
+/* The live store of a running server (tier.c): writes go to the current store; a read
+ * that misses in it falls back to the previous store (the one a migration moved away
+ * from), and with lazy_copy the blob is first copied forward, verified, into the
+ * current one. store_tier_switch makes next the current store (the tier owns it from
+ * then on) and the current one the previous; operations in flight finish on the store
+ * they started on, and a write that committed to the store switched away from is copied
+ * forward. Stores switched away from stay open until store_close. */
+cb_err store_tier_open(struct store *current, struct store *previous, int lazy_copy,
+                       struct store **out);
+cb_err store_tier_switch(struct store *tier, struct store *next);
+/* The current store's URL, copied to out; "" when s is not a tier. */
+void store_tier_current_url(struct store *s, char *out, size_t cap);
+
 #endif

@@ -15,6 +15,7 @@
 #include "convert/converter.h"
 #include "http/server.h"
 #include "jobs/jobs.h"
+#include "maint/backup.h"
 #include "maint/import.h"
 #include "maint/maint.h"
 #include "store/store.h"
@@ -45,6 +46,11 @@ static const char usage_text[] =
   "  verify [--repair] [--from URL] [--data DIR] [--store URL]\n"
   "                       re-hash every blob against its sha256; --repair copies bad ones\n"
   "                       again from --from or the store a migration moved away from\n"
+  "  backup DEST [--data DIR] [--store URL]\n"
+  "                       a consistent online snapshot of the database and every blob it\n"
+  "                       knows, to a folder or s3://BUCKET/PREFIX (incremental)\n"
+  "  restore SRC --data DIR [--store URL] [--manifest NAME]\n"
+  "                       a backup into an empty data folder, every blob verified\n"
   "  routes               print the HTTP route table\n"
   "  --version            print the version\n"
   "  help                 print this text\n"
@@ -581,6 +587,74 @@ static int cmd_verify(int argc, char **argv)
   return 0;
 }
 
+/* A folder given as a relative path, made absolute (store URLs are kept as they are). */
+static int abs_location(const char *in, char *out, size_t cap)
+{
+  if (strstr(in, "://") || in[0] == '/')
+    return snprintf(out, cap, "%s", in) >= (int)cap ? -1 : 0;
+  char cwd[PATH_MAX];
+  if (!getcwd(cwd, sizeof cwd))
+    return -1;
+  return snprintf(out, cap, "%s/%s", cwd, in) >= (int)cap ? -1 : 0;
+}
+
+/* carboy backup DEST [--data DIR] [--store URL]: works while a server runs. */
+static int cmd_backup(int argc, char **argv)
+{
+  const struct opt opts[] = {{NULL, NULL, NULL}};
+  char *rest[8], dest[PATH_MAX + 64];
+  int nrest = 0, rc;
+  if (argc < 1 || argv[0][0] == '-')
+    return fail(2, "usage: carboy backup DEST [--data DIR] [--store URL]  (DEST: a folder or s3://BUCKET/PREFIX)");
+  if (abs_location(argv[0], dest, sizeof dest))
+    return fail(2, "backup destination too long");
+  if ((rc = take_opts(argc - 1, argv + 1, opts, rest, &nrest, 8)))
+    return rc;
+  struct config c;
+  if ((rc = load_config(nrest, rest, &c, 2)) || (rc = open_db(&c)))
+    return rc;
+  struct maint_backup_opts bo = {.explicit_url = c.store_explicit ? c.store : NULL, .default_url = c.store_default,
+                                 .dest = dest, .data_dir = c.data, .version = CARBOY_VERSION, .out = stdout};
+  struct cb_errbuf eb = {{0}};
+  cb_err e = maint_backup(&bo, &eb);
+  db_shutdown();
+  if (e)
+    return fail(e == CB_EUSAGE ? 2 : 1, "backup: %s", eb.msg);
+  return 0;
+}
+
+/* carboy restore SRC --data DIR [--store URL] [--manifest NAME] */
+static int cmd_restore(int argc, char **argv)
+{
+  const char *manifest = "manifest.json";
+  const struct opt opts[] = {{"--manifest", &manifest, NULL}, {NULL, NULL, NULL}};
+  char *rest[8], src[PATH_MAX + 64];
+  int nrest = 0, rc;
+  if (argc < 1 || argv[0][0] == '-')
+    return fail(2, "usage: carboy restore SRC --data DIR [--store URL] [--manifest NAME]");
+  if (abs_location(argv[0], src, sizeof src))
+    return fail(2, "backup location too long");
+  if ((rc = take_opts(argc - 1, argv + 1, opts, rest, &nrest, 8)))
+    return rc;
+  struct stat sb;
+  const char *local = !strncmp(src, "file://", 7) ? src + 7 : src[0] == '/' ? src : NULL;
+  if (local && (stat(local, &sb) || !S_ISDIR(sb.st_mode)))
+    return fail(2, "restore: there is no backup folder %s", local);
+  struct config c;
+  if ((rc = load_config(nrest, rest, &c, 2)))
+    return rc;
+  char db_path[PATH_MAX + 16];
+  snprintf(db_path, sizeof db_path, "%s/carboy.db", c.data);
+  struct maint_restore_opts ro = {.src = src, .manifest = manifest, .db_path = db_path, .store_url = c.store,
+                                  .store_explicit = c.store_explicit, .out = stdout};
+  struct cb_errbuf eb = {{0}};
+  cb_err e = maint_restore(&ro, &eb);
+  db_shutdown();
+  if (e)
+    return fail(e == CB_EUSAGE ? 2 : 1, "restore: %s", eb.msg);
+  return 0;
+}
+
 int main(int argc, char **argv)
 {
   if (argc < 2)
@@ -604,6 +678,10 @@ int main(int argc, char **argv)
     return cmd_jobs(argc - 2, argv + 2);
   if (!strcmp(cmd, "import"))
     return cmd_import(argc - 2, argv + 2);
+  if (!strcmp(cmd, "backup"))
+    return cmd_backup(argc - 2, argv + 2);
+  if (!strcmp(cmd, "restore"))
+    return cmd_restore(argc - 2, argv + 2);
   if (!strcmp(cmd, "migrate"))
     return cmd_migrate(argc - 2, argv + 2);
   if (!strcmp(cmd, "verify"))

@@ -577,4 +577,14 @@ cb_err db_blobs_page(const char *after, int limit, db_blob_cb cb, void *ctx);
  * none while foreign keys hold; counted so that verify can say so if they did not. */
 cb_err db_blob_dangling(int64_t *n);
 
+/* ---- carboy backup and restore (backup.c) ---- */
+/* A consistent snapshot of the whole database, written to the new file path (SQLite's
+ * online backup API: one read transaction, writers go on). */
+cb_err db_backup_to(const char *path, struct cb_errbuf *eb);
+/* The blobs (by sha256) that the database file at path knows: a snapshot's. */
+cb_err db_file_blobs(const char *path, db_blob_cb cb, void *ctx, struct cb_errbuf *eb);
+/* Makes a restored database (the one open) its own: its blobs are in store_url (NULL: the
+ * default DATA/blobs), no earlier store, no server using it, no resumable uploads. */
+cb_err db_restored(const char *store_url);
+
 #endif

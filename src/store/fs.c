@@ -387,6 +387,56 @@ static cb_err fs_space(void *state, uint64_t *free_bytes)
   return CB_OK;
 }
 
+/* Named objects: ROOT/NAME, written to .tmp, synced and renamed into place. */
+static cb_err fs_put_named(void *state, const char *name, const void *buf, size_t n, struct cb_errbuf *eb)
+{
+  struct fs_state *st = state;
+  char tmp[PATH_MAX], dst[PATH_MAX];
+  snprintf(tmp, sizeof tmp, "%s/.tmp/named-XXXXXX", st->root);
+  snprintf(dst, sizeof dst, "%s/%s", st->root, name);
+  int fd = mkstemp(tmp);
+  if (fd < 0 || cb_write_all(fd, buf, n) || fsync(fd)) {
+    int err = errno;
+    if (fd >= 0) {
+      close(fd);
+      unlink(tmp);
+    }
+    cb_errf(eb, "cannot write %s: %s", dst, strerror(err));
+    return errno_err(err);
+  }
+  close(fd);
+  if (rename(tmp, dst) || fsync_dir(st->root)) {
+    int err = errno;
+    unlink(tmp);
+    cb_errf(eb, "cannot write %s: %s", dst, strerror(err));
+    return errno_err(err);
+  }
+  return CB_OK;
+}
+
+static cb_err fs_get_named(void *state, const char *name, store_sink_fn sink, void *ctx, struct cb_errbuf *eb)
+{
+  struct fs_state *st = state;
+  char path[PATH_MAX], buf[65536];
+  snprintf(path, sizeof path, "%s/%s", st->root, name);
+  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) {
+    cb_errf(eb, errno == ENOENT ? "%s does not exist" : "cannot open %s: %s", path, strerror(errno));
+    return errno == ENOENT ? CB_ENOTFOUND : CB_EIO;
+  }
+  ssize_t n;
+  cb_err e = CB_OK;
+  while (!e && (n = read(fd, buf, sizeof buf)) > 0)
+    if (sink(ctx, buf, (size_t)n))
+      e = CB_EABORTED;
+  if (!e && n < 0) {
+    cb_errf(eb, "cannot read %s: %s", path, strerror(errno));
+    e = CB_EIO;
+  }
+  close(fd);
+  return e;
+}
+
 const struct store_ops store_fs_ops = {
   .version = STORE_OPS_VERSION,
   .caps = STORE_CAP_ADOPT | STORE_CAP_LOCAL_PATH,
@@ -404,4 +454,6 @@ const struct store_ops store_fs_ops = {
   .adopt_file = fs_adopt,
   .local_path = fs_local_path,
   .space = fs_space,
+  .put_named = fs_put_named,
+  .get_named = fs_get_named,
 };

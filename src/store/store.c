@@ -287,6 +287,59 @@ cb_err store_local_path(struct store *s, const char *sha256, char *out, size_t c
   return s->ops->local_path(s->state, sha256, out, cap);
 }
 
+static int name_valid(const char *name)
+{
+  size_t n = strlen(name);
+  if (n < 1 || n > 100 || !((name[0] >= 'a' && name[0] <= 'z') || (name[0] >= '0' && name[0] <= '9')))
+    return 0;
+  for (size_t i = 0; i < n; i++)
+    if (!((name[i] >= 'a' && name[i] <= 'z') || (name[i] >= '0' && name[i] <= '9') || strchr("._-", name[i])))
+      return 0;
+  return !(n == 64 && cb_is_hex(name, 64)); /* never a blob's name */
+}
+
+cb_err store_put_named(struct store *s, const char *name, const void *buf, size_t n, struct cb_errbuf *eb)
+{
+  if (!name_valid(name) || !s->ops->put_named) {
+    cb_errf(eb, "the store %s cannot keep an object named '%s'", s->url, name);
+    return CB_EINVAL;
+  }
+  return s->ops->put_named(s->state, name, buf, n, eb);
+}
+
+struct named_read {
+  struct cb_buf *out;
+  size_t max;
+  int over;
+};
+
+static int named_sink(void *ctx, const void *buf, size_t n)
+{
+  struct named_read *r = ctx;
+  if (r->out->len + n > r->max) {
+    r->over = 1;
+    return 1;
+  }
+  return cb_buf_append(r->out, buf, n) != CB_OK;
+}
+
+cb_err store_get_named(struct store *s, const char *name, struct cb_buf *out, size_t max, struct cb_errbuf *eb)
+{
+  if (!name_valid(name) || !s->ops->get_named) {
+    cb_errf(eb, "the store %s keeps no object named '%s'", s->url, name);
+    return CB_EINVAL;
+  }
+  struct named_read r = {out, max, 0};
+  cb_err e = s->ops->get_named(s->state, name, named_sink, &r, eb);
+  if (r.over) {
+    cb_errf(eb, "%s in %s is larger than %zu bytes", name, s->url, max);
+    return CB_ETOOBIG;
+  }
+  if (!e && !out->data)
+    e = cb_buf_append(out, "", 0);
+  return e;
+}
+
 cb_err store_check(struct store *s, struct cb_errbuf *eb)
 {
   uint64_t free_bytes = 0;

@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "util/err.h"
+#include "util/util.h"
 
 #define STORE_OPS_VERSION 1
 
@@ -49,6 +50,10 @@ struct store_ops {
   cb_err (*local_path)(void *state, const char *sha256, char *out, size_t cap);
   /* Total bytes and free bytes where the store lives (0 when unknown). */
   cb_err (*space)(void *state, uint64_t *free_bytes);
+  /* Optional: small named objects beside the blobs (a backup's manifest), written whole
+   * and atomically (a reader sees the old or the new object, never a part). */
+  cb_err (*put_named)(void *state, const char *name, const void *buf, size_t n, struct cb_errbuf *eb);
+  cb_err (*get_named)(void *state, const char *name, store_sink_fn sink, void *ctx, struct cb_errbuf *eb);
 };
 
 extern const struct store_ops store_fs_ops;
@@ -83,6 +88,12 @@ cb_err store_head(struct store *s, const char *sha256, uint64_t *size);
 cb_err store_remove(struct store *s, const char *sha256);
 cb_err store_list(struct store *s, store_list_fn cb, void *ctx);
 cb_err store_local_path(struct store *s, const char *sha256, char *out, size_t cap);
+/* Named objects (a backup's manifest): name is 1-100 characters of [a-z0-9._-], starting
+ * with a letter or digit (CB_EINVAL otherwise, or when the backend keeps none).
+ * store_get_named reads at most max bytes into out (CB_ETOOBIG beyond; CB_ENOTFOUND when
+ * there is no such object); out is NUL-terminated. */
+cb_err store_put_named(struct store *s, const char *name, const void *buf, size_t n, struct cb_errbuf *eb);
+cb_err store_get_named(struct store *s, const char *name, struct cb_buf *out, size_t max, struct cb_errbuf *eb);
 /* For /readyz: the store answers and has room. */
 cb_err store_check(struct store *s, struct cb_errbuf *eb);
 

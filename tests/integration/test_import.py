@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from conftest import BIN, wait_file, props
+from conftest import BIN, SANITIZER_MARKS, wait_file, props
 
 SOURCES = {
     "tips.csv": "/usr/share/ggobi/data/tips.csv",
@@ -31,8 +31,10 @@ def sha(path):
 
 
 def run_import(s, *args, **kw):
-    return subprocess.run([BIN, "import", *args, "--data", s.data], capture_output=True, text=True,
-                          env=s.env, timeout=kw.get("timeout", 300))
+    r = subprocess.run([BIN, "import", *args, "--data", s.data], capture_output=True, text=True,
+                       env=s.env, timeout=kw.get("timeout", 300))
+    assert not [m for m in SANITIZER_MARKS if m in r.stderr], r.stderr[-4000:]
+    return r
 
 
 def tree(s, folder_id, prefix=""):

@@ -349,6 +349,38 @@ def test_kill_mid_batch_every_job_once(fresh):
     assert all(s.api("GET", f"/files/{i}").json()["status"] == "processed" for i in ids)
 
 
+def test_sigterm_during_jobs_loses_none(fresh):
+    """SIGTERM while converters run: the server exits 0 within its grace period (plus the
+    time to stop its converter processes), running jobs go back to the queue, and after a
+    restart every upload is processed exactly once."""
+    import sqlite3
+    s = fresh(env={**ENV, "CARBOY_WORKERS": "2", "CARBOY_SHUTDOWN_GRACE": "3"})
+    f = s.folder("sigterm-jobs")
+    ids = [s.put(f["id"], f"t{i:02}.slow-test", b"1500")["id"] for i in range(12)]
+    deadline = time.time() + 30
+    while time.time() < deadline and not s.api("GET", "/jobs?state=running").json()["jobs"]:
+        time.sleep(0.05)
+    assert s.api("GET", "/jobs?state=running").json()["jobs"], "no job started"
+    t0 = time.time()
+    s.proc.send_signal(15)
+    assert s.proc.wait(30) == 0
+    took = time.time() - t0
+    assert took < 3 + 10, took  # grace + stopping the converters, with room for a loaded machine
+    db = sqlite3.connect(os.path.join(s.data, "carboy.db"))
+    left = db.execute("SELECT count(*) FROM jobs WHERE state IN ('queued', 'running')").fetchone()[0]
+    db.close()
+    assert left > 0  # it really stopped mid-batch
+    s.start()
+    wait_idle(s, timeout=180)
+    db = sqlite3.connect(os.path.join(s.data, "carboy.db"))
+    rows = db.execute("SELECT state, count(*) FROM jobs WHERE type = 'ingest' GROUP BY state").fetchall()
+    twice = db.execute("SELECT count(*) FROM properties WHERE name = 'slept_ms' GROUP BY file_id HAVING count(*) > 1").fetchall()
+    db.close()
+    assert dict(rows).get("succeeded", 0) >= len(ids) and set(dict(rows)) == {"succeeded"}, rows
+    assert twice == []
+    assert all(s.api("GET", f"/files/{i}").json()["status"] == "processed" for i in ids)
+
+
 def test_convert_job_makes_a_new_file(srv):
     src = srv.folder("convert-src")
     dst = srv.folder("convert-dst")

@@ -226,8 +226,9 @@ static int cmd_serve(int argc, char **argv)
    * reads the log for the password must find it. */
   fflush(stdout);
   struct store *store = NULL;
-  if (store_open(c.store, &store, &eb))
-    return fail(1, "cannot open store: %s", eb.msg);
+  cb_err se = store_open(c.store, &store, &eb);
+  if (se) /* a wrong URL or setting is a usage error; a store that fails is not */
+    return fail(se == CB_EINVAL ? 2 : 1, "cannot open store: %s", eb.msg[0] ? eb.msg : cb_strerror(se));
   char uploads[PATH_MAX + 16];
   snprintf(uploads, sizeof uploads, "%s/uploads", c.data);
   if (mkdir_p(uploads, 0700))

@@ -209,13 +209,23 @@ static int cmd_serve(int argc, char **argv)
   int rc = load_config(argc, argv, &c, 1);
   if (rc)
     return rc;
-  if ((rc = open_db(&c)))
-    return rc;
   struct cb_errbuf eb = {{0}};
+  /* The store first: a wrong store URL or setting stops the start with one line, before
+   * the database is touched. */
+  struct store *store = NULL;
+  cb_err se = store_open(c.store, &store, &eb);
+  if (se) /* a wrong URL or setting is a usage error; a store that fails is not */
+    return fail(se == CB_EINVAL ? 2 : 1, "cannot open store: %s", eb.msg[0] ? eb.msg : cb_strerror(se));
+  if ((rc = open_db(&c))) {
+    store_close(store);
+    return rc;
+  }
   int created = 0;
   char generated[64];
-  if (auth_ensure_admin(getenv("CARBOY_ADMIN_PASSWORD"), &created, generated, sizeof generated, &eb))
+  if (auth_ensure_admin(getenv("CARBOY_ADMIN_PASSWORD"), &created, generated, sizeof generated, &eb)) {
+    store_close(store);
     return fail(1, "cannot create the admin user: %s", eb.msg);
+  }
   if (created && generated[0])
     printf("carboy: created user 'admin' with password %s\n"
            "carboy: (shown once; set CARBOY_ADMIN_PASSWORD before the first start to choose it)\n",
@@ -225,10 +235,6 @@ static int cmd_serve(int argc, char **argv)
   /* Flushed before the server answers /healthz: a script that waits for health and then
    * reads the log for the password must find it. */
   fflush(stdout);
-  struct store *store = NULL;
-  cb_err se = store_open(c.store, &store, &eb);
-  if (se) /* a wrong URL or setting is a usage error; a store that fails is not */
-    return fail(se == CB_EINVAL ? 2 : 1, "cannot open store: %s", eb.msg[0] ? eb.msg : cb_strerror(se));
   char uploads[PATH_MAX + 16];
   snprintf(uploads, sizeof uploads, "%s/uploads", c.data);
   if (mkdir_p(uploads, 0700))

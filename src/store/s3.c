@@ -548,9 +548,17 @@ static int retryable_curl(CURLcode rc)
   }
 }
 
+/* The key for an error message: whole when short, else its last segment (a hash or a
+ * temporary id), so a cut never splits a UTF-8 character of the prefix. */
+static const char *key_tail(const char *key)
+{
+  const char *slash = strrchr(key, '/');
+  return strlen(key) <= 80 || !slash ? key : slash + 1;
+}
+
 static const char *what_of(const struct s3_call *c)
 {
-  return c->key ? c->key : "(bucket)";
+  return c->key ? key_tail(c->key) : "(bucket)";
 }
 
 /* Performs c with retries. CB_OK on a 2xx answer; else CB_ENOTFOUND (404), CB_EABORTED
@@ -691,18 +699,18 @@ static cb_err s3_call(struct s3_state *st, struct s3_call *c, struct cb_errbuf *
     int cancelled = c->cancel && atomic_load(c->cancel);
     int transient = 0;
     if (c->sink_stopped || cancelled) {
-      cb_errf(eb, "S3 %s %.80s: stopped", c->method, what_of(c));
+      cb_errf(eb, "S3 %s %s: stopped", c->method, what_of(c));
       e = CB_EABORTED;
       break;
     }
     if (x.bad_range) {
-      cb_errf(eb, "S3 GET %.80s: the server ignored the Range header", what_of(c));
+      cb_errf(eb, "S3 GET %s: the server ignored the Range header", what_of(c));
       e = CB_ESTORE;
       break;
     }
     if (rc == CURLE_OK && x.status >= 200 && x.status < 300) {
       if (c->ranged && c->delivered < c->r_len) { /* cut short: resume from there */
-        cb_errf(eb, "S3 GET %.80s: the answer ended after %llu of %llu bytes", what_of(c),
+        cb_errf(eb, "S3 GET %s: the answer ended after %llu of %llu bytes", what_of(c),
                 (unsigned long long)c->delivered, (unsigned long long)c->r_len);
         transient = 1;
       } else {
@@ -710,10 +718,10 @@ static cb_err s3_call(struct s3_state *st, struct s3_call *c, struct cb_errbuf *
         break;
       }
     } else if (rc != CURLE_OK) {
-      cb_errf(eb, "S3 %s %.80s: %s (%s)", c->method, what_of(c), cerr[0] ? cerr : curl_easy_strerror(rc), st->endpoint);
+      cb_errf(eb, "S3 %s %s: %s (%s)", c->method, what_of(c), cerr[0] ? cerr : curl_easy_strerror(rc), st->endpoint);
       transient = retryable_curl(rc);
     } else {
-      cb_errf(eb, "S3 %s %.80s: HTTP %ld%s%s%s%s", c->method, what_of(c), x.status, c->code[0] ? " " : "", c->code,
+      cb_errf(eb, "S3 %s %s: HTTP %ld%s%s%s%s", c->method, what_of(c), x.status, c->code[0] ? " " : "", c->code,
               c->message[0] ? ": " : "", c->message);
       transient = x.status >= 500 || x.status == 429 || !strcmp(c->code, "SlowDown") ||
                   !strcmp(c->code, "RequestTimeout") || !strcmp(c->code, "InternalError");
@@ -1171,7 +1179,7 @@ static cb_err upload_part(struct s3_put *p, struct s3_part *pt, char *etag, stru
   e = s3_call(p->st, &c, eb);
   cb_buf_free(&qs);
   if (!e && !c.etag[0]) {
-    cb_errf(eb, "S3 upload of part %d of %.80s: the answer has no ETag", pt->num, p->tmpkey);
+    cb_errf(eb, "S3 upload of part %d of %s: the answer has no ETag", pt->num, key_tail(p->tmpkey));
     e = CB_ESTORE;
   }
   if (!e)
@@ -1247,7 +1255,7 @@ static cb_err start_multipart(struct s3_put *p, struct cb_errbuf *eb)
   cb_err e = s3_call(st, &c, eb);
   if (!e && (!resp.data || !xml_get(resp.data, resp.data + resp.len, "UploadId", p->upload_id, sizeof p->upload_id) ||
              !p->upload_id[0])) {
-    cb_errf(eb, "S3 CreateMultipartUpload of %.80s: the answer has no UploadId", p->tmpkey);
+    cb_errf(eb, "S3 CreateMultipartUpload of %s: the answer has no UploadId", key_tail(p->tmpkey));
     e = CB_ESTORE;
   }
   cb_buf_free(&resp);
@@ -1454,7 +1462,7 @@ static cb_err complete_upload(struct s3_put *p, struct cb_errbuf *eb)
     if (!e && resp.data && strstr(resp.data, "<Error>")) {
       xml_get(resp.data, resp.data + resp.len, "Code", code, sizeof code);
       xml_get(resp.data, resp.data + resp.len, "Message", msg, sizeof msg);
-      cb_errf(eb, "S3 CompleteMultipartUpload of %.80s: %s: %s", p->tmpkey, code, msg);
+      cb_errf(eb, "S3 CompleteMultipartUpload of %s: %s: %s", key_tail(p->tmpkey), code, msg);
       e = CB_ESTORE;
       if ((!strcmp(code, "InternalError") || !strcmp(code, "SlowDown")) && attempt < 2) {
         e = CB_OK;
@@ -1467,7 +1475,7 @@ static cb_err complete_upload(struct s3_put *p, struct cb_errbuf *eb)
     break;
   }
   if (!e && !stored_already(p->st, p->tmpkey, p->total)) {
-    cb_errf(eb, "S3: the assembled object %.80s is missing or not %llu bytes", p->tmpkey,
+    cb_errf(eb, "S3: the assembled object %s is missing or not %llu bytes", key_tail(p->tmpkey),
             (unsigned long long)p->total);
     e = CB_ESTORE;
   }
@@ -1488,7 +1496,7 @@ static cb_err copy_call(struct s3_state *st, struct s3_call *c, struct cb_buf *r
       char code[64] = "", msg[200] = "";
       xml_get(resp->data, resp->data + resp->len, "Code", code, sizeof code);
       xml_get(resp->data, resp->data + resp->len, "Message", msg, sizeof msg);
-      cb_errf(eb, "S3 copy to %.80s: %s: %s", c->key, code, msg);
+      cb_errf(eb, "S3 copy to %s: %s: %s", key_tail(c->key), code, msg);
       snprintf(c->code, sizeof c->code, "%s", code);
       e = CB_ESTORE;
       if ((!strcmp(code, "InternalError") || !strcmp(code, "SlowDown")) && attempt < 2) {
@@ -1537,7 +1545,7 @@ static cb_err copy_object(struct s3_state *st, const char *src, const char *dst,
       if (e && (pc.status == 501 || !strcmp(pc.code, "NotImplemented")))
         notimpl = 1;
       if (!e && (!resp.data || !xml_get(resp.data, resp.data + resp.len, "ETag", mp.etags[i], sizeof mp.etags[0]))) {
-        cb_errf(eb, "S3 UploadPartCopy to %.80s: the answer has no ETag", dst);
+        cb_errf(eb, "S3 UploadPartCopy to %s: the answer has no ETag", key_tail(dst));
         e = CB_ESTORE;
       }
       mp.nparts = i + 1;

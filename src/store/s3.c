@@ -723,7 +723,7 @@ static cb_err s3_call(struct s3_state *st, struct s3_call *c, struct cb_errbuf *
     } else {
       cb_errf(eb, "S3 %s %s: HTTP %ld%s%s%s%s", c->method, what_of(c), x.status, c->code[0] ? " " : "", c->code,
               c->message[0] ? ": " : "", c->message);
-      transient = x.status >= 500 || x.status == 429 || !strcmp(c->code, "SlowDown") ||
+      transient = (x.status >= 500 && x.status != 501) || x.status == 429 || !strcmp(c->code, "SlowDown") ||
                   !strcmp(c->code, "RequestTimeout") || !strcmp(c->code, "InternalError");
       if (st->ecs && !forced && x.status == 403 &&
           (!strcmp(c->code, "ExpiredToken") || !strcmp(c->code, "InvalidToken") || !strcmp(c->code, "TokenRefreshRequired"))) {
@@ -955,6 +955,20 @@ static cb_err creds_setup(struct s3_state *st, struct cb_errbuf *eb)
   return ecs_fetch(st, eb);
 }
 
+/* AbortMultipartUpload, best effort (s3rver has none: it answers 405). */
+static void abort_multipart(struct s3_state *st, const char *key, const char *upload_id)
+{
+  struct qp q[1] = {{"uploadId", upload_id}};
+  struct cb_buf qs = {0};
+  struct cb_errbuf eb = {{0}};
+  if (!query_build(&qs, q, 1)) {
+    struct s3_call c = {.method = "DELETE", .key = key, .query = qs.data};
+    if (s3_call(st, &c, &eb))
+      CB_LOG(CB_LOG_WARN, "s3", "cannot abort the multipart upload of %s: %s", key, eb.msg);
+  }
+  cb_buf_free(&qs);
+}
+
 struct list_page {
   char key[S3_KEY_MAX];
   uint64_t size;
@@ -1039,6 +1053,43 @@ static int sweep_one(void *ctx, const struct list_page *ent)
   return 0;
 }
 
+/* Aborts the multipart uploads under tmp (a prefix) begun before before_ms: what a
+ * process that died mid-upload left (S3 keeps, and bills, their parts until then). A
+ * server without ListMultipartUploads (s3rver) is left alone. */
+static int sweep_uploads(struct s3_state *st, const char *tmp, int64_t before_ms)
+{
+  struct cb_buf resp = {0}, qs = {0};
+  struct qp q[2] = {{"prefix", tmp}, {"uploads", ""}};
+  struct cb_errbuf eb = {{0}};
+  int aborted = 0;
+  if (query_build(&qs, q, 2))
+    return 0;
+  struct s3_call c = {.method = "GET", .query = qs.data, .resp = &resp};
+  cb_err e = s3_call(st, &c, &eb);
+  if (e)
+    CB_LOG(CB_LOG_DEBUG, "s3", "no listing of unfinished multipart uploads: %s", eb.msg);
+  const char *p = resp.data ? resp.data : "", *end = p + resp.len;
+  while (!e) {
+    const char *a = strstr(p, "<Upload>");
+    const char *b = a ? strstr(a, "</Upload>") : NULL;
+    if (!a || !b || b > end)
+      break;
+    char key[S3_KEY_MAX] = "", id[1024] = "", when[64] = "";
+    xml_get(a, b, "Key", key, sizeof key);
+    xml_get(a, b, "UploadId", id, sizeof id);
+    xml_get(a, b, "Initiated", when, sizeof when);
+    int64_t t = parse_time_ms(when);
+    if (key[0] && id[0] && t && t < before_ms && !strncmp(key, tmp, strlen(tmp))) {
+      abort_multipart(st, key, id);
+      aborted++;
+    }
+    p = b + 9;
+  }
+  cb_buf_free(&resp);
+  cb_buf_free(&qs);
+  return aborted;
+}
+
 static int count_one(void *ctx, const struct list_page *ent)
 {
   (void)ent;
@@ -1119,6 +1170,9 @@ static cb_err s3_open(const char *url, void **state, struct cb_errbuf *eb)
     list_keys(st, tmp, 0, 0, sweep_one, &sw, NULL, &peb);
     if (sw.removed)
       CB_LOG(CB_LOG_INFO, "s3", "removed %d leftover temporary object(s) under %s", sw.removed, tmp);
+    int ab = sweep_uploads(st, tmp, sw.before_ms);
+    if (ab)
+      CB_LOG(CB_LOG_INFO, "s3", "aborted %d unfinished multipart upload(s) under %s", ab, tmp);
   }
   CB_LOG(CB_LOG_INFO, "s3", "bucket '%s' at %s (%s addressing), prefix '%s', region %s, parts of %zu MiB x %d",
          st->bucket, st->endpoint, st->path_style ? "path-style" : "virtual-host", st->prefix, st->region,
@@ -1385,15 +1439,7 @@ static void abort_upload(struct s3_put *p)
 {
   if (!p->multipart || !p->upload_id[0])
     return;
-  struct qp q[1] = {{"uploadId", p->upload_id}};
-  struct cb_buf qs = {0};
-  struct cb_errbuf eb = {{0}};
-  if (!query_build(&qs, q, 1)) {
-    struct s3_call c = {.method = "DELETE", .key = p->tmpkey, .query = qs.data};
-    if (s3_call(p->st, &c, &eb))
-      CB_LOG(CB_LOG_WARN, "s3", "cannot abort the multipart upload of %s: %s", p->tmpkey, eb.msg);
-  }
-  cb_buf_free(&qs);
+  abort_multipart(p->st, p->tmpkey, p->upload_id);
   p->upload_id[0] = '\0';
 }
 

@@ -119,6 +119,8 @@ def test_raw_multipart_and_tus_uploads_round_trip(srv, s3, proxy):
     big = os.urandom(4 * PART + 12345)  # five parts
     a = srv.put(f["id"], "small.txt", small)
     b = srv.put(f["id"], "big.bin", big)
+    empty = srv.put(f["id"], "empty", b"")
+    assert empty["sha256"] == sha(b"") and srv.api("GET", f"/files/{empty['id']}/content").content == b""
     assert a["sha256"] == sha(small) and b["sha256"] == sha(big) and b["size"] == len(big)
     for meta, data in ((a, small), (b, big)):
         r = srv.api("GET", f"/files/{meta['id']}/content")
@@ -148,7 +150,7 @@ def test_raw_multipart_and_tus_uploads_round_trip(srv, s3, proxy):
     assert srv.api("GET", f"/files/{tid}/content").content == data
     # every blob is in the bucket under the prefix, at its hash, whole; nothing temporary
     keys = blob_keys(s3)
-    for d in (small, big, form, data, b"form part one"):
+    for d in (small, big, form, data, b"form part one", b""):
         assert keys.get(sha(d)) == len(d)
     assert tmp_keys(s3) == {}
     check_signatures(proxy)

@@ -266,6 +266,12 @@ static void job_indir(const struct run *r, char out[PATH_MAX])
   snprintf(out, PATH_MAX, "%s/work/%s.%d.in", cfg.data_dir, r->job->id, r->job->attempts);
 }
 
+/* Keeps the lease while a big input downloads. */
+static int fetch_tick(void *ctx)
+{
+  return tick(ctx, -1.0);
+}
+
 /* A local path of blob sha for the converter: the store's own file, or a download. */
 static enum outcome fetch_input(struct run *r, const char *sha, char path[PATH_MAX], char *err, size_t errcap)
 {
@@ -279,7 +285,9 @@ static enum outcome fetch_input(struct run *r, const char *sha, char path[PATH_M
       return OUT_RETRY;
     }
   }
-  cb_err e = store_fetch_local(store, sha, dir, path, PATH_MAX, &eb);
+  cb_err e = store_fetch_local(store, sha, dir, path, PATH_MAX, fetch_tick, r, &eb);
+  if (e == CB_EABORTED)
+    return OUT_STOPPED;
   if (e) {
     snprintf(err, errcap, "cannot fetch the input from the store: %s", eb.msg[0] ? eb.msg : cb_strerror(e));
     return e == CB_ENOTFOUND ? OUT_FAIL : OUT_RETRY;

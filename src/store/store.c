@@ -290,6 +290,10 @@ cb_err store_local_path(struct store *s, const char *sha256, char *out, size_t c
 struct fetch_sink {
   int fd;
   int err;
+  int (*tick)(void *ctx);
+  void *tick_ctx;
+  uint64_t since_tick;
+  int stopped;
 };
 
 static int fetch_write(void *ctx, const void *buf, size_t n)
@@ -299,11 +303,19 @@ static int fetch_write(void *ctx, const void *buf, size_t n)
     f->err = errno;
     return 1;
   }
+  f->since_tick += n;
+  if (f->tick && f->since_tick >= (4u << 20)) {
+    f->since_tick = 0;
+    if (f->tick(f->tick_ctx)) {
+      f->stopped = 1;
+      return 1;
+    }
+  }
   return 0;
 }
 
 cb_err store_fetch_local(struct store *s, const char *sha256, const char *dir, char *out, size_t cap,
-                         struct cb_errbuf *eb)
+                         int (*tick)(void *ctx), void *tick_ctx, struct cb_errbuf *eb)
 {
   if (!sha_valid(sha256))
     return CB_EINVAL;
@@ -318,13 +330,15 @@ cb_err store_fetch_local(struct store *s, const char *sha256, const char *dir, c
   char part[4096];
   if (snprintf(out, cap, "%s/%s", dir, sha256) >= (int)cap || snprintf(part, sizeof part, "%s.part", out) >= (int)sizeof part)
     return CB_EINVAL;
-  struct fetch_sink f = {open(part, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600), 0};
+  struct fetch_sink f = {open(part, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600), 0, tick, tick_ctx, 0, 0};
   if (f.fd < 0) {
     cb_errf(eb, "cannot create %s: %s", part, strerror(errno));
     return CB_EIO;
   }
   e = s->ops->get_range(s->state, sha256, 0, size, fetch_write, &f, eb);
-  if (e == CB_EABORTED && f.err) {
+  if (e == CB_EABORTED && f.stopped) {
+    cb_errf(eb, "the download of blob %s was stopped", sha256);
+  } else if (e == CB_EABORTED && f.err) {
     cb_errf(eb, "cannot write %s: %s", part, strerror(f.err));
     e = f.err == ENOSPC ? CB_ENOSPC : CB_EIO;
   }

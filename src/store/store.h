@@ -88,9 +88,10 @@ cb_err store_list(struct store *s, store_list_fn cb, void *ctx);
 cb_err store_local_path(struct store *s, const char *sha256, char *out, size_t cap);
 /* A local file holding blob sha256, for code that needs a path (converters): the blob's
  * own file when the backend has STORE_CAP_LOCAL_PATH, else a download into dir (which
- * must exist) as dir/NAME; the caller removes dir. */
+ * must exist) as dir/NAME; the caller removes dir. tick (may be NULL) is called every
+ * few MiB of a download (a job renews its lease there); non-zero stops it (CB_EABORTED). */
 cb_err store_fetch_local(struct store *s, const char *sha256, const char *dir, char *out, size_t cap,
-                         struct cb_errbuf *eb);
+                         int (*tick)(void *ctx), void *tick_ctx, struct cb_errbuf *eb);
 /* For /readyz: the store answers and has room. */
 cb_err store_check(struct store *s, struct cb_errbuf *eb);
 

@@ -121,6 +121,7 @@ class SigV4Proxy:
         self.requests = []  # (method, host, path)
         self.fail_next = 0  # answer 503 SlowDown to this many coming requests
         self.failed = 0
+        self.truncated = 0  # requests whose body never came whole (not checked)
         self.lock = threading.Lock()
         proxy = self
 
@@ -227,6 +228,11 @@ class SigV4Proxy:
             body = b"".join(chunks)
         else:
             body = h.rfile.read(n) if n else b""
+        if len(body) < n:  # the client went away mid-body (killed, or it cancelled the part)
+            with self.lock:
+                self.truncated += 1
+            h.close_connection = True
+            return
         why = self.verify(h.command, h.path, h.headers, body)
         with self.lock:
             self.requests.append((h.command, h.headers.get("Host"), h.path))

@@ -82,7 +82,7 @@ int main(int argc, char **argv)
     e = store_check(s, &eb);
   } else if (!strcmp(cmd, "fetch") && argc == 5) {
     char path[4096];
-    e = store_fetch_local(s, argv[3], argv[4], path, sizeof path, &eb);
+    e = store_fetch_local(s, argv[3], argv[4], path, sizeof path, NULL, NULL, &eb);
     if (!e)
       printf("%s\n", path);
   } else {

@@ -120,6 +120,8 @@ class SigV4Proxy:
         self.mismatches = []
         self.requests = []  # (method, host, path)
         self.fail_next = 0  # answer 503 SlowDown to this many coming requests
+        self.cut_next = 0   # send only half the body of this many coming GET answers, then hang up
+        self.cut = 0
         self.failed = 0
         self.truncated = 0  # requests whose body never came whole (not checked)
         self.lock = threading.Lock()
@@ -271,14 +273,25 @@ class SigV4Proxy:
         if h.command == "HEAD":
             up.close()
             return
+        with self.lock:
+            cut = h.command == "GET" and r.status in (200, 206) and self.cut_next > 0 and length and int(length) > 1
+            if cut:
+                self.cut_next -= 1
+                self.cut += 1
         if data is not None:
             h.wfile.write(data)
         else:
-            while True:
-                chunk = r.read(1 << 20)
+            left = int(length) // 2 if cut else -1
+            while left != 0:
+                chunk = r.read(1 << 16 if left < 0 else min(1 << 16, left))
                 if not chunk:
                     break
                 h.wfile.write(chunk)
+                if left > 0:
+                    left -= len(chunk)
+        if cut:
+            h.wfile.flush()
+            h.close_connection = True
         up.close()
 
 

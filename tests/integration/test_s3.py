@@ -338,6 +338,25 @@ def test_retries_on_503(srv, proxy, s3):
     assert "SlowDown" in srv.log_text() and "retrying" in srv.log_text()
 
 
+def test_a_download_cut_off_resumes_where_it_stopped(srv, proxy):
+    f = srv.folder("resume")
+    data = os.urandom(3 * PART + 17)
+    meta = srv.put(f["id"], "resume.bin", data)
+    wait_file(srv, meta["id"])  # its ingest has fetched it: the GETs below are the download's
+    before = len(proxy.requests)
+    proxy.cut_next = 2  # the first answer and the resumed one both break off halfway
+    try:
+        r = srv.api("GET", f"/files/{meta['id']}/content")
+    finally:
+        proxy.cut_next = 0
+    assert r.status_code == 200 and r.content == data
+    assert proxy.cut == 2
+    gets = [p for m, _, p in proxy.requests[before:] if m == "GET"]
+    assert len(gets) == 3  # two cut off, then the rest
+    r = srv.api("GET", f"/files/{meta['id']}/content", headers={"Range": f"bytes=100-{PART * 2}"})
+    assert r.status_code == 206 and r.content == data[100:PART * 2 + 1]
+
+
 def test_retries_run_out_with_a_clear_error(srv, proxy, s3):
     f = srv.folder("gives up")
     data = os.urandom(777)
@@ -532,6 +551,22 @@ def test_credentials_from_the_ecs_endpoint(tmp_path_factory, s3):
     finally:
         tp.close()
         ep.close()
+
+
+def test_session_token_from_the_environment(tmp_path_factory, s3):
+    token = "IQoJb3JpZ2luX2VjEJ//env-session-token"
+    tp = SigV4Proxy(s3.port, secret=SECRET, token=token)
+    try:
+        s = s3_server(tmp_path_factory, store_url(tp.endpoint, prefix="session"), s3_env(AWS_SESSION_TOKEN=token))
+        try:
+            f = s.folder("token")
+            meta = s.put(f["id"], "t.bin", os.urandom(PART + 1))
+            assert s.api("GET", f"/files/{meta['id']}/content").status_code == 200
+        finally:
+            finish(s)
+        check_signatures(tp)  # x-amz-security-token sent, signed and equal to the token
+    finally:
+        tp.close()
 
 
 def run_serve(tmp_path, url, env, timeout=30):

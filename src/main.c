@@ -29,7 +29,8 @@ static const char usage_text[] =
   "commands:\n"
   "  serve [--data DIR] [--listen HOST:PORT] [--store URL] [--workers N]\n"
   "                       run the server (defaults: ./carboy-data, 127.0.0.1:8080,\n"
-  "                       a file store in DATA/blobs)\n"
+  "                       a file store in DATA/blobs; or --store file:///abs/path, or\n"
+  "                       s3://BUCKET[/PREFIX]?endpoint=URL&region=R&path_style=1)\n"
   "  user add NAME [--admin] [--data DIR]\n"
   "                       create a user; the password is read from standard input\n"
   "  jobs [list [STATE]|retry ID|cancel ID] [--data DIR]\n"
@@ -41,7 +42,8 @@ static const char usage_text[] =
   "Every flag has an environment twin: CARBOY_DATA, CARBOY_LISTEN, CARBOY_STORE,\n"
   "CARBOY_WORKERS; also CARBOY_ADMIN_PASSWORD, CARBOY_MAX_UPLOAD, CARBOY_LOG (text|json),\n"
   "CARBOY_LOG_LEVEL, CARBOY_HTTP_THREADS, CARBOY_SHUTDOWN_GRACE, CARBOY_JOB_TIMEOUT,\n"
-  "CARBOY_WORKER_MEMORY. See README.md.\n";
+  "CARBOY_WORKER_MEMORY; for S3, AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (or the ECS\n"
+  "container credentials), CARBOY_S3_PART_SIZE, CARBOY_S3_PARALLEL. See README.md.\n";
 
 struct config {
   char data[PATH_MAX];

@@ -2,11 +2,11 @@
 # Runs the carboy benchmarks and prints a markdown table of their RESULT lines; the table
 # also goes to bench/results/latest.md and the full output to bench/results/latest.log.
 #
-#   bash bench/run.sh                      # all six: download upload requests jobs chem search
+#   bash bench/run.sh                      # all seven: download upload requests jobs chem search s3
 #   bash bench/run.sh download requests    # a subset
 #
 # Uses build/carboy as it is; only if it is missing does it build it (release).
-# Knobs (environment): BENCH_SIZE_MB (1024), BENCH_RUNS (3), BENCH_DURATION (10s),
+# Knobs (environment): BENCH_SIZE_MB (1024), BENCH_S3_MB (512), BENCH_RUNS (3), BENCH_DURATION (10s),
 # BENCH_TIMEOUT (600 s per transfer), BENCH_JOBS (300 jobs per batch), BENCH_JOBS_RUNS (3),
 # BENCH_JOBS_WORKERS ("1 2 4"), BENCH_DOCS (100000), BENCH_QUERIES (200),
 # CARBOY_BIN (build/carboy).
@@ -39,7 +39,7 @@ bin_info="$("$snapdir/carboy" --version 2>/dev/null), binary sha256 $(sha256sum 
 export CARBOY_BIN="$snapdir/carboy"
 
 benches=("$@")
-[ ${#benches[@]} -gt 0 ] || benches=(download upload requests jobs chem search)
+[ ${#benches[@]} -gt 0 ] || benches=(download upload requests jobs chem search s3)
 for b in "${benches[@]}"; do
   [ -x "$BENCH_DIR/$b.sh" ] || { echo "run.sh: no benchmark '$b' (bench/$b.sh)" >&2; exit 2; }
 done

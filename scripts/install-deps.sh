@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what carboy needs on Debian 12: Debian's packages, and the npm packages the
-# build and the tests declare (web/package-lock.json: the browser UI, `npm ci`). Run as
-# root (or with sudo). Safe to run again.
+# build and the tests declare (`npm ci` from web/package-lock.json: the browser UI;
+# tests/s3/package-lock.json: the s3rver S3 server for the tests). Run as root (or with
+# sudo). Safe to run again.
 #   install-deps.sh [all]    build + runtime + test: everything (the README's commands)
 #   install-deps.sh build    to build the binary
 #   install-deps.sh runtime  to run a built binary (deploy/Dockerfile's final stage)
@@ -42,9 +43,12 @@ test=(
   # test files: archive
   python3-pyutilib golang-github-alcortesm-tgz-dev autopoint
   # tests and benchmarks; deploy checks (YAML templates, the ECS API model, unit files)
-  python3-pytest python3-requests python3-yaml python3-botocore curl nginx-light wrk procps file systemd
+  python3-pytest python3-requests python3-yaml curl nginx-light wrk procps file systemd
   # the browser tests drive Debian's Chromium
   chromium
+  # S3 store: signatures checked with botocore in the tests; the aws command line is the
+  # benchmark's baseline (s3rver itself comes from npm, below)
+  python3-botocore awscli
 )
 case "$mode" in
   all) pkgs=("${runtime[@]}" "${build[@]}" "${test[@]}") ;;
@@ -63,18 +67,24 @@ if ! { [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && dpkg -s "${pkgs[@]}
 fi
 [ "$mode" = runtime ] && exit 0
 
-# Node.js for the browser UI's bundler (Vite, at build time) and its browser tests: the
-# machine's own when it has one (Vite 8 needs Node.js 20.19 or later), else Debian's.
+# Node.js for the browser UI's bundler (Vite, at build time), its browser tests and the
+# S3 test server: the machine's own when it has one (Vite 8 needs Node.js 20.19 or
+# later), else Debian's.
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
 fi
-# The browser UI's npm packages, exactly as the lockfile says (again when it changes).
-# No browser is downloaded: the tests use Debian's /usr/bin/chromium.
-web=$(cd "$(dirname "$0")/../web" && pwd)
-lock=$(sha256sum "$web/package-lock.json" | cut -c1-16)
-if [ "$(cat "$web/node_modules/.carboy-lock" 2>/dev/null)" != "$lock" ]; then
-  (cd "$web" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
-  echo "$lock" > "$web/node_modules/.carboy-lock"
-  echo "carboy: web dependencies installed (npm ci)"
-fi
+# npm packages exactly as a lockfile says (again when it changes). No browser is
+# downloaded: the tests use Debian's /usr/bin/chromium.
+npm_ci() { # folder below the repository
+  local dir lock
+  dir=$(cd "$(dirname "$0")/../$1" && pwd)
+  lock=$(sha256sum "$dir/package-lock.json" | cut -c1-16)
+  if [ "$(cat "$dir/node_modules/.carboy-lock" 2>/dev/null)" != "$lock" ]; then
+    (cd "$dir" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+    echo "$lock" > "$dir/node_modules/.carboy-lock"
+    echo "carboy: npm packages installed ($1)"
+  fi
+}
+npm_ci web
+[ "$mode" = build ] || npm_ci tests/s3

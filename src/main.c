@@ -32,7 +32,8 @@ static const char usage_text[] =
   "commands:\n"
   "  serve [--data DIR] [--listen HOST:PORT] [--store URL] [--workers N]\n"
   "                       run the server (defaults: ./carboy-data, 127.0.0.1:8080,\n"
-  "                       a file store in DATA/blobs)\n"
+  "                       a file store in DATA/blobs; or --store file:///abs/path, or\n"
+  "                       s3://BUCKET[/PREFIX]?endpoint=URL&region=R&path_style=1)\n"
   "  user add NAME [--admin] [--data DIR]\n"
   "                       create a user; the password is read from standard input\n"
   "  jobs [list [STATE]|retry ID|cancel ID] [--data DIR]\n"
@@ -59,7 +60,8 @@ static const char usage_text[] =
   "CARBOY_WORKERS; also CARBOY_ADMIN_PASSWORD, CARBOY_MAX_UPLOAD, CARBOY_LOG (text|json),\n"
   "CARBOY_LOG_LEVEL, CARBOY_HTTP_THREADS, CARBOY_SHUTDOWN_GRACE, CARBOY_JOB_TIMEOUT,\n"
   "CARBOY_WORKER_MEMORY, CARBOY_MIGRATE_TO, CARBOY_MIGRATE_BATCH, CARBOY_VERIFY_REPAIR,\n"
-  "CARBOY_VERIFY_FROM. See README.md.\n";
+  "CARBOY_VERIFY_FROM; for S3, AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (or the ECS\n"
+  "container credentials), CARBOY_S3_PART_SIZE, CARBOY_S3_PARALLEL. See README.md.\n";
 
 struct config {
   char data[PATH_MAX];
@@ -230,9 +232,17 @@ static int cmd_serve(int argc, char **argv)
   int rc = load_config(argc, argv, &c, 1);
   if (rc)
     return rc;
+  struct cb_errbuf eb = {{0}};
+  /* The configured store first: a wrong store URL or setting stops the start with one
+   * line, before the database is touched. */
+  struct store *store = NULL;
+  cb_err se = store_open(c.store, &store, &eb);
+  if (se) /* a wrong URL or setting is a usage error; a store that fails is not */
+    return fail(se == CB_EINVAL ? 2 : 1, "cannot open store: %s", eb.msg[0] ? eb.msg : cb_strerror(se));
+  store_close(store);
+  store = NULL;
   if ((rc = open_db(&c)))
     return rc;
-  struct cb_errbuf eb = {{0}};
   int created = 0;
   char generated[64];
   if (auth_ensure_admin(getenv("CARBOY_ADMIN_PASSWORD"), &created, generated, sizeof generated, &eb))
@@ -248,8 +258,7 @@ static int cmd_serve(int argc, char **argv)
   fflush(stdout);
   /* The live store: where the database says its blobs are (carboy migrate may have moved
    * them), as a tier that follows a migration while the server runs (src/maint/live.c). */
-  struct store *store = NULL;
-  cb_err se = maint_live_open(c.store_explicit ? c.store : NULL, c.store_default, &store, &eb);
+  se = maint_live_open(c.store_explicit ? c.store : NULL, c.store_default, &store, &eb);
   if (se)
     return fail(se == CB_EINVAL ? 2 : 1, "%s", eb.msg);
   store_tier_current_url(store, c.store, sizeof c.store);

@@ -259,6 +259,42 @@ static void job_workdir(const struct run *r, char out[PATH_MAX])
   snprintf(out, PATH_MAX, "%s/work/%s.%d", cfg.data_dir, r->job->id, r->job->attempts);
 }
 
+/* Where a job's input is downloaded when the store keeps no local files: beside the work
+ * folder (which convert_in_workdir empties), removed when the job ends (run_job). */
+static void job_indir(const struct run *r, char out[PATH_MAX])
+{
+  snprintf(out, PATH_MAX, "%s/work/%s.%d.in", cfg.data_dir, r->job->id, r->job->attempts);
+}
+
+/* Keeps the lease while a big input downloads. */
+static int fetch_tick(void *ctx)
+{
+  return tick(ctx, -1.0);
+}
+
+/* A local path of blob sha for the converter: the store's own file, or a download. */
+static enum outcome fetch_input(struct run *r, const char *sha, char path[PATH_MAX], char *err, size_t errcap)
+{
+  char dir[PATH_MAX];
+  struct cb_errbuf eb = {{0}};
+  job_indir(r, dir);
+  if (!(store_caps(store) & STORE_CAP_LOCAL_PATH)) {
+    rm_rf(dir);
+    if (mkdir(dir, 0700)) {
+      snprintf(err, errcap, "cannot create the input folder: %s", strerror(errno));
+      return OUT_RETRY;
+    }
+  }
+  cb_err e = store_fetch_local(store, sha, dir, path, PATH_MAX, fetch_tick, r, &eb);
+  if (e == CB_EABORTED)
+    return OUT_STOPPED;
+  if (e) {
+    snprintf(err, errcap, "cannot fetch the input from the store: %s", eb.msg[0] ? eb.msg : cb_strerror(e));
+    return e == CB_ENOTFOUND ? OUT_FAIL : OUT_RETRY;
+  }
+  return OUT_DONE;
+}
+
 /* Gives the job an empty private work folder and runs req (consumed) in this worker's
  * converter process: OUT_DONE with *res, OUT_FAIL (the converter's reason, a crash, a
  * limit), OUT_STOPPED (canceled, lease lost, stopping) or OUT_RETRY. */
@@ -326,6 +362,14 @@ static enum outcome apply_ingest(struct run *r, const struct cb_file *f, int64_t
     }
     struct cb_errbuf eb = {{0}};
     uint64_t size = 0;
+    /* the text is indexed from a local file: the stored copy where the store keeps files
+     * (it may take the work file by rename), else a link to the work file kept aside */
+    int is_text = !strcmp(kind->valuestring, "text"), text_kept = 0;
+    if (is_text && !(store_caps(store) & STORE_CAP_LOCAL_PATH)) {
+      snprintf(text_path, sizeof text_path, "%s/.text-index", workdir);
+      unlink(text_path);
+      text_kept = !link(path->valuestring, text_path);
+    }
     cb_err e = store_put_file(store, path->valuestring, shas[narts], &size, &eb);
     if (e) {
       snprintf(err, errcap, "cannot store the %s artifact: %s", kind->valuestring, eb.msg);
@@ -336,9 +380,7 @@ static enum outcome apply_ingest(struct run *r, const struct cb_file *f, int64_t
     av[narts].media_type = mt->valuestring;
     av[narts].sha256 = shas[narts];
     av[narts].size = (int64_t)size;
-    /* the stored copy (the store may have taken the work file by rename); a store that
-     * keeps nothing locally gives none, and the text is then not indexed */
-    if (!strcmp(kind->valuestring, "text") && !store_local_path(store, shas[narts], text_path, sizeof text_path))
+    if (is_text && (text_kept || !store_local_path(store, shas[narts], text_path, sizeof text_path)))
       av[narts].path = text_path;
     narts++;
   }
@@ -417,11 +459,8 @@ static enum outcome run_ingest(struct run *r, char *err, size_t errcap, int *pub
     *published_file = 1;
   }
   char path[PATH_MAX];
-  if (store_local_path(store, v.sha256, path, sizeof path)) {
-    snprintf(err, errcap, "this store cannot hand files to converters yet");
-    out = OUT_FAIL;
-    goto done;
-  }
+  if ((out = fetch_input(r, v.sha256, path, err, errcap)) != OUT_DONE)
+    goto failed;
   cJSON *req = cJSON_CreateObject();
   cJSON_AddStringToObject(req, "op", "extract");
   cJSON_AddStringToObject(req, "path", path);
@@ -443,6 +482,7 @@ static enum outcome run_ingest(struct run *r, char *err, size_t errcap, int *pub
   /* what a failed attempt had stored goes (a lost lease leaves it to the new holder) */
   if (out != OUT_DONE && feed.started && !r->lost)
     db_records_delete(f.id, version);
+failed:
   if (out == OUT_DONE && version == f.version) {
     publish_file(f.owner_id, f.id, "processed", NULL);
   } else if (out == OUT_FAIL && version == f.version) {
@@ -460,9 +500,9 @@ done:
 }
 
 /* A converter request for op on file_id's current version (read into f): its local path
- * and name. NULL, with *out and err, when the file (the `what`) is gone or unreadable, or
- * the store keeps nothing locally. */
-static cJSON *input_request(const char *op, const char *file_id, const char *what, struct cb_file *f,
+ * (fetched from the store when it keeps no local files) and name. NULL, with *out and
+ * err, when the file (the `what`) is gone or unreadable. */
+static cJSON *input_request(struct run *r, const char *op, const char *file_id, const char *what, struct cb_file *f,
                             enum outcome *out, char *err, size_t errcap)
 {
   cb_err e = db_file_get(file_id, f);
@@ -472,11 +512,8 @@ static cJSON *input_request(const char *op, const char *file_id, const char *wha
     return NULL;
   }
   char path[PATH_MAX];
-  if (store_local_path(store, f->sha256, path, sizeof path)) {
-    snprintf(err, errcap, "this store cannot hand files to converters yet");
-    *out = OUT_FAIL;
+  if ((*out = fetch_input(r, f->sha256, path, err, errcap)) != OUT_DONE)
     return NULL;
-  }
   cJSON *req = cJSON_CreateObject();
   cJSON_AddStringToObject(req, "op", op);
   cJSON_AddStringToObject(req, "path", path);
@@ -502,7 +539,7 @@ static enum outcome run_convert(struct run *r, char *err, size_t errcap)
     out = OUT_FAIL;
     goto done;
   }
-  cJSON *req = input_request("convert", in0->valuestring, "input file", &f, &out, err, errcap);
+  cJSON *req = input_request(r, "convert", in0->valuestring, "input file", &f, &out, err, errcap);
   if (!req)
     goto done;
   cJSON_AddStringToObject(req, "to", to->valuestring);
@@ -622,7 +659,7 @@ static enum outcome run_unpack(struct run *r, char *err, size_t errcap)
     out = OUT_FAIL;
     goto done;
   }
-  cJSON *req = input_request("unpack", in0->valuestring, "archive", &f, &out, err, errcap);
+  cJSON *req = input_request(r, "unpack", in0->valuestring, "archive", &f, &out, err, errcap);
   if (!req)
     goto done;
   const char *parent = j->output_folder_id[0] ? j->output_folder_id : f.folder_id;
@@ -869,6 +906,9 @@ static void run_job(struct pool_child *child, struct cb_job *j)
     snprintf(err, sizeof err, "unknown job type '%s'", j->type);
     out = OUT_FAIL;
   }
+  char indir[PATH_MAX];
+  job_indir(&r, indir);
+  rm_rf(indir); /* a downloaded input, if any */
   if (out == OUT_STOPPED && !r.lost) {
     /* canceled, or the server is stopping: end or hand back the job */
     if (r.canceled) {

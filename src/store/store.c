@@ -14,7 +14,7 @@
 #include "util/log.h"
 #include "util/util.h"
 
-static const struct store_ops *const backends[] = {&store_fs_ops};
+static const struct store_ops *const backends[] = {&store_fs_ops, &store_s3_ops};
 
 struct store {
   const struct store_ops *ops;
@@ -71,7 +71,7 @@ cb_err store_open(const char *url, struct store **out, struct cb_errbuf *eb)
     if (strlen(backends[i]->scheme) == slen && !strncmp(url, backends[i]->scheme, slen))
       ops = backends[i];
   if (!ops) {
-    cb_errf(eb, "unsupported store URL '%s' (expected file:///abs/path)", url);
+    cb_errf(eb, "unsupported store URL '%.120s' (expected file:///abs/path or s3://BUCKET[/PREFIX]?...)", url);
     return CB_EINVAL;
   }
   assert(ops->version == STORE_OPS_VERSION);
@@ -337,6 +337,71 @@ cb_err store_get_named(struct store *s, const char *name, struct cb_buf *out, si
   }
   if (!e && !out->data)
     e = cb_buf_append(out, "", 0);
+struct fetch_sink {
+  int fd;
+  int err;
+  int (*tick)(void *ctx);
+  void *tick_ctx;
+  uint64_t since_tick;
+  int stopped;
+};
+
+static int fetch_write(void *ctx, const void *buf, size_t n)
+{
+  struct fetch_sink *f = ctx;
+  if (cb_write_all(f->fd, buf, n)) {
+    f->err = errno;
+    return 1;
+  }
+  f->since_tick += n;
+  if (f->tick && f->since_tick >= (4u << 20)) {
+    f->since_tick = 0;
+    if (f->tick(f->tick_ctx)) {
+      f->stopped = 1;
+      return 1;
+    }
+  }
+  return 0;
+}
+
+cb_err store_fetch_local(struct store *s, const char *sha256, const char *dir, char *out, size_t cap,
+                         int (*tick)(void *ctx), void *tick_ctx, struct cb_errbuf *eb)
+{
+  if (!sha_valid(sha256))
+    return CB_EINVAL;
+  if (s->ops->caps & STORE_CAP_LOCAL_PATH)
+    return s->ops->local_path(s->state, sha256, out, cap);
+  uint64_t size = 0;
+  cb_err e = s->ops->head(s->state, sha256, &size);
+  if (e) {
+    cb_errf(eb, e == CB_ENOTFOUND ? "blob %s is missing from the store" : "cannot reach the store for blob %s", sha256);
+    return e;
+  }
+  char part[4096];
+  if (snprintf(out, cap, "%s/%s", dir, sha256) >= (int)cap || snprintf(part, sizeof part, "%s.part", out) >= (int)sizeof part)
+    return CB_EINVAL;
+  struct fetch_sink f = {open(part, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600), 0, tick, tick_ctx, 0, 0};
+  if (f.fd < 0) {
+    cb_errf(eb, "cannot create %s: %s", part, strerror(errno));
+    return CB_EIO;
+  }
+  e = s->ops->get_range(s->state, sha256, 0, size, fetch_write, &f, eb);
+  if (e == CB_EABORTED && f.stopped) {
+    cb_errf(eb, "the download of blob %s was stopped", sha256);
+  } else if (e == CB_EABORTED && f.err) {
+    cb_errf(eb, "cannot write %s: %s", part, strerror(f.err));
+    e = f.err == ENOSPC ? CB_ENOSPC : CB_EIO;
+  }
+  if (close(f.fd) && !e) {
+    cb_errf(eb, "cannot write %s: %s", part, strerror(errno));
+    e = CB_EIO;
+  }
+  if (!e && rename(part, out)) {
+    cb_errf(eb, "cannot rename %s: %s", part, strerror(errno));
+    e = CB_EIO;
+  }
+  if (e)
+    unlink(part);
   return e;
 }
 

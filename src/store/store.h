@@ -57,11 +57,14 @@ struct store_ops {
 };
 
 extern const struct store_ops store_fs_ops;
+extern const struct store_ops store_s3_ops;
 
 struct store;     /* an open store */
 struct store_put; /* a blob being written */
 
-/* Opens the store for url: "file:///abs/path" (or a plain absolute path). */
+/* Opens the store for url: "file:///abs/path" (or a plain absolute path), or
+ * "s3://BUCKET[/PREFIX]?endpoint=URL&region=R&path_style=1". CB_EINVAL: the URL or the
+ * configuration is wrong (a usage error); anything else: the store cannot be used. */
 cb_err store_open(const char *url, struct store **out, struct cb_errbuf *eb);
 void store_close(struct store *s);
 const char *store_url(const struct store *s);
@@ -94,6 +97,12 @@ cb_err store_local_path(struct store *s, const char *sha256, char *out, size_t c
  * there is no such object); out is NUL-terminated. */
 cb_err store_put_named(struct store *s, const char *name, const void *buf, size_t n, struct cb_errbuf *eb);
 cb_err store_get_named(struct store *s, const char *name, struct cb_buf *out, size_t max, struct cb_errbuf *eb);
+/* A local file holding blob sha256, for code that needs a path (converters): the blob's
+ * own file when the backend has STORE_CAP_LOCAL_PATH, else a download into dir (which
+ * must exist) as dir/NAME; the caller removes dir. tick (may be NULL) is called every
+ * few MiB of a download (a job renews its lease there); non-zero stops it (CB_EABORTED). */
+cb_err store_fetch_local(struct store *s, const char *sha256, const char *dir, char *out, size_t cap,
+                         int (*tick)(void *ctx), void *tick_ctx, struct cb_errbuf *eb);
 /* For /readyz: the store answers and has room. */
 cb_err store_check(struct store *s, struct cb_errbuf *eb);
 

@@ -239,14 +239,16 @@ static int cmd_serve(int argc, char **argv)
   cb_err se = store_open(c.store, &store, &eb);
   if (se) /* a wrong URL or setting is a usage error; a store that fails is not */
     return fail(se == CB_EINVAL ? 2 : 1, "cannot open store: %s", eb.msg[0] ? eb.msg : cb_strerror(se));
-  store_close(store);
-  store = NULL;
-  if ((rc = open_db(&c)))
+  if ((rc = open_db(&c))) {
+    store_close(store);
     return rc;
+  }
   int created = 0;
   char generated[64];
-  if (auth_ensure_admin(getenv("CARBOY_ADMIN_PASSWORD"), &created, generated, sizeof generated, &eb))
+  if (auth_ensure_admin(getenv("CARBOY_ADMIN_PASSWORD"), &created, generated, sizeof generated, &eb)) {
+    store_close(store);
     return fail(1, "cannot create the admin user: %s", eb.msg);
+  }
   if (created && generated[0])
     printf("carboy: created user 'admin' with password %s\n"
            "carboy: (shown once; set CARBOY_ADMIN_PASSWORD before the first start to choose it)\n",
@@ -258,7 +260,8 @@ static int cmd_serve(int argc, char **argv)
   fflush(stdout);
   /* The live store: where the database says its blobs are (carboy migrate may have moved
    * them), as a tier that follows a migration while the server runs (src/maint/live.c). */
-  se = maint_live_open(c.store_explicit ? c.store : NULL, c.store_default, &store, &eb);
+  struct store *configured = store;
+  se = maint_live_open(c.store_explicit ? c.store : NULL, c.store_default, configured, &store, &eb);
   if (se)
     return fail(se == CB_EINVAL ? 2 : 1, "%s", eb.msg);
   store_tier_current_url(store, c.store, sizeof c.store);

@@ -91,18 +91,24 @@ cb_err maint_store_resolve(const char *explicit_url, const char *default_url, ch
   return CB_EINVAL;
 }
 
-cb_err maint_live_open(const char *explicit_url, const char *default_url, struct store **out,
-                       struct cb_errbuf *eb)
+cb_err maint_live_open(const char *explicit_url, const char *default_url, struct store *opened,
+                       struct store **out, struct cb_errbuf *eb)
 {
   char url[CB_URL_MAX], prev_url[CB_URL_MAX] = "";
   struct cb_errbuf warn = {{0}};
   struct store *cur = NULL, *prev = NULL;
   cb_err e = maint_store_resolve(explicit_url, default_url, url, sizeof url, &warn, eb);
-  if (e)
+  if (e) {
+    store_close(opened);
     return e;
+  }
   if (warn.msg[0])
     CB_LOG(CB_LOG_WARN, "store", "%s", warn.msg);
-  if ((e = store_open(url, &cur, eb)))
+  if (opened && same_url(url, store_url(opened))) /* the configured store is the live one */
+    cur = opened;
+  else
+    store_close(opened);
+  if (!cur && (e = store_open(url, &cur, eb)))
     return e;
   /* An explicit store that opens is remembered, so that migrate, verify and the next
    * start find it without the setting (the default, DATA/blobs, is never recorded). */

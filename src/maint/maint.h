@@ -24,8 +24,10 @@ cb_err maint_store_resolve(const char *explicit_url, const char *default_url, ch
 
 /* For carboy serve: resolves the live store, opens it and the previous store (when a
  * migration recorded one) as one tier store (store_tier_open), and records it as in use
- * (and as the live store, when it was given explicitly and none was recorded). */
-cb_err maint_live_open(const char *explicit_url, const char *default_url, struct store **out,
+ * (and as the live store, when it was given explicitly and none was recorded). opened
+ * (may be NULL; always taken) is the configured store, already open: used when it is the
+ * live one, so it is not opened twice. */
+cb_err maint_live_open(const char *explicit_url, const char *default_url, struct store *opened, struct store **out,
                        struct cb_errbuf *eb);
 /* A thread that re-reads the live store from the database every second and switches the
  * tier when a migration switched it; it also records the store in use (a heartbeat that

@@ -1762,6 +1762,32 @@ static cb_err s3_space(void *state, uint64_t *free_bytes)
   return CB_OK;
 }
 
+/* ---- named objects (a backup's manifest): PREFIX/NAME, one PUT (atomic in S3) ---- */
+
+static void named_key(const struct s3_state *st, const char *name, char *out, size_t cap)
+{
+  snprintf(out, cap, "%s%s%s", st->prefix, st->prefix[0] ? "/" : "", name);
+}
+
+static cb_err s3_put_named(void *state, const char *name, const void *buf, size_t n, struct cb_errbuf *eb)
+{
+  char key[S3_KEY_MAX];
+  named_key(state, name, key, sizeof key);
+  struct s3_call c = {.method = "PUT", .key = key, .body = buf, .body_len = n, .content_type = "application/json"};
+  return s3_call(state, &c, eb);
+}
+
+static cb_err s3_get_named(void *state, const char *name, store_sink_fn sink, void *ctx, struct cb_errbuf *eb)
+{
+  char key[S3_KEY_MAX];
+  named_key(state, name, key, sizeof key);
+  struct s3_call c = {.method = "GET", .key = key, .sink = sink, .sink_ctx = ctx};
+  cb_err e = s3_call(state, &c, eb);
+  if (e == CB_ENOTFOUND)
+    cb_errf(eb, "%s does not exist", key);
+  return e;
+}
+
 const struct store_ops store_s3_ops = {
   .version = STORE_OPS_VERSION,
   .caps = 0,
@@ -1777,4 +1803,6 @@ const struct store_ops store_s3_ops = {
   .remove = s3_remove,
   .list = s3_list,
   .space = s3_space,
+  .put_named = s3_put_named,
+  .get_named = s3_get_named,
 };

@@ -337,6 +337,9 @@ cb_err store_get_named(struct store *s, const char *name, struct cb_buf *out, si
   }
   if (!e && !out->data)
     e = cb_buf_append(out, "", 0);
+  return e;
+}
+
 struct fetch_sink {
   int fd;
   int err;

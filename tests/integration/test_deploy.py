@@ -271,3 +271,19 @@ def test_dockerfile_shape():
     entry = [l for l in lines if l.startswith("ENTRYPOINT ")]
     assert entry and json.loads(entry[0].split(None, 1)[1]) == ["/usr/local/bin/carboy"]
     assert "STOPSIGNAL SIGTERM" in lines
+
+
+def test_every_setting_the_program_reads_is_in_the_configuration_table():
+    """One table documents every setting: each CARBOY_* or AWS_* variable the C code reads."""
+    names = set()
+    for d, _, files in os.walk(os.path.join(ROOT, "src")):
+        for n in files:
+            if n.endswith((".c", ".cpp")):
+                with open(os.path.join(d, n), errors="replace") as f:
+                    names |= set(re.findall(r'(?:getenv|env_or|env_size|env_flag)\("((?:CARBOY|AWS)_[A-Z0-9_]+)"', f.read()))
+    with open(os.path.join(ROOT, "README.md")) as f:
+        readme = f.read()
+    table = readme[readme.index("## Configuration"):readme.index("## Accounts and permissions")]
+    assert len(names) > 20
+    missing = sorted(v for v in names if f"`{v}`" not in table)
+    assert not missing, missing

@@ -291,6 +291,21 @@ static cb_err walk(struct imp *m, const char *dir, const char *folder_id, int de
   return e;
 }
 
+/* The next '/'-separated name of a folder path into comp: its length, 0 at the end, -1
+ * when it does not fit. */
+static int next_component(const char **p, char *comp, size_t cap)
+{
+  while (**p == '/')
+    (*p)++;
+  size_t n = strcspn(*p, "/");
+  if (!n)
+    return 0;
+  int fits = n < cap;
+  snprintf(comp, cap, "%.*s", (int)(fits ? n : cap - 1), *p);
+  *p += n;
+  return fits ? (int)n : -1;
+}
+
 /* The last component of path, without trailing slashes. */
 static void base_name(const char *path, char *out, size_t cap)
 {
@@ -357,50 +372,28 @@ cb_err maint_import(struct store *store, const struct maint_import_opts *o, stru
       return CB_EUSAGE;
     }
   }
-  /* the target folder, component by component */
+  /* the target folder, component by component: all checked, then made */
   char target[CB_ID_LEN + 1] = "";
-  if (o->folder) {
+  for (int make = 0; o->folder && make < 2; make++) {
     char comp[CB_NAME_MAX];
-    const char *p = o->folder;
-    int any = 0;
-    while (*p) {
-      while (*p == '/')
-        p++;
-      size_t n = strcspn(p, "/");
-      if (!n)
-        break;
-      if (n >= sizeof comp) {
-        cb_errf(eb, "--folder: a name in '%s' is too long", o->folder);
-        return CB_EUSAGE;
-      }
-      snprintf(comp, sizeof comp, "%.*s", (int)n, p);
-      const char *bad = cb_name_invalid(comp);
+    int any = 0, n;
+    for (const char *p = o->folder; (n = next_component(&p, comp, sizeof comp)) != 0; any = 1) {
+      const char *bad = n < 0 ? "too long" : cb_name_invalid(comp);
       if (bad) {
-        cb_errf(eb, "--folder: '%s' is not a valid folder name (%s)", comp, bad);
+        cb_errf(eb, "--folder: '%s' is not a valid folder name (%s)", n < 0 ? o->folder : comp, bad);
         return CB_EUSAGE;
       }
-      p += n;
-      any = 1;
+      char next[CB_ID_LEN + 1];
+      if (make && (e = ensure_folder(&m, target, comp, next))) {
+        cb_errf(eb, "cannot make the folder %s: %s", o->folder, cb_strerror(e));
+        return e;
+      }
+      if (make)
+        memcpy(target, next, sizeof target);
     }
     if (!any) {
       cb_errf(eb, "--folder: '%s' names no folder (files need one: --folder /NAME)", o->folder);
       return CB_EUSAGE;
-    }
-    p = o->folder;
-    while (*p) {
-      while (*p == '/')
-        p++;
-      size_t n = strcspn(p, "/");
-      if (!n)
-        break;
-      snprintf(comp, sizeof comp, "%.*s", (int)n, p);
-      char next[CB_ID_LEN + 1];
-      if ((e = ensure_folder(&m, target, comp, next))) {
-        cb_errf(eb, "cannot make the folder %s: %s", o->folder, cb_strerror(e));
-        return e;
-      }
-      memcpy(target, next, sizeof target);
-      p += n;
     }
   }
   if (!(m.buf = malloc(CHUNK)))

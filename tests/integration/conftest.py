@@ -264,6 +264,14 @@ def fresh(tmp_path_factory):
         finish(s)
 
 
+def cli(args, env, timeout=300):
+    """Runs a carboy command (not the server) with env; its output must hold no sanitizer
+    report (the ASan build's)."""
+    r = subprocess.run([BIN, *args], capture_output=True, text=True, env=env, timeout=timeout)
+    assert not [m for m in SANITIZER_MARKS if m in r.stdout + r.stderr], (r.stdout + r.stderr)[-4000:]
+    return r
+
+
 def problem(r, status):
     """Asserts r is a problem+json response with that status; returns its body."""
     assert r.status_code == status, f"expected {status}, got {r.status_code}: {r.text}"

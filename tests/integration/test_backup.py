@@ -5,21 +5,18 @@ bad arguments as one line and exit 2."""
 import hashlib
 import json
 import os
-import subprocess
 import threading
 import time
 
 import pytest
 
-from conftest import BIN, SANITIZER_MARKS, Server, finish, wait_file, props
+from conftest import Server, cli, finish, wait_file, props
 
 SDF = "/usr/share/doc/python3-openbabel/examples/head.sdf"
 
 
-def run(s_env, *args, timeout=300):
-    r = subprocess.run([BIN, *args], capture_output=True, text=True, env=s_env, timeout=timeout)
-    assert not [m for m in SANITIZER_MARKS if m in r.stderr], r.stderr[-4000:]
-    return r
+def run(s_env, *args):
+    return cli(args, s_env)
 
 
 def all_files(s, folder_id, prefix=""):

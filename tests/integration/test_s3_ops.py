@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from conftest import BIN, SANITIZER_MARKS, Server, finish
+from conftest import BIN, Server, cli, finish
 from s3_harness import S3rver, SigV4Proxy, available
 from test_s3 import BUCKET, SECRET, blob_keys, check_signatures, s3_env, store_url
 
@@ -42,10 +42,8 @@ def env_with(extra):
     return e
 
 
-def run(args, env, timeout=300):
-    r = subprocess.run([BIN, *args], capture_output=True, text=True, env=env, timeout=timeout)
-    assert not [m for m in SANITIZER_MARKS if m in r.stdout + r.stderr], (r.stdout + r.stderr)[-4000:]
-    return r
+def run(args, env):
+    return cli(args, env)
 
 
 def fill(s, n):

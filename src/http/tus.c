@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,32 +22,51 @@
 #define TUS_EXPIRY_MS (24LL * 3600 * 1000)
 enum { TUS_BUF = 1 << 20, TUS_MAX_ACTIVE = 256 };
 
-/* Uploads with a PATCH in progress: at most one writer per upload. */
+/* Uploads with a PATCH in progress: at most one writer per upload. A request for an upload
+ * that is busy waits a moment for it: the PATCH before may have answered its client (who
+ * sends the next one at once) a few instructions before it lets go. */
 static pthread_mutex_t active_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t active_free = PTHREAD_COND_INITIALIZER;
 static char active[TUS_MAX_ACTIVE][CB_ID_LEN + 1];
+#define TUS_LOCK_WAIT_MS 2000
 
 static int lock_upload(const char *id)
 {
-  int slot = -1;
+  struct timespec until;
+  clock_gettime(CLOCK_REALTIME, &until);
+  until.tv_sec += TUS_LOCK_WAIT_MS / 1000;
+  until.tv_nsec += (TUS_LOCK_WAIT_MS % 1000) * 1000000L;
+  if (until.tv_nsec >= 1000000000L) {
+    until.tv_sec++;
+    until.tv_nsec -= 1000000000L;
+  }
   pthread_mutex_lock(&active_lock);
-  for (int i = 0; i < TUS_MAX_ACTIVE; i++) {
-    if (!strcmp(active[i], id)) {
+  for (;;) {
+    int slot = -1, busy = 0;
+    for (int i = 0; i < TUS_MAX_ACTIVE && !busy; i++) {
+      if (!strcmp(active[i], id))
+        busy = 1;
+      else if (slot < 0 && !active[i][0])
+        slot = i;
+    }
+    if (!busy) {
+      if (slot >= 0)
+        memcpy(active[slot], id, CB_ID_LEN + 1);
+      pthread_mutex_unlock(&active_lock);
+      return slot;
+    }
+    if (pthread_cond_timedwait(&active_free, &active_lock, &until)) {
       pthread_mutex_unlock(&active_lock);
       return -1;
     }
-    if (slot < 0 && !active[i][0])
-      slot = i;
   }
-  if (slot >= 0)
-    memcpy(active[slot], id, CB_ID_LEN + 1);
-  pthread_mutex_unlock(&active_lock);
-  return slot;
 }
 
 static void unlock_upload(int slot)
 {
   pthread_mutex_lock(&active_lock);
   active[slot][0] = '\0';
+  pthread_cond_broadcast(&active_free);
   pthread_mutex_unlock(&active_lock);
 }
 
@@ -327,6 +347,14 @@ int h_tus_patch(struct req *r)
     cb_hash_free(h);
     http_drop_body(r);
     return http_problem(r, 409, NULL, "another PATCH to this upload is in progress");
+  }
+  /* what a PATCH that held the lock meanwhile did: read the upload again under the lock */
+  if (db_upload_get(u.id, &u) || offset != (uint64_t)u.offset) {
+    unlock_upload(slot);
+    cb_hash_free(h);
+    http_drop_body(r);
+    return http_problem(r, 409, "Upload-Offset", "Upload-Offset is %llu but the upload is at %lld",
+                        (unsigned long long)offset, (long long)u.offset);
   }
   char path[4200], off[32], len[32];
   struct cb_errbuf eb = {{0}};

@@ -88,9 +88,10 @@ def test_text_ingest(srv):
 def test_cpu_limit_is_per_job_not_per_converter_lifetime(srv):
     """A converter process serves job after job; its CPU limit (job timeout + 5 s, here
     10 s) is each job's, so jobs that each stay within it all succeed however much CPU
-    the process has used before (40 s here, on two worker processes)."""
+    the process has used before (24 s here, 12 s on each of two worker processes; a job's
+    1.5 s of CPU within its 5 s of wall clock leaves room for a loaded machine)."""
     f = srv.folder("cpu")
-    ids = [srv.put(f["id"], f"s{i}.spin-test", b"2500")["id"] for i in range(16)]
+    ids = [srv.put(f["id"], f"s{i}.spin-test", b"1500")["id"] for i in range(16)]
     for i in ids:
         done = wait_file(srv, i, timeout=300)
         assert done["status"] == "processed", done
@@ -102,7 +103,7 @@ def test_misbehaving_converters_fail_their_job_only(srv):
              "c.oom-test": "memory", "d.fail-test": "malformed on purpose"}
     ids = {name: srv.put(f["id"], name, b"payload")["id"] for name in cases}
     good = srv.put(f["id"], "after.txt", b"still works\n")["id"]
-    deadline = time.time() + 30
+    deadline = time.time() + 90
     while time.time() < deadline:
         assert requests.get(srv.url + "/healthz", timeout=5).status_code == 200
         states = {n: srv.api("GET", f"/files/{i}").json()["status"] for n, i in ids.items()}

@@ -2,8 +2,9 @@
 # Fresh Debian 12 machine to a full test run: installs the dependencies, builds carboy
 # twice (normal, and with AddressSanitizer + UBSan), and runs every suite against both:
 # the C unit tests (meson test) and the integration tests (pytest, the real binary over
-# HTTP). The last line is the summary "N passed, N failed"; the exit code is non-zero when
-# anything failed.
+# HTTP); then a short fuzzing run (tests/fuzz/run.sh: clang + libFuzzer, each target over
+# its committed corpus and for FUZZ_SECONDS, default 15, of new inputs). The last line is
+# the summary "N passed, N failed"; the exit code is non-zero when anything failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 PY=/usr/bin/python3
@@ -48,6 +49,7 @@ integration() { # binary, label
 [ -x build/carboy ] && step "integration" integration build/carboy normal
 [ -x build-asan/carboy ] && step "unit (asan+ubsan)" unit build-asan asan
 [ -x build-asan/carboy ] && step "integration (asan+ubsan)" integration build-asan/carboy asan
+step "fuzz" env FUZZ_JUNIT="$results/fuzz.xml" bash tests/fuzz/run.sh "${FUZZ_SECONDS:-15}"
 
 $PY scripts/summarize.py "$results" || status=1
 exit $status

@@ -49,7 +49,7 @@ integration() { # binary, label
 [ -x build/carboy ] && step "integration" integration build/carboy normal
 [ -x build-asan/carboy ] && step "unit (asan+ubsan)" unit build-asan asan
 [ -x build-asan/carboy ] && step "integration (asan+ubsan)" integration build-asan/carboy asan
-step "fuzz" env FUZZ_JUNIT="$results/fuzz.xml" bash tests/fuzz/run.sh "${FUZZ_SECONDS:-15}"
+step "fuzz" env FUZZ_JUNIT="$results/fuzz.xml" FUZZ_SEED="${FUZZ_SEED:-1}" bash tests/fuzz/run.sh "${FUZZ_SECONDS:-15}"
 
 $PY scripts/summarize.py "$results" || status=1
 exit $status

@@ -7,7 +7,8 @@
 #   tests/fuzz/run.sh [SECONDS] [TARGET...]      (targets without the fuzz_ prefix)
 # A target passes when neither pass reported a crash, leak, timeout or out-of-memory.
 # One line per target, then "N passed, N failed"; exit 1 when any failed. With
-# FUZZ_JUNIT=FILE a JUnit XML report is written too (scripts/test.sh does).
+# FUZZ_JUNIT=FILE a JUnit XML report is written too (scripts/test.sh does); FUZZ_SEED=N
+# makes the mutations repeatable (scripts/test.sh uses 1; default: a random seed).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 secs=${1:-15}
@@ -74,7 +75,7 @@ for t in "${targets[@]}"; do
       result="failed: the committed corpus ($seeds) does not pass"
     else
       # shellcheck disable=SC2046
-      "$bin" $(opts "$t") -max_total_time="$secs" -print_final_stats=1 -artifact_prefix="$artifacts/$t-" \
+      "$bin" $(opts "$t") -max_total_time="$secs" -seed="${FUZZ_SEED:-0}" -print_final_stats=1 -artifact_prefix="$artifacts/$t-" \
         "$work" "$seeds" >>"$log" 2>&1
       rc=$?
       execs=$(grep -o 'stat::number_of_executed_units: [0-9]*' "$log" | tail -1 | grep -o '[0-9]*$')

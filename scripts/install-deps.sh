@@ -42,6 +42,8 @@ test=(
   ggobi xlsx2csv
   # test files: archive
   python3-pyutilib golang-github-alcortesm-tgz-dev autopoint
+  # fuzz targets (tests/fuzz): clang with libFuzzer and the sanitizer runtimes
+  clang libclang-rt-14-dev
   # tests and benchmarks; deploy checks (YAML templates, the ECS API model, unit files)
   python3-pytest python3-requests python3-yaml curl nginx-light wrk procps file systemd
   # the browser tests drive Debian's Chromium

@@ -3,8 +3,10 @@
 # twice (normal, and with AddressSanitizer + UBSan), and runs every suite against both:
 # the C unit tests (meson test) and the integration tests (pytest, the real binary over
 # HTTP); then the browser tests (node --test with playwright-core driving Debian's
-# headless Chromium) against the normal build. The last line is the summary "N passed, N failed"; the exit code is non-zero when
-# anything failed.
+# headless Chromium) against the normal build, and a short fuzzing run (tests/fuzz/run.sh:
+# clang + libFuzzer, each target over its committed corpus and for FUZZ_SECONDS, default
+# 15, of new inputs). The last line is the summary "N passed, N failed"; the exit code is
+# non-zero when anything failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 PY=/usr/bin/python3
@@ -56,6 +58,7 @@ browser() { # binary: the UI in headless Chromium; junit XML for the summary, sc
 [ -x build/carboy ] && step "browser" browser build/carboy
 [ -x build-asan/carboy ] && step "unit (asan+ubsan)" unit build-asan asan
 [ -x build-asan/carboy ] && step "integration (asan+ubsan)" integration build-asan/carboy asan
+step "fuzz" env FUZZ_JUNIT="$results/fuzz.xml" FUZZ_SEED="${FUZZ_SEED:-1}" bash tests/fuzz/run.sh "${FUZZ_SECONDS:-15}"
 
 $PY scripts/summarize.py "$results" || status=1
 exit $status

@@ -5,6 +5,7 @@
  * its ingest applies; a record's row when the record is stored. Rows of deleted files and
  * of records of older versions stay until they are replaced, and are filtered out when
  * searching, so no path can leak what was deleted. */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -273,7 +274,8 @@ static cb_err search_words(const struct db_search_q *q, db_search_cb cb, void *c
   filters_bind(doc, 2, q, NULL);
   struct seen seen = {0};
   cb_err e = CB_OK;
-  int64_t pos = 0, fetched = 0, round = 256 + 4 * q->offset;
+  /* a cursor far past the end (any number a client sends) must not overflow the round */
+  int64_t pos = 0, fetched = 0, round = q->offset < (INT64_MAX - 256) / 4 ? 256 + 4 * q->offset : INT64_MAX;
   int stop = 0;
   char key[2 * CB_ID_LEN + 4];
   while (!stop && !e) {
@@ -315,7 +317,7 @@ static cb_err search_words(const struct db_search_q *q, db_search_cb cb, void *c
     fetched += got;
     if (got < round) /* every match was looked at */
       break;
-    round *= 8;
+    round = round < INT64_MAX / 8 ? round * 8 : INT64_MAX;
   }
   seen_free(&seen);
   sqlite3_finalize(rows);

@@ -163,8 +163,9 @@ int h_tokens_create(struct req *r)
   }
   cJSON *d = cJSON_GetObjectItemCaseSensitive(body, "expires_in_days");
   if (d && !cJSON_IsNull(d)) {
-    if (!cJSON_IsNumber(d) || d->valuedouble != (double)(int)d->valuedouble || d->valueint < 1 ||
-        d->valueint > 3650) {
+    /* the range first: casting a number beyond int's (1e300) is undefined behaviour */
+    if (!cJSON_IsNumber(d) || !(d->valuedouble >= 1 && d->valuedouble <= 3650) ||
+        d->valuedouble != (double)(int)d->valuedouble) {
       st = http_problem(r, 400, "expires_in_days", "field 'expires_in_days' must be a whole number from 1 to 3650");
       goto out;
     }

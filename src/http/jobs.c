@@ -114,6 +114,14 @@ int h_jobs_create(struct req *r)
     st = http_problem(r, 400, "params", "params.max_total_size must be a number of bytes from 0 to 8 GiB");
     goto out;
   }
+  /* which version an ingest reads: a whole number (the worker casts it, and a cast of 1e300
+   * is undefined behaviour) */
+  cJSON *version = params ? cJSON_GetObjectItemCaseSensitive(params, "version") : NULL;
+  if (version && (!cJSON_IsNumber(version) || !(version->valuedouble >= 1 && version->valuedouble <= 9e15) ||
+                  version->valuedouble != (double)(int64_t)version->valuedouble)) {
+    st = http_problem(r, 400, "params", "params.version must be a whole number from 1 (a version of the input file)");
+    goto out;
+  }
   if (strcmp(type, "noop") && n != 1) {
     st = http_problem(r, 400, "inputs", "a %s job takes exactly one input file", type);
     goto out;

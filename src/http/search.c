@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "http/http.h"
+#include "http/parse.h"
 
 #define MAX_CANDIDATES 20000
 #define MATCH_BATCH 2000
@@ -454,4 +455,14 @@ int h_search(struct req *r)
   free(ac);
   free(match);
   return st;
+}
+
+char *search_fts_query(const char *q)
+{
+  return fts_query(q);
+}
+
+int search_parse_where(char *text, struct db_where *w)
+{
+  return parse_where(text, w);
 }

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "http/http.h"
+#include "http/parse.h"
 #include "util/log.h"
 
 struct http_app app;
@@ -268,4 +269,9 @@ void http_routes_print(FILE *out)
 {
   for (int i = 0; i < http_route_count; i++)
     fprintf(out, "%s %s\n", http_routes[i].method, http_routes[i].pattern);
+}
+
+int http_path_match(const char *pattern, const char *path, char **params)
+{
+  return match(pattern, path, params);
 }

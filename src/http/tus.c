@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "http/http.h"
+#include "http/parse.h"
 #include "util/hash.h"
 #include "util/log.h"
 
@@ -497,4 +498,14 @@ void tus_sweep_expired(void)
   char now[CB_TIME_MAX];
   cb_time_now_rfc3339(now, sizeof now);
   db_upload_expired(now, 16, sweep_one, NULL);
+}
+
+int tus_metadata_get(const char *meta, const char *key, char *out, size_t cap)
+{
+  return metadata_value(meta, key, out, cap);
+}
+
+int tus_parse_number(const char *s, uint64_t *out)
+{
+  return parse_u64(s, out);
 }

@@ -85,6 +85,27 @@ def test_rxn_reactants_products_and_depiction(srv, tmp_path):
     assert r.status_code == 400 and "rxn" in r.json()["detail"]
 
 
+def test_reaction_smiles_file(srv):
+    """A reaction SMILES file: one record per line with its components as obabel reads them;
+    a line that is no reaction is recorded with its error. (Open Babel 3.1.1's own rsmi
+    reader crashed the converter on every such file; found by tests/fuzz.)"""
+    f = srv.folder("rsmi")
+    ester = ".".join(ESTER[0]) + ">>" + ".".join(ESTER[1])
+    text = f"{ester} esterification\nCCO>[Pt]>CC=O oxidation\nC>>>C\n{'.'.join(DIELS_ALDER[0])}>>{DIELS_ALDER[1][0]}\n"
+    meta = wait_file(srv, upload(srv, f["id"], None, "reactions.rsmi", text.encode())["id"])
+    assert meta["status"] == "processed" and meta["kind"] == "reaction", meta
+    recs = all_records(srv, meta["id"])
+    assert len(recs) == 4
+    assert recs[0]["title"] == "esterification"
+    assert props(recs[0], "reactant") == [can(s) for s in ESTER[0]]
+    assert props(recs[0], "product") == [can(s) for s in ESTER[1]]
+    assert recs[1]["title"] == "oxidation"
+    assert props(recs[1], "agent") == [can("[Pt]")] and props(recs[1], "product") == [can("CC=O")]
+    assert "error" in recs[2] and "reaction" in recs[2]["error"]
+    assert props(recs[3], "reactant") == [can(s) for s in DIELS_ALDER[0]]
+    assert props(recs[3], "product") == [can(DIELS_ALDER[1][0])]
+
+
 def test_rdf_records_fields_and_per_record_errors(srv, tmp_path):
     f = srv.folder("rdf")
     text = "$RDFILE 1\n$DATM    11/22/26 05:00\n"

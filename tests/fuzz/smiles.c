@@ -1,0 +1,36 @@
+/* Structure queries (GET /search/structure?smiles=|smarts=), which a converter process
+ * reads through the Open Babel shim: the input as SMILES (chem_query: canonical SMILES,
+ * InChIKey, FP2), as SMARTS, and as a pattern matched against a few molecules
+ * (chem_match). */
+#include "convert/converter.h"
+#include "fuzz.h"
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+  (void)argc, (void)argv;
+  return 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+  char *q = fuzz_string(data, size);
+  char err[512] = "";
+  cJSON *res = cJSON_CreateObject();
+  (void)chem_query(q, NULL, res, err, sizeof err);
+  cJSON_Delete(res);
+  res = cJSON_CreateObject();
+  err[0] = '\0';
+  if (!chem_query(NULL, q, res, err, sizeof err)) {
+    cJSON *list = cJSON_CreateArray();
+    static const char *const mols[] = {"CC(=O)Oc1ccccc1C(=O)O", "c1ccccc1", "C[C@H](N)C(=O)O", "[Na+].[Cl-]", "C1CC1"};
+    for (size_t i = 0; i < sizeof mols / sizeof mols[0]; i++)
+      cJSON_AddItemToArray(list, cJSON_CreateString(mols[i]));
+    cJSON *m = cJSON_CreateObject();
+    (void)chem_match(q, list, m, err, sizeof err);
+    cJSON_Delete(m);
+    cJSON_Delete(list);
+  }
+  cJSON_Delete(res);
+  free(q);
+  return 0;
+}

@@ -70,11 +70,22 @@ fi
 [ "$mode" = runtime ] && exit 0
 
 # Node.js for the browser UI's bundler (Vite, at build time), its browser tests and the
-# S3 test server: the machine's own when it has one (Vite 8 needs Node.js 20.19 or
-# later), else Debian's.
-if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+# S3 test server: the machine's own when it is recent enough (Vite 8 needs Node.js 20.19 or
+# later). Otherwise Debian's nodejs and npm (Node.js 18 on Debian 12), and with them the
+# npm registry's Node.js 22 build (the `node` package), installed into /usr/local/bin.
+node_ok() {
+  command -v node >/dev/null && command -v npm >/dev/null &&
+    node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 20 || (a === 20 && b >= 19) ? 0 : 1)'
+}
+if ! node_ok; then
+  if ! command -v npm >/dev/null; then
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+  fi
+  node_ok || npm install -g --no-audit --no-fund --loglevel=error node@22 >/dev/null
+  hash -r
+  node_ok || { echo "carboy: Node.js 20.19 or later is needed to build the browser UI" >&2; exit 1; }
+  echo "carboy: Node.js $(node --version) installed"
 fi
 # npm packages exactly as a lockfile says (again when it changes). No browser is
 # downloaded: the tests use Debian's /usr/bin/chromium.

@@ -134,6 +134,26 @@ static int mkdir_p(const char *path, mode_t mode)
   return mkdir(buf, mode) && errno != EEXIST ? -1 : 0;
 }
 
+/* The settings other modules read, checked at start so that a wrong one stops
+ * `carboy serve` with one line instead of being ignored or surfacing later. */
+static int check_serve_settings(void)
+{
+  int v;
+  const char *ip = env_or("CARBOY_INGEST_PROCESSES", NULL);
+  if (ip && parse_int("CARBOY_INGEST_PROCESSES", ip, 1, 1024, &v))
+    return 2;
+  const char *lazy = env_or("CARBOY_STORE_LAZY_COPY", NULL);
+  if (lazy && strcmp(lazy, "0") && strcmp(lazy, "1"))
+    return fail(2, "invalid CARBOY_STORE_LAZY_COPY '%s': expected 0 or 1", lazy);
+  const char *pw = env_or("CARBOY_ADMIN_PASSWORD", NULL);
+  if (pw && (strlen(pw) < 8 || strlen(pw) > 1024))
+    return fail(2, "invalid CARBOY_ADMIN_PASSWORD: a password must be 8 to 1024 characters");
+  struct cb_errbuf eb = {{0}};
+  if (store_s3_check_settings(&eb))
+    return fail(2, "%s", eb.msg);
+  return 0;
+}
+
 /* Reads flags (argv) over the environment over the defaults. serve: 1 takes every flag
  * of carboy serve, STORE_FLAG only --data and --store, 0 only --data. */
 #define STORE_FLAG 2
@@ -200,6 +220,8 @@ static int load_config(int argc, char **argv, struct config *c, int serve)
     }
   if (!found)
     return fail(2, "invalid CARBOY_LOG_LEVEL '%s': expected debug, info, warn or error", level);
+  if (serve == 1 && check_serve_settings())
+    return 2;
 
   if (mkdir_p(c->data, 0700))
     return fail(1, "cannot create data folder %s: %s", c->data, strerror(errno));

@@ -909,6 +909,18 @@ static int env_size(const char *name, uint64_t lo, uint64_t hi, uint64_t dflt, u
   return 0;
 }
 
+/* The S3 settings, checked at start whatever store is configured (a wrong one would
+ * otherwise surface only when a migration or backup first opens an S3 store). */
+cb_err store_s3_check_settings(struct cb_errbuf *eb)
+{
+  uint64_t v;
+  if (env_size("CARBOY_S3_PART_SIZE", S3_MIN_PART, 1ull << 30, 8ull << 20, &v, eb) ||
+      env_size("CARBOY_S3_PARALLEL", 1, S3_MAX_PARALLEL, 4, &v, eb) ||
+      env_size("CARBOY_S3_LIST_PAGE", 1, 1000, 1000, &v, eb))
+    return CB_EINVAL;
+  return CB_OK;
+}
+
 static cb_err creds_setup(struct s3_state *st, struct cb_errbuf *eb)
 {
   const char *ak = getenv("AWS_ACCESS_KEY_ID"), *sk = getenv("AWS_SECRET_ACCESS_KEY");

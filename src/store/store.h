@@ -58,6 +58,8 @@ struct store_ops {
 
 extern const struct store_ops store_fs_ops;
 extern const struct store_ops store_s3_ops;
+/* CARBOY_S3_PART_SIZE, CARBOY_S3_PARALLEL, CARBOY_S3_LIST_PAGE in range (CB_EINVAL, eb says which). */
+cb_err store_s3_check_settings(struct cb_errbuf *eb);
 
 struct store;     /* an open store */
 struct store_put; /* a blob being written */

@@ -89,7 +89,19 @@ def test_invalid_settings_fail_with_one_line(tmp_path):
                       ({"CARBOY_WORKERS": "zero"}, "worker"),
                       ({"CARBOY_MAX_UPLOAD": "lots"}, "CARBOY_MAX_UPLOAD"),
                       ({"CARBOY_LOG": "xml"}, "CARBOY_LOG"),
-                      ({"CARBOY_STORE": "ftp://x"}, "store")]:
+                      ({"CARBOY_STORE": "ftp://x"}, "store"),
+                      ({"CARBOY_HTTP_THREADS": "0"}, "CARBOY_HTTP_THREADS"),
+                      ({"CARBOY_SHUTDOWN_GRACE": "-1"}, "CARBOY_SHUTDOWN_GRACE"),
+                      ({"CARBOY_JOB_TIMEOUT": "soon"}, "CARBOY_JOB_TIMEOUT"),
+                      ({"CARBOY_WORKER_MEMORY": "1K"}, "CARBOY_WORKER_MEMORY"),
+                      ({"CARBOY_LOG_LEVEL": "loud"}, "CARBOY_LOG_LEVEL"),
+                      ({"CARBOY_INGEST_PROCESSES": "0"}, "CARBOY_INGEST_PROCESSES"),
+                      ({"CARBOY_STORE_LAZY_COPY": "maybe"}, "CARBOY_STORE_LAZY_COPY"),
+                      ({"CARBOY_ADMIN_PASSWORD": "short"}, "CARBOY_ADMIN_PASSWORD"),
+                      ({"CARBOY_S3_PART_SIZE": "1K"}, "CARBOY_S3_PART_SIZE"),
+                      ({"CARBOY_S3_PARALLEL": "0"}, "CARBOY_S3_PARALLEL"),
+                      ({"CARBOY_S3_LIST_PAGE": "5000"}, "CARBOY_S3_LIST_PAGE"),
+                      ({"CARBOY_LISTEN": "127.0.0.1:99999"}, "listen")]:
         r = run(["serve", "--data", str(tmp_path / "d")], env=env)
         assert r.returncode in (1, 2), (env, r)
         lines = [l for l in r.stderr.splitlines() if l.startswith("carboy:")]

@@ -83,18 +83,10 @@ fetch() {
   awk -v s="$speed" 'BEGIN { printf "%.2f\n", s / 1e6 }'
 }
 
-ngx_runs=() cb_runs=()
-for ((i = 1; i <= BENCH_RUNS; i++)); do
-  if ((i % 2)); then order="nginx carboy"; else order="carboy nginx"; fi
-  for who in $order; do
-    if [ "$who" = nginx ]; then
-      v=$(fetch nginx "$nginx_url"); ngx_runs+=("$v")
-    else
-      v=$(fetch carboy "$carboy_url" "${CARBOY_AUTH[@]}"); cb_runs+=("$v")
-    fi
-    log "run $i $who: $v MB/s"
-  done
-done
+nginx_round() { fetch nginx "$nginx_url"; }
+carboy_round() { fetch carboy "$carboy_url" "${CARBOY_AUTH[@]}"; }
+alternate nginx nginx_round carboy_round
+ngx_runs=("${base_runs[@]}")
 
 ngx_med=$(median "${ngx_runs[@]}")
 cb_med=$(median "${cb_runs[@]}")

@@ -244,3 +244,27 @@ elapsed() {
 mbps() {
   awk -v n="$1" -v t="$2" 'BEGIN { if (t + 0 <= 0) print "nan"; else printf "%.2f\n", n / t / 1e6 }'
 }
+
+# alternate LABEL BASELINE_FN CARBOY_FN [ROUND_FN]: BENCH_RUNS rounds of the baseline and
+# carboy, in turns (the baseline first in odd rounds, carboy first in even ones, so neither
+# always meets a warm cache). ROUND_FN runs before each round in this shell; the other two
+# get the round number and print MB/s. The figures land in base_runs and cb_runs.
+alternate() {
+  local label=$1 base=$2 cb=$3 round=${4:-} i who v order
+  base_runs=() cb_runs=()
+  for ((i = 1; i <= BENCH_RUNS; i++)); do
+    [ -z "$round" ] || "$round" "$i"
+    if ((i % 2)); then order="base carboy"; else order="carboy base"; fi
+    for who in $order; do
+      if [ "$who" = base ]; then
+        v=$("$base" "$i") || exit 1
+        base_runs+=("$v")
+        log "run $i $label: $v MB/s"
+      else
+        v=$("$cb" "$i") || exit 1
+        cb_runs+=("$v")
+        log "run $i carboy: $v MB/s"
+      fi
+    done
+  done
+}

@@ -56,18 +56,8 @@ carboy_run() {
   mbps "$size" "$(elapsed "$t0" "$t1")"
 }
 
-floor_runs=() cb_runs=()
-for ((i = 1; i <= BENCH_RUNS; i++)); do
-  if ((i % 2)); then order="floor carboy"; else order="carboy floor"; fi
-  for who in $order; do
-    if [ "$who" = floor ]; then
-      v=$(floor_run "$i"); floor_runs+=("$v")
-    else
-      v=$(carboy_run "$i"); cb_runs+=("$v")
-    fi
-    log "run $i $who: $v MB/s"
-  done
-done
+alternate floor floor_run carboy_run
+floor_runs=("${base_runs[@]}")
 floor_med=$(median "${floor_runs[@]}")
 cb_med=$(median "${cb_runs[@]}")
 r=$(ratio "$cb_med" "$floor_med")

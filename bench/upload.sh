@@ -63,19 +63,9 @@ carboy_run() {
   mbps "$size" "$t"
 }
 
-floor_runs=() cb_runs=()
-for ((i = 1; i <= BENCH_RUNS; i++)); do
-  refresh_src
-  if ((i % 2)); then order="floor carboy"; else order="carboy floor"; fi
-  for who in $order; do
-    if [ "$who" = floor ]; then
-      v=$(floor_run "$i"); floor_runs+=("$v")
-    else
-      v=$(carboy_run "up$i.bin"); cb_runs+=("$v")
-    fi
-    log "run $i $who: $v MB/s"
-  done
-done
+carboy_round() { carboy_run "up$1.bin"; }
+alternate floor floor_run carboy_round refresh_src
+floor_runs=("${base_runs[@]}")
 
 floor_med=$(median "${floor_runs[@]}")
 cb_med=$(median "${cb_runs[@]}")

@@ -155,13 +155,13 @@ add("/api/v1/folders/{id}/archive", "get", op("folderArchive", "The folder and e
                                                **errs(404)}), [ID])
 add("/api/v1/folders/{id}/files", "post", op("uploadMultipart", "Upload one or more files as multipart/form-data 'file' "
                                              "parts; an existing name gets a new version", "files",
-                                             {"201": R("Stored", "FileList"), **errs(400, 401, 403, 404, 413, 415, 507)},
+                                             {"201": R("Stored", "FileList"), **errs(400, 401, 403, 404, 413, 415, 503, 507)},
                                              requestBody={"required": True, "content": {"multipart/form-data": {"schema": {
                                                  "type": "object", "properties": {"file": {"type": "array", "items": BINARY}}}}}}),
     [ID])
 add("/api/v1/folders/{id}/files/{name}", "put", op("uploadRaw", "Upload the raw body as the file NAME; an existing name "
                                                    "gets a new version", "files",
-                                                   {"201": R("Stored", "File", ["Location"]), **errs(400, 401, 403, 404, 413, 507)},
+                                                   {"201": R("Stored", "File", ["Location"]), **errs(400, 401, 403, 404, 413, 503, 507)},
                                                    requestBody={"required": True, "content": {"*/*": {"schema": BINARY}}}),
     [ID, P("name", "File name (URL-encoded)")])
 
@@ -330,7 +330,7 @@ add("/api/v1/uploads/{id}", "patch", op("tusPatch", "Append bytes at Upload-Offs
                                             "Upload-Offset": {"schema": {"type": "string"}},
                                             "Carboy-File-Id": {"schema": {"type": "string"}}}},
                                          "460": {"description": "Checksum mismatch; nothing of this request is kept"},
-                                         **errs(400, 404, 409, 413, 415, 507)},
+                                         **errs(400, 404, 409, 413, 415, 503, 507)},
                                         parameters=[TUS_H, P("Upload-Offset", "Current offset", {"type": "integer"}, "header"),
                                                     P("Upload-Checksum", "ALGO BASE64 of this body", None, "header", False)],
                                         requestBody={"required": True, "content": {"application/offset+octet-stream": {"schema": BINARY}}}))

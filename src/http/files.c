@@ -106,6 +106,10 @@ static int store_error(struct req *r, cb_err e, const struct cb_errbuf *eb)
     return http_problem(r, 413, NULL, "%s", eb->msg);
   if (e == CB_ENOSPC)
     return http_problem(r, 507, NULL, "the store is full: %s", eb->msg);
+  if (e == CB_ESTORE) { /* a remote store that failed after its retries: try again later */
+    const char *hdr[] = {"Retry-After", "5", NULL};
+    return http_problem_extra(r, 503, NULL, hdr, "cannot store the upload: %s", eb->msg[0] ? eb->msg : cb_strerror(e));
+  }
   return http_problem(r, 500, NULL, "cannot store the upload: %s", eb->msg[0] ? eb->msg : cb_strerror(e));
 }
 

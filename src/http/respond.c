@@ -171,6 +171,10 @@ int http_error(struct req *r, cb_err e, const char *detail)
   case CB_EFORBIDDEN: return http_problem(r, 403, NULL, "%s", d);
   case CB_EAUTH: return http_problem(r, 401, NULL, "%s", d);
   case CB_ETHROTTLED: return http_problem(r, 429, NULL, "%s", d);
+  case CB_ESTORE: { /* the blob store (S3) failed after its retries: most often for a while */
+    const char *hdr[] = {"Retry-After", "5", NULL};
+    return http_problem_extra(r, 503, NULL, hdr, "%s", d);
+  }
   default: return http_problem(r, 500, NULL, "%s", d);
   }
 }

@@ -375,9 +375,11 @@ def test_retries_run_out_with_a_clear_error(srv, proxy, s3):
     data = os.urandom(777)
     proxy.fail_next = 1000
     try:
-        body = problem(srv.api("PUT", f"/folders/{f['id']}/files/never.bin", data=data), 500)
+        r = srv.api("PUT", f"/folders/{f['id']}/files/never.bin", data=data)
     finally:
         proxy.fail_next = 0
+    body = problem(r, 503)
+    assert r.headers["Retry-After"] == "5"
     assert "503" in body["detail"] and "SlowDown" in body["detail"] and "attempts" in body["detail"], body
     assert requests.get(srv.url + "/healthz").status_code == 200
     assert sha(data) not in blob_keys(s3)

@@ -580,6 +580,20 @@ int db_blob_known(const char *sha256)
   return found;
 }
 
+cb_err db_blob_lookup(const char *sha256, int *known)
+{
+  *known = 0;
+  sqlite3_stmt *st = db_query("SELECT 1 FROM blobs WHERE sha256 = ?", "s", sha256);
+  if (!st)
+    return CB_EDB;
+  int rc = sqlite3_step(st);
+  sqlite3_reset(st);
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+    return CB_EDB;
+  *known = rc == SQLITE_ROW;
+  return CB_OK;
+}
+
 /* -------------------------------------------------------------- uploads */
 
 #define UPLOAD_COLS \

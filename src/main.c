@@ -179,10 +179,13 @@ static int load_config(int argc, char **argv, struct config *c, int serve)
   const char *jt = env_or("CARBOY_JOB_TIMEOUT", NULL);
   if (jt && parse_int("CARBOY_JOB_TIMEOUT (seconds)", jt, 1, 86400, &c->job_timeout))
     return 2;
-  c->orphan_grace = 3600;
+  c->orphan_grace = c->job_timeout > 3600 ? c->job_timeout : 3600;
   const char *og = env_or("CARBOY_ORPHAN_GRACE", NULL);
   if (og && parse_int("CARBOY_ORPHAN_GRACE (seconds)", og, 0, 30 * 86400, &c->orphan_grace))
     return 2;
+  if (og && c->orphan_grace && c->orphan_grace < c->job_timeout)
+    return fail(2, "invalid CARBOY_ORPHAN_GRACE '%d': expected 0 or at least CARBOY_JOB_TIMEOUT (%d s), since a "
+                "job stores its artifacts before it records them", c->orphan_grace, c->job_timeout);
   c->worker_memory = 2ull << 30;
   const char *wm = env_or("CARBOY_WORKER_MEMORY", NULL);
   if (wm && (cb_parse_size(wm, &c->worker_memory) || c->worker_memory < (64u << 20)))

@@ -5,7 +5,7 @@ start the server on the same data folder, run a mixed workload from several thre
 PUTs of random sizes up to a few MiB, new versions of the same names, multipart
 uploads, tus uploads in chunks, deletes, conversion, ingest and noop jobs on real CSV,
 SDF and text files), and kill -9 it at a random moment (CARBOY_TEST_CRASH_SEED, printed,
-makes a run repeatable). Only what was acknowledged (a 2xx answer received) counts. After
+makes a run repeatable; CARBOY_TEST_CRASH_BIG_MB, 5, is the largest upload). Only what was acknowledged (a 2xx answer received) counts. After
 the last round the server restarts with CARBOY_ORPHAN_GRACE=0 and every acknowledged
 file must download equal by sha256, acknowledged deletes must be gone, every
 acknowledged job and every upload's ingest must reach a terminal state (a failure with
@@ -44,6 +44,7 @@ def asan_build():
 
 
 ROUNDS = int(os.environ.get("CARBOY_TEST_CRASH_ROUNDS") or (4 if asan_build() else 10))
+BIG = int(os.environ.get("CARBOY_TEST_CRASH_BIG_MB") or 5) << 20  # the largest upload (long runs use 1)
 
 
 def sha(b):
@@ -83,7 +84,9 @@ class Ledger:
 
     def file(self, body, digest, deletable=False):
         with self.lock:
-            self.versions[(body["id"], body["version"])] = digest
+            key = (body["id"], body["version"])
+            assert self.versions.get(key, digest) == digest, f"two uploads acknowledged as {key}"
+            self.versions[key] = digest
             if deletable:
                 self.deletable.append(body["id"])
 
@@ -123,7 +126,7 @@ class Workload:
             i += 1
 
     def raw(self, rng, i):
-        size = rng.choice([rng.randint(0, 4096), rng.randint(4096, 1 << 20), rng.randint(1 << 20, 5 << 20)])
+        size = rng.choice([rng.randint(0, 4096), rng.randint(4096, BIG // 5), rng.randint(BIG // 5, BIG)])
         data = os.urandom(size)
         name = f"raw-{rng.randint(0, 7)}.bin"  # a shared pool of names: new versions
         r = self.req("PUT", f"/folders/{self.folder}/files/{name}", data=data)
@@ -133,7 +136,7 @@ class Workload:
     def multipart(self, rng, i):
         parts = []
         for k in range(rng.randint(1, 3)):
-            data = os.urandom(rng.randint(100, 600_000))
+            data = os.urandom(rng.randint(100, BIG // 8))
             parts.append((f"mp-{next(UNIQUE)}.dat", data))
         r = self.req("POST", f"/folders/{self.folder}/files",
                      files=[("file", (n, d, "application/octet-stream")) for n, d in parts])
@@ -144,7 +147,7 @@ class Workload:
             self.ledger.file(f, sha(d))
 
     def tus(self, rng, i):
-        data = os.urandom(rng.randint(300_000, 3 << 20))
+        data = os.urandom(rng.randint(BIG // 16, BIG * 3 // 5))
         name = f"tus-{next(UNIQUE)}.bin"
         r = requests.post(self.s.url + "/api/v1/uploads", timeout=60, headers={
             **TUS, **self.s.auth, "Upload-Length": str(len(data)),
@@ -157,7 +160,8 @@ class Workload:
             r = requests.patch(url, data=chunk, timeout=60, headers={
                 **TUS, **self.s.auth, "Upload-Offset": str(off), "Content-Type": "application/offset+octet-stream"})
             assert r.status_code == 204, r.text
-            off += len(chunk)
+            off = int(r.headers["Upload-Offset"])  # what the server accepted
+        assert "Carboy-File-Id" in r.headers, r.headers
         fid = r.headers["Carboy-File-Id"]
         with self.ledger.lock:
             self.ledger.tus.append((fid, sha(data)))
@@ -187,7 +191,7 @@ class Workload:
         r = self.req("PUT", f"/folders/{self.folder}/files/{name}", data=data)
         assert r.status_code == 201, r.text
         body = r.json()
-        self.ledger.file(body, sha(data), deletable=rng.random() < 0.5)
+        self.ledger.file(body, sha(data))
         to = {"csv": "json", "sdf": rng.choice(["smi", "inchikey", "csv"]), "txt": "txt"}[kind]
         job = rng.choice([{"type": "convert", "inputs": [body["id"]], "params": {"to": to}},
                           {"type": "ingest", "inputs": [body["id"]]}])
@@ -195,6 +199,8 @@ class Workload:
         assert r.status_code == 202, r.text
         with self.ledger.lock:
             self.ledger.jobs.add(r.json()["id"])
+            if rng.random() < 0.5:  # only now: a delete before the job's POST would make it 404
+                self.ledger.deletable.append(body["id"])
 
     def run(self, duration):
         threads = [threading.Thread(target=self.loop, args=(fn, self.rng.random()))

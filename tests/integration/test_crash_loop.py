@@ -406,6 +406,34 @@ def test_orphan_grace_zero_sweeps_at_start(fresh):
     assert metric(s, "carboy_orphan_blobs_removed_total") == 1
 
 
+def test_concurrent_versions_answer_their_own(server):
+    """Regression (found by the crash loop): two uploads of one name at once each answer
+    with their own version and sha256, not the other's (the answer was read after the
+    commit, when the other could already be the current version)."""
+    f = server.folder("versions-at-once")["id"]
+    got, lock = [], threading.Lock()
+
+    def put(k):
+        for i in range(15):
+            data = os.urandom(2000 + k) + bytes([i])
+            r = server.api("PUT", f"/folders/{f}/files/same.bin", data=data)
+            assert r.status_code == 201, r.text
+            with lock:
+                got.append((r.json()["version"], r.json()["sha256"], sha(data)))
+
+    threads = [threading.Thread(target=put, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert len(got) == 60
+    assert all(answered == sent for _, answered, sent in got)
+    assert sorted(v for v, _, _ in got) == list(range(1, 61))
+    fid = server.api("GET", f"/folders/{f}").json()["files"][0]["id"]
+    for v, _, sent in got:
+        assert sha(server.api("GET", f"/files/{fid}/content?version={v}").content) == sent
+
+
 def test_orphan_grace_setting_is_checked(tmp_path):
     for value, want in (("soon", "CARBOY_ORPHAN_GRACE"), ("-1", "CARBOY_ORPHAN_GRACE"),
                         ("10", "CARBOY_JOB_TIMEOUT")):

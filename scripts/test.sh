@@ -41,9 +41,10 @@ unit() { # builddir, label
 integration() { # binary, label
   # the 100,000-molecule ingest runs in full on the plain build; under ASan (whose
   # allocator slows Open Babel several times) 20,000 molecules check the same paths
-  local mols=100000
-  [ "$2" = asan ] && mols=20000
-  CARBOY_TEST_BIG_MOLS=$mols CARBOY_BIN="$PWD/$1" $PY -m pytest -q -p no:cacheprovider tests/integration \
+  # the crash loop: 10 rounds of kill -9 on the plain build, 4 under ASan
+  local mols=100000 rounds=10
+  [ "$2" = asan ] && mols=20000 rounds=4
+  CARBOY_TEST_BIG_MOLS=$mols CARBOY_TEST_CRASH_ROUNDS=$rounds CARBOY_BIN="$PWD/$1" $PY -m pytest -q -p no:cacheprovider tests/integration \
     --junitxml="$results/integration-$2.xml" -o junit_suite_name="integration-$2"
 }
 

@@ -59,7 +59,7 @@ static const char usage_text[] =
   "Every flag has an environment twin: CARBOY_DATA, CARBOY_LISTEN, CARBOY_STORE,\n"
   "CARBOY_WORKERS; also CARBOY_ADMIN_PASSWORD, CARBOY_MAX_UPLOAD, CARBOY_LOG (text|json),\n"
   "CARBOY_LOG_LEVEL, CARBOY_HTTP_THREADS, CARBOY_SHUTDOWN_GRACE, CARBOY_JOB_TIMEOUT,\n"
-  "CARBOY_WORKER_MEMORY, CARBOY_MIGRATE_TO, CARBOY_MIGRATE_BATCH, CARBOY_VERIFY_REPAIR,\n"
+  "CARBOY_WORKER_MEMORY, CARBOY_ORPHAN_GRACE, CARBOY_MIGRATE_TO, CARBOY_MIGRATE_BATCH, CARBOY_VERIFY_REPAIR,\n"
   "CARBOY_VERIFY_FROM; for S3, AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (or the ECS\n"
   "container credentials), CARBOY_S3_PART_SIZE, CARBOY_S3_PARALLEL. See README.md.\n";
 
@@ -73,6 +73,7 @@ struct config {
   int http_threads;
   int grace;
   int job_timeout;
+  int orphan_grace; /* seconds before an unreferenced blob is swept */
   uint64_t max_upload;
   uint64_t worker_memory;
 };
@@ -198,6 +199,13 @@ static int load_config(int argc, char **argv, struct config *c, int serve)
   const char *jt = env_or("CARBOY_JOB_TIMEOUT", NULL);
   if (jt && parse_int("CARBOY_JOB_TIMEOUT (seconds)", jt, 1, 86400, &c->job_timeout))
     return 2;
+  c->orphan_grace = c->job_timeout > 3600 ? c->job_timeout : 3600;
+  const char *og = env_or("CARBOY_ORPHAN_GRACE", NULL);
+  if (og && parse_int("CARBOY_ORPHAN_GRACE (seconds)", og, 0, 30 * 86400, &c->orphan_grace))
+    return 2;
+  if (og && c->orphan_grace && c->orphan_grace < c->job_timeout)
+    return fail(2, "invalid CARBOY_ORPHAN_GRACE '%d': expected 0 or at least CARBOY_JOB_TIMEOUT (%d s), since a "
+                "job stores its artifacts before it records them", c->orphan_grace, c->job_timeout);
   c->worker_memory = 2ull << 30;
   const char *wm = env_or("CARBOY_WORKER_MEMORY", NULL);
   if (wm && (cb_parse_size(wm, &c->worker_memory) || c->worker_memory < (64u << 20)))
@@ -316,6 +324,13 @@ static int cmd_serve(int argc, char **argv)
   if (n <= 0)
     return fail(1, "cannot find this program's own path (/proc/self/exe)");
   jc.self_exe[n] = '\0';
+  /* The orphan sweep (src/maint/sweep.c). With no grace it runs once, here, before jobs
+   * or requests can store anything; otherwise in its own thread, now and periodically. */
+  if (!c.orphan_grace) {
+    struct maint_sweep_stats ss;
+    struct cb_errbuf seb = {{0}};
+    maint_sweep(store, c.data, 0, &ss, &seb);
+  }
   if (jobs_start(&jc, store, &eb)) {
     store_close(store);
     db_shutdown();
@@ -329,6 +344,8 @@ static int cmd_serve(int argc, char **argv)
   }
   if (maint_watch_start(store, c.store_default))
     CB_LOG(CB_LOG_WARN, "main", "cannot start the store watcher: a migration is followed after a restart");
+  if (c.orphan_grace && maint_sweep_start(store, c.data, c.orphan_grace))
+    CB_LOG(CB_LOG_WARN, "main", "cannot start the orphan sweep: orphaned blobs stay until a restart");
   CB_LOG(CB_LOG_INFO, "main", "carboy %s listening on http://%s (port %d), data %s, store %s, "
          "%d workers", CARBOY_VERSION, c.listen, http_server_port(), c.data, c.store, c.workers);
   printf("carboy: listening on http://%s\n", c.listen);
@@ -340,6 +357,7 @@ static int cmd_serve(int argc, char **argv)
          sig == SIGTERM ? "SIGTERM" : "SIGINT", c.grace);
   http_server_stop();
   jobs_stop();
+  maint_sweep_stop();
   maint_watch_stop();
   events_shutdown();
   store_close(store);

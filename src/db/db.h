@@ -147,6 +147,8 @@ cb_err db_folder_tree_files(const char *folder_id, db_tree_cb cb, void *ctx);
 /* ---- blobs ---- */
 cb_err db_blob_totals(int64_t *count, int64_t *bytes);
 int db_blob_known(const char *sha256);
+/* Like db_blob_known, but a database that does not answer is an error, not "unknown". */
+cb_err db_blob_lookup(const char *sha256, int *known);
 
 /* ---- tus uploads ---- */
 struct cb_upload {

@@ -399,13 +399,21 @@ cb_err db_file_put(const char *folder_id, const char *name, const char *owner_id
   if (e)
     return e;
   e = db_file_put_tx(folder_id, name, owner_id, sha256, size, media_type, kind, id);
+  /* Read back inside the transaction: after the commit, a concurrent upload of the same
+   * name may already be the current version, and the answer would report its version
+   * and sha256 as this upload's. */
+  int got = 0;
+  if (!e && out && !(e = db_file_get(id, out)))
+    got = 1;
   if (!e)
     e = db_commit();
   if (e) {
+    if (got)
+      db_file_clear(out);
     db_rollback();
     return e;
   }
-  return out ? db_file_get(id, out) : CB_OK;
+  return CB_OK;
 }
 
 cb_err db_file_find(const char *folder_id, const char *name, char id[CB_ID_LEN + 1], char sha256[65])
@@ -578,6 +586,20 @@ int db_blob_known(const char *sha256)
   int found = sqlite3_step(st) == SQLITE_ROW;
   sqlite3_reset(st);
   return found;
+}
+
+cb_err db_blob_lookup(const char *sha256, int *known)
+{
+  *known = 0;
+  sqlite3_stmt *st = db_query("SELECT 1 FROM blobs WHERE sha256 = ?", "s", sha256);
+  if (!st)
+    return CB_EDB;
+  int rc = sqlite3_step(st);
+  sqlite3_reset(st);
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+    return CB_EDB;
+  *known = rc == SQLITE_ROW;
+  return CB_OK;
 }
 
 /* -------------------------------------------------------------- uploads */

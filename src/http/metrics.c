@@ -1,7 +1,9 @@
 /* Prometheus metrics: requests by route and status, a latency histogram per route,
- * bytes in and out, and the store's size (from the database). */
+ * bytes in and out, the store's size and what the orphan sweep removed (from the
+ * database). */
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "http/http.h"
@@ -117,6 +119,17 @@ int metrics_render(struct cb_buf *b)
                    "# HELP carboy_uptime_seconds Seconds since the server started.\n"
                    "# TYPE carboy_uptime_seconds gauge\ncarboy_uptime_seconds %.3f\n",
                 (long long)blobs, (long long)bytes, (double)((uint64_t)cb_time_now_ms() - app.started_ms) / 1e3);
+  static const char *const sweep[3][3] = {
+    {"sweep_blobs", "carboy_orphan_blobs_removed_total", "Orphaned blobs (referenced by nothing) the sweep removed."},
+    {"sweep_bytes", "carboy_orphan_bytes_removed_total", "Bytes of the orphaned blobs the sweep removed."},
+    {"sweep_tmp", "carboy_orphan_temporary_removed_total", "Leftover temporary objects and upload parts the sweep removed."},
+  };
+  for (int i = 0; i < 3; i++) {
+    char v[32] = "0";
+    db_setting_get(sweep[i][0], v, sizeof v, NULL);
+    cb_buf_printf(b, "# HELP %s %s\n# TYPE %s counter\n%s %lld\n", sweep[i][1], sweep[i][2], sweep[i][1],
+                  sweep[i][1], strtoll(v, NULL, 10));
+  }
   int64_t counts[5];
   static const char *const states[5] = {"queued", "running", "succeeded", "failed", "canceled"};
   if (!db_job_counts(counts)) {

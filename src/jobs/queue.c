@@ -623,16 +623,6 @@ static void unpack_name(const char *archive, char *out, size_t cap)
     snprintf(out, cap, "archive");
 }
 
-/* Blobs a failed unpack stored that nothing references go again. (An upload of the same
- * bytes that finished storing in this very instant but records them only after the check
- * would find its blob gone: the window is a few statements after a failure.) */
-static void unpack_reclaim(struct db_unpack_file *files, int n)
-{
-  for (int i = 0; i < n; i++)
-    if (files[i].sha256 && !db_blob_known(files[i].sha256))
-      store_remove(store, files[i].sha256);
-}
-
 /* "unpack": the members of an archive (inputs[0], its current version) as files in a new
  * folder named after it, in output_folder_id or beside the archive, the archive's folders
  * recreated below it. The converter process writes the members into the work folder under
@@ -764,8 +754,11 @@ static enum outcome run_unpack(struct run *r, char *err, size_t errcap)
     jobs_wake(); /* the members' own ingests */
   }
 done:
+  /* What a failed unpack stored is referenced by nothing: the orphan sweep removes it
+   * after the grace period (removing it here could take a blob that an upload of the
+   * same bytes has just committed and not yet recorded). */
   if (out != OUT_DONE && stored && !r->lost)
-    unpack_reclaim(files, stored);
+    CB_LOG(CB_LOG_DEBUG, "jobs", "job %s: %d blob(s) of the failed unpack left to the orphan sweep", j->id, stored);
   if (workdir[0])
     rm_rf(workdir);
   free(files);

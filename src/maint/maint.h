@@ -1,5 +1,5 @@
 /* Maintenance of the blob store: which store is live (live.c), carboy migrate
- * (migrate.c) and carboy verify (verify.c). This folder joins the database (which blobs
+ * (migrate.c), carboy verify (verify.c) and the orphan sweep (sweep.c). This folder joins the database (which blobs
  * exist, what state each is in, which store is live) to the store layer (the bytes):
  * store/ never sees the database, so the orchestration lives here, above both. */
 #ifndef CB_MAINT_H
@@ -58,5 +58,22 @@ struct maint_verify_opts {
 /* Re-hashes every blob the database knows; *bad gets the blobs still missing or corrupt
  * at the end (after repair). */
 cb_err maint_verify(const struct maint_verify_opts *o, int64_t *bad, struct cb_errbuf *eb);
+
+struct maint_sweep_stats {
+  int64_t seen;  /* blobs listed */
+  int64_t blobs; /* orphans removed */
+  int64_t bytes; /* their bytes */
+  int64_t tmp;   /* temporary objects of the store removed */
+  int64_t parts; /* DATA/uploads part files without an upload removed */
+};
+/* One pass of the orphan sweep over the live store and DATA/uploads: blobs nothing
+ * references, temporary objects and upload parts without an upload, each last written
+ * more than grace_s seconds ago, are removed. Stops (and says so in eb) when the store
+ * cannot be listed or the database does not answer: nothing is removed on a guess. */
+cb_err maint_sweep(struct store *store, const char *data_dir, int grace_s, struct maint_sweep_stats *st,
+                   struct cb_errbuf *eb);
+/* A thread that sweeps now and then every grace_s seconds (1 s to 1 h). */
+cb_err maint_sweep_start(struct store *store, const char *data_dir, int grace_s);
+void maint_sweep_stop(void);
 
 #endif

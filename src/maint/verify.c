@@ -80,8 +80,9 @@ static int check_blob(const struct cb_blob_ref *b, void *ctx)
   return 0;
 }
 
-static int check_orphan(void *ctx, const char *sha256, uint64_t size)
+static int check_orphan(void *ctx, const char *sha256, uint64_t size, int64_t mtime_ms)
 {
+  (void)mtime_ms;
   struct vctx *v = ctx;
   if (db_blob_known(sha256))
     return 0;

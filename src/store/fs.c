@@ -1,9 +1,18 @@
 /* The local-folder blob store. Layout under ROOT:
  *   ROOT/ab/cd/abcd...64 hex   committed blobs, read-only (0444)
  *   ROOT/.tmp/put-XXXXXX       blobs being written; never visible under a hash
+ *   ROOT/.tmp/named-XXXXXX     named objects being written
+ *   ROOT/.tmp/sweep-SHA        a blob the orphan sweep is removing (for an instant)
  * A put writes the temp file, fsyncs it, renames it to its hash and fsyncs the
  * directory, so a crash at any point leaves no partial blob under a hash. Leftover temp
- * files older than an hour are removed when the store opens. */
+ * files older than an hour are removed when the store opens (and older than the orphan
+ * grace by the server's sweep, clean_tmp).
+ *
+ * A blob's mtime is when it was last committed: a put of bytes stored already touches
+ * the blob instead of writing it again. The orphan sweep (remove_stale) relies on it: it
+ * renames a blob it found old into .tmp/ and looks at its time again; a put that touched
+ * it before the rename is seen (the blob goes back), one that comes after finds no blob
+ * and installs its own copy. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -69,23 +78,37 @@ static void blob_path(const struct fs_state *st, const char *sha, char *out, siz
   snprintf(out, cap, "%s/%.2s/%.2s/%s", st->root, sha, sha + 2, sha);
 }
 
-static void clean_tmp(struct fs_state *st)
+static int64_t mtime_ms(const struct stat *sb)
+{
+  return (int64_t)sb->st_mtim.tv_sec * 1000 + sb->st_mtim.tv_nsec / 1000000;
+}
+
+/* Temporary files (put-, named-, sweep-) last written before before_ms go. */
+static int clean_tmp(struct fs_state *st, int64_t before_ms)
 {
   char dir[PATH_MAX + 8];
   snprintf(dir, sizeof dir, "%s/.tmp", st->root);
   DIR *d = opendir(dir);
   if (!d)
-    return;
+    return 0;
   struct dirent *de;
-  time_t now = time(NULL);
+  int removed = 0;
   while ((de = readdir(d))) {
-    if (strncmp(de->d_name, "put-", 4))
+    if (strncmp(de->d_name, "put-", 4) && strncmp(de->d_name, "named-", 6) && strncmp(de->d_name, "sweep-", 6))
       continue;
     struct stat sb;
-    if (fstatat(dirfd(d), de->d_name, &sb, AT_SYMLINK_NOFOLLOW) == 0 && now - sb.st_mtime > 3600)
-      unlinkat(dirfd(d), de->d_name, 0);
+    if (fstatat(dirfd(d), de->d_name, &sb, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(sb.st_mode) &&
+        mtime_ms(&sb) < before_ms && unlinkat(dirfd(d), de->d_name, 0) == 0)
+      removed++;
   }
   closedir(d);
+  return removed;
+}
+
+static cb_err fs_clean_tmp(void *state, int64_t before_ms, int *removed)
+{
+  *removed = clean_tmp(state, before_ms);
+  return CB_OK;
 }
 
 static cb_err fs_open(const char *url, void **state, struct cb_errbuf *eb)
@@ -120,7 +143,7 @@ static cb_err fs_open(const char *url, void **state, struct cb_errbuf *eb)
     free(st);
     return CB_EIO;
   }
-  clean_tmp(st);
+  clean_tmp(st, cb_time_now_ms() - 3600 * 1000);
   *state = st;
   return CB_OK;
 }
@@ -192,13 +215,23 @@ static void fs_put_abort(void *put)
   free(p);
 }
 
+/* Whether the blob at path exists; if so its mtime becomes now (it was just committed
+ * again: the orphan sweep must see it as new). A blob the sweep took away in between is
+ * absent, and the caller stores its own copy. */
+static int stored_already(const char *path)
+{
+  if (utimensat(AT_FDCWD, path, NULL, 0) == 0)
+    return 1;
+  struct stat sb;
+  return errno != ENOENT && stat(path, &sb) == 0;
+}
+
 /* Moves the complete, synced file at src to the blob's name. */
 static cb_err install(struct fs_state *st, const char *src, const char *sha, struct cb_errbuf *eb)
 {
   char dst[PATH_MAX], dir[PATH_MAX];
   blob_path(st, sha, dst, sizeof dst);
-  struct stat sb;
-  if (stat(dst, &sb) == 0) { /* identical content is stored once */
+  if (stored_already(dst)) { /* identical content is stored once */
     unlink(src);
     return CB_OK;
   }
@@ -246,9 +279,8 @@ static cb_err fs_put_commit(void *put, const char *sha, uint64_t size, struct cb
 static cb_err fs_adopt(void *state, const char *path, const char *sha, struct cb_errbuf *eb)
 {
   char dst[PATH_MAX];
-  struct stat sb;
   blob_path(state, sha, dst, sizeof dst);
-  if (stat(dst, &sb) == 0) { /* stored already: nothing to sync */
+  if (stored_already(dst)) { /* stored already: nothing to sync */
     unlink(path);
     return CB_OK;
   }
@@ -328,6 +360,32 @@ static cb_err fs_remove(void *state, const char *sha)
   return CB_OK;
 }
 
+static cb_err fs_remove_stale(void *state, const char *sha, int64_t before_ms)
+{
+  struct fs_state *st = state;
+  char path[PATH_MAX], trash[PATH_MAX];
+  struct stat sb;
+  blob_path(st, sha, path, sizeof path);
+  snprintf(trash, sizeof trash, "%s/.tmp/sweep-%s", st->root, sha);
+  if (stat(path, &sb))
+    return errno == ENOENT ? CB_ENOTFOUND : CB_EIO;
+  if (mtime_ms(&sb) >= before_ms)
+    return CB_ECONFLICT;
+  if (rename(path, trash))
+    return errno == ENOENT ? CB_ENOTFOUND : CB_EIO;
+  /* Committed again between the stat and the rename: it goes back (over a copy a put
+   * may have installed meanwhile: the same bytes). */
+  if (stat(trash, &sb) == 0 && mtime_ms(&sb) >= before_ms) {
+    if (rename(trash, path)) {
+      CB_LOG_SYSERR("store", "rename", path);
+      return CB_EIO;
+    }
+    return CB_ECONFLICT;
+  }
+  unlink(trash);
+  return CB_OK;
+}
+
 static int is_hex_name(const char *s, size_t n)
 {
   return strlen(s) == n && cb_is_hex(s, n);
@@ -359,7 +417,7 @@ static cb_err fs_list(void *state, store_list_fn cb, void *ctx)
         struct stat sb;
         if (!is_hex_name(c->d_name, 64) || fstatat(dirfd(d3), c->d_name, &sb, 0))
           continue;
-        stop = cb(ctx, c->d_name, (uint64_t)sb.st_size);
+        stop = cb(ctx, c->d_name, (uint64_t)sb.st_size, mtime_ms(&sb));
       }
       if (d3)
         closedir(d3);
@@ -456,4 +514,6 @@ const struct store_ops store_fs_ops = {
   .space = fs_space,
   .put_named = fs_put_named,
   .get_named = fs_get_named,
+  .remove_stale = fs_remove_stale,
+  .clean_tmp = fs_clean_tmp,
 };

@@ -1102,6 +1102,29 @@ static int sweep_uploads(struct s3_state *st, const char *tmp, int64_t before_ms
   return aborted;
 }
 
+/* Temporary objects under PREFIX/.tmp/ and unfinished multipart uploads older than
+ * before_ms go: what a process that died mid-upload left. */
+static cb_err clean_tmp(struct s3_state *st, int64_t before_ms, int *removed)
+{
+  char tmp[S3_KEY_MAX];
+  struct cb_errbuf eb = {{0}};
+  snprintf(tmp, sizeof tmp, "%s%s.tmp/", st->prefix, st->prefix[0] ? "/" : "");
+  struct tmp_sweep sw = {st, before_ms, 0};
+  cb_err e = list_keys(st, tmp, 0, 0, sweep_one, &sw, NULL, &eb);
+  if (sw.removed)
+    CB_LOG(CB_LOG_INFO, "s3", "removed %d leftover temporary object(s) under %s", sw.removed, tmp);
+  int ab = sweep_uploads(st, tmp, before_ms);
+  if (ab)
+    CB_LOG(CB_LOG_INFO, "s3", "aborted %d unfinished multipart upload(s) under %s", ab, tmp);
+  *removed = sw.removed + ab;
+  return e;
+}
+
+static cb_err s3_clean_tmp(void *state, int64_t before_ms, int *removed)
+{
+  return clean_tmp(state, before_ms, removed);
+}
+
 static int count_one(void *ctx, const struct list_page *ent)
 {
   (void)ent;
@@ -1176,15 +1199,8 @@ static cb_err s3_open(const char *url, void **state, struct cb_errbuf *eb)
     }
     CB_LOG(CB_LOG_WARN, "s3", "bucket '%s' does not answer yet: %s", st->bucket, peb.msg);
   } else {
-    char tmp[S3_KEY_MAX];
-    snprintf(tmp, sizeof tmp, "%s%s.tmp/", st->prefix, st->prefix[0] ? "/" : "");
-    struct tmp_sweep sw = {st, cb_time_now_ms() - S3_TMP_AGE_S * 1000, 0};
-    list_keys(st, tmp, 0, 0, sweep_one, &sw, NULL, &peb);
-    if (sw.removed)
-      CB_LOG(CB_LOG_INFO, "s3", "removed %d leftover temporary object(s) under %s", sw.removed, tmp);
-    int ab = sweep_uploads(st, tmp, sw.before_ms);
-    if (ab)
-      CB_LOG(CB_LOG_INFO, "s3", "aborted %d unfinished multipart upload(s) under %s", ab, tmp);
+    int removed = 0;
+    clean_tmp(st, cb_time_now_ms() - S3_TMP_AGE_S * 1000, &removed);
   }
   CB_LOG(CB_LOG_INFO, "s3", "bucket '%s' at %s (%s addressing), prefix '%s', region %s, parts of %zu MiB x %d",
          st->bucket, st->endpoint, st->path_style ? "path-style" : "virtual-host", st->prefix, st->region,
@@ -1743,7 +1759,7 @@ static int list_one(void *ctx, const struct list_page *ent)
   /* ab/cd/abcd... */
   if (k[2] != '/' || k[5] != '/' || !cb_is_hex(k + 6, 64) || memcmp(k, k + 6, 2) || memcmp(k + 3, k + 8, 2))
     return 0;
-  return l->cb(l->ctx, k + 6, ent->size);
+  return l->cb(l->ctx, k + 6, ent->size, ent->modified_ms);
 }
 
 static cb_err s3_list(void *state, store_list_fn cb, void *ctx)
@@ -1814,6 +1830,7 @@ const struct store_ops store_s3_ops = {
   .head = s3_head,
   .remove = s3_remove,
   .list = s3_list,
+  .clean_tmp = s3_clean_tmp,
   .space = s3_space,
   .put_named = s3_put_named,
   .get_named = s3_get_named,

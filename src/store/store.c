@@ -280,6 +280,21 @@ cb_err store_list(struct store *s, store_list_fn cb, void *ctx)
   return s->ops->list(s->state, cb, ctx);
 }
 
+cb_err store_remove_stale(struct store *s, const char *sha256, int64_t before_ms)
+{
+  if (!sha_valid(sha256))
+    return CB_EINVAL;
+  if (s->ops->remove_stale)
+    return s->ops->remove_stale(s->state, sha256, before_ms);
+  return s->ops->remove(s->state, sha256);
+}
+
+cb_err store_clean_tmp(struct store *s, int64_t before_ms, int *removed)
+{
+  *removed = 0;
+  return s->ops->clean_tmp ? s->ops->clean_tmp(s->state, before_ms, removed) : CB_OK;
+}
+
 cb_err store_local_path(struct store *s, const char *sha256, char *out, size_t cap)
 {
   if (!sha_valid(sha256) || !(s->ops->caps & STORE_CAP_LOCAL_PATH))

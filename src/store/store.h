@@ -26,8 +26,9 @@ enum {
 
 /* Receives bytes of a blob; returns non-zero to stop (e.g. the client went away). */
 typedef int (*store_sink_fn)(void *ctx, const void *buf, size_t n);
-/* Receives one blob name during list; returns non-zero to stop. */
-typedef int (*store_list_fn)(void *ctx, const char *sha256, uint64_t size);
+/* Receives one blob name during list, with its size and when it was last written or
+ * committed again (ms since the epoch; 0 when unknown); returns non-zero to stop. */
+typedef int (*store_list_fn)(void *ctx, const char *sha256, uint64_t size, int64_t mtime_ms);
 
 struct store_ops {
   int version;        /* STORE_OPS_VERSION */
@@ -54,6 +55,15 @@ struct store_ops {
    * and atomically (a reader sees the old or the new object, never a part). */
   cb_err (*put_named)(void *state, const char *name, const void *buf, size_t n, struct cb_errbuf *eb);
   cb_err (*get_named)(void *state, const char *name, store_sink_fn sink, void *ctx, struct cb_errbuf *eb);
+  /* Optional: removes blob sha256 only if it was last written or committed before
+   * before_ms (CB_ECONFLICT when it is newer, CB_ENOTFOUND when absent). A commit of the
+   * same bytes racing with it either refreshes the blob first (kept) or finds it gone
+   * and stores it again. Without it, store_remove_stale just removes (the caller has
+   * checked the listing's time). */
+  cb_err (*remove_stale)(void *state, const char *sha256, int64_t before_ms);
+  /* Optional: removes temporary objects (parts of puts that never committed) older than
+   * before_ms; *removed gets how many. */
+  cb_err (*clean_tmp)(void *state, int64_t before_ms, int *removed);
 };
 
 extern const struct store_ops store_fs_ops;
@@ -92,6 +102,10 @@ cb_err store_get_range(struct store *s, const char *sha256, uint64_t off, uint64
 cb_err store_head(struct store *s, const char *sha256, uint64_t *size);
 cb_err store_remove(struct store *s, const char *sha256);
 cb_err store_list(struct store *s, store_list_fn cb, void *ctx);
+/* The orphan sweep's removal (src/maint/sweep.c): see remove_stale above. */
+cb_err store_remove_stale(struct store *s, const char *sha256, int64_t before_ms);
+/* Temporary objects older than before_ms go (a backend without them: 0 removed). */
+cb_err store_clean_tmp(struct store *s, int64_t before_ms, int *removed);
 cb_err store_local_path(struct store *s, const char *sha256, char *out, size_t cap);
 /* Named objects (a backup's manifest): name is 1-100 characters of [a-z0-9._-], starting
  * with a letter or digit (CB_EINVAL otherwise, or when the backend keeps none).

@@ -188,6 +188,20 @@ static cb_err tier_list(void *state, store_list_fn cb, void *ctx)
   return store_list(cur, cb, ctx);
 }
 
+static cb_err tier_remove_stale(void *state, const char *sha256, int64_t before_ms)
+{
+  struct store *cur;
+  snap(state, &cur, NULL);
+  return store_remove_stale(cur, sha256, before_ms);
+}
+
+static cb_err tier_clean_tmp(void *state, int64_t before_ms, int *removed)
+{
+  struct store *cur;
+  snap(state, &cur, NULL);
+  return store_clean_tmp(cur, before_ms, removed);
+}
+
 static cb_err tier_adopt(void *state, const char *path, const char *sha256, struct cb_errbuf *eb)
 {
   struct store *cur;
@@ -235,6 +249,8 @@ static const struct store_ops tier_template = {
   .adopt_file = tier_adopt,
   .local_path = tier_local_path,
   .space = tier_space,
+  .remove_stale = tier_remove_stale,
+  .clean_tmp = tier_clean_tmp,
 };
 
 static struct tier *tier_of(struct store *s)

@@ -24,8 +24,9 @@ static int out_sink(void *ctx, const void *buf, size_t n)
   return fwrite(buf, 1, n, stdout) != n;
 }
 
-static int print_blob(void *ctx, const char *sha, uint64_t size)
+static int print_blob(void *ctx, const char *sha, uint64_t size, int64_t mtime_ms)
 {
+  (void)mtime_ms;
   (*(long *)ctx)++;
   printf("%s %llu\n", sha, (unsigned long long)size);
   return 0;

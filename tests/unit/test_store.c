@@ -1,10 +1,12 @@
 /* The file store through the store_* wrappers: streaming put, dedup, ranges, abort,
- * adoption of a local file, and fault injection. */
+ * adoption of a local file, the orphan sweep's removal, and fault injection. */
 #include <dirent.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "store/store.h"
@@ -36,9 +38,33 @@ static int count_tmp(const char *root)
   return n;
 }
 
-static int count_blobs(void *ctx, const char *sha, uint64_t size)
+struct age {
+  const char *sha;
+  int64_t mtime_ms;
+};
+
+static int find_age(void *ctx, const char *sha, uint64_t size, int64_t mtime_ms)
 {
-  (void)sha, (void)size;
+  struct age *a = ctx;
+  (void)size;
+  if (!strcmp(sha, a->sha))
+    a->mtime_ms = mtime_ms;
+  return 0;
+}
+
+/* Sets the time of the blob (or any file) at path to `ago` seconds in the past. */
+static void age_file(const char *path, int ago)
+{
+  struct timespec ts[2];
+  clock_gettime(CLOCK_REALTIME, &ts[0]);
+  ts[0].tv_sec -= ago;
+  ts[1] = ts[0];
+  utimensat(AT_FDCWD, path, ts, 0);
+}
+
+static int count_blobs(void *ctx, const char *sha, uint64_t size, int64_t mtime_ms)
+{
+  (void)sha, (void)size, (void)mtime_ms;
   (*(int *)ctx)++;
   return 0;
 }
@@ -74,6 +100,43 @@ int main(void)
   int nblobs = 0;
   store_list(s, count_blobs, &nblobs);
   CHECK(nblobs == 1);
+
+  /* the sweep's removal: an old blob goes; one committed again (a put of the same bytes
+   * touches it) is young and stays */
+  char bpath[600];
+  CHECK(store_local_path(s, sha, bpath, sizeof bpath) == CB_OK);
+  age_file(bpath, 7200);
+  struct age a = {sha, 0};
+  store_list(s, find_age, &a);
+  CHECK(a.mtime_ms > 0 && a.mtime_ms < cb_time_now_ms() - 7000 * 1000);
+  CHECK(store_put_begin(s, 0, &p, &eb) == CB_OK);
+  CHECK(store_put_write(p, msg, strlen(msg), &eb) == CB_OK);
+  CHECK(store_put_commit(p, sha, &size, &eb) == CB_OK);
+  a.mtime_ms = 0;
+  store_list(s, find_age, &a);
+  CHECK(a.mtime_ms > cb_time_now_ms() - 60 * 1000);
+  CHECK(store_remove_stale(s, sha, cb_time_now_ms() - 3600 * 1000) == CB_ECONFLICT);
+  CHECK(store_head(s, sha, NULL) == CB_OK);
+  age_file(bpath, 7200);
+  CHECK(store_remove_stale(s, sha, cb_time_now_ms() - 3600 * 1000) == CB_OK);
+  CHECK(store_head(s, sha, NULL) == CB_ENOTFOUND);
+  CHECK(store_remove_stale(s, sha, cb_time_now_ms()) == CB_ENOTFOUND);
+  CHECK(count_tmp(root) == 0);
+  CHECK(store_put_begin(s, 0, &p, &eb) == CB_OK); /* stored again */
+  CHECK(store_put_write(p, msg, strlen(msg), &eb) == CB_OK);
+  CHECK(store_put_commit(p, sha, &size, &eb) == CB_OK);
+
+  /* temporary files: young ones stay, old ones go */
+  char t1[600], t2[600];
+  snprintf(t1, sizeof t1, "%s/.tmp/put-old", root);
+  snprintf(t2, sizeof t2, "%s/.tmp/put-new", root);
+  fclose(fopen(t1, "w"));
+  fclose(fopen(t2, "w"));
+  age_file(t1, 600);
+  int cleaned = 0;
+  CHECK(store_clean_tmp(s, cb_time_now_ms() - 300 * 1000, &cleaned) == CB_OK && cleaned == 1);
+  CHECK(access(t1, F_OK) != 0 && access(t2, F_OK) == 0);
+  unlink(t2);
 
   /* ranges */
   struct collect c = {{0}};

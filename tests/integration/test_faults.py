@@ -171,7 +171,6 @@ STORE_FAULTS = [  # (CARBOY_STORE_FAULT, status)
     ("short:enospc:100000:3", 507),
     ("short:eio:100000:3", 500),
     ("fsync:eio:1:3", 500),
-    ("fsync:enospc:1:3", 507),
 ]
 
 

@@ -44,7 +44,7 @@ static cb_err open_conn(sqlite3 **out)
 {
   sqlite3 *db = NULL;
   int rc = sqlite3_open_v2(db_path, &db,
-                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, db_fault_vfs());
   if (rc != SQLITE_OK) {
     CB_LOG(CB_LOG_ERROR, "db", "cannot open %s: %s", db_path, db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
     sqlite3_close(db);
@@ -308,6 +308,9 @@ cb_err db_init(const char *path, struct cb_errbuf *eb)
     cb_errf(eb, "SQLite was built without thread support");
     return CB_EDB;
   }
+  cb_err e = db_fault_from_env(eb);
+  if (e)
+    return e;
   free(db_path);
   db_path = strdup(path);
   if (!db_path)

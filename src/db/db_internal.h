@@ -24,6 +24,10 @@ void db_col_copy(sqlite3_stmt *st, int col, char *dst, size_t cap);
 cb_err db_each_row(sqlite3_stmt *st, int (*row)(sqlite3_stmt *, void *), void *ctx);
 /* Steps st once: CB_OK with a row (caller resets), CB_ENOTFOUND without. */
 cb_err db_one_row(sqlite3_stmt *st);
+/* Fault injection for tests (faultvfs.c): reads CARBOY_DB_FAULT and registers the shim
+ * VFS; db_fault_vfs() names it for sqlite3_open_v2, NULL when off. */
+cb_err db_fault_from_env(struct cb_errbuf *eb);
+const char *db_fault_vfs(void);
 #define DB_COPY(st, col, field) db_col_copy((st), (col), (field), sizeof(field))
 
 /* Column lists and row readers shared by the query files. */

@@ -251,6 +251,10 @@ static int form_get(const char *key, const char *value, size_t len, void *ud)
 {
   (void)key;
   struct form *fm = ud;
+  /* civetweb 1.15 goes on calling this for the rest of a part after it answered ABORT: the
+   * first error stays, and no later byte may land in the blob after a failed write */
+  if (fm->err)
+    return MG_FORM_FIELD_HANDLE_ABORT;
   if (!fm->put)
     return MG_FORM_FIELD_HANDLE_NEXT;
   fm->r->bytes_in += len;

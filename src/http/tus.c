@@ -174,6 +174,31 @@ static int load_upload(struct req *r, struct cb_upload *u)
   return 0;
 }
 
+static int restore_sink(void *ctx, const void *buf, size_t n)
+{
+  return cb_write_all(*(int *)ctx, buf, n) != 0;
+}
+
+/* The store took the part (by rename or copy) but the file could not be recorded: put the
+ * blob's bytes back as the part, so that completing the upload again can work. */
+static void restore_part(const char *sha, uint64_t size, const char *path)
+{
+  char tmp[4300];
+  struct cb_errbuf eb = {{0}};
+  snprintf(tmp, sizeof tmp, "%s.restore", path);
+  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  cb_err e = fd < 0 ? CB_EIO : store_get_range(app.store, sha, 0, size, restore_sink, &fd, &eb);
+  if (!e && (fsync(fd) || rename(tmp, path)))
+    e = CB_EIO;
+  if (fd >= 0)
+    close(fd);
+  if (e) {
+    unlink(tmp);
+    CB_LOG(CB_LOG_ERROR, "tus", "cannot put the bytes of %s back as %s: %s", sha, path,
+           eb.msg[0] ? eb.msg : strerror(errno));
+  }
+}
+
 /* The upload is complete: move its bytes into the store and record the file. */
 static cb_err finalize(struct req *r, struct cb_upload *u, struct cb_errbuf *eb)
 {
@@ -205,9 +230,13 @@ static cb_err finalize(struct req *r, struct cb_upload *u, struct cb_errbuf *eb)
     memcpy(u->file_id, f.id, sizeof u->file_id);
     http_audit(r, "file.upload", "file", f.id, u->filename);
   }
-  if (e)
+  if (e) {
     cb_errf(eb, "cannot record the upload: %s", cb_strerror(e));
-  unlink(path); /* gone already when the store adopted it */
+    if (access(path, F_OK))
+      restore_part(sha, size, path);
+    return e;
+  }
+  unlink(path); /* gone already when the store took it */
   return e;
 }
 

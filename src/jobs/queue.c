@@ -485,7 +485,9 @@ static enum outcome run_ingest(struct run *r, char *err, size_t errcap, int *pub
 failed:
   if (out == OUT_DONE && version == f.version) {
     publish_file(f.owner_id, f.id, "processed", NULL);
-  } else if (out == OUT_FAIL && version == f.version) {
+  } else if ((out == OUT_FAIL || (out == OUT_RETRY && r->job->attempts >= r->job->max_attempts)) &&
+             version == f.version) {
+    /* the file is at fault, or store/database trouble outlasted the last attempt */
     db_file_set_status(f.id, version, "failed", err);
     publish_file(f.owner_id, f.id, "failed", err);
   }

@@ -73,6 +73,17 @@ static int fsync_dir(const char *dir)
   return rc;
 }
 
+/* fsync of a blob's file, where CARBOY_STORE_FAULT can make it fail */
+static int fsync_blob(int fd)
+{
+  int err = store_fault_fsync();
+  if (err) {
+    errno = err;
+    return -1;
+  }
+  return fsync(fd);
+}
+
 static void blob_path(const struct fs_state *st, const char *sha, char *out, size_t cap)
 {
   snprintf(out, cap, "%s/%.2s/%.2s/%s", st->root, sha, sha + 2, sha);
@@ -183,7 +194,11 @@ static cb_err fs_put_write(void *put, const void *buf, size_t n, struct cb_errbu
   struct fs_put *p = put;
   const char *c = buf;
   while (n) {
-    ssize_t w = write(p->fd, c, n);
+    int ferr = 0;
+    size_t want = store_fault_write(p->written, n, &ferr);
+    ssize_t w = ferr ? -1 : write(p->fd, c, want);
+    if (ferr)
+      errno = ferr;
     if (w < 0) {
       if (errno == EINTR)
         continue;
@@ -260,7 +275,7 @@ static cb_err fs_put_commit(void *put, const char *sha, uint64_t size, struct cb
 {
   struct fs_put *p = put;
   cb_err e = CB_OK;
-  if (fchmod(p->fd, 0444) || fsync(p->fd)) {
+  if (fchmod(p->fd, 0444) || fsync_blob(p->fd)) {
     int err = errno;
     CB_LOG_SYSERR("store", "fsync", p->tmp);
     cb_errf(eb, "cannot sync blob: %s", strerror(err));
@@ -285,7 +300,7 @@ static cb_err fs_adopt(void *state, const char *path, const char *sha, struct cb
     return CB_OK;
   }
   int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0 || fchmod(fd, 0444) || fsync(fd)) {
+  if (fd < 0 || fchmod(fd, 0444) || fsync_blob(fd)) {
     int err = errno;
     if (fd >= 0)
       close(fd);

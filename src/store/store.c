@@ -3,6 +3,7 @@
 #include "store/store.h"
 
 #include <assert.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -30,29 +31,76 @@ struct store_put {
   uint64_t max;
 };
 
-/* ---- fault injection ---- */
+/* ---- fault injection (CARBOY_STORE_FAULT=OP:KIND[:AFTER[:COUNT]], see store.h) ---- */
+enum { FAULT_WRITE = 1, FAULT_COMMIT, FAULT_SHORT, FAULT_FSYNC };
 static struct {
   int on;
-  int op;  /* 1 = write, 2 = commit */
-  cb_err err;
+  int op;
+  cb_err err;  /* for the wrapper's points */
+  int errnum;  /* for the backends' points: ENOSPC or EIO */
   uint64_t after;
+  uint64_t count;               /* faults before everything passes again; 0: no end */
+  atomic_ullong injected;
+  atomic_ullong passed;         /* commits or fsyncs let through (AFTER of those) */
 } fault;
 
 void store_fault_from_env(void)
 {
   const char *f = getenv("CARBOY_STORE_FAULT");
-  memset(&fault, 0, sizeof fault);
+  fault.on = 0;
+  fault.op = 0;
+  fault.after = fault.count = 0;
+  atomic_store(&fault.injected, 0);
+  atomic_store(&fault.passed, 0);
   if (!f || !*f)
     return;
   char op[16] = "", kind[16] = "";
-  unsigned long long after = 0;
-  if (sscanf(f, "%15[a-z]:%15[a-z]:%llu", op, kind, &after) < 2)
+  unsigned long long after = 0, count = 0;
+  if (sscanf(f, "%15[a-z]:%15[a-z]:%llu:%llu", op, kind, &after, &count) < 2)
     return;
-  fault.op = !strcmp(op, "write") ? 1 : !strcmp(op, "commit") ? 2 : 0;
+  fault.op = !strcmp(op, "write") ? FAULT_WRITE : !strcmp(op, "commit") ? FAULT_COMMIT
+             : !strcmp(op, "short") ? FAULT_SHORT : !strcmp(op, "fsync") ? FAULT_FSYNC : 0;
   fault.err = !strcmp(kind, "enospc") ? CB_ENOSPC : CB_EIO;
+  fault.errnum = fault.err == CB_ENOSPC ? ENOSPC : EIO;
   fault.after = after;
+  fault.count = count;
   fault.on = fault.op != 0;
   CB_LOG(CB_LOG_WARN, "store", "fault injection on: %s", f);
+}
+
+/* Takes one fault of the window: 0 once COUNT faults were injected. */
+static int fault_take(const char *what)
+{
+  unsigned long long n = atomic_fetch_add(&fault.injected, 1);
+  if (fault.count && n >= fault.count)
+    return 0;
+  CB_LOG(CB_LOG_WARN, "store", "injected fault %llu: %s", n + 1, what);
+  return 1;
+}
+
+/* For commit and fsync: the first AFTER pass, then faults. */
+static int fault_after_passed(void)
+{
+  return atomic_fetch_add(&fault.passed, 1) >= fault.after;
+}
+
+size_t store_fault_write(uint64_t at, size_t n, int *err)
+{
+  *err = 0;
+  if (!fault.on || fault.op != FAULT_SHORT || at + n <= fault.after)
+    return n;
+  if (at < fault.after) /* the write that crosses AFTER stops there, as a short one would */
+    return (fault.count && atomic_load(&fault.injected) >= fault.count) ? n : (size_t)(fault.after - at);
+  if (fault_take("short write"))
+    *err = fault.errnum;
+  return n;
+}
+
+int store_fault_fsync(void)
+{
+  if (!fault.on || fault.op != FAULT_FSYNC || !fault_after_passed())
+    return 0;
+  return fault_take("fsync") ? fault.errnum : 0;
 }
 
 static int sha_valid(const char *sha)
@@ -135,7 +183,7 @@ cb_err store_put_write(struct store_put *p, const void *buf, size_t n, struct cb
     cb_errf(eb, "content exceeds the limit of %llu bytes", (unsigned long long)p->max);
     return CB_ETOOBIG;
   }
-  if (fault.on && fault.op == 1 && p->size + n > fault.after) {
+  if (fault.on && fault.op == FAULT_WRITE && p->size + n > fault.after && fault_take("write")) {
     cb_errf(eb, "injected fault: %s", cb_strerror(fault.err));
     return fault.err;
   }
@@ -162,7 +210,7 @@ cb_err store_put_commit(struct store_put *p, char sha256[65], uint64_t *size, st
     return CB_ESTORE;
   }
   cb_hex(md, 32, sha256);
-  if (fault.on && fault.op == 2) {
+  if (fault.on && fault.op == FAULT_COMMIT && fault_after_passed() && fault_take("commit")) {
     cb_errf(eb, "injected fault at commit: %s", cb_strerror(fault.err));
     store_put_abort(p);
     return fault.err;
@@ -455,7 +503,7 @@ cb_err store_put_commit_expect(struct store_put *p, const char *sha256, uint64_t
     store_put_abort(p);
     return CB_ECHECKSUM;
   }
-  if (fault.on && fault.op == 2) {
+  if (fault.on && fault.op == FAULT_COMMIT && fault_after_passed() && fault_take("commit")) {
     cb_errf(eb, "injected fault at commit: %s", cb_strerror(fault.err));
     store_put_abort(p);
     return fault.err;

@@ -122,9 +122,21 @@ cb_err store_fetch_local(struct store *s, const char *sha256, const char *dir, c
 /* For /readyz: the store answers and has room. */
 cb_err store_check(struct store *s, struct cb_errbuf *eb);
 
-/* Fault injection for tests (CARBOY_STORE_FAULT="write:eio:AFTER_BYTES" or
- * "write:enospc:AFTER_BYTES" or "commit:eio"). Off unless set. */
+/* Fault injection for tests, off unless CARBOY_STORE_FAULT=OP:KIND[:AFTER[:COUNT]] is set
+ * (KIND: enospc or eio; COUNT faults are injected, then everything passes again; 0 or
+ * absent: no end):
+ *   write:KIND:AFTER    a blob's write that goes past AFTER bytes fails (every backend)
+ *   commit:KIND[:AFTER] committing a blob fails, after AFTER commits (every backend)
+ *   short:KIND:AFTER    the file store's write(2) that crosses AFTER bytes of a blob is cut
+ *                       short there, the next one fails with ENOSPC/EIO
+ *   fsync:KIND[:AFTER]  the file store's fsync(2) of a blob fails, after AFTER fsyncs
+ * Any fault setting makes store_put_file copy rather than adopt, so its bytes meet it. */
 void store_fault_from_env(void);
+/* For backends: a write of n bytes at offset at of a blob writes the returned count of
+ * them, or fails with the errno put in *err (0: none). */
+size_t store_fault_write(uint64_t at, size_t n, int *err);
+/* For backends: the errno a blob's fsync fails with, 0 when it runs. */
+int store_fault_fsync(void);
 
 
 /* ---- copying and re-hashing blobs (carboy migrate, carboy verify) ---- */

@@ -181,6 +181,35 @@ int main(void)
   CHECK(store_put_write(p, "1234", 4, &eb) == CB_OK);
   CHECK(store_put_write(p, "5", 1, &eb) == CB_ENOSPC);
   store_put_abort(p);
+  CHECK(count_tmp(root) == 0);
+
+  /* a short write at 6 bytes, then ENOSPC; once (COUNT 1), then writes pass again */
+  setenv("CARBOY_STORE_FAULT", "short:enospc:6:1", 1);
+  store_fault_from_env();
+  CHECK(store_put_begin(s, 0, &p, &eb) == CB_OK);
+  CHECK(store_put_write(p, "1234", 4, &eb) == CB_OK);
+  CHECK(store_put_write(p, "5678", 4, &eb) == CB_ENOSPC);
+  CHECK(count_tmp(root) == 1);
+  store_put_abort(p);
+  CHECK(count_tmp(root) == 0);
+  CHECK(store_put_begin(s, 0, &p, &eb) == CB_OK);
+  CHECK(store_put_write(p, "12345678", 8, &eb) == CB_OK);
+  CHECK(store_put_commit(p, sha, &size, &eb) == CB_OK && size == 8);
+  cb_sha256_hex("12345678", 8, want);
+  CHECK(!strcmp(sha, want));
+
+  /* the blob's fsync fails with EIO after one that passes, twice */
+  setenv("CARBOY_STORE_FAULT", "fsync:eio:1:2", 1);
+  store_fault_from_env();
+  const char *bodies[] = {"fsync-a", "fsync-b", "fsync-c", "fsync-d"};
+  cb_err expect[] = {CB_OK, CB_EIO, CB_EIO, CB_OK};
+  for (int i = 0; i < 4; i++) {
+    CHECK(store_put_begin(s, 0, &p, &eb) == CB_OK);
+    CHECK(store_put_write(p, bodies[i], 7, &eb) == CB_OK);
+    CHECK(store_put_commit(p, sha, &size, &eb) == expect[i]);
+    cb_sha256_hex(bodies[i], 7, want);
+    CHECK((store_head(s, want, NULL) == CB_OK) == (expect[i] == CB_OK));
+  }
   unsetenv("CARBOY_STORE_FAULT");
   store_fault_from_env();
   CHECK(count_tmp(root) == 0);

@@ -269,8 +269,9 @@ int http_media_is(struct req *r, const char *media_type)
 /* What cJSON would accept but carboy must refuse, found in one pass over the text
  * (strings skipped): nesting deeper than HTTP_JSON_DEPTH (cJSON parses recursively on
  * the request thread's stack, where about 700 levels fit in the normal build: a 2 KiB
- * body of brackets must not overflow it), and the escape \u0000 (cJSON would end the
- * string there: "a\u0000/../b" would silently become "a"). NULL when neither. */
+ * body of brackets must not overflow it), and NUL, raw or as \u0000, or another raw
+ * control character in a string (cJSON would end the string at a NUL: "a\u0000/../b"
+ * would silently become "a"). NULL when none of these. */
 #define STR_(x) #x
 #define STR(x) STR_(x)
 static const char *json_refused(const char *s, size_t n)
@@ -281,6 +282,8 @@ static const char *json_refused(const char *s, size_t n)
     if (in_str) {
       if (c == '"')
         in_str = 0;
+      else if ((unsigned char)c < 0x20) /* JSON wants them escaped; a raw NUL would cut the string */
+        return "strings must not contain unescaped control characters";
       else if (c == '\\' && ++i < n && s[i] == 'u' && n - i > 4 && !memcmp(s + i + 1, "0000", 4))
         return "strings must not contain the NUL character (\\u0000)";
     } else if (c == '"') {
@@ -346,6 +349,16 @@ cJSON *http_read_json(struct req *r)
   }
   const char *end = NULL;
   cJSON *json = cJSON_ParseWithLengthOpts(b.data, b.len, &end, 0);
+  if (json && end) { /* one object and nothing after it but whitespace */
+    while (end < b.data + b.len && (*end == ' ' || *end == '\t' || *end == '\r' || *end == '\n'))
+      end++;
+    if (end < b.data + b.len) {
+      cJSON_Delete(json);
+      cb_buf_free(&b);
+      http_problem(r, 400, NULL, "the body holds more than one JSON value");
+      return NULL;
+    }
+  }
   if (!json || !cJSON_IsObject(json)) {
     size_t at = json ? 0 : (size_t)((end ? end : b.data) - b.data);
     if (json)

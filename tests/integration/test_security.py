@@ -17,6 +17,7 @@ import os
 import sqlite3
 import tarfile
 import time
+import warnings
 import zipfile
 from urllib.parse import quote
 
@@ -291,7 +292,8 @@ def zip_bytes(entries):
     """entries: (name, content, mode or None). NUL in a name is patched in afterwards
     (Python's zipfile cuts names at NUL): write it as '\\x00' -> 'NUL_' of the same length."""
     buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as z:
+    with zipfile.ZipFile(buf, "w") as z, warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # duplicate names are meant
         for name, content, mode in entries:
             zi = zipfile.ZipInfo(name.replace("\x00", "~"))
             if mode is not None:

@@ -785,15 +785,20 @@ def test_malformed_requests_on_the_wire(injection_env):
              b"GET /healthz HTTP/1.1\r\nHost: x\r\n" + b"X: y\r\n" * 2000 + b"\r\n"]
     for line in lines:
         c = socket.create_connection(("127.0.0.1", e["s"].port), timeout=30)
+        got = b""
         try:
-            c.sendall(line)
-            c.shutdown(socket.SHUT_WR)
-            got = b""
+            try:  # the server may answer and close before it has read everything
+                c.sendall(line)
+                c.shutdown(socket.SHUT_WR)
+            except OSError:
+                pass
             while True:
                 chunk = c.recv(65536)
                 if not chunk:
                     break
                 got += chunk
+        except ConnectionResetError:
+            pass
         finally:
             c.close()
         if got:

@@ -356,8 +356,8 @@ def test_unsafe_archive_members_fail_the_unpack(env, name):
         return
     assert job["state"] == "failed", job
     err = job["error"]
-    assert "nothing was unpacked" in err or "not" in err, err
-    assert any(w in err for w in ("'..'", "absolute", "control characters", "invalid", "NUL", "name")), err
+    assert "nothing was unpacked" in err, err
+    assert any(w in err for w in ("'..'", "absolute", "control characters")), err
     assert job["outputs"] == []
     assert names_in(e, dest["id"]) == {name}
     assert_contained(e)
@@ -539,8 +539,6 @@ def test_sql_injection_in_every_parameter(injection_env):
             errors.append(f"{label}: {r.status_code} without problem+json")
 
     for method, path, params, schema in ops:
-        if method in ("OPTIONS",) or path == "/api/v1/events" and method != "GET":
-            continue
         pnames = [p["name"] for p in params if p["in"] == "path"]
         fill = {n: quote(path_value(e, path, n), safe="") for n in pnames}
         json_kw = {"json": base_body(e, schema)} if schema else {}

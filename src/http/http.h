@@ -16,6 +16,7 @@
 
 #define HTTP_MAX_PARAMS 3
 #define HTTP_JSON_MAX (1u << 20) /* request JSON bodies */
+#define HTTP_JSON_DEPTH 64     /* nesting of arrays and objects in them */
 
 struct req {
   struct mg_connection *conn;

@@ -247,8 +247,8 @@ int h_jobs_list(struct req *r)
     return r->status;
   int q = http_query(r, "state", state, sizeof state);
   static const char *const states[] = {"queued", "running", "succeeded", "failed", "canceled"};
-  int ok = q <= 0;
-  for (int i = 0; i < 5 && !ok; i++)
+  int ok = q == 0;
+  for (int i = 0; i < 5 && !ok && q > 0; i++) /* q < 0: malformed or too long */
     ok = !strcmp(state, states[i]);
   if (!ok)
     return http_problem(r, 400, "state", "state must be one of queued, running, succeeded, failed, canceled");
@@ -344,10 +344,11 @@ int h_events(struct req *r)
     return r->status;
   char tq[16];
   long timeout_s = 0;
-  if (http_query(r, "timeout", tq, sizeof tq) > 0) {
-    char *end;
-    timeout_s = strtol(tq, &end, 10);
-    if (*end || timeout_s < 1 || timeout_s > 86400)
+  int tqs = http_query(r, "timeout", tq, sizeof tq); /* -1: malformed or too long */
+  if (tqs != 0) {
+    char *end = tq;
+    timeout_s = tqs > 0 ? strtol(tq, &end, 10) : 0;
+    if (tqs < 0 || *end || end == tq || timeout_s < 1 || timeout_s > 86400)
       return http_problem(r, 400, "timeout", "timeout must be a number of seconds from 1 to 86400");
   }
   if (atomic_fetch_add(&sse_open, 1) >= SSE_MAX) {

@@ -270,6 +270,38 @@ int http_media_is(struct req *r, const char *media_type)
   return !strncasecmp(ct, media_type, n) && (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ');
 }
 
+/* What cJSON would accept but carboy must refuse, found in one pass over the text
+ * (strings skipped): nesting deeper than HTTP_JSON_DEPTH (cJSON parses recursively on
+ * the request thread's stack, where about 700 levels fit in the normal build: a 2 KiB
+ * body of brackets must not overflow it), and NUL, raw or as \u0000, or another raw
+ * control character in a string (cJSON would end the string at a NUL: "a\u0000/../b"
+ * would silently become "a"). NULL when none of these. */
+#define STR_(x) #x
+#define STR(x) STR_(x)
+static const char *json_refused(const char *s, size_t n)
+{
+  int depth = 0, in_str = 0;
+  for (size_t i = 0; i < n; i++) {
+    char c = s[i];
+    if (in_str) {
+      if (c == '"')
+        in_str = 0;
+      else if ((unsigned char)c < 0x20) /* JSON wants them escaped; a raw NUL would cut the string */
+        return "strings must not contain unescaped control characters";
+      else if (c == '\\' && ++i < n && s[i] == 'u' && n - i > 4 && !memcmp(s + i + 1, "0000", 4))
+        return "strings must not contain the NUL character (\\u0000)";
+    } else if (c == '"') {
+      in_str = 1;
+    } else if (c == '[' || c == '{') {
+      if (++depth > HTTP_JSON_DEPTH)
+        return "arrays and objects must not nest more than " STR(HTTP_JSON_DEPTH) " levels deep";
+    } else if (c == ']' || c == '}') {
+      depth--;
+    }
+  }
+  return NULL;
+}
+
 cJSON *http_read_json(struct req *r)
 {
   if (!http_media_is(r, "application/json")) {
@@ -308,8 +340,29 @@ cJSON *http_read_json(struct req *r)
     http_problem(r, 400, NULL, "the request body is empty; a JSON object is expected");
     return NULL;
   }
+  if (!cb_utf8_valid(b.data, b.len)) {
+    cb_buf_free(&b);
+    http_problem(r, 400, NULL, "the body is not valid UTF-8");
+    return NULL;
+  }
+  const char *why = json_refused(b.data, b.len);
+  if (why) {
+    cb_buf_free(&b);
+    http_problem(r, 400, NULL, "the body is refused: %s", why);
+    return NULL;
+  }
   const char *end = NULL;
   cJSON *json = cJSON_ParseWithLengthOpts(b.data, b.len, &end, 0);
+  if (json && end) { /* one object and nothing after it but whitespace */
+    while (end < b.data + b.len && (*end == ' ' || *end == '\t' || *end == '\r' || *end == '\n'))
+      end++;
+    if (end < b.data + b.len) {
+      cJSON_Delete(json);
+      cb_buf_free(&b);
+      http_problem(r, 400, NULL, "the body holds more than one JSON value");
+      return NULL;
+    }
+  }
   if (!json || !cJSON_IsObject(json)) {
     size_t at = json ? 0 : (size_t)((end ? end : b.data) - b.data);
     if (json)

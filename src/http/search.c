@@ -138,25 +138,28 @@ int h_search_structure(struct req *r)
     return http_problem(r, 400, has_smiles < 0 ? "smiles" : "smarts", "the query is malformed or too long");
   if ((has_smiles > 0) == (has_smarts > 0) || (has_smiles > 0 && !smiles[0]) || (has_smarts > 0 && !smarts[0]))
     return http_problem(r, 400, "smiles", "give exactly one of smiles= and smarts=");
-  if (http_query(r, "mode", mode, sizeof mode) <= 0)
+  int has_mode = http_query(r, "mode", mode, sizeof mode); /* -1 (too long): refused below */
+  if (has_mode == 0)
     snprintf(mode, sizeof mode, "%s", has_smarts > 0 ? "substructure" : "exact");
-  int m = !strcmp(mode, "exact") ? 0 : !strcmp(mode, "similarity") ? 1 : !strcmp(mode, "substructure") ? 2 : -1;
+  int m = has_mode < 0 ? -1 : !strcmp(mode, "exact") ? 0 : !strcmp(mode, "similarity") ? 1 : !strcmp(mode, "substructure") ? 2 : -1;
   if (m < 0)
     return http_problem(r, 400, "mode", "mode must be exact, substructure or similarity");
   if (has_smarts > 0 && m != 2)
     return http_problem(r, 400, "smarts", "smarts= is for substructure search");
   double threshold = 0.7;
-  if (http_query(r, "threshold", thr, sizeof thr) > 0) {
-    char *end;
-    threshold = strtod(thr, &end);
-    if (*end || !(threshold > 0 && threshold <= 1))
+  int has_thr = http_query(r, "threshold", thr, sizeof thr);
+  if (has_thr != 0) {
+    char *end = thr;
+    threshold = has_thr > 0 ? strtod(thr, &end) : 0;
+    if (has_thr < 0 || *end || end == thr || !(threshold > 0 && threshold <= 1))
       return http_problem(r, 400, "threshold", "threshold must be a number above 0 and at most 1");
   }
   int limit = 100;
-  if (http_query(r, "limit", lim, sizeof lim) > 0) {
-    char *end;
-    long v = strtol(lim, &end, 10);
-    if (*end || v < 1 || v > 1000)
+  int has_lim = http_query(r, "limit", lim, sizeof lim);
+  if (has_lim != 0) {
+    char *end = lim;
+    long v = has_lim > 0 ? strtol(lim, &end, 10) : 0;
+    if (has_lim < 0 || *end || end == lim || v < 1 || v > 1000)
       return http_problem(r, 400, "limit", "limit must be a whole number from 1 to 1000");
     limit = (int)v;
   }

@@ -193,6 +193,29 @@ static int log_message(const struct mg_connection *conn, const char *msg)
   return 1;
 }
 
+/* Errors civetweb answers itself, before a request reaches dispatch (a request line or
+ * headers over max_request_size, a malformed request): problem+json like every other
+ * error, and the connection closed. */
+static int civetweb_error(struct mg_connection *conn, int status, const char *msg)
+{
+  const char *title = mg_get_response_code_text(conn, status);
+  struct cb_buf b = {0};
+  cb_buf_puts(&b, "{\"type\":\"about:blank\",\"title\":");
+  cb_buf_json_string(&b, title ? title : "Error");
+  cb_buf_printf(&b, ",\"status\":%d,\"detail\":", status);
+  cb_buf_json_string(&b, msg && *msg && cb_utf8_valid(msg, strlen(msg)) ? msg : "the request could not be read");
+  cb_buf_puts(&b, "}");
+  if (!b.data) /* out of memory: civetweb's own answer */
+    return 1;
+  mg_printf(conn,
+            "HTTP/1.1 %d %s\r\nContent-Type: application/problem+json\r\nContent-Length: %zu\r\n"
+            "Cache-Control: no-store\r\nConnection: close\r\n\r\n",
+            status, title ? title : "Error", b.len);
+  mg_write(conn, b.data, b.len);
+  cb_buf_free(&b);
+  return 0;
+}
+
 cb_err http_server_start(const struct cb_server_config *cfg, struct store *store,
                          struct cb_errbuf *eb)
 {
@@ -216,6 +239,7 @@ cb_err http_server_start(const struct cb_server_config *cfg, struct store *store
   struct mg_callbacks cbs = {0};
   cbs.exit_thread = exit_thread;
   cbs.log_message = log_message;
+  cbs.http_error = civetweb_error;
   mg_init_library(0);
   char errtxt[256] = "";
   struct mg_init_data init = {.callbacks = &cbs, .user_data = NULL, .configuration_options = options};

@@ -99,8 +99,7 @@ static int check_version(struct req *r)
     return 0;
   http_drop_body(r);
   const char *hdr[] = {"Tus-Version", TUS_VERSION, "Tus-Resumable", TUS_VERSION, NULL};
-  http_send(r, 412, NULL, NULL, 0, hdr);
-  return 412;
+  return http_problem_extra(r, 412, "Tus-Resumable", hdr, "Tus-Resumable must be %s", TUS_VERSION);
 }
 
 int h_tus_options(struct req *r)

@@ -99,6 +99,11 @@ static int problem_v(struct req *r, int status, const char *field, const char *c
 {
   char detail[1024];
   vsnprintf(detail, sizeof detail, fmt, ap);
+  if (r->too_slow && status < 500) { /* whatever the handler made of the failed read */
+    status = 408;
+    snprintf(detail, sizeof detail, "the request body arrived slower than %d bytes/s",
+             app.cfg.body_min_rate);
+  }
   if (!cb_utf8_valid(detail, strlen(detail)))
     snprintf(detail, sizeof detail, "%s", "(detail withheld: not valid UTF-8)");
   const char *title = mg_get_response_code_text(r->conn, status);
@@ -246,12 +251,33 @@ void http_continue(struct req *r)
   }
 }
 
+/* As Apache's mod_reqtimeout: a body gets the header deadline, plus a second for every
+ * body_min_rate bytes that have arrived. A trickle would otherwise hold a request thread
+ * as long as each byte comes within civetweb's read timeout. */
+static int body_too_slow(const struct req *r)
+{
+  if (app.cfg.body_min_rate <= 0)
+    return 0;
+  double allowed = (app.cfg.header_timeout_s > 0 ? app.cfg.header_timeout_s : 10) +
+                   (double)r->bytes_in / app.cfg.body_min_rate;
+  return (double)(cb_mono_ns() - r->t0_ns) / 1e9 > allowed;
+}
+
 int http_read(struct req *r, void *buf, size_t n)
 {
   http_continue(r);
+  if (r->too_slow)
+    return -1;
   int got = mg_read(r->conn, buf, n);
   if (got > 0)
     r->bytes_in += (uint64_t)got;
+  if (got > 0 && body_too_slow(r)) {
+    r->too_slow = 1;
+    mg_disable_keep_alive(r->conn);
+    CB_LOG(CB_LOG_INFO, "http", "%s: the body arrives at under %d bytes/s after %llu bytes: cut",
+           r->ri->remote_addr, app.cfg.body_min_rate, (unsigned long long)r->bytes_in);
+    return -1;
+  }
   return got;
 }
 

@@ -22,6 +22,7 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <linux/tcp.h> /* struct tcp_info with tcpi_bytes_received */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -67,6 +68,10 @@ struct bell {
 struct held {
   char addr[64];
   int port;
+  int fd;
+  uint64_t body_t0;    /* a request body is being read since (0: none) */
+  uint64_t body_bytes; /* TCP bytes received when it began */
+  int cut;             /* the body fell below the minimum rate: reading was shut */
 };
 
 static struct {
@@ -118,7 +123,7 @@ static int held_count(const char *addr)
   return n;
 }
 
-static void held_add(const char *addr, int port)
+static void held_add(const char *addr, int port, int fd)
 {
   if (F.nheld == F.cap_held) {
     int cap = F.cap_held ? F.cap_held * 2 : 64;
@@ -128,7 +133,92 @@ static void held_add(const char *addr, int port)
     F.held = h, F.cap_held = cap;
   }
   snprintf(F.held[F.nheld].addr, sizeof F.held[F.nheld].addr, "%s", addr);
+  F.held[F.nheld].fd = fd;
+  F.held[F.nheld].body_t0 = 0;
+  F.held[F.nheld].cut = 0;
   F.held[F.nheld++].port = port;
+}
+
+static struct held *held_find(const char *addr, int port)
+{
+  for (int i = 0; i < F.nheld; i++)
+    if (F.held[i].port == port && !strcmp(F.held[i].addr, addr))
+      return &F.held[i];
+  return NULL;
+}
+
+/* Bytes the kernel has received on the connection: progress civetweb's blocking reads
+ * do not show (mg_read waits until its buffer is full). */
+static uint64_t tcp_received(int fd)
+{
+  struct tcp_info ti;
+  socklen_t len = sizeof ti;
+  if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len))
+    return 0;
+  return ti.tcpi_bytes_received;
+}
+
+void front_body_begin(const char *addr, int port, uint64_t t0_ns)
+{
+  if (!atomic_load(&inner_port) || F.cfg.body_min_rate <= 0)
+    return;
+  pthread_mutex_lock(&F.mu);
+  struct held *h = held_find(addr, port);
+  if (h) {
+    h->body_t0 = t0_ns;
+    h->body_bytes = tcp_received(h->fd);
+    h->cut = 0;
+  }
+  pthread_mutex_unlock(&F.mu);
+}
+
+int front_body_end(const char *addr, int port)
+{
+  if (!atomic_load(&inner_port))
+    return 0;
+  pthread_mutex_lock(&F.mu);
+  struct held *h = held_find(addr, port);
+  int cut = h ? h->cut : 0;
+  if (h)
+    h->body_t0 = 0;
+  pthread_mutex_unlock(&F.mu);
+  return cut;
+}
+
+int front_body_cut(const char *addr, int port)
+{
+  if (!atomic_load(&inner_port))
+    return 0;
+  pthread_mutex_lock(&F.mu);
+  struct held *h = held_find(addr, port);
+  int cut = h ? h->cut : 0;
+  pthread_mutex_unlock(&F.mu);
+  return cut;
+}
+
+/* As Apache's mod_reqtimeout: a body gets the header deadline plus a second for every
+ * body_min_rate bytes received; a slower one has its reading shut, so the request thread
+ * blocked in mg_read gets its end and answers 408. Only while a request reads its body
+ * (body_t0 set), when the descriptor is surely still the connection's. */
+static void watch_bodies(uint64_t now)
+{
+  if (F.cfg.body_min_rate <= 0)
+    return;
+  pthread_mutex_lock(&F.mu);
+  for (int i = 0; i < F.nheld; i++) {
+    struct held *h = &F.held[i];
+    if (!h->body_t0 || h->cut)
+      continue;
+    uint64_t got = tcp_received(h->fd) - h->body_bytes;
+    double allowed = F.cfg.header_timeout_s + (double)got / F.cfg.body_min_rate;
+    if ((double)(now - h->body_t0) / 1e9 > allowed) {
+      h->cut = 1;
+      shutdown(h->fd, SHUT_RD);
+      CB_LOG(CB_LOG_INFO, "http", "front: a body from %s arrives at under %d bytes/s (%llu bytes): cut",
+             h->addr, F.cfg.body_min_rate, (unsigned long long)got);
+    }
+  }
+  pthread_mutex_unlock(&F.mu);
 }
 
 void front_connection_closed(const char *addr, int port)
@@ -195,7 +285,7 @@ int accept(int fd, __SOCKADDR_ARG addr_arg, socklen_t *__restrict lenp)
     if (F.bells[i].port == port) {
       b = F.bells[i];
       F.bells[i] = F.bells[--F.nbells];
-      held_add(b.addr, sa_port(&b.sa));
+      held_add(b.addr, sa_port(&b.sa), b.client_fd);
       break;
     }
   pthread_mutex_unlock(&F.mu);
@@ -433,6 +523,7 @@ static void on_event(struct pending *p, uint32_t events)
 static void tick(void)
 {
   uint64_t now = cb_mono_ns();
+  watch_bodies(now);
   for (int i = 0; i < F.np;) {
     struct pending *p = F.p[i];
     if (now > p->deadline_ns) {

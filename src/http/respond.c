@@ -8,6 +8,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "http/front.h"
 #include "http/http.h"
 #include "util/log.h"
 
@@ -251,31 +252,21 @@ void http_continue(struct req *r)
   }
 }
 
-/* As Apache's mod_reqtimeout: a body gets the header deadline, plus a second for every
- * body_min_rate bytes that have arrived. A trickle would otherwise hold a request thread
- * as long as each byte comes within civetweb's read timeout. */
-static int body_too_slow(const struct req *r)
-{
-  if (app.cfg.body_min_rate <= 0)
-    return 0;
-  double allowed = (app.cfg.header_timeout_s > 0 ? app.cfg.header_timeout_s : 10) +
-                   (double)r->bytes_in / app.cfg.body_min_rate;
-  return (double)(cb_mono_ns() - r->t0_ns) / 1e9 > allowed;
-}
-
 int http_read(struct req *r, void *buf, size_t n)
 {
   http_continue(r);
   if (r->too_slow)
     return -1;
+  if (!r->body_watched) { /* the front cuts a body that arrives too slowly */
+    front_body_begin(r->ri->remote_addr, r->ri->remote_port, r->t0_ns);
+    r->body_watched = 1;
+  }
   int got = mg_read(r->conn, buf, n);
   if (got > 0)
     r->bytes_in += (uint64_t)got;
-  if (got > 0 && body_too_slow(r)) {
+  if (front_body_cut(r->ri->remote_addr, r->ri->remote_port)) {
     r->too_slow = 1;
     mg_disable_keep_alive(r->conn);
-    CB_LOG(CB_LOG_INFO, "http", "%s: the body arrives at under %d bytes/s after %llu bytes: cut",
-           r->ri->remote_addr, app.cfg.body_min_rate, (unsigned long long)r->bytes_in);
     return -1;
   }
   return got;

@@ -179,6 +179,8 @@ static int dispatch(struct mg_connection *conn, void *cbdata)
     path = "/s/(link)"; /* share-link tokens never reach the logs */
   CB_LOG(CB_LOG_DEBUG, "http", "%s %s %d %llu in %llu out %.3f ms", r.method, path, r.status,
          (unsigned long long)r.bytes_in, (unsigned long long)r.bytes_out, ns / 1e6);
+  if (r.body_watched)
+    front_body_end(r.ri->remote_addr, r.ri->remote_port);
   free_params(r.params);
   atomic_fetch_sub(&inflight, 1);
   return r.status;
@@ -247,6 +249,7 @@ cb_err http_server_start(const struct cb_server_config *cfg, struct store *store
     .threads = cfg->threads > 0 ? cfg->threads : 32,
     .per_client = cfg->per_client,
     .header_timeout_s = cfg->header_timeout_s > 0 ? cfg->header_timeout_s : 10,
+    .body_min_rate = cfg->body_min_rate,
   };
   if (!fc.inner_port || front_start(&fc, eb)) {
     if (!fc.inner_port)

@@ -660,9 +660,9 @@ void front_stop(void)
     close(F.listen_fd);
   if (F.epoll_fd >= 0)
     close(F.epoll_fd);
-  if (F.wake_fd >= 0)
-    close(F.wake_fd);
-  F.listen_fd = F.epoll_fd = F.wake_fd = -1;
+  F.listen_fd = F.epoll_fd = -1;
+  /* wake_fd stays open until front_release: civetweb's closing connections still write
+   * to it while it stops */
 }
 
 /* After civetweb has stopped: nothing calls accept() on the private port any more. */
@@ -679,4 +679,7 @@ void front_release(void)
   F.bells = NULL, F.held = NULL;
   F.nbells = F.cap_bells = F.nheld = F.cap_held = 0;
   pthread_mutex_unlock(&F.mu);
+  if (F.wake_fd >= 0)
+    close(F.wake_fd);
+  F.wake_fd = -1;
 }

@@ -1,4 +1,4 @@
-"""A short soak (issue 10): bench/soak.sh for CARBOY_TEST_SOAK_SECONDS (default 25) against
+"""A short soak (issue 10): bench/soak.sh for CARBOY_TEST_SOAK_SECONDS (default 20) against
 the binary under test: wrk on four read endpoints plus parallel uploaders whose files are
 read back and compared by sha256, the server's resident memory sampled every second. The
 script fails on any non-2xx answer or socket error, any failed or mismatching upload, RSS
@@ -21,7 +21,7 @@ def asan_build():
 
 @pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed (scripts/install-deps.sh)")
 def test_short_soak():
-    seconds = int(os.environ.get("CARBOY_TEST_SOAK_SECONDS", "25"))
+    seconds = int(os.environ.get("CARBOY_TEST_SOAK_SECONDS", "20"))
     env = dict(os.environ, CARBOY_BIN=BIN, DURATION=str(seconds), SOAK_WARMUP=str(max(5, seconds // 3)),
                SOAK_IDLE="2", PYTHON="/usr/bin/python3")
     if asan_build():

@@ -58,7 +58,8 @@ static const char usage_text[] =
   "\n"
   "Every flag has an environment twin: CARBOY_DATA, CARBOY_LISTEN, CARBOY_STORE,\n"
   "CARBOY_WORKERS; also CARBOY_ADMIN_PASSWORD, CARBOY_MAX_UPLOAD, CARBOY_LOG (text|json),\n"
-  "CARBOY_LOG_LEVEL, CARBOY_HTTP_THREADS, CARBOY_SHUTDOWN_GRACE, CARBOY_JOB_TIMEOUT,\n"
+  "CARBOY_LOG_LEVEL, CARBOY_HTTP_THREADS, CARBOY_HTTP_PER_CLIENT, CARBOY_HEADER_TIMEOUT,\n"
+  "CARBOY_BODY_MIN_RATE, CARBOY_SHUTDOWN_GRACE, CARBOY_JOB_TIMEOUT,\n"
   "CARBOY_WORKER_MEMORY, CARBOY_ORPHAN_GRACE, CARBOY_MIGRATE_TO, CARBOY_MIGRATE_BATCH, CARBOY_VERIFY_REPAIR,\n"
   "CARBOY_VERIFY_FROM; for S3, AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (or the ECS\n"
   "container credentials), CARBOY_S3_PART_SIZE, CARBOY_S3_PARALLEL. Test-only fault\n"
@@ -72,6 +73,9 @@ struct config {
   char store_default[PATH_MAX + 16]; /* file://DATA/blobs */
   int workers;
   int http_threads;
+  int per_client;
+  int header_timeout;
+  uint64_t body_min_rate;
   int grace;
   int job_timeout;
   int orphan_grace; /* seconds before an unreferenced blob is swept */
@@ -192,6 +196,18 @@ static int load_config(int argc, char **argv, struct config *c, int serve)
   const char *t = env_or("CARBOY_HTTP_THREADS", NULL);
   if (t && parse_int("CARBOY_HTTP_THREADS", t, 2, 1024, &c->http_threads))
     return 2;
+  c->per_client = c->http_threads - c->http_threads / 4;
+  const char *pc = env_or("CARBOY_HTTP_PER_CLIENT", NULL);
+  if (pc && parse_int("CARBOY_HTTP_PER_CLIENT", pc, 0, 1024, &c->per_client))
+    return 2;
+  c->header_timeout = 10;
+  const char *ht = env_or("CARBOY_HEADER_TIMEOUT", NULL);
+  if (ht && parse_int("CARBOY_HEADER_TIMEOUT (seconds)", ht, 1, 3600, &c->header_timeout))
+    return 2;
+  c->body_min_rate = 1024;
+  const char *br = env_or("CARBOY_BODY_MIN_RATE", NULL);
+  if (br && (cb_parse_size(br, &c->body_min_rate) || c->body_min_rate > (1ull << 30)))
+    return fail(2, "invalid CARBOY_BODY_MIN_RATE '%s': expected bytes per second such as 1024 or 4K (0: none)", br);
   c->grace = 10;
   const char *g = env_or("CARBOY_SHUTDOWN_GRACE", NULL);
   if (g && parse_int("CARBOY_SHUTDOWN_GRACE (seconds)", g, 0, 3600, &c->grace))
@@ -315,6 +331,9 @@ static int cmd_serve(int argc, char **argv)
   sc.max_upload = c.max_upload;
   sc.threads = c.http_threads;
   sc.shutdown_grace_s = c.grace;
+  sc.per_client = c.per_client;
+  sc.header_timeout_s = c.header_timeout;
+  sc.body_min_rate = (int)c.body_min_rate;
   struct cb_jobs_config jc = {0};
   jc.workers = c.workers;
   jc.timeout_s = c.job_timeout;

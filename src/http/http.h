@@ -29,6 +29,9 @@ struct req {
   uint64_t bytes_in;
   uint64_t bytes_out;
   int continued; /* "100 Continue" sent (or not needed) */
+  uint64_t t0_ns; /* when the head had been read */
+  int body_watched; /* the front watches the body's rate */
+  int too_slow;   /* the body fell below CARBOY_BODY_MIN_RATE: reads fail, the answer is 408 */
 };
 
 typedef int (*http_handler)(struct req *r);

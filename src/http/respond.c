@@ -8,6 +8,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "http/front.h"
 #include "http/http.h"
 #include "util/log.h"
 
@@ -99,6 +100,11 @@ static int problem_v(struct req *r, int status, const char *field, const char *c
 {
   char detail[1024];
   vsnprintf(detail, sizeof detail, fmt, ap);
+  if (r->too_slow && status < 500) { /* whatever the handler made of the failed read */
+    status = 408;
+    snprintf(detail, sizeof detail, "the request body arrived slower than %d bytes/s",
+             app.cfg.body_min_rate);
+  }
   if (!cb_utf8_valid(detail, strlen(detail)))
     snprintf(detail, sizeof detail, "%s", "(detail withheld: not valid UTF-8)");
   const char *title = mg_get_response_code_text(r->conn, status);
@@ -253,9 +259,20 @@ void http_continue(struct req *r)
 int http_read(struct req *r, void *buf, size_t n)
 {
   http_continue(r);
+  if (r->too_slow)
+    return -1;
+  if (!r->body_watched) { /* the front cuts a body that arrives too slowly */
+    front_body_begin(r->ri->remote_addr, r->ri->remote_port, r->t0_ns);
+    r->body_watched = 1;
+  }
   int got = mg_read(r->conn, buf, n);
   if (got > 0)
     r->bytes_in += (uint64_t)got;
+  if (front_body_cut(r->ri->remote_addr, r->ri->remote_port)) {
+    r->too_slow = 1;
+    mg_disable_keep_alive(r->conn);
+    return -1;
+  }
   return got;
 }
 

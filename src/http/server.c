@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "http/front.h"
 #include "http/http.h"
 #include "http/parse.h"
 #include "util/log.h"
@@ -128,8 +129,11 @@ static int dispatch(struct mg_connection *conn, void *cbdata)
   (void)cbdata;
   uint64_t t0 = cb_mono_ns();
   atomic_fetch_add(&inflight, 1);
+  if (front_crowded()) /* connections wait for a thread: do not keep this one idle in it */
+    mg_disable_keep_alive(conn);
   struct req r = {0};
   r.conn = conn;
+  r.t0_ns = t0;
   r.ri = mg_get_request_info(conn);
   r.method = r.ri->request_method;
   r.is_head = !strcmp(r.method, "HEAD");
@@ -175,6 +179,8 @@ static int dispatch(struct mg_connection *conn, void *cbdata)
     path = "/s/(link)"; /* share-link tokens never reach the logs */
   CB_LOG(CB_LOG_DEBUG, "http", "%s %s %d %llu in %llu out %.3f ms", r.method, path, r.status,
          (unsigned long long)r.bytes_in, (unsigned long long)r.bytes_out, ns / 1e6);
+  if (r.body_watched)
+    front_body_end(r.ri->remote_addr, r.ri->remote_port);
   free_params(r.params);
   atomic_fetch_sub(&inflight, 1);
   return r.status;
@@ -184,6 +190,13 @@ static void exit_thread(const struct mg_context *c, int type, void *p)
 {
   (void)c, (void)type, (void)p;
   db_thread_close();
+}
+
+static void connection_closed(const struct mg_connection *conn)
+{
+  const struct mg_request_info *ri = mg_get_request_info((struct mg_connection *)conn);
+  if (ri)
+    front_connection_closed(ri->remote_addr, ri->remote_port);
 }
 
 static int log_message(const struct mg_connection *conn, const char *msg)
@@ -224,12 +237,14 @@ cb_err http_server_start(const struct cb_server_config *cfg, struct store *store
   app.started_ms = (uint64_t)cb_time_now_ms();
   char threads[16];
   snprintf(threads, sizeof threads, "%d", cfg->threads > 0 ? cfg->threads : 32);
+  /* civetweb listens on a private loopback port; the front (front.c) takes the public
+   * address and hands it each connection once its request head is complete. */
   const char *options[] = {
-    "listening_ports", cfg->listen,
+    "listening_ports", "127.0.0.1:0",
     "num_threads", threads,
     "request_timeout_ms", "60000",
     "enable_keep_alive", "yes",
-    "keep_alive_timeout_ms", "15000",
+    "keep_alive_timeout_ms", "5000",
     "linger_timeout_ms", "1000",
     "max_request_size", "32768",
     "decode_url", "no",
@@ -240,6 +255,7 @@ cb_err http_server_start(const struct cb_server_config *cfg, struct store *store
   cbs.exit_thread = exit_thread;
   cbs.log_message = log_message;
   cbs.http_error = civetweb_error;
+  cbs.connection_closed = connection_closed;
   mg_init_library(0);
   char errtxt[256] = "";
   struct mg_init_data init = {.callbacks = &cbs, .user_data = NULL, .configuration_options = options};
@@ -250,6 +266,23 @@ cb_err http_server_start(const struct cb_server_config *cfg, struct store *store
     return CB_EIO;
   }
   mg_set_request_handler(ctx, "/", dispatch, NULL);
+  struct mg_server_port ports[2];
+  struct front_config fc = {
+    .listen = cfg->listen,
+    .inner_port = mg_get_server_ports(ctx, 2, ports) > 0 ? ports[0].port : 0,
+    .threads = cfg->threads > 0 ? cfg->threads : 32,
+    .per_client = cfg->per_client,
+    .header_timeout_s = cfg->header_timeout_s > 0 ? cfg->header_timeout_s : 10,
+    .body_min_rate = cfg->body_min_rate,
+  };
+  if (!fc.inner_port || front_start(&fc, eb)) {
+    if (!fc.inner_port)
+      cb_errf(eb, "civetweb did not report its private port");
+    mg_stop(ctx);
+    ctx = NULL;
+    mg_exit_library();
+    return CB_EIO;
+  }
   tus_sweep_expired();
   if (webhooks_start())
     CB_LOG(CB_LOG_ERROR, "http", "the webhook sender could not start; webhooks will not be delivered");
@@ -258,9 +291,7 @@ cb_err http_server_start(const struct cb_server_config *cfg, struct store *store
 
 int http_server_port(void)
 {
-  struct mg_server_port ports[4];
-  int n = ctx ? mg_get_server_ports(ctx, 4, ports) : 0;
-  return n > 0 ? ports[0].port : 0;
+  return ctx ? front_port() : 0;
 }
 
 void http_server_begin_stop(void)
@@ -283,8 +314,10 @@ void http_server_stop(void)
   }
   if (atomic_load(&inflight) > 0) /* a request still in a long query: stop it there */
     db_interrupt_all();
+  front_stop();
   mg_stop(ctx);
   ctx = NULL;
+  front_release();
   webhooks_stop();
   mg_exit_library();
 }

@@ -13,6 +13,9 @@ struct cb_server_config {
   uint64_t max_upload;   /* bytes; 413 above */
   int threads;           /* request threads */
   int shutdown_grace_s;  /* how long in-flight requests may run after SIGTERM */
+  int header_timeout_s;  /* a request head must arrive within this (408 after) */
+  int per_client;        /* connections one address may hold in request threads; 0: any */
+  int body_min_rate;     /* bytes/s a body must average after header_timeout_s; 0: any */
   char public_url[512];  /* optional, for absolute Location headers */
 };
 

@@ -101,6 +101,10 @@ def test_invalid_settings_fail_with_one_line(tmp_path):
                       ({"CARBOY_S3_PART_SIZE": "1K"}, "CARBOY_S3_PART_SIZE"),
                       ({"CARBOY_S3_PARALLEL": "0"}, "CARBOY_S3_PARALLEL"),
                       ({"CARBOY_S3_LIST_PAGE": "5000"}, "CARBOY_S3_LIST_PAGE"),
+                      ({"CARBOY_HTTP_PER_CLIENT": "-1"}, "CARBOY_HTTP_PER_CLIENT"),
+                      ({"CARBOY_HEADER_TIMEOUT": "0"}, "CARBOY_HEADER_TIMEOUT"),
+                      ({"CARBOY_BODY_MIN_RATE": "fast"}, "CARBOY_BODY_MIN_RATE"),
+                      ({"CARBOY_ORPHAN_GRACE": "later"}, "CARBOY_ORPHAN_GRACE"),
                       ({"CARBOY_LISTEN": "127.0.0.1:99999"}, "listen")]:
         r = run(["serve", "--data", str(tmp_path / "d")], env=env)
         assert r.returncode in (1, 2), (env, r)

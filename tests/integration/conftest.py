@@ -51,6 +51,17 @@ class Server:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, extra_args=(), port=None):
+        """Starts carboy and waits for /healthz. Without a port, a free one is picked; the
+        pick can race with another process (a client connection's ephemeral port, another
+        suite's server), so a start that finds its port taken tries another one."""
+        for attempt in range(5):
+            try:
+                return self._start(extra_args, port)
+            except RuntimeError as e:
+                if port or "Address already in use" not in str(e) or attempt == 4:
+                    raise
+
+    def _start(self, extra_args, port):
         self.port = port or free_port()
         log = tempfile.NamedTemporaryFile(prefix="carboy-log-", suffix=".txt", delete=False)
         self.logs.append(log.name)

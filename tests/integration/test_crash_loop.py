@@ -388,7 +388,8 @@ def test_orphan_sweep_grace_tmp_and_parts(fresh):
     old_part = aged(os.path.join(data, "uploads", "0123456789abcdefghijklmn.part"), 7200)
     s.start()
     deadline = time.time() + 30
-    while os.path.exists(old) and time.time() < deadline:
+    # the pass takes the orphans, then the temporary files and the parts, then counts them
+    while metric(s, "carboy_orphan_temporary_removed_total") < 2 and time.time() < deadline:
         time.sleep(0.1)
     assert not os.path.exists(old) and not os.path.exists(old_tmp) and not os.path.exists(old_part)
     assert os.path.exists(young) and os.path.exists(young_tmp) and os.path.exists(blob)

@@ -15,6 +15,8 @@
  * webhooks (their deliveries would leave this machine). */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <string.h>
+#include <unistd.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdarg.h>
@@ -66,7 +68,7 @@ static void id_fixture(const char *name, const char *value, int k)
 static void must(int ok, const char *what)
 {
   if (!ok) {
-    fprintf(stderr, "carboy fuzz: %s failed\n", what);
+    fprintf(stderr, "carboy fuzz: %s failed: %s\n", what, strerror(errno));
     abort();
   }
 }
@@ -85,8 +87,21 @@ static void exchange(const char *req, size_t n, struct cb_buf *out)
   must(fd >= 0, "socket");
   struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
   sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  must(connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0, "connect to the server");
+  /* Hundreds of connections a second: a loaded machine may run short of loopback ports or
+   * of room in the listen queue for a moment; the server must take the connection within
+   * the 20 s an answer gets. */
   uint64_t deadline = now_ms() + 20000;
+  int rc;
+  while ((rc = connect(fd, (struct sockaddr *)&sa, sizeof sa)) && now_ms() < deadline &&
+         (errno == EADDRNOTAVAIL || errno == EADDRINUSE || errno == ECONNREFUSED || errno == EAGAIN || errno == EINTR)) {
+    int e = errno;
+    close(fd);
+    fprintf(stderr, "carboy fuzz: connect: %s, again\n", strerror(e));
+    nanosleep(&(struct timespec){0, 10000000}, NULL);
+    fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    must(fd >= 0, "socket");
+  }
+  must(rc == 0, "connect to the server");
   size_t sent = 0;
   char buf[65536];
   while (sent < n) {
@@ -130,6 +145,10 @@ static void exchange(const char *req, size_t n, struct cb_buf *out)
       abort();
     }
   }
+  /* The answer is read whole: close with a reset, so this side keeps no TIME_WAIT and
+   * its port (hundreds a second) is free again at once. */
+  struct linger lg = {1, 0};
+  setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
   close(fd);
 }
 

@@ -8,7 +8,7 @@ set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 bench_init download
 NGINX=${NGINX:-$(command -v nginx || echo /usr/sbin/nginx)}
-[ -x "$NGINX" ] || die "nginx not found (install nginx-light: scripts/install-deps.sh)"
+[ -x "$NGINX" ] || die "nginx not found (scripts/install-deps.sh bench)"
 TARGET=0.8
 
 size=$((BENCH_SIZE_MB * 1048576))

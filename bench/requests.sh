@@ -8,7 +8,7 @@ set -euo pipefail
 # shellcheck source=bench/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 bench_init requests
-command -v wrk >/dev/null || die "wrk not found (scripts/install-deps.sh)"
+command -v wrk >/dev/null || die "wrk not found (scripts/install-deps.sh bench)"
 DURATION=${BENCH_DURATION:-10s}
 THREADS=${BENCH_WRK_THREADS:-2}
 CONNS=${BENCH_WRK_CONNS:-32}

@@ -17,6 +17,8 @@ BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$BENCH_DIR/.." && pwd)
 cd "$ROOT"
 export CARBOY_BIN=${CARBOY_BIN:-$ROOT/build/carboy}
+# the baselines (nginx, the aws command line, wrk) are not part of the test install
+bash scripts/install-deps.sh bench >&2
 
 if [ ! -x "$CARBOY_BIN" ]; then
   echo "run.sh: $CARBOY_BIN is missing; building it" >&2

@@ -2,11 +2,14 @@
 # Installs what carboy needs on Debian 12: Debian's packages, and the npm packages the
 # build and the tests declare (`npm ci` from web/package-lock.json: the browser UI;
 # tests/s3/package-lock.json: the s3rver S3 server for the tests). Run as root (or with
-# sudo). Safe to run again.
-#   install-deps.sh [all]    build + runtime + test: everything (the README's commands)
-#   install-deps.sh build    to build the binary
+# sudo). Safe to run again. Services that come with a package (nginx) are neither started
+# nor left enabled unless they were there before.
+#   install-deps.sh [all]    runtime + build + test: everything scripts/test.sh needs
+#   install-deps.sh run      runtime + build: what scripts/run.sh needs (no test tools)
+#   install-deps.sh build    to build the binary (a compiler, -dev packages, Node.js, web/)
 #   install-deps.sh runtime  to run a built binary (deploy/Dockerfile's final stage)
 #   install-deps.sh test     test files, reference tools and test runners
+#   install-deps.sh bench    what the benchmarks add (bench/run.sh calls it)
 set -euo pipefail
 if [ "$(id -u)" -ne 0 ]; then
   exec sudo -E bash "$0" "$@"
@@ -19,6 +22,8 @@ runtime=(
   libcivetweb1 libsqlite3-0 libcjson1 libssl3 libsodium23 libarchive13 zlib1g libmagic1 libmagic-mgc
   libcurl4 libopenbabel7 libinchi1 libtcmalloc-minimal4 libstdc++6 libpoppler-glib8 libglib2.0-0
   libcairo2 libtiff6 libpng16-16 libjpeg62-turbo libexpat1 ca-certificates fonts-dejavu-core
+  # the container health check and the README's tour
+  curl
 )
 build=(
   build-essential meson ninja-build pkg-config python3 g++
@@ -45,25 +50,62 @@ test=(
   # fuzz targets (tests/fuzz): clang with libFuzzer and the sanitizer runtimes
   clang libclang-rt-14-dev
   # tests and benchmarks; deploy checks (YAML templates, the ECS API model, unit files)
-  python3-pytest python3-requests python3-yaml curl nginx-light wrk procps file systemd
+  python3-pytest python3-requests python3-yaml curl wrk procps file systemd binutils
   # the browser tests drive Debian's Chromium
   chromium
-  # S3 store: signatures checked with botocore in the tests; the aws command line is the
-  # benchmark's baseline (s3rver itself comes from npm, below)
-  python3-botocore awscli
+  # S3 store: signatures checked with botocore in the tests (s3rver itself comes from npm)
+  python3-botocore
+  # symbolized sanitizer reports (llvm-symbolizer), so LeakSanitizer's suppressions match
+  llvm
+)
+# the benchmarks' baselines: nginx serving a file, the aws command line against s3rver
+bench=(
+  nginx-light awscli wrk curl openssl openbabel
 )
 case "$mode" in
   all) pkgs=("${runtime[@]}" "${build[@]}" "${test[@]}") ;;
+  run) pkgs=("${runtime[@]}" "${build[@]}") ;;
   build) pkgs=("${build[@]}") ;;
   runtime) pkgs=("${runtime[@]}") ;;
   test) pkgs=("${test[@]}") ;;
-  *) echo "carboy: install-deps.sh: unknown part '$mode' (all, build, runtime or test)" >&2; exit 2 ;;
+  bench) pkgs=("${bench[@]}") ;;
+  *) echo "carboy: install-deps.sh: unknown part '$mode' (all, run, build, runtime, test or bench)" >&2; exit 2 ;;
 esac
+# services a package would start and enable (nginx-light's nginx): only when they were not
+# installed before this run, so a user's own nginx is left as it was
+services=(nginx)
+fresh_services=()
+for svc in "${services[@]}"; do
+  [ -e "/lib/systemd/system/$svc.service" ] || [ -e "/etc/init.d/$svc" ] || fresh_services+=("$svc")
+done
 stamp=/var/lib/carboy-deps-$mode.stamp
 want=$(printf '%s\n' "${pkgs[@]}" | sort | sha256sum | cut -c1-16)
 if ! { [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && dpkg -s "${pkgs[@]}" >/dev/null 2>&1; }; then
+  # no package starts a service while we install (policy-rc.d, as Debian's container images
+  # do), unless the machine has its own policy already
+  policy=""
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    policy=/usr/sbin/policy-rc.d
+    printf '#!/bin/sh\nexit 101\n' >"$policy"
+    chmod 755 "$policy"
+    trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+  fi
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${pkgs[@]}" >/dev/null
+  if [ -n "$policy" ]; then
+    rm -f "$policy"
+    trap - EXIT
+  fi
+  for svc in "${fresh_services[@]}"; do
+    if [ -e "/lib/systemd/system/$svc.service" ] || [ -e "/etc/init.d/$svc" ]; then
+      if [ -d /run/systemd/system ]; then
+        systemctl disable --now "$svc" >/dev/null 2>&1 || true
+      else
+        deb-systemd-helper disable "$svc.service" >/dev/null 2>&1 || true
+        update-rc.d "$svc" disable >/dev/null 2>&1 || true
+      fi
+    fi
+  done
   echo "$want" > "$stamp"
   echo "carboy: dependencies installed ($mode)"
 fi
@@ -99,5 +141,6 @@ npm_ci() { # folder below the repository
     echo "carboy: npm packages installed ($1)"
   fi
 }
-npm_ci web
-[ "$mode" = build ] || npm_ci tests/s3
+[ "$mode" = bench ] || npm_ci web # the UI's build; playwright-core for the browser tests
+case "$mode" in all | test | bench) npm_ci tests/s3 ;; esac
+exit 0

@@ -4,6 +4,6 @@
 # ./carboy-data, http://127.0.0.1:8080). Extra arguments go to `carboy serve`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/install-deps.sh
+bash scripts/install-deps.sh run
 bash scripts/build.sh build
 exec ./build/carboy serve "$@"

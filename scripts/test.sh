@@ -3,7 +3,8 @@
 # twice (normal, and with AddressSanitizer + UBSan), and runs every suite against both:
 # the C unit tests (meson test) and the integration tests (pytest, the real binary over
 # HTTP); then the browser tests (node --test with playwright-core driving Debian's
-# headless Chromium) against the normal build, and a short fuzzing run (tests/fuzz/run.sh:
+# headless Chromium; the test files are named, as every Node.js version's runner takes
+# files) against the normal build, and a short fuzzing run (tests/fuzz/run.sh:
 # clang + libFuzzer, each target over its committed corpus and for FUZZ_SECONDS, default
 # 15, of new inputs). The last line is the summary "N passed, N failed"; the exit code is
 # non-zero when anything failed.
@@ -17,19 +18,27 @@ status=0
 
 bash scripts/install-deps.sh || { echo "carboy: dependency install failed"; echo "0 passed, 1 failed"; exit 1; }
 
-step() { # name, command...
-  local name=$1
-  shift
+step() { # name, report (the step's JUnit file in $results, or -), command...
+  local name=$1 report=$2
+  shift 2
   echo "==> $name"
   if ! "$@"; then
     echo "carboy: step '$name' failed"
-    echo "$name" >> "$results/failed-steps"
+    if [ "$report" = - ]; then echo "$name"; else printf '%s\t%s\n' "$name" "$report"; fi >> "$results/failed-steps"
     status=1
   fi
 }
 
-step "build" bash scripts/build.sh build
-step "build (asan+ubsan)" bash scripts/build.sh build-asan --buildtype=debug -Db_sanitize=address,undefined -Db_lundef=false
+# every file and command the tests read from Debian's packages is there (one line per
+# missing one, naming its package), before anything is built or run
+if ! $PY scripts/test-inputs.py check; then
+  echo "carboy: test inputs are missing (above); scripts/install-deps.sh installs them"
+  echo "0 passed, 1 failed"
+  exit 1
+fi
+
+step "build" - bash scripts/build.sh build
+step "build (asan+ubsan)" - bash scripts/build.sh build-asan --buildtype=debug -Db_sanitize=address,undefined -Db_lundef=false
 
 unit() { # builddir, label
   meson test -C "$1" --suite unit --print-errorlogs >/dev/null 2>&1
@@ -51,15 +60,15 @@ integration() { # binary, label
 browser() { # binary: the UI in headless Chromium; junit XML for the summary, screenshots beside it
   CARBOY_BIN="$PWD/$1" CARBOY_SCREENSHOTS="$PWD/$results/screenshots" node --test \
     --test-reporter=junit --test-reporter-destination="$results/browser.xml" \
-    --test-reporter=spec --test-reporter-destination=stdout tests/browser/
+    --test-reporter=spec --test-reporter-destination=stdout tests/browser/*.test.mjs
 }
 
-[ -x build/carboy ] && step "unit" unit build normal
-[ -x build/carboy ] && step "integration" integration build/carboy normal
-[ -x build/carboy ] && step "browser" browser build/carboy
-[ -x build-asan/carboy ] && step "unit (asan+ubsan)" unit build-asan asan
-[ -x build-asan/carboy ] && step "integration (asan+ubsan)" integration build-asan/carboy asan
-step "fuzz" env FUZZ_JUNIT="$results/fuzz.xml" FUZZ_SEED="${FUZZ_SEED:-1}" bash tests/fuzz/run.sh "${FUZZ_SECONDS:-15}"
+[ -x build/carboy ] && step "unit" unit-normal.xml unit build normal
+[ -x build/carboy ] && step "integration" integration-normal.xml integration build/carboy normal
+[ -x build/carboy ] && step "browser" browser.xml browser build/carboy
+[ -x build-asan/carboy ] && step "unit (asan+ubsan)" unit-asan.xml unit build-asan asan
+[ -x build-asan/carboy ] && step "integration (asan+ubsan)" integration-asan.xml integration build-asan/carboy asan
+step "fuzz" fuzz.xml env FUZZ_JUNIT="$results/fuzz.xml" FUZZ_SEED="${FUZZ_SEED:-1}" bash tests/fuzz/run.sh "${FUZZ_SECONDS:-15}"
 
 $PY scripts/summarize.py "$results" || status=1
 exit $status

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include "auth/auth.h"
@@ -36,6 +37,9 @@ static const char usage_text[] =
   "                       s3://BUCKET[/PREFIX]?endpoint=URL&region=R&path_style=1)\n"
   "  user add NAME [--admin] [--data DIR]\n"
   "                       create a user; the password is read from standard input\n"
+  "  user passwd NAME [--data DIR]\n"
+  "                       set a user's password (a lost admin password too), read from\n"
+  "                       standard input; ends their sessions\n"
   "  jobs [list [STATE]|retry ID|cancel ID] [--data DIR]\n"
   "                       inspect and steer background jobs\n"
   "  import PATH... --user NAME [--folder /a/b] [--data DIR] [--store URL]\n"
@@ -386,24 +390,44 @@ static int cmd_serve(int argc, char **argv)
   return 0;
 }
 
-static int read_password(char *out, size_t cap)
+/* One line from standard input; on a terminal, a prompt and no echo. */
+static int read_password(const char *prompt, char *out, size_t cap)
 {
-  if (!fgets(out, (int)cap, stdin))
+  struct termios saved, quiet;
+  int tty = isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &saved) == 0;
+  if (tty) {
+    fprintf(stderr, "%s", prompt);
+    quiet = saved;
+    quiet.c_lflag &= ~(tcflag_t)ECHO;
+    tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
+  }
+  char *got = fgets(out, (int)cap, stdin);
+  if (tty) {
+    tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved);
+    fputc('\n', stderr);
+  }
+  if (!got)
     return -1;
   out[strcspn(out, "\r\n")] = '\0';
   return 0;
 }
 
+/* carboy user add NAME [--admin] | carboy user passwd NAME: on the database directly,
+ * with or without a server running. passwd is how a lost password (the admin's too) is
+ * reset: it ends the user's sessions; their API tokens stay. */
 static int cmd_user(int argc, char **argv)
 {
-  if (argc < 2 || strcmp(argv[0], "add"))
-    return fail(2, "usage: carboy user add NAME [--admin] [--data DIR]");
+  static const char usage[] = "usage: carboy user add NAME [--admin] [--data DIR] | "
+                              "carboy user passwd NAME [--data DIR] (password from standard input)";
+  if (argc < 2 || (strcmp(argv[0], "add") && strcmp(argv[0], "passwd")) || argv[1][0] == '-')
+    return fail(2, "%s", usage);
+  int add = !strcmp(argv[0], "add");
   const char *name = argv[1];
   int admin = 0;
   char *rest[8];
   int nrest = 0;
   for (int i = 2; i < argc; i++) {
-    if (!strcmp(argv[i], "--admin"))
+    if (add && !strcmp(argv[i], "--admin"))
       admin = 1;
     else if (nrest < 6)
       rest[nrest++] = argv[i];
@@ -414,19 +438,25 @@ static int cmd_user(int argc, char **argv)
   int rc = load_config(nrest, rest, &c, 0);
   if (rc || (rc = open_db(&c)))
     return rc;
-  char pw[1100];
-  if (isatty(STDIN_FILENO))
-    fprintf(stderr, "password for %s: ", name);
-  if (read_password(pw, sizeof pw))
+  char pw[1100], prompt[CB_NAME_MAX + 32];
+  snprintf(prompt, sizeof prompt, "%s password for %s: ", add ? "a" : "new", name);
+  if (read_password(prompt, pw, sizeof pw)) {
+    db_shutdown();
     return fail(2, "no password on standard input");
+  }
   struct cb_errbuf eb = {{0}};
   struct cb_user u;
-  cb_err e = auth_user_add(name, pw, admin, &u, &eb);
+  int ended = 0;
+  cb_err e = add ? auth_user_add(name, pw, admin, &u, &eb) : auth_user_set_password(name, pw, &u, &ended, &eb);
   memset(pw, 0, sizeof pw);
   db_shutdown();
   if (e)
-    return fail(e == CB_EINVAL || e == CB_EEXIST ? 2 : 1, "%s", eb.msg);
-  printf("carboy: created user '%s' (%s)%s\n", u.username, u.id, admin ? " with admin rights" : "");
+    return fail(e == CB_EINVAL || e == CB_EEXIST || e == CB_ENOTFOUND ? 2 : 1, "%s", eb.msg);
+  if (add)
+    printf("carboy: created user '%s' (%s)%s\n", u.username, u.id, admin ? " with admin rights" : "");
+  else
+    printf("carboy: password of '%s' changed; %d session%s ended (API tokens stay)\n", u.username, ended,
+           ended == 1 ? "" : "s");
   return 0;
 }
 

@@ -73,6 +73,33 @@ cb_err auth_user_add(const char *username, const char *password, int is_admin,
   return e;
 }
 
+cb_err auth_user_set_password(const char *username, const char *password, struct cb_user *out,
+                              int *ended, struct cb_errbuf *eb)
+{
+  if (strlen(password) < 8 || strlen(password) > 1024) {
+    cb_errf(eb, "password must be 8 to 1024 characters");
+    return CB_EINVAL;
+  }
+  struct cb_user u;
+  cb_err e = db_user_get_by_name(username, &u);
+  if (e == CB_ENOTFOUND) {
+    cb_errf(eb, "no user '%s'", username);
+    return e;
+  }
+  if (!e)
+    e = auth_hash_password(password, u.password_hash, sizeof u.password_hash);
+  if (!e)
+    e = db_user_set_password(u.id, u.password_hash);
+  if (!e)
+    e = db_user_sessions_delete(u.id, ended);
+  if (e)
+    cb_errf(eb, "cannot set the password of '%s': %s", username, cb_strerror(e));
+  else if (out)
+    *out = u;
+  sodium_memzero(u.password_hash, sizeof u.password_hash);
+  return e;
+}
+
 cb_err auth_ensure_admin(const char *password, int *created, char *generated, size_t cap,
                          struct cb_errbuf *eb)
 {

@@ -48,6 +48,10 @@ int auth_verify_password(const char *hash, const char *password);
 
 cb_err auth_user_add(const char *username, const char *password, int is_admin,
                      struct cb_user *out, struct cb_errbuf *eb);
+/* Sets a user's password (same rules as auth_user_add) and ends their sessions; API
+ * tokens stay. CB_ENOTFOUND when there is no such user. *ended may be NULL. */
+cb_err auth_user_set_password(const char *username, const char *password, struct cb_user *out,
+                              int *ended, struct cb_errbuf *eb);
 cb_err auth_ensure_admin(const char *password, int *created, char *generated, size_t cap,
                          struct cb_errbuf *eb);
 

@@ -137,6 +137,14 @@ cb_err db_session_delete(const char *token_hash)
   return db_exec("DELETE FROM sessions WHERE token_hash = ?", "s", token_hash);
 }
 
+cb_err db_user_sessions_delete(const char *user_id, int *ended)
+{
+  cb_err e = db_exec("DELETE FROM sessions WHERE user_id = ?", "s", user_id);
+  if (!e && ended)
+    *ended = db_changes();
+  return e;
+}
+
 /* --------------------------------------------------------------- tokens */
 
 #define TOKEN_COLS "t.id, t.user_id, t.name, t.scope, t.created_at, coalesce(t.expires_at, ''), " \

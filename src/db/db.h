@@ -193,6 +193,8 @@ cb_err db_group_members(const char *group_id, db_user_cb cb, void *ctx);
 cb_err db_session_create(const char *token_hash, const char *user_id, const char *expires_at);
 cb_err db_session_user(const char *token_hash, const char *now, struct cb_user *out);
 cb_err db_session_delete(const char *token_hash);
+/* Ends every session of a user (a password reset); *ended gets how many (may be NULL). */
+cb_err db_user_sessions_delete(const char *user_id, int *ended);
 
 struct cb_token {
   char id[CB_ID_LEN + 1];

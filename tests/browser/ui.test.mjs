@@ -7,7 +7,7 @@
 // any page. Screenshots of the main pages go to CARBOY_SCREENSHOTS (default
 // build-results/screenshots); docs/screenshots/ holds the ones the README shows.
 //
-//   node --test tests/browser/            (CARBOY_BIN picks the binary, default build/carboy)
+//   node --test tests/browser/*.test.mjs   (CARBOY_BIN picks the binary, default build/carboy)
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';

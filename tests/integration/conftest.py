@@ -16,6 +16,34 @@ import pytest
 import requests
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def _record_inputs(path):
+    """CARBOY_RECORD_INPUTS=FILE: every file and folder of Debian's packages a test reads is
+    appended to FILE, for scripts/test-inputs.py record (which keeps tests/inputs.txt)."""
+    prefixes = ("/usr/share/", "/usr/libexec/", "/usr/lib/python3/dist-packages/pyutilib/misc/tests/")  # not test inputs
+    skip = ("/usr/share/zoneinfo/", "/usr/share/locale/", "/usr/share/python", "/usr/share/ca-certificates/")  # not test inputs
+    out = open(path, "a", buffering=1)
+
+    def note(p):
+        if isinstance(p, bytes):
+            p = os.fsdecode(p)
+        if isinstance(p, str) and p.startswith(prefixes) and not p.startswith(skip) and not p.endswith((".py", ".pyc")):
+            out.write(os.path.normpath(p) + "\n")
+
+    def hook(event, args):
+        if event in ("open", "os.listdir", "os.scandir") and args:
+            note(args[0])
+        elif event == "subprocess.Popen" and len(args) > 1 and isinstance(args[1], (list, tuple)):
+            for a in args[1]:
+                note(a)
+
+    import sys
+    sys.addaudithook(hook)
+
+
+if os.environ.get("CARBOY_RECORD_INPUTS"):
+    _record_inputs(os.environ["CARBOY_RECORD_INPUTS"])
 BIN = os.environ.get("CARBOY_BIN", os.path.join(ROOT, "build", "carboy"))
 ADMIN_PASSWORD = "integration-pass-1"
 SANITIZER_MARKS = ("ERROR: AddressSanitizer", "runtime error:", "ERROR: LeakSanitizer")

@@ -17,7 +17,7 @@ from conftest import BIN, cli, wait_file, props
 SOURCES = {
     "tips.csv": "/usr/share/ggobi/data/tips.csv",
     "molecules/head.sdf": "/usr/share/doc/python3-openbabel/examples/head.sdf",
-    "molecules/figures/logo.png": "/usr/share/gitweb/static/git-logo.png",
+    "molecules/figures/logo.png": "/usr/share/gocode/src/golang.org/x/image/testdata/yellow_rose-small-v5.png",  # golang-golang-x-image-dev
     "docs/rotate.pdf": "/usr/share/gocode/src/github.com/jung-kurt/gofpdf/pdf/Fpdf_RotateText.pdf",
     "docs/licence.txt": "/usr/share/common-licenses/GPL-3",
 }

@@ -137,6 +137,32 @@ def test_user_add(tmp_path):
     assert r.returncode == 2 and "username" in r.stderr
 
 
+def test_user_passwd_resets_a_lost_admin_password_while_the_server_runs(fresh):
+    s = fresh(env={"CARBOY_ADMIN_PASSWORD": ""})  # generated, printed once: say it was lost
+    first = s.admin_password()
+    browser = s.login("admin", first)
+    assert browser.get(s.url + "/api/v1/me").status_code == 200
+    r = run(["user", "passwd", "admin", "--data", s.data], input="a new admin password\n")
+    assert r.returncode == 0, r.stderr
+    assert "password of 'admin' changed" in r.stdout and "2 sessions ended" in r.stdout  # the harness's and ours
+    # the old password no longer signs in, the new one does; the old session has ended
+    bad = requests.post(s.url + "/api/v1/auth/login", json={"username": "admin", "password": first})
+    assert bad.status_code == 401
+    assert browser.get(s.url + "/api/v1/me").status_code == 401
+    assert s.login("admin", "a new admin password").get(s.url + "/api/v1/me").json()["username"] == "admin"
+    # the admin's API tokens stay
+    assert s.api("GET", "/me").status_code == 200
+    # bad input: one line, exit 2, nothing changed
+    for args, stdin, word in [(["user", "passwd", "admin"], "short\n", "password"),
+                              (["user", "passwd", "nobody"], "long enough pw\n", "no user 'nobody'"),
+                              (["user", "passwd", "admin"], "", "no password"),
+                              (["user", "passwd"], "long enough pw\n", "usage")]:
+        r = run([*args, "--data", s.data], input=stdin)
+        assert r.returncode == 2, (args, r)
+        assert len(r.stderr.strip().splitlines()) == 1 and word in r.stderr, (args, r.stderr)
+    assert s.login("admin", "a new admin password")
+
+
 def test_json_logs(fresh):
     s = fresh(env={"CARBOY_LOG": "json"})
     lines = [l for l in s.log_text().splitlines() if l.startswith("{")]

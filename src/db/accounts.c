@@ -389,25 +389,33 @@ cb_err db_folder_roots(const char *user_id, const char *after_name, const char *
                        db_folder_cb cb, void *ctx)
 {
   struct folder_visit fc = {cb, ctx};
-  return db_each_row(
+  sqlite3_stmt *st =
       db_query("SELECT " FOLDER_COLS " FROM folders f JOIN users u ON u.id = f.owner_id"
                " WHERE f.deleted_at IS NULL AND ((f.parent_id IS NULL AND f.owner_id = ?1) OR f.id IN"
                " (SELECT object_id FROM grants WHERE object_type = 'folder' AND (user_id = ?1 OR group_id IN"
-               " (SELECT group_id FROM group_members WHERE user_id = ?1))))"
+               " (SELECT group_id FROM group_members WHERE user_id = ?1)))"
+               /* an owner never loses what they own: their folder inside a folder they
+                * can no longer see is listed at their top level */
+               " OR (f.owner_id = ?1 AND f.parent_id IS NOT NULL AND f.parent_id IN (SELECT p.id FROM folders p"
+               " WHERE p.owner_id <> ?1 AND NOT " DB_FOLDER_VISIBLE_SQL("p.id", "?1", "NULL") ")))"
                " AND (f.name, f.id) > (coalesce(?2, ''), coalesce(?3, '')) ORDER BY f.name, f.id LIMIT ?4",
-               "sssi", user_id, after_name, after_id, (int64_t)limit),
-      db_folder_row, &fc);
+               "sssi", user_id, after_name, after_id, (int64_t)limit);
+  return db_each_row(st, db_folder_row, &fc);
 }
 
 cb_err db_files_shared(const char *user_id, int limit, db_file_cb cb, void *ctx)
 {
   struct file_visit fc = {cb, ctx};
-  return db_each_row(db_query("SELECT " FILE_COLS FILE_FROM " WHERE f.deleted_at IS NULL AND f.owner_id <> ?1"
+  sqlite3_stmt *st = db_query("SELECT " FILE_COLS FILE_FROM " WHERE f.deleted_at IS NULL AND ((f.owner_id <> ?1"
                               " AND f.id IN (SELECT object_id FROM grants WHERE object_type = 'file' AND"
                               " (user_id = ?1 OR group_id IN (SELECT group_id FROM group_members"
-                              " WHERE user_id = ?1))) ORDER BY f.name, f.id LIMIT ?2",
-                              "si", user_id, (int64_t)limit),
-                     db_file_row, &fc);
+                              " WHERE user_id = ?1))))"
+                              /* an owner never loses what they own: their file in a folder
+                               * they can no longer see is listed here */
+                              " OR (f.owner_id = ?1 AND NOT " DB_FOLDER_VISIBLE_SQL("f.folder_id", "?1", "NULL") "))"
+                              " ORDER BY f.name, f.id LIMIT ?2",
+                              "si", user_id, (int64_t)limit);
+  return db_each_row(st, db_file_row, &fc);
 }
 
 /* ---------------------------------------------------------------- audit */

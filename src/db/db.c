@@ -321,3 +321,12 @@ cb_err db_init(const char *path, struct cb_errbuf *eb)
   }
   return migrate(eb);
 }
+
+void db_bind_viewer(sqlite3_stmt *st, const struct db_viewer *v)
+{
+  int i = sqlite3_bind_parameter_index(st, ":me");
+  if (i)
+    sqlite3_bind_text(st, i, v->user_id, -1, SQLITE_STATIC); /* NULL binds NULL */
+  if ((i = sqlite3_bind_parameter_index(st, ":link")))
+    sqlite3_bind_text(st, i, v->link, -1, SQLITE_STATIC);
+}

@@ -491,7 +491,15 @@ struct db_where {
   double num;
   const char *text;
 };
+/* Who is asking, for lists whose access filter runs inside the query (db_internal.h). */
+struct db_viewer {
+  const char *user_id; /* NULL: anonymous */
+  const char *link;    /* a share link's object id, or NULL */
+  int all;             /* an administrator: no filter */
+};
+
 struct db_search_q {
+  const struct db_viewer *viewer; /* only what this caller may see; never NULL */
   const char *match;     /* an FTS5 query (built by the caller from the user's words), or NULL */
   const char *kind;      /* files of this kind only, or NULL */
   const char *folder_id; /* files in this folder or below, or NULL */
@@ -509,7 +517,8 @@ typedef int (*db_search_cb)(const struct cb_search_hit *h, void *ctx);
 /* Candidates best first: by full-text rank, one per file or record; without match, in the
  * order of the first where's value (a file or record whose property repeats may come more
  * than once: the caller drops repeats). Live files and their current version's records
- * only. Access is the caller's to check.
+ * only, and of those only what q->viewer may see (the filter runs before counting, so a
+ * position never counts a candidate the caller may not see).
  * CB_EINVAL: neither match nor a where, or a match FTS5 cannot parse. */
 cb_err db_search(const struct db_search_q *q, db_search_cb cb, void *ctx);
 /* The words around the match in full-text row doc, the matches marked « », malloc'd. */

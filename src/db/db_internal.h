@@ -40,6 +40,32 @@ const char *db_fault_vfs(void);
   "coalesce(f.error, ''), f.visibility, v.sha256, v.size, f.created_at, f.updated_at, "    \
   "f.metadata"
 #define FILE_FROM " FROM files f JOIN file_versions v ON v.file_id = f.id AND v.version = f.version"
+
+/* The access rule of auth_role() as an SQL condition, for lists that page: their filter
+ * runs inside the query, before LIMIT, so no count, cursor or page boundary reflects a
+ * row the caller may not see. ME is the SQL parameter of the caller's user id (NULL for
+ * anonymous), LINK that of a share link's object id (or NULL); administrators need no
+ * condition. The parameters are spelt by the caller (":me", "?1"): SQLite numbers a named
+ * parameter after the highest number seen before it, so a query whose numbered parameters
+ * come later uses its own numbers here.
+ * DB_FOLDER_VISIBLE_SQL(X, ME, LINK): the folder whose id is the SQL expression X (a column
+ * of the outer query, never input), or one above it, is the caller's, granted to them or a
+ * group of theirs, public, or the link's. DB_FILE_VISIBLE_SQL(F, ME, LINK): the same for
+ * the file row F, through its own owner, grants, visibility and link, then its folder. */
+#define DB_FOLDER_VISIBLE_SQL(X, ME, LINK)                                                   \
+  "EXISTS (WITH RECURSIVE up(id, depth) AS (SELECT " X ", 0 UNION ALL SELECT c.parent_id,"   \
+  " up.depth + 1 FROM folders c JOIN up ON c.id = up.id WHERE c.parent_id IS NOT NULL"       \
+  " AND up.depth < 1000) SELECT 1 FROM up JOIN folders x ON x.id = up.id"                    \
+  " WHERE x.owner_id = " ME " OR x.visibility = 'public' OR x.id = " LINK " OR x.id IN"      \
+  " (SELECT g.object_id FROM grants g WHERE g.object_type = 'folder' AND (g.user_id = " ME   \
+  " OR g.group_id IN (SELECT group_id FROM group_members WHERE user_id = " ME "))))"
+#define DB_FILE_VISIBLE_SQL(F, ME, LINK)                                                     \
+  "(" F ".owner_id = " ME " OR " F ".visibility = 'public' OR " F ".id = " LINK " OR " F     \
+  ".id IN (SELECT g.object_id FROM grants g WHERE g.object_type = 'file' AND (g.user_id = "  \
+  ME " OR g.group_id IN (SELECT group_id FROM group_members WHERE user_id = " ME "))) OR "   \
+  DB_FOLDER_VISIBLE_SQL(F ".folder_id", ME, LINK) ")"
+/* Binds :me and :link (absent parameters are skipped). */
+void db_bind_viewer(sqlite3_stmt *st, const struct db_viewer *v);
 struct cb_job;
 /* Inserts a queued job inside the caller's transaction. */
 cb_err db_job_insert_tx(const struct cb_job *j, const char *const *input_ids, int n);

@@ -173,6 +173,8 @@ static void filters_sql(struct cb_buf *sql, const struct db_search_q *q, const s
   for (int i = 0; i < q->nwhere; i++)
     if (&q->where[i] != w0)
       where_sql(sql, &q->where[i]);
+  if (!q->viewer->all) /* named parameters: they take no positional slot after this */
+    cb_buf_printf(sql, " AND " DB_FILE_VISIBLE_SQL("f", ":me", ":link"));
 }
 
 static int filters_bind(sqlite3_stmt *st, int k, const struct db_search_q *q, const struct db_where *w0)
@@ -272,6 +274,7 @@ static cb_err search_words(const struct db_search_q *q, db_search_cb cb, void *c
     return db_rc(rc);
   }
   filters_bind(doc, 2, q, NULL);
+  db_bind_viewer(doc, q->viewer);
   struct seen seen = {0};
   cb_err e = CB_OK;
   /* a cursor far past the end (any number a client sends) must not overflow the round */
@@ -342,7 +345,7 @@ cb_err db_search(const struct db_search_q *q, db_search_cb cb, void *ctx)
                       " AND p0.name = ? AND p0.%s%s?",
                 w0->is_num ? "value_num" : "value_text", ops_sql[w0->op]);
   filters_sql(&sql, q, w0);
-  cb_buf_printf(&sql, " ORDER BY p0.%s LIMIT -1 OFFSET ?", w0->is_num ? "value_num" : "value_text");
+  cb_buf_printf(&sql, " ORDER BY p0.%s LIMIT -1 OFFSET :offset", w0->is_num ? "value_num" : "value_text");
   if (!sql.data)
     return CB_ENOMEM;
   sqlite3_stmt *st;
@@ -355,8 +358,9 @@ cb_err db_search(const struct db_search_q *q, db_search_cb cb, void *ctx)
     sqlite3_bind_double(st, 2, w0->num);
   else
     sqlite3_bind_text(st, 2, w0->text, -1, SQLITE_STATIC);
-  int k = filters_bind(st, 3, q, w0);
-  sqlite3_bind_int64(st, k, q->offset);
+  filters_bind(st, 3, q, w0);
+  db_bind_viewer(st, q->viewer);
+  sqlite3_bind_int64(st, sqlite3_bind_parameter_index(st, ":offset"), q->offset);
   cb_err e = CB_OK;
   int64_t pos = q->offset;
   while ((rc = sqlite3_step(st)) == SQLITE_ROW) {

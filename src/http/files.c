@@ -397,6 +397,10 @@ int h_file_patch(struct req *r)
   }
   if (folder_id && (st = http_load_folder(r, folder_id, CB_WRITE, &target)))
     goto out;
+  if (folder_id && strcmp(target.owner_id, f.owner_id) && !http_is_owner(r, "file", f.id)) {
+    st = http_problem(r, 403, "folder_id", "only the file's owner can move it into a folder of another owner");
+    goto out;
+  }
   cJSON *meta = cJSON_GetObjectItemCaseSensitive(body, "metadata");
   int nprops = 0;
   if (meta) {

@@ -29,6 +29,19 @@ int http_load_folder(struct req *r, const char *id, enum cb_access need, struct 
   return e ? http_access_error(r, e, "folder", id) : 0;
 }
 
+void http_viewer(const struct req *r, struct db_viewer *v)
+{
+  v->user_id = r->who.user_id[0] ? r->who.user_id : NULL;
+  v->link = r->who.via == CB_VIA_LINK ? r->who.link_object : NULL;
+  v->all = r->who.is_admin && r->who.user_id[0];
+}
+
+int http_is_owner(struct req *r, const char *type, const char *id)
+{
+  enum cb_role role;
+  return !auth_role(&r->who, type, id, &role) && role == CB_ROLE_OWNER;
+}
+
 static void location(char *out, size_t cap, const char *kind, const char *id)
 {
   snprintf(out, cap, "/api/v1/%s/%s", kind, id);
@@ -291,6 +304,13 @@ int h_folder_patch(struct req *r)
       goto out;
     if (db_folder_within(target.id, f.id)) {
       st = http_problem(r, 409, "parent_id", "a folder cannot move into itself or below itself");
+      goto out;
+    }
+    /* a move never changes whose a folder is, and never gives the mover more than they
+     * had: into a folder of another owner only by whoever owns it already (its owner, the
+     * owner of a folder above it, an admin), not by an editor */
+    if (strcmp(target.owner_id, f.owner_id) && !http_is_owner(r, "folder", f.id)) {
+      st = http_problem(r, 403, "parent_id", "only the folder's owner can move it into a folder of another owner");
       goto out;
     }
   }

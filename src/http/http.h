@@ -36,12 +36,23 @@ struct req {
 
 typedef int (*http_handler)(struct req *r);
 
+/* What a route needs of its caller, checked in one place (the dispatcher) before the
+ * handler runs; handlers check access to the objects they touch. */
+enum http_scope {
+  HTTP_PUBLIC = 0, /* no identity is taken (operations, the UI's pages, /s/ links) */
+  HTTP_READ,       /* reads: any identity, anonymous included (public objects) */
+  HTTP_WRITE,      /* changes something: not a read-scoped token (403) */
+  HTTP_ADMIN,      /* an administrator with a write-scoped credential */
+};
+
 struct route {
   const char *method;
   const char *pattern; /* "/api/v1/files/{id}/content" */
   http_handler fn;
-  int public_;         /* no identity needed */
+  enum http_scope scope;
 };
+/* "public", "read", "write" or "admin". */
+const char *http_scope_name(enum http_scope s);
 
 extern const struct route http_routes[];
 extern const int http_route_count;
@@ -117,6 +128,11 @@ int http_cursor_decode(const char *cursor, char *kind, char *name, size_t cap);
 int http_access_error(struct req *r, cb_err e, const char *what, const char *id);
 cJSON *http_folder_json(struct req *r, struct cb_folder *f);
 int http_load_folder(struct req *r, const char *id, enum cb_access need, struct cb_folder *f);
+/* 1 when the caller holds the owner role on the object (its owner, the owner of a folder
+ * above it, an admin): what a move into a folder of another owner needs. */
+int http_is_owner(struct req *r, const char *type, const char *id);
+/* The caller as a db_viewer, for lists whose access filter runs in the query. */
+void http_viewer(const struct req *r, struct db_viewer *v);
 int http_load_file(struct req *r, const char *id, enum cb_access need, struct cb_file *f);
 /* Stores the body (or what reader yields) as a version of folder/name; answers. */
 int files_store_body(struct req *r, const struct cb_folder *folder, const char *name);

@@ -367,7 +367,9 @@ static int take_hit(const struct cb_search_hit *h, void *ctx)
   char *snip = th->match ? db_search_snippet(th->match, h->doc) : NULL;
   cJSON_AddStringToObject(o, "snippet", snip ? snip : "");
   free(snip);
-  cJSON_AddNumberToObject(o, "score", h->score);
+  /* the rank, not FTS5's bm25 value: that weighs a word by how many documents hold it,
+   * documents the caller may not see included, so it would tell of them */
+  cJSON_AddNumberToObject(o, "score", 1.0 / (double)h->position);
   cJSON_AddItemToArray(th->hits, o);
   th->n++;
   return 0;
@@ -432,7 +434,10 @@ int h_search(struct req *r)
   cJSON *out = cJSON_CreateObject();
   cJSON *hits = cJSON_AddArrayToObject(out, "hits");
   struct text_hits th = {.ac = ac, .match = match, .hits = hits, .limit = limit, .last = offset};
-  struct db_search_q sq = {match, has_kind > 0 ? kind : NULL, has_folder > 0 ? folder : NULL, where, nwhere, offset};
+  struct db_viewer viewer;
+  http_viewer(r, &viewer);
+  struct db_search_q sq = {&viewer, match, has_kind > 0 ? kind : NULL, has_folder > 0 ? folder : NULL,
+                           where, nwhere, offset};
   cb_err e = ac ? CB_OK : CB_ENOMEM;
   if (ac) {
     ac->r = r;

@@ -124,6 +124,19 @@ static int identify(struct req *r)
   return 0;
 }
 
+/* The route's declared scope against the caller (the one place it is checked): 1 to go
+ * on; 0 when it answered. What the caller may do with an object is the handler's check. */
+static int in_scope(struct req *r, enum http_scope scope)
+{
+  if (scope == HTTP_ADMIN)
+    return !http_require_admin(r);
+  if (scope == HTTP_WRITE && r->who.read_only) {
+    http_problem(r, 403, NULL, "a read-scoped token (or a share link) cannot change anything");
+    return 0;
+  }
+  return 1;
+}
+
 static int dispatch(struct mg_connection *conn, void *cbdata)
 {
   (void)cbdata;
@@ -165,8 +178,10 @@ static int dispatch(struct mg_connection *conn, void *cbdata)
   } else if (cross_origin_write(&r)) {
     http_drop_body(&r);
     http_problem(&r, 403, "Origin", "cross-origin requests may not change anything");
-  } else if (!http_routes[route].public_ && identify(&r)) {
+  } else if (http_routes[route].scope != HTTP_PUBLIC && identify(&r)) {
     http_drop_body(&r); /* identify() answered */
+  } else if (!in_scope(&r, http_routes[route].scope)) {
+    http_drop_body(&r); /* in_scope() answered */
   } else {
     http_routes[route].fn(&r);
   }
@@ -325,7 +340,7 @@ void http_server_stop(void)
 void http_routes_print(FILE *out)
 {
   for (int i = 0; i < http_route_count; i++)
-    fprintf(out, "%s %s\n", http_routes[i].method, http_routes[i].pattern);
+    fprintf(out, "%-7s %-6s %s\n", http_routes[i].method, http_scope_name(http_routes[i].scope), http_routes[i].pattern);
 }
 
 int http_path_match(const char *pattern, const char *path, char **params)

@@ -40,12 +40,18 @@ def test_openapi_describes_every_route(server):
     doc = requests.get(server.url + "/api/openapi.json").json()
     assert doc["openapi"].startswith("3.1")
     routes = subprocess.run([BIN, "routes"], capture_output=True, text=True, check=True).stdout.split("\n")
-    routes = [r.split(" ", 1) for r in routes if r]
-    assert len(routes) > 15
-    missing = [f"{m} {p}" for m, p in routes if m.lower() not in doc["paths"].get(p, {})]
+    routes = [r.split() for r in routes if r]
+    assert len(routes) > 15 and all(len(r) == 3 for r in routes)
+    missing = [f"{m} {p}" for m, _, p in routes if m.lower() not in doc["paths"].get(p, {})]
     assert not missing, f"routes missing from /api/openapi.json: {missing}"
+    # every route declares its scope, and the document says the same one
+    for m, scope, p in routes:
+        assert scope in ("public", "read", "write", "admin"), (m, p, scope)
+        assert doc["paths"][p][m.lower()].get("x-carboy-scope") == scope, (m, p, scope)
+        if m in ("POST", "PUT", "PATCH", "DELETE") and p not in ("/api/v1/auth/login", "/api/v1/auth/logout"):
+            assert scope in ("write", "admin"), (m, p, scope)
     # and nothing documented that does not exist
-    known = {(m.lower(), p) for m, p in routes}
+    known = {(m.lower(), p) for m, _, p in routes}
     extra = [(m, p) for p, ops in doc["paths"].items() for m in ops
              if m in ("get", "put", "post", "patch", "delete", "head", "options") and (m, p) not in known]
     assert not extra, f"documented but not routed: {extra}"

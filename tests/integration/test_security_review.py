@@ -1,0 +1,166 @@
+"""Regressions for the outside security review of 0.8.0 (issue 16), one test (or more) per
+finding, each of which failed on 0.8.0: the real binary over HTTP, attacked as an ordinary
+user and as anonymous."""
+import pytest
+
+from conftest import make_server, finish, problem
+
+PW = "review-password-1"
+
+
+@pytest.fixture(scope="module")
+def srv(tmp_path_factory):
+    s = make_server(tmp_path_factory)
+    s.users = {n: s.user(n, PW) for n in ("alice", "bob", "eve")}
+    s.tokens = {n: s.make_token(n, PW) for n in ("alice", "bob", "eve")}
+    yield s
+    finish(s)
+
+
+def as_(s, who):
+    return lambda method, path, **kw: s.api(method, path, token=s.tokens[who], **kw)
+
+
+def grant(s, owner, kind, obj, user, role):
+    r = as_(s, owner)("POST", f"/{kind}s/{obj}/grants", json={"username": user, "role": role})
+    assert r.status_code == 201, r.text
+    return r.json()["id"]
+
+
+def top_level(s, who):
+    body = as_(s, who)("GET", "/folders?limit=1000").json()
+    return {f["id"] for f in body["folders"]}, {f["id"] for f in body.get("shared_files", [])}
+
+
+# ---- 1. an editor must not become the owner by a move ----
+
+def test_editor_cannot_move_a_shared_folder_under_their_own(srv):
+    alice, bob = as_(srv, "alice"), as_(srv, "bob")
+    shared = alice("POST", "/folders", json={"name": "shared-1"}).json()
+    inner = alice("POST", "/folders", json={"name": "inner", "parent_id": shared["id"]}).json()
+    doc = srv.put(shared["id"], "doc.txt", b"alice's", headers={"Authorization": f"Bearer {srv.tokens['alice']}"})
+    gid = grant(srv, "alice", "folder", shared["id"], "bob", "editor")
+    mine = bob("POST", "/folders", json={"name": "bobs"}).json()
+    # the folder, a folder inside it and a file: none moves into bob's folder
+    body = problem(bob("PATCH", f"/folders/{shared['id']}", json={"parent_id": mine["id"]}), 403)
+    assert body["field"] == "parent_id"
+    problem(bob("PATCH", f"/folders/{inner['id']}", json={"parent_id": mine["id"]}), 403)
+    problem(bob("PATCH", f"/files/{doc['id']}", json={"folder_id": mine["id"]}), 403)
+    # nothing moved: still alice's, at her top level, the file where it was
+    assert alice("GET", f"/folders/{shared['id']}").json()["parent_id"] in (None, "")
+    assert shared["id"] in top_level(srv, "alice")[0]
+    assert alice("GET", f"/files/{doc['id']}").json()["folder_id"] == shared["id"]
+    # an editor still reorganises inside the owner's tree
+    r = bob("PATCH", f"/files/{doc['id']}", json={"folder_id": inner["id"]})
+    assert r.status_code == 200 and r.json()["folder_id"] == inner["id"]
+    # revoked, bob sees none of it
+    assert alice("DELETE", f"/folders/{shared['id']}/grants/{gid}").status_code == 204
+    for path in (f"/folders/{shared['id']}", f"/folders/{inner['id']}", f"/files/{doc['id']}"):
+        problem(bob("GET", path), 404)
+
+
+def test_owner_moves_into_another_owners_folder_and_never_loses_it(srv):
+    alice, bob = as_(srv, "alice"), as_(srv, "bob")
+    mine = alice("POST", "/folders", json={"name": "alices-2"}).json()
+    note = srv.put(mine["id"], "note.txt", b"note", headers={"Authorization": f"Bearer {srv.tokens['alice']}"})
+    bobs = bob("POST", "/folders", json={"name": "bobs-2"}).json()
+    gid = grant(srv, "bob", "folder", bobs["id"], "alice", "editor")
+    # the owner may put her own folder into bob's (she may write there)
+    r = alice("PATCH", f"/folders/{mine['id']}", json={"parent_id": bobs["id"]})
+    assert r.status_code == 200, r.text
+    # bob's grant ends: alice still owns, reads and lists her folder and her file
+    assert bob("DELETE", f"/folders/{bobs['id']}/grants/{gid}").status_code == 204
+    problem(alice("GET", f"/folders/{bobs['id']}"), 404)
+    got = alice("GET", f"/folders/{mine['id']}")
+    assert got.status_code == 200 and got.json()["owner"]["id"] == srv.users["alice"]["id"]
+    assert alice("GET", f"/files/{note['id']}/content").content == b"note"
+    assert mine["id"] in top_level(srv, "alice")[0]
+    # and a move never hands it to bob either: he owns the folder above, so he manages it,
+    # but alice is still its owner
+    assert bob("GET", f"/folders/{mine['id']}").json()["owner"]["id"] == srv.users["alice"]["id"]
+
+
+def test_file_move_into_another_owners_folder_needs_the_files_owner(srv):
+    alice, bob = as_(srv, "alice"), as_(srv, "bob")
+    shared = alice("POST", "/folders", json={"name": "shared-3"}).json()
+    grant(srv, "alice", "folder", shared["id"], "bob", "editor")
+    # bob's own file in alice's folder: he owns it, so he may take it home
+    his = srv.put(shared["id"], "his.txt", b"his", headers={"Authorization": f"Bearer {srv.tokens['bob']}"})
+    home = bob("POST", "/folders", json={"name": "bobs-3"}).json()
+    assert bob("PATCH", f"/files/{his['id']}", json={"folder_id": home["id"]}).status_code == 200
+    # alice's file, granted to bob directly as editor: bob may edit, not take it
+    hers = srv.put(shared["id"], "hers.txt", b"hers", headers={"Authorization": f"Bearer {srv.tokens['alice']}"})
+    grant(srv, "alice", "file", hers["id"], "bob", "editor")
+    problem(bob("PATCH", f"/files/{hers['id']}", json={"folder_id": home["id"]}), 403)
+    assert alice("GET", f"/files/{hers['id']}").json()["folder_id"] == shared["id"]
+
+
+# ---- 2. search paging must not be an oracle ----
+
+def search(s, who, **params):
+    r = as_(s, who)("GET", "/search", params=params)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def test_text_search_pages_reveal_nothing_of_private_matches(srv):
+    alice, eve = as_(srv, "alice"), as_(srv, "eve")
+    home = eve("POST", "/folders", json={"name": "eves"}).json()
+    private = alice("POST", "/folders", json={"name": "private-2"}).json()
+    tok = {"Authorization": f"Bearer {srv.tokens['eve']}"}
+    srv.put(home["id"], "quokkaplasm probe.txt", b"my own quokkaplasm notes", headers=tok)
+    srv.put(home["id"], "second quokkaplasm.txt", b"quokkaplasm again", headers=tok)
+
+    def view():
+        out = []
+        for limit in (1, 2, 3):
+            page = search(srv, "eve", q="quokkaplasm", limit=limit)
+            out.append(([(h["file_id"], h["score"]) for h in page["hits"]], page["next_cursor"]))
+            cursor = page["next_cursor"]
+            while cursor:
+                page = search(srv, "eve", q="quokkaplasm", limit=limit, cursor=cursor)
+                out.append(([(h["file_id"], h["score"]) for h in page["hits"]], page["next_cursor"]))
+                cursor = page["next_cursor"]
+        for prefix in ("quo*", "quokka*"):
+            page = search(srv, "eve", q=prefix, limit=2)
+            out.append(([h["file_id"] for h in page["hits"]], page["next_cursor"]))
+        return out
+
+    before = view()
+    # alice's private files: many, ranking above and below eve's (the word in the name
+    # weighs ten times, a long text dilutes it)
+    atok = {"Authorization": f"Bearer {srv.tokens['alice']}"}
+    for i in range(30):
+        name = f"quokkaplasm {i}.txt" if i % 2 else f"private {i}.txt"
+        body = (b"quokkaplasm " * (i + 1)) + (b"filler " * (i * 40))
+        srv.put(private["id"], name, body, headers=atok)
+    assert search(srv, "alice", q="quokkaplasm", limit=1000)["hits"]  # alice finds them
+    assert view() == before
+    # eve's pages hold her two files, and the last page says so
+    page = search(srv, "eve", q="quokkaplasm", limit=2)
+    assert len(page["hits"]) == 2 and page["next_cursor"] is None
+
+
+def test_property_search_pages_reveal_nothing_of_private_values(srv):
+    alice, eve = as_(srv, "alice"), as_(srv, "eve")
+    home = eve("POST", "/folders", json={"name": "eves-props"}).json()
+    f = srv.put(home["id"], "sample.txt", b"x", headers={"Authorization": f"Bearer {srv.tokens['eve']}"})
+    assert eve("PATCH", f"/files/{f['id']}", json={"metadata": {"bisect_me": 50}}).status_code == 200
+
+    def view():
+        out = []
+        for cond in ("bisect_me:gt:0", "bisect_me:lt:100", "bisect_me:ge:50", "bisect_me:le:50"):
+            page = search(srv, "eve", where=cond, limit=1)
+            out.append(([h["file_id"] for h in page["hits"]], page["next_cursor"]))
+        return out
+
+    before = view()
+    private = alice("POST", "/folders", json={"name": "private-props"}).json()
+    for i, v in enumerate((10, 49, 51, 90)):
+        x = srv.put(private["id"], f"secret{i}.txt", b"y", headers={"Authorization": f"Bearer {srv.tokens['alice']}"})
+        assert alice("PATCH", f"/files/{x['id']}", json={"metadata": {"bisect_me": v}}).status_code == 200
+    assert len(search(srv, "alice", where="bisect_me:gt:0")["hits"]) == 4
+    assert view() == before
+    # anonymous callers likewise
+    anon = srv.api("GET", "/search", token="", params={"where": "bisect_me:gt:0", "limit": 1}).json()
+    assert anon == {"hits": [], "next_cursor": None}

@@ -156,17 +156,31 @@ static int parse_u64(const char *s, uint64_t *out)
   return 0;
 }
 
-static int load_upload(struct req *r, struct cb_upload *u)
+/* The caller's upload, on every request: its creator's only, not past its fixed expiry,
+ * and (need > 0) only while the creator may still do that in its folder: a grant revoked
+ * or a folder deleted meanwhile ends the upload's use (403 or 404), as it would a PUT. */
+static int load_upload(struct req *r, struct cb_upload *u, int need)
 {
   cb_err e = cb_id_valid(r->params[0]) ? db_upload_get(r->params[0], u) : CB_ENOTFOUND;
   if (!e && strcmp(u->owner_id, r->who.user_id))
     e = CB_ENOTFOUND;
+  char now[CB_TIME_MAX];
+  cb_time_now_rfc3339(now, sizeof now);
+  if (!e && !u->file_id[0] && strcmp(u->expires_at, now) <= 0)
+    e = CB_ENOTFOUND; /* expired: the sweep removes it */
+  if (!e && need) {
+    e = auth_check(&r->who, "folder", u->folder_id, (enum cb_access)need);
+    if (e == CB_EFORBIDDEN) {
+      http_drop_body(r);
+      return http_problem(r, 403, NULL, "you may no longer write to this upload's folder");
+    }
+  }
   if (e) {
     http_drop_body(r);
     if (e == CB_ENOTFOUND) {
       const char *hdr[] = {"Tus-Resumable", TUS_VERSION, NULL};
-      http_send(r, 404, NULL, NULL, 0, hdr);
-      return 404;
+      return http_problem_extra(r, 404, NULL, hdr, "no such upload (never made, ended, expired, or in a folder"
+                                                   " you may no longer see)");
     }
     return http_error(r, e, "cannot read the upload");
   }
@@ -303,7 +317,7 @@ int h_tus_create(struct req *r)
 int h_tus_head(struct req *r)
 {
   struct cb_upload u;
-  if (check_version(r) || load_upload(r, &u))
+  if (check_version(r) || load_upload(r, &u, CB_READ))
     return r->status;
   int slot = lock_upload(u.id);
   if (slot >= 0) {
@@ -348,7 +362,7 @@ static int parse_checksum(struct req *r, struct cb_hash **h, unsigned char *want
 int h_tus_patch(struct req *r)
 {
   struct cb_upload u;
-  if (check_version(r) || load_upload(r, &u))
+  if (check_version(r) || load_upload(r, &u, CB_WRITE))
     return r->status;
   if (!http_media_is(r, "application/offset+octet-stream")) {
     http_drop_body(r);
@@ -448,10 +462,8 @@ int h_tus_patch(struct req *r)
       status = http_problem(r, 500, NULL, "cannot sync the upload");
       goto out;
     }
-    char exp[CB_TIME_MAX];
-    expiry(exp);
-    u.offset += (int64_t)got;
-    cb_err e = db_upload_set_offset(u.id, u.offset, exp);
+    u.offset += (int64_t)got; /* the expiry stays: an upload's life is fixed at its creation */
+    cb_err e = db_upload_set_offset(u.id, u.offset, u.expires_at);
     if (e) {
       status = http_error(r, e, "cannot record the upload's progress");
       goto out;
@@ -468,9 +480,18 @@ int h_tus_patch(struct req *r)
     goto out;
   }
   if (u.offset == u.length && !u.file_id[0]) {
-    cb_err e = finalize(r, &u, &eb);
+    /* access once more: a long body may have outlived a grant or its folder; the bytes
+     * stay (the upload's creator may still end it) */
+    cb_err e = auth_check(&r->who, "folder", u.folder_id, CB_WRITE);
     if (e) {
-      status = e == CB_ENOSPC ? 507 : 500;
+      status = e == CB_EFORBIDDEN ? 403 : 404;
+      http_problem(r, status, NULL, e == CB_EFORBIDDEN ? "you may no longer write to this upload's folder"
+                                                        : "the upload's folder is gone (deleted, or no longer yours to see)");
+      goto out;
+    }
+    e = finalize(r, &u, &eb);
+    if (e) {
+      status = e == CB_ENOSPC ? 507 : e == CB_ENOTFOUND ? 404 : 500;
       http_problem(r, status, NULL, "cannot store the completed upload: %s", eb.msg);
       goto out;
     }
@@ -490,7 +511,7 @@ out:
 int h_tus_delete(struct req *r)
 {
   struct cb_upload u;
-  if (check_version(r) || load_upload(r, &u))
+  if (check_version(r) || load_upload(r, &u, 0)) /* its creator may always end it */
     return r->status;
   int slot = lock_upload(u.id);
   if (slot < 0)

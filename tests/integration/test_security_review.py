@@ -112,18 +112,21 @@ def test_text_search_pages_reveal_nothing_of_private_matches(srv):
     srv.put(home["id"], "second quokkaplasm.txt", b"quokkaplasm again", headers=tok)
 
     def view():
+        """What eve learns: per page size, how many pages, how many hits on each, their
+        scores and cursors, and which files in all. (The order of her own two hits may
+        follow FTS5's corpus statistics: docs/SECURITY.md says so.)"""
         out = []
-        for limit in (1, 2, 3):
-            page = search(srv, "eve", q="quokkaplasm", limit=limit)
-            out.append(([(h["file_id"], h["score"]) for h in page["hits"]], page["next_cursor"]))
-            cursor = page["next_cursor"]
-            while cursor:
-                page = search(srv, "eve", q="quokkaplasm", limit=limit, cursor=cursor)
-                out.append(([(h["file_id"], h["score"]) for h in page["hits"]], page["next_cursor"]))
-                cursor = page["next_cursor"]
-        for prefix in ("quo*", "quokka*"):
-            page = search(srv, "eve", q=prefix, limit=2)
-            out.append(([h["file_id"] for h in page["hits"]], page["next_cursor"]))
+        for q in ("quokkaplasm", "quo*", "quokka*"):
+            for limit in (1, 2, 3):
+                pages, files = [], set()
+                page = search(srv, "eve", q=q, limit=limit)
+                while True:
+                    pages.append(([h["score"] for h in page["hits"]], page["next_cursor"]))
+                    files |= {h["file_id"] for h in page["hits"]}
+                    if not page["next_cursor"]:
+                        break
+                    page = search(srv, "eve", q=q, limit=limit, cursor=page["next_cursor"])
+                out.append((q, limit, pages, sorted(files)))
         return out
 
     before = view()
@@ -164,3 +167,98 @@ def test_property_search_pages_reveal_nothing_of_private_values(srv):
     # anonymous callers likewise
     anon = srv.api("GET", "/search", token="", params={"where": "bisect_me:gt:0", "limit": 1}).json()
     assert anon == {"hits": [], "next_cursor": None}
+
+
+# ---- 3. revoked rights and read-scoped tokens must not act through uploads and jobs ----
+
+import base64  # noqa: E402
+import os  # noqa: E402
+import sqlite3  # noqa: E402
+
+
+def tus_create(s, token, folder_id, name, length):
+    meta = "filename {},folder_id {}".format(base64.b64encode(name.encode()).decode(),
+                                             base64.b64encode(folder_id.encode()).decode())
+    return s.api("POST", "/uploads", token=token, headers={"Tus-Resumable": "1.0.0", "Upload-Length": str(length),
+                                                            "Upload-Metadata": meta})
+
+
+def tus_patch(s, token, location, offset, data):
+    return s.api("PATCH", location.replace("/api/v1", ""), token=token, data=data,
+                 headers={"Tus-Resumable": "1.0.0", "Upload-Offset": str(offset),
+                          "Content-Type": "application/offset+octet-stream"})
+
+
+def test_a_revoked_editor_cannot_complete_an_upload(srv):
+    alice = as_(srv, "alice")
+    shared = alice("POST", "/folders", json={"name": "uploads-4"}).json()
+    report = srv.put(shared["id"], "report.txt", b"alice v1", headers={"Authorization": f"Bearer {srv.tokens['alice']}"})
+    gid = grant(srv, "alice", "folder", shared["id"], "bob", "editor")
+    bob = srv.tokens["bob"]
+    body = b"bob overwrites alice's report"
+    r = tus_create(srv, bob, shared["id"], "report.txt", len(body))
+    assert r.status_code == 201, r.text
+    loc = r.headers["Location"]
+    assert tus_patch(srv, bob, loc, 0, body[:10]).status_code == 204
+    assert alice("DELETE", f"/folders/{shared['id']}/grants/{gid}").status_code == 204
+    problem(tus_patch(srv, bob, loc, 10, body[10:]), 404)
+    assert srv.api("HEAD", loc.replace("/api/v1", ""), token=bob, headers={"Tus-Resumable": "1.0.0"}).status_code == 404
+    meta = alice("GET", f"/files/{report['id']}").json()
+    assert meta["version"] == 1 and alice("GET", f"/files/{report['id']}/content").content == b"alice v1"
+    # downgraded to viewer instead: 403, and still nothing made
+    gid = grant(srv, "alice", "folder", shared["id"], "bob", "viewer")
+    problem(tus_patch(srv, bob, loc, 10, body[10:]), 403)
+    assert alice("GET", f"/files/{report['id']}").json()["version"] == 1
+    # the creator may still end it
+    assert srv.api("DELETE", loc.replace("/api/v1", ""), token=bob, headers={"Tus-Resumable": "1.0.0"}).status_code == 204
+
+
+def test_an_upload_life_is_fixed_at_creation(srv):
+    alice = as_(srv, "alice")
+    home = alice("POST", "/folders", json={"name": "uploads-5"}).json()
+    r = tus_create(srv, srv.tokens["alice"], home["id"], "slow.bin", 30)
+    loc = r.headers["Location"]
+    uid = loc.rsplit("/", 1)[1]
+
+    def expires():
+        with sqlite3.connect(os.path.join(srv.data, "carboy.db")) as db:
+            return db.execute("SELECT expires_at FROM uploads WHERE id = ?", (uid,)).fetchone()[0]
+
+    first = expires()
+    for i in range(3):
+        assert tus_patch(srv, srv.tokens["alice"], loc, i * 5, b"x" * 5).status_code == 204
+        assert expires() == first
+    # and once past it, the upload is gone for every request
+    with sqlite3.connect(os.path.join(srv.data, "carboy.db")) as db:
+        db.execute("UPDATE uploads SET expires_at = '2000-01-01T00:00:00.000Z' WHERE id = ?", (uid,))
+    problem(tus_patch(srv, srv.tokens["alice"], loc, 15, b"y" * 15), 404)
+
+
+def test_a_read_scoped_token_cannot_upload_or_start_jobs(srv):
+    alice = as_(srv, "alice")
+    home = alice("POST", "/folders", json={"name": "uploads-6"}).json()
+    f = srv.put(home["id"], "a.txt", b"text", headers={"Authorization": f"Bearer {srv.tokens['alice']}"})
+    read = srv.make_token("alice", PW, scope="read")
+    problem(tus_create(srv, read, home["id"], "r.bin", 4), 403)
+    started = tus_create(srv, srv.tokens["alice"], home["id"], "w.bin", 4)
+    loc = started.headers["Location"]
+    problem(tus_patch(srv, read, loc, 0, b"abcd"), 403)
+    problem(srv.api("POST", "/jobs", token=read, json={"type": "ingest", "inputs": [f["id"]]}), 403)
+    problem(srv.api("POST", "/tokens", token=read, json={"name": "escalate", "scope": "write"}), 403)
+    problem(srv.api("POST", "/webhooks", token=read, json={"url": "http://127.0.0.1:9/x", "events": ["*"], "secret": "s" * 16}), 403)
+    # reads still work
+    assert srv.api("GET", f"/files/{f['id']}", token=read).status_code == 200
+
+
+# ---- 11. (part) completing an upload into a deleted folder ----
+
+def test_completing_an_upload_into_a_deleted_folder_is_404(srv):
+    alice = as_(srv, "alice")
+    home = alice("POST", "/folders", json={"name": "uploads-7"}).json()
+    r = tus_create(srv, srv.tokens["alice"], home["id"], "late.bin", 8)
+    loc = r.headers["Location"]
+    assert tus_patch(srv, srv.tokens["alice"], loc, 0, b"1234").status_code == 204
+    assert alice("DELETE", f"/folders/{home['id']}").status_code == 204
+    problem(tus_patch(srv, srv.tokens["alice"], loc, 4, b"5678"), 404)
+    assert srv.api("GET", "/healthz").status_code in (200, 404)  # the server serves on
+    assert srv.api("GET", "/me", token=srv.tokens["alice"]).status_code == 200

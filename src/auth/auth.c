@@ -3,6 +3,7 @@
 #include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -430,6 +431,8 @@ cb_err auth_link_create(const struct cb_identity *who, const char *object_type,
   snprintf(out->object_type, sizeof out->object_type, "%s", object_type);
   snprintf(out->object_id, sizeof out->object_id, "%s", object_id);
   memcpy(out->created_by, who->user_id, sizeof out->created_by);
+  snprintf(out->created_by_name, sizeof out->created_by_name, "%s", who->username);
+  out->lapsed = 0;
   cb_time_now_rfc3339(out->created_at, sizeof out->created_at);
   snprintf(out->expires_at, sizeof out->expires_at, "%s", expires_at ? expires_at : "");
   secret_hash(token, hash);
@@ -460,6 +463,61 @@ cb_err auth_role(const struct cb_identity *who, const char *object_type, const c
     r = CB_ROLE_VIEWER;
   *role = (enum cb_role)r;
   return r ? CB_OK : CB_ENOTFOUND;
+}
+
+struct lapsed_list {
+  struct cb_delegation *d;
+  size_t n, cap;
+};
+
+static int collect_lapsed(const struct cb_delegation *d, void *ctx)
+{
+  struct lapsed_list *l = ctx;
+  if (l->n == l->cap) {
+    size_t cap = l->cap ? l->cap * 2 : 64;
+    struct cb_delegation *nd = realloc(l->d, cap * sizeof *nd);
+    if (!nd)
+      return 1;
+    l->d = nd;
+    l->cap = cap;
+  }
+  l->d[l->n++] = *d;
+  return 0;
+}
+
+cb_err auth_delegations_refresh(void)
+{
+  cb_err e = db_begin();
+  if (e)
+    return e;
+  /* the least fixpoint: every delegated grant and link lapses, then each whose creator
+   * may share its object through what is already standing comes back, until none does;
+   * rights that only hold each other up (A's grant from B, B's from A) stay lapsed */
+  e = db_delegations_lapse_all_tx();
+  for (int changed = 1; !e && changed;) {
+    changed = 0;
+    struct lapsed_list l = {0};
+    e = db_delegations_lapsed(collect_lapsed, &l);
+    for (size_t i = 0; !e && i < l.n; i++) {
+      struct cb_identity who = {0};
+      snprintf(who.user_id, sizeof who.user_id, "%s", l.d[i].created_by);
+      who.is_admin = l.d[i].creator_is_admin;
+      who.via = CB_VIA_TOKEN;
+      enum cb_role role;
+      if (!auth_role(&who, l.d[i].object_type, l.d[i].object_id, &role) && role >= CB_ROLE_EDITOR) {
+        e = db_delegation_restore_tx(l.d[i].table, l.d[i].id);
+        changed = 1;
+      }
+    }
+    free(l.d);
+  }
+  if (!e)
+    e = db_commit();
+  if (e) {
+    db_rollback();
+    CB_LOG(CB_LOG_ERROR, "auth", "cannot recompute delegated grants and links: %s", cb_strerror(e));
+  }
+  return e;
 }
 
 cb_err auth_check(const struct cb_identity *who, const char *object_type, const char *object_id,

@@ -88,6 +88,12 @@ cb_err auth_role(const struct cb_identity *who, const char *object_type, const c
 cb_err auth_check(const struct cb_identity *who, const char *object_type, const char *object_id,
                   enum cb_access need);
 
+/* Delegation: a grant or share link is only as good as its creator's current right to
+ * share the object (editor or owner role, or an administrator). Recomputes every grant's
+ * and link's standing; call it after anything that can give or take such a right (a grant
+ * made or removed, a group membership changed, a move, an account changed). */
+cb_err auth_delegations_refresh(void);
+
 /* Appends to the audit log; never fails the caller's operation. */
 void auth_audit(const struct cb_identity *who, const char *action, const char *object_type,
                 const char *object_id, const char *detail, const char *remote_addr);

@@ -219,6 +219,9 @@ static void read_grant(sqlite3_stmt *st, struct cb_grant *g)
   DB_COPY(st, 4, g->group_id);
   DB_COPY(st, 5, g->role);
   DB_COPY(st, 6, g->created_at);
+  DB_COPY(st, 7, g->created_by);
+  DB_COPY(st, 8, g->created_by_name);
+  g->lapsed = sqlite3_column_int(st, 9);
 }
 
 DB_VISITOR(grant, struct cb_grant, db_grant_cb, read_grant, DB_NO_CLEAR)
@@ -235,8 +238,9 @@ cb_err db_grant_list(const char *object_type, const char *object_id, db_grant_cb
 {
   struct grant_visit gc = {cb, ctx};
   return db_each_row(db_query("SELECT id, object_type, object_id, coalesce(user_id, ''),"
-                              " coalesce(group_id, ''), role, created_at FROM grants"
-                              " WHERE object_type = ? AND object_id = ? ORDER BY created_at, id",
+                              " coalesce(group_id, ''), role, created_at, created_by,"
+                              " coalesce((SELECT username FROM users WHERE id = created_by), ''), lapsed"
+                              " FROM grants WHERE object_type = ? AND object_id = ? ORDER BY created_at, id",
                               "ss", object_type, object_id),
                      grant_row, &gc);
 }
@@ -245,6 +249,56 @@ cb_err db_grant_delete(const char *object_type, const char *object_id, const cha
 {
   return changed(db_exec("DELETE FROM grants WHERE id = ? AND object_type = ? AND object_id = ?", "sss",
                          grant_id, object_type, object_id));
+}
+
+/* The creator of a grant or link on T(object_type, object_id) owns the object itself or is
+ * an administrator: such a right to share cannot lapse (a move never changes an owner). */
+#define DELEGATION_FIRM(T)                                                                   \
+  "(" T ".created_by IN (SELECT id FROM users WHERE is_admin = 1) OR " T ".created_by ="     \
+  " coalesce((SELECT owner_id FROM folders WHERE id = " T ".object_id AND " T ".object_type" \
+  " = 'folder'), (SELECT owner_id FROM files WHERE id = " T ".object_id AND " T              \
+  ".object_type = 'file')))"
+
+cb_err db_delegations_lapse_all_tx(void)
+{
+  cb_err e = db_exec("UPDATE grants SET lapsed = NOT " DELEGATION_FIRM("grants"), "");
+  return e ? e : db_exec("UPDATE links SET lapsed = NOT " DELEGATION_FIRM("links") " WHERE revoked_at IS NULL", "");
+}
+
+struct delegation_ctx {
+  db_delegation_cb cb;
+  void *ctx;
+};
+
+static int delegation_row(sqlite3_stmt *st, void *p)
+{
+  struct delegation_ctx *dc = p;
+  struct cb_delegation d;
+  DB_COPY(st, 0, d.table);
+  DB_COPY(st, 1, d.id);
+  DB_COPY(st, 2, d.object_type);
+  DB_COPY(st, 3, d.object_id);
+  DB_COPY(st, 4, d.created_by);
+  d.creator_is_admin = sqlite3_column_int(st, 5);
+  return dc->cb(&d, dc->ctx);
+}
+
+cb_err db_delegations_lapsed(db_delegation_cb cb, void *ctx)
+{
+  struct delegation_ctx dc = {cb, ctx};
+  return db_each_row(db_query("SELECT 'grants', g.id, g.object_type, g.object_id, g.created_by,"
+                              " coalesce((SELECT is_admin FROM users WHERE id = g.created_by), 0)"
+                              " FROM grants g WHERE g.lapsed = 1 UNION ALL"
+                              " SELECT 'links', l.id, l.object_type, l.object_id, l.created_by,"
+                              " coalesce((SELECT is_admin FROM users WHERE id = l.created_by), 0)"
+                              " FROM links l WHERE l.lapsed = 1 AND l.revoked_at IS NULL", ""),
+                     delegation_row, &dc);
+}
+
+cb_err db_delegation_restore_tx(const char *table, const char *id)
+{
+  return db_exec(!strcmp(table, "grants") ? "UPDATE grants SET lapsed = 0 WHERE id = ?"
+                                          : "UPDATE links SET lapsed = 0 WHERE id = ?", "s", id);
 }
 
 cb_err db_set_visibility(const char *object_type, const char *object_id, const char *visibility)
@@ -260,7 +314,8 @@ cb_err db_set_visibility(const char *object_type, const char *object_id, const c
 
 /* ---------------------------------------------------------------- links */
 
-#define LINK_COLS "id, object_type, object_id, created_by, created_at, coalesce(expires_at, '')"
+#define LINK_COLS "id, object_type, object_id, created_by, created_at, coalesce(expires_at, ''), lapsed," \
+  " coalesce((SELECT username FROM users WHERE id = created_by), '')"
 
 static void read_link(sqlite3_stmt *st, struct cb_link *l)
 {
@@ -270,6 +325,8 @@ static void read_link(sqlite3_stmt *st, struct cb_link *l)
   DB_COPY(st, 3, l->created_by);
   DB_COPY(st, 4, l->created_at);
   DB_COPY(st, 5, l->expires_at);
+  l->lapsed = sqlite3_column_int(st, 6);
+  DB_COPY(st, 7, l->created_by_name);
 }
 
 cb_err db_link_create(const struct cb_link *l, const char *token_hash)
@@ -291,7 +348,7 @@ static cb_err link_one(sqlite3_stmt *st, struct cb_link *out)
 
 cb_err db_link_lookup(const char *token_hash, const char *now_ts, struct cb_link *out)
 {
-  return link_one(db_query("SELECT " LINK_COLS " FROM links WHERE token_hash = ? AND revoked_at IS NULL"
+  return link_one(db_query("SELECT " LINK_COLS " FROM links WHERE token_hash = ? AND revoked_at IS NULL AND lapsed = 0"
                            " AND (expires_at IS NULL OR expires_at > ?)", "ss", token_hash, now_ts),
                   out);
 }
@@ -329,7 +386,7 @@ cb_err db_link_revoke(const char *id, const char *now_ts)
   " SELECT count(*), coalesce(max(f.owner_id = ?1), 0), coalesce(max(f.visibility = 'public'), 0)," \
   " coalesce(max(f.id = ?2), 0),"                                                            \
   " (SELECT coalesce(max(CASE g.role WHEN 'editor' THEN 2 ELSE 1 END), 0) FROM grants g"     \
-  "  WHERE g.object_type = 'folder' AND g.object_id IN (SELECT id FROM chain)"               \
+  "  WHERE g.object_type = 'folder' AND g.object_id IN (SELECT id FROM chain) AND g.lapsed = 0" \
   "  AND (g.user_id = ?1 OR g.group_id IN (SELECT group_id FROM group_members WHERE user_id = ?1)))" \
   " FROM chain c JOIN folders f ON f.id = c.id"
 
@@ -361,7 +418,7 @@ cb_err db_standing(const char *user_id, const char *link_object_id, const char *
   sqlite3_stmt *st = db_query(
       "SELECT f.folder_id, coalesce(f.owner_id = ?1, 0), f.visibility = 'public', coalesce(f.id = ?2, 0),"
       " (SELECT coalesce(max(CASE g.role WHEN 'editor' THEN 2 ELSE 1 END), 0) FROM grants g"
-      "  WHERE g.object_type = 'file' AND g.object_id = f.id AND (g.user_id = ?1 OR g.group_id IN"
+      "  WHERE g.object_type = 'file' AND g.object_id = f.id AND g.lapsed = 0 AND (g.user_id = ?1 OR g.group_id IN"
       "  (SELECT group_id FROM group_members WHERE user_id = ?1)))"
       " FROM files f WHERE f.id = ?3 AND f.deleted_at IS NULL", "sss", user_id, link_object_id, object_id);
   cb_err e = db_one_row(st);
@@ -392,7 +449,7 @@ cb_err db_folder_roots(const char *user_id, const char *after_name, const char *
   sqlite3_stmt *st =
       db_query("SELECT " FOLDER_COLS " FROM folders f JOIN users u ON u.id = f.owner_id"
                " WHERE f.deleted_at IS NULL AND ((f.parent_id IS NULL AND f.owner_id = ?1) OR f.id IN"
-               " (SELECT object_id FROM grants WHERE object_type = 'folder' AND (user_id = ?1 OR group_id IN"
+               " (SELECT object_id FROM grants WHERE object_type = 'folder' AND lapsed = 0 AND (user_id = ?1 OR group_id IN"
                " (SELECT group_id FROM group_members WHERE user_id = ?1)))"
                /* an owner never loses what they own: their folder inside a folder they
                 * can no longer see is listed at their top level */
@@ -407,7 +464,7 @@ cb_err db_files_shared(const char *user_id, int limit, db_file_cb cb, void *ctx)
 {
   struct file_visit fc = {cb, ctx};
   sqlite3_stmt *st = db_query("SELECT " FILE_COLS FILE_FROM " WHERE f.deleted_at IS NULL AND ((f.owner_id <> ?1"
-                              " AND f.id IN (SELECT object_id FROM grants WHERE object_type = 'file' AND"
+                              " AND f.id IN (SELECT object_id FROM grants WHERE object_type = 'file' AND lapsed = 0 AND"
                               " (user_id = ?1 OR group_id IN (SELECT group_id FROM group_members"
                               " WHERE user_id = ?1))))"
                               /* an owner never loses what they own: their file in a folder

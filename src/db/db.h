@@ -222,6 +222,9 @@ struct cb_grant {
   char group_id[CB_ID_LEN + 1]; /* "" for a user grant */
   char role[8];
   char created_at[CB_TIME_MAX];
+  char created_by[CB_ID_LEN + 1];   /* who made it (lists show it) */
+  char created_by_name[CB_NAME_MAX];
+  int lapsed;                       /* its creator may no longer share the object */
 };
 typedef int (*db_grant_cb)(const struct cb_grant *g, void *ctx);
 cb_err db_grant_create(const struct cb_grant *g, const char *created_by);
@@ -236,6 +239,8 @@ struct cb_link {
   char created_by[CB_ID_LEN + 1];
   char created_at[CB_TIME_MAX];
   char expires_at[CB_TIME_MAX]; /* "" = never */
+  int lapsed;                   /* its creator may no longer share the object */
+  char created_by_name[CB_NAME_MAX];
 };
 typedef int (*db_link_cb)(const struct cb_link *l, void *ctx);
 cb_err db_link_create(const struct cb_link *l, const char *token_hash);
@@ -243,6 +248,22 @@ cb_err db_link_lookup(const char *token_hash, const char *now, struct cb_link *o
 cb_err db_link_get(const char *id, struct cb_link *out); /* live (unrevoked) links */
 cb_err db_link_list(const char *object_type, const char *object_id, db_link_cb cb, void *ctx);
 cb_err db_link_revoke(const char *id, const char *now);
+
+/* Delegation (schemas/sql/0010_delegation.sql), for auth_delegations_refresh(), inside
+ * its transaction: mark every grant and live link lapsed; visit the lapsed ones; restore
+ * one. */
+struct cb_delegation {
+  char table[8]; /* "grants" or "links" */
+  char id[CB_ID_LEN + 1];
+  char object_type[8];
+  char object_id[CB_ID_LEN + 1];
+  char created_by[CB_ID_LEN + 1];
+  int creator_is_admin;
+};
+typedef int (*db_delegation_cb)(const struct cb_delegation *d, void *ctx);
+cb_err db_delegations_lapse_all_tx(void);
+cb_err db_delegations_lapsed(db_delegation_cb cb, void *ctx);
+cb_err db_delegation_restore_tx(const char *table, const char *id);
 
 /* The caller's standing on an object, computed over the object and its folder chain:
  * role 3 = owner, 2 = editor (grant), 1 = viewer (grant), 0 = none; is_public when the

@@ -57,11 +57,13 @@ const char *db_fault_vfs(void);
   " up.depth + 1 FROM folders c JOIN up ON c.id = up.id WHERE c.parent_id IS NOT NULL"       \
   " AND up.depth < 1000) SELECT 1 FROM up JOIN folders x ON x.id = up.id"                    \
   " WHERE x.owner_id = " ME " OR x.visibility = 'public' OR x.id = " LINK " OR x.id IN"      \
-  " (SELECT g.object_id FROM grants g WHERE g.object_type = 'folder' AND (g.user_id = " ME   \
+  " (SELECT g.object_id FROM grants g WHERE g.object_type = 'folder' AND g.lapsed = 0"       \
+  " AND (g.user_id = " ME                                                                    \
   " OR g.group_id IN (SELECT group_id FROM group_members WHERE user_id = " ME "))))"
 #define DB_FILE_VISIBLE_SQL(F, ME, LINK)                                                     \
   "(" F ".owner_id = " ME " OR " F ".visibility = 'public' OR " F ".id = " LINK " OR " F     \
-  ".id IN (SELECT g.object_id FROM grants g WHERE g.object_type = 'file' AND (g.user_id = "  \
+  ".id IN (SELECT g.object_id FROM grants g WHERE g.object_type = 'file' AND g.lapsed = 0"   \
+  " AND (g.user_id = "                                                                       \
   ME " OR g.group_id IN (SELECT group_id FROM group_members WHERE user_id = " ME "))) OR "   \
   DB_FOLDER_VISIBLE_SQL(F ".folder_id", ME, LINK) ")"
 /* Binds :me and :link (absent parameters are skipped). */

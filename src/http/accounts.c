@@ -384,6 +384,7 @@ int h_group_members_add(struct req *r)
     goto out;
   }
   http_audit(r, "group.member.add", "group", g.id, u.username);
+  auth_delegations_refresh();
   st = http_json(r, e == CB_EEXIST ? 200 : 201, json_group(&g, 1));
 out:
   cJSON_Delete(body);
@@ -402,6 +403,7 @@ int h_group_members_delete(struct req *r)
   if (e)
     return http_error(r, e, "cannot remove the member");
   http_audit(r, "group.member.remove", "group", r->params[0], r->params[1]);
+  auth_delegations_refresh(); /* what the member shared through the group's grants lapses */
   return http_no_content(r, NULL);
 }
 

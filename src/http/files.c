@@ -429,6 +429,8 @@ int h_file_patch(struct req *r)
     goto out;
   }
   http_audit(r, "file.update", "file", f.id, meta ? "metadata" : f.name);
+  if (folder_id) /* rights that came from the folders above change with them */
+    auth_delegations_refresh();
   db_file_clear(&f);
   e = db_file_get(r->params[0], &f);
   st = e ? http_error(r, e, "cannot read the file") : http_json(r, 200, json_file(&f, 1));

@@ -323,6 +323,8 @@ int h_folder_patch(struct req *r)
     e = db_folder_get(f.id, &f);
   if (!e)
     http_audit(r, move ? "folder.move" : "folder.rename", "folder", f.id, f.name);
+  if (!e && move) /* rights that came from the folders above change with them */
+    auth_delegations_refresh();
   st = e ? http_error(r, e, "cannot update the folder") : http_json(r, 200, http_folder_json(r, &f));
 out:
   cJSON_Delete(body);

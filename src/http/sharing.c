@@ -52,6 +52,15 @@ out:
 int h_folder_visibility(struct req *r) { return set_visibility(r, "folder"); }
 int h_file_visibility(struct req *r) { return set_visibility(r, "file"); }
 
+/* Who made a grant or link, and whether it lapsed (its creator may no longer share). */
+static void add_creator(cJSON *o, const char *id, const char *name, int lapsed)
+{
+  cJSON *by = cJSON_AddObjectToObject(o, "created_by");
+  cJSON_AddStringToObject(by, "id", id);
+  cJSON_AddStringToObject(by, "username", name);
+  cJSON_AddBoolToObject(o, "lapsed", lapsed);
+}
+
 static cJSON *json_grant(const struct cb_grant *g)
 {
   cJSON *o = cJSON_CreateObject();
@@ -73,6 +82,7 @@ static cJSON *json_grant(const struct cb_grant *g)
   }
   cJSON_AddStringToObject(o, "role", g->role);
   cJSON_AddStringToObject(o, "created_at", g->created_at);
+  add_creator(o, g->created_by, g->created_by_name, g->lapsed);
   return o;
 }
 
@@ -139,6 +149,9 @@ static int create_grant(struct req *r, const char *type)
   char detail[128];
   snprintf(detail, sizeof detail, "%s %s %s", role, user_id ? "user" : "group", user_id ? user_id : group_id);
   http_audit(r, "share.grant", type, id, detail);
+  auth_delegations_refresh(); /* a new right to share may bring back lapsed delegations */
+  snprintf(gr.created_by, sizeof gr.created_by, "%s", r->who.user_id);
+  snprintf(gr.created_by_name, sizeof gr.created_by_name, "%s", r->who.username);
   st = http_json(r, 201, json_grant(&gr));
 out:
   cJSON_Delete(body);
@@ -180,6 +193,7 @@ static int delete_grant(struct req *r, const char *type)
   if (e)
     return http_error(r, e, "cannot delete the grant");
   http_audit(r, "share.revoke", type, r->params[0], r->params[1]);
+  auth_delegations_refresh(); /* what the grantee shared in turn lapses with the grant */
   return http_no_content(r, NULL);
 }
 
@@ -199,6 +213,7 @@ static cJSON *json_link(const struct cb_link *l)
     cJSON_AddStringToObject(o, "expires_at", l->expires_at);
   else
     cJSON_AddNullToObject(o, "expires_at");
+  add_creator(o, l->created_by, l->created_by_name, l->lapsed);
   return o;
 }
 

@@ -11,8 +11,8 @@ PW = "review-password-1"
 @pytest.fixture(scope="module")
 def srv(tmp_path_factory):
     s = make_server(tmp_path_factory)
-    s.users = {n: s.user(n, PW) for n in ("alice", "bob", "eve")}
-    s.tokens = {n: s.make_token(n, PW) for n in ("alice", "bob", "eve")}
+    s.users = {n: s.user(n, PW) for n in ("alice", "bob", "eve", "carol", "dave")}
+    s.tokens = {n: s.make_token(n, PW) for n in ("alice", "bob", "eve", "carol", "dave")}
     yield s
     finish(s)
 
@@ -262,3 +262,72 @@ def test_completing_an_upload_into_a_deleted_folder_is_404(srv):
     problem(tus_patch(srv, srv.tokens["alice"], loc, 4, b"5678"), 404)
     assert srv.api("GET", "/healthz").status_code in (200, 404)  # the server serves on
     assert srv.api("GET", "/me", token=srv.tokens["alice"]).status_code == 200
+
+
+# ---- 4. delegated shares must not outlive the delegate's right ----
+
+def open_link(s, token):
+    import requests
+    return requests.get(f"{s.url}/s/{token}", timeout=30)
+
+
+def test_grants_and_links_made_by_an_editor_lapse_with_the_editors_right(srv):
+    alice, bob, eve = as_(srv, "alice"), as_(srv, "bob"), as_(srv, "eve")
+    f = alice("POST", "/folders", json={"name": "delegated-8"}).json()
+    gid = grant(srv, "alice", "folder", f["id"], "bob", "editor")
+    grant(srv, "bob", "folder", f["id"], "eve", "viewer")
+    link = bob("POST", f"/folders/{f['id']}/links", json={}).json()
+    assert eve("GET", f"/folders/{f['id']}").status_code == 200
+    assert open_link(srv, link["token"]).status_code == 200
+    # the lists say who made each
+    grants = alice("GET", f"/folders/{f['id']}/grants").json()["grants"]
+    by = {g["username"]: g for g in grants}
+    assert by["eve"]["created_by"]["username"] == "bob" and by["eve"]["lapsed"] is False
+    assert by["bob"]["created_by"]["username"] == "alice"
+    links = alice("GET", f"/folders/{f['id']}/links").json()["links"]
+    assert links[0]["created_by"]["username"] == "bob" and links[0]["lapsed"] is False
+    # bob's right ends: what he shared stops at once
+    assert alice("DELETE", f"/folders/{f['id']}/grants/{gid}").status_code == 204
+    problem(eve("GET", f"/folders/{f['id']}"), 404)
+    problem(open_link(srv, link["token"]), 404)
+    grants = alice("GET", f"/folders/{f['id']}/grants").json()["grants"]
+    assert [g["lapsed"] for g in grants if g["username"] == "eve"] == [True]
+    assert alice("GET", f"/folders/{f['id']}/links").json()["links"][0]["lapsed"] is True
+    # and it is bob's current right that counts: given back, the delegations work again
+    grant(srv, "alice", "folder", f["id"], "bob", "editor")
+    assert eve("GET", f"/folders/{f['id']}").status_code == 200
+    assert open_link(srv, link["token"]).status_code == 200
+
+
+def test_delegation_chains_and_cycles_lapse_together(srv):
+    alice, bob, carol, eve = as_(srv, "alice"), as_(srv, "bob"), as_(srv, "carol"), as_(srv, "eve")
+    f = alice("POST", "/folders", json={"name": "chain-9"}).json()
+    gid = grant(srv, "alice", "folder", f["id"], "bob", "editor")
+    grant(srv, "bob", "folder", f["id"], "carol", "editor")
+    grant(srv, "carol", "folder", f["id"], "eve", "viewer")
+    grant(srv, "carol", "folder", f["id"], "bob", "editor")  # bob and carol now hold each other up
+    assert eve("GET", f"/folders/{f['id']}").status_code == 200
+    assert alice("DELETE", f"/folders/{f['id']}/grants/{gid}").status_code == 204
+    for who in (bob, carol, eve):
+        problem(who("GET", f"/folders/{f['id']}"), 404)
+
+
+def test_a_delegation_lapses_when_the_group_or_the_folder_above_no_longer_gives_the_right(srv):
+    alice, dave, eve = as_(srv, "alice"), as_(srv, "dave"), as_(srv, "eve")
+    g = srv.api("POST", "/groups", json={"name": "review-lab"}).json()
+    assert srv.api("POST", f"/groups/{g['id']}/members", json={"user_id": srv.users["dave"]["id"]}).status_code == 201
+    f = alice("POST", "/folders", json={"name": "group-10"}).json()
+    r = alice("POST", f"/folders/{f['id']}/grants", json={"group": "review-lab", "role": "editor"})
+    assert r.status_code == 201, r.text
+    grant(srv, "dave", "folder", f["id"], "eve", "viewer")
+    assert eve("GET", f"/folders/{f['id']}").status_code == 200
+    assert srv.api("DELETE", f"/groups/{g['id']}/members/{srv.users['dave']['id']}").status_code == 204
+    problem(eve("GET", f"/folders/{f['id']}"), 404)
+    # a right that came from a folder above ends when the owner moves the folder out
+    parent = alice("POST", "/folders", json={"name": "parent-10"}).json()
+    sub = alice("POST", "/folders", json={"name": "sub", "parent_id": parent["id"]}).json()
+    grant(srv, "alice", "folder", parent["id"], "bob", "editor")
+    grant(srv, "bob", "folder", sub["id"], "eve", "viewer")
+    assert eve("GET", f"/folders/{sub['id']}").status_code == 200
+    assert alice("PATCH", f"/folders/{sub['id']}", json={"parent_id": None}).status_code == 200
+    problem(eve("GET", f"/folders/{sub['id']}"), 404)

@@ -40,6 +40,9 @@ static const char usage_text[] =
   "  user passwd NAME [--data DIR]\n"
   "                       set a user's password (a lost admin password too), read from\n"
   "                       standard input; ends their sessions\n"
+  "  user disable|enable NAME, user delete NAME [--transfer-to NAME], user list\n"
+  "                       account control: a disabled account's sessions and tokens stop;\n"
+  "                       a deleted one's folders and files go to --transfer-to\n"
   "  jobs [list [STATE]|retry ID|cancel ID] [--data DIR]\n"
   "                       inspect and steer background jobs\n"
   "  import PATH... --user NAME [--folder /a/b] [--data DIR] [--store URL]\n"
@@ -412,23 +415,38 @@ static int read_password(const char *prompt, char *out, size_t cap)
   return 0;
 }
 
-/* carboy user add NAME [--admin] | carboy user passwd NAME: on the database directly,
- * with or without a server running. passwd is how a lost password (the admin's too) is
- * reset: it ends the user's sessions; their API tokens stay. */
+static int print_user(const struct cb_user *u, void *ctx)
+{
+  (void)ctx;
+  printf("%-24s  %-32s  %-5s  %-8s  %s\n", u->id, u->username, u->is_admin ? "admin" : "-",
+         u->disabled ? "disabled" : "active", u->created_at);
+  return 0;
+}
+
+/* carboy user add|passwd|disable|enable|delete|list: on the database directly, with or
+ * without a server running (SQLite arbitrates; a running server sees the change at its
+ * next request). passwd is how a lost password (the admin's too) is reset. */
 static int cmd_user(int argc, char **argv)
 {
-  static const char usage[] = "usage: carboy user add NAME [--admin] [--data DIR] | "
-                              "carboy user passwd NAME [--data DIR] (password from standard input)";
-  if (argc < 2 || (strcmp(argv[0], "add") && strcmp(argv[0], "passwd")) || argv[1][0] == '-')
+  static const char usage[] =
+    "usage: carboy user add NAME [--admin] | passwd NAME | disable NAME | enable NAME |"
+    " delete NAME [--transfer-to NAME] | list   [--data DIR]";
+  const char *sub = argc > 0 ? argv[0] : "";
+  int list = !strcmp(sub, "list");
+  if (!list && (argc < 2 || argv[1][0] == '-' ||
+                (strcmp(sub, "add") && strcmp(sub, "passwd") && strcmp(sub, "disable") && strcmp(sub, "enable") &&
+                 strcmp(sub, "delete"))))
     return fail(2, "%s", usage);
-  int add = !strcmp(argv[0], "add");
-  const char *name = argv[1];
+  const char *name = list ? NULL : argv[1];
+  const char *heir = NULL;
   int admin = 0;
   char *rest[8];
   int nrest = 0;
-  for (int i = 2; i < argc; i++) {
-    if (add && !strcmp(argv[i], "--admin"))
+  for (int i = list ? 1 : 2; i < argc; i++) {
+    if (!strcmp(sub, "add") && !strcmp(argv[i], "--admin"))
       admin = 1;
+    else if (!strcmp(sub, "delete") && !strcmp(argv[i], "--transfer-to") && i + 1 < argc)
+      heir = argv[++i];
     else if (nrest < 6)
       rest[nrest++] = argv[i];
     else
@@ -438,16 +456,48 @@ static int cmd_user(int argc, char **argv)
   int rc = load_config(nrest, rest, &c, 0);
   if (rc || (rc = open_db(&c)))
     return rc;
+  struct cb_errbuf eb = {{0}};
+  struct cb_user u, h;
+  cb_err e = CB_OK;
+  if (list) {
+    e = db_user_list(NULL, 1000000, print_user, NULL);
+    db_shutdown();
+    return e ? fail(1, "cannot list users: %s", cb_strerror(e)) : 0;
+  }
+  if (strcmp(sub, "add") && strcmp(sub, "passwd") && db_user_get_by_name(name, &u)) {
+    db_shutdown();
+    return fail(2, "no user '%s'", name);
+  }
+  if (!strcmp(sub, "disable") || !strcmp(sub, "enable")) {
+    struct cb_account_change ch;
+    e = auth_account_set(u.id, !strcmp(sub, "disable"), -1, NULL, &ch, &eb);
+    db_shutdown();
+    if (e)
+      return fail(e == CB_ECONFLICT ? 2 : 1, "%s", eb.msg);
+    printf("carboy: '%s' %sd%s\n", name, sub, ch.sessions_ended ? "; its sessions ended" : "");
+    return 0;
+  }
+  if (!strcmp(sub, "delete")) {
+    if (heir && db_user_get_by_name(heir, &h)) {
+      db_shutdown();
+      return fail(2, "no user '%s' to take over", heir);
+    }
+    e = auth_account_delete(u.id, heir ? h.id : NULL, &eb);
+    db_shutdown();
+    if (e)
+      return fail(e == CB_ECONFLICT || e == CB_EINVAL ? 2 : 1, "%s", eb.msg);
+    printf("carboy: deleted '%s'%s%s\n", name, heir ? "; what it owned is now " : "", heir ? heir : "");
+    return 0;
+  }
+  int add = !strcmp(sub, "add");
   char pw[1100], prompt[CB_NAME_MAX + 32];
   snprintf(prompt, sizeof prompt, "%s password for %s: ", add ? "a" : "new", name);
   if (read_password(prompt, pw, sizeof pw)) {
     db_shutdown();
     return fail(2, "no password on standard input");
   }
-  struct cb_errbuf eb = {{0}};
-  struct cb_user u;
   int ended = 0;
-  cb_err e = add ? auth_user_add(name, pw, admin, &u, &eb) : auth_user_set_password(name, pw, &u, &ended, &eb);
+  e = add ? auth_user_add(name, pw, admin, &u, &eb) : auth_user_set_password(name, pw, &u, &ended, &eb);
   memset(pw, 0, sizeof pw);
   db_shutdown();
   if (e)

@@ -101,6 +101,101 @@ cb_err auth_user_set_password(const char *username, const char *password, struct
   return e;
 }
 
+/* 1 when the account is the last administrator who still acts. */
+static int last_admin(const struct cb_user *u)
+{
+  int64_t n = 0;
+  return u->is_admin && !u->disabled && !db_user_active_admins(&n) && n <= 1;
+}
+
+cb_err auth_account_set(const char *user_id, int disabled, int is_admin, const char *password,
+                        struct cb_account_change *out, struct cb_errbuf *eb)
+{
+  struct cb_user u;
+  memset(out, 0, sizeof *out);
+  cb_err e = db_user_get(user_id, &u);
+  if (e) {
+    cb_errf(eb, e == CB_ENOTFOUND ? "no such user" : "cannot read the user: %s", cb_strerror(e));
+    return e;
+  }
+  sodium_memzero(u.password_hash, sizeof u.password_hash);
+  if ((disabled == 1 || is_admin == 0) && last_admin(&u)) {
+    cb_errf(eb, "'%s' is the last administrator: make another one first", u.username);
+    return CB_ECONFLICT;
+  }
+  if (password && (strlen(password) < 8 || strlen(password) > 1024)) {
+    cb_errf(eb, "password must be 8 to 1024 characters");
+    return CB_EINVAL;
+  }
+  char hash[160];
+  if (password && (e = auth_hash_password(password, hash, sizeof hash)))
+    return e;
+  e = db_begin();
+  if (!e && disabled >= 0 && (e = db_user_set_disabled(u.id, disabled)) == CB_OK && disabled)
+    e = db_user_sessions_delete(u.id, &out->sessions_ended); /* its tokens are suspended */
+  if (!e && is_admin >= 0)
+    e = db_user_set_admin(u.id, is_admin);
+  if (!e && password && !(e = db_user_set_password(u.id, hash)))
+    e = db_user_sessions_delete(u.id, &out->sessions_ended);
+  if (!e)
+    e = db_commit();
+  sodium_memzero(hash, sizeof hash);
+  if (e) {
+    db_rollback();
+    cb_errf(eb, "cannot change the user: %s", cb_strerror(e));
+    return e;
+  }
+  if (disabled >= 0 || is_admin >= 0)
+    auth_delegations_refresh(); /* what it shared stands or falls with its right */
+  return db_user_get(u.id, &out->user);
+}
+
+cb_err auth_account_delete(const char *user_id, const char *heir_id, struct cb_errbuf *eb)
+{
+  struct cb_user u, h;
+  cb_err e = db_user_get(user_id, &u);
+  if (e) {
+    cb_errf(eb, e == CB_ENOTFOUND ? "no such user" : "cannot read the user: %s", cb_strerror(e));
+    return e;
+  }
+  sodium_memzero(u.password_hash, sizeof u.password_hash);
+  if (last_admin(&u)) {
+    cb_errf(eb, "'%s' is the last administrator: make another one first", u.username);
+    return CB_ECONFLICT;
+  }
+  if (heir_id && (e = db_user_get(heir_id, &h))) {
+    cb_errf(eb, "the new owner does not exist");
+    return CB_EINVAL;
+  }
+  if (heir_id && !strcmp(heir_id, u.id)) {
+    cb_errf(eb, "the new owner must be another user");
+    return CB_EINVAL;
+  }
+  e = db_user_delete(u.id, heir_id);
+  if (e == CB_ECONFLICT) {
+    int64_t folders = 0, files = 0;
+    db_user_owned(u.id, &folders, &files);
+    cb_errf(eb, "'%s' owns %lld folders and %lld files: name a new owner for them", u.username,
+            (long long)folders, (long long)files);
+    return e;
+  }
+  if (e) {
+    cb_errf(eb, "cannot delete the user: %s", cb_strerror(e));
+    return e;
+  }
+  auth_delegations_refresh();
+  return CB_OK;
+}
+
+cb_err auth_account_end_sessions(const char *user_id, int tokens_too, int *sessions, int *tokens)
+{
+  *sessions = *tokens = 0;
+  cb_err e = db_user_sessions_delete(user_id, sessions);
+  if (!e && tokens_too)
+    e = db_user_tokens_revoke_all(user_id, tokens);
+  return e;
+}
+
 cb_err auth_ensure_admin(const char *password, int *created, char *generated, size_t cap,
                          struct cb_errbuf *eb)
 {
@@ -379,6 +474,8 @@ cb_err auth_login(const char *username, const char *password, const char *remote
     return CB_EAUTH;
   }
   throttle_clear(ukey);
+  if (user->disabled)
+    return CB_EFORBIDDEN; /* the right password, told only to whoever knows it */
   char hash[CB_SHA256_HEX], expires[CB_TIME_MAX];
   if ((e = new_secret("", 32, session, cap)))
     return e;

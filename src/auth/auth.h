@@ -52,6 +52,22 @@ cb_err auth_user_add(const char *username, const char *password, int is_admin,
  * tokens stay. CB_ENOTFOUND when there is no such user. *ended may be NULL. */
 cb_err auth_user_set_password(const char *username, const char *password, struct cb_user *out,
                               int *ended, struct cb_errbuf *eb);
+/* Account control (admin API and CLI). disabled, is_admin: 0, 1, or -1 to leave as it is;
+ * password: NULL to leave. Disabling ends the account's sessions (its tokens are
+ * suspended while it is disabled: sessions and tokens of a disabled account never act);
+ * a new password ends its sessions. The last active administrator cannot be disabled or
+ * demoted (CB_ECONFLICT). CB_ENOTFOUND: no such account; CB_EINVAL: a bad password. */
+struct cb_account_change {
+  struct cb_user user; /* as it is now */
+  int sessions_ended;
+};
+cb_err auth_account_set(const char *user_id, int disabled, int is_admin, const char *password,
+                        struct cb_account_change *out, struct cb_errbuf *eb);
+/* Deletes an account (db_user_delete); heir_id (may be NULL) takes what it owns.
+ * CB_ECONFLICT: it owns something and no heir was named, or it is the last admin. */
+cb_err auth_account_delete(const char *user_id, const char *heir_id, struct cb_errbuf *eb);
+/* Ends an account's sessions, and (tokens_too) revokes its API tokens. */
+cb_err auth_account_end_sessions(const char *user_id, int tokens_too, int *sessions, int *tokens);
 cb_err auth_ensure_admin(const char *password, int *created, char *generated, size_t cap,
                          struct cb_errbuf *eb);
 
@@ -64,7 +80,8 @@ cb_err auth_link_identity(const char *token, struct cb_identity *who);
 
 /* Password login, throttled per user name and per remote address. On success a new
  * session secret is written to session (cap >= CB_SECRET_MAX). CB_EAUTH on bad
- * credentials, CB_ETHROTTLED (retry_after seconds) when throttled. */
+ * credentials, CB_EFORBIDDEN for a disabled account (the right password), CB_ETHROTTLED
+ * (retry_after seconds) when throttled. */
 cb_err auth_login(const char *username, const char *password, const char *remote_addr,
                   struct cb_user *user, char *session, size_t cap, int *retry_after);
 cb_err auth_logout(const char *cookie);

@@ -35,7 +35,7 @@ static int user_row(sqlite3_stmt *st, void *p)
 cb_err db_user_list(const char *after_name, int limit, db_user_cb cb, void *ctx)
 {
   struct user_ctx uc = {cb, ctx};
-  return db_each_row(db_query("SELECT " USER_COLS " FROM users WHERE username > coalesce(?, '')"
+  return db_each_row(db_query("SELECT " USER_READ_COLS " FROM users WHERE deleted_at IS NULL AND username > coalesce(?, '')"
                               " ORDER BY username LIMIT ?", "si", after_name, (int64_t)limit),
                      user_row, &uc);
 }
@@ -103,10 +103,110 @@ cb_err db_group_remove_member(const char *group_id, const char *user_id)
 cb_err db_group_members(const char *group_id, db_user_cb cb, void *ctx)
 {
   struct user_ctx uc = {cb, ctx};
-  return db_each_row(db_query("SELECT u.id, u.username, u.password_hash, u.is_admin, u.created_at"
+  return db_each_row(db_query("SELECT u.id, u.username, u.password_hash, u.is_admin, u.created_at, u.disabled_at IS NOT NULL"
                               " FROM group_members m JOIN users u ON u.id = m.user_id"
                               " WHERE m.group_id = ? ORDER BY u.username", "s", group_id),
                      user_row, &uc);
+}
+
+/* ------------------------------------------------------- account control */
+
+cb_err db_user_set_disabled(const char *id, int disabled)
+{
+  char ts[CB_TIME_MAX];
+  now(ts);
+  if (disabled)
+    return changed(db_exec("UPDATE users SET disabled_at = coalesce(disabled_at, ?) WHERE id = ? AND deleted_at IS NULL",
+                           "ss", ts, id));
+  return changed(db_exec("UPDATE users SET disabled_at = NULL WHERE id = ? AND deleted_at IS NULL", "s", id));
+}
+
+cb_err db_user_set_admin(const char *id, int is_admin)
+{
+  return changed(db_exec("UPDATE users SET is_admin = ? WHERE id = ? AND deleted_at IS NULL", "is", (int64_t)is_admin, id));
+}
+
+cb_err db_user_active_admins(int64_t *n)
+{
+  sqlite3_stmt *st = db_query("SELECT count(*) FROM users WHERE is_admin = 1 AND " USER_ACTIVE(""), "");
+  cb_err e = db_one_row(st);
+  if (e)
+    return e;
+  *n = sqlite3_column_int64(st, 0);
+  sqlite3_reset(st);
+  return CB_OK;
+}
+
+cb_err db_user_tokens_revoke_all(const char *user_id, int *revoked)
+{
+  char ts[CB_TIME_MAX];
+  now(ts);
+  cb_err e = db_exec("UPDATE tokens SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL", "ss", ts, user_id);
+  if (!e && revoked)
+    *revoked = db_changes();
+  return e;
+}
+
+cb_err db_user_owned(const char *id, int64_t *folders, int64_t *files)
+{
+  sqlite3_stmt *st = db_query("SELECT (SELECT count(*) FROM folders WHERE owner_id = ?1 AND deleted_at IS NULL),"
+                              " (SELECT count(*) FROM files WHERE owner_id = ?1 AND deleted_at IS NULL)", "s", id);
+  cb_err e = db_one_row(st);
+  if (e)
+    return e;
+  *folders = sqlite3_column_int64(st, 0);
+  *files = sqlite3_column_int64(st, 1);
+  sqlite3_reset(st);
+  return CB_OK;
+}
+
+cb_err db_user_delete(const char *id, const char *heir)
+{
+  char ts[CB_TIME_MAX];
+  now(ts);
+  cb_err e = db_begin();
+  if (e)
+    return e;
+  if (heir) {
+    /* what it owned, deleted or not, and the grants and links it made on those, go to
+     * the heir (as the owner's, they stay firm) */
+    static const char *const moves[] = {
+      "UPDATE folders SET owner_id = ?2 WHERE owner_id = ?1",
+      "UPDATE files SET owner_id = ?2 WHERE owner_id = ?1",
+      "UPDATE grants SET created_by = ?2 WHERE created_by = ?1 AND ((object_type = 'folder' AND object_id IN"
+      " (SELECT id FROM folders WHERE owner_id = ?2)) OR (object_type = 'file' AND object_id IN"
+      " (SELECT id FROM files WHERE owner_id = ?2)))",
+      "UPDATE links SET created_by = ?2 WHERE created_by = ?1 AND ((object_type = 'folder' AND object_id IN"
+      " (SELECT id FROM folders WHERE owner_id = ?2)) OR (object_type = 'file' AND object_id IN"
+      " (SELECT id FROM files WHERE owner_id = ?2)))",
+    };
+    for (size_t i = 0; !e && i < sizeof moves / sizeof moves[0]; i++)
+      e = db_exec(moves[i], "ss", id, heir);
+  } else {
+    int64_t folders = 0, files = 0;
+    e = db_user_owned(id, &folders, &files);
+    if (!e && (folders || files))
+      e = CB_ECONFLICT;
+  }
+  /* ?1 the account, ?2 now (each statement names both, as db_exec binds both) */
+  static const char *const drops[] = {
+    "DELETE FROM sessions WHERE user_id = ?1 AND ?2 IS NOT NULL",
+    "UPDATE tokens SET revoked_at = ?2 WHERE user_id = ?1 AND revoked_at IS NULL",
+    "DELETE FROM grants WHERE user_id = ?1 AND ?2 IS NOT NULL",
+    "DELETE FROM group_members WHERE user_id = ?1 AND ?2 IS NOT NULL",
+    "UPDATE uploads SET expires_at = '1970-01-01T00:00:00.000Z' WHERE owner_id = ?1 AND file_id IS NULL"
+    " AND ?2 IS NOT NULL",
+    "UPDATE webhooks SET deleted_at = ?2 WHERE owner_id = ?1 AND deleted_at IS NULL",
+    "UPDATE users SET deleted_at = ?2, username = 'deleted-' || id, password_hash = '', is_admin = 0"
+    " WHERE id = ?1 AND deleted_at IS NULL",
+  };
+  for (size_t i = 0; !e && i < sizeof drops / sizeof drops[0]; i++)
+    e = db_exec(drops[i], "ss", id, ts);
+  if (!e)
+    e = db_commit();
+  if (e)
+    db_rollback();
+  return e;
 }
 
 /* ------------------------------------------------------------- sessions */
@@ -121,9 +221,10 @@ cb_err db_session_create(const char *token_hash, const char *user_id, const char
 
 cb_err db_session_user(const char *token_hash, const char *now_ts, struct cb_user *out)
 {
-  sqlite3_stmt *st = db_query("SELECT u.id, u.username, u.password_hash, u.is_admin, u.created_at"
+  sqlite3_stmt *st = db_query("SELECT u.id, u.username, u.password_hash, u.is_admin, u.created_at, 0"
                               " FROM sessions s JOIN users u ON u.id = s.user_id"
-                              " WHERE s.token_hash = ? AND s.expires_at > ?", "ss", token_hash, now_ts);
+                              " WHERE s.token_hash = ? AND s.expires_at > ? AND " USER_ACTIVE("u."),
+                              "ss", token_hash, now_ts);
   cb_err e = db_one_row(st);
   if (e)
     return e;
@@ -172,7 +273,7 @@ cb_err db_token_lookup(const char *token_hash, const char *now_ts, struct cb_tok
 {
   sqlite3_stmt *st = db_query("SELECT " TOKEN_COLS ", u.id, u.username, u.password_hash, u.is_admin,"
                               " u.created_at FROM tokens t JOIN users u ON u.id = t.user_id"
-                              " WHERE t.token_hash = ? AND t.revoked_at IS NULL"
+                              " WHERE t.token_hash = ? AND t.revoked_at IS NULL AND " USER_ACTIVE("u.")
                               " AND (t.expires_at IS NULL OR t.expires_at > ?)", "ss", token_hash, now_ts);
   cb_err e = db_one_row(st);
   if (e)
@@ -254,7 +355,8 @@ cb_err db_grant_delete(const char *object_type, const char *object_id, const cha
 /* The creator of a grant or link on T(object_type, object_id) owns the object itself or is
  * an administrator: such a right to share cannot lapse (a move never changes an owner). */
 #define DELEGATION_FIRM(T)                                                                   \
-  "(" T ".created_by IN (SELECT id FROM users WHERE is_admin = 1) OR " T ".created_by ="     \
+  "(" T ".created_by IN (SELECT id FROM users WHERE is_admin = 1 AND " USER_ACTIVE("") ")"  \
+  " OR " T ".created_by ="                                                                   \
   " coalesce((SELECT owner_id FROM folders WHERE id = " T ".object_id AND " T ".object_type" \
   " = 'folder'), (SELECT owner_id FROM files WHERE id = " T ".object_id AND " T              \
   ".object_type = 'file')))"
@@ -286,12 +388,13 @@ static int delegation_row(sqlite3_stmt *st, void *p)
 cb_err db_delegations_lapsed(db_delegation_cb cb, void *ctx)
 {
   struct delegation_ctx dc = {cb, ctx};
-  return db_each_row(db_query("SELECT 'grants', g.id, g.object_type, g.object_id, g.created_by,"
-                              " coalesce((SELECT is_admin FROM users WHERE id = g.created_by), 0)"
-                              " FROM grants g WHERE g.lapsed = 1 UNION ALL"
-                              " SELECT 'links', l.id, l.object_type, l.object_id, l.created_by,"
-                              " coalesce((SELECT is_admin FROM users WHERE id = l.created_by), 0)"
-                              " FROM links l WHERE l.lapsed = 1 AND l.revoked_at IS NULL", ""),
+  /* only those whose creator still acts: a disabled or deleted account shares nothing */
+  return db_each_row(db_query("SELECT 'grants', g.id, g.object_type, g.object_id, g.created_by, u.is_admin"
+                              " FROM grants g JOIN users u ON u.id = g.created_by WHERE g.lapsed = 1"
+                              " AND " USER_ACTIVE("u.") " UNION ALL"
+                              " SELECT 'links', l.id, l.object_type, l.object_id, l.created_by, u.is_admin"
+                              " FROM links l JOIN users u ON u.id = l.created_by WHERE l.lapsed = 1"
+                              " AND l.revoked_at IS NULL AND " USER_ACTIVE("u."), ""),
                      delegation_row, &dc);
 }
 

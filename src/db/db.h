@@ -39,7 +39,9 @@ struct cb_user {
   char password_hash[160];
   int is_admin;
   char created_at[CB_TIME_MAX];
+  int disabled; /* signs in to nothing; its sessions and tokens do not act */
 };
+/* Deleted accounts are invisible to every user query (by id, by name, lists). */
 cb_err db_user_create(const struct cb_user *u); /* CB_EEXIST on a taken username */
 cb_err db_user_get(const char *id, struct cb_user *out);
 cb_err db_user_get_by_name(const char *username, struct cb_user *out);
@@ -193,6 +195,18 @@ cb_err db_group_members(const char *group_id, db_user_cb cb, void *ctx);
 cb_err db_session_create(const char *token_hash, const char *user_id, const char *expires_at);
 cb_err db_session_user(const char *token_hash, const char *now, struct cb_user *out);
 cb_err db_session_delete(const char *token_hash);
+
+/* Account control. set_disabled/set_admin: CB_ENOTFOUND for no such (live) account. */
+cb_err db_user_set_disabled(const char *id, int disabled);
+cb_err db_user_set_admin(const char *id, int is_admin);
+cb_err db_user_active_admins(int64_t *n);
+cb_err db_user_tokens_revoke_all(const char *user_id, int *revoked);
+/* Live folders and files the account owns. */
+cb_err db_user_owned(const char *id, int64_t *folders, int64_t *files);
+/* Deletes an account (schemas/sql/0010_security.sql says what goes): what it owns goes to
+ * heir (a user id), or, without one, CB_ECONFLICT when it owns anything live. One
+ * transaction. */
+cb_err db_user_delete(const char *id, const char *heir);
 /* Ends every session of a user (a password reset); *ended gets how many (may be NULL). */
 cb_err db_user_sessions_delete(const char *user_id, int *ended);
 

@@ -32,6 +32,9 @@ const char *db_fault_vfs(void);
 
 /* Column lists and row readers shared by the query files. */
 #define USER_COLS "id, username, password_hash, is_admin, created_at"
+/* USER_COLS for reading (db_read_user), and the condition of an account that still acts */
+#define USER_READ_COLS USER_COLS ", disabled_at IS NOT NULL"
+#define USER_ACTIVE(U) U "disabled_at IS NULL AND " U "deleted_at IS NULL"
 #define FOLDER_COLS                                                                        \
   "f.id, f.name, coalesce(f.parent_id, ''), f.owner_id, u.username, f.visibility, "        \
   "f.created_at, f.updated_at"

@@ -49,6 +49,7 @@ void db_read_user(sqlite3_stmt *st, struct cb_user *u)
   DB_COPY(st, 2, u->password_hash);
   u->is_admin = sqlite3_column_int(st, 3);
   DB_COPY(st, 4, u->created_at);
+  u->disabled = sqlite3_column_int(st, 5);
 }
 
 cb_err db_user_create(const struct cb_user *u)
@@ -71,17 +72,19 @@ static cb_err user_by(sqlite3_stmt *st, struct cb_user *out)
 
 cb_err db_user_get(const char *id, struct cb_user *out)
 {
-  return user_by(db_query("SELECT " USER_COLS " FROM users WHERE id = ?", "s", id), out);
+  return user_by(db_query("SELECT " USER_READ_COLS " FROM users WHERE id = ? AND deleted_at IS NULL", "s", id), out);
 }
 
 cb_err db_user_get_by_name(const char *username, struct cb_user *out)
 {
-  return user_by(db_query("SELECT " USER_COLS " FROM users WHERE username = ?", "s", username), out);
+  return user_by(db_query("SELECT " USER_READ_COLS " FROM users WHERE username = ? AND deleted_at IS NULL", "s",
+                          username),
+                 out);
 }
 
 cb_err db_user_first_admin(struct cb_user *out)
 {
-  return user_by(db_query("SELECT " USER_COLS " FROM users WHERE is_admin = 1"
+  return user_by(db_query("SELECT " USER_READ_COLS " FROM users WHERE is_admin = 1 AND deleted_at IS NULL"
                           " ORDER BY created_at, id LIMIT 1", ""),
                  out);
 }

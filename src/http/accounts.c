@@ -17,6 +17,7 @@ static cJSON *json_user(const struct cb_user *u)
   cJSON_AddStringToObject(o, "id", u->id);
   cJSON_AddStringToObject(o, "username", u->username);
   cJSON_AddBoolToObject(o, "is_admin", u->is_admin);
+  cJSON_AddBoolToObject(o, "disabled", u->disabled);
   cJSON_AddStringToObject(o, "created_at", u->created_at);
   return o;
 }
@@ -49,6 +50,11 @@ int h_login(struct req *r)
   if (e == CB_EAUTH) {
     auth_audit(NULL, "login.failed", "user", NULL, username, r->ri->remote_addr);
     st = http_problem(r, 401, NULL, "wrong user name or password");
+    goto out;
+  }
+  if (e == CB_EFORBIDDEN) {
+    auth_audit(NULL, "login.disabled", "user", u.id, username, r->ri->remote_addr);
+    st = http_problem(r, 403, NULL, "this account is disabled; an administrator can enable it");
     goto out;
   }
   if (e) {
@@ -452,5 +458,177 @@ int h_audit_list(struct req *r)
   } else {
     cJSON_AddNullToObject(o, "next_cursor");
   }
+  return http_json(r, 200, o);
+}
+
+/* ---- account control ---- */
+
+static int account_error(struct req *r, cb_err e, const char *field, const struct cb_errbuf *eb)
+{
+  switch (e) {
+  case CB_ENOTFOUND: return http_problem(r, 404, NULL, "%s", eb->msg);
+  case CB_EINVAL: return http_problem(r, 400, field, "%s", eb->msg);
+  case CB_ECONFLICT: return http_problem(r, 409, NULL, "%s", eb->msg);
+  default: return http_error(r, e, eb->msg);
+  }
+}
+
+/* -1 when absent, 0/1 for a boolean; -2 (answered) for anything else */
+static int opt_bool(struct req *r, cJSON *body, const char *name)
+{
+  cJSON *v = cJSON_GetObjectItemCaseSensitive(body, name);
+  if (!v)
+    return -1;
+  if (!cJSON_IsBool(v)) {
+    http_problem(r, 400, name, "field '%s' must be a boolean", name);
+    return -2;
+  }
+  return cJSON_IsTrue(v);
+}
+
+/* PATCH /api/v1/users/{id} {disabled?, is_admin?, password?} (admin) */
+int h_user_patch(struct req *r)
+{
+  cJSON *body = http_read_json(r);
+  if (!body)
+    return r->status;
+  const char *password = NULL;
+  int st = 0, disabled, is_admin;
+  if ((disabled = opt_bool(r, body, "disabled")) == -2 || (is_admin = opt_bool(r, body, "is_admin")) == -2 ||
+      json_opt_string(r, body, "password", &password) < 0)
+    goto out;
+  if (disabled == -1 && is_admin == -1 && !password) {
+    st = http_problem(r, 400, NULL, "give at least one of disabled, is_admin and password");
+    goto out;
+  }
+  if (!cb_id_valid(r->params[0])) {
+    st = http_problem(r, 404, NULL, "no such user");
+    goto out;
+  }
+  struct cb_account_change ch;
+  struct cb_errbuf eb = {{0}};
+  cb_err e = auth_account_set(r->params[0], disabled, is_admin, password, &ch, &eb);
+  if (e) {
+    st = account_error(r, e, "password", &eb);
+    goto out;
+  }
+  char detail[96];
+  snprintf(detail, sizeof detail, "%s%s%s", disabled == 1 ? "disabled " : disabled == 0 ? "enabled " : "",
+           is_admin == 1 ? "admin " : is_admin == 0 ? "not-admin " : "", password ? "password" : "");
+  http_audit(r, "user.update", "user", ch.user.id, detail);
+  cJSON *o = json_user(&ch.user);
+  cJSON_AddNumberToObject(o, "sessions_ended", ch.sessions_ended);
+  st = http_json(r, 200, o);
+out:
+  if (password)
+    sodium_memzero((void *)password, strlen(password));
+  cJSON_Delete(body);
+  return st ? st : r->status;
+}
+
+/* DELETE /api/v1/users/{id}[?transfer_to=USER] (admin): USER is a user name or id */
+int h_user_delete(struct req *r)
+{
+  char heir[CB_NAME_MAX] = "";
+  int has = http_query(r, "transfer_to", heir, sizeof heir);
+  if (has < 0 || (has > 0 && !heir[0]))
+    return http_problem(r, 400, "transfer_to", "transfer_to must name a user");
+  struct cb_user h;
+  if (has > 0 && db_user_get_by_name(heir, &h) && (!cb_id_valid(heir) || db_user_get(heir, &h)))
+    return http_problem(r, 400, "transfer_to", "no user '%s' to take over", heir);
+  if (!cb_id_valid(r->params[0]))
+    return http_problem(r, 404, NULL, "no such user");
+  struct cb_errbuf eb = {{0}};
+  cb_err e = auth_account_delete(r->params[0], has > 0 ? h.id : NULL, &eb);
+  if (e)
+    return account_error(r, e, "transfer_to", &eb);
+  http_audit(r, "user.delete", "user", r->params[0], has > 0 ? h.username : "");
+  return http_no_content(r, NULL);
+}
+
+/* DELETE /api/v1/users/{id}/sessions (admin): ends every session and revokes every token */
+int h_user_sessions_delete(struct req *r)
+{
+  struct cb_user u;
+  if (!cb_id_valid(r->params[0]) || db_user_get(r->params[0], &u))
+    return http_problem(r, 404, NULL, "no such user");
+  int sessions, tokens;
+  cb_err e = auth_account_end_sessions(u.id, 1, &sessions, &tokens);
+  if (e)
+    return http_error(r, e, "cannot end the user's sessions");
+  http_audit(r, "user.sessions.end", "user", u.id, u.username);
+  cJSON *o = cJSON_CreateObject();
+  cJSON_AddNumberToObject(o, "sessions_ended", sessions);
+  cJSON_AddNumberToObject(o, "tokens_revoked", tokens);
+  return http_json(r, 200, o);
+}
+
+/* PUT /api/v1/me/password {current_password, new_password}: the caller's own; ends their
+ * other sessions (this request's session, if it came with one, is ended too: sign in again) */
+int h_me_password(struct req *r)
+{
+  if (http_require_user(r))
+    return r->status;
+  cJSON *body = http_read_json(r);
+  if (!body)
+    return r->status;
+  const char *cur = NULL, *next = NULL;
+  int st = 0;
+  if (json_opt_string(r, body, "current_password", &cur) < 0 || json_opt_string(r, body, "new_password", &next) < 0)
+    goto out;
+  if (!cur || !next) {
+    st = http_problem(r, 400, cur ? "new_password" : "current_password", "current_password and new_password are required");
+    goto out;
+  }
+  struct cb_user u;
+  if (db_user_get(r->who.user_id, &u)) {
+    st = http_problem(r, 404, NULL, "no such user");
+    goto out;
+  }
+  int ok = auth_verify_password(u.password_hash, cur);
+  sodium_memzero(u.password_hash, sizeof u.password_hash);
+  if (!ok) {
+    auth_audit(&r->who, "user.password.failed", "user", u.id, "", r->ri->remote_addr);
+    st = http_problem(r, 403, "current_password", "the current password is not right");
+    goto out;
+  }
+  struct cb_account_change ch;
+  struct cb_errbuf eb = {{0}};
+  cb_err e = auth_account_set(u.id, -1, -1, next, &ch, &eb);
+  if (e) {
+    st = account_error(r, e, "new_password", &eb);
+    goto out;
+  }
+  http_audit(r, "user.password", "user", u.id, "");
+  cJSON *o = cJSON_CreateObject();
+  cJSON_AddNumberToObject(o, "sessions_ended", ch.sessions_ended);
+  st = http_json(r, 200, o);
+out:
+  if (cur)
+    sodium_memzero((void *)cur, strlen(cur));
+  if (next)
+    sodium_memzero((void *)next, strlen(next));
+  cJSON_Delete(body);
+  return st ? st : r->status;
+}
+
+/* DELETE /api/v1/me/sessions[?tokens=1]: signs the caller out everywhere (and, with
+ * tokens=1, revokes their API tokens too) */
+int h_me_sessions_delete(struct req *r)
+{
+  if (http_require_user(r))
+    return r->status;
+  char t[4] = "";
+  int has = http_query(r, "tokens", t, sizeof t);
+  if (has < 0 || (has > 0 && strcmp(t, "0") && strcmp(t, "1")))
+    return http_problem(r, 400, "tokens", "tokens must be 0 or 1");
+  int sessions, tokens;
+  cb_err e = auth_account_end_sessions(r->who.user_id, has > 0 && !strcmp(t, "1"), &sessions, &tokens);
+  if (e)
+    return http_error(r, e, "cannot end the sessions");
+  http_audit(r, "user.sessions.end", "user", r->who.user_id, r->who.username);
+  cJSON *o = cJSON_CreateObject();
+  cJSON_AddNumberToObject(o, "sessions_ended", sessions);
+  cJSON_AddNumberToObject(o, "tokens_revoked", tokens);
   return http_json(r, 200, o);
 }

@@ -3,7 +3,7 @@ finding, each of which failed on 0.8.0: the real binary over HTTP, attacked as a
 user and as anonymous."""
 import pytest
 
-from conftest import make_server, finish, problem
+from conftest import make_server, finish, problem, wait_file
 
 PW = "review-password-1"
 
@@ -108,8 +108,10 @@ def test_text_search_pages_reveal_nothing_of_private_matches(srv):
     home = eve("POST", "/folders", json={"name": "eves"}).json()
     private = alice("POST", "/folders", json={"name": "private-2"}).json()
     tok = {"Authorization": f"Bearer {srv.tokens['eve']}"}
-    srv.put(home["id"], "quokkaplasm probe.txt", b"my own quokkaplasm notes", headers=tok)
-    srv.put(home["id"], "second quokkaplasm.txt", b"quokkaplasm again", headers=tok)
+    mine = [srv.put(home["id"], "quokkaplasm probe.txt", b"my own quokkaplasm notes", headers=tok),
+            srv.put(home["id"], "second quokkaplasm.txt", b"quokkaplasm again", headers=tok)]
+    for f in mine:  # indexed whole (name and text) before anything is compared
+        wait_file(srv, f["id"])
 
     def view():
         """What eve learns: per page size, how many pages, how many hits on each, their
@@ -133,10 +135,13 @@ def test_text_search_pages_reveal_nothing_of_private_matches(srv):
     # alice's private files: many, ranking above and below eve's (the word in the name
     # weighs ten times, a long text dilutes it)
     atok = {"Authorization": f"Bearer {srv.tokens['alice']}"}
+    theirs = []
     for i in range(30):
         name = f"quokkaplasm {i}.txt" if i % 2 else f"private {i}.txt"
         body = (b"quokkaplasm " * (i + 1)) + (b"filler " * (i * 40))
-        srv.put(private["id"], name, body, headers=atok)
+        theirs.append(srv.put(private["id"], name, body, headers=atok))
+    for f in theirs:
+        wait_file(srv, f["id"])
     assert search(srv, "alice", q="quokkaplasm", limit=1000)["hits"]  # alice finds them
     assert view() == before
     # eve's pages hold her two files, and the last page says so
@@ -331,3 +336,152 @@ def test_a_delegation_lapses_when_the_group_or_the_folder_above_no_longer_gives_
     assert eve("GET", f"/folders/{sub['id']}").status_code == 200
     assert alice("PATCH", f"/folders/{sub['id']}", json={"parent_id": None}).status_code == 200
     problem(eve("GET", f"/folders/{sub['id']}"), 404)
+
+
+# ---- 10. accounts can be controlled ----
+
+import subprocess  # noqa: E402
+
+import requests  # noqa: E402
+
+from conftest import BIN, cli  # noqa: E402
+
+
+def test_an_admin_disables_enables_and_ends_the_sessions_of_an_account(fresh):
+    s = fresh()
+    bob = s.user("bob", PW)
+    token = s.make_token("bob", PW)
+    browser = s.login("bob", PW)
+    assert browser.get(s.url + "/api/v1/me").status_code == 200
+    r = s.api("PATCH", f"/users/{bob['id']}", json={"disabled": True})
+    assert r.status_code == 200 and r.json()["disabled"] is True and r.json()["sessions_ended"] >= 1
+    # at once: the token, the session and a new sign-in stop
+    problem(s.api("GET", "/me", token=token), 401)
+    problem(browser.get(s.url + "/api/v1/me"), 401)
+    body = problem(requests.post(s.url + "/api/v1/auth/login", json={"username": "bob", "password": PW}), 403)
+    assert "disabled" in body["detail"]
+    problem(requests.post(s.url + "/api/v1/auth/login", json={"username": "bob", "password": "wrong-" + PW}), 401)
+    assert [u["disabled"] for u in s.api("GET", "/users").json()["users"] if u["username"] == "bob"] == [True]
+    # enabled again: the suspended token acts again, the ended session does not
+    assert s.api("PATCH", f"/users/{bob['id']}", json={"disabled": False}).json()["disabled"] is False
+    assert s.api("GET", "/me", token=token).status_code == 200
+    problem(browser.get(s.url + "/api/v1/me"), 401)
+    # an admin ends every session and revokes every token
+    s.login("bob", PW)
+    r = s.api("DELETE", f"/users/{bob['id']}/sessions")
+    assert r.status_code == 200 and r.json()["sessions_ended"] >= 1 and r.json()["tokens_revoked"] >= 1
+    problem(s.api("GET", "/me", token=token), 401)
+    # an admin sets a password
+    assert s.api("PATCH", f"/users/{bob['id']}", json={"password": "reset-by-admin-1"}).status_code == 200
+    assert s.login("bob", "reset-by-admin-1")
+    problem(s.api("PATCH", f"/users/{bob['id']}", json={"password": "short"}), 400)
+    problem(s.api("PATCH", f"/users/{bob['id']}", json={"disabled": "yes"}), 400)
+    problem(s.api("PATCH", f"/users/{bob['id']}", json={}), 400)
+    problem(s.api("PATCH", "/users/000000000000000000000000", json={"disabled": True}), 404)
+    # none of it for anyone else
+    other = s.make_token("bob", "reset-by-admin-1")
+    problem(s.api("PATCH", f"/users/{bob['id']}", token=other, json={"disabled": False}), 403)
+    problem(s.api("DELETE", f"/users/{bob['id']}/sessions", token=other), 403)
+    admin_read = s.make_token("admin", s.admin_password(), scope="read")
+    problem(s.api("PATCH", f"/users/{bob['id']}", token=admin_read, json={"disabled": True}), 403)
+
+
+def test_the_last_administrator_stays(fresh):
+    s = fresh()
+    me = s.api("GET", "/me").json()
+    for body in ({"disabled": True}, {"is_admin": False}):
+        problem(s.api("PATCH", f"/users/{me['id']}", json=body), 409)
+    problem(s.api("DELETE", f"/users/{me['id']}"), 409)
+    # with a second administrator, the first may step down
+    two = s.user("second-admin", PW, admin=True)
+    assert s.api("PATCH", f"/users/{me['id']}", json={"is_admin": False}).json()["is_admin"] is False
+    t2 = s.make_token("second-admin", PW)
+    problem(s.api("PATCH", f"/users/{two['id']}", token=t2, json={"is_admin": False}), 409)
+
+
+def test_deleting_an_account_that_owns_data_needs_a_new_owner(fresh):
+    s = fresh()
+    alice, bob = s.user("alice", PW), s.user("bob", PW)
+    ta, tb = s.make_token("alice", PW), s.make_token("bob", PW)
+    f = s.api("POST", "/folders", token=tb, json={"name": "bobs-data"}).json()
+    x = s.put(f["id"], "x.txt", b"bob's bytes", headers={"Authorization": f"Bearer {tb}"})
+    g = s.api("POST", f"/folders/{f['id']}/grants", token=tb, json={"username": "alice", "role": "viewer"})
+    assert g.status_code == 201
+    body = problem(s.api("DELETE", f"/users/{bob['id']}"), 409)
+    assert "1 folders and 1 files" in body["detail"]
+    assert s.api("GET", "/me", token=tb).status_code == 200  # nothing happened
+    problem(s.api("DELETE", f"/users/{bob['id']}", params={"transfer_to": "nobody-here"}), 400)
+    assert s.api("DELETE", f"/users/{bob['id']}", params={"transfer_to": "alice"}).status_code == 204
+    problem(s.api("GET", "/me", token=tb), 401)
+    problem(requests.post(s.url + "/api/v1/auth/login", json={"username": "bob", "password": PW}), 401)
+    assert "bob" not in [u["username"] for u in s.api("GET", "/users").json()["users"]]
+    got = s.api("GET", f"/folders/{f['id']}", token=ta)
+    assert got.status_code == 200 and got.json()["owner"]["id"] == alice["id"]
+    assert s.api("GET", f"/files/{x['id']}/content", token=ta).content == b"bob's bytes"
+    # the name is free again, and the new bob sees nothing of the old one's
+    s.user("bob", PW + "-new")
+    tnew = s.make_token("bob", PW + "-new")
+    problem(s.api("GET", f"/folders/{f['id']}", token=tnew), 404)
+    problem(s.api("DELETE", f"/users/{bob['id']}"), 404)
+
+
+def test_a_user_changes_their_password_and_signs_out_everywhere(fresh):
+    s = fresh()
+    s.user("carol", PW)
+    one, two = s.login("carol", PW), s.login("carol", PW)
+    r = one.put(s.url + "/api/v1/me/password", json={"current_password": "not-it-" + PW, "new_password": "carol-new-pass"})
+    problem(r, 403)
+    problem(one.put(s.url + "/api/v1/me/password", json={"current_password": PW, "new_password": "short"}), 400)
+    r = one.put(s.url + "/api/v1/me/password", json={"current_password": PW, "new_password": "carol-new-pass"})
+    assert r.status_code == 200 and r.json()["sessions_ended"] == 2
+    problem(two.get(s.url + "/api/v1/me"), 401)
+    problem(requests.post(s.url + "/api/v1/auth/login", json={"username": "carol", "password": PW}), 401)
+    three = s.login("carol", "carol-new-pass")
+    token = s.make_token("carol", "carol-new-pass")
+    four = s.login("carol", "carol-new-pass")
+    r = three.delete(s.url + "/api/v1/me/sessions")
+    assert r.status_code == 200 and r.json()["sessions_ended"] >= 2 and r.json()["tokens_revoked"] == 0
+    problem(four.get(s.url + "/api/v1/me"), 401)
+    assert s.api("GET", "/me", token=token).status_code == 200
+    r = requests.delete(s.url + "/api/v1/me/sessions", params={"tokens": "1"}, headers={"Authorization": f"Bearer {token}"})
+    assert r.status_code == 200 and r.json()["tokens_revoked"] >= 1
+    problem(s.api("GET", "/me", token=token), 401)
+
+
+def test_a_disabled_editors_delegations_lapse(fresh):
+    s = fresh()
+    for n in ("alice", "bob", "eve"):
+        s.user(n, PW)
+    ta, tb, te = (s.make_token(n, PW) for n in ("alice", "bob", "eve"))
+    f = s.api("POST", "/folders", token=ta, json={"name": "f"}).json()
+    assert s.api("POST", f"/folders/{f['id']}/grants", token=ta, json={"username": "bob", "role": "editor"}).status_code == 201
+    assert s.api("POST", f"/folders/{f['id']}/grants", token=tb, json={"username": "eve", "role": "viewer"}).status_code == 201
+    assert s.api("GET", f"/folders/{f['id']}", token=te).status_code == 200
+    bob = [u for u in s.api("GET", "/users").json()["users"] if u["username"] == "bob"][0]
+    assert s.api("PATCH", f"/users/{bob['id']}", json={"disabled": True}).status_code == 200
+    problem(s.api("GET", f"/folders/{f['id']}", token=te), 404)
+    assert s.api("PATCH", f"/users/{bob['id']}", json={"disabled": False}).status_code == 200
+    assert s.api("GET", f"/folders/{f['id']}", token=te).status_code == 200
+
+
+def test_account_control_from_the_command_line(fresh):
+    s = fresh()
+    s.user("dave", PW)
+    token = s.make_token("dave", PW)
+    env = dict(s.env)
+    r = cli(["user", "disable", "dave", "--data", s.data], env)
+    assert r.returncode == 0 and "'dave' disabled" in r.stdout, r.stderr
+    problem(s.api("GET", "/me", token=token), 401)
+    r = cli(["user", "list", "--data", s.data], env)
+    assert r.returncode == 0 and any("dave" in l and "disabled" in l for l in r.stdout.splitlines())
+    assert cli(["user", "enable", "dave", "--data", s.data], env).returncode == 0
+    assert s.api("GET", "/me", token=token).status_code == 200
+    f = s.api("POST", "/folders", token=token, json={"name": "daves"}).json()
+    r = cli(["user", "delete", "dave", "--data", s.data], env)
+    assert r.returncode == 2 and "owns 1 folders" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    r = cli(["user", "delete", "dave", "--transfer-to", "admin", "--data", s.data], env)
+    assert r.returncode == 0, r.stderr
+    assert s.api("GET", f"/folders/{f['id']}").json()["owner"]["username"] == "admin"
+    for args in (["user", "disable", "nobody"], ["user", "delete", "admin"], ["user", "frob", "x"]):
+        r = cli([*args, "--data", s.data], env)
+        assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, (args, r.stderr)

@@ -21,6 +21,7 @@
 #include "maint/maint.h"
 #include "store/store.h"
 #include "util/log.h"
+#include "util/net.h"
 #include "util/util.h"
 
 #ifndef CARBOY_VERSION
@@ -66,7 +67,8 @@ static const char usage_text[] =
   "Every flag has an environment twin: CARBOY_DATA, CARBOY_LISTEN, CARBOY_STORE,\n"
   "CARBOY_WORKERS; also CARBOY_ADMIN_PASSWORD, CARBOY_MAX_UPLOAD, CARBOY_LOG (text|json),\n"
   "CARBOY_LOG_LEVEL, CARBOY_HTTP_THREADS, CARBOY_HTTP_PER_CLIENT, CARBOY_HEADER_TIMEOUT,\n"
-  "CARBOY_BODY_MIN_RATE, CARBOY_SHUTDOWN_GRACE, CARBOY_JOB_TIMEOUT,\n"
+  "CARBOY_BODY_MIN_RATE, CARBOY_SHUTDOWN_GRACE, CARBOY_JOB_TIMEOUT, CARBOY_TRUSTED_PROXIES,\n"
+  "CARBOY_CORS_ORIGINS, CARBOY_METRICS_TOKEN,\n"
   "CARBOY_WORKER_MEMORY, CARBOY_ORPHAN_GRACE, CARBOY_MIGRATE_TO, CARBOY_MIGRATE_BATCH, CARBOY_VERIFY_REPAIR,\n"
   "CARBOY_VERIFY_FROM; for S3, AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (or the ECS\n"
   "container credentials), CARBOY_S3_PART_SIZE, CARBOY_S3_PARALLEL. Test-only fault\n"
@@ -82,6 +84,9 @@ struct config {
   int http_threads;
   int per_client;
   int header_timeout;
+  char trusted_proxies[1024];
+  char cors_origins[1024];
+  char metrics_token[256];
   uint64_t body_min_rate;
   int grace;
   int job_timeout;
@@ -234,6 +239,33 @@ static int load_config(int argc, char **argv, struct config *c, int serve)
   const char *wm = env_or("CARBOY_WORKER_MEMORY", NULL);
   if (wm && (cb_parse_size(wm, &c->worker_memory) || c->worker_memory < (64u << 20)))
     return fail(2, "invalid CARBOY_WORKER_MEMORY '%s': expected a size of at least 64M, such as 2G", wm);
+  /* the HTTP edge: proxies whose X-Forwarded-For/-Proto are believed, origins allowed
+   * cross-origin (CORS), a token for /metrics */
+  struct cb_cidr cidrs[CB_CIDR_MAX];
+  int ncidr = 0;
+  char bad[80] = "";
+  const char *tp = env_or("CARBOY_TRUSTED_PROXIES", "");
+  if (cb_cidr_parse_list(tp, cidrs, CB_CIDR_MAX, &ncidr, bad, sizeof bad))
+    return fail(2, "invalid CARBOY_TRUSTED_PROXIES: '%s' is not an address or CIDR (such as 10.0.0.0/8 or fd00::/8)",
+                bad);
+  snprintf(c->trusted_proxies, sizeof c->trusted_proxies, "%s", tp);
+  const char *co = env_or("CARBOY_CORS_ORIGINS", "");
+  if (strlen(co) >= sizeof c->cors_origins)
+    return fail(2, "invalid CARBOY_CORS_ORIGINS: longer than %zu bytes", sizeof c->cors_origins - 1);
+  for (const char *o = co; *o;) {
+    while (*o == ',' || *o == ' ')
+      o++;
+    size_t len = strcspn(o, ", ");
+    size_t skip = !strncmp(o, "https://", 8) ? 8 : !strncmp(o, "http://", 7) ? 7 : 0;
+    if (len && (!skip || len <= skip || memchr(o + skip, '/', len - skip)))
+      return fail(2, "invalid CARBOY_CORS_ORIGINS: '%.*s' is not an origin (scheme://host[:port], no path)", (int)len, o);
+    o += len;
+  }
+  snprintf(c->cors_origins, sizeof c->cors_origins, "%s", co);
+  const char *mt = env_or("CARBOY_METRICS_TOKEN", "");
+  if (*mt && (strlen(mt) < 16 || strlen(mt) >= sizeof c->metrics_token))
+    return fail(2, "invalid CARBOY_METRICS_TOKEN: 16 to %zu characters", sizeof c->metrics_token - 1);
+  snprintf(c->metrics_token, sizeof c->metrics_token, "%s", mt);
   c->max_upload = 64ull << 30;
   const char *mu = env_or("CARBOY_MAX_UPLOAD", NULL);
   if (mu && (cb_parse_size(mu, &c->max_upload) || c->max_upload == 0))
@@ -341,6 +373,9 @@ static int cmd_serve(int argc, char **argv)
   sc.per_client = c.per_client;
   sc.header_timeout_s = c.header_timeout;
   sc.body_min_rate = (int)c.body_min_rate;
+  snprintf(sc.trusted_proxies, sizeof sc.trusted_proxies, "%s", c.trusted_proxies);
+  snprintf(sc.cors_origins, sizeof sc.cors_origins, "%s", c.cors_origins);
+  snprintf(sc.metrics_token, sizeof sc.metrics_token, "%s", c.metrics_token);
   struct cb_jobs_config jc = {0};
   jc.workers = c.workers;
   jc.timeout_s = c.job_timeout;

@@ -342,63 +342,89 @@ cb_err auth_link_identity(const char *token, struct cb_identity *who)
 
 /* ---------------------------------------------------------- throttling */
 
-/* Failed logins per user name and per remote address, in fixed windows. A small table
- * in memory: a restart forgets it, which only ever loosens the limit for one window. */
-#define THROTTLE_SLOTS 1024
-#define THROTTLE_WINDOW_MS (15LL * 60 * 1000)
-#define THROTTLE_MAX_USER 5
-#define THROTTLE_MAX_ADDR 20
+/* Failed sign-ins per (user name, client address) and per client address, with delays
+ * that grow: from the THROTTLE_FREE_*-th failure on, each one doubles the wait (2 s, 4 s,
+ * 8 s, ... at most THROTTLE_CAP_MS). A key is forgotten THROTTLE_FORGET_MS after its last
+ * failure. Never per user name alone: that let anyone lock a user out from everywhere.
+ * The client address is the proxy's X-Forwarded-For when CARBOY_TRUSTED_PROXIES names
+ * the proxy. A small table in memory: a restart forgets it. */
+#define THROTTLE_SLOTS 4096
+#define THROTTLE_FORGET_MS (15LL * 60 * 1000)
+#define THROTTLE_CAP_MS (15LL * 60 * 1000)
+#define THROTTLE_FREE_USER_ADDR 5
+#define THROTTLE_FREE_ADDR 20
 
 struct throttle {
-  char key[CB_NAME_MAX + 8];
+  char key[CB_NAME_MAX + 64];
   int failures;
-  int64_t window_start;
+  int64_t last_fail;
+  int64_t blocked_until;
 };
 static struct throttle throttles[THROTTLE_SLOTS];
 static pthread_mutex_t throttle_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int stale(const struct throttle *t, int64_t now_ms)
+{
+  return !t->key[0] || (now_ms - t->last_fail > THROTTLE_FORGET_MS && now_ms >= t->blocked_until);
+}
 
 static struct throttle *throttle_slot(const char *key, int64_t now_ms, int create)
 {
   uint32_t h = 2166136261u;
   for (const unsigned char *p = (const unsigned char *)key; *p; p++)
     h = (h ^ *p) * 16777619u;
-  for (int i = 0; i < 8; i++) {
+  for (int i = 0; i < 16; i++) {
     struct throttle *t = &throttles[(h + (uint32_t)i) % THROTTLE_SLOTS];
     if (!strcmp(t->key, key))
-      return t;
-    if (create && (!t->key[0] || now_ms - t->window_start > THROTTLE_WINDOW_MS)) {
+      return stale(t, now_ms) && !create ? NULL : t;
+  }
+  if (!create)
+    return NULL;
+  for (int i = 0; i < 16; i++) {
+    struct throttle *t = &throttles[(h + (uint32_t)i) % THROTTLE_SLOTS];
+    if (stale(t, now_ms)) {
+      memset(t, 0, sizeof *t);
       snprintf(t->key, sizeof t->key, "%s", key);
-      t->failures = 0;
-      t->window_start = now_ms;
       return t;
     }
   }
-  /* The neighbourhood is full of live entries: reuse the first one. */
-  return create ? &throttles[h % THROTTLE_SLOTS] : NULL;
+  /* the neighbourhood is full of live entries: take the one blocked the shortest */
+  struct throttle *best = &throttles[h % THROTTLE_SLOTS];
+  for (int i = 1; i < 16; i++) {
+    struct throttle *t = &throttles[(h + (uint32_t)i) % THROTTLE_SLOTS];
+    if (t->blocked_until < best->blocked_until)
+      best = t;
+  }
+  memset(best, 0, sizeof *best);
+  snprintf(best->key, sizeof best->key, "%s", key);
+  return best;
 }
 
 /* Seconds until key may try again (0 = now). */
-static int throttled(const char *key, int max, int64_t now_ms)
+static int throttled(const char *key, int64_t now_ms)
 {
   pthread_mutex_lock(&throttle_lock);
   struct throttle *t = throttle_slot(key, now_ms, 0);
-  int wait = 0;
-  if (t && now_ms - t->window_start <= THROTTLE_WINDOW_MS && t->failures >= max)
-    wait = (int)((t->window_start + THROTTLE_WINDOW_MS - now_ms) / 1000) + 1;
+  int wait = t && t->blocked_until > now_ms ? (int)((t->blocked_until - now_ms + 999) / 1000) : 0;
   pthread_mutex_unlock(&throttle_lock);
   return wait;
 }
 
-static void throttle_fail(const char *key, int64_t now_ms)
+static void throttle_fail(const char *key, int free_tries, int64_t now_ms)
 {
   pthread_mutex_lock(&throttle_lock);
   struct throttle *t = throttle_slot(key, now_ms, 1);
-  if (strcmp(t->key, key) || now_ms - t->window_start > THROTTLE_WINDOW_MS) {
-    snprintf(t->key, sizeof t->key, "%s", key);
+  if (stale(t, now_ms) && t->failures) {
     t->failures = 0;
-    t->window_start = now_ms;
+    t->blocked_until = 0;
   }
   t->failures++;
+  t->last_fail = now_ms;
+  if (t->failures >= free_tries) {
+    int over = t->failures - free_tries;
+    int64_t delay = over >= 20 ? THROTTLE_CAP_MS : 2000LL << over;
+    t->blocked_until = now_ms + (delay < THROTTLE_CAP_MS ? delay : THROTTLE_CAP_MS);
+  }
   pthread_mutex_unlock(&throttle_lock);
 }
 
@@ -407,7 +433,7 @@ static void throttle_clear(const char *key)
   pthread_mutex_lock(&throttle_lock);
   struct throttle *t = throttle_slot(key, 0, 0);
   if (t)
-    t->key[0] = '\0';
+    memset(t, 0, sizeof *t);
   pthread_mutex_unlock(&throttle_lock);
 }
 
@@ -447,15 +473,15 @@ static void make_dummy(void)
 cb_err auth_login(const char *username, const char *password, const char *remote_addr,
                   struct cb_user *user, char *session, size_t cap, int *retry_after)
 {
-  char ukey[CB_NAME_MAX + 8], akey[64];
+  char ukey[CB_NAME_MAX + 64], akey[64];
   int64_t now_ms = cb_time_now_ms();
-  snprintf(ukey, sizeof ukey, "u:%.200s", username);
+  snprintf(ukey, sizeof ukey, "u:%.200s\n%.50s", username, remote_addr ? remote_addr : "");
   for (char *p = ukey; *p; p++)
     if (*p >= 'A' && *p <= 'Z')
       *p = (char)(*p - 'A' + 'a'); /* user names are case-insensitive */
   snprintf(akey, sizeof akey, "a:%s", remote_addr ? remote_addr : "");
-  int wait = throttled(ukey, THROTTLE_MAX_USER, now_ms);
-  int wait2 = throttled(akey, THROTTLE_MAX_ADDR, now_ms);
+  int wait = throttled(ukey, now_ms);
+  int wait2 = throttled(akey, now_ms);
   if (wait2 > wait)
     wait = wait2;
   if (wait) {
@@ -469,8 +495,8 @@ cb_err auth_login(const char *username, const char *password, const char *remote
   int ok = verify_bounded(e ? dummy_hash : user->password_hash, password) && !e;
   sodium_memzero(user->password_hash, sizeof user->password_hash);
   if (!ok) {
-    throttle_fail(ukey, now_ms);
-    throttle_fail(akey, now_ms);
+    throttle_fail(ukey, THROTTLE_FREE_USER_ADDR, now_ms);
+    throttle_fail(akey, THROTTLE_FREE_ADDR, now_ms);
     return CB_EAUTH;
   }
   throttle_clear(ukey);

@@ -78,7 +78,8 @@ cb_err auth_identify(const char *authorization, const char *cookie, struct cb_id
 /* A share link's token -> a read-only identity for the linked object (CB_ENOTFOUND). */
 cb_err auth_link_identity(const char *token, struct cb_identity *who);
 
-/* Password login, throttled per user name and per remote address. On success a new
+/* Password login, throttled per (user name, client address) and per client address with
+ * growing delays (never per user name alone). On success a new
  * session secret is written to session (cap >= CB_SECRET_MAX). CB_EAUTH on bad
  * credentials, CB_EFORBIDDEN for a disabled account (the right password), CB_ETHROTTLED
  * (retry_after seconds) when throttled. */

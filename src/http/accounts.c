@@ -8,7 +8,7 @@
 void http_audit(struct req *r, const char *action, const char *object_type, const char *object_id,
                 const char *detail)
 {
-  auth_audit(&r->who, action, object_type, object_id, detail, r->ri->remote_addr);
+  auth_audit(&r->who, action, object_type, object_id, detail, r->client);
 }
 
 static cJSON *json_user(const struct cb_user *u)
@@ -38,22 +38,22 @@ int h_login(struct req *r)
   struct cb_user u;
   char session[CB_SECRET_MAX + 1];
   int retry = 0;
-  cb_err e = auth_login(username, password, r->ri->remote_addr, &u, session, sizeof session, &retry);
+  cb_err e = auth_login(username, password, r->client, &u, session, sizeof session, &retry);
   if (e == CB_ETHROTTLED) {
     char ra[16];
     snprintf(ra, sizeof ra, "%d", retry);
     const char *hdr[] = {"Retry-After", ra, NULL};
-    auth_audit(NULL, "login.throttled", "user", NULL, username, r->ri->remote_addr);
+    auth_audit(NULL, "login.throttled", "user", NULL, username, r->client);
     st = http_problem_extra(r, 429, NULL, hdr, "too many failed sign-ins; try again in %d s", retry);
     goto out;
   }
   if (e == CB_EAUTH) {
-    auth_audit(NULL, "login.failed", "user", NULL, username, r->ri->remote_addr);
+    auth_audit(NULL, "login.failed", "user", NULL, username, r->client);
     st = http_problem(r, 401, NULL, "wrong user name or password");
     goto out;
   }
   if (e == CB_EFORBIDDEN) {
-    auth_audit(NULL, "login.disabled", "user", u.id, username, r->ri->remote_addr);
+    auth_audit(NULL, "login.disabled", "user", u.id, username, r->client);
     st = http_problem(r, 403, NULL, "this account is disabled; an administrator can enable it");
     goto out;
   }
@@ -63,7 +63,7 @@ int h_login(struct req *r)
   }
   char cookie[256];
   snprintf(cookie, sizeof cookie, "%s=%s; Path=/; HttpOnly; SameSite=Lax; Max-Age=%d%s",
-           CB_SESSION_COOKIE, session, CB_SESSION_DAYS * 86400, r->ri->is_ssl ? "; Secure" : "");
+           CB_SESSION_COOKIE, session, CB_SESSION_DAYS * 86400, r->https ? "; Secure" : "");
   sodium_memzero(session, sizeof session);
   memcpy(r->who.user_id, u.id, sizeof r->who.user_id);
   http_audit(r, "login", "user", u.id, u.username);
@@ -588,7 +588,7 @@ int h_me_password(struct req *r)
   int ok = auth_verify_password(u.password_hash, cur);
   sodium_memzero(u.password_hash, sizeof u.password_hash);
   if (!ok) {
-    auth_audit(&r->who, "user.password.failed", "user", u.id, "", r->ri->remote_addr);
+    auth_audit(&r->who, "user.password.failed", "user", u.id, "", r->client);
     st = http_problem(r, 403, "current_password", "the current password is not right");
     goto out;
   }

@@ -32,7 +32,19 @@ struct req {
   uint64_t t0_ns; /* when the head had been read */
   int body_watched; /* the front watches the body's rate */
   int too_slow;   /* the body fell below CARBOY_BODY_MIN_RATE: reads fail, the answer is 408 */
+  /* the edge (server.c): the client's address (X-Forwarded-For from a trusted proxy, else
+   * the peer), whether it came over HTTPS (X-Forwarded-Proto from a trusted proxy, or TLS
+   * here), and its Origin when CARBOY_CORS_ORIGINS allows it (answers then carry CORS) */
+  char client[48];
+  int https;
+  const char *cors_origin;
 };
+
+/* Response headers a cross-origin script may read (tus and carboy's own). */
+#define HTTP_CORS_EXPOSE                                                                   \
+  "Location, ETag, Content-Disposition, Retry-After, Upload-Offset, Upload-Length, "       \
+  "Tus-Resumable, Tus-Version, Tus-Extension, Tus-Max-Size, Tus-Checksum-Algorithm, "       \
+  "Carboy-File-Id"
 
 typedef int (*http_handler)(struct req *r);
 

@@ -1,6 +1,8 @@
 /* Operations endpoints (no auth): liveness, readiness, metrics, the OpenAPI document,
  * and /api/v1/me. The browser UI is served by ui.c. */
+#include <sodium.h>
 #include <string.h>
+#include <strings.h>
 
 #include "http/http.h"
 #include "util/embedded.h"
@@ -26,8 +28,20 @@ int h_readyz(struct req *r)
   return 200;
 }
 
+/* With CARBOY_METRICS_TOKEN set, /metrics answers only `Authorization: Bearer TOKEN`
+ * (compared in constant time); the route stays public: it takes no user identity. */
 int h_metrics(struct req *r)
 {
+  if (app.cfg.metrics_token[0]) {
+    const char *h = http_header(r, "Authorization");
+    size_t want = strlen(app.cfg.metrics_token);
+    int ok = h && !strncasecmp(h, "Bearer ", 7) && strlen(h + 7) == want &&
+             !sodium_memcmp(h + 7, app.cfg.metrics_token, want);
+    if (!ok) {
+      const char *hdr[] = {"WWW-Authenticate", "Bearer realm=\"metrics\"", NULL};
+      return http_problem_extra(r, 401, NULL, hdr, "/metrics needs the token CARBOY_METRICS_TOKEN names");
+    }
+  }
   struct cb_buf b = {0};
   metrics_render(&b);
   http_send(r, 200, "text/plain; version=0.0.4; charset=utf-8", b.data ? b.data : "", b.len, NULL);

@@ -29,6 +29,9 @@ static int begin_raw(struct req *r, int status, const char *ctype, int64_t lengt
   if (length >= 0)
     cb_buf_printf(&b, "Content-Length: %lld\r\n", (long long)length);
   cb_buf_puts(&b, "X-Content-Type-Options: nosniff\r\n");
+  if (r->cors_origin)
+    cb_buf_printf(&b, "Access-Control-Allow-Origin: %s\r\nVary: Origin\r\nAccess-Control-Expose-Headers: %s\r\n",
+                  r->cors_origin, HTTP_CORS_EXPOSE);
   for (int i = 0; extra && extra[i]; i += 2)
     if (extra[i + 1])
       cb_buf_printf(&b, "%s: %s\r\n", extra[i], extra[i + 1]);
@@ -53,6 +56,11 @@ int http_begin(struct req *r, int status, const char *ctype, int64_t length, con
     mg_response_header_add(r->conn, "Content-Length", len, -1);
   }
   mg_response_header_add(r->conn, "X-Content-Type-Options", "nosniff", -1);
+  if (r->cors_origin) { /* an origin CARBOY_CORS_ORIGINS allows; never '*', never credentials */
+    mg_response_header_add(r->conn, "Access-Control-Allow-Origin", r->cors_origin, -1);
+    mg_response_header_add(r->conn, "Vary", "Origin", -1);
+    mg_response_header_add(r->conn, "Access-Control-Expose-Headers", HTTP_CORS_EXPOSE, -1);
+  }
   for (int i = 0; extra && extra[i]; i += 2)
     if (extra[i + 1])
       mg_response_header_add(r->conn, extra[i], extra[i + 1], -1);

@@ -10,12 +10,15 @@
 #include "http/http.h"
 #include "http/parse.h"
 #include "util/log.h"
+#include "util/net.h"
 
 struct http_app app;
 static struct mg_context *ctx;
 static atomic_int stopping;
 static _Atomic uint64_t abort_after_ns;
 static atomic_int inflight;
+static struct cb_cidr trusted[CB_CIDR_MAX]; /* CARBOY_TRUSTED_PROXIES, parsed at start */
+static int ntrusted;
 
 int http_stopping(void)
 {
@@ -74,12 +77,79 @@ static int match(const char *pattern, const char *path, char **params)
   return 0;
 }
 
+/* The client behind the request. From a trusted proxy: the right-most address of
+ * X-Forwarded-For that is not itself a trusted proxy (what the proxy nearest us saw), and
+ * the scheme the client used from X-Forwarded-Proto (the left-most value). Anything a
+ * client writes in those headers itself stops at the first proxy we trust. */
+static void edge(struct req *r)
+{
+  unsigned char peer[16];
+  snprintf(r->client, sizeof r->client, "%s", r->ri->remote_addr);
+  r->https = r->ri->is_ssl;
+  if (!ntrusted || cb_addr_parse(r->ri->remote_addr, peer) || !cb_cidr_contains(trusted, ntrusted, peer))
+    return;
+  const char *xff = http_header(r, "X-Forwarded-For");
+  if (xff) {
+    const char *end = xff + strlen(xff);
+    while (end > xff) {
+      const char *start = end;
+      while (start > xff && start[-1] != ',')
+        start--;
+      const char *a = start, *b = end;
+      while (a < b && (*a == ' ' || *a == '\t'))
+        a++;
+      while (b > a && (b[-1] == ' ' || b[-1] == '\t'))
+        b--;
+      char item[64];
+      unsigned char addr[16];
+      if (b - a <= 0 || (size_t)(b - a) >= sizeof item)
+        break;
+      memcpy(item, a, (size_t)(b - a));
+      item[b - a] = '\0';
+      if (cb_addr_parse(item, addr))
+        break; /* not an address: believe nothing further left */
+      cb_addr_text(addr, r->client, sizeof r->client);
+      if (!cb_cidr_contains(trusted, ntrusted, addr))
+        break;
+      end = start > xff ? start - 1 : xff;
+    }
+  }
+  const char *proto = http_header(r, "X-Forwarded-Proto");
+  if (proto) {
+    while (*proto == ' ')
+      proto++;
+    size_t n = strcspn(proto, ", ");
+    if (n == 5 && !strncasecmp(proto, "https", 5))
+      r->https = 1;
+    else if (n == 4 && !strncasecmp(proto, "http", 4))
+      r->https = 0;
+  }
+}
+
+/* The request's Origin when CARBOY_CORS_ORIGINS names it exactly; NULL otherwise. */
+static const char *cors_allowed(struct req *r)
+{
+  const char *origin = http_header(r, "Origin");
+  if (!origin || !app.cfg.cors_origins[0])
+    return NULL;
+  size_t n = strlen(origin);
+  for (const char *o = app.cfg.cors_origins; *o;) {
+    while (*o == ',' || *o == ' ')
+      o++;
+    size_t len = strcspn(o, ", ");
+    if (len && len == n && !strncasecmp(o, origin, n))
+      return origin;
+    o += len;
+  }
+  return NULL;
+}
+
 static int same_origin(struct req *r, const char *origin)
 {
   const char *host = http_header(r, "Host");
   if (!host)
     return 0;
-  const char *scheme = r->ri->is_ssl ? "https://" : "http://";
+  const char *scheme = r->https ? "https://" : "http://";
   size_t sl = strlen(scheme);
   return !strncmp(origin, scheme, sl) && !strcmp(origin + sl, host);
 }
@@ -94,7 +164,39 @@ static int is_safe(struct req *r)
 static int cross_origin_write(struct req *r)
 {
   const char *origin = http_header(r, "Origin");
-  return !is_safe(r) && origin && !same_origin(r, origin);
+  if (is_safe(r) || !origin || same_origin(r, origin))
+    return 0;
+  /* an origin CARBOY_CORS_ORIGINS allows may write with an API token, never with the
+   * session cookie (no credentials are ever allowed cross-origin) */
+  return !(r->cors_origin && http_header(r, "Authorization") && !http_header(r, "Cookie"));
+}
+
+/* A CORS preflight (OPTIONS with Access-Control-Request-Method) from an allowed origin:
+ * the methods the path has. From any other origin it is an ordinary OPTIONS (405 unless
+ * the route has one): no CORS header is ever sent for an origin not allowed. */
+static int preflight(struct req *r, const char *path)
+{
+  if (strcmp(r->method, "OPTIONS") || !r->cors_origin || !http_header(r, "Access-Control-Request-Method"))
+    return 0;
+  char methods[128] = "";
+  char *params[HTTP_MAX_PARAMS] = {0};
+  for (int i = 0; i < http_route_count; i++) {
+    if (!match(http_routes[i].pattern, path, params))
+      continue;
+    free_params(params);
+    if (!strstr(methods, http_routes[i].method) && strlen(methods) + strlen(http_routes[i].method) + 3 < sizeof methods)
+      snprintf(methods + strlen(methods), sizeof methods - strlen(methods), "%s%s", methods[0] ? ", " : "",
+               http_routes[i].method);
+  }
+  if (!methods[0])
+    return 0;
+  const char *hdr[] = {"Access-Control-Allow-Methods", methods,
+                       "Access-Control-Allow-Headers",
+                       "Authorization, Content-Type, Range, If-None-Match, If-Range, Tus-Resumable, Upload-Length, "
+                       "Upload-Offset, Upload-Metadata, Upload-Checksum, Upload-Defer-Length",
+                       "Access-Control-Max-Age", "600", NULL};
+  http_send(r, 204, NULL, NULL, 0, hdr);
+  return 1;
 }
 
 /* The one place where the caller's identity is taken from the request. Answers (and
@@ -166,9 +268,13 @@ static int dispatch(struct mg_connection *conn, void *cbdata)
     free_params(r.params);
   }
 
+  edge(&r);
+  r.cors_origin = cors_allowed(&r);
   if (atomic_load(&stopping)) {
     http_drop_body(&r);
     http_problem(&r, 503, NULL, "the server is shutting down");
+  } else if (preflight(&r, path)) {
+    route = -1; /* answered */
   } else if (route < 0 && path_known) {
     http_drop_body(&r);
     http_problem(&r, 405, NULL, "method %s is not allowed on %s", r.method, path);
@@ -264,8 +370,14 @@ cb_err http_server_start(const struct cb_server_config *cfg, struct store *store
     "max_request_size", "32768",
     "decode_url", "no",
     "tcp_nodelay", "1",
+    "access_control_allow_origin", "", /* no CORS from civetweb: ours follows CARBOY_CORS_ORIGINS */
     NULL,
   };
+  char bad[80];
+  if (cb_cidr_parse_list(cfg->trusted_proxies, trusted, CB_CIDR_MAX, &ntrusted, bad, sizeof bad)) {
+    cb_errf(eb, "invalid CARBOY_TRUSTED_PROXIES entry '%s'", bad);
+    return CB_EINVAL;
+  }
   struct mg_callbacks cbs = {0};
   cbs.exit_thread = exit_thread;
   cbs.log_message = log_message;

@@ -17,6 +17,9 @@ struct cb_server_config {
   int per_client;        /* connections one address may hold in request threads; 0: any */
   int body_min_rate;     /* bytes/s a body must average after header_timeout_s; 0: any */
   char public_url[512];  /* optional, for absolute Location headers */
+  char trusted_proxies[1024]; /* CIDRs whose X-Forwarded-For/-Proto are believed */
+  char cors_origins[1024];    /* origins allowed cross-origin (CORS); "" none */
+  char metrics_token[256];    /* bearer token /metrics asks for; "" none */
 };
 
 cb_err http_server_start(const struct cb_server_config *cfg, struct store *store,

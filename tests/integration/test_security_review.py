@@ -341,6 +341,7 @@ def test_a_delegation_lapses_when_the_group_or_the_folder_above_no_longer_gives_
 # ---- 10. accounts can be controlled ----
 
 import subprocess  # noqa: E402
+import time  # noqa: E402
 
 import requests  # noqa: E402
 
@@ -485,3 +486,108 @@ def test_account_control_from_the_command_line(fresh):
     for args in (["user", "disable", "nobody"], ["user", "delete", "admin"], ["user", "frob", "x"]):
         r = cli([*args, "--data", s.data], env)
         assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, (args, r.stderr)
+
+
+# ---- 9. sign-in throttling is per (user, address); trusted proxies ----
+
+def login(s, user, password, xff=None, proto=None):
+    headers = {}
+    if xff:
+        headers["X-Forwarded-For"] = xff
+    if proto:
+        headers["X-Forwarded-Proto"] = proto
+    return requests.post(s.url + "/api/v1/auth/login", json={"username": user, "password": password}, headers=headers)
+
+
+def test_wrong_passwords_from_one_address_do_not_lock_the_user_out_elsewhere(fresh):
+    s = fresh(env={"CARBOY_TRUSTED_PROXIES": "127.0.0.0/8, ::1"})
+    s.user("victim", PW)
+    codes = [login(s, "victim", f"wrong-{i}", xff="203.0.113.7").status_code for i in range(7)]
+    assert codes[:5] == [401] * 5 and set(codes[5:]) == {429}, codes
+    # the attacker's address waits; the victim, elsewhere, signs in
+    assert login(s, "victim", PW, xff="198.51.100.20").status_code == 200
+    problem(login(s, "victim", PW, xff="203.0.113.7"), 429)
+    # the waits grow: wait one out, fail again, and the next wait is longer
+    first = int(login(s, "victim", "again", xff="203.0.113.7").headers["Retry-After"])
+    time.sleep(first + 0.2)
+    assert login(s, "victim", "still-wrong", xff="203.0.113.7").status_code == 401
+    second = int(login(s, "victim", "and-again", xff="203.0.113.7").headers["Retry-After"])
+    assert second > first, (first, second)
+    # a client cannot choose its address through a proxy we trust: only the right-most
+    # untrusted entry counts (the address the proxy saw)
+    codes = [login(s, "victim", f"w{i}", xff=f"192.0.2.{i}, 203.0.113.7").status_code for i in range(3)]
+    assert set(codes) == {429}, codes
+    # the audit log names the client, not the proxy
+    entries = s.api("GET", "/audit?limit=1000").json()["entries"]
+    assert any(e["action"] == "login.failed" and e["remote_addr"] == "203.0.113.7" for e in entries)
+
+
+def test_forwarded_headers_are_ignored_from_untrusted_peers(fresh):
+    s = fresh()  # no trusted proxies
+    s.user("victim2", PW)
+    codes = [login(s, "victim2", f"wrong-{i}", xff=f"198.51.100.{i}").status_code for i in range(6)]
+    assert codes[5] == 429, codes  # every try counted against the real peer, 127.0.0.1
+    r = login(s, "admin", s.admin_password(), proto="https")
+    assert r.status_code == 200 and "Secure" not in r.headers["Set-Cookie"]
+
+
+def test_behind_an_https_proxy_the_cookie_is_secure_and_the_ui_can_write(fresh):
+    s = fresh(env={"CARBOY_TRUSTED_PROXIES": "127.0.0.1"})
+    r = login(s, "admin", s.admin_password(), xff="198.51.100.1", proto="https")
+    assert r.status_code == 200 and "; Secure" in r.headers["Set-Cookie"]
+    session = requests.Session()  # a Secure cookie: sent by hand, as the proxy would over HTTPS
+    session.headers["Cookie"] = r.headers["Set-Cookie"].split(";", 1)[0]
+    host = s.url.split("//", 1)[1]
+    ok = session.post(s.url + "/api/v1/folders", json={"name": "via-proxy"},
+                      headers={"Origin": f"https://{host}", "X-Forwarded-Proto": "https", "X-Forwarded-For": "198.51.100.1"})
+    assert ok.status_code == 201, ok.text
+    # the same request over plain HTTP is cross-origin
+    problem(session.post(s.url + "/api/v1/folders", json={"name": "x"}, headers={"Origin": f"https://{host}"}), 403)
+
+
+# ---- 11. CORS only for named origins; a token for /metrics ----
+
+def test_no_cors_unless_an_origin_is_allowed(fresh):
+    s = fresh()
+    pre = requests.options(s.url + "/api/v1/folders", headers={"Origin": "https://evil.example",
+                                                               "Access-Control-Request-Method": "DELETE"})
+    assert "Access-Control-Allow-Origin" not in pre.headers and pre.status_code in (404, 405)
+    r = requests.get(s.url + "/healthz", headers={"Origin": "https://evil.example"})
+    assert "Access-Control-Allow-Origin" not in r.headers
+
+
+def test_allowed_origins_get_cors_with_tokens_never_with_cookies(fresh):
+    app = "https://lab-app.example:8443"
+    s = fresh(env={"CARBOY_CORS_ORIGINS": f"https://other.example, {app}"})
+    pre = requests.options(s.url + "/api/v1/folders/abc", headers={"Origin": app, "Access-Control-Request-Method": "PATCH"})
+    assert pre.status_code == 204 and pre.headers["Access-Control-Allow-Origin"] == app
+    assert set(pre.headers["Access-Control-Allow-Methods"].split(", ")) == {"GET", "PATCH", "DELETE"}
+    assert "Access-Control-Allow-Credentials" not in pre.headers
+    # a token from the allowed origin reads and writes
+    r = s.api("POST", "/folders", json={"name": "from-app"}, headers={"Origin": app})
+    assert r.status_code == 201 and r.headers["Access-Control-Allow-Origin"] == app and r.headers["Vary"] == "Origin"
+    # another origin gets nothing
+    r = s.api("POST", "/folders", json={"name": "from-elsewhere"}, headers={"Origin": "https://evil.example"})
+    problem(r, 403)
+    assert "Access-Control-Allow-Origin" not in r.headers
+    # the session cookie never writes cross-origin, even from an allowed origin
+    browser = s.login("admin", s.admin_password())
+    problem(browser.post(s.url + "/api/v1/folders", json={"name": "x"}, headers={"Origin": app}), 403)
+    # a bad setting stops the start with one line
+    r = subprocess.run([BIN, "serve", "--data", s.data + "-x"], env={**s.env, "CARBOY_CORS_ORIGINS": "https://a.example/path"},
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 2 and "CARBOY_CORS_ORIGINS" in r.stderr
+
+
+def test_metrics_can_require_a_token(fresh):
+    secret = "metrics-" + "k" * 24
+    s = fresh(env={"CARBOY_METRICS_TOKEN": secret})
+    problem(requests.get(s.url + "/metrics"), 401)
+    problem(requests.get(s.url + "/metrics", headers={"Authorization": "Bearer wrong-" + "k" * 24}), 401)
+    problem(requests.get(s.url + "/metrics", headers={"Authorization": f"Bearer {s.token}"}), 401)  # a user token is not it
+    r = requests.get(s.url + "/metrics", headers={"Authorization": f"Bearer {secret}"})
+    assert r.status_code == 200 and "carboy_http_requests_total" in r.text
+    assert requests.get(s.url + "/healthz").status_code == 200
+    r = subprocess.run([BIN, "serve", "--data", s.data + "-y"], env={**s.env, "CARBOY_METRICS_TOKEN": "short"},
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 2 and "CARBOY_METRICS_TOKEN" in r.stderr

@@ -68,7 +68,8 @@ static const char usage_text[] =
   "CARBOY_WORKERS; also CARBOY_ADMIN_PASSWORD, CARBOY_MAX_UPLOAD, CARBOY_LOG (text|json),\n"
   "CARBOY_LOG_LEVEL, CARBOY_HTTP_THREADS, CARBOY_HTTP_PER_CLIENT, CARBOY_HEADER_TIMEOUT,\n"
   "CARBOY_BODY_MIN_RATE, CARBOY_SHUTDOWN_GRACE, CARBOY_JOB_TIMEOUT, CARBOY_TRUSTED_PROXIES,\n"
-  "CARBOY_CORS_ORIGINS, CARBOY_METRICS_TOKEN,\n"
+  "CARBOY_CORS_ORIGINS, CARBOY_METRICS_TOKEN, CARBOY_WEBHOOK_ALLOW, CARBOY_WEBHOOK_QUEUE,\n"
+  "CARBOY_WEBHOOK_DISABLE_AFTER,\n"
   "CARBOY_WORKER_MEMORY, CARBOY_ORPHAN_GRACE, CARBOY_MIGRATE_TO, CARBOY_MIGRATE_BATCH, CARBOY_VERIFY_REPAIR,\n"
   "CARBOY_VERIFY_FROM; for S3, AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (or the ECS\n"
   "container credentials), CARBOY_S3_PART_SIZE, CARBOY_S3_PARALLEL. Test-only fault\n"
@@ -87,6 +88,9 @@ struct config {
   char trusted_proxies[1024];
   char cors_origins[1024];
   char metrics_token[256];
+  char webhook_allow[1024];
+  int webhook_queue;
+  int webhook_disable_after;
   uint64_t body_min_rate;
   int grace;
   int job_timeout;
@@ -249,6 +253,18 @@ static int load_config(int argc, char **argv, struct config *c, int serve)
     return fail(2, "invalid CARBOY_TRUSTED_PROXIES: '%s' is not an address or CIDR (such as 10.0.0.0/8 or fd00::/8)",
                 bad);
   snprintf(c->trusted_proxies, sizeof c->trusted_proxies, "%s", tp);
+  const char *wa = env_or("CARBOY_WEBHOOK_ALLOW", "");
+  if (cb_cidr_parse_list(wa, cidrs, CB_CIDR_MAX, &ncidr, bad, sizeof bad))
+    return fail(2, "invalid CARBOY_WEBHOOK_ALLOW: '%s' is not an address or CIDR (such as 10.1.2.0/24)", bad);
+  snprintf(c->webhook_allow, sizeof c->webhook_allow, "%s", wa);
+  c->webhook_queue = 1000;
+  const char *wq = env_or("CARBOY_WEBHOOK_QUEUE", NULL);
+  if (wq && parse_int("CARBOY_WEBHOOK_QUEUE (pending deliveries per webhook)", wq, 1, 1000000, &c->webhook_queue))
+    return 2;
+  c->webhook_disable_after = 50;
+  const char *wd = env_or("CARBOY_WEBHOOK_DISABLE_AFTER", NULL);
+  if (wd && parse_int("CARBOY_WEBHOOK_DISABLE_AFTER (failed attempts in a row)", wd, 1, 100000, &c->webhook_disable_after))
+    return 2;
   const char *co = env_or("CARBOY_CORS_ORIGINS", "");
   if (strlen(co) >= sizeof c->cors_origins)
     return fail(2, "invalid CARBOY_CORS_ORIGINS: longer than %zu bytes", sizeof c->cors_origins - 1);
@@ -376,6 +392,9 @@ static int cmd_serve(int argc, char **argv)
   snprintf(sc.trusted_proxies, sizeof sc.trusted_proxies, "%s", c.trusted_proxies);
   snprintf(sc.cors_origins, sizeof sc.cors_origins, "%s", c.cors_origins);
   snprintf(sc.metrics_token, sizeof sc.metrics_token, "%s", c.metrics_token);
+  snprintf(sc.webhook_allow, sizeof sc.webhook_allow, "%s", c.webhook_allow);
+  sc.webhook_queue = c.webhook_queue;
+  sc.webhook_disable_after = c.webhook_disable_after;
   struct cb_jobs_config jc = {0};
   jc.workers = c.workers;
   jc.timeout_s = c.job_timeout;

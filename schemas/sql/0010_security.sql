@@ -18,3 +18,12 @@ CREATE INDEX grants_created_by ON grants(created_by);
 -- sending them when it next loads them); what it owned went to another user.
 ALTER TABLE users ADD COLUMN disabled_at TEXT;
 ALTER TABLE users ADD COLUMN deleted_at TEXT;
+
+-- Webhooks: a user has at most a few; each keeps its run of failed attempts, and is
+-- disabled (disabled_at, disabled_reason) after too many in a row; its pending
+-- deliveries are bounded (the sender drops past the bound, counted in /metrics).
+ALTER TABLE webhooks ADD COLUMN failures INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE webhooks ADD COLUMN last_error TEXT;
+ALTER TABLE webhooks ADD COLUMN disabled_at TEXT;
+ALTER TABLE webhooks ADD COLUMN disabled_reason TEXT;
+CREATE INDEX deliveries_webhook ON deliveries(webhook_id) WHERE state = 'pending';

@@ -492,11 +492,23 @@ struct cb_webhook {
   char events[1024]; /* JSON array text */
   char secret[256];
   char created_at[CB_TIME_MAX];
+  int failures;               /* failed attempts in a row */
+  char last_error[256];
+  char disabled_at[CB_TIME_MAX]; /* "" = enabled */
+  char disabled_reason[512];
 };
 typedef int (*db_webhook_cb)(const struct cb_webhook *w, void *ctx);
 cb_err db_webhook_create(const struct cb_webhook *w);
-/* Live webhooks; owner_id NULL for all of them. */
+/* An owner's webhooks (disabled ones too); owner_id NULL: every enabled webhook of an
+ * account that still acts (the sender's list). */
 cb_err db_webhook_list(const char *owner_id, db_webhook_cb cb, void *ctx);
+cb_err db_webhook_count(const char *owner_id, int64_t *n);
+/* An attempt's outcome: ok resets the run of failures; a failure adds to it and, at
+ * disable_after in a row, disables the webhook and fails its pending deliveries
+ * (*disabled = 1). */
+cb_err db_webhook_result(const char *id, int ok, const char *error, int disable_after, int *disabled);
+/* Pending deliveries of one webhook. */
+cb_err db_delivery_pending(const char *webhook_id, int64_t *n);
 cb_err db_webhook_delete(const char *owner_id, const char *id, const char *now); /* CB_ENOTFOUND */
 
 struct cb_delivery {
@@ -510,7 +522,8 @@ struct cb_delivery {
 };
 typedef int (*db_delivery_cb)(const struct cb_delivery *d, void *ctx);
 cb_err db_delivery_add(const char *webhook_id, const char *event, const char *payload, const char *when);
-/* Pending deliveries due at now, of live webhooks, oldest first. */
+/* Pending deliveries due at now, of live enabled webhooks, the oldest of each webhook,
+ * oldest first. */
 cb_err db_delivery_due(const char *now, int limit, db_delivery_cb cb, void *ctx);
 cb_err db_delivery_result(int64_t id, const char *state, int attempts, const char *next_attempt,
                           int last_status, const char *last_error);

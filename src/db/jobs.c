@@ -660,6 +660,9 @@ cb_err db_artifact_get(const char *file_id, int64_t version, const char *kind, s
 
 /* ------------------------------------------------------------ webhooks */
 
+#define WEBHOOK_COLS "w.id, w.owner_id, w.url, w.events, w.secret, w.created_at, w.failures, coalesce(w.last_error, ''),"\
+  " coalesce(w.disabled_at, ''), coalesce(w.disabled_reason, '')"
+
 static void read_webhook(sqlite3_stmt *st, struct cb_webhook *w)
 {
   DB_COPY(st, 0, w->id);
@@ -668,6 +671,10 @@ static void read_webhook(sqlite3_stmt *st, struct cb_webhook *w)
   DB_COPY(st, 3, w->events);
   DB_COPY(st, 4, w->secret);
   DB_COPY(st, 5, w->created_at);
+  w->failures = sqlite3_column_int(st, 6);
+  DB_COPY(st, 7, w->last_error);
+  DB_COPY(st, 8, w->disabled_at);
+  DB_COPY(st, 9, w->disabled_reason);
 }
 
 cb_err db_webhook_create(const struct cb_webhook *w)
@@ -681,10 +688,58 @@ DB_VISITOR(webhook, struct cb_webhook, db_webhook_cb, read_webhook, DB_NO_CLEAR)
 cb_err db_webhook_list(const char *owner_id, db_webhook_cb cb, void *ctx)
 {
   struct webhook_visit wc = {cb, ctx};
-  return db_each_row(db_query("SELECT id, owner_id, url, events, secret, created_at FROM webhooks"
-                              " WHERE deleted_at IS NULL AND (?1 IS NULL OR owner_id = ?1) ORDER BY created_at",
+  /* for the sender (owner NULL): the enabled ones of accounts that still act */
+  return db_each_row(db_query("SELECT " WEBHOOK_COLS " FROM webhooks w JOIN users u ON u.id = w.owner_id"
+                              " WHERE w.deleted_at IS NULL AND (?1 IS NULL OR w.owner_id = ?1)"
+                              " AND (?1 IS NOT NULL OR (w.disabled_at IS NULL AND " USER_ACTIVE("u.") "))"
+                              " ORDER BY w.created_at",
                               "s", owner_id),
                      webhook_row, &wc);
+}
+
+cb_err db_webhook_count(const char *owner_id, int64_t *n)
+{
+  sqlite3_stmt *st = db_query("SELECT count(*) FROM webhooks WHERE owner_id = ? AND deleted_at IS NULL", "s", owner_id);
+  cb_err e = db_one_row(st);
+  if (e)
+    return e;
+  *n = sqlite3_column_int64(st, 0);
+  sqlite3_reset(st);
+  return CB_OK;
+}
+
+cb_err db_webhook_result(const char *id, int ok, const char *error, int disable_after, int *disabled)
+{
+  char now[CB_TIME_MAX];
+  cb_time_now_rfc3339(now, sizeof now);
+  *disabled = 0;
+  if (ok)
+    return db_exec("UPDATE webhooks SET failures = 0 WHERE id = ?", "s", id);
+  cb_err e = db_exec("UPDATE webhooks SET failures = failures + 1, last_error = ? WHERE id = ?", "ss", error, id);
+  if (e)
+    return e;
+  /* too many failures in a row: off, with its pending deliveries */
+  e = db_exec("UPDATE webhooks SET disabled_at = ?1, disabled_reason = ?2 || ' attempts in a row failed; the last: '"
+              " || coalesce(last_error, '?') WHERE id = ?3 AND failures >= ?2 AND disabled_at IS NULL",
+              "sis", now, (int64_t)disable_after, id);
+  if (!e && db_changes()) {
+    *disabled = 1;
+    e = db_exec("UPDATE deliveries SET state = 'failed', last_error = 'the webhook was disabled'"
+                " WHERE webhook_id = ? AND state = 'pending'", "s", id);
+  }
+  return e;
+}
+
+cb_err db_delivery_pending(const char *webhook_id, int64_t *n)
+{
+  sqlite3_stmt *st = db_query("SELECT count(*) FROM deliveries WHERE webhook_id = ? AND state = 'pending'", "s",
+                              webhook_id);
+  cb_err e = db_one_row(st);
+  if (e)
+    return e;
+  *n = sqlite3_column_int64(st, 0);
+  sqlite3_reset(st);
+  return CB_OK;
 }
 
 cb_err db_webhook_delete(const char *owner_id, const char *id, const char *now_ts)
@@ -724,10 +779,16 @@ static int delivery_row(sqlite3_stmt *st, void *p)
 cb_err db_delivery_due(const char *now_ts, int limit, db_delivery_cb cb, void *ctx)
 {
   struct delivery_ctx dc = {cb, ctx};
-  return db_each_row(db_query("SELECT d.id, d.webhook_id, w.url, w.secret, d.event, d.payload, d.attempts"
+  /* the oldest due delivery of each webhook (deliveries of one webhook go in order), so
+   * a webhook with a long queue hides nobody else's behind it */
+  return db_each_row(db_query("SELECT id, webhook_id, url, secret, event, payload, attempts FROM"
+                              " (SELECT d.id, d.webhook_id, w.url, w.secret, d.event, d.payload, d.attempts,"
+                              " d.next_attempt, row_number() OVER (PARTITION BY d.webhook_id"
+                              " ORDER BY d.next_attempt, d.id) AS nth"
                               " FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id"
                               " WHERE d.state = 'pending' AND d.next_attempt <= ? AND w.deleted_at IS NULL"
-                              " ORDER BY d.next_attempt, d.id LIMIT ?", "si", now_ts, (int64_t)limit),
+                              " AND w.disabled_at IS NULL)"
+                              " WHERE nth = 1 ORDER BY next_attempt, id LIMIT ?", "si", now_ts, (int64_t)limit),
                      delivery_row, &dc);
 }
 

@@ -240,8 +240,14 @@ int http_validate_metadata(struct req *r, const cJSON *meta);
 int h_file_artifact(struct req *r);
 /* True from the moment shutdown begins (long-lived streams end then). */
 int http_stopping(void);
-cb_err webhooks_start(void);
+/* Starts the webhook threads; allow_spec: CARBOY_WEBHOOK_ALLOW (CIDRs of internal
+ * addresses webhooks may reach); queue: pending deliveries per webhook; disable: failed
+ * attempts in a row that disable a webhook (0: the defaults). */
+cb_err webhooks_start(const char *allow_spec, int queue, int disable, struct cb_errbuf *eb);
 void webhooks_stop(void);
+/* Events dropped because a webhook's queue was full; webhooks disabled for failing. */
+uint64_t webhooks_dropped(void);
+uint64_t webhooks_disabled(void);
 
 /* ---- metrics (metrics.c) ---- */
 void metrics_observe(int route, int status, uint64_t ns, uint64_t in, uint64_t out);

@@ -130,6 +130,12 @@ int metrics_render(struct cb_buf *b)
     cb_buf_printf(b, "# HELP %s %s\n# TYPE %s counter\n%s %lld\n", sweep[i][1], sweep[i][2], sweep[i][1],
                   sweep[i][1], strtoll(v, NULL, 10));
   }
+  cb_buf_printf(b, "# HELP carboy_webhook_deliveries_dropped_total Webhook events dropped because the webhook's"
+                   " queue was full.\n# TYPE carboy_webhook_deliveries_dropped_total counter\n"
+                   "carboy_webhook_deliveries_dropped_total %llu\n"
+                   "# HELP carboy_webhooks_disabled_total Webhooks disabled after failing too often in a row.\n"
+                   "# TYPE carboy_webhooks_disabled_total counter\ncarboy_webhooks_disabled_total %llu\n",
+                (unsigned long long)webhooks_dropped(), (unsigned long long)webhooks_disabled());
   int64_t counts[5];
   static const char *const states[5] = {"queued", "running", "succeeded", "failed", "canceled"};
   if (!db_job_counts(counts)) {

@@ -411,8 +411,9 @@ cb_err http_server_start(const struct cb_server_config *cfg, struct store *store
     return CB_EIO;
   }
   tus_sweep_expired();
-  if (webhooks_start())
-    CB_LOG(CB_LOG_ERROR, "http", "the webhook sender could not start; webhooks will not be delivered");
+  struct cb_errbuf web = {{0}};
+  if (webhooks_start(cfg->webhook_allow, cfg->webhook_queue, cfg->webhook_disable_after, &web))
+    CB_LOG(CB_LOG_ERROR, "http", "the webhook sender could not start (%s); webhooks will not be delivered", web.msg);
   return CB_OK;
 }
 

@@ -20,6 +20,9 @@ struct cb_server_config {
   char trusted_proxies[1024]; /* CIDRs whose X-Forwarded-For/-Proto are believed */
   char cors_origins[1024];    /* origins allowed cross-origin (CORS); "" none */
   char metrics_token[256];    /* bearer token /metrics asks for; "" none */
+  char webhook_allow[1024];   /* CIDRs of internal addresses webhooks may reach */
+  int webhook_queue;          /* pending deliveries per webhook */
+  int webhook_disable_after;  /* failed attempts in a row that disable a webhook */
 };
 
 cb_err http_server_start(const struct cb_server_config *cfg, struct store *store,

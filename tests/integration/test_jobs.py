@@ -15,7 +15,8 @@ import requests
 
 from conftest import BIN, make_server, finish, problem
 
-ENV = {"CARBOY_TEST_CONVERTERS": "1", "CARBOY_JOB_TIMEOUT": "5", "CARBOY_WORKER_MEMORY": "256M"}
+ENV = {"CARBOY_TEST_CONVERTERS": "1", "CARBOY_JOB_TIMEOUT": "5", "CARBOY_WORKER_MEMORY": "256M",
+       "CARBOY_WEBHOOK_ALLOW": "127.0.0.0/8"}  # the test receiver listens on loopback
 
 
 @pytest.fixture(scope="module")

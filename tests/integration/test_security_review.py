@@ -591,3 +591,189 @@ def test_metrics_can_require_a_token(fresh):
     r = subprocess.run([BIN, "serve", "--data", s.data + "-y"], env={**s.env, "CARBOY_METRICS_TOKEN": "short"},
                        capture_output=True, text=True, timeout=30)
     assert r.returncode == 2 and "CARBOY_METRICS_TOKEN" in r.stderr
+
+
+# ---- 5. webhooks never reach internal addresses; 6. one user cannot stop the others' ----
+
+import http.server  # noqa: E402
+import socket  # noqa: E402
+import threading  # noqa: E402
+
+SECRET = "webhook-secret-0123456789"
+
+
+class Receiver(http.server.BaseHTTPRequestHandler):
+    """Records each delivery (path, time); answers 200, or a redirect to /elsewhere for /redirect."""
+    got = []
+
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        Receiver.got.append((self.path, time.time()))
+        if self.path == "/redirect":
+            self.send_response(302)
+            self.send_header("Location", "/elsewhere")
+        else:
+            self.send_response(200 if self.path != "/fail" else 500)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *a):
+        pass
+
+
+def receiver():
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    return httpd
+
+
+def hook(s, url, token=None, events=("*",)):
+    return s.api("POST", "/webhooks", token=token, json={"url": url, "events": list(events), "secret": SECRET})
+
+
+INTERNAL = ["http://127.0.0.1:9/x", "http://0x7f000001:9/", "http://2130706433/", "http://127.1/", "http://0177.0.0.1/",
+            "http://017700000001/", "http://[::1]:9/", "http://[::ffff:127.0.0.1]/", "http://[::ffff:7f00:1]/",
+            "http://169.254.169.254/latest/meta-data/", "http://localhost:9/", "http://10.0.0.1/", "http://192.168.1.1/",
+            "http://172.16.0.1/", "http://100.64.0.1/", "http://[fe80::1]/", "http://[fd00::1]/", "http://0.0.0.0/",
+            "http://224.0.0.1/", "http://[::]/", "https://[64:ff9b::7f00:1]/", "http://user:pw@127.0.0.1/"]
+
+
+def test_webhooks_to_internal_addresses_are_refused_in_every_spelling(fresh):
+    s = fresh()
+    for url in INTERNAL:
+        body = problem(hook(s, url), 400)
+        assert body["field"] == "url" and ("internal address" in body["detail"] or "cannot be resolved" in body["detail"]), (url, body)
+    assert s.api("GET", "/webhooks").json()["webhooks"] == []
+
+
+def test_a_webhook_is_checked_again_when_it_connects_and_follows_no_redirect(fresh, tmp_path_factory):
+    rx = receiver()
+    Receiver.got.clear()
+    try:
+        s = fresh(env={"CARBOY_WEBHOOK_ALLOW": "127.0.0.0/8"})
+        port = rx.server_port
+        ok = hook(s, f"http://127.0.0.1:{port}/redirect", events=["file.processed"])
+        assert ok.status_code == 201, ok.text
+        f = s.folder("hooks")
+        s.put(f["id"], "a.txt", b"a")
+        deadline = time.time() + 30
+        while time.time() < deadline and not any(p == "/redirect" for p, _ in Receiver.got):
+            time.sleep(0.1)
+        assert any(p == "/redirect" for p, _ in Receiver.got)
+        time.sleep(1)
+        assert not any(p == "/elsewhere" for p, _ in Receiver.got)  # the redirect was not followed
+        # the allow-list gone (as if the name now resolved inside): refused at connect time
+        s.stop()
+        s.env.pop("CARBOY_WEBHOOK_ALLOW")
+        s.start()
+        Receiver.got.clear()
+        s.put(f["id"], "b.txt", b"b")
+        deadline = time.time() + 30
+        hooks = []
+        while time.time() < deadline:
+            hooks = s.api("GET", "/webhooks").json()["webhooks"]
+            if hooks and "internal address" in hooks[0].get("last_error", ""):
+                break
+            time.sleep(0.2)
+        assert "internal address (127.0.0.1)" in hooks[0]["last_error"], hooks
+        assert Receiver.got == []
+    finally:
+        rx.shutdown()
+
+
+def hanging_server():
+    """Accepts connections and never answers (a dead target that costs a full timeout)."""
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(64)
+    conns = []
+
+    def accept():
+        while True:
+            try:
+                c, _ = srv.accept()
+            except OSError:
+                return
+            conns.append((c, time.time()))
+
+    threading.Thread(target=accept, daemon=True).start()
+    return srv, conns
+
+
+def test_dead_targets_of_one_user_do_not_delay_another_users_webhook(fresh):
+    rx = receiver()
+    Receiver.got.clear()
+    dead, conns = hanging_server()
+    try:
+        s = fresh(env={"CARBOY_WEBHOOK_ALLOW": "127.0.0.0/8"})
+        s.user("noisy", PW)
+        s.user("quiet", PW)
+        tn, tq = s.make_token("noisy", PW), s.make_token("quiet", PW)
+        for i in range(3):  # three dead targets (distinct ports would be distinct targets; paths share one)
+            assert hook(s, f"http://127.0.0.1:{dead.getsockname()[1]}/dead{i}", token=tn).status_code == 201
+        assert hook(s, f"http://127.0.0.1:{rx.server_port}/quiet", token=tq, events=["file.processed"]).status_code == 201
+        fn = s.api("POST", "/folders", token=tn, json={"name": "noisy"}).json()
+        fq = s.api("POST", "/folders", token=tq, json={"name": "quiet"}).json()
+        for i in range(5):  # the noisy user's events first
+            s.put(fn["id"], f"n{i}.txt", b"n", headers={"Authorization": f"Bearer {tn}"})
+        start = time.time()
+        s.put(fq["id"], "q.txt", b"q", headers={"Authorization": f"Bearer {tq}"})
+        deadline = time.time() + 60
+        while time.time() < deadline and not any(p == "/quiet" for p, _ in Receiver.got):
+            time.sleep(0.1)
+        arrived = [t for p, t in Receiver.got if p == "/quiet"]
+        assert arrived, "the quiet user's delivery never arrived"
+        # it arrived while the dead target was still being waited on: no attempt at the dead
+        # target had been given up yet (each takes the 10 s timeout)
+        assert conns, "no attempt reached the dead target"
+        assert arrived[0] - start < 10, arrived[0] - start
+        # one dead target is tried by one sender at a time, not by all of them
+        first_ten = [t for _, t in conns if t - conns[0][1] < 9]
+        assert len(first_ten) == 1, len(first_ten)
+    finally:
+        rx.shutdown()
+        dead.close()
+
+
+def test_webhooks_are_capped_per_user_bounded_per_queue_and_disabled_when_failing(fresh):
+    rx = receiver()
+    Receiver.got.clear()
+    try:
+        s = fresh(env={"CARBOY_WEBHOOK_ALLOW": "127.0.0.0/8", "CARBOY_WEBHOOK_QUEUE": "3",
+                       "CARBOY_WEBHOOK_DISABLE_AFTER": "3"})
+        s.user("hooky", PW)
+        t = s.make_token("hooky", PW)
+        made = [hook(s, f"http://127.0.0.1:{rx.server_port}/ok{i}", token=t, events=["job.queued"]) for i in range(20)]
+        assert all(r.status_code == 201 for r in made)
+        problem(hook(s, f"http://127.0.0.1:{rx.server_port}/ok20", token=t), 409)
+        for r in made:
+            assert s.api("DELETE", f"/webhooks/{r.json()['id']}", token=t).status_code == 204
+        # a failing target: its queue stays bounded (drops counted) and it is disabled
+        failing = hook(s, f"http://127.0.0.1:{rx.server_port}/fail", token=t).json()
+        f = s.api("POST", "/folders", token=t, json={"name": "many"}).json()
+        for i in range(12):
+            s.put(f["id"], f"m{i}.txt", b"m", headers={"Authorization": f"Bearer {t}"})
+        deadline = time.time() + 90
+        mine = {}
+        while time.time() < deadline:
+            mine = s.api("GET", "/webhooks", token=t).json()["webhooks"][0]
+            if mine["disabled"]:
+                break
+            time.sleep(0.3)
+        assert mine["id"] == failing["id"] and mine["disabled"] is True, mine
+        assert "3 attempts in a row failed" in mine["disabled_reason"] and "500" in mine["disabled_reason"]
+        metrics = requests.get(s.url + "/metrics").text
+        dropped = int([l for l in metrics.splitlines() if l.startswith("carboy_webhook_deliveries_dropped_total ")][0].split()[1])
+        disabled = int([l for l in metrics.splitlines() if l.startswith("carboy_webhooks_disabled_total ")][0].split()[1])
+        assert dropped > 0 and disabled == 1
+        # disabled: no more attempts
+        n = len([p for p, _ in Receiver.got if p == "/fail"])
+        s.put(f["id"], "after.txt", b"x", headers={"Authorization": f"Bearer {t}"})
+        time.sleep(3)
+        assert len([p for p, _ in Receiver.got if p == "/fail"]) == n
+        for bad in ({"CARBOY_WEBHOOK_ALLOW": "bogus"}, {"CARBOY_WEBHOOK_QUEUE": "0"}):
+            r = subprocess.run([BIN, "serve", "--data", s.data + "-z"], env={**s.env, **bad}, capture_output=True,
+                               text=True, timeout=30)
+            assert r.returncode == 2 and list(bad)[0] in r.stderr
+    finally:
+        rx.shutdown()

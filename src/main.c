@@ -69,7 +69,7 @@ static const char usage_text[] =
   "CARBOY_LOG_LEVEL, CARBOY_HTTP_THREADS, CARBOY_HTTP_PER_CLIENT, CARBOY_HEADER_TIMEOUT,\n"
   "CARBOY_BODY_MIN_RATE, CARBOY_SHUTDOWN_GRACE, CARBOY_JOB_TIMEOUT, CARBOY_TRUSTED_PROXIES,\n"
   "CARBOY_CORS_ORIGINS, CARBOY_METRICS_TOKEN, CARBOY_WEBHOOK_ALLOW, CARBOY_WEBHOOK_QUEUE,\n"
-  "CARBOY_WEBHOOK_DISABLE_AFTER,\n"
+  "CARBOY_WEBHOOK_DISABLE_AFTER, CARBOY_SEND_MIN_RATE,\n"
   "CARBOY_WORKER_MEMORY, CARBOY_ORPHAN_GRACE, CARBOY_MIGRATE_TO, CARBOY_MIGRATE_BATCH, CARBOY_VERIFY_REPAIR,\n"
   "CARBOY_VERIFY_FROM; for S3, AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (or the ECS\n"
   "container credentials), CARBOY_S3_PART_SIZE, CARBOY_S3_PARALLEL. Test-only fault\n"
@@ -92,6 +92,7 @@ struct config {
   int webhook_queue;
   int webhook_disable_after;
   uint64_t body_min_rate;
+  uint64_t send_min_rate;
   int grace;
   int job_timeout;
   int orphan_grace; /* seconds before an unreferenced blob is swept */
@@ -224,6 +225,10 @@ static int load_config(int argc, char **argv, struct config *c, int serve)
   const char *br = env_or("CARBOY_BODY_MIN_RATE", NULL);
   if (br && (cb_parse_size(br, &c->body_min_rate) || c->body_min_rate > (1ull << 30)))
     return fail(2, "invalid CARBOY_BODY_MIN_RATE '%s': expected bytes per second such as 1024 or 4K (0: none)", br);
+  c->send_min_rate = 1024;
+  const char *sr = env_or("CARBOY_SEND_MIN_RATE", NULL);
+  if (sr && (cb_parse_size(sr, &c->send_min_rate) || c->send_min_rate > (1ull << 30)))
+    return fail(2, "invalid CARBOY_SEND_MIN_RATE '%s': expected bytes per second such as 1024 or 4K (0: none)", sr);
   c->grace = 10;
   const char *g = env_or("CARBOY_SHUTDOWN_GRACE", NULL);
   if (g && parse_int("CARBOY_SHUTDOWN_GRACE (seconds)", g, 0, 3600, &c->grace))
@@ -389,6 +394,7 @@ static int cmd_serve(int argc, char **argv)
   sc.per_client = c.per_client;
   sc.header_timeout_s = c.header_timeout;
   sc.body_min_rate = (int)c.body_min_rate;
+  sc.send_min_rate = (int)c.send_min_rate;
   snprintf(sc.trusted_proxies, sizeof sc.trusted_proxies, "%s", c.trusted_proxies);
   snprintf(sc.cors_origins, sizeof sc.cors_origins, "%s", c.cors_origins);
   snprintf(sc.metrics_token, sizeof sc.metrics_token, "%s", c.metrics_token);

@@ -72,6 +72,9 @@ struct held {
   uint64_t body_t0;    /* a request body is being read since (0: none) */
   uint64_t body_bytes; /* TCP bytes received when it began */
   int cut;             /* the body fell below the minimum rate: reading was shut */
+  uint64_t send_mark;  /* a response body is being sent; the window began then (0: none) */
+  uint64_t send_acked; /* TCP bytes the client had acknowledged when the window began */
+  int send_cut;        /* the reader fell below the minimum rate: the connection was shut */
 };
 
 static struct {
@@ -136,6 +139,8 @@ static void held_add(const char *addr, int port, int fd)
   F.held[F.nheld].fd = fd;
   F.held[F.nheld].body_t0 = 0;
   F.held[F.nheld].cut = 0;
+  F.held[F.nheld].send_mark = 0;
+  F.held[F.nheld].send_cut = 0;
   F.held[F.nheld++].port = port;
 }
 
@@ -216,6 +221,72 @@ static void watch_bodies(uint64_t now)
       shutdown(h->fd, SHUT_RD);
       CB_LOG(CB_LOG_INFO, "http", "front: a body from %s arrives at under %d bytes/s (%llu bytes): cut",
              h->addr, F.cfg.body_min_rate, (unsigned long long)got);
+    }
+  }
+  pthread_mutex_unlock(&F.mu);
+}
+
+static uint64_t tcp_acked(int fd)
+{
+  struct tcp_info ti;
+  socklen_t len = sizeof ti;
+  if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len))
+    return 0;
+  return ti.tcpi_bytes_acked;
+}
+
+void front_send_begin(const char *addr, int port, uint64_t now_ns)
+{
+  if (!atomic_load(&inner_port) || F.cfg.send_min_rate <= 0)
+    return;
+  pthread_mutex_lock(&F.mu);
+  struct held *h = held_find(addr, port);
+  if (h) {
+    h->send_mark = now_ns;
+    h->send_acked = tcp_acked(h->fd);
+    h->send_cut = 0;
+  }
+  pthread_mutex_unlock(&F.mu);
+}
+
+int front_send_end(const char *addr, int port)
+{
+  if (!atomic_load(&inner_port))
+    return 0;
+  pthread_mutex_lock(&F.mu);
+  struct held *h = held_find(addr, port);
+  int cut = h ? h->send_cut : 0;
+  if (h)
+    h->send_mark = 0;
+  pthread_mutex_unlock(&F.mu);
+  return cut;
+}
+
+/* A response's reader must take send_min_rate bytes a second, measured over windows of
+ * header_timeout_s: what the client's TCP acknowledged (so a client that stops reading
+ * stops acknowledging once its receive buffer is full, whatever it took at first). One
+ * that falls below has its connection shut, so the request thread blocked in mg_write
+ * gets an error and is free again: a few slow readers cannot hold the request threads. */
+static void watch_sends(uint64_t now)
+{
+  if (F.cfg.send_min_rate <= 0)
+    return;
+  uint64_t window = (uint64_t)F.cfg.header_timeout_s * 1000000000ull;
+  pthread_mutex_lock(&F.mu);
+  for (int i = 0; i < F.nheld; i++) {
+    struct held *h = &F.held[i];
+    if (!h->send_mark || h->send_cut || now - h->send_mark < window)
+      continue;
+    uint64_t acked = tcp_acked(h->fd);
+    uint64_t need = (uint64_t)F.cfg.send_min_rate * (uint64_t)F.cfg.header_timeout_s;
+    if (acked - h->send_acked < need) {
+      h->send_cut = 1;
+      shutdown(h->fd, SHUT_RDWR);
+      CB_LOG(CB_LOG_INFO, "http", "front: %s reads a response at under %d bytes/s (%llu bytes in %d s): cut", h->addr,
+             F.cfg.send_min_rate, (unsigned long long)(acked - h->send_acked), F.cfg.header_timeout_s);
+    } else { /* a new window */
+      h->send_mark = now;
+      h->send_acked = acked;
     }
   }
   pthread_mutex_unlock(&F.mu);
@@ -524,6 +595,7 @@ static void tick(void)
 {
   uint64_t now = cb_mono_ns();
   watch_bodies(now);
+  watch_sends(now);
   for (int i = 0; i < F.np;) {
     struct pending *p = F.p[i];
     if (now > p->deadline_ns) {

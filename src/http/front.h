@@ -17,6 +17,7 @@ struct front_config {
   int per_client;       /* connections one address may hold in request threads; 0: no cap */
   int header_timeout_s; /* a request head must be complete within this */
   int body_min_rate;    /* bytes/s a body must average after header_timeout_s; 0: any */
+  int send_min_rate;    /* bytes/s a response's reader must take, per header_timeout_s; 0: any */
 };
 
 cb_err front_start(const struct front_config *cfg, struct cb_errbuf *eb);
@@ -33,6 +34,10 @@ void front_connection_closed(const char *addr, int port);
 void front_body_begin(const char *addr, int port, uint64_t t0_ns);
 int front_body_end(const char *addr, int port);
 int front_body_cut(const char *addr, int port);
+/* A response body on (addr, port) begins at now_ns / is done (1 when it was cut for a
+ * reader slower than send_min_rate). Not for event streams, which are slow by nature. */
+void front_send_begin(const char *addr, int port, uint64_t now_ns);
+int front_send_end(const char *addr, int port);
 /* More connections hold (or wait for) request threads than there are threads: a response
  * should close its connection rather than keep it idle in a thread. */
 int front_crowded(void);

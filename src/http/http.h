@@ -38,6 +38,8 @@ struct req {
   char client[48];
   int https;
   const char *cors_origin;
+  int stream;       /* an event stream: slow by nature, its reader's rate is not watched */
+  int send_watched; /* the front watches the response's reader (CARBOY_SEND_MIN_RATE) */
 };
 
 /* Response headers a cross-origin script may read (tus and carboy's own). */

@@ -365,6 +365,7 @@ int h_events(struct req *r)
       seq = v;
   }
   const char *hdr[] = {"Cache-Control", "no-cache", "Transfer-Encoding", "chunked", "X-Accel-Buffering", "no", NULL};
+  r->stream = 1; /* events come when they come: no reader rate for an event stream */
   if (http_begin(r, 200, "text/event-stream", -1, hdr) || r->is_head) {
     atomic_fetch_sub(&sse_open, 1);
     return 200;

@@ -45,6 +45,11 @@ static int begin_raw(struct req *r, int status, const char *ctype, int64_t lengt
 int http_begin(struct req *r, int status, const char *ctype, int64_t length, const char *const *extra)
 {
   r->status = status;
+  /* bodies past what the socket buffers at once are watched for a reader too slow */
+  if (!r->is_head && !r->stream && (length < 0 || length > 65536) && !r->send_watched) {
+    front_send_begin(r->ri->remote_addr, r->ri->remote_port, cb_mono_ns());
+    r->send_watched = 1;
+  }
   if (r->continued == 2)
     return begin_raw(r, status, ctype, length, extra);
   mg_response_header_start(r->conn, status);

@@ -302,6 +302,8 @@ static int dispatch(struct mg_connection *conn, void *cbdata)
          (unsigned long long)r.bytes_in, (unsigned long long)r.bytes_out, ns / 1e6);
   if (r.body_watched)
     front_body_end(r.ri->remote_addr, r.ri->remote_port);
+  if (r.send_watched && front_send_end(r.ri->remote_addr, r.ri->remote_port))
+    CB_LOG(CB_LOG_INFO, "http", "%s %s: the response was cut (its reader was too slow)", r.method, path);
   free_params(r.params);
   atomic_fetch_sub(&inflight, 1);
   return r.status;
@@ -401,6 +403,7 @@ cb_err http_server_start(const struct cb_server_config *cfg, struct store *store
     .per_client = cfg->per_client,
     .header_timeout_s = cfg->header_timeout_s > 0 ? cfg->header_timeout_s : 10,
     .body_min_rate = cfg->body_min_rate,
+    .send_min_rate = cfg->send_min_rate,
   };
   if (!fc.inner_port || front_start(&fc, eb)) {
     if (!fc.inner_port)

@@ -16,6 +16,7 @@ struct cb_server_config {
   int header_timeout_s;  /* a request head must arrive within this (408 after) */
   int per_client;        /* connections one address may hold in request threads; 0: any */
   int body_min_rate;     /* bytes/s a body must average after header_timeout_s; 0: any */
+  int send_min_rate;     /* bytes/s a response's reader must take per header_timeout_s; 0: any */
   char public_url[512];  /* optional, for absolute Location headers */
   char trusted_proxies[1024]; /* CIDRs whose X-Forwarded-For/-Proto are believed */
   char cors_origins[1024];    /* origins allowed cross-origin (CORS); "" none */

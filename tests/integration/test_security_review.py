@@ -777,3 +777,45 @@ def test_webhooks_are_capped_per_user_bounded_per_queue_and_disabled_when_failin
             assert r.returncode == 2 and list(bad)[0] in r.stderr
     finally:
         rx.shutdown()
+
+
+# ---- 8. slow readers must not hold the request threads ----
+
+def test_readers_that_never_read_are_cut_and_others_are_answered(fresh):
+    threads = 8
+    s = fresh(env={"CARBOY_HTTP_THREADS": str(threads), "CARBOY_HEADER_TIMEOUT": "2"})
+    f = s.folder("big")
+    big = s.put(f["id"], "big.bin", os.urandom(1024 * 1024) * 24)  # 24 MiB, more than any socket buffers
+    url_path = f"/api/v1/files/{big['id']}/content"
+    stuck = []
+    for i in range(threads + 2):  # more than there are threads, from three addresses
+        c = socket.socket()
+        c.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        c.bind((f"127.0.0.{2 + i % 3}", 0))
+        c.connect(("127.0.0.1", s.port))
+        c.sendall(f"GET {url_path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {s.token}\r\n\r\n".encode())
+        stuck.append(c)  # and never read
+    time.sleep(1)
+    # someone else is answered while those never read: well before civetweb's own 60 s
+    r = requests.get(s.url + "/healthz", timeout=30)
+    assert r.status_code == 200
+    r = s.api("GET", f"/files/{big['id']}", timeout=30)
+    assert r.status_code == 200
+    # the stuck readers were cut: reading now ends early (reset or EOF), not with 24 MiB
+    total = 0
+    for c in stuck:
+        c.settimeout(20)
+        try:
+            while True:
+                chunk = c.recv(1 << 20)
+                if not chunk:
+                    break
+                total += len(chunk)
+        except (ConnectionResetError, socket.timeout, OSError):
+            pass
+        c.close()
+    assert total < len(stuck) * 24 * 1024 * 1024 / 2, total
+    assert "reads a response at under 1024 bytes/s" in s.log_text()
+    # a reader that keeps up gets the whole file
+    got = s.api("GET", url_path.replace("/api/v1", ""), timeout=120)
+    assert got.status_code == 200 and len(got.content) == 24 * 1024 * 1024

@@ -21,7 +21,7 @@ mode=${1:-all}
 runtime=(
   libcivetweb1 libsqlite3-0 libcjson1 libssl3 libsodium23 libarchive13 zlib1g libmagic1 libmagic-mgc
   libcurl4 libopenbabel7 libinchi1 libtcmalloc-minimal4 libstdc++6 libpoppler-glib8 libglib2.0-0
-  libcairo2 libtiff6 libpng16-16 libjpeg62-turbo libexpat1 ca-certificates fonts-dejavu-core
+  libcairo2 libtiff6 libpng16-16 libjpeg62-turbo libexpat1 libseccomp2 ca-certificates fonts-dejavu-core
   # the container health check and the README's tour
   curl
 )
@@ -29,7 +29,7 @@ build=(
   build-essential meson ninja-build pkg-config python3 g++
   libcivetweb-dev libsqlite3-dev libcjson-dev libssl-dev libsodium-dev libarchive-dev
   zlib1g-dev libmagic-dev libcurl4-openssl-dev libopenbabel-dev libinchi-dev libgoogle-perftools-dev
-  libpoppler-glib-dev libtiff-dev libpng-dev libjpeg-dev libexpat1-dev
+  libpoppler-glib-dev libtiff-dev libpng-dev libjpeg-dev libexpat1-dev libseccomp-dev
 )
 test=(
   # chemistry test data and the reference command line

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <termios.h>
 #include <unistd.h>
@@ -380,6 +381,9 @@ static int cmd_serve(int argc, char **argv)
   /* Signals are taken by sigwait() in this thread only. */
   sigset_t set;
   sigemptyset(&set);
+  /* not dumpable: a process of the same uid (a converter where no other uid or user
+   * namespace could be had) can neither ptrace this one nor read its /proc environ */
+  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   sigaddset(&set, SIGTERM);
   sigaddset(&set, SIGINT);
   pthread_sigmask(SIG_BLOCK, &set, NULL);

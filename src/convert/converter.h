@@ -95,6 +95,7 @@ extern const struct converter conv_test_hang;
 extern const struct converter conv_test_oom;
 extern const struct converter conv_test_fail;
 extern const struct converter conv_test_slow;
+extern const struct converter conv_test_escape;
 extern const struct converter conv_test_spin;
 
 #endif

@@ -1,7 +1,15 @@
 /* Converters that misbehave on purpose, to prove the sandbox: they claim files named
- * *.crash-test, *.hang-test, *.oom-test, *.fail-test and *.slow-test, and only when the
- * worker runs with CARBOY_TEST_CONVERTERS=1 (see registry.c). */
+ * *.crash-test, *.hang-test, *.oom-test, *.fail-test, *.slow-test, *.spin-test and
+ * *.escape-test, and only when the worker runs with CARBOY_TEST_CONVERTERS=1 (see
+ * registry.c). */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/ptrace.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -110,7 +118,127 @@ static cb_err spin(const struct cb_convert_input *in, cJSON *r, cb_progress_fn p
   return CB_OK;
 }
 
+/* Tries what a parser exploit would: the file says "data=DATA_FOLDER" and "port=PORT"
+ * (the server's). Fails with a report of each attempt, "NAME: refused (why)" or
+ * "NAME: ESCAPED": write db, read db (the database), connect (the server's port on
+ * loopback), environ (the server's /proc/PID/environ), write data / write blobs / write
+ * etc (files outside its work folder), ptrace (the server), exec (/bin/sh), fork bomb
+ * (how many it got). */
+static void tried(char *e, size_t n, const char *what, int ok, int err)
+{
+  size_t len = strlen(e);
+  snprintf(e + len, n - len, "%s%s: %s%s%s", len ? "; " : "", what, ok ? "ESCAPED" : "refused (",
+           ok ? "" : strerror(err), ok ? "" : ")");
+}
+
+static cb_err escape(const struct cb_convert_input *in, cJSON *r, cb_progress_fn p, void *c, char *e, size_t n)
+{
+  (void)r, (void)p, (void)c;
+  char data[1024] = "", line[1100];
+  int port = 0;
+  FILE *f = fopen(in->path, "r");
+  while (f && fgets(line, sizeof line, f)) {
+    line[strcspn(line, "\n")] = '\0';
+    if (!strncmp(line, "data=", 5))
+      snprintf(data, sizeof data, "%s", line + 5);
+    else if (!strncmp(line, "port=", 5))
+      port = atoi(line + 5);
+  }
+  if (f)
+    fclose(f);
+  e[0] = '\0';
+  char path[1200];
+  /* the database, for writing and for reading */
+  snprintf(path, sizeof path, "%s/carboy.db", data);
+  int fd = open(path, O_RDWR);
+  tried(e, n, "write db", fd >= 0, errno);
+  if (fd >= 0)
+    close(fd);
+  fd = open(path, O_RDONLY);
+  tried(e, n, "read db", fd >= 0, errno);
+  if (fd >= 0)
+    close(fd);
+  /* the network: the server's own port on loopback */
+  int s = socket(AF_INET, SOCK_STREAM, 0);
+  int ok = 0, err = errno;
+  if (s >= 0) {
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ok = connect(s, (struct sockaddr *)&sa, sizeof sa) == 0;
+    err = errno;
+    close(s);
+  }
+  tried(e, n, "connect", ok, err);
+  /* another process's environment: the server's */
+  snprintf(path, sizeof path, "/proc/%d/environ", (int)getppid());
+  fd = open(path, O_RDONLY);
+  err = errno;
+  ok = 0;
+  if (fd >= 0) {
+    char buf[256];
+    ok = read(fd, buf, sizeof buf) > 0;
+    err = errno;
+    close(fd);
+  }
+  tried(e, n, "environ", ok, err);
+  /* writing outside its work folder: the data folder, the blobs, /etc */
+  const char *outside[] = {"/escaped.txt", "/blobs/escaped.txt", NULL};
+  for (int i = 0; i < 3; i++) {
+    if (outside[i])
+      snprintf(path, sizeof path, "%s%s", data, outside[i]);
+    else
+      snprintf(path, sizeof path, "/etc/carboy-escaped.txt");
+    fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    err = errno;
+    tried(e, n, i == 0 ? "write data" : i == 1 ? "write blobs" : "write etc", fd >= 0, err);
+    if (fd >= 0) {
+      close(fd);
+      unlink(path);
+    }
+  }
+  /* ptrace the server; run a program */
+  ok = ptrace(PTRACE_ATTACH, getppid(), NULL, NULL) == 0;
+  tried(e, n, "ptrace", ok, errno);
+  if (ok)
+    ptrace(PTRACE_DETACH, getppid(), NULL, NULL);
+  pid_t sh = fork();
+  if (sh == 0) {
+    char *argv[] = {(char *)"/bin/sh", (char *)"-c", (char *)"exit 42", NULL};
+    execv("/bin/sh", argv);
+    _exit(errno == EPERM ? 3 : 4);
+  }
+  int st = 0;
+  if (sh > 0)
+    waitpid(sh, &st, 0);
+  tried(e, n, "exec", sh > 0 && WIFEXITED(st) && WEXITSTATUS(st) == 42, EPERM);
+  /* fork without bound (stops at 4096 here whatever happens) */
+  static pid_t kids[4096];
+  int nk = 0;
+  err = 0;
+  for (; nk < 4096; nk++) {
+    pid_t k = fork();
+    if (k == 0) {
+      pause();
+      _exit(0);
+    }
+    if (k < 0) {
+      err = errno;
+      break;
+    }
+    kids[nk] = k;
+  }
+  for (int i = 0; i < nk; i++)
+    kill(kids[i], SIGKILL);
+  for (int i = 0; i < nk; i++)
+    waitpid(kids[i], NULL, 0);
+  char what[96];
+  snprintf(what, sizeof what, "fork bomb (%d)", nk);
+  tried(e, n, what, nk >= 4096, err);
+  return CB_EINVAL;
+}
+
 TEST_CONVERTER(test_crash, ".crash-test", crash)
+TEST_CONVERTER(test_escape, ".escape-test", escape)
 TEST_CONVERTER(test_hang, ".hang-test", hang)
 TEST_CONVERTER(test_oom, ".oom-test", oom)
 TEST_CONVERTER(test_fail, ".fail-test", fail)

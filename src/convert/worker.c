@@ -11,12 +11,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "convert/archive/archive.h"
 #include "convert/converter.h"
+#include "util/confine.h"
 #include "util/util.h"
 
 static FILE *proto;
@@ -258,6 +260,11 @@ int convert_worker_main(void)
   dup2(2, 1);
   const char *t = getenv("CARBOY_TEST_CONVERTERS");
   converter_enable_testing(t && !strcmp(t, "1"));
+  /* the last layer of the confinement the server set up (jobs/confine.h), once this
+   * process has loaded what it needs to start */
+  const char *layers = getenv("CARBOY_CONFINE");
+  if (layers && (atoi(layers) & CONFINE_SECCOMP) && confine_seccomp())
+    fprintf(stderr, "carboy worker: the seccomp filter could not be installed\n");
   magic_t mime_cookie = magic_open(MAGIC_MIME_TYPE);
   magic_t desc_cookie = magic_open(MAGIC_NONE);
   if (mime_cookie && magic_load(mime_cookie, NULL)) {
@@ -273,6 +280,18 @@ int convert_worker_main(void)
   ssize_t n;
   while ((n = getline(&line, &cap, stdin)) > 0) {
     cJSON *req = cJSON_ParseWithLength(line, (size_t)n);
+    cJSON *cpu = cJSON_GetObjectItemCaseSensitive(req, "cpu_s");
+    if (cJSON_IsNumber(cpu) && cpu->valuedouble >= 1) { /* this request's CPU budget (pool.c) */
+      struct rusage ru;
+      struct rlimit rl;
+      if (!getrusage(RUSAGE_SELF, &ru) && !getrlimit(RLIMIT_CPU, &rl)) {
+        rlim_t used = (rlim_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec + 1);
+        rl.rlim_cur = used + (rlim_t)cpu->valuedouble;
+        if (rl.rlim_max != RLIM_INFINITY && rl.rlim_cur > rl.rlim_max)
+          rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_CPU, &rl);
+      }
+    }
     if (!req)
       answer_error("request is not JSON");
     else

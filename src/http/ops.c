@@ -5,6 +5,7 @@
 #include <strings.h>
 
 #include "http/http.h"
+#include "util/confine.h"
 #include "util/embedded.h"
 
 extern const struct cb_embedded cb_assets[];
@@ -23,9 +24,17 @@ int h_readyz(struct req *r)
     return http_problem(r, 503, NULL, "the database is not usable");
   if (store_check(app.store, &eb))
     return http_problem(r, 503, NULL, "%s", eb.msg);
-  static const char ok[] = "{\"status\":\"ready\"}";
-  http_send(r, 200, "application/json", ok, sizeof ok - 1, NULL);
-  return 200;
+  /* ready either way, but say how converters are confined, and what they run without */
+  int layers = confine_layers();
+  char have[256], missing[256];
+  confine_describe(layers, have, sizeof have);
+  confine_describe(CONFINE_ALL & ~layers, missing, sizeof missing);
+  cJSON *o = cJSON_CreateObject();
+  cJSON_AddStringToObject(o, "status", "ready");
+  cJSON *c = cJSON_AddObjectToObject(o, "converters");
+  cJSON_AddStringToObject(c, "confined_by", have);
+  cJSON_AddStringToObject(c, "missing", missing);
+  return http_json(r, 200, o);
 }
 
 /* With CARBOY_METRICS_TOKEN set, /metrics answers only `Authorization: Bearer TOKEN`

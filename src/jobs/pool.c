@@ -8,9 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "util/confine.h"
 #include "util/log.h"
 #include "util/util.h"
 
@@ -42,14 +44,40 @@ void pool_kill(struct pool_child *c)
   c->to_child = c->from_child = -1;
 }
 
+/* What of the server's environment a converter gets: nothing secret (no admin password,
+ * no cloud credentials), only what converters and the sanitizers read. */
+static int env_passed(const char *kv)
+{
+  static const char *const keep[] = {"CARBOY_TEST_CONVERTERS=", "CARBOY_INGEST_PROCESSES=", "UBSAN_OPTIONS=",
+                                     "LSAN_OPTIONS=", "ASAN_SYMBOLIZER_PATH=", "BABEL_DATADIR=", "BABEL_LIBDIR=",
+                                     "LANG=", "LC_ALL=", "TZ=", NULL};
+  for (int i = 0; keep[i]; i++)
+    if (!strncmp(kv, keep[i], strlen(keep[i])))
+      return 1;
+  return 0;
+}
+
 static cb_err spawn(struct pool_child *c, const struct pool_limits *lim)
 {
   int in[2], out[2];
-  if (pipe2(in, O_CLOEXEC))
+  struct confine_plan *plan = calloc(1, sizeof *plan);
+  if (!plan || confine_plan_init(plan, lim->data_dir, UNDER_ASAN ? 0 : lim->memory, lim->timeout_s + 5)) {
+    free(plan);
+    return CB_ENOMEM;
+  }
+  /* the binary by descriptor: the child's mount namespace may hide its path */
+  int exe_fd = open(lim->exe, O_PATH | O_CLOEXEC);
+  if (exe_fd < 0 || pipe2(in, O_CLOEXEC)) {
+    if (exe_fd >= 0)
+      close(exe_fd);
+    free(plan);
     return CB_EIO;
+  }
   if (pipe2(out, O_CLOEXEC)) {
     close(in[0]);
     close(in[1]);
+    close(exe_fd);
+    free(plan);
     return CB_EIO;
   }
   /* The child's environment is built here, before fork: after fork in a threaded
@@ -58,14 +86,22 @@ static cb_err spawn(struct pool_child *c, const struct pool_limits *lim)
   size_t nenv = 0;
   while (environ[nenv])
     nenv++;
-  char **envp = calloc(nenv + 2, sizeof *envp);
+  char **envp = calloc(nenv + 8, sizeof *envp);
   if (!envp) {
     close(in[0]), close(in[1]), close(out[0]), close(out[1]);
+    close(exe_fd);
+    free(plan);
     return CB_ENOMEM;
   }
   size_t k = 0;
+  char confine_env[48];
+  snprintf(confine_env, sizeof confine_env, "CARBOY_CONFINE=%d", plan->layers);
+  envp[k++] = (char *)"PATH=/usr/bin:/bin";
+  envp[k++] = (char *)"HOME=/tmp";
+  envp[k++] = (char *)"TMPDIR=/tmp";
+  envp[k++] = confine_env;
   for (size_t i = 0; i < nenv; i++)
-    if (!UNDER_ASAN || strncmp(environ[i], "ASAN_OPTIONS=", 13))
+    if (env_passed(environ[i]))
       envp[k++] = environ[i];
   char rss_opt[512] = "";
   if (UNDER_ASAN) {
@@ -81,31 +117,22 @@ static cb_err spawn(struct pool_child *c, const struct pool_limits *lim)
   if (pid < 0) {
     free(envp);
     close(in[0]), close(in[1]), close(out[0]), close(out[1]);
+    close(exe_fd);
+    free(plan);
     return CB_EIO;
   }
   if (pid == 0) {
     /* child: only async-signal-safe calls until exec */
     dup2(in[0], 0);
     dup2(out[1], 1);
-    struct rlimit rl;
-    if (!UNDER_ASAN && lim->memory) {
-      rl.rlim_cur = rl.rlim_max = lim->memory;
-      setrlimit(RLIMIT_AS, &rl);
-    }
-    /* the soft limit is renewed per request (pool_run); a hard limit could only be
-     * raised with CAP_SYS_RESOURCE, so the wall-clock timeout is the backstop */
-    rl.rlim_cur = (rlim_t)lim->timeout_s + 5;
-    rl.rlim_max = RLIM_INFINITY;
-    setrlimit(RLIMIT_CPU, &rl);
-    rl.rlim_cur = rl.rlim_max = 8ull << 30;
-    setrlimit(RLIMIT_FSIZE, &rl);
-    rl.rlim_cur = rl.rlim_max = 0;
-    setrlimit(RLIMIT_CORE, &rl);
+    confine_child(plan);
     char *argv[] = {(char *)"carboy", (char *)"worker", NULL};
-    execve(lim->exe, argv, envp);
+    syscall(SYS_execveat, exe_fd, "", argv, envp, AT_EMPTY_PATH);
     _exit(127);
   }
   free(envp);
+  close(exe_fd);
+  free(plan);
   close(in[0]);
   close(out[1]);
   c->pid = pid;
@@ -171,13 +198,18 @@ cb_err pool_run(struct pool_child *c, const struct pool_limits *lim, cJSON *req,
     }
   }
   /* RLIMIT_CPU counts the process's whole life, and a converter serves job after job:
-   * each request gets its own budget, from what the process has used so far. */
+   * each request gets its own budget, from what the process has used so far. Set from
+   * here when this process may (same uid, or CAP_SYS_RESOURCE); a converter running as
+   * another uid raises its own soft limit by "cpu_s" (worker.c), the wall clock being the
+   * backstop either way. */
   long cpu_used = cpu_seconds(c->pid);
   if (cpu_used >= 0) {
     struct rlimit rl = {(rlim_t)cpu_used + (rlim_t)lim->timeout_s + 5, RLIM_INFINITY};
-    if (prlimit(c->pid, RLIMIT_CPU, &rl, NULL))
+    if (prlimit(c->pid, RLIMIT_CPU, &rl, NULL) && errno != EPERM)
       CB_LOG(CB_LOG_WARN, "jobs", "cannot renew the converter's CPU limit: %s", strerror(errno));
   }
+  cJSON_DeleteItemFromObjectCaseSensitive(req, "cpu_s");
+  cJSON_AddNumberToObject(req, "cpu_s", lim->timeout_s + 5);
   char *line = cJSON_PrintUnformatted(req);
   int bad = !line || cb_write_all(c->to_child, line, strlen(line)) || cb_write_all(c->to_child, "\n", 1);
   cJSON_free(line);

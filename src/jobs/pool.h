@@ -1,6 +1,7 @@
 /* Converter processes: each worker thread owns one child (`carboy worker`) that it
- * restarts after a crash, a kill or a timeout. Limits are set in the child before exec:
- * address space, CPU time, file size, no core dumps; the wall clock is watched here. */
+ * restarts after a crash, a kill or a timeout. The child is confined before exec
+ * (confine.h: environment, namespaces, uid, no_new_privs, limits; the worker adds its
+ * seccomp filter); the wall clock is watched here. */
 #ifndef CB_POOL_H
 #define CB_POOL_H
 #include <cjson/cJSON.h>
@@ -21,6 +22,7 @@ struct pool_limits {
   const char *exe;
   int timeout_s;
   uint64_t memory;
+  const char *data_dir; /* the converter sees only DATA/work of it (confine.h) */
 };
 
 /* Called on every progress report (fraction >= 0) and about once a second (fraction < 0).

@@ -35,6 +35,7 @@
  * (events.c), which the HTTP layer streams as Server-Sent Events and webhooks. */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <limits.h>
 #include <pthread.h>
@@ -51,6 +52,7 @@
 
 #include "db/db.h"
 #include "jobs/jobs.h"
+#include "util/confine.h"
 #include "jobs/pool.h"
 #include "util/log.h"
 #include "util/util.h"
@@ -252,6 +254,35 @@ static int inside(const char *dir, const char *path)
 
 enum outcome { OUT_DONE, OUT_FAIL, OUT_RETRY, OUT_STOPPED };
 
+/* from to a new file (0644), for an input the work folder cannot link to (another
+ * filesystem); 0, or -1 with errno */
+static int copy_file(const char *from, const char *to)
+{
+  int in = open(from, O_RDONLY | O_CLOEXEC);
+  if (in < 0)
+    return -1;
+  int out = open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (out < 0) {
+    close(in);
+    return -1;
+  }
+  char buf[65536];
+  ssize_t n;
+  int rc = 0;
+  while ((n = read(in, buf, sizeof buf)) > 0)
+    if (cb_write_all(out, buf, (size_t)n)) {
+      rc = -1;
+      break;
+    }
+  if (n < 0)
+    rc = -1;
+  int saved = errno;
+  close(in);
+  close(out);
+  errno = saved;
+  return rc;
+}
+
 /* The job's private work folder, one per attempt: an attempt that lost its lease and is
  * still winding down never shares (or removes) the files of the one that took over. */
 static void job_workdir(const struct run *r, char out[PATH_MAX])
@@ -308,8 +339,28 @@ static enum outcome convert_in_workdir(struct run *r, char *workdir, cJSON *req,
     cJSON_Delete(req);
     return OUT_RETRY;
   }
+  /* the converter sees its work folder and nothing else of the data folder: the input
+   * goes in (a hard link to the blob, or a copy), and the folder becomes the uid's that
+   * converters run as */
+  if ((confine_layers() & CONFINE_UID) && !geteuid() && chown(workdir, CONFINE_WORKER_UID, CONFINE_WORKER_GID)) {
+    snprintf(err, errcap, "cannot give the work folder to the converters' uid: %s", strerror(errno));
+    cJSON_Delete(req);
+    return OUT_RETRY;
+  }
+  cJSON *in = cJSON_GetObjectItemCaseSensitive(req, "path");
+  if (cJSON_IsString(in)) {
+    char staged[PATH_MAX + 16];
+    snprintf(staged, sizeof staged, "%s/.input", workdir);
+    if (link(in->valuestring, staged) && copy_file(in->valuestring, staged)) {
+      snprintf(err, errcap, "cannot put the input in the work folder: %s", strerror(errno));
+      cJSON_Delete(req);
+      return OUT_RETRY;
+    }
+    chmod(staged, 0444); /* a download is the server's own (0600); blobs are 0444 already */
+    cJSON_ReplaceItemInObjectCaseSensitive(req, "path", cJSON_CreateString(staged));
+  }
   cJSON_AddStringToObject(req, "workdir", workdir);
-  struct pool_limits lim = {cfg.self_exe, cfg.timeout_s, cfg.worker_memory};
+  struct pool_limits lim = {cfg.self_exe, cfg.timeout_s, cfg.worker_memory, cfg.data_dir};
   cb_err e = pool_run(r->child, &lim, req, tick, r, res, err, errcap);
   cJSON_Delete(req);
   return e == CB_EABORTED ? OUT_STOPPED : e ? OUT_FAIL : OUT_DONE;
@@ -837,7 +888,7 @@ static enum outcome run_helper(struct run *r, const char *op, char *err, size_t 
   }
   cJSON_DeleteItemFromObjectCaseSensitive(req, "op");
   cJSON_AddStringToObject(req, "op", op);
-  struct pool_limits lim = {cfg.self_exe, cfg.timeout_s, cfg.worker_memory};
+  struct pool_limits lim = {cfg.self_exe, cfg.timeout_s, cfg.worker_memory, cfg.data_dir};
   cb_err e = pool_run(r->child, &lim, req, tick, r, &res, err, errcap);
   cJSON_Delete(req);
   if (e) {
@@ -988,6 +1039,10 @@ cb_err jobs_start(const struct cb_jobs_config *c, struct store *s, struct cb_err
     cb_errf(eb, "cannot create %s: %s", work, strerror(errno));
     return CB_EIO;
   }
+  /* converters as another uid (confine.h) pass through the work folder to their own */
+  if (!geteuid() && chmod(work, 0711))
+    CB_LOG(CB_LOG_WARN, "jobs", "cannot open %s for the converters' uid: %s", work, strerror(errno));
+  confine_probe(cfg.data_dir);
   /* Everything running belongs to a previous process: queue it again now. */
   char now[CB_TIME_MAX];
   int n = 0;

@@ -819,3 +819,70 @@ def test_readers_that_never_read_are_cut_and_others_are_answered(fresh):
     # a reader that keeps up gets the whole file
     got = s.api("GET", url_path.replace("/api/v1", ""), timeout=120)
     assert got.status_code == 200 and len(got.content) == 24 * 1024 * 1024
+
+
+# ---- 7. converters are confined for real ----
+
+def worker_pids(s):
+    """The server's converter processes (its children running `carboy worker`)."""
+    out = []
+    for task in os.listdir(f"/proc/{s.proc.pid}/task"):
+        try:
+            out += open(f"/proc/{s.proc.pid}/task/{task}/children").read().split()
+        except OSError:
+            pass
+    return [int(p) for p in out if open(f"/proc/{p}/cmdline", "rb").read().split(b"\0")[1:2] == [b"worker"]]
+
+
+def test_a_converter_process_is_confined_in_every_layer(fresh):
+    s = fresh(env={"CARBOY_TEST_CONVERTERS": "1", "CARBOY_ADMIN_PASSWORD": "a-secret-admin-password",
+                   "AWS_SECRET_ACCESS_KEY": "a-secret-cloud-key"})
+    ready = requests.get(s.url + "/readyz").json()
+    assert ready["converters"]["missing"] == "", ready  # this machine allows every layer
+    f = s.folder("confined")
+    slow = s.put(f["id"], "watch.slow-test", b"4000")
+    deadline = time.time() + 30
+    pids = []
+    while time.time() < deadline and not pids:
+        pids = worker_pids(s)
+        time.sleep(0.1)
+    assert pids, "no converter process seen"
+    mine = os.readlink(f"/proc/{s.proc.pid}/ns/net")
+    for pid in pids:
+        status = dict(l.split(":", 1) for l in open(f"/proc/{pid}/status").read().splitlines() if ":" in l)
+        assert status["NoNewPrivs"].strip() == "1" and status["Seccomp"].strip() == "2", status
+        assert os.readlink(f"/proc/{pid}/ns/net") != mine
+        assert os.readlink(f"/proc/{pid}/ns/mnt") != os.readlink(f"/proc/{s.proc.pid}/ns/mnt")
+        assert os.readlink(f"/proc/{pid}/ns/ipc") != os.readlink(f"/proc/{s.proc.pid}/ns/ipc")
+        uid = status["Uid"].split()
+        if os.geteuid() == 0:
+            assert uid == ["65534"] * 4, uid
+        else:
+            assert os.readlink(f"/proc/{pid}/ns/user") != os.readlink(f"/proc/{s.proc.pid}/ns/user")
+        env = open(f"/proc/{pid}/environ", "rb").read()
+        assert b"a-secret-admin-password" not in env and b"a-secret-cloud-key" not in env
+        assert b"CARBOY_ADMIN_PASSWORD" not in env and b"AWS_" not in env
+    assert wait_file(s, slow["id"])["status"] == "processed"
+
+
+def test_a_converter_that_tries_to_escape_fails_its_job_and_harms_nothing(fresh):
+    s = fresh(env={"CARBOY_TEST_CONVERTERS": "1"})
+    f = s.folder("escape")
+    db = os.path.join(s.data, "carboy.db")
+    before = os.path.getsize(db)
+    bad = s.put(f["id"], "x.escape-test", f"data={s.data}\nport={s.port}\n".encode())
+    got = wait_file(s, bad["id"])
+    assert got["status"] == "failed", got
+    report = dict(part.split(": ", 1) for part in got["error"].split(": ", 1)[1].split("; "))
+    for attempt in ("write db", "read db", "connect", "environ", "write data", "write blobs", "write etc", "ptrace",
+                    "exec"):
+        assert report[attempt].startswith("refused ("), (attempt, report)
+    bomb = [v for k, v in report.items() if k.startswith("fork bomb")]
+    assert bomb and bomb[0].startswith("refused ("), report
+    assert "ESCAPED" not in got["error"]
+    # the server is unharmed: it answers, its database and data folder are as they were
+    assert requests.get(s.url + "/healthz").status_code == 200
+    assert not os.path.exists(os.path.join(s.data, "escaped.txt")) and not os.path.exists("/etc/carboy-escaped.txt")
+    assert os.path.getsize(db) >= before
+    good = s.put(f["id"], "after.txt", b"still works\n")
+    assert wait_file(s, good["id"])["status"] == "processed"

@@ -381,6 +381,17 @@ static int cmd_serve(int argc, char **argv)
   /* Signals are taken by sigwait() in this thread only. */
   sigset_t set;
   sigemptyset(&set);
+  /* what the server creates is its own: converters run as other uids (confine.h) */
+  umask(077);
+  if (!geteuid()) {
+    static const char *const own[] = {"carboy.db", "carboy.db-wal", "carboy.db-shm"};
+    for (int i = 0; i < 3; i++) {
+      char path[PATH_MAX + 32];
+      snprintf(path, sizeof path, "%s/%s", c.data, own[i]);
+      if (chmod(path, 0600) && errno != ENOENT)
+        CB_LOG(CB_LOG_WARN, "main", "cannot make %s private: %s", path, strerror(errno));
+    }
+  }
   /* not dumpable: a process of the same uid (a converter where no other uid or user
    * namespace could be had) can neither ptrace this one nor read its /proc environ */
   prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);

@@ -9,6 +9,7 @@
 
 #include "util/hash.h"
 #include "util/log.h"
+#include "util/net.h"
 #include "util/util.h"
 
 cb_err auth_init(void)
@@ -475,7 +476,20 @@ cb_err auth_login(const char *username, const char *password, const char *remote
 {
   char ukey[CB_NAME_MAX + 64], akey[64];
   int64_t now_ms = cb_time_now_ms();
-  snprintf(ukey, sizeof ukey, "u:%.200s\n%.50s", username, remote_addr ? remote_addr : "");
+  /* an IPv6 client is its /64: one host has that many addresses to try from */
+  char client[64];
+  unsigned char a[16];
+  snprintf(client, sizeof client, "%s", remote_addr ? remote_addr : "");
+  static const unsigned char v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  if (remote_addr && !cb_addr_parse(remote_addr, a)) {
+    if (memcmp(a, v4mapped, sizeof v4mapped)) /* IPv6 proper */
+      memset(a + 8, 0, 8);
+    cb_addr_text(a, client, sizeof client);
+    if (memcmp(a, v4mapped, sizeof v4mapped))
+      strncat(client, "/64", sizeof client - strlen(client) - 1);
+  }
+  remote_addr = client;
+  snprintf(ukey, sizeof ukey, "u:%.200s\n%.50s", username, remote_addr);
   for (char *p = ukey; *p; p++)
     if (*p >= 'A' && *p <= 'Z')
       *p = (char)(*p - 'A' + 'a'); /* user names are case-insensitive */
@@ -494,6 +508,7 @@ cb_err auth_login(const char *username, const char *password, const char *remote
     return e;
   int ok = verify_bounded(e ? dummy_hash : user->password_hash, password) && !e;
   sodium_memzero(user->password_hash, sizeof user->password_hash);
+  now_ms = cb_time_now_ms(); /* a wait counts from the answer, not from before the hashing */
   if (!ok) {
     throttle_fail(ukey, THROTTLE_FREE_USER_ADDR, now_ms);
     throttle_fail(akey, THROTTLE_FREE_ADDR, now_ms);

@@ -122,7 +122,7 @@ static cb_err spin(const struct cb_convert_input *in, cJSON *r, cb_progress_fn p
  * (the server's). Fails with a report of each attempt, "NAME: refused (why)" or
  * "NAME: ESCAPED": write db, read db (the database), connect (the server's port on
  * loopback), environ (the server's /proc/PID/environ), write data / write blobs / write
- * etc (files outside its work folder), ptrace (the server), exec (/bin/sh), fork bomb
+ * etc (files outside its work folder), signal and ptrace (the server), exec (/bin/sh), fork bomb
  * (how many it got). */
 static void tried(char *e, size_t n, const char *what, int ok, int err)
 {
@@ -196,6 +196,9 @@ static cb_err escape(const struct cb_convert_input *in, cJSON *r, cb_progress_fn
       unlink(path);
     }
   }
+  /* signal the server */
+  ok = kill(getppid(), 0) == 0;
+  tried(e, n, "signal", ok, errno);
   /* ptrace the server; run a program */
   ok = ptrace(PTRACE_ATTACH, getppid(), NULL, NULL) == 0;
   tried(e, n, "ptrace", ok, errno);

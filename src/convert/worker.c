@@ -23,6 +23,32 @@
 
 static FILE *proto;
 
+/* Paths as the server writes them and as this process reaches them: the same, but where
+ * it runs as another uid without a mount namespace (CARBOY_WORKFD): then its work folder
+ * is reached through the descriptor the server's confinement left it. */
+static char view_server[4300], view_here[64];
+
+static void remap(cJSON *node, const char *from, const char *to)
+{
+  size_t n = strlen(from);
+  if (!node || !n)
+    return;
+  if (cJSON_IsString(node) && !strncmp(node->valuestring, from, n) &&
+      (node->valuestring[n] == '/' || node->valuestring[n] == '\0')) {
+    size_t len = strlen(to) + strlen(node->valuestring + n) + 1;
+    char *v = malloc(len);
+    if (v) {
+      snprintf(v, len, "%s%s", to, node->valuestring + n);
+      cJSON_SetValuestring(node, v);
+      free(v);
+    }
+    return;
+  }
+  cJSON *child;
+  cJSON_ArrayForEach(child, node)
+    remap(child, from, to);
+}
+
 static int out_of_memory;
 
 static void send_json(cJSON *o)
@@ -72,6 +98,8 @@ static void answer(cb_err e, const char *msg, cJSON *result)
     cJSON_Delete(result);
   } else {
     cJSON_AddTrueToObject(o, "ok");
+    if (view_here[0])
+      remap(result, view_here, view_server);
     cJSON_AddItemToObject(o, "result", result);
   }
   send_json(o);
@@ -262,6 +290,11 @@ int convert_worker_main(void)
   converter_enable_testing(t && !strcmp(t, "1"));
   /* the last layer of the confinement the server set up (jobs/confine.h), once this
    * process has loaded what it needs to start */
+  const char *wd = getenv("CARBOY_WORKDIR"), *wfd = getenv("CARBOY_WORKFD");
+  if (wd && wfd && strlen(wd) < sizeof view_server) {
+    snprintf(view_server, sizeof view_server, "%s", wd);
+    snprintf(view_here, sizeof view_here, "/proc/self/fd/%d", atoi(wfd));
+  }
   const char *layers = getenv("CARBOY_CONFINE");
   if (layers && (atoi(layers) & CONFINE_SECCOMP) && confine_seccomp())
     fprintf(stderr, "carboy worker: the seccomp filter could not be installed\n");
@@ -280,6 +313,8 @@ int convert_worker_main(void)
   ssize_t n;
   while ((n = getline(&line, &cap, stdin)) > 0) {
     cJSON *req = cJSON_ParseWithLength(line, (size_t)n);
+    if (view_here[0])
+      remap(req, view_server, view_here);
     cJSON *cpu = cJSON_GetObjectItemCaseSensitive(req, "cpu_s");
     if (cJSON_IsNumber(cpu) && cpu->valuedouble >= 1) { /* this request's CPU budget (pool.c) */
       struct rusage ru;

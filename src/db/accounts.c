@@ -352,14 +352,16 @@ cb_err db_grant_delete(const char *object_type, const char *object_id, const cha
                          grant_id, object_type, object_id));
 }
 
-/* The creator of a grant or link on T(object_type, object_id) owns the object itself or is
- * an administrator: such a right to share cannot lapse (a move never changes an owner). */
+/* The creator of a grant or link on T(object_type, object_id) is an account that still
+ * acts and owns the object itself or is an administrator: such a right to share stands
+ * without looking further (a move never changes an owner). A disabled or deleted
+ * account's grants and links lapse, the owner's too. */
 #define DELEGATION_FIRM(T)                                                                   \
-  "(" T ".created_by IN (SELECT id FROM users WHERE is_admin = 1 AND " USER_ACTIVE("") ")"  \
-  " OR " T ".created_by ="                                                                   \
+  "(" T ".created_by IN (SELECT id FROM users WHERE " USER_ACTIVE("") ") AND (" T            \
+  ".created_by IN (SELECT id FROM users WHERE is_admin = 1) OR " T ".created_by ="           \
   " coalesce((SELECT owner_id FROM folders WHERE id = " T ".object_id AND " T ".object_type" \
   " = 'folder'), (SELECT owner_id FROM files WHERE id = " T ".object_id AND " T              \
-  ".object_type = 'file')))"
+  ".object_type = 'file'))))"
 
 cb_err db_delegations_lapse_all_tx(void)
 {

@@ -32,6 +32,7 @@
 void pool_kill(struct pool_child *c)
 {
   if (c->pid > 0) {
+    kill(-c->pid, SIGKILL); /* its process group: whatever it forked goes with it */
     kill(c->pid, SIGKILL);
     waitpid(c->pid, NULL, 0);
   }
@@ -40,7 +41,9 @@ void pool_kill(struct pool_child *c)
   if (c->from_child >= 0)
     close(c->from_child);
   free(c->buf);
+  int slot = c->slot;
   memset(c, 0, sizeof *c);
+  c->slot = slot;
   c->to_child = c->from_child = -1;
 }
 
@@ -61,10 +64,11 @@ static cb_err spawn(struct pool_child *c, const struct pool_limits *lim)
 {
   int in[2], out[2];
   struct confine_plan *plan = calloc(1, sizeof *plan);
-  if (!plan || confine_plan_init(plan, lim->data_dir, UNDER_ASAN ? 0 : lim->memory, lim->timeout_s + 5)) {
+  if (!plan || confine_plan_init(plan, lim->data_dir, lim->work_dir, UNDER_ASAN ? 0 : lim->memory, lim->timeout_s + 5)) {
     free(plan);
     return CB_ENOMEM;
   }
+  plan->worker_uid = CONFINE_UID_BASE + (uid_t)c->slot;
   /* the binary by descriptor: the child's mount namespace may hide its path */
   int exe_fd = open(lim->exe, O_PATH | O_CLOEXEC);
   if (exe_fd < 0 || pipe2(in, O_CLOEXEC)) {
@@ -94,12 +98,18 @@ static cb_err spawn(struct pool_child *c, const struct pool_limits *lim)
     return CB_ENOMEM;
   }
   size_t k = 0;
-  char confine_env[48];
+  char confine_env[48], workdir_env[4300], workfd_env[48] = "";
   snprintf(confine_env, sizeof confine_env, "CARBOY_CONFINE=%d", plan->layers);
+  snprintf(workdir_env, sizeof workdir_env, "CARBOY_WORKDIR=%s", plan->work_dir);
+  if ((plan->layers & CONFINE_UID) && plan->as_root && !(plan->layers & CONFINE_MOUNTNS))
+    snprintf(workfd_env, sizeof workfd_env, "CARBOY_WORKFD=%d", CONFINE_WORK_FD);
   envp[k++] = (char *)"PATH=/usr/bin:/bin";
   envp[k++] = (char *)"HOME=/tmp";
   envp[k++] = (char *)"TMPDIR=/tmp";
   envp[k++] = confine_env;
+  envp[k++] = workdir_env;
+  if (workfd_env[0])
+    envp[k++] = workfd_env;
   for (size_t i = 0; i < nenv; i++)
     if (env_passed(environ[i]))
       envp[k++] = environ[i];
@@ -125,7 +135,8 @@ static cb_err spawn(struct pool_child *c, const struct pool_limits *lim)
     /* child: only async-signal-safe calls until exec */
     dup2(in[0], 0);
     dup2(out[1], 1);
-    confine_child(plan);
+    if (confine_child(plan)) /* a layer the probe found here failed: never run half confined */
+      _exit(126);
     char *argv[] = {(char *)"carboy", (char *)"worker", NULL};
     syscall(SYS_execveat, exe_fd, "", argv, envp, AT_EMPTY_PATH);
     _exit(127);
@@ -156,6 +167,8 @@ static void describe_exit(struct pool_child *c, const struct pool_limits *lim, c
     snprintf(err, cap, "the converter crashed (signal %d: %s)", WTERMSIG(status), strsignal(WTERMSIG(status)));
   else if (WIFEXITED(status) && WEXITSTATUS(status) == 127)
     snprintf(err, cap, "the converter process could not be started");
+  else if (WIFEXITED(status) && WEXITSTATUS(status) == 126)
+    snprintf(err, cap, "the converter process could not be confined (see /readyz)");
   else
     snprintf(err, cap, "the converter exited unexpectedly (code %d)%s", WIFEXITED(status) ? WEXITSTATUS(status) : -1,
              UNDER_ASAN ? " (memory limit?)" : "");

@@ -12,6 +12,8 @@
 
 struct pool_child {
   pid_t pid;
+  int slot;               /* the job worker that owns it (its work folder is DATA/work/wSLOT) */
+  char owner[25];         /* whose jobs it serves: a job of another owner gets a new process */
   int to_child;   /* its stdin */
   int from_child; /* its stdout */
   char *buf;      /* bytes read but not yet a whole line */
@@ -22,7 +24,8 @@ struct pool_limits {
   const char *exe;
   int timeout_s;
   uint64_t memory;
-  const char *data_dir; /* the converter sees only DATA/work of it (confine.h) */
+  const char *data_dir; /* the converter sees nothing of it (confine.h) but... */
+  const char *work_dir; /* ...its worker's own work folder, DATA/work/wN */
 };
 
 /* Called on every progress report (fraction >= 0) and about once a second (fraction < 0).

@@ -44,7 +44,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <linux/openat2.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -254,6 +256,57 @@ static int inside(const char *dir, const char *path)
 
 enum outcome { OUT_DONE, OUT_FAIL, OUT_RETRY, OUT_STOPPED };
 
+/* Stores what a converter wrote at path (inside workdir) by copying it through the store's
+ * streaming write: opened beneath workdir without following any link (openat2), and
+ * never adopted by rename, so a converter process that lives on can neither swap in a
+ * link to another file nor change the stored bytes through a descriptor it kept. */
+static cb_err put_output(const char *workdir, const char *path, char sha[65], uint64_t *size, struct cb_errbuf *eb)
+{
+  size_t n = strlen(workdir);
+  if (strncmp(path, workdir, n) || path[n] != '/') {
+    cb_errf(eb, "the file is outside the work folder");
+    return CB_EINVAL;
+  }
+  int dfd = open(workdir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (dfd < 0) {
+    cb_errf(eb, "cannot open the work folder: %s", strerror(errno));
+    return CB_EIO;
+  }
+  struct open_how how = {.flags = O_RDONLY | O_CLOEXEC | O_NOFOLLOW,
+                         .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS};
+  int fd = (int)syscall(SYS_openat2, dfd, path + n + 1, &how, sizeof how);
+  if (fd < 0 && errno == ENOSYS) /* before Linux 5.6: the last component at least */
+    fd = openat(dfd, path + n + 1, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  close(dfd);
+  struct stat sb;
+  if (fd < 0 || fstat(fd, &sb) || !S_ISREG(sb.st_mode)) {
+    cb_errf(eb, "the converter's file %s is not a regular file in its work folder", path + n + 1);
+    if (fd >= 0)
+      close(fd);
+    return CB_EINVAL;
+  }
+  struct store_put *put = NULL;
+  cb_err e = store_put_begin(store, 0, &put, eb);
+  char *buf = e ? NULL : malloc(1 << 20);
+  if (!e && !buf)
+    e = CB_ENOMEM;
+  ssize_t got;
+  while (!e && (got = read(fd, buf, 1 << 20)) != 0) {
+    if (got < 0) {
+      cb_errf(eb, "cannot read %s: %s", path + n + 1, strerror(errno));
+      e = CB_EIO;
+    } else {
+      e = store_put_write(put, buf, (size_t)got, eb);
+    }
+  }
+  free(buf);
+  close(fd);
+  if (!e)
+    return store_put_commit(put, sha, size, eb);
+  store_put_abort(put);
+  return e;
+}
+
 /* from to a new file (0644), for an input the work folder cannot link to (another
  * filesystem); 0, or -1 with errno */
 static int copy_file(const char *from, const char *to)
@@ -287,7 +340,13 @@ static int copy_file(const char *from, const char *to)
  * still winding down never shares (or removes) the files of the one that took over. */
 static void job_workdir(const struct run *r, char out[PATH_MAX])
 {
-  snprintf(out, PATH_MAX, "%s/work/%s.%d", cfg.data_dir, r->job->id, r->job->attempts);
+  snprintf(out, PATH_MAX, "%s/work/w%d/%s.%d", cfg.data_dir, r->child->slot, r->job->id, r->job->attempts);
+}
+
+/* The work folder of a job worker: all its converter process sees of the data folder. */
+static void slot_workdir(int slot, char out[PATH_MAX])
+{
+  snprintf(out, PATH_MAX, "%s/work/w%d", cfg.data_dir, slot);
 }
 
 /* Where a job's input is downloaded when the store keeps no local files: beside the work
@@ -342,7 +401,8 @@ static enum outcome convert_in_workdir(struct run *r, char *workdir, cJSON *req,
   /* the converter sees its work folder and nothing else of the data folder: the input
    * goes in (a hard link to the blob, or a copy), and the folder becomes the uid's that
    * converters run as */
-  if ((confine_layers() & CONFINE_UID) && !geteuid() && chown(workdir, CONFINE_WORKER_UID, CONFINE_WORKER_GID)) {
+  uid_t wuid = CONFINE_UID_BASE + (uid_t)r->child->slot;
+  if ((confine_layers() & CONFINE_UID) && !geteuid() && chown(workdir, wuid, (gid_t)wuid)) {
     snprintf(err, errcap, "cannot give the work folder to the converters' uid: %s", strerror(errno));
     cJSON_Delete(req);
     return OUT_RETRY;
@@ -360,7 +420,9 @@ static enum outcome convert_in_workdir(struct run *r, char *workdir, cJSON *req,
     cJSON_ReplaceItemInObjectCaseSensitive(req, "path", cJSON_CreateString(staged));
   }
   cJSON_AddStringToObject(req, "workdir", workdir);
-  struct pool_limits lim = {cfg.self_exe, cfg.timeout_s, cfg.worker_memory, cfg.data_dir};
+  char slot_dir[PATH_MAX];
+  slot_workdir(r->child->slot, slot_dir);
+  struct pool_limits lim = {cfg.self_exe, cfg.timeout_s, cfg.worker_memory, cfg.data_dir, slot_dir};
   cb_err e = pool_run(r->child, &lim, req, tick, r, res, err, errcap);
   cJSON_Delete(req);
   return e == CB_EABORTED ? OUT_STOPPED : e ? OUT_FAIL : OUT_DONE;
@@ -421,7 +483,7 @@ static enum outcome apply_ingest(struct run *r, const struct cb_file *f, int64_t
       unlink(text_path);
       text_kept = !link(path->valuestring, text_path);
     }
-    cb_err e = store_put_file(store, path->valuestring, shas[narts], &size, &eb);
+    cb_err e = put_output(workdir, path->valuestring, shas[narts], &size, &eb);
     if (e) {
       snprintf(err, errcap, "cannot store the %s artifact: %s", kind->valuestring, eb.msg);
       out = OUT_RETRY;
@@ -613,7 +675,7 @@ static enum outcome run_convert(struct run *r, char *err, size_t errcap)
   char sha[65], name[CB_NAME_MAX];
   uint64_t size = 0;
   struct cb_errbuf eb = {{0}};
-  if ((e = store_put_file(store, opath->valuestring, sha, &size, &eb))) {
+  if ((e = put_output(workdir, opath->valuestring, sha, &size, &eb))) {
     snprintf(err, errcap, "cannot store the output: %s", eb.msg);
     out = OUT_RETRY;
     goto done;
@@ -762,14 +824,14 @@ static enum outcome run_unpack(struct run *r, char *err, size_t errcap)
     files[nfiles].path = p->valuestring;
     nfiles++;
   }
-  /* store the members (moved into the store when it can adopt them) */
+  /* store the members (copied: a converter never hands the store an inode of its own) */
   for (int i = 0; i < nfiles; i++) {
     cJSON *fl = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(mfiles, i), "file");
     char local[PATH_MAX + 64];
     snprintf(local, sizeof local, "%s/%s", workdir, fl->valuestring);
     struct cb_errbuf eb = {{0}};
     uint64_t size = 0;
-    if ((e = store_put_file(store, local, shas[i], &size, &eb))) {
+    if ((e = put_output(workdir, local, shas[i], &size, &eb))) {
       snprintf(err, errcap, "cannot store member '%.200s': %s", files[i].path, eb.msg);
       out = OUT_RETRY;
       goto done;
@@ -854,7 +916,7 @@ static enum outcome run_depict(struct run *r, char *err, size_t errcap)
   char sha[65];
   uint64_t size = 0;
   struct cb_errbuf eb = {{0}};
-  if ((e = store_put_file(store, path->valuestring, sha, &size, &eb))) {
+  if ((e = put_output(workdir, path->valuestring, sha, &size, &eb))) {
     snprintf(err, errcap, "cannot store the depiction: %s", eb.msg);
     out = OUT_RETRY;
     goto done;
@@ -888,7 +950,9 @@ static enum outcome run_helper(struct run *r, const char *op, char *err, size_t 
   }
   cJSON_DeleteItemFromObjectCaseSensitive(req, "op");
   cJSON_AddStringToObject(req, "op", op);
-  struct pool_limits lim = {cfg.self_exe, cfg.timeout_s, cfg.worker_memory, cfg.data_dir};
+  char slot_dir[PATH_MAX];
+  slot_workdir(r->child->slot, slot_dir);
+  struct pool_limits lim = {cfg.self_exe, cfg.timeout_s, cfg.worker_memory, cfg.data_dir, slot_dir};
   cb_err e = pool_run(r->child, &lim, req, tick, r, &res, err, errcap);
   cJSON_Delete(req);
   if (e) {
@@ -988,7 +1052,11 @@ static void run_job(struct pool_child *child, struct cb_job *j)
 static void *worker(void *arg)
 {
   intptr_t idx = (intptr_t)arg;
-  struct pool_child child = {.to_child = -1, .from_child = -1};
+  struct pool_child child = {.to_child = -1, .from_child = -1, .slot = (int)idx};
+  char slot_dir[PATH_MAX];
+  slot_workdir((int)idx, slot_dir);
+  if ((mkdir(slot_dir, 0711) && errno != EEXIST) || chmod(slot_dir, 0711))
+    CB_LOG(CB_LOG_ERROR, "jobs", "cannot create %s: %s", slot_dir, strerror(errno));
   uint64_t last_recovery = 0;
   while (!atomic_load(&stopping)) {
     uint64_t now_ns = cb_mono_ns();
@@ -1015,6 +1083,11 @@ static void *worker(void *arg)
       idle_wait(1000);
       continue;
     }
+    /* a converter process serves one owner's jobs: whatever a file of one user did to
+     * it never meets the next user's files */
+    if (child.pid > 0 && strcmp(child.owner, j.owner_id))
+      pool_kill(&child);
+    snprintf(child.owner, sizeof child.owner, "%s", j.owner_id);
     run_job(&child, &j);
     db_job_clear(&j);
   }
@@ -1039,9 +1112,15 @@ cb_err jobs_start(const struct cb_jobs_config *c, struct store *s, struct cb_err
     cb_errf(eb, "cannot create %s: %s", work, strerror(errno));
     return CB_EIO;
   }
-  /* converters as another uid (confine.h) pass through the work folder to their own */
-  if (!geteuid() && chmod(work, 0711))
-    CB_LOG(CB_LOG_WARN, "jobs", "cannot open %s for the converters' uid: %s", work, strerror(errno));
+  /* converters run as other uids (confine.h): they pass through the data and work
+   * folders to their own (0711: no listing), and nothing else of the data folder is
+   * theirs to read, with or without a mount namespace (the database and uploads are
+   * 0600/0700 under the server's umask 077, the default blob folder 0700; a job's input
+   * is a link in its own folder) */
+  char blobs[PATH_MAX];
+  snprintf(blobs, sizeof blobs, "%s/blobs", cfg.data_dir);
+  if (!geteuid() && (chmod(cfg.data_dir, 0711) || chmod(work, 0711) || (chmod(blobs, 0700) && errno != ENOENT)))
+    CB_LOG(CB_LOG_WARN, "jobs", "cannot set the data folder's modes for the converters: %s", strerror(errno));
   confine_probe(cfg.data_dir);
   /* Everything running belongs to a previous process: queue it again now. */
   char now[CB_TIME_MAX];

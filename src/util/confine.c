@@ -36,7 +36,7 @@ struct mount_attr {
 
 static atomic_int probed = CONFINE_ALL;
 
-int confine_plan_init(struct confine_plan *p, const char *data_dir, uint64_t memory, int cpu_s)
+int confine_plan_init(struct confine_plan *p, const char *data_dir, const char *work_dir, uint64_t memory, int cpu_s)
 {
   memset(p, 0, sizeof *p);
   p->layers = confine_layers();
@@ -45,8 +45,10 @@ int confine_plan_init(struct confine_plan *p, const char *data_dir, uint64_t mem
   p->gid = getgid();
   p->memory = memory;
   p->cpu_s = cpu_s;
+  p->worker_uid = CONFINE_UID_BASE;
   if (snprintf(p->data_dir, sizeof p->data_dir, "%s", data_dir) >= (int)sizeof p->data_dir ||
-      snprintf(p->work_dir, sizeof p->work_dir, "%s/work", data_dir) >= (int)sizeof p->work_dir)
+      (work_dir ? snprintf(p->work_dir, sizeof p->work_dir, "%s", work_dir)
+                : snprintf(p->work_dir, sizeof p->work_dir, "%s/work", data_dir)) >= (int)sizeof p->work_dir)
     return -1;
   snprintf(p->uid_map, sizeof p->uid_map, "%u %u 1\n", (unsigned)p->uid, (unsigned)p->uid);
   snprintf(p->gid_map, sizeof p->gid_map, "%u %u 1\n", (unsigned)p->gid, (unsigned)p->gid);
@@ -115,7 +117,7 @@ static int jail(const struct confine_plan *p)
     return -1;
   if (mount("tmpfs", p->data_dir, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=64k,mode=0755"))
     return -1;
-  if (mkdir(p->work_dir, 0755) && errno != EEXIST)
+  if (mkdirs(p->work_dir))
     return -1;
   if (mount(fdpath, p->work_dir, NULL, MS_BIND, NULL))
     return -1;
@@ -128,6 +130,10 @@ static int jail(const struct confine_plan *p)
 int confine_child(const struct confine_plan *p)
 {
   int failed = 0;
+  umask(022); /* the server's own is 077: the folders made here must be walkable */
+  /* a session and process group of its own: no controlling terminal (TIOCSTI cannot
+   * type into the operator's), and the server ends it with every process it forked */
+  setsid();
   int want = p->layers;
   int userns = !p->as_root && (want & (CONFINE_UID | CONFINE_MOUNTNS | CONFINE_NETNS | CONFINE_IPCNS));
   if (userns) {
@@ -162,9 +168,18 @@ int confine_child(const struct confine_plan *p)
     if (setrlimit(RLIMIT_NPROC, &rl))
       failed |= CONFINE_LIMITS;
   }
+  if ((want & CONFINE_UID) && p->as_root && !(want & CONFINE_MOUNTNS)) {
+    /* no mount namespace to show it its folder: it keeps a descriptor of the folder,
+     * opened while it may, and reaches it through /proc/self/fd (worker.c), whatever
+     * modes the folders above it have */
+    int fd = open(p->work_dir, O_PATH | O_DIRECTORY);
+    if (fd < 0 || (fd != CONFINE_WORK_FD && (dup2(fd, CONFINE_WORK_FD) < 0 || close(fd))))
+      failed |= CONFINE_UID;
+  }
   if ((want & CONFINE_UID) && p->as_root) {
-    gid_t g = CONFINE_WORKER_GID;
-    if (setgroups(1, &g) || setresgid(g, g, g) || setresuid(CONFINE_WORKER_UID, CONFINE_WORKER_UID, CONFINE_WORKER_UID))
+    gid_t g = (gid_t)p->worker_uid;
+    uid_t u = p->worker_uid;
+    if (setgroups(1, &g) || setresgid(g, g, g) || setresuid(u, u, u))
       failed |= CONFINE_UID;
   }
   if ((want & CONFINE_NNP) && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
@@ -197,7 +212,7 @@ int confine_layers(void)
 int confine_probe(const char *data_dir)
 {
   struct confine_plan p;
-  if (confine_plan_init(&p, data_dir, 0, 3600)) {
+  if (confine_plan_init(&p, data_dir, NULL, 0, 3600)) {
     atomic_store(&probed, CONFINE_ALL & ~CONFINE_MOUNTNS);
     return confine_layers();
   }
@@ -245,7 +260,7 @@ int confine_seccomp(void)
     "brk", "msync", "mincore", "mlock", "munlock", "membarrier", "rt_sigaction", "rt_sigprocmask",
     "rt_sigreturn", "rt_sigsuspend", "rt_sigtimedwait", "sigaltstack", "kill", "tgkill", "tkill", "getpid",
     "getppid", "gettid", "getuid", "geteuid", "getgid", "getegid", "getgroups", "getresuid", "getresgid",
-    "getpgrp", "getpgid", "getsid", "setpgid", "clock_gettime", "clock_getres", "clock_nanosleep", "nanosleep",
+    "getpgrp", "getpgid", "getsid", "clock_gettime", "clock_getres", "clock_nanosleep", "nanosleep",
     "gettimeofday", "time", "times", "getrusage", "getrlimit", "prlimit64", "setrlimit", "sysinfo", "uname",
     "getrandom", "futex", "futex_waitv", "set_robust_list", "get_robust_list", "set_tid_address", "rseq",
     "sched_yield", "sched_getaffinity", "sched_setaffinity", "sched_getparam", "sched_getscheduler", "getcpu",

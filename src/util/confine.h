@@ -8,8 +8,8 @@
  *   mountns   a mount namespace where every filesystem is read-only, /tmp is a private
  *             tmpfs and the data folder is an empty tmpfs but for the work folder: no
  *             database, no blob, no upload, only the job's own folder with its input;
- *   uid       started as root: the unprivileged uid/gid 65534 (nobody); otherwise a user
- *             namespace that maps the server's own uid;
+ *   uid       started as root: an unprivileged uid/gid of its own (CONFINE_UID_BASE + the
+ *             job worker's number); otherwise a user namespace that maps the server's uid;
  *   limits    processes, open files, memory, CPU time, file size, no core dumps.
  * The server probes at start which layers the kernel (or a container runtime) allows and
  * starts anyway without the others, with one warning naming them; /readyz reports them. */
@@ -31,8 +31,13 @@ enum {
   CONFINE_ALL = (1 << 8) - 1,
 };
 
-#define CONFINE_WORKER_UID 65534
-#define CONFINE_WORKER_GID 65534
+/* Started as root, the converters of job worker N run as uid and gid CONFINE_UID_BASE + N:
+ * one uid per worker, so none can reach another's work folder, with or without a mount
+ * namespace. */
+#define CONFINE_UID_BASE 60600
+/* Without a mount namespace, the descriptor through which a converter of another uid
+ * reaches its work folder (as /proc/self/fd/250/...); CARBOY_WORKFD says so. */
+#define CONFINE_WORK_FD 250
 
 /* What the child needs, prepared by the parent (the child may only make system calls). */
 struct confine_plan {
@@ -40,15 +45,18 @@ struct confine_plan {
   int as_root;        /* euid 0: drop to CONFINE_WORKER_UID; else a user namespace */
   uid_t uid;          /* the server's uid and gid (the user namespace maps them) */
   gid_t gid;
+  uid_t worker_uid;   /* as root: the uid (and gid) to run as */
   char data_dir[4096];
-  char work_dir[4200]; /* data_dir/work */
+  char work_dir[4200]; /* the folder it sees: data_dir/work/wN, its worker's own */
   char uid_map[64], gid_map[64];
   uint64_t memory;     /* RLIMIT_AS (0: none) */
   int cpu_s;           /* RLIMIT_CPU soft */
 };
 
-/* Fills plan for data_dir; layers = every layer. The caller opens nothing. */
-int confine_plan_init(struct confine_plan *plan, const char *data_dir, uint64_t memory, int cpu_s);
+/* Fills plan for data_dir and the work folder it may see (NULL: data_dir/work); layers
+ * = what the probe found. */
+int confine_plan_init(struct confine_plan *plan, const char *data_dir, const char *work_dir, uint64_t memory,
+                      int cpu_s);
 /* In the child after fork, before exec: sets up plan->layers (but seccomp, which the
  * worker installs itself once it runs). Returns the layers it could not set up. */
 int confine_child(const struct confine_plan *plan);

@@ -117,7 +117,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     cursor_ok = !*end && offset >= 0;
   }
   if ((match || nwhere) && cursor_ok) {
-    struct db_search_q sq = {match, size % 3 == 1 ? "text" : NULL, size % 2 ? folder_id : NULL, where, nwhere, offset};
+    /* as an anonymous caller and as an administrator, in turn: the access filter runs in the query */
+    struct db_viewer viewer = {NULL, NULL, (int)(size % 4 == 0)};
+    struct db_search_q sq = {&viewer, match, size % 3 == 1 ? "text" : NULL, size % 2 ? folder_id : NULL, where,
+                             nwhere, offset};
     cb_err e = db_search(&sq, take, match);
     if (e) {
       fprintf(stderr, "carboy fuzz: db_search failed (%s) for match [%s]\n", cb_strerror(e), match ? match : "");

@@ -265,7 +265,7 @@ def test_completing_an_upload_into_a_deleted_folder_is_404(srv):
     assert tus_patch(srv, srv.tokens["alice"], loc, 0, b"1234").status_code == 204
     assert alice("DELETE", f"/folders/{home['id']}").status_code == 204
     problem(tus_patch(srv, srv.tokens["alice"], loc, 4, b"5678"), 404)
-    assert srv.api("GET", "/healthz").status_code in (200, 404)  # the server serves on
+    assert requests.get(srv.url + "/healthz", timeout=10).status_code == 200  # the server serves on
     assert srv.api("GET", "/me", token=srv.tokens["alice"]).status_code == 200
 
 
@@ -463,6 +463,15 @@ def test_a_disabled_editors_delegations_lapse(fresh):
     problem(s.api("GET", f"/folders/{f['id']}", token=te), 404)
     assert s.api("PATCH", f"/users/{bob['id']}", json={"disabled": False}).status_code == 200
     assert s.api("GET", f"/folders/{f['id']}", token=te).status_code == 200
+    # a disabled owner's own links and grants stop too, and come back with the account
+    link = s.api("POST", f"/folders/{f['id']}/links", token=ta, json={}).json()
+    assert requests.get(f"{s.url}/s/{link['token']}").status_code == 200
+    alice = [u for u in s.api("GET", "/users").json()["users"] if u["username"] == "alice"][0]
+    assert s.api("PATCH", f"/users/{alice['id']}", json={"disabled": True}).status_code == 200
+    problem(requests.get(f"{s.url}/s/{link['token']}"), 404)
+    problem(s.api("GET", f"/folders/{f['id']}", token=te), 404)
+    assert s.api("PATCH", f"/users/{alice['id']}", json={"disabled": False}).status_code == 200
+    assert requests.get(f"{s.url}/s/{link['token']}").status_code == 200
 
 
 def test_account_control_from_the_command_line(fresh):
@@ -723,10 +732,11 @@ def test_dead_targets_of_one_user_do_not_delay_another_users_webhook(fresh):
             time.sleep(0.1)
         arrived = [t for p, t in Receiver.got if p == "/quiet"]
         assert arrived, "the quiet user's delivery never arrived"
-        # it arrived while the dead target was still being waited on: no attempt at the dead
-        # target had been given up yet (each takes the 10 s timeout)
+        # it arrived while the dead target was still being waited on: the noisy user's
+        # ~75 deliveries to it take 10 s each, one at a time, minutes in all (0.8.0 made the
+        # quiet one wait behind them); ingesting the file and delivering take seconds
         assert conns, "no attempt reached the dead target"
-        assert arrived[0] - start < 10, arrived[0] - start
+        assert arrived[0] - start < 30, arrived[0] - start
         # one dead target is tried by one sender at a time, not by all of them
         first_ten = [t for _, t in conns if t - conns[0][1] < 9]
         assert len(first_ten) == 1, len(first_ten)
@@ -838,7 +848,10 @@ def test_a_converter_process_is_confined_in_every_layer(fresh):
     s = fresh(env={"CARBOY_TEST_CONVERTERS": "1", "CARBOY_ADMIN_PASSWORD": "a-secret-admin-password",
                    "AWS_SECRET_ACCESS_KEY": "a-secret-cloud-key"})
     ready = requests.get(s.url + "/readyz").json()
-    assert ready["converters"]["missing"] == "", ready  # this machine allows every layer
+    missing = ready["converters"]["missing"]
+    # every layer holds here; a chroot (as ../shared/tools/fresh-machine.sh makes) allows
+    # no mount namespace, and the converters reach their folder by descriptor instead
+    assert missing in ("", "mount namespace"), ready
     f = s.folder("confined")
     slow = s.put(f["id"], "watch.slow-test", b"4000")
     deadline = time.time() + 30
@@ -849,14 +862,20 @@ def test_a_converter_process_is_confined_in_every_layer(fresh):
     assert pids, "no converter process seen"
     mine = os.readlink(f"/proc/{s.proc.pid}/ns/net")
     for pid in pids:
-        status = dict(l.split(":", 1) for l in open(f"/proc/{pid}/status").read().splitlines() if ":" in l)
+        deadline = time.time() + 30  # the worker installs its filter once it runs (ASan starts slowly)
+        while True:
+            status = dict(l.split(":", 1) for l in open(f"/proc/{pid}/status").read().splitlines() if ":" in l)
+            if status["Seccomp"].strip() == "2" or time.time() > deadline:
+                break
+            time.sleep(0.1)
         assert status["NoNewPrivs"].strip() == "1" and status["Seccomp"].strip() == "2", status
         assert os.readlink(f"/proc/{pid}/ns/net") != mine
-        assert os.readlink(f"/proc/{pid}/ns/mnt") != os.readlink(f"/proc/{s.proc.pid}/ns/mnt")
+        if not missing:
+            assert os.readlink(f"/proc/{pid}/ns/mnt") != os.readlink(f"/proc/{s.proc.pid}/ns/mnt")
         assert os.readlink(f"/proc/{pid}/ns/ipc") != os.readlink(f"/proc/{s.proc.pid}/ns/ipc")
         uid = status["Uid"].split()
         if os.geteuid() == 0:
-            assert uid == ["65534"] * 4, uid
+            assert len(set(uid)) == 1 and int(uid[0]) >= 60600, uid  # a uid of its own
         else:
             assert os.readlink(f"/proc/{pid}/ns/user") != os.readlink(f"/proc/{s.proc.pid}/ns/user")
         env = open(f"/proc/{pid}/environ", "rb").read()
@@ -874,8 +893,8 @@ def test_a_converter_that_tries_to_escape_fails_its_job_and_harms_nothing(fresh)
     got = wait_file(s, bad["id"])
     assert got["status"] == "failed", got
     report = dict(part.split(": ", 1) for part in got["error"].split(": ", 1)[1].split("; "))
-    for attempt in ("write db", "read db", "connect", "environ", "write data", "write blobs", "write etc", "ptrace",
-                    "exec"):
+    for attempt in ("write db", "read db", "connect", "environ", "write data", "write blobs", "write etc", "signal",
+                    "ptrace", "exec"):
         assert report[attempt].startswith("refused ("), (attempt, report)
     bomb = [v for k, v in report.items() if k.startswith("fork bomb")]
     assert bomb and bomb[0].startswith("refused ("), report

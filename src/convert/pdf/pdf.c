@@ -146,7 +146,9 @@ static cb_err extract(const struct cb_convert_input *in, cJSON *result, cb_progr
   snprintf(textpath, sizeof textpath, "%s/text.txt", in->workdir);
   snprintf(thumbpath, sizeof thumbpath, "%s/preview.png", in->workdir);
 
-  abs = realpath(in->path, NULL);
+  /* an absolute path as it is: realpath would resolve /proc/self/fd/N (how a confined
+   * converter may reach its folder, worker.c) into folders it may not walk */
+  abs = in->path[0] == '/' ? strdup(in->path) : realpath(in->path, NULL);
   if (!abs) {
     snprintf(err, errcap, "cannot open the file");
     rc = CB_EIO;

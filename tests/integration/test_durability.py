@@ -51,9 +51,15 @@ def expected_sha(total):
 
 
 def test_one_gib_upload_in_bounded_memory(fresh):
-    s = fresh()
+    # Under AddressSanitizer freed blocks sit in a quarantine (256 MiB by default) before
+    # reuse, so a streaming loop's RSS there measures the sanitizer, not carboy: keep it
+    # small for this server (the plain build ignores ASAN_OPTIONS).
+    s = fresh(env={"ASAN_OPTIONS": "detect_leaks=1:abort_on_error=0:allocator_release_to_os_interval_ms=100:"
+                                   "quarantine_size_mb=4"})
     f = s.folder("big")
-    peak = [s.rss_kib()]
+    s.put(f["id"], "warm.raw", os.urandom(4 * CHUNK))  # threads, buffers and caches in place
+    base = s.rss_kib()
+    peak = [base]
     stop = threading.Event()
 
     def sample():
@@ -71,7 +77,8 @@ def test_one_gib_upload_in_bounded_memory(fresh):
     assert r.status_code == 201, r.text
     meta = r.json()
     assert meta["size"] == GIB and meta["sha256"] == expected_sha(GIB)
-    assert peak[0] < 64 * 1024, f"server RSS reached {peak[0]} KiB during a 1 GiB upload"
+    # bounded: the growth during the upload, not its size, and well under 1 GiB's 1048576 KiB
+    assert peak[0] - base < 32 * 1024, f"server RSS grew from {base} to {peak[0]} KiB during a 1 GiB upload"
     # and back, byte for byte, streamed
     h = hashlib.sha256()
     n = 0

@@ -118,8 +118,8 @@ static cb_err spin(const struct cb_convert_input *in, cJSON *r, cb_progress_fn p
   return CB_OK;
 }
 
-/* Tries what a parser exploit would: the file says "data=DATA_FOLDER" and "port=PORT"
- * (the server's). Fails with a report of each attempt, "NAME: refused (why)" or
+/* Tries what a parser exploit would: the file says "data=DATA_FOLDER", "port=PORT" and
+ * "pid=PID" (the server's; without it, the parent process). Fails with a report of each attempt, "NAME: refused (why)" or
  * "NAME: ESCAPED": write db, read db (the database), connect (the server's port on
  * loopback), environ (the server's /proc/PID/environ), write data / write blobs / write
  * etc (files outside its work folder), signal and ptrace (the server), exec (/bin/sh), fork bomb
@@ -136,6 +136,7 @@ static cb_err escape(const struct cb_convert_input *in, cJSON *r, cb_progress_fn
   (void)r, (void)p, (void)c;
   char data[1024] = "", line[1100];
   int port = 0;
+  pid_t server = getppid();
   FILE *f = fopen(in->path, "r");
   while (f && fgets(line, sizeof line, f)) {
     line[strcspn(line, "\n")] = '\0';
@@ -143,6 +144,8 @@ static cb_err escape(const struct cb_convert_input *in, cJSON *r, cb_progress_fn
       snprintf(data, sizeof data, "%s", line + 5);
     else if (!strncmp(line, "port=", 5))
       port = atoi(line + 5);
+    else if (!strncmp(line, "pid=", 4))
+      server = (pid_t)atoi(line + 4);
   }
   if (f)
     fclose(f);
@@ -170,7 +173,7 @@ static cb_err escape(const struct cb_convert_input *in, cJSON *r, cb_progress_fn
   }
   tried(e, n, "connect", ok, err);
   /* another process's environment: the server's */
-  snprintf(path, sizeof path, "/proc/%d/environ", (int)getppid());
+  snprintf(path, sizeof path, "/proc/%d/environ", (int)server);
   fd = open(path, O_RDONLY);
   err = errno;
   ok = 0;
@@ -197,13 +200,13 @@ static cb_err escape(const struct cb_convert_input *in, cJSON *r, cb_progress_fn
     }
   }
   /* signal the server */
-  ok = kill(getppid(), 0) == 0;
+  ok = kill(server, 0) == 0;
   tried(e, n, "signal", ok, errno);
   /* ptrace the server; run a program */
-  ok = ptrace(PTRACE_ATTACH, getppid(), NULL, NULL) == 0;
+  ok = ptrace(PTRACE_ATTACH, server, NULL, NULL) == 0;
   tried(e, n, "ptrace", ok, errno);
   if (ok)
-    ptrace(PTRACE_DETACH, getppid(), NULL, NULL);
+    ptrace(PTRACE_DETACH, server, NULL, NULL);
   pid_t sh = fork();
   if (sh == 0) {
     char *argv[] = {(char *)"/bin/sh", (char *)"-c", (char *)"exit 42", NULL};

@@ -280,6 +280,16 @@ static void handle(magic_t mime_cookie, magic_t desc_cookie, cJSON *req)
 
 int convert_worker_main(void)
 {
+  /* the last layers of the confinement the server set up (util/confine.h): the seccomp
+   * filter, then the PID namespace its children are born into */
+  const char *layers = getenv("CARBOY_CONFINE");
+  int want = layers ? atoi(layers) : 0;
+  if ((want & CONFINE_SECCOMP) && confine_seccomp()) {
+    fprintf(stderr, "carboy worker: the seccomp filter could not be installed\n");
+    return 126; /* never run half confined: the server names it */
+  }
+  if ((want & CONFINE_PIDNS) && confine_enter_pidns())
+    return 126;
   /* stdout is the protocol; anything a library prints goes to stderr instead. */
   int fd = dup(1);
   proto = fd >= 0 ? fdopen(fd, "w") : NULL;
@@ -288,16 +298,11 @@ int convert_worker_main(void)
   dup2(2, 1);
   const char *t = getenv("CARBOY_TEST_CONVERTERS");
   converter_enable_testing(t && !strcmp(t, "1"));
-  /* the last layer of the confinement the server set up (jobs/confine.h), once this
-   * process has loaded what it needs to start */
   const char *wd = getenv("CARBOY_WORKDIR"), *wfd = getenv("CARBOY_WORKFD");
   if (wd && wfd && strlen(wd) < sizeof view_server) {
     snprintf(view_server, sizeof view_server, "%s", wd);
     snprintf(view_here, sizeof view_here, "/proc/self/fd/%d", atoi(wfd));
   }
-  const char *layers = getenv("CARBOY_CONFINE");
-  if (layers && (atoi(layers) & CONFINE_SECCOMP) && confine_seccomp())
-    fprintf(stderr, "carboy worker: the seccomp filter could not be installed\n");
   magic_t mime_cookie = magic_open(MAGIC_MIME_TYPE);
   magic_t desc_cookie = magic_open(MAGIC_NONE);
   if (mime_cookie && magic_load(mime_cookie, NULL)) {

@@ -510,6 +510,8 @@ cb_err db_webhook_result(const char *id, int ok, const char *error, int disable_
 /* Pending deliveries of one webhook. */
 cb_err db_delivery_pending(const char *webhook_id, int64_t *n);
 cb_err db_webhook_delete(const char *owner_id, const char *id, const char *now); /* CB_ENOTFOUND */
+/* Turns an owner's webhook off (by hand) or on again (its failures forgotten). CB_ENOTFOUND */
+cb_err db_webhook_set_disabled(const char *owner_id, const char *id, int disabled, const char *now);
 
 struct cb_delivery {
   int64_t id;

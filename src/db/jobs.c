@@ -749,6 +749,19 @@ cb_err db_webhook_delete(const char *owner_id, const char *id, const char *now_t
   return e ? e : (db_changes() ? CB_OK : CB_ENOTFOUND);
 }
 
+cb_err db_webhook_set_disabled(const char *owner_id, const char *id, int disabled, const char *now_ts)
+{
+  /* on again: from a clean slate (no failures counted); off by hand: kept as it was
+   * when it is already off */
+  cb_err e = db_exec("UPDATE webhooks SET"
+                     " disabled_at = CASE WHEN ?3 THEN coalesce(disabled_at, ?4) END,"
+                     " disabled_reason = CASE WHEN ?3 THEN coalesce(disabled_reason, 'disabled by its owner') END,"
+                     " failures = CASE WHEN ?3 THEN failures ELSE 0 END"
+                     " WHERE id = ?1 AND owner_id = ?2 AND deleted_at IS NULL",
+                     "ssis", id, owner_id, (int64_t)(disabled != 0), now_ts);
+  return e ? e : (db_changes() ? CB_OK : CB_ENOTFOUND);
+}
+
 cb_err db_delivery_add(const char *webhook_id, const char *event, const char *payload, const char *when)
 {
   return db_exec("INSERT INTO deliveries(webhook_id, event, payload, next_attempt, created_at)"

@@ -222,6 +222,7 @@ int h_events(struct req *r);
 int h_webhooks_create(struct req *r);
 int h_webhooks_list(struct req *r);
 int h_webhooks_delete(struct req *r);
+int h_webhooks_patch(struct req *r);
 int h_file_text(struct req *r);
 int h_file_records(struct req *r);
 int h_record_get(struct req *r);

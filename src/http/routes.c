@@ -86,6 +86,7 @@ const struct route http_routes[] = {
   {"GET", "/api/v1/events", h_events, HTTP_READ},
   {"POST", "/api/v1/webhooks", h_webhooks_create, HTTP_WRITE},
   {"GET", "/api/v1/webhooks", h_webhooks_list, HTTP_READ},
+  {"PATCH", "/api/v1/webhooks/{id}", h_webhooks_patch, HTTP_WRITE},
   {"DELETE", "/api/v1/webhooks/{id}", h_webhooks_delete, HTTP_WRITE},
   {"OPTIONS", "/api/v1/uploads", h_tus_options, HTTP_PUBLIC},
   {"POST", "/api/v1/uploads", h_tus_create, HTTP_WRITE},

@@ -261,6 +261,66 @@ int h_webhooks_delete(struct req *r)
   return http_no_content(r, NULL);
 }
 
+struct one_hook {
+  const char *id;
+  cJSON *json;
+};
+
+static int find_hook(const struct cb_webhook *w, void *ctx)
+{
+  struct one_hook *h = ctx;
+  if (strcmp(w->id, h->id))
+    return 0;
+  h->json = json_webhook(w);
+  return 1;
+}
+
+/* {"disabled": false} turns a webhook on again (after CARBOY_WEBHOOK_DISABLE_AFTER
+ * failures, say); {"disabled": true} pauses it by hand. */
+int h_webhooks_patch(struct req *r)
+{
+  if (http_require_user(r))
+    return r->status;
+  cJSON *body = http_read_json(r);
+  if (!body)
+    return r->status;
+  int st = 0;
+  cJSON *it;
+  cJSON_ArrayForEach(it, body)
+  {
+    if (strcmp(it->string, "disabled")) {
+      st = http_problem(r, 400, it->string, "unknown field '%s': a webhook's URL, secret and events are fixed"
+                        " (create another); only 'disabled' changes", it->string);
+      goto out;
+    }
+  }
+  cJSON *dis = cJSON_GetObjectItemCaseSensitive(body, "disabled");
+  if (!cJSON_IsBool(dis)) {
+    st = http_problem(r, 400, "disabled", "field 'disabled' must be true or false");
+    goto out;
+  }
+  char now[CB_TIME_MAX];
+  cb_time_now_rfc3339(now, sizeof now);
+  cb_err e = cb_id_valid(r->params[0]) && !r->who.read_only
+               ? db_webhook_set_disabled(r->who.user_id, r->params[0], cJSON_IsTrue(dis), now)
+               : CB_ENOTFOUND;
+  if (e == CB_ENOTFOUND) {
+    st = http_problem(r, 404, NULL, "no webhook %s", r->params[0]);
+    goto out;
+  }
+  if (e) {
+    st = http_error(r, e, "cannot change the webhook");
+    goto out;
+  }
+  http_audit(r, cJSON_IsTrue(dis) ? "webhook.disable" : "webhook.enable", "webhook", r->params[0], NULL);
+  struct one_hook h = {r->params[0], NULL};
+  e = db_webhook_list(r->who.user_id, find_hook, &h);
+  st = h.json ? http_json(r, 200, h.json) : http_error(r, e ? e : CB_ENOTFOUND, "cannot read the webhook back");
+out:
+  cJSON_Delete(body);
+  return st ? st : r->status;
+}
+
 /* ---- the sender ---- */
 
 struct hooks {

@@ -145,6 +145,10 @@ int confine_child(const struct confine_plan *p)
     failed |= CONFINE_NETNS;
   if ((want & CONFINE_IPCNS) && !(failed & CONFINE_IPCNS) && unshare(CLONE_NEWIPC))
     failed |= CONFINE_IPCNS;
+  /* its children go into a PID namespace of their own (confine_enter_pidns, after exec):
+   * from there no process of the server's can be named, signalled or traced */
+  if ((want & CONFINE_PIDNS) && unshare(CLONE_NEWPID))
+    failed |= CONFINE_PIDNS;
   if ((want & CONFINE_MOUNTNS) && !(failed & CONFINE_MOUNTNS) && (unshare(CLONE_NEWNS) || jail(p)))
     failed |= CONFINE_MOUNTNS;
   if (want & CONFINE_LIMITS) {
@@ -191,11 +195,12 @@ int confine_child(const struct confine_plan *p)
 
 void confine_describe(int layers, char *out, size_t cap)
 {
-  static const char *const names[] = {"cleared environment", "no_new_privs", "seccomp filter", "network namespace",
-                                      "IPC namespace", "mount namespace", "separate uid", "resource limits"};
+  static const char *const names[] = {"cleared environment", "no_new_privs",   "seccomp filter",
+                                      "network namespace",   "IPC namespace",  "mount namespace",
+                                      "separate uid",        "resource limits", "PID namespace"};
   out[0] = '\0';
   size_t len = 0;
-  for (int i = 0; i < 8; i++)
+  for (int i = 0; i < (int)(sizeof names / sizeof names[0]); i++)
     if (layers & (1 << i)) {
       int n = snprintf(out + len, cap - len, "%s%s", len ? ", " : "", names[i]);
       if (n < 0 || (size_t)n >= cap - len)
@@ -223,13 +228,22 @@ int confine_probe(const char *data_dir)
     int failed = confine_child(&p);
     if (prctl(PR_GET_SECCOMP, 0, 0, 0, 0) < 0)
       failed |= CONFINE_SECCOMP;
-    _exit(failed & 0xff);
+    if (!(failed & CONFINE_PIDNS)) { /* a child there is that namespace's pid 1 */
+      pid_t k = fork();
+      if (k == 0)
+        _exit(getpid() == 1 ? 0 : 1);
+      int st = 0;
+      if (k < 0 || waitpid(k, &st, 0) != k || !WIFEXITED(st) || WEXITSTATUS(st))
+        failed |= CONFINE_PIDNS;
+    }
+    /* the environment is cleared at exec, never here: the other eight layers fit a status */
+    _exit((failed >> 1) & 0xff);
   }
   int status = 0;
   if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
     missing = CONFINE_ALL & ~CONFINE_ENV;
   else
-    missing = WEXITSTATUS(status);
+    missing = WEXITSTATUS(status) << 1;
   atomic_store(&probed, CONFINE_ALL & ~missing);
   if (missing) {
     char what[256];
@@ -291,4 +305,46 @@ int confine_seccomp(void)
     rc = seccomp_load(f);
   seccomp_release(f);
   return rc ? -1 : 0;
+}
+
+/* ---- the PID namespace, in the worker ---- */
+
+/* Waits for pid, then ends as it ended. A namespace's init cannot end by a signal it
+ * sends itself, so it ends with 128 + the signal, and the process above it (outside
+ * the namespace) turns that back into the signal. */
+static _Noreturn void end_as(pid_t pid, int init)
+{
+  int st = 0;
+  while (waitpid(pid, &st, 0) < 0)
+    if (errno != EINTR)
+      _exit(125);
+  int sig = WIFSIGNALED(st) ? WTERMSIG(st) : 0;
+  if (!sig && !init && WEXITSTATUS(st) > 128 && WEXITSTATUS(st) < 128 + 65)
+    sig = WEXITSTATUS(st) - 128;
+  if (!sig)
+    _exit(WEXITSTATUS(st));
+  if (init)
+    _exit(128 + sig);
+  signal(sig, SIG_DFL);
+  raise(sig);
+  _exit(128 + sig);
+}
+
+int confine_enter_pidns(void)
+{
+  pid_t init = fork();
+  if (init < 0)
+    return -1;
+  if (init > 0) {
+    close(0), close(1); /* the protocol is the worker's alone: its end is the server's EOF */
+    end_as(init, 0);
+  }
+  pid_t worker = fork();
+  if (worker < 0)
+    _exit(127);
+  if (worker > 0) {
+    close(0), close(1);
+    end_as(worker, 1);
+  }
+  return 0;
 }

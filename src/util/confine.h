@@ -5,6 +5,8 @@
  *             no ptrace, no mounts, no namespaces, no kernel keyrings, modules or bpf;
  *   netns     a network namespace of its own (no interface but a loopback that is down);
  *   ipcns     an IPC namespace of its own;
+ *   pidns     a PID namespace of its own: it sees (and signals) no process but its own;
+ *             the worker runs there under a small init of its own (worker.c);
  *   mountns   a mount namespace where every filesystem is read-only, /tmp is a private
  *             tmpfs and the data folder is an empty tmpfs but for the work folder: no
  *             database, no blob, no upload, only the job's own folder with its input;
@@ -28,7 +30,8 @@ enum {
   CONFINE_MOUNTNS = 1 << 5,
   CONFINE_UID = 1 << 6,
   CONFINE_LIMITS = 1 << 7,
-  CONFINE_ALL = (1 << 8) - 1,
+  CONFINE_PIDNS = 1 << 8,
+  CONFINE_ALL = (1 << 9) - 1,
 };
 
 /* Started as root, the converters of job worker N run as uid and gid CONFINE_UID_BASE + N:
@@ -68,5 +71,11 @@ int confine_layers(void);
 void confine_describe(int layers, char *out, size_t cap);
 /* In the worker, once it runs: installs the seccomp filter. 0, or -1. */
 int confine_seccomp(void);
+/* In the worker, when its children are in a PID namespace of their own (CONFINE_PIDNS):
+ * forks that namespace's init, which forks the process that returns (the worker proper,
+ * never pid 1, whose default signal actions a namespace's init lacks). The two above it
+ * wait for it and end as it ended (a signal too), so the server sees the worker's own
+ * exit. Returns 0 in the worker proper, -1 when no fork was possible. */
+int confine_enter_pidns(void);
 
 #endif

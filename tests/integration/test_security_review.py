@@ -781,6 +781,20 @@ def test_webhooks_are_capped_per_user_bounded_per_queue_and_disabled_when_failin
         s.put(f["id"], "after.txt", b"x", headers={"Authorization": f"Bearer {t}"})
         time.sleep(3)
         assert len([p for p, _ in Receiver.got if p == "/fail"]) == n
+        # its owner turns it on again (from a clean slate); nobody else can, nor change more
+        problem(s.api("PATCH", f"/webhooks/{failing['id']}", json={"disabled": False}), 404)  # the admin's token
+        problem(s.api("PATCH", f"/webhooks/{failing['id']}", token=t, json={"disabled": "no"}), 400)
+        problem(s.api("PATCH", f"/webhooks/{failing['id']}", token=t, json={"url": "http://example.org/"}), 400)
+        on = s.api("PATCH", f"/webhooks/{failing['id']}", token=t, json={"disabled": False})
+        assert on.status_code == 200, on.text
+        assert on.json()["disabled"] is False and on.json()["failures"] == 0 and "disabled_reason" not in on.json()
+        s.put(f["id"], "again.txt", b"x", headers={"Authorization": f"Bearer {t}"})
+        deadline = time.time() + 30
+        while time.time() < deadline and len([p for p, _ in Receiver.got if p == "/fail"]) == n:
+            time.sleep(0.2)
+        assert len([p for p, _ in Receiver.got if p == "/fail"]) > n, "no attempt after it was turned on again"
+        off = s.api("PATCH", f"/webhooks/{failing['id']}", token=t, json={"disabled": True}).json()
+        assert off["disabled"] is True and off["disabled_reason"]
         for bad in ({"CARBOY_WEBHOOK_ALLOW": "bogus"}, {"CARBOY_WEBHOOK_QUEUE": "0"}):
             r = subprocess.run([BIN, "serve", "--data", s.data + "-z"], env={**s.env, **bad}, capture_output=True,
                                text=True, timeout=30)
@@ -833,15 +847,32 @@ def test_readers_that_never_read_are_cut_and_others_are_answered(fresh):
 
 # ---- 7. converters are confined for real ----
 
-def worker_pids(s):
-    """The server's converter processes (its children running `carboy worker`)."""
+def children(pid):
     out = []
-    for task in os.listdir(f"/proc/{s.proc.pid}/task"):
+    try:
+        for task in os.listdir(f"/proc/{pid}/task"):
+            try:
+                out += [int(p) for p in open(f"/proc/{pid}/task/{task}/children").read().split()]
+            except OSError:
+                pass
+    except OSError:
+        pass
+    return out
+
+
+def worker_pids(s):
+    """The server's converter processes: every process below it running `carboy worker`
+    (a worker, and in a PID namespace the init above it and its own children)."""
+    out, todo = [], children(s.proc.pid)
+    while todo:
+        pid = todo.pop()
         try:
-            out += open(f"/proc/{s.proc.pid}/task/{task}/children").read().split()
+            if open(f"/proc/{pid}/cmdline", "rb").read().split(b"\0")[1:2] == [b"worker"]:
+                out.append(pid)
+                todo += children(pid)
         except OSError:
             pass
-    return [int(p) for p in out if open(f"/proc/{p}/cmdline", "rb").read().split(b"\0")[1:2] == [b"worker"]]
+    return out
 
 
 def test_a_converter_process_is_confined_in_every_layer(fresh):
@@ -852,6 +883,7 @@ def test_a_converter_process_is_confined_in_every_layer(fresh):
     # every layer holds here; a chroot (as ../shared/tools/fresh-machine.sh makes) allows
     # no mount namespace, and the converters reach their folder by descriptor instead
     assert missing in ("", "mount namespace"), ready
+    assert "PID namespace" in ready["converters"]["confined_by"], ready
     f = s.folder("confined")
     slow = s.put(f["id"], "watch.slow-test", b"4000")
     deadline = time.time() + 30
@@ -861,6 +893,18 @@ def test_a_converter_process_is_confined_in_every_layer(fresh):
         time.sleep(0.1)
     assert pids, "no converter process seen"
     mine = os.readlink(f"/proc/{s.proc.pid}/ns/net")
+    deadline = time.time() + 30
+    while time.time() < deadline and len(pids) < 3:  # the worker, its init, their parent
+        time.sleep(0.1)
+        pids = worker_pids(s)
+    assert len(pids) >= 3, pids
+    # the worker proper and its init live in a PID namespace of their own, where the
+    # server's pid names nothing
+    inner = [p for p in pids if os.readlink(f"/proc/{p}/ns/pid") != os.readlink(f"/proc/{s.proc.pid}/ns/pid")]
+    assert len(inner) >= 2, pids
+    for pid in inner:
+        nspid = open(f"/proc/{pid}/status").read().split("NSpid:")[1].split("\n")[0].split()
+        assert len(nspid) == 2 and int(nspid[1]) in (1, 2), nspid
     for pid in pids:
         deadline = time.time() + 30  # the worker installs its filter once it runs (ASan starts slowly)
         while True:
@@ -889,7 +933,7 @@ def test_a_converter_that_tries_to_escape_fails_its_job_and_harms_nothing(fresh)
     f = s.folder("escape")
     db = os.path.join(s.data, "carboy.db")
     before = os.path.getsize(db)
-    bad = s.put(f["id"], "x.escape-test", f"data={s.data}\nport={s.port}\n".encode())
+    bad = s.put(f["id"], "x.escape-test", f"data={s.data}\nport={s.port}\npid={s.proc.pid}\n".encode())
     got = wait_file(s, bad["id"])
     assert got["status"] == "failed", got
     report = dict(part.split(": ", 1) for part in got["error"].split(": ", 1)[1].split("; "))

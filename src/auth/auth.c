@@ -138,11 +138,18 @@ cb_err auth_account_set(const char *user_id, int disabled, int is_admin, const c
     e = db_user_set_admin(u.id, is_admin);
   if (!e && password && !(e = db_user_set_password(u.id, hash)))
     e = db_user_sessions_delete(u.id, &out->sessions_ended);
+  int64_t admins = 0; /* again inside the transaction: two changes at once cannot both pass */
+  if (!e && !(e = db_user_active_admins(&admins)) && admins < 1)
+    e = CB_EFORBIDDEN;
   if (!e)
     e = db_commit();
   sodium_memzero(hash, sizeof hash);
   if (e) {
     db_rollback();
+    if (e == CB_EFORBIDDEN) {
+      cb_errf(eb, "'%s' is the last administrator: make another one first", u.username);
+      return CB_ECONFLICT;
+    }
     cb_errf(eb, "cannot change the user: %s", cb_strerror(e));
     return e;
   }
@@ -173,6 +180,10 @@ cb_err auth_account_delete(const char *user_id, const char *heir_id, struct cb_e
     return CB_EINVAL;
   }
   e = db_user_delete(u.id, heir_id);
+  if (e == CB_EFORBIDDEN) {
+    cb_errf(eb, "'%s' is the last administrator: make another one first", u.username);
+    return CB_ECONFLICT;
+  }
   if (e == CB_ECONFLICT) {
     int64_t folders = 0, files = 0;
     db_user_owned(u.id, &folders, &files);

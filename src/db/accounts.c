@@ -1,6 +1,7 @@
 /* Named queries for users, groups, sessions, API tokens, grants, share links, the
  * caller's standing on an object, and the audit log. */
 #include <sqlite3.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "db/db.h"
@@ -160,6 +161,47 @@ cb_err db_user_owned(const char *id, int64_t *folders, int64_t *files)
   return CB_OK;
 }
 
+/* Top-level names are unique per owner: before the heir takes them over, each of the
+ * account's top-level folders whose name the heir already uses is renamed "NAME (from
+ * USERNAME)", or "NAME (from USERNAME) 2" and so on where that is taken too. */
+static cb_err clear_top_names(const char *id, const char *heir)
+{
+  for (int guard = 0; guard < 100000; guard++) {
+    sqlite3_stmt *st = db_query("SELECT f.id, f.name, u.username FROM folders f JOIN users u ON u.id = f.owner_id"
+                                " WHERE f.owner_id = ?1 AND f.parent_id IS NULL AND f.deleted_at IS NULL AND EXISTS"
+                                " (SELECT 1 FROM folders g WHERE g.owner_id = ?2 AND g.parent_id IS NULL"
+                                " AND g.deleted_at IS NULL AND g.name = f.name) LIMIT 1",
+                                "ss", id, heir);
+    cb_err e = db_one_row(st);
+    if (e == CB_ENOTFOUND)
+      return CB_OK;
+    if (e)
+      return e;
+    char fid[CB_ID_LEN + 1], name[1100], user[300];
+    DB_COPY(st, 0, fid);
+    DB_COPY(st, 1, name);
+    DB_COPY(st, 2, user);
+    sqlite3_reset(st);
+    int done = 0;
+    for (int k = 1; !done && k < 10000; k++) {
+      char to[1500];
+      if (k == 1)
+        snprintf(to, sizeof to, "%s (from %s)", name, user);
+      else
+        snprintf(to, sizeof to, "%s (from %s) %d", name, user, k);
+      e = db_exec("UPDATE folders SET name = ?1 WHERE id = ?2 AND NOT EXISTS (SELECT 1 FROM folders g"
+                  " WHERE g.owner_id IN (?3, ?4) AND g.parent_id IS NULL AND g.deleted_at IS NULL AND g.name = ?1)",
+                  "ssss", to, fid, id, heir);
+      if (e)
+        return e;
+      done = db_changes() > 0;
+    }
+    if (!done)
+      return CB_ECONFLICT;
+  }
+  return CB_EIO;
+}
+
 cb_err db_user_delete(const char *id, const char *heir)
 {
   char ts[CB_TIME_MAX];
@@ -167,7 +209,9 @@ cb_err db_user_delete(const char *id, const char *heir)
   cb_err e = db_begin();
   if (e)
     return e;
-  if (heir) {
+  if (heir)
+    e = clear_top_names(id, heir);
+  if (!e && heir) {
     /* what it owned, deleted or not, and the grants and links it made on those, go to
      * the heir (as the owner's, they stay firm) */
     static const char *const moves[] = {
@@ -202,6 +246,9 @@ cb_err db_user_delete(const char *id, const char *heir)
   };
   for (size_t i = 0; !e && i < sizeof drops / sizeof drops[0]; i++)
     e = db_exec(drops[i], "ss", id, ts);
+  int64_t admins = 0;
+  if (!e && !(e = db_user_active_admins(&admins)) && admins < 1)
+    e = CB_EFORBIDDEN; /* the last administrator who acts (checked in the transaction) */
   if (!e)
     e = db_commit();
   if (e)

@@ -408,8 +408,12 @@ def test_deleting_an_account_that_owns_data_needs_a_new_owner(fresh):
     x = s.put(f["id"], "x.txt", b"bob's bytes", headers={"Authorization": f"Bearer {tb}"})
     g = s.api("POST", f"/folders/{f['id']}/grants", token=tb, json={"username": "alice", "role": "viewer"})
     assert g.status_code == 201
+    # alice already has top-level folders of the names bob's carry (and of the first rename)
+    for name in ("bobs-data", "shared", "shared (from bob)"):
+        assert s.api("POST", "/folders", token=ta, json={"name": name}).status_code == 201
+    sh = s.api("POST", "/folders", token=tb, json={"name": "shared"}).json()
     body = problem(s.api("DELETE", f"/users/{bob['id']}"), 409)
-    assert "1 folders and 1 files" in body["detail"]
+    assert "2 folders and 1 files" in body["detail"]
     assert s.api("GET", "/me", token=tb).status_code == 200  # nothing happened
     problem(s.api("DELETE", f"/users/{bob['id']}", params={"transfer_to": "nobody-here"}), 400)
     assert s.api("DELETE", f"/users/{bob['id']}", params={"transfer_to": "alice"}).status_code == 204
@@ -418,6 +422,10 @@ def test_deleting_an_account_that_owns_data_needs_a_new_owner(fresh):
     assert "bob" not in [u["username"] for u in s.api("GET", "/users").json()["users"]]
     got = s.api("GET", f"/folders/{f['id']}", token=ta)
     assert got.status_code == 200 and got.json()["owner"]["id"] == alice["id"]
+    assert got.json()["name"] == "bobs-data (from bob)"  # renamed where the names met, nothing lost
+    assert s.api("GET", f"/folders/{sh['id']}", token=ta).json()["name"] == "shared (from bob) 2"
+    tops = sorted(x["name"] for x in s.api("GET", "/folders", token=ta).json()["folders"])
+    assert tops == ["bobs-data", "bobs-data (from bob)", "shared", "shared (from bob)", "shared (from bob) 2"], tops
     assert s.api("GET", f"/files/{x['id']}/content", token=ta).content == b"bob's bytes"
     # the name is free again, and the new bob sees nothing of the old one's
     s.user("bob", PW + "-new")

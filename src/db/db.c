@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -37,6 +38,9 @@ struct db_thread {
   const char *sql[STMT_CACHE];
   sqlite3_stmt *stmt[STMT_CACHE];
   int n;
+  /* jobs this thread created, for their "queued" events once committed (db_jobs_created) */
+  char (*jobs)[CB_ID_LEN + 1];
+  int njobs, committed, capjobs;
 };
 static _Thread_local struct db_thread *tl;
 
@@ -206,13 +210,54 @@ cb_err db_begin(void)
 
 cb_err db_commit(void)
 {
-  return db_exec("COMMIT", "");
+  cb_err e = db_exec("COMMIT", "");
+  if (!e && tl)
+    tl->committed = tl->njobs;
+  return e;
 }
 
 void db_rollback(void)
 {
   if (tl && !sqlite3_get_autocommit(tl->db))
     db_exec("ROLLBACK", "");
+  if (tl)
+    tl->njobs = tl->committed;
+}
+
+/* At most this many jobs wait for their event per thread (a bulk import that never
+ * wakes the queue); beyond it the events are skipped, never the jobs. */
+#define JOBS_NOTED_MAX 100000
+
+void db_note_job_created(const char *id)
+{
+  if (!tl || tl->njobs >= JOBS_NOTED_MAX)
+    return;
+  if (tl->njobs == tl->capjobs) {
+    int cap = tl->capjobs ? tl->capjobs * 2 : 16;
+    void *grown = realloc(tl->jobs, (size_t)cap * sizeof *tl->jobs);
+    if (!grown)
+      return;
+    tl->jobs = grown;
+    tl->capjobs = cap;
+  }
+  snprintf(tl->jobs[tl->njobs++], CB_ID_LEN + 1, "%s", id);
+  if (sqlite3_get_autocommit(tl->db)) /* no transaction: it stands already */
+    tl->committed = tl->njobs;
+}
+
+int db_jobs_created(char (**ids)[CB_ID_LEN + 1])
+{
+  *ids = NULL;
+  if (!tl || !tl->committed)
+    return 0;
+  int n = tl->committed;
+  *ids = malloc((size_t)n * sizeof **ids);
+  if (*ids)
+    memcpy(*ids, tl->jobs, (size_t)n * sizeof **ids);
+  memmove(tl->jobs, tl->jobs + n, (size_t)(tl->njobs - n) * sizeof *tl->jobs);
+  tl->njobs -= n;
+  tl->committed = 0;
+  return *ids ? n : 0;
 }
 
 void db_thread_close(void)
@@ -222,6 +267,7 @@ void db_thread_close(void)
   for (int i = 0; i < tl->n; i++)
     sqlite3_finalize(tl->stmt[i]);
   sqlite3_close(tl->db);
+  free(tl->jobs);
   free(tl);
   tl = NULL;
 }

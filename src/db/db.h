@@ -343,6 +343,9 @@ typedef int (*db_job_cb)(const struct cb_job *j, void *ctx);
 /* Inserts a queued job (id, type, owner_id, inputs, params, output_folder_id,
  * max_attempts taken from j) and its job_files rows for the input ids. */
 cb_err db_job_create(const struct cb_job *j, const char *const *input_ids, int ninputs);
+/* The jobs this thread created in committed transactions since it last asked (an upload's
+ * ingest, a conversion's): *ids (free() it) and their count. jobs_wake() announces them. */
+int db_jobs_created(char (**ids)[CB_ID_LEN + 1]);
 cb_err db_job_get(const char *id, struct cb_job *out);
 /* Newest first; owner_id NULL lists every job; state NULL any state; before_id is the
  * cursor (exclusive; NULL from the newest). */

@@ -74,6 +74,8 @@ void db_bind_viewer(sqlite3_stmt *st, const struct db_viewer *v);
 struct cb_job;
 /* Inserts a queued job inside the caller's transaction. */
 cb_err db_job_insert_tx(const struct cb_job *j, const char *const *input_ids, int n);
+/* Notes a job this thread created, for db_jobs_created once its transaction commits. */
+void db_note_job_created(const char *id);
 /* db_file_put's work inside the caller's transaction; the file's id goes to id. */
 cb_err db_file_put_tx(const char *folder_id, const char *name, const char *owner_id,
                       const char *sha256, int64_t size, const char *media_type, const char *kind,

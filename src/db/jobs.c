@@ -67,6 +67,8 @@ cb_err db_job_insert_tx(const struct cb_job *j, const char *const *input_ids, in
   for (int i = 0; !e && i < n; i++)
     e = db_exec("INSERT OR IGNORE INTO job_files(job_id, file_id, role) VALUES (?, ?, 'input')", "ss",
                 j->id, input_ids[i]);
+  if (!e)
+    db_note_job_created(j->id);
   return e;
 }
 

@@ -190,11 +190,7 @@ int h_jobs_create(struct req *r)
       char loc[128];
       snprintf(loc, sizeof loc, "/api/v1/jobs/%s", j.id);
       const char *hdr[] = {"Location", loc, NULL};
-      /* "queued" goes out before a worker is woken, so streams see events in order */
-      char data[256];
-      snprintf(data, sizeof data, "{\"id\":\"%s\",\"type\":\"%s\",\"state\":\"queued\",\"progress\":0}", j.id, type);
-      events_publish("job", j.owner_id, ids && k ? ids[0] : NULL, j.id, data);
-      jobs_wake();
+      jobs_wake(); /* announces it "queued" first, so streams see events in order */
       http_audit(r, "job.create", "job", j.id, type);
       st = http_json_extra(r, 202, json_job(&stored), hdr);
       db_job_clear(&stored);

@@ -79,8 +79,22 @@ const char *jobs_instance(void)
   return instance;
 }
 
+static void publish_job(const struct cb_job *j, const char *state, double progress, const char *error);
+
 void jobs_wake(void)
 {
+  /* what this thread queued goes out as "queued" before a worker can take it, so that
+   * streams and webhooks see every job's events in order, whatever made the job */
+  char(*ids)[CB_ID_LEN + 1] = NULL;
+  int n = db_jobs_created(&ids);
+  for (int i = 0; i < n; i++) {
+    struct cb_job j;
+    if (!db_job_get(ids[i], &j)) {
+      publish_job(&j, "queued", 0, NULL);
+      db_job_clear(&j);
+    }
+  }
+  free(ids);
   pthread_mutex_lock(&wake_lock);
   /* More wake-ups than workers would only cost empty claims after a burst. Broadcast:
    * a signal was seen to leave an idle worker asleep now and then (a lost wake-up). */

@@ -202,6 +202,11 @@ def test_events_stream_progress(srv):
     assert any(d["state"] == "running" and 0 < d["progress"] < 1 for d in mine), mine
     files = [d["status"] for k, d in events if k == "file" and d["id"] == meta["id"]]
     assert files[-1] == "processed", files
+    # the upload's own ingest job is announced "queued" too, once, before it runs
+    ingest = [d for k, d in events if k == "job" and d.get("inputs") == [meta["id"]] and d["type"] == "ingest"]
+    states = [d["state"] for d in ingest]
+    assert states.count("queued") == 1 and states[0] == "queued" and states[-1] == "succeeded", states
+    assert [d["state"] for d in mine].count("queued") == 1
     # nobody else's events: a fresh user's stream shows none of these
     srv.user("events-outsider", "outsider-pass-2")
     tok = srv.make_token("events-outsider", "outsider-pass-2")

@@ -8,6 +8,7 @@
  * It runs under the limits the parent set (memory, CPU time, file size); a crash or a hang
  * costs this process, never the server. Nothing but protocol goes to stdout. */
 #include <magic.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -161,7 +162,8 @@ static void handle_unpack(cJSON *req)
     answer_error("malformed request");
     return;
   }
-  struct unpack_limits lim = {UNPACK_MAX_TOTAL, UNPACK_MAX_ENTRIES, UNPACK_MAX_RATIO, UNPACK_RATIO_FROM};
+  struct unpack_limits lim = {.max_total = UNPACK_MAX_TOTAL, .max_entries = UNPACK_MAX_ENTRIES, .max_ratio = UNPACK_MAX_RATIO,
+                              .ratio_from = UNPACK_RATIO_FROM, .max_member = 0};
   if (cJSON_IsNumber(max_total) && max_total->valuedouble >= 0 && max_total->valuedouble < (double)lim.max_total)
     lim.max_total = (uint64_t)max_total->valuedouble;
   if (cJSON_IsNumber(max_member) && max_member->valuedouble >= 1)
@@ -278,6 +280,51 @@ static void handle(magic_t mime_cookie, magic_t desc_cookie, cJSON *req)
   answer(e, msg, result);
 }
 
+#if CB_UNDER_ASAN
+/* ASan's soft RSS limit (pool.c sets it) is watched by a thread of ASan's that a fork does
+ * not carry over, and this process is forked into its PID namespace: so a thread of ours
+ * watches instead, and ends the process the way running out of memory does. */
+static long rss_limit_pages;
+
+static void *watch_rss(void *arg)
+{
+  (void)arg;
+  for (;;) {
+    long size = 0, resident = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (f) {
+      if (fscanf(f, "%ld %ld", &size, &resident) != 2)
+        resident = 0;
+      fclose(f);
+    }
+    if (resident > rss_limit_pages) {
+      flockfile(proto); /* no other line begins after this one */
+      static const char msg[] = "\n{\"ok\":false,\"exit\":true,\"error\":\"the converter ran out of memory\"}\n";
+      fflush(proto);
+      if (write(fileno(proto), msg, sizeof msg - 1) < 0)
+        _exit(1);
+      _exit(0);
+    }
+    struct timespec ts = {0, 20 * 1000000};
+    nanosleep(&ts, NULL);
+  }
+  return NULL;
+}
+
+static void watch_memory(void)
+{
+  const char *o = getenv("ASAN_OPTIONS"), *m = o ? strstr(o, "soft_rss_limit_mb=") : NULL;
+  long mb = m ? atol(m + strlen("soft_rss_limit_mb=")) : 0;
+  long page = sysconf(_SC_PAGESIZE);
+  pthread_t t;
+  if (mb <= 0 || page <= 0)
+    return;
+  rss_limit_pages = mb * (1048576 / page);
+  if (!pthread_create(&t, NULL, watch_rss, NULL))
+    pthread_detach(t);
+}
+#endif
+
 int convert_worker_main(void)
 {
   /* the last layers of the confinement the server set up (util/confine.h): the seccomp
@@ -296,6 +343,9 @@ int convert_worker_main(void)
   if (!proto)
     return 1;
   dup2(2, 1);
+#if CB_UNDER_ASAN
+  watch_memory();
+#endif
   const char *t = getenv("CARBOY_TEST_CONVERTERS");
   converter_enable_testing(t && !strcmp(t, "1"));
   const char *wd = getenv("CARBOY_WORKDIR"), *wfd = getenv("CARBOY_WORKFD");

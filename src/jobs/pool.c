@@ -18,17 +18,6 @@
 
 #define MAX_LINE (64u << 20)
 
-#if defined(__SANITIZE_ADDRESS__)
-#define UNDER_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define UNDER_ASAN 1
-#endif
-#endif
-#ifndef UNDER_ASAN
-#define UNDER_ASAN 0
-#endif
-
 void pool_kill(struct pool_child *c)
 {
   if (c->pid > 0) {
@@ -64,7 +53,7 @@ static cb_err spawn(struct pool_child *c, const struct pool_limits *lim)
 {
   int in[2], out[2];
   struct confine_plan *plan = calloc(1, sizeof *plan);
-  if (!plan || confine_plan_init(plan, lim->data_dir, lim->work_dir, UNDER_ASAN ? 0 : lim->memory, lim->timeout_s + 5)) {
+  if (!plan || confine_plan_init(plan, lim->data_dir, lim->work_dir, CB_UNDER_ASAN ? 0 : lim->memory, lim->timeout_s + 5)) {
     free(plan);
     return CB_ENOMEM;
   }
@@ -114,7 +103,7 @@ static cb_err spawn(struct pool_child *c, const struct pool_limits *lim)
     if (env_passed(environ[i]))
       envp[k++] = environ[i];
   char rss_opt[512] = "";
-  if (UNDER_ASAN) {
+  if (CB_UNDER_ASAN) {
     /* ASan reserves terabytes of address space, so RLIMIT_AS cannot bound it; its own
      * soft RSS limit does the same job (NULL from malloc, as RLIMIT_AS gives). A converter
      * that crashes on purpose should crash plainly, not in ASan's SEGV handler. */
@@ -171,7 +160,7 @@ static void describe_exit(struct pool_child *c, const struct pool_limits *lim, c
     snprintf(err, cap, "the converter process could not be confined (see /readyz)");
   else
     snprintf(err, cap, "the converter exited unexpectedly (code %d)%s", WIFEXITED(status) ? WEXITSTATUS(status) : -1,
-             UNDER_ASAN ? " (memory limit?)" : "");
+             CB_UNDER_ASAN ? " (memory limit?)" : "");
 }
 
 /* CPU seconds (user + system, rounded up) process pid has used, or -1. */

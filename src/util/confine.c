@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "util/log.h"
+#include "util/util.h"
 
 #ifndef MOUNT_ATTR_RDONLY
 #define MOUNT_ATTR_RDONLY 0x00000001
@@ -282,7 +283,7 @@ int confine_seccomp(void)
     "memfd_create", "copy_file_range", "sendfile", "splice", "tee", "shmget", "shmat", "shmdt", "shmctl",
     "timer_create", "timer_settime", "timer_gettime", "timer_delete", "timerfd_create", "timerfd_settime",
     "timerfd_gettime", "alarm", "setitimer", "getitimer", "pause", "personality",
-#if defined(__SANITIZE_ADDRESS__)
+#if CB_UNDER_ASAN
     "ptrace", /* LeakSanitizer stops the process's own threads with it */
 #endif
   };

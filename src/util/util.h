@@ -35,6 +35,19 @@ uint64_t cb_mono_ns(void);
 /* Writes all n bytes to fd (retrying short writes and EINTR): 0, or -1 with errno. */
 int cb_write_all(int fd, const void *buf, size_t n);
 
+/* 1 in a build with AddressSanitizer (the test build): RLIMIT_AS cannot bound such a
+ * process, so the memory limit takes another way there (jobs/pool.c, convert/worker.c) */
+#if defined(__SANITIZE_ADDRESS__)
+#define CB_UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define CB_UNDER_ASAN 1
+#endif
+#endif
+#ifndef CB_UNDER_ASAN
+#define CB_UNDER_ASAN 0
+#endif
+
 #define CB_ID_LEN 24 /* hex characters; buffers need CB_ID_LEN + 1 */
 /* A new random opaque id (96 bits from the OS's CSPRNG). */
 cb_err cb_id_new(char out[CB_ID_LEN + 1]);

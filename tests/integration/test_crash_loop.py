@@ -237,6 +237,19 @@ def metric(s, name):
     return int(m.group(1))
 
 
+def wait_idle(s, timeout):
+    """Until no job is queued or running (carboy_jobs in /metrics)."""
+    deadline = time.time() + timeout
+    while True:
+        text = requests.get(s.url + "/metrics", timeout=10).text
+        busy = sum(int(n) for st, n in re.findall(r'^carboy_jobs\{state="(\w+)"\} (\d+)$', text, re.M)
+                   if st in ("queued", "running"))
+        if not busy:
+            return
+        assert time.time() < deadline, f"{busy} jobs still queued or running after {timeout} s"
+        time.sleep(0.2)
+
+
 def wait_terminal(s, path, states, timeout):
     deadline = time.time() + timeout
     while True:
@@ -290,8 +303,16 @@ def test_crash_loop(tmp_path):
 
         s.env["CARBOY_ORPHAN_GRACE"] = "0"
         s.start()
+        # the jobs left from before the kill run again now and write temporary files and new
+        # blobs of their own: what was left before the restart must be gone at once, and
+        # nothing may be left once the queue is idle
+        files, rows, tmp_now, parts = store_state(data)
+        assert not set(tmp) & set(tmp_now), f"temporary files survived the sweep: {sorted(set(tmp) & set(tmp_now))}"
+        assert not parts, parts
+        assert not (orphans & files) - rows, f"orphans survived the sweep: {sorted((orphans & files) - rows)[:5]}"
+        wait_idle(s, 300)
         files, rows, tmp, parts = store_state(data)
-        assert files <= rows, f"orphans survived the sweep: {sorted(files - rows)[:5]}"
+        assert files <= rows, f"blobs in the store without a row: {sorted(files - rows)[:5]}"
         assert not tmp and not parts, (tmp, parts)
         assert metric(s, "carboy_orphan_blobs_removed_total") == len(orphans)
 

@@ -18,12 +18,17 @@ static int may_share(struct req *r, const char *type, const char *id)
   return 0;
 }
 
+/* The JSON body of a change to how an object is shared, once the caller may share it;
+ * NULL when it has been answered already. */
+static cJSON *share_body(struct req *r, const char *type)
+{
+  return may_share(r, type, r->params[0]) ? NULL : http_read_json(r);
+}
+
 static int set_visibility(struct req *r, const char *type)
 {
   const char *id = r->params[0];
-  if (may_share(r, type, id))
-    return r->status;
-  cJSON *body = http_read_json(r);
+  cJSON *body = share_body(r, type);
   if (!body)
     return r->status;
   const char *vis = NULL;
@@ -89,9 +94,7 @@ static cJSON *json_grant(const struct cb_grant *g)
 static int create_grant(struct req *r, const char *type)
 {
   const char *id = r->params[0];
-  if (may_share(r, type, id))
-    return r->status;
-  cJSON *body = http_read_json(r);
+  cJSON *body = share_body(r, type);
   if (!body)
     return r->status;
   const char *user_id = NULL, *group_id = NULL, *username = NULL, *group = NULL, *role = NULL;
@@ -161,27 +164,6 @@ out:
 int h_folder_grants_create(struct req *r) { return create_grant(r, "folder"); }
 int h_file_grants_create(struct req *r) { return create_grant(r, "file"); }
 
-static int add_grant(const struct cb_grant *g, void *ctx)
-{
-  cJSON_AddItemToArray(ctx, json_grant(g));
-  return 0;
-}
-
-static int list_grants(struct req *r, const char *type)
-{
-  if (may_share(r, type, r->params[0]))
-    return r->status;
-  cJSON *o = cJSON_CreateObject();
-  cb_err e = db_grant_list(type, r->params[0], add_grant, cJSON_AddArrayToObject(o, "grants"));
-  if (e) {
-    cJSON_Delete(o);
-    return http_error(r, e, "cannot list grants");
-  }
-  return http_json(r, 200, o);
-}
-
-int h_folder_grants_list(struct req *r) { return list_grants(r, "folder"); }
-int h_file_grants_list(struct req *r) { return list_grants(r, "file"); }
 
 static int delete_grant(struct req *r, const char *type)
 {
@@ -249,9 +231,7 @@ static int parse_expiry(const char *in, char *out)
 static int create_link(struct req *r, const char *type)
 {
   const char *id = r->params[0];
-  if (may_share(r, type, id))
-    return r->status;
-  cJSON *body = http_read_json(r);
+  cJSON *body = share_body(r, type);
   if (!body)
     return r->status;
   const char *exp = NULL;
@@ -286,27 +266,37 @@ out:
 int h_folder_links_create(struct req *r) { return create_link(r, "folder"); }
 int h_file_links_create(struct req *r) { return create_link(r, "file"); }
 
+static int add_grant(const struct cb_grant *g, void *ctx)
+{
+  cJSON_AddItemToArray(ctx, json_grant(g));
+  return 0;
+}
+
 static int add_link(const struct cb_link *l, void *ctx)
 {
   cJSON_AddItemToArray(ctx, json_link(l));
   return 0;
 }
 
-static int list_links(struct req *r, const char *type)
+/* GET .../grants and .../links: who may share the object sees how it is shared. */
+static int list_shares(struct req *r, const char *type, int links)
 {
   if (may_share(r, type, r->params[0]))
     return r->status;
   cJSON *o = cJSON_CreateObject();
-  cb_err e = db_link_list(type, r->params[0], add_link, cJSON_AddArrayToObject(o, "links"));
+  cJSON *arr = cJSON_AddArrayToObject(o, links ? "links" : "grants");
+  cb_err e = links ? db_link_list(type, r->params[0], add_link, arr) : db_grant_list(type, r->params[0], add_grant, arr);
   if (e) {
     cJSON_Delete(o);
-    return http_error(r, e, "cannot list links");
+    return http_error(r, e, links ? "cannot list links" : "cannot list grants");
   }
   return http_json(r, 200, o);
 }
 
-int h_folder_links_list(struct req *r) { return list_links(r, "folder"); }
-int h_file_links_list(struct req *r) { return list_links(r, "file"); }
+int h_folder_grants_list(struct req *r) { return list_shares(r, "folder", 0); }
+int h_file_grants_list(struct req *r) { return list_shares(r, "file", 0); }
+int h_folder_links_list(struct req *r) { return list_shares(r, "folder", 1); }
+int h_file_links_list(struct req *r) { return list_shares(r, "file", 1); }
 
 int h_link_delete(struct req *r)
 {

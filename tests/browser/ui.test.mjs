@@ -5,7 +5,7 @@
 // open the SDF's records and depiction, search by text and by substructure, share with a
 // second user who then sees it, download a conversion. No console errors are allowed on
 // any page. Screenshots of the main pages go to CARBOY_SCREENSHOTS (default
-// build-results/screenshots); docs/screenshots/ holds the ones the README shows.
+// build-results/screenshots); docs/screenshots/ holds the ones the README and docs/UI.md show.
 //
 //   node --test tests/browser/*.test.mjs   (CARBOY_BIN picks the binary, default build/carboy)
 import { test, before, after } from 'node:test';

@@ -1,16 +1,99 @@
-"""The README's promises to a new user: the quick tour runs as pasted against a real server,
-the run command installs what running needs and not the test tools, every external test
-input is listed with its package (and a missing one is named in one line), and the test
-command's summary counts each failure once."""
+"""The README's promises to a new user: it is short and leads into docs/ by links that all
+resolve, the quick tour runs as pasted against a real server, the run command installs what
+running needs and not the test tools, every external test input is listed with its package
+(and a missing one is named in one line), and the test command's summary counts each failure
+once."""
+import glob
 import os
 import re
 import subprocess
+import unicodedata
 import zipfile
 
 from conftest import ADMIN_PASSWORD, ROOT
 
 README = os.path.join(ROOT, "README.md")
 PY = "/usr/bin/python3"
+
+
+DOCS = ("ARCHITECTURE.md", "CONFIGURATION.md", "API.md", "OPERATIONS.md", "UI.md", "SECURITY.md",
+        "TESTING.md", "RELIABILITY.md", "BENCHMARKS.md", "CHANGELOG.md")
+
+
+def test_readme_is_short_and_leads_into_docs():
+    text = open(README).read()
+    assert len(text.splitlines()) <= 300, len(text.splitlines())
+    # the two commands of a fresh machine, and the tour
+    assert "bash scripts/run.sh " in text and "bash scripts/test.sh " in text and "## Quick tour" in text
+    for name in DOCS:
+        assert f"](docs/{name})" in text, name
+
+
+def slug(heading):
+    """The anchor GitHub gives a heading (github-slugger): inline markup dropped, lower case,
+    punctuation and symbols removed, spaces made hyphens."""
+    text = re.sub(r"!?\[([^\]]*)\]\([^)]*\)", r"\1", heading)  # a link: its text
+    text = text.replace("`", "").lower()
+    kept = "".join(c for c in text if c in " -_" or unicodedata.category(c)[0] in "LNM")
+    return kept.replace(" ", "-")
+
+
+def anchors(path):
+    seen, out, fence = {}, set(), False
+    for line in open(path):
+        if line.startswith("```"):
+            fence = not fence
+        m = None if fence else re.match(r"^#{1,6} +(.*?) *#* *$", line.rstrip("\n"))
+        if m:
+            s = slug(m.group(1))
+            n = seen.get(s, 0)
+            seen[s] = n + 1
+            out.add(s if n == 0 else f"{s}-{n}")
+    return out
+
+
+def relative_links(path):
+    """(line number, target) of every relative link and image outside code."""
+    fence = False
+    for no, line in enumerate(open(path), 1):
+        if line.startswith("```"):
+            fence = not fence
+            continue
+        if fence:
+            continue
+        line = re.sub(r"`[^`]*`", "code", line)
+        for target in re.findall(r"\]\(([^)\s]+)\)", line):
+            if not re.match(r"^[a-z][a-z0-9+.-]*:", target):  # not http:, https:, mailto:
+                yield no, target
+
+
+def test_every_relative_link_in_the_readme_and_docs_resolves():
+    files = [README] + sorted(glob.glob(os.path.join(ROOT, "docs", "*.md")))
+    assert len(files) >= 9
+    checked, broken = 0, []
+    for path in files:
+        for no, target in relative_links(path):
+            checked += 1
+            where = f"{os.path.relpath(path, ROOT)}:{no}: {target}"
+            file_part, _, anchor = target.partition("#")
+            dest = os.path.normpath(os.path.join(os.path.dirname(path), file_part)) if file_part else path
+            if not os.path.exists(dest):
+                broken.append(where + " (no such file)")
+            elif anchor and not (dest.endswith(".md") and anchor in anchors(dest)):
+                broken.append(where + " (no such heading)")
+    assert checked > 50, checked
+    assert not broken, "\n".join(broken)
+
+
+def test_the_link_check_sees_broken_links(tmp_path):
+    assert slug("Where a newcomer adds …") == "where-a-newcomer-adds-"
+    assert slug("Converter confinement (`src/util/confine.c`)") == "converter-confinement-srcutilconfinec"
+    assert slug("0.9.0 — unreleased (issues 15 and 16)") == "090--unreleased-issues-15-and-16"
+    doc = tmp_path / "a.md"
+    doc.write_text("# A\n\n## Two words\n\n[ok](#two-words) [bad](#three) [gone](missing.md)\n"
+                   "```\n[in code](nowhere.md)\n```\n`[inline](nowhere.md)` [web](https://example.org/x)\n")
+    assert anchors(str(doc)) == {"a", "two-words"}
+    assert [t for _, t in relative_links(str(doc))] == ["#two-words", "#three", "missing.md"]
 
 
 def tour_block():

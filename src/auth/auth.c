@@ -222,7 +222,7 @@ cb_err auth_ensure_admin(const char *password, int *created, char *generated, si
   if (!password || !*password) {
     unsigned char raw[16];
     randombytes_buf(raw, sizeof raw);
-    cb_base64_encode(raw, 12, pw, 1); /* 16 url-safe characters */
+    sodium_bin2base64(pw, sizeof pw, raw, 12, sodium_base64_VARIANT_URLSAFE_NO_PADDING); /* 16 characters */
     password = pw;
     if (generated && cap > strlen(pw))
       snprintf(generated, cap, "%s", pw);
@@ -244,7 +244,7 @@ static cb_err new_secret(const char *prefix, size_t nbytes, char *out, size_t ca
   if (nbytes > sizeof raw || cap < strlen(prefix) + (nbytes * 4 + 2) / 3 + 1)
     return CB_EINVAL;
   randombytes_buf(raw, nbytes);
-  cb_base64_encode(raw, nbytes, enc, 1);
+  sodium_bin2base64(enc, sizeof enc, raw, nbytes, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
   snprintf(out, cap, "%s%s", prefix, enc);
   sodium_memzero(raw, sizeof raw);
   return CB_OK;
@@ -382,9 +382,7 @@ static int stale(const struct throttle *t, int64_t now_ms)
 
 static struct throttle *throttle_slot(const char *key, int64_t now_ms, int create)
 {
-  uint32_t h = 2166136261u;
-  for (const unsigned char *p = (const unsigned char *)key; *p; p++)
-    h = (h ^ *p) * 16777619u;
+  uint32_t h = cb_fnv1a(key);
   for (int i = 0; i < 16; i++) {
     struct throttle *t = &throttles[(h + (uint32_t)i) % THROTTLE_SLOTS];
     if (!strcmp(t->key, key))
@@ -478,7 +476,7 @@ static void make_dummy(void)
   char pw[33];
   unsigned char raw[16];
   randombytes_buf(raw, sizeof raw);
-  cb_base64_encode(raw, sizeof raw, pw, 1);
+  sodium_bin2base64(pw, sizeof pw, raw, sizeof raw, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
   auth_hash_password(pw, dummy_hash, sizeof dummy_hash);
 }
 

@@ -38,6 +38,9 @@ struct converter_desc {
   /* How sure (0..100) the converter is that it reads this content: 0 = no. head is the
    * start of the file (up to 64 KiB). */
   int (*sniff)(const unsigned char *head, size_t len, const struct cb_convert_input *in);
+  /* The kind a file of this name (one of suffixes) gets, when it is not always kind;
+   * NULL: kind. */
+  const char *(*name_kind)(const char *name);
 };
 
 struct converter_ops {
@@ -60,6 +63,9 @@ struct converter {
 const struct converter *converter_find(const unsigned char *head, size_t len,
                                        const struct cb_convert_input *in);
 const struct converter *converter_by_name(const char *name);
+/* The kind a file is given by its name alone, before a converter reads it (uploads guess
+ * it so): that of the first converter whose suffixes name it, else "other". */
+const char *converter_kind_of_name(const char *name);
 void converter_enable_testing(int on);
 
 /* Helpers for converters building their result. */

@@ -64,6 +64,16 @@ const struct converter *converter_by_name(const char *name)
   return !strcmp(name, conv_generic.desc->name) ? &conv_generic : NULL;
 }
 
+const char *converter_kind_of_name(const char *name)
+{
+  for (size_t i = 0; i < sizeof registry / sizeof registry[0]; i++) {
+    const struct converter_desc *d = registry[i]->desc;
+    if (suffix_is(name, d->suffixes))
+      return d->name_kind ? d->name_kind(name) : d->kind;
+  }
+  return "other";
+}
+
 static cJSON *props(cJSON *result)
 {
   cJSON *p = cJSON_GetObjectItemCaseSensitive(result, "properties");

@@ -25,7 +25,7 @@
     (void)h, (void)l;                                                                       \
     return suffix_is(in->name, id##_suffixes) ? 100 : 0;                                    \
   }                                                                                         \
-  static const struct converter_desc id##_desc = {#id, "other", id##_suffixes, id##_sniff}; \
+  static const struct converter_desc id##_desc = {#id, "other", id##_suffixes, id##_sniff, NULL}; \
   static const struct converter_ops id##_ops = {fn, NULL, NULL};                                        \
   const struct converter conv_##id = {&id##_desc, &id##_ops};
 

@@ -22,19 +22,6 @@ static int sniff(const unsigned char *head, size_t len, const struct cb_convert_
   return 0;
 }
 
-/* Length of the valid UTF-8 sequence at p (1..4), 0 if invalid, -1 if cut off by end. */
-static int utf8_seq(const unsigned char *p, size_t avail)
-{
-  if (p[0] < 0x80)
-    return 1;
-  int n = (p[0] & 0xe0) == 0xc0 ? 2 : (p[0] & 0xf0) == 0xe0 ? 3 : (p[0] & 0xf8) == 0xf0 ? 4 : 0;
-  if (!n)
-    return 0;
-  if ((size_t)n > avail)
-    return -1;
-  return cb_utf8_valid((const char *)p, (size_t)n) ? n : 0;
-}
-
 struct counts {
   uint64_t lines, words, chars, bytes, written, invalid;
 };
@@ -64,7 +51,7 @@ static cb_err scan(const struct cb_convert_input *in, const char *outpath, uint6
     size_t avail = carry + n, i = 0;
     int eof = n == 0;
     while (i < avail) {
-      int k = utf8_seq(buf + i, avail - i);
+      int k = cb_utf8_next((const char *)buf + i, avail - i, NULL);
       if (k < 0 && !eof)
         break; /* finish the sequence with the next read */
       unsigned char c = buf[i];
@@ -144,7 +131,7 @@ static cb_err convert(const struct cb_convert_input *in, const char *to, const c
 }
 
 static const char *const targets[] = {"txt", NULL};
-static const struct converter_desc desc = {"text", "text", suffixes, sniff};
+static const struct converter_desc desc = {"text", "text", suffixes, sniff, NULL};
 static const struct converter_ops ops = {extract, convert, targets};
 const struct converter conv_text = {&desc, &ops};
 
@@ -162,6 +149,6 @@ static cb_err generic_extract(const struct cb_convert_input *in, cJSON *result, 
   return CB_OK;
 }
 
-static const struct converter_desc generic_desc = {"generic", NULL, NULL, NULL};
+static const struct converter_desc generic_desc = {"generic", NULL, NULL, NULL, NULL};
 static const struct converter_ops generic_ops = {generic_extract, NULL, NULL};
 const struct converter conv_generic = {&generic_desc, &generic_ops};

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "convert/converter.h"
 #include "http/http.h"
 #include "util/log.h"
 
@@ -19,23 +20,6 @@ int http_load_file(struct req *r, const char *id, enum cb_access need, struct cb
   return e ? http_access_error(r, e, "file", id) : 0;
 }
 
-/* A first guess from the name; the ingest job (by content) has the last word. */
-static const struct {
-  const char *suffix, *kind;
-} kinds[] = {
-  {".mol", "structure"}, {".sdf", "structure"}, {".sd", "structure"}, {".smi", "structure"},
-  {".smiles", "structure"}, {".inchi", "structure"}, {".mol2", "structure"},
-  {".pdb", "structure"}, {".xyz", "structure"}, {".cml", "structure"},
-  {".rxn", "reaction"}, {".rdf", "reaction"}, {".rsmi", "reaction"}, {".cif", "crystal"},
-  {".mmcif", "crystal"}, {".mcif", "crystal"},
-  {".png", "image"}, {".jpg", "image"}, {".jpeg", "image"}, {".tif", "image"},
-  {".tiff", "image"}, {".pdf", "pdf"}, {".docx", "office"}, {".xlsx", "office"},
-  {".pptx", "office"}, {".odt", "office"}, {".ods", "office"}, {".odp", "office"},
-  {".csv", "table"}, {".tsv", "table"}, {".zip", "archive"}, {".tar", "archive"},
-  {".gz", "archive"}, {".tgz", "archive"}, {".bz2", "archive"}, {".xz", "archive"},
-  {".txt", "text"}, {".md", "text"}, {".json", "text"}, {".xml", "text"}, {".log", "text"},
-};
-
 static const struct {
   const char *suffix, *media;
 } extra_media[] = {
@@ -47,23 +31,13 @@ static const struct {
   {".inchi", "chemical/x-inchi"},
 };
 
-static int has_suffix(const char *name, const char *suffix)
-{
-  size_t n = strlen(name), s = strlen(suffix);
-  return n > s && !strcasecmp(name + n - s, suffix);
-}
-
 void http_guess_type(const char *name, const char *client_type, char *media, size_t mcap,
                      char *kind, size_t kcap)
 {
-  snprintf(kind, kcap, "other");
-  for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
-    if (has_suffix(name, kinds[i].suffix)) {
-      snprintf(kind, kcap, "%s", kinds[i].kind);
-      break;
-    }
+  /* a first guess from the name; the ingest job (by content) has the last word */
+  snprintf(kind, kcap, "%s", converter_kind_of_name(name));
   for (size_t i = 0; i < sizeof extra_media / sizeof extra_media[0]; i++)
-    if (has_suffix(name, extra_media[i].suffix)) {
+    if (suffix_is(name, (const char *const[]){extra_media[i].suffix, NULL})) {
       snprintf(media, mcap, "%s", extra_media[i].media);
       return;
     }

@@ -1,4 +1,5 @@
 /* JSON shapes of folders and files, and the opaque list cursor. */
+#include <sodium.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -121,28 +122,32 @@ int json_opt_string(struct req *r, cJSON *obj, const char *name, const char **ou
   return 1;
 }
 
+/* cursors are URL-safe base64 without padding, so they go into a query as they are */
+#define CURSOR_BASE64 sodium_base64_VARIANT_URLSAFE_NO_PADDING
+
 void http_cursor_encode(const char *kind, const char *name, char *out, size_t cap)
 {
   char raw[CB_NAME_MAX + 8];
   int n = snprintf(raw, sizeof raw, "%s:%s", kind, name);
-  if (n < 0 || (size_t)n >= sizeof raw || cap < ((size_t)n + 2) / 3 * 4 + 1) {
+  if (n < 0 || (size_t)n >= sizeof raw || cap < sodium_base64_ENCODED_LEN((size_t)n, CURSOR_BASE64)) {
     out[0] = '\0';
     return;
   }
-  cb_base64_encode((const unsigned char *)raw, (size_t)n, out, 1);
+  sodium_bin2base64(out, cap, (const unsigned char *)raw, (size_t)n, CURSOR_BASE64);
 }
 
 int http_cursor_decode(const char *cursor, char *kind, char *name, size_t cap)
 {
   unsigned char raw[CB_NAME_MAX + 8];
-  long n = cb_base64_decode(cursor, strlen(cursor), raw, sizeof raw - 1);
-  if (n < 2 || raw[1] != ':')
+  size_t n;
+  if (sodium_base642bin(raw, sizeof raw - 1, cursor, strlen(cursor), NULL, &n, NULL, CURSOR_BASE64) || n < 2 ||
+      raw[1] != ':')
     return -1;
   raw[n] = '\0';
-  if (memchr(raw, 0, (size_t)n) || (size_t)n - 2 >= cap)
+  if (memchr(raw, 0, n) || n - 2 >= cap)
     return -1;
   *kind = (char)raw[0];
-  memcpy(name, raw + 2, (size_t)n - 2);
+  memcpy(name, raw + 2, n - 2);
   name[n - 2] = '\0';
   return 0;
 }

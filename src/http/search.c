@@ -12,6 +12,7 @@
 
 #include "http/http.h"
 #include "http/parse.h"
+#include "util/hash.h"
 
 #define MAX_CANDIDATES 20000
 #define MATCH_BATCH 2000
@@ -40,10 +41,7 @@ struct access_cache {
 
 static int may_see(struct access_cache *ac, const char *file_id)
 {
-  uint32_t h = 2166136261u;
-  for (const char *p = file_id; *p; p++)
-    h = (h ^ (unsigned char)*p) * 16777619u;
-  int slot = (int)(h % 256);
+  int slot = (int)(cb_fnv1a(file_id) % 256);
   if (!strcmp(ac->ids[slot], file_id))
     return ac->ok[slot];
   enum cb_role role;

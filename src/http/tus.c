@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sodium.h>
 #include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -114,6 +115,17 @@ int h_tus_options(struct req *r)
   return 204;
 }
 
+/* Standard base64 (RFC 4648 section 4), as tus sends metadata values and checksums, with
+ * its padding or without: the number of bytes decoded into out, or -1. */
+static long base64_std(const char *in, size_t len, unsigned char *out, size_t cap)
+{
+  size_t n;
+  if (sodium_base642bin(out, cap, in, len, NULL, &n, NULL, sodium_base64_VARIANT_ORIGINAL) &&
+      sodium_base642bin(out, cap, in, len, NULL, &n, NULL, sodium_base64_VARIANT_ORIGINAL_NO_PADDING))
+    return -1;
+  return (long)n;
+}
+
 /* Finds key in an Upload-Metadata header ("k1 base64,k2 base64") and decodes it. */
 static int metadata_value(const char *meta, const char *key, char *out, size_t cap)
 {
@@ -130,7 +142,7 @@ static int metadata_value(const char *meta, const char *key, char *out, size_t c
         out[0] = '\0';
         return 1;
       }
-      long n = cb_base64_decode(sp + 1, len - nlen - 1, (unsigned char *)out, cap - 1);
+      long n = base64_std(sp + 1, len - nlen - 1, (unsigned char *)out, cap - 1);
       if (n < 0 || memchr(out, 0, (size_t)n))
         return -1;
       out[n] = '\0';
@@ -351,7 +363,7 @@ static int parse_checksum(struct req *r, struct cb_hash **h, unsigned char *want
   if (strcmp(algo, "sha256") && strcmp(algo, "sha1") && strcmp(algo, "md5"))
     return http_problem(r, 400, "Upload-Checksum", "checksum algorithm '%s' is not supported"
                         " (sha256, sha1, md5)", algo);
-  long n = cb_base64_decode(sp + 1, strlen(sp + 1), want, 64);
+  long n = base64_std(sp + 1, strlen(sp + 1), want, 64);
   if (n <= 0)
     return http_problem(r, 400, "Upload-Checksum", "the checksum is not valid base64");
   *wantlen = (size_t)n;
@@ -557,4 +569,9 @@ int tus_metadata_get(const char *meta, const char *key, char *out, size_t cap)
 int tus_parse_number(const char *s, uint64_t *out)
 {
   return parse_u64(s, out);
+}
+
+long tus_base64_decode(const char *in, size_t len, unsigned char *out, size_t cap)
+{
+  return base64_std(in, len, out, cap);
 }

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -209,7 +210,7 @@ cb_err store_put_commit(struct store_put *p, char sha256[65], uint64_t *size, st
     store_put_abort(p);
     return CB_ESTORE;
   }
-  cb_hex(md, 32, sha256);
+  sodium_bin2hex(sha256, 65, md, 32);
   if (fault.on && fault.op == FAULT_COMMIT && fault_after_passed() && fault_take("commit")) {
     cb_errf(eb, "injected fault at commit: %s", cb_strerror(fault.err));
     store_put_abort(p);
@@ -277,7 +278,7 @@ cb_err store_put_file(struct store *s, const char *path, char sha256[65], uint64
       e = CB_ESTORE;
     cb_hash_free(h);
     if (!e) {
-      cb_hex(md, 32, sha256);
+      sodium_bin2hex(sha256, 65, md, 32);
       e = s->ops->adopt_file(s->state, path, sha256, eb);
       if (e != CB_EINVAL) /* CB_EINVAL: another file system; copy instead */
         goto done;
@@ -497,7 +498,7 @@ cb_err store_put_commit_expect(struct store_put *p, const char *sha256, uint64_t
     store_put_abort(p);
     return CB_EINVAL;
   }
-  cb_hex(md, 32, got);
+  sodium_bin2hex(got, sizeof got, md, 32);
   if (strcmp(got, sha256)) {
     cb_errf(eb, "content hashes to %s, not %s", got, sha256);
     store_put_abort(p);
@@ -580,7 +581,7 @@ cb_err store_hash_blob(struct store *s, const char *sha256, char out[65], uint64
   if (!e && cb_hash_final(c.hash, md) != 32)
     e = CB_ESTORE;
   if (!e)
-    cb_hex(md, 32, out);
+    sodium_bin2hex(out, 65, md, 32);
   cb_hash_free(c.hash);
   return e;
 }

@@ -2,6 +2,7 @@
 
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <sodium.h>
 #include <string.h>
 #include <stdlib.h>
 
@@ -53,7 +54,7 @@ void cb_sha256_hex(const void *p, size_t n, char out[CB_SHA256_HEX])
   unsigned char md[32];
   unsigned len = 0;
   EVP_Digest(p, n, md, &len, EVP_sha256(), NULL);
-  cb_hex(md, 32, out);
+  sodium_bin2hex(out, CB_SHA256_HEX, md, 32);
 }
 
 void cb_hmac_sha256_hex(const char *key, const void *data, size_t n, char out[CB_SHA256_HEX])
@@ -61,5 +62,13 @@ void cb_hmac_sha256_hex(const char *key, const void *data, size_t n, char out[CB
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned len = 0;
   HMAC(EVP_sha256(), key, (int)strlen(key), data, n, md, &len);
-  cb_hex(md, 32, out);
+  sodium_bin2hex(out, CB_SHA256_HEX, md, 32);
+}
+
+uint32_t cb_fnv1a(const char *s)
+{
+  uint32_t h = 2166136261u;
+  for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+    h = (h ^ *p) * 16777619u;
+  return h;
 }

@@ -1,7 +1,9 @@
-/* Streaming digests through OpenSSL's EVP (which uses the CPU's SHA instructions). */
+/* Streaming digests through OpenSSL's EVP (which uses the CPU's SHA instructions), and
+ * FNV-1a for in-memory tables. */
 #ifndef CB_HASH_H
 #define CB_HASH_H
 #include <stddef.h>
+#include <stdint.h>
 
 #include "util/err.h"
 
@@ -20,5 +22,8 @@ void cb_sha256_hex(const void *p, size_t n, char out[CB_SHA256_HEX]);
 
 /* HMAC-SHA256 of data under key, as hex. */
 void cb_hmac_sha256_hex(const char *key, const void *data, size_t n, char out[CB_SHA256_HEX]);
+
+/* 32-bit FNV-1a of a string: a table slot's hash, not a digest (cheap, not keyed). */
+uint32_t cb_fnv1a(const char *s);
 
 #endif

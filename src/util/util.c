@@ -1,9 +1,11 @@
 #include "util/util.h"
 
 #include <errno.h>
+#include <iconv.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sodium.h>
 #include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
@@ -162,23 +164,13 @@ cb_err cb_id_new(char out[CB_ID_LEN + 1])
   cb_err e = cb_random_bytes(raw, sizeof raw);
   if (e)
     return e;
-  cb_hex(raw, sizeof raw, out);
+  sodium_bin2hex(out, CB_ID_LEN + 1, raw, sizeof raw);
   return CB_OK;
 }
 
 int cb_id_valid(const char *s)
 {
   return s && strlen(s) == CB_ID_LEN && cb_is_hex(s, CB_ID_LEN);
-}
-
-void cb_hex(const unsigned char *in, size_t n, char *out)
-{
-  static const char digits[] = "0123456789abcdef";
-  for (size_t i = 0; i < n; i++) {
-    out[2 * i] = digits[in[i] >> 4];
-    out[2 * i + 1] = digits[in[i] & 15];
-  }
-  out[2 * n] = '\0';
 }
 
 int cb_is_hex(const char *s, size_t n)
@@ -191,93 +183,72 @@ int cb_is_hex(const char *s, size_t n)
   return 1;
 }
 
-static int b64val(int c)
+int cb_utf8_next(const char *s, size_t n, uint32_t *cp)
 {
-  if (c >= 'A' && c <= 'Z') return c - 'A';
-  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-  if (c >= '0' && c <= '9') return c - '0' + 52;
-  if (c == '+' || c == '-') return 62;
-  if (c == '/' || c == '_') return 63;
-  return -1;
-}
-
-long cb_base64_decode(const char *in, size_t inlen, unsigned char *out, size_t outcap)
-{
-  size_t o = 0;
-  unsigned acc = 0;
-  int bits = 0;
-  size_t i = 0;
-  for (; i < inlen && in[i] != '='; i++) {
-    int v = b64val((unsigned char)in[i]);
-    if (v < 0)
+  const unsigned char *p = (const unsigned char *)s;
+  if (!n)
+    return -1;
+  unsigned lead = p[0], lo = 0x80, hi = 0xbf; /* the second byte's range (Unicode's table 3-7) */
+  uint32_t c;
+  size_t len;
+  if (lead < 0x80) {
+    len = 1, c = lead;
+  } else if (lead >= 0xc2 && lead <= 0xdf) {
+    len = 2, c = lead & 0x1f;
+  } else if (lead >= 0xe0 && lead <= 0xef) {
+    len = 3, c = lead & 0x0f;
+    lo = lead == 0xe0 ? 0xa0 : lo; /* no overlong form */
+    hi = lead == 0xed ? 0x9f : hi; /* no surrogate */
+  } else if (lead >= 0xf0 && lead <= 0xf4) {
+    len = 4, c = lead & 0x07;
+    lo = lead == 0xf0 ? 0x90 : lo; /* no overlong form */
+    hi = lead == 0xf4 ? 0x8f : hi; /* nothing beyond U+10FFFF */
+  } else {
+    return 0; /* a continuation byte, C0 and C1 (overlong), F5..FF */
+  }
+  for (size_t i = 1; i < len; i++, lo = 0x80, hi = 0xbf) {
+    if (i == n)
       return -1;
-    acc = (acc << 6) | (unsigned)v;
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      if (o >= outcap)
-        return -1;
-      out[o++] = (unsigned char)(acc >> bits);
-      acc &= (1u << bits) - 1;
-    }
+    if (p[i] < lo || p[i] > hi)
+      return 0;
+    c = c << 6 | (p[i] & 0x3f);
   }
-  for (; i < inlen; i++)
-    if (in[i] != '=')
-      return -1;
-  return (long)o;
-}
-
-size_t cb_base64_encode(const unsigned char *in, size_t n, char *out, int url)
-{
-  const char *tab = url ? "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
-                        : "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  size_t o = 0, i = 0;
-  for (; i + 2 < n; i += 3) {
-    unsigned v = (unsigned)in[i] << 16 | (unsigned)in[i + 1] << 8 | in[i + 2];
-    out[o++] = tab[v >> 18];
-    out[o++] = tab[(v >> 12) & 63];
-    out[o++] = tab[(v >> 6) & 63];
-    out[o++] = tab[v & 63];
-  }
-  if (i < n) {
-    unsigned v = (unsigned)in[i] << 16 | (i + 1 < n ? (unsigned)in[i + 1] << 8 : 0);
-    out[o++] = tab[v >> 18];
-    out[o++] = tab[(v >> 12) & 63];
-    if (i + 1 < n)
-      out[o++] = tab[(v >> 6) & 63];
-    else if (!url)
-      out[o++] = '=';
-    if (!url)
-      out[o++] = '=';
-  }
-  out[o] = '\0';
-  return o;
+  if (cp)
+    *cp = c;
+  return (int)len;
 }
 
 int cb_utf8_valid(const char *s, size_t n)
 {
-  const unsigned char *p = (const unsigned char *)s, *end = p + n;
-  while (p < end) {
-    unsigned c = *p;
-    size_t len;
-    unsigned min;
-    if (c < 0x80) { p++; continue; }
-    else if ((c & 0xe0) == 0xc0) { len = 2; min = 0x80; c &= 0x1f; }
-    else if ((c & 0xf0) == 0xe0) { len = 3; min = 0x800; c &= 0x0f; }
-    else if ((c & 0xf8) == 0xf0) { len = 4; min = 0x10000; c &= 0x07; }
-    else return 0;
-    if ((size_t)(end - p) < len)
+  for (size_t i = 0; i < n;) {
+    int k = cb_utf8_next(s + i, n - i, NULL);
+    if (k <= 0)
       return 0;
-    for (size_t i = 1; i < len; i++) {
-      if ((p[i] & 0xc0) != 0x80)
-        return 0;
-      c = (c << 6) | (p[i] & 0x3f);
-    }
-    if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
-      return 0;
-    p += len;
+    i += (size_t)k;
   }
   return 1;
+}
+
+cb_err cb_buf_latin1(struct cb_buf *b, const char *s, size_t n)
+{
+  /* one conversion descriptor per thread, kept (glibc builds ISO-8859-1 and UTF-8 in) */
+  static _Thread_local iconv_t cd = (iconv_t)-1;
+  if (cd == (iconv_t)-1 && (cd = iconv_open("UTF-8", "ISO-8859-1")) == (iconv_t)-1)
+    return CB_EINVAL;
+  char *in = (char *)s;
+  size_t inleft = n;
+  iconv(cd, NULL, NULL, NULL, NULL);
+  while (inleft) {
+    char chunk[1024], *out = chunk;
+    size_t outleft = sizeof chunk;
+    /* E2BIG: the chunk is full; no other error, as every byte is a character */
+    if (iconv(cd, &in, &inleft, &out, &outleft) == (size_t)-1 && errno != E2BIG)
+      return CB_EINVAL;
+    cb_err e = cb_buf_append(b, chunk, (size_t)(out - chunk));
+    if (e)
+      return e;
+  }
+  return CB_OK;
 }
 
 const char *cb_name_invalid(const char *name)

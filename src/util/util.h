@@ -1,5 +1,5 @@
-/* Small helpers shared by every module: growable buffers, ids, time, hex/base64,
- * name validation. Ownership: a cb_buf owns its data; cb_buf_free accepts a zeroed or
+/* Small helpers shared by every module: growable buffers, ids, time, UTF-8, name
+ * validation. (Hex and base64 come from libsodium: sodium_bin2hex, sodium_bin2base64.) Ownership: a cb_buf owns its data; cb_buf_free accepts a zeroed or
  * freed buffer. */
 #ifndef CB_UTIL_H
 #define CB_UTIL_H
@@ -55,16 +55,22 @@ cb_err cb_id_new(char out[CB_ID_LEN + 1]);
 int cb_id_valid(const char *s);
 cb_err cb_random_bytes(void *out, size_t n);
 
-void cb_hex(const unsigned char *in, size_t n, char *out /* 2n+1 */);
+/* True when s[0..n) is lower-case hex digits only (as sodium_bin2hex writes them). */
 int cb_is_hex(const char *s, size_t n);
-/* base64 (standard alphabet); returns the number of bytes written, or -1. */
-long cb_base64_decode(const char *in, size_t inlen, unsigned char *out, size_t outcap);
-size_t cb_base64_encode(const unsigned char *in, size_t n, char *out /* 4*ceil(n/3)+1 */, int url);
 
 /* A name a user gives to a file or folder: 1..255 bytes of valid UTF-8, no control
  * characters, no '/' or '\\', not "." or "..". Returns NULL when valid, else the reason. */
 const char *cb_name_invalid(const char *name);
 int cb_utf8_valid(const char *s, size_t n);
+/* Reads the UTF-8 character at s[0..n), never a byte at or past s + n. Returns its length
+ * (1..4), with its code point in *cp when cp is not NULL; 0 when s starts no valid
+ * character (a byte that cannot start one, a byte that does not continue it, an overlong
+ * form, a surrogate, beyond U+10FFFF): a reader then takes one byte as invalid; -1 when
+ * the n bytes are a valid character's beginning cut off by the end of the buffer (and
+ * when n is 0): a streaming reader waits for more, at the end it is invalid. */
+int cb_utf8_next(const char *s, size_t n, uint32_t *cp);
+/* Appends s[0..n), read as ISO-8859-1, as UTF-8 (through iconv). */
+cb_err cb_buf_latin1(struct cb_buf *b, const char *s, size_t n);
 
 /* Parses a size like "1048576", "64M", "10G" (binary units). 0 on success. */
 int cb_parse_size(const char *s, uint64_t *out);

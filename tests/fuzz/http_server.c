@@ -21,6 +21,7 @@
 #include <poll.h>
 #include <stdarg.h>
 #include <signal.h>
+#include <sodium.h>
 #include <sys/socket.h>
 #include <time.h>
 
@@ -60,8 +61,9 @@ static void id_fixture(const char *name, const char *value, int k)
   snprintf(padded, sizeof padded, "%s", ID_PAD(""));
   memcpy(padded, name, strlen(name));
   fixture(padded, value);
-  cb_base64_encode((const unsigned char *)padded, CB_ID_LEN, b64, 0);
-  cb_base64_encode((const unsigned char *)value, strlen(value), b64_values[k], 0);
+  sodium_bin2base64(b64, sizeof b64, (const unsigned char *)padded, CB_ID_LEN, sodium_base64_VARIANT_ORIGINAL);
+  sodium_bin2base64(b64_values[k], sizeof b64_values[k], (const unsigned char *)value, strlen(value),
+                    sodium_base64_VARIANT_ORIGINAL);
   fixture(b64, b64_values[k]);
 }
 
@@ -236,8 +238,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
   copy_id(setup_request("PUT /api/v1/folders/%s/files/a.csv HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
                         "Content-Length: 12\r\n\r\nx,y\n1,2\n3,4\n", folder_id, token), "id", file_id);
   char meta[200], b64[2][80];
-  cb_base64_encode((const unsigned char *)"big.bin", 7, b64[0], 0);
-  cb_base64_encode((const unsigned char *)folder_id, strlen(folder_id), b64[1], 0);
+  sodium_bin2base64(b64[0], sizeof b64[0], (const unsigned char *)"big.bin", 7, sodium_base64_VARIANT_ORIGINAL);
+  sodium_bin2base64(b64[1], sizeof b64[1], (const unsigned char *)folder_id, strlen(folder_id),
+                    sodium_base64_VARIANT_ORIGINAL);
   snprintf(meta, sizeof meta, "filename %s,folder_id %s", b64[0], b64[1]);
   copy_id(setup_request("POST /api/v1/uploads HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
                         "Tus-Resumable: 1.0.0\r\nUpload-Length: 100\r\nUpload-Metadata: %s\r\n"

@@ -38,7 +38,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   if (checksum) {
     const char *sp = strchr(checksum, ' ');
     unsigned char want[64];
-    if (sp && cb_base64_decode(sp + 1, strlen(sp + 1), want, sizeof want) > (long)sizeof want)
+    if (sp && tus_base64_decode(sp + 1, strlen(sp + 1), want, sizeof want) > (long)sizeof want)
       abort();
   }
   free(text);

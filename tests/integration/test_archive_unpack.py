@@ -349,6 +349,22 @@ def test_unicode_names_and_refused_names(srv, tmp_path):
     assert list(subfolders(srv, f["id"])) == ["unicode"]
 
 
+def test_names_that_are_not_utf8_are_read_as_latin1(srv, tmp_path):
+    """A member name that is not UTF-8 is read as ISO-8859-1; in the listing a control
+    character shows as '?'."""
+    f = srv.folder("arc-latin1")
+    path = tmp_path / "latin1.tar"
+    with tarfile.open(path, "w", format=tarfile.GNU_FORMAT, encoding="latin-1") as t:
+        for name in ["caf\xe9.txt", "na\xefve\x01\xff.txt", "plain.txt"]:
+            ti = tarfile.TarInfo(name)
+            ti.size = 1
+            t.addfile(ti, io.BytesIO(b"x"))
+    meta = ingest(srv, f["id"], str(path))
+    assert meta["status"] == "processed", meta
+    listing = srv.api("GET", f"/files/{meta['id']}/artifacts/listing").text
+    assert [l.split("\t")[3] for l in listing.splitlines()] == ["café.txt", "naïve?ÿ.txt", "plain.txt"]
+
+
 def test_not_an_archive_fails_clearly(srv):
     f = srv.folder("arc-not")
     meta = ingest(srv, f["id"], TIPS)

@@ -54,6 +54,13 @@ def test_media_type_and_kind_guess(server):
     assert server.put(f["id"], "data.csv", b"a,b\n1,2\n")["kind"] == "table"
     assert server.put(f["id"], "pic.png", b"\x89PNG")["media_type"] == "image/png"
     assert server.put(f["id"], "blob", b"x")["kind"] == "other"
+    # the kind the converter that claims the suffix gives (its name, before it reads it)
+    assert server.put(f["id"], "step.rxn", b"x")["kind"] == "reaction"
+    assert server.put(f["id"], "cell.mcif", b"x")["kind"] == "crystal"
+    assert server.put(f["id"], "notes.yaml", b"x")["kind"] == "text"
+    assert server.put(f["id"], "stack.btf", b"x")["kind"] == "image"
+    assert server.put(f["id"], "runs.psv", b"x")["kind"] == "table"
+    assert server.put(f["id"], "src.tar.zst", b"x")["kind"] == "archive"
 
 
 def test_versions_on_reupload(server):

@@ -163,6 +163,30 @@ def test_protocol_errors(server):
     assert requests.head(server.url + "/api/v1/uploads/" + "0" * 24, headers={**TUS, **AUTH}).status_code == 404
 
 
+def test_metadata_and_checksum_are_standard_base64_padded_or_not(server):
+    """Upload-Metadata values and Upload-Checksum digests are base64 in the standard
+    alphabet, with or without their padding; the URL-safe alphabet and wrong padding are
+    refused."""
+    f = server.folder("tus-base64")
+    name = "~~~.txt"  # fn5+LnR4dA==: a '+', and padding
+    for i, enc in enumerate([b64(name), b64(name).rstrip("=")]):
+        r = requests.post(server.url + "/api/v1/uploads", headers={
+            **TUS, **AUTH, "Upload-Length": "2", "Upload-Metadata": f"filename {enc},folder_id {b64(f['id'])}"})
+        assert r.status_code == 201, r.text
+        digest = base64.b64encode(hashlib.sha256(b"hi").digest()).decode()
+        digest = digest.rstrip("=") if i else digest
+        r = patch(server.url + r.headers["Location"], 0, b"hi", **{"Upload-Checksum": f"sha256 {digest}"})
+        assert r.status_code == 204, r.text
+        assert server.api("GET", f"/files/{r.headers['Carboy-File-Id']}").json()["name"] == name
+    for bad in [b64(name).replace("+", "-"), b64(name) + "=", b64(name)[:-1]]:
+        problem(requests.post(server.url + "/api/v1/uploads", headers={
+            **TUS, **AUTH, "Upload-Length": "2", "Upload-Metadata": f"filename {bad},folder_id {b64(f['id'])}"}), 400)
+    url = create(server, f["id"], "c.bin", 2)
+    urlsafe = base64.urlsafe_b64encode(hashlib.sha256(b"he").digest()).decode()  # Ny9-L9LQ...
+    assert "-" in urlsafe and "_" in urlsafe
+    problem(patch(url, 0, b"he", **{"Upload-Checksum": f"sha256 {urlsafe}"}), 400)
+
+
 def test_termination(server):
     f = server.folder("tus-term")
     url = create(server, f["id"], "t.bin", 100)

@@ -167,23 +167,19 @@ static int arc_next(struct arc *r, struct archive_entry **entry, uint64_t entrie
 
 /* ------------------------------------------------------------------ names */
 
-/* Appends s as valid UTF-8 (bytes that are not read as ISO-8859-1); control characters
- * become '?' when printable. */
+/* Appends s as valid UTF-8 (a name that is not UTF-8 read as ISO-8859-1); control
+ * characters become '?' when printable. */
 static void utf8_name(struct cb_buf *b, const char *s, int printable)
 {
-  size_t n = strlen(s);
-  int valid = cb_utf8_valid(s, n);
-  for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-    if (*p < 0x80) {
-      char c = printable && (*p < 0x20 || *p == 0x7f) ? '?' : (char)*p;
-      cb_buf_append(b, &c, 1);
-    } else if (valid) {
-      cb_buf_append(b, p, 1);
-    } else {
-      char two[2] = {(char)(0xc0 | (*p >> 6)), (char)(0x80 | (*p & 0x3f))};
-      cb_buf_append(b, two, 2);
-    }
-  }
+  size_t n = strlen(s), from = b->len;
+  if (cb_utf8_valid(s, n))
+    cb_buf_append(b, s, n);
+  else
+    cb_buf_latin1(b, s, n);
+  /* control characters are ASCII bytes, which UTF-8's longer sequences never hold */
+  for (size_t i = from; printable && i < b->len; i++)
+    if ((unsigned char)b->data[i] < 0x20 || b->data[i] == 0x7f)
+      b->data[i] = '?';
 }
 
 /* The entry's name as UTF-8 (malloc'd). For a lone compressed file, the archive's own
@@ -719,6 +715,6 @@ out:
   return res;
 }
 
-static const struct converter_desc desc = {"archive", "archive", suffixes, sniff};
+static const struct converter_desc desc = {"archive", "archive", suffixes, sniff, NULL};
 static const struct converter_ops ops = {extract, NULL, NULL};
 const struct converter conv_archive = {&desc, &ops};

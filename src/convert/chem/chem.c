@@ -12,6 +12,7 @@
 #include <math.h>
 #include <sched.h>
 #include <signal.h>
+#include <sodium.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -78,6 +79,13 @@ static int sniff(const unsigned char *head, size_t len, const struct cb_convert_
     return 0;
   /* a molfile counts line or SD separators say more than "text/plain" does */
   return suffix_is(in->name, suffixes) ? 60 : 55;
+}
+
+/* By name: reaction and crystal formats have kinds of their own. */
+static const char *name_kind(const char *name)
+{
+  const char *f = format_of(&(struct cb_convert_input){.name = name}, NULL, 0);
+  return kind_of(f ? f : "");
 }
 
 static int initialised;
@@ -163,7 +171,7 @@ static void describe_molecule(ob_mol *m, cJSON *rec, cJSON *props)
   unsigned char fp[OB_FP_BYTES];
   if (!ob_mol_fp2(m, fp)) {
     char hex[2 * OB_FP_BYTES + 1];
-    cb_hex(fp, OB_FP_BYTES, hex);
+    sodium_bin2hex(hex, sizeof hex, fp, OB_FP_BYTES);
     cJSON_AddStringToObject(rec, "fp2", hex);
   }
   struct ob_descriptors d;
@@ -775,7 +783,7 @@ static cb_err convert(const struct cb_convert_input *in, const char *to, const c
   return CB_OK;
 }
 
-static const struct converter_desc desc = {"structure", "structure", suffixes, sniff};
+static const struct converter_desc desc = {"structure", "structure", suffixes, sniff, name_kind};
 static const struct converter_ops ops = {extract, convert, targets};
 const struct converter conv_structure = {&desc, &ops};
 
@@ -896,7 +904,7 @@ cb_err chem_query(const char *smiles, const char *smarts, cJSON *result, char *e
     cJSON_AddStringToObject(result, "inchikey", key);
   if (!ob_mol_fp2(m, fp)) {
     char hex[2 * OB_FP_BYTES + 1];
-    cb_hex(fp, OB_FP_BYTES, hex);
+    sodium_bin2hex(hex, sizeof hex, fp, OB_FP_BYTES);
     cJSON_AddStringToObject(result, "fp2", hex);
   }
   free(can);

@@ -411,6 +411,6 @@ out:
 }
 
 static const char *const targets[] = {"png", NULL};
-static const struct converter_desc desc = {"image", "image", suffixes, sniff};
+static const struct converter_desc desc = {"image", "image", suffixes, sniff, NULL};
 static const struct converter_ops ops = {extract, convert, targets};
 const struct converter conv_image = {&desc, &ops};

@@ -13,17 +13,6 @@
 #define OME_PARSE_MAX (16u << 20) /* OME-XML parsed for attributes, at most */
 #define IMAGEJ_LINES_MAX 256
 
-/* Length of the valid UTF-8 sequence at p (1..4), 0 if invalid or cut off. */
-static size_t utf8_len(const unsigned char *p, size_t avail)
-{
-  if (p[0] < 0x80)
-    return 1;
-  size_t n = (p[0] & 0xe0) == 0xc0 ? 2 : (p[0] & 0xf0) == 0xe0 ? 3 : (p[0] & 0xf8) == 0xf0 ? 4 : 0;
-  if (!n || n > avail || !cb_utf8_valid((const char *)p, n))
-    return 0;
-  return n;
-}
-
 void img_prop_bytes(cJSON *result, const char *name, const char *value, size_t len, size_t cap)
 {
   if (!value)
@@ -34,8 +23,8 @@ void img_prop_bytes(cJSON *result, const char *name, const char *value, size_t l
   const unsigned char *p = (const unsigned char *)value;
   size_t o = 0, i = 0;
   while (i < len && p[i]) {
-    size_t k = utf8_len(p + i, len - i);
-    if (!k) { /* one invalid byte: U+FFFD */
+    int next = cb_utf8_next(value + i, len - i, NULL);
+    if (next <= 0) { /* one invalid byte, or a character cut off by the end: U+FFFD */
       if (o + 3 > cap)
         break;
       memcpy(out + o, "\xef\xbf\xbd", 3);
@@ -43,6 +32,7 @@ void img_prop_bytes(cJSON *result, const char *name, const char *value, size_t l
       i++;
       continue;
     }
+    size_t k = (size_t)next;
     if (k == 1 && (p[i] < 0x20 || p[i] == 0x7f) && p[i] != '\n' && p[i] != '\t') {
       if (p[i] == '\r' && i + 1 < len && p[i + 1] != '\n' && o < cap)
         out[o++] = '\n'; /* old Mac line ends */

@@ -1377,6 +1377,6 @@ out:
   return rc;
 }
 
-static const struct converter_desc desc = {"office", "office", suffixes, sniff};
+static const struct converter_desc desc = {"office", "office", suffixes, sniff, NULL};
 static const struct converter_ops ops = {extract, NULL, NULL};
 const struct converter conv_office = {&desc, &ops};

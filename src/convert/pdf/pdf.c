@@ -282,6 +282,6 @@ out:
   return rc;
 }
 
-static const struct converter_desc desc = {"pdf", "pdf", suffixes, sniff};
+static const struct converter_desc desc = {"pdf", "pdf", suffixes, sniff, NULL};
 static const struct converter_ops ops = {extract, NULL, NULL};
 const struct converter conv_pdf = {&desc, &ops};

@@ -568,43 +568,27 @@ static enum vtype column_type(const struct column *c)
 
 /* ------------------------------------------------------------------ text out */
 
-/* Length of the valid UTF-8 sequence at p (1..4), 0 if invalid. */
-static int utf8_seq(const unsigned char *p, size_t avail)
-{
-  if (p[0] < 0x80)
-    return 1;
-  int n = (p[0] & 0xe0) == 0xc0 ? 2 : (p[0] & 0xf0) == 0xe0 ? 3 : (p[0] & 0xf8) == 0xf0 ? 4 : 0;
-  if (!n || (size_t)n > avail)
-    return 0;
-  return cb_utf8_valid((const char *)p, (size_t)n) ? n : 0;
-}
-
 /* Appends s as valid UTF-8: ISO-8859-1 bytes transcoded when latin1, invalid sequences
  * replaced by U+FFFD otherwise; control characters become a space when flat. */
 static void utf8_append(struct cb_buf *b, const char *s, size_t n, int latin1, int flat)
 {
-  const unsigned char *p = (const unsigned char *)s;
-  for (size_t i = 0; i < n;) {
-    unsigned char c = p[i];
-    if (c < 0x80) {
-      char ch = flat && (c < 0x20 || c == 0x7f) ? ' ' : (char)c;
-      cb_buf_append(b, &ch, 1);
-      i++;
-    } else if (latin1) {
-      char two[2] = {(char)(0xc0 | (c >> 6)), (char)(0x80 | (c & 0x3f))};
-      cb_buf_append(b, two, 2);
-      i++;
-    } else {
-      int k = utf8_seq(p + i, n - i);
-      if (k) {
-        cb_buf_append(b, p + i, (size_t)k);
-        i += (size_t)k;
-      } else {
+  size_t from = b->len;
+  if (latin1) {
+    cb_buf_latin1(b, s, n);
+  } else {
+    for (size_t i = 0; i < n;) {
+      int k = cb_utf8_next(s + i, n - i, NULL);
+      if (k > 0)
+        cb_buf_append(b, s + i, (size_t)k);
+      else
         cb_buf_append(b, "\xef\xbf\xbd", 3);
-        i++;
-      }
+      i += k > 0 ? (size_t)k : 1;
     }
   }
+  /* control characters are ASCII bytes, which UTF-8's longer sequences never hold */
+  for (size_t i = from; flat && i < b->len; i++)
+    if ((unsigned char)b->data[i] < 0x20 || b->data[i] == 0x7f)
+      b->data[i] = ' ';
 }
 
 /* ------------------------------------------------------------------ dialect */
@@ -811,15 +795,11 @@ static int detect(const unsigned char *buf, size_t len, int whole, const char *n
   /* text? valid UTF-8 (an end cut in the middle of a character aside), else mostly
    * printable bytes read as ISO-8859-1 */
   size_t check = len;
-  for (size_t k = len, back = 0; !whole && k > 0 && back < 4; back++) {
-    unsigned char c = buf[--k];
-    if ((c & 0xc0) != 0x80) { /* the last character's first byte: is it complete? */
-      size_t need = c < 0x80 ? 1 : (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3 : (c & 0xf8) == 0xf0 ? 4 : 1;
-      if (len - k < need)
-        check = k;
+  for (size_t back = 1; !whole && back <= 3 && back <= len; back++) /* a last character cut off? */
+    if (cb_utf8_next((const char *)buf + len - back, back, NULL) < 0) {
+      check = len - back;
       break;
     }
-  }
   if (!cb_utf8_valid((const char *)buf, check)) {
     size_t ctl = 0;
     for (size_t i = 0; i < len; i++)
@@ -1459,6 +1439,6 @@ out:
 }
 
 static const char *const targets[] = {"csv", "tsv", "json", NULL};
-static const struct converter_desc desc = {"table", "table", suffixes, sniff};
+static const struct converter_desc desc = {"table", "table", suffixes, sniff, NULL};
 static const struct converter_ops ops = {extract, convert, targets};
 const struct converter conv_table = {&desc, &ops};

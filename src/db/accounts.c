@@ -19,26 +19,20 @@ static cb_err changed(cb_err e)
 
 /* ---------------------------------------------------------------- users */
 
-struct user_ctx {
-  db_user_cb cb;
-  void *ctx;
-};
-
-static int user_row(sqlite3_stmt *st, void *p)
+static void read_listed_user(sqlite3_stmt *st, struct cb_user *u)
 {
-  struct user_ctx *uc = p;
-  struct cb_user u;
-  db_read_user(st, &u);
-  memset(u.password_hash, 0, sizeof u.password_hash); /* listings never carry it */
-  return uc->cb(&u, uc->ctx);
+  db_read_user(st, u);
+  memset(u->password_hash, 0, sizeof u->password_hash); /* listings never carry it */
 }
+
+DB_VISITOR(listed_user, struct cb_user, db_user_cb, read_listed_user, DB_NO_CLEAR)
 
 cb_err db_user_list(const char *after_name, int limit, db_user_cb cb, void *ctx)
 {
-  struct user_ctx uc = {cb, ctx};
+  struct listed_user_visit uc = {cb, ctx};
   return db_each_row(db_query("SELECT " USER_READ_COLS " FROM users WHERE deleted_at IS NULL AND username > coalesce(?, '')"
                               " ORDER BY username LIMIT ?", "si", after_name, (int64_t)limit),
-                     user_row, &uc);
+                     listed_user_row, &uc);
 }
 
 /* --------------------------------------------------------------- groups */
@@ -51,6 +45,7 @@ static void read_group(sqlite3_stmt *st, struct cb_group *g)
 }
 
 DB_VISITOR(group, struct cb_group, db_group_cb, read_group, DB_NO_CLEAR)
+DB_READ_ONE(group_one, struct cb_group, read_group)
 
 cb_err db_group_create(const struct cb_group *g)
 {
@@ -61,24 +56,12 @@ cb_err db_group_create(const struct cb_group *g)
 
 cb_err db_group_get(const char *id, struct cb_group *out)
 {
-  sqlite3_stmt *st = db_query("SELECT id, name, created_at FROM groups WHERE id = ?", "s", id);
-  cb_err e = db_one_row(st);
-  if (e)
-    return e;
-  read_group(st, out);
-  sqlite3_reset(st);
-  return CB_OK;
+  return group_one(db_query("SELECT id, name, created_at FROM groups WHERE id = ?", "s", id), out);
 }
 
 cb_err db_group_get_by_name(const char *name, struct cb_group *out)
 {
-  sqlite3_stmt *st = db_query("SELECT id, name, created_at FROM groups WHERE name = ?", "s", name);
-  cb_err e = db_one_row(st);
-  if (e)
-    return e;
-  read_group(st, out);
-  sqlite3_reset(st);
-  return CB_OK;
+  return group_one(db_query("SELECT id, name, created_at FROM groups WHERE name = ?", "s", name), out);
 }
 
 cb_err db_group_list(db_group_cb cb, void *ctx)
@@ -103,11 +86,11 @@ cb_err db_group_remove_member(const char *group_id, const char *user_id)
 
 cb_err db_group_members(const char *group_id, db_user_cb cb, void *ctx)
 {
-  struct user_ctx uc = {cb, ctx};
+  struct listed_user_visit uc = {cb, ctx};
   return db_each_row(db_query("SELECT u.id, u.username, u.password_hash, u.is_admin, u.created_at, u.disabled_at IS NOT NULL"
                               " FROM group_members m JOIN users u ON u.id = m.user_id"
                               " WHERE m.group_id = ? ORDER BY u.username", "s", group_id),
-                     user_row, &uc);
+                     listed_user_row, &uc);
 }
 
 /* ------------------------------------------------------- account control */
@@ -266,18 +249,15 @@ cb_err db_session_create(const char *token_hash, const char *user_id, const char
                  "ssss", token_hash, user_id, ts, expires_at);
 }
 
+DB_READ_ONE(user_one, struct cb_user, db_read_user)
+
 cb_err db_session_user(const char *token_hash, const char *now_ts, struct cb_user *out)
 {
-  sqlite3_stmt *st = db_query("SELECT u.id, u.username, u.password_hash, u.is_admin, u.created_at, 0"
-                              " FROM sessions s JOIN users u ON u.id = s.user_id"
-                              " WHERE s.token_hash = ? AND s.expires_at > ? AND " USER_ACTIVE("u."),
-                              "ss", token_hash, now_ts);
-  cb_err e = db_one_row(st);
-  if (e)
-    return e;
-  db_read_user(st, out);
-  sqlite3_reset(st);
-  return CB_OK;
+  return user_one(db_query("SELECT u.id, u.username, u.password_hash, u.is_admin, u.created_at, 0"
+                           " FROM sessions s JOIN users u ON u.id = s.user_id"
+                           " WHERE s.token_hash = ? AND s.expires_at > ? AND " USER_ACTIVE("u."),
+                           "ss", token_hash, now_ts),
+                  out);
 }
 
 cb_err db_session_delete(const char *token_hash)
@@ -416,27 +396,21 @@ cb_err db_delegations_lapse_all_tx(void)
   return e ? e : db_exec("UPDATE links SET lapsed = NOT " DELEGATION_FIRM("links") " WHERE revoked_at IS NULL", "");
 }
 
-struct delegation_ctx {
-  db_delegation_cb cb;
-  void *ctx;
-};
-
-static int delegation_row(sqlite3_stmt *st, void *p)
+static void read_delegation(sqlite3_stmt *st, struct cb_delegation *d)
 {
-  struct delegation_ctx *dc = p;
-  struct cb_delegation d;
-  DB_COPY(st, 0, d.table);
-  DB_COPY(st, 1, d.id);
-  DB_COPY(st, 2, d.object_type);
-  DB_COPY(st, 3, d.object_id);
-  DB_COPY(st, 4, d.created_by);
-  d.creator_is_admin = sqlite3_column_int(st, 5);
-  return dc->cb(&d, dc->ctx);
+  DB_COPY(st, 0, d->table);
+  DB_COPY(st, 1, d->id);
+  DB_COPY(st, 2, d->object_type);
+  DB_COPY(st, 3, d->object_id);
+  DB_COPY(st, 4, d->created_by);
+  d->creator_is_admin = sqlite3_column_int(st, 5);
 }
+
+DB_VISITOR(delegation, struct cb_delegation, db_delegation_cb, read_delegation, DB_NO_CLEAR)
 
 cb_err db_delegations_lapsed(db_delegation_cb cb, void *ctx)
 {
-  struct delegation_ctx dc = {cb, ctx};
+  struct delegation_visit dc = {cb, ctx};
   /* only those whose creator still acts: a disabled or deleted account shares nothing */
   return db_each_row(db_query("SELECT 'grants', g.id, g.object_type, g.object_id, g.created_by, u.is_admin"
                               " FROM grants g JOIN users u ON u.id = g.created_by WHERE g.lapsed = 1"
@@ -488,15 +462,7 @@ cb_err db_link_create(const struct cb_link *l, const char *token_hash)
                  l->object_type, l->object_id, token_hash, l->created_by, l->created_at, l->expires_at);
 }
 
-static cb_err link_one(sqlite3_stmt *st, struct cb_link *out)
-{
-  cb_err e = db_one_row(st);
-  if (e)
-    return e;
-  read_link(st, out);
-  sqlite3_reset(st);
-  return CB_OK;
-}
+DB_READ_ONE(link_one, struct cb_link, read_link)
 
 cb_err db_link_lookup(const char *token_hash, const char *now_ts, struct cb_link *out)
 {
@@ -639,29 +605,23 @@ cb_err db_audit_add(const char *user_id, const char *action, const char *object_
                  object_type, object_id, detail, remote_addr);
 }
 
-struct audit_ctx {
-  db_audit_cb cb;
-  void *ctx;
-};
-
-static int audit_row(sqlite3_stmt *st, void *p)
+static void read_audit(sqlite3_stmt *st, struct cb_audit *a)
 {
-  struct audit_ctx *ac = p;
-  struct cb_audit a;
-  a.id = sqlite3_column_int64(st, 0);
-  DB_COPY(st, 1, a.at);
-  DB_COPY(st, 2, a.user_id);
-  DB_COPY(st, 3, a.action);
-  DB_COPY(st, 4, a.object_type);
-  DB_COPY(st, 5, a.object_id);
-  DB_COPY(st, 6, a.detail);
-  DB_COPY(st, 7, a.remote_addr);
-  return ac->cb(&a, ac->ctx);
+  a->id = sqlite3_column_int64(st, 0);
+  DB_COPY(st, 1, a->at);
+  DB_COPY(st, 2, a->user_id);
+  DB_COPY(st, 3, a->action);
+  DB_COPY(st, 4, a->object_type);
+  DB_COPY(st, 5, a->object_id);
+  DB_COPY(st, 6, a->detail);
+  DB_COPY(st, 7, a->remote_addr);
 }
+
+DB_VISITOR(audit, struct cb_audit, db_audit_cb, read_audit, DB_NO_CLEAR)
 
 cb_err db_audit_list(int64_t before_id, int limit, db_audit_cb cb, void *ctx)
 {
-  struct audit_ctx ac = {cb, ctx};
+  struct audit_visit ac = {cb, ctx};
   return db_each_row(db_query("SELECT id, at, coalesce(user_id, ''), action, coalesce(object_type, ''),"
                               " coalesce(object_id, ''), coalesce(detail, ''), coalesce(remote_addr, '')"
                               " FROM audit WHERE id < ? ORDER BY id DESC LIMIT ?", "ii",

@@ -140,16 +140,22 @@ cb_err db_bind(sqlite3_stmt *st, const char *fmt, va_list ap)
   return CB_OK;
 }
 
-sqlite3_stmt *db_query(const char *sql, const char *fmt, ...)
+/* db_prep and db_bind: the statement, or NULL with *e set (CB_EDB when it did not prepare). */
+static sqlite3_stmt *prep_bound(const char *sql, const char *fmt, va_list ap, cb_err *e)
 {
   sqlite3_stmt *st = db_prep(sql);
-  if (!st)
-    return NULL;
+  *e = st ? db_bind(st, fmt, ap) : CB_EDB;
+  return *e ? NULL : st;
+}
+
+sqlite3_stmt *db_query(const char *sql, const char *fmt, ...)
+{
+  cb_err e;
   va_list ap;
   va_start(ap, fmt);
-  cb_err e = db_bind(st, fmt, ap);
+  sqlite3_stmt *st = prep_bound(sql, fmt, ap, &e);
   va_end(ap);
-  return e ? NULL : st;
+  return st;
 }
 
 cb_err db_rc(int rc)
@@ -170,14 +176,12 @@ cb_err db_rc(int rc)
 
 cb_err db_exec(const char *sql, const char *fmt, ...)
 {
-  sqlite3_stmt *st = db_prep(sql);
-  if (!st)
-    return CB_EDB;
+  cb_err e;
   va_list ap;
   va_start(ap, fmt);
-  cb_err e = db_bind(st, fmt, ap);
+  sqlite3_stmt *st = prep_bound(sql, fmt, ap, &e);
   va_end(ap);
-  if (e)
+  if (!st)
     return e;
   int rc = sqlite3_step(st);
   sqlite3_reset(st);

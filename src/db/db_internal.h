@@ -119,6 +119,18 @@ int db_folder_row(sqlite3_stmt *st, void *visit);
     clear(&x);                                        \
     return stop;                                      \
   }
+/* Defines NAME(st, out), which steps st once and reads the row into the TYPE out with
+ * READER: CB_ENOTFOUND without a row (db_one_row), CB_OK with one; st is reset. */
+#define DB_READ_ONE(name, type, reader)           \
+  static cb_err name(sqlite3_stmt *st, type *out) \
+  {                                               \
+    cb_err e = db_one_row(st);                    \
+    if (e)                                        \
+      return e;                                   \
+    reader(st, out);                              \
+    sqlite3_reset(st);                            \
+    return CB_OK;                                 \
+  }
 int db_file_row(sqlite3_stmt *st, void *visit);
 int db_property_row(sqlite3_stmt *st, void *visit);
 

@@ -42,15 +42,7 @@ static void read_migration(sqlite3_stmt *st, struct cb_migration *m)
   DB_COPY(st, 6, m->switched_at);
 }
 
-static cb_err one_migration(sqlite3_stmt *st, struct cb_migration *out)
-{
-  cb_err e = db_one_row(st);
-  if (e)
-    return e;
-  read_migration(st, out);
-  sqlite3_reset(st);
-  return CB_OK;
-}
+DB_READ_ONE(one_migration, struct cb_migration, read_migration)
 
 cb_err db_migration_unfinished(struct cb_migration *out)
 {

@@ -22,15 +22,26 @@ static cJSON *json_user(const struct cb_user *u)
   return o;
 }
 
-int h_login(struct req *r)
+/* The JSON body and its string members username and password (NULL when absent); NULL
+ * once it has answered. */
+static cJSON *credentials_body(struct req *r, const char **username, const char **password)
 {
   cJSON *body = http_read_json(r);
+  if (body &&
+      (json_opt_string(r, body, "username", username) < 0 || json_opt_string(r, body, "password", password) < 0)) {
+    cJSON_Delete(body);
+    return NULL;
+  }
+  return body;
+}
+
+int h_login(struct req *r)
+{
+  const char *username = NULL, *password = NULL;
+  cJSON *body = credentials_body(r, &username, &password);
   if (!body)
     return r->status;
-  const char *username = NULL, *password = NULL;
   int st = 0;
-  if (json_opt_string(r, body, "username", &username) < 0 || json_opt_string(r, body, "password", &password) < 0)
-    goto out;
   if (!username || !password) {
     st = http_problem(r, 400, username ? "password" : "username", "username and password are required");
     goto out;
@@ -131,26 +142,14 @@ static cJSON *json_token(const struct cb_token *t)
   cJSON_AddStringToObject(o, "name", t->name);
   cJSON_AddStringToObject(o, "scope", t->scope);
   cJSON_AddStringToObject(o, "created_at", t->created_at);
-  if (t->expires_at[0])
-    cJSON_AddStringToObject(o, "expires_at", t->expires_at);
-  else
-    cJSON_AddNullToObject(o, "expires_at");
-  if (t->last_used_at[0])
-    cJSON_AddStringToObject(o, "last_used_at", t->last_used_at);
-  else
-    cJSON_AddNullToObject(o, "last_used_at");
+  cJSON_AddItemToObject(o, "expires_at", json_str_or_null(t->expires_at));
+  cJSON_AddItemToObject(o, "last_used_at", json_str_or_null(t->last_used_at));
   return o;
 }
 
 int h_tokens_create(struct req *r)
 {
-  if (http_require_user(r))
-    return r->status;
-  if (r->who.read_only) {
-    http_drop_body(r);
-    return http_problem(r, 403, NULL, "a read-only token cannot create tokens");
-  }
-  cJSON *body = http_read_json(r);
+  cJSON *body = http_read_create_json(r, "tokens");
   if (!body)
     return r->status;
   const char *name = NULL, *scope = NULL;
@@ -207,11 +206,7 @@ int h_tokens_list(struct req *r)
     return r->status;
   cJSON *o = cJSON_CreateObject();
   cb_err e = db_token_list(r->who.user_id, add_token, cJSON_AddArrayToObject(o, "tokens"));
-  if (e) {
-    cJSON_Delete(o);
-    return http_error(r, e, "cannot list tokens");
-  }
-  return http_json(r, 200, o);
+  return http_json_or_error(r, o, e, "cannot list tokens");
 }
 
 int h_tokens_delete(struct req *r)
@@ -237,13 +232,11 @@ int h_users_create(struct req *r)
 {
   if (http_require_admin(r))
     return r->status;
-  cJSON *body = http_read_json(r);
+  const char *username = NULL, *password = NULL;
+  cJSON *body = credentials_body(r, &username, &password);
   if (!body)
     return r->status;
-  const char *username = NULL, *password = NULL;
   int st = 0;
-  if (json_opt_string(r, body, "username", &username) < 0 || json_opt_string(r, body, "password", &password) < 0)
-    goto out;
   cJSON *adm = cJSON_GetObjectItemCaseSensitive(body, "is_admin");
   if (adm && !cJSON_IsBool(adm) && !cJSON_IsNull(adm)) {
     st = http_problem(r, 400, "is_admin", "field 'is_admin' must be a boolean");
@@ -289,11 +282,7 @@ int h_users_list(struct req *r)
     return r->status;
   cJSON *o = cJSON_CreateObject();
   cb_err e = db_user_list(NULL, 10000, add_user, cJSON_AddArrayToObject(o, "users"));
-  if (e) {
-    cJSON_Delete(o);
-    return http_error(r, e, "cannot list users");
-  }
-  return http_json(r, 200, o);
+  return http_json_or_error(r, o, e, "cannot list users");
 }
 
 static cJSON *json_group(const struct cb_group *g, int with_members)
@@ -356,11 +345,7 @@ int h_groups_list(struct req *r)
     return r->status;
   cJSON *o = cJSON_CreateObject();
   cb_err e = db_group_list(add_group, cJSON_AddArrayToObject(o, "groups"));
-  if (e) {
-    cJSON_Delete(o);
-    return http_error(r, e, "cannot list groups");
-  }
-  return http_json(r, 200, o);
+  return http_json_or_error(r, o, e, "cannot list groups");
 }
 
 int h_group_members_add(struct req *r)
@@ -567,9 +552,7 @@ int h_user_sessions_delete(struct req *r)
  * other sessions (this request's session, if it came with one, is ended too: sign in again) */
 int h_me_password(struct req *r)
 {
-  if (http_require_user(r))
-    return r->status;
-  cJSON *body = http_read_json(r);
+  cJSON *body = http_read_user_json(r);
   if (!body)
     return r->status;
   const char *cur = NULL, *next = NULL;

@@ -49,13 +49,7 @@ static void location(char *out, size_t cap, const char *kind, const char *id)
 
 int h_folders_create(struct req *r)
 {
-  if (http_require_user(r))
-    return r->status;
-  if (r->who.read_only) {
-    http_drop_body(r);
-    return http_problem(r, 403, NULL, "a read-only token cannot create folders");
-  }
-  cJSON *body = http_read_json(r);
+  cJSON *body = http_read_create_json(r, "folders");
   if (!body)
     return r->status;
   const char *name = NULL, *parent = NULL;

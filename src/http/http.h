@@ -134,6 +134,16 @@ cJSON *json_file(const struct cb_file *f, int full);
 int json_add_property(const struct cb_property *p, void *ctx);
 /* Reads an optional string member: 0 absent/null, 1 present, -1 wrong type (answered). */
 int json_opt_string(struct req *r, cJSON *obj, const char *name, const char **out);
+/* A string, or null for NULL or "". */
+cJSON *json_str_or_null(const char *s);
+/* The JSON body of a signed-in user's request: NULL once it has answered (401, or as
+ * http_read_json does). */
+cJSON *http_read_user_json(struct req *r);
+/* The same for a request by which the user creates `what` ("folders"), with a 403 for a
+ * read-only token. */
+cJSON *http_read_create_json(struct req *r, const char *what);
+/* Sends json with 200, or, when e is set, frees it and answers http_error(r, e, detail). */
+int http_json_or_error(struct req *r, cJSON *json, cb_err e, const char *detail);
 void http_cursor_encode(const char *kind, const char *name, char *out, size_t cap);
 int http_cursor_decode(const char *cursor, char *kind, char *name, size_t cap);
 

@@ -1,11 +1,11 @@
-/* JSON shapes of folders and files, and the opaque list cursor. */
+/* JSON shapes of folders and files, reading JSON bodies, and the opaque list cursor. */
 #include <sodium.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "http/http.h"
 
-static cJSON *str_or_null(const char *s)
+cJSON *json_str_or_null(const char *s)
 {
   return s && *s ? cJSON_CreateString(s) : cJSON_CreateNull();
 }
@@ -15,7 +15,7 @@ cJSON *json_folder(const struct cb_folder *f)
   cJSON *o = cJSON_CreateObject();
   cJSON_AddStringToObject(o, "id", f->id);
   cJSON_AddStringToObject(o, "name", f->name);
-  cJSON_AddItemToObject(o, "parent_id", str_or_null(f->parent_id));
+  cJSON_AddItemToObject(o, "parent_id", json_str_or_null(f->parent_id));
   cJSON *owner = cJSON_AddObjectToObject(o, "owner");
   cJSON_AddStringToObject(owner, "id", f->owner_id);
   cJSON_AddStringToObject(owner, "username", f->owner_name);
@@ -120,6 +120,32 @@ int json_opt_string(struct req *r, cJSON *obj, const char *name, const char **ou
   }
   *out = v->valuestring;
   return 1;
+}
+
+cJSON *http_read_user_json(struct req *r)
+{
+  return http_require_user(r) ? NULL : http_read_json(r);
+}
+
+cJSON *http_read_create_json(struct req *r, const char *what)
+{
+  if (http_require_user(r))
+    return NULL;
+  if (r->who.read_only) {
+    http_drop_body(r);
+    http_problem(r, 403, NULL, "a read-only token cannot create %s", what);
+    return NULL;
+  }
+  return http_read_json(r);
+}
+
+int http_json_or_error(struct req *r, cJSON *json, cb_err e, const char *detail)
+{
+  if (e) {
+    cJSON_Delete(json);
+    return http_error(r, e, detail);
+  }
+  return http_json(r, 200, json);
 }
 
 /* cursors are URL-safe base64 without padding, so they go into a query as they are */

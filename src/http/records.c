@@ -77,19 +77,27 @@ int h_file_records(struct req *r)
   return http_json(r, 200, o);
 }
 
-int h_record_get(struct req *r)
+/* /records/{id}...: answers with respond(r, record) when the caller may read the record's
+ * file, else as http_access_error does. */
+static int with_record(struct req *r, int (*respond)(struct req *r, const struct cb_record *rec))
 {
   struct cb_record rec = {0};
   cb_err e = cb_id_valid(r->params[0]) ? db_record_get(r->params[0], &rec) : CB_ENOTFOUND;
   if (!e)
     e = auth_check(&r->who, "file", rec.file_id, CB_READ);
-  if (e) {
-    db_record_clear(&rec);
-    return http_access_error(r, e, "record", r->params[0]);
-  }
-  int st = http_json(r, 200, json_record(&rec));
+  int st = e ? http_access_error(r, e, "record", r->params[0]) : respond(r, &rec);
   db_record_clear(&rec);
   return st;
+}
+
+static int send_record(struct req *r, const struct cb_record *rec)
+{
+  return http_json(r, 200, json_record(rec));
+}
+
+int h_record_get(struct req *r)
+{
+  return with_record(r, send_record);
 }
 
 /* ---- depictions: rendered by a worker process on first request, then kept ---- */
@@ -140,17 +148,7 @@ static int depiction(struct req *r, const struct cb_record *rec)
 
 int h_record_depiction(struct req *r)
 {
-  struct cb_record rec = {0};
-  cb_err e = cb_id_valid(r->params[0]) ? db_record_get(r->params[0], &rec) : CB_ENOTFOUND;
-  if (!e)
-    e = auth_check(&r->who, "file", rec.file_id, CB_READ);
-  if (e) {
-    db_record_clear(&rec);
-    return http_access_error(r, e, "record", r->params[0]);
-  }
-  int st = depiction(r, &rec);
-  db_record_clear(&rec);
-  return st;
+  return with_record(r, depiction);
 }
 
 int h_file_preview(struct req *r)

@@ -191,10 +191,7 @@ static cJSON *json_link(const struct cb_link *l)
   cJSON_AddStringToObject(o, "object_type", l->object_type);
   cJSON_AddStringToObject(o, "object_id", l->object_id);
   cJSON_AddStringToObject(o, "created_at", l->created_at);
-  if (l->expires_at[0])
-    cJSON_AddStringToObject(o, "expires_at", l->expires_at);
-  else
-    cJSON_AddNullToObject(o, "expires_at");
+  cJSON_AddItemToObject(o, "expires_at", json_str_or_null(l->expires_at));
   add_creator(o, l->created_by, l->created_by_name, l->lapsed);
   return o;
 }
@@ -286,11 +283,7 @@ static int list_shares(struct req *r, const char *type, int links)
   cJSON *o = cJSON_CreateObject();
   cJSON *arr = cJSON_AddArrayToObject(o, links ? "links" : "grants");
   cb_err e = links ? db_link_list(type, r->params[0], add_link, arr) : db_grant_list(type, r->params[0], add_grant, arr);
-  if (e) {
-    cJSON_Delete(o);
-    return http_error(r, e, links ? "cannot list links" : "cannot list grants");
-  }
-  return http_json(r, 200, o);
+  return http_json_or_error(r, o, e, links ? "cannot list links" : "cannot list grants");
 }
 
 int h_folder_grants_list(struct req *r) { return list_shares(r, "folder", 0); }

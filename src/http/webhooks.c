@@ -156,13 +156,7 @@ static int valid_event(const char *e)
 
 int h_webhooks_create(struct req *r)
 {
-  if (http_require_user(r))
-    return r->status;
-  if (r->who.read_only) {
-    http_drop_body(r);
-    return http_problem(r, 403, NULL, "a read-only token cannot create webhooks");
-  }
-  cJSON *body = http_read_json(r);
+  cJSON *body = http_read_create_json(r, "webhooks");
   if (!body)
     return r->status;
   int st = 0;
@@ -238,11 +232,7 @@ int h_webhooks_list(struct req *r)
     return r->status;
   cJSON *o = cJSON_CreateObject();
   cb_err e = db_webhook_list(r->who.user_id, add_webhook, cJSON_AddArrayToObject(o, "webhooks"));
-  if (e) {
-    cJSON_Delete(o);
-    return http_error(r, e, "cannot list webhooks");
-  }
-  return http_json(r, 200, o);
+  return http_json_or_error(r, o, e, "cannot list webhooks");
 }
 
 int h_webhooks_delete(struct req *r)
@@ -279,9 +269,7 @@ static int find_hook(const struct cb_webhook *w, void *ctx)
  * failures, say); {"disabled": true} pauses it by hand. */
 int h_webhooks_patch(struct req *r)
 {
-  if (http_require_user(r))
-    return r->status;
-  cJSON *body = http_read_json(r);
+  cJSON *body = http_read_user_json(r);
   if (!body)
     return r->status;
   int st = 0;

@@ -100,11 +100,12 @@ static int ensure_ob(char *err, size_t errcap)
   return 0;
 }
 
-static void prop_text(cJSON *props, const char *name, const char *value, const char *unit, const char *iri)
+/* Appends {name, value, unit?, iri?} to props. */
+static void prop_add(cJSON *props, const char *name, cJSON *value, const char *unit, const char *iri)
 {
   cJSON *o = cJSON_CreateObject();
   cJSON_AddStringToObject(o, "name", name);
-  cJSON_AddStringToObject(o, "value", value);
+  cJSON_AddItemToObject(o, "value", value);
   if (unit)
     cJSON_AddStringToObject(o, "unit", unit);
   if (iri)
@@ -112,16 +113,14 @@ static void prop_text(cJSON *props, const char *name, const char *value, const c
   cJSON_AddItemToArray(props, o);
 }
 
+static void prop_text(cJSON *props, const char *name, const char *value, const char *unit, const char *iri)
+{
+  prop_add(props, name, cJSON_CreateString(value), unit, iri);
+}
+
 static void prop_num(cJSON *props, const char *name, double value, const char *unit, const char *iri)
 {
-  cJSON *o = cJSON_CreateObject();
-  cJSON_AddStringToObject(o, "name", name);
-  cJSON_AddNumberToObject(o, "value", value);
-  if (unit)
-    cJSON_AddStringToObject(o, "unit", unit);
-  if (iri)
-    cJSON_AddStringToObject(o, "iri", iri);
-  cJSON_AddItemToArray(props, o);
+  prop_add(props, name, cJSON_CreateNumber(value), unit, iri);
 }
 
 /* SD fields become properties: numbers when they read as one, text otherwise. */
@@ -662,6 +661,17 @@ static void csv_field(FILE *out, const char *v)
   fputc('"', out);
 }
 
+/* The next molecule of r, passing over records that cannot be read (what a conversion
+ * leaves out); NULL at the end. */
+static ob_mol *next_readable(struct mol_source *r, char *rerr, size_t cap)
+{
+  ob_mol *m = NULL;
+  int rc;
+  while ((rc = source_next(r, &m, rerr, cap)) < 0)
+    ;
+  return rc ? m : NULL;
+}
+
 /* CSV: a row per molecule: title, smiles, then the chosen properties (options.properties:
  * computed ones or SD fields; default inchikey, formula, molecular_weight). */
 static cb_err write_csv(struct mol_source *r, FILE *out, const struct cb_convert_input *in, cb_progress_fn progress,
@@ -684,14 +694,9 @@ static cb_err write_csv(struct mol_source *r, FILE *out, const struct cb_convert
     csv_field(out, cols[i]);
   }
   fputs("\r\n", out);
-  for (;;) {
-    ob_mol *m = NULL;
-    char rerr[256];
-    int rc = source_next(r, &m, rerr, sizeof rerr);
-    if (rc == 0)
-      break;
-    if (rc < 0)
-      continue;
+  ob_mol *m;
+  char rerr[256];
+  while ((m = next_readable(r, rerr, sizeof rerr))) {
     cJSON *rec = cJSON_CreateObject();
     const char *title = r->title[0] ? r->title : ob_mol_title(m);
     if ((!title || !*title) && r->block_name[0])
@@ -750,14 +755,10 @@ static cb_err convert(const struct cb_convert_input *in, const char *to, const c
   long long n = 0;
   if (!strcmp(to, "csv"))
     write_csv(r, out, in, progress, pctx, &n);
-  while (strcmp(to, "csv") != 0) { /* line and record formats, one molecule at a time */
-    ob_mol *m = NULL;
-    char rerr[256];
-    int rc = source_next(r, &m, rerr, sizeof rerr);
-    if (rc == 0)
-      break;
-    if (rc < 0)
-      continue;
+  ob_mol *m;
+  char rerr[256];
+  /* line and record formats, one molecule at a time */
+  while (strcmp(to, "csv") != 0 && (m = next_readable(r, rerr, sizeof rerr))) {
     char *s = !strcmp(to, "rsmi") ? reaction_smiles(m) : ob_mol_write(m, to, rerr, sizeof rerr);
     ob_mol_free(m);
     if (s) {

@@ -37,6 +37,19 @@ static void set_err(char *err, size_t cap, const std::string &msg)
     std::snprintf(err, cap, "%s", msg.c_str());
 }
 
+/* In a catch-all handler: err says what was thrown, an exception's own message, or
+ * `otherwise` for anything else. */
+static void set_caught(char *err, size_t cap, const char *otherwise)
+{
+  try {
+    throw;
+  } catch (const std::exception &e) {
+    set_err(err, cap, e.what());
+  } catch (...) {
+    set_err(err, cap, otherwise);
+  }
+}
+
 extern "C" int ob_init(void)
 {
   try {
@@ -49,24 +62,25 @@ extern "C" int ob_init(void)
   }
 }
 
-extern "C" int ob_can_read(const char *format)
+/* Open Babel has format, without the flag `cannot` (NOTREADABLE, NOTWRITABLE). */
+static int format_can(const char *format, unsigned int cannot)
 {
   try {
     OBFormat *f = OBConversion::FindFormat(format);
-    return f && !(f->Flags() & NOTREADABLE);
+    return f && !(f->Flags() & cannot);
   } catch (...) {
     return 0;
   }
 }
 
+extern "C" int ob_can_read(const char *format)
+{
+  return format_can(format, NOTREADABLE);
+}
+
 extern "C" int ob_can_write(const char *format)
 {
-  try {
-    OBFormat *f = OBConversion::FindFormat(format);
-    return f && !(f->Flags() & NOTWRITABLE);
-  } catch (...) {
-    return 0;
-  }
+  return format_can(format, NOTWRITABLE);
 }
 
 extern "C" ob_reader *ob_open(const char *path, const char *format, char *err, size_t cap)
@@ -98,10 +112,8 @@ extern "C" ob_reader *ob_open_at(const char *path, const char *format, long long
     r->conv.SetInStream(&r->in, false);
     r->rsmi = !std::strcmp(format, "rsmi");
     return r;
-  } catch (const std::exception &e) {
-    set_err(err, cap, e.what());
   } catch (...) {
-    set_err(err, cap, "Open Babel failed to open the file");
+    set_caught(err, cap, "Open Babel failed to open the file");
   }
   delete r;
   return nullptr;
@@ -188,10 +200,8 @@ extern "C" int ob_next(ob_reader *r, ob_mol **out, char *err, size_t cap)
       return 0;
     set_err(err, cap, "this record could not be parsed");
     return -1;
-  } catch (const std::exception &e) {
-    set_err(err, cap, e.what());
   } catch (...) {
-    set_err(err, cap, "Open Babel failed on this record");
+    set_caught(err, cap, "Open Babel failed on this record");
   }
   delete m;
   return -1;
@@ -261,10 +271,8 @@ extern "C" char *ob_mol_write(ob_mol *m, const char *format, char *err, size_t c
       return nullptr;
     }
     return strdup(s.c_str());
-  } catch (const std::exception &e) {
-    set_err(err, cap, e.what());
   } catch (...) {
-    set_err(err, cap, "Open Babel failed to write the molecule");
+    set_caught(err, cap, "Open Babel failed to write the molecule");
   }
   return nullptr;
 }
@@ -334,10 +342,8 @@ extern "C" char *ob_smiles_svg(const char *smiles, char *err, size_t cap)
       return nullptr;
     }
     return strdup(svg.c_str());
-  } catch (const std::exception &e) {
-    set_err(err, cap, e.what());
   } catch (...) {
-    set_err(err, cap, "Open Babel failed to draw the molecule");
+    set_caught(err, cap, "Open Babel failed to draw the molecule");
   }
   return nullptr;
 }
@@ -375,10 +381,8 @@ extern "C" ob_mol *ob_mol_from_string(const char *text, const char *format, char
       return nullptr;
     }
     return m;
-  } catch (const std::exception &e) {
-    set_err(err, cap, e.what());
   } catch (...) {
-    set_err(err, cap, "Open Babel failed to read the structure");
+    set_caught(err, cap, "Open Babel failed to read the structure");
   }
   delete m;
   return nullptr;

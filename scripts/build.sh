@@ -7,7 +7,8 @@ cd "$(dirname "$0")/.."
 dir=${1:-build}
 shift || true
 if [ ! -f "$dir/build.ninja" ]; then
-  meson setup "$dir" "$@" >/dev/null
+  # warnings are errors (one more option after these, -Dwerror=false, turns that off)
+  meson setup "$dir" -Dwerror=true "$@" >/dev/null
 fi
 ninja -C "$dir" >/dev/null
 echo "carboy: built $dir/carboy"

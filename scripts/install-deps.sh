@@ -57,6 +57,8 @@ test=(
   python3-botocore
   # symbolized sanitizer reports (llvm-symbolizer), so LeakSanitizer's suppressions match
   llvm
+  # the source gates (scripts/lint.sh): the format check and the static analyser
+  clang-format cppcheck
 )
 # the benchmarks' baselines: nginx serving a file, the aws command line against s3rver
 bench=(

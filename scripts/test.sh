@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Fresh Debian 12 machine to a full test run: installs the dependencies, builds carboy
+# Fresh Debian 12 machine to a full test run: installs the dependencies, checks the
+# sources (scripts/lint.sh: formatting and cppcheck), builds carboy (warnings are errors)
 # twice (normal, and with AddressSanitizer + UBSan), and runs every suite against both:
 # the C unit tests (meson test) and the integration tests (pytest, the real binary over
 # HTTP); then the browser tests (node --test with playwright-core driving Debian's
@@ -37,6 +38,9 @@ if ! $PY scripts/test-inputs.py check; then
   exit 1
 fi
 
+# the source gates (scripts/lint.sh): clang-format's check and cppcheck's findings, one
+# test case each in the summary; the compiler's warnings fail the builds (-Dwerror=true)
+step "lint" lint.xml env LINT_JUNIT="$results/lint.xml" bash scripts/lint.sh
 step "build" - bash scripts/build.sh build
 step "build (asan+ubsan)" - bash scripts/build.sh build-asan --buildtype=debug -Db_sanitize=address,undefined -Db_lundef=false
 

@@ -497,12 +497,11 @@ cb_err auth_login(const char *username, const char *password, const char *remote
     if (memcmp(a, v4mapped, sizeof v4mapped))
       strncat(client, "/64", sizeof client - strlen(client) - 1);
   }
-  remote_addr = client;
-  snprintf(ukey, sizeof ukey, "u:%.200s\n%.50s", username, remote_addr);
+  snprintf(ukey, sizeof ukey, "u:%.200s\n%.50s", username, client);
   for (char *p = ukey; *p; p++)
     if (*p >= 'A' && *p <= 'Z')
       *p = (char)(*p - 'A' + 'a'); /* user names are case-insensitive */
-  snprintf(akey, sizeof akey, "a:%s", remote_addr ? remote_addr : "");
+  snprintf(akey, sizeof akey, "a:%s", client);
   int wait = throttled(ukey, now_ms);
   int wait2 = throttled(akey, now_ms);
   if (wait2 > wait)

@@ -1005,7 +1005,8 @@ static void XMLCALL on_ct_start(void *ud, const XML_Char *name, const XML_Char *
     oom(c);
     return;
   }
-  c->parts[c->nparts++] = (struct part){copy, r};
+  c->parts[c->nparts].name = copy;
+  c->parts[c->nparts++].role = r;
 }
 
 static int part_cmp(const void *a, const void *b)

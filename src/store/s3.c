@@ -47,6 +47,7 @@
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
 
+#include "store/s3xml.h"
 #include "store/store.h"
 #include "util/hash.h"
 #include "util/log.h"
@@ -162,77 +163,6 @@ static cb_err query_build(struct cb_buf *out, const struct qp *p, int n)
     free(q[i].v);
   }
   return e;
-}
-
-/* The entity-decoded text of the first <tag>...</tag> in [p, end), into out. Returns the
- * position after the closing tag, or NULL when there is none. S3's XML is flat and
- * machine-written; its texts are escaped with the five named entities and &#N;. */
-static const char *xml_get(const char *p, const char *end, const char *tag, char *out, size_t cap)
-{
-  char open[64], close[64];
-  snprintf(open, sizeof open, "<%s>", tag);
-  snprintf(close, sizeof close, "</%s>", tag);
-  size_t ol = strlen(open), cl = strlen(close);
-  const char *a = NULL, *b = NULL;
-  for (const char *s = p; s + ol <= end; s++)
-    if (!memcmp(s, open, ol)) {
-      a = s + ol;
-      break;
-    }
-  for (const char *s = a; a && s + cl <= end; s++)
-    if (!memcmp(s, close, cl)) {
-      b = s;
-      break;
-    }
-  if (!a || !b)
-    return NULL;
-  size_t o = 0;
-  for (const char *s = a; s < b && o + 5 < cap;) {
-    if (*s != '&') {
-      out[o++] = *s++;
-      continue;
-    }
-    static const struct {
-      const char *name;
-      char c;
-    } ents[] = {{"&amp;", '&'}, {"&lt;", '<'}, {"&gt;", '>'}, {"&quot;", '"'}, {"&apos;", '\''}};
-    int done = 0;
-    for (size_t i = 0; i < sizeof ents / sizeof ents[0] && !done; i++) {
-      size_t n = strlen(ents[i].name);
-      if ((size_t)(b - s) >= n && !memcmp(s, ents[i].name, n)) {
-        out[o++] = ents[i].c;
-        s += n;
-        done = 1;
-      }
-    }
-    if (!done && s + 2 < b && s[1] == '#') {
-      char *stop;
-      unsigned long cp = s[2] == 'x' || s[2] == 'X' ? strtoul(s + 3, &stop, 16) : strtoul(s + 2, &stop, 10);
-      if (stop < b && *stop == ';' && cp > 0 && cp < 0x110000) {
-        if (cp < 0x80) {
-          out[o++] = (char)cp;
-        } else if (cp < 0x800) {
-          out[o++] = (char)(0xC0 | (cp >> 6));
-          out[o++] = (char)(0x80 | (cp & 0x3F));
-        } else if (cp < 0x10000) {
-          out[o++] = (char)(0xE0 | (cp >> 12));
-          out[o++] = (char)(0x80 | ((cp >> 6) & 0x3F));
-          out[o++] = (char)(0x80 | (cp & 0x3F));
-        } else {
-          out[o++] = (char)(0xF0 | (cp >> 18));
-          out[o++] = (char)(0x80 | ((cp >> 12) & 0x3F));
-          out[o++] = (char)(0x80 | ((cp >> 6) & 0x3F));
-          out[o++] = (char)(0x80 | (cp & 0x3F));
-        }
-        s = stop + 1;
-        done = 1;
-      }
-    }
-    if (!done)
-      out[o++] = *s++;
-  }
-  out[o] = '\0';
-  return b + cl;
 }
 
 /* RFC 3339 / ISO 8601 UTC ("2026-12-01T20:31:19Z", fractions allowed) to Unix ms; 0 when
@@ -691,10 +621,8 @@ static cb_err s3_call(struct s3_state *st, struct s3_call *c, struct cb_errbuf *
     curl_easy_cleanup(h);
     curl_slist_free_all(hdr);
     c->code[0] = c->message[0] = '\0';
-    if (x.err.data) {
-      xml_get(x.err.data, x.err.data + x.err.len, "Code", c->code, sizeof c->code);
-      xml_get(x.err.data, x.err.data + x.err.len, "Message", c->message, sizeof c->message);
-    }
+    if (x.err.data)
+      s3xml_error(x.err.data, x.err.len, c->code, sizeof c->code, c->message, sizeof c->message);
     cb_buf_free(&x.err);
     int cancelled = c->cancel && atomic_load(c->cancel);
     int transient = 0;
@@ -987,6 +915,26 @@ struct list_page {
   int64_t modified_ms;
 };
 
+/* One <Contents> of a listing as it is read. */
+struct list_read {
+  struct list_page ent;
+  char size[32], mod[64];
+  struct s3xml_field rec[3];
+  int (*cb)(void *ctx, const struct list_page *e);
+  void *ctx;
+  int stop;
+};
+
+static int list_entry(void *ctx)
+{
+  struct list_read *lr = ctx;
+  if (!lr->rec[0].found)
+    return 0;
+  lr->ent.size = strtoull(lr->size, NULL, 10);
+  lr->ent.modified_ms = parse_time_ms(lr->mod);
+  return lr->stop = lr->cb(lr->ctx, &lr->ent);
+}
+
 /* Lists the keys under prefix (decoded), a page at a time: cb gets each key; non-zero
  * stops. max_keys 0: the store's page size. */
 static cb_err list_keys(struct s3_state *st, const char *prefix, int max_keys, int one_page,
@@ -1015,30 +963,18 @@ static cb_err list_keys(struct s3_state *st, const char *prefix, int max_keys, i
       *status = c.status;
     if (e)
       break;
-    const char *p = resp.data ? resp.data : "", *end = p + resp.len;
-    for (;;) {
-      const char *a = strstr(p, "<Contents>");
-      const char *b = a ? strstr(a, "</Contents>") : NULL;
-      if (!a || !b || b > end)
-        break;
-      struct list_page ent;
-      memset(&ent, 0, sizeof ent);
-      char size[32] = "", mod[64] = "";
-      if (xml_get(a, b, "Key", ent.key, sizeof ent.key)) {
-        xml_get(a, b, "Size", size, sizeof size);
-        xml_get(a, b, "LastModified", mod, sizeof mod);
-        ent.size = strtoull(size, NULL, 10);
-        ent.modified_ms = parse_time_ms(mod);
-        if ((stop = cb(ctx, &ent)))
-          break;
-      }
-      p = b + 11;
-    }
-    char trunc[16] = "";
-    xml_get(resp.data ? resp.data : "", end, "IsTruncated", trunc, sizeof trunc);
-    token[0] = '\0';
-    if (!strcmp(trunc, "true"))
-      xml_get(resp.data ? resp.data : "", end, "NextContinuationToken", token, sizeof token);
+    struct list_read lr = {.cb = cb, .ctx = ctx};
+    lr.rec[0] = (struct s3xml_field){"Key", lr.ent.key, sizeof lr.ent.key, 0};
+    lr.rec[1] = (struct s3xml_field){"Size", lr.size, sizeof lr.size, 0};
+    lr.rec[2] = (struct s3xml_field){"LastModified", lr.mod, sizeof lr.mod, 0};
+    char trunc[16];
+    struct s3xml_field top[2] = {{"IsTruncated", trunc, sizeof trunc, 0}, {"NextContinuationToken", token, sizeof token, 0}};
+    struct s3xml_read r = {.top = top, .ntop = 2, .record = "Contents", .rec = lr.rec, .nrec = 3,
+                           .on_record = list_entry, .ctx = &lr};
+    s3xml_parse(resp.data, resp.len, &r);
+    stop = lr.stop;
+    if (strcmp(trunc, "true"))
+      token[0] = '\0';
   } while (!stop && !one_page && token[0]);
   cb_buf_free(&resp);
   return e;
@@ -1065,6 +1001,26 @@ static int sweep_one(void *ctx, const struct list_page *ent)
   return 0;
 }
 
+/* One <Upload> of a listing of multipart uploads as it is read. */
+struct upload_read {
+  struct s3_state *st;
+  const char *tmp;
+  int64_t before_ms;
+  char key[S3_KEY_MAX], id[1024], when[64];
+  int aborted;
+};
+
+static int upload_entry(void *ctx)
+{
+  struct upload_read *ur = ctx;
+  int64_t t = parse_time_ms(ur->when);
+  if (ur->key[0] && ur->id[0] && t && t < ur->before_ms && !strncmp(ur->key, ur->tmp, strlen(ur->tmp))) {
+    abort_multipart(ur->st, ur->key, ur->id);
+    ur->aborted++;
+  }
+  return 0;
+}
+
 /* Aborts the multipart uploads under tmp (a prefix) begun before before_ms: what a
  * process that died mid-upload left (S3 keeps, and bills, their parts until then). A
  * server without ListMultipartUploads (s3rver) is left alone. */
@@ -1073,33 +1029,21 @@ static int sweep_uploads(struct s3_state *st, const char *tmp, int64_t before_ms
   struct cb_buf resp = {0}, qs = {0};
   struct qp q[2] = {{"prefix", tmp}, {"uploads", ""}};
   struct cb_errbuf eb = {{0}};
-  int aborted = 0;
   if (query_build(&qs, q, 2))
     return 0;
   struct s3_call c = {.method = "GET", .query = qs.data, .resp = &resp};
   cb_err e = s3_call(st, &c, &eb);
   if (e)
     CB_LOG(CB_LOG_DEBUG, "s3", "no listing of unfinished multipart uploads: %s", eb.msg);
-  const char *p = resp.data ? resp.data : "", *end = p + resp.len;
-  while (!e) {
-    const char *a = strstr(p, "<Upload>");
-    const char *b = a ? strstr(a, "</Upload>") : NULL;
-    if (!a || !b || b > end)
-      break;
-    char key[S3_KEY_MAX] = "", id[1024] = "", when[64] = "";
-    xml_get(a, b, "Key", key, sizeof key);
-    xml_get(a, b, "UploadId", id, sizeof id);
-    xml_get(a, b, "Initiated", when, sizeof when);
-    int64_t t = parse_time_ms(when);
-    if (key[0] && id[0] && t && t < before_ms && !strncmp(key, tmp, strlen(tmp))) {
-      abort_multipart(st, key, id);
-      aborted++;
-    }
-    p = b + 9;
-  }
+  struct upload_read ur = {.st = st, .tmp = tmp, .before_ms = before_ms};
+  struct s3xml_field rec[3] = {{"Key", ur.key, sizeof ur.key, 0}, {"UploadId", ur.id, sizeof ur.id, 0},
+                               {"Initiated", ur.when, sizeof ur.when, 0}};
+  struct s3xml_read r = {.record = "Upload", .rec = rec, .nrec = 3, .on_record = upload_entry, .ctx = &ur};
+  if (!e)
+    s3xml_parse(resp.data, resp.len, &r);
   cb_buf_free(&resp);
   cb_buf_free(&qs);
-  return aborted;
+  return ur.aborted;
 }
 
 /* Temporary objects under PREFIX/.tmp/ and unfinished multipart uploads older than
@@ -1335,8 +1279,7 @@ static cb_err start_multipart(struct s3_put *p, struct cb_errbuf *eb)
   struct s3_call c = {.method = "POST", .key = p->tmpkey, .query = "uploads=", .resp = &resp,
                       .content_type = "application/octet-stream"};
   cb_err e = s3_call(st, &c, eb);
-  if (!e && (!resp.data || !xml_get(resp.data, resp.data + resp.len, "UploadId", p->upload_id, sizeof p->upload_id) ||
-             !p->upload_id[0])) {
+  if (!e && (!s3xml_text(resp.data, resp.len, "UploadId", p->upload_id, sizeof p->upload_id) || !p->upload_id[0])) {
     cb_errf(eb, "S3 CreateMultipartUpload of %s: the answer has no UploadId", key_tail(p->tmpkey));
     e = CB_ESTORE;
   }
@@ -1533,9 +1476,7 @@ static cb_err complete_upload(struct s3_put *p, struct cb_errbuf *eb)
     e = s3_call(p->st, &c, eb);
     /* S3 may answer 200 and still fail: the error is then in the body */
     char code[64] = "", msg[200] = "";
-    if (!e && resp.data && strstr(resp.data, "<Error>")) {
-      xml_get(resp.data, resp.data + resp.len, "Code", code, sizeof code);
-      xml_get(resp.data, resp.data + resp.len, "Message", msg, sizeof msg);
+    if (!e && s3xml_error(resp.data, resp.len, code, sizeof code, msg, sizeof msg)) {
       cb_errf(eb, "S3 CompleteMultipartUpload of %s: %s: %s", key_tail(p->tmpkey), code, msg);
       e = CB_ESTORE;
       if ((!strcmp(code, "InternalError") || !strcmp(code, "SlowDown")) && attempt < 2) {
@@ -1566,10 +1507,8 @@ static cb_err copy_call(struct s3_state *st, struct s3_call *c, struct cb_buf *r
   for (int attempt = 0; attempt < 3; attempt++) {
     c->resp = resp;
     e = s3_call(st, c, eb);
-    if (!e && resp->data && strstr(resp->data, "<Error>")) {
-      char code[64] = "", msg[200] = "";
-      xml_get(resp->data, resp->data + resp->len, "Code", code, sizeof code);
-      xml_get(resp->data, resp->data + resp->len, "Message", msg, sizeof msg);
+    char code[64], msg[200];
+    if (!e && s3xml_error(resp->data, resp->len, code, sizeof code, msg, sizeof msg)) {
       cb_errf(eb, "S3 copy to %s: %s: %s", key_tail(c->key), code, msg);
       snprintf(c->code, sizeof c->code, "%s", code);
       e = CB_ESTORE;
@@ -1595,7 +1534,7 @@ static cb_err copy_object(struct s3_state *st, const char *src, const char *dst,
     struct s3_call c = {.method = "POST", .key = dst, .query = "uploads=", .resp = &resp,
                         .content_type = "application/octet-stream"};
     e = s3_call(st, &c, eb);
-    if (!e && (!resp.data || !xml_get(resp.data, resp.data + resp.len, "UploadId", mp.upload_id, sizeof mp.upload_id)))
+    if (!e && !s3xml_text(resp.data, resp.len, "UploadId", mp.upload_id, sizeof mp.upload_id))
       e = CB_ESTORE;
     uint64_t ps = size / 9000 + 1;
     if (ps < (512ull << 20))
@@ -1618,7 +1557,7 @@ static cb_err copy_object(struct s3_state *st, const char *src, const char *dst,
       cb_buf_free(&qs);
       if (e && (pc.status == 501 || !strcmp(pc.code, "NotImplemented")))
         notimpl = 1;
-      if (!e && (!resp.data || !xml_get(resp.data, resp.data + resp.len, "ETag", mp.etags[i], sizeof mp.etags[0]))) {
+      if (!e && !s3xml_text(resp.data, resp.len, "ETag", mp.etags[i], sizeof mp.etags[0])) {
         cb_errf(eb, "S3 UploadPartCopy to %s: the answer has no ETag", key_tail(dst));
         e = CB_ESTORE;
       }

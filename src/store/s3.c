@@ -369,6 +369,7 @@ struct s3_xfer {
   const char *body;
   size_t body_len, body_off;
   int bad_range; /* a ranged GET that came back whole */
+  char cerr[CURL_ERROR_SIZE]; /* libcurl's reason for a failed transfer */
 };
 
 static size_t on_read(char *dst, size_t sz, size_t n, void *u)
@@ -491,40 +492,224 @@ static const char *what_of(const struct s3_call *c)
   return c->key ? key_tail(c->key) : "(bucket)";
 }
 
+/* The request's URL: the base, the key percent-encoded, the canonical query. */
+static cb_err request_url(const struct s3_state *st, const struct s3_call *c, struct cb_buf *url)
+{
+  cb_err e = cb_buf_puts(url, st->base);
+  if (!e && c->key) {
+    e = cb_buf_puts(url, "/");
+    if (!e)
+      e = enc(url, c->key, 1);
+  } else if (!e && !st->path_style) {
+    e = cb_buf_puts(url, "/");
+  }
+  if (!e && c->query && *c->query)
+    e = cb_buf_printf(url, "?%s", c->query);
+  return e;
+}
+
+/* The hex sha256 of the payload, sent (and so signed) as x-amz-content-sha256. */
+static void payload_sha(const struct s3_call *c, char sha[65])
+{
+  int has_body = !strcmp(c->method, "PUT") || !strcmp(c->method, "POST");
+  if (c->body_sha)
+    snprintf(sha, 65, "%s", c->body_sha);
+  else if (has_body && c->body_len)
+    cb_sha256_hex(c->body, c->body_len, sha);
+  else
+    snprintf(sha, 65, "%s", S3_EMPTY_SHA);
+}
+
+/* The headers of one attempt (libcurl adds the signature's own). A ranged GET asks from
+ * the byte it has reached. */
+static struct curl_slist *request_headers(const struct s3_state *st, const struct s3_call *c,
+                                          const struct s3_creds *cr, const char *sha)
+{
+  struct curl_slist *hdr = NULL;
+  char line[4200];
+  snprintf(line, sizeof line, "x-amz-content-sha256: %s", sha);
+  hdr = curl_slist_append(hdr, line);
+  if (cr->token[0]) {
+    snprintf(line, sizeof line, "x-amz-security-token: %s", cr->token);
+    hdr = curl_slist_append(hdr, line);
+  }
+  if (c->content_type) {
+    snprintf(line, sizeof line, "Content-Type: %s", c->content_type);
+    hdr = curl_slist_append(hdr, line);
+  }
+  if (c->copy_source) {
+    struct cb_buf cs = {0};
+    cb_buf_printf(&cs, "x-amz-copy-source: /%s/", st->bucket);
+    enc(&cs, c->copy_source, 1);
+    if (cs.data)
+      hdr = curl_slist_append(hdr, cs.data);
+    cb_buf_free(&cs);
+  }
+  if (c->copy_source_range) {
+    snprintf(line, sizeof line, "x-amz-copy-source-range: %s", c->copy_source_range);
+    hdr = curl_slist_append(hdr, line);
+  }
+  if (c->ranged) {
+    snprintf(line, sizeof line, "Range: bytes=%llu-%llu", (unsigned long long)(c->r_off + c->delivered),
+             (unsigned long long)(c->r_off + c->r_len - 1));
+    hdr = curl_slist_append(hdr, line);
+  }
+  return hdr;
+}
+
+/* The easy handle's options for one attempt: the shared connections, SigV4 with cr, the
+ * callbacks over x, and the method's own. */
+static void request_options(struct s3_state *st, struct s3_xfer *x, const char *url, struct curl_slist *hdr,
+                            const char *sigv4, const struct s3_creds *cr)
+{
+  CURL *h = x->h;
+  const struct s3_call *c = x->c;
+  curl_easy_setopt(h, CURLOPT_URL, url);
+  curl_easy_setopt(h, CURLOPT_SHARE, st->share);
+  curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
+  curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
+  curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, 60L);
+  curl_easy_setopt(h, CURLOPT_USERAGENT, "carboy");
+  curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
+  curl_easy_setopt(h, CURLOPT_AWS_SIGV4, sigv4);
+  curl_easy_setopt(h, CURLOPT_USERNAME, cr->akid);
+  curl_easy_setopt(h, CURLOPT_PASSWORD, cr->secret);
+  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+  curl_easy_setopt(h, CURLOPT_WRITEDATA, x);
+  curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+  curl_easy_setopt(h, CURLOPT_HEADERDATA, x);
+  curl_easy_setopt(h, CURLOPT_ERRORBUFFER, x->cerr);
+  curl_easy_setopt(h, CURLOPT_BUFFERSIZE, 512L * 1024);
+  curl_easy_setopt(h, CURLOPT_UPLOAD_BUFFERSIZE, 512L * 1024);
+  curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+  curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
+  curl_easy_setopt(h, CURLOPT_XFERINFODATA, x);
+  /* Not "Expect:" in the header list: libcurl would sign that empty header. Bodies
+   * over 1 MiB carry curl's own (unsigned) Expect, and go on after 1 ms. */
+  curl_easy_setopt(h, CURLOPT_EXPECT_100_TIMEOUT_MS, 1L);
+  if (!strcmp(c->method, "HEAD")) {
+    curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+  } else if (!strcmp(c->method, "PUT")) {
+    curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
+    curl_easy_setopt(h, CURLOPT_READFUNCTION, on_read);
+    curl_easy_setopt(h, CURLOPT_READDATA, x);
+    curl_easy_setopt(h, CURLOPT_SEEKFUNCTION, on_seek);
+    curl_easy_setopt(h, CURLOPT_SEEKDATA, x);
+    curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)c->body_len);
+  } else if (!strcmp(c->method, "POST")) {
+    curl_easy_setopt(h, CURLOPT_POST, 1L);
+    curl_easy_setopt(h, CURLOPT_POSTFIELDS, c->body ? c->body : "");
+    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)c->body_len);
+  } else if (strcmp(c->method, "GET")) {
+    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, c->method);
+  }
+}
+
+/* One attempt: the request sent, the answer read into c's results (status, ETag, length,
+ * S3's Code and Message from an error body). CB_ENOMEM when there is no handle. */
+static cb_err request_once(struct s3_state *st, struct s3_xfer *x, const char *url, const char *sha,
+                           const char *sigv4, const struct s3_creds *cr, CURLcode *rc)
+{
+  struct s3_call *c = x->c;
+  CURL *h = curl_easy_init();
+  if (!h)
+    return CB_ENOMEM;
+  x->h = h;
+  struct curl_slist *hdr = request_headers(st, c, cr, sha);
+  x->cerr[0] = '\0';
+  c->etag[0] = '\0';
+  request_options(st, x, url, hdr, sigv4, cr);
+  if (c->resp)
+    cb_buf_reset(c->resp);
+  *rc = curl_easy_perform(h);
+  curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &x->status);
+  curl_off_t cl = -1;
+  curl_easy_getinfo(h, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl);
+  c->length = (int64_t)cl;
+  c->status = x->status;
+  curl_easy_cleanup(h);
+  curl_slist_free_all(hdr);
+  c->code[0] = c->message[0] = '\0';
+  if (x->err.data)
+    s3xml_error(x->err.data, x->err.len, c->code, sizeof c->code, c->message, sizeof c->message);
+  cb_buf_free(&x->err);
+  return CB_OK;
+}
+
+/* What an attempt's end means: CB_OK, or the error (told in eb) with *transient set when
+ * another attempt may succeed: connection errors, 5xx, 429 and S3's SlowDown, a GET cut
+ * short, and (once, *forced set to 1) expired container credentials. */
+static cb_err request_outcome(struct s3_state *st, const struct s3_xfer *x, CURLcode rc, int *forced, int *transient,
+                              struct cb_errbuf *eb)
+{
+  const struct s3_call *c = x->c;
+  *transient = 0;
+  if (c->sink_stopped || (c->cancel && atomic_load(c->cancel))) {
+    cb_errf(eb, "S3 %s %s: stopped", c->method, what_of(c));
+    return CB_EABORTED;
+  }
+  if (x->bad_range) {
+    cb_errf(eb, "S3 GET %s: the server ignored the Range header", what_of(c));
+    return CB_ESTORE;
+  }
+  if (rc != CURLE_OK) {
+    cb_errf(eb, "S3 %s %s: %s (%s)", c->method, what_of(c), x->cerr[0] ? x->cerr : curl_easy_strerror(rc),
+            st->endpoint);
+    *transient = retryable_curl(rc);
+    return CB_ESTORE;
+  }
+  if (x->status >= 200 && x->status < 300) {
+    if (!c->ranged || c->delivered >= c->r_len)
+      return CB_OK;
+    /* cut short: resume from there */
+    cb_errf(eb, "S3 GET %s: the answer ended after %llu of %llu bytes", what_of(c), (unsigned long long)c->delivered,
+            (unsigned long long)c->r_len);
+    *transient = 1;
+    return CB_ESTORE;
+  }
+  cb_errf(eb, "S3 %s %s: HTTP %ld%s%s%s%s", c->method, what_of(c), x->status, c->code[0] ? " " : "", c->code,
+          c->message[0] ? ": " : "", c->message);
+  *transient = (x->status >= 500 && x->status != 501) || x->status == 429 || !strcmp(c->code, "SlowDown") ||
+               !strcmp(c->code, "RequestTimeout") || !strcmp(c->code, "InternalError");
+  if (st->ecs && !*forced && x->status == 403 &&
+      (!strcmp(c->code, "ExpiredToken") || !strcmp(c->code, "InvalidToken") || !strcmp(c->code, "TokenRefreshRequired"))) {
+    *forced = 1;
+    *transient = 1;
+  }
+  return x->status == 404 ? CB_ENOTFOUND : CB_ESTORE;
+}
+
+/* Waits before the attempt after `attempt`: exponential backoff with jitter, cut short
+ * when c is cancelled. */
+static void backoff(const struct s3_call *c, int attempt, const struct cb_errbuf *eb)
+{
+  long ms = 100L << (attempt - 1);
+  unsigned r = 0;
+  cb_random_bytes(&r, sizeof r);
+  ms = ms / 2 + (long)(r % (unsigned)(ms / 2 + 1));
+  CB_LOG(CB_LOG_WARN, "s3", "%s; retrying in %ld ms (attempt %d of %d)", eb->msg, ms, attempt + 1, S3_ATTEMPTS);
+  for (long slept = 0; slept < ms && !(c->cancel && atomic_load(c->cancel)); slept += 50)
+    sleep_ms(ms - slept < 50 ? ms - slept : 50);
+}
+
 /* Performs c with retries. CB_OK on a 2xx answer; else CB_ENOTFOUND (404), CB_EABORTED
  * (the sink or cancel stopped it) or CB_ESTORE, with the reason in eb. */
 static cb_err s3_call(struct s3_state *st, struct s3_call *c, struct cb_errbuf *eb)
 {
   struct cb_buf url = {0};
-  char sha[65], cerr[CURL_ERROR_SIZE];
-  cb_err e = cb_buf_puts(&url, st->base);
-  if (!e && c->key) {
-    e = cb_buf_puts(&url, "/");
-    if (!e)
-      e = enc(&url, c->key, 1);
-  } else if (!e && !st->path_style) {
-    e = cb_buf_puts(&url, "/");
-  }
-  if (!e && c->query && *c->query)
-    e = cb_buf_printf(&url, "?%s", c->query);
-  if (e) {
+  if (request_url(st, c, &url)) {
     cb_buf_free(&url);
     return CB_ENOMEM;
   }
-  int has_body = !strcmp(c->method, "PUT") || !strcmp(c->method, "POST");
-  if (c->body_sha)
-    snprintf(sha, sizeof sha, "%s", c->body_sha);
-  else if (has_body && c->body_len)
-    cb_sha256_hex(c->body, c->body_len, sha);
-  else
-    snprintf(sha, sizeof sha, "%s", S3_EMPTY_SHA);
-  char sigv4[128];
+  char sha[65], sigv4[128];
+  payload_sha(c, sha);
   snprintf(sigv4, sizeof sigv4, "aws:amz:%s:s3", st->region);
-  int forced = 0;
-  e = CB_ESTORE;
+  int forced = 0; /* 1: S3 said the credentials expired, fetch them again; 2: done so */
+  cb_err e = CB_ESTORE;
   for (int attempt = 1; attempt <= S3_ATTEMPTS; attempt++) {
     struct s3_creds cr;
-    struct s3_xfer x = {.c = c, .body = c->body, .body_len = c->body_len};
     cb_err ce = creds_get(st, &cr, forced == 1, eb);
     if (forced == 1)
       forced = 2;
@@ -532,145 +717,17 @@ static cb_err s3_call(struct s3_state *st, struct s3_call *c, struct cb_errbuf *
       e = CB_ESTORE;
       break;
     }
-    CURL *h = curl_easy_init();
-    if (!h) {
-      e = CB_ENOMEM;
+    struct s3_xfer x = {.c = c, .body = c->body, .body_len = c->body_len};
+    CURLcode rc;
+    if ((e = request_once(st, &x, url.data, sha, sigv4, &cr, &rc)))
       break;
-    }
-    x.h = h;
-    struct curl_slist *hdr = NULL;
-    char line[4200];
-    snprintf(line, sizeof line, "x-amz-content-sha256: %s", sha);
-    hdr = curl_slist_append(hdr, line);
-    if (cr.token[0]) {
-      snprintf(line, sizeof line, "x-amz-security-token: %s", cr.token);
-      hdr = curl_slist_append(hdr, line);
-    }
-    if (c->content_type) {
-      snprintf(line, sizeof line, "Content-Type: %s", c->content_type);
-      hdr = curl_slist_append(hdr, line);
-    }
-    if (c->copy_source) {
-      struct cb_buf cs = {0};
-      cb_buf_printf(&cs, "x-amz-copy-source: /%s/", st->bucket);
-      enc(&cs, c->copy_source, 1);
-      if (cs.data)
-        hdr = curl_slist_append(hdr, cs.data);
-      cb_buf_free(&cs);
-    }
-    if (c->copy_source_range) {
-      snprintf(line, sizeof line, "x-amz-copy-source-range: %s", c->copy_source_range);
-      hdr = curl_slist_append(hdr, line);
-    }
-    if (c->ranged) {
-      snprintf(line, sizeof line, "Range: bytes=%llu-%llu", (unsigned long long)(c->r_off + c->delivered),
-               (unsigned long long)(c->r_off + c->r_len - 1));
-      hdr = curl_slist_append(hdr, line);
-    }
-    cerr[0] = '\0';
-    c->etag[0] = '\0';
-    curl_easy_setopt(h, CURLOPT_URL, url.data);
-    curl_easy_setopt(h, CURLOPT_SHARE, st->share);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
-    curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
-    curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, 60L);
-    curl_easy_setopt(h, CURLOPT_USERAGENT, "carboy");
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
-    curl_easy_setopt(h, CURLOPT_AWS_SIGV4, sigv4);
-    curl_easy_setopt(h, CURLOPT_USERNAME, cr.akid);
-    curl_easy_setopt(h, CURLOPT_PASSWORD, cr.secret);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, &x);
-    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(h, CURLOPT_HEADERDATA, &x);
-    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, cerr);
-    curl_easy_setopt(h, CURLOPT_BUFFERSIZE, 512L * 1024);
-    curl_easy_setopt(h, CURLOPT_UPLOAD_BUFFERSIZE, 512L * 1024);
-    curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
-    curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
-    curl_easy_setopt(h, CURLOPT_XFERINFODATA, &x);
-    /* Not "Expect:" in the header list: libcurl would sign that empty header. Bodies
-     * over 1 MiB carry curl's own (unsigned) Expect, and go on after 1 ms. */
-    curl_easy_setopt(h, CURLOPT_EXPECT_100_TIMEOUT_MS, 1L);
-    if (!strcmp(c->method, "HEAD")) {
-      curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
-    } else if (!strcmp(c->method, "PUT")) {
-      curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
-      curl_easy_setopt(h, CURLOPT_READFUNCTION, on_read);
-      curl_easy_setopt(h, CURLOPT_READDATA, &x);
-      curl_easy_setopt(h, CURLOPT_SEEKFUNCTION, on_seek);
-      curl_easy_setopt(h, CURLOPT_SEEKDATA, &x);
-      curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)c->body_len);
-    } else if (!strcmp(c->method, "POST")) {
-      curl_easy_setopt(h, CURLOPT_POST, 1L);
-      curl_easy_setopt(h, CURLOPT_POSTFIELDS, c->body ? c->body : "");
-      curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)c->body_len);
-    } else if (strcmp(c->method, "GET")) {
-      curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, c->method);
-    }
-    if (c->resp)
-      cb_buf_reset(c->resp);
-    CURLcode rc = curl_easy_perform(h);
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &x.status);
-    curl_off_t cl = -1;
-    curl_easy_getinfo(h, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl);
-    c->length = (int64_t)cl;
-    c->status = x.status;
-    curl_easy_cleanup(h);
-    curl_slist_free_all(hdr);
-    c->code[0] = c->message[0] = '\0';
-    if (x.err.data)
-      s3xml_error(x.err.data, x.err.len, c->code, sizeof c->code, c->message, sizeof c->message);
-    cb_buf_free(&x.err);
-    int cancelled = c->cancel && atomic_load(c->cancel);
-    int transient = 0;
-    if (c->sink_stopped || cancelled) {
-      cb_errf(eb, "S3 %s %s: stopped", c->method, what_of(c));
-      e = CB_EABORTED;
-      break;
-    }
-    if (x.bad_range) {
-      cb_errf(eb, "S3 GET %s: the server ignored the Range header", what_of(c));
-      e = CB_ESTORE;
-      break;
-    }
-    if (rc == CURLE_OK && x.status >= 200 && x.status < 300) {
-      if (c->ranged && c->delivered < c->r_len) { /* cut short: resume from there */
-        cb_errf(eb, "S3 GET %s: the answer ended after %llu of %llu bytes", what_of(c),
-                (unsigned long long)c->delivered, (unsigned long long)c->r_len);
-        transient = 1;
-      } else {
-        e = CB_OK;
-        break;
-      }
-    } else if (rc != CURLE_OK) {
-      cb_errf(eb, "S3 %s %s: %s (%s)", c->method, what_of(c), cerr[0] ? cerr : curl_easy_strerror(rc), st->endpoint);
-      transient = retryable_curl(rc);
-    } else {
-      cb_errf(eb, "S3 %s %s: HTTP %ld%s%s%s%s", c->method, what_of(c), x.status, c->code[0] ? " " : "", c->code,
-              c->message[0] ? ": " : "", c->message);
-      transient = (x.status >= 500 && x.status != 501) || x.status == 429 || !strcmp(c->code, "SlowDown") ||
-                  !strcmp(c->code, "RequestTimeout") || !strcmp(c->code, "InternalError");
-      if (st->ecs && !forced && x.status == 403 &&
-          (!strcmp(c->code, "ExpiredToken") || !strcmp(c->code, "InvalidToken") || !strcmp(c->code, "TokenRefreshRequired"))) {
-        forced = 1;
-        transient = 1;
-      }
-      e = x.status == 404 ? CB_ENOTFOUND : CB_ESTORE;
-    }
+    int transient;
+    e = request_outcome(st, &x, rc, &forced, &transient, eb);
     if (!transient)
       break;
     e = CB_ESTORE;
     if (attempt < S3_ATTEMPTS) {
-      long ms = 100L << (attempt - 1);
-      unsigned r = 0;
-      cb_random_bytes(&r, sizeof r);
-      ms = ms / 2 + (long)(r % (unsigned)(ms / 2 + 1));
-      CB_LOG(CB_LOG_WARN, "s3", "%s; retrying in %ld ms (attempt %d of %d)", eb->msg, ms, attempt + 1, S3_ATTEMPTS);
-      for (long slept = 0; slept < ms && !(c->cancel && atomic_load(c->cancel)); slept += 50)
-        sleep_ms(ms - slept < 50 ? ms - slept : 50);
+      backoff(c, attempt, eb);
     } else {
       size_t l = strlen(eb->msg);
       if (l + 20 < sizeof eb->msg)

@@ -26,7 +26,8 @@
  * signed, and checked by S3) with every request. Every request is retried, with
  * exponential backoff and jitter, on connection errors, 5xx and 429 (SlowDown); a GET
  * that broke off resumes from the byte it reached. Error text names the operation, the
- * key, the HTTP status and S3's Code and Message.
+ * key, the HTTP status and S3's Code and Message. S3's XML answers (errors, listings,
+ * upload ids) are read with expat (s3xml.c).
  *
  * Credentials: AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN, else the
  * ECS container-credentials endpoint (AWS_CONTAINER_CREDENTIALS_RELATIVE_URI, or

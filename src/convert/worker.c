@@ -17,7 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "convert/archive/archive.h"
+#include "convert/archive/unpack.h"
 #include "convert/converter.h"
 #include "util/confine.h"
 #include "util/util.h"
@@ -150,7 +150,7 @@ static void handle_query(cJSON *req, int match)
 }
 
 /* {"op":"unpack","path":P,"name":N,"workdir":W,"max_total_size"?:B,"max_member_size"?:B} -> the archive's
- * members written under W/files, their manifest as the result (archive.h). */
+ * members written under W/files, their manifest as the result (archive/unpack.h). */
 static void handle_unpack(cJSON *req)
 {
   const cJSON *path = cJSON_GetObjectItemCaseSensitive(req, "path");

@@ -8,13 +8,23 @@
  * header deadline and 431/414 when the head exceeds civetweb's 32 KiB, and only then
  * hands the socket to civetweb, which listens on a private port of 127.0.0.1.
  *
- * The hand-off: civetweb accepts with accept(); this file defines accept() (the
- * executable's definition wins over libc's for the shared civetweb library), which passes
- * every call through except on the private port. The front connects a "doorbell" socket
- * to that port after noting its local port beside the waiting client socket; accept()
- * takes the doorbell, finds the client socket by the doorbell's port, closes the pair
- * (with a reset, so no TIME_WAIT is left) and returns the client socket and its address
- * instead. civetweb then sees the client as if it had accepted it itself.
+ * The hand-off: civetweb has no call that takes a socket accepted elsewhere, and it
+ * accepts with accept(); so this file defines accept() (the executable's definition wins
+ * over libc's for the shared civetweb library), which passes every call through except on
+ * the private port. The front connects a "doorbell" socket to that port after noting its
+ * local port beside the waiting client socket; accept() takes the doorbell, finds the
+ * client socket by the doorbell's port, closes the pair (with a reset, so no TIME_WAIT is
+ * left) and returns the client socket and its address instead. civetweb then sees the
+ * client as if it had accepted it itself.
+ *
+ * That holds only while civetweb's accept() is this one: a civetweb that accepts with
+ * accept4(), or one linked so that its accept() binds to libc's directly, would take the
+ * doorbells as connections and never serve a client. So front_start checks it before the
+ * front opens: one loopback "probe" connection to the private port, which accept() knows
+ * by its local port, takes and resets (answering ECONNABORTED, which civetweb ignores as
+ * every server must). The reset ends the wait at once, so starting stays fast; when no
+ * reset comes within PROBE_MS, the interposition is not in effect and the server refuses
+ * to start, with one line that says so.
  *
  * A client address whose handed connections reach per_client waits in the front (its
  * head complete) until one of them closes (front_connection_closed), up to WAIT_S. */
@@ -23,6 +33,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <linux/tcp.h> /* struct tcp_info with tcpi_bytes_received */
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -42,6 +53,7 @@
 #define WAIT_S 60      /* a complete head waits this long for its address's slot */
 #define LINGER_NS 2000000000ull
 #define TICK_MS 200
+#define PROBE_MS 5000 /* front_start's probe is taken by accept() within this */
 
 enum { P_HEAD, P_WAIT, P_LINGER };
 
@@ -93,6 +105,8 @@ static struct {
 } F = {.listen_fd = -1, .epoll_fd = -1, .wake_fd = -1, .mu = PTHREAD_MUTEX_INITIALIZER};
 
 static atomic_int inner_port; /* 0 until the front runs: accept() passes everything */
+static atomic_int probe_port; /* the local port of front_start's probe; 0: none */
+static atomic_int probe_seen; /* accept() took the probe */
 
 static int sa_port(const struct sockaddr_storage *sa)
 {
@@ -350,6 +364,12 @@ int accept(int fd, __SOCKADDR_ARG addr_arg, socklen_t *__restrict lenp)
   if (s < 0)
     return s;
   int port = sa_port(&sa);
+  if (port == atomic_load(&probe_port)) { /* front_start's probe: this accept() is civetweb's */
+    atomic_store(&probe_seen, 1);
+    close_reset(s);
+    errno = ECONNABORTED;
+    return -1;
+  }
   struct bell b = {.port = -1};
   pthread_mutex_lock(&F.mu);
   for (int i = 0; i < F.nbells; i++)
@@ -379,6 +399,33 @@ int accept(int fd, __SOCKADDR_ARG addr_arg, socklen_t *__restrict lenp)
     *lenp = b.salen;
   }
   return b.client_fd;
+}
+
+/* Whether civetweb accepts through the accept() above: a probe connection to the private
+ * port, which accept() resets as it takes it (see the top of this file). */
+static int accept_interposed(int inner)
+{
+  struct sockaddr_in in = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  socklen_t len = sizeof in;
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), seen = 0;
+  if (fd < 0)
+    return 0;
+  if (!bind(fd, (struct sockaddr *)&in, sizeof in) && !getsockname(fd, (struct sockaddr *)&in, &len)) {
+    atomic_store(&probe_seen, 0);
+    atomic_store(&probe_port, ntohs(in.sin_port));
+    in.sin_port = htons((uint16_t)inner);
+    if (!connect(fd, (struct sockaddr *)&in, sizeof in)) {
+      struct pollfd p = {.fd = fd, .events = POLLIN};
+      uint64_t end = cb_mono_ns() + PROBE_MS * 1000000ull, now;
+      while (!atomic_load(&probe_seen) && (now = cb_mono_ns()) < end &&
+             poll(&p, 1, (int)((end - now) / 1000000) + 1) < 0 && errno == EINTR)
+        ;
+      seen = atomic_load(&probe_seen);
+    }
+    atomic_store(&probe_port, 0);
+  }
+  close(fd);
+  return seen;
 }
 
 /* ---- the epoll thread ---- */
@@ -703,6 +750,13 @@ cb_err front_start(const struct front_config *cfg, struct cb_errbuf *eb)
     return CB_EIO;
   }
   atomic_store(&inner_port, cfg->inner_port);
+  if (!accept_interposed(cfg->inner_port)) {
+    cb_errf(eb, "civetweb does not accept connections through carboy's accept() (it must be a shared "
+                "library that calls accept(), see src/http/front.c): refusing to start");
+    atomic_store(&inner_port, 0);
+    front_stop();
+    return CB_EIO;
+  }
   if (pthread_create(&F.thread, NULL, front_main, NULL)) {
     cb_errf(eb, "cannot start the connection front thread");
     atomic_store(&inner_port, 0);

@@ -20,6 +20,8 @@ struct front_config {
   int send_min_rate;    /* bytes/s a response's reader must take, per header_timeout_s; 0: any */
 };
 
+/* Opens the public address and starts the front, once civetweb (listening on
+ * cfg->inner_port) is seen to accept through front.c's accept(); CB_EIO otherwise. */
 cb_err front_start(const struct front_config *cfg, struct cb_errbuf *eb);
 /* The public port actually bound. */
 int front_port(void);

@@ -26,7 +26,8 @@
  * signed, and checked by S3) with every request. Every request is retried, with
  * exponential backoff and jitter, on connection errors, 5xx and 429 (SlowDown); a GET
  * that broke off resumes from the byte it reached. Error text names the operation, the
- * key, the HTTP status and S3's Code and Message.
+ * key, the HTTP status and S3's Code and Message. S3's XML answers (errors, listings,
+ * upload ids) are read with expat (s3xml.c).
  *
  * Credentials: AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN, else the
  * ECS container-credentials endpoint (AWS_CONTAINER_CREDENTIALS_RELATIVE_URI, or
@@ -47,6 +48,7 @@
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
 
+#include "store/s3xml.h"
 #include "store/store.h"
 #include "util/hash.h"
 #include "util/log.h"
@@ -162,77 +164,6 @@ static cb_err query_build(struct cb_buf *out, const struct qp *p, int n)
     free(q[i].v);
   }
   return e;
-}
-
-/* The entity-decoded text of the first <tag>...</tag> in [p, end), into out. Returns the
- * position after the closing tag, or NULL when there is none. S3's XML is flat and
- * machine-written; its texts are escaped with the five named entities and &#N;. */
-static const char *xml_get(const char *p, const char *end, const char *tag, char *out, size_t cap)
-{
-  char open[64], close[64];
-  snprintf(open, sizeof open, "<%s>", tag);
-  snprintf(close, sizeof close, "</%s>", tag);
-  size_t ol = strlen(open), cl = strlen(close);
-  const char *a = NULL, *b = NULL;
-  for (const char *s = p; s + ol <= end; s++)
-    if (!memcmp(s, open, ol)) {
-      a = s + ol;
-      break;
-    }
-  for (const char *s = a; a && s + cl <= end; s++)
-    if (!memcmp(s, close, cl)) {
-      b = s;
-      break;
-    }
-  if (!a || !b)
-    return NULL;
-  size_t o = 0;
-  for (const char *s = a; s < b && o + 5 < cap;) {
-    if (*s != '&') {
-      out[o++] = *s++;
-      continue;
-    }
-    static const struct {
-      const char *name;
-      char c;
-    } ents[] = {{"&amp;", '&'}, {"&lt;", '<'}, {"&gt;", '>'}, {"&quot;", '"'}, {"&apos;", '\''}};
-    int done = 0;
-    for (size_t i = 0; i < sizeof ents / sizeof ents[0] && !done; i++) {
-      size_t n = strlen(ents[i].name);
-      if ((size_t)(b - s) >= n && !memcmp(s, ents[i].name, n)) {
-        out[o++] = ents[i].c;
-        s += n;
-        done = 1;
-      }
-    }
-    if (!done && s + 2 < b && s[1] == '#') {
-      char *stop;
-      unsigned long cp = s[2] == 'x' || s[2] == 'X' ? strtoul(s + 3, &stop, 16) : strtoul(s + 2, &stop, 10);
-      if (stop < b && *stop == ';' && cp > 0 && cp < 0x110000) {
-        if (cp < 0x80) {
-          out[o++] = (char)cp;
-        } else if (cp < 0x800) {
-          out[o++] = (char)(0xC0 | (cp >> 6));
-          out[o++] = (char)(0x80 | (cp & 0x3F));
-        } else if (cp < 0x10000) {
-          out[o++] = (char)(0xE0 | (cp >> 12));
-          out[o++] = (char)(0x80 | ((cp >> 6) & 0x3F));
-          out[o++] = (char)(0x80 | (cp & 0x3F));
-        } else {
-          out[o++] = (char)(0xF0 | (cp >> 18));
-          out[o++] = (char)(0x80 | ((cp >> 12) & 0x3F));
-          out[o++] = (char)(0x80 | ((cp >> 6) & 0x3F));
-          out[o++] = (char)(0x80 | (cp & 0x3F));
-        }
-        s = stop + 1;
-        done = 1;
-      }
-    }
-    if (!done)
-      out[o++] = *s++;
-  }
-  out[o] = '\0';
-  return b + cl;
 }
 
 /* RFC 3339 / ISO 8601 UTC ("2026-12-01T20:31:19Z", fractions allowed) to Unix ms; 0 when
@@ -439,6 +370,7 @@ struct s3_xfer {
   const char *body;
   size_t body_len, body_off;
   int bad_range; /* a ranged GET that came back whole */
+  char cerr[CURL_ERROR_SIZE]; /* libcurl's reason for a failed transfer */
 };
 
 static size_t on_read(char *dst, size_t sz, size_t n, void *u)
@@ -561,40 +493,224 @@ static const char *what_of(const struct s3_call *c)
   return c->key ? key_tail(c->key) : "(bucket)";
 }
 
+/* The request's URL: the base, the key percent-encoded, the canonical query. */
+static cb_err request_url(const struct s3_state *st, const struct s3_call *c, struct cb_buf *url)
+{
+  cb_err e = cb_buf_puts(url, st->base);
+  if (!e && c->key) {
+    e = cb_buf_puts(url, "/");
+    if (!e)
+      e = enc(url, c->key, 1);
+  } else if (!e && !st->path_style) {
+    e = cb_buf_puts(url, "/");
+  }
+  if (!e && c->query && *c->query)
+    e = cb_buf_printf(url, "?%s", c->query);
+  return e;
+}
+
+/* The hex sha256 of the payload, sent (and so signed) as x-amz-content-sha256. */
+static void payload_sha(const struct s3_call *c, char sha[65])
+{
+  int has_body = !strcmp(c->method, "PUT") || !strcmp(c->method, "POST");
+  if (c->body_sha)
+    snprintf(sha, 65, "%s", c->body_sha);
+  else if (has_body && c->body_len)
+    cb_sha256_hex(c->body, c->body_len, sha);
+  else
+    snprintf(sha, 65, "%s", S3_EMPTY_SHA);
+}
+
+/* The headers of one attempt (libcurl adds the signature's own). A ranged GET asks from
+ * the byte it has reached. */
+static struct curl_slist *request_headers(const struct s3_state *st, const struct s3_call *c,
+                                          const struct s3_creds *cr, const char *sha)
+{
+  struct curl_slist *hdr = NULL;
+  char line[4200];
+  snprintf(line, sizeof line, "x-amz-content-sha256: %s", sha);
+  hdr = curl_slist_append(hdr, line);
+  if (cr->token[0]) {
+    snprintf(line, sizeof line, "x-amz-security-token: %s", cr->token);
+    hdr = curl_slist_append(hdr, line);
+  }
+  if (c->content_type) {
+    snprintf(line, sizeof line, "Content-Type: %s", c->content_type);
+    hdr = curl_slist_append(hdr, line);
+  }
+  if (c->copy_source) {
+    struct cb_buf cs = {0};
+    cb_buf_printf(&cs, "x-amz-copy-source: /%s/", st->bucket);
+    enc(&cs, c->copy_source, 1);
+    if (cs.data)
+      hdr = curl_slist_append(hdr, cs.data);
+    cb_buf_free(&cs);
+  }
+  if (c->copy_source_range) {
+    snprintf(line, sizeof line, "x-amz-copy-source-range: %s", c->copy_source_range);
+    hdr = curl_slist_append(hdr, line);
+  }
+  if (c->ranged) {
+    snprintf(line, sizeof line, "Range: bytes=%llu-%llu", (unsigned long long)(c->r_off + c->delivered),
+             (unsigned long long)(c->r_off + c->r_len - 1));
+    hdr = curl_slist_append(hdr, line);
+  }
+  return hdr;
+}
+
+/* The easy handle's options for one attempt: the shared connections, SigV4 with cr, the
+ * callbacks over x, and the method's own. */
+static void request_options(struct s3_state *st, struct s3_xfer *x, const char *url, struct curl_slist *hdr,
+                            const char *sigv4, const struct s3_creds *cr)
+{
+  CURL *h = x->h;
+  const struct s3_call *c = x->c;
+  curl_easy_setopt(h, CURLOPT_URL, url);
+  curl_easy_setopt(h, CURLOPT_SHARE, st->share);
+  curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
+  curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
+  curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, 60L);
+  curl_easy_setopt(h, CURLOPT_USERAGENT, "carboy");
+  curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
+  curl_easy_setopt(h, CURLOPT_AWS_SIGV4, sigv4);
+  curl_easy_setopt(h, CURLOPT_USERNAME, cr->akid);
+  curl_easy_setopt(h, CURLOPT_PASSWORD, cr->secret);
+  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+  curl_easy_setopt(h, CURLOPT_WRITEDATA, x);
+  curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+  curl_easy_setopt(h, CURLOPT_HEADERDATA, x);
+  curl_easy_setopt(h, CURLOPT_ERRORBUFFER, x->cerr);
+  curl_easy_setopt(h, CURLOPT_BUFFERSIZE, 512L * 1024);
+  curl_easy_setopt(h, CURLOPT_UPLOAD_BUFFERSIZE, 512L * 1024);
+  curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+  curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
+  curl_easy_setopt(h, CURLOPT_XFERINFODATA, x);
+  /* Not "Expect:" in the header list: libcurl would sign that empty header. Bodies
+   * over 1 MiB carry curl's own (unsigned) Expect, and go on after 1 ms. */
+  curl_easy_setopt(h, CURLOPT_EXPECT_100_TIMEOUT_MS, 1L);
+  if (!strcmp(c->method, "HEAD")) {
+    curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+  } else if (!strcmp(c->method, "PUT")) {
+    curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
+    curl_easy_setopt(h, CURLOPT_READFUNCTION, on_read);
+    curl_easy_setopt(h, CURLOPT_READDATA, x);
+    curl_easy_setopt(h, CURLOPT_SEEKFUNCTION, on_seek);
+    curl_easy_setopt(h, CURLOPT_SEEKDATA, x);
+    curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)c->body_len);
+  } else if (!strcmp(c->method, "POST")) {
+    curl_easy_setopt(h, CURLOPT_POST, 1L);
+    curl_easy_setopt(h, CURLOPT_POSTFIELDS, c->body ? c->body : "");
+    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)c->body_len);
+  } else if (strcmp(c->method, "GET")) {
+    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, c->method);
+  }
+}
+
+/* One attempt: the request sent, the answer read into c's results (status, ETag, length,
+ * S3's Code and Message from an error body). CB_ENOMEM when there is no handle. */
+static cb_err request_once(struct s3_state *st, struct s3_xfer *x, const char *url, const char *sha,
+                           const char *sigv4, const struct s3_creds *cr, CURLcode *rc)
+{
+  struct s3_call *c = x->c;
+  CURL *h = curl_easy_init();
+  if (!h)
+    return CB_ENOMEM;
+  x->h = h;
+  struct curl_slist *hdr = request_headers(st, c, cr, sha);
+  x->cerr[0] = '\0';
+  c->etag[0] = '\0';
+  request_options(st, x, url, hdr, sigv4, cr);
+  if (c->resp)
+    cb_buf_reset(c->resp);
+  *rc = curl_easy_perform(h);
+  curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &x->status);
+  curl_off_t cl = -1;
+  curl_easy_getinfo(h, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl);
+  c->length = (int64_t)cl;
+  c->status = x->status;
+  curl_easy_cleanup(h);
+  curl_slist_free_all(hdr);
+  c->code[0] = c->message[0] = '\0';
+  if (x->err.data)
+    s3xml_error(x->err.data, x->err.len, c->code, sizeof c->code, c->message, sizeof c->message);
+  cb_buf_free(&x->err);
+  return CB_OK;
+}
+
+/* What an attempt's end means: CB_OK, or the error (told in eb) with *transient set when
+ * another attempt may succeed: connection errors, 5xx, 429 and S3's SlowDown, a GET cut
+ * short, and (once, *forced set to 1) expired container credentials. */
+static cb_err request_outcome(struct s3_state *st, const struct s3_xfer *x, CURLcode rc, int *forced, int *transient,
+                              struct cb_errbuf *eb)
+{
+  const struct s3_call *c = x->c;
+  *transient = 0;
+  if (c->sink_stopped || (c->cancel && atomic_load(c->cancel))) {
+    cb_errf(eb, "S3 %s %s: stopped", c->method, what_of(c));
+    return CB_EABORTED;
+  }
+  if (x->bad_range) {
+    cb_errf(eb, "S3 GET %s: the server ignored the Range header", what_of(c));
+    return CB_ESTORE;
+  }
+  if (rc != CURLE_OK) {
+    cb_errf(eb, "S3 %s %s: %s (%s)", c->method, what_of(c), x->cerr[0] ? x->cerr : curl_easy_strerror(rc),
+            st->endpoint);
+    *transient = retryable_curl(rc);
+    return CB_ESTORE;
+  }
+  if (x->status >= 200 && x->status < 300) {
+    if (!c->ranged || c->delivered >= c->r_len)
+      return CB_OK;
+    /* cut short: resume from there */
+    cb_errf(eb, "S3 GET %s: the answer ended after %llu of %llu bytes", what_of(c), (unsigned long long)c->delivered,
+            (unsigned long long)c->r_len);
+    *transient = 1;
+    return CB_ESTORE;
+  }
+  cb_errf(eb, "S3 %s %s: HTTP %ld%s%s%s%s", c->method, what_of(c), x->status, c->code[0] ? " " : "", c->code,
+          c->message[0] ? ": " : "", c->message);
+  *transient = (x->status >= 500 && x->status != 501) || x->status == 429 || !strcmp(c->code, "SlowDown") ||
+               !strcmp(c->code, "RequestTimeout") || !strcmp(c->code, "InternalError");
+  if (st->ecs && !*forced && x->status == 403 &&
+      (!strcmp(c->code, "ExpiredToken") || !strcmp(c->code, "InvalidToken") || !strcmp(c->code, "TokenRefreshRequired"))) {
+    *forced = 1;
+    *transient = 1;
+  }
+  return x->status == 404 ? CB_ENOTFOUND : CB_ESTORE;
+}
+
+/* Waits before the attempt after `attempt`: exponential backoff with jitter, cut short
+ * when c is cancelled. */
+static void backoff(const struct s3_call *c, int attempt, const struct cb_errbuf *eb)
+{
+  long ms = 100L << (attempt - 1);
+  unsigned r = 0;
+  cb_random_bytes(&r, sizeof r);
+  ms = ms / 2 + (long)(r % (unsigned)(ms / 2 + 1));
+  CB_LOG(CB_LOG_WARN, "s3", "%s; retrying in %ld ms (attempt %d of %d)", eb->msg, ms, attempt + 1, S3_ATTEMPTS);
+  for (long slept = 0; slept < ms && !(c->cancel && atomic_load(c->cancel)); slept += 50)
+    sleep_ms(ms - slept < 50 ? ms - slept : 50);
+}
+
 /* Performs c with retries. CB_OK on a 2xx answer; else CB_ENOTFOUND (404), CB_EABORTED
  * (the sink or cancel stopped it) or CB_ESTORE, with the reason in eb. */
 static cb_err s3_call(struct s3_state *st, struct s3_call *c, struct cb_errbuf *eb)
 {
   struct cb_buf url = {0};
-  char sha[65], cerr[CURL_ERROR_SIZE];
-  cb_err e = cb_buf_puts(&url, st->base);
-  if (!e && c->key) {
-    e = cb_buf_puts(&url, "/");
-    if (!e)
-      e = enc(&url, c->key, 1);
-  } else if (!e && !st->path_style) {
-    e = cb_buf_puts(&url, "/");
-  }
-  if (!e && c->query && *c->query)
-    e = cb_buf_printf(&url, "?%s", c->query);
-  if (e) {
+  if (request_url(st, c, &url)) {
     cb_buf_free(&url);
     return CB_ENOMEM;
   }
-  int has_body = !strcmp(c->method, "PUT") || !strcmp(c->method, "POST");
-  if (c->body_sha)
-    snprintf(sha, sizeof sha, "%s", c->body_sha);
-  else if (has_body && c->body_len)
-    cb_sha256_hex(c->body, c->body_len, sha);
-  else
-    snprintf(sha, sizeof sha, "%s", S3_EMPTY_SHA);
-  char sigv4[128];
+  char sha[65], sigv4[128];
+  payload_sha(c, sha);
   snprintf(sigv4, sizeof sigv4, "aws:amz:%s:s3", st->region);
-  int forced = 0;
-  e = CB_ESTORE;
+  int forced = 0; /* 1: S3 said the credentials expired, fetch them again; 2: done so */
+  cb_err e = CB_ESTORE;
   for (int attempt = 1; attempt <= S3_ATTEMPTS; attempt++) {
     struct s3_creds cr;
-    struct s3_xfer x = {.c = c, .body = c->body, .body_len = c->body_len};
     cb_err ce = creds_get(st, &cr, forced == 1, eb);
     if (forced == 1)
       forced = 2;
@@ -602,147 +718,17 @@ static cb_err s3_call(struct s3_state *st, struct s3_call *c, struct cb_errbuf *
       e = CB_ESTORE;
       break;
     }
-    CURL *h = curl_easy_init();
-    if (!h) {
-      e = CB_ENOMEM;
+    struct s3_xfer x = {.c = c, .body = c->body, .body_len = c->body_len};
+    CURLcode rc;
+    if ((e = request_once(st, &x, url.data, sha, sigv4, &cr, &rc)))
       break;
-    }
-    x.h = h;
-    struct curl_slist *hdr = NULL;
-    char line[4200];
-    snprintf(line, sizeof line, "x-amz-content-sha256: %s", sha);
-    hdr = curl_slist_append(hdr, line);
-    if (cr.token[0]) {
-      snprintf(line, sizeof line, "x-amz-security-token: %s", cr.token);
-      hdr = curl_slist_append(hdr, line);
-    }
-    if (c->content_type) {
-      snprintf(line, sizeof line, "Content-Type: %s", c->content_type);
-      hdr = curl_slist_append(hdr, line);
-    }
-    if (c->copy_source) {
-      struct cb_buf cs = {0};
-      cb_buf_printf(&cs, "x-amz-copy-source: /%s/", st->bucket);
-      enc(&cs, c->copy_source, 1);
-      if (cs.data)
-        hdr = curl_slist_append(hdr, cs.data);
-      cb_buf_free(&cs);
-    }
-    if (c->copy_source_range) {
-      snprintf(line, sizeof line, "x-amz-copy-source-range: %s", c->copy_source_range);
-      hdr = curl_slist_append(hdr, line);
-    }
-    if (c->ranged) {
-      snprintf(line, sizeof line, "Range: bytes=%llu-%llu", (unsigned long long)(c->r_off + c->delivered),
-               (unsigned long long)(c->r_off + c->r_len - 1));
-      hdr = curl_slist_append(hdr, line);
-    }
-    cerr[0] = '\0';
-    c->etag[0] = '\0';
-    curl_easy_setopt(h, CURLOPT_URL, url.data);
-    curl_easy_setopt(h, CURLOPT_SHARE, st->share);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
-    curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
-    curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, 60L);
-    curl_easy_setopt(h, CURLOPT_USERAGENT, "carboy");
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
-    curl_easy_setopt(h, CURLOPT_AWS_SIGV4, sigv4);
-    curl_easy_setopt(h, CURLOPT_USERNAME, cr.akid);
-    curl_easy_setopt(h, CURLOPT_PASSWORD, cr.secret);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, &x);
-    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(h, CURLOPT_HEADERDATA, &x);
-    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, cerr);
-    curl_easy_setopt(h, CURLOPT_BUFFERSIZE, 512L * 1024);
-    curl_easy_setopt(h, CURLOPT_UPLOAD_BUFFERSIZE, 512L * 1024);
-    curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
-    curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
-    curl_easy_setopt(h, CURLOPT_XFERINFODATA, &x);
-    /* Not "Expect:" in the header list: libcurl would sign that empty header. Bodies
-     * over 1 MiB carry curl's own (unsigned) Expect, and go on after 1 ms. */
-    curl_easy_setopt(h, CURLOPT_EXPECT_100_TIMEOUT_MS, 1L);
-    if (!strcmp(c->method, "HEAD")) {
-      curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
-    } else if (!strcmp(c->method, "PUT")) {
-      curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
-      curl_easy_setopt(h, CURLOPT_READFUNCTION, on_read);
-      curl_easy_setopt(h, CURLOPT_READDATA, &x);
-      curl_easy_setopt(h, CURLOPT_SEEKFUNCTION, on_seek);
-      curl_easy_setopt(h, CURLOPT_SEEKDATA, &x);
-      curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)c->body_len);
-    } else if (!strcmp(c->method, "POST")) {
-      curl_easy_setopt(h, CURLOPT_POST, 1L);
-      curl_easy_setopt(h, CURLOPT_POSTFIELDS, c->body ? c->body : "");
-      curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)c->body_len);
-    } else if (strcmp(c->method, "GET")) {
-      curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, c->method);
-    }
-    if (c->resp)
-      cb_buf_reset(c->resp);
-    CURLcode rc = curl_easy_perform(h);
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &x.status);
-    curl_off_t cl = -1;
-    curl_easy_getinfo(h, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl);
-    c->length = (int64_t)cl;
-    c->status = x.status;
-    curl_easy_cleanup(h);
-    curl_slist_free_all(hdr);
-    c->code[0] = c->message[0] = '\0';
-    if (x.err.data) {
-      xml_get(x.err.data, x.err.data + x.err.len, "Code", c->code, sizeof c->code);
-      xml_get(x.err.data, x.err.data + x.err.len, "Message", c->message, sizeof c->message);
-    }
-    cb_buf_free(&x.err);
-    int cancelled = c->cancel && atomic_load(c->cancel);
-    int transient = 0;
-    if (c->sink_stopped || cancelled) {
-      cb_errf(eb, "S3 %s %s: stopped", c->method, what_of(c));
-      e = CB_EABORTED;
-      break;
-    }
-    if (x.bad_range) {
-      cb_errf(eb, "S3 GET %s: the server ignored the Range header", what_of(c));
-      e = CB_ESTORE;
-      break;
-    }
-    if (rc == CURLE_OK && x.status >= 200 && x.status < 300) {
-      if (c->ranged && c->delivered < c->r_len) { /* cut short: resume from there */
-        cb_errf(eb, "S3 GET %s: the answer ended after %llu of %llu bytes", what_of(c),
-                (unsigned long long)c->delivered, (unsigned long long)c->r_len);
-        transient = 1;
-      } else {
-        e = CB_OK;
-        break;
-      }
-    } else if (rc != CURLE_OK) {
-      cb_errf(eb, "S3 %s %s: %s (%s)", c->method, what_of(c), cerr[0] ? cerr : curl_easy_strerror(rc), st->endpoint);
-      transient = retryable_curl(rc);
-    } else {
-      cb_errf(eb, "S3 %s %s: HTTP %ld%s%s%s%s", c->method, what_of(c), x.status, c->code[0] ? " " : "", c->code,
-              c->message[0] ? ": " : "", c->message);
-      transient = (x.status >= 500 && x.status != 501) || x.status == 429 || !strcmp(c->code, "SlowDown") ||
-                  !strcmp(c->code, "RequestTimeout") || !strcmp(c->code, "InternalError");
-      if (st->ecs && !forced && x.status == 403 &&
-          (!strcmp(c->code, "ExpiredToken") || !strcmp(c->code, "InvalidToken") || !strcmp(c->code, "TokenRefreshRequired"))) {
-        forced = 1;
-        transient = 1;
-      }
-      e = x.status == 404 ? CB_ENOTFOUND : CB_ESTORE;
-    }
+    int transient;
+    e = request_outcome(st, &x, rc, &forced, &transient, eb);
     if (!transient)
       break;
     e = CB_ESTORE;
     if (attempt < S3_ATTEMPTS) {
-      long ms = 100L << (attempt - 1);
-      unsigned r = 0;
-      cb_random_bytes(&r, sizeof r);
-      ms = ms / 2 + (long)(r % (unsigned)(ms / 2 + 1));
-      CB_LOG(CB_LOG_WARN, "s3", "%s; retrying in %ld ms (attempt %d of %d)", eb->msg, ms, attempt + 1, S3_ATTEMPTS);
-      for (long slept = 0; slept < ms && !(c->cancel && atomic_load(c->cancel)); slept += 50)
-        sleep_ms(ms - slept < 50 ? ms - slept : 50);
+      backoff(c, attempt, eb);
     } else {
       size_t l = strlen(eb->msg);
       if (l + 20 < sizeof eb->msg)
@@ -987,6 +973,26 @@ struct list_page {
   int64_t modified_ms;
 };
 
+/* One <Contents> of a listing as it is read. */
+struct list_read {
+  struct list_page ent;
+  char size[32], mod[64];
+  struct s3xml_field rec[3];
+  int (*cb)(void *ctx, const struct list_page *e);
+  void *ctx;
+  int stop;
+};
+
+static int list_entry(void *ctx)
+{
+  struct list_read *lr = ctx;
+  if (!lr->rec[0].found)
+    return 0;
+  lr->ent.size = strtoull(lr->size, NULL, 10);
+  lr->ent.modified_ms = parse_time_ms(lr->mod);
+  return lr->stop = lr->cb(lr->ctx, &lr->ent);
+}
+
 /* Lists the keys under prefix (decoded), a page at a time: cb gets each key; non-zero
  * stops. max_keys 0: the store's page size. */
 static cb_err list_keys(struct s3_state *st, const char *prefix, int max_keys, int one_page,
@@ -1015,30 +1021,18 @@ static cb_err list_keys(struct s3_state *st, const char *prefix, int max_keys, i
       *status = c.status;
     if (e)
       break;
-    const char *p = resp.data ? resp.data : "", *end = p + resp.len;
-    for (;;) {
-      const char *a = strstr(p, "<Contents>");
-      const char *b = a ? strstr(a, "</Contents>") : NULL;
-      if (!a || !b || b > end)
-        break;
-      struct list_page ent;
-      memset(&ent, 0, sizeof ent);
-      char size[32] = "", mod[64] = "";
-      if (xml_get(a, b, "Key", ent.key, sizeof ent.key)) {
-        xml_get(a, b, "Size", size, sizeof size);
-        xml_get(a, b, "LastModified", mod, sizeof mod);
-        ent.size = strtoull(size, NULL, 10);
-        ent.modified_ms = parse_time_ms(mod);
-        if ((stop = cb(ctx, &ent)))
-          break;
-      }
-      p = b + 11;
-    }
-    char trunc[16] = "";
-    xml_get(resp.data ? resp.data : "", end, "IsTruncated", trunc, sizeof trunc);
-    token[0] = '\0';
-    if (!strcmp(trunc, "true"))
-      xml_get(resp.data ? resp.data : "", end, "NextContinuationToken", token, sizeof token);
+    struct list_read lr = {.cb = cb, .ctx = ctx};
+    lr.rec[0] = (struct s3xml_field){"Key", lr.ent.key, sizeof lr.ent.key, 0};
+    lr.rec[1] = (struct s3xml_field){"Size", lr.size, sizeof lr.size, 0};
+    lr.rec[2] = (struct s3xml_field){"LastModified", lr.mod, sizeof lr.mod, 0};
+    char trunc[16];
+    struct s3xml_field top[2] = {{"IsTruncated", trunc, sizeof trunc, 0}, {"NextContinuationToken", token, sizeof token, 0}};
+    struct s3xml_read r = {.top = top, .ntop = 2, .record = "Contents", .rec = lr.rec, .nrec = 3,
+                           .on_record = list_entry, .ctx = &lr};
+    s3xml_parse(resp.data, resp.len, &r);
+    stop = lr.stop;
+    if (strcmp(trunc, "true"))
+      token[0] = '\0';
   } while (!stop && !one_page && token[0]);
   cb_buf_free(&resp);
   return e;
@@ -1065,6 +1059,26 @@ static int sweep_one(void *ctx, const struct list_page *ent)
   return 0;
 }
 
+/* One <Upload> of a listing of multipart uploads as it is read. */
+struct upload_read {
+  struct s3_state *st;
+  const char *tmp;
+  int64_t before_ms;
+  char key[S3_KEY_MAX], id[1024], when[64];
+  int aborted;
+};
+
+static int upload_entry(void *ctx)
+{
+  struct upload_read *ur = ctx;
+  int64_t t = parse_time_ms(ur->when);
+  if (ur->key[0] && ur->id[0] && t && t < ur->before_ms && !strncmp(ur->key, ur->tmp, strlen(ur->tmp))) {
+    abort_multipart(ur->st, ur->key, ur->id);
+    ur->aborted++;
+  }
+  return 0;
+}
+
 /* Aborts the multipart uploads under tmp (a prefix) begun before before_ms: what a
  * process that died mid-upload left (S3 keeps, and bills, their parts until then). A
  * server without ListMultipartUploads (s3rver) is left alone. */
@@ -1073,33 +1087,21 @@ static int sweep_uploads(struct s3_state *st, const char *tmp, int64_t before_ms
   struct cb_buf resp = {0}, qs = {0};
   struct qp q[2] = {{"prefix", tmp}, {"uploads", ""}};
   struct cb_errbuf eb = {{0}};
-  int aborted = 0;
   if (query_build(&qs, q, 2))
     return 0;
   struct s3_call c = {.method = "GET", .query = qs.data, .resp = &resp};
   cb_err e = s3_call(st, &c, &eb);
   if (e)
     CB_LOG(CB_LOG_DEBUG, "s3", "no listing of unfinished multipart uploads: %s", eb.msg);
-  const char *p = resp.data ? resp.data : "", *end = p + resp.len;
-  while (!e) {
-    const char *a = strstr(p, "<Upload>");
-    const char *b = a ? strstr(a, "</Upload>") : NULL;
-    if (!a || !b || b > end)
-      break;
-    char key[S3_KEY_MAX] = "", id[1024] = "", when[64] = "";
-    xml_get(a, b, "Key", key, sizeof key);
-    xml_get(a, b, "UploadId", id, sizeof id);
-    xml_get(a, b, "Initiated", when, sizeof when);
-    int64_t t = parse_time_ms(when);
-    if (key[0] && id[0] && t && t < before_ms && !strncmp(key, tmp, strlen(tmp))) {
-      abort_multipart(st, key, id);
-      aborted++;
-    }
-    p = b + 9;
-  }
+  struct upload_read ur = {.st = st, .tmp = tmp, .before_ms = before_ms};
+  struct s3xml_field rec[3] = {{"Key", ur.key, sizeof ur.key, 0}, {"UploadId", ur.id, sizeof ur.id, 0},
+                               {"Initiated", ur.when, sizeof ur.when, 0}};
+  struct s3xml_read r = {.record = "Upload", .rec = rec, .nrec = 3, .on_record = upload_entry, .ctx = &ur};
+  if (!e)
+    s3xml_parse(resp.data, resp.len, &r);
   cb_buf_free(&resp);
   cb_buf_free(&qs);
-  return aborted;
+  return ur.aborted;
 }
 
 /* Temporary objects under PREFIX/.tmp/ and unfinished multipart uploads older than
@@ -1335,8 +1337,7 @@ static cb_err start_multipart(struct s3_put *p, struct cb_errbuf *eb)
   struct s3_call c = {.method = "POST", .key = p->tmpkey, .query = "uploads=", .resp = &resp,
                       .content_type = "application/octet-stream"};
   cb_err e = s3_call(st, &c, eb);
-  if (!e && (!resp.data || !xml_get(resp.data, resp.data + resp.len, "UploadId", p->upload_id, sizeof p->upload_id) ||
-             !p->upload_id[0])) {
+  if (!e && (!s3xml_text(resp.data, resp.len, "UploadId", p->upload_id, sizeof p->upload_id) || !p->upload_id[0])) {
     cb_errf(eb, "S3 CreateMultipartUpload of %s: the answer has no UploadId", key_tail(p->tmpkey));
     e = CB_ESTORE;
   }
@@ -1533,9 +1534,7 @@ static cb_err complete_upload(struct s3_put *p, struct cb_errbuf *eb)
     e = s3_call(p->st, &c, eb);
     /* S3 may answer 200 and still fail: the error is then in the body */
     char code[64] = "", msg[200] = "";
-    if (!e && resp.data && strstr(resp.data, "<Error>")) {
-      xml_get(resp.data, resp.data + resp.len, "Code", code, sizeof code);
-      xml_get(resp.data, resp.data + resp.len, "Message", msg, sizeof msg);
+    if (!e && s3xml_error(resp.data, resp.len, code, sizeof code, msg, sizeof msg)) {
       cb_errf(eb, "S3 CompleteMultipartUpload of %s: %s: %s", key_tail(p->tmpkey), code, msg);
       e = CB_ESTORE;
       if ((!strcmp(code, "InternalError") || !strcmp(code, "SlowDown")) && attempt < 2) {
@@ -1566,10 +1565,8 @@ static cb_err copy_call(struct s3_state *st, struct s3_call *c, struct cb_buf *r
   for (int attempt = 0; attempt < 3; attempt++) {
     c->resp = resp;
     e = s3_call(st, c, eb);
-    if (!e && resp->data && strstr(resp->data, "<Error>")) {
-      char code[64] = "", msg[200] = "";
-      xml_get(resp->data, resp->data + resp->len, "Code", code, sizeof code);
-      xml_get(resp->data, resp->data + resp->len, "Message", msg, sizeof msg);
+    char code[64], msg[200];
+    if (!e && s3xml_error(resp->data, resp->len, code, sizeof code, msg, sizeof msg)) {
       cb_errf(eb, "S3 copy to %s: %s: %s", key_tail(c->key), code, msg);
       snprintf(c->code, sizeof c->code, "%s", code);
       e = CB_ESTORE;
@@ -1595,7 +1592,7 @@ static cb_err copy_object(struct s3_state *st, const char *src, const char *dst,
     struct s3_call c = {.method = "POST", .key = dst, .query = "uploads=", .resp = &resp,
                         .content_type = "application/octet-stream"};
     e = s3_call(st, &c, eb);
-    if (!e && (!resp.data || !xml_get(resp.data, resp.data + resp.len, "UploadId", mp.upload_id, sizeof mp.upload_id)))
+    if (!e && !s3xml_text(resp.data, resp.len, "UploadId", mp.upload_id, sizeof mp.upload_id))
       e = CB_ESTORE;
     uint64_t ps = size / 9000 + 1;
     if (ps < (512ull << 20))
@@ -1618,7 +1615,7 @@ static cb_err copy_object(struct s3_state *st, const char *src, const char *dst,
       cb_buf_free(&qs);
       if (e && (pc.status == 501 || !strcmp(pc.code, "NotImplemented")))
         notimpl = 1;
-      if (!e && (!resp.data || !xml_get(resp.data, resp.data + resp.len, "ETag", mp.etags[i], sizeof mp.etags[0]))) {
+      if (!e && !s3xml_text(resp.data, resp.len, "ETag", mp.etags[i], sizeof mp.etags[0])) {
         cb_errf(eb, "S3 UploadPartCopy to %s: the answer has no ETag", key_tail(dst));
         e = CB_ESTORE;
       }

@@ -1,7 +1,7 @@
 /* Converter: archives (zip, tar plain or compressed, a lone .gz/.bz2/.xz) through
  * libarchive: the listing, and the unpack job's archive_unpack into the work folder with
  * small limits (members are never named from the archive). */
-#include "convert/archive/archive.h"
+#include "convert/archive/unpack.h"
 #include "convert/converter.h"
 #define CONVERTER conv_archive
 #define FUZZ_AFTER_EXTRACT unpack

@@ -23,7 +23,10 @@ int main(void)
   CHECK(!valid("{\"type\":\"integer\"}", "3.5", err, sizeof err));
   CHECK(valid("{\"enum\":[1,\"a\"]}", "\"a\"", err, sizeof err));
   CHECK(!valid("{\"enum\":[1,\"a\"]}", "2", err, sizeof err));
-  CHECK(!valid("{\"const\":\"k\"}", "\"j\"", err, sizeof err));
+  CHECK(!valid("{\"const\":\"k\"}", "\"j\"", err, sizeof err) && !strcmp(err, "x: must be \"k\""));
+  CHECK(!valid("{\"enum\":[1,2]}", "3", err, sizeof err) && !strcmp(err, "x: must be one of [1,2]"));
+  /* the keyword groups are checked in order: the type's complaint comes first */
+  CHECK(!valid("{\"type\":\"string\",\"const\":1}", "2", err, sizeof err) && strstr(err, "of type string"));
   CHECK(!valid("{\"minimum\":0}", "-1", err, sizeof err) && strstr(err, "at least 0"));
   CHECK(!valid("{\"exclusiveMaximum\":10}", "10", err, sizeof err));
   CHECK(valid("{\"maxLength\":2}", "\"\xc3\xa9\xc3\xa9\"", err, sizeof err)); /* two characters, four bytes */
@@ -46,7 +49,8 @@ int main(void)
   CHECK(valid(alts, "1.5", err, sizeof err));
   CHECK(!valid(alts, "2", err, sizeof err) && strstr(err, "more than one"));
   CHECK(valid("{\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]}", "\"s\"", err, sizeof err));
-  CHECK(!valid("{\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]}", "true", err, sizeof err));
+  CHECK(!valid("{\"anyOf\":[{\"type\":\"number\"},{\"type\":\"string\"}]}", "true", err, sizeof err) &&
+        strstr(err, "of type number"));
   CHECK(!valid("{\"allOf\":[{\"type\":\"number\"},{\"minimum\":5}]}", "3", err, sizeof err));
   CHECK(!valid("{\"not\":{\"type\":\"null\"}}", "null", err, sizeof err));
   const char *refs = "{\"$defs\":{\"pos\":{\"type\":\"number\",\"minimum\":0}},\"properties\":{\"p\":{\"$ref\":\"#/$defs/pos\"}}}";

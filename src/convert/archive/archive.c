@@ -3,7 +3,7 @@
  * member. The ingest lists them (nothing is ever extracted there): counts, the total
  * uncompressed size, the format and compression as properties, the listing as an
  * artifact, the member names as the text for search. The `unpack` op writes the members
- * into the work folder under limits (archive_unpack, archive.h).
+ * into the work folder under limits (archive_unpack, unpack.h).
  *
  * Only in-process decompressors are enabled (no filter that would run an external
  * program). Entry names are read as UTF-8 (libarchive converts where the archive says how;
@@ -20,7 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "convert/archive/archive.h"
+#include "convert/archive/unpack.h"
 #include "convert/converter.h"
 #include "util/util.h"
 

@@ -1,7 +1,8 @@
 /* Unpacking archives (zip, tar, tar.gz/.bz2/.xz, a lone .gz/.bz2/.xz) into a worker's work
- * folder, for the `unpack` job. In the worker process only. */
-#ifndef CB_CONVERT_ARCHIVE_H
-#define CB_CONVERT_ARCHIVE_H
+ * folder, for the `unpack` job. In the worker process only. Not named archive.h: that is
+ * libarchive's <archive.h>, which archive.c includes. */
+#ifndef CB_CONVERT_ARCHIVE_UNPACK_H
+#define CB_CONVERT_ARCHIVE_UNPACK_H
 #include <cjson/cJSON.h>
 #include <stdint.h>
 

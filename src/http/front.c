@@ -589,9 +589,13 @@ static void take_new(void)
       return;
     }
     struct pending *p = calloc(1, sizeof *p);
-    if (!p || F.np == F.cap_p) {
+    if (!p) {
+      close(fd);
+      continue;
+    }
+    if (F.np == F.cap_p) {
       int cap = F.cap_p ? F.cap_p * 2 : 256;
-      struct pending **np = p ? realloc(F.p, (size_t)cap * sizeof *np) : NULL;
+      struct pending **np = realloc(F.p, (size_t)cap * sizeof *np);
       if (!np) {
         free(p);
         close(fd);

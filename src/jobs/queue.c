@@ -402,7 +402,7 @@ static enum job_outcome fetch_input(struct job_run *r, const char *sha, char pat
  * converter process: JOB_DONE with *res, JOB_FAIL (the converter's reason, a crash, a
  * limit), JOB_STOPPED (canceled, lease lost, stopping) or JOB_RETRY. */
 static enum job_outcome convert_in_workdir(struct job_run *r, char *workdir, cJSON *req, cJSON **res, char *err,
-                                       size_t errcap)
+                                           size_t errcap)
 {
   job_workdir(r, workdir);
   rm_rf(workdir);
@@ -442,8 +442,8 @@ static enum job_outcome convert_in_workdir(struct job_run *r, char *workdir, cJS
 }
 
 /* Stores what the converter made and applies it with the job's success. */
-static enum job_outcome apply_ingest(struct job_run *r, const struct cb_file *f, int64_t version, const char *workdir,
-                                 cJSON *res, char *err, size_t errcap)
+static enum job_outcome apply_ingest(struct job_run *r, const struct cb_file *f, int64_t version,
+                                     const char *workdir, cJSON *res, char *err, size_t errcap)
 {
   int nprops = 0, narts = 0;
   cJSON *props = cJSON_GetObjectItemCaseSensitive(res, "properties");
@@ -630,8 +630,8 @@ done:
 /* A converter request for op on file_id's current version (read into f): its local path
  * (fetched from the store when it keeps no local files) and name. NULL, with *out and
  * err, when the file (the `what`) is gone or unreadable. */
-static cJSON *input_request(struct job_run *r, const char *op, const char *file_id, const char *what, struct cb_file *f,
-                            enum job_outcome *out, char *err, size_t errcap)
+static cJSON *input_request(struct job_run *r, const char *op, const char *file_id, const char *what,
+                            struct cb_file *f, enum job_outcome *out, char *err, size_t errcap)
 {
   cb_err e = db_file_get(file_id, f);
   if (e) {

@@ -61,6 +61,11 @@ const struct job_type job_types[] = {
   {NULL, NULL, INTERNAL, 0, 0, 0, NULL, 0, BATCH},
 };
 
+#undef USER
+#undef INTERNAL
+#undef INTERACTIVE
+#undef BATCH
+
 const struct job_type *job_type_find(const char *name)
 {
   for (const struct job_type *t = job_types; name && t->name; t++)

@@ -379,7 +379,7 @@ cb_err db_file_put_tx(const char *folder_id, const char *name, const char *owner
     snprintf(params, sizeof params, "{\"version\":%lld}", (long long)version);
     snprintf(inputs_json, sizeof inputs_json, "[\"%s\"]", id);
     e = cb_id_new(job.id);
-    snprintf(job.type, sizeof job.type, "ingest");
+    snprintf(job.type, sizeof job.type, "ingest"); /* a type of jobs/types.c, named here: db/ is below jobs/ */
     snprintf(job.owner_id, sizeof job.owner_id, "%s", owner_id);
     job.inputs = inputs_json;
     job.params = params;

@@ -4,9 +4,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "http/http.h"
+#include "jobs/types.h"
 #include "util/log.h"
 
 static cJSON *json_job(const struct cb_job *j)
@@ -30,7 +30,8 @@ static cJSON *json_job(const struct cb_job *j)
     cJSON_AddStringToObject(o, "output_folder_id", j->output_folder_id);
   /* what an unpack made (its folder, counts, skipped members); the search helpers'
    * results are internal and can be large */
-  cJSON *result = j->result && !strcmp(j->type, "unpack") ? cJSON_Parse(j->result) : NULL;
+  const struct job_type *type = job_type_find(j->type);
+  cJSON *result = j->result && type && type->shows_result ? cJSON_Parse(j->result) : NULL;
   if (result)
     cJSON_AddItemToObject(o, "result", result);
   cJSON_AddStringToObject(o, "owner_id", j->owner_id);
@@ -70,7 +71,16 @@ static int load_job(struct req *r, enum cb_access need, struct cb_job *j)
   return 0;
 }
 
-static const char *const job_types[] = {"ingest", "extract", "convert", "unpack", "noop", NULL};
+/* The problem with a type a user may not start: the list of those they may. */
+static int bad_type(struct req *r)
+{
+  char names[256] = "";
+  size_t len = 0;
+  for (const struct job_type *t = job_types; t->name; t++)
+    if (t->start == JOB_START_USER && len < sizeof names)
+      len += (size_t)snprintf(names + len, sizeof names - len, "%s%s", len ? ", " : "", t->name);
+  return http_problem(r, 400, "type", "field 'type' must be one of: %s", names);
+}
 
 int h_jobs_create(struct req *r)
 {
@@ -85,11 +95,9 @@ int h_jobs_create(struct req *r)
   const char **ids = NULL;
   if (json_opt_string(r, body, "type", &type) < 0 || json_opt_string(r, body, "output_folder_id", &out_folder) < 0)
     goto out;
-  int known = 0;
-  for (int i = 0; type && job_types[i]; i++)
-    known |= !strcmp(type, job_types[i]);
-  if (!known) {
-    st = http_problem(r, 400, "type", "field 'type' must be one of: ingest, extract, convert, unpack, noop");
+  const struct job_type *t = job_type_find(type);
+  if (!t || t->start != JOB_START_USER) {
+    st = bad_type(r);
     goto out;
   }
   cJSON *inputs = cJSON_GetObjectItemCaseSensitive(body, "inputs");
@@ -103,26 +111,12 @@ int h_jobs_create(struct req *r)
     goto out;
   }
   int n = cJSON_GetArraySize(inputs);
-  cJSON *to = params ? cJSON_GetObjectItemCaseSensitive(params, "to") : NULL;
-  if (!strcmp(type, "convert") && (!cJSON_IsString(to) || !*to->valuestring || strlen(to->valuestring) > 16)) {
-    st = http_problem(r, 400, "params", "a convert job needs params.to, the target format (e.g. \"txt\")");
+  const char *wrong = t->check ? t->check(params) : NULL;
+  if (wrong) {
+    st = http_problem(r, 400, "params", "%s", wrong);
     goto out;
   }
-  cJSON *max_total = params ? cJSON_GetObjectItemCaseSensitive(params, "max_total_size") : NULL;
-  if (!strcmp(type, "unpack") && max_total &&
-      (!cJSON_IsNumber(max_total) || max_total->valuedouble < 0 || max_total->valuedouble > 8589934592.0)) {
-    st = http_problem(r, 400, "params", "params.max_total_size must be a number of bytes from 0 to 8 GiB");
-    goto out;
-  }
-  /* which version an ingest reads: a whole number (the worker casts it, and a cast of 1e300
-   * is undefined behaviour) */
-  cJSON *version = params ? cJSON_GetObjectItemCaseSensitive(params, "version") : NULL;
-  if (version && (!cJSON_IsNumber(version) || !(version->valuedouble >= 1 && version->valuedouble <= 9e15) ||
-                  version->valuedouble != (double)(int64_t)version->valuedouble)) {
-    st = http_problem(r, 400, "params", "params.version must be a whole number from 1 (a version of the input file)");
-    goto out;
-  }
-  if (strcmp(type, "noop") && n != 1) {
+  if (t->one_input && n != 1) {
     st = http_problem(r, 400, "inputs", "a %s job takes exactly one input file", type);
     goto out;
   }
@@ -141,8 +135,7 @@ int h_jobs_create(struct req *r)
     }
     /* re-extracting changes the file's properties: it needs write access; converting
      * and unpacking only read it (the output goes where the caller may write) */
-    int writes = !strcmp(type, "ingest") || !strcmp(type, "extract");
-    cb_err e = auth_check(&r->who, "file", it->valuestring, writes ? CB_WRITE : CB_READ);
+    cb_err e = auth_check(&r->who, "file", it->valuestring, t->writes_input ? CB_WRITE : CB_READ);
     if (e) {
       st = http_access_error(r, e, "file", it->valuestring);
       goto out;
@@ -155,7 +148,7 @@ int h_jobs_create(struct req *r)
       st = http_access_error(r, e, "folder", out_folder);
       goto out;
     }
-  } else if (!strcmp(type, "convert") || !strcmp(type, "unpack")) {
+  } else if (t->output_beside_input) {
     /* the output lands beside the input: the caller must be able to write there */
     struct cb_file in;
     cb_err e = db_file_get(ids[0], &in);
@@ -448,12 +441,33 @@ int h_file_artifact(struct req *r)
   return send_artifact(r, kind);
 }
 
+/* Where the job a request waits for stands: 1 succeeded, 0 failed or canceled (err says
+ * why), -1 still queued or running, -2 unreadable. */
+static int job_ended(const char *id, char *err, size_t errcap)
+{
+  struct cb_job now;
+  if (db_job_get(id, &now))
+    return -2;
+  int done = !strcmp(now.state, "succeeded"), failed = !strcmp(now.state, "failed") || !strcmp(now.state, "canceled");
+  if (failed)
+    snprintf(err, errcap, "%s", now.error);
+  db_job_clear(&now);
+  return done ? 1 : failed ? 0 : -1;
+}
+
+#define RECHECK_NS 1000000000ull  /* the row is read at least this often: a missed event costs no more */
+#define STOP_CHECK_NS 100000000ull /* a stopping server lets a waiting request go this soon */
+
 int http_run_job(struct req *r, const char *type, const char *params, const char *input_id, int timeout_s,
                  int cancel_on_timeout, char job_id[CB_ID_LEN + 1], char *err, size_t errcap)
 {
   struct cb_job j = {0};
   char inputs[CB_ID_LEN + 8];
   const char *ids[1] = {input_id};
+  if (!job_type_find(type)) {
+    snprintf(err, errcap, "cannot queue the work: no job type %s", type);
+    return -2;
+  }
   cb_id_new(j.id);
   memcpy(job_id, j.id, CB_ID_LEN + 1);
   snprintf(j.type, sizeof j.type, "%s", type);
@@ -467,23 +481,28 @@ int http_run_job(struct req *r, const char *type, const char *params, const char
     snprintf(err, errcap, "cannot queue the work: %s", cb_strerror(e));
     return -2;
   }
+  /* The job's events (jobs/events.c) wake this request, which then reads the job's row:
+   * watched before the first reading, so that no event falls between it and the wait. */
+  struct events_watch w;
+  events_watch_start(&w, j.id);
   jobs_wake();
-  uint64_t until = cb_mono_ns() + (uint64_t)timeout_s * 1000000000ull;
-  while (cb_mono_ns() < until && !http_stopping()) {
-    struct cb_job now;
-    if (db_job_get(j.id, &now))
-      break;
-    int done = !strcmp(now.state, "succeeded"), failed = !strcmp(now.state, "failed") || !strcmp(now.state, "canceled");
-    if (failed)
-      snprintf(err, errcap, "%s", now.error);
-    db_job_clear(&now);
-    if (done)
-      return 1;
-    if (failed)
-      return 0;
-    struct timespec ts = {0, 10 * 1000000L};
-    nanosleep(&ts, NULL);
+  int ended = -1;
+  uint64_t until = cb_mono_ns() + (uint64_t)timeout_s * 1000000000ull, recheck = 0;
+  for (uint64_t now = cb_mono_ns(); now < until && !http_stopping(); now = cb_mono_ns()) {
+    if (now >= recheck) {
+      if ((ended = job_ended(j.id, err, errcap)) != -1)
+        break;
+      recheck = now + RECHECK_NS;
+    }
+    uint64_t next = recheck < until ? recheck : until;
+    if (next > now + STOP_CHECK_NS)
+      next = now + STOP_CHECK_NS;
+    if (events_watch_wait(&w, (int)((next - now + 999999) / 1000000)))
+      recheck = 0; /* news of the job: read its row now */
   }
+  events_watch_stop(&w);
+  if (ended >= 0)
+    return ended;
   if (cancel_on_timeout) {
     char now[CB_TIME_MAX];
     cb_time_now_rfc3339(now, sizeof now);

@@ -3,6 +3,7 @@
  * layer turns into Server-Sent Events and webhooks. */
 #ifndef CB_JOBS_H
 #define CB_JOBS_H
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -42,5 +43,20 @@ void events_publish(const char *type, const char *owner_id, const char *file_id,
 int events_wait(uint64_t *seq, struct cb_event *out, int max, int timeout_ms);
 uint64_t events_last_seq(void);
 void events_shutdown(void);
+
+/* Waiting for one job: each event published about it wakes its watchers, who then read
+ * the job's row again. Watch before the first reading, so that no event falls between
+ * that reading and the wait. */
+struct events_watch {
+  char job_id[25];
+  int woken; /* an event came since the last events_watch_wait */
+  pthread_cond_t cond;
+  struct events_watch *next;
+};
+void events_watch_start(struct events_watch *w, const char *job_id);
+/* Waits up to timeout_ms for an event about the job; 1 if one came (since the start or
+ * the last wait), else 0. */
+int events_watch_wait(struct events_watch *w, int timeout_ms);
+void events_watch_stop(struct events_watch *w);
 
 #endif

@@ -54,6 +54,7 @@
 
 #include "db/db.h"
 #include "jobs/jobs.h"
+#include "jobs/types.h"
 #include "util/confine.h"
 #include "jobs/pool.h"
 #include "util/log.h"
@@ -165,7 +166,7 @@ static void publish_file(const char *owner_id, const char *file_id, const char *
 
 /* ---- running one job ---- */
 
-struct run {
+struct job_run {
   const struct cb_job *job;
   struct pool_child *child;
   uint64_t last_beat;
@@ -181,7 +182,7 @@ struct run {
 #define FEED_EVERY_NS 100000000ull /* store records written so far up to ten times a second */
 #define FEED_BATCH 1000            /* records per transaction: the write lock is held briefly */
 
-static int beat(struct run *r)
+static int beat(struct job_run *r)
 {
   char until[CB_TIME_MAX];
   int cancel = 0;
@@ -197,7 +198,7 @@ static int beat(struct run *r)
 
 static int tick(void *ctx, double fraction)
 {
-  struct run *r = ctx;
+  struct job_run *r = ctx;
   if (fraction >= 0)
     r->progress = fraction > 1 ? 1 : fraction;
   /* progress events: on every 5 % step, at most four a second */
@@ -267,8 +268,6 @@ static int inside(const char *dir, const char *path)
   struct stat sb;
   return !strncmp(real, rdir, n) && real[n] == '/' && !lstat(real, &sb) && S_ISREG(sb.st_mode);
 }
-
-enum outcome { OUT_DONE, OUT_FAIL, OUT_RETRY, OUT_STOPPED };
 
 /* Stores what a converter wrote at path (inside workdir) by copying it through the store's
  * streaming write: opened beneath workdir without following any link (openat2), and
@@ -352,7 +351,7 @@ static int copy_file(const char *from, const char *to)
 
 /* The job's private work folder, one per attempt: an attempt that lost its lease and is
  * still winding down never shares (or removes) the files of the one that took over. */
-static void job_workdir(const struct run *r, char out[PATH_MAX])
+static void job_workdir(const struct job_run *r, char out[PATH_MAX])
 {
   snprintf(out, PATH_MAX, "%s/work/w%d/%s.%d", cfg.data_dir, r->child->slot, r->job->id, r->job->attempts);
 }
@@ -365,7 +364,7 @@ static void slot_workdir(int slot, char out[PATH_MAX])
 
 /* Where a job's input is downloaded when the store keeps no local files: beside the work
  * folder (which convert_in_workdir empties), removed when the job ends (run_job). */
-static void job_indir(const struct run *r, char out[PATH_MAX])
+static void job_indir(const struct job_run *r, char out[PATH_MAX])
 {
   snprintf(out, PATH_MAX, "%s/work/%s.%d.in", cfg.data_dir, r->job->id, r->job->attempts);
 }
@@ -377,7 +376,7 @@ static int fetch_tick(void *ctx)
 }
 
 /* A local path of blob sha for the converter: the store's own file, or a download. */
-static enum outcome fetch_input(struct run *r, const char *sha, char path[PATH_MAX], char *err, size_t errcap)
+static enum job_outcome fetch_input(struct job_run *r, const char *sha, char path[PATH_MAX], char *err, size_t errcap)
 {
   char dir[PATH_MAX];
   struct cb_errbuf eb = {{0}};
@@ -386,31 +385,31 @@ static enum outcome fetch_input(struct run *r, const char *sha, char path[PATH_M
     rm_rf(dir);
     if (mkdir(dir, 0700)) {
       snprintf(err, errcap, "cannot create the input folder: %s", strerror(errno));
-      return OUT_RETRY;
+      return JOB_RETRY;
     }
   }
   cb_err e = store_fetch_local(store, sha, dir, path, PATH_MAX, fetch_tick, r, &eb);
   if (e == CB_EABORTED)
-    return OUT_STOPPED;
+    return JOB_STOPPED;
   if (e) {
     snprintf(err, errcap, "cannot fetch the input from the store: %s", eb.msg[0] ? eb.msg : cb_strerror(e));
-    return e == CB_ENOTFOUND ? OUT_FAIL : OUT_RETRY;
+    return e == CB_ENOTFOUND ? JOB_FAIL : JOB_RETRY;
   }
-  return OUT_DONE;
+  return JOB_DONE;
 }
 
 /* Gives the job an empty private work folder and runs req (consumed) in this worker's
- * converter process: OUT_DONE with *res, OUT_FAIL (the converter's reason, a crash, a
- * limit), OUT_STOPPED (canceled, lease lost, stopping) or OUT_RETRY. */
-static enum outcome convert_in_workdir(struct run *r, char *workdir, cJSON *req, cJSON **res, char *err,
-                                       size_t errcap)
+ * converter process: JOB_DONE with *res, JOB_FAIL (the converter's reason, a crash, a
+ * limit), JOB_STOPPED (canceled, lease lost, stopping) or JOB_RETRY. */
+static enum job_outcome convert_in_workdir(struct job_run *r, char *workdir, cJSON *req, cJSON **res, char *err,
+                                           size_t errcap)
 {
   job_workdir(r, workdir);
   rm_rf(workdir);
   if (mkdir(workdir, 0700)) {
     snprintf(err, errcap, "cannot create the work folder: %s", strerror(errno));
     cJSON_Delete(req);
-    return OUT_RETRY;
+    return JOB_RETRY;
   }
   /* the converter sees its work folder and nothing else of the data folder: the input
    * goes in (a hard link to the blob, or a copy), and the folder becomes the uid's that
@@ -419,7 +418,7 @@ static enum outcome convert_in_workdir(struct run *r, char *workdir, cJSON *req,
   if ((confine_layers() & CONFINE_UID) && !geteuid() && chown(workdir, wuid, (gid_t)wuid)) {
     snprintf(err, errcap, "cannot give the work folder to the converters' uid: %s", strerror(errno));
     cJSON_Delete(req);
-    return OUT_RETRY;
+    return JOB_RETRY;
   }
   cJSON *in = cJSON_GetObjectItemCaseSensitive(req, "path");
   if (cJSON_IsString(in)) {
@@ -428,7 +427,7 @@ static enum outcome convert_in_workdir(struct run *r, char *workdir, cJSON *req,
     if (link(in->valuestring, staged) && copy_file(in->valuestring, staged)) {
       snprintf(err, errcap, "cannot put the input in the work folder: %s", strerror(errno));
       cJSON_Delete(req);
-      return OUT_RETRY;
+      return JOB_RETRY;
     }
     chmod(staged, 0444); /* a download is the server's own (0600); blobs are 0444 already */
     cJSON_ReplaceItemInObjectCaseSensitive(req, "path", cJSON_CreateString(staged));
@@ -439,12 +438,12 @@ static enum outcome convert_in_workdir(struct run *r, char *workdir, cJSON *req,
   struct pool_limits lim = {cfg.self_exe, cfg.timeout_s, cfg.worker_memory, cfg.data_dir, slot_dir};
   cb_err e = pool_run(r->child, &lim, req, tick, r, res, err, errcap);
   cJSON_Delete(req);
-  return e == CB_EABORTED ? OUT_STOPPED : e ? OUT_FAIL : OUT_DONE;
+  return e == CB_EABORTED ? JOB_STOPPED : e ? JOB_FAIL : JOB_DONE;
 }
 
 /* Stores what the converter made and applies it with the job's success. */
-static enum outcome apply_ingest(struct run *r, const struct cb_file *f, int64_t version, const char *workdir,
-                                 cJSON *res, char *err, size_t errcap)
+static enum job_outcome apply_ingest(struct job_run *r, const struct cb_file *f, int64_t version,
+                                     const char *workdir, cJSON *res, char *err, size_t errcap)
 {
   int nprops = 0, narts = 0;
   cJSON *props = cJSON_GetObjectItemCaseSensitive(res, "properties");
@@ -454,9 +453,9 @@ static enum outcome apply_ingest(struct run *r, const struct cb_file *f, int64_t
   struct cb_artifact *av = calloc((size_t)amax + 1, sizeof *av);
   char (*shas)[65] = calloc((size_t)amax + 1, sizeof *shas);
   char text_path[PATH_MAX];
-  enum outcome out = OUT_DONE;
+  enum job_outcome out = JOB_DONE;
   if (!pv || !av || !shas) {
-    out = OUT_RETRY;
+    out = JOB_RETRY;
     snprintf(err, errcap, "out of memory");
     goto done;
   }
@@ -484,7 +483,7 @@ static enum outcome apply_ingest(struct run *r, const struct cb_file *f, int64_t
       continue;
     if (!inside(workdir, path->valuestring)) {
       snprintf(err, errcap, "the converter named an artifact outside its work folder");
-      out = OUT_FAIL;
+      out = JOB_FAIL;
       goto done;
     }
     struct cb_errbuf eb = {{0}};
@@ -500,7 +499,7 @@ static enum outcome apply_ingest(struct run *r, const struct cb_file *f, int64_t
     cb_err e = put_output(workdir, path->valuestring, shas[narts], &size, &eb);
     if (e) {
       snprintf(err, errcap, "cannot store the %s artifact: %s", kind->valuestring, eb.msg);
-      out = OUT_RETRY;
+      out = JOB_RETRY;
       goto done;
     }
     av[narts].kind = kind->valuestring;
@@ -522,7 +521,7 @@ static enum outcome apply_ingest(struct run *r, const struct cb_file *f, int64_t
   if (cJSON_IsString(records)) {
     if (!inside(workdir, records->valuestring)) {
       snprintf(err, errcap, "the converter named records outside its work folder");
-      out = OUT_FAIL;
+      out = JOB_FAIL;
       goto done;
     }
     feed = r->feed;
@@ -535,10 +534,10 @@ static enum outcome apply_ingest(struct run *r, const struct cb_file *f, int64_t
   cb_err e = db_ingest_apply(r->job->id, instance, f->id, version, cJSON_IsString(kind) ? kind->valuestring : NULL,
                              media, pv, nprops, av, narts, feed);
   if (e == CB_ENOTFOUND) {
-    out = OUT_STOPPED; /* the lease was lost: someone else runs it */
+    out = JOB_STOPPED; /* the lease was lost: someone else runs it */
   } else if (e) {
     snprintf(err, errcap, "cannot record the results: %s", cb_strerror(e));
-    out = OUT_RETRY;
+    out = JOB_RETRY;
   }
 done:
   free(pv);
@@ -547,46 +546,46 @@ done:
   return out;
 }
 
-static enum outcome run_ingest(struct run *r, char *err, size_t errcap, int *published_file)
+/* "ingest" and "extract": the text, properties and records of a file version. */
+enum job_outcome job_run_ingest(struct job_run *r, char *err, size_t errcap)
 {
   const struct cb_job *j = r->job;
   cJSON *inputs = cJSON_Parse(j->inputs), *params = cJSON_Parse(j->params);
   cJSON *in0 = cJSON_GetArrayItem(inputs, 0);
   cJSON *ver = cJSON_GetObjectItemCaseSensitive(params, "version");
-  enum outcome out = OUT_DONE;
+  enum job_outcome out = JOB_DONE;
   struct cb_file f = {0};
   char workdir[PATH_MAX] = "";
   cJSON *res = NULL;
   if (!cJSON_IsString(in0)) {
     snprintf(err, errcap, "the job has no input file");
-    out = OUT_FAIL;
+    out = JOB_FAIL;
     goto done;
   }
   cb_err e = db_file_get(in0->valuestring, &f);
   if (e == CB_ENOTFOUND) {
-    out = OUT_DONE; /* deleted meanwhile: nothing to do */
+    out = JOB_DONE; /* deleted meanwhile: nothing to do */
     db_job_finish(j->id, instance, "succeeded", NULL, NULL);
     goto done;
   }
   if (e) {
     snprintf(err, errcap, "cannot read the file: %s", cb_strerror(e));
-    out = OUT_RETRY;
+    out = JOB_RETRY;
     goto done;
   }
   int64_t version = cJSON_IsNumber(ver) ? (int64_t)ver->valuedouble : f.version;
   struct cb_version v;
   if ((e = db_file_version(f.id, version, &v))) {
     snprintf(err, errcap, "file version %lld is missing", (long long)version);
-    out = OUT_FAIL;
+    out = JOB_FAIL;
     goto done;
   }
   if (version == f.version) {
     db_file_set_status(f.id, version, "processing", NULL);
     publish_file(f.owner_id, f.id, "processing", NULL);
-    *published_file = 1;
   }
   char path[PATH_MAX];
-  if ((out = fetch_input(r, v.sha256, path, err, errcap)) != OUT_DONE)
+  if ((out = fetch_input(r, v.sha256, path, err, errcap)) != JOB_DONE)
     goto failed;
   cJSON *req = cJSON_CreateObject();
   cJSON_AddStringToObject(req, "op", "extract");
@@ -601,18 +600,18 @@ static enum outcome run_ingest(struct run *r, char *err, size_t errcap, int *pub
   r->feed = &feed;
   r->last_feed = cb_mono_ns();
   out = convert_in_workdir(r, workdir, req, &res, err, errcap);
-  if (out == OUT_DONE) {
+  if (out == JOB_DONE) {
     r->progress = 1.0;
     out = apply_ingest(r, &f, version, workdir, res, err, errcap);
   }
   r->feed = NULL;
   /* what a failed attempt had stored goes (a lost lease leaves it to the new holder) */
-  if (out != OUT_DONE && feed.started && !r->lost)
+  if (out != JOB_DONE && feed.started && !r->lost)
     db_records_delete(f.id, version);
 failed:
-  if (out == OUT_DONE && version == f.version) {
+  if (out == JOB_DONE && version == f.version) {
     publish_file(f.owner_id, f.id, "processed", NULL);
-  } else if ((out == OUT_FAIL || (out == OUT_RETRY && r->job->attempts >= r->job->max_attempts)) &&
+  } else if ((out == JOB_FAIL || (out == JOB_RETRY && r->job->attempts >= r->job->max_attempts)) &&
              version == f.version) {
     /* the file is at fault, or store/database trouble outlasted the last attempt */
     db_file_set_status(f.id, version, "failed", err);
@@ -631,17 +630,17 @@ done:
 /* A converter request for op on file_id's current version (read into f): its local path
  * (fetched from the store when it keeps no local files) and name. NULL, with *out and
  * err, when the file (the `what`) is gone or unreadable. */
-static cJSON *input_request(struct run *r, const char *op, const char *file_id, const char *what, struct cb_file *f,
-                            enum outcome *out, char *err, size_t errcap)
+static cJSON *input_request(struct job_run *r, const char *op, const char *file_id, const char *what,
+                            struct cb_file *f, enum job_outcome *out, char *err, size_t errcap)
 {
   cb_err e = db_file_get(file_id, f);
   if (e) {
     snprintf(err, errcap, e == CB_ENOTFOUND ? "the %s no longer exists" : "cannot read the %s", what);
-    *out = e == CB_ENOTFOUND ? OUT_FAIL : OUT_RETRY;
+    *out = e == CB_ENOTFOUND ? JOB_FAIL : JOB_RETRY;
     return NULL;
   }
   char path[PATH_MAX];
-  if ((*out = fetch_input(r, f->sha256, path, err, errcap)) != OUT_DONE)
+  if ((*out = fetch_input(r, f->sha256, path, err, errcap)) != JOB_DONE)
     return NULL;
   cJSON *req = cJSON_CreateObject();
   cJSON_AddStringToObject(req, "op", op);
@@ -653,19 +652,19 @@ static cJSON *input_request(struct run *r, const char *op, const char *file_id, 
 /* "convert": the input file's current version in format params.to, as a new file (or a
  * new version of a file of that name) in output_folder_id or the input's own folder. The
  * new file gets its own ingest job with it. */
-static enum outcome run_convert(struct run *r, char *err, size_t errcap)
+enum job_outcome job_run_convert(struct job_run *r, char *err, size_t errcap)
 {
   const struct cb_job *j = r->job;
   cJSON *inputs = cJSON_Parse(j->inputs), *params = cJSON_Parse(j->params);
   cJSON *in0 = cJSON_GetArrayItem(inputs, 0), *to = cJSON_GetObjectItemCaseSensitive(params, "to");
-  enum outcome out = OUT_DONE;
+  enum job_outcome out = JOB_DONE;
   struct cb_file f = {0};
   char workdir[PATH_MAX] = "";
   cJSON *res = NULL;
   cb_err e;
   if (!cJSON_IsString(in0) || !cJSON_IsString(to)) {
     snprintf(err, errcap, "a convert job needs one input and params.to");
-    out = OUT_FAIL;
+    out = JOB_FAIL;
     goto done;
   }
   cJSON *req = input_request(r, "convert", in0->valuestring, "input file", &f, &out, err, errcap);
@@ -677,13 +676,13 @@ static enum outcome run_convert(struct run *r, char *err, size_t errcap)
     cJSON *opts = cJSON_AddObjectToObject(req, "options");
     cJSON_AddItemToObject(opts, "properties", cJSON_Duplicate(props, 1));
   }
-  if ((out = convert_in_workdir(r, workdir, req, &res, err, errcap)) != OUT_DONE)
+  if ((out = convert_in_workdir(r, workdir, req, &res, err, errcap)) != JOB_DONE)
     goto done;
   cJSON *opath = cJSON_GetObjectItemCaseSensitive(res, "path");
   cJSON *omedia = cJSON_GetObjectItemCaseSensitive(res, "media_type");
   if (!cJSON_IsString(opath) || !inside(workdir, opath->valuestring)) {
     snprintf(err, errcap, "the converter's output is missing or outside its work folder");
-    out = OUT_FAIL;
+    out = JOB_FAIL;
     goto done;
   }
   char sha[65], name[CB_NAME_MAX];
@@ -691,7 +690,7 @@ static enum outcome run_convert(struct run *r, char *err, size_t errcap)
   struct cb_errbuf eb = {{0}};
   if ((e = put_output(workdir, opath->valuestring, sha, &size, &eb))) {
     snprintf(err, errcap, "cannot store the output: %s", eb.msg);
-    out = OUT_RETRY;
+    out = JOB_RETRY;
     goto done;
   }
   cJSON *inline_ = cJSON_GetObjectItemCaseSensitive(params, "inline");
@@ -701,7 +700,7 @@ static enum outcome run_convert(struct run *r, char *err, size_t errcap)
     snprintf(kind, sizeof kind, "to-%.12s", to->valuestring);
     e = db_artifact_apply(j->id, instance, f.id, f.version, kind,
                           cJSON_IsString(omedia) ? omedia->valuestring : "application/octet-stream", sha, (int64_t)size);
-    out = e == CB_ENOTFOUND ? OUT_STOPPED : e ? OUT_RETRY : OUT_DONE;
+    out = e == CB_ENOTFOUND ? JOB_STOPPED : e ? JOB_RETRY : JOB_DONE;
     if (e && e != CB_ENOTFOUND)
       snprintf(err, errcap, "cannot record the output: %s", cb_strerror(e));
     goto done;
@@ -717,10 +716,10 @@ static enum outcome run_convert(struct run *r, char *err, size_t errcap)
   e = db_convert_apply(j->id, instance, folder, name, j->owner_id[0] ? j->owner_id : f.owner_id, sha, (int64_t)size,
                        cJSON_IsString(omedia) ? omedia->valuestring : "application/octet-stream", "other", file_id);
   if (e == CB_ENOTFOUND) {
-    out = OUT_STOPPED;
+    out = JOB_STOPPED;
   } else if (e) {
     snprintf(err, errcap, "cannot record the output: %s", cb_strerror(e));
-    out = OUT_RETRY;
+    out = JOB_RETRY;
   } else {
     jobs_wake(); /* the output's own ingest */
   }
@@ -759,12 +758,12 @@ static void unpack_name(const char *archive, char *out, size_t cap)
  * size limit) and returns their manifest; the folders and files are then recorded in one
  * transaction with the job's success, each file with its own ingest job. An archive that
  * breaks a limit or holds an unsafe path fails the job and creates nothing. */
-static enum outcome run_unpack(struct run *r, char *err, size_t errcap)
+enum job_outcome job_run_unpack(struct job_run *r, char *err, size_t errcap)
 {
   const struct cb_job *j = r->job;
   cJSON *inputs = cJSON_Parse(j->inputs), *params = cJSON_Parse(j->params);
   cJSON *in0 = cJSON_GetArrayItem(inputs, 0);
-  enum outcome out = OUT_DONE;
+  enum job_outcome out = JOB_DONE;
   struct cb_file f = {0};
   char workdir[PATH_MAX] = "";
   cJSON *res = NULL, *result = NULL;
@@ -775,7 +774,7 @@ static enum outcome run_unpack(struct run *r, char *err, size_t errcap)
   cb_err e;
   if (!cJSON_IsString(in0)) {
     snprintf(err, errcap, "an unpack job needs one input, the archive");
-    out = OUT_FAIL;
+    out = JOB_FAIL;
     goto done;
   }
   cJSON *req = input_request(r, "unpack", in0->valuestring, "archive", &f, &out, err, errcap);
@@ -785,7 +784,7 @@ static enum outcome run_unpack(struct run *r, char *err, size_t errcap)
   struct cb_folder pf;
   if ((e = db_folder_get(parent, &pf))) {
     snprintf(err, errcap, e == CB_ENOTFOUND ? "the destination folder no longer exists" : "cannot read the folder");
-    out = e == CB_ENOTFOUND ? OUT_FAIL : OUT_RETRY;
+    out = e == CB_ENOTFOUND ? JOB_FAIL : JOB_RETRY;
     cJSON_Delete(req);
     goto done;
   }
@@ -794,14 +793,14 @@ static enum outcome run_unpack(struct run *r, char *err, size_t errcap)
     cJSON_AddNumberToObject(req, "max_total_size", max_total->valuedouble);
   if (cfg.max_upload) /* a member is a file like an upload: the same largest size */
     cJSON_AddNumberToObject(req, "max_member_size", (double)cfg.max_upload);
-  if ((out = convert_in_workdir(r, workdir, req, &res, err, errcap)) != OUT_DONE)
+  if ((out = convert_in_workdir(r, workdir, req, &res, err, errcap)) != JOB_DONE)
     goto done;
   cJSON *mfiles = cJSON_GetObjectItemCaseSensitive(res, "files");
   cJSON *mdirs = cJSON_GetObjectItemCaseSensitive(res, "dirs");
   int mf = cJSON_GetArraySize(mfiles), md = cJSON_GetArraySize(mdirs);
   if (mf > UNPACK_ENTRIES_MAX || md > UNPACK_ENTRIES_MAX) {
     snprintf(err, errcap, "the archive has more than %d entries", UNPACK_ENTRIES_MAX);
-    out = OUT_FAIL;
+    out = JOB_FAIL;
     goto done;
   }
   files = calloc((size_t)mf + 1, sizeof *files);
@@ -809,7 +808,7 @@ static enum outcome run_unpack(struct run *r, char *err, size_t errcap)
   shas = calloc((size_t)mf + 1, sizeof *shas);
   if (!files || !dirs || !shas) {
     snprintf(err, errcap, "out of memory");
-    out = OUT_RETRY;
+    out = JOB_RETRY;
     goto done;
   }
   /* every path is checked again here: relative, each component a valid name */
@@ -818,7 +817,7 @@ static enum outcome run_unpack(struct run *r, char *err, size_t errcap)
   {
     if (!cJSON_IsString(it) || !unpack_path_ok(it->valuestring)) {
       snprintf(err, errcap, "the converter named an unsafe folder path");
-      out = OUT_FAIL;
+      out = JOB_FAIL;
       goto done;
     }
     dirs[ndirs++] = it->valuestring;
@@ -832,7 +831,7 @@ static enum outcome run_unpack(struct run *r, char *err, size_t errcap)
     if (!cJSON_IsString(p) || !cJSON_IsString(fl) || !unpack_path_ok(p->valuestring) || fl->valuestring[0] == '/' ||
         !inside(workdir, local)) {
       snprintf(err, errcap, "the converter named an unsafe member path");
-      out = OUT_FAIL;
+      out = JOB_FAIL;
       goto done;
     }
     files[nfiles].path = p->valuestring;
@@ -847,14 +846,14 @@ static enum outcome run_unpack(struct run *r, char *err, size_t errcap)
     uint64_t size = 0;
     if ((e = put_output(workdir, local, shas[i], &size, &eb))) {
       snprintf(err, errcap, "cannot store member '%.200s': %s", files[i].path, eb.msg);
-      out = OUT_RETRY;
+      out = JOB_RETRY;
       goto done;
     }
     files[i].sha256 = shas[i];
     files[i].size = (int64_t)size;
     stored = i + 1;
     if (tick(r, -1.0)) { /* keeps the lease through a long store */
-      out = OUT_STOPPED;
+      out = JOB_STOPPED;
       goto done;
     }
   }
@@ -873,11 +872,11 @@ static enum outcome run_unpack(struct run *r, char *err, size_t errcap)
                   : CB_ENOMEM;
   cJSON_free(result_text);
   if (e == CB_ENOTFOUND) {
-    out = OUT_STOPPED;
+    out = JOB_STOPPED;
     stored = 0; /* another holder of the lease may be storing the same blobs */
   } else if (e) {
     snprintf(err, errcap, "cannot record the unpacked files: %s", cb_strerror(e));
-    out = OUT_RETRY;
+    out = JOB_RETRY;
   } else {
     stored = 0;
     jobs_wake(); /* the members' own ingests */
@@ -886,7 +885,7 @@ done:
   /* What a failed unpack stored is referenced by nothing: the orphan sweep removes it
    * after the grace period (removing it here could take a blob that an upload of the
    * same bytes has just committed and not yet recorded). */
-  if (out != OUT_DONE && stored && !r->lost)
+  if (out != JOB_DONE && stored && !r->lost)
     CB_LOG(CB_LOG_DEBUG, "jobs", "job %s: %d blob(s) of the failed unpack left to the orphan sweep", j->id, stored);
   if (workdir[0])
     rm_rf(workdir);
@@ -902,29 +901,29 @@ done:
 }
 
 /* "depict": the SVG of one record (params.record_id), kept for later requests. */
-static enum outcome run_depict(struct run *r, char *err, size_t errcap)
+enum job_outcome job_run_depict(struct job_run *r, char *err, size_t errcap)
 {
   cJSON *params = cJSON_Parse(r->job->params);
   cJSON *rid = cJSON_GetObjectItemCaseSensitive(params, "record_id");
   struct cb_record rec = {0};
-  enum outcome out = OUT_DONE;
+  enum job_outcome out = JOB_DONE;
   char workdir[PATH_MAX] = "";
   cJSON *res = NULL;
   cb_err e = cJSON_IsString(rid) ? db_record_get(rid->valuestring, &rec) : CB_ENOTFOUND;
   if (e || !rec.smiles || !*rec.smiles) {
     snprintf(err, errcap, e ? "no such record" : "the record has no structure to draw");
-    out = OUT_FAIL;
+    out = JOB_FAIL;
     goto done;
   }
   cJSON *req = cJSON_CreateObject();
   cJSON_AddStringToObject(req, "op", "depict");
   cJSON_AddStringToObject(req, "smiles", rec.smiles);
-  if ((out = convert_in_workdir(r, workdir, req, &res, err, errcap)) != OUT_DONE)
+  if ((out = convert_in_workdir(r, workdir, req, &res, err, errcap)) != JOB_DONE)
     goto done;
   cJSON *path = cJSON_GetObjectItemCaseSensitive(res, "path");
   if (!cJSON_IsString(path) || !inside(workdir, path->valuestring)) {
     snprintf(err, errcap, "the depiction is missing");
-    out = OUT_FAIL;
+    out = JOB_FAIL;
     goto done;
   }
   char sha[65];
@@ -932,15 +931,15 @@ static enum outcome run_depict(struct run *r, char *err, size_t errcap)
   struct cb_errbuf eb = {{0}};
   if ((e = put_output(workdir, path->valuestring, sha, &size, &eb))) {
     snprintf(err, errcap, "cannot store the depiction: %s", eb.msg);
-    out = OUT_RETRY;
+    out = JOB_RETRY;
     goto done;
   }
   e = db_depiction_apply(r->job->id, instance, rec.id, sha, (int64_t)size);
   if (e == CB_ENOTFOUND)
-    out = OUT_STOPPED;
+    out = JOB_STOPPED;
   else if (e) {
     snprintf(err, errcap, "cannot record the depiction: %s", cb_strerror(e));
-    out = OUT_RETRY;
+    out = JOB_RETRY;
   }
 done:
   if (workdir[0])
@@ -954,13 +953,14 @@ done:
 /* "query" and "match": structure search helpers. The job's params are the request for the
  * converter process (a query structure to identify, or a SMARTS and candidate SMILES to
  * match); its answer is kept as the job's result for the waiting request. */
-static enum outcome run_helper(struct run *r, const char *op, char *err, size_t errcap)
+enum job_outcome job_run_helper(struct job_run *r, char *err, size_t errcap)
 {
+  const char *op = r->job->type;
   cJSON *req = cJSON_Parse(r->job->params), *res = NULL;
   if (!cJSON_IsObject(req)) {
     cJSON_Delete(req);
     snprintf(err, errcap, "malformed parameters");
-    return OUT_FAIL;
+    return JOB_FAIL;
   }
   cJSON_DeleteItemFromObjectCaseSensitive(req, "op");
   cJSON_AddStringToObject(req, "op", op);
@@ -971,24 +971,24 @@ static enum outcome run_helper(struct run *r, const char *op, char *err, size_t 
   cJSON_Delete(req);
   if (e) {
     cJSON_Delete(res);
-    return e == CB_EABORTED ? OUT_STOPPED : OUT_FAIL;
+    return e == CB_EABORTED ? JOB_STOPPED : JOB_FAIL;
   }
   char *text = cJSON_PrintUnformatted(res);
   cJSON_Delete(res);
   e = text ? db_job_finish_result(r->job->id, instance, text) : CB_ENOMEM;
   cJSON_free(text);
   if (e == CB_ENOTFOUND)
-    return OUT_STOPPED;
+    return JOB_STOPPED;
   if (e) {
     snprintf(err, errcap, "cannot record the result: %s", cb_strerror(e));
-    return OUT_RETRY;
+    return JOB_RETRY;
   }
-  return OUT_DONE;
+  return JOB_DONE;
 }
 
 /* "noop": does nothing but report progress; params.ms makes it take that long. For the
  * queue's own tests and benchmark. */
-static enum outcome run_noop(struct run *r, char *err, size_t errcap)
+enum job_outcome job_run_noop(struct job_run *r, char *err, size_t errcap)
 {
   (void)err, (void)errcap;
   cJSON *params = cJSON_Parse(r->job->params);
@@ -1000,40 +1000,28 @@ static enum outcome run_noop(struct run *r, char *err, size_t errcap)
     nanosleep(&t, NULL);
     r->progress = (double)(done + 100) / (double)total;
     if (tick(r, r->progress))
-      return OUT_STOPPED;
+      return JOB_STOPPED;
   }
   if (db_job_finish(r->job->id, instance, "succeeded", NULL, NULL))
-    return OUT_STOPPED;
-  return OUT_DONE;
+    return JOB_STOPPED;
+  return JOB_DONE;
 }
 
 static void run_job(struct pool_child *child, struct cb_job *j)
 {
-  struct run r = {.job = j, .child = child, .last_beat = cb_mono_ns()};
+  struct job_run r = {.job = j, .child = child, .last_beat = cb_mono_ns()};
   char err[512] = "";
-  int published_file = 0;
   publish_job(j, "running", 0, NULL);
-  enum outcome out;
-  if (!strcmp(j->type, "ingest") || !strcmp(j->type, "extract"))
-    out = run_ingest(&r, err, sizeof err, &published_file);
-  else if (!strcmp(j->type, "noop"))
-    out = run_noop(&r, err, sizeof err);
-  else if (!strcmp(j->type, "convert"))
-    out = run_convert(&r, err, sizeof err);
-  else if (!strcmp(j->type, "unpack"))
-    out = run_unpack(&r, err, sizeof err);
-  else if (!strcmp(j->type, "depict"))
-    out = run_depict(&r, err, sizeof err);
-  else if (!strcmp(j->type, "query") || !strcmp(j->type, "match"))
-    out = run_helper(&r, j->type, err, sizeof err);
-  else {
+  const struct job_type *type = job_type_find(j->type);
+  enum job_outcome out = JOB_FAIL;
+  if (type)
+    out = type->run(&r, err, sizeof err);
+  else
     snprintf(err, sizeof err, "unknown job type '%s'", j->type);
-    out = OUT_FAIL;
-  }
   char indir[PATH_MAX];
   job_indir(&r, indir);
   rm_rf(indir); /* a downloaded input, if any */
-  if (out == OUT_STOPPED && !r.lost) {
+  if (out == JOB_STOPPED && !r.lost) {
     /* canceled, or the server is stopping: end or hand back the job */
     if (r.canceled) {
       db_job_finish(j->id, instance, "canceled", "canceled", NULL);
@@ -1045,7 +1033,7 @@ static void run_job(struct pool_child *child, struct cb_job *j)
     }
     return;
   }
-  if (out == OUT_RETRY && j->attempts < j->max_attempts) {
+  if (out == JOB_RETRY && j->attempts < j->max_attempts) {
     char when[CB_TIME_MAX];
     ts_in(1 << (j->attempts < 10 ? j->attempts : 10), when);
     CB_LOG(CB_LOG_WARN, "jobs", "job %s (%s) attempt %d failed, retrying: %s", j->id, j->type, j->attempts, err);
@@ -1053,13 +1041,13 @@ static void run_job(struct pool_child *child, struct cb_job *j)
     publish_job(j, "queued", r.progress, err);
     return;
   }
-  if (out == OUT_FAIL || out == OUT_RETRY) {
+  if (out == JOB_FAIL || out == JOB_RETRY) {
     CB_LOG(CB_LOG_INFO, "jobs", "job %s (%s) failed: %s", j->id, j->type, err);
     db_job_finish(j->id, instance, "failed", err, NULL);
     publish_job(j, "failed", r.progress, err);
     return;
   }
-  if (out == OUT_DONE)
+  if (out == JOB_DONE)
     publish_job(j, "succeeded", 1.0, NULL);
 }
 

@@ -181,6 +181,29 @@ def test_job_requests_are_validated(srv):
     assert srv.api("GET", "/jobs", token=tok).json()["jobs"] == []
 
 
+def test_job_types_table_decides_what_users_start(srv):
+    """jobs/types.c: the server's own types are refused like unknown ones, with the list of
+    those a user may start, and each type's parameter checks answer with their own text."""
+    f = srv.folder("jobtypes")
+    meta = srv.put(f["id"], "t.txt", b"t")
+    for t in ("depict", "query", "match", "explode"):
+        p = problem(srv.api("POST", "/jobs", json={"type": t, "inputs": [meta["id"]]}), 400)
+        assert p["field"] == "type"
+        assert p["detail"] == "field 'type' must be one of: ingest, extract, convert, unpack, noop"
+    checks = [("convert", {"to": ""}, "a convert job needs params.to"),
+              ("convert", {"to": "txt", "version": 0}, "params.version must be a whole number"),
+              ("unpack", {"max_total_size": -1}, "params.max_total_size must be a number of bytes"),
+              ("ingest", {"version": 1.5}, "params.version must be a whole number"),
+              ("noop", {"version": "1"}, "params.version must be a whole number")]
+    for t, params, detail in checks:
+        p = problem(srv.api("POST", "/jobs", json={"type": t, "inputs": [meta["id"]], "params": params}), 400)
+        assert p["field"] == "params" and p["detail"].startswith(detail), (t, p)
+    p = problem(srv.api("POST", "/jobs", json={"type": "unpack", "inputs": []}), 400)
+    assert p["field"] == "inputs" and p["detail"] == "a unpack job takes exactly one input file"
+    r = srv.api("POST", "/jobs", json={"type": "noop", "inputs": []})
+    assert r.status_code == 202 and wait_job(srv, r.json()["id"])["state"] == "succeeded"
+
+
 def test_events_stream_progress(srv):
     events = []
 

@@ -418,6 +418,8 @@ cb_err db_ingest_apply(const char *job_id, const char *instance, const char *fil
 {
   char ts[CB_TIME_MAX];
   now(ts);
+  /* where the feed stood, for a rollback to put it back */
+  struct db_records_feed saved = feed ? *feed : (struct db_records_feed){0};
   cb_err e = db_begin();
   if (e)
     return e;
@@ -428,7 +430,6 @@ cb_err db_ingest_apply(const char *job_id, const char *instance, const char *fil
   if (e || !db_changes())
     goto finish;
   e = db_exec("DELETE FROM properties WHERE file_id = ? AND record_id IS NULL AND source = 'extracted'", "s", file_id);
-  struct db_records_feed saved = feed ? *feed : (struct db_records_feed){0};
   int more;
   if (!e && feed)
     e = feed_tx(feed, 0, &more);

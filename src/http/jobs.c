@@ -125,6 +125,10 @@ int h_jobs_create(struct req *r)
     goto out;
   }
   ids = calloc((size_t)n + 1, sizeof *ids);
+  if (!ids) {
+    st = http_problem(r, 500, NULL, "out of memory");
+    goto out;
+  }
   cJSON *it;
   int k = 0;
   cJSON_ArrayForEach(it, inputs)

@@ -107,6 +107,12 @@ static int collect(const struct cb_record_hit *h, void *ctx)
   x->title = strdup(h->title ? h->title : "");
   x->smiles = strdup(h->smiles ? h->smiles : "");
   x->sim = sim;
+  if (!x->title || !x->smiles) { /* out of memory: stop, as when the array cannot grow */
+    free(x->title);
+    free(x->smiles);
+    sc->n--;
+    return 1;
+  }
   return 0;
 }
 

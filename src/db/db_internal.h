@@ -19,6 +19,8 @@ sqlite3_stmt *db_query(const char *sql, const char *fmt, ...);
 cb_err db_exec(const char *sql, const char *fmt, ...);
 cb_err db_rc(int rc);
 int db_changes(void);
+/* What a statement that must change a row came to: e, or CB_ENOTFOUND when it changed none. */
+static inline cb_err db_changed(cb_err e) { return e ? e : db_changes() ? CB_OK : CB_ENOTFOUND; }
 void db_col_copy(sqlite3_stmt *st, int col, char *dst, size_t cap);
 /* Steps st over every row, calling row(st, ctx) until it returns non-zero; resets st. */
 cb_err db_each_row(sqlite3_stmt *st, int (*row)(sqlite3_stmt *, void *), void *ctx);

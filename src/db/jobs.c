@@ -38,6 +38,8 @@ static void read_job(sqlite3_stmt *st, struct cb_job *j)
   j->result = res ? strdup((const char *)res) : NULL;
 }
 
+DB_READ_ONE(job_one, struct cb_job, read_job)
+
 void db_job_clear(struct cb_job *j)
 {
   if (!j)
@@ -88,12 +90,7 @@ cb_err db_job_create(const struct cb_job *j, const char *const *input_ids, int n
 cb_err db_job_get(const char *id, struct cb_job *out)
 {
   sqlite3_stmt *st = db_query("SELECT " JOB_COLS " FROM jobs WHERE id = ?", "s", id);
-  cb_err e = db_one_row(st);
-  if (e)
-    return e;
-  read_job(st, out);
-  sqlite3_reset(st);
-  return CB_OK;
+  return job_one(st, out);
 }
 
 DB_VISITOR(job, struct cb_job, db_job_cb, read_job, db_job_clear)
@@ -639,6 +636,8 @@ static void read_artifact(sqlite3_stmt *st, struct cb_artifact_row *a)
   a->size = sqlite3_column_int64(st, 3);
 }
 
+DB_READ_ONE(artifact_one, struct cb_artifact_row, read_artifact)
+
 DB_VISITOR(art, struct cb_artifact_row, db_artifact_cb, read_artifact, DB_NO_CLEAR)
 
 cb_err db_artifacts(const char *file_id, int64_t version, db_artifact_cb cb, void *ctx)
@@ -653,12 +652,7 @@ cb_err db_artifact_get(const char *file_id, int64_t version, const char *kind, s
 {
   sqlite3_stmt *st = db_query("SELECT kind, media_type, sha256, size FROM artifacts WHERE file_id = ?"
                               " AND version = ? AND kind = ?", "sis", file_id, version, kind);
-  cb_err e = db_one_row(st);
-  if (e)
-    return e;
-  read_artifact(st, out);
-  sqlite3_reset(st);
-  return CB_OK;
+  return artifact_one(st, out);
 }
 
 /* ------------------------------------------------------------ webhooks */
@@ -833,6 +827,8 @@ static void read_record(sqlite3_stmt *st, struct cb_record *r)
   DB_COPY(st, 7, r->error);
 }
 
+DB_READ_ONE(record_one, struct cb_record, read_record)
+
 void db_record_clear(struct cb_record *r)
 {
   if (!r)
@@ -854,12 +850,7 @@ cb_err db_records(const char *file_id, int64_t version, int64_t after_index, int
 cb_err db_record_get(const char *id, struct cb_record *out)
 {
   sqlite3_stmt *st = db_query("SELECT " RECORD_COLS " FROM records WHERE id = ?", "s", id);
-  cb_err e = db_one_row(st);
-  if (e)
-    return e;
-  read_record(st, out);
-  sqlite3_reset(st);
-  return CB_OK;
+  return record_one(st, out);
 }
 
 int64_t db_record_count(const char *file_id, int64_t version)
@@ -885,12 +876,7 @@ cb_err db_record_first(const char *file_id, int64_t version, struct cb_record *o
 {
   sqlite3_stmt *st = db_query("SELECT " RECORD_COLS " FROM records WHERE file_id = ? AND version = ? AND error IS NULL"
                               " ORDER BY idx LIMIT 1", "si", file_id, version);
-  cb_err e = db_one_row(st);
-  if (e)
-    return e;
-  read_record(st, out);
-  sqlite3_reset(st);
-  return CB_OK;
+  return record_one(st, out);
 }
 
 cb_err db_depiction_get(const char *record_id, char sha256[65], int64_t *size)

@@ -52,6 +52,8 @@ void db_read_user(sqlite3_stmt *st, struct cb_user *u)
   u->disabled = sqlite3_column_int(st, 5);
 }
 
+DB_READ_ONE(user_one, struct cb_user, db_read_user)
+
 cb_err db_user_create(const struct cb_user *u)
 {
   char ts[CB_TIME_MAX];
@@ -62,12 +64,7 @@ cb_err db_user_create(const struct cb_user *u)
 
 static cb_err user_by(sqlite3_stmt *st, struct cb_user *out)
 {
-  cb_err e = db_one_row(st);
-  if (e)
-    return e;
-  db_read_user(st, out);
-  sqlite3_reset(st);
-  return CB_OK;
+  return user_one(st, out);
 }
 
 cb_err db_user_get(const char *id, struct cb_user *out)
@@ -110,6 +107,8 @@ void db_read_folder(sqlite3_stmt *st, struct cb_folder *f)
   DB_COPY(st, 7, f->updated_at);
 }
 
+DB_READ_ONE(folder_one, struct cb_folder, db_read_folder)
+
 int db_folder_row(sqlite3_stmt *st, void *p)
 {
   struct folder_visit *fc = p;
@@ -131,12 +130,7 @@ cb_err db_folder_get(const char *id, struct cb_folder *out)
 {
   sqlite3_stmt *st = db_query("SELECT " FOLDER_COLS " FROM folders f JOIN users u ON u.id = f.owner_id"
                               " WHERE f.id = ? AND f.deleted_at IS NULL", "s", id);
-  cb_err e = db_one_row(st);
-  if (e)
-    return e;
-  db_read_folder(st, out);
-  sqlite3_reset(st);
-  return CB_OK;
+  return folder_one(st, out);
 }
 
 cb_err db_folder_find(const char *parent_id, const char *owner_id, const char *name, struct cb_folder *out)
@@ -148,12 +142,7 @@ cb_err db_folder_find(const char *parent_id, const char *owner_id, const char *n
                          : db_query("SELECT " FOLDER_COLS " FROM folders f JOIN users u ON u.id = f.owner_id"
                                     " WHERE f.parent_id IS NULL AND f.owner_id = ? AND f.name = ?"
                                     " AND f.deleted_at IS NULL", "ss", owner_id, name);
-  cb_err e = db_one_row(st);
-  if (e)
-    return e;
-  db_read_folder(st, out);
-  sqlite3_reset(st);
-  return CB_OK;
+  return folder_one(st, out);
 }
 
 cb_err db_folder_children(const char *parent_id, const char *owner_id, const char *after_name,
@@ -207,9 +196,7 @@ cb_err db_folder_update(const char *id, const char *name, const char *new_parent
                      " parent_id = CASE WHEN ? THEN nullif(?, '') ELSE parent_id END,"
                      " updated_at = ? WHERE id = ? AND deleted_at IS NULL",
                      "sisss", name, (int64_t)move, new_parent ? new_parent : "", ts, id);
-  if (e)
-    return e;
-  return db_changes() ? CB_OK : CB_ENOTFOUND;
+  return db_changed(e);
 }
 
 cb_err db_folder_delete(const char *id)
@@ -228,8 +215,7 @@ cb_err db_folder_delete(const char *id)
                 " SELECT f.id FROM folders f JOIN sub ON f.parent_id = sub.id WHERE f.deleted_at IS NULL)"
                 " UPDATE folders SET deleted_at = ? WHERE deleted_at IS NULL AND id IN (SELECT id FROM sub)",
                 "ss", id, ts);
-  if (!e && !db_changes())
-    e = CB_ENOTFOUND;
+  e = db_changed(e);
   if (e) {
     db_rollback();
     return e;
@@ -260,6 +246,8 @@ void db_read_file(sqlite3_stmt *st, struct cb_file *f)
   f->metadata = m ? strdup((const char *)m) : NULL;
 }
 
+DB_READ_ONE(file_one, struct cb_file, db_read_file)
+
 void db_file_clear(struct cb_file *f)
 {
   if (!f)
@@ -282,12 +270,7 @@ cb_err db_file_get(const char *id, struct cb_file *out)
 {
   sqlite3_stmt *st = db_query("SELECT " FILE_COLS FILE_FROM " WHERE f.id = ? AND f.deleted_at IS NULL",
                               "s", id);
-  cb_err e = db_one_row(st);
-  if (e)
-    return e;
-  db_read_file(st, out);
-  sqlite3_reset(st);
-  return CB_OK;
+  return file_one(st, out);
 }
 
 cb_err db_file_list(const char *folder_id, const char *after_name, int limit, db_file_cb cb,
@@ -309,6 +292,8 @@ static void read_version(sqlite3_stmt *st, struct cb_version *v)
   DB_COPY(st, 4, v->created_at);
 }
 
+DB_READ_ONE(version_one, struct cb_version, read_version)
+
 DB_VISITOR(version, struct cb_version, db_version_cb, read_version, DB_NO_CLEAR)
 
 cb_err db_file_versions(const char *file_id, db_version_cb cb, void *ctx)
@@ -323,12 +308,7 @@ cb_err db_file_version(const char *file_id, int64_t version, struct cb_version *
 {
   sqlite3_stmt *st = db_query("SELECT version, sha256, size, media_type, created_at FROM file_versions"
                               " WHERE file_id = ? AND version = ?", "si", file_id, version);
-  cb_err e = db_one_row(st);
-  if (e)
-    return e;
-  read_version(st, out);
-  sqlite3_reset(st);
-  return CB_OK;
+  return version_one(st, out);
 }
 
 cb_err db_file_put_tx(const char *folder_id, const char *name, const char *owner_id,
@@ -444,8 +424,7 @@ cb_err db_file_update(const char *id, const char *name, const char *folder_id)
   e = db_exec("UPDATE files SET name = coalesce(?, name), folder_id = coalesce(?, folder_id),"
               " updated_at = ? WHERE id = ? AND deleted_at IS NULL",
               "ssss", name, folder_id, ts, id);
-  if (!e && !db_changes())
-    e = CB_ENOTFOUND;
+  e = db_changed(e);
   if (!e && name)
     e = db_search_index_file_tx(id);
   if (!e)
@@ -461,9 +440,7 @@ cb_err db_file_set_metadata(const char *id, const char *json)
   now(ts);
   cb_err e = db_exec("UPDATE files SET metadata = ?, updated_at = ? WHERE id = ? AND deleted_at IS NULL",
                      "sss", json, ts, id);
-  if (e)
-    return e;
-  return db_changes() ? CB_OK : CB_ENOTFOUND;
+  return db_changed(e);
 }
 
 cb_err db_file_delete(const char *id)
@@ -474,8 +451,7 @@ cb_err db_file_delete(const char *id)
   if (e)
     return e;
   e = db_exec("UPDATE files SET deleted_at = ? WHERE id = ? AND deleted_at IS NULL", "ss", ts, id);
-  if (!e && !db_changes())
-    e = CB_ENOTFOUND;
+  e = db_changed(e);
   if (!e)
     e = db_search_forget_file_tx(id);
   if (!e)
@@ -623,6 +599,8 @@ static void read_upload(sqlite3_stmt *st, struct cb_upload *u)
   DB_COPY(st, 8, u->expires_at);
 }
 
+DB_READ_ONE(upload_one, struct cb_upload, read_upload)
+
 cb_err db_upload_insert(const struct cb_upload *u)
 {
   return db_exec("INSERT INTO uploads(id, owner_id, folder_id, filename, length, \"offset\","
@@ -634,12 +612,7 @@ cb_err db_upload_insert(const struct cb_upload *u)
 cb_err db_upload_get(const char *id, struct cb_upload *out)
 {
   sqlite3_stmt *st = db_query("SELECT " UPLOAD_COLS " FROM uploads WHERE id = ?", "s", id);
-  cb_err e = db_one_row(st);
-  if (e)
-    return e;
-  read_upload(st, out);
-  sqlite3_reset(st);
-  return CB_OK;
+  return upload_one(st, out);
 }
 
 cb_err db_upload_set_offset(const char *id, int64_t offset, const char *expires_at)

@@ -360,6 +360,13 @@ static void expect_words(const char *const *w, char *out, size_t cap)
 static int check_one(const struct setting *e, const char *v, struct cb_settings *s)
 {
   char *field = e->size ? (char *)s + e->off : NULL;
+  /* a field of another type than its kind writes: a mistake in the table */
+  size_t want = e->kind == K_SIZE                                          ? sizeof(uint64_t)
+                : e->kind == K_URL                                         ? sizeof(const char *)
+                : e->kind == K_INT || e->kind == K_BOOL || e->kind == K_ENUM ? sizeof(int)
+                                                                           : 0;
+  if (field && want && e->size != want)
+    abort();
   switch (e->kind) {
   case K_INT: {
     char what[128], *end;
@@ -403,8 +410,8 @@ static int check_one(const struct setting *e, const char *v, struct cb_settings 
   }
   case K_TEXT:
     if (e->min && (strlen(v) < e->min || strlen(v) > text_max(e)))
-      return bad("invalid %s: %s%llu to %llu characters", e->env, e->expect ? e->expect : "", (unsigned long long)e->min,
-                 (unsigned long long)text_max(e));
+      return bad("invalid %s: %s%llu to %llu characters", e->env, e->expect ? e->expect : "",
+                 (unsigned long long)e->min, (unsigned long long)text_max(e));
     break;
   case K_URL:
     if (field)

@@ -66,9 +66,10 @@ struct cb_settings {
 
 /* Reads the flags in argv that the table gives command cmd (CB_CMD_*), then the
  * environment, checks every setting the command reads in the table's order, and fills s
- * (defaults where nothing was given). 0, or 2 after one line on standard error, as
- * `carboy: invalid CARBOY_X '...': expected ...`. cb_settings_parse and cb_settings_check
- * are its two halves, for a command that checks its own usage between them. */
+ * (defaults where nothing was given). 0, or 2 after one line on standard error, such as
+ * `carboy: invalid CARBOY_LOG 'xml': expected text or json`. cb_settings_parse and
+ * cb_settings_check are its two halves, for a command that checks its own usage between
+ * them. */
 int cb_settings_load(unsigned cmd, int argc, char **argv, struct cb_settings *s);
 int cb_settings_parse(unsigned cmd, int argc, char **argv, struct cb_settings *s);
 int cb_settings_check(struct cb_settings *s);

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "auth/auth.h"
+#include "config/settings.h"
 #include "db/db.h"
 #include "convert/converter.h"
 #include "http/server.h"
@@ -22,7 +23,6 @@
 #include "maint/maint.h"
 #include "store/store.h"
 #include "util/log.h"
-#include "util/net.h"
 #include "util/util.h"
 
 #ifndef CARBOY_VERSION
@@ -63,42 +63,24 @@ static const char usage_text[] =
   "                       a backup into an empty data folder, every blob verified\n"
   "  routes               print the HTTP route table\n"
   "  --version            print the version\n"
-  "  help                 print this text\n"
-  "\n"
-  "Every flag has an environment twin: CARBOY_DATA, CARBOY_LISTEN, CARBOY_STORE,\n"
-  "CARBOY_WORKERS; also CARBOY_ADMIN_PASSWORD, CARBOY_MAX_UPLOAD, CARBOY_LOG (text|json),\n"
-  "CARBOY_LOG_LEVEL, CARBOY_HTTP_THREADS, CARBOY_HTTP_PER_CLIENT, CARBOY_HEADER_TIMEOUT,\n"
-  "CARBOY_BODY_MIN_RATE, CARBOY_SHUTDOWN_GRACE, CARBOY_JOB_TIMEOUT, CARBOY_TRUSTED_PROXIES,\n"
-  "CARBOY_CORS_ORIGINS, CARBOY_METRICS_TOKEN, CARBOY_WEBHOOK_ALLOW, CARBOY_WEBHOOK_QUEUE,\n"
-  "CARBOY_WEBHOOK_DISABLE_AFTER, CARBOY_SEND_MIN_RATE,\n"
-  "CARBOY_WORKER_MEMORY, CARBOY_ORPHAN_GRACE, CARBOY_MIGRATE_TO, CARBOY_MIGRATE_BATCH, CARBOY_VERIFY_REPAIR,\n"
-  "CARBOY_VERIFY_FROM; for S3, AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (or the ECS\n"
-  "container credentials), CARBOY_S3_PART_SIZE, CARBOY_S3_PARALLEL. Test-only fault\n"
-  "injection: CARBOY_STORE_FAULT, CARBOY_DB_FAULT. See README.md.\n";
+  "  help [settings [--markdown]]\n"
+  "                       print this text; with settings, what each setting does (as\n"
+  "                       Markdown: the table of docs/CONFIGURATION.md)\n";
 
+static void print_usage(FILE *out)
+{
+  fputs(usage_text, out);
+  fputc('\n', out);
+  cb_settings_print_names(out);
+}
+
+/* The settings (src/config/settings.c) and what main makes of them: the data folder as an
+ * absolute path (in s.data) and the store to open. */
 struct config {
-  char data[PATH_MAX];
-  char listen[256];
+  struct cb_settings s;
   char store[PATH_MAX + 16];
   int store_explicit;               /* --store or CARBOY_STORE was given */
   char store_default[PATH_MAX + 16]; /* file://DATA/blobs */
-  int workers;
-  int http_threads;
-  int per_client;
-  int header_timeout;
-  char trusted_proxies[1024];
-  char cors_origins[1024];
-  char metrics_token[256];
-  char webhook_allow[1024];
-  int webhook_queue;
-  int webhook_disable_after;
-  uint64_t body_min_rate;
-  uint64_t send_min_rate;
-  int grace;
-  int job_timeout;
-  int orphan_grace; /* seconds before an unreferenced blob is swept */
-  uint64_t max_upload;
-  uint64_t worker_memory;
 };
 
 static int fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -111,35 +93,6 @@ static int fail(int code, const char *fmt, ...)
   fputc('\n', stderr);
   va_end(ap);
   return code;
-}
-
-static const char *env_or(const char *name, const char *dflt)
-{
-  const char *v = getenv(name);
-  return v && *v ? v : dflt;
-}
-
-static int parse_int(const char *what, const char *s, int lo, int hi, int *out)
-{
-  char *end;
-  errno = 0;
-  long v = strtol(s, &end, 10);
-  if (errno || end == s || *end || v < lo || v > hi)
-    return fail(2, "invalid %s '%s': expected a whole number from %d to %d", what, s, lo, hi);
-  *out = (int)v;
-  return 0;
-}
-
-static int valid_listen(const char *l)
-{
-  const char *colon = strrchr(l, ':');
-  if (!colon || colon == l || !colon[1])
-    return 0;
-  for (const char *p = colon + 1; *p; p++)
-    if (*p < '0' || *p > '9')
-      return 0;
-  long port = strtol(colon + 1, NULL, 10);
-  return port >= 0 && port <= 65535;
 }
 
 static int mkdir_p(const char *path, mode_t mode)
@@ -158,174 +111,42 @@ static int mkdir_p(const char *path, mode_t mode)
   return mkdir(buf, mode) && errno != EEXIST ? -1 : 0;
 }
 
-/* The settings other modules read, checked at start so that a wrong one stops
- * `carboy serve` with one line instead of being ignored or surfacing later. */
-static int check_serve_settings(void)
+/* After the table's pass (cb_settings_check): the logger, the S3 settings (the S3 store
+ * reads and checks them itself; carboy serve checks them at start whatever the store),
+ * the data folder (created, made absolute) and the store URL. */
+static int finish_config(struct config *c)
 {
-  int v;
-  const char *ip = env_or("CARBOY_INGEST_PROCESSES", NULL);
-  if (ip && parse_int("CARBOY_INGEST_PROCESSES", ip, 1, 1024, &v))
-    return 2;
-  const char *lazy = env_or("CARBOY_STORE_LAZY_COPY", NULL);
-  if (lazy && strcmp(lazy, "0") && strcmp(lazy, "1"))
-    return fail(2, "invalid CARBOY_STORE_LAZY_COPY '%s': expected 0 or 1", lazy);
-  const char *pw = env_or("CARBOY_ADMIN_PASSWORD", NULL);
-  if (pw && (strlen(pw) < 8 || strlen(pw) > 1024))
-    return fail(2, "invalid CARBOY_ADMIN_PASSWORD: a password must be 8 to 1024 characters");
+  cb_log_set_json(c->s.log_json);
+  cb_log_level = c->s.log_level;
   struct cb_errbuf eb = {{0}};
-  if (store_s3_check_settings(&eb))
+  if (c->s.cmd == CB_CMD_SERVE && store_s3_check_settings(&eb))
     return fail(2, "%s", eb.msg);
+  if (mkdir_p(c->s.data, 0700))
+    return fail(1, "cannot create data folder %s: %s", c->s.data, strerror(errno));
+  char abs[PATH_MAX];
+  if (!realpath(c->s.data, abs))
+    return fail(1, "cannot resolve data folder %s: %s", c->s.data, strerror(errno));
+  snprintf(c->s.data, sizeof c->s.data, "%s", abs);
+  snprintf(c->store_default, sizeof c->store_default, "file://%s/blobs", c->s.data);
+  c->store_explicit = c->s.store != NULL;
+  snprintf(c->store, sizeof c->store, "%s", c->s.store ? c->s.store : c->store_default);
   return 0;
 }
 
-/* Reads flags (argv) over the environment over the defaults. serve: 1 takes every flag
- * of carboy serve, STORE_FLAG only --data and --store, 0 only --data. */
-#define STORE_FLAG 2
-static int load_config(int argc, char **argv, struct config *c, int serve)
+/* Reads the flags in argv that command cmd (CB_CMD_*) takes over the environment over the
+ * defaults. 0, or the exit code after one line on standard error. */
+static int load_config(int argc, char **argv, struct config *c, unsigned cmd)
 {
-  const char *data = env_or("CARBOY_DATA", "./carboy-data");
-  const char *listen = env_or("CARBOY_LISTEN", "127.0.0.1:8080");
-  const char *store = env_or("CARBOY_STORE", NULL);
-  const char *workers = env_or("CARBOY_WORKERS", NULL);
-  for (int i = 0; i < argc; i++) {
-    const char *a = argv[i];
-    const char **slot = !strcmp(a, "--data") ? &data
-                        : serve == 1 && !strcmp(a, "--listen") ? &listen
-                        : serve && !strcmp(a, "--store") ? &store
-                        : serve == 1 && !strcmp(a, "--workers") ? &workers
-                        : NULL;
-    if (!slot)
-      return fail(2, "unknown option '%s' (see 'carboy help')", a);
-    if (i + 1 >= argc)
-      return fail(2, "option %s needs a value", a);
-    *slot = argv[++i];
-  }
-  if (snprintf(c->data, sizeof c->data, "%s", data) >= (int)sizeof c->data)
-    return fail(2, "CARBOY_DATA is too long");
-  if (!valid_listen(listen))
-    return fail(2, "invalid listen address '%s': expected HOST:PORT, e.g. 127.0.0.1:8080", listen);
-  snprintf(c->listen, sizeof c->listen, "%s", listen);
-  c->workers = (int)sysconf(_SC_NPROCESSORS_ONLN);
-  if (c->workers < 1)
-    c->workers = 1;
-  if (workers && parse_int("worker count (CARBOY_WORKERS/--workers)", workers, 1, 256, &c->workers))
+  if (cb_settings_load(cmd, argc, argv, &c->s))
     return 2;
-  c->http_threads = 32;
-  const char *t = env_or("CARBOY_HTTP_THREADS", NULL);
-  if (t && parse_int("CARBOY_HTTP_THREADS", t, 2, 1024, &c->http_threads))
-    return 2;
-  c->per_client = c->http_threads - c->http_threads / 4;
-  const char *pc = env_or("CARBOY_HTTP_PER_CLIENT", NULL);
-  if (pc && parse_int("CARBOY_HTTP_PER_CLIENT", pc, 0, 1024, &c->per_client))
-    return 2;
-  c->header_timeout = 10;
-  const char *ht = env_or("CARBOY_HEADER_TIMEOUT", NULL);
-  if (ht && parse_int("CARBOY_HEADER_TIMEOUT (seconds)", ht, 1, 3600, &c->header_timeout))
-    return 2;
-  c->body_min_rate = 1024;
-  const char *br = env_or("CARBOY_BODY_MIN_RATE", NULL);
-  if (br && (cb_parse_size(br, &c->body_min_rate) || c->body_min_rate > (1ull << 30)))
-    return fail(2, "invalid CARBOY_BODY_MIN_RATE '%s': expected bytes per second such as 1024 or 4K (0: none)", br);
-  c->send_min_rate = 1024;
-  const char *sr = env_or("CARBOY_SEND_MIN_RATE", NULL);
-  if (sr && (cb_parse_size(sr, &c->send_min_rate) || c->send_min_rate > (1ull << 30)))
-    return fail(2, "invalid CARBOY_SEND_MIN_RATE '%s': expected bytes per second such as 1024 or 4K (0: none)", sr);
-  c->grace = 10;
-  const char *g = env_or("CARBOY_SHUTDOWN_GRACE", NULL);
-  if (g && parse_int("CARBOY_SHUTDOWN_GRACE (seconds)", g, 0, 3600, &c->grace))
-    return 2;
-  c->job_timeout = 300;
-  const char *jt = env_or("CARBOY_JOB_TIMEOUT", NULL);
-  if (jt && parse_int("CARBOY_JOB_TIMEOUT (seconds)", jt, 1, 86400, &c->job_timeout))
-    return 2;
-  c->orphan_grace = c->job_timeout > 3600 ? c->job_timeout : 3600;
-  const char *og = env_or("CARBOY_ORPHAN_GRACE", NULL);
-  if (og && parse_int("CARBOY_ORPHAN_GRACE (seconds)", og, 0, 30 * 86400, &c->orphan_grace))
-    return 2;
-  if (og && c->orphan_grace && c->orphan_grace < c->job_timeout)
-    return fail(2, "invalid CARBOY_ORPHAN_GRACE '%d': expected 0 or at least CARBOY_JOB_TIMEOUT (%d s), since a "
-                "job stores its artifacts before it records them", c->orphan_grace, c->job_timeout);
-  c->worker_memory = 2ull << 30;
-  const char *wm = env_or("CARBOY_WORKER_MEMORY", NULL);
-  if (wm && (cb_parse_size(wm, &c->worker_memory) || c->worker_memory < (64u << 20)))
-    return fail(2, "invalid CARBOY_WORKER_MEMORY '%s': expected a size of at least 64M, such as 2G", wm);
-  /* the HTTP edge: proxies whose X-Forwarded-For/-Proto are believed, origins allowed
-   * cross-origin (CORS), a token for /metrics */
-  struct cb_cidr cidrs[CB_CIDR_MAX];
-  int ncidr = 0;
-  char bad[80] = "";
-  const char *tp = env_or("CARBOY_TRUSTED_PROXIES", "");
-  if (cb_cidr_parse_list(tp, cidrs, CB_CIDR_MAX, &ncidr, bad, sizeof bad))
-    return fail(2, "invalid CARBOY_TRUSTED_PROXIES: '%s' is not an address or CIDR (such as 10.0.0.0/8 or fd00::/8)",
-                bad);
-  snprintf(c->trusted_proxies, sizeof c->trusted_proxies, "%s", tp);
-  const char *wa = env_or("CARBOY_WEBHOOK_ALLOW", "");
-  if (cb_cidr_parse_list(wa, cidrs, CB_CIDR_MAX, &ncidr, bad, sizeof bad))
-    return fail(2, "invalid CARBOY_WEBHOOK_ALLOW: '%s' is not an address or CIDR (such as 10.1.2.0/24)", bad);
-  snprintf(c->webhook_allow, sizeof c->webhook_allow, "%s", wa);
-  c->webhook_queue = 1000;
-  const char *wq = env_or("CARBOY_WEBHOOK_QUEUE", NULL);
-  if (wq && parse_int("CARBOY_WEBHOOK_QUEUE (pending deliveries per webhook)", wq, 1, 1000000, &c->webhook_queue))
-    return 2;
-  c->webhook_disable_after = 50;
-  const char *wd = env_or("CARBOY_WEBHOOK_DISABLE_AFTER", NULL);
-  if (wd && parse_int("CARBOY_WEBHOOK_DISABLE_AFTER (failed attempts in a row)", wd, 1, 100000, &c->webhook_disable_after))
-    return 2;
-  const char *co = env_or("CARBOY_CORS_ORIGINS", "");
-  if (strlen(co) >= sizeof c->cors_origins)
-    return fail(2, "invalid CARBOY_CORS_ORIGINS: longer than %zu bytes", sizeof c->cors_origins - 1);
-  for (const char *o = co; *o;) {
-    while (*o == ',' || *o == ' ')
-      o++;
-    size_t len = strcspn(o, ", ");
-    size_t skip = !strncmp(o, "https://", 8) ? 8 : !strncmp(o, "http://", 7) ? 7 : 0;
-    if (len && (!skip || len <= skip || memchr(o + skip, '/', len - skip)))
-      return fail(2, "invalid CARBOY_CORS_ORIGINS: '%.*s' is not an origin (scheme://host[:port], no path)", (int)len, o);
-    o += len;
-  }
-  snprintf(c->cors_origins, sizeof c->cors_origins, "%s", co);
-  const char *mt = env_or("CARBOY_METRICS_TOKEN", "");
-  if (*mt && (strlen(mt) < 16 || strlen(mt) >= sizeof c->metrics_token))
-    return fail(2, "invalid CARBOY_METRICS_TOKEN: 16 to %zu characters", sizeof c->metrics_token - 1);
-  snprintf(c->metrics_token, sizeof c->metrics_token, "%s", mt);
-  c->max_upload = 64ull << 30;
-  const char *mu = env_or("CARBOY_MAX_UPLOAD", NULL);
-  if (mu && (cb_parse_size(mu, &c->max_upload) || c->max_upload == 0))
-    return fail(2, "invalid CARBOY_MAX_UPLOAD '%s': expected a size in bytes such as 1073741824 or 10G", mu);
-  const char *log = env_or("CARBOY_LOG", "text");
-  if (strcmp(log, "text") && strcmp(log, "json"))
-    return fail(2, "invalid CARBOY_LOG '%s': expected text or json", log);
-  cb_log_set_json(!strcmp(log, "json"));
-  const char *level = env_or("CARBOY_LOG_LEVEL", "info");
-  static const char *const levels[] = {"debug", "info", "warn", "error"};
-  int found = 0;
-  for (int i = 0; i < 4; i++)
-    if (!strcmp(level, levels[i])) {
-      cb_log_level = i;
-      found = 1;
-    }
-  if (!found)
-    return fail(2, "invalid CARBOY_LOG_LEVEL '%s': expected debug, info, warn or error", level);
-  if (serve == 1 && check_serve_settings())
-    return 2;
-
-  if (mkdir_p(c->data, 0700))
-    return fail(1, "cannot create data folder %s: %s", c->data, strerror(errno));
-  char abs[PATH_MAX];
-  if (!realpath(c->data, abs))
-    return fail(1, "cannot resolve data folder %s: %s", c->data, strerror(errno));
-  snprintf(c->data, sizeof c->data, "%s", abs);
-  snprintf(c->store_default, sizeof c->store_default, "file://%s/blobs", c->data);
-  c->store_explicit = store != NULL;
-  snprintf(c->store, sizeof c->store, "%s", store ? store : c->store_default);
-  return 0;
+  return finish_config(c);
 }
 
 static int open_db(const struct config *c)
 {
   char path[PATH_MAX + 16];
   struct cb_errbuf eb = {{0}};
-  snprintf(path, sizeof path, "%s/carboy.db", c->data);
+  snprintf(path, sizeof path, "%s/carboy.db", c->s.data);
   if (db_init(path, &eb))
     return fail(1, "%s", eb.msg[0] ? eb.msg : "cannot open the database");
   if (auth_init())
@@ -337,7 +158,7 @@ static int open_db(const struct config *c)
 static int cmd_serve(int argc, char **argv)
 {
   struct config c;
-  int rc = load_config(argc, argv, &c, 1);
+  int rc = load_config(argc, argv, &c, CB_CMD_SERVE);
   if (rc)
     return rc;
   struct cb_errbuf eb = {{0}};
@@ -374,7 +195,7 @@ static int cmd_serve(int argc, char **argv)
     return fail(se == CB_EINVAL ? 2 : 1, "%s", eb.msg);
   store_tier_current_url(store, c.store, sizeof c.store);
   char uploads[PATH_MAX + 16];
-  snprintf(uploads, sizeof uploads, "%s/uploads", c.data);
+  snprintf(uploads, sizeof uploads, "%s/uploads", c.s.data);
   if (mkdir_p(uploads, 0700))
     return fail(1, "cannot create %s: %s", uploads, strerror(errno));
 
@@ -387,7 +208,7 @@ static int cmd_serve(int argc, char **argv)
     static const char *const own[] = {"carboy.db", "carboy.db-wal", "carboy.db-shm"};
     for (int i = 0; i < 3; i++) {
       char path[PATH_MAX + 32];
-      snprintf(path, sizeof path, "%s/%s", c.data, own[i]);
+      snprintf(path, sizeof path, "%s/%s", c.s.data, own[i]);
       if (chmod(path, 0600) && errno != ENOENT)
         CB_LOG(CB_LOG_WARN, "main", "cannot make %s private: %s", path, strerror(errno));
     }
@@ -401,37 +222,37 @@ static int cmd_serve(int argc, char **argv)
   signal(SIGPIPE, SIG_IGN);
 
   struct cb_server_config sc = {0};
-  snprintf(sc.listen, sizeof sc.listen, "%s", c.listen);
-  snprintf(sc.data_dir, sizeof sc.data_dir, "%s", c.data);
-  sc.max_upload = c.max_upload;
-  sc.threads = c.http_threads;
-  sc.shutdown_grace_s = c.grace;
-  sc.per_client = c.per_client;
-  sc.header_timeout_s = c.header_timeout;
-  sc.body_min_rate = (int)c.body_min_rate;
-  sc.send_min_rate = (int)c.send_min_rate;
-  snprintf(sc.trusted_proxies, sizeof sc.trusted_proxies, "%s", c.trusted_proxies);
-  snprintf(sc.cors_origins, sizeof sc.cors_origins, "%s", c.cors_origins);
-  snprintf(sc.metrics_token, sizeof sc.metrics_token, "%s", c.metrics_token);
-  snprintf(sc.webhook_allow, sizeof sc.webhook_allow, "%s", c.webhook_allow);
-  sc.webhook_queue = c.webhook_queue;
-  sc.webhook_disable_after = c.webhook_disable_after;
+  snprintf(sc.listen, sizeof sc.listen, "%s", c.s.listen);
+  snprintf(sc.data_dir, sizeof sc.data_dir, "%s", c.s.data);
+  sc.max_upload = c.s.max_upload;
+  sc.threads = c.s.http_threads;
+  sc.shutdown_grace_s = c.s.grace;
+  sc.per_client = c.s.per_client;
+  sc.header_timeout_s = c.s.header_timeout;
+  sc.body_min_rate = (int)c.s.body_min_rate;
+  sc.send_min_rate = (int)c.s.send_min_rate;
+  snprintf(sc.trusted_proxies, sizeof sc.trusted_proxies, "%s", c.s.trusted_proxies);
+  snprintf(sc.cors_origins, sizeof sc.cors_origins, "%s", c.s.cors_origins);
+  snprintf(sc.metrics_token, sizeof sc.metrics_token, "%s", c.s.metrics_token);
+  snprintf(sc.webhook_allow, sizeof sc.webhook_allow, "%s", c.s.webhook_allow);
+  sc.webhook_queue = c.s.webhook_queue;
+  sc.webhook_disable_after = c.s.webhook_disable_after;
   struct cb_jobs_config jc = {0};
-  jc.workers = c.workers;
-  jc.timeout_s = c.job_timeout;
-  jc.worker_memory = c.worker_memory;
-  jc.max_upload = c.max_upload;
-  snprintf(jc.data_dir, sizeof jc.data_dir, "%s", c.data);
+  jc.workers = c.s.workers;
+  jc.timeout_s = c.s.job_timeout;
+  jc.worker_memory = c.s.worker_memory;
+  jc.max_upload = c.s.max_upload;
+  snprintf(jc.data_dir, sizeof jc.data_dir, "%s", c.s.data);
   ssize_t n = readlink("/proc/self/exe", jc.self_exe, sizeof jc.self_exe - 1);
   if (n <= 0)
     return fail(1, "cannot find this program's own path (/proc/self/exe)");
   jc.self_exe[n] = '\0';
   /* The orphan sweep (src/maint/sweep.c). With no grace it runs once, here, before jobs
    * or requests can store anything; otherwise in its own thread, now and periodically. */
-  if (!c.orphan_grace) {
+  if (!c.s.orphan_grace) {
     struct maint_sweep_stats ss;
     struct cb_errbuf seb = {{0}};
-    maint_sweep(store, c.data, 0, &ss, &seb);
+    maint_sweep(store, c.s.data, 0, &ss, &seb);
   }
   if (jobs_start(&jc, store, &eb)) {
     store_close(store);
@@ -446,17 +267,17 @@ static int cmd_serve(int argc, char **argv)
   }
   if (maint_watch_start(store, c.store_default))
     CB_LOG(CB_LOG_WARN, "main", "cannot start the store watcher: a migration is followed after a restart");
-  if (c.orphan_grace && maint_sweep_start(store, c.data, c.orphan_grace))
+  if (c.s.orphan_grace && maint_sweep_start(store, c.s.data, c.s.orphan_grace))
     CB_LOG(CB_LOG_WARN, "main", "cannot start the orphan sweep: orphaned blobs stay until a restart");
   CB_LOG(CB_LOG_INFO, "main", "carboy %s listening on http://%s (port %d), data %s, store %s, "
-         "%d workers", CARBOY_VERSION, c.listen, http_server_port(), c.data, c.store, c.workers);
-  printf("carboy: listening on http://%s\n", c.listen);
+         "%d workers", CARBOY_VERSION, c.s.listen, http_server_port(), c.s.data, c.store, c.s.workers);
+  printf("carboy: listening on http://%s\n", c.s.listen);
   fflush(stdout);
 
   int sig = 0;
   sigwait(&set, &sig);
   CB_LOG(CB_LOG_INFO, "main", "%s received: finishing in-flight requests (up to %d s)",
-         sig == SIGTERM ? "SIGTERM" : "SIGINT", c.grace);
+         sig == SIGTERM ? "SIGTERM" : "SIGINT", c.s.grace);
   http_server_stop();
   jobs_stop();
   maint_sweep_stop();
@@ -528,7 +349,7 @@ static int cmd_user(int argc, char **argv)
       return fail(2, "too many arguments");
   }
   struct config c;
-  int rc = load_config(nrest, rest, &c, 0);
+  int rc = load_config(nrest, rest, &c, CB_CMD_USER);
   if (rc || (rc = open_db(&c)))
     return rc;
   struct cb_errbuf eb = {{0}};
@@ -609,7 +430,7 @@ static int cmd_jobs(int argc, char **argv)
   if (strcmp(sub, "list") && !arg)
     return fail(2, "usage: carboy jobs %s ID [--data DIR]", sub);
   struct config c;
-  int rc = load_config(argc - skip, argv + skip, &c, 0);
+  int rc = load_config(argc - skip, argv + skip, &c, CB_CMD_JOBS);
   if (rc || (rc = open_db(&c)))
     return rc;
   char now[32];
@@ -674,7 +495,7 @@ static int cmd_import(int argc, char **argv)
     return fail(2, "%s", usage);
   }
   struct config c;
-  int rc = load_config(nrest, rest, &c, STORE_FLAG);
+  int rc = load_config(nrest, rest, &c, CB_CMD_IMPORT);
   if (rc || (rc = open_db(&c))) {
     free(paths);
     return rc;
@@ -693,7 +514,7 @@ static int cmd_import(int argc, char **argv)
   if (warn.msg[0])
     fprintf(stderr, "carboy: %s\n", warn.msg);
   struct maint_import_opts o = {.user = user, .folder = folder, .paths = paths, .npaths = npaths,
-                                .max_upload = c.max_upload, .guess = http_guess_type, .out = stderr,
+                                .max_upload = c.s.max_upload, .guess = http_guess_type, .out = stderr,
                                 .tty = isatty(STDERR_FILENO)};
   struct maint_import_stats st;
   cb_err e = maint_import(store, &o, &st, &eb);
@@ -706,73 +527,52 @@ static int cmd_import(int argc, char **argv)
   return st.failed ? 1 : 0;
 }
 
-/* Takes "--NAME VALUE" (value) or "--NAME" (flag, value NULL) out of argv, leaving the
- * rest in rest[] for load_config. Returns 0, or 2 after printing the error. */
+/* Takes a command's own "--NAME VALUE" options out of argv, leaving the settings' flags
+ * (those command cmd takes) in rest[] for load_config. Returns 0, or 2 after printing the
+ * error. */
 struct opt {
   const char *name;
-  const char **value; /* NULL for a flag */
-  int *flag;
+  const char **value;
 };
 
-static int take_opts(int argc, char **argv, const struct opt *opts, char **rest, int *nrest, int cap)
+static int take_opts(unsigned cmd, int argc, char **argv, const struct opt *opts, char **rest, int *nrest, int cap)
 {
   *nrest = 0;
   for (int i = 0; i < argc; i++) {
     const struct opt *o = opts;
     while (o->name && strcmp(o->name, argv[i]))
       o++;
-    if (o->name && o->flag) {
-      *o->flag = 1;
-    } else if (o->name) {
-      if (i + 1 >= argc)
-        return fail(2, "option %s needs a value", argv[i]);
-      *o->value = argv[++i];
-    } else if (!strcmp(argv[i], "--data") || !strcmp(argv[i], "--store")) {
-      if (i + 1 >= argc)
-        return fail(2, "option %s needs a value", argv[i]);
-      if (*nrest + 2 > cap)
-        return fail(2, "too many arguments");
-      rest[(*nrest)++] = argv[i];
-      rest[(*nrest)++] = argv[++i];
-    } else {
+    int setting = o->name ? 0 : cb_settings_flag(cmd, argv[i]);
+    if (!o->name && !setting)
       return fail(2, "unknown option '%s' (see 'carboy help')", argv[i]);
+    if ((o->name || setting == 2) && i + 1 >= argc)
+      return fail(2, "option %s needs a value", argv[i]);
+    if (o->name) {
+      *o->value = argv[++i];
+      continue;
     }
+    if (*nrest + setting > cap)
+      return fail(2, "too many arguments");
+    rest[(*nrest)++] = argv[i];
+    if (setting == 2)
+      rest[(*nrest)++] = argv[++i];
   }
-  return 0;
-}
-
-static int env_flag(const char *name, int *out)
-{
-  const char *v = env_or(name, NULL);
-  if (!v)
-    return 0;
-  if (strcmp(v, "0") && strcmp(v, "1"))
-    return fail(2, "invalid %s '%s': expected 0 or 1", name, v);
-  *out = v[0] == '1';
   return 0;
 }
 
 /* carboy migrate --to URL [--batch N]: works with or without a server running. */
 static int cmd_migrate(int argc, char **argv)
 {
-  const char *to = env_or("CARBOY_MIGRATE_TO", NULL);
-  const char *batch = env_or("CARBOY_MIGRATE_BATCH", NULL);
-  const char *delay = env_or("CARBOY_MIGRATE_DELAY_MS", NULL);
-  const struct opt opts[] = {{"--to", &to, NULL}, {"--batch", &batch, NULL}, {NULL, NULL, NULL}};
-  char *rest[8];
-  int nrest = 0, rc;
-  if ((rc = take_opts(argc, argv, opts, rest, &nrest, 8)))
-    return rc;
-  if (!to)
-    return fail(2, "usage: carboy migrate --to URL [--batch N] [--data DIR] [--store URL]");
-  struct maint_migrate_opts mo = {.target = to, .batch = 100, .out = stdout};
-  if (batch && parse_int("batch size (CARBOY_MIGRATE_BATCH/--batch)", batch, 1, 100000, &mo.batch))
-    return 2;
-  if (delay && parse_int("CARBOY_MIGRATE_DELAY_MS", delay, 0, 60000, &mo.delay_ms))
-    return 2;
   struct config c;
-  if ((rc = load_config(nrest, rest, &c, 2)) || (rc = open_db(&c)))
+  int rc;
+  if (cb_settings_parse(CB_CMD_MIGRATE, argc, argv, &c.s))
+    return 2;
+  if (!cb_settings_given(&c.s, "CARBOY_MIGRATE_TO"))
+    return fail(2, "usage: carboy migrate --to URL [--batch N] [--data DIR] [--store URL]");
+  if ((rc = cb_settings_check(&c.s)) || (rc = finish_config(&c)) || (rc = open_db(&c)))
     return rc;
+  struct maint_migrate_opts mo = {.target = c.s.migrate_to, .batch = c.s.migrate_batch,
+                                  .delay_ms = c.s.migrate_delay_ms, .out = stdout};
   mo.explicit_url = c.store_explicit ? c.store : NULL;
   mo.default_url = c.store_default;
   struct cb_errbuf eb = {{0}};
@@ -786,20 +586,15 @@ static int cmd_migrate(int argc, char **argv)
 /* carboy verify [--repair] [--from URL]: exit 1 when a blob is missing or corrupt. */
 static int cmd_verify(int argc, char **argv)
 {
-  struct maint_verify_opts vo = {.from = env_or("CARBOY_VERIFY_FROM", NULL), .out = stdout};
-  int rc;
-  if ((rc = env_flag("CARBOY_VERIFY_REPAIR", &vo.repair)))
-    return rc;
-  const struct opt opts[] = {{"--repair", NULL, &vo.repair}, {"--from", &vo.from, NULL}, {NULL, NULL, NULL}};
-  char *rest[8];
-  int nrest = 0;
-  if ((rc = take_opts(argc, argv, opts, rest, &nrest, 8)))
-    return rc;
-  if (vo.from && !vo.repair)
-    return fail(2, "--from URL goes with --repair (usage: carboy verify [--repair] [--from URL])");
   struct config c;
-  if ((rc = load_config(nrest, rest, &c, 2)) || (rc = open_db(&c)))
+  int rc;
+  if (cb_settings_load(CB_CMD_VERIFY, argc, argv, &c.s))
+    return 2;
+  if (c.s.verify_from && !c.s.verify_repair)
+    return fail(2, "--from URL goes with --repair (usage: carboy verify [--repair] [--from URL])");
+  if ((rc = finish_config(&c)) || (rc = open_db(&c)))
     return rc;
+  struct maint_verify_opts vo = {.from = c.s.verify_from, .repair = c.s.verify_repair, .out = stdout};
   vo.explicit_url = c.store_explicit ? c.store : NULL;
   vo.default_url = c.store_default;
   struct cb_errbuf eb = {{0}};
@@ -828,20 +623,20 @@ static int abs_location(const char *in, char *out, size_t cap)
 /* carboy backup DEST [--data DIR] [--store URL]: works while a server runs. */
 static int cmd_backup(int argc, char **argv)
 {
-  const struct opt opts[] = {{NULL, NULL, NULL}};
+  const struct opt opts[] = {{NULL, NULL}};
   char *rest[8], dest[PATH_MAX + 64];
   int nrest = 0, rc;
   if (argc < 1 || argv[0][0] == '-')
     return fail(2, "usage: carboy backup DEST [--data DIR] [--store URL]  (DEST: a folder or s3://BUCKET/PREFIX)");
   if (abs_location(argv[0], dest, sizeof dest))
     return fail(2, "backup destination too long");
-  if ((rc = take_opts(argc - 1, argv + 1, opts, rest, &nrest, 8)))
+  if ((rc = take_opts(CB_CMD_BACKUP, argc - 1, argv + 1, opts, rest, &nrest, 8)))
     return rc;
   struct config c;
-  if ((rc = load_config(nrest, rest, &c, 2)) || (rc = open_db(&c)))
+  if ((rc = load_config(nrest, rest, &c, CB_CMD_BACKUP)) || (rc = open_db(&c)))
     return rc;
   struct maint_backup_opts bo = {.explicit_url = c.store_explicit ? c.store : NULL, .default_url = c.store_default,
-                                 .dest = dest, .data_dir = c.data, .version = CARBOY_VERSION, .out = stdout};
+                                 .dest = dest, .data_dir = c.s.data, .version = CARBOY_VERSION, .out = stdout};
   struct cb_errbuf eb = {{0}};
   cb_err e = maint_backup(&bo, &eb);
   db_shutdown();
@@ -854,24 +649,24 @@ static int cmd_backup(int argc, char **argv)
 static int cmd_restore(int argc, char **argv)
 {
   const char *manifest = "manifest.json";
-  const struct opt opts[] = {{"--manifest", &manifest, NULL}, {NULL, NULL, NULL}};
+  const struct opt opts[] = {{"--manifest", &manifest}, {NULL, NULL}};
   char *rest[8], src[PATH_MAX + 64];
   int nrest = 0, rc;
   if (argc < 1 || argv[0][0] == '-')
     return fail(2, "usage: carboy restore SRC --data DIR [--store URL] [--manifest NAME]");
   if (abs_location(argv[0], src, sizeof src))
     return fail(2, "backup location too long");
-  if ((rc = take_opts(argc - 1, argv + 1, opts, rest, &nrest, 8)))
+  if ((rc = take_opts(CB_CMD_RESTORE, argc - 1, argv + 1, opts, rest, &nrest, 8)))
     return rc;
   struct stat sb;
   const char *local = !strncmp(src, "file://", 7) ? src + 7 : src[0] == '/' ? src : NULL;
   if (local && (stat(local, &sb) || !S_ISDIR(sb.st_mode)))
     return fail(2, "restore: there is no backup folder %s", local);
   struct config c;
-  if ((rc = load_config(nrest, rest, &c, 2)))
+  if ((rc = load_config(nrest, rest, &c, CB_CMD_RESTORE)))
     return rc;
   char db_path[PATH_MAX + 16];
-  snprintf(db_path, sizeof db_path, "%s/carboy.db", c.data);
+  snprintf(db_path, sizeof db_path, "%s/carboy.db", c.s.data);
   struct maint_restore_opts ro = {.src = src, .manifest = manifest, .db_path = db_path, .store_url = c.store,
                                   .store_explicit = c.store_explicit, .out = stdout};
   struct cb_errbuf eb = {{0}};
@@ -885,14 +680,20 @@ static int cmd_restore(int argc, char **argv)
 int main(int argc, char **argv)
 {
   if (argc < 2)
-    return fputs(usage_text, stderr), 2;
+    return print_usage(stderr), 2;
   const char *cmd = argv[1];
   if (!strcmp(cmd, "--version") || !strcmp(cmd, "version")) {
     printf("carboy %s\n", CARBOY_VERSION);
     return 0;
   }
   if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
-    fputs(usage_text, stdout);
+    if (argc > 2 && !strcmp(argv[2], "settings")) {
+      if (argc > 4 || (argc == 4 && strcmp(argv[3], "--markdown")))
+        return fail(2, "usage: carboy help settings [--markdown]");
+      (argc == 4 ? cb_settings_print_markdown : cb_settings_print_help)(stdout);
+      return 0;
+    }
+    print_usage(stdout);
     return 0;
   }
   if (!strcmp(cmd, "serve"))

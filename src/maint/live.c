@@ -15,6 +15,7 @@
 
 #include "db/db.h"
 #include "maint/maint.h"
+#include "maint/periodic.h"
 #include "util/log.h"
 #include "util/util.h"
 
@@ -135,19 +136,19 @@ cb_err maint_live_open(const char *explicit_url, const char *default_url, struct
 /* ---- the watcher ---- */
 
 static struct {
-  pthread_t thread;
-  pthread_mutex_t mu;
-  pthread_cond_t cond;
-  int running, stop;
+  struct periodic thread;
   struct store *tier;
   char default_url[CB_URL_MAX];
-} w = {.mu = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
+  int ticks;
+} w = {.thread = PERIODIC_INIT};
 
-#define WATCH_EVERY_MS 1000
+#define WATCH_EVERY_S 1
 #define HEARTBEAT_EVERY 5 /* ticks */
 
-static void watch_tick(int *ticks)
+static void watch_tick(void *arg)
 {
+  (void)arg;
+  int *ticks = &w.ticks;
   char want[CB_URL_MAX], have[CB_URL_MAX], recorded[CB_URL_MAX] = "";
   cb_err e = db_setting_get("store_url", recorded, sizeof recorded, NULL);
   if (e && e != CB_ENOTFOUND)
@@ -174,49 +175,20 @@ static void watch_tick(int *ticks)
   }
 }
 
-static void *watch_main(void *arg)
-{
-  (void)arg;
-  int ticks = 0;
-  pthread_mutex_lock(&w.mu);
-  while (!w.stop) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += WATCH_EVERY_MS / 1000;
-    pthread_cond_timedwait(&w.cond, &w.mu, &ts);
-    if (w.stop)
-      break;
-    pthread_mutex_unlock(&w.mu);
-    watch_tick(&ticks);
-    pthread_mutex_lock(&w.mu);
-  }
-  pthread_mutex_unlock(&w.mu);
-  db_thread_close();
-  return NULL;
-}
-
 cb_err maint_watch_start(struct store *tier, const char *default_url)
 {
-  if (w.running)
+  if (w.thread.running)
     return CB_EINVAL;
   w.tier = tier;
-  w.stop = 0;
+  w.ticks = 0;
   snprintf(w.default_url, sizeof w.default_url, "%s", default_url);
-  if (pthread_create(&w.thread, NULL, watch_main, NULL))
-    return CB_ENOMEM;
-  w.running = 1;
-  return CB_OK;
+  return periodic_start(&w.thread, WATCH_EVERY_S, 0, watch_tick, NULL);
 }
 
 void maint_watch_stop(void)
 {
-  if (!w.running)
+  if (!w.thread.running)
     return;
-  pthread_mutex_lock(&w.mu);
-  w.stop = 1;
-  pthread_cond_signal(&w.cond);
-  pthread_mutex_unlock(&w.mu);
-  pthread_join(w.thread, NULL);
-  w.running = 0;
+  periodic_stop(&w.thread);
   db_setting_set("store_in_use", NULL); /* no server: carboy migrate need not wait for one */
 }

@@ -38,18 +38,16 @@
 
 #include "db/db.h"
 #include "maint/maint.h"
+#include "maint/periodic.h"
 #include "util/log.h"
 #include "util/util.h"
 
 static struct {
-  pthread_t thread;
-  pthread_mutex_t mu;
-  pthread_cond_t cond;
-  int running, stop;
+  struct periodic thread;
   struct store *store;
   char data_dir[PATH_MAX];
   int grace_s;
-} sw = {.mu = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
+} sw = {.thread = PERIODIC_INIT};
 
 struct pass {
   struct store *store;
@@ -60,10 +58,7 @@ struct pass {
 
 static int stopping(void)
 {
-  pthread_mutex_lock(&sw.mu);
-  int s = sw.stop;
-  pthread_mutex_unlock(&sw.mu);
-  return s;
+  return periodic_stopping(&sw.thread);
 }
 
 static int sweep_blob(void *ctx, const char *sha256, uint64_t size, int64_t mtime_ms)
@@ -167,50 +162,25 @@ cb_err maint_sweep(struct store *store, const char *data_dir, int grace_s, struc
   return e;
 }
 
-static void *sweep_main(void *arg)
+static void sweep_run(void *arg)
 {
   (void)arg;
-  int every = sw.grace_s < 1 ? 1 : sw.grace_s > 3600 ? 3600 : sw.grace_s;
-  pthread_mutex_lock(&sw.mu);
-  while (!sw.stop) {
-    pthread_mutex_unlock(&sw.mu);
-    struct maint_sweep_stats st;
-    struct cb_errbuf eb = {{0}};
-    maint_sweep(sw.store, sw.data_dir, sw.grace_s, &st, &eb);
-    pthread_mutex_lock(&sw.mu);
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += every;
-    while (!sw.stop && pthread_cond_timedwait(&sw.cond, &sw.mu, &ts) != ETIMEDOUT)
-      ;
-  }
-  pthread_mutex_unlock(&sw.mu);
-  db_thread_close();
-  return NULL;
+  struct maint_sweep_stats st;
+  struct cb_errbuf eb = {{0}};
+  maint_sweep(sw.store, sw.data_dir, sw.grace_s, &st, &eb);
 }
 
 cb_err maint_sweep_start(struct store *store, const char *data_dir, int grace_s)
 {
-  if (sw.running)
+  if (sw.thread.running)
     return CB_EINVAL;
   sw.store = store;
   sw.grace_s = grace_s;
-  sw.stop = 0;
   snprintf(sw.data_dir, sizeof sw.data_dir, "%s", data_dir);
-  if (pthread_create(&sw.thread, NULL, sweep_main, NULL))
-    return CB_ENOMEM;
-  sw.running = 1;
-  return CB_OK;
+  return periodic_start(&sw.thread, grace_s < 1 ? 1 : grace_s > 3600 ? 3600 : grace_s, 1, sweep_run, NULL);
 }
 
 void maint_sweep_stop(void)
 {
-  if (!sw.running)
-    return;
-  pthread_mutex_lock(&sw.mu);
-  sw.stop = 1;
-  pthread_cond_signal(&sw.cond);
-  pthread_mutex_unlock(&sw.mu);
-  pthread_join(sw.thread, NULL);
-  sw.running = 0;
+  periodic_stop(&sw.thread);
 }

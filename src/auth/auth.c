@@ -619,14 +619,8 @@ struct lapsed_list {
 static int collect_lapsed(const struct cb_delegation *d, void *ctx)
 {
   struct lapsed_list *l = ctx;
-  if (l->n == l->cap) {
-    size_t cap = l->cap ? l->cap * 2 : 64;
-    struct cb_delegation *nd = realloc(l->d, cap * sizeof *nd);
-    if (!nd)
-      return 1;
-    l->d = nd;
-    l->cap = cap;
-  }
+  if (cb_grow(&l->d, l->n, &l->cap, sizeof *l->d, 64))
+    return 1;
   l->d[l->n++] = *d;
   return 0;
 }

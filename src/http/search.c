@@ -64,7 +64,8 @@ struct scan {
   int mode;                 /* 0 exact, 1 similarity, 2 substructure */
   double threshold;
   struct hit *hits;
-  int n, cap, truncated;
+  size_t n, cap;
+  int truncated;
 };
 
 static int collect(const struct cb_record_hit *h, void *ctx)
@@ -94,13 +95,9 @@ static int collect(const struct cb_record_hit *h, void *ctx)
       sc->truncated = 1;
       return 1;
     }
-    int cap = sc->cap ? sc->cap * 2 : 256;
-    struct hit *nh = realloc(sc->hits, (size_t)cap * sizeof *nh);
-    if (!nh)
-      return 1;
-    sc->hits = nh;
-    sc->cap = cap;
   }
+  if (cb_grow(&sc->hits, sc->n, &sc->cap, sizeof *sc->hits, 256))
+    return 1;
   struct hit *x = &sc->hits[sc->n++];
   snprintf(x->id, sizeof x->id, "%s", h->id);
   snprintf(x->file_id, sizeof x->file_id, "%s", h->file_id);
@@ -124,7 +121,7 @@ static int by_similarity(const void *a, const void *b)
 
 static void free_hits(struct scan *sc)
 {
-  for (int i = 0; i < sc->n; i++) {
+  for (size_t i = 0; i < sc->n; i++) {
     free(sc->hits[i].title);
     free(sc->hits[i].smiles);
   }
@@ -212,11 +209,11 @@ int h_search_structure(struct req *r)
   char *keep = NULL;
   if (!e && m == 2 && sc.n) {
     keep = calloc((size_t)sc.n, 1);
-    for (int start = 0; keep && start < sc.n && !e; start += MATCH_BATCH) {
-      int end = start + MATCH_BATCH < sc.n ? start + MATCH_BATCH : sc.n;
+    for (size_t start = 0; keep && start < sc.n && !e; start += MATCH_BATCH) {
+      size_t end = start + MATCH_BATCH < sc.n ? start + MATCH_BATCH : sc.n;
       cJSON *mp = cJSON_CreateObject(), *list = cJSON_AddArrayToObject(mp, "smiles");
       cJSON_AddStringToObject(mp, "smarts", pattern);
-      for (int i = start; i < end; i++)
+      for (size_t i = start; i < end; i++)
         cJSON_AddItemToArray(list, cJSON_CreateString(sc.hits[i].smiles));
       cJSON *res = run_helper(r, "match", mp, 120, err, sizeof err);
       cJSON_Delete(mp);
@@ -225,15 +222,16 @@ int h_search_structure(struct req *r)
         break;
       }
       cJSON *idx;
-      cJSON_ArrayForEach(idx, cJSON_GetObjectItem(res, "matches")) if (cJSON_IsNumber(idx) && start + idx->valueint < end)
-        keep[start + idx->valueint] = 1;
+      cJSON_ArrayForEach(idx, cJSON_GetObjectItem(res, "matches")) if (cJSON_IsNumber(idx) && idx->valueint >= 0 &&
+                                                                  start + (size_t)idx->valueint < end)
+        keep[start + (size_t)idx->valueint] = 1;
       cJSON_Delete(res);
     }
   }
   if (!e && m == 1)
     qsort(sc.hits, (size_t)sc.n, sizeof *sc.hits, by_similarity);
   int shown = 0;
-  for (int i = 0; !e && i < sc.n && shown < limit; i++) {
+  for (size_t i = 0; !e && i < sc.n && shown < limit; i++) {
     if (m == 2 && (!keep || !keep[i]))
       continue;
     cJSON *h = cJSON_CreateObject();

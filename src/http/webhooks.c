@@ -313,20 +313,14 @@ out:
 
 struct hooks {
   struct cb_webhook *w;
-  int n, cap;
+  size_t n, cap;
 };
 
 static int collect_hook(const struct cb_webhook *w, void *ctx)
 {
   struct hooks *h = ctx;
-  if (h->n == h->cap) {
-    int cap = h->cap ? h->cap * 2 : 64;
-    struct cb_webhook *nw = realloc(h->w, (size_t)cap * sizeof *nw);
-    if (!nw)
-      return 1;
-    h->w = nw;
-    h->cap = cap;
-  }
+  if (cb_grow(&h->w, h->n, &h->cap, sizeof *h->w, 64))
+    return 1;
   h->w[h->n++] = *w;
   return 0;
 }
@@ -369,7 +363,7 @@ static void enqueue(const struct cb_event *ev, const struct hooks *h)
   snprintf(name, sizeof name, "%s.%s", ev->type, st->valuestring);
   cb_time_now_rfc3339(now, sizeof now);
   cJSON *payload = NULL;
-  for (int i = 0; i < h->n; i++) {
+  for (size_t i = 0; i < h->n; i++) {
     if (!subscribed(&h->w[i], name) || !owner_sees(&h->w[i], ev))
       continue;
     int64_t pending = 0;

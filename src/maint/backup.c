@@ -29,14 +29,8 @@ struct blobs {
 static int collect(const struct cb_blob_ref *b, void *ctx)
 {
   struct blobs *l = ctx;
-  if (l->n == l->cap) {
-    size_t cap = l->cap ? l->cap * 2 : 4096;
-    struct cb_blob_ref *v = realloc(l->v, cap * sizeof *v);
-    if (!v)
-      return 1;
-    l->v = v;
-    l->cap = cap;
-  }
+  if (cb_grow(&l->v, l->n, &l->cap, sizeof *l->v, 4096))
+    return 1;
   l->v[l->n++] = *b;
   l->bytes += (uint64_t)b->size;
   return 0;

@@ -368,3 +368,17 @@ int cb_write_all(int fd, const void *buf, size_t n)
   }
   return 0;
 }
+
+int cb_grow(void *arrp, size_t n, size_t *cap, size_t elem, size_t first)
+{
+  void **arr = arrp;
+  if (n < *cap)
+    return 0;
+  size_t c = *cap ? *cap * 2 : first;
+  void *p = realloc(*arr, c * elem);
+  if (!p)
+    return -1;
+  *arr = p;
+  *cap = c;
+  return 0;
+}

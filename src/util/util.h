@@ -26,6 +26,11 @@ void cb_buf_free(struct cb_buf *b);
 /* Hands the data to the caller (free() it); the buffer is left empty. */
 char *cb_buf_steal(struct cb_buf *b);
 
+/* Room for one more element in *arrp, an array of *cap elements of elem bytes of which n
+ * are in use: when it is full, it doubles (first: the capacity of an empty one). 0, or -1
+ * when there is no memory (the array stays as it was). */
+int cb_grow(void *arrp, size_t n, size_t *cap, size_t elem, size_t first);
+
 /* Now as RFC 3339 UTC with milliseconds: 2026-11-22T01:49:48.123Z (fits in 32 bytes). */
 void cb_time_now_rfc3339(char *out, size_t n);
 void cb_time_rfc3339(int64_t unix_ms, char *out, size_t n);

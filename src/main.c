@@ -253,15 +253,15 @@ static int load_config(int argc, char **argv, struct config *c, int serve)
    * cross-origin (CORS), a token for /metrics */
   struct cb_cidr cidrs[CB_CIDR_MAX];
   int ncidr = 0;
-  char bad[80] = "";
+  struct cb_errbuf bad = {""};
   const char *tp = env_or("CARBOY_TRUSTED_PROXIES", "");
-  if (cb_cidr_parse_list(tp, cidrs, CB_CIDR_MAX, &ncidr, bad, sizeof bad))
+  if (cb_cidr_parse_list(tp, cidrs, CB_CIDR_MAX, &ncidr, &bad))
     return fail(2, "invalid CARBOY_TRUSTED_PROXIES: '%s' is not an address or CIDR (such as 10.0.0.0/8 or fd00::/8)",
-                bad);
+                bad.msg);
   snprintf(c->trusted_proxies, sizeof c->trusted_proxies, "%s", tp);
   const char *wa = env_or("CARBOY_WEBHOOK_ALLOW", "");
-  if (cb_cidr_parse_list(wa, cidrs, CB_CIDR_MAX, &ncidr, bad, sizeof bad))
-    return fail(2, "invalid CARBOY_WEBHOOK_ALLOW: '%s' is not an address or CIDR (such as 10.1.2.0/24)", bad);
+  if (cb_cidr_parse_list(wa, cidrs, CB_CIDR_MAX, &ncidr, &bad))
+    return fail(2, "invalid CARBOY_WEBHOOK_ALLOW: '%s' is not an address or CIDR (such as 10.1.2.0/24)", bad.msg);
   snprintf(c->webhook_allow, sizeof c->webhook_allow, "%s", wa);
   c->webhook_queue = 1000;
   const char *wq = env_or("CARBOY_WEBHOOK_QUEUE", NULL);

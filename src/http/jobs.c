@@ -449,7 +449,7 @@ int h_file_artifact(struct req *r)
 }
 
 int http_run_job(struct req *r, const char *type, const char *params, const char *input_id, int timeout_s,
-                 int cancel_on_timeout, char job_id[CB_ID_LEN + 1], char *err, size_t errcap)
+                 int cancel_on_timeout, char job_id[CB_ID_LEN + 1], struct cb_errbuf *eb)
 {
   struct cb_job j = {0};
   char inputs[CB_ID_LEN + 8];
@@ -464,7 +464,7 @@ int http_run_job(struct req *r, const char *type, const char *params, const char
   j.max_attempts = 2;
   cb_err e = db_job_create(&j, ids, input_id ? 1 : 0);
   if (e) {
-    snprintf(err, errcap, "cannot queue the work: %s", cb_strerror(e));
+    cb_errf(eb, "cannot queue the work: %s", cb_strerror(e));
     return -2;
   }
   jobs_wake();
@@ -475,7 +475,7 @@ int http_run_job(struct req *r, const char *type, const char *params, const char
       break;
     int done = !strcmp(now.state, "succeeded"), failed = !strcmp(now.state, "failed") || !strcmp(now.state, "canceled");
     if (failed)
-      snprintf(err, errcap, "%s", now.error);
+      cb_errf(eb, "%s", now.error);
     db_job_clear(&now);
     if (done)
       return 1;
@@ -489,6 +489,6 @@ int http_run_job(struct req *r, const char *type, const char *params, const char
     cb_time_now_rfc3339(now, sizeof now);
     db_job_cancel(j.id, now);
   }
-  snprintf(err, errcap, "still running after %d s (job %s)", timeout_s, j.id);
+  cb_errf(eb, "still running after %d s (job %s)", timeout_s, j.id);
   return -1;
 }

@@ -37,7 +37,7 @@ typedef int (*pool_tick_fn)(void *ctx, double fraction);
  * own message (the file is at fault), CB_EABORTED when tick asked to stop, CB_EIO when the
  * process crashed, was killed for a limit or timed out (err says which). */
 cb_err pool_run(struct pool_child *c, const struct pool_limits *lim, cJSON *req, pool_tick_fn tick,
-                void *ctx, cJSON **result, char *err, size_t errcap);
+                void *ctx, cJSON **result, struct cb_errbuf *eb);
 void pool_kill(struct pool_child *c);
 
 #endif

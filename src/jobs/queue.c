@@ -437,7 +437,10 @@ static enum outcome convert_in_workdir(struct run *r, char *workdir, cJSON *req,
   char slot_dir[PATH_MAX];
   slot_workdir(r->child->slot, slot_dir);
   struct pool_limits lim = {cfg.self_exe, cfg.timeout_s, cfg.worker_memory, cfg.data_dir, slot_dir};
-  cb_err e = pool_run(r->child, &lim, req, tick, r, res, err, errcap);
+  struct cb_errbuf eb = {""};
+  cb_err e = pool_run(r->child, &lim, req, tick, r, res, &eb);
+  if (eb.msg[0])
+    snprintf(err, errcap, "%s", eb.msg);
   cJSON_Delete(req);
   return e == CB_EABORTED ? OUT_STOPPED : e ? OUT_FAIL : OUT_DONE;
 }
@@ -967,7 +970,10 @@ static enum outcome run_helper(struct run *r, const char *op, char *err, size_t 
   char slot_dir[PATH_MAX];
   slot_workdir(r->child->slot, slot_dir);
   struct pool_limits lim = {cfg.self_exe, cfg.timeout_s, cfg.worker_memory, cfg.data_dir, slot_dir};
-  cb_err e = pool_run(r->child, &lim, req, tick, r, &res, err, errcap);
+  struct cb_errbuf eb = {""};
+  cb_err e = pool_run(r->child, &lim, req, tick, r, &res, &eb);
+  if (eb.msg[0])
+    snprintf(err, errcap, "%s", eb.msg);
   cJSON_Delete(req);
   if (e) {
     cJSON_Delete(res);

@@ -30,6 +30,6 @@ struct unpack_limits {
  * unpack (CB_EINVAL, err says which entry and why); links, devices and other special
  * entries are skipped (listed in "skipped"). A path met twice keeps its last content. */
 cb_err archive_unpack(const struct cb_convert_input *in, const struct unpack_limits *lim, cJSON *result,
-                      cb_progress_fn progress, void *pctx, char *err, size_t errcap);
+                      cb_progress_fn progress, void *pctx, struct cb_errbuf *eb);
 
 #endif

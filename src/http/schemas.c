@@ -38,7 +38,7 @@ static int schema_problem(struct req *r, char *err, const char *prefix)
 
 int http_validate_metadata(struct req *r, const cJSON *meta)
 {
-  struct cb_errbuf eb;
+  struct cb_errbuf eb = {""};
   cJSON *base = load("metadata");
   if (!base)
     return http_problem(r, 500, NULL, "the metadata schema is missing from this build");

@@ -15,7 +15,7 @@ static int valid(const char *schema, const char *instance, struct cb_errbuf *eb)
 
 int main(void)
 {
-  struct cb_errbuf eb;
+  struct cb_errbuf eb = {""};
   const char *err = eb.msg;
   CHECK(valid("{\"type\":\"string\"}", "\"a\"", &eb));
   CHECK(!valid("{\"type\":\"string\"}", "1", &eb) && strstr(err, "x: must be of type string"));

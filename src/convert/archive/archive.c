@@ -116,7 +116,7 @@ static cb_err arc_open_as(struct arc *r, const char *path, int raw, struct cb_er
 }
 
 /* Opens the archive and reads its first header into *entry (NULL when it has none):
- * 1, 0 when empty, -1 on an error (err). A compressed stream that holds no archive is
+ * 1, 0 when empty, -1 on an error (eb). A compressed stream that holds no archive is
  * opened again as one member. */
 static int arc_open(struct arc *r, const char *path, struct archive_entry **entry, struct cb_errbuf *eb)
 {
@@ -149,7 +149,7 @@ static int arc_open(struct arc *r, const char *path, struct archive_entry **entr
   return -1;
 }
 
-/* Reads the next header into *entry: 1, 0 at the end, -1 when the archive is damaged (err
+/* Reads the next header into *entry: 1, 0 at the end, -1 when the archive is damaged (eb
  * counts the entries read so far; tail ends it). */
 static int arc_next(struct arc *r, struct archive_entry **entry, uint64_t entries, const char *tail, struct cb_errbuf *eb)
 {
@@ -314,7 +314,7 @@ static int skip_data(struct archive *a)
   return rc == ARCHIVE_EOF ? ARCHIVE_OK : rc;
 }
 
-/* The decompressed size of a lone compressed file's one member: 0, or -1 (err). */
+/* The decompressed size of a lone compressed file's one member: 0, or -1 (eb). */
 static int raw_size(struct archive *a, uint64_t *size, struct cb_errbuf *eb)
 {
   char buf[65536];

@@ -278,7 +278,7 @@ static void describe_cell(ob_mol *m, cJSON *props)
     prop_num(props, "space_group_number", c.space_group_number, NULL, NULL);
 }
 
-/* Describes one record into rec: 0, or -1 with err (the record is kept, with its error). */
+/* Describes one record into rec: 0, or -1 with eb (the record is kept, with its error). */
 static int describe(struct mol_source *src, ob_mol *m, cJSON *rec, struct cb_errbuf *eb)
 {
   cJSON *props = cJSON_AddArrayToObject(rec, "properties");
@@ -468,7 +468,7 @@ static int n_chunks_ok(int n)
 
 /* Reads the chunks in nproc child processes; the parent appends each finished chunk's
  * records to outpath in file order as soon as those before it are in (the server stores
- * them while the rest is read) and reports progress. 0, or -1 with err. */
+ * them while the rest is read) and reports progress. 0, or -1 with eb. */
 static int extract_parallel(const struct cb_convert_input *in, struct chunks *c, int nproc, const char *outpath,
                             cb_progress_fn progress, void *pctx, struct cb_errbuf *eb)
 {
@@ -804,7 +804,7 @@ const struct converter conv_structure = {&desc, &ops};
 
 /* A reaction drawn left to right: each reactant and product as its own drawing, "+"
  * between those of a side, an arrow between the sides (agents named above it).
- * Returns the SVG (malloc'd) or NULL with err. */
+ * Returns the SVG (malloc'd) or NULL with eb. */
 static char *reaction_svg(const char *rsmi, struct cb_errbuf *eb)
 {
   const char *gt1 = strchr(rsmi, '>'), *gt2 = gt1 ? strchr(gt1 + 1, '>') : NULL;

@@ -36,7 +36,7 @@ static void set_err(struct cb_errbuf *eb, const std::string &msg)
   cb_errf(eb, "%s", msg.c_str());
 }
 
-/* In a catch-all handler: err says what was thrown, an exception's own message, or
+/* In a catch-all handler: eb says what was thrown, an exception's own message, or
  * `otherwise` for anything else. */
 static void set_caught(struct cb_errbuf *eb, const char *otherwise)
 {
@@ -123,7 +123,7 @@ extern "C" ob_reader *ob_open_at(const char *path, const char *format, long long
  * 3.1.1's own rsmi reader casts what it reads into to an OBReaction and dereferences the
  * null pointer it gets for the OBMol every other format reads into (found by the
  * convert_chem fuzz target): a segfault on every reaction SMILES file. 1 read, 0 at the
- * end, -1 a line that is not a reaction (err says why). */
+ * end, -1 a line that is not a reaction (eb says why). */
 static int read_rsmi(ob_reader *r, OBMol &mol, struct cb_errbuf *eb)
 {
   std::string ln;

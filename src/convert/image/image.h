@@ -48,7 +48,7 @@ cb_err tiff_props(const char *path, cJSON *result, struct cb_errbuf *eb);
 cb_err png_props(const char *path, cJSON *result, struct cb_errbuf *eb);
 cb_err jpeg_props(const char *path, cJSON *result, struct cb_errbuf *eb);
 
-/* Checks a page's size against the limits; fills err and returns CB_ETOOBIG if over. */
+/* Checks a page's size against the limits; fills eb and returns CB_ETOOBIG if over. */
 cb_err img_check_size(uint64_t w, uint64_t h, struct cb_errbuf *eb);
 
 /* meta.c */

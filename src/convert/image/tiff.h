@@ -11,7 +11,7 @@ struct terr {
   unsigned warnings;
 };
 
-/* Opens path read-only (messages name it "TIFF", not a store path); NULL with err set when
+/* Opens path read-only (messages name it "TIFF", not a store path); NULL with eb set when
  * libtiff cannot read it. */
 TIFF *tiff_open(const char *path, struct terr *te, struct cb_errbuf *eb);
 const char *tiff_format_name(uint16_t sample_format);

@@ -215,7 +215,7 @@ static const char *entry_name(struct archive_entry *e)
   return n ? n : "";
 }
 
-/* Where decompressed bytes go; nonzero stops the read (the sink wrote err). */
+/* Where decompressed bytes go; nonzero stops the read (the sink wrote eb). */
 typedef int (*sink_fn)(void *ctx, const char *buf, size_t n);
 
 /* Decompresses the current entry into sink, counting bytes against the limits. */

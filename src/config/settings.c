@@ -428,9 +428,9 @@ static int check_one(const struct setting *e, const char *v, struct cb_settings 
   case K_CIDRS: {
     struct cb_cidr cidrs[CB_CIDR_MAX];
     int n = 0;
-    char what[80] = "";
-    if (cb_cidr_parse_list(v, cidrs, CB_CIDR_MAX, &n, what, sizeof what))
-      return bad("invalid %s: '%s' is not an address or CIDR (such as %s)", e->env, what, e->expect);
+    struct cb_errbuf what = {""};
+    if (cb_cidr_parse_list(v, cidrs, CB_CIDR_MAX, &n, &what))
+      return bad("invalid %s: '%s' is not an address or CIDR (such as %s)", e->env, what.msg, e->expect);
     break;
   }
   case K_ORIGINS:

@@ -45,11 +45,11 @@ struct converter_desc {
 
 struct converter_ops {
   cb_err (*extract)(const struct cb_convert_input *in, cJSON *result, cb_progress_fn progress,
-                    void *pctx, char *err, size_t errcap);
+                    void *pctx, struct cb_errbuf *eb);
   /* Writes the file converted to format `to` (one of targets) at outpath; may set
    * "media_type" in result. NULL when the family converts to nothing. */
   cb_err (*convert)(const struct cb_convert_input *in, const char *to, const char *outpath,
-                    cJSON *result, cb_progress_fn progress, void *pctx, char *err, size_t errcap);
+                    cJSON *result, cb_progress_fn progress, void *pctx, struct cb_errbuf *eb);
   const char *const *targets; /* NULL-terminated formats convert() writes */
 };
 
@@ -76,13 +76,13 @@ void result_artifact(cJSON *result, const char *kind, const char *media_type, co
 int suffix_is(const char *name, const char *const *suffixes);
 
 /* Draws a molecule given as SMILES as SVG into outpath (in the worker only). */
-cb_err chem_depict(const char *smiles, const char *outpath, char *err, size_t errcap);
+cb_err chem_depict(const char *smiles, const char *outpath, struct cb_errbuf *eb);
 
 /* Identifies a query structure: canonical SMILES, InChIKey, FP2 (hex) into result. With
  * smarts, validates the pattern and fingerprints it when it also reads as SMILES. */
-cb_err chem_query(const char *smiles, const char *smarts, cJSON *result, char *err, size_t errcap);
+cb_err chem_query(const char *smiles, const char *smarts, cJSON *result, struct cb_errbuf *eb);
 /* Which of smiles_list (an array of SMILES) contain the SMARTS pattern: result.matches. */
-cb_err chem_match(const char *pattern, const cJSON *smiles_list, cJSON *result, char *err, size_t errcap);
+cb_err chem_match(const char *pattern, const cJSON *smiles_list, cJSON *result, struct cb_errbuf *eb);
 
 /* The worker child's main loop: requests on stdin, results on stdout (one JSON object
  * per line each way). Returns the process exit code. */

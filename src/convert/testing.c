@@ -29,29 +29,29 @@
   static const struct converter_ops id##_ops = {fn, NULL, NULL};                                        \
   const struct converter conv_##id = {&id##_desc, &id##_ops};
 
-static cb_err crash(const struct cb_convert_input *in, cJSON *r, cb_progress_fn p, void *c, char *e, size_t n)
+static cb_err crash(const struct cb_convert_input *in, cJSON *r, cb_progress_fn p, void *c, struct cb_errbuf *eb)
 {
-  (void)in, (void)r, (void)p, (void)c, (void)e, (void)n;
+  (void)in, (void)r, (void)p, (void)c, (void)eb;
   raise(SIGSEGV);
   return CB_EINVAL;
 }
 
-static cb_err hang(const struct cb_convert_input *in, cJSON *r, cb_progress_fn p, void *c, char *e, size_t n)
+static cb_err hang(const struct cb_convert_input *in, cJSON *r, cb_progress_fn p, void *c, struct cb_errbuf *eb)
 {
-  (void)in, (void)r, (void)p, (void)c, (void)e, (void)n;
+  (void)in, (void)r, (void)p, (void)c, (void)eb;
   for (;;)
     sleep(1);
   return CB_EINVAL;
 }
 
-static cb_err oom(const struct cb_convert_input *in, cJSON *r, cb_progress_fn p, void *c, char *e, size_t n)
+static cb_err oom(const struct cb_convert_input *in, cJSON *r, cb_progress_fn p, void *c, struct cb_errbuf *eb)
 {
   (void)in, (void)r, (void)p, (void)c;
   void **chain = NULL; /* every block keeps the previous one, so all can be freed */
   for (size_t total = 0;; total += 16u << 20) {
     void **block = malloc(16u << 20);
     if (!block) {
-      snprintf(e, n, "out of memory after %zu MiB", total >> 20);
+      cb_errf(eb, "out of memory after %zu MiB", total >> 20);
       while (chain) {
         void **prev = *chain;
         free(chain);
@@ -65,10 +65,10 @@ static cb_err oom(const struct cb_convert_input *in, cJSON *r, cb_progress_fn p,
   }
 }
 
-static cb_err fail(const struct cb_convert_input *in, cJSON *r, cb_progress_fn p, void *c, char *e, size_t n)
+static cb_err fail(const struct cb_convert_input *in, cJSON *r, cb_progress_fn p, void *c, struct cb_errbuf *eb)
 {
   (void)in, (void)r, (void)p, (void)c;
-  snprintf(e, n, "this file is malformed on purpose");
+  cb_errf(eb, "this file is malformed on purpose");
   return CB_EINVAL;
 }
 
@@ -88,9 +88,9 @@ static long file_ms(const char *path)
 
 /* Takes as many milliseconds as the file's content says (default 3000), reporting
  * progress ten times. */
-static cb_err slow(const struct cb_convert_input *in, cJSON *r, cb_progress_fn p, void *c, char *e, size_t n)
+static cb_err slow(const struct cb_convert_input *in, cJSON *r, cb_progress_fn p, void *c, struct cb_errbuf *eb)
 {
-  (void)e, (void)n;
+  (void)eb;
   long ms = file_ms(in->path);
   for (int i = 1; i <= 10; i++) {
     struct timespec ts = {ms / 10 / 1000, (ms / 10 % 1000) * 1000000L};
@@ -102,9 +102,9 @@ static cb_err slow(const struct cb_convert_input *in, cJSON *r, cb_progress_fn p
 }
 
 /* Burns as many milliseconds of CPU time as the file's content says (default 3000). */
-static cb_err spin(const struct cb_convert_input *in, cJSON *r, cb_progress_fn p, void *c, char *e, size_t n)
+static cb_err spin(const struct cb_convert_input *in, cJSON *r, cb_progress_fn p, void *c, struct cb_errbuf *eb)
 {
-  (void)e, (void)n, (void)p, (void)c;
+  (void)eb, (void)p, (void)c;
   long ms = file_ms(in->path);
   struct timespec t0, t;
   clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t0);
@@ -124,14 +124,14 @@ static cb_err spin(const struct cb_convert_input *in, cJSON *r, cb_progress_fn p
  * loopback), environ (the server's /proc/PID/environ), write data / write blobs / write
  * etc (files outside its work folder), signal and ptrace (the server), exec (/bin/sh), fork bomb
  * (how many it got). */
-static void tried(char *e, size_t n, const char *what, int ok, int err)
+static void tried(struct cb_errbuf *eb, const char *what, int ok, int err)
 {
-  size_t len = strlen(e);
-  snprintf(e + len, n - len, "%s%s: %s%s%s", len ? "; " : "", what, ok ? "ESCAPED" : "refused (",
+  size_t len = strlen(eb->msg);
+  snprintf(eb->msg + len, sizeof eb->msg - len, "%s%s: %s%s%s", len ? "; " : "", what, ok ? "ESCAPED" : "refused (",
            ok ? "" : strerror(err), ok ? "" : ")");
 }
 
-static cb_err escape(const struct cb_convert_input *in, cJSON *r, cb_progress_fn p, void *c, char *e, size_t n)
+static cb_err escape(const struct cb_convert_input *in, cJSON *r, cb_progress_fn p, void *c, struct cb_errbuf *eb)
 {
   (void)r, (void)p, (void)c;
   char data[1024] = "", line[1100];
@@ -149,16 +149,16 @@ static cb_err escape(const struct cb_convert_input *in, cJSON *r, cb_progress_fn
   }
   if (f)
     fclose(f);
-  e[0] = '\0';
+  eb->msg[0] = '\0';
   char path[1200];
   /* the database, for writing and for reading */
   snprintf(path, sizeof path, "%s/carboy.db", data);
   int fd = open(path, O_RDWR);
-  tried(e, n, "write db", fd >= 0, errno);
+  tried(eb, "write db", fd >= 0, errno);
   if (fd >= 0)
     close(fd);
   fd = open(path, O_RDONLY);
-  tried(e, n, "read db", fd >= 0, errno);
+  tried(eb, "read db", fd >= 0, errno);
   if (fd >= 0)
     close(fd);
   /* the network: the server's own port on loopback */
@@ -171,7 +171,7 @@ static cb_err escape(const struct cb_convert_input *in, cJSON *r, cb_progress_fn
     err = errno;
     close(s);
   }
-  tried(e, n, "connect", ok, err);
+  tried(eb, "connect", ok, err);
   /* another process's environment: the server's */
   snprintf(path, sizeof path, "/proc/%d/environ", (int)server);
   fd = open(path, O_RDONLY);
@@ -183,7 +183,7 @@ static cb_err escape(const struct cb_convert_input *in, cJSON *r, cb_progress_fn
     err = errno;
     close(fd);
   }
-  tried(e, n, "environ", ok, err);
+  tried(eb, "environ", ok, err);
   /* writing outside its work folder: the data folder, the blobs, /etc */
   const char *outside[] = {"/escaped.txt", "/blobs/escaped.txt", NULL};
   for (int i = 0; i < 3; i++) {
@@ -193,7 +193,7 @@ static cb_err escape(const struct cb_convert_input *in, cJSON *r, cb_progress_fn
       snprintf(path, sizeof path, "/etc/carboy-escaped.txt");
     fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
     err = errno;
-    tried(e, n, i == 0 ? "write data" : i == 1 ? "write blobs" : "write etc", fd >= 0, err);
+    tried(eb, i == 0 ? "write data" : i == 1 ? "write blobs" : "write etc", fd >= 0, err);
     if (fd >= 0) {
       close(fd);
       unlink(path);
@@ -201,10 +201,10 @@ static cb_err escape(const struct cb_convert_input *in, cJSON *r, cb_progress_fn
   }
   /* signal the server */
   ok = kill(server, 0) == 0;
-  tried(e, n, "signal", ok, errno);
+  tried(eb, "signal", ok, errno);
   /* ptrace the server; run a program */
   ok = ptrace(PTRACE_ATTACH, server, NULL, NULL) == 0;
-  tried(e, n, "ptrace", ok, errno);
+  tried(eb, "ptrace", ok, errno);
   if (ok)
     ptrace(PTRACE_DETACH, server, NULL, NULL);
   pid_t sh = fork();
@@ -216,7 +216,7 @@ static cb_err escape(const struct cb_convert_input *in, cJSON *r, cb_progress_fn
   int st = 0;
   if (sh > 0)
     waitpid(sh, &st, 0);
-  tried(e, n, "exec", sh > 0 && WIFEXITED(st) && WEXITSTATUS(st) == 42, EPERM);
+  tried(eb, "exec", sh > 0 && WIFEXITED(st) && WEXITSTATUS(st) == 42, EPERM);
   /* fork without bound (stops at 4096 here whatever happens) */
   static pid_t kids[4096];
   int nk = 0;
@@ -239,7 +239,7 @@ static cb_err escape(const struct cb_convert_input *in, cJSON *r, cb_progress_fn
     waitpid(kids[i], NULL, 0);
   char what[96];
   snprintf(what, sizeof what, "fork bomb (%d)", nk);
-  tried(e, n, what, nk >= 4096, err);
+  tried(eb, what, nk >= 4096, err);
   return CB_EINVAL;
 }
 

@@ -29,18 +29,18 @@ struct counts {
 /* Reads the file once: counts, and writes it as valid UTF-8 (at most limit bytes) to
  * outpath. */
 static cb_err scan(const struct cb_convert_input *in, const char *outpath, uint64_t limit, struct counts *ct,
-                   cb_progress_fn progress, void *pctx, char *err, size_t errcap)
+                   cb_progress_fn progress, void *pctx, struct cb_errbuf *eb)
 {
   const uint64_t TEXT_LIMIT = limit;
   FILE *f = fopen(in->path, "rb");
   if (!f) {
-    snprintf(err, errcap, "cannot open the file");
+    cb_errf(eb, "cannot open the file");
     return CB_EIO;
   }
   FILE *out = fopen(outpath, "wb");
   if (!out) {
     fclose(f);
-    snprintf(err, errcap, "cannot write the text artifact");
+    cb_errf(eb, "cannot write the text artifact");
     return CB_EIO;
   }
   unsigned char buf[65536 + 4];
@@ -87,7 +87,7 @@ static cb_err scan(const struct cb_convert_input *in, const char *outpath, uint6
   int bad = ferror(f);
   fclose(f);
   if (fclose(out) || bad) {
-    snprintf(err, errcap, "reading the text failed");
+    cb_errf(eb, "reading the text failed");
     return CB_EIO;
   }
   if (bytes && !last_nl)
@@ -97,12 +97,12 @@ static cb_err scan(const struct cb_convert_input *in, const char *outpath, uint6
 }
 
 static cb_err extract(const struct cb_convert_input *in, cJSON *result, cb_progress_fn progress, void *pctx,
-                      char *err, size_t errcap)
+                      struct cb_errbuf *eb)
 {
   char outpath[4096];
   struct counts ct;
   snprintf(outpath, sizeof outpath, "%s/text.txt", in->workdir);
-  cb_err e = scan(in, outpath, TEXT_MAX, &ct, progress, pctx, err, errcap);
+  cb_err e = scan(in, outpath, TEXT_MAX, &ct, progress, pctx, eb);
   if (e)
     return e;
   uint64_t lines = ct.lines, words = ct.words, chars = ct.chars, bytes = ct.bytes, written = ct.written,
@@ -120,11 +120,11 @@ static cb_err extract(const struct cb_convert_input *in, cJSON *result, cb_progr
 
 /* txt: the text as valid UTF-8, whole (invalid bytes become U+FFFD). */
 static cb_err convert(const struct cb_convert_input *in, const char *to, const char *outpath, cJSON *result,
-                      cb_progress_fn progress, void *pctx, char *err, size_t errcap)
+                      cb_progress_fn progress, void *pctx, struct cb_errbuf *eb)
 {
   (void)to;
   struct counts ct;
-  cb_err e = scan(in, outpath, UINT64_MAX, &ct, progress, pctx, err, errcap);
+  cb_err e = scan(in, outpath, UINT64_MAX, &ct, progress, pctx, eb);
   if (!e)
     cJSON_AddStringToObject(result, "media_type", "text/plain; charset=utf-8");
   return e;
@@ -138,9 +138,9 @@ const struct converter conv_text = {&desc, &ops};
 /* ---- the generic converter: for what no other converter claims ---- */
 
 static cb_err generic_extract(const struct cb_convert_input *in, cJSON *result, cb_progress_fn progress,
-                              void *pctx, char *err, size_t errcap)
+                              void *pctx, struct cb_errbuf *eb)
 {
-  (void)err, (void)errcap;
+  (void)eb;
   if (in->mime && *in->mime)
     result_prop_text(result, "detected_media_type", in->mime, NULL, NULL);
   if (in->magic && *in->magic)

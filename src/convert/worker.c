@@ -121,13 +121,14 @@ static void handle_depict(cJSON *req)
     answer_error("malformed request");
     return;
   }
-  char path[4200], err[512] = "";
+  char path[4200];
+  struct cb_errbuf eb = {""};
   snprintf(path, sizeof path, "%s/depiction.svg", workdir->valuestring);
-  cb_err e = chem_depict(smiles->valuestring, path, err, sizeof err);
+  cb_err e = chem_depict(smiles->valuestring, path, &eb);
   cJSON *res = e ? NULL : cJSON_CreateObject();
   if (res)
     cJSON_AddStringToObject(res, "path", path);
-  answer(e, err[0] ? err : cb_strerror(e), res);
+  answer(e, eb.msg[0] ? eb.msg : cb_strerror(e), res);
 }
 
 /* {"op":"query","smiles"|"smarts":Q} and {"op":"match","smarts":P,"smiles":[...]} */
@@ -135,18 +136,18 @@ static void handle_query(cJSON *req, int match)
 {
   const cJSON *smiles = cJSON_GetObjectItemCaseSensitive(req, "smiles");
   const cJSON *smarts = cJSON_GetObjectItemCaseSensitive(req, "smarts");
-  char err[512] = "";
+  struct cb_errbuf eb = {""};
   cJSON *res = cJSON_CreateObject();
   cb_err e;
   if (match)
-    e = cJSON_IsString(smarts) && cJSON_IsArray(smiles) ? chem_match(smarts->valuestring, smiles, res, err, sizeof err)
+    e = cJSON_IsString(smarts) && cJSON_IsArray(smiles) ? chem_match(smarts->valuestring, smiles, res, &eb)
                                                         : CB_EINVAL;
   else
     e = cJSON_IsString(smiles) || cJSON_IsString(smarts)
             ? chem_query(cJSON_IsString(smiles) ? smiles->valuestring : NULL,
-                         cJSON_IsString(smarts) ? smarts->valuestring : NULL, res, err, sizeof err)
+                         cJSON_IsString(smarts) ? smarts->valuestring : NULL, res, &eb)
             : CB_EINVAL;
-  answer(e, err[0] ? err : "malformed request", res);
+  answer(e, eb.msg[0] ? eb.msg : "malformed request", res);
 }
 
 /* {"op":"unpack","path":P,"name":N,"workdir":W,"max_total_size"?:B,"max_member_size"?:B} -> the archive's
@@ -176,12 +177,12 @@ static void handle_unpack(cJSON *req)
   }
   in.size = (uint64_t)sb.st_size;
   struct progress_state ps = {0, 0};
-  char err[512] = "";
+  struct cb_errbuf eb = {""};
   cJSON *result = cJSON_CreateObject();
-  cb_err e = archive_unpack(&in, &lim, result, progress, &ps, err, sizeof err);
+  cb_err e = archive_unpack(&in, &lim, result, progress, &ps, &eb);
   if (e == CB_ENOMEM)
     out_of_memory = 1;
-  answer(e, err[0] ? err : cb_strerror(e), result);
+  answer(e, eb.msg[0] ? eb.msg : cb_strerror(e), result);
 }
 
 static void handle(magic_t mime_cookie, magic_t desc_cookie, cJSON *req)
@@ -244,7 +245,7 @@ static void handle(magic_t mime_cookie, magic_t desc_cookie, cJSON *req)
   if (mime_copy[0])
     cJSON_AddStringToObject(result, "detected_media_type", mime_copy);
   struct progress_state ps = {0, 0};
-  char err[512] = "";
+  struct cb_errbuf eb = {""};
   cb_err e;
   if (is_convert) {
     int ok = 0;
@@ -257,26 +258,26 @@ static void handle(magic_t mime_cookie, magic_t desc_cookie, cJSON *req)
       char targets[200] = "";
       for (const char *const *t = c->ops->targets; t && *t; t++)
         snprintf(targets + strlen(targets), sizeof targets - strlen(targets), "%s%s", targets[0] ? ", " : "", *t);
-      snprintf(err, sizeof err, "%s files cannot be converted to '%.40s'; possible: %s", c->desc->name,
-               to->valuestring, targets[0] ? targets : "none");
+      cb_errf(&eb, "%s files cannot be converted to '%.40s'; possible: %s", c->desc->name,
+              to->valuestring, targets[0] ? targets : "none");
       e = CB_EINVAL;
     } else {
       char outpath[4200];
       snprintf(outpath, sizeof outpath, "%s/out.%s", in.workdir, to->valuestring);
-      e = c->ops->convert(&in, to->valuestring, outpath, result, progress, &ps, err, sizeof err);
+      e = c->ops->convert(&in, to->valuestring, outpath, result, progress, &ps, &eb);
       if (!e)
         cJSON_AddStringToObject(result, "path", outpath);
     }
   } else {
-    e = c->ops->extract(&in, result, progress, &ps, err, sizeof err);
+    e = c->ops->extract(&in, result, progress, &ps, &eb);
   }
   if (e == CB_ENOMEM)
     out_of_memory = 1; /* answer, then make room for a fresh process */
   char msg[700] = "";
-  if (is_convert && e == CB_EINVAL && strstr(err, "cannot be converted"))
-    snprintf(msg, sizeof msg, "%s", err);
+  if (is_convert && e == CB_EINVAL && strstr(eb.msg, "cannot be converted"))
+    snprintf(msg, sizeof msg, "%s", eb.msg);
   else if (e)
-    snprintf(msg, sizeof msg, "%s: %s", c->desc->name, err[0] ? err : cb_strerror(e));
+    snprintf(msg, sizeof msg, "%s: %s", c->desc->name, eb.msg[0] ? eb.msg : cb_strerror(e));
   answer(e, msg, result);
 }
 

@@ -241,10 +241,10 @@ int h_file_preview(struct req *r);
 int h_search_structure(struct req *r);
 int h_search(struct req *r);
 /* Queues a job of `type` (params: JSON text; input_id may be NULL) for the caller and waits
- * up to timeout_s: 1 succeeded, 0 failed or canceled (err says why), -1 still running at the
+ * up to timeout_s: 1 succeeded, 0 failed or canceled (eb says why), -1 still running at the
  * timeout or at shutdown (canceled when cancel_on_timeout), -2 not queued. */
 int http_run_job(struct req *r, const char *type, const char *params, const char *input_id, int timeout_s,
-                 int cancel_on_timeout, char job_id[CB_ID_LEN + 1], char *err, size_t errcap);
+                 int cancel_on_timeout, char job_id[CB_ID_LEN + 1], struct cb_errbuf *eb);
 int h_file_convert(struct req *r);
 int h_schemas_list(struct req *r);
 int h_schema_get(struct req *r);

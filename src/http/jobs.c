@@ -447,14 +447,14 @@ int h_file_artifact(struct req *r)
 
 /* Where the job a request waits for stands: 1 succeeded, 0 failed or canceled (err says
  * why), -1 still queued or running, -2 unreadable. */
-static int job_ended(const char *id, char *err, size_t errcap)
+static int job_ended(const char *id, struct cb_errbuf *eb)
 {
   struct cb_job now;
   if (db_job_get(id, &now))
     return -2;
   int done = !strcmp(now.state, "succeeded"), failed = !strcmp(now.state, "failed") || !strcmp(now.state, "canceled");
   if (failed)
-    snprintf(err, errcap, "%s", now.error);
+    cb_errf(eb, "%s", now.error);
   db_job_clear(&now);
   return done ? 1 : failed ? 0 : -1;
 }
@@ -463,13 +463,13 @@ static int job_ended(const char *id, char *err, size_t errcap)
 #define STOP_CHECK_NS 100000000ull /* a stopping server lets a waiting request go this soon */
 
 int http_run_job(struct req *r, const char *type, const char *params, const char *input_id, int timeout_s,
-                 int cancel_on_timeout, char job_id[CB_ID_LEN + 1], char *err, size_t errcap)
+                 int cancel_on_timeout, char job_id[CB_ID_LEN + 1], struct cb_errbuf *eb)
 {
   struct cb_job j = {0};
   char inputs[CB_ID_LEN + 8];
   const char *ids[1] = {input_id};
   if (!job_type_find(type)) {
-    snprintf(err, errcap, "cannot queue the work: no job type %s", type);
+    cb_errf(eb, "cannot queue the work: no job type %s", type);
     return -2;
   }
   cb_id_new(j.id);
@@ -482,7 +482,7 @@ int http_run_job(struct req *r, const char *type, const char *params, const char
   j.max_attempts = 2;
   cb_err e = db_job_create(&j, ids, input_id ? 1 : 0);
   if (e) {
-    snprintf(err, errcap, "cannot queue the work: %s", cb_strerror(e));
+    cb_errf(eb, "cannot queue the work: %s", cb_strerror(e));
     return -2;
   }
   /* The job's events (jobs/events.c) wake this request, which then reads the job's row:
@@ -494,7 +494,7 @@ int http_run_job(struct req *r, const char *type, const char *params, const char
   uint64_t until = cb_mono_ns() + (uint64_t)timeout_s * 1000000000ull, recheck = 0;
   for (uint64_t now = cb_mono_ns(); now < until && !http_stopping(); now = cb_mono_ns()) {
     if (now >= recheck) {
-      if ((ended = job_ended(j.id, err, errcap)) != -1)
+      if ((ended = job_ended(j.id, eb)) != -1)
         break;
       recheck = now + RECHECK_NS;
     }
@@ -512,6 +512,6 @@ int http_run_job(struct req *r, const char *type, const char *params, const char
     cb_time_now_rfc3339(now, sizeof now);
     db_job_cancel(j.id, now);
   }
-  snprintf(err, errcap, "still running after %d s (job %s)", timeout_s, j.id);
+  cb_errf(eb, "still running after %d s (job %s)", timeout_s, j.id);
   return -1;
 }

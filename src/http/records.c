@@ -133,15 +133,16 @@ static int depiction(struct req *r, const struct cb_record *rec)
     return http_problem(r, 404, NULL, "record %s has no structure to draw%s%s", rec->id,
                         rec->error[0] ? ": " : "", rec->error);
   /* Not drawn yet: a depict job does it in a converter process; wait for it. */
-  char params[64], job[CB_ID_LEN + 1], err[512] = "";
+  char params[64], job[CB_ID_LEN + 1];
+  struct cb_errbuf eb = {""};
   snprintf(params, sizeof params, "{\"record_id\":\"%s\"}", rec->id);
-  int rc = http_run_job(r, "depict", params, NULL, 60, 0, job, err, sizeof err);
+  int rc = http_run_job(r, "depict", params, NULL, 60, 0, job, &eb);
   if (rc == 1 && !db_depiction_get(rec->id, sha, &size))
     return send_blob(r, "image/svg+xml", sha, size);
   if (rc == 0)
-    return http_problem(r, 422, NULL, "the molecule could not be drawn: %s", err);
+    return http_problem(r, 422, NULL, "the molecule could not be drawn: %s", eb.msg);
   if (rc == -2)
-    return http_problem(r, 500, NULL, "%s", err);
+    return http_problem(r, 500, NULL, "%s", eb.msg);
   const char *hdr[] = {"Retry-After", "2", NULL};
   return http_problem_extra(r, 503, NULL, hdr, "the depiction is still being drawn; try again shortly");
 }
@@ -244,15 +245,16 @@ int h_file_convert(struct req *r)
     goto out;
   }
   /* Not made yet: a convert job makes it in a converter process; wait for it. */
-  char params[96], job[CB_ID_LEN + 1], err[512] = "";
+  char params[96], job[CB_ID_LEN + 1];
+  struct cb_errbuf eb = {""};
   snprintf(params, sizeof params, "{\"to\":\"%s\",\"inline\":true}", to);
-  int rc = http_run_job(r, "convert", params, f.id, 300, 0, job, err, sizeof err);
+  int rc = http_run_job(r, "convert", params, f.id, 300, 0, job, &eb);
   if (rc == 1 && !db_artifact_get(f.id, f.version, kind, &a)) {
     st = send_conversion(r, &f, to, &a);
   } else if (rc == 0) {
-    st = http_problem(r, 422, NULL, "the conversion failed: %s", err);
+    st = http_problem(r, 422, NULL, "the conversion failed: %s", eb.msg);
   } else if (rc == -2) {
-    st = http_problem(r, 500, NULL, "%s", err);
+    st = http_problem(r, 500, NULL, "%s", eb.msg);
   } else {
     const char *hdr[] = {"Retry-After", "5", NULL};
     st = http_problem_extra(r, 503, NULL, hdr, "the conversion is still running (job %s); try again shortly", job);

@@ -19,8 +19,10 @@ static cJSON *load(const char *name)
 }
 
 /* "metadata/x/unit: reason" -> field "metadata.x.unit" */
-static int schema_problem(struct req *r, const char *err, const char *prefix)
+static int schema_problem(struct req *r, char *err, const char *prefix)
 {
+  if (strlen(err) > 399)
+    err[399] = '\0'; /* as long as it always was (a 400-byte buffer) */
   char field[200];
   const char *colon = strstr(err, ": ");
   size_t n = colon ? (size_t)(colon - err) : 0;
@@ -36,27 +38,27 @@ static int schema_problem(struct req *r, const char *err, const char *prefix)
 
 int http_validate_metadata(struct req *r, const cJSON *meta)
 {
-  char err[400];
+  struct cb_errbuf eb = {""};
   cJSON *base = load("metadata");
   if (!base)
     return http_problem(r, 500, NULL, "the metadata schema is missing from this build");
-  int bad = cb_schema_validate(base, meta, "metadata", err, sizeof err);
+  int bad = cb_schema_validate(base, meta, "metadata", &eb);
   cJSON_Delete(base);
   if (bad)
-    return schema_problem(r, err, "");
+    return schema_problem(r, eb.msg, "");
   const cJSON *which = cJSON_GetObjectItemCaseSensitive(meta, "$schema");
   if (!cJSON_IsString(which) || !strcmp(which->valuestring, "metadata"))
     return 0;
   cJSON *schema = load(which->valuestring);
   if (!schema)
     return http_problem(r, 400, "metadata/$schema", "no schema named '%s' (see GET /api/v1/schemas)", which->valuestring);
-  bad = cb_schema_validate(schema, meta, "metadata", err, sizeof err);
+  bad = cb_schema_validate(schema, meta, "metadata", &eb);
   cJSON_Delete(schema);
   if (!bad)
     return 0;
   char prefix[120];
   snprintf(prefix, sizeof prefix, "does not follow schema '%.64s': ", which->valuestring);
-  return schema_problem(r, err, prefix);
+  return schema_problem(r, eb.msg, prefix);
 }
 
 int h_schemas_list(struct req *r)

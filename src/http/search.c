@@ -18,11 +18,11 @@
 #define MATCH_BATCH 2000
 
 /* Runs a helper job in a converter process and waits for its result (a JSON object). */
-static cJSON *run_helper(struct req *r, const char *type, cJSON *params, int timeout_s, char *err, size_t cap)
+static cJSON *run_helper(struct req *r, const char *type, cJSON *params, int timeout_s, struct cb_errbuf *eb)
 {
   char job[CB_ID_LEN + 1];
   char *text = cJSON_PrintUnformatted(params);
-  int rc = text ? http_run_job(r, type, text, NULL, timeout_s, 1, job, err, cap) : -2;
+  int rc = text ? http_run_job(r, type, text, NULL, timeout_s, 1, job, eb) : -2;
   cJSON_free(text);
   if (rc != 1)
     return NULL;
@@ -165,13 +165,13 @@ int h_search_structure(struct req *r)
     limit = (int)v;
   }
   /* identify the query in a converter process */
-  char err[512] = "";
+  struct cb_errbuf eb = {""};
   cJSON *params = cJSON_CreateObject();
   cJSON_AddStringToObject(params, has_smarts > 0 ? "smarts" : "smiles", has_smarts > 0 ? smarts : smiles);
-  cJSON *q = run_helper(r, "query", params, 60, err, sizeof err);
+  cJSON *q = run_helper(r, "query", params, 60, &eb);
   cJSON_Delete(params);
   if (!q)
-    return http_problem(r, 400, has_smarts > 0 ? "smarts" : "smiles", "the query could not be read: %s", err);
+    return http_problem(r, 400, has_smarts > 0 ? "smarts" : "smiles", "the query could not be read: %s", eb.msg);
   cJSON *key = cJSON_GetObjectItemCaseSensitive(q, "inchikey"), *fp = cJSON_GetObjectItemCaseSensitive(q, "fp2");
   unsigned char qfp[128];
   int have_fp = cJSON_IsString(fp) && strlen(fp->valuestring) == 256;
@@ -192,7 +192,7 @@ int h_search_structure(struct req *r)
         e = db_records_by_inchikey(key->valuestring, collect, &sc);
     } else if (m == 1 && !have_fp) {
       e = CB_EINVAL;
-      snprintf(err, sizeof err, "no fingerprint for the query");
+      cb_errf(&eb, "no fingerprint for the query");
     } else {
       e = db_records_scan(collect, &sc);
     }
@@ -215,7 +215,7 @@ int h_search_structure(struct req *r)
       cJSON_AddStringToObject(mp, "smarts", pattern);
       for (size_t i = start; i < end; i++)
         cJSON_AddItemToArray(list, cJSON_CreateString(sc.hits[i].smiles));
-      cJSON *res = run_helper(r, "match", mp, 120, err, sizeof err);
+      cJSON *res = run_helper(r, "match", mp, 120, &eb);
       cJSON_Delete(mp);
       if (!res) {
         e = CB_EINVAL;
@@ -252,7 +252,7 @@ int h_search_structure(struct req *r)
   cJSON_Delete(q);
   if (e) {
     cJSON_Delete(o);
-    return e == CB_EINVAL ? http_problem(r, 400, has_smarts > 0 ? "smarts" : "smiles", "%s", err)
+    return e == CB_EINVAL ? http_problem(r, 400, has_smarts > 0 ? "smarts" : "smiles", "%s", eb.msg)
                           : http_error(r, e, "the search failed");
   }
   return http_json(r, 200, o);

@@ -375,9 +375,9 @@ cb_err http_server_start(const struct cb_server_config *cfg, struct store *store
     "access_control_allow_origin", "", /* no CORS from civetweb: ours follows CARBOY_CORS_ORIGINS */
     NULL,
   };
-  char bad[80];
-  if (cb_cidr_parse_list(cfg->trusted_proxies, trusted, CB_CIDR_MAX, &ntrusted, bad, sizeof bad)) {
-    cb_errf(eb, "invalid CARBOY_TRUSTED_PROXIES entry '%s'", bad);
+  struct cb_errbuf bad;
+  if (cb_cidr_parse_list(cfg->trusted_proxies, trusted, CB_CIDR_MAX, &ntrusted, &bad)) {
+    cb_errf(eb, "invalid CARBOY_TRUSTED_PROXIES entry '%s'", bad.msg);
     return CB_EINVAL;
   }
   struct mg_callbacks cbs = {0};

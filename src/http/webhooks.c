@@ -96,18 +96,18 @@ static int url_target(const char *url, char *key, size_t kcap, char *host, size_
 
 /* Why a URL may not be a webhook's target ("" when it may): every address its host
  * resolves to must be allowed. */
-static void url_refused(const char *url, char *why, size_t cap)
+static void url_refused(const char *url, struct cb_errbuf *why)
 {
   char key[600], host[300], port[16];
-  why[0] = '\0';
+  why->msg[0] = '\0';
   if (url_target(url, key, sizeof key, host, sizeof host, port, sizeof port)) {
-    snprintf(why, cap, "field 'url' must be an http:// or https:// URL with a host");
+    cb_errf(why, "field 'url' must be an http:// or https:// URL with a host");
     return;
   }
   struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL;
   int gai = getaddrinfo(host, port, &hints, &res);
   if (gai) {
-    snprintf(why, cap, "the host %s cannot be resolved: %s", host, gai_strerror(gai));
+    cb_errf(why, "the host %s cannot be resolved: %s", host, gai_strerror(gai));
     return;
   }
   for (struct addrinfo *a = res; a; a = a->ai_next) {
@@ -117,8 +117,8 @@ static void url_refused(const char *url, char *why, size_t cap)
     if (!allowed(addr)) {
       char text[64];
       cb_addr_text(addr, text, sizeof text);
-      snprintf(why, cap, "the host %s is an internal address (%s): webhooks go to public addresses only, unless"
-               " an administrator opens it with CARBOY_WEBHOOK_ALLOW", host, text);
+      cb_errf(why, "the host %s is an internal address (%s): webhooks go to public addresses only, unless"
+              " an administrator opens it with CARBOY_WEBHOOK_ALLOW", host, text);
       break;
     }
   }
@@ -187,10 +187,10 @@ int h_webhooks_create(struct req *r)
     }
   }
   /* the costly checks last: resolving the host, the user's count */
-  char why[512];
-  url_refused(url, why, sizeof why);
-  if (why[0]) {
-    st = http_problem(r, 400, "url", "%s", why);
+  struct cb_errbuf why;
+  url_refused(url, &why);
+  if (why.msg[0]) {
+    st = http_problem(r, 400, "url", "%s", why.msg);
     goto out;
   }
   int64_t have = 0;
@@ -482,8 +482,8 @@ static curl_socket_t open_checked(void *clientp, curlsocktype purpose, struct cu
   return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
 }
 
-/* One attempt; 1 when it was delivered. err gets why not. */
-static int attempt(CURL *curl, struct cb_delivery *d, char *err, size_t cap, long *status)
+/* One attempt; 1 when it was delivered. eb gets why not. */
+static int attempt(CURL *curl, struct cb_delivery *d, struct cb_errbuf *eb, long *status)
 {
   char sig[CB_SHA256_HEX], hsig[100], hev[100], hid[64];
   cb_hmac_sha256_hex(d->secret, d->payload, strlen(d->payload), sig);
@@ -517,20 +517,20 @@ static int attempt(CURL *curl, struct cb_delivery *d, char *err, size_t cap, lon
   if (rc == CURLE_OK && *status >= 200 && *status < 300)
     return 1;
   if (cc.refused)
-    snprintf(err, cap, "refused: the target resolves to an internal address (%s); CARBOY_WEBHOOK_ALLOW opens it",
-             cc.addr);
+    cb_errf(eb, "refused: the target resolves to an internal address (%s); CARBOY_WEBHOOK_ALLOW opens it", cc.addr);
   else if (rc != CURLE_OK)
-    snprintf(err, cap, "%s", curl_easy_strerror(rc));
+    cb_errf(eb, "%s", curl_easy_strerror(rc));
   else
-    snprintf(err, cap, "answered %ld", *status);
+    cb_errf(eb, "answered %ld", *status);
   return 0;
 }
 
 static void deliver(CURL *curl, struct cb_delivery *d, struct target *t)
 {
-  char err[256] = "";
+  struct cb_errbuf eb = {""};
+  const char *err = eb.msg; /* attempt's reasons are short (under 200 bytes) */
   long status = 0;
-  int ok = attempt(curl, d, err, sizeof err, &status);
+  int ok = attempt(curl, d, &eb, &status);
   int attempts = d->attempts + 1, disabled = 0;
   if (ok) {
     db_delivery_result(d->id, "delivered", attempts, NULL, (int)status, NULL);
@@ -615,13 +615,13 @@ static void *send_loop(void *arg)
 
 cb_err webhooks_start(const char *allow_spec, int queue, int disable, struct cb_errbuf *eb)
 {
-  char bad[80];
+  struct cb_errbuf bad;
   if (queue > 0)
     queue_max = queue;
   if (disable > 0)
     disable_after = disable;
-  if (cb_cidr_parse_list(allow_spec, allow, CB_CIDR_MAX, &nallow, bad, sizeof bad)) {
-    cb_errf(eb, "invalid CARBOY_WEBHOOK_ALLOW entry '%s'", bad);
+  if (cb_cidr_parse_list(allow_spec, allow, CB_CIDR_MAX, &nallow, &bad)) {
+    cb_errf(eb, "invalid CARBOY_WEBHOOK_ALLOW entry '%s'", bad.msg);
     return CB_EINVAL;
   }
   if (curl_global_init(CURL_GLOBAL_DEFAULT)) {

@@ -143,24 +143,24 @@ static cb_err spawn(struct pool_child *c, const struct pool_limits *lim)
 }
 
 /* Why the child is gone, in words. */
-static void describe_exit(struct pool_child *c, const struct pool_limits *lim, char *err, size_t cap)
+static void describe_exit(struct pool_child *c, const struct pool_limits *lim, struct cb_errbuf *eb)
 {
   int status = 0;
   pid_t r = waitpid(c->pid, &status, 0);
   c->pid = 0;
   if (r <= 0)
-    snprintf(err, cap, "the converter process vanished");
+    cb_errf(eb, "the converter process vanished");
   else if (WIFSIGNALED(status) && WTERMSIG(status) == SIGXCPU)
-    snprintf(err, cap, "the converter used more than %d s of CPU time and was stopped", lim->timeout_s + 5);
+    cb_errf(eb, "the converter used more than %d s of CPU time and was stopped", lim->timeout_s + 5);
   else if (WIFSIGNALED(status))
-    snprintf(err, cap, "the converter crashed (signal %d: %s)", WTERMSIG(status), strsignal(WTERMSIG(status)));
+    cb_errf(eb, "the converter crashed (signal %d: %s)", WTERMSIG(status), strsignal(WTERMSIG(status)));
   else if (WIFEXITED(status) && WEXITSTATUS(status) == 127)
-    snprintf(err, cap, "the converter process could not be started");
+    cb_errf(eb, "the converter process could not be started");
   else if (WIFEXITED(status) && WEXITSTATUS(status) == 126)
-    snprintf(err, cap, "the converter process could not be confined (see /readyz)");
+    cb_errf(eb, "the converter process could not be confined (see /readyz)");
   else
-    snprintf(err, cap, "the converter exited unexpectedly (code %d)%s", WIFEXITED(status) ? WEXITSTATUS(status) : -1,
-             CB_UNDER_ASAN ? " (memory limit?)" : "");
+    cb_errf(eb, "the converter exited unexpectedly (code %d)%s", WIFEXITED(status) ? WEXITSTATUS(status) : -1,
+            CB_UNDER_ASAN ? " (memory limit?)" : "");
 }
 
 /* CPU seconds (user + system, rounded up) process pid has used, or -1. */
@@ -183,7 +183,7 @@ static long cpu_seconds(pid_t pid)
 }
 
 cb_err pool_run(struct pool_child *c, const struct pool_limits *lim, cJSON *req, pool_tick_fn tick, void *ctx,
-                cJSON **result, char *err, size_t errcap)
+                cJSON **result, struct cb_errbuf *eb)
 {
   *result = NULL;
   /* A child that ended between requests (it does after running out of memory) is
@@ -195,7 +195,7 @@ cb_err pool_run(struct pool_child *c, const struct pool_limits *lim, cJSON *req,
   if (c->pid <= 0) {
     pool_kill(c);
     if (spawn(c, lim)) {
-      snprintf(err, errcap, "cannot start a converter process: %s", strerror(errno));
+      cb_errf(eb, "cannot start a converter process: %s", strerror(errno));
       return CB_EIO;
     }
   }
@@ -216,7 +216,7 @@ cb_err pool_run(struct pool_child *c, const struct pool_limits *lim, cJSON *req,
   int bad = !line || cb_write_all(c->to_child, line, strlen(line)) || cb_write_all(c->to_child, "\n", 1);
   cJSON_free(line);
   if (bad) {
-    describe_exit(c, lim, err, errcap);
+    describe_exit(c, lim, eb);
     pool_kill(c);
     return CB_EIO;
   }
@@ -245,7 +245,7 @@ cb_err pool_run(struct pool_child *c, const struct pool_limits *lim, cJSON *req,
         cJSON_Delete(msg);
         if (stop) {
           pool_kill(c);
-          snprintf(err, errcap, "stopped");
+          cb_errf(eb, "stopped");
           return CB_EABORTED;
         }
         continue;
@@ -258,14 +258,14 @@ cb_err pool_run(struct pool_child *c, const struct pool_limits *lim, cJSON *req,
         return CB_OK;
       }
       cJSON *e = cJSON_GetObjectItemCaseSensitive(msg, "error");
-      snprintf(err, errcap, "%s", cJSON_IsString(e) ? e->valuestring : "the converter failed");
+      cb_errf(eb, "%s", cJSON_IsString(e) ? e->valuestring : "the converter failed");
       cJSON_Delete(msg);
       return CB_EINVAL;
     }
     uint64_t now = cb_mono_ns();
     if (now >= deadline) {
       pool_kill(c);
-      snprintf(err, errcap, "the converter did not finish within %d s and was stopped", lim->timeout_s);
+      cb_errf(eb, "the converter did not finish within %d s and was stopped", lim->timeout_s);
       return CB_EIO;
     }
     struct pollfd pfd = {c->from_child, POLLIN, 0};
@@ -276,7 +276,7 @@ cb_err pool_run(struct pool_child *c, const struct pool_limits *lim, cJSON *req,
     if (rc == 0) {
       if (tick(ctx, -1.0)) {
         pool_kill(c);
-        snprintf(err, errcap, "stopped");
+        cb_errf(eb, "stopped");
         return CB_EABORTED;
       }
       continue;
@@ -285,7 +285,7 @@ cb_err pool_run(struct pool_child *c, const struct pool_limits *lim, cJSON *req,
       size_t cap = c->cap ? c->cap * 2 : 131072;
       if (cap > MAX_LINE) {
         pool_kill(c);
-        snprintf(err, errcap, "the converter's answer is too large");
+        cb_errf(eb, "the converter's answer is too large");
         return CB_EIO;
       }
       char *nb = realloc(c->buf, cap);
@@ -300,7 +300,7 @@ cb_err pool_run(struct pool_child *c, const struct pool_limits *lim, cJSON *req,
     if (n < 0 && errno == EINTR)
       continue;
     if (n <= 0) {
-      describe_exit(c, lim, err, errcap);
+      describe_exit(c, lim, eb);
       pool_kill(c);
       return CB_EIO;
     }

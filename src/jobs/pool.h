@@ -35,9 +35,9 @@ typedef int (*pool_tick_fn)(void *ctx, double fraction);
 /* Sends req to the child (starting it if needed) and waits for its answer: *result gets
  * the "result" object on success (caller deletes). Errors: CB_EINVAL with the converter's
  * own message (the file is at fault), CB_EABORTED when tick asked to stop, CB_EIO when the
- * process crashed, was killed for a limit or timed out (err says which). */
+ * process crashed, was killed for a limit or timed out (eb says which). */
 cb_err pool_run(struct pool_child *c, const struct pool_limits *lim, cJSON *req, pool_tick_fn tick,
-                void *ctx, cJSON **result, char *err, size_t errcap);
+                void *ctx, cJSON **result, struct cb_errbuf *eb);
 void pool_kill(struct pool_child *c);
 
 #endif

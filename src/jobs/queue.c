@@ -376,23 +376,23 @@ static int fetch_tick(void *ctx)
 }
 
 /* A local path of blob sha for the converter: the store's own file, or a download. */
-static enum job_outcome fetch_input(struct job_run *r, const char *sha, char path[PATH_MAX], char *err, size_t errcap)
+static enum job_outcome fetch_input(struct job_run *r, const char *sha, char path[PATH_MAX], struct cb_errbuf *eb)
 {
   char dir[PATH_MAX];
-  struct cb_errbuf eb = {{0}};
+  struct cb_errbuf seb = {{0}};
   job_indir(r, dir);
   if (!(store_caps(store) & STORE_CAP_LOCAL_PATH)) {
     rm_rf(dir);
     if (mkdir(dir, 0700)) {
-      snprintf(err, errcap, "cannot create the input folder: %s", strerror(errno));
+      cb_errf(eb, "cannot create the input folder: %s", strerror(errno));
       return JOB_RETRY;
     }
   }
-  cb_err e = store_fetch_local(store, sha, dir, path, PATH_MAX, fetch_tick, r, &eb);
+  cb_err e = store_fetch_local(store, sha, dir, path, PATH_MAX, fetch_tick, r, &seb);
   if (e == CB_EABORTED)
     return JOB_STOPPED;
   if (e) {
-    snprintf(err, errcap, "cannot fetch the input from the store: %s", eb.msg[0] ? eb.msg : cb_strerror(e));
+    cb_errf(eb, "cannot fetch the input from the store: %s", seb.msg[0] ? seb.msg : cb_strerror(e));
     return e == CB_ENOTFOUND ? JOB_FAIL : JOB_RETRY;
   }
   return JOB_DONE;
@@ -401,13 +401,12 @@ static enum job_outcome fetch_input(struct job_run *r, const char *sha, char pat
 /* Gives the job an empty private work folder and runs req (consumed) in this worker's
  * converter process: JOB_DONE with *res, JOB_FAIL (the converter's reason, a crash, a
  * limit), JOB_STOPPED (canceled, lease lost, stopping) or JOB_RETRY. */
-static enum job_outcome convert_in_workdir(struct job_run *r, char *workdir, cJSON *req, cJSON **res, char *err,
-                                           size_t errcap)
+static enum job_outcome convert_in_workdir(struct job_run *r, char *workdir, cJSON *req, cJSON **res, struct cb_errbuf *eb)
 {
   job_workdir(r, workdir);
   rm_rf(workdir);
   if (mkdir(workdir, 0700)) {
-    snprintf(err, errcap, "cannot create the work folder: %s", strerror(errno));
+    cb_errf(eb, "cannot create the work folder: %s", strerror(errno));
     cJSON_Delete(req);
     return JOB_RETRY;
   }
@@ -416,7 +415,7 @@ static enum job_outcome convert_in_workdir(struct job_run *r, char *workdir, cJS
    * converters run as */
   uid_t wuid = CONFINE_UID_BASE + (uid_t)r->child->slot;
   if ((confine_layers() & CONFINE_UID) && !geteuid() && chown(workdir, wuid, (gid_t)wuid)) {
-    snprintf(err, errcap, "cannot give the work folder to the converters' uid: %s", strerror(errno));
+    cb_errf(eb, "cannot give the work folder to the converters' uid: %s", strerror(errno));
     cJSON_Delete(req);
     return JOB_RETRY;
   }
@@ -425,7 +424,7 @@ static enum job_outcome convert_in_workdir(struct job_run *r, char *workdir, cJS
     char staged[PATH_MAX + 16];
     snprintf(staged, sizeof staged, "%s/.input", workdir);
     if (link(in->valuestring, staged) && copy_file(in->valuestring, staged)) {
-      snprintf(err, errcap, "cannot put the input in the work folder: %s", strerror(errno));
+      cb_errf(eb, "cannot put the input in the work folder: %s", strerror(errno));
       cJSON_Delete(req);
       return JOB_RETRY;
     }
@@ -436,14 +435,14 @@ static enum job_outcome convert_in_workdir(struct job_run *r, char *workdir, cJS
   char slot_dir[PATH_MAX];
   slot_workdir(r->child->slot, slot_dir);
   struct pool_limits lim = {cfg.self_exe, cfg.timeout_s, cfg.worker_memory, cfg.data_dir, slot_dir};
-  cb_err e = pool_run(r->child, &lim, req, tick, r, res, err, errcap);
+  cb_err e = pool_run(r->child, &lim, req, tick, r, res, eb);
   cJSON_Delete(req);
   return e == CB_EABORTED ? JOB_STOPPED : e ? JOB_FAIL : JOB_DONE;
 }
 
 /* Stores what the converter made and applies it with the job's success. */
 static enum job_outcome apply_ingest(struct job_run *r, const struct cb_file *f, int64_t version,
-                                     const char *workdir, cJSON *res, char *err, size_t errcap)
+                                     const char *workdir, cJSON *res, struct cb_errbuf *eb)
 {
   int nprops = 0, narts = 0;
   cJSON *props = cJSON_GetObjectItemCaseSensitive(res, "properties");
@@ -456,7 +455,7 @@ static enum job_outcome apply_ingest(struct job_run *r, const struct cb_file *f,
   enum job_outcome out = JOB_DONE;
   if (!pv || !av || !shas) {
     out = JOB_RETRY;
-    snprintf(err, errcap, "out of memory");
+    cb_errf(eb, "out of memory");
     goto done;
   }
   cJSON *it;
@@ -482,11 +481,11 @@ static enum job_outcome apply_ingest(struct job_run *r, const struct cb_file *f,
     if (!cJSON_IsString(kind) || !cJSON_IsString(mt) || !cJSON_IsString(path) || strlen(kind->valuestring) > 15)
       continue;
     if (!inside(workdir, path->valuestring)) {
-      snprintf(err, errcap, "the converter named an artifact outside its work folder");
+      cb_errf(eb, "the converter named an artifact outside its work folder");
       out = JOB_FAIL;
       goto done;
     }
-    struct cb_errbuf eb = {{0}};
+    struct cb_errbuf seb = {{0}};
     uint64_t size = 0;
     /* the text is indexed from a local file: the stored copy where the store keeps files
      * (it may take the work file by rename), else a link to the work file kept aside */
@@ -496,9 +495,9 @@ static enum job_outcome apply_ingest(struct job_run *r, const struct cb_file *f,
       unlink(text_path);
       text_kept = !link(path->valuestring, text_path);
     }
-    cb_err e = put_output(workdir, path->valuestring, shas[narts], &size, &eb);
+    cb_err e = put_output(workdir, path->valuestring, shas[narts], &size, &seb);
     if (e) {
-      snprintf(err, errcap, "cannot store the %s artifact: %s", kind->valuestring, eb.msg);
+      cb_errf(eb, "cannot store the %s artifact: %s", kind->valuestring, seb.msg);
       out = JOB_RETRY;
       goto done;
     }
@@ -520,7 +519,7 @@ static enum job_outcome apply_ingest(struct job_run *r, const struct cb_file *f,
   struct db_records_feed *feed = NULL;
   if (cJSON_IsString(records)) {
     if (!inside(workdir, records->valuestring)) {
-      snprintf(err, errcap, "the converter named records outside its work folder");
+      cb_errf(eb, "the converter named records outside its work folder");
       out = JOB_FAIL;
       goto done;
     }
@@ -536,7 +535,7 @@ static enum job_outcome apply_ingest(struct job_run *r, const struct cb_file *f,
   if (e == CB_ENOTFOUND) {
     out = JOB_STOPPED; /* the lease was lost: someone else runs it */
   } else if (e) {
-    snprintf(err, errcap, "cannot record the results: %s", cb_strerror(e));
+    cb_errf(eb, "cannot record the results: %s", cb_strerror(e));
     out = JOB_RETRY;
   }
 done:
@@ -547,7 +546,7 @@ done:
 }
 
 /* "ingest" and "extract": the text, properties and records of a file version. */
-enum job_outcome job_run_ingest(struct job_run *r, char *err, size_t errcap)
+enum job_outcome job_run_ingest(struct job_run *r, struct cb_errbuf *eb)
 {
   const struct cb_job *j = r->job;
   cJSON *inputs = cJSON_Parse(j->inputs), *params = cJSON_Parse(j->params);
@@ -558,7 +557,7 @@ enum job_outcome job_run_ingest(struct job_run *r, char *err, size_t errcap)
   char workdir[PATH_MAX] = "";
   cJSON *res = NULL;
   if (!cJSON_IsString(in0)) {
-    snprintf(err, errcap, "the job has no input file");
+    cb_errf(eb, "the job has no input file");
     out = JOB_FAIL;
     goto done;
   }
@@ -569,14 +568,14 @@ enum job_outcome job_run_ingest(struct job_run *r, char *err, size_t errcap)
     goto done;
   }
   if (e) {
-    snprintf(err, errcap, "cannot read the file: %s", cb_strerror(e));
+    cb_errf(eb, "cannot read the file: %s", cb_strerror(e));
     out = JOB_RETRY;
     goto done;
   }
   int64_t version = cJSON_IsNumber(ver) ? (int64_t)ver->valuedouble : f.version;
   struct cb_version v;
   if ((e = db_file_version(f.id, version, &v))) {
-    snprintf(err, errcap, "file version %lld is missing", (long long)version);
+    cb_errf(eb, "file version %lld is missing", (long long)version);
     out = JOB_FAIL;
     goto done;
   }
@@ -585,7 +584,7 @@ enum job_outcome job_run_ingest(struct job_run *r, char *err, size_t errcap)
     publish_file(f.owner_id, f.id, "processing", NULL);
   }
   char path[PATH_MAX];
-  if ((out = fetch_input(r, v.sha256, path, err, errcap)) != JOB_DONE)
+  if ((out = fetch_input(r, v.sha256, path, eb)) != JOB_DONE)
     goto failed;
   cJSON *req = cJSON_CreateObject();
   cJSON_AddStringToObject(req, "op", "extract");
@@ -599,10 +598,10 @@ enum job_outcome job_run_ingest(struct job_run *r, char *err, size_t errcap)
   struct db_records_feed feed = {.file_id = f.id, .version = version, .path = records};
   r->feed = &feed;
   r->last_feed = cb_mono_ns();
-  out = convert_in_workdir(r, workdir, req, &res, err, errcap);
+  out = convert_in_workdir(r, workdir, req, &res, eb);
   if (out == JOB_DONE) {
     r->progress = 1.0;
-    out = apply_ingest(r, &f, version, workdir, res, err, errcap);
+    out = apply_ingest(r, &f, version, workdir, res, eb);
   }
   r->feed = NULL;
   /* what a failed attempt had stored goes (a lost lease leaves it to the new holder) */
@@ -614,8 +613,8 @@ failed:
   } else if ((out == JOB_FAIL || (out == JOB_RETRY && r->job->attempts >= r->job->max_attempts)) &&
              version == f.version) {
     /* the file is at fault, or store/database trouble outlasted the last attempt */
-    db_file_set_status(f.id, version, "failed", err);
-    publish_file(f.owner_id, f.id, "failed", err);
+    db_file_set_status(f.id, version, "failed", eb->msg);
+    publish_file(f.owner_id, f.id, "failed", eb->msg);
   }
 done:
   if (workdir[0])
@@ -631,16 +630,16 @@ done:
  * (fetched from the store when it keeps no local files) and name. NULL, with *out and
  * err, when the file (the `what`) is gone or unreadable. */
 static cJSON *input_request(struct job_run *r, const char *op, const char *file_id, const char *what,
-                            struct cb_file *f, enum job_outcome *out, char *err, size_t errcap)
+                            struct cb_file *f, enum job_outcome *out, struct cb_errbuf *eb)
 {
   cb_err e = db_file_get(file_id, f);
   if (e) {
-    snprintf(err, errcap, e == CB_ENOTFOUND ? "the %s no longer exists" : "cannot read the %s", what);
+    cb_errf(eb, e == CB_ENOTFOUND ? "the %s no longer exists" : "cannot read the %s", what);
     *out = e == CB_ENOTFOUND ? JOB_FAIL : JOB_RETRY;
     return NULL;
   }
   char path[PATH_MAX];
-  if ((*out = fetch_input(r, f->sha256, path, err, errcap)) != JOB_DONE)
+  if ((*out = fetch_input(r, f->sha256, path, eb)) != JOB_DONE)
     return NULL;
   cJSON *req = cJSON_CreateObject();
   cJSON_AddStringToObject(req, "op", op);
@@ -652,7 +651,7 @@ static cJSON *input_request(struct job_run *r, const char *op, const char *file_
 /* "convert": the input file's current version in format params.to, as a new file (or a
  * new version of a file of that name) in output_folder_id or the input's own folder. The
  * new file gets its own ingest job with it. */
-enum job_outcome job_run_convert(struct job_run *r, char *err, size_t errcap)
+enum job_outcome job_run_convert(struct job_run *r, struct cb_errbuf *eb)
 {
   const struct cb_job *j = r->job;
   cJSON *inputs = cJSON_Parse(j->inputs), *params = cJSON_Parse(j->params);
@@ -663,11 +662,11 @@ enum job_outcome job_run_convert(struct job_run *r, char *err, size_t errcap)
   cJSON *res = NULL;
   cb_err e;
   if (!cJSON_IsString(in0) || !cJSON_IsString(to)) {
-    snprintf(err, errcap, "a convert job needs one input and params.to");
+    cb_errf(eb, "a convert job needs one input and params.to");
     out = JOB_FAIL;
     goto done;
   }
-  cJSON *req = input_request(r, "convert", in0->valuestring, "input file", &f, &out, err, errcap);
+  cJSON *req = input_request(r, "convert", in0->valuestring, "input file", &f, &out, eb);
   if (!req)
     goto done;
   cJSON_AddStringToObject(req, "to", to->valuestring);
@@ -676,20 +675,20 @@ enum job_outcome job_run_convert(struct job_run *r, char *err, size_t errcap)
     cJSON *opts = cJSON_AddObjectToObject(req, "options");
     cJSON_AddItemToObject(opts, "properties", cJSON_Duplicate(props, 1));
   }
-  if ((out = convert_in_workdir(r, workdir, req, &res, err, errcap)) != JOB_DONE)
+  if ((out = convert_in_workdir(r, workdir, req, &res, eb)) != JOB_DONE)
     goto done;
   cJSON *opath = cJSON_GetObjectItemCaseSensitive(res, "path");
   cJSON *omedia = cJSON_GetObjectItemCaseSensitive(res, "media_type");
   if (!cJSON_IsString(opath) || !inside(workdir, opath->valuestring)) {
-    snprintf(err, errcap, "the converter's output is missing or outside its work folder");
+    cb_errf(eb, "the converter's output is missing or outside its work folder");
     out = JOB_FAIL;
     goto done;
   }
   char sha[65], name[CB_NAME_MAX];
   uint64_t size = 0;
-  struct cb_errbuf eb = {{0}};
-  if ((e = put_output(workdir, opath->valuestring, sha, &size, &eb))) {
-    snprintf(err, errcap, "cannot store the output: %s", eb.msg);
+  struct cb_errbuf seb = {{0}};
+  if ((e = put_output(workdir, opath->valuestring, sha, &size, &seb))) {
+    cb_errf(eb, "cannot store the output: %s", seb.msg);
     out = JOB_RETRY;
     goto done;
   }
@@ -702,7 +701,7 @@ enum job_outcome job_run_convert(struct job_run *r, char *err, size_t errcap)
                           cJSON_IsString(omedia) ? omedia->valuestring : "application/octet-stream", sha, (int64_t)size);
     out = e == CB_ENOTFOUND ? JOB_STOPPED : e ? JOB_RETRY : JOB_DONE;
     if (e && e != CB_ENOTFOUND)
-      snprintf(err, errcap, "cannot record the output: %s", cb_strerror(e));
+      cb_errf(eb, "cannot record the output: %s", cb_strerror(e));
     goto done;
   }
   /* name.sdf -> name.txt: the last suffix is replaced (or added) */
@@ -718,7 +717,7 @@ enum job_outcome job_run_convert(struct job_run *r, char *err, size_t errcap)
   if (e == CB_ENOTFOUND) {
     out = JOB_STOPPED;
   } else if (e) {
-    snprintf(err, errcap, "cannot record the output: %s", cb_strerror(e));
+    cb_errf(eb, "cannot record the output: %s", cb_strerror(e));
     out = JOB_RETRY;
   } else {
     jobs_wake(); /* the output's own ingest */
@@ -758,7 +757,7 @@ static void unpack_name(const char *archive, char *out, size_t cap)
  * size limit) and returns their manifest; the folders and files are then recorded in one
  * transaction with the job's success, each file with its own ingest job. An archive that
  * breaks a limit or holds an unsafe path fails the job and creates nothing. */
-enum job_outcome job_run_unpack(struct job_run *r, char *err, size_t errcap)
+enum job_outcome job_run_unpack(struct job_run *r, struct cb_errbuf *eb)
 {
   const struct cb_job *j = r->job;
   cJSON *inputs = cJSON_Parse(j->inputs), *params = cJSON_Parse(j->params);
@@ -773,17 +772,17 @@ enum job_outcome job_run_unpack(struct job_run *r, char *err, size_t errcap)
   int nfiles = 0, ndirs = 0, stored = 0;
   cb_err e;
   if (!cJSON_IsString(in0)) {
-    snprintf(err, errcap, "an unpack job needs one input, the archive");
+    cb_errf(eb, "an unpack job needs one input, the archive");
     out = JOB_FAIL;
     goto done;
   }
-  cJSON *req = input_request(r, "unpack", in0->valuestring, "archive", &f, &out, err, errcap);
+  cJSON *req = input_request(r, "unpack", in0->valuestring, "archive", &f, &out, eb);
   if (!req)
     goto done;
   const char *parent = j->output_folder_id[0] ? j->output_folder_id : f.folder_id;
   struct cb_folder pf;
   if ((e = db_folder_get(parent, &pf))) {
-    snprintf(err, errcap, e == CB_ENOTFOUND ? "the destination folder no longer exists" : "cannot read the folder");
+    cb_errf(eb, e == CB_ENOTFOUND ? "the destination folder no longer exists" : "cannot read the folder");
     out = e == CB_ENOTFOUND ? JOB_FAIL : JOB_RETRY;
     cJSON_Delete(req);
     goto done;
@@ -793,13 +792,13 @@ enum job_outcome job_run_unpack(struct job_run *r, char *err, size_t errcap)
     cJSON_AddNumberToObject(req, "max_total_size", max_total->valuedouble);
   if (cfg.max_upload) /* a member is a file like an upload: the same largest size */
     cJSON_AddNumberToObject(req, "max_member_size", (double)cfg.max_upload);
-  if ((out = convert_in_workdir(r, workdir, req, &res, err, errcap)) != JOB_DONE)
+  if ((out = convert_in_workdir(r, workdir, req, &res, eb)) != JOB_DONE)
     goto done;
   cJSON *mfiles = cJSON_GetObjectItemCaseSensitive(res, "files");
   cJSON *mdirs = cJSON_GetObjectItemCaseSensitive(res, "dirs");
   int mf = cJSON_GetArraySize(mfiles), md = cJSON_GetArraySize(mdirs);
   if (mf > UNPACK_ENTRIES_MAX || md > UNPACK_ENTRIES_MAX) {
-    snprintf(err, errcap, "the archive has more than %d entries", UNPACK_ENTRIES_MAX);
+    cb_errf(eb, "the archive has more than %d entries", UNPACK_ENTRIES_MAX);
     out = JOB_FAIL;
     goto done;
   }
@@ -807,7 +806,7 @@ enum job_outcome job_run_unpack(struct job_run *r, char *err, size_t errcap)
   dirs = calloc((size_t)md + 1, sizeof *dirs);
   shas = calloc((size_t)mf + 1, sizeof *shas);
   if (!files || !dirs || !shas) {
-    snprintf(err, errcap, "out of memory");
+    cb_errf(eb, "out of memory");
     out = JOB_RETRY;
     goto done;
   }
@@ -816,7 +815,7 @@ enum job_outcome job_run_unpack(struct job_run *r, char *err, size_t errcap)
   cJSON_ArrayForEach(it, mdirs)
   {
     if (!cJSON_IsString(it) || !unpack_path_ok(it->valuestring)) {
-      snprintf(err, errcap, "the converter named an unsafe folder path");
+      cb_errf(eb, "the converter named an unsafe folder path");
       out = JOB_FAIL;
       goto done;
     }
@@ -830,7 +829,7 @@ enum job_outcome job_run_unpack(struct job_run *r, char *err, size_t errcap)
       snprintf(local, sizeof local, "%s/%s", workdir, fl->valuestring);
     if (!cJSON_IsString(p) || !cJSON_IsString(fl) || !unpack_path_ok(p->valuestring) || fl->valuestring[0] == '/' ||
         !inside(workdir, local)) {
-      snprintf(err, errcap, "the converter named an unsafe member path");
+      cb_errf(eb, "the converter named an unsafe member path");
       out = JOB_FAIL;
       goto done;
     }
@@ -842,10 +841,10 @@ enum job_outcome job_run_unpack(struct job_run *r, char *err, size_t errcap)
     cJSON *fl = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(mfiles, i), "file");
     char local[PATH_MAX + 64];
     snprintf(local, sizeof local, "%s/%s", workdir, fl->valuestring);
-    struct cb_errbuf eb = {{0}};
+    struct cb_errbuf seb = {{0}};
     uint64_t size = 0;
-    if ((e = put_output(workdir, local, shas[i], &size, &eb))) {
-      snprintf(err, errcap, "cannot store member '%.200s': %s", files[i].path, eb.msg);
+    if ((e = put_output(workdir, local, shas[i], &size, &seb))) {
+      cb_errf(eb, "cannot store member '%.200s': %s", files[i].path, seb.msg);
       out = JOB_RETRY;
       goto done;
     }
@@ -875,7 +874,7 @@ enum job_outcome job_run_unpack(struct job_run *r, char *err, size_t errcap)
     out = JOB_STOPPED;
     stored = 0; /* another holder of the lease may be storing the same blobs */
   } else if (e) {
-    snprintf(err, errcap, "cannot record the unpacked files: %s", cb_strerror(e));
+    cb_errf(eb, "cannot record the unpacked files: %s", cb_strerror(e));
     out = JOB_RETRY;
   } else {
     stored = 0;
@@ -901,7 +900,7 @@ done:
 }
 
 /* "depict": the SVG of one record (params.record_id), kept for later requests. */
-enum job_outcome job_run_depict(struct job_run *r, char *err, size_t errcap)
+enum job_outcome job_run_depict(struct job_run *r, struct cb_errbuf *eb)
 {
   cJSON *params = cJSON_Parse(r->job->params);
   cJSON *rid = cJSON_GetObjectItemCaseSensitive(params, "record_id");
@@ -911,26 +910,26 @@ enum job_outcome job_run_depict(struct job_run *r, char *err, size_t errcap)
   cJSON *res = NULL;
   cb_err e = cJSON_IsString(rid) ? db_record_get(rid->valuestring, &rec) : CB_ENOTFOUND;
   if (e || !rec.smiles || !*rec.smiles) {
-    snprintf(err, errcap, e ? "no such record" : "the record has no structure to draw");
+    cb_errf(eb, e ? "no such record" : "the record has no structure to draw");
     out = JOB_FAIL;
     goto done;
   }
   cJSON *req = cJSON_CreateObject();
   cJSON_AddStringToObject(req, "op", "depict");
   cJSON_AddStringToObject(req, "smiles", rec.smiles);
-  if ((out = convert_in_workdir(r, workdir, req, &res, err, errcap)) != JOB_DONE)
+  if ((out = convert_in_workdir(r, workdir, req, &res, eb)) != JOB_DONE)
     goto done;
   cJSON *path = cJSON_GetObjectItemCaseSensitive(res, "path");
   if (!cJSON_IsString(path) || !inside(workdir, path->valuestring)) {
-    snprintf(err, errcap, "the depiction is missing");
+    cb_errf(eb, "the depiction is missing");
     out = JOB_FAIL;
     goto done;
   }
   char sha[65];
   uint64_t size = 0;
-  struct cb_errbuf eb = {{0}};
-  if ((e = put_output(workdir, path->valuestring, sha, &size, &eb))) {
-    snprintf(err, errcap, "cannot store the depiction: %s", eb.msg);
+  struct cb_errbuf seb = {{0}};
+  if ((e = put_output(workdir, path->valuestring, sha, &size, &seb))) {
+    cb_errf(eb, "cannot store the depiction: %s", seb.msg);
     out = JOB_RETRY;
     goto done;
   }
@@ -938,7 +937,7 @@ enum job_outcome job_run_depict(struct job_run *r, char *err, size_t errcap)
   if (e == CB_ENOTFOUND)
     out = JOB_STOPPED;
   else if (e) {
-    snprintf(err, errcap, "cannot record the depiction: %s", cb_strerror(e));
+    cb_errf(eb, "cannot record the depiction: %s", cb_strerror(e));
     out = JOB_RETRY;
   }
 done:
@@ -953,13 +952,13 @@ done:
 /* "query" and "match": structure search helpers. The job's params are the request for the
  * converter process (a query structure to identify, or a SMARTS and candidate SMILES to
  * match); its answer is kept as the job's result for the waiting request. */
-enum job_outcome job_run_helper(struct job_run *r, char *err, size_t errcap)
+enum job_outcome job_run_helper(struct job_run *r, struct cb_errbuf *eb)
 {
   const char *op = r->job->type;
   cJSON *req = cJSON_Parse(r->job->params), *res = NULL;
   if (!cJSON_IsObject(req)) {
     cJSON_Delete(req);
-    snprintf(err, errcap, "malformed parameters");
+    cb_errf(eb, "malformed parameters");
     return JOB_FAIL;
   }
   cJSON_DeleteItemFromObjectCaseSensitive(req, "op");
@@ -967,7 +966,7 @@ enum job_outcome job_run_helper(struct job_run *r, char *err, size_t errcap)
   char slot_dir[PATH_MAX];
   slot_workdir(r->child->slot, slot_dir);
   struct pool_limits lim = {cfg.self_exe, cfg.timeout_s, cfg.worker_memory, cfg.data_dir, slot_dir};
-  cb_err e = pool_run(r->child, &lim, req, tick, r, &res, err, errcap);
+  cb_err e = pool_run(r->child, &lim, req, tick, r, &res, eb);
   cJSON_Delete(req);
   if (e) {
     cJSON_Delete(res);
@@ -980,7 +979,7 @@ enum job_outcome job_run_helper(struct job_run *r, char *err, size_t errcap)
   if (e == CB_ENOTFOUND)
     return JOB_STOPPED;
   if (e) {
-    snprintf(err, errcap, "cannot record the result: %s", cb_strerror(e));
+    cb_errf(eb, "cannot record the result: %s", cb_strerror(e));
     return JOB_RETRY;
   }
   return JOB_DONE;
@@ -988,9 +987,9 @@ enum job_outcome job_run_helper(struct job_run *r, char *err, size_t errcap)
 
 /* "noop": does nothing but report progress; params.ms makes it take that long. For the
  * queue's own tests and benchmark. */
-enum job_outcome job_run_noop(struct job_run *r, char *err, size_t errcap)
+enum job_outcome job_run_noop(struct job_run *r, struct cb_errbuf *eb)
 {
-  (void)err, (void)errcap;
+  (void)eb;
   cJSON *params = cJSON_Parse(r->job->params);
   cJSON *ms = cJSON_GetObjectItemCaseSensitive(params, "ms");
   long total = cJSON_IsNumber(ms) && ms->valuedouble > 0 && ms->valuedouble < 3600000 ? (long)ms->valuedouble : 0;
@@ -1010,14 +1009,15 @@ enum job_outcome job_run_noop(struct job_run *r, char *err, size_t errcap)
 static void run_job(struct pool_child *child, struct cb_job *j)
 {
   struct job_run r = {.job = j, .child = child, .last_beat = cb_mono_ns()};
-  char err[512] = "";
+  struct cb_errbuf why = {""};
+  const char *err = why.msg;
   publish_job(j, "running", 0, NULL);
   const struct job_type *type = job_type_find(j->type);
   enum job_outcome out = JOB_FAIL;
   if (type)
-    out = type->run(&r, err, sizeof err);
+    out = type->run(&r, &why);
   else
-    snprintf(err, sizeof err, "unknown job type '%s'", j->type);
+    cb_errf(&why, "unknown job type '%s'", j->type);
   char indir[PATH_MAX];
   job_indir(&r, indir);
   rm_rf(indir); /* a downloaded input, if any */

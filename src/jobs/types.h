@@ -6,6 +6,8 @@
 #define CB_JOBS_TYPES_H
 #include <stddef.h>
 
+#include "util/err.h"
+
 struct cJSON;
 struct job_run; /* one running job (queue.c) */
 
@@ -31,7 +33,7 @@ enum job_start {
 
 struct job_type {
   const char *name; /* as stored in jobs.type and shown in the API */
-  enum job_outcome (*run)(struct job_run *r, char *err, size_t errcap);
+  enum job_outcome (*run)(struct job_run *r, struct cb_errbuf *eb);
   enum job_start start;
   /* POST /api/v1/jobs, for JOB_START_USER types: */
   int writes_input;        /* the caller needs write access to its inputs (else read) */
@@ -52,11 +54,11 @@ extern const struct job_type job_types[];
 const struct job_type *job_type_find(const char *name);
 
 /* The handlers (queue.c), called through the table only. */
-enum job_outcome job_run_ingest(struct job_run *r, char *err, size_t errcap);
-enum job_outcome job_run_convert(struct job_run *r, char *err, size_t errcap);
-enum job_outcome job_run_unpack(struct job_run *r, char *err, size_t errcap);
-enum job_outcome job_run_noop(struct job_run *r, char *err, size_t errcap);
-enum job_outcome job_run_depict(struct job_run *r, char *err, size_t errcap);
-enum job_outcome job_run_helper(struct job_run *r, char *err, size_t errcap);
+enum job_outcome job_run_ingest(struct job_run *r, struct cb_errbuf *eb);
+enum job_outcome job_run_convert(struct job_run *r, struct cb_errbuf *eb);
+enum job_outcome job_run_unpack(struct job_run *r, struct cb_errbuf *eb);
+enum job_outcome job_run_noop(struct job_run *r, struct cb_errbuf *eb);
+enum job_outcome job_run_depict(struct job_run *r, struct cb_errbuf *eb);
+enum job_outcome job_run_helper(struct job_run *r, struct cb_errbuf *eb);
 
 #endif

@@ -1,6 +1,7 @@
 /* One error enum for the whole program. Functions return cb_err; CB_OK is 0.
- * Error text that belongs to a request or a job travels with it (struct cb_errbuf),
- * never in a global. */
+ * Error text that belongs to a request or a job travels with it, never in a global, and
+ * always the one way: a `struct cb_errbuf *eb` argument that the function fills with
+ * cb_errf (not a char buffer and its size). */
 #ifndef CB_ERR_H
 #define CB_ERR_H
 #include <stddef.h>
@@ -28,9 +29,10 @@ typedef enum {
 
 const char *cb_strerror(cb_err e);
 
-/* A small buffer for the human-readable reason of a failure. */
+/* The human-readable reason of a failure. 512 bytes: the longest reasons are a
+ * converter's, which reach jobs and clients whole up to that length. */
 struct cb_errbuf {
-  char msg[256];
+  char msg[512];
 };
 void cb_errf(struct cb_errbuf *eb, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

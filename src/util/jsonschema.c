@@ -10,21 +10,20 @@
 
 struct ctx {
   const cJSON *root_schema;
-  char *err;
-  size_t cap;
+  struct cb_errbuf *eb;
   int depth;
 };
 
 static int fail(struct ctx *c, const char *path, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static int fail(struct ctx *c, const char *path, const char *fmt, ...)
 {
-  if (c->err && c->cap) {
+  if (c->eb) {
     char msg[300];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    snprintf(c->err, c->cap, "%s: %s", path, msg);
+    cb_errf(c->eb, "%s: %s", path, msg);
   }
   return -1;
 }
@@ -249,7 +248,7 @@ static int check_object(struct ctx *c, const cJSON *s, const cJSON *v, const cha
 static int check_combinators(struct ctx *c, const cJSON *s, const cJSON *v, const char *path)
 {
   const cJSON *k, *x;
-  struct ctx quiet = {c->root_schema, NULL, 0, c->depth};
+  struct ctx quiet = {c->root_schema, NULL, c->depth};
   if ((k = cJSON_GetObjectItemCaseSensitive(s, "allOf")))
     cJSON_ArrayForEach(x, k) if (validate(c, x, v, path)) return -1;
   if ((k = cJSON_GetObjectItemCaseSensitive(s, "anyOf"))) {
@@ -300,10 +299,10 @@ static int validate(struct ctx *c, const cJSON *s, const cJSON *v, const char *p
   return rc;
 }
 
-int cb_schema_validate(const cJSON *schema, const cJSON *instance, const char *root, char *err, size_t cap)
+int cb_schema_validate(const cJSON *schema, const cJSON *instance, const char *root, struct cb_errbuf *eb)
 {
-  struct ctx c = {schema, err, cap, 0};
-  if (err && cap)
-    err[0] = '\0';
+  struct ctx c = {schema, eb, 0};
+  if (eb)
+    eb->msg[0] = '\0';
   return validate(&c, schema, instance, root ? root : "");
 }

@@ -9,8 +9,10 @@
 #include <cjson/cJSON.h>
 #include <stddef.h>
 
+#include "util/err.h"
+
 /* 0 when instance follows schema; otherwise -1 with the first problem in err as
- * "PATH: reason" (PATH a JSON pointer below `root`, e.g. "metadata/temperature/unit"). */
-int cb_schema_validate(const cJSON *schema, const cJSON *instance, const char *root, char *err, size_t cap);
+ * "PATH: reason" (PATH a JSON pointer below `root`, e.g. "metadata/temperature/unit"). eb may be NULL. */
+int cb_schema_validate(const cJSON *schema, const cJSON *instance, const char *root, struct cb_errbuf *eb);
 
 #endif

@@ -55,7 +55,7 @@ static int prefix_match(const unsigned char *a, const unsigned char *b, int bits
   return (a[bytes] & mask) == (b[bytes] & mask);
 }
 
-int cb_cidr_parse_list(const char *spec, struct cb_cidr *out, int max, int *n, char *err, size_t errcap)
+int cb_cidr_parse_list(const char *spec, struct cb_cidr *out, int max, int *n, struct cb_errbuf *eb)
 {
   *n = 0;
   if (!spec)
@@ -72,7 +72,7 @@ int cb_cidr_parse_list(const char *spec, struct cb_cidr *out, int max, int *n, c
     char item[64];
     size_t len = (size_t)(p - start);
     if (len >= sizeof item || *n == max) {
-      snprintf(err, errcap, "%.*s%s", (int)(len < 60 ? len : 60), start, *n == max ? " (too many entries)" : "");
+      cb_errf(eb, "%.*s%s", (int)(len < 60 ? len : 60), start, *n == max ? " (too many entries)" : "");
       return -1;
     }
     memcpy(item, start, len);
@@ -84,7 +84,7 @@ int cb_cidr_parse_list(const char *spec, struct cb_cidr *out, int max, int *n, c
       char *end;
       long b = strtol(slash + 1, &end, 10);
       if (end == slash + 1 || *end || b < 0 || b > 128) {
-        snprintf(err, errcap, "%.*s", (int)len, start);
+        cb_errf(eb, "%.*s", (int)len, start);
         return -1;
       }
       bits = (int)b;
@@ -93,7 +93,7 @@ int cb_cidr_parse_list(const char *spec, struct cb_cidr *out, int max, int *n, c
     unsigned char v4[4];
     if (inet_pton(AF_INET, item, v4) == 1) {
       if (bits > 32) {
-        snprintf(err, errcap, "%.*s", (int)len, start);
+        cb_errf(eb, "%.*s", (int)len, start);
         return -1;
       }
       map_v4(v4, c->addr);
@@ -101,7 +101,7 @@ int cb_cidr_parse_list(const char *spec, struct cb_cidr *out, int max, int *n, c
     } else if (inet_pton(AF_INET6, item, c->addr) == 1) {
       c->bits = bits < 0 ? 128 : bits;
     } else {
-      snprintf(err, errcap, "%.*s", (int)len, start);
+      cb_errf(eb, "%.*s", (int)len, start);
       return -1;
     }
     (*n)++;

@@ -6,6 +6,8 @@
 #define CB_NET_H
 #include <stddef.h>
 
+#include "util/err.h"
+
 struct sockaddr;
 
 struct cb_cidr {
@@ -16,8 +18,8 @@ struct cb_cidr {
 #define CB_CIDR_MAX 64
 
 /* "10.0.0.0/8, fd00::/8, 192.168.1.7" (commas or spaces): 0 and *n entries, or -1 with
- * the offending item in err. An empty spec is an empty list. */
-int cb_cidr_parse_list(const char *spec, struct cb_cidr *out, int max, int *n, char *err, size_t errcap);
+ * the offending item in eb. An empty spec is an empty list. */
+int cb_cidr_parse_list(const char *spec, struct cb_cidr *out, int max, int *n, struct cb_errbuf *eb);
 /* A textual address (IPv4 or IPv6, as inet_pton reads it) to 16 bytes; 0 or -1. */
 int cb_addr_parse(const char *text, unsigned char out[16]);
 /* The 16 bytes of a sockaddr (AF_INET or AF_INET6); 0 or -1. */

@@ -81,10 +81,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                                 .magic = desc_copy, .size = size};
   (void)converter_find(data, size < 65536 ? size : 65536, &in);
 
-  char err[512] = "";
+  struct cb_errbuf eb = {""};
   cJSON *result = cJSON_CreateObject();
-  cb_err e = c->ops->extract(&in, result, progress, NULL, err, sizeof err);
-  if (e && !err[0] && e != CB_ENOMEM && e != CB_EINVAL) {
+  cb_err e = c->ops->extract(&in, result, progress, NULL, &eb);
+  if (e && !eb.msg[0] && e != CB_ENOMEM && e != CB_EINVAL) {
     fprintf(stderr, "carboy fuzz: extract failed without saying why: %s\n", cb_strerror(e));
   }
   if (!e)
@@ -97,9 +97,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const char *to = c->ops->targets[(data[-1] / (ns ? ns : 1)) % nt];
     char outpath[600];
     snprintf(outpath, sizeof outpath, "%s/out.%s", work, to);
-    err[0] = '\0';
+    eb.msg[0] = '\0';
     result = cJSON_CreateObject();
-    e = c->ops->convert(&in, to, outpath, result, progress, NULL, err, sizeof err);
+    e = c->ops->convert(&in, to, outpath, result, progress, NULL, &eb);
     cJSON_Delete(result);
   }
   return 0;

@@ -26,9 +26,9 @@ static int path_stays_inside(const char *path)
 static void unpack(const struct cb_convert_input *in)
 {
   struct unpack_limits lim = {1u << 20, 200, UNPACK_MAX_RATIO, 64u << 10, 256u << 10};
-  char err[512] = "";
+  struct cb_errbuf eb = {""};
   cJSON *result = cJSON_CreateObject();
-  cb_err e = archive_unpack(in, &lim, result, progress, NULL, err, sizeof err);
+  cb_err e = archive_unpack(in, &lim, result, progress, NULL, &eb);
   if (!e) {
     cJSON *f;
     cJSON_ArrayForEach(f, cJSON_GetObjectItemCaseSensitive(result, "files")) {

@@ -14,19 +14,19 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
   char *q = fuzz_string(data, size);
-  char err[512] = "";
+  struct cb_errbuf eb = {""};
   cJSON *res = cJSON_CreateObject();
-  (void)chem_query(q, NULL, res, err, sizeof err);
+  (void)chem_query(q, NULL, res, &eb);
   cJSON_Delete(res);
   res = cJSON_CreateObject();
-  err[0] = '\0';
-  if (!chem_query(NULL, q, res, err, sizeof err)) {
+  eb.msg[0] = '\0';
+  if (!chem_query(NULL, q, res, &eb)) {
     cJSON *list = cJSON_CreateArray();
     static const char *const mols[] = {"CC(=O)Oc1ccccc1C(=O)O", "c1ccccc1", "C[C@H](N)C(=O)O", "[Na+].[Cl-]", "C1CC1"};
     for (size_t i = 0; i < sizeof mols / sizeof mols[0]; i++)
       cJSON_AddItemToArray(list, cJSON_CreateString(mols[i]));
     cJSON *m = cJSON_CreateObject();
-    (void)chem_match(q, list, m, err, sizeof err);
+    (void)chem_match(q, list, m, &eb);
     cJSON_Delete(m);
     cJSON_Delete(list);
   }

@@ -45,8 +45,9 @@ int main(void)
 
   struct cb_cidr list[CB_CIDR_MAX];
   int n = 0;
-  char err[80] = "";
-  CHECK(cb_cidr_parse_list("10.0.0.0/8, 192.168.1.7 fd00::/8", list, CB_CIDR_MAX, &n, err, sizeof err) == 0);
+  struct cb_errbuf eb = {""};
+  const char *err = eb.msg;
+  CHECK(cb_cidr_parse_list("10.0.0.0/8, 192.168.1.7 fd00::/8", list, CB_CIDR_MAX, &n, &eb) == 0);
   CHECK(n == 3);
   CHECK(cb_addr_parse("10.9.8.7", a) == 0 && cb_cidr_contains(list, n, a));
   CHECK(cb_addr_parse("::ffff:10.9.8.7", a) == 0 && cb_cidr_contains(list, n, a));
@@ -54,10 +55,10 @@ int main(void)
   CHECK(cb_addr_parse("192.168.1.8", a) == 0 && !cb_cidr_contains(list, n, a));
   CHECK(cb_addr_parse("fd99::1", a) == 0 && cb_cidr_contains(list, n, a));
   CHECK(cb_addr_parse("fe80::1", a) == 0 && !cb_cidr_contains(list, n, a));
-  CHECK(cb_cidr_parse_list("", list, CB_CIDR_MAX, &n, err, sizeof err) == 0 && n == 0);
-  CHECK(cb_cidr_parse_list("10.0.0.0/33", list, CB_CIDR_MAX, &n, err, sizeof err) == -1 && !strcmp(err, "10.0.0.0/33"));
-  CHECK(cb_cidr_parse_list("10.0.0.0/8,bogus", list, CB_CIDR_MAX, &n, err, sizeof err) == -1 && !strcmp(err, "bogus"));
-  CHECK(cb_cidr_parse_list("::/0", list, CB_CIDR_MAX, &n, err, sizeof err) == 0 && n == 1);
+  CHECK(cb_cidr_parse_list("", list, CB_CIDR_MAX, &n, &eb) == 0 && n == 0);
+  CHECK(cb_cidr_parse_list("10.0.0.0/33", list, CB_CIDR_MAX, &n, &eb) == -1 && !strcmp(err, "10.0.0.0/33"));
+  CHECK(cb_cidr_parse_list("10.0.0.0/8,bogus", list, CB_CIDR_MAX, &n, &eb) == -1 && !strcmp(err, "bogus"));
+  CHECK(cb_cidr_parse_list("::/0", list, CB_CIDR_MAX, &n, &eb) == 0 && n == 1);
   CHECK(cb_addr_parse("8.8.8.8", a) == 0 && cb_cidr_contains(list, n, a));
   char text[64];
   CHECK(cb_addr_parse("::ffff:1.2.3.4", a) == 0);

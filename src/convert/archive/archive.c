@@ -94,7 +94,7 @@ static void arc_close(struct arc *r)
   r->a = NULL;
 }
 
-static cb_err arc_open_as(struct arc *r, const char *path, int raw, char *err, size_t errcap)
+static cb_err arc_open_as(struct arc *r, const char *path, int raw, struct cb_errbuf *eb)
 {
   r->raw = raw;
   r->a = archive_read_new();
@@ -108,7 +108,7 @@ static cb_err arc_open_as(struct arc *r, const char *path, int raw, char *err, s
     archive_read_support_format_tar(r->a);
   }
   if (archive_read_open_filename(r->a, path, BLOCK) != ARCHIVE_OK) {
-    snprintf(err, errcap, "cannot read the archive: %s", archive_error_string(r->a));
+    cb_errf(eb, "cannot read the archive: %s", archive_error_string(r->a));
     arc_close(r);
     return CB_EINVAL;
   }
@@ -116,9 +116,9 @@ static cb_err arc_open_as(struct arc *r, const char *path, int raw, char *err, s
 }
 
 /* Opens the archive and reads its first header into *entry (NULL when it has none):
- * 1, 0 when empty, -1 on an error (err). A compressed stream that holds no archive is
+ * 1, 0 when empty, -1 on an error (eb). A compressed stream that holds no archive is
  * opened again as one member. */
-static int arc_open(struct arc *r, const char *path, struct archive_entry **entry, char *err, size_t errcap)
+static int arc_open(struct arc *r, const char *path, struct archive_entry **entry, struct cb_errbuf *eb)
 {
   static int locale_set;
   if (!locale_set) { /* names convert to UTF-8 only in a UTF-8 locale */
@@ -128,38 +128,37 @@ static int arc_open(struct arc *r, const char *path, struct archive_entry **entr
   }
   memset(r, 0, sizeof *r);
   *entry = NULL;
-  char first[512] = "";
-  if (!arc_open_as(r, path, 0, first, sizeof first)) {
+  struct cb_errbuf first = {""};
+  if (!arc_open_as(r, path, 0, &first)) {
     int rc = archive_read_next_header(r->a, entry);
     if (rc == ARCHIVE_EOF)
       return 0;
     if (rc >= ARCHIVE_WARN)
       return 1;
-    snprintf(first, sizeof first, "%s", archive_error_string(r->a));
+    cb_errf(&first, "%s", archive_error_string(r->a));
     arc_close(r);
   }
   /* no zip or tar: a compressed stream is one member */
-  if (!arc_open_as(r, path, 1, err, errcap)) {
+  if (!arc_open_as(r, path, 1, eb)) {
     if (archive_filter_count(r->a) > 1 && archive_filter_code(r->a, 0) != ARCHIVE_FILTER_NONE &&
         archive_read_next_header(r->a, entry) >= ARCHIVE_WARN)
       return 1;
     arc_close(r);
   }
-  snprintf(err, errcap, "not an archive libarchive can read, or damaged: %s", first);
+  cb_errf(eb, "not an archive libarchive can read, or damaged: %s", first.msg);
   return -1;
 }
 
-/* Reads the next header into *entry: 1, 0 at the end, -1 when the archive is damaged (err
+/* Reads the next header into *entry: 1, 0 at the end, -1 when the archive is damaged (eb
  * counts the entries read so far; tail ends it). */
-static int arc_next(struct arc *r, struct archive_entry **entry, uint64_t entries, const char *tail, char *err,
-                    size_t errcap)
+static int arc_next(struct arc *r, struct archive_entry **entry, uint64_t entries, const char *tail, struct cb_errbuf *eb)
 {
   int rc = archive_read_next_header(r->a, entry);
   if (rc == ARCHIVE_EOF)
     return 0;
   if (rc < ARCHIVE_WARN) {
-    snprintf(err, errcap, "the archive is damaged or truncated (after %llu entries): %s%s",
-             (unsigned long long)entries, archive_error_string(r->a), tail);
+    cb_errf(eb, "the archive is damaged or truncated (after %llu entries): %s%s",
+            (unsigned long long)entries, archive_error_string(r->a), tail);
     return -1;
   }
   return 1;
@@ -315,8 +314,8 @@ static int skip_data(struct archive *a)
   return rc == ARCHIVE_EOF ? ARCHIVE_OK : rc;
 }
 
-/* The decompressed size of a lone compressed file's one member: 0, or -1 (err). */
-static int raw_size(struct archive *a, uint64_t *size, char *err, size_t errcap)
+/* The decompressed size of a lone compressed file's one member: 0, or -1 (eb). */
+static int raw_size(struct archive *a, uint64_t *size, struct cb_errbuf *eb)
 {
   char buf[65536];
   la_ssize_t n;
@@ -324,26 +323,26 @@ static int raw_size(struct archive *a, uint64_t *size, char *err, size_t errcap)
   while ((n = archive_read_data(a, buf, sizeof buf)) > 0) {
     *size += (uint64_t)n;
     if (bomb(a)) {
-      snprintf(err, errcap, "the data expands more than 1000:1 (a decompression bomb?)");
+      cb_errf(eb, "the data expands more than 1000:1 (a decompression bomb?)");
       return -1;
     }
   }
   if (n < 0) {
-    snprintf(err, errcap, "the compressed data is damaged or truncated: %s", archive_error_string(a));
+    cb_errf(eb, "the compressed data is damaged or truncated: %s", archive_error_string(a));
     return -1;
   }
   return 0;
 }
 
 static cb_err extract(const struct cb_convert_input *in, cJSON *result, cb_progress_fn progress, void *pctx,
-                      char *err, size_t errcap)
+                      struct cb_errbuf *eb)
 {
   struct arc r;
   struct archive_entry *e;
   char listpath[4200], textpath[4200];
   snprintf(listpath, sizeof listpath, "%s/listing.txt", in->workdir);
   snprintf(textpath, sizeof textpath, "%s/text.txt", in->workdir);
-  int rc = arc_open(&r, in->path, &e, err, errcap);
+  int rc = arc_open(&r, in->path, &e, eb);
   if (rc < 0)
     return CB_EINVAL;
   FILE *list = fopen(listpath, "wb"), *text = fopen(textpath, "wb");
@@ -353,13 +352,13 @@ static cb_err extract(const struct cb_convert_input *in, cJSON *result, cb_progr
   uint64_t text_written = 0;
   char format[128] = "", methods[128] = "";
   if (!list || !text) {
-    snprintf(err, errcap, "cannot write the listing");
+    cb_errf(eb, "cannot write the listing");
     res = CB_EIO;
     goto out;
   }
   while (rc == 1) {
     if (++entries > LIST_MAX_ENTRIES) {
-      snprintf(err, errcap, "the archive has more than %d entries", LIST_MAX_ENTRIES);
+      cb_errf(eb, "the archive has more than %d entries", LIST_MAX_ENTRIES);
       res = CB_EINVAL;
       goto out;
     }
@@ -379,7 +378,7 @@ static cb_err extract(const struct cb_convert_input *in, cJSON *result, cb_progr
     int known = archive_entry_size_is_set(e) && !r.raw;
     uint64_t sz = known ? (uint64_t)archive_entry_size(e) : 0;
     if (r.raw) { /* the one member's size: only by decompressing it */
-      if (raw_size(r.a, &sz, err, errcap)) {
+      if (raw_size(r.a, &sz, eb)) {
         res = CB_EINVAL;
         goto out;
       }
@@ -430,19 +429,19 @@ static cb_err extract(const struct cb_convert_input *in, cJSON *result, cb_progr
     }
     free(name);
     if (!r.raw && skip_data(r.a) < ARCHIVE_WARN) {
-      snprintf(err, errcap, "the archive is damaged or truncated (after %llu entries): %s",
-               (unsigned long long)entries, archive_error_string(r.a));
+      cb_errf(eb, "the archive is damaged or truncated (after %llu entries): %s",
+              (unsigned long long)entries, archive_error_string(r.a));
       res = CB_EINVAL;
       goto out;
     }
     if (bomb(r.a)) {
-      snprintf(err, errcap, "the archive expands more than 1000:1 (a decompression bomb?)");
+      cb_errf(eb, "the archive expands more than 1000:1 (a decompression bomb?)");
       res = CB_EINVAL;
       goto out;
     }
     if (in->size)
       progress(pctx, (double)archive_filter_bytes(r.a, -1) / (double)in->size);
-    rc = arc_next(&r, &e, entries, "", err, errcap);
+    rc = arc_next(&r, &e, entries, "", eb);
     if (rc < 0) {
       res = CB_EINVAL;
       goto out;
@@ -472,7 +471,7 @@ out:
   if (text && fclose(text))
     bad = 1;
   if (bad && !res) {
-    snprintf(err, errcap, "cannot write the listing");
+    cb_errf(eb, "cannot write the listing");
     res = CB_EIO;
   }
   if (!res) {
@@ -554,11 +553,11 @@ static void pm_free(struct pathmap *m)
 }
 
 cb_err archive_unpack(const struct cb_convert_input *in, const struct unpack_limits *lim, cJSON *result,
-                      cb_progress_fn progress, void *pctx, char *err, size_t errcap)
+                      cb_progress_fn progress, void *pctx, struct cb_errbuf *eb)
 {
   struct arc r;
   struct archive_entry *e;
-  int rc = arc_open(&r, in->path, &e, err, errcap);
+  int rc = arc_open(&r, in->path, &e, eb);
   if (rc < 0)
     return CB_EINVAL;
   cb_err res = CB_OK;
@@ -567,7 +566,7 @@ cb_err archive_unpack(const struct cb_convert_input *in, const struct unpack_lim
   char dir[4200], dest[4300], clean[PATH_CAP];
   snprintf(dir, sizeof dir, "%s/files", in->workdir);
   if (!buf || (mkdir(dir, 0700) && errno != EEXIST)) {
-    snprintf(err, errcap, "cannot create the unpack folder: %s", strerror(errno));
+    cb_errf(eb, "cannot create the unpack folder: %s", strerror(errno));
     res = CB_EIO;
     goto out;
   }
@@ -577,8 +576,8 @@ cb_err archive_unpack(const struct cb_convert_input *in, const struct unpack_lim
   int nfiles = 0;
   while (rc == 1) {
     if (++entries > lim->max_entries) {
-      snprintf(err, errcap, "the archive has more than %llu entries (the limit); nothing was unpacked",
-               (unsigned long long)lim->max_entries);
+      cb_errf(eb, "the archive has more than %llu entries (the limit); nothing was unpacked",
+              (unsigned long long)lim->max_entries);
       res = CB_EINVAL;
       goto out;
     }
@@ -588,8 +587,8 @@ cb_err archive_unpack(const struct cb_convert_input *in, const struct unpack_lim
     if (why) {
       struct cb_buf shown = {0};
       utf8_name(&shown, name ? name : "", 1);
-      snprintf(err, errcap, "entry '%.300s' is refused (%s); nothing was unpacked", shown.data ? shown.data : "",
-               why);
+      cb_errf(eb, "entry '%.300s' is refused (%s); nothing was unpacked", shown.data ? shown.data : "",
+              why);
       cb_buf_free(&shown);
       res = CB_EINVAL;
       goto out;
@@ -610,19 +609,19 @@ cb_err archive_unpack(const struct cb_convert_input *in, const struct unpack_lim
       cJSON_AddItemToArray(skipped, o);
     } else {
       if (archive_entry_is_encrypted(e) > 0) {
-        snprintf(err, errcap, "entry '%.300s' is encrypted and cannot be unpacked; nothing was unpacked", clean);
+        cb_errf(eb, "entry '%.300s' is encrypted and cannot be unpacked; nothing was unpacked", clean);
         res = CB_EINVAL;
         goto out;
       }
       if (!clean[0]) {
-        snprintf(err, errcap, "a file entry has no name; nothing was unpacked");
+        cb_errf(eb, "a file entry has no name; nothing was unpacked");
         res = CB_EINVAL;
         goto out;
       }
       cJSON **slot = pm_slot(&seen, clean, 1);
       if (!slot) {
         res = CB_ENOMEM;
-        snprintf(err, errcap, "out of memory");
+        cb_errf(eb, "out of memory");
         goto out;
       }
       if (!*slot) { /* first time: a new member file */
@@ -638,20 +637,20 @@ cb_err archive_unpack(const struct cb_convert_input *in, const struct unpack_lim
                cJSON_GetObjectItemCaseSensitive(*slot, "file")->valuestring);
       if (archive_entry_size_is_set(e) && !r.raw && lim->max_member &&
           (uint64_t)archive_entry_size(e) > lim->max_member) {
-        snprintf(err, errcap, "entry '%.300s' is larger than the largest accepted file (%llu bytes); nothing was unpacked",
-                 clean, (unsigned long long)lim->max_member);
+        cb_errf(eb, "entry '%.300s' is larger than the largest accepted file (%llu bytes); nothing was unpacked",
+                clean, (unsigned long long)lim->max_member);
         res = CB_EINVAL;
         goto out;
       }
       if (archive_entry_size_is_set(e) && !r.raw && total + (uint64_t)archive_entry_size(e) > lim->max_total) {
-        snprintf(err, errcap, "the archive unpacks to more than %llu bytes (the limit); nothing was unpacked",
-                 (unsigned long long)lim->max_total);
+        cb_errf(eb, "the archive unpacks to more than %llu bytes (the limit); nothing was unpacked",
+                (unsigned long long)lim->max_total);
         res = CB_EINVAL;
         goto out;
       }
       int fd = open(dest, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
       if (fd < 0) {
-        snprintf(err, errcap, "cannot write a member: %s", strerror(errno));
+        cb_errf(eb, "cannot write a member: %s", strerror(errno));
         res = CB_EIO;
         goto out;
       }
@@ -663,19 +662,19 @@ cb_err archive_unpack(const struct cb_convert_input *in, const struct unpack_lim
         total += (uint64_t)n;
         double used = (double)(archive_filter_bytes(r.a, -1) - in0);
         if (total > lim->max_total)
-          snprintf(err, errcap, "the archive unpacks to more than %llu bytes (the limit); nothing was unpacked",
-                   (unsigned long long)lim->max_total);
+          cb_errf(eb, "the archive unpacks to more than %llu bytes (the limit); nothing was unpacked",
+                  (unsigned long long)lim->max_total);
         else if (lim->max_member && outn > lim->max_member)
-          snprintf(err, errcap, "entry '%.300s' is larger than the largest accepted file (%llu bytes); nothing was unpacked",
-                   clean, (unsigned long long)lim->max_member);
+          cb_errf(eb, "entry '%.300s' is larger than the largest accepted file (%llu bytes); nothing was unpacked",
+                  clean, (unsigned long long)lim->max_member);
         else if (outn > lim->ratio_from && (double)outn > lim->max_ratio * (used > 1 ? used : 1))
-          snprintf(err, errcap, "entry '%.300s' expands more than %.0f:1 (a zip bomb?); nothing was unpacked", clean,
-                   lim->max_ratio);
+          cb_errf(eb, "entry '%.300s' expands more than %.0f:1 (a zip bomb?); nothing was unpacked", clean,
+                  lim->max_ratio);
         else if (total > lim->ratio_from && (double)total > lim->max_ratio * (double)(in->size ? in->size : 1))
-          snprintf(err, errcap, "the archive expands more than %.0f:1 (a zip bomb?); nothing was unpacked",
-                   lim->max_ratio);
+          cb_errf(eb, "the archive expands more than %.0f:1 (a zip bomb?); nothing was unpacked",
+                  lim->max_ratio);
         else if (cb_write_all(fd, buf, (size_t)n))
-          snprintf(err, errcap, "cannot write entry '%.300s': %s", clean, strerror(errno));
+          cb_errf(eb, "cannot write entry '%.300s': %s", clean, strerror(errno));
         else
           continue;
         close(fd);
@@ -683,13 +682,13 @@ cb_err archive_unpack(const struct cb_convert_input *in, const struct unpack_lim
         goto out;
       }
       if (close(fd) && n >= 0) {
-        snprintf(err, errcap, "cannot write entry '%.300s': %s", clean, strerror(errno));
+        cb_errf(eb, "cannot write entry '%.300s': %s", clean, strerror(errno));
         res = CB_EIO;
         goto out;
       }
       if (n < 0) {
-        snprintf(err, errcap, "entry '%.300s' is damaged or truncated: %s; nothing was unpacked", clean,
-                 archive_error_string(r.a));
+        cb_errf(eb, "entry '%.300s' is damaged or truncated: %s; nothing was unpacked", clean,
+                archive_error_string(r.a));
         res = CB_EINVAL;
         goto out;
       }
@@ -697,7 +696,7 @@ cb_err archive_unpack(const struct cb_convert_input *in, const struct unpack_lim
     }
     if (in->size)
       progress(pctx, (double)archive_filter_bytes(r.a, -1) / (double)in->size);
-    rc = arc_next(&r, &e, entries, "; nothing was unpacked", err, errcap);
+    rc = arc_next(&r, &e, entries, "; nothing was unpacked", eb);
     if (rc < 0) {
       res = CB_EINVAL;
       goto out;

@@ -27,9 +27,9 @@ struct unpack_limits {
  * where each path is relative, '/'-separated, each component a valid file name. Absolute
  * paths, ".." components, invalid names, encrypted entries, a member over max_member, and
  * the other limits fail the whole
- * unpack (CB_EINVAL, err says which entry and why); links, devices and other special
+ * unpack (CB_EINVAL, eb says which entry and why); links, devices and other special
  * entries are skipped (listed in "skipped"). A path met twice keeps its last content. */
 cb_err archive_unpack(const struct cb_convert_input *in, const struct unpack_limits *lim, cJSON *result,
-                      cb_progress_fn progress, void *pctx, char *err, size_t errcap);
+                      cb_progress_fn progress, void *pctx, struct cb_errbuf *eb);
 
 #endif

@@ -90,10 +90,10 @@ static const char *name_kind(const char *name)
 
 static int initialised;
 
-static int ensure_ob(char *err, size_t errcap)
+static int ensure_ob(struct cb_errbuf *eb)
 {
   if (!initialised && ob_init()) {
-    snprintf(err, errcap, "Open Babel could not load its formats");
+    cb_errf(eb, "Open Babel could not load its formats");
     return -1;
   }
   initialised = 1;
@@ -150,9 +150,9 @@ static int inchikey_of(const char *inchi, char key[32])
 /* Identifiers, descriptors and fingerprint of one molecule. */
 static void describe_molecule(ob_mol *m, cJSON *rec, cJSON *props)
 {
-  char e2[256];
-  char *can = ob_mol_write(m, "can", e2, sizeof e2);
-  char *inchi = ob_mol_write(m, "inchi", e2, sizeof e2);
+  struct cb_errbuf e2;
+  char *can = ob_mol_write(m, "can", &e2);
+  char *inchi = ob_mol_write(m, "inchi", &e2);
   char key[32];
   if (can) {
     cJSON_AddStringToObject(rec, "smiles", can);
@@ -200,8 +200,8 @@ static void add_component(void *ctx, enum ob_role role, ob_mol *c)
   static const char *const names[] = {"reactant", "agent", "product"};
   struct rxn_ctx *rc = ctx;
   int k = role == OB_REACTANT ? 0 : role == OB_AGENT ? 1 : 2;
-  char e2[128];
-  char *can = ob_mol_atoms(c) ? ob_mol_write(c, "can", e2, sizeof e2) : NULL;
+  struct cb_errbuf e2;
+  char *can = ob_mol_atoms(c) ? ob_mol_write(c, "can", &e2) : NULL;
   if (!can)
     return;
   prop_text(rc->props, names[k], can, NULL, NULL);
@@ -210,13 +210,13 @@ static void add_component(void *ctx, enum ob_role role, ob_mol *c)
   free(can);
 }
 
-static int describe_reaction(ob_mol *m, cJSON *rec, cJSON *props, char *err, size_t errcap)
+static int describe_reaction(ob_mol *m, cJSON *rec, cJSON *props, struct cb_errbuf *eb)
 {
   struct rxn_ctx rc = {.props = props};
   int n = ob_reaction_components(m, add_component, &rc);
   int bad = n <= 0 || (!rc.count[0] && !rc.count[2]);
   if (bad) {
-    snprintf(err, errcap, "the reaction has no reactant and no product");
+    cb_errf(eb, "the reaction has no reactant and no product");
   } else {
     struct cb_buf smi = {0};
     cb_buf_printf(&smi, "%s>%s>%s", rc.side[0].data ? rc.side[0].data : "", rc.side[1].data ? rc.side[1].data : "",
@@ -243,9 +243,9 @@ static char *reaction_smiles(ob_mol *m)
   if (!ob_mol_is_reaction(m))
     return NULL;
   cJSON *rec = cJSON_CreateObject(), *props = cJSON_CreateArray();
-  char err[128];
+  struct cb_errbuf eb;
   char *out = NULL;
-  if (!describe_reaction(m, rec, props, err, sizeof err)) {
+  if (!describe_reaction(m, rec, props, &eb)) {
     cJSON *smi = cJSON_GetObjectItem(rec, "smiles");
     const char *title = ob_mol_title(m);
     struct cb_buf b = {0};
@@ -278,18 +278,18 @@ static void describe_cell(ob_mol *m, cJSON *props)
     prop_num(props, "space_group_number", c.space_group_number, NULL, NULL);
 }
 
-/* Describes one record into rec: 0, or -1 with err (the record is kept, with its error). */
-static int describe(struct mol_source *src, ob_mol *m, cJSON *rec, char *err, size_t errcap)
+/* Describes one record into rec: 0, or -1 with eb (the record is kept, with its error). */
+static int describe(struct mol_source *src, ob_mol *m, cJSON *rec, struct cb_errbuf *eb)
 {
   cJSON *props = cJSON_AddArrayToObject(rec, "properties");
   if (src->block_name[0])
     prop_text(props, "data_block", src->block_name, NULL, NULL);
   if (ob_mol_atoms(m) == 0) {
-    snprintf(err, errcap, "the record holds no atoms");
+    cb_errf(eb, "the record holds no atoms");
     return -1;
   }
   if (ob_mol_is_reaction(m)) {
-    if (describe_reaction(m, rec, props, err, errcap))
+    if (describe_reaction(m, rec, props, eb))
       return -1;
   } else {
     describe_molecule(m, rec, props);
@@ -302,7 +302,7 @@ static int describe(struct mol_source *src, ob_mol *m, cJSON *rec, char *err, si
 /* Opens the file for reading records, in the format its name or its content says
  * (extract and convert must agree on what a file is): start..end as for source_open. */
 static int open_structure(const struct cb_convert_input *in, struct mol_source *src, const char **format,
-                          long long start, long long end, char *err, size_t errcap)
+                          long long start, long long end, struct cb_errbuf *eb)
 {
   unsigned char head[4096];
   size_t len = 0;
@@ -313,12 +313,12 @@ static int open_structure(const struct cb_convert_input *in, struct mol_source *
   }
   *format = format_of(in, head, len);
   if (!*format) {
-    snprintf(err, errcap, "not a structure format Open Babel reads");
+    cb_errf(eb, "not a structure format Open Babel reads");
     return -1;
   }
-  if (ensure_ob(err, errcap))
+  if (ensure_ob(eb))
     return -1;
-  return source_open(src, in->path, *format, start, end, err, errcap);
+  return source_open(src, in->path, *format, start, end, eb);
 }
 
 /* ---- extract: every record to a JSON line ---- */
@@ -349,23 +349,34 @@ static void part_progress(struct part_progress *pp, long long off)
     pp->fn(pp->ctx, (double)off / (double)pp->size);
 }
 
+/* A record's error, cut to 255 bytes as it always was. */
+static void record_error(cJSON *rec, const char *msg)
+{
+  char shown[256];
+  snprintf(shown, sizeof shown, "%s", msg);
+  cJSON_AddStringToObject(rec, "error", shown);
+}
+
 static void extract_part(const struct cb_convert_input *in, struct part *p, const char *outpath, struct part_progress *pp)
 {
   const char *format;
   struct mol_source src;
-  if (open_structure(in, &src, &format, p->start, p->end, p->err, sizeof p->err))
+  struct cb_errbuf eb = {""};
+  if (open_structure(in, &src, &format, p->start, p->end, &eb)) {
+    snprintf(p->err, sizeof p->err, "%s", eb.msg);
     return;
+  }
   FILE *out = fopen(outpath, "wb");
   if (!out) {
     source_close(&src);
     snprintf(p->err, sizeof p->err, "cannot write the records");
     return;
   }
-  char rerr[256];
+  struct cb_errbuf rerr;
   for (;;) {
     ob_mol *m = NULL;
-    rerr[0] = '\0';
-    int rc = source_next(&src, &m, rerr, sizeof rerr);
+    rerr.msg[0] = '\0';
+    int rc = source_next(&src, &m, &rerr);
     if (rc == 0)
       break;
     cJSON *rec = cJSON_CreateObject();
@@ -376,13 +387,13 @@ static void extract_part(const struct cb_convert_input *in, struct part *p, cons
         cJSON_AddStringToObject(rec, "title", title);
       else if (src.block_name[0])
         cJSON_AddStringToObject(rec, "title", src.block_name);
-      if (describe(&src, m, rec, rerr, sizeof rerr)) {
-        cJSON_AddStringToObject(rec, "error", rerr);
+      if (describe(&src, m, rec, &rerr)) {
+        record_error(rec, rerr.msg);
         p->failed++;
       }
       ob_mol_free(m);
     } else {
-      cJSON_AddStringToObject(rec, "error", rerr[0] ? rerr : "this record could not be read");
+      record_error(rec, rerr.msg[0] ? rerr.msg : "this record could not be read");
       p->failed++;
     }
     char *line = cJSON_PrintUnformatted(rec);
@@ -457,13 +468,13 @@ static int n_chunks_ok(int n)
 
 /* Reads the chunks in nproc child processes; the parent appends each finished chunk's
  * records to outpath in file order as soon as those before it are in (the server stores
- * them while the rest is read) and reports progress. 0, or -1 with err. */
+ * them while the rest is read) and reports progress. 0, or -1 with eb. */
 static int extract_parallel(const struct cb_convert_input *in, struct chunks *c, int nproc, const char *outpath,
-                            cb_progress_fn progress, void *pctx, char *err, size_t errcap)
+                            cb_progress_fn progress, void *pctx, struct cb_errbuf *eb)
 {
   FILE *out = fopen(outpath, "wb");
   if (!out) {
-    snprintf(err, errcap, "cannot write the records");
+    cb_errf(eb, "cannot write the records");
     return -1;
   }
   pid_t pids[8] = {0};
@@ -472,7 +483,7 @@ static int extract_parallel(const struct cb_convert_input *in, struct chunks *c,
     fflush(NULL);
     pids[i] = fork();
     if (pids[i] < 0) {
-      snprintf(err, errcap, "cannot start a process to read part of the file");
+      cb_errf(eb, "cannot start a process to read part of the file");
       break;
     }
     if (pids[i] == 0) {
@@ -500,32 +511,32 @@ static int extract_parallel(const struct cb_convert_input *in, struct chunks *c,
       int st;
       if (pids[i] > 0 && waitpid(pids[i], &st, WNOHANG) == pids[i]) {
         pids[i] = 0;
-        if ((WIFSIGNALED(st) || WEXITSTATUS(st)) && !err[0])
-          snprintf(err, errcap, "a process reading part of the file %s %d (%s)", WIFSIGNALED(st) ? "died of signal" : "exited with",
-                   WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st), WIFSIGNALED(st) ? strsignal(WTERMSIG(st)) : "error");
+        if ((WIFSIGNALED(st) || WEXITSTATUS(st)) && !eb->msg[0])
+          cb_errf(eb, "a process reading part of the file %s %d (%s)", WIFSIGNALED(st) ? "died of signal" : "exited with",
+                  WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st), WIFSIGNALED(st) ? strsignal(WTERMSIG(st)) : "error");
       }
       running += pids[i] > 0;
     }
     long long done = 0;
     for (int k = 0; k < c->n; k++)
       done += c->part[k].done;
-    while (merged < c->n && c->part[merged].finished && !bad && !err[0]) {
+    while (merged < c->n && c->part[merged].finished && !bad && !eb->msg[0]) {
       atomic_thread_fence(memory_order_acquire);
       char path[4300];
       chunk_path(in, merged, path, sizeof path);
       bad = c->part[merged].err[0] ? 0 : append_file(out, path) || fflush(out);
       if (c->part[merged].err[0])
-        snprintf(err, errcap, "%s", c->part[merged].err);
+        cb_errf(eb, "%s", c->part[merged].err);
       merged++;
     }
     if (in->size)
       progress(pctx, (double)done / (double)in->size);
-    if (bad || err[0]) {
+    if (bad || eb->msg[0]) {
       for (int i = 0; i < nproc; i++)
         if (pids[i] > 0)
           kill(pids[i], SIGKILL);
     }
-    if (!running && (merged == c->n || bad || err[0] || !c->part[merged].finished))
+    if (!running && (merged == c->n || bad || eb->msg[0] || !c->part[merged].finished))
       break;
     usleep(20000);
   }
@@ -539,9 +550,9 @@ static int extract_parallel(const struct cb_convert_input *in, struct chunks *c,
   }
   if (fclose(out))
     bad = 1;
-  if (!err[0] && (bad || merged < c->n))
-    snprintf(err, errcap, bad ? "cannot write the records" : "a process reading part of the file stopped early");
-  return err[0] ? -1 : 0;
+  if (!eb->msg[0] && (bad || merged < c->n))
+    cb_errf(eb, bad ? "cannot write the records" : "a process reading part of the file stopped early");
+  return eb->msg[0] ? -1 : 0;
 }
 
 /* The one record of a one-record file, read back (its identifiers go on the file itself,
@@ -561,11 +572,11 @@ static cJSON *first_record(const char *path)
 }
 
 static cb_err extract(const struct cb_convert_input *in, cJSON *result, cb_progress_fn progress, void *pctx,
-                      char *err, size_t errcap)
+                      struct cb_errbuf *eb)
 {
   const char *format;
   struct mol_source probe;
-  if (open_structure(in, &probe, &format, 0, 0, err, errcap))
+  if (open_structure(in, &probe, &format, 0, 0, eb))
     return CB_EINVAL;
   source_close(&probe);
   char outpath[4200];
@@ -574,7 +585,7 @@ static cb_err extract(const struct cb_convert_input *in, cJSON *result, cb_progr
   size_t mapsize = nproc > 1 ? sizeof(struct chunks) : sizeof(struct part);
   void *shared = mmap(NULL, mapsize, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
   if (shared == MAP_FAILED) {
-    snprintf(err, errcap, "out of memory");
+    cb_errf(eb, "out of memory");
     return CB_ENOMEM;
   }
   struct part *parts;
@@ -604,24 +615,24 @@ static cb_err extract(const struct cb_convert_input *in, cJSON *result, cb_progr
     if (f)
       fclose(f);
     n = c->n;
-    extract_parallel(in, c, nproc, outpath, progress, pctx, err, errcap);
+    extract_parallel(in, c, nproc, outpath, progress, pctx, eb);
   }
   long long count = 0, failed = 0;
-  for (int i = 0; i < n && !err[0]; i++) {
+  for (int i = 0; i < n && !eb->msg[0]; i++) {
     count += parts[i].count;
     failed += parts[i].failed;
     if (parts[i].err[0])
-      snprintf(err, errcap, "%s", parts[i].err);
+      cb_errf(eb, "%s", parts[i].err);
   }
   munmap(shared, mapsize);
-  if (err[0])
+  if (eb->msg[0])
     return CB_EINVAL;
   if (count == 0) {
-    snprintf(err, errcap, "the file holds no %s", !strcmp(kind_of(format), "structure") ? "molecule" : "record");
+    cb_errf(eb, "the file holds no %s", !strcmp(kind_of(format), "structure") ? "molecule" : "record");
     return CB_EINVAL;
   }
   if (failed == count) {
-    snprintf(err, errcap, "no record of this %s file could be read", format);
+    cb_errf(eb, "no record of this %s file could be read", format);
     return CB_EINVAL;
   }
   cJSON_AddStringToObject(result, "kind", kind_of(format));
@@ -663,11 +674,11 @@ static void csv_field(FILE *out, const char *v)
 
 /* The next molecule of r, passing over records that cannot be read (what a conversion
  * leaves out); NULL at the end. */
-static ob_mol *next_readable(struct mol_source *r, char *rerr, size_t cap)
+static ob_mol *next_readable(struct mol_source *r, struct cb_errbuf *rerr)
 {
   ob_mol *m = NULL;
   int rc;
-  while ((rc = source_next(r, &m, rerr, cap)) < 0)
+  while ((rc = source_next(r, &m, rerr)) < 0)
     ;
   return rc ? m : NULL;
 }
@@ -695,13 +706,13 @@ static cb_err write_csv(struct mol_source *r, FILE *out, const struct cb_convert
   }
   fputs("\r\n", out);
   ob_mol *m;
-  char rerr[256];
-  while ((m = next_readable(r, rerr, sizeof rerr))) {
+  struct cb_errbuf rerr;
+  while ((m = next_readable(r, &rerr))) {
     cJSON *rec = cJSON_CreateObject();
     const char *title = r->title[0] ? r->title : ob_mol_title(m);
     if ((!title || !*title) && r->block_name[0])
       title = r->block_name;
-    int bad = describe(r, m, rec, rerr, sizeof rerr);
+    int bad = describe(r, m, rec, &rerr);
     if (!bad) {
       csv_field(out, title ? title : "");
       fputc(',', out);
@@ -740,26 +751,26 @@ static cb_err write_csv(struct mol_source *r, FILE *out, const struct cb_convert
 
 /* Every record converted in turn; line formats (smi, can, inchi, inchikey) one per line. */
 static cb_err convert(const struct cb_convert_input *in, const char *to, const char *outpath, cJSON *result,
-                      cb_progress_fn progress, void *pctx, char *err, size_t errcap)
+                      cb_progress_fn progress, void *pctx, struct cb_errbuf *eb)
 {
   const char *format;
   struct mol_source src, *r = &src;
-  if (open_structure(in, r, &format, 0, 0, err, errcap))
+  if (open_structure(in, r, &format, 0, 0, eb))
     return CB_EINVAL;
   FILE *out = fopen(outpath, "wb");
   if (!out) {
     source_close(r);
-    snprintf(err, errcap, "cannot write the output");
+    cb_errf(eb, "cannot write the output");
     return CB_EIO;
   }
   long long n = 0;
   if (!strcmp(to, "csv"))
     write_csv(r, out, in, progress, pctx, &n);
   ob_mol *m;
-  char rerr[256];
+  struct cb_errbuf rerr;
   /* line and record formats, one molecule at a time */
-  while (strcmp(to, "csv") != 0 && (m = next_readable(r, rerr, sizeof rerr))) {
-    char *s = !strcmp(to, "rsmi") ? reaction_smiles(m) : ob_mol_write(m, to, rerr, sizeof rerr);
+  while (strcmp(to, "csv") != 0 && (m = next_readable(r, &rerr))) {
+    char *s = !strcmp(to, "rsmi") ? reaction_smiles(m) : ob_mol_write(m, to, &rerr);
     ob_mol_free(m);
     if (s) {
       fputs(s, out);
@@ -773,7 +784,7 @@ static cb_err convert(const struct cb_convert_input *in, const char *to, const c
   }
   source_close(r);
   if (fclose(out) || !n) {
-    snprintf(err, errcap, "no molecule could be converted to %s", to);
+    cb_errf(eb, "no molecule could be converted to %s", to);
     return CB_EINVAL;
   }
   cJSON_AddStringToObject(result, "media_type", !strcmp(to, "sdf")   ? "chemical/x-mdl-sdfile"
@@ -793,12 +804,12 @@ const struct converter conv_structure = {&desc, &ops};
 
 /* A reaction drawn left to right: each reactant and product as its own drawing, "+"
  * between those of a side, an arrow between the sides (agents named above it).
- * Returns the SVG (malloc'd) or NULL with err. */
-static char *reaction_svg(const char *rsmi, char *err, size_t errcap)
+ * Returns the SVG (malloc'd) or NULL with eb. */
+static char *reaction_svg(const char *rsmi, struct cb_errbuf *eb)
 {
   const char *gt1 = strchr(rsmi, '>'), *gt2 = gt1 ? strchr(gt1 + 1, '>') : NULL;
   if (!gt2) {
-    snprintf(err, errcap, "not a reaction SMILES");
+    cb_errf(eb, "not a reaction SMILES");
     return NULL;
   }
   const char *side[2][2] = {{rsmi, gt1}, {gt2 + 1, gt2 + 1 + strlen(gt2 + 1)}};
@@ -819,7 +830,7 @@ static char *reaction_svg(const char *rsmi, char *err, size_t errcap)
       const char *e = dot ? dot : side[s][1];
       if (e > p) {
         char *one = strndup(p, (size_t)(e - p));
-        char *svg = one ? ob_smiles_svg(one, err, errcap) : NULL;
+        char *svg = one ? ob_smiles_svg(one, eb) : NULL;
         free(one);
         if (!svg) {
           cb_buf_free(&body);
@@ -842,7 +853,7 @@ static char *reaction_svg(const char *rsmi, char *err, size_t errcap)
   }
   if (!panels) {
     cb_buf_free(&body);
-    snprintf(err, errcap, "the reaction has nothing to draw");
+    cb_errf(eb, "the reaction has nothing to draw");
     return NULL;
   }
   struct cb_buf out = {0};
@@ -852,15 +863,15 @@ static char *reaction_svg(const char *rsmi, char *err, size_t errcap)
                 x, PANEL, x, PANEL, x, PANEL, body.data ? body.data : "");
   cb_buf_free(&body);
   if (!out.data)
-    snprintf(err, errcap, "out of memory");
+    cb_errf(eb, "out of memory");
   return out.data;
 }
 
-cb_err chem_depict(const char *smiles, const char *outpath, char *err, size_t errcap)
+cb_err chem_depict(const char *smiles, const char *outpath, struct cb_errbuf *eb)
 {
-  if (ensure_ob(err, errcap))
+  if (ensure_ob(eb))
     return CB_EINVAL;
-  char *svg = strchr(smiles, '>') ? reaction_svg(smiles, err, errcap) : ob_smiles_svg(smiles, err, errcap);
+  char *svg = strchr(smiles, '>') ? reaction_svg(smiles, eb) : ob_smiles_svg(smiles, eb);
   if (!svg)
     return CB_EINVAL;
   FILE *f = fopen(outpath, "wb");
@@ -869,35 +880,35 @@ cb_err chem_depict(const char *smiles, const char *outpath, char *err, size_t er
     bad = 1;
   free(svg);
   if (bad) {
-    snprintf(err, errcap, "cannot write the depiction");
+    cb_errf(eb, "cannot write the depiction");
     return CB_EIO;
   }
   return CB_OK;
 }
 
-cb_err chem_query(const char *smiles, const char *smarts, cJSON *result, char *err, size_t errcap)
+cb_err chem_query(const char *smiles, const char *smarts, cJSON *result, struct cb_errbuf *eb)
 {
-  if (ensure_ob(err, errcap))
+  if (ensure_ob(eb))
     return CB_EINVAL;
   if (smarts) {
     if (!ob_smarts_valid(smarts)) {
-      snprintf(err, errcap, "the SMARTS pattern is not valid");
+      cb_errf(eb, "the SMARTS pattern is not valid");
       return CB_EINVAL;
     }
     /* for screening: the pattern read as SMILES when it is one (else no screen) */
   }
   const char *text = smiles ? smiles : smarts;
-  ob_mol *m = ob_mol_from_string(text, "smi", err, errcap);
+  ob_mol *m = ob_mol_from_string(text, "smi", eb);
   if (!m) {
     if (smarts) { /* a SMARTS that is not also SMILES: no fingerprint screen */
-      err[0] = '\0';
+      eb->msg[0] = '\0';
       return CB_OK;
     }
     return CB_EINVAL;
   }
-  char e2[256];
-  char *can = ob_mol_write(m, "can", e2, sizeof e2);
-  char *key = ob_mol_write(m, "inchikey", e2, sizeof e2);
+  struct cb_errbuf e2;
+  char *can = ob_mol_write(m, "can", &e2);
+  char *key = ob_mol_write(m, "inchikey", &e2);
   unsigned char fp[OB_FP_BYTES];
   if (can)
     cJSON_AddStringToObject(result, "smiles", can);
@@ -914,12 +925,12 @@ cb_err chem_query(const char *smiles, const char *smarts, cJSON *result, char *e
   return CB_OK;
 }
 
-cb_err chem_match(const char *pattern, const cJSON *smiles_list, cJSON *result, char *err, size_t errcap)
+cb_err chem_match(const char *pattern, const cJSON *smiles_list, cJSON *result, struct cb_errbuf *eb)
 {
-  if (ensure_ob(err, errcap))
+  if (ensure_ob(eb))
     return CB_EINVAL;
   if (!ob_smarts_valid(pattern)) {
-    snprintf(err, errcap, "the SMARTS pattern is not valid");
+    cb_errf(eb, "the SMARTS pattern is not valid");
     return CB_EINVAL;
   }
   cJSON *hits = cJSON_AddArrayToObject(result, "matches");
@@ -928,8 +939,8 @@ cb_err chem_match(const char *pattern, const cJSON *smiles_list, cJSON *result, 
   cJSON_ArrayForEach(it, smiles_list)
   {
     if (cJSON_IsString(it)) {
-      char e2[128];
-      ob_mol *m = ob_mol_from_string(it->valuestring, "smi", e2, sizeof e2);
+      struct cb_errbuf e2;
+      ob_mol *m = ob_mol_from_string(it->valuestring, "smi", &e2);
       if (m && ob_mol_matches(m, pattern) == 1)
         cJSON_AddItemToArray(hits, cJSON_CreateNumber(i));
       ob_mol_free(m);

@@ -31,22 +31,21 @@ struct ob_mol {
   OBMol mol;
 };
 
-static void set_err(char *err, size_t cap, const std::string &msg)
+static void set_err(struct cb_errbuf *eb, const std::string &msg)
 {
-  if (err && cap)
-    std::snprintf(err, cap, "%s", msg.c_str());
+  cb_errf(eb, "%s", msg.c_str());
 }
 
-/* In a catch-all handler: err says what was thrown, an exception's own message, or
+/* In a catch-all handler: eb says what was thrown, an exception's own message, or
  * `otherwise` for anything else. */
-static void set_caught(char *err, size_t cap, const char *otherwise)
+static void set_caught(struct cb_errbuf *eb, const char *otherwise)
 {
   try {
     throw;
   } catch (const std::exception &e) {
-    set_err(err, cap, e.what());
+    set_err(eb, e.what());
   } catch (...) {
-    set_err(err, cap, otherwise);
+    set_err(eb, otherwise);
   }
 }
 
@@ -83,29 +82,29 @@ extern "C" int ob_can_write(const char *format)
   return format_can(format, NOTWRITABLE);
 }
 
-extern "C" ob_reader *ob_open(const char *path, const char *format, char *err, size_t cap)
+extern "C" ob_reader *ob_open(const char *path, const char *format, struct cb_errbuf *eb)
 {
-  return ob_open_at(path, format, 0, err, cap);
+  return ob_open_at(path, format, 0, eb);
 }
 
-extern "C" ob_reader *ob_open_at(const char *path, const char *format, long long start, char *err, size_t cap)
+extern "C" ob_reader *ob_open_at(const char *path, const char *format, long long start, struct cb_errbuf *eb)
 {
   ob_reader *r = nullptr;
   try {
     r = new ob_reader;
     r->in.open(path, std::ios::in | std::ios::binary);
     if (!r->in) {
-      set_err(err, cap, "cannot open the file");
+      set_err(eb, "cannot open the file");
       delete r;
       return nullptr;
     }
     if (!r->conv.SetInFormat(format)) {
-      set_err(err, cap, std::string("Open Babel cannot read format ") + format);
+      set_err(eb, std::string("Open Babel cannot read format ") + format);
       delete r;
       return nullptr;
     }
     if (start > 0 && !r->in.seekg(start)) {
-      set_err(err, cap, "cannot seek in the file");
+      set_err(eb, "cannot seek in the file");
       delete r;
       return nullptr;
     }
@@ -113,7 +112,7 @@ extern "C" ob_reader *ob_open_at(const char *path, const char *format, long long
     r->rsmi = !std::strcmp(format, "rsmi");
     return r;
   } catch (...) {
-    set_caught(err, cap, "Open Babel failed to open the file");
+    set_caught(eb, "Open Babel failed to open the file");
   }
   delete r;
   return nullptr;
@@ -124,8 +123,8 @@ extern "C" ob_reader *ob_open_at(const char *path, const char *format, long long
  * 3.1.1's own rsmi reader casts what it reads into to an OBReaction and dereferences the
  * null pointer it gets for the OBMol every other format reads into (found by the
  * convert_chem fuzz target): a segfault on every reaction SMILES file. 1 read, 0 at the
- * end, -1 a line that is not a reaction (err says why). */
-static int read_rsmi(ob_reader *r, OBMol &mol, char *err, size_t cap)
+ * end, -1 a line that is not a reaction (eb says why). */
+static int read_rsmi(ob_reader *r, OBMol &mol, struct cb_errbuf *eb)
 {
   std::string ln;
   do {
@@ -139,12 +138,12 @@ static int read_rsmi(ob_reader *r, OBMol &mol, char *err, size_t cap)
   Trim(title);
   size_t g1 = rs.find('>'), g2 = g1 == std::string::npos ? g1 : rs.find('>', g1 + 1);
   if (g2 == std::string::npos || rs.find('>', g2 + 1) != std::string::npos) {
-    set_err(err, cap, "not a reaction SMILES (REACTANTS>AGENTS>PRODUCTS)");
+    set_err(eb, "not a reaction SMILES (REACTANTS>AGENTS>PRODUCTS)");
     return -1;
   }
   OBConversion smi;
   if (!smi.SetInFormat("smi")) {
-    set_err(err, cap, "Open Babel cannot read SMILES");
+    set_err(eb, "Open Babel cannot read SMILES");
     return -1;
   }
   static const char *const names[] = {"reactants", "agents", "products"};
@@ -160,7 +159,7 @@ static int read_rsmi(ob_reader *r, OBMol &mol, char *err, size_t cap)
     if (part.empty())
       continue;
     if (!smi.ReadString(&whole, part)) {
-      set_err(err, cap, std::string("the ") + names[i] + " are not SMILES");
+      set_err(eb, std::string("the ") + names[i] + " are not SMILES");
       return -1;
     }
     for (OBMol &c : whole.Separate())
@@ -170,7 +169,7 @@ static int read_rsmi(ob_reader *r, OBMol &mol, char *err, size_t cap)
   return 1;
 }
 
-extern "C" int ob_next(ob_reader *r, ob_mol **out, char *err, size_t cap)
+extern "C" int ob_next(ob_reader *r, ob_mol **out, struct cb_errbuf *eb)
 {
   *out = nullptr;
   ob_mol *m = nullptr;
@@ -179,7 +178,7 @@ extern "C" int ob_next(ob_reader *r, ob_mol **out, char *err, size_t cap)
       return 0;
     m = new ob_mol;
     if (r->rsmi) {
-      int rc = read_rsmi(r, m->mol, err, cap);
+      int rc = read_rsmi(r, m->mol, eb);
       if (rc == 1)
         *out = m;
       else
@@ -198,10 +197,10 @@ extern "C" int ob_next(ob_reader *r, ob_mol **out, char *err, size_t cap)
      * whether input was consumed. */
     if (r->in.eof() || r->in.tellg() == before || r->in.tellg() < 0)
       return 0;
-    set_err(err, cap, "this record could not be parsed");
+    set_err(eb, "this record could not be parsed");
     return -1;
   } catch (...) {
-    set_caught(err, cap, "Open Babel failed on this record");
+    set_caught(eb, "Open Babel failed on this record");
   }
   delete m;
   return -1;
@@ -251,12 +250,12 @@ extern "C" int ob_mol_atoms(ob_mol *m)
   }
 }
 
-extern "C" char *ob_mol_write(ob_mol *m, const char *format, char *err, size_t cap)
+extern "C" char *ob_mol_write(ob_mol *m, const char *format, struct cb_errbuf *eb)
 {
   try {
     OBConversion conv;
     if (!conv.SetOutFormat(format)) {
-      set_err(err, cap, std::string("Open Babel cannot write format ") + format);
+      set_err(eb, std::string("Open Babel cannot write format ") + format);
       return nullptr;
     }
     if (!std::strcmp(format, "can") || !std::strcmp(format, "smi"))
@@ -267,12 +266,12 @@ extern "C" char *ob_mol_write(ob_mol *m, const char *format, char *err, size_t c
     while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ' || s.back() == '\t'))
       s.pop_back();
     if (s.empty()) {
-      set_err(err, cap, std::string("no ") + format + " for this molecule");
+      set_err(eb, std::string("no ") + format + " for this molecule");
       return nullptr;
     }
     return strdup(s.c_str());
   } catch (...) {
-    set_caught(err, cap, "Open Babel failed to write the molecule");
+    set_caught(eb, "Open Babel failed to write the molecule");
   }
   return nullptr;
 }
@@ -320,17 +319,17 @@ extern "C" void ob_mol_fields(ob_mol *m, void (*cb)(void *ctx, const char *name,
   }
 }
 
-extern "C" char *ob_smiles_svg(const char *smiles, char *err, size_t cap)
+extern "C" char *ob_smiles_svg(const char *smiles, struct cb_errbuf *eb)
 {
   try {
     OBConversion conv;
     OBMol mol;
     if (!conv.SetInAndOutFormats("smi", "svg")) {
-      set_err(err, cap, "Open Babel cannot write SVG");
+      set_err(eb, "Open Babel cannot write SVG");
       return nullptr;
     }
     if (!conv.ReadString(&mol, smiles) || mol.NumAtoms() == 0) {
-      set_err(err, cap, "the SMILES could not be read");
+      set_err(eb, "the SMILES could not be read");
       return nullptr;
     }
     mol.SetTitle("");
@@ -338,12 +337,12 @@ extern "C" char *ob_smiles_svg(const char *smiles, char *err, size_t cap)
     conv.AddOption("P", OBConversion::OUTOPTIONS, "300"); /* 300 px */
     std::string svg = conv.WriteString(&mol);
     if (svg.find("<svg") == std::string::npos) {
-      set_err(err, cap, "no depiction for this molecule");
+      set_err(eb, "no depiction for this molecule");
       return nullptr;
     }
     return strdup(svg.c_str());
   } catch (...) {
-    set_caught(err, cap, "Open Babel failed to draw the molecule");
+    set_caught(eb, "Open Babel failed to draw the molecule");
   }
   return nullptr;
 }
@@ -365,24 +364,24 @@ extern "C" int ob_mol_fp2(ob_mol *m, unsigned char out[OB_FP_BYTES])
   }
 }
 
-extern "C" ob_mol *ob_mol_from_string(const char *text, const char *format, char *err, size_t cap)
+extern "C" ob_mol *ob_mol_from_string(const char *text, const char *format, struct cb_errbuf *eb)
 {
   ob_mol *m = nullptr;
   try {
     OBConversion conv;
     if (!conv.SetInFormat(format)) {
-      set_err(err, cap, std::string("Open Babel cannot read format ") + format);
+      set_err(eb, std::string("Open Babel cannot read format ") + format);
       return nullptr;
     }
     m = new ob_mol;
     if (!conv.ReadString(&m->mol, text) || m->mol.NumAtoms() == 0) {
-      set_err(err, cap, "the structure could not be read");
+      set_err(eb, "the structure could not be read");
       delete m;
       return nullptr;
     }
     return m;
   } catch (...) {
-    set_caught(err, cap, "Open Babel failed to read the structure");
+    set_caught(eb, "Open Babel failed to read the structure");
   }
   delete m;
   return nullptr;

@@ -8,6 +8,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+#include "util/err.h"
 
 typedef struct ob_reader ob_reader;
 typedef struct ob_mol ob_mol;
@@ -18,13 +19,13 @@ int ob_init(void);
 int ob_can_read(const char *format);
 int ob_can_write(const char *format);
 
-/* Reads molecules one at a time from path in format. NULL with err on failure. */
-ob_reader *ob_open(const char *path, const char *format, char *err, size_t cap);
+/* Reads molecules one at a time from path in format. NULL with eb on failure. */
+ob_reader *ob_open(const char *path, const char *format, struct cb_errbuf *eb);
 /* The next molecule: 1 with *mol set; 0 at the end; -1 when this record cannot be read
- * (err says why; reading goes on with the next record). */
-int ob_next(ob_reader *r, ob_mol **mol, char *err, size_t cap);
+ * (eb says why; reading goes on with the next record). */
+int ob_next(ob_reader *r, ob_mol **mol, struct cb_errbuf *eb);
 /* The same, starting at byte offset start (a record boundary). */
-ob_reader *ob_open_at(const char *path, const char *format, long long start, char *err, size_t cap);
+ob_reader *ob_open_at(const char *path, const char *format, long long start, struct cb_errbuf *eb);
 /* Bytes of the input consumed so far (for progress). */
 long long ob_offset(ob_reader *r);
 void ob_close(ob_reader *r);
@@ -33,8 +34,8 @@ void ob_mol_free(ob_mol *m);
 const char *ob_mol_title(ob_mol *m);
 int ob_mol_atoms(ob_mol *m);
 /* The molecule in an output format ("can", "inchi", "inchikey", "mol", "sdf", ...), as a
- * malloc'd string without the trailing newline; NULL with err on failure. */
-char *ob_mol_write(ob_mol *m, const char *format, char *err, size_t cap);
+ * malloc'd string without the trailing newline; NULL with eb on failure. */
+char *ob_mol_write(ob_mol *m, const char *format, struct cb_errbuf *eb);
 
 struct ob_descriptors {
   char formula[256];
@@ -68,16 +69,16 @@ int ob_reaction_components(ob_mol *m, void (*cb)(void *ctx, enum ob_role role, o
 #define OB_FP_BYTES 128 /* FP2, folded to 1024 bits */
 /* The molecule's FP2 path fingerprint (1024 bits, little-endian 32-bit words). 0 on success. */
 int ob_mol_fp2(ob_mol *m, unsigned char out[OB_FP_BYTES]);
-/* Reads one molecule from a string in format ("smi"); NULL with err on failure. */
-ob_mol *ob_mol_from_string(const char *text, const char *format, char *err, size_t cap);
+/* Reads one molecule from a string in format ("smi"); NULL with eb on failure. */
+ob_mol *ob_mol_from_string(const char *text, const char *format, struct cb_errbuf *eb);
 /* Does the molecule contain the SMARTS pattern? 1 yes, 0 no, -1 when the SMARTS is invalid. */
 int ob_mol_matches(ob_mol *m, const char *smarts);
 /* Is the SMARTS pattern valid? */
 int ob_smarts_valid(const char *smarts);
 
 /* An SVG depiction of a molecule given as SMILES (2D coordinates are laid out), as a
- * malloc'd string; NULL with err on failure. */
-char *ob_smiles_svg(const char *smiles, char *err, size_t cap);
+ * malloc'd string; NULL with eb on failure. */
+char *ob_smiles_svg(const char *smiles, struct cb_errbuf *eb);
 
 #ifdef __cplusplus
 }

@@ -239,19 +239,19 @@ static void rxn_name(const char *text, char *out, size_t cap)
 }
 
 int source_open(struct mol_source *s, const char *path, const char *format, long long start, long long end,
-                char *err, size_t cap)
+                struct cb_errbuf *eb)
 {
   memset(s, 0, sizeof *s);
   s->format = format;
   s->end = end;
   if (!source_is_blocks(format)) {
-    s->ob = ob_open_at(path, format, start, err, cap);
+    s->ob = ob_open_at(path, format, start, eb);
     return s->ob ? 0 : -1;
   }
   struct blocks *b = calloc(1, sizeof *b);
   if (!b || !(b->f = fopen(path, "rb"))) {
     free(b);
-    snprintf(err, cap, "cannot open the file");
+    cb_errf(eb, "cannot open the file");
     return -1;
   }
   b->rdf = !strcmp(format, "rdf") ? 1 : !strcmp(format, "rxn") ? 2 : 0;
@@ -259,7 +259,7 @@ int source_open(struct mol_source *s, const char *path, const char *format, long
   return 0;
 }
 
-int source_next(struct mol_source *s, ob_mol **mol, char *err, size_t cap)
+int source_next(struct mol_source *s, ob_mol **mol, struct cb_errbuf *eb)
 {
   *mol = NULL;
   s->block_name[0] = '\0';
@@ -267,28 +267,29 @@ int source_next(struct mol_source *s, ob_mol **mol, char *err, size_t cap)
   if (s->ob) {
     if (s->end > 0 && ob_offset(s->ob) >= s->end)
       return 0;
-    return ob_next(s->ob, mol, err, cap);
+    return ob_next(s->ob, mol, eb);
   }
   struct blocks *b = s->blocks;
   int rc = b->rdf == 2 ? next_rxn(b) : b->rdf ? next_rdf(b) : next_cif(b);
   if (rc < 0) {
-    snprintf(err, cap, "out of memory reading the file");
+    cb_errf(eb, "out of memory reading the file");
     return 0;
   }
   if (rc == 0)
     return 0;
   snprintf(s->block_name, sizeof s->block_name, "%s", b->name);
   if (b->too_big) {
-    snprintf(err, cap, "this record is larger than %lld MiB", MAX_BLOCK >> 20);
+    cb_errf(eb, "this record is larger than %lld MiB", MAX_BLOCK >> 20);
     return -1;
   }
   if (!strcmp(b->format, "rxn"))
     rxn_name(b->text ? b->text : "", s->title, sizeof s->title);
-  char e2[256] = "";
-  ob_mol *m = ob_mol_from_string(b->text ? b->text : "", b->format, e2, sizeof e2);
+  struct cb_errbuf e2 = {""};
+  ob_mol *m = ob_mol_from_string(b->text ? b->text : "", b->format, &e2);
   if (!m) {
-    snprintf(err, cap, "this %s could not be read%s%s",
-             !strcmp(b->format, "rxn") ? "reaction" : b->rdf ? "molecule" : "data block", e2[0] ? ": " : "", e2);
+      /* e2 is cut to 255 bytes, as when it was a 256-byte buffer */
+    cb_errf(eb, "this %s could not be read%s%.255s",
+            !strcmp(b->format, "rxn") ? "reaction" : b->rdf ? "molecule" : "data block", e2.msg[0] ? ": " : "", e2.msg);
     return -1;
   }
   for (int i = 0; i < b->nfields; i++)

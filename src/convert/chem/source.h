@@ -27,12 +27,12 @@ struct mol_source {
 /* Is format one this file splits into blocks itself? */
 int source_is_blocks(const char *format);
 /* Opens path (in format) for reading records from byte offset start up to end (0: the
- * end); start must be a record boundary. 0, or -1 with err. */
+ * end); start must be a record boundary. 0, or -1 with eb. */
 int source_open(struct mol_source *s, const char *path, const char *format, long long start, long long end,
-                char *err, size_t cap);
-/* The next record: 1 with *mol set; 0 at the end; -1 when this record cannot be read (err
+                struct cb_errbuf *eb);
+/* The next record: 1 with *mol set; 0 at the end; -1 when this record cannot be read (eb
  * says why; the next call goes on with the next record). */
-int source_next(struct mol_source *s, ob_mol **mol, char *err, size_t cap);
+int source_next(struct mol_source *s, ob_mol **mol, struct cb_errbuf *eb);
 /* Bytes consumed so far. */
 long long source_offset(struct mol_source *s);
 void source_close(struct mol_source *s);

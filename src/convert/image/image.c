@@ -43,43 +43,42 @@ static int sniff(const unsigned char *head, size_t len, const struct cb_convert_
   return suffix_is(in->name, suffixes) ? 5 : 0;
 }
 
-cb_err img_check_size(uint64_t w, uint64_t h, char *err, size_t errcap)
+cb_err img_check_size(uint64_t w, uint64_t h, struct cb_errbuf *eb)
 {
   if (w > IMG_MAX_SIDE || h > IMG_MAX_SIDE || w * h > IMG_MAX_PIXELS) {
-    snprintf(err, errcap, "the image is %llu x %llu px: too large (at most %u px per side and %llu megapixels are read)",
-             (unsigned long long)w, (unsigned long long)h, IMG_MAX_SIDE, (unsigned long long)(IMG_MAX_PIXELS / 1000000));
+    cb_errf(eb, "the image is %llu x %llu px: too large (at most %u px per side and %llu megapixels are read)",
+            (unsigned long long)w, (unsigned long long)h, IMG_MAX_SIDE, (unsigned long long)(IMG_MAX_PIXELS / 1000000));
     return CB_ETOOBIG;
   }
   return CB_OK;
 }
 
-static cb_err detect_file(const char *path, enum img_format *fmt, char *err, size_t errcap)
+static cb_err detect_file(const char *path, enum img_format *fmt, struct cb_errbuf *eb)
 {
   unsigned char head[16];
   FILE *f = fopen(path, "rb");
   if (!f) {
-    snprintf(err, errcap, "cannot open the file");
+    cb_errf(eb, "cannot open the file");
     return CB_EIO;
   }
   size_t n = fread(head, 1, sizeof head, f);
   fclose(f);
   *fmt = img_detect(head, n);
   if (*fmt == IMG_NONE) {
-    snprintf(err, errcap, "named like an image, but the content is not PNG, JPEG or TIFF");
+    cb_errf(eb, "named like an image, but the content is not PNG, JPEG or TIFF");
     return CB_EINVAL;
   }
   return CB_OK;
 }
 
-static cb_err open_src(enum img_format fmt, const char *path, uint32_t min_side, struct img_src *s, char *err,
-                       size_t errcap)
+static cb_err open_src(enum img_format fmt, const char *path, uint32_t min_side, struct img_src *s, struct cb_errbuf *eb)
 {
   memset(s, 0, sizeof *s);
   switch (fmt) {
-  case IMG_PNG: return png_open_src(path, s, err, errcap);
-  case IMG_JPEG: return jpeg_open_src(path, min_side, s, err, errcap);
-  case IMG_TIFF: return tiff_open_src(path, s, err, errcap);
-  default: snprintf(err, errcap, "not an image"); return CB_EINVAL;
+  case IMG_PNG: return png_open_src(path, s, eb);
+  case IMG_JPEG: return jpeg_open_src(path, min_side, s, eb);
+  case IMG_TIFF: return tiff_open_src(path, s, eb);
+  default: cb_errf(eb, "not an image"); return CB_EINVAL;
   }
 }
 
@@ -162,24 +161,23 @@ static void pngw_free(struct pngw *pw)
   pw->png = NULL, pw->info = NULL, pw->f = NULL;
 }
 
-static cb_err pngw_open(struct pngw *pw, const char *path, uint32_t w, uint32_t h, int nc, int level, char *err,
-                        size_t errcap)
+static cb_err pngw_open(struct pngw *pw, const char *path, uint32_t w, uint32_t h, int nc, int level, struct cb_errbuf *eb)
 {
   memset(pw, 0, sizeof *pw);
   pw->f = fopen(path, "wb");
   if (!pw->f) {
-    snprintf(err, errcap, "cannot write the PNG");
+    cb_errf(eb, "cannot write the PNG");
     return CB_EIO;
   }
   pw->png = png_create_write_struct(PNG_LIBPNG_VER_STRING, pw, pngw_error, pngw_warning);
   pw->info = pw->png ? png_create_info_struct(pw->png) : NULL;
   if (!pw->info) {
     pngw_free(pw);
-    snprintf(err, errcap, "out of memory");
+    cb_errf(eb, "out of memory");
     return CB_ENOMEM;
   }
   if (setjmp(png_jmpbuf(pw->png))) {
-    snprintf(err, errcap, "cannot write the PNG: %s", pw->msg);
+    cb_errf(eb, "cannot write the PNG: %s", pw->msg);
     pngw_free(pw);
     return CB_EIO;
   }
@@ -191,20 +189,20 @@ static cb_err pngw_open(struct pngw *pw, const char *path, uint32_t w, uint32_t 
   return CB_OK;
 }
 
-static cb_err pngw_row(struct pngw *pw, unsigned char *row, char *err, size_t errcap)
+static cb_err pngw_row(struct pngw *pw, unsigned char *row, struct cb_errbuf *eb)
 {
   if (setjmp(png_jmpbuf(pw->png))) {
-    snprintf(err, errcap, "cannot write the PNG: %s", pw->msg);
+    cb_errf(eb, "cannot write the PNG: %s", pw->msg);
     return CB_EIO;
   }
   png_write_row(pw->png, row);
   return CB_OK;
 }
 
-static cb_err pngw_finish(struct pngw *pw, char *err, size_t errcap)
+static cb_err pngw_finish(struct pngw *pw, struct cb_errbuf *eb)
 {
   if (setjmp(png_jmpbuf(pw->png))) {
-    snprintf(err, errcap, "cannot write the PNG: %s", pw->msg);
+    cb_errf(eb, "cannot write the PNG: %s", pw->msg);
     return CB_EIO;
   }
   png_write_end(pw->png, NULL);
@@ -212,7 +210,7 @@ static cb_err pngw_finish(struct pngw *pw, char *err, size_t errcap)
   bad |= fclose(pw->f);
   pw->f = NULL;
   if (bad) {
-    snprintf(err, errcap, "cannot write the PNG");
+    cb_errf(eb, "cannot write the PNG");
     return CB_EIO;
   }
   return CB_OK;
@@ -221,10 +219,10 @@ static cb_err pngw_finish(struct pngw *pw, char *err, size_t errcap)
 /* ---- the thumbnail ---- */
 
 static cb_err thumbnail(enum img_format fmt, const struct cb_convert_input *in, const char *outpath,
-                        cb_progress_fn progress, void *pctx, char *warning, size_t wcap, char *err, size_t errcap)
+                        cb_progress_fn progress, void *pctx, char *warning, size_t wcap, struct cb_errbuf *eb)
 {
   struct img_src s;
-  cb_err e = open_src(fmt, in->path, IMG_THUMB, &s, err, errcap);
+  cb_err e = open_src(fmt, in->path, IMG_THUMB, &s, eb);
   if (e)
     return e;
   uint32_t w = s.w, h = s.h, longer = w > h ? w : h, tw = w, th = h;
@@ -241,14 +239,14 @@ static cb_err thumbnail(enum img_format fmt, const struct cb_convert_input *in, 
   unsigned char *out = malloc((size_t)tw * nc);
   struct pngw pw = {0};
   if (!acc || !cnt || !xmap || !row || !val || !out) {
-    snprintf(err, errcap, "out of memory");
+    cb_errf(eb, "out of memory");
     e = CB_ENOMEM;
     goto out;
   }
   for (uint32_t x = 0; x < w; x++)
     xmap[x] = (uint32_t)((uint64_t)x * tw / w);
   for (uint32_t y = 0; y < h; y++) {
-    if ((e = s.next_row(&s, row, err, errcap)))
+    if ((e = s.next_row(&s, row, eb)))
       goto out;
     size_t base = (size_t)((uint64_t)y * th / h) * tw;
     for (uint32_t x = 0; x < w; x++) {
@@ -278,15 +276,15 @@ static cb_err thumbnail(enum img_format fmt, const struct cb_convert_input *in, 
         tmp[nfinite++] = val[i];
     percentiles(tmp, nfinite, &m);
   }
-  if ((e = pngw_open(&pw, outpath, tw, th, s.nc, 6, err, errcap)))
+  if ((e = pngw_open(&pw, outpath, tw, th, s.nc, 6, eb)))
     goto out;
   for (uint32_t y = 0; y < th; y++) {
     for (size_t i = 0; i < (size_t)tw * nc; i++)
       out[i] = to8(val[(size_t)y * tw * nc + i], &m);
-    if ((e = pngw_row(&pw, out, err, errcap)))
+    if ((e = pngw_row(&pw, out, eb)))
       goto out;
   }
-  e = pngw_finish(&pw, err, errcap);
+  e = pngw_finish(&pw, eb);
   if (s.warning[0])
     snprintf(warning, wcap, "%s", s.warning);
 out:
@@ -297,21 +295,21 @@ out:
 }
 
 static cb_err extract(const struct cb_convert_input *in, cJSON *result, cb_progress_fn progress, void *pctx,
-                      char *err, size_t errcap)
+                      struct cb_errbuf *eb)
 {
   enum img_format fmt;
-  cb_err e = detect_file(in->path, &fmt, err, errcap);
+  cb_err e = detect_file(in->path, &fmt, eb);
   if (e)
     return e;
-  e = fmt == IMG_PNG ? png_props(in->path, result, err, errcap)
-      : fmt == IMG_JPEG ? jpeg_props(in->path, result, err, errcap)
-                        : tiff_props(in->path, result, err, errcap);
+  e = fmt == IMG_PNG ? png_props(in->path, result, eb)
+      : fmt == IMG_JPEG ? jpeg_props(in->path, result, eb)
+                        : tiff_props(in->path, result, eb);
   if (e)
     return e;
   progress(pctx, 0.1);
   char outpath[4200], warning[200] = "";
   snprintf(outpath, sizeof outpath, "%s/preview.png", in->workdir);
-  if ((e = thumbnail(fmt, in, outpath, progress, pctx, warning, sizeof warning, err, errcap)))
+  if ((e = thumbnail(fmt, in, outpath, progress, pctx, warning, sizeof warning, eb)))
     return e;
   if (warning[0])
     result_prop_text(result, "decode_warning", warning, NULL, NULL);
@@ -324,10 +322,10 @@ static cb_err extract(const struct cb_convert_input *in, cJSON *result, cb_progr
 
 /* The first pass for data to stretch: a grid of samples, their percentiles. */
 static cb_err sample_contrast(enum img_format fmt, const char *path, struct mapping *m, cb_progress_fn progress,
-                              void *pctx, char *err, size_t errcap)
+                              void *pctx, struct cb_errbuf *eb)
 {
   struct img_src s;
-  cb_err e = open_src(fmt, path, 0, &s, err, errcap);
+  cb_err e = open_src(fmt, path, 0, &s, eb);
   if (e)
     return e;
   uint32_t sy = s.h / SAMPLE_GRID + 1, sx = s.w / SAMPLE_GRID + 1;
@@ -335,12 +333,12 @@ static cb_err sample_contrast(enum img_format fmt, const char *path, struct mapp
   size_t cap = ((size_t)(s.w / sx) + 1) * ((size_t)(s.h / sy) + 1) * nc, n = 0;
   float *row = malloc((size_t)s.w * nc * sizeof *row), *v = malloc(cap * sizeof *v);
   if (!row || !v) {
-    snprintf(err, errcap, "out of memory");
+    cb_errf(eb, "out of memory");
     e = CB_ENOMEM;
     goto out;
   }
   for (uint32_t y = 0; y < s.h; y++) {
-    if ((e = s.next_row(&s, row, err, errcap)))
+    if ((e = s.next_row(&s, row, eb)))
       goto out;
     if (y % sy)
       continue;
@@ -359,23 +357,23 @@ out:
 }
 
 static cb_err convert(const struct cb_convert_input *in, const char *to, const char *outpath, cJSON *result,
-                      cb_progress_fn progress, void *pctx, char *err, size_t errcap)
+                      cb_progress_fn progress, void *pctx, struct cb_errbuf *eb)
 {
   (void)to; /* png, the only target */
   enum img_format fmt;
-  cb_err e = detect_file(in->path, &fmt, err, errcap);
+  cb_err e = detect_file(in->path, &fmt, eb);
   if (e)
     return e;
   struct img_src s;
-  if ((e = open_src(fmt, in->path, 0, &s, err, errcap)))
+  if ((e = open_src(fmt, in->path, 0, &s, eb)))
     return e;
   struct mapping m = {s.stretch, s.invert, 0, 255};
   double p0 = 0;
   if (s.stretch) {
     close_src(&s);
-    if ((e = sample_contrast(fmt, in->path, &m, progress, pctx, err, errcap)))
+    if ((e = sample_contrast(fmt, in->path, &m, progress, pctx, eb)))
       return e;
-    if ((e = open_src(fmt, in->path, 0, &s, err, errcap)))
+    if ((e = open_src(fmt, in->path, 0, &s, eb)))
       return e;
     p0 = 0.5;
   }
@@ -384,23 +382,23 @@ static cb_err convert(const struct cb_convert_input *in, const char *to, const c
   unsigned char *out = malloc((size_t)s.w * nc);
   struct pngw pw = {0};
   if (!row || !out) {
-    snprintf(err, errcap, "out of memory");
+    cb_errf(eb, "out of memory");
     e = CB_ENOMEM;
     goto out;
   }
-  if ((e = pngw_open(&pw, outpath, s.w, s.h, s.nc, 4, err, errcap)))
+  if ((e = pngw_open(&pw, outpath, s.w, s.h, s.nc, 4, eb)))
     goto out;
   for (uint32_t y = 0; y < s.h; y++) {
-    if ((e = s.next_row(&s, row, err, errcap)))
+    if ((e = s.next_row(&s, row, eb)))
       goto out;
     for (size_t i = 0; i < (size_t)s.w * nc; i++)
       out[i] = to8(row[i], &m);
-    if ((e = pngw_row(&pw, out, err, errcap)))
+    if ((e = pngw_row(&pw, out, eb)))
       goto out;
     if ((y & 63) == 0)
       progress(pctx, p0 + (1 - p0) * (double)y / s.h);
   }
-  if ((e = pngw_finish(&pw, err, errcap)))
+  if ((e = pngw_finish(&pw, eb)))
     goto out;
   cJSON_AddStringToObject(result, "media_type", "image/png");
 out:

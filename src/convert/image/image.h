@@ -32,24 +32,24 @@ struct img_src {
   int stretch;     /* values need a contrast stretch to become 8-bit */
   int invert;      /* min-is-white: dark is high; applied after the stretch */
   char warning[200]; /* a problem the decoder worked around (a truncated JPEG, ...) */
-  cb_err (*next_row)(struct img_src *s, float *row, char *err, size_t errcap);
+  cb_err (*next_row)(struct img_src *s, float *row, struct cb_errbuf *eb);
   void (*close)(struct img_src *s);
   void *impl;
 };
 
 /* Each opens the file's first page. min_side > 0 lets a decoder deliver a reduced image
  * whose longer side is still at least min_side (JPEG's DCT scaling). */
-cb_err tiff_open_src(const char *path, struct img_src *s, char *err, size_t errcap);
-cb_err png_open_src(const char *path, struct img_src *s, char *err, size_t errcap);
-cb_err jpeg_open_src(const char *path, uint32_t min_side, struct img_src *s, char *err, size_t errcap);
+cb_err tiff_open_src(const char *path, struct img_src *s, struct cb_errbuf *eb);
+cb_err png_open_src(const char *path, struct img_src *s, struct cb_errbuf *eb);
+cb_err jpeg_open_src(const char *path, uint32_t min_side, struct img_src *s, struct cb_errbuf *eb);
 
 /* Each adds the file's properties to result. */
-cb_err tiff_props(const char *path, cJSON *result, char *err, size_t errcap);
-cb_err png_props(const char *path, cJSON *result, char *err, size_t errcap);
-cb_err jpeg_props(const char *path, cJSON *result, char *err, size_t errcap);
+cb_err tiff_props(const char *path, cJSON *result, struct cb_errbuf *eb);
+cb_err png_props(const char *path, cJSON *result, struct cb_errbuf *eb);
+cb_err jpeg_props(const char *path, cJSON *result, struct cb_errbuf *eb);
 
-/* Checks a page's size against the limits; fills err and returns CB_ETOOBIG if over. */
-cb_err img_check_size(uint64_t w, uint64_t h, char *err, size_t errcap);
+/* Checks a page's size against the limits; fills eb and returns CB_ETOOBIG if over. */
+cb_err img_check_size(uint64_t w, uint64_t h, struct cb_errbuf *eb);
 
 /* meta.c */
 /* A text property from bytes that may be anything: invalid UTF-8 becomes U+FFFD, control

@@ -61,11 +61,11 @@ static void j_free(struct jsrc *j)
 }
 
 /* Sets up a decompressor on path; the caller sets the jump before reading the header. */
-static struct jsrc *j_new(const char *path, char *err, size_t errcap)
+static struct jsrc *j_new(const char *path, struct cb_errbuf *eb)
 {
   struct jsrc *j = calloc(1, sizeof *j);
   if (!j) {
-    snprintf(err, errcap, "out of memory");
+    cb_errf(eb, "out of memory");
     return NULL;
   }
   j->cinfo.err = jpeg_std_error(&j->je.pub);
@@ -76,7 +76,7 @@ static struct jsrc *j_new(const char *path, char *err, size_t errcap)
   j->cinfo.mem->max_memory_to_use = (long)IMG_MAX_BUFFER;
   j->f = fopen(path, "rb");
   if (!j->f) {
-    snprintf(err, errcap, "cannot open the file");
+    cb_errf(eb, "cannot open the file");
     j_free(j);
     return NULL;
   }
@@ -86,9 +86,9 @@ static struct jsrc *j_new(const char *path, char *err, size_t errcap)
 
 /* After a jump back from reading the header: says why and frees j. (The jump itself has
  * to be set in the caller's frame.) */
-static cb_err j_fail(struct jsrc *j, char *err, size_t errcap)
+static cb_err j_fail(struct jsrc *j, struct cb_errbuf *eb)
 {
-  snprintf(err, errcap, "not a readable JPEG file: %s", j->je.msg);
+  cb_errf(eb, "not a readable JPEG file: %s", j->je.msg);
   j_free(j);
   return CB_EINVAL;
 }
@@ -105,13 +105,13 @@ static const char *space_name(J_COLOR_SPACE cs)
   }
 }
 
-cb_err jpeg_props(const char *path, cJSON *result, char *err, size_t errcap)
+cb_err jpeg_props(const char *path, cJSON *result, struct cb_errbuf *eb)
 {
-  struct jsrc *j = j_new(path, err, errcap);
+  struct jsrc *j = j_new(path, eb);
   if (!j)
     return CB_EINVAL;
   if (setjmp(j->je.jb))
-    return j_fail(j, err, errcap);
+    return j_fail(j, eb);
   jpeg_save_markers(&j->cinfo, JPEG_COM, 0xffff);
   jpeg_save_markers(&j->cinfo, JPEG_APP0 + 1, 0xffff);
   jpeg_read_header(&j->cinfo, TRUE);
@@ -141,16 +141,16 @@ cb_err jpeg_props(const char *path, cJSON *result, char *err, size_t errcap)
   return CB_OK;
 }
 
-static cb_err j_row(struct img_src *s, float *row, char *err, size_t errcap)
+static cb_err j_row(struct img_src *s, float *row, struct cb_errbuf *eb)
 {
   struct jsrc *j = s->impl;
   if (setjmp(j->je.jb)) {
-    snprintf(err, errcap, "cannot read the JPEG image at row %u: %s", (unsigned)j->y, j->je.msg);
+    cb_errf(eb, "cannot read the JPEG image at row %u: %s", (unsigned)j->y, j->je.msg);
     return CB_EINVAL;
   }
   JSAMPROW rp = j->row;
   if (j->y >= j->cinfo.output_height || jpeg_read_scanlines(&j->cinfo, &rp, 1) != 1) {
-    snprintf(err, errcap, "cannot read the JPEG image at row %u", (unsigned)j->y);
+    cb_errf(eb, "cannot read the JPEG image at row %u", (unsigned)j->y);
     return CB_EINVAL;
   }
   uint32_t w = j->cinfo.output_width;
@@ -182,26 +182,26 @@ static void j_close(struct img_src *s)
   }
 }
 
-cb_err jpeg_open_src(const char *path, uint32_t min_side, struct img_src *s, char *err, size_t errcap)
+cb_err jpeg_open_src(const char *path, uint32_t min_side, struct img_src *s, struct cb_errbuf *eb)
 {
   *s = (struct img_src){.next_row = j_row, .close = j_close};
-  struct jsrc *j = j_new(path, err, errcap);
+  struct jsrc *j = j_new(path, eb);
   if (!j)
     return CB_EINVAL;
   if (setjmp(j->je.jb))
-    return j_fail(j, err, errcap);
+    return j_fail(j, eb);
   struct jpeg_decompress_struct *ci = &j->cinfo;
   jpeg_save_markers(ci, JPEG_APP0 + 14, 0); /* only to know an Adobe marker was there */
   jpeg_read_header(ci, TRUE);
-  cb_err e = img_check_size(ci->image_width, ci->image_height, err, errcap);
+  cb_err e = img_check_size(ci->image_width, ci->image_height, eb);
   if (e) {
     j_free(j);
     return e;
   }
   uint64_t coefs = (uint64_t)ci->image_width * ci->image_height * (uint64_t)ci->num_components * 2;
   if (ci->progressive_mode && coefs > IMG_MAX_BUFFER) {
-    snprintf(err, errcap, "this progressive JPEG needs %llu MiB to decode, more than the %llu MiB allowed",
-             (unsigned long long)(coefs >> 20), (unsigned long long)(IMG_MAX_BUFFER >> 20));
+    cb_errf(eb, "this progressive JPEG needs %llu MiB to decode, more than the %llu MiB allowed",
+            (unsigned long long)(coefs >> 20), (unsigned long long)(IMG_MAX_BUFFER >> 20));
     j_free(j);
     return CB_ETOOBIG;
   }
@@ -224,7 +224,7 @@ cb_err jpeg_open_src(const char *path, uint32_t min_side, struct img_src *s, cha
   j->started = 1;
   j->row = malloc((size_t)ci->output_width * (size_t)ci->output_components);
   if (!j->row) {
-    snprintf(err, errcap, "out of memory");
+    cb_errf(eb, "out of memory");
     j_free(j);
     return CB_ENOMEM;
   }

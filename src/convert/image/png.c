@@ -68,36 +68,36 @@ static int p_start(struct psrc *p)
 
 /* After libpng failed on the file's chunks: says why and frees p. (The jump itself has to
  * be set in the caller's frame.) */
-static cb_err p_fail(struct psrc *p, char *err, size_t errcap)
+static cb_err p_fail(struct psrc *p, struct cb_errbuf *eb)
 {
-  snprintf(err, errcap, "not a readable PNG file: %s", p->pe.msg[0] ? p->pe.msg : "libpng failed");
+  cb_errf(eb, "not a readable PNG file: %s", p->pe.msg[0] ? p->pe.msg : "libpng failed");
   p_free(p);
   return CB_EINVAL;
 }
 
 /* Opens the file and reads the chunks before the image data. */
-static struct psrc *p_open(const char *path, char *err, size_t errcap)
+static struct psrc *p_open(const char *path, struct cb_errbuf *eb)
 {
   struct psrc *p = calloc(1, sizeof *p);
   if (!p) {
-    snprintf(err, errcap, "out of memory");
+    cb_errf(eb, "out of memory");
     return NULL;
   }
   p->f = fopen(path, "rb");
   if (!p->f) {
-    snprintf(err, errcap, "cannot open the file");
+    cb_errf(eb, "cannot open the file");
     p_free(p);
     return NULL;
   }
   p->png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &p->pe, on_error, on_warning);
   p->info = p->png ? png_create_info_struct(p->png) : NULL;
   if (!p->info) {
-    snprintf(err, errcap, "out of memory");
+    cb_errf(eb, "out of memory");
     p_free(p);
     return NULL;
   }
   if (p_start(p)) {
-    p_fail(p, err, errcap);
+    p_fail(p, eb);
     return NULL;
   }
   return p;
@@ -115,13 +115,13 @@ static const char *color_name(int ct)
   }
 }
 
-cb_err png_props(const char *path, cJSON *result, char *err, size_t errcap)
+cb_err png_props(const char *path, cJSON *result, struct cb_errbuf *eb)
 {
-  struct psrc *p = p_open(path, err, errcap);
+  struct psrc *p = p_open(path, eb);
   if (!p)
     return CB_EINVAL;
   if (setjmp(png_jmpbuf(p->png)))
-    return p_fail(p, err, errcap);
+    return p_fail(p, eb);
   png_uint_32 w = png_get_image_width(p->png, p->info), h = png_get_image_height(p->png, p->info);
   int ct = png_get_color_type(p->png, p->info);
   cJSON_AddStringToObject(result, "kind", "image");
@@ -168,16 +168,16 @@ cb_err png_props(const char *path, cJSON *result, char *err, size_t errcap)
   return CB_OK;
 }
 
-static cb_err p_row(struct img_src *s, float *row, char *err, size_t errcap)
+static cb_err p_row(struct img_src *s, float *row, struct cb_errbuf *eb)
 {
   struct psrc *p = s->impl;
   if (p->y >= p->h) {
-    snprintf(err, errcap, "read past the last row");
+    cb_errf(eb, "read past the last row");
     return CB_EINVAL;
   }
   if (setjmp(png_jmpbuf(p->png))) {
-    snprintf(err, errcap, "cannot read the PNG image at row %u: %s", (unsigned)p->y,
-             p->pe.msg[0] ? p->pe.msg : "libpng failed");
+    cb_errf(eb, "cannot read the PNG image at row %u: %s", (unsigned)p->y,
+            p->pe.msg[0] ? p->pe.msg : "libpng failed");
     return CB_EINVAL;
   }
   png_bytep r;
@@ -209,17 +209,17 @@ static void p_close(struct img_src *s)
   }
 }
 
-cb_err png_open_src(const char *path, struct img_src *s, char *err, size_t errcap)
+cb_err png_open_src(const char *path, struct img_src *s, struct cb_errbuf *eb)
 {
   *s = (struct img_src){.next_row = p_row, .close = p_close};
-  struct psrc *p = p_open(path, err, errcap);
+  struct psrc *p = p_open(path, eb);
   if (!p)
     return CB_EINVAL;
   if (setjmp(png_jmpbuf(p->png)))
-    return p_fail(p, err, errcap);
+    return p_fail(p, eb);
   p->w = png_get_image_width(p->png, p->info);
   p->h = png_get_image_height(p->png, p->info);
-  cb_err e = img_check_size(p->w, p->h, err, errcap);
+  cb_err e = img_check_size(p->w, p->h, eb);
   if (e) {
     p_free(p);
     return e;
@@ -237,14 +237,14 @@ cb_err png_open_src(const char *path, struct img_src *s, char *err, size_t errca
   p->nc = p->channels >= 3 ? 3 : 1;
   uint64_t need = (uint64_t)p->rowbytes * (p->interlaced ? p->h : 1);
   if (need > IMG_MAX_BUFFER) {
-    snprintf(err, errcap, "this interlaced PNG needs %llu MiB to decode, more than the %llu MiB allowed",
-             (unsigned long long)(need >> 20), (unsigned long long)(IMG_MAX_BUFFER >> 20));
+    cb_errf(eb, "this interlaced PNG needs %llu MiB to decode, more than the %llu MiB allowed",
+            (unsigned long long)(need >> 20), (unsigned long long)(IMG_MAX_BUFFER >> 20));
     p_free(p);
     return CB_ETOOBIG;
   }
   p->row = malloc((size_t)need);
   if (!p->row) {
-    snprintf(err, errcap, "out of memory");
+    cb_errf(eb, "out of memory");
     p_free(p);
     return CB_ENOMEM;
   }

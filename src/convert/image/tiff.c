@@ -35,7 +35,7 @@ static int on_warning(TIFF *tif, void *ud, const char *module, const char *fmt, 
   return 1;
 }
 
-TIFF *tiff_open(const char *path, struct terr *te, char *err, size_t errcap)
+TIFF *tiff_open(const char *path, struct terr *te, struct cb_errbuf *eb)
 {
   TIFFSetErrorHandler(NULL); /* messages without a TIFF* would otherwise go to stderr */
   TIFFSetWarningHandler(NULL);
@@ -43,13 +43,13 @@ TIFF *tiff_open(const char *path, struct terr *te, char *err, size_t errcap)
   te->warnings = 0;
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
-    snprintf(err, errcap, "cannot open the file: %s", strerror(errno));
+    cb_errf(eb, "cannot open the file: %s", strerror(errno));
     return NULL;
   }
   TIFFOpenOptions *opts = TIFFOpenOptionsAlloc();
   if (!opts) {
     close(fd);
-    snprintf(err, errcap, "out of memory");
+    cb_errf(eb, "out of memory");
     return NULL;
   }
   TIFFOpenOptionsSetMaxSingleMemAlloc(opts, (tmsize_t)IMG_MAX_BUFFER);
@@ -59,7 +59,7 @@ TIFF *tiff_open(const char *path, struct terr *te, char *err, size_t errcap)
   TIFFOpenOptionsFree(opts);
   if (!tif) {
     close(fd);
-    snprintf(err, errcap, "not a readable TIFF file: %s", te->msg[0] ? te->msg : "no readable image directory");
+    cb_errf(eb, "not a readable TIFF file: %s", te->msg[0] ? te->msg : "no readable image directory");
   }
   return tif;
 }
@@ -241,10 +241,10 @@ static void ascii_tags(TIFF *tif, cJSON *result)
   }
 }
 
-cb_err tiff_props(const char *path, cJSON *result, char *err, size_t errcap)
+cb_err tiff_props(const char *path, cJSON *result, struct cb_errbuf *eb)
 {
   struct terr te;
-  TIFF *tif = tiff_open(path, &te, err, errcap);
+  TIFF *tif = tiff_open(path, &te, eb);
   if (!tif)
     return CB_EINVAL;
   uint32_t w = 0, h = 0;

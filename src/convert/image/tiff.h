@@ -11,9 +11,9 @@ struct terr {
   unsigned warnings;
 };
 
-/* Opens path read-only (messages name it "TIFF", not a store path); NULL with err set when
+/* Opens path read-only (messages name it "TIFF", not a store path); NULL with eb set when
  * libtiff cannot read it. */
-TIFF *tiff_open(const char *path, struct terr *te, char *err, size_t errcap);
+TIFF *tiff_open(const char *path, struct terr *te, struct cb_errbuf *eb);
 const char *tiff_format_name(uint16_t sample_format);
 /* The text of an ASCII tag of the current directory (up to its first NUL): 1 if there. */
 int tiff_ascii(TIFF *tif, uint32_t tag, const char **s, size_t *len);

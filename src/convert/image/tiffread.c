@@ -37,9 +37,9 @@ struct tsrc {
   uint32_t tw, tl, rps;
 };
 
-static cb_err terror(struct tsrc *t, const char *what, char *err, size_t errcap)
+static cb_err terror(struct tsrc *t, const char *what, struct cb_errbuf *eb)
 {
-  snprintf(err, errcap, "%s at row %u: %s", what, (unsigned)t->y, t->te.msg[0] ? t->te.msg : "libtiff failed");
+  cb_errf(eb, "%s at row %u: %s", what, (unsigned)t->y, t->te.msg[0] ? t->te.msg : "libtiff failed");
   return CB_EINVAL;
 }
 
@@ -106,19 +106,19 @@ static int decodable(uint16_t bps, uint16_t fmt)
   return 0;
 }
 
-static cb_err t_row(struct img_src *s, float *row, char *err, size_t errcap)
+static cb_err t_row(struct img_src *s, float *row, struct cb_errbuf *eb)
 {
   struct tsrc *t = s->impl;
   uint32_t y = t->y;
   if (y >= t->h) {
-    snprintf(err, errcap, "read past the last row");
+    cb_errf(eb, "read past the last row");
     return CB_EINVAL;
   }
   if (y >= t->band_y0 + t->band_n || y < t->band_y0) {
     switch (t->mode) {
     case T_SCANLINE:
       if (TIFFReadScanline(t->tif, t->band[0], y, 0) < 0)
-        return terror(t, "cannot read the image", err, errcap);
+        return terror(t, "cannot read the image", eb);
       t->band_y0 = y, t->band_n = 1;
       break;
     case T_STRIPS_SEPARATE: {
@@ -127,7 +127,7 @@ static cb_err t_row(struct img_src *s, float *row, char *err, size_t errcap)
         tmsize_t want = (tmsize_t)(t->row_bytes * n);
         tmsize_t got = TIFFReadEncodedStrip(t->tif, TIFFComputeStrip(t->tif, y0, (uint16_t)t->plane_id[p]), t->band[p], want);
         if (got < want)
-          return terror(t, "cannot read a strip", err, errcap);
+          return terror(t, "cannot read a strip", eb);
       }
       t->band_y0 = y0, t->band_n = n;
       break;
@@ -138,7 +138,7 @@ static cb_err t_row(struct img_src *s, float *row, char *err, size_t errcap)
       for (unsigned p = 0; p < t->nplanes; p++)
         for (uint32_t x = 0, k = 0; x < t->w; x += t->tw, k++) {
           if (TIFFReadTile(t->tif, t->tile, x, y0, 0, (uint16_t)t->plane_id[p]) < 0)
-            return terror(t, "cannot read a tile", err, errcap);
+            return terror(t, "cannot read a tile", eb);
           for (uint32_t r = 0; r < n; r++)
             memcpy(t->band[p] + r * t->row_bytes + k * trow, t->tile + r * trow, trow);
         }
@@ -148,7 +148,7 @@ static cb_err t_row(struct img_src *s, float *row, char *err, size_t errcap)
     case T_RGBA_STRIPS: {
       uint32_t y0 = y / t->rps * t->rps, n = t->h - y0 < t->rps ? t->h - y0 : t->rps;
       if (!TIFFReadRGBAStripExt(t->tif, y0, (uint32_t *)(void *)t->band[0], 1))
-        return terror(t, "cannot read a strip", err, errcap);
+        return terror(t, "cannot read a strip", eb);
       t->band_y0 = y0, t->band_n = n;
       break;
     }
@@ -156,7 +156,7 @@ static cb_err t_row(struct img_src *s, float *row, char *err, size_t errcap)
       uint32_t y0 = y / t->tl * t->tl, n = t->h - y0 < t->tl ? t->h - y0 : t->tl;
       for (uint32_t x = 0, k = 0; x < t->w; x += t->tw, k++) {
         if (!TIFFReadRGBATileExt(t->tif, x, y0, (uint32_t *)(void *)t->tile, 1))
-          return terror(t, "cannot read a tile", err, errcap);
+          return terror(t, "cannot read a tile", eb);
         /* the tile comes bottom row first */
         for (uint32_t r = 0; r < n; r++)
           memcpy(t->band[0] + r * t->row_bytes + (size_t)k * t->tw * 4, t->tile + (size_t)(t->tl - 1 - r) * t->tw * 4,
@@ -241,10 +241,10 @@ static void t_close(struct img_src *s)
   s->impl = NULL;
 }
 
-static cb_err too_big(const char *what, uint64_t bytes, char *err, size_t errcap)
+static cb_err too_big(const char *what, uint64_t bytes, struct cb_errbuf *eb)
 {
-  snprintf(err, errcap, "reading this image needs %llu MiB for %s, more than the %llu MiB allowed",
-           (unsigned long long)(bytes >> 20), what, (unsigned long long)(IMG_MAX_BUFFER >> 20));
+  cb_errf(eb, "reading this image needs %llu MiB for %s, more than the %llu MiB allowed",
+          (unsigned long long)(bytes >> 20), what, (unsigned long long)(IMG_MAX_BUFFER >> 20));
   return CB_ETOOBIG;
 }
 
@@ -253,16 +253,16 @@ static void *alloc_band(uint64_t bytes)
   return bytes && bytes <= IMG_MAX_BUFFER ? _TIFFmalloc((tmsize_t)bytes) : NULL;
 }
 
-cb_err tiff_open_src(const char *path, struct img_src *s, char *err, size_t errcap)
+cb_err tiff_open_src(const char *path, struct img_src *s, struct cb_errbuf *eb)
 {
   struct tsrc *t = calloc(1, sizeof *t);
   if (!t) {
-    snprintf(err, errcap, "out of memory");
+    cb_errf(eb, "out of memory");
     return CB_ENOMEM;
   }
   *s = (struct img_src){.impl = t, .next_row = t_row, .close = t_close};
   cb_err e = CB_EINVAL;
-  t->tif = tiff_open(path, &t->te, err, errcap);
+  t->tif = tiff_open(path, &t->te, eb);
   if (!t->tif)
     goto fail;
   TIFF *tif = t->tif;
@@ -277,11 +277,11 @@ cb_err tiff_open_src(const char *path, struct img_src *s, char *err, size_t errc
   TIFFGetFieldDefaulted(tif, TIFFTAG_PLANARCONFIG, &t->planar);
   if (!TIFFGetField(tif, TIFFTAG_PHOTOMETRIC, &t->photo))
     t->photo = t->spp >= 3 ? PHOTOMETRIC_RGB : PHOTOMETRIC_MINISBLACK;
-  if ((e = img_check_size(t->w, t->h, err, errcap)))
+  if ((e = img_check_size(t->w, t->h, eb)))
     goto fail;
   e = CB_EINVAL;
   if (!t->w || !t->h || !t->spp) {
-    snprintf(err, errcap, "the first page has no pixels");
+    cb_errf(eb, "the first page has no pixels");
     goto fail;
   }
   int tiled = TIFFIsTiled(tif);
@@ -289,7 +289,7 @@ cb_err tiff_open_src(const char *path, struct img_src *s, char *err, size_t errc
     TIFFGetField(tif, TIFFTAG_TILEWIDTH, &t->tw);
     TIFFGetField(tif, TIFFTAG_TILELENGTH, &t->tl);
     if (!t->tw || !t->tl || t->tw > IMG_MAX_SIDE || t->tl > IMG_MAX_SIDE) {
-      snprintf(err, errcap, "the tiles are %u x %u px, which cannot be read", (unsigned)t->tw, (unsigned)t->tl);
+      cb_errf(eb, "the tiles are %u x %u px, which cannot be read", (unsigned)t->tw, (unsigned)t->tl);
       goto fail;
     }
   } else {
@@ -305,8 +305,8 @@ cb_err tiff_open_src(const char *path, struct img_src *s, char *err, size_t errc
   if (!native) {
     char emsg[1024] = "";
     if (!TIFFRGBAImageOK(tif, emsg)) {
-      snprintf(err, errcap, "cannot draw this image (%u-bit %s, photometric %u): %s", (unsigned)t->bps,
-               tiff_format_name(t->fmt), (unsigned)t->photo, emsg);
+      cb_errf(eb, "cannot draw this image (%u-bit %s, photometric %u): %s", (unsigned)t->bps,
+              tiff_format_name(t->fmt), (unsigned)t->photo, emsg);
       goto fail;
     }
     s->nc = t->photo == PHOTOMETRIC_MINISBLACK || t->photo == PHOTOMETRIC_MINISWHITE ? 1 : 3;
@@ -315,7 +315,7 @@ cb_err tiff_open_src(const char *path, struct img_src *s, char *err, size_t errc
       t->row_bytes = (size_t)(tiles_across * t->tw * 4);
       uint64_t band = (uint64_t)t->row_bytes * t->tl, tile = (uint64_t)t->tw * t->tl * 4;
       if (band + tile > IMG_MAX_BUFFER) {
-        e = too_big("a row of tiles", band + tile, err, errcap);
+        e = too_big("a row of tiles", band + tile, eb);
         goto fail;
       }
       t->band[0] = alloc_band(band);
@@ -325,7 +325,7 @@ cb_err tiff_open_src(const char *path, struct img_src *s, char *err, size_t errc
       t->row_bytes = (size_t)t->w * 4;
       uint64_t band = (uint64_t)t->row_bytes * t->rps;
       if (band > IMG_MAX_BUFFER) {
-        e = too_big("a strip", band, err, errcap);
+        e = too_big("a strip", band, eb);
         goto fail;
       }
       t->band[0] = alloc_band(band);
@@ -335,7 +335,7 @@ cb_err tiff_open_src(const char *path, struct img_src *s, char *err, size_t errc
   } else {
     if (t->photo == PHOTOMETRIC_PALETTE) {
       if (!TIFFGetField(tif, TIFFTAG_COLORMAP, &t->cmap[0], &t->cmap[1], &t->cmap[2])) {
-        snprintf(err, errcap, "a palette image without a colormap");
+        cb_errf(eb, "a palette image without a colormap");
         goto fail;
       }
       size_t n = (size_t)1 << t->bps;
@@ -382,11 +382,11 @@ cb_err tiff_open_src(const char *path, struct img_src *s, char *err, size_t errc
       t->row_bytes = (size_t)(trow * tiles_across);
       uint64_t band = (uint64_t)t->row_bytes * t->tl * t->nplanes;
       if (!trow || !tile || trow * t->tl > tile) {
-        snprintf(err, errcap, "inconsistent tile layout: %s", t->te.msg[0] ? t->te.msg : "bad tile size");
+        cb_errf(eb, "inconsistent tile layout: %s", t->te.msg[0] ? t->te.msg : "bad tile size");
         goto fail;
       }
       if (band + tile > IMG_MAX_BUFFER) {
-        e = too_big("a row of tiles", band + tile, err, errcap);
+        e = too_big("a row of tiles", band + tile, eb);
         goto fail;
       }
       for (unsigned p = 0; p < t->nplanes; p++)
@@ -399,7 +399,7 @@ cb_err tiff_open_src(const char *path, struct img_src *s, char *err, size_t errc
       t->row_bytes = (size_t)(((uint64_t)t->w * t->bps + 7) / 8);
       uint64_t band = (uint64_t)t->row_bytes * t->rps;
       if (band * t->nplanes > IMG_MAX_BUFFER) {
-        e = too_big("a strip", band * t->nplanes, err, errcap);
+        e = too_big("a strip", band * t->nplanes, eb);
         goto fail;
       }
       for (unsigned p = 0; p < t->nplanes; p++)
@@ -409,12 +409,12 @@ cb_err tiff_open_src(const char *path, struct img_src *s, char *err, size_t errc
       t->mode = T_SCANLINE;
       uint64_t sl = (uint64_t)TIFFScanlineSize64(tif), need = ((uint64_t)t->w * t->spp * t->bps + 7) / 8;
       if (!sl || sl < need) {
-        snprintf(err, errcap, "inconsistent scanline size: %s", t->te.msg[0] ? t->te.msg : "bad size");
+        cb_errf(eb, "inconsistent scanline size: %s", t->te.msg[0] ? t->te.msg : "bad size");
         goto fail;
       }
       t->row_bytes = (size_t)sl;
       if (!(t->band[0] = alloc_band(sl))) {
-        e = too_big("a scanline", sl, err, errcap);
+        e = too_big("a scanline", sl, eb);
         goto fail;
       }
     }
@@ -423,7 +423,7 @@ cb_err tiff_open_src(const char *path, struct img_src *s, char *err, size_t errc
   t->band_y0 = 0, t->band_n = 0;
   return CB_OK;
 nomem:
-  snprintf(err, errcap, "out of memory");
+  cb_errf(eb, "out of memory");
   e = CB_ENOMEM;
 fail:
   t_close(s);

@@ -176,8 +176,7 @@ struct zip {
   struct archive *a;
   const char *path;
   uint64_t total; /* bytes decompressed so far, every pass */
-  char *err;
-  size_t errcap;
+  struct cb_errbuf *eb;
   char buf[65536];
 };
 
@@ -190,7 +189,7 @@ static cb_err zip_open(struct zip *z)
   archive_read_support_format_zip(z->a);
   if (archive_read_open_filename(z->a, z->path, 65536) != ARCHIVE_OK) {
     const char *why = archive_error_string(z->a);
-    snprintf(z->err, z->errcap, "not a readable zip: %s", why ? why : "?");
+    cb_errf(z->eb, "not a readable zip: %s", why ? why : "?");
     return CB_EINVAL;
   }
   return CB_OK;
@@ -206,7 +205,7 @@ static cb_err zip_next(struct zip *z, struct archive_entry **e)
   }
   if (r == ARCHIVE_OK || r == ARCHIVE_WARN)
     return CB_OK;
-  snprintf(z->err, z->errcap, "the zip is damaged: %s", archive_error_string(z->a) ? archive_error_string(z->a) : "?");
+  cb_errf(z->eb, "the zip is damaged: %s", archive_error_string(z->a) ? archive_error_string(z->a) : "?");
   return CB_EINVAL;
 }
 
@@ -216,7 +215,7 @@ static const char *entry_name(struct archive_entry *e)
   return n ? n : "";
 }
 
-/* Where decompressed bytes go; nonzero stops the read (the sink wrote err). */
+/* Where decompressed bytes go; nonzero stops the read (the sink wrote eb). */
 typedef int (*sink_fn)(void *ctx, const char *buf, size_t n);
 
 /* Decompresses the current entry into sink, counting bytes against the limits. */
@@ -228,8 +227,8 @@ static cb_err zip_read(struct zip *z, struct archive_entry *e, sink_fn sink, voi
   for (;;) {
     la_ssize_t n = archive_read_data(z->a, z->buf, sizeof z->buf);
     if (n < 0) {
-      snprintf(z->err, z->errcap, "cannot read %.200s from the zip: %s", name,
-               archive_error_string(z->a) ? archive_error_string(z->a) : "damaged");
+      cb_errf(z->eb, "cannot read %.200s from the zip: %s", name,
+              archive_error_string(z->a) ? archive_error_string(z->a) : "damaged");
       return CB_EINVAL;
     }
     if (n == 0)
@@ -237,18 +236,18 @@ static cb_err zip_read(struct zip *z, struct archive_entry *e, sink_fn sink, voi
     got += (uint64_t)n;
     z->total += (uint64_t)n;
     if (got > OFFICE_ENTRY_MAX) {
-      snprintf(z->err, z->errcap, "refused: %.200s unpacks to more than %llu MiB (limit)", name,
-               (unsigned long long)(OFFICE_ENTRY_MAX >> 20));
+      cb_errf(z->eb, "refused: %.200s unpacks to more than %llu MiB (limit)", name,
+              (unsigned long long)(OFFICE_ENTRY_MAX >> 20));
       return CB_ETOOBIG;
     }
     if (z->total > OFFICE_TOTAL_MAX) {
-      snprintf(z->err, z->errcap, "refused: the document unpacks to more than %llu MiB (limit)",
-               (unsigned long long)(OFFICE_TOTAL_MAX >> 20));
+      cb_errf(z->eb, "refused: the document unpacks to more than %llu MiB (limit)",
+              (unsigned long long)(OFFICE_TOTAL_MAX >> 20));
       return CB_ETOOBIG;
     }
     int64_t raw = archive_filter_bytes(z->a, -1) - raw0;
     if (got > OFFICE_RATIO_FLOOR && got / (uint64_t)(raw > 0 ? raw : 1) > OFFICE_RATIO_MAX) {
-      snprintf(z->err, z->errcap, "refused: %.200s is compressed more than %d:1 (a zip bomb?)", name, OFFICE_RATIO_MAX);
+      cb_errf(z->eb, "refused: %.200s is compressed more than %d:1 (a zip bomb?)", name, OFFICE_RATIO_MAX);
       return CB_ETOOBIG;
     }
     if (sink && sink(sctx, z->buf, (size_t)n))
@@ -270,8 +269,7 @@ struct part {
 struct ctx {
   enum doctype type;
   struct zip z;
-  char *err;
-  size_t errcap;
+  struct cb_errbuf *eb;
   /* [Content_Types].xml overrides that matter, sorted by name */
   struct part *parts;
   size_t nparts, partcap;
@@ -909,14 +907,14 @@ static int xml_sink(void *ud, const char *buf, size_t n)
 static void xml_error(struct ctx *c, const char *name)
 {
   if (c->refused)
-    snprintf(c->err, c->errcap,
-             "refused: %.200s declares XML entities (a possible entity-expansion attack); office documents have none",
-             name);
+    cb_errf(c->eb,
+            "refused: %.200s declares XML entities (a possible entity-expansion attack); office documents have none",
+            name);
   else if (c->failed)
-    snprintf(c->err, c->errcap, "out of memory while reading %.200s", name);
+    cb_errf(c->eb, "out of memory while reading %.200s", name);
   else
-    snprintf(c->err, c->errcap, "%.200s is not well-formed XML: %s (line %lu)", name,
-             XML_ErrorString(XML_GetErrorCode(c->p)), (unsigned long)XML_GetCurrentLineNumber(c->p));
+    cb_errf(c->eb, "%.200s is not well-formed XML: %s (line %lu)", name,
+            XML_ErrorString(XML_GetErrorCode(c->p)), (unsigned long)XML_GetCurrentLineNumber(c->p));
 }
 
 /* Streams the current entry through expat with the handlers for role. */
@@ -949,7 +947,7 @@ static cb_err parse_part(struct ctx *c, struct archive_entry *e, enum role role)
   cb_err rc = zip_read(&c->z, e, xml_sink, c);
   if (!rc && XML_Parse(c->p, "", 0, 1) == XML_STATUS_ERROR)
     rc = CB_EINVAL;
-  if (rc == CB_EINVAL && !c->err[0])
+  if (rc == CB_EINVAL && !c->eb->msg[0])
     xml_error(c, name);
   if (!rc && c->failed)
     rc = CB_ENOMEM, xml_error(c, name);
@@ -1027,7 +1025,7 @@ static cb_err parse_ctypes(struct ctx *c, struct archive_entry *e)
   cb_err rc = zip_read(&c->z, e, xml_sink, c);
   if (!rc && XML_Parse(c->p, "", 0, 1) == XML_STATUS_ERROR)
     rc = CB_EINVAL;
-  if (rc == CB_EINVAL && !c->err[0])
+  if (rc == CB_EINVAL && !c->eb->msg[0])
     xml_error(c, entry_name(e));
   if (!rc && c->failed)
     rc = CB_ENOMEM, xml_error(c, entry_name(e));
@@ -1148,20 +1146,20 @@ static cb_err pass_scan(struct ctx *c, const struct cb_convert_input *in, long *
   while (!(rc = zip_next(&c->z, &e)) && e) {
     const char *name = entry_name(e);
     if (++n > OFFICE_ENTRIES) {
-      snprintf(c->err, c->errcap, "refused: the zip has more than %d entries (limit)", OFFICE_ENTRIES);
+      cb_errf(c->eb, "refused: the zip has more than %d entries (limit)", OFFICE_ENTRIES);
       return CB_ETOOBIG;
     }
     if (archive_entry_size_is_set(e)) {
       uint64_t sz = (uint64_t)archive_entry_size(e);
       if (sz > OFFICE_ENTRY_MAX) {
-        snprintf(c->err, c->errcap, "refused: %.200s is %llu MiB uncompressed, over the %llu MiB limit for one entry",
-                 name, (unsigned long long)(sz >> 20), (unsigned long long)(OFFICE_ENTRY_MAX >> 20));
+        cb_errf(c->eb, "refused: %.200s is %llu MiB uncompressed, over the %llu MiB limit for one entry",
+                name, (unsigned long long)(sz >> 20), (unsigned long long)(OFFICE_ENTRY_MAX >> 20));
         return CB_ETOOBIG;
       }
       declared += sz;
       if (declared > OFFICE_TOTAL_MAX) {
-        snprintf(c->err, c->errcap, "refused: the zip's entries add up to more than %llu MiB uncompressed (limit)",
-                 (unsigned long long)(OFFICE_TOTAL_MAX >> 20));
+        cb_errf(c->eb, "refused: the zip's entries add up to more than %llu MiB uncompressed (limit)",
+                (unsigned long long)(OFFICE_TOTAL_MAX >> 20));
         return CB_ETOOBIG;
       }
     }
@@ -1195,8 +1193,8 @@ static cb_err pass_scan(struct ctx *c, const struct cb_convert_input *in, long *
                                                                           : DT_NONE;
   }
   if (!c->type) {
-    snprintf(c->err, c->errcap,
-             odf_other ? "an OpenDocument file of a kind other than text, spreadsheet or presentation"
+    cb_errf(c->eb,
+            odf_other ? "an OpenDocument file of a kind other than text, spreadsheet or presentation"
                        : "not an office document: the zip has neither a [Content_Types].xml naming a Word, Excel "
                          "or PowerPoint main part nor an OpenDocument mimetype");
     return CB_EINVAL;
@@ -1262,7 +1260,7 @@ static void prop_count(struct ctx *c, cJSON *result, int f, const char *name)
 }
 
 static cb_err extract(const struct cb_convert_input *in, cJSON *result, cb_progress_fn progress, void *pctx,
-                      char *err, size_t errcap)
+                      struct cb_errbuf *eb)
 {
   struct ctx *c = calloc(1, sizeof *c);
   if (!c)
@@ -1271,9 +1269,9 @@ static cb_err extract(const struct cb_convert_input *in, cJSON *result, cb_progr
   char textpath[4200], thumbpath[4200];
   snprintf(textpath, sizeof textpath, "%s/text.txt", in->workdir);
   snprintf(thumbpath, sizeof thumbpath, "%s/preview.png", in->workdir);
-  err[0] = 0;
-  c->err = err, c->errcap = errcap;
-  c->z.path = in->path, c->z.err = err, c->z.errcap = errcap;
+  eb->msg[0] = 0;
+  c->eb = eb;
+  c->z.path = in->path, c->z.eb = eb;
 
   unsigned char head[8];
   FILE *f = fopen(in->path, "rb");
@@ -1281,12 +1279,12 @@ static cb_err extract(const struct cb_convert_input *in, cJSON *result, cb_progr
   if (f)
     fclose(f);
   if (!f) {
-    snprintf(err, errcap, "cannot open the file");
+    cb_errf(eb, "cannot open the file");
     rc = CB_EIO;
     goto out;
   }
   if (is_cfb(head, hn)) {
-    snprintf(err, errcap, "the document is password-protected (an encrypted OLE2 container, not a zip); save it "
+    cb_errf(eb, "the document is password-protected (an encrypted OLE2 container, not a zip); save it "
                           "without a password to deposit its content");
     rc = CB_EINVAL;
     goto out;
@@ -1298,7 +1296,7 @@ static cb_err extract(const struct cb_convert_input *in, cJSON *result, cb_progr
     goto out;
   c->out = fopen(textpath, "wb");
   if (!c->out) {
-    snprintf(err, errcap, "cannot write the text artifact");
+    cb_errf(eb, "cannot write the text artifact");
     rc = CB_EIO;
     goto out;
   }
@@ -1307,7 +1305,7 @@ static cb_err extract(const struct cb_convert_input *in, cJSON *result, cb_progr
   int bad = ferror(c->out);
   if (fclose(c->out) || bad) {
     c->out = NULL;
-    snprintf(err, errcap, "cannot write the text artifact");
+    cb_errf(eb, "cannot write the text artifact");
     rc = CB_EIO;
     goto out;
   }

@@ -134,7 +134,7 @@ static int thumbnail(PopplerPage *page, const char *outpath, int *wpx, int *hpx)
 }
 
 static cb_err extract(const struct cb_convert_input *in, cJSON *result, cb_progress_fn progress, void *pctx,
-                      char *err, size_t errcap)
+                      struct cb_errbuf *eb)
 {
   cb_err rc = CB_OK;
   GError *gerr = NULL;
@@ -150,22 +150,22 @@ static cb_err extract(const struct cb_convert_input *in, cJSON *result, cb_progr
    * converter may reach its folder, worker.c) into folders it may not walk */
   abs = in->path[0] == '/' ? strdup(in->path) : realpath(in->path, NULL);
   if (!abs) {
-    snprintf(err, errcap, "cannot open the file");
+    cb_errf(eb, "cannot open the file");
     rc = CB_EIO;
     goto out;
   }
   uri = g_filename_to_uri(abs, NULL, &gerr);
   if (!uri) {
-    snprintf(err, errcap, "cannot name the file for poppler: %s", gerr ? gerr->message : "?");
+    cb_errf(eb, "cannot name the file for poppler: %s", gerr ? gerr->message : "?");
     rc = CB_EIO;
     goto out;
   }
   doc = poppler_document_new_from_file(uri, NULL, &gerr);
   if (!doc) {
     if (gerr && g_error_matches(gerr, POPPLER_ERROR, POPPLER_ERROR_ENCRYPTED))
-      snprintf(err, errcap, "the PDF is password-protected: it cannot be opened without its password");
+      cb_errf(eb, "the PDF is password-protected: it cannot be opened without its password");
     else
-      snprintf(err, errcap, "not a readable PDF: %s", gerr && gerr->message ? gerr->message : "poppler failed");
+      cb_errf(eb, "not a readable PDF: %s", gerr && gerr->message ? gerr->message : "poppler failed");
     rc = CB_EINVAL;
     goto out;
   }
@@ -204,7 +204,7 @@ static cb_err extract(const struct cb_convert_input *in, cJSON *result, cb_progr
   /* the text, page by page; a form feed ends each page, as pdftotext writes it */
   out = fopen(textpath, "wb");
   if (!out) {
-    snprintf(err, errcap, "cannot write the text artifact");
+    cb_errf(eb, "cannot write the text artifact");
     rc = CB_EIO;
     goto out;
   }
@@ -227,7 +227,7 @@ static cb_err extract(const struct cb_convert_input *in, cJSON *result, cb_progr
       g_free(t);
       g_object_unref(page);
       if (r < 0) {
-        snprintf(err, errcap, "cannot write the text artifact");
+        cb_errf(eb, "cannot write the text artifact");
         rc = CB_EIO;
         goto out;
       }
@@ -237,7 +237,7 @@ static cb_err extract(const struct cb_convert_input *in, cJSON *result, cb_progr
   }
   if (fclose(out)) {
     out = NULL;
-    snprintf(err, errcap, "cannot write the text artifact");
+    cb_errf(eb, "cannot write the text artifact");
     rc = CB_EIO;
     goto out;
   }

@@ -918,12 +918,12 @@ static const char *delim_name(char c)
   return c == '\t' ? "\t" : c == ';' ? ";" : c == '|' ? "|" : ",";
 }
 
-static cb_err table_open(const struct cb_convert_input *in, struct table *t, char *err, size_t errcap)
+static cb_err table_open(const struct cb_convert_input *in, struct table *t, struct cb_errbuf *eb)
 {
   memset(t, 0, sizeof *t);
   FILE *f = fopen(in->path, "rb");
   if (!f) {
-    snprintf(err, errcap, "cannot open the file");
+    cb_errf(eb, "cannot open the file");
     return CB_EIO;
   }
   unsigned char *head = malloc(SAMPLE_MAX);
@@ -933,7 +933,7 @@ static cb_err table_open(const struct cb_convert_input *in, struct table *t, cha
   free(head);
   if (bad || !len) {
     fclose(f);
-    snprintf(err, errcap, !len ? "the file is empty" : "binary data: not a text table");
+    cb_errf(eb, !len ? "the file is empty" : "binary data: not a text table");
     return CB_EINVAL;
   }
   rewind(f);
@@ -1020,7 +1020,7 @@ typedef int (*row_fn)(struct table *t, int header, void *ctx);
 /* Reads every record: the header names the columns; each row feeds the statistics
  * (distinct values when distinct) and then fn. */
 static cb_err table_scan(const struct cb_convert_input *in, struct table *t, int distinct, row_fn fn, void *ctx,
-                         cb_progress_fn progress, void *pctx, char *err, size_t errcap)
+                         cb_progress_fn progress, void *pctx, struct cb_errbuf *eb)
 {
   struct reader *r = t->r;
   int first = 1, rc;
@@ -1064,16 +1064,16 @@ static cb_err table_scan(const struct cb_convert_input *in, struct table *t, int
   if (first)
     make_keys(t);
   if (rc < 0) {
-    snprintf(err, errcap, "%s", r->why);
+    cb_errf(eb, "%s", r->why);
     return CB_EINVAL;
   }
   if (ferror(t->f)) {
-    snprintf(err, errcap, "reading the file failed");
+    cb_errf(eb, "reading the file failed");
     return CB_EIO;
   }
   return CB_OK;
 stopped:
-  snprintf(err, errcap, "%s", r->why[0] ? r->why : "writing the output failed");
+  cb_errf(eb, "%s", r->why[0] ? r->why : "writing the output failed");
   return CB_EIO;
 }
 
@@ -1136,10 +1136,10 @@ static void prop_col(cJSON *result, const struct column *c, const char *stat, do
 }
 
 static cb_err extract(const struct cb_convert_input *in, cJSON *result, cb_progress_fn progress, void *pctx,
-                      char *err, size_t errcap)
+                      struct cb_errbuf *eb)
 {
   struct table t;
-  cb_err e = table_open(in, &t, err, errcap);
+  cb_err e = table_open(in, &t, eb);
   if (e)
     return e;
   char textpath[4200], prevpath[4200];
@@ -1149,15 +1149,15 @@ static cb_err extract(const struct cb_convert_input *in, cJSON *result, cb_progr
   x.text = fopen(textpath, "wb");
   FILE *pf = NULL;
   if (!x.text) {
-    snprintf(err, errcap, "cannot write the text artifact");
+    cb_errf(eb, "cannot write the text artifact");
     e = CB_EIO;
     goto out;
   }
-  if ((e = table_scan(in, &t, 1, extract_row, &x, progress, pctx, err, errcap)))
+  if ((e = table_scan(in, &t, 1, extract_row, &x, progress, pctx, eb)))
     goto out;
   if (fclose(x.text)) {
     x.text = NULL;
-    snprintf(err, errcap, "cannot write the text artifact");
+    cb_errf(eb, "cannot write the text artifact");
     e = CB_EIO;
     goto out;
   }
@@ -1183,7 +1183,7 @@ static cb_err extract(const struct cb_convert_input *in, cJSON *result, cb_progr
   pf = NULL;
   cb_buf_free(&pv);
   if (bad) {
-    snprintf(err, errcap, "cannot write the preview");
+    cb_errf(eb, "cannot write the preview");
     e = CB_EIO;
     goto out;
   }
@@ -1389,15 +1389,15 @@ static int convert_row(struct table *t, int header, void *ctx)
 }
 
 static cb_err convert(const struct cb_convert_input *in, const char *to, const char *outpath, cJSON *result,
-                      cb_progress_fn progress, void *pctx, char *err, size_t errcap)
+                      cb_progress_fn progress, void *pctx, struct cb_errbuf *eb)
 {
   struct table t;
   struct convert_ctx x = {.to = to};
   cb_err e;
   if (!strcmp(to, "json")) { /* a first pass for the columns' types */
-    if ((e = table_open(in, &t, err, errcap)))
+    if ((e = table_open(in, &t, eb)))
       return e;
-    e = table_scan(in, &t, 0, NULL, NULL, progress, pctx, err, errcap);
+    e = table_scan(in, &t, 0, NULL, NULL, progress, pctx, eb);
     if (!e) {
       x.types = calloc((size_t)t.ncols + 1, sizeof *x.types);
       for (int i = 0; x.types && i < t.ncols; i++)
@@ -1409,21 +1409,21 @@ static cb_err convert(const struct cb_convert_input *in, const char *to, const c
     if (e)
       goto out;
   }
-  if ((e = table_open(in, &t, err, errcap)))
+  if ((e = table_open(in, &t, eb)))
     goto out;
   x.out = fopen(outpath, "wb");
   if (!x.out) {
-    snprintf(err, errcap, "cannot write the output");
+    cb_errf(eb, "cannot write the output");
     e = CB_EIO;
     goto done;
   }
   if (!strcmp(to, "json"))
     fputs("[", x.out);
-  e = table_scan(in, &t, 0, convert_row, &x, progress, pctx, err, errcap);
+  e = table_scan(in, &t, 0, convert_row, &x, progress, pctx, eb);
   if (!strcmp(to, "json"))
     fputs(x.rows ? "\n]\n" : "]\n", x.out);
   if (fclose(x.out) && !e) {
-    snprintf(err, errcap, "writing the output failed");
+    cb_errf(eb, "writing the output failed");
     e = CB_EIO;
   }
   if (!e)

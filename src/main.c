@@ -79,7 +79,7 @@ static void print_usage(FILE *out)
 struct config {
   struct cb_settings s;
   char store[PATH_MAX + 16];
-  int store_explicit;               /* --store or CARBOY_STORE was given */
+  int store_explicit;                /* --store or CARBOY_STORE was given */
   char store_default[PATH_MAX + 16]; /* file://DATA/blobs */
 };
 
@@ -269,8 +269,10 @@ static int cmd_serve(int argc, char **argv)
     CB_LOG(CB_LOG_WARN, "main", "cannot start the store watcher: a migration is followed after a restart");
   if (c.s.orphan_grace && maint_sweep_start(store, c.s.data, c.s.orphan_grace))
     CB_LOG(CB_LOG_WARN, "main", "cannot start the orphan sweep: orphaned blobs stay until a restart");
-  CB_LOG(CB_LOG_INFO, "main", "carboy %s listening on http://%s (port %d), data %s, store %s, "
-         "%d workers", CARBOY_VERSION, c.s.listen, http_server_port(), c.s.data, c.store, c.s.workers);
+  CB_LOG(CB_LOG_INFO, "main",
+         "carboy %s listening on http://%s (port %d), data %s, store %s, "
+         "%d workers",
+         CARBOY_VERSION, c.s.listen, http_server_port(), c.s.data, c.store, c.s.workers);
   printf("carboy: listening on http://%s\n", c.s.listen);
   fflush(stdout);
 
@@ -324,9 +326,8 @@ static int print_user(const struct cb_user *u, void *ctx)
  * next request). passwd is how a lost password (the admin's too) is reset. */
 static int cmd_user(int argc, char **argv)
 {
-  static const char usage[] =
-    "usage: carboy user add NAME [--admin] | passwd NAME | disable NAME | enable NAME |"
-    " delete NAME [--transfer-to NAME] | list   [--data DIR]";
+  static const char usage[] = "usage: carboy user add NAME [--admin] | passwd NAME | disable NAME | enable NAME |"
+                              " delete NAME [--transfer-to NAME] | list   [--data DIR]";
   const char *sub = argc > 0 ? argv[0] : "";
   int list = !strcmp(sub, "list");
   if (!list && (argc < 2 || argv[1][0] == '-' ||
@@ -409,8 +410,8 @@ static int cmd_user(int argc, char **argv)
 static int print_job(const struct cb_job *j, void *ctx)
 {
   (void)ctx;
-  printf("%-24s  %-7s  %-9s  %3.0f%%  %d/%d  %s  %s\n", j->id, j->type, j->state, j->progress * 100,
-         j->attempts, j->max_attempts, j->created_at, j->error[0] ? j->error : "");
+  printf("%-24s  %-7s  %-9s  %3.0f%%  %d/%d  %s  %s\n", j->id, j->type, j->state, j->progress * 100, j->attempts,
+         j->max_attempts, j->created_at, j->error[0] ? j->error : "");
   return 0;
 }
 
@@ -513,8 +514,13 @@ static int cmd_import(int argc, char **argv)
   }
   if (warn.msg[0])
     fprintf(stderr, "carboy: %s\n", warn.msg);
-  struct maint_import_opts o = {.user = user, .folder = folder, .paths = paths, .npaths = npaths,
-                                .max_upload = c.s.max_upload, .guess = http_guess_type, .out = stderr,
+  struct maint_import_opts o = {.user = user,
+                                .folder = folder,
+                                .paths = paths,
+                                .npaths = npaths,
+                                .max_upload = c.s.max_upload,
+                                .guess = http_guess_type,
+                                .out = stderr,
                                 .tty = isatty(STDERR_FILENO)};
   struct maint_import_stats st;
   cb_err e = maint_import(store, &o, &st, &eb);
@@ -571,8 +577,8 @@ static int cmd_migrate(int argc, char **argv)
     return fail(2, "usage: carboy migrate --to URL [--batch N] [--data DIR] [--store URL]");
   if ((rc = cb_settings_check(&c.s)) || (rc = finish_config(&c)) || (rc = open_db(&c)))
     return rc;
-  struct maint_migrate_opts mo = {.target = c.s.migrate_to, .batch = c.s.migrate_batch,
-                                  .delay_ms = c.s.migrate_delay_ms, .out = stdout};
+  struct maint_migrate_opts mo = {
+    .target = c.s.migrate_to, .batch = c.s.migrate_batch, .delay_ms = c.s.migrate_delay_ms, .out = stdout};
   mo.explicit_url = c.store_explicit ? c.store : NULL;
   mo.default_url = c.store_default;
   struct cb_errbuf eb = {{0}};
@@ -605,7 +611,8 @@ static int cmd_verify(int argc, char **argv)
     return fail(e == CB_EUSAGE ? 2 : 1, "verify: %s", eb.msg);
   if (bad)
     return fail(1, "verify: %lld blobs are missing or corrupt%s", (long long)bad,
-                vo.repair ? " and could not be repaired" : " (carboy verify --repair restores them from a second store)");
+                vo.repair ? " and could not be repaired"
+                          : " (carboy verify --repair restores them from a second store)");
   return 0;
 }
 
@@ -635,8 +642,12 @@ static int cmd_backup(int argc, char **argv)
   struct config c;
   if ((rc = load_config(nrest, rest, &c, CB_CMD_BACKUP)) || (rc = open_db(&c)))
     return rc;
-  struct maint_backup_opts bo = {.explicit_url = c.store_explicit ? c.store : NULL, .default_url = c.store_default,
-                                 .dest = dest, .data_dir = c.s.data, .version = CARBOY_VERSION, .out = stdout};
+  struct maint_backup_opts bo = {.explicit_url = c.store_explicit ? c.store : NULL,
+                                 .default_url = c.store_default,
+                                 .dest = dest,
+                                 .data_dir = c.s.data,
+                                 .version = CARBOY_VERSION,
+                                 .out = stdout};
   struct cb_errbuf eb = {{0}};
   cb_err e = maint_backup(&bo, &eb);
   db_shutdown();
@@ -667,8 +678,12 @@ static int cmd_restore(int argc, char **argv)
     return rc;
   char db_path[PATH_MAX + 16];
   snprintf(db_path, sizeof db_path, "%s/carboy.db", c.s.data);
-  struct maint_restore_opts ro = {.src = src, .manifest = manifest, .db_path = db_path, .store_url = c.store,
-                                  .store_explicit = c.store_explicit, .out = stdout};
+  struct maint_restore_opts ro = {.src = src,
+                                  .manifest = manifest,
+                                  .db_path = db_path,
+                                  .store_url = c.store,
+                                  .store_explicit = c.store_explicit,
+                                  .out = stdout};
   struct cb_errbuf eb = {{0}};
   cb_err e = maint_restore(&ro, &eb);
   db_shutdown();

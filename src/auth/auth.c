@@ -38,14 +38,14 @@ static const char *username_invalid(const char *u)
   if (n < 1 || n > 64)
     return "username must be 1 to 64 characters";
   for (const char *p = u; *p; p++)
-    if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-          *p == '.' || *p == '_' || *p == '-'))
+    if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '.' || *p == '_' ||
+          *p == '-'))
       return "username may contain only letters, digits, '.', '_' and '-'";
   return NULL;
 }
 
-cb_err auth_user_add(const char *username, const char *password, int is_admin,
-                     struct cb_user *out, struct cb_errbuf *eb)
+cb_err auth_user_add(const char *username, const char *password, int is_admin, struct cb_user *out,
+                     struct cb_errbuf *eb)
 {
   const char *why = username_invalid(username);
   if (why) {
@@ -75,8 +75,8 @@ cb_err auth_user_add(const char *username, const char *password, int is_admin,
   return e;
 }
 
-cb_err auth_user_set_password(const char *username, const char *password, struct cb_user *out,
-                              int *ended, struct cb_errbuf *eb)
+cb_err auth_user_set_password(const char *username, const char *password, struct cb_user *out, int *ended,
+                              struct cb_errbuf *eb)
 {
   if (strlen(password) < 8 || strlen(password) > 1024) {
     cb_errf(eb, "password must be 8 to 1024 characters");
@@ -187,8 +187,8 @@ cb_err auth_account_delete(const char *user_id, const char *heir_id, struct cb_e
   if (e == CB_ECONFLICT) {
     int64_t folders = 0, files = 0;
     db_user_owned(u.id, &folders, &files);
-    cb_errf(eb, "'%s' owns %lld folders and %lld files: name a new owner for them", u.username,
-            (long long)folders, (long long)files);
+    cb_errf(eb, "'%s' owns %lld folders and %lld files: name a new owner for them", u.username, (long long)folders,
+            (long long)files);
     return e;
   }
   if (e) {
@@ -208,8 +208,7 @@ cb_err auth_account_end_sessions(const char *user_id, int tokens_too, int *sessi
   return e;
 }
 
-cb_err auth_ensure_admin(const char *password, int *created, char *generated, size_t cap,
-                         struct cb_errbuf *eb)
+cb_err auth_ensure_admin(const char *password, int *created, char *generated, size_t cap, struct cb_errbuf *eb)
 {
   struct cb_user u;
   *created = 0;
@@ -480,8 +479,8 @@ static void make_dummy(void)
   auth_hash_password(pw, dummy_hash, sizeof dummy_hash);
 }
 
-cb_err auth_login(const char *username, const char *password, const char *remote_addr,
-                  struct cb_user *user, char *session, size_t cap, int *retry_after)
+cb_err auth_login(const char *username, const char *password, const char *remote_addr, struct cb_user *user,
+                  char *session, size_t cap, int *retry_after)
 {
   char ukey[CB_NAME_MAX + 64], akey[64];
   int64_t now_ms = cb_time_now_ms();
@@ -543,8 +542,8 @@ cb_err auth_logout(const char *cookie)
   return db_session_delete(hash);
 }
 
-cb_err auth_token_create(const struct cb_identity *who, const char *name, int expires_in_days,
-                         const char *scope, struct cb_token *out, char *token, size_t cap)
+cb_err auth_token_create(const struct cb_identity *who, const char *name, int expires_in_days, const char *scope,
+                         struct cb_token *out, char *token, size_t cap)
 {
   char hash[CB_SHA256_HEX];
   memset(out, 0, sizeof *out);
@@ -563,9 +562,8 @@ cb_err auth_token_create(const struct cb_identity *who, const char *name, int ex
   return db_token_create(out, hash);
 }
 
-cb_err auth_link_create(const struct cb_identity *who, const char *object_type,
-                        const char *object_id, const char *expires_at, struct cb_link *out,
-                        char *token, size_t cap)
+cb_err auth_link_create(const struct cb_identity *who, const char *object_type, const char *object_id,
+                        const char *expires_at, struct cb_link *out, char *token, size_t cap)
 {
   char hash[CB_SHA256_HEX];
   memset(out, 0, sizeof *out);
@@ -587,15 +585,14 @@ cb_err auth_link_create(const struct cb_identity *who, const char *object_type,
 
 /* -------------------------------------------------------------- access */
 
-cb_err auth_role(const struct cb_identity *who, const char *object_type, const char *object_id,
-                 enum cb_role *role)
+cb_err auth_role(const struct cb_identity *who, const char *object_type, const char *object_id, enum cb_role *role)
 {
   struct cb_standing st;
   *role = CB_ROLE_NONE;
   if (!cb_id_valid(object_id))
     return CB_ENOTFOUND;
-  cb_err e = db_standing(who->user_id[0] ? who->user_id : NULL,
-                         who->via == CB_VIA_LINK ? who->link_object : NULL, object_type, object_id, &st);
+  cb_err e = db_standing(who->user_id[0] ? who->user_id : NULL, who->via == CB_VIA_LINK ? who->link_object : NULL,
+                         object_type, object_id, &st);
   if (e)
     return e;
   int r = st.role;
@@ -660,8 +657,7 @@ cb_err auth_delegations_refresh(void)
   return e;
 }
 
-cb_err auth_check(const struct cb_identity *who, const char *object_type, const char *object_id,
-                  enum cb_access need)
+cb_err auth_check(const struct cb_identity *who, const char *object_type, const char *object_id, enum cb_access need)
 {
   enum cb_role role;
   cb_err e = auth_role(who, object_type, object_id, &role);
@@ -672,8 +668,8 @@ cb_err auth_check(const struct cb_identity *who, const char *object_type, const 
   return CB_EFORBIDDEN;
 }
 
-void auth_audit(const struct cb_identity *who, const char *action, const char *object_type,
-                const char *object_id, const char *detail, const char *remote_addr)
+void auth_audit(const struct cb_identity *who, const char *action, const char *object_type, const char *object_id,
+                const char *detail, const char *remote_addr)
 {
   cb_err e = db_audit_add(who ? who->user_id : NULL, action, object_type, object_id, detail, remote_addr);
   if (e)

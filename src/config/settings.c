@@ -28,8 +28,9 @@ enum kind {
 
 enum group { G_DATA, G_HTTP, G_JOBS, G_WEBHOOKS, G_LOG, G_MAINT, G_S3, G_TEST, G_INTERNAL, G_COUNT };
 static const char *const group_names[G_COUNT] = {
-  "Data and store", "Server and HTTP", "Jobs and converters", "Webhooks", "Logging", "carboy migrate and carboy verify",
-  "S3 stores", "Test only", "Internal: not settings",
+  "Data and store", "Server and HTTP", "Jobs and converters",
+  "Webhooks",       "Logging",         "carboy migrate and carboy verify",
+  "S3 stores",      "Test only",       "Internal: not settings",
 };
 
 #define ALL_CMDS 0xff
@@ -49,19 +50,21 @@ struct setting {
   const char *dflt;     /* text read as if it were given; NULL: none, or derived (derive()) */
   const char *dflt_doc; /* the default as help shows it, when not dflt */
   uint64_t min, max;
-  const char *unit;   /* K_INT: what it counts, in errors and help */
-  const char *what;   /* K_INT: how its error names it, when not "ENV (unit)" */
-  const char *expect; /* see enum kind */
+  const char *unit;         /* K_INT: what it counts, in errors and help */
+  const char *what;         /* K_INT: how its error names it, when not "ENV (unit)" */
+  const char *expect;       /* see enum kind */
   const char *const *words; /* K_ENUM, NULL-terminated */
-  const char *values; /* what help says it takes, when not derived from kind and range */
-  size_t off, size;   /* size 0: no field */
-  const char *help;    /* one line */
-  const char *details; /* more, for docs/CONFIGURATION.md */
+  const char *values;       /* what help says it takes, when not derived from kind and range */
+  size_t off, size;         /* size 0: no field */
+  const char *help;         /* one line */
+  const char *details;      /* more, for docs/CONFIGURATION.md */
 };
 
 static const char *const log_formats[] = {"text", "json", NULL};
 static const char *const log_levels[] = {"debug", "info", "warn", "error", NULL};
 
+/* one entry a setting, its fields in the order of struct setting */
+// clang-format off
 static const struct setting table[] = {
   /* carboy migrate and verify check theirs before the others */
   {.env = "CARBOY_MIGRATE_TO", .flag = "--to", .metavar = "URL", .cmds = CB_CMD_MIGRATE, .flag_cmds = CB_CMD_MIGRATE,
@@ -248,6 +251,7 @@ static const struct setting table[] = {
   {.env = "CARBOY_WORKFD", .group = G_INTERNAL, .kind = K_TEXT, .dflt_doc = "–",
    .help = "The descriptor a converter process reaches its work folder by where no mount namespace could be had."},
 };
+// clang-format on
 
 #define NSETTINGS (sizeof table / sizeof table[0])
 _Static_assert(sizeof table / sizeof table[0] <= CB_SETTINGS_MAX, "raise CB_SETTINGS_MAX");
@@ -361,10 +365,10 @@ static int check_one(const struct setting *e, const char *v, struct cb_settings 
 {
   char *field = e->size ? (char *)s + e->off : NULL;
   /* a field of another type than its kind writes: a mistake in the table */
-  size_t want = e->kind == K_SIZE                                          ? sizeof(uint64_t)
-                : e->kind == K_URL                                         ? sizeof(const char *)
+  size_t want = e->kind == K_SIZE                                            ? sizeof(uint64_t)
+                : e->kind == K_URL                                           ? sizeof(const char *)
                 : e->kind == K_INT || e->kind == K_BOOL || e->kind == K_ENUM ? sizeof(int)
-                                                                           : 0;
+                                                                             : 0;
   if (field && want && e->size != want)
     abort();
   switch (e->kind) {
@@ -458,7 +462,8 @@ static int derive(struct cb_settings *s)
     s->orphan_grace = s->job_timeout > 3600 ? s->job_timeout : 3600;
   else if (s->orphan_grace && s->orphan_grace < s->job_timeout)
     return bad("invalid CARBOY_ORPHAN_GRACE '%d': expected 0 or at least CARBOY_JOB_TIMEOUT (%d s), since a "
-               "job stores its artifacts before it records them", s->orphan_grace, s->job_timeout);
+               "job stores its artifacts before it records them",
+               s->orphan_grace, s->job_timeout);
   return 0;
 }
 
@@ -501,8 +506,8 @@ static void describe(const struct setting *e, char *out, size_t cap)
   }
   switch (e->kind) {
   case K_INT:
-    snprintf(out, cap, "%llu to %llu%s%s", (unsigned long long)e->min, (unsigned long long)e->max,
-             e->unit ? " " : "", e->unit ? e->unit : "");
+    snprintf(out, cap, "%llu to %llu%s%s", (unsigned long long)e->min, (unsigned long long)e->max, e->unit ? " " : "",
+             e->unit ? e->unit : "");
     return;
   case K_SIZE:
     if (e->max == SIZE_ANY)
@@ -512,9 +517,7 @@ static void describe(const struct setting *e, char *out, size_t cap)
     if (e->unit)
       snprintf(out + strlen(out), cap - strlen(out), " (%s)", e->unit);
     return;
-  case K_BOOL:
-    snprintf(out, cap, "`0` or `1`");
-    return;
+  case K_BOOL: snprintf(out, cap, "`0` or `1`"); return;
   case K_ENUM: {
     size_t used = 0;
     out[0] = '\0';
@@ -580,7 +583,8 @@ static void flag_text(const struct setting *e, char *out, size_t cap)
 void cb_settings_print_names(FILE *out)
 {
   fputs("settings (a flag wins over the environment, the environment over the default;\n"
-        "'carboy help settings' says what each does, docs/CONFIGURATION.md more):\n", out);
+        "'carboy help settings' says what each does, docs/CONFIGURATION.md more):\n",
+        out);
   for (int g = 0; g < G_INTERNAL; g++) {
     int col = fprintf(out, "  %s:", group_names[g]);
     for (size_t k = 0; k < NSETTINGS; k++) {
@@ -602,7 +606,8 @@ void cb_settings_print_names(FILE *out)
 void cb_settings_print_help(FILE *out)
 {
   fputs("A flag wins over the environment, the environment over the default. Sizes are bytes,\n"
-        "or with a K, M, G or T suffix (powers of 1024). docs/CONFIGURATION.md says more.\n", out);
+        "or with a K, M, G or T suffix (powers of 1024). docs/CONFIGURATION.md says more.\n",
+        out);
   for (int g = 0; g < G_COUNT; g++) {
     fprintf(out, "\n%s\n", group_names[g]);
     for (size_t k = 0; k < NSETTINGS; k++) {

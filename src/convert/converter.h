@@ -33,8 +33,8 @@ typedef void (*cb_progress_fn)(void *ctx, double fraction);
 
 struct converter_desc {
   const char *name;
-  const char *kind;              /* the kind it gives files: text, image, ... */
-  const char *const *suffixes;   /* NULL-terminated, lower case, with the dot */
+  const char *kind;            /* the kind it gives files: text, image, ... */
+  const char *const *suffixes; /* NULL-terminated, lower case, with the dot */
   /* How sure (0..100) the converter is that it reads this content: 0 = no. head is the
    * start of the file (up to 64 KiB). */
   int (*sniff)(const unsigned char *head, size_t len, const struct cb_convert_input *in);
@@ -44,12 +44,12 @@ struct converter_desc {
 };
 
 struct converter_ops {
-  cb_err (*extract)(const struct cb_convert_input *in, cJSON *result, cb_progress_fn progress,
-                    void *pctx, struct cb_errbuf *eb);
+  cb_err (*extract)(const struct cb_convert_input *in, cJSON *result, cb_progress_fn progress, void *pctx,
+                    struct cb_errbuf *eb);
   /* Writes the file converted to format `to` (one of targets) at outpath; may set
    * "media_type" in result. NULL when the family converts to nothing. */
-  cb_err (*convert)(const struct cb_convert_input *in, const char *to, const char *outpath,
-                    cJSON *result, cb_progress_fn progress, void *pctx, struct cb_errbuf *eb);
+  cb_err (*convert)(const struct cb_convert_input *in, const char *to, const char *outpath, cJSON *result,
+                    cb_progress_fn progress, void *pctx, struct cb_errbuf *eb);
   const char *const *targets; /* NULL-terminated formats convert() writes */
 };
 
@@ -60,8 +60,7 @@ struct converter {
 
 /* Picks the converter for a file: the best sniff score, the suffix breaking ties; the
  * generic one when nobody claims it. Test converters count only when enabled. */
-const struct converter *converter_find(const unsigned char *head, size_t len,
-                                       const struct cb_convert_input *in);
+const struct converter *converter_find(const unsigned char *head, size_t len, const struct cb_convert_input *in);
 const struct converter *converter_by_name(const char *name);
 /* The kind a file is given by its name alone, before a converter reads it (uploads guess
  * it so): that of the first converter whose suffixes name it, else "other". */
@@ -69,8 +68,7 @@ const char *converter_kind_of_name(const char *name);
 void converter_enable_testing(int on);
 
 /* Helpers for converters building their result. */
-void result_prop_text(cJSON *result, const char *name, const char *value, const char *unit,
-                      const char *iri);
+void result_prop_text(cJSON *result, const char *name, const char *value, const char *unit, const char *iri);
 void result_prop_num(cJSON *result, const char *name, double value, const char *unit, const char *iri);
 void result_artifact(cJSON *result, const char *kind, const char *media_type, const char *path);
 int suffix_is(const char *name, const char *const *suffixes);

@@ -12,7 +12,8 @@ static const struct converter *const registry[] = {
 /* Test converters fail on purpose (crash, hang, unbounded memory, error, slow). They exist
  * in every build but claim files only when CARBOY_TEST_CONVERTERS=1 in the worker. */
 static const struct converter *const testing[] = {
-  &conv_test_crash, &conv_test_hang, &conv_test_oom, &conv_test_fail, &conv_test_slow, &conv_test_spin, &conv_test_escape,
+  &conv_test_crash, &conv_test_hang, &conv_test_oom,    &conv_test_fail,
+  &conv_test_slow,  &conv_test_spin, &conv_test_escape,
 };
 static int testing_on;
 
@@ -44,8 +45,7 @@ static void consider(const struct converter *c, const unsigned char *head, size_
   }
 }
 
-const struct converter *converter_find(const unsigned char *head, size_t len,
-                                       const struct cb_convert_input *in)
+const struct converter *converter_find(const unsigned char *head, size_t len, const struct cb_convert_input *in)
 {
   const struct converter *best = &conv_generic;
   int best_score = 0;

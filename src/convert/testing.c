@@ -18,15 +18,15 @@
 
 #include "convert/converter.h"
 
-#define TEST_CONVERTER(id, suffix, fn)                                                        \
-  static const char *const id##_suffixes[] = {suffix, NULL};                                \
-  static int id##_sniff(const unsigned char *h, size_t l, const struct cb_convert_input *in) \
-  {                                                                                         \
-    (void)h, (void)l;                                                                       \
-    return suffix_is(in->name, id##_suffixes) ? 100 : 0;                                    \
-  }                                                                                         \
+#define TEST_CONVERTER(id, suffix, fn)                                                            \
+  static const char *const id##_suffixes[] = {suffix, NULL};                                      \
+  static int id##_sniff(const unsigned char *h, size_t l, const struct cb_convert_input *in)      \
+  {                                                                                               \
+    (void)h, (void)l;                                                                             \
+    return suffix_is(in->name, id##_suffixes) ? 100 : 0;                                          \
+  }                                                                                               \
   static const struct converter_desc id##_desc = {#id, "other", id##_suffixes, id##_sniff, NULL}; \
-  static const struct converter_ops id##_ops = {fn, NULL, NULL};                                        \
+  static const struct converter_ops id##_ops = {fn, NULL, NULL};                                  \
   const struct converter conv_##id = {&id##_desc, &id##_ops};
 
 static cb_err crash(const struct cb_convert_input *in, cJSON *r, cb_progress_fn p, void *c, struct cb_errbuf *eb)
@@ -119,11 +119,10 @@ static cb_err spin(const struct cb_convert_input *in, cJSON *r, cb_progress_fn p
 }
 
 /* Tries what a parser exploit would: the file says "data=DATA_FOLDER", "port=PORT" and
- * "pid=PID" (the server's; without it, the parent process). Fails with a report of each attempt, "NAME: refused (why)" or
- * "NAME: ESCAPED": write db, read db (the database), connect (the server's port on
- * loopback), environ (the server's /proc/PID/environ), write data / write blobs / write
- * etc (files outside its work folder), signal and ptrace (the server), exec (/bin/sh), fork bomb
- * (how many it got). */
+ * "pid=PID" (the server's; without it, the parent process). Fails with a report of each attempt, "NAME: refused (why)"
+ * or "NAME: ESCAPED": write db, read db (the database), connect (the server's port on loopback), environ (the server's
+ * /proc/PID/environ), write data / write blobs / write etc (files outside its work folder), signal and ptrace (the
+ * server), exec (/bin/sh), fork bomb (how many it got). */
 static void tried(struct cb_errbuf *eb, const char *what, int ok, int err)
 {
   size_t len = strlen(eb->msg);

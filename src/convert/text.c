@@ -9,13 +9,13 @@
 
 #define TEXT_MAX (16u << 20)
 
-static const char *const suffixes[] = {".txt", ".md", ".csv", ".tsv", ".json", ".xml", ".log", ".ini",
-                                       ".yaml", ".yml", ".c", ".h", ".py", ".r", ".tex", ".rst", NULL};
+static const char *const suffixes[] = {".txt", ".md", ".csv", ".tsv", ".json", ".xml", ".log", ".ini", ".yaml",
+                                       ".yml", ".c",  ".h",   ".py",  ".r",    ".tex", ".rst", NULL};
 
 static int sniff(const unsigned char *head, size_t len, const struct cb_convert_input *in)
 {
-  if (in->mime && (!strncmp(in->mime, "text/", 5) || !strcmp(in->mime, "application/json") ||
-                   !strcmp(in->mime, "application/xml")))
+  if (in->mime &&
+      (!strncmp(in->mime, "text/", 5) || !strcmp(in->mime, "application/json") || !strcmp(in->mime, "application/xml")))
     return 50;
   if (len && !memchr(head, 0, len) && cb_utf8_valid((const char *)head, len))
     return 30;
@@ -137,8 +137,8 @@ const struct converter conv_text = {&desc, &ops};
 
 /* ---- the generic converter: for what no other converter claims ---- */
 
-static cb_err generic_extract(const struct cb_convert_input *in, cJSON *result, cb_progress_fn progress,
-                              void *pctx, struct cb_errbuf *eb)
+static cb_err generic_extract(const struct cb_convert_input *in, cJSON *result, cb_progress_fn progress, void *pctx,
+                              struct cb_errbuf *eb)
 {
   (void)eb;
   if (in->mime && *in->mime)

@@ -46,8 +46,7 @@ static void remap(cJSON *node, const char *from, const char *to)
     return;
   }
   cJSON *child;
-  cJSON_ArrayForEach(child, node)
-    remap(child, from, to);
+  cJSON_ArrayForEach(child, node) remap(child, from, to);
 }
 
 static int out_of_memory;
@@ -140,13 +139,12 @@ static void handle_query(cJSON *req, int match)
   cJSON *res = cJSON_CreateObject();
   cb_err e;
   if (match)
-    e = cJSON_IsString(smarts) && cJSON_IsArray(smiles) ? chem_match(smarts->valuestring, smiles, res, &eb)
-                                                        : CB_EINVAL;
+    e = cJSON_IsString(smarts) && cJSON_IsArray(smiles) ? chem_match(smarts->valuestring, smiles, res, &eb) : CB_EINVAL;
   else
     e = cJSON_IsString(smiles) || cJSON_IsString(smarts)
-            ? chem_query(cJSON_IsString(smiles) ? smiles->valuestring : NULL,
-                         cJSON_IsString(smarts) ? smarts->valuestring : NULL, res, &eb)
-            : CB_EINVAL;
+          ? chem_query(cJSON_IsString(smiles) ? smiles->valuestring : NULL,
+                       cJSON_IsString(smarts) ? smarts->valuestring : NULL, res, &eb)
+          : CB_EINVAL;
   answer(e, eb.msg[0] ? eb.msg : "malformed request", res);
 }
 
@@ -163,8 +161,11 @@ static void handle_unpack(cJSON *req)
     answer_error("malformed request");
     return;
   }
-  struct unpack_limits lim = {.max_total = UNPACK_MAX_TOTAL, .max_entries = UNPACK_MAX_ENTRIES, .max_ratio = UNPACK_MAX_RATIO,
-                              .ratio_from = UNPACK_RATIO_FROM, .max_member = 0};
+  struct unpack_limits lim = {.max_total = UNPACK_MAX_TOTAL,
+                              .max_entries = UNPACK_MAX_ENTRIES,
+                              .max_ratio = UNPACK_MAX_RATIO,
+                              .ratio_from = UNPACK_RATIO_FROM,
+                              .max_member = 0};
   if (cJSON_IsNumber(max_total) && max_total->valuedouble >= 0 && max_total->valuedouble < (double)lim.max_total)
     lim.max_total = (uint64_t)max_total->valuedouble;
   if (cJSON_IsNumber(max_member) && max_member->valuedouble >= 1)
@@ -211,8 +212,10 @@ static void handle(magic_t mime_cookie, magic_t desc_cookie, cJSON *req)
     return;
   }
   const cJSON *options = cJSON_GetObjectItemCaseSensitive(req, "options");
-  struct cb_convert_input in = {.path = path->valuestring, .name = name->valuestring,
-                                .workdir = workdir->valuestring, .options = cJSON_IsObject(options) ? options : NULL};
+  struct cb_convert_input in = {.path = path->valuestring,
+                                .name = name->valuestring,
+                                .workdir = workdir->valuestring,
+                                .options = cJSON_IsObject(options) ? options : NULL};
   struct stat sb;
   if (stat(in.path, &sb)) {
     answer_error("the file to read is missing");
@@ -258,8 +261,8 @@ static void handle(magic_t mime_cookie, magic_t desc_cookie, cJSON *req)
       char targets[200] = "";
       for (const char *const *t = c->ops->targets; t && *t; t++)
         snprintf(targets + strlen(targets), sizeof targets - strlen(targets), "%s%s", targets[0] ? ", " : "", *t);
-      cb_errf(&eb, "%s files cannot be converted to '%.40s'; possible: %s", c->desc->name,
-              to->valuestring, targets[0] ? targets : "none");
+      cb_errf(&eb, "%s files cannot be converted to '%.40s'; possible: %s", c->desc->name, to->valuestring,
+              targets[0] ? targets : "none");
       e = CB_EINVAL;
     } else {
       char outpath[4200];

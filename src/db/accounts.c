@@ -30,8 +30,10 @@ DB_VISITOR(listed_user, struct cb_user, db_user_cb, read_listed_user, DB_NO_CLEA
 cb_err db_user_list(const char *after_name, int limit, db_user_cb cb, void *ctx)
 {
   struct listed_user_visit uc = {cb, ctx};
-  return db_each_row(db_query("SELECT " USER_READ_COLS " FROM users WHERE deleted_at IS NULL AND username > coalesce(?, '')"
-                              " ORDER BY username LIMIT ?", "si", after_name, (int64_t)limit),
+  return db_each_row(db_query("SELECT " USER_READ_COLS
+                              " FROM users WHERE deleted_at IS NULL AND username > coalesce(?, '')"
+                              " ORDER BY username LIMIT ?",
+                              "si", after_name, (int64_t)limit),
                      listed_user_row, &uc);
 }
 
@@ -74,23 +76,24 @@ cb_err db_group_add_member(const char *group_id, const char *user_id)
 {
   char ts[CB_TIME_MAX];
   now(ts);
-  return db_exec("INSERT INTO group_members(group_id, user_id, created_at) VALUES (?, ?, ?)", "sss",
-                 group_id, user_id, ts);
+  return db_exec("INSERT INTO group_members(group_id, user_id, created_at) VALUES (?, ?, ?)", "sss", group_id, user_id,
+                 ts);
 }
 
 cb_err db_group_remove_member(const char *group_id, const char *user_id)
 {
-  return changed(db_exec("DELETE FROM group_members WHERE group_id = ? AND user_id = ?", "ss",
-                         group_id, user_id));
+  return changed(db_exec("DELETE FROM group_members WHERE group_id = ? AND user_id = ?", "ss", group_id, user_id));
 }
 
 cb_err db_group_members(const char *group_id, db_user_cb cb, void *ctx)
 {
   struct listed_user_visit uc = {cb, ctx};
-  return db_each_row(db_query("SELECT u.id, u.username, u.password_hash, u.is_admin, u.created_at, u.disabled_at IS NOT NULL"
-                              " FROM group_members m JOIN users u ON u.id = m.user_id"
-                              " WHERE m.group_id = ? ORDER BY u.username", "s", group_id),
-                     listed_user_row, &uc);
+  return db_each_row(
+    db_query("SELECT u.id, u.username, u.password_hash, u.is_admin, u.created_at, u.disabled_at IS NOT NULL"
+             " FROM group_members m JOIN users u ON u.id = m.user_id"
+             " WHERE m.group_id = ? ORDER BY u.username",
+             "s", group_id),
+    listed_user_row, &uc);
 }
 
 /* ------------------------------------------------------- account control */
@@ -100,14 +103,15 @@ cb_err db_user_set_disabled(const char *id, int disabled)
   char ts[CB_TIME_MAX];
   now(ts);
   if (disabled)
-    return changed(db_exec("UPDATE users SET disabled_at = coalesce(disabled_at, ?) WHERE id = ? AND deleted_at IS NULL",
-                           "ss", ts, id));
+    return changed(db_exec(
+      "UPDATE users SET disabled_at = coalesce(disabled_at, ?) WHERE id = ? AND deleted_at IS NULL", "ss", ts, id));
   return changed(db_exec("UPDATE users SET disabled_at = NULL WHERE id = ? AND deleted_at IS NULL", "s", id));
 }
 
 cb_err db_user_set_admin(const char *id, int is_admin)
 {
-  return changed(db_exec("UPDATE users SET is_admin = ? WHERE id = ? AND deleted_at IS NULL", "is", (int64_t)is_admin, id));
+  return changed(
+    db_exec("UPDATE users SET is_admin = ? WHERE id = ? AND deleted_at IS NULL", "is", (int64_t)is_admin, id));
 }
 
 cb_err db_user_active_admins(int64_t *n)
@@ -134,7 +138,8 @@ cb_err db_user_tokens_revoke_all(const char *user_id, int *revoked)
 cb_err db_user_owned(const char *id, int64_t *folders, int64_t *files)
 {
   sqlite3_stmt *st = db_query("SELECT (SELECT count(*) FROM folders WHERE owner_id = ?1 AND deleted_at IS NULL),"
-                              " (SELECT count(*) FROM files WHERE owner_id = ?1 AND deleted_at IS NULL)", "s", id);
+                              " (SELECT count(*) FROM files WHERE owner_id = ?1 AND deleted_at IS NULL)",
+                              "s", id);
   cb_err e = db_one_row(st);
   if (e)
     return e;
@@ -245,8 +250,8 @@ cb_err db_session_create(const char *token_hash, const char *user_id, const char
 {
   char ts[CB_TIME_MAX];
   now(ts);
-  return db_exec("INSERT INTO sessions(token_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)",
-                 "ssss", token_hash, user_id, ts, expires_at);
+  return db_exec("INSERT INTO sessions(token_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)", "ssss",
+                 token_hash, user_id, ts, expires_at);
 }
 
 DB_READ_ONE(user_one, struct cb_user, db_read_user)
@@ -275,8 +280,9 @@ cb_err db_user_sessions_delete(const char *user_id, int *ended)
 
 /* --------------------------------------------------------------- tokens */
 
-#define TOKEN_COLS "t.id, t.user_id, t.name, t.scope, t.created_at, coalesce(t.expires_at, ''), " \
-                   "coalesce(t.last_used_at, '')"
+#define TOKEN_COLS                                                               \
+  "t.id, t.user_id, t.name, t.scope, t.created_at, coalesce(t.expires_at, ''), " \
+  "coalesce(t.last_used_at, '')"
 
 static void read_token(sqlite3_stmt *st, struct cb_token *t)
 {
@@ -292,16 +298,17 @@ static void read_token(sqlite3_stmt *st, struct cb_token *t)
 cb_err db_token_create(const struct cb_token *t, const char *token_hash)
 {
   return db_exec("INSERT INTO tokens(id, user_id, name, token_hash, scope, created_at, expires_at)"
-                 " VALUES (?, ?, ?, ?, ?, ?, nullif(?, ''))", "sssssss", t->id, t->user_id, t->name,
-                 token_hash, t->scope, t->created_at, t->expires_at);
+                 " VALUES (?, ?, ?, ?, ?, ?, nullif(?, ''))",
+                 "sssssss", t->id, t->user_id, t->name, token_hash, t->scope, t->created_at, t->expires_at);
 }
 
 cb_err db_token_lookup(const char *token_hash, const char *now_ts, struct cb_token *t, struct cb_user *u)
 {
   sqlite3_stmt *st = db_query("SELECT " TOKEN_COLS ", u.id, u.username, u.password_hash, u.is_admin,"
                               " u.created_at FROM tokens t JOIN users u ON u.id = t.user_id"
-                              " WHERE t.token_hash = ? AND t.revoked_at IS NULL AND " USER_ACTIVE("u.")
-                              " AND (t.expires_at IS NULL OR t.expires_at > ?)", "ss", token_hash, now_ts);
+                              " WHERE t.token_hash = ? AND t.revoked_at IS NULL AND " USER_ACTIVE(
+                                "u.") " AND (t.expires_at IS NULL OR t.expires_at > ?)",
+                              "ss", token_hash, now_ts);
   cb_err e = db_one_row(st);
   if (e)
     return e;
@@ -326,14 +333,16 @@ cb_err db_token_list(const char *user_id, db_token_cb cb, void *ctx)
 {
   struct token_visit tc = {cb, ctx};
   return db_each_row(db_query("SELECT " TOKEN_COLS " FROM tokens t WHERE t.user_id = ?"
-                              " AND t.revoked_at IS NULL ORDER BY t.created_at", "s", user_id),
+                              " AND t.revoked_at IS NULL ORDER BY t.created_at",
+                              "s", user_id),
                      token_row, &tc);
 }
 
 cb_err db_token_revoke(const char *user_id, const char *id, const char *now_ts)
 {
   return changed(db_exec("UPDATE tokens SET revoked_at = ? WHERE id = ? AND user_id = ?"
-                         " AND revoked_at IS NULL", "sss", now_ts, id, user_id));
+                         " AND revoked_at IS NULL",
+                         "sss", now_ts, id, user_id));
 }
 
 /* --------------------------------------------------------------- grants */
@@ -358,8 +367,8 @@ cb_err db_grant_create(const struct cb_grant *g, const char *created_by)
 {
   return db_exec("INSERT INTO grants(id, object_type, object_id, user_id, group_id, role, created_by,"
                  " created_at) VALUES (?, ?, ?, nullif(?, ''), nullif(?, ''), ?, ?, ?)",
-                 "ssssssss", g->id, g->object_type, g->object_id, g->user_id, g->group_id, g->role,
-                 created_by, g->created_at);
+                 "ssssssss", g->id, g->object_type, g->object_id, g->user_id, g->group_id, g->role, created_by,
+                 g->created_at);
 }
 
 cb_err db_grant_list(const char *object_type, const char *object_id, db_grant_cb cb, void *ctx)
@@ -375,20 +384,19 @@ cb_err db_grant_list(const char *object_type, const char *object_id, db_grant_cb
 
 cb_err db_grant_delete(const char *object_type, const char *object_id, const char *grant_id)
 {
-  return changed(db_exec("DELETE FROM grants WHERE id = ? AND object_type = ? AND object_id = ?", "sss",
-                         grant_id, object_type, object_id));
+  return changed(db_exec("DELETE FROM grants WHERE id = ? AND object_type = ? AND object_id = ?", "sss", grant_id,
+                         object_type, object_id));
 }
 
 /* The creator of a grant or link on T(object_type, object_id) is an account that still
  * acts and owns the object itself or is an administrator: such a right to share stands
  * without looking further (a move never changes an owner). A disabled or deleted
  * account's grants and links lapse, the owner's too. */
-#define DELEGATION_FIRM(T)                                                                   \
-  "(" T ".created_by IN (SELECT id FROM users WHERE " USER_ACTIVE("") ") AND (" T            \
-  ".created_by IN (SELECT id FROM users WHERE is_admin = 1) OR " T ".created_by ="           \
-  " coalesce((SELECT owner_id FROM folders WHERE id = " T ".object_id AND " T ".object_type" \
-  " = 'folder'), (SELECT owner_id FROM files WHERE id = " T ".object_id AND " T              \
-  ".object_type = 'file'))))"
+#define DELEGATION_FIRM(T)                                                                           \
+  "(" T ".created_by IN (SELECT id FROM users WHERE " USER_ACTIVE(                                   \
+    "") ") AND (" T ".created_by IN (SELECT id FROM users WHERE is_admin = 1) OR " T ".created_by =" \
+        " coalesce((SELECT owner_id FROM folders WHERE id = " T ".object_id AND " T ".object_type"   \
+        " = 'folder'), (SELECT owner_id FROM files WHERE id = " T ".object_id AND " T ".object_type = 'file'))))"
 
 cb_err db_delegations_lapse_all_tx(void)
 {
@@ -412,19 +420,22 @@ cb_err db_delegations_lapsed(db_delegation_cb cb, void *ctx)
 {
   struct delegation_visit dc = {cb, ctx};
   /* only those whose creator still acts: a disabled or deleted account shares nothing */
-  return db_each_row(db_query("SELECT 'grants', g.id, g.object_type, g.object_id, g.created_by, u.is_admin"
-                              " FROM grants g JOIN users u ON u.id = g.created_by WHERE g.lapsed = 1"
-                              " AND " USER_ACTIVE("u.") " UNION ALL"
-                              " SELECT 'links', l.id, l.object_type, l.object_id, l.created_by, u.is_admin"
-                              " FROM links l JOIN users u ON u.id = l.created_by WHERE l.lapsed = 1"
-                              " AND l.revoked_at IS NULL AND " USER_ACTIVE("u."), ""),
-                     delegation_row, &dc);
+  return db_each_row(
+    db_query("SELECT 'grants', g.id, g.object_type, g.object_id, g.created_by, u.is_admin"
+             " FROM grants g JOIN users u ON u.id = g.created_by WHERE g.lapsed = 1"
+             " AND " USER_ACTIVE("u.") " UNION ALL"
+                                       " SELECT 'links', l.id, l.object_type, l.object_id, l.created_by, u.is_admin"
+                                       " FROM links l JOIN users u ON u.id = l.created_by WHERE l.lapsed = 1"
+                                       " AND l.revoked_at IS NULL AND " USER_ACTIVE("u."),
+             ""),
+    delegation_row, &dc);
 }
 
 cb_err db_delegation_restore_tx(const char *table, const char *id)
 {
   return db_exec(!strcmp(table, "grants") ? "UPDATE grants SET lapsed = 0 WHERE id = ?"
-                                          : "UPDATE links SET lapsed = 0 WHERE id = ?", "s", id);
+                                          : "UPDATE links SET lapsed = 0 WHERE id = ?",
+                 "s", id);
 }
 
 cb_err db_set_visibility(const char *object_type, const char *object_id, const char *visibility)
@@ -433,14 +444,17 @@ cb_err db_set_visibility(const char *object_type, const char *object_id, const c
   now(ts);
   if (!strcmp(object_type, "folder"))
     return changed(db_exec("UPDATE folders SET visibility = ?, updated_at = ? WHERE id = ?"
-                           " AND deleted_at IS NULL", "sss", visibility, ts, object_id));
+                           " AND deleted_at IS NULL",
+                           "sss", visibility, ts, object_id));
   return changed(db_exec("UPDATE files SET visibility = ?, updated_at = ? WHERE id = ?"
-                         " AND deleted_at IS NULL", "sss", visibility, ts, object_id));
+                         " AND deleted_at IS NULL",
+                         "sss", visibility, ts, object_id));
 }
 
 /* ---------------------------------------------------------------- links */
 
-#define LINK_COLS "id, object_type, object_id, created_by, created_at, coalesce(expires_at, ''), lapsed," \
+#define LINK_COLS                                                                         \
+  "id, object_type, object_id, created_by, created_at, coalesce(expires_at, ''), lapsed," \
   " coalesce((SELECT username FROM users WHERE id = created_by), '')"
 
 static void read_link(sqlite3_stmt *st, struct cb_link *l)
@@ -458,8 +472,9 @@ static void read_link(sqlite3_stmt *st, struct cb_link *l)
 cb_err db_link_create(const struct cb_link *l, const char *token_hash)
 {
   return db_exec("INSERT INTO links(id, object_type, object_id, token_hash, created_by, created_at,"
-                 " expires_at) VALUES (?, ?, ?, ?, ?, ?, nullif(?, ''))", "sssssss", l->id,
-                 l->object_type, l->object_id, token_hash, l->created_by, l->created_at, l->expires_at);
+                 " expires_at) VALUES (?, ?, ?, ?, ?, ?, nullif(?, ''))",
+                 "sssssss", l->id, l->object_type, l->object_id, token_hash, l->created_by, l->created_at,
+                 l->expires_at);
 }
 
 DB_READ_ONE(link_one, struct cb_link, read_link)
@@ -467,14 +482,14 @@ DB_READ_ONE(link_one, struct cb_link, read_link)
 cb_err db_link_lookup(const char *token_hash, const char *now_ts, struct cb_link *out)
 {
   return link_one(db_query("SELECT " LINK_COLS " FROM links WHERE token_hash = ? AND revoked_at IS NULL AND lapsed = 0"
-                           " AND (expires_at IS NULL OR expires_at > ?)", "ss", token_hash, now_ts),
+                           " AND (expires_at IS NULL OR expires_at > ?)",
+                           "ss", token_hash, now_ts),
                   out);
 }
 
 cb_err db_link_get(const char *id, struct cb_link *out)
 {
-  return link_one(db_query("SELECT " LINK_COLS " FROM links WHERE id = ? AND revoked_at IS NULL", "s", id),
-                  out);
+  return link_one(db_query("SELECT " LINK_COLS " FROM links WHERE id = ? AND revoked_at IS NULL", "s", id), out);
 }
 
 DB_VISITOR(link, struct cb_link, db_link_cb, read_link, DB_NO_CLEAR)
@@ -483,33 +498,32 @@ cb_err db_link_list(const char *object_type, const char *object_id, db_link_cb c
 {
   struct link_visit lc = {cb, ctx};
   return db_each_row(db_query("SELECT " LINK_COLS " FROM links WHERE object_type = ? AND object_id = ?"
-                              " AND revoked_at IS NULL ORDER BY created_at", "ss", object_type, object_id),
+                              " AND revoked_at IS NULL ORDER BY created_at",
+                              "ss", object_type, object_id),
                      link_row, &lc);
 }
 
 cb_err db_link_revoke(const char *id, const char *now_ts)
 {
-  return changed(db_exec("UPDATE links SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", "ss",
-                         now_ts, id));
+  return changed(db_exec("UPDATE links SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", "ss", now_ts, id));
 }
 
 /* ------------------------------------------------------------- standing */
 
 /* Over a folder and its ancestors: rows found, owned, public, link inside, best grant. */
-#define CHAIN_STANDING_SQL                                                                  \
-  "WITH RECURSIVE chain(id, depth) AS ("                                                     \
-  " SELECT id, 0 FROM folders WHERE id = ?3 AND deleted_at IS NULL UNION ALL"                \
-  " SELECT f.parent_id, c.depth + 1 FROM folders f JOIN chain c ON f.id = c.id"              \
-  " WHERE f.parent_id IS NOT NULL AND c.depth < 1000)"                                       \
-  " SELECT count(*), coalesce(max(f.owner_id = ?1), 0), coalesce(max(f.visibility = 'public'), 0)," \
-  " coalesce(max(f.id = ?2), 0),"                                                            \
-  " (SELECT coalesce(max(CASE g.role WHEN 'editor' THEN 2 ELSE 1 END), 0) FROM grants g"     \
-  "  WHERE g.object_type = 'folder' AND g.object_id IN (SELECT id FROM chain) AND g.lapsed = 0" \
+#define CHAIN_STANDING_SQL                                                                           \
+  "WITH RECURSIVE chain(id, depth) AS ("                                                             \
+  " SELECT id, 0 FROM folders WHERE id = ?3 AND deleted_at IS NULL UNION ALL"                        \
+  " SELECT f.parent_id, c.depth + 1 FROM folders f JOIN chain c ON f.id = c.id"                      \
+  " WHERE f.parent_id IS NOT NULL AND c.depth < 1000)"                                               \
+  " SELECT count(*), coalesce(max(f.owner_id = ?1), 0), coalesce(max(f.visibility = 'public'), 0),"  \
+  " coalesce(max(f.id = ?2), 0),"                                                                    \
+  " (SELECT coalesce(max(CASE g.role WHEN 'editor' THEN 2 ELSE 1 END), 0) FROM grants g"             \
+  "  WHERE g.object_type = 'folder' AND g.object_id IN (SELECT id FROM chain) AND g.lapsed = 0"      \
   "  AND (g.user_id = ?1 OR g.group_id IN (SELECT group_id FROM group_members WHERE user_id = ?1)))" \
   " FROM chain c JOIN folders f ON f.id = c.id"
 
-static cb_err folder_standing(const char *user_id, const char *link_id, const char *folder_id,
-                              struct cb_standing *out)
+static cb_err folder_standing(const char *user_id, const char *link_id, const char *folder_id, struct cb_standing *out)
 {
   sqlite3_stmt *st = db_query(CHAIN_STANDING_SQL, "sss", user_id, link_id, folder_id);
   cb_err e = db_one_row(st);
@@ -527,18 +541,19 @@ static cb_err folder_standing(const char *user_id, const char *link_id, const ch
   return CB_OK;
 }
 
-cb_err db_standing(const char *user_id, const char *link_object_id, const char *object_type,
-                   const char *object_id, struct cb_standing *out)
+cb_err db_standing(const char *user_id, const char *link_object_id, const char *object_type, const char *object_id,
+                   struct cb_standing *out)
 {
   memset(out, 0, sizeof *out);
   if (!strcmp(object_type, "folder"))
     return folder_standing(user_id, link_object_id, object_id, out);
   sqlite3_stmt *st = db_query(
-      "SELECT f.folder_id, coalesce(f.owner_id = ?1, 0), f.visibility = 'public', coalesce(f.id = ?2, 0),"
-      " (SELECT coalesce(max(CASE g.role WHEN 'editor' THEN 2 ELSE 1 END), 0) FROM grants g"
-      "  WHERE g.object_type = 'file' AND g.object_id = f.id AND g.lapsed = 0 AND (g.user_id = ?1 OR g.group_id IN"
-      "  (SELECT group_id FROM group_members WHERE user_id = ?1)))"
-      " FROM files f WHERE f.id = ?3 AND f.deleted_at IS NULL", "sss", user_id, link_object_id, object_id);
+    "SELECT f.folder_id, coalesce(f.owner_id = ?1, 0), f.visibility = 'public', coalesce(f.id = ?2, 0),"
+    " (SELECT coalesce(max(CASE g.role WHEN 'editor' THEN 2 ELSE 1 END), 0) FROM grants g"
+    "  WHERE g.object_type = 'file' AND g.object_id = f.id AND g.lapsed = 0 AND (g.user_id = ?1 OR g.group_id IN"
+    "  (SELECT group_id FROM group_members WHERE user_id = ?1)))"
+    " FROM files f WHERE f.id = ?3 AND f.deleted_at IS NULL",
+    "sss", user_id, link_object_id, object_id);
   cb_err e = db_one_row(st);
   if (e)
     return e;
@@ -560,21 +575,22 @@ cb_err db_standing(const char *user_id, const char *link_object_id, const char *
   return CB_OK;
 }
 
-cb_err db_folder_roots(const char *user_id, const char *after_name, const char *after_id, int limit,
-                       db_folder_cb cb, void *ctx)
+cb_err db_folder_roots(const char *user_id, const char *after_name, const char *after_id, int limit, db_folder_cb cb,
+                       void *ctx)
 {
   struct folder_visit fc = {cb, ctx};
-  sqlite3_stmt *st =
-      db_query("SELECT " FOLDER_COLS " FROM folders f JOIN users u ON u.id = f.owner_id"
-               " WHERE f.deleted_at IS NULL AND ((f.parent_id IS NULL AND f.owner_id = ?1) OR f.id IN"
-               " (SELECT object_id FROM grants WHERE object_type = 'folder' AND lapsed = 0 AND (user_id = ?1 OR group_id IN"
-               " (SELECT group_id FROM group_members WHERE user_id = ?1)))"
-               /* an owner never loses what they own: their folder inside a folder they
-                * can no longer see is listed at their top level */
-               " OR (f.owner_id = ?1 AND f.parent_id IS NOT NULL AND f.parent_id IN (SELECT p.id FROM folders p"
-               " WHERE p.owner_id <> ?1 AND NOT " DB_FOLDER_VISIBLE_SQL("p.id", "?1", "NULL") ")))"
-               " AND (f.name, f.id) > (coalesce(?2, ''), coalesce(?3, '')) ORDER BY f.name, f.id LIMIT ?4",
-               "sssi", user_id, after_name, after_id, (int64_t)limit);
+  sqlite3_stmt *st = db_query(
+    "SELECT " FOLDER_COLS " FROM folders f JOIN users u ON u.id = f.owner_id"
+    " WHERE f.deleted_at IS NULL AND ((f.parent_id IS NULL AND f.owner_id = ?1) OR f.id IN"
+    " (SELECT object_id FROM grants WHERE object_type = 'folder' AND lapsed = 0 AND (user_id = ?1 OR group_id IN"
+    " (SELECT group_id FROM group_members WHERE user_id = ?1)))"
+    /* an owner never loses what they own: their folder inside a folder they
+     * can no longer see is listed at their top level */
+    " OR (f.owner_id = ?1 AND f.parent_id IS NOT NULL AND f.parent_id IN (SELECT p.id FROM folders p"
+    " WHERE p.owner_id <> ?1 AND NOT " DB_FOLDER_VISIBLE_SQL(
+      "p.id", "?1", "NULL") ")))"
+                            " AND (f.name, f.id) > (coalesce(?2, ''), coalesce(?3, '')) ORDER BY f.name, f.id LIMIT ?4",
+    "sssi", user_id, after_name, after_id, (int64_t)limit);
   return db_each_row(st, db_folder_row, &fc);
 }
 
@@ -587,22 +603,23 @@ cb_err db_files_shared(const char *user_id, int limit, db_file_cb cb, void *ctx)
                               " WHERE user_id = ?1))))"
                               /* an owner never loses what they own: their file in a folder
                                * they can no longer see is listed here */
-                              " OR (f.owner_id = ?1 AND NOT " DB_FOLDER_VISIBLE_SQL("f.folder_id", "?1", "NULL") "))"
-                              " ORDER BY f.name, f.id LIMIT ?2",
+                              " OR (f.owner_id = ?1 AND NOT " DB_FOLDER_VISIBLE_SQL(
+                                "f.folder_id", "?1", "NULL") "))"
+                                                             " ORDER BY f.name, f.id LIMIT ?2",
                               "si", user_id, (int64_t)limit);
   return db_each_row(st, db_file_row, &fc);
 }
 
 /* ---------------------------------------------------------------- audit */
 
-cb_err db_audit_add(const char *user_id, const char *action, const char *object_type,
-                    const char *object_id, const char *detail, const char *remote_addr)
+cb_err db_audit_add(const char *user_id, const char *action, const char *object_type, const char *object_id,
+                    const char *detail, const char *remote_addr)
 {
   char ts[CB_TIME_MAX];
   now(ts);
   return db_exec("INSERT INTO audit(at, user_id, action, object_type, object_id, detail, remote_addr)"
-                 " VALUES (?, nullif(?, ''), ?, ?, ?, ?, ?)", "sssssss", ts, user_id, action,
-                 object_type, object_id, detail, remote_addr);
+                 " VALUES (?, nullif(?, ''), ?, ?, ?, ?, ?)",
+                 "sssssss", ts, user_id, action, object_type, object_id, detail, remote_addr);
 }
 
 static void read_audit(sqlite3_stmt *st, struct cb_audit *a)
@@ -624,7 +641,7 @@ cb_err db_audit_list(int64_t before_id, int limit, db_audit_cb cb, void *ctx)
   struct audit_visit ac = {cb, ctx};
   return db_each_row(db_query("SELECT id, at, coalesce(user_id, ''), action, coalesce(object_type, ''),"
                               " coalesce(object_id, ''), coalesce(detail, ''), coalesce(remote_addr, '')"
-                              " FROM audit WHERE id < ? ORDER BY id DESC LIMIT ?", "ii",
-                              before_id > 0 ? before_id : INT64_MAX, (int64_t)limit),
+                              " FROM audit WHERE id < ? ORDER BY id DESC LIMIT ?",
+                              "ii", before_id > 0 ? before_id : INT64_MAX, (int64_t)limit),
                      audit_row, &ac);
 }

@@ -47,8 +47,8 @@ static _Thread_local struct db_thread *tl;
 static cb_err open_conn(sqlite3 **out)
 {
   sqlite3 *db = NULL;
-  int rc = sqlite3_open_v2(db_path, &db,
-                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, db_fault_vfs());
+  int rc = sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                           db_fault_vfs());
   if (rc != SQLITE_OK) {
     CB_LOG(CB_LOG_ERROR, "db", "cannot open %s: %s", db_path, db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
     sqlite3_close(db);
@@ -161,16 +161,16 @@ sqlite3_stmt *db_query(const char *sql, const char *fmt, ...)
 cb_err db_rc(int rc)
 {
   switch (rc & 0xff) {
-  case SQLITE_OK: case SQLITE_DONE: case SQLITE_ROW: return CB_OK;
+  case SQLITE_OK:
+  case SQLITE_DONE:
+  case SQLITE_ROW: return CB_OK;
   case SQLITE_CONSTRAINT:
     if (rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY)
       return CB_EEXIST;
     return CB_EINVAL;
   case SQLITE_FULL: return CB_ENOSPC;
   case SQLITE_NOMEM: return CB_ENOMEM;
-  default:
-    CB_LOG(CB_LOG_ERROR, "db", "sqlite error %d: %s", rc, tl ? sqlite3_errmsg(tl->db) : "");
-    return CB_EDB;
+  default: CB_LOG(CB_LOG_ERROR, "db", "sqlite error %d: %s", rc, tl ? sqlite3_errmsg(tl->db) : ""); return CB_EDB;
   }
 }
 
@@ -334,8 +334,8 @@ static cb_err migrate(struct cb_errbuf *eb)
       sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
       return CB_EDB;
     }
-    if (db_exec("INSERT INTO schema_migrations(version, name, applied_at) VALUES (?, ?, ?)",
-                "iss", (int64_t)v, m->name, ts) ||
+    if (db_exec("INSERT INTO schema_migrations(version, name, applied_at) VALUES (?, ?, ?)", "iss", (int64_t)v, m->name,
+                ts) ||
         sqlite3_exec(db, "COMMIT", NULL, NULL, &err) != SQLITE_OK) {
       cb_errf(eb, "migration %s could not be recorded: %s", m->name, err ? err : sqlite3_errmsg(db));
       sqlite3_free(err);
@@ -345,8 +345,10 @@ static cb_err migrate(struct cb_errbuf *eb)
     CB_LOG(CB_LOG_INFO, "db", "applied migration %s", m->name);
   }
   if (have > newest) {
-    cb_errf(eb, "database %s has schema version %d, newer than this carboy knows (%d): "
-            "use a newer carboy", db_path, have, newest);
+    cb_errf(eb,
+            "database %s has schema version %d, newer than this carboy knows (%d): "
+            "use a newer carboy",
+            db_path, have, newest);
     return CB_EDB;
   }
   return CB_OK;

@@ -28,7 +28,7 @@ void db_interrupt_all(void);
 cb_err db_ping(void);
 int db_schema_version(void);
 
-cb_err db_begin(void);   /* BEGIN IMMEDIATE */
+cb_err db_begin(void); /* BEGIN IMMEDIATE */
 cb_err db_commit(void);
 void db_rollback(void);
 
@@ -61,12 +61,12 @@ struct cb_folder {
 };
 typedef int (*db_folder_cb)(const struct cb_folder *f, void *ctx); /* non-zero stops */
 
-cb_err db_folder_insert(const struct cb_folder *f); /* CB_EEXIST on a sibling name */
+cb_err db_folder_insert(const struct cb_folder *f);          /* CB_EEXIST on a sibling name */
 cb_err db_folder_get(const char *id, struct cb_folder *out); /* live folders only */
 /* Children of parent_id (or the owner's top-level folders when parent_id is NULL),
  * by name, after after_name (exclusive; NULL from the start), at most limit rows. */
-cb_err db_folder_children(const char *parent_id, const char *owner_id, const char *after_name,
-                          int limit, db_folder_cb cb, void *ctx);
+cb_err db_folder_children(const char *parent_id, const char *owner_id, const char *after_name, int limit,
+                          db_folder_cb cb, void *ctx);
 /* The live folder named name in parent_id, or among owner_id's top-level folders when
  * parent_id is "". */
 cb_err db_folder_find(const char *parent_id, const char *owner_id, const char *name, struct cb_folder *out);
@@ -110,15 +110,13 @@ struct cb_version {
 typedef int (*db_version_cb)(const struct cb_version *v, void *ctx);
 
 cb_err db_file_get(const char *id, struct cb_file *out);
-cb_err db_file_list(const char *folder_id, const char *after_name, int limit, db_file_cb cb,
-                    void *ctx);
+cb_err db_file_list(const char *folder_id, const char *after_name, int limit, db_file_cb cb, void *ctx);
 cb_err db_file_versions(const char *file_id, db_version_cb cb, void *ctx);
 cb_err db_file_version(const char *file_id, int64_t version, struct cb_version *out);
 /* Records content already committed to the store: a new file named name in folder_id,
  * or, when a live file has that name, its next version. out gets the file as stored. */
-cb_err db_file_put(const char *folder_id, const char *name, const char *owner_id,
-                   const char *sha256, int64_t size, const char *media_type, const char *kind,
-                   struct cb_file *out);
+cb_err db_file_put(const char *folder_id, const char *name, const char *owner_id, const char *sha256, int64_t size,
+                   const char *media_type, const char *kind, struct cb_file *out);
 /* The live file named name in folder_id: its id and its current version's sha256. */
 cb_err db_file_find(const char *folder_id, const char *name, char id[CB_ID_LEN + 1], char sha256[65]);
 /* Rename and/or move (NULL leaves a field as it is). CB_EEXIST on a name clash. */
@@ -138,8 +136,7 @@ struct cb_property {
 };
 typedef int (*db_property_cb)(const struct cb_property *p, void *ctx);
 /* Replaces the file's properties of the given source with props[0..n). */
-cb_err db_properties_replace(const char *file_id, const char *source,
-                             const struct cb_property *props, int n);
+cb_err db_properties_replace(const char *file_id, const char *source, const struct cb_property *props, int n);
 cb_err db_properties_list(const char *file_id, db_property_cb cb, void *ctx);
 
 /* Every live file below folder_id (recursively) with its path relative to it. */
@@ -187,7 +184,7 @@ cb_err db_group_create(const struct cb_group *g); /* CB_EEXIST on a taken name *
 cb_err db_group_get(const char *id, struct cb_group *out);
 cb_err db_group_get_by_name(const char *name, struct cb_group *out);
 cb_err db_group_list(db_group_cb cb, void *ctx);
-cb_err db_group_add_member(const char *group_id, const char *user_id); /* CB_EEXIST if a member */
+cb_err db_group_add_member(const char *group_id, const char *user_id);    /* CB_EEXIST if a member */
 cb_err db_group_remove_member(const char *group_id, const char *user_id); /* CB_ENOTFOUND */
 cb_err db_group_members(const char *group_id, db_user_cb cb, void *ctx);
 
@@ -236,9 +233,9 @@ struct cb_grant {
   char group_id[CB_ID_LEN + 1]; /* "" for a user grant */
   char role[8];
   char created_at[CB_TIME_MAX];
-  char created_by[CB_ID_LEN + 1];   /* who made it (lists show it) */
+  char created_by[CB_ID_LEN + 1]; /* who made it (lists show it) */
   char created_by_name[CB_NAME_MAX];
-  int lapsed;                       /* its creator may no longer share the object */
+  int lapsed; /* its creator may no longer share the object */
 };
 typedef int (*db_grant_cb)(const struct cb_grant *g, void *ctx);
 cb_err db_grant_create(const struct cb_grant *g, const char *created_by);
@@ -289,12 +286,12 @@ struct cb_standing {
   int is_public;
   int in_link;
 };
-cb_err db_standing(const char *user_id, const char *link_object_id, const char *object_type,
-                   const char *object_id, struct cb_standing *out);
+cb_err db_standing(const char *user_id, const char *link_object_id, const char *object_type, const char *object_id,
+                   struct cb_standing *out);
 /* Top-level folders of the user, and folders granted to the user or their groups
  * directly, by (name, id) after the cursor (NULL for the start). */
-cb_err db_folder_roots(const char *user_id, const char *after_name, const char *after_id,
-                       int limit, db_folder_cb cb, void *ctx);
+cb_err db_folder_roots(const char *user_id, const char *after_name, const char *after_id, int limit, db_folder_cb cb,
+                       void *ctx);
 /* Files granted directly to the user or their groups (not through a folder). */
 cb_err db_files_shared(const char *user_id, int limit, db_file_cb cb, void *ctx);
 
@@ -310,8 +307,8 @@ struct cb_audit {
   char remote_addr[48];
 };
 typedef int (*db_audit_cb)(const struct cb_audit *a, void *ctx);
-cb_err db_audit_add(const char *user_id, const char *action, const char *object_type,
-                    const char *object_id, const char *detail, const char *remote_addr);
+cb_err db_audit_add(const char *user_id, const char *action, const char *object_type, const char *object_id,
+                    const char *detail, const char *remote_addr);
 /* Newest first, before_id exclusive (0: from the newest). */
 cb_err db_audit_list(int64_t before_id, int limit, db_audit_cb cb, void *ctx);
 
@@ -349,19 +346,17 @@ int db_jobs_created(char (**ids)[CB_ID_LEN + 1]);
 cb_err db_job_get(const char *id, struct cb_job *out);
 /* Newest first; owner_id NULL lists every job; state NULL any state; before_id is the
  * cursor (exclusive; NULL from the newest). */
-cb_err db_job_list(const char *owner_id, const char *state, const char *before_created,
-                   const char *before_id, int limit, db_job_cb cb, void *ctx);
+cb_err db_job_list(const char *owner_id, const char *state, const char *before_created, const char *before_id,
+                   int limit, db_job_cb cb, void *ctx);
 /* Claims the next due queued job for instance, with a lease until lease_until;
  * CB_ENOTFOUND when there is none. */
-cb_err db_job_claim(const char *instance, const char *now, const char *lease_until,
-                    struct cb_job *out);
+cb_err db_job_claim(const char *instance, const char *now, const char *lease_until, struct cb_job *out);
 /* Extends the lease and records progress. CB_ENOTFOUND when the lease was lost
  * (another instance took the job, or it was finished). *cancel tells if cancel was asked. */
-cb_err db_job_heartbeat(const char *id, const char *instance, const char *lease_until,
-                        double progress, int *cancel);
+cb_err db_job_heartbeat(const char *id, const char *instance, const char *lease_until, double progress, int *cancel);
 /* Ends a running job held by instance: state succeeded/failed/canceled. */
-cb_err db_job_finish(const char *id, const char *instance, const char *state,
-                     const char *error, const char *outputs_json);
+cb_err db_job_finish(const char *id, const char *instance, const char *state, const char *error,
+                     const char *outputs_json);
 /* Puts a running job back in the queue to run after run_after (a retry with backoff). */
 cb_err db_job_defer(const char *id, const char *instance, const char *run_after, const char *error);
 /* Running jobs whose lease expired, or held by an instance other than this one, go back to
@@ -406,9 +401,8 @@ cb_err db_records_feed(struct db_records_feed *feed, const char *job_id, const c
 /* Removes the records of a file version (what a failed ingest had stored). */
 cb_err db_records_delete(const char *file_id, int64_t version);
 /* feed (may be NULL): its remaining records are stored with the rest. */
-cb_err db_ingest_apply(const char *job_id, const char *instance, const char *file_id,
-                       int64_t version, const char *kind, const char *media_type,
-                       const struct cb_property *props, int nprops,
+cb_err db_ingest_apply(const char *job_id, const char *instance, const char *file_id, int64_t version, const char *kind,
+                       const char *media_type, const struct cb_property *props, int nprops,
                        const struct cb_artifact *arts, int narts, struct db_records_feed *feed);
 
 struct cb_record {
@@ -417,15 +411,14 @@ struct cb_record {
   int64_t version;
   int64_t index;
   char title[CB_NAME_MAX];
-  char *smiles;   /* free with db_record_clear */
+  char *smiles; /* free with db_record_clear */
   char inchikey[32];
   char error[256];
 };
 void db_record_clear(struct cb_record *r);
 typedef int (*db_record_cb)(const struct cb_record *r, void *ctx);
 /* Records of a file version by index, after after_index (exclusive; -1 from the start). */
-cb_err db_records(const char *file_id, int64_t version, int64_t after_index, int limit, db_record_cb cb,
-                  void *ctx);
+cb_err db_records(const char *file_id, int64_t version, int64_t after_index, int limit, db_record_cb cb, void *ctx);
 cb_err db_record_get(const char *id, struct cb_record *out);
 int64_t db_record_count(const char *file_id, int64_t version);
 cb_err db_record_properties(const char *record_id, db_property_cb cb, void *ctx);
@@ -447,13 +440,13 @@ char *db_job_result(const char *id);
 /* A record's cached depiction: its blob (CB_ENOTFOUND when not rendered yet). */
 cb_err db_depiction_get(const char *record_id, char sha256[65], int64_t *size);
 /* Stores a rendered depiction with the job's success (lease checked), in one transaction. */
-cb_err db_depiction_apply(const char *job_id, const char *instance, const char *record_id,
-                          const char *sha256, int64_t size);
+cb_err db_depiction_apply(const char *job_id, const char *instance, const char *record_id, const char *sha256,
+                          int64_t size);
 /* A conversion's output: a new file (or version) in folder_id, recorded with the job's
  * success in one transaction, only while instance holds the lease. */
-cb_err db_convert_apply(const char *job_id, const char *instance, const char *folder_id,
-                        const char *name, const char *owner_id, const char *sha256, int64_t size,
-                        const char *media_type, const char *kind, char file_id[CB_ID_LEN + 1]);
+cb_err db_convert_apply(const char *job_id, const char *instance, const char *folder_id, const char *name,
+                        const char *owner_id, const char *sha256, int64_t size, const char *media_type,
+                        const char *kind, char file_id[CB_ID_LEN + 1]);
 /* One member of an unpacked archive: its path below the new folder ('/'-separated, each
  * component a valid name), its content (already in the store); file_id is set on success. */
 struct db_unpack_file {
@@ -474,8 +467,7 @@ cb_err db_unpack_apply(const char *job_id, const char *instance, const char *par
  * recorded with the job's success (lease checked), in one transaction. */
 cb_err db_artifact_apply(const char *job_id, const char *instance, const char *file_id, int64_t version,
                          const char *kind, const char *media_type, const char *sha256, int64_t size);
-cb_err db_file_set_status(const char *file_id, int64_t version, const char *status,
-                          const char *error);
+cb_err db_file_set_status(const char *file_id, int64_t version, const char *status, const char *error);
 struct cb_artifact_row {
   char kind[16];
   char media_type[128];
@@ -484,8 +476,7 @@ struct cb_artifact_row {
 };
 typedef int (*db_artifact_cb)(const struct cb_artifact_row *a, void *ctx);
 cb_err db_artifacts(const char *file_id, int64_t version, db_artifact_cb cb, void *ctx);
-cb_err db_artifact_get(const char *file_id, int64_t version, const char *kind,
-                       struct cb_artifact_row *out);
+cb_err db_artifact_get(const char *file_id, int64_t version, const char *kind, struct cb_artifact_row *out);
 
 /* ---- webhooks (jobs.c) ---- */
 struct cb_webhook {
@@ -495,7 +486,7 @@ struct cb_webhook {
   char events[1024]; /* JSON array text */
   char secret[256];
   char created_at[CB_TIME_MAX];
-  int failures;               /* failed attempts in a row */
+  int failures; /* failed attempts in a row */
   char last_error[256];
   char disabled_at[CB_TIME_MAX]; /* "" = enabled */
   char disabled_reason[512];
@@ -530,8 +521,8 @@ cb_err db_delivery_add(const char *webhook_id, const char *event, const char *pa
 /* Pending deliveries due at now, of live enabled webhooks, the oldest of each webhook,
  * oldest first. */
 cb_err db_delivery_due(const char *now, int limit, db_delivery_cb cb, void *ctx);
-cb_err db_delivery_result(int64_t id, const char *state, int attempts, const char *next_attempt,
-                          int last_status, const char *last_error);
+cb_err db_delivery_result(int64_t id, const char *state, int attempts, const char *next_attempt, int last_status,
+                          const char *last_error);
 
 /* ---- full-text and property search (search.c) ---- */
 /* One property condition: NAME OP VALUE on the hit's own properties (the file's, or the
@@ -553,9 +544,9 @@ struct db_viewer {
 
 struct db_search_q {
   const struct db_viewer *viewer; /* only what this caller may see; never NULL */
-  const char *match;     /* an FTS5 query (built by the caller from the user's words), or NULL */
-  const char *kind;      /* files of this kind only, or NULL */
-  const char *folder_id; /* files in this folder or below, or NULL */
+  const char *match;              /* an FTS5 query (built by the caller from the user's words), or NULL */
+  const char *kind;               /* files of this kind only, or NULL */
+  const char *folder_id;          /* files in this folder or below, or NULL */
   const struct db_where *where;
   int nwhere;
   int64_t offset; /* candidates to skip (a cursor) */
@@ -576,7 +567,6 @@ typedef int (*db_search_cb)(const struct cb_search_hit *h, void *ctx);
 cb_err db_search(const struct db_search_q *q, db_search_cb cb, void *ctx);
 /* The words around the match in full-text row doc, the matches marked « », malloc'd. */
 char *db_search_snippet(const char *match, int64_t doc);
-
 
 /* ---- settings, store migrations and blob checks (maint.c) ---- */
 #define CB_URL_MAX 1100
@@ -612,7 +602,7 @@ struct cb_mblob {
   char sha256[65];
   int64_t size;
   char state[12];
-  int copied;        /* bytes were written to the target in this attempt */
+  int copied; /* bytes were written to the target in this attempt */
   char error[256];
 };
 /* Up to limit pending blobs, by sha256. */

@@ -20,7 +20,10 @@ cb_err db_exec(const char *sql, const char *fmt, ...);
 cb_err db_rc(int rc);
 int db_changes(void);
 /* What a statement that must change a row came to: e, or CB_ENOTFOUND when it changed none. */
-static inline cb_err db_changed(cb_err e) { return e ? e : db_changes() ? CB_OK : CB_ENOTFOUND; }
+static inline cb_err db_changed(cb_err e)
+{
+  return e ? e : db_changes() ? CB_OK : CB_ENOTFOUND;
+}
 void db_col_copy(sqlite3_stmt *st, int col, char *dst, size_t cap);
 /* Steps st over every row, calling row(st, ctx) until it returns non-zero; resets st. */
 cb_err db_each_row(sqlite3_stmt *st, int (*row)(sqlite3_stmt *, void *), void *ctx);
@@ -37,12 +40,12 @@ const char *db_fault_vfs(void);
 /* USER_COLS for reading (db_read_user), and the condition of an account that still acts */
 #define USER_READ_COLS USER_COLS ", disabled_at IS NOT NULL"
 #define USER_ACTIVE(U) U "disabled_at IS NULL AND " U "deleted_at IS NULL"
-#define FOLDER_COLS                                                                        \
-  "f.id, f.name, coalesce(f.parent_id, ''), f.owner_id, u.username, f.visibility, "        \
+#define FOLDER_COLS                                                                 \
+  "f.id, f.name, coalesce(f.parent_id, ''), f.owner_id, u.username, f.visibility, " \
   "f.created_at, f.updated_at"
-#define FILE_COLS                                                                          \
-  "f.id, f.folder_id, f.name, f.owner_id, f.version, f.kind, f.media_type, f.status, "     \
-  "coalesce(f.error, ''), f.visibility, v.sha256, v.size, f.created_at, f.updated_at, "    \
+#define FILE_COLS                                                                       \
+  "f.id, f.folder_id, f.name, f.owner_id, f.version, f.kind, f.media_type, f.status, "  \
+  "coalesce(f.error, ''), f.visibility, v.sha256, v.size, f.created_at, f.updated_at, " \
   "f.metadata"
 #define FILE_FROM " FROM files f JOIN file_versions v ON v.file_id = f.id AND v.version = f.version"
 
@@ -57,20 +60,18 @@ const char *db_fault_vfs(void);
  * of the outer query, never input), or one above it, is the caller's, granted to them or a
  * group of theirs, public, or the link's. DB_FILE_VISIBLE_SQL(F, ME, LINK): the same for
  * the file row F, through its own owner, grants, visibility and link, then its folder. */
-#define DB_FOLDER_VISIBLE_SQL(X, ME, LINK)                                                   \
-  "EXISTS (WITH RECURSIVE up(id, depth) AS (SELECT " X ", 0 UNION ALL SELECT c.parent_id,"   \
-  " up.depth + 1 FROM folders c JOIN up ON c.id = up.id WHERE c.parent_id IS NOT NULL"       \
-  " AND up.depth < 1000) SELECT 1 FROM up JOIN folders x ON x.id = up.id"                    \
-  " WHERE x.owner_id = " ME " OR x.visibility = 'public' OR x.id = " LINK " OR x.id IN"      \
-  " (SELECT g.object_id FROM grants g WHERE g.object_type = 'folder' AND g.lapsed = 0"       \
-  " AND (g.user_id = " ME                                                                    \
-  " OR g.group_id IN (SELECT group_id FROM group_members WHERE user_id = " ME "))))"
-#define DB_FILE_VISIBLE_SQL(F, ME, LINK)                                                     \
-  "(" F ".owner_id = " ME " OR " F ".visibility = 'public' OR " F ".id = " LINK " OR " F     \
-  ".id IN (SELECT g.object_id FROM grants g WHERE g.object_type = 'file' AND g.lapsed = 0"   \
-  " AND (g.user_id = "                                                                       \
-  ME " OR g.group_id IN (SELECT group_id FROM group_members WHERE user_id = " ME "))) OR "   \
-  DB_FOLDER_VISIBLE_SQL(F ".folder_id", ME, LINK) ")"
+#define DB_FOLDER_VISIBLE_SQL(X, ME, LINK)                                                 \
+  "EXISTS (WITH RECURSIVE up(id, depth) AS (SELECT " X ", 0 UNION ALL SELECT c.parent_id," \
+  " up.depth + 1 FROM folders c JOIN up ON c.id = up.id WHERE c.parent_id IS NOT NULL"     \
+  " AND up.depth < 1000) SELECT 1 FROM up JOIN folders x ON x.id = up.id"                  \
+  " WHERE x.owner_id = " ME " OR x.visibility = 'public' OR x.id = " LINK " OR x.id IN"    \
+  " (SELECT g.object_id FROM grants g WHERE g.object_type = 'folder' AND g.lapsed = 0"     \
+  " AND (g.user_id = " ME " OR g.group_id IN (SELECT group_id FROM group_members WHERE user_id = " ME "))))"
+#define DB_FILE_VISIBLE_SQL(F, ME, LINK)                                                              \
+  "(" F ".owner_id = " ME " OR " F ".visibility = 'public' OR " F ".id = " LINK " OR " F              \
+  ".id IN (SELECT g.object_id FROM grants g WHERE g.object_type = 'file' AND g.lapsed = 0"            \
+  " AND (g.user_id = " ME " OR g.group_id IN (SELECT group_id FROM group_members WHERE user_id = " ME \
+  "))) OR " DB_FOLDER_VISIBLE_SQL(F ".folder_id", ME, LINK) ")"
 /* Binds :me and :link (absent parameters are skipped). */
 void db_bind_viewer(sqlite3_stmt *st, const struct db_viewer *v);
 struct cb_job;
@@ -79,9 +80,8 @@ cb_err db_job_insert_tx(const struct cb_job *j, const char *const *input_ids, in
 /* Notes a job this thread created, for db_jobs_created once its transaction commits. */
 void db_note_job_created(const char *id);
 /* db_file_put's work inside the caller's transaction; the file's id goes to id. */
-cb_err db_file_put_tx(const char *folder_id, const char *name, const char *owner_id,
-                      const char *sha256, int64_t size, const char *media_type, const char *kind,
-                      char id[CB_ID_LEN + 1]);
+cb_err db_file_put_tx(const char *folder_id, const char *name, const char *owner_id, const char *sha256, int64_t size,
+                      const char *media_type, const char *kind, char id[CB_ID_LEN + 1]);
 struct cb_user;
 struct cb_folder;
 struct cb_file;

@@ -83,7 +83,9 @@ static int fault_hit(struct fault_file *f, enum fault_op op, const void *buf, in
   pthread_mutex_unlock(&fv.mu);
   if (hit)
     CB_LOG(CB_LOG_WARN, "db", "injected fault %llu: %s %s on %s", n,
-           fv.op == FAULT_SYNC ? "sync" : fv.op == FAULT_SHORT ? "short write" : "write",
+           fv.op == FAULT_SYNC    ? "sync"
+           : fv.op == FAULT_SHORT ? "short write"
+                                  : "write",
            fv.enospc ? "enospc" : "eio", f->name ? f->name : "?");
   return hit;
 }
@@ -239,8 +241,10 @@ static int parse_spec(const char *spec)
   int n = sscanf(spec, "%15[a-z]:%15[a-z]:%llu:%llu:%127[^\n]", op, kind, &after, &count, match);
   if (n < 2)
     return -1;
-  fv.op = !strcmp(op, "write") ? FAULT_WRITE : !strcmp(op, "short") ? FAULT_SHORT
-          : !strcmp(op, "sync") ? FAULT_SYNC : 0;
+  fv.op = !strcmp(op, "write")   ? FAULT_WRITE
+          : !strcmp(op, "short") ? FAULT_SHORT
+          : !strcmp(op, "sync")  ? FAULT_SYNC
+                                 : 0;
   if (!fv.op || (strcmp(kind, "enospc") && strcmp(kind, "eio")))
     return -1;
   fv.enospc = !strcmp(kind, "enospc");
@@ -257,8 +261,7 @@ cb_err db_fault_from_env(struct cb_errbuf *eb)
   if (!spec || !*spec || fv.on)
     return CB_OK;
   if (parse_spec(spec)) {
-    cb_errf(eb, "invalid CARBOY_DB_FAULT '%.100s': expected write|short|sync:enospc|eio[:AFTER[:COUNT[:MATCH]]]",
-            spec);
+    cb_errf(eb, "invalid CARBOY_DB_FAULT '%.100s': expected write|short|sync:enospc|eio[:AFTER[:COUNT[:MATCH]]]", spec);
     return CB_EINVAL;
   }
   fv.real = sqlite3_vfs_find(NULL);

@@ -8,9 +8,9 @@
 #include "db/db.h"
 #include "db/db_internal.h"
 
-#define JOB_COLS                                                                              \
-  "id, type, state, coalesce(owner_id, ''), inputs, params, outputs, "                         \
-  "coalesce(output_folder_id, ''), progress, attempts, max_attempts, coalesce(error, ''), "     \
+#define JOB_COLS                                                                                   \
+  "id, type, state, coalesce(owner_id, ''), inputs, params, outputs, "                             \
+  "coalesce(output_folder_id, ''), progress, attempts, max_attempts, coalesce(error, ''), "        \
   "cancel_requested, run_after, created_at, coalesce(started_at, ''), coalesce(finished_at, ''), " \
   "updated_at, result"
 
@@ -67,8 +67,8 @@ cb_err db_job_insert_tx(const struct cb_job *j, const char *const *input_ids, in
                      j->params ? j->params : "{}", j->output_folder_id,
                      (int64_t)(j->max_attempts > 0 ? j->max_attempts : 3), ts, ts, ts);
   for (int i = 0; !e && i < n; i++)
-    e = db_exec("INSERT OR IGNORE INTO job_files(job_id, file_id, role) VALUES (?, ?, 'input')", "ss",
-                j->id, input_ids[i]);
+    e = db_exec("INSERT OR IGNORE INTO job_files(job_id, file_id, role) VALUES (?, ?, 'input')", "ss", j->id,
+                input_ids[i]);
   if (!e)
     db_note_job_created(j->id);
   return e;
@@ -95,8 +95,8 @@ cb_err db_job_get(const char *id, struct cb_job *out)
 
 DB_VISITOR(job, struct cb_job, db_job_cb, read_job, db_job_clear)
 
-cb_err db_job_list(const char *owner_id, const char *state, const char *before_created,
-                   const char *before_id, int limit, db_job_cb cb, void *ctx)
+cb_err db_job_list(const char *owner_id, const char *state, const char *before_created, const char *before_id,
+                   int limit, db_job_cb cb, void *ctx)
 {
   struct job_visit jc = {cb, ctx};
   return db_each_row(db_query("SELECT " JOB_COLS " FROM jobs WHERE (?1 IS NULL OR owner_id = ?1)"
@@ -109,11 +109,13 @@ cb_err db_job_list(const char *owner_id, const char *state, const char *before_c
 
 cb_err db_job_claim(const char *instance, const char *now_ts, const char *lease_until, struct cb_job *out)
 {
-  sqlite3_stmt *st = db_query("UPDATE jobs SET state = 'running', lease_owner = ?1, lease_expires = ?3,"
-                              " attempts = attempts + 1, started_at = coalesce(started_at, ?2),"
-                              " updated_at = ?2 WHERE id = (SELECT id FROM jobs INDEXED BY jobs_claim WHERE state = 'queued'"
-                              " AND run_after <= ?2 ORDER BY run_after, created_at LIMIT 1)"
-                              " RETURNING " JOB_COLS, "sss", instance, now_ts, lease_until);
+  sqlite3_stmt *st = db_query(
+    "UPDATE jobs SET state = 'running', lease_owner = ?1, lease_expires = ?3,"
+    " attempts = attempts + 1, started_at = coalesce(started_at, ?2),"
+    " updated_at = ?2 WHERE id = (SELECT id FROM jobs INDEXED BY jobs_claim WHERE state = 'queued'"
+    " AND run_after <= ?2 ORDER BY run_after, created_at LIMIT 1)"
+    " RETURNING " JOB_COLS,
+    "sss", instance, now_ts, lease_until);
   cb_err e = db_one_row(st);
   if (e)
     return e;
@@ -125,14 +127,14 @@ cb_err db_job_claim(const char *instance, const char *now_ts, const char *lease_
   return CB_OK;
 }
 
-cb_err db_job_heartbeat(const char *id, const char *instance, const char *lease_until, double progress,
-                        int *cancel)
+cb_err db_job_heartbeat(const char *id, const char *instance, const char *lease_until, double progress, int *cancel)
 {
   char ts[CB_TIME_MAX];
   now(ts);
   sqlite3_stmt *st = db_query("UPDATE jobs SET lease_expires = ?, progress = max(progress, ?), updated_at = ?"
                               " WHERE id = ? AND lease_owner = ? AND state = 'running'"
-                              " RETURNING cancel_requested", "sdsss", lease_until, progress, ts, id, instance);
+                              " RETURNING cancel_requested",
+                              "sdsss", lease_until, progress, ts, id, instance);
   cb_err e = db_one_row(st);
   if (e)
     return e;
@@ -143,8 +145,7 @@ cb_err db_job_heartbeat(const char *id, const char *instance, const char *lease_
   return CB_OK;
 }
 
-static cb_err finish_tx(const char *id, const char *instance, const char *state, const char *error,
-                        const char *outputs)
+static cb_err finish_tx(const char *id, const char *instance, const char *state, const char *error, const char *outputs)
 {
   char ts[CB_TIME_MAX];
   now(ts);
@@ -185,11 +186,12 @@ cb_err db_job_requeue_orphans(const char *instance, const char *now_ts, int *n)
 cb_err db_job_cancel(const char *id, const char *now_ts)
 {
   cb_err e = db_exec("UPDATE jobs SET state = 'canceled', finished_at = ?2, updated_at = ?2,"
-                     " error = 'canceled' WHERE id = ?1 AND state = 'queued'", "ss", id, now_ts);
+                     " error = 'canceled' WHERE id = ?1 AND state = 'queued'",
+                     "ss", id, now_ts);
   if (e || db_changes())
     return e;
-  e = db_exec("UPDATE jobs SET cancel_requested = 1, updated_at = ?2 WHERE id = ?1 AND state = 'running'",
-              "ss", id, now_ts);
+  e = db_exec("UPDATE jobs SET cancel_requested = 1, updated_at = ?2 WHERE id = ?1 AND state = 'running'", "ss", id,
+              now_ts);
   return e ? e : (db_changes() ? CB_OK : CB_ECONFLICT);
 }
 
@@ -197,7 +199,8 @@ cb_err db_job_retry(const char *id, const char *now_ts)
 {
   cb_err e = db_exec("UPDATE jobs SET state = 'queued', attempts = 0, error = NULL, cancel_requested = 0,"
                      " progress = 0, run_after = ?2, finished_at = NULL, updated_at = ?2"
-                     " WHERE id = ?1 AND state IN ('failed', 'canceled')", "ss", id, now_ts);
+                     " WHERE id = ?1 AND state IN ('failed', 'canceled')",
+                     "ss", id, now_ts);
   return e ? e : (db_changes() ? CB_OK : CB_ECONFLICT);
 }
 
@@ -234,8 +237,8 @@ cb_err db_file_set_status(const char *file_id, int64_t version, const char *stat
 {
   char ts[CB_TIME_MAX];
   now(ts);
-  return db_exec("UPDATE files SET status = ?, error = ?, updated_at = ? WHERE id = ? AND version = ?",
-                 "ssssi", status, error, ts, file_id, version);
+  return db_exec("UPDATE files SET status = ?, error = ?, updated_at = ? WHERE id = ? AND version = ?", "ssssi", status,
+                 error, ts, file_id, version);
 }
 
 /* Line notations are searched by structure, not by words: their tokens would only fill
@@ -261,7 +264,8 @@ static cb_err insert_record(const char *file_id, int64_t version, int64_t idx, c
   int has_fp = cJSON_IsString(fp) && strlen(fp->valuestring) == 256 && cb_is_hex(fp->valuestring, 256);
   for (int b = 0; has_fp && b < 128; b++) {
     const char *h = fp->valuestring + 2 * b;
-    int hi = h[0] <= '9' ? h[0] - '0' : (h[0] | 0x20) - 'a' + 10, lo = h[1] <= '9' ? h[1] - '0' : (h[1] | 0x20) - 'a' + 10;
+    int hi = h[0] <= '9' ? h[0] - '0' : (h[0] | 0x20) - 'a' + 10,
+        lo = h[1] <= '9' ? h[1] - '0' : (h[1] | 0x20) - 'a' + 10;
     bits[b] = (unsigned char)(hi << 4 | lo);
   }
   char id[CB_ID_LEN + 1];
@@ -305,12 +309,12 @@ static cb_err insert_record(const char *file_id, int64_t version, int64_t idx, c
       cb_buf_printf(&words, "%s%s", words.len ? " " : "", value->valuestring);
     if (cJSON_IsNumber(value))
       e = db_exec("INSERT INTO properties(file_id, record_id, name, value_num, unit, iri, source)"
-                  " VALUES (?, ?, ?, ?, ?, ?, 'extracted')", "sssdss", file_id, id, name->valuestring,
-                  value->valuedouble, u, i);
+                  " VALUES (?, ?, ?, ?, ?, ?, 'extracted')",
+                  "sssdss", file_id, id, name->valuestring, value->valuedouble, u, i);
     else if (cJSON_IsString(value))
       e = db_exec("INSERT INTO properties(file_id, record_id, name, value_text, unit, iri, source)"
-                  " VALUES (?, ?, ?, ?, ?, ?, 'extracted')", "ssssss", file_id, id, name->valuestring,
-                  value->valuestring, u, i);
+                  " VALUES (?, ?, ?, ?, ?, ?, 'extracted')",
+                  "ssssss", file_id, id, name->valuestring, value->valuestring, u, i);
   }
   if (!e)
     e = db_search_index_record_tx(file_id, id, cJSON_IsString(title) ? title->valuestring : NULL, words.data);
@@ -323,10 +327,11 @@ static cb_err clear_records(const char *file_id, int64_t version)
   cb_err e = db_search_forget_records_tx(file_id, version);
   if (!e)
     e = db_exec("DELETE FROM properties WHERE record_id IN (SELECT id FROM records WHERE file_id = ? AND version = ?)",
-                     "si", file_id, version);
-  if (!e)
-    e = db_exec("DELETE FROM record_depictions WHERE record_id IN (SELECT id FROM records WHERE file_id = ? AND version = ?)",
                 "si", file_id, version);
+  if (!e)
+    e = db_exec(
+      "DELETE FROM record_depictions WHERE record_id IN (SELECT id FROM records WHERE file_id = ? AND version = ?)",
+      "si", file_id, version);
   if (!e)
     e = db_exec("DELETE FROM records WHERE file_id = ? AND version = ?", "si", file_id, version);
   return e;
@@ -384,8 +389,10 @@ cb_err db_records_feed(struct db_records_feed *feed, const char *job_id, const c
     return e;
   e = feed_tx(feed, batch, &more);
   /* only the lease holder writes: a job taken over stops here */
-  if (!e && !db_exec("UPDATE jobs SET updated_at = updated_at WHERE id = ? AND lease_owner = ? AND state = 'running'",
-                     "ss", job_id, instance) && !db_changes())
+  if (!e &&
+      !db_exec("UPDATE jobs SET updated_at = updated_at WHERE id = ? AND lease_owner = ? AND state = 'running'", "ss",
+               job_id, instance) &&
+      !db_changes())
     e = CB_ENOTFOUND;
   if (!e)
     e = db_commit();
@@ -409,9 +416,9 @@ cb_err db_records_delete(const char *file_id, int64_t version)
   return db_commit();
 }
 
-cb_err db_ingest_apply(const char *job_id, const char *instance, const char *file_id, int64_t version,
-                       const char *kind, const char *media_type, const struct cb_property *props,
-                       int nprops, const struct cb_artifact *arts, int narts, struct db_records_feed *feed)
+cb_err db_ingest_apply(const char *job_id, const char *instance, const char *file_id, int64_t version, const char *kind,
+                       const char *media_type, const struct cb_property *props, int nprops,
+                       const struct cb_artifact *arts, int narts, struct db_records_feed *feed)
 {
   char ts[CB_TIME_MAX];
   now(ts);
@@ -434,12 +441,12 @@ cb_err db_ingest_apply(const char *job_id, const char *instance, const char *fil
     const struct cb_property *p = &props[i];
     if (p->is_num)
       e = db_exec("INSERT INTO properties(file_id, record_id, name, value_num, unit, iri, source)"
-                  " VALUES (?, NULL, ?, ?, ?, ?, 'extracted')", "ssdss", file_id, p->name, p->value_num,
-                  p->unit, p->iri);
+                  " VALUES (?, NULL, ?, ?, ?, ?, 'extracted')",
+                  "ssdss", file_id, p->name, p->value_num, p->unit, p->iri);
     else
       e = db_exec("INSERT INTO properties(file_id, record_id, name, value_text, unit, iri, source)"
-                  " VALUES (?, NULL, ?, ?, ?, ?, 'extracted')", "sssss", file_id, p->name, p->value_text,
-                  p->unit, p->iri);
+                  " VALUES (?, NULL, ?, ?, ?, ?, 'extracted')",
+                  "sssss", file_id, p->name, p->value_text, p->unit, p->iri);
   }
   const char *text = NULL;
   for (int i = 0; i < narts; i++)
@@ -451,12 +458,12 @@ cb_err db_ingest_apply(const char *job_id, const char *instance, const char *fil
     e = db_search_index_text_tx(file_id, text);
   for (int i = 0; !e && i < narts; i++) {
     const struct cb_artifact *a = &arts[i];
-    e = db_exec("INSERT OR IGNORE INTO blobs(sha256, size, created_at) VALUES (?, ?, ?)", "sis", a->sha256,
-                a->size, ts);
+    e = db_exec("INSERT OR IGNORE INTO blobs(sha256, size, created_at) VALUES (?, ?, ?)", "sis", a->sha256, a->size,
+                ts);
     if (!e)
       e = db_exec("INSERT OR REPLACE INTO artifacts(file_id, version, kind, media_type, sha256, size, created_at)"
-                  " VALUES (?, ?, ?, ?, ?, ?, ?)", "sisssis", file_id, version, a->kind, a->media_type,
-                  a->sha256, a->size, ts);
+                  " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                  "sisssis", file_id, version, a->kind, a->media_type, a->sha256, a->size, ts);
   }
 finish:
   /* Only the lease holder may apply: a job that was taken over never applies twice. The
@@ -618,7 +625,8 @@ cb_err db_artifact_apply(const char *job_id, const char *instance, const char *f
   e = db_exec("INSERT OR IGNORE INTO blobs(sha256, size, created_at) VALUES (?, ?, ?)", "sis", sha256, size, ts);
   if (!e)
     e = db_exec("INSERT OR REPLACE INTO artifacts(file_id, version, kind, media_type, sha256, size, created_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)", "sisssis", file_id, version, kind, media_type, sha256, size, ts);
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "sisssis", file_id, version, kind, media_type, sha256, size, ts);
   if (!e)
     e = finish_tx(job_id, instance, "succeeded", NULL, NULL);
   if (e) {
@@ -644,20 +652,23 @@ cb_err db_artifacts(const char *file_id, int64_t version, db_artifact_cb cb, voi
 {
   struct art_visit ac = {cb, ctx};
   return db_each_row(db_query("SELECT kind, media_type, sha256, size FROM artifacts WHERE file_id = ?"
-                              " AND version = ? ORDER BY kind", "si", file_id, version),
+                              " AND version = ? ORDER BY kind",
+                              "si", file_id, version),
                      art_row, &ac);
 }
 
 cb_err db_artifact_get(const char *file_id, int64_t version, const char *kind, struct cb_artifact_row *out)
 {
   sqlite3_stmt *st = db_query("SELECT kind, media_type, sha256, size FROM artifacts WHERE file_id = ?"
-                              " AND version = ? AND kind = ?", "sis", file_id, version, kind);
+                              " AND version = ? AND kind = ?",
+                              "sis", file_id, version, kind);
   return artifact_one(st, out);
 }
 
 /* ------------------------------------------------------------ webhooks */
 
-#define WEBHOOK_COLS "w.id, w.owner_id, w.url, w.events, w.secret, w.created_at, w.failures, coalesce(w.last_error, ''),"\
+#define WEBHOOK_COLS                                                                                   \
+  "w.id, w.owner_id, w.url, w.events, w.secret, w.created_at, w.failures, coalesce(w.last_error, '')," \
   " coalesce(w.disabled_at, ''), coalesce(w.disabled_reason, '')"
 
 static void read_webhook(sqlite3_stmt *st, struct cb_webhook *w)
@@ -686,12 +697,13 @@ cb_err db_webhook_list(const char *owner_id, db_webhook_cb cb, void *ctx)
 {
   struct webhook_visit wc = {cb, ctx};
   /* for the sender (owner NULL): the enabled ones of accounts that still act */
-  return db_each_row(db_query("SELECT " WEBHOOK_COLS " FROM webhooks w JOIN users u ON u.id = w.owner_id"
-                              " WHERE w.deleted_at IS NULL AND (?1 IS NULL OR w.owner_id = ?1)"
-                              " AND (?1 IS NOT NULL OR (w.disabled_at IS NULL AND " USER_ACTIVE("u.") "))"
-                              " ORDER BY w.created_at",
-                              "s", owner_id),
-                     webhook_row, &wc);
+  return db_each_row(
+    db_query("SELECT " WEBHOOK_COLS " FROM webhooks w JOIN users u ON u.id = w.owner_id"
+             " WHERE w.deleted_at IS NULL AND (?1 IS NULL OR w.owner_id = ?1)"
+             " AND (?1 IS NOT NULL OR (w.disabled_at IS NULL AND " USER_ACTIVE("u.") "))"
+                                                                                     " ORDER BY w.created_at",
+             "s", owner_id),
+    webhook_row, &wc);
 }
 
 cb_err db_webhook_count(const char *owner_id, int64_t *n)
@@ -722,7 +734,8 @@ cb_err db_webhook_result(const char *id, int ok, const char *error, int disable_
   if (!e && db_changes()) {
     *disabled = 1;
     e = db_exec("UPDATE deliveries SET state = 'failed', last_error = 'the webhook was disabled'"
-                " WHERE webhook_id = ? AND state = 'pending'", "s", id);
+                " WHERE webhook_id = ? AND state = 'pending'",
+                "s", id);
   }
   return e;
 }
@@ -741,8 +754,8 @@ cb_err db_delivery_pending(const char *webhook_id, int64_t *n)
 
 cb_err db_webhook_delete(const char *owner_id, const char *id, const char *now_ts)
 {
-  cb_err e = db_exec("UPDATE webhooks SET deleted_at = ? WHERE id = ? AND owner_id = ? AND deleted_at IS NULL",
-                     "sss", now_ts, id, owner_id);
+  cb_err e = db_exec("UPDATE webhooks SET deleted_at = ? WHERE id = ? AND owner_id = ? AND deleted_at IS NULL", "sss",
+                     now_ts, id, owner_id);
   return e ? e : (db_changes() ? CB_OK : CB_ENOTFOUND);
 }
 
@@ -762,7 +775,8 @@ cb_err db_webhook_set_disabled(const char *owner_id, const char *id, int disable
 cb_err db_delivery_add(const char *webhook_id, const char *event, const char *payload, const char *when)
 {
   return db_exec("INSERT INTO deliveries(webhook_id, event, payload, next_attempt, created_at)"
-                 " VALUES (?, ?, ?, ?, ?)", "sssss", webhook_id, event, payload, when, when);
+                 " VALUES (?, ?, ?, ?, ?)",
+                 "sssss", webhook_id, event, payload, when, when);
 }
 
 struct delivery_ctx {
@@ -798,7 +812,8 @@ cb_err db_delivery_due(const char *now_ts, int limit, db_delivery_cb cb, void *c
                               " FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id"
                               " WHERE d.state = 'pending' AND d.next_attempt <= ? AND w.deleted_at IS NULL"
                               " AND w.disabled_at IS NULL)"
-                              " WHERE nth = 1 ORDER BY next_attempt, id LIMIT ?", "si", now_ts, (int64_t)limit),
+                              " WHERE nth = 1 ORDER BY next_attempt, id LIMIT ?",
+                              "si", now_ts, (int64_t)limit),
                      delivery_row, &dc);
 }
 
@@ -806,13 +821,14 @@ cb_err db_delivery_result(int64_t id, const char *state, int attempts, const cha
                           const char *last_error)
 {
   return db_exec("UPDATE deliveries SET state = ?, attempts = ?, next_attempt = coalesce(?, next_attempt),"
-                 " last_status = ?, last_error = ? WHERE id = ?", "sisisi", state, (int64_t)attempts, next_attempt,
-                 (int64_t)last_status, last_error, id);
+                 " last_status = ?, last_error = ? WHERE id = ?",
+                 "sisisi", state, (int64_t)attempts, next_attempt, (int64_t)last_status, last_error, id);
 }
 
 /* ------------------------------------------------------------ records */
 
-#define RECORD_COLS "id, file_id, version, idx, coalesce(title, ''), smiles, coalesce(inchikey, ''), coalesce(error, '')"
+#define RECORD_COLS \
+  "id, file_id, version, idx, coalesce(title, ''), smiles, coalesce(inchikey, ''), coalesce(error, '')"
 
 static void read_record(sqlite3_stmt *st, struct cb_record *r)
 {
@@ -843,7 +859,8 @@ cb_err db_records(const char *file_id, int64_t version, int64_t after_index, int
 {
   struct record_visit rc = {cb, ctx};
   return db_each_row(db_query("SELECT " RECORD_COLS " FROM records WHERE file_id = ? AND version = ? AND idx > ?"
-                              " ORDER BY idx LIMIT ?", "siii", file_id, version, after_index, (int64_t)limit),
+                              " ORDER BY idx LIMIT ?",
+                              "siii", file_id, version, after_index, (int64_t)limit),
                      record_row, &rc);
 }
 
@@ -868,14 +885,16 @@ cb_err db_record_properties(const char *record_id, db_property_cb cb, void *ctx)
 {
   struct property_visit pc = {cb, ctx};
   return db_each_row(db_query("SELECT name, value_text, value_num, unit, iri, source FROM properties"
-                              " WHERE record_id = ? ORDER BY id", "s", record_id),
+                              " WHERE record_id = ? ORDER BY id",
+                              "s", record_id),
                      db_property_row, &pc);
 }
 
 cb_err db_record_first(const char *file_id, int64_t version, struct cb_record *out)
 {
   sqlite3_stmt *st = db_query("SELECT " RECORD_COLS " FROM records WHERE file_id = ? AND version = ? AND error IS NULL"
-                              " ORDER BY idx LIMIT 1", "si", file_id, version);
+                              " ORDER BY idx LIMIT 1",
+                              "si", file_id, version);
   return record_one(st, out);
 }
 
@@ -936,9 +955,11 @@ static int hit_row(sqlite3_stmt *st, void *p)
 cb_err db_records_by_inchikey(const char *inchikey, db_record_hit_cb cb, void *ctx)
 {
   struct hit_ctx hc = {cb, ctx};
-  return db_each_row(db_query("SELECT r.id, r.file_id, coalesce(r.title, ''), coalesce(r.smiles, ''), r.inchikey, r.fp"
-                              HIT_FROM " WHERE r.inchikey = ? ORDER BY r.file_id, r.idx", "s", inchikey),
-                     hit_row, &hc);
+  return db_each_row(
+    db_query("SELECT r.id, r.file_id, coalesce(r.title, ''), coalesce(r.smiles, ''), r.inchikey, r.fp" HIT_FROM
+             " WHERE r.inchikey = ? ORDER BY r.file_id, r.idx",
+             "s", inchikey),
+    hit_row, &hc);
 }
 
 cb_err db_records_scan(db_record_hit_cb cb, void *ctx)
@@ -946,7 +967,8 @@ cb_err db_records_scan(db_record_hit_cb cb, void *ctx)
   struct hit_ctx hc = {cb, ctx};
   return db_each_row(db_query("SELECT r.id, r.file_id, coalesce(r.title, ''), coalesce(r.smiles, ''),"
                               " coalesce(r.inchikey, ''), r.fp" HIT_FROM " WHERE r.fp IS NOT NULL"
-                              " ORDER BY r.file_id, r.idx", ""),
+                              " ORDER BY r.file_id, r.idx",
+                              ""),
                      hit_row, &hc);
 }
 

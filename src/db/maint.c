@@ -47,14 +47,16 @@ DB_READ_ONE(one_migration, struct cb_migration, read_migration)
 cb_err db_migration_unfinished(struct cb_migration *out)
 {
   return one_migration(db_query("SELECT " MIGRATION_COLS " FROM store_migrations"
-                                " WHERE state IN ('running', 'switched') ORDER BY id DESC LIMIT 1", ""),
+                                " WHERE state IN ('running', 'switched') ORDER BY id DESC LIMIT 1",
+                                ""),
                        out);
 }
 
 cb_err db_migration_last_switched(struct cb_migration *out)
 {
   return one_migration(db_query("SELECT " MIGRATION_COLS " FROM store_migrations"
-                                " WHERE state IN ('switched', 'done') ORDER BY id DESC LIMIT 1", ""),
+                                " WHERE state IN ('switched', 'done') ORDER BY id DESC LIMIT 1",
+                                ""),
                        out);
 }
 
@@ -67,8 +69,7 @@ cb_err db_migration_start(const char *source, const char *target, struct cb_migr
     return e;
   e = db_exec("UPDATE store_migrations SET state = 'abandoned', finished_at = ? WHERE state = 'running'", "s", ts);
   if (!e)
-    e = db_exec("INSERT INTO store_migrations(source, target, started_at) VALUES (?, ?, ?)", "sss", source,
-                target, ts);
+    e = db_exec("INSERT INTO store_migrations(source, target, started_at) VALUES (?, ?, ?)", "sss", source, target, ts);
   int64_t id = sqlite3_last_insert_rowid(db_conn());
   if (!e)
     e = db_commit();
@@ -102,7 +103,8 @@ cb_err db_migration_begin_run(int64_t id, int64_t *run)
 cb_err db_migration_enqueue(int64_t id, int64_t *added)
 {
   cb_err e = db_exec("INSERT OR IGNORE INTO migration_blobs(migration_id, sha256, size)"
-                     " SELECT ?, sha256, size FROM blobs", "i", id);
+                     " SELECT ?, sha256, size FROM blobs",
+                     "i", id);
   if (added)
     *added = e ? 0 : db_changes();
   return e;
@@ -111,7 +113,8 @@ cb_err db_migration_enqueue(int64_t id, int64_t *added)
 cb_err db_migration_pending(int64_t id, int limit, struct cb_mblob *out, int *n)
 {
   sqlite3_stmt *st = db_query("SELECT sha256, size FROM migration_blobs WHERE migration_id = ? AND state = 'pending'"
-                              " ORDER BY sha256 LIMIT ?", "ii", id, (int64_t)limit);
+                              " ORDER BY sha256 LIMIT ?",
+                              "ii", id, (int64_t)limit);
   *n = 0;
   if (!st)
     return CB_EDB;
@@ -135,8 +138,8 @@ cb_err db_migration_record(int64_t id, int64_t run, int64_t batch, const struct 
   for (int i = 0; !e && i < n; i++)
     e = db_exec("UPDATE migration_blobs SET state = ?, attempts = attempts + 1, copies = copies + ?, run = ?,"
                 " batch = ?, error = ?, updated_at = ? WHERE migration_id = ? AND sha256 = ?",
-                "siiissis", rows[i].state, (int64_t)rows[i].copied, run, batch,
-                rows[i].error[0] ? rows[i].error : NULL, ts, id, rows[i].sha256);
+                "siiissis", rows[i].state, (int64_t)rows[i].copied, run, batch, rows[i].error[0] ? rows[i].error : NULL,
+                ts, id, rows[i].sha256);
   if (!e)
     e = db_commit();
   if (e)
@@ -150,7 +153,8 @@ cb_err db_migration_counts(int64_t id, int64_t count[4], int64_t bytes[4])
   memset(count, 0, sizeof(int64_t) * 4);
   memset(bytes, 0, sizeof(int64_t) * 4);
   sqlite3_stmt *st = db_query("SELECT state, count(*), sum(size) FROM migration_blobs WHERE migration_id = ?"
-                              " GROUP BY state", "i", id);
+                              " GROUP BY state",
+                              "i", id);
   if (!st)
     return CB_EDB;
   while (sqlite3_step(st) == SQLITE_ROW) {
@@ -235,9 +239,9 @@ DB_VISITOR(blob_ref, struct cb_blob_ref, db_blob_cb, read_blob_ref, DB_NO_CLEAR)
 cb_err db_blobs_page(const char *after, int limit, db_blob_cb cb, void *ctx)
 {
   struct blob_ref_visit v = {cb, ctx};
-  return db_each_row(db_query("SELECT sha256, size FROM blobs WHERE sha256 > ? ORDER BY sha256 LIMIT ?", "si",
-                              after, (int64_t)limit),
-                     blob_ref_row, &v);
+  return db_each_row(
+    db_query("SELECT sha256, size FROM blobs WHERE sha256 > ? ORDER BY sha256 LIMIT ?", "si", after, (int64_t)limit),
+    blob_ref_row, &v);
 }
 
 cb_err db_blob_dangling(int64_t *n)

@@ -41,7 +41,6 @@ static void now(char *ts)
 
 /* ---------------------------------------------------------------- users */
 
-
 void db_read_user(sqlite3_stmt *st, struct cb_user *u)
 {
   DB_COPY(st, 0, u->id);
@@ -58,8 +57,8 @@ cb_err db_user_create(const struct cb_user *u)
 {
   char ts[CB_TIME_MAX];
   now(ts);
-  return db_exec("INSERT INTO users(" USER_COLS ") VALUES (?, ?, ?, ?, ?)", "sssis", u->id,
-                 u->username, u->password_hash, (int64_t)u->is_admin, ts);
+  return db_exec("INSERT INTO users(" USER_COLS ") VALUES (?, ?, ?, ?, ?)", "sssis", u->id, u->username,
+                 u->password_hash, (int64_t)u->is_admin, ts);
 }
 
 static cb_err user_by(sqlite3_stmt *st, struct cb_user *out)
@@ -74,15 +73,15 @@ cb_err db_user_get(const char *id, struct cb_user *out)
 
 cb_err db_user_get_by_name(const char *username, struct cb_user *out)
 {
-  return user_by(db_query("SELECT " USER_READ_COLS " FROM users WHERE username = ? AND deleted_at IS NULL", "s",
-                          username),
-                 out);
+  return user_by(
+    db_query("SELECT " USER_READ_COLS " FROM users WHERE username = ? AND deleted_at IS NULL", "s", username), out);
 }
 
 cb_err db_user_first_admin(struct cb_user *out)
 {
   return user_by(db_query("SELECT " USER_READ_COLS " FROM users WHERE is_admin = 1 AND deleted_at IS NULL"
-                          " ORDER BY created_at, id LIMIT 1", ""),
+                          " ORDER BY created_at, id LIMIT 1",
+                          ""),
                  out);
 }
 
@@ -93,7 +92,6 @@ cb_err db_user_set_password(const char *id, const char *hash)
 }
 
 /* -------------------------------------------------------------- folders */
-
 
 void db_read_folder(sqlite3_stmt *st, struct cb_folder *f)
 {
@@ -129,31 +127,33 @@ cb_err db_folder_insert(const struct cb_folder *f)
 cb_err db_folder_get(const char *id, struct cb_folder *out)
 {
   sqlite3_stmt *st = db_query("SELECT " FOLDER_COLS " FROM folders f JOIN users u ON u.id = f.owner_id"
-                              " WHERE f.id = ? AND f.deleted_at IS NULL", "s", id);
+                              " WHERE f.id = ? AND f.deleted_at IS NULL",
+                              "s", id);
   return folder_one(st, out);
 }
 
 cb_err db_folder_find(const char *parent_id, const char *owner_id, const char *name, struct cb_folder *out)
 {
-  sqlite3_stmt *st = parent_id[0]
-                         ? db_query("SELECT " FOLDER_COLS " FROM folders f JOIN users u ON u.id = f.owner_id"
-                                    " WHERE f.parent_id = ? AND f.name = ? AND f.deleted_at IS NULL",
-                                    "ss", parent_id, name)
-                         : db_query("SELECT " FOLDER_COLS " FROM folders f JOIN users u ON u.id = f.owner_id"
-                                    " WHERE f.parent_id IS NULL AND f.owner_id = ? AND f.name = ?"
-                                    " AND f.deleted_at IS NULL", "ss", owner_id, name);
+  sqlite3_stmt *st = parent_id[0] ? db_query("SELECT " FOLDER_COLS " FROM folders f JOIN users u ON u.id = f.owner_id"
+                                             " WHERE f.parent_id = ? AND f.name = ? AND f.deleted_at IS NULL",
+                                             "ss", parent_id, name)
+                                  : db_query("SELECT " FOLDER_COLS " FROM folders f JOIN users u ON u.id = f.owner_id"
+                                             " WHERE f.parent_id IS NULL AND f.owner_id = ? AND f.name = ?"
+                                             " AND f.deleted_at IS NULL",
+                                             "ss", owner_id, name);
   return folder_one(st, out);
 }
 
-cb_err db_folder_children(const char *parent_id, const char *owner_id, const char *after_name,
-                          int limit, db_folder_cb cb, void *ctx)
+cb_err db_folder_children(const char *parent_id, const char *owner_id, const char *after_name, int limit,
+                          db_folder_cb cb, void *ctx)
 {
   struct folder_visit fc = {cb, ctx};
   sqlite3_stmt *st;
   if (parent_id)
     st = db_query("SELECT " FOLDER_COLS " FROM folders f JOIN users u ON u.id = f.owner_id"
                   " WHERE f.parent_id = ? AND f.deleted_at IS NULL AND f.name > coalesce(?, '')"
-                  " ORDER BY f.name LIMIT ?", "ssi", parent_id, after_name, (int64_t)limit);
+                  " ORDER BY f.name LIMIT ?",
+                  "ssi", parent_id, after_name, (int64_t)limit);
   else
     st = db_query("SELECT " FOLDER_COLS " FROM folders f JOIN users u ON u.id = f.owner_id"
                   " WHERE f.parent_id IS NULL AND f.owner_id = ? AND f.deleted_at IS NULL"
@@ -166,12 +166,13 @@ cb_err db_folder_path(const char *id, db_folder_cb cb, void *ctx)
 {
   struct folder_visit fc = {cb, ctx};
   return db_each_row(db_query("WITH RECURSIVE up(id, depth) AS ("
-                           " SELECT ?, 0 UNION ALL"
-                           " SELECT f.parent_id, up.depth + 1 FROM folders f JOIN up ON f.id = up.id"
-                           " WHERE f.parent_id IS NOT NULL AND up.depth < 1000)"
-                           " SELECT " FOLDER_COLS " FROM up JOIN folders f ON f.id = up.id"
-                           " JOIN users u ON u.id = f.owner_id ORDER BY up.depth DESC", "s", id),
-                  db_folder_row, &fc);
+                              " SELECT ?, 0 UNION ALL"
+                              " SELECT f.parent_id, up.depth + 1 FROM folders f JOIN up ON f.id = up.id"
+                              " WHERE f.parent_id IS NOT NULL AND up.depth < 1000)"
+                              " SELECT " FOLDER_COLS " FROM up JOIN folders f ON f.id = up.id"
+                              " JOIN users u ON u.id = f.owner_id ORDER BY up.depth DESC",
+                              "s", id),
+                     db_folder_row, &fc);
 }
 
 int db_folder_within(const char *candidate, const char *folder_id)
@@ -180,7 +181,8 @@ int db_folder_within(const char *candidate, const char *folder_id)
                               " SELECT ?, 0 UNION ALL"
                               " SELECT f.parent_id, up.depth + 1 FROM folders f JOIN up ON f.id = up.id"
                               " WHERE f.parent_id IS NOT NULL AND up.depth < 1000)"
-                              " SELECT 1 FROM up WHERE id = ? LIMIT 1", "ss", candidate, folder_id);
+                              " SELECT 1 FROM up WHERE id = ? LIMIT 1",
+                              "ss", candidate, folder_id);
   if (!st)
     return 1; /* fail safe: treat as a cycle */
   int found = sqlite3_step(st) == SQLITE_ROW;
@@ -225,7 +227,6 @@ cb_err db_folder_delete(const char *id)
 
 /* ---------------------------------------------------------------- files */
 
-
 void db_read_file(sqlite3_stmt *st, struct cb_file *f)
 {
   DB_COPY(st, 0, f->id);
@@ -268,19 +269,17 @@ int db_file_row(sqlite3_stmt *st, void *p)
 
 cb_err db_file_get(const char *id, struct cb_file *out)
 {
-  sqlite3_stmt *st = db_query("SELECT " FILE_COLS FILE_FROM " WHERE f.id = ? AND f.deleted_at IS NULL",
-                              "s", id);
+  sqlite3_stmt *st = db_query("SELECT " FILE_COLS FILE_FROM " WHERE f.id = ? AND f.deleted_at IS NULL", "s", id);
   return file_one(st, out);
 }
 
-cb_err db_file_list(const char *folder_id, const char *after_name, int limit, db_file_cb cb,
-                    void *ctx)
+cb_err db_file_list(const char *folder_id, const char *after_name, int limit, db_file_cb cb, void *ctx)
 {
   struct file_visit fc = {cb, ctx};
   return db_each_row(db_query("SELECT " FILE_COLS FILE_FROM " WHERE f.folder_id = ? AND f.deleted_at IS NULL"
-                           " AND f.name > coalesce(?, '') ORDER BY f.name LIMIT ?",
-                           "ssi", folder_id, after_name, (int64_t)limit),
-                  db_file_row, &fc);
+                              " AND f.name > coalesce(?, '') ORDER BY f.name LIMIT ?",
+                              "ssi", folder_id, after_name, (int64_t)limit),
+                     db_file_row, &fc);
 }
 
 static void read_version(sqlite3_stmt *st, struct cb_version *v)
@@ -300,30 +299,31 @@ cb_err db_file_versions(const char *file_id, db_version_cb cb, void *ctx)
 {
   struct version_visit vc = {cb, ctx};
   return db_each_row(db_query("SELECT version, sha256, size, media_type, created_at FROM file_versions"
-                           " WHERE file_id = ? ORDER BY version", "s", file_id),
-                  version_row, &vc);
+                              " WHERE file_id = ? ORDER BY version",
+                              "s", file_id),
+                     version_row, &vc);
 }
 
 cb_err db_file_version(const char *file_id, int64_t version, struct cb_version *out)
 {
   sqlite3_stmt *st = db_query("SELECT version, sha256, size, media_type, created_at FROM file_versions"
-                              " WHERE file_id = ? AND version = ?", "si", file_id, version);
+                              " WHERE file_id = ? AND version = ?",
+                              "si", file_id, version);
   return version_one(st, out);
 }
 
-cb_err db_file_put_tx(const char *folder_id, const char *name, const char *owner_id,
-                      const char *sha256, int64_t size, const char *media_type, const char *kind,
-                      char id[CB_ID_LEN + 1])
+cb_err db_file_put_tx(const char *folder_id, const char *name, const char *owner_id, const char *sha256, int64_t size,
+                      const char *media_type, const char *kind, char id[CB_ID_LEN + 1])
 {
   char ts[CB_TIME_MAX];
   now(ts);
-  cb_err e = db_exec("INSERT OR IGNORE INTO blobs(sha256, size, created_at) VALUES (?, ?, ?)", "sis",
-              sha256, size, ts);
+  cb_err e = db_exec("INSERT OR IGNORE INTO blobs(sha256, size, created_at) VALUES (?, ?, ?)", "sis", sha256, size, ts);
   if (e)
     goto done;
   /* Is there a live file of that name? Then this is its next version. */
   sqlite3_stmt *st = db_query("SELECT id, version FROM files WHERE folder_id = ? AND name = ?"
-                              " AND deleted_at IS NULL", "ss", folder_id, name);
+                              " AND deleted_at IS NULL",
+                              "ss", folder_id, name);
   e = db_one_row(st);
   int64_t version = 1;
   if (e == CB_OK) {
@@ -373,9 +373,8 @@ done:
   return e;
 }
 
-cb_err db_file_put(const char *folder_id, const char *name, const char *owner_id,
-                   const char *sha256, int64_t size, const char *media_type, const char *kind,
-                   struct cb_file *out)
+cb_err db_file_put(const char *folder_id, const char *name, const char *owner_id, const char *sha256, int64_t size,
+                   const char *media_type, const char *kind, struct cb_file *out)
 {
   char id[CB_ID_LEN + 1];
   cb_err e = db_begin();
@@ -403,8 +402,8 @@ cb_err db_file_find(const char *folder_id, const char *name, char id[CB_ID_LEN +
 {
   sqlite3_stmt *st = db_query("SELECT f.id, v.sha256 FROM files f JOIN file_versions v"
                               " ON v.file_id = f.id AND v.version = f.version"
-                              " WHERE f.folder_id = ? AND f.name = ? AND f.deleted_at IS NULL", "ss",
-                              folder_id, name);
+                              " WHERE f.folder_id = ? AND f.name = ? AND f.deleted_at IS NULL",
+                              "ss", folder_id, name);
   cb_err e = db_one_row(st);
   if (e)
     return e;
@@ -438,8 +437,8 @@ cb_err db_file_set_metadata(const char *id, const char *json)
 {
   char ts[CB_TIME_MAX];
   now(ts);
-  cb_err e = db_exec("UPDATE files SET metadata = ?, updated_at = ? WHERE id = ? AND deleted_at IS NULL",
-                     "sss", json, ts, id);
+  cb_err e = db_exec("UPDATE files SET metadata = ?, updated_at = ? WHERE id = ? AND deleted_at IS NULL", "sss", json,
+                     ts, id);
   return db_changed(e);
 }
 
@@ -481,35 +480,34 @@ cb_err db_folder_tree_files(const char *folder_id, db_tree_cb cb, void *ctx)
 {
   struct tree_ctx tc = {cb, ctx};
   return db_each_row(db_query("WITH RECURSIVE sub(id, rel, depth) AS ("
-                           " SELECT ?, '', 0 UNION ALL"
-                           " SELECT c.id, sub.rel || c.name || '/', sub.depth + 1 FROM folders c"
-                           " JOIN sub ON c.parent_id = sub.id WHERE c.deleted_at IS NULL AND sub.depth < 1000)"
-                           " SELECT " FILE_COLS ", sub.rel || f.name" FILE_FROM
-                           " JOIN sub ON f.folder_id = sub.id WHERE f.deleted_at IS NULL"
-                           " ORDER BY sub.rel, f.name", "s", folder_id),
-                  tree_row, &tc);
+                              " SELECT ?, '', 0 UNION ALL"
+                              " SELECT c.id, sub.rel || c.name || '/', sub.depth + 1 FROM folders c"
+                              " JOIN sub ON c.parent_id = sub.id WHERE c.deleted_at IS NULL AND sub.depth < 1000)"
+                              " SELECT " FILE_COLS ", sub.rel || f.name" FILE_FROM
+                              " JOIN sub ON f.folder_id = sub.id WHERE f.deleted_at IS NULL"
+                              " ORDER BY sub.rel, f.name",
+                              "s", folder_id),
+                     tree_row, &tc);
 }
 
 /* ----------------------------------------------------------- properties */
 
-cb_err db_properties_replace(const char *file_id, const char *source,
-                             const struct cb_property *props, int n)
+cb_err db_properties_replace(const char *file_id, const char *source, const struct cb_property *props, int n)
 {
   cb_err e = db_begin();
   if (e)
     return e;
-  e = db_exec("DELETE FROM properties WHERE file_id = ? AND record_id IS NULL AND source = ?", "ss",
-              file_id, source);
+  e = db_exec("DELETE FROM properties WHERE file_id = ? AND record_id IS NULL AND source = ?", "ss", file_id, source);
   for (int i = 0; !e && i < n; i++) {
     const struct cb_property *p = &props[i];
     if (p->is_num)
       e = db_exec("INSERT INTO properties(file_id, name, value_num, unit, iri, source)"
-                  " VALUES (?, ?, ?, ?, ?, ?)", "ssdsss", file_id, p->name, p->value_num, p->unit,
-                  p->iri, source);
+                  " VALUES (?, ?, ?, ?, ?, ?)",
+                  "ssdsss", file_id, p->name, p->value_num, p->unit, p->iri, source);
     else
       e = db_exec("INSERT INTO properties(file_id, name, value_text, unit, iri, source)"
-                  " VALUES (?, ?, ?, ?, ?, ?)", "ssssss", file_id, p->name, p->value_text, p->unit,
-                  p->iri, source);
+                  " VALUES (?, ?, ?, ?, ?, ?)",
+                  "ssssss", file_id, p->name, p->value_text, p->unit, p->iri, source);
   }
   if (!e)
     e = db_search_index_file_tx(file_id);
@@ -539,8 +537,9 @@ cb_err db_properties_list(const char *file_id, db_property_cb cb, void *ctx)
 {
   struct property_visit pc = {cb, ctx};
   return db_each_row(db_query("SELECT name, value_text, value_num, unit, iri, source FROM properties"
-                           " WHERE file_id = ? AND record_id IS NULL ORDER BY source, id", "s", file_id),
-                  db_property_row, &pc);
+                              " WHERE file_id = ? AND record_id IS NULL ORDER BY source, id",
+                              "s", file_id),
+                     db_property_row, &pc);
 }
 
 /* ---------------------------------------------------------------- blobs */
@@ -605,8 +604,7 @@ cb_err db_upload_insert(const struct cb_upload *u)
 {
   return db_exec("INSERT INTO uploads(id, owner_id, folder_id, filename, length, \"offset\","
                  " created_at, expires_at) VALUES (?, ?, ?, ?, ?, 0, ?, ?)",
-                 "ssssiss", u->id, u->owner_id, u->folder_id, u->filename, u->length,
-                 u->created_at, u->expires_at);
+                 "ssssiss", u->id, u->owner_id, u->folder_id, u->filename, u->length, u->created_at, u->expires_at);
 }
 
 cb_err db_upload_get(const char *id, struct cb_upload *out)
@@ -617,8 +615,7 @@ cb_err db_upload_get(const char *id, struct cb_upload *out)
 
 cb_err db_upload_set_offset(const char *id, int64_t offset, const char *expires_at)
 {
-  return db_exec("UPDATE uploads SET \"offset\" = ?, expires_at = ? WHERE id = ?", "iss", offset,
-                 expires_at, id);
+  return db_exec("UPDATE uploads SET \"offset\" = ?, expires_at = ? WHERE id = ?", "iss", offset, expires_at, id);
 }
 
 cb_err db_upload_set_file(const char *id, const char *file_id)
@@ -636,7 +633,7 @@ DB_VISITOR(upload, struct cb_upload, db_upload_cb, read_upload, DB_NO_CLEAR)
 cb_err db_upload_expired(const char *now_ts, int limit, db_upload_cb cb, void *ctx)
 {
   struct upload_visit uc = {cb, ctx};
-  return db_each_row(db_query("SELECT " UPLOAD_COLS " FROM uploads WHERE expires_at < ? LIMIT ?", "si",
-                           now_ts, (int64_t)limit),
-                  upload_row, &uc);
+  return db_each_row(
+    db_query("SELECT " UPLOAD_COLS " FROM uploads WHERE expires_at < ? LIMIT ?", "si", now_ts, (int64_t)limit),
+    upload_row, &uc);
 }

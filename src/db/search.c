@@ -65,7 +65,8 @@ cb_err db_search_index_file_tx(const char *file_id)
     return e;
   sqlite3_stmt *st = db_query("SELECT f.name, (SELECT group_concat(value_text, ' ') FROM properties"
                               " WHERE file_id = f.id AND record_id IS NULL AND value_text IS NOT NULL)"
-                              " FROM files f WHERE f.id = ? AND f.deleted_at IS NULL", "s", file_id);
+                              " FROM files f WHERE f.id = ? AND f.deleted_at IS NULL",
+                              "s", file_id);
   if (!st)
     return CB_EDB;
   e = db_one_row(st);
@@ -134,7 +135,8 @@ cb_err db_search_index_record_tx(const char *file_id, const char *record_id, con
 cb_err db_search_forget_records_tx(const char *file_id, int64_t version)
 {
   cb_err e = db_exec("DELETE FROM search_fts WHERE rowid IN (SELECT d.id FROM search_docs d JOIN records r"
-                     " ON r.id = d.record_id WHERE r.file_id = ? AND r.version = ?)", "si", file_id, version);
+                     " ON r.id = d.record_id WHERE r.file_id = ? AND r.version = ?)",
+                     "si", file_id, version);
   if (!e)
     e = db_exec("DELETE FROM search_docs WHERE record_id IN (SELECT id FROM records WHERE file_id = ? AND version = ?)",
                 "si", file_id, version);
@@ -156,8 +158,10 @@ static void where_sql(struct cb_buf *b, const struct db_where *w)
 {
   /* the unary + keeps the planner on properties_file (this hit's few rows) rather than
    * the (name, value_num) index (every file's rows of that name) */
-  cb_buf_printf(b, " AND EXISTS (SELECT 1 FROM properties p WHERE p.file_id = d.file_id AND p.record_id IS d.record_id"
-                   " AND +p.name = ? AND +p.%s%s?)", w->is_num ? "value_num" : "value_text", ops_sql[w->op]);
+  cb_buf_printf(b,
+                " AND EXISTS (SELECT 1 FROM properties p WHERE p.file_id = d.file_id AND p.record_id IS d.record_id"
+                " AND +p.name = ? AND +p.%s%s?)",
+                w->is_num ? "value_num" : "value_text", ops_sql[w->op]);
 }
 
 /* The filters of q after "WHERE <first condition>" (kind, folder, where=), and their binds
@@ -300,7 +304,9 @@ static cb_err search_words(const struct db_search_q *q, db_search_cb cb, void *c
           e = CB_ENOMEM;
         else if (fresh && ++pos > q->offset) {
           struct cb_search_hit h = {
-            .doc = id, .file_id = fid, .record_id = rid,
+            .doc = id,
+            .file_id = fid,
+            .record_id = rid,
             .name = (const char *)sqlite3_column_text(doc, 2),
             .kind = (const char *)sqlite3_column_text(doc, 3),
             .title = (const char *)sqlite3_column_text(doc, 4),
@@ -338,11 +344,12 @@ cb_err db_search(const struct db_search_q *q, db_search_cb cb, void *ctx)
    * value order, so LIMIT stops early; the caller drops repeats. */
   const struct db_where *w0 = &q->where[0];
   struct cb_buf sql = {0};
-  cb_buf_printf(&sql, "SELECT d.id, d.file_id, d.record_id, f.name, f.kind, r.title FROM properties p0"
-                      " JOIN search_docs d ON d.file_id = p0.file_id AND d.record_id IS p0.record_id AND d.part = 0"
-                      " JOIN files f ON f.id = d.file_id AND f.deleted_at IS NULL"
-                      " LEFT JOIN records r ON r.id = d.record_id WHERE (d.record_id IS NULL OR r.version = f.version)"
-                      " AND p0.name = ? AND p0.%s%s?",
+  cb_buf_printf(&sql,
+                "SELECT d.id, d.file_id, d.record_id, f.name, f.kind, r.title FROM properties p0"
+                " JOIN search_docs d ON d.file_id = p0.file_id AND d.record_id IS p0.record_id AND d.part = 0"
+                " JOIN files f ON f.id = d.file_id AND f.deleted_at IS NULL"
+                " LEFT JOIN records r ON r.id = d.record_id WHERE (d.record_id IS NULL OR r.version = f.version)"
+                " AND p0.name = ? AND p0.%s%s?",
                 w0->is_num ? "value_num" : "value_text", ops_sql[w0->op]);
   filters_sql(&sql, q, w0);
   cb_buf_printf(&sql, " ORDER BY p0.%s LIMIT -1 OFFSET :offset", w0->is_num ? "value_num" : "value_text");
@@ -385,7 +392,8 @@ cb_err db_search(const struct db_search_q *q, db_search_cb cb, void *ctx)
 char *db_search_snippet(const char *match, int64_t doc)
 {
   sqlite3_stmt *st = db_query("SELECT snippet(search_fts, -1, '\xc2\xab', '\xc2\xbb', '\xe2\x80\xa6', 16)"
-                              " FROM search_fts WHERE search_fts MATCH ? AND rowid = ?", "si", match, doc);
+                              " FROM search_fts WHERE search_fts MATCH ? AND rowid = ?",
+                              "si", match, doc);
   if (!st || db_one_row(st))
     return NULL;
   const char *t = (const char *)sqlite3_column_text(st, 0);

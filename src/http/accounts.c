@@ -5,8 +5,7 @@
 
 #include "http/http.h"
 
-void http_audit(struct req *r, const char *action, const char *object_type, const char *object_id,
-                const char *detail)
+void http_audit(struct req *r, const char *action, const char *object_type, const char *object_id, const char *detail)
 {
   auth_audit(&r->who, action, object_type, object_id, detail, r->client);
 }
@@ -73,8 +72,8 @@ int h_login(struct req *r)
     goto out;
   }
   char cookie[256];
-  snprintf(cookie, sizeof cookie, "%s=%s; Path=/; HttpOnly; SameSite=Lax; Max-Age=%d%s",
-           CB_SESSION_COOKIE, session, CB_SESSION_DAYS * 86400, r->https ? "; Secure" : "");
+  snprintf(cookie, sizeof cookie, "%s=%s; Path=/; HttpOnly; SameSite=Lax; Max-Age=%d%s", CB_SESSION_COOKIE, session,
+           CB_SESSION_DAYS * 86400, r->https ? "; Secure" : "");
   sodium_memzero(session, sizeof session);
   memcpy(r->who.user_id, u.id, sizeof r->who.user_id);
   http_audit(r, "login", "user", u.id, u.username);
@@ -386,9 +385,8 @@ int h_group_members_delete(struct req *r)
 {
   if (http_require_admin(r))
     return r->status;
-  cb_err e = cb_id_valid(r->params[0]) && cb_id_valid(r->params[1])
-                 ? db_group_remove_member(r->params[0], r->params[1])
-                 : CB_ENOTFOUND;
+  cb_err e = cb_id_valid(r->params[0]) && cb_id_valid(r->params[1]) ? db_group_remove_member(r->params[0], r->params[1])
+                                                                    : CB_ENOTFOUND;
   if (e == CB_ENOTFOUND)
     return http_problem(r, 404, NULL, "user %s is not a member of group %s", r->params[1], r->params[0]);
   if (e)
@@ -498,8 +496,14 @@ int h_user_patch(struct req *r)
     goto out;
   }
   char detail[96];
-  snprintf(detail, sizeof detail, "%s%s%s", disabled == 1 ? "disabled " : disabled == 0 ? "enabled " : "",
-           is_admin == 1 ? "admin " : is_admin == 0 ? "not-admin " : "", password ? "password" : "");
+  snprintf(detail, sizeof detail, "%s%s%s",
+           disabled == 1   ? "disabled "
+           : disabled == 0 ? "enabled "
+                           : "",
+           is_admin == 1   ? "admin "
+           : is_admin == 0 ? "not-admin "
+                           : "",
+           password ? "password" : "");
   http_audit(r, "user.update", "user", ch.user.id, detail);
   cJSON *o = json_user(&ch.user);
   cJSON_AddNumberToObject(o, "sessions_ended", ch.sessions_ended);
@@ -560,7 +564,8 @@ int h_me_password(struct req *r)
   if (json_opt_string(r, body, "current_password", &cur) < 0 || json_opt_string(r, body, "new_password", &next) < 0)
     goto out;
   if (!cur || !next) {
-    st = http_problem(r, 400, cur ? "new_password" : "current_password", "current_password and new_password are required");
+    st = http_problem(r, 400, cur ? "new_password" : "current_password",
+                      "current_password and new_password are required");
     goto out;
   }
   struct cb_user u;

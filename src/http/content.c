@@ -138,12 +138,20 @@ int h_file_content(struct req *r)
       status = 206;
   }
   uint64_t n = size ? to - from + 1 : 0;
-  snprintf(crange, sizeof crange, "bytes %llu-%llu/%llu", (unsigned long long)from,
-           (unsigned long long)to, (unsigned long long)size);
+  snprintf(crange, sizeof crange, "bytes %llu-%llu/%llu", (unsigned long long)from, (unsigned long long)to,
+           (unsigned long long)size);
   snprintf(len, sizeof len, "%llu", (unsigned long long)n);
-  const char *hdr[] = {"ETag", etag, "Accept-Ranges", "bytes", "Content-Disposition", disp,
-                       "Cache-Control", "private, no-cache", "Content-Range",
-                       status == 206 ? crange : NULL, NULL};
+  const char *hdr[] = {"ETag",
+                       etag,
+                       "Accept-Ranges",
+                       "bytes",
+                       "Content-Disposition",
+                       disp,
+                       "Cache-Control",
+                       "private, no-cache",
+                       "Content-Range",
+                       status == 206 ? crange : NULL,
+                       NULL};
   if (http_begin(r, status, v.media_type, (int64_t)n, hdr) || r->is_head || !n)
     return status;
   struct cb_errbuf eb = {{0}};
@@ -230,8 +238,8 @@ int h_folder_archive(struct req *r)
   char disp[1024], zipname[CB_NAME_MAX + 8];
   snprintf(zipname, sizeof zipname, "%s.zip", f.name);
   disposition(zipname, "attachment", disp, sizeof disp);
-  const char *hdr[] = {"Content-Disposition", disp, "Transfer-Encoding", "chunked",
-                       "Cache-Control", "private, no-cache", NULL};
+  const char *hdr[] = {"Content-Disposition", disp, "Transfer-Encoding", "chunked", "Cache-Control",
+                       "private, no-cache",   NULL};
   if (http_begin(r, 200, "application/zip", -1, hdr) || r->is_head)
     return 200;
   struct zip_ctx z = {.r = r, .top = f.name};

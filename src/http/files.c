@@ -24,15 +24,15 @@ static const struct {
   const char *suffix, *media;
 } extra_media[] = {
   {".mol", "chemical/x-mdl-molfile"}, {".sdf", "chemical/x-mdl-sdfile"},
-  {".sd", "chemical/x-mdl-sdfile"}, {".smi", "chemical/x-daylight-smiles"},
-  {".mol2", "chemical/x-mol2"}, {".pdb", "chemical/x-pdb"}, {".xyz", "chemical/x-xyz"},
-  {".cml", "chemical/x-cml"}, {".rxn", "chemical/x-mdl-rxnfile"},
-  {".rdf", "chemical/x-mdl-rdfile"}, {".cif", "chemical/x-cif"}, {".tsv", "text/tab-separated-values"},
+  {".sd", "chemical/x-mdl-sdfile"},   {".smi", "chemical/x-daylight-smiles"},
+  {".mol2", "chemical/x-mol2"},       {".pdb", "chemical/x-pdb"},
+  {".xyz", "chemical/x-xyz"},         {".cml", "chemical/x-cml"},
+  {".rxn", "chemical/x-mdl-rxnfile"}, {".rdf", "chemical/x-mdl-rdfile"},
+  {".cif", "chemical/x-cif"},         {".tsv", "text/tab-separated-values"},
   {".inchi", "chemical/x-inchi"},
 };
 
-void http_guess_type(const char *name, const char *client_type, char *media, size_t mcap,
-                     char *kind, size_t kcap)
+void http_guess_type(const char *name, const char *client_type, char *media, size_t mcap, char *kind, size_t kcap)
 {
   /* a first guess from the name; the ingest job (by content) has the last word */
   snprintf(kind, kcap, "%s", converter_kind_of_name(name));
@@ -62,9 +62,8 @@ void http_guess_type(const char *name, const char *client_type, char *media, siz
 }
 
 /* Records committed content as a file version, after the bytes are safe in the store. */
-static cb_err record_upload(struct req *r, const char *folder_id, const char *name,
-                            const char *client_type, const char *sha, uint64_t size,
-                            struct cb_file *out)
+static cb_err record_upload(struct req *r, const char *folder_id, const char *name, const char *client_type,
+                            const char *sha, uint64_t size, struct cb_file *out)
 {
   char media[128], kind[16];
   http_guess_type(name, client_type, media, sizeof media, kind, sizeof kind);
@@ -249,7 +248,8 @@ int h_files_upload_multipart(struct req *r)
   }
   if (!http_media_is(r, "multipart/form-data")) {
     http_drop_body(r);
-    return http_problem(r, 415, NULL, "uploads here must be multipart/form-data with 'file' parts;"
+    return http_problem(r, 415, NULL,
+                        "uploads here must be multipart/form-data with 'file' parts;"
                         " use PUT /api/v1/folders/{id}/files/{name} for a raw body");
   }
   struct form fm = {.r = r, .folder = &folder, .files = cJSON_CreateArray()};

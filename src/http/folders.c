@@ -96,7 +96,7 @@ struct list_ctx {
   int count;
   char prev[CB_NAME_MAX]; /* name of the row before the last */
   char last[CB_NAME_MAX];
-  char *ids[2];           /* optional: ids of the row before the last, and of the last */
+  char *ids[2]; /* optional: ids of the row before the last, and of the last */
 };
 
 /* Drops the extra row if there is one; returns 1 when the list goes on. */
@@ -163,8 +163,8 @@ int h_folders_list(struct req *r)
   if (cursor[0]) {
     /* this list's cursor is "NAME\x1fID": names repeat across owners */
     char *sep;
-    if (http_cursor_decode(cursor, &kind, after, sizeof after) || kind != 'r' ||
-        !(sep = strchr(after, '\x1f')) || !cb_id_valid(sep + 1))
+    if (http_cursor_decode(cursor, &kind, after, sizeof after) || kind != 'r' || !(sep = strchr(after, '\x1f')) ||
+        !cb_id_valid(sep + 1))
       return http_problem(r, 400, "cursor", "cursor is not one this endpoint issued");
     *sep = '\0';
     snprintf(after_id, sizeof after_id, "%s", sep + 1);
@@ -174,8 +174,8 @@ int h_folders_list(struct req *r)
   char last_id[CB_ID_LEN + 1] = "", prev_id[CB_ID_LEN + 1] = "";
   lc.ids[0] = prev_id;
   lc.ids[1] = last_id;
-  cb_err e = db_folder_roots(r->who.user_id, cursor[0] ? after : NULL, cursor[0] ? after_id : NULL,
-                             limit + 1, collect_folder, &lc);
+  cb_err e = db_folder_roots(r->who.user_id, cursor[0] ? after : NULL, cursor[0] ? after_id : NULL, limit + 1,
+                             collect_folder, &lc);
   cJSON *shared = cJSON_AddArrayToObject(o, "shared_files");
   if (!e && !cursor[0])
     e = db_files_shared(r->who.user_id, 1000, collect_shared_file, shared);

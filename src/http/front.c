@@ -233,8 +233,8 @@ static void watch_bodies(uint64_t now)
     if ((double)(now - h->body_t0) / 1e9 > allowed) {
       h->cut = 1;
       shutdown(h->fd, SHUT_RD);
-      CB_LOG(CB_LOG_INFO, "http", "front: a body from %s arrives at under %d bytes/s (%llu bytes): cut",
-             h->addr, F.cfg.body_min_rate, (unsigned long long)got);
+      CB_LOG(CB_LOG_INFO, "http", "front: a body from %s arrives at under %d bytes/s (%llu bytes): cut", h->addr,
+             F.cfg.body_min_rate, (unsigned long long)got);
     }
   }
   pthread_mutex_unlock(&F.mu);
@@ -345,8 +345,7 @@ static int inner_listener(int fd)
     return 0;
   struct sockaddr_storage sa;
   socklen_t len = sizeof sa;
-  return !getsockname(fd, (struct sockaddr *)&sa, &len) && sa.ss_family == AF_INET &&
-         sa_port(&sa) == port;
+  return !getsockname(fd, (struct sockaddr *)&sa, &len) && sa.ss_family == AF_INET && sa_port(&sa) == port;
 }
 
 int accept(int fd, __SOCKADDR_ARG addr_arg, socklen_t *__restrict lenp)
@@ -432,11 +431,14 @@ static int accept_interposed(int inner)
 static void answer(struct pending *p, int status, const char *title, const char *detail)
 {
   char body[512], msg[1024];
-  int bl = snprintf(body, sizeof body, "{\"type\":\"about:blank\",\"title\":\"%s\",\"status\":%d,"
-                    "\"detail\":\"%s\"}", title, status, detail);
-  int ml = snprintf(msg, sizeof msg, "HTTP/1.1 %d %s\r\nContent-Type: application/problem+json\r\n"
-                    "Content-Length: %d\r\nConnection: close\r\n%s\r\n%s", status, title, bl,
-                    status == 503 ? "Retry-After: 1\r\n" : "", body);
+  int bl = snprintf(body, sizeof body,
+                    "{\"type\":\"about:blank\",\"title\":\"%s\",\"status\":%d,"
+                    "\"detail\":\"%s\"}",
+                    title, status, detail);
+  int ml = snprintf(msg, sizeof msg,
+                    "HTTP/1.1 %d %s\r\nContent-Type: application/problem+json\r\n"
+                    "Content-Length: %d\r\nConnection: close\r\n%s\r\n%s",
+                    status, title, bl, status == 503 ? "Retry-After: 1\r\n" : "", body);
   if (send(p->fd, msg, (size_t)ml, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
     /* the client is gone or not reading: it is closed below either way */
   }

@@ -16,7 +16,7 @@
 
 #define HTTP_MAX_PARAMS 3
 #define HTTP_JSON_MAX (1u << 20) /* request JSON bodies */
-#define HTTP_JSON_DEPTH 64     /* nesting of arrays and objects in them */
+#define HTTP_JSON_DEPTH 64       /* nesting of arrays and objects in them */
 
 struct req {
   struct mg_connection *conn;
@@ -25,13 +25,13 @@ struct req {
   int is_head;
   char *params[HTTP_MAX_PARAMS]; /* decoded path parameters, in pattern order */
   struct cb_identity who;
-  int status;        /* status sent, for metrics and the access log */
+  int status; /* status sent, for metrics and the access log */
   uint64_t bytes_in;
   uint64_t bytes_out;
-  int continued; /* "100 Continue" sent (or not needed) */
-  uint64_t t0_ns; /* when the head had been read */
+  int continued;    /* "100 Continue" sent (or not needed) */
+  uint64_t t0_ns;   /* when the head had been read */
   int body_watched; /* the front watches the body's rate */
-  int too_slow;   /* the body fell below CARBOY_BODY_MIN_RATE: reads fail, the answer is 408 */
+  int too_slow;     /* the body fell below CARBOY_BODY_MIN_RATE: reads fail, the answer is 408 */
   /* the edge (server.c): the client's address (X-Forwarded-For from a trusted proxy, else
    * the peer), whether it came over HTTPS (X-Forwarded-Proto from a trusted proxy, or TLS
    * here), and its Origin when CARBOY_CORS_ORIGINS allows it (answers then carry CORS) */
@@ -43,9 +43,9 @@ struct req {
 };
 
 /* Response headers a cross-origin script may read (tus and carboy's own). */
-#define HTTP_CORS_EXPOSE                                                                   \
-  "Location, ETag, Content-Disposition, Retry-After, Upload-Offset, Upload-Length, "       \
-  "Tus-Resumable, Tus-Version, Tus-Extension, Tus-Max-Size, Tus-Checksum-Algorithm, "       \
+#define HTTP_CORS_EXPOSE                                                              \
+  "Location, ETag, Content-Disposition, Retry-After, Upload-Offset, Upload-Length, "  \
+  "Tus-Resumable, Tus-Version, Tus-Extension, Tus-Max-Size, Tus-Checksum-Algorithm, " \
   "Carboy-File-Id"
 
 typedef int (*http_handler)(struct req *r);
@@ -83,23 +83,21 @@ extern struct http_app app;
 /* Starts a response: status line and headers. extra: NULL-terminated name/value pairs. */
 int http_begin(struct req *r, int status, const char *ctype, int64_t length, const char *const *extra);
 int http_write(struct req *r, const void *buf, size_t n);
-int http_send(struct req *r, int status, const char *ctype, const void *body, size_t n,
-              const char *const *extra);
+int http_send(struct req *r, int status, const char *ctype, const void *body, size_t n, const char *const *extra);
 /* Sends json (and frees it). */
 int http_json(struct req *r, int status, cJSON *json);
 int http_json_extra(struct req *r, int status, cJSON *json, const char *const *extra);
 /* application/problem+json with a detail; field (may be NULL) names the bad input. */
 int http_problem(struct req *r, int status, const char *field, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-int http_problem_extra(struct req *r, int status, const char *field, const char *const *extra,
-                       const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+  __attribute__((format(printf, 4, 5)));
+int http_problem_extra(struct req *r, int status, const char *field, const char *const *extra, const char *fmt, ...)
+  __attribute__((format(printf, 5, 6)));
 /* 401 unless the caller is a signed-in user (session or token); 0 when they are. */
 int http_require_user(struct req *r);
 /* 401/403 unless the caller is an administrator (with a write-capable credential). */
 int http_require_admin(struct req *r);
 /* Writes an audit entry for the caller's request. */
-void http_audit(struct req *r, const char *action, const char *object_type, const char *object_id,
-                const char *detail);
+void http_audit(struct req *r, const char *action, const char *object_type, const char *object_id, const char *detail);
 /* Maps a service error to a problem response. */
 int http_error(struct req *r, cb_err e, const char *detail);
 int http_no_content(struct req *r, const char *const *extra);

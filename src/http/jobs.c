@@ -160,7 +160,8 @@ int h_jobs_create(struct req *r)
       e = auth_check(&r->who, "folder", in.folder_id, CB_WRITE);
     db_file_clear(&in);
     if (e) {
-      st = e == CB_ENOTFOUND ? http_problem(r, 403, "output_folder_id", "you may not write into the input's folder;"
+      st = e == CB_ENOTFOUND ? http_problem(r, 403, "output_folder_id",
+                                            "you may not write into the input's folder;"
                                             " name an output_folder_id")
                              : http_access_error(r, e, "folder", "of the input");
       goto out;
@@ -280,7 +281,8 @@ static int steer(struct req *r, int cancel)
   cb_err e = cancel ? db_job_cancel(j.id, now) : db_job_retry(j.id, now);
   db_job_clear(&j);
   if (e == CB_ECONFLICT)
-    return http_problem(r, 409, NULL, cancel ? "the job has already ended" : "only a failed or canceled job can be retried");
+    return http_problem(r, 409, NULL,
+                        cancel ? "the job has already ended" : "only a failed or canceled job can be retried");
   if (e)
     return http_error(r, e, "cannot change the job");
   http_audit(r, cancel ? "job.cancel" : "job.retry", "job", r->params[0], NULL);
@@ -288,8 +290,8 @@ static int steer(struct req *r, int cancel)
   if (e)
     return http_error(r, e, "cannot read the job");
   char data[256];
-  snprintf(data, sizeof data, "{\"id\":\"%s\",\"type\":\"%s\",\"state\":\"%s\",\"progress\":%g}", j.id, j.type,
-           j.state, j.progress);
+  snprintf(data, sizeof data, "{\"id\":\"%s\",\"type\":\"%s\",\"state\":\"%s\",\"progress\":%g}", j.id, j.type, j.state,
+           j.progress);
   events_publish("job", j.owner_id, NULL, j.id, data);
   if (!cancel)
     jobs_wake(); /* after the event, as on creation */
@@ -459,7 +461,7 @@ static int job_ended(const char *id, struct cb_errbuf *eb)
   return done ? 1 : failed ? 0 : -1;
 }
 
-#define RECHECK_NS 1000000000ull  /* the row is read at least this often: a missed event costs no more */
+#define RECHECK_NS 1000000000ull   /* the row is read at least this often: a missed event costs no more */
 #define STOP_CHECK_NS 100000000ull /* a stopping server lets a waiting request go this soon */
 
 int http_run_job(struct req *r, const char *type, const char *params, const char *input_id, int timeout_s,

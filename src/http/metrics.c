@@ -92,49 +92,53 @@ int metrics_render(struct cb_buf *b)
     for (size_t k = 0; k <= NBUCKETS; k++) {
       cum += atomic_load(&stats[i].hist[k]);
       if (k < NBUCKETS)
-        cb_buf_printf(b, "carboy_http_request_duration_seconds_bucket{route=\"%s\",le=\"%g\"} %llu\n",
-                      label, buckets[k], (unsigned long long)cum);
+        cb_buf_printf(b, "carboy_http_request_duration_seconds_bucket{route=\"%s\",le=\"%g\"} %llu\n", label,
+                      buckets[k], (unsigned long long)cum);
       else
-        cb_buf_printf(b, "carboy_http_request_duration_seconds_bucket{route=\"%s\",le=\"+Inf\"} %llu\n",
-                      label, (unsigned long long)cum);
+        cb_buf_printf(b, "carboy_http_request_duration_seconds_bucket{route=\"%s\",le=\"+Inf\"} %llu\n", label,
+                      (unsigned long long)cum);
     }
     cb_buf_printf(b, "carboy_http_request_duration_seconds_sum{route=\"%s\"} %.6f\n", label,
                   (double)atomic_load(&stats[i].sum_ns) / 1e9);
     cb_buf_printf(b, "carboy_http_request_duration_seconds_count{route=\"%s\"} %llu\n", label,
                   (unsigned long long)atomic_load(&stats[i].total));
   }
-  cb_buf_printf(b, "# HELP carboy_http_request_bytes_total Request body bytes received.\n"
-                   "# TYPE carboy_http_request_bytes_total counter\n"
-                   "carboy_http_request_bytes_total %llu\n"
-                   "# HELP carboy_http_response_bytes_total Response body bytes sent.\n"
-                   "# TYPE carboy_http_response_bytes_total counter\n"
-                   "carboy_http_response_bytes_total %llu\n",
+  cb_buf_printf(b,
+                "# HELP carboy_http_request_bytes_total Request body bytes received.\n"
+                "# TYPE carboy_http_request_bytes_total counter\n"
+                "carboy_http_request_bytes_total %llu\n"
+                "# HELP carboy_http_response_bytes_total Response body bytes sent.\n"
+                "# TYPE carboy_http_response_bytes_total counter\n"
+                "carboy_http_response_bytes_total %llu\n",
                 (unsigned long long)atomic_load(&bytes_in), (unsigned long long)atomic_load(&bytes_out));
   int64_t blobs = 0, bytes = 0;
   db_blob_totals(&blobs, &bytes);
-  cb_buf_printf(b, "# HELP carboy_store_blobs Distinct blobs in the store.\n"
-                   "# TYPE carboy_store_blobs gauge\ncarboy_store_blobs %lld\n"
-                   "# HELP carboy_store_bytes Bytes held in the store (each distinct blob once).\n"
-                   "# TYPE carboy_store_bytes gauge\ncarboy_store_bytes %lld\n"
-                   "# HELP carboy_uptime_seconds Seconds since the server started.\n"
-                   "# TYPE carboy_uptime_seconds gauge\ncarboy_uptime_seconds %.3f\n",
+  cb_buf_printf(b,
+                "# HELP carboy_store_blobs Distinct blobs in the store.\n"
+                "# TYPE carboy_store_blobs gauge\ncarboy_store_blobs %lld\n"
+                "# HELP carboy_store_bytes Bytes held in the store (each distinct blob once).\n"
+                "# TYPE carboy_store_bytes gauge\ncarboy_store_bytes %lld\n"
+                "# HELP carboy_uptime_seconds Seconds since the server started.\n"
+                "# TYPE carboy_uptime_seconds gauge\ncarboy_uptime_seconds %.3f\n",
                 (long long)blobs, (long long)bytes, (double)((uint64_t)cb_time_now_ms() - app.started_ms) / 1e3);
   static const char *const sweep[3][3] = {
     {"sweep_blobs", "carboy_orphan_blobs_removed_total", "Orphaned blobs (referenced by nothing) the sweep removed."},
     {"sweep_bytes", "carboy_orphan_bytes_removed_total", "Bytes of the orphaned blobs the sweep removed."},
-    {"sweep_tmp", "carboy_orphan_temporary_removed_total", "Leftover temporary objects and upload parts the sweep removed."},
+    {"sweep_tmp", "carboy_orphan_temporary_removed_total",
+     "Leftover temporary objects and upload parts the sweep removed."},
   };
   for (int i = 0; i < 3; i++) {
     char v[32] = "0";
     db_setting_get(sweep[i][0], v, sizeof v, NULL);
-    cb_buf_printf(b, "# HELP %s %s\n# TYPE %s counter\n%s %lld\n", sweep[i][1], sweep[i][2], sweep[i][1],
-                  sweep[i][1], strtoll(v, NULL, 10));
+    cb_buf_printf(b, "# HELP %s %s\n# TYPE %s counter\n%s %lld\n", sweep[i][1], sweep[i][2], sweep[i][1], sweep[i][1],
+                  strtoll(v, NULL, 10));
   }
-  cb_buf_printf(b, "# HELP carboy_webhook_deliveries_dropped_total Webhook events dropped because the webhook's"
-                   " queue was full.\n# TYPE carboy_webhook_deliveries_dropped_total counter\n"
-                   "carboy_webhook_deliveries_dropped_total %llu\n"
-                   "# HELP carboy_webhooks_disabled_total Webhooks disabled after failing too often in a row.\n"
-                   "# TYPE carboy_webhooks_disabled_total counter\ncarboy_webhooks_disabled_total %llu\n",
+  cb_buf_printf(b,
+                "# HELP carboy_webhook_deliveries_dropped_total Webhook events dropped because the webhook's"
+                " queue was full.\n# TYPE carboy_webhook_deliveries_dropped_total counter\n"
+                "carboy_webhook_deliveries_dropped_total %llu\n"
+                "# HELP carboy_webhooks_disabled_total Webhooks disabled after failing too often in a row.\n"
+                "# TYPE carboy_webhooks_disabled_total counter\ncarboy_webhooks_disabled_total %llu\n",
                 (unsigned long long)webhooks_dropped(), (unsigned long long)webhooks_disabled());
   int64_t counts[5];
   static const char *const states[5] = {"queued", "running", "succeeded", "failed", "canceled"};

@@ -113,8 +113,13 @@ static int send_blob(struct req *r, const char *media_type, const char *sha, int
     http_send(r, 304, NULL, NULL, 0, hdr);
     return 304;
   }
-  const char *hdr[] = {"ETag", etag, "Cache-Control", "private, max-age=86400",
-                       "Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'", NULL};
+  const char *hdr[] = {"ETag",
+                       etag,
+                       "Cache-Control",
+                       "private, max-age=86400",
+                       "Content-Security-Policy",
+                       "default-src 'none'; style-src 'unsafe-inline'",
+                       NULL};
   if (http_begin(r, 200, media_type, size, hdr) || r->is_head)
     return 200;
   struct cb_errbuf eb = {{0}};
@@ -130,8 +135,8 @@ static int depiction(struct req *r, const struct cb_record *rec)
   if (!db_depiction_get(rec->id, sha, &size))
     return send_blob(r, "image/svg+xml", sha, size);
   if (!rec->smiles || !*rec->smiles)
-    return http_problem(r, 404, NULL, "record %s has no structure to draw%s%s", rec->id,
-                        rec->error[0] ? ": " : "", rec->error);
+    return http_problem(r, 404, NULL, "record %s has no structure to draw%s%s", rec->id, rec->error[0] ? ": " : "",
+                        rec->error);
   /* Not drawn yet: a depict job does it in a converter process; wait for it. */
   char params[64], job[CB_ID_LEN + 1];
   struct cb_errbuf eb = {""};

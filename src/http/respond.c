@@ -82,8 +82,7 @@ int http_write(struct req *r, const void *buf, size_t n)
   return (w > 0 && (size_t)w == n) ? 0 : -1;
 }
 
-int http_send(struct req *r, int status, const char *ctype, const void *body, size_t n,
-              const char *const *extra)
+int http_send(struct req *r, int status, const char *ctype, const void *body, size_t n, const char *const *extra)
 {
   if (http_begin(r, status, ctype, (int64_t)n, extra))
     return status;
@@ -108,15 +107,14 @@ int http_json(struct req *r, int status, cJSON *json)
   return http_json_extra(r, status, json, NULL);
 }
 
-static int problem_v(struct req *r, int status, const char *field, const char *const *extra,
-                     const char *fmt, va_list ap)
+static int problem_v(struct req *r, int status, const char *field, const char *const *extra, const char *fmt,
+                     va_list ap)
 {
   char detail[1024];
   vsnprintf(detail, sizeof detail, fmt, ap);
   if (r->too_slow && status < 500) { /* whatever the handler made of the failed read */
     status = 408;
-    snprintf(detail, sizeof detail, "the request body arrived slower than %d bytes/s",
-             app.cfg.body_min_rate);
+    snprintf(detail, sizeof detail, "the request body arrived slower than %d bytes/s", app.cfg.body_min_rate);
   }
   if (!cb_utf8_valid(detail, strlen(detail)))
     snprintf(detail, sizeof detail, "%s", "(detail withheld: not valid UTF-8)");
@@ -147,8 +145,7 @@ int http_problem(struct req *r, int status, const char *field, const char *fmt, 
   return status;
 }
 
-int http_problem_extra(struct req *r, int status, const char *field, const char *const *extra,
-                       const char *fmt, ...)
+int http_problem_extra(struct req *r, int status, const char *field, const char *const *extra, const char *fmt, ...)
 {
   va_list ap;
   va_start(ap, fmt);
@@ -182,7 +179,8 @@ int http_error(struct req *r, cb_err e, const char *detail)
   switch (e) {
   case CB_ENOTFOUND: return http_problem(r, 404, NULL, "%s", d);
   case CB_EINVAL: return http_problem(r, 400, NULL, "%s", d);
-  case CB_EEXIST: case CB_ECONFLICT: return http_problem(r, 409, NULL, "%s", d);
+  case CB_EEXIST:
+  case CB_ECONFLICT: return http_problem(r, 409, NULL, "%s", d);
   case CB_ETOOBIG: return http_problem(r, 413, NULL, "%s", d);
   case CB_ENOSPC: return http_problem(r, 507, NULL, "%s", d);
   case CB_ECHECKSUM: return http_problem(r, 460, NULL, "%s", d);

@@ -51,7 +51,8 @@ int http_validate_metadata(struct req *r, const cJSON *meta)
     return 0;
   cJSON *schema = load(which->valuestring);
   if (!schema)
-    return http_problem(r, 400, "metadata/$schema", "no schema named '%s' (see GET /api/v1/schemas)", which->valuestring);
+    return http_problem(r, 400, "metadata/$schema", "no schema named '%s' (see GET /api/v1/schemas)",
+                        which->valuestring);
   bad = cb_schema_validate(schema, meta, "metadata", &eb);
   cJSON_Delete(schema);
   if (!bad)

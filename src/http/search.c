@@ -142,7 +142,11 @@ int h_search_structure(struct req *r)
   int has_mode = http_query(r, "mode", mode, sizeof mode); /* -1 (too long): refused below */
   if (has_mode == 0)
     snprintf(mode, sizeof mode, "%s", has_smarts > 0 ? "substructure" : "exact");
-  int m = has_mode < 0 ? -1 : !strcmp(mode, "exact") ? 0 : !strcmp(mode, "similarity") ? 1 : !strcmp(mode, "substructure") ? 2 : -1;
+  int m = has_mode < 0                    ? -1
+          : !strcmp(mode, "exact")        ? 0
+          : !strcmp(mode, "similarity")   ? 1
+          : !strcmp(mode, "substructure") ? 2
+                                          : -1;
   if (m < 0)
     return http_problem(r, 400, "mode", "mode must be exact, substructure or similarity");
   if (has_smarts > 0 && m != 2)
@@ -223,7 +227,7 @@ int h_search_structure(struct req *r)
       }
       cJSON *idx;
       cJSON_ArrayForEach(idx, cJSON_GetObjectItem(res, "matches")) if (cJSON_IsNumber(idx) && idx->valueint >= 0 &&
-                                                                  start + (size_t)idx->valueint < end)
+                                                                       start + (size_t)idx->valueint < end)
         keep[start + (size_t)idx->valueint] = 1;
       cJSON_Delete(res);
     }
@@ -379,8 +383,8 @@ static int take_hit(const struct cb_search_hit *h, void *ctx)
 
 int h_search(struct req *r)
 {
-  static const char *const kinds[] = {"structure", "reaction", "crystal", "image", "pdf", "office",
-                                      "table", "archive", "text", "other"};
+  static const char *const kinds[] = {"structure", "reaction", "crystal", "image", "pdf",
+                                      "office",    "table",    "archive", "text",  "other"};
   char q[2048] = "", kind[32] = "", folder[64] = "", cursor[32] = "";
   char where_text[MAX_WHERE][512];
   struct db_where where[MAX_WHERE];
@@ -397,8 +401,9 @@ int h_search(struct req *r)
     for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
       ok |= !strcmp(kind, kinds[i]);
     if (!ok)
-      return http_problem(r, 400, "kind", "kind must be one of structure, reaction, crystal, image, pdf, office,"
-                                          " table, archive, text, other");
+      return http_problem(r, 400, "kind",
+                          "kind must be one of structure, reaction, crystal, image, pdf, office,"
+                          " table, archive, text, other");
   }
   int has_folder = http_query(r, "folder_id", folder, sizeof folder);
   if (has_folder < 0 || (has_folder > 0 && !cb_id_valid(folder)))
@@ -438,8 +443,8 @@ int h_search(struct req *r)
   struct text_hits th = {.ac = ac, .match = match, .hits = hits, .limit = limit, .last = offset};
   struct db_viewer viewer;
   http_viewer(r, &viewer);
-  struct db_search_q sq = {&viewer, match, has_kind > 0 ? kind : NULL, has_folder > 0 ? folder : NULL,
-                           where, nwhere, offset};
+  struct db_search_q sq = {&viewer, match, has_kind > 0 ? kind : NULL, has_folder > 0 ? folder : NULL, where,
+                           nwhere,  offset};
   cb_err e = ac ? CB_OK : CB_ENOMEM;
   if (ac) {
     ac->r = r;

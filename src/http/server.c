@@ -190,11 +190,14 @@ static int preflight(struct req *r, const char *path)
   }
   if (!methods[0])
     return 0;
-  const char *hdr[] = {"Access-Control-Allow-Methods", methods,
+  const char *hdr[] = {"Access-Control-Allow-Methods",
+                       methods,
                        "Access-Control-Allow-Headers",
                        "Authorization, Content-Type, Range, If-None-Match, If-Range, Tus-Resumable, Upload-Length, "
                        "Upload-Offset, Upload-Metadata, Upload-Checksum, Upload-Defer-Length",
-                       "Access-Control-Max-Age", "600", NULL};
+                       "Access-Control-Max-Age",
+                       "600",
+                       NULL};
   http_send(r, 204, NULL, NULL, 0, hdr);
   return 1;
 }
@@ -219,7 +222,8 @@ static int identify(struct req *r)
   int safe = is_safe(r);
   const char *origin = http_header(r, "Origin");
   if (!safe && r->who.via == CB_VIA_SESSION && !origin && !http_header(r, "X-Carboy-CSRF")) {
-    http_problem(r, 403, "Origin", "requests authenticated by the session cookie must carry a"
+    http_problem(r, 403, "Origin",
+                 "requests authenticated by the session cookie must carry a"
                  " same-origin Origin header or X-Carboy-CSRF");
     return 1;
   }
@@ -352,8 +356,7 @@ static int civetweb_error(struct mg_connection *conn, int status, const char *ms
   return 0;
 }
 
-cb_err http_server_start(const struct cb_server_config *cfg, struct store *store,
-                         struct cb_errbuf *eb)
+cb_err http_server_start(const struct cb_server_config *cfg, struct store *store, struct cb_errbuf *eb)
 {
   app.cfg = *cfg;
   app.store = store;
@@ -363,16 +366,26 @@ cb_err http_server_start(const struct cb_server_config *cfg, struct store *store
   /* civetweb listens on a private loopback port; the front (front.c) takes the public
    * address and hands it each connection once its request head is complete. */
   const char *options[] = {
-    "listening_ports", "127.0.0.1:0",
-    "num_threads", threads,
-    "request_timeout_ms", "60000",
-    "enable_keep_alive", "yes",
-    "keep_alive_timeout_ms", "5000",
-    "linger_timeout_ms", "1000",
-    "max_request_size", "32768",
-    "decode_url", "no",
-    "tcp_nodelay", "1",
-    "access_control_allow_origin", "", /* no CORS from civetweb: ours follows CARBOY_CORS_ORIGINS */
+    "listening_ports",
+    "127.0.0.1:0",
+    "num_threads",
+    threads,
+    "request_timeout_ms",
+    "60000",
+    "enable_keep_alive",
+    "yes",
+    "keep_alive_timeout_ms",
+    "5000",
+    "linger_timeout_ms",
+    "1000",
+    "max_request_size",
+    "32768",
+    "decode_url",
+    "no",
+    "tcp_nodelay",
+    "1",
+    "access_control_allow_origin",
+    "", /* no CORS from civetweb: ours follows CARBOY_CORS_ORIGINS */
     NULL,
   };
   struct cb_errbuf bad;
@@ -456,7 +469,8 @@ void http_server_stop(void)
 void http_routes_print(FILE *out)
 {
   for (int i = 0; i < http_route_count; i++)
-    fprintf(out, "%-7s %-6s %s\n", http_routes[i].method, http_scope_name(http_routes[i].scope), http_routes[i].pattern);
+    fprintf(out, "%-7s %-6s %s\n", http_routes[i].method, http_scope_name(http_routes[i].scope),
+            http_routes[i].pattern);
 }
 
 int http_path_match(const char *pattern, const char *path, char **params)

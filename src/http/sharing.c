@@ -54,8 +54,14 @@ out:
   return st ? st : r->status;
 }
 
-int h_folder_visibility(struct req *r) { return set_visibility(r, "folder"); }
-int h_file_visibility(struct req *r) { return set_visibility(r, "file"); }
+int h_folder_visibility(struct req *r)
+{
+  return set_visibility(r, "folder");
+}
+int h_file_visibility(struct req *r)
+{
+  return set_visibility(r, "file");
+}
 
 /* Who made a grant or link, and whether it lapsed (its creator may no longer share). */
 static void add_creator(cJSON *o, const char *id, const char *name, int lapsed)
@@ -161,9 +167,14 @@ out:
   return st ? st : r->status;
 }
 
-int h_folder_grants_create(struct req *r) { return create_grant(r, "folder"); }
-int h_file_grants_create(struct req *r) { return create_grant(r, "file"); }
-
+int h_folder_grants_create(struct req *r)
+{
+  return create_grant(r, "folder");
+}
+int h_file_grants_create(struct req *r)
+{
+  return create_grant(r, "file");
+}
 
 static int delete_grant(struct req *r, const char *type)
 {
@@ -179,8 +190,14 @@ static int delete_grant(struct req *r, const char *type)
   return http_no_content(r, NULL);
 }
 
-int h_folder_grants_delete(struct req *r) { return delete_grant(r, "folder"); }
-int h_file_grants_delete(struct req *r) { return delete_grant(r, "file"); }
+int h_folder_grants_delete(struct req *r)
+{
+  return delete_grant(r, "folder");
+}
+int h_file_grants_delete(struct req *r)
+{
+  return delete_grant(r, "file");
+}
 
 /* ---- share links ---- */
 
@@ -260,8 +277,14 @@ out:
   return st ? st : r->status;
 }
 
-int h_folder_links_create(struct req *r) { return create_link(r, "folder"); }
-int h_file_links_create(struct req *r) { return create_link(r, "file"); }
+int h_folder_links_create(struct req *r)
+{
+  return create_link(r, "folder");
+}
+int h_file_links_create(struct req *r)
+{
+  return create_link(r, "file");
+}
 
 static int add_grant(const struct cb_grant *g, void *ctx)
 {
@@ -282,14 +305,27 @@ static int list_shares(struct req *r, const char *type, int links)
     return r->status;
   cJSON *o = cJSON_CreateObject();
   cJSON *arr = cJSON_AddArrayToObject(o, links ? "links" : "grants");
-  cb_err e = links ? db_link_list(type, r->params[0], add_link, arr) : db_grant_list(type, r->params[0], add_grant, arr);
+  cb_err e = links ? db_link_list(type, r->params[0], add_link, arr)
+                   : db_grant_list(type, r->params[0], add_grant, arr);
   return http_json_or_error(r, o, e, links ? "cannot list links" : "cannot list grants");
 }
 
-int h_folder_grants_list(struct req *r) { return list_shares(r, "folder", 0); }
-int h_file_grants_list(struct req *r) { return list_shares(r, "file", 0); }
-int h_folder_links_list(struct req *r) { return list_shares(r, "folder", 1); }
-int h_file_links_list(struct req *r) { return list_shares(r, "file", 1); }
+int h_folder_grants_list(struct req *r)
+{
+  return list_shares(r, "folder", 0);
+}
+int h_file_grants_list(struct req *r)
+{
+  return list_shares(r, "file", 0);
+}
+int h_folder_links_list(struct req *r)
+{
+  return list_shares(r, "folder", 1);
+}
+int h_file_links_list(struct req *r)
+{
+  return list_shares(r, "file", 1);
+}
 
 int h_link_delete(struct req *r)
 {

@@ -82,12 +82,20 @@ static void expiry(char *out)
   cb_time_rfc3339(cb_time_now_ms() + TUS_EXPIRY_MS, out, CB_TIME_MAX);
 }
 
-static int tus_send(struct req *r, int status, const char *offset, const char *length,
-                    const char *extra_name, const char *extra_value)
+static int tus_send(struct req *r, int status, const char *offset, const char *length, const char *extra_name,
+                    const char *extra_value)
 {
-  const char *hdr[] = {"Tus-Resumable", TUS_VERSION, "Cache-Control", "no-store",
-                       "Upload-Offset", offset, "Upload-Length", length,
-                       extra_name ? extra_name : "X-Ignore", extra_value, NULL};
+  const char *hdr[] = {"Tus-Resumable",
+                       TUS_VERSION,
+                       "Cache-Control",
+                       "no-store",
+                       "Upload-Offset",
+                       offset,
+                       "Upload-Length",
+                       length,
+                       extra_name ? extra_name : "X-Ignore",
+                       extra_value,
+                       NULL};
   http_send(r, status, NULL, NULL, 0, hdr);
   return status;
 }
@@ -107,10 +115,17 @@ int h_tus_options(struct req *r)
 {
   char max[32];
   snprintf(max, sizeof max, "%llu", (unsigned long long)app.cfg.max_upload);
-  const char *hdr[] = {"Tus-Resumable", TUS_VERSION, "Tus-Version", TUS_VERSION,
-                       "Tus-Extension", "creation,termination,checksum",
-                       "Tus-Checksum-Algorithm", "sha256,sha1,md5",
-                       "Tus-Max-Size", app.cfg.max_upload ? max : NULL, NULL};
+  const char *hdr[] = {"Tus-Resumable",
+                       TUS_VERSION,
+                       "Tus-Version",
+                       TUS_VERSION,
+                       "Tus-Extension",
+                       "creation,termination,checksum",
+                       "Tus-Checksum-Algorithm",
+                       "sha256,sha1,md5",
+                       "Tus-Max-Size",
+                       app.cfg.max_upload ? max : NULL,
+                       NULL};
   http_send(r, 204, NULL, NULL, 0, hdr);
   return 204;
 }
@@ -191,8 +206,9 @@ static int load_upload(struct req *r, struct cb_upload *u, int need)
     http_drop_body(r);
     if (e == CB_ENOTFOUND) {
       const char *hdr[] = {"Tus-Resumable", TUS_VERSION, NULL};
-      return http_problem_extra(r, 404, NULL, hdr, "no such upload (never made, ended, expired, or in a folder"
-                                                   " you may no longer see)");
+      return http_problem_extra(r, 404, NULL, hdr,
+                                "no such upload (never made, ended, expired, or in a folder"
+                                " you may no longer see)");
     }
     return http_error(r, e, "cannot read the upload");
   }
@@ -320,8 +336,15 @@ int h_tus_create(struct req *r)
   snprintf(loc, sizeof loc, "/api/v1/uploads/%s", u.id);
   snprintf(off, sizeof off, "%d", 0);
   snprintf(len, sizeof len, "%llu", (unsigned long long)length);
-  const char *hdr[] = {"Tus-Resumable", TUS_VERSION, "Location", loc, "Upload-Offset", off,
-                       "Carboy-File-Id", u.file_id[0] ? u.file_id : NULL, NULL};
+  const char *hdr[] = {"Tus-Resumable",
+                       TUS_VERSION,
+                       "Location",
+                       loc,
+                       "Upload-Offset",
+                       off,
+                       "Carboy-File-Id",
+                       u.file_id[0] ? u.file_id : NULL,
+                       NULL};
   http_send(r, 201, NULL, NULL, 0, hdr);
   return 201;
 }
@@ -361,8 +384,10 @@ static int parse_checksum(struct req *r, struct cb_hash **h, unsigned char *want
   memcpy(algo, c, (size_t)(sp - c));
   algo[sp - c] = '\0';
   if (strcmp(algo, "sha256") && strcmp(algo, "sha1") && strcmp(algo, "md5"))
-    return http_problem(r, 400, "Upload-Checksum", "checksum algorithm '%s' is not supported"
-                        " (sha256, sha1, md5)", algo);
+    return http_problem(r, 400, "Upload-Checksum",
+                        "checksum algorithm '%s' is not supported"
+                        " (sha256, sha1, md5)",
+                        algo);
   long n = base64_std(sp + 1, strlen(sp + 1), want, 64);
   if (n <= 0)
     return http_problem(r, 400, "Upload-Checksum", "the checksum is not valid base64");
@@ -497,8 +522,9 @@ int h_tus_patch(struct req *r)
     cb_err e = auth_check(&r->who, "folder", u.folder_id, CB_WRITE);
     if (e) {
       status = e == CB_EFORBIDDEN ? 403 : 404;
-      http_problem(r, status, NULL, e == CB_EFORBIDDEN ? "you may no longer write to this upload's folder"
-                                                        : "the upload's folder is gone (deleted, or no longer yours to see)");
+      http_problem(r, status, NULL,
+                   e == CB_EFORBIDDEN ? "you may no longer write to this upload's folder"
+                                      : "the upload's folder is gone (deleted, or no longer yours to see)");
       goto out;
     }
     e = finalize(r, &u, &eb);

@@ -17,10 +17,9 @@ extern const size_t cb_web_count;
 
 /* What the UI needs and nothing more: its own scripts, styles and API; images from
  * itself (thumbnails, depictions) or made in the page (data:, blob:). */
-static const char csp[] =
-  "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
-  "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "
-  "form-action 'self'; frame-ancestors 'none'";
+static const char csp[] = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+                          "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "
+                          "form-action 'self'; frame-ancestors 'none'";
 
 static char (*etags)[CB_SHA256_HEX + 2];
 static pthread_once_t etags_once = PTHREAD_ONCE_INIT;
@@ -39,11 +38,19 @@ static void etags_init(void)
 
 static const char *media_type(const char *name)
 {
-  static const struct { const char *ext, *type; } types[] = {
-    {".html", "text/html; charset=utf-8"}, {".js", "text/javascript; charset=utf-8"},
-    {".css", "text/css; charset=utf-8"}, {".svg", "image/svg+xml"}, {".png", "image/png"},
-    {".json", "application/json"}, {".woff2", "font/woff2"}, {".wasm", "application/wasm"},
-    {".txt", "text/plain; charset=utf-8"}, {".ico", "image/x-icon"},
+  static const struct {
+    const char *ext, *type;
+  } types[] = {
+    {".html", "text/html; charset=utf-8"},
+    {".js", "text/javascript; charset=utf-8"},
+    {".css", "text/css; charset=utf-8"},
+    {".svg", "image/svg+xml"},
+    {".png", "image/png"},
+    {".json", "application/json"},
+    {".woff2", "font/woff2"},
+    {".wasm", "application/wasm"},
+    {".txt", "text/plain; charset=utf-8"},
+    {".ico", "image/x-icon"},
   };
   const char *dot = strrchr(name, '.');
   for (size_t i = 0; dot && i < sizeof types / sizeof types[0]; i++)
@@ -59,8 +66,9 @@ static int send_web(struct req *r, const char *name, const char *cache)
     return http_problem(r, 404, NULL, "%s is not part of the browser UI built into this binary", name);
   pthread_once(&etags_once, etags_init);
   const char *etag = etags ? etags[a - cb_web] : NULL;
-  const char *hdr[] = {"Cache-Control", cache, "ETag", etag, "Content-Security-Policy", csp,
-                       "Referrer-Policy", "same-origin", "X-Frame-Options", "DENY", NULL};
+  const char *hdr[] = {
+    "Cache-Control",   cache,  "ETag", etag, "Content-Security-Policy", csp, "Referrer-Policy", "same-origin",
+    "X-Frame-Options", "DENY", NULL};
   const char *inm = http_header(r, "If-None-Match");
   if (etag && inm && strstr(inm, etag)) {
     http_send(r, 304, NULL, NULL, 0, hdr);

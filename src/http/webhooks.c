@@ -117,8 +117,10 @@ static void url_refused(const char *url, struct cb_errbuf *why)
     if (!allowed(addr)) {
       char text[64];
       cb_addr_text(addr, text, sizeof text);
-      cb_errf(why, "the host %s is an internal address (%s): webhooks go to public addresses only, unless"
-              " an administrator opens it with CARBOY_WEBHOOK_ALLOW", host, text);
+      cb_errf(why,
+              "the host %s is an internal address (%s): webhooks go to public addresses only, unless"
+              " an administrator opens it with CARBOY_WEBHOOK_ALLOW",
+              host, text);
       break;
     }
   }
@@ -146,8 +148,16 @@ static cJSON *json_webhook(const struct cb_webhook *w)
 
 static int valid_event(const char *e)
 {
-  static const char *const names[] = {"*", "job.queued", "job.running", "job.succeeded", "job.failed",
-                                      "job.canceled", "file.processing", "file.processed", "file.failed", NULL};
+  static const char *const names[] = {"*",
+                                      "job.queued",
+                                      "job.running",
+                                      "job.succeeded",
+                                      "job.failed",
+                                      "job.canceled",
+                                      "file.processing",
+                                      "file.processed",
+                                      "file.failed",
+                                      NULL};
   for (int i = 0; names[i]; i++)
     if (!strcmp(e, names[i]))
       return 1;
@@ -180,7 +190,8 @@ int h_webhooks_create(struct req *r)
   cJSON_ArrayForEach(it, events)
   {
     if (!cJSON_IsString(it) || !valid_event(it->valuestring)) {
-      st = http_problem(r, 400, "events", "unknown event %s; known: *, job.queued, job.running, job.succeeded,"
+      st = http_problem(r, 400, "events",
+                        "unknown event %s; known: *, job.queued, job.running, job.succeeded,"
                         " job.failed, job.canceled, file.processing, file.processed, file.failed",
                         cJSON_IsString(it) ? it->valuestring : "(not a string)");
       goto out;
@@ -242,7 +253,7 @@ int h_webhooks_delete(struct req *r)
   char now[CB_TIME_MAX];
   cb_time_now_rfc3339(now, sizeof now);
   cb_err e = cb_id_valid(r->params[0]) && !r->who.read_only ? db_webhook_delete(r->who.user_id, r->params[0], now)
-                                                             : CB_ENOTFOUND;
+                                                            : CB_ENOTFOUND;
   if (e == CB_ENOTFOUND)
     return http_problem(r, 404, NULL, "no webhook %s", r->params[0]);
   if (e)
@@ -277,8 +288,10 @@ int h_webhooks_patch(struct req *r)
   cJSON_ArrayForEach(it, body)
   {
     if (strcmp(it->string, "disabled")) {
-      st = http_problem(r, 400, it->string, "unknown field '%s': a webhook's URL, secret and events are fixed"
-                        " (create another); only 'disabled' changes", it->string);
+      st = http_problem(r, 400, it->string,
+                        "unknown field '%s': a webhook's URL, secret and events are fixed"
+                        " (create another); only 'disabled' changes",
+                        it->string);
       goto out;
     }
   }
@@ -329,8 +342,8 @@ static int subscribed(const struct cb_webhook *w, const char *event)
 {
   cJSON *ev = cJSON_Parse(w->events), *it;
   int yes = 0;
-  cJSON_ArrayForEach(it, ev) if (cJSON_IsString(it) && (!strcmp(it->valuestring, "*") || !strcmp(it->valuestring, event)))
-    yes = 1;
+  cJSON_ArrayForEach(it, ev) if (cJSON_IsString(it) &&
+                                 (!strcmp(it->valuestring, "*") || !strcmp(it->valuestring, event))) yes = 1;
   cJSON_Delete(ev);
   return yes;
 }

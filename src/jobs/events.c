@@ -37,8 +37,7 @@ static void deadline(clockid_t clock, int timeout_ms, struct timespec *until)
   }
 }
 
-void events_publish(const char *type, const char *owner_id, const char *file_id, const char *job_id,
-                    const char *data)
+void events_publish(const char *type, const char *owner_id, const char *file_id, const char *job_id, const char *data)
 {
   char *copy = strdup(data ? data : "{}");
   if (!copy)

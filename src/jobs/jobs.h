@@ -11,12 +11,12 @@
 #include "util/err.h"
 
 struct cb_jobs_config {
-  int workers;              /* worker threads, each with its own converter process */
+  int workers; /* worker threads, each with its own converter process */
   char data_dir[4096];
-  char self_exe[4096];      /* this binary, for `carboy worker` */
-  int timeout_s;            /* wall-clock limit of one conversion */
-  uint64_t worker_memory;   /* address-space limit of a converter process */
-  uint64_t max_upload;      /* largest accepted file (unpacked members too); 0: no limit */
+  char self_exe[4096];    /* this binary, for `carboy worker` */
+  int timeout_s;          /* wall-clock limit of one conversion */
+  uint64_t worker_memory; /* address-space limit of a converter process */
+  uint64_t max_upload;    /* largest accepted file (unpacked members too); 0: no limit */
 };
 
 cb_err jobs_start(const struct cb_jobs_config *cfg, struct store *store, struct cb_errbuf *eb);
@@ -29,15 +29,14 @@ const char *jobs_instance(void);
 /* ---- events (events.c) ---- */
 struct cb_event {
   uint64_t seq;
-  char type[16];      /* "job" or "file" */
-  char owner_id[25];  /* whose job or upload it is */
-  char file_id[25];   /* the file it concerns ("" if none) */
+  char type[16];     /* "job" or "file" */
+  char owner_id[25]; /* whose job or upload it is */
+  char file_id[25];  /* the file it concerns ("" if none) */
   char job_id[25];
-  char *data;         /* JSON text */
+  char *data; /* JSON text */
 };
 /* Publishes an event (data is copied). */
-void events_publish(const char *type, const char *owner_id, const char *file_id,
-                    const char *job_id, const char *data);
+void events_publish(const char *type, const char *owner_id, const char *file_id, const char *job_id, const char *data);
 /* Waits up to timeout_ms for events after *seq; copies up to max of them into out (free
  * each data with free()); advances *seq. Returns how many. */
 int events_wait(uint64_t *seq, struct cb_event *out, int max, int timeout_ms);

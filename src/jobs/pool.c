@@ -40,9 +40,17 @@ void pool_kill(struct pool_child *c)
  * no cloud credentials), only what converters and the sanitizers read. */
 static int env_passed(const char *kv)
 {
-  static const char *const keep[] = {"CARBOY_TEST_CONVERTERS=", "CARBOY_INGEST_PROCESSES=", "UBSAN_OPTIONS=",
-                                     "LSAN_OPTIONS=", "ASAN_SYMBOLIZER_PATH=", "BABEL_DATADIR=", "BABEL_LIBDIR=",
-                                     "LANG=", "LC_ALL=", "TZ=", NULL};
+  static const char *const keep[] = {"CARBOY_TEST_CONVERTERS=",
+                                     "CARBOY_INGEST_PROCESSES=",
+                                     "UBSAN_OPTIONS=",
+                                     "LSAN_OPTIONS=",
+                                     "ASAN_SYMBOLIZER_PATH=",
+                                     "BABEL_DATADIR=",
+                                     "BABEL_LIBDIR=",
+                                     "LANG=",
+                                     "LC_ALL=",
+                                     "TZ=",
+                                     NULL};
   for (int i = 0; keep[i]; i++)
     if (!strncmp(kv, keep[i], strlen(keep[i])))
       return 1;
@@ -53,7 +61,8 @@ static cb_err spawn(struct pool_child *c, const struct pool_limits *lim)
 {
   int in[2], out[2];
   struct confine_plan *plan = calloc(1, sizeof *plan);
-  if (!plan || confine_plan_init(plan, lim->data_dir, lim->work_dir, CB_UNDER_ASAN ? 0 : lim->memory, lim->timeout_s + 5)) {
+  if (!plan ||
+      confine_plan_init(plan, lim->data_dir, lim->work_dir, CB_UNDER_ASAN ? 0 : lim->memory, lim->timeout_s + 5)) {
     free(plan);
     return CB_ENOMEM;
   }
@@ -108,8 +117,9 @@ static cb_err spawn(struct pool_child *c, const struct pool_limits *lim)
      * soft RSS limit does the same job (NULL from malloc, as RLIMIT_AS gives). A converter
      * that crashes on purpose should crash plainly, not in ASan's SEGV handler. */
     const char *prev = getenv("ASAN_OPTIONS");
-    snprintf(rss_opt, sizeof rss_opt, "ASAN_OPTIONS=%s%ssoft_rss_limit_mb=%llu:allocator_may_return_null=1:handle_segv=0",
-             prev ? prev : "", prev ? ":" : "", (unsigned long long)(lim->memory >> 20));
+    snprintf(rss_opt, sizeof rss_opt,
+             "ASAN_OPTIONS=%s%ssoft_rss_limit_mb=%llu:allocator_may_return_null=1:handle_segv=0", prev ? prev : "",
+             prev ? ":" : "", (unsigned long long)(lim->memory >> 20));
     envp[k++] = rss_opt;
   }
   pid_t pid = fork();

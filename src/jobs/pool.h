@@ -12,8 +12,8 @@
 
 struct pool_child {
   pid_t pid;
-  int slot;               /* the job worker that owns it (its work folder is DATA/work/wSLOT) */
-  char owner[25];         /* whose jobs it serves: a job of another owner gets a new process */
+  int slot;       /* the job worker that owns it (its work folder is DATA/work/wSLOT) */
+  char owner[25]; /* whose jobs it serves: a job of another owner gets a new process */
   int to_child;   /* its stdin */
   int from_child; /* its stdout */
   char *buf;      /* bytes read but not yet a whole line */
@@ -36,8 +36,8 @@ typedef int (*pool_tick_fn)(void *ctx, double fraction);
  * the "result" object on success (caller deletes). Errors: CB_EINVAL with the converter's
  * own message (the file is at fault), CB_EABORTED when tick asked to stop, CB_EIO when the
  * process crashed, was killed for a limit or timed out (eb says which). */
-cb_err pool_run(struct pool_child *c, const struct pool_limits *lim, cJSON *req, pool_tick_fn tick,
-                void *ctx, cJSON **result, struct cb_errbuf *eb);
+cb_err pool_run(struct pool_child *c, const struct pool_limits *lim, cJSON *req, pool_tick_fn tick, void *ctx,
+                cJSON **result, struct cb_errbuf *eb);
 void pool_kill(struct pool_child *c);
 
 #endif

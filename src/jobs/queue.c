@@ -173,8 +173,8 @@ struct job_run {
   double progress;
   double published;
   uint64_t last_pub;
-  int lost;     /* the lease is gone: stop, apply nothing */
-  int canceled; /* cancel was asked */
+  int lost;                     /* the lease is gone: stop, apply nothing */
+  int canceled;                 /* cancel was asked */
   struct db_records_feed *feed; /* an ingest's records, stored as they are written */
   uint64_t last_feed;
 };
@@ -401,7 +401,8 @@ static enum job_outcome fetch_input(struct job_run *r, const char *sha, char pat
 /* Gives the job an empty private work folder and runs req (consumed) in this worker's
  * converter process: JOB_DONE with *res, JOB_FAIL (the converter's reason, a crash, a
  * limit), JOB_STOPPED (canceled, lease lost, stopping) or JOB_RETRY. */
-static enum job_outcome convert_in_workdir(struct job_run *r, char *workdir, cJSON *req, cJSON **res, struct cb_errbuf *eb)
+static enum job_outcome convert_in_workdir(struct job_run *r, char *workdir, cJSON *req, cJSON **res,
+                                           struct cb_errbuf *eb)
 {
   job_workdir(r, workdir);
   rm_rf(workdir);
@@ -441,8 +442,8 @@ static enum job_outcome convert_in_workdir(struct job_run *r, char *workdir, cJS
 }
 
 /* Stores what the converter made and applies it with the job's success. */
-static enum job_outcome apply_ingest(struct job_run *r, const struct cb_file *f, int64_t version,
-                                     const char *workdir, cJSON *res, struct cb_errbuf *eb)
+static enum job_outcome apply_ingest(struct job_run *r, const struct cb_file *f, int64_t version, const char *workdir,
+                                     cJSON *res, struct cb_errbuf *eb)
 {
   int nprops = 0, narts = 0;
   cJSON *props = cJSON_GetObjectItemCaseSensitive(res, "properties");
@@ -450,7 +451,7 @@ static enum job_outcome apply_ingest(struct job_run *r, const struct cb_file *f,
   int pmax = cJSON_GetArraySize(props), amax = cJSON_GetArraySize(arts);
   struct cb_property *pv = calloc((size_t)pmax + 1, sizeof *pv);
   struct cb_artifact *av = calloc((size_t)amax + 1, sizeof *av);
-  char (*shas)[65] = calloc((size_t)amax + 1, sizeof *shas);
+  char(*shas)[65] = calloc((size_t)amax + 1, sizeof *shas);
   char text_path[PATH_MAX];
   enum job_outcome out = JOB_DONE;
   if (!pv || !av || !shas) {
@@ -476,7 +477,8 @@ static enum job_outcome apply_ingest(struct job_run *r, const struct cb_file *f,
   }
   cJSON_ArrayForEach(it, arts)
   {
-    cJSON *kind = cJSON_GetObjectItemCaseSensitive(it, "kind"), *mt = cJSON_GetObjectItemCaseSensitive(it, "media_type");
+    cJSON *kind = cJSON_GetObjectItemCaseSensitive(it, "kind"),
+          *mt = cJSON_GetObjectItemCaseSensitive(it, "media_type");
     cJSON *path = cJSON_GetObjectItemCaseSensitive(it, "path");
     if (!cJSON_IsString(kind) || !cJSON_IsString(mt) || !cJSON_IsString(path) || strlen(kind->valuestring) > 15)
       continue;
@@ -629,8 +631,8 @@ done:
 /* A converter request for op on file_id's current version (read into f): its local path
  * (fetched from the store when it keeps no local files) and name. NULL, with *out and
  * err, when the file (the `what`) is gone or unreadable. */
-static cJSON *input_request(struct job_run *r, const char *op, const char *file_id, const char *what,
-                            struct cb_file *f, enum job_outcome *out, struct cb_errbuf *eb)
+static cJSON *input_request(struct job_run *r, const char *op, const char *file_id, const char *what, struct cb_file *f,
+                            enum job_outcome *out, struct cb_errbuf *eb)
 {
   cb_err e = db_file_get(file_id, f);
   if (e) {
@@ -698,7 +700,8 @@ enum job_outcome job_run_convert(struct job_run *r, struct cb_errbuf *eb)
     char kind[16];
     snprintf(kind, sizeof kind, "to-%.12s", to->valuestring);
     e = db_artifact_apply(j->id, instance, f.id, f.version, kind,
-                          cJSON_IsString(omedia) ? omedia->valuestring : "application/octet-stream", sha, (int64_t)size);
+                          cJSON_IsString(omedia) ? omedia->valuestring : "application/octet-stream", sha,
+                          (int64_t)size);
     out = e == CB_ENOTFOUND ? JOB_STOPPED : e ? JOB_RETRY : JOB_DONE;
     if (e && e != CB_ENOTFOUND)
       cb_errf(eb, "cannot record the output: %s", cb_strerror(e));
@@ -735,8 +738,9 @@ done:
 /* The folder an archive unpacks into: its name without the archive suffix. */
 static void unpack_name(const char *archive, char *out, size_t cap)
 {
-  static const char *const sfx[] = {".tar.gz", ".tar.bz2", ".tar.xz", ".tar.zst", ".tar.lzma", ".tgz", ".tbz2",
-                                    ".tbz", ".txz", ".tzst", ".zip", ".tar", ".gz", ".bz2", ".xz", ".zst", ".lzma"};
+  static const char *const sfx[] = {".tar.gz", ".tar.bz2", ".tar.xz", ".tar.zst", ".tar.lzma", ".tgz",
+                                    ".tbz2",   ".tbz",     ".txz",    ".tzst",    ".zip",      ".tar",
+                                    ".gz",     ".bz2",     ".xz",     ".zst",     ".lzma"};
   size_t n = strlen(archive);
   for (size_t i = 0; i < sizeof sfx / sizeof sfx[0]; i++) {
     size_t k = strlen(sfx[i]);
@@ -768,7 +772,7 @@ enum job_outcome job_run_unpack(struct job_run *r, struct cb_errbuf *eb)
   cJSON *res = NULL, *result = NULL;
   struct db_unpack_file *files = NULL;
   const char **dirs = NULL;
-  char (*shas)[65] = NULL;
+  char(*shas)[65] = NULL;
   int nfiles = 0, ndirs = 0, stored = 0;
   cb_err e;
   if (!cJSON_IsString(in0)) {

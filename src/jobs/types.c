@@ -43,21 +43,21 @@ static const char *check_unpack(const cJSON *params)
 const struct job_type job_types[] = {
   /* name      handler          start     writes one beside check          result lane */
   /* an upload's processing: text, properties, records of the file (one version) */
-  {"ingest",  job_run_ingest,  USER,     1,     1,  0,     check_version, 0,     BATCH},
+  {"ingest", job_run_ingest, USER, 1, 1, 0, check_version, 0, BATCH},
   /* the same again for a file's current version (it changes the file's properties) */
-  {"extract", job_run_ingest,  USER,     1,     1,  0,     check_version, 0,     BATCH},
+  {"extract", job_run_ingest, USER, 1, 1, 0, check_version, 0, BATCH},
   /* the input in another format, as a new file */
-  {"convert", job_run_convert, USER,     0,     1,  1,     check_convert, 0,     BATCH},
+  {"convert", job_run_convert, USER, 0, 1, 1, check_convert, 0, BATCH},
   /* an archive's members as files in a new folder */
-  {"unpack",  job_run_unpack,  USER,     0,     1,  1,     check_unpack,  1,     BATCH},
+  {"unpack", job_run_unpack, USER, 0, 1, 1, check_unpack, 1, BATCH},
   /* nothing but progress for params.ms: the queue's own tests and benchmark */
-  {"noop",    job_run_noop,    USER,     0,     0,  0,     check_version, 0,     BATCH},
+  {"noop", job_run_noop, USER, 0, 0, 0, check_version, 0, BATCH},
   /* the SVG of a record (GET .../depiction waits for it) */
-  {"depict",  job_run_depict,  INTERNAL, 0,     0,  0,     NULL,          0,     INTERACTIVE},
+  {"depict", job_run_depict, INTERNAL, 0, 0, 0, NULL, 0, INTERACTIVE},
   /* a structure search's query structure, identified (the search waits for it) */
-  {"query",   job_run_helper,  INTERNAL, 0,     0,  0,     NULL,          0,     INTERACTIVE},
+  {"query", job_run_helper, INTERNAL, 0, 0, 0, NULL, 0, INTERACTIVE},
   /* candidates matched against a SMARTS pattern (the search waits for it) */
-  {"match",   job_run_helper,  INTERNAL, 0,     0,  0,     NULL,          0,     INTERACTIVE},
+  {"match", job_run_helper, INTERNAL, 0, 0, 0, NULL, 0, INTERACTIVE},
   {NULL, NULL, INTERNAL, 0, 0, 0, NULL, 0, BATCH},
 };
 

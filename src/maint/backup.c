@@ -251,21 +251,24 @@ cb_err maint_restore(const struct maint_restore_opts *o, struct cb_errbuf *eb)
     goto out;
   }
   m = cJSON_Parse(mtext.data);
-  const cJSON *fmt = cJSON_GetObjectItemCaseSensitive(m, "format"), *ver = cJSON_GetObjectItemCaseSensitive(m, "version");
+  const cJSON *fmt = cJSON_GetObjectItemCaseSensitive(m, "format"),
+              *ver = cJSON_GetObjectItemCaseSensitive(m, "version");
   const cJSON *db = cJSON_GetObjectItemCaseSensitive(m, "database"), *bl = cJSON_GetObjectItemCaseSensitive(m, "blobs");
-  const cJSON *db_sha = cJSON_GetObjectItemCaseSensitive(db, "sha256"), *db_size = cJSON_GetObjectItemCaseSensitive(db, "size");
-  const cJSON *l_sha = cJSON_GetObjectItemCaseSensitive(bl, "list"), *l_size = cJSON_GetObjectItemCaseSensitive(bl, "list_size");
+  const cJSON *db_sha = cJSON_GetObjectItemCaseSensitive(db, "sha256"),
+              *db_size = cJSON_GetObjectItemCaseSensitive(db, "size");
+  const cJSON *l_sha = cJSON_GetObjectItemCaseSensitive(bl, "list"),
+              *l_size = cJSON_GetObjectItemCaseSensitive(bl, "list_size");
   const cJSON *count = cJSON_GetObjectItemCaseSensitive(bl, "count");
   const cJSON *created = cJSON_GetObjectItemCaseSensitive(m, "created_at");
   if (!cJSON_IsString(fmt) || strcmp(fmt->valuestring, "carboy-backup") || !cJSON_IsNumber(ver) ||
-      ver->valuedouble != 1 || !hex64(db_sha) || !cJSON_IsNumber(db_size) || !hex64(l_sha) ||
-      !cJSON_IsNumber(l_size) || l_size->valuedouble < 0 || l_size->valuedouble > 1e10 || !cJSON_IsNumber(count)) {
+      ver->valuedouble != 1 || !hex64(db_sha) || !cJSON_IsNumber(db_size) || !hex64(l_sha) || !cJSON_IsNumber(l_size) ||
+      l_size->valuedouble < 0 || l_size->valuedouble > 1e10 || !cJSON_IsNumber(count)) {
     cb_errf(eb, "%s in %s is not a carboy backup manifest this version reads", o->manifest, o->src);
     e = CB_EUSAGE;
     goto out;
   }
-  fprintf(o->out, "carboy: restore: backup of %s, %d blobs\n",
-          cJSON_IsString(created) ? created->valuestring : "?", (int)count->valuedouble);
+  fprintf(o->out, "carboy: restore: backup of %s, %d blobs\n", cJSON_IsString(created) ? created->valuestring : "?",
+          (int)count->valuedouble);
   /* 2. the database, hashed as it arrives */
   snprintf(tmp, sizeof tmp, "%s.restoring", o->db_path);
   struct file_sink fs = {open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600), cb_hash_new("sha256"), 0, 0};

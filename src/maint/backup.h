@@ -26,11 +26,11 @@ struct maint_backup_opts {
 cb_err maint_backup(const struct maint_backup_opts *o, struct cb_errbuf *eb);
 
 struct maint_restore_opts {
-  const char *src;        /* the backup's store URL */
-  const char *manifest;   /* "manifest.json" or an earlier manifest-TIME.json */
-  const char *db_path;    /* DATA/carboy.db, which must not exist yet */
-  const char *store_url;  /* where the restored blobs go (the restored server's store) */
-  int store_explicit;     /* store_url was given (recorded in the database), else the default */
+  const char *src;       /* the backup's store URL */
+  const char *manifest;  /* "manifest.json" or an earlier manifest-TIME.json */
+  const char *db_path;   /* DATA/carboy.db, which must not exist yet */
+  const char *store_url; /* where the restored blobs go (the restored server's store) */
+  int store_explicit;    /* store_url was given (recorded in the database), else the default */
   FILE *out;
 };
 

@@ -64,8 +64,9 @@ static void progress(struct imp *m, int last)
   human(m->done_bytes, done, sizeof done);
   human(m->total_bytes, total, sizeof total);
   human(secs > 0 ? (uint64_t)((double)m->done_bytes / secs) : 0, rate, sizeof rate);
-  double frac = m->total_bytes ? (double)m->done_bytes / (double)m->total_bytes
-                               : m->total_files ? (double)m->done_files / (double)m->total_files : 1;
+  double frac = m->total_bytes   ? (double)m->done_bytes / (double)m->total_bytes
+                : m->total_files ? (double)m->done_files / (double)m->total_files
+                                 : 1;
   if (m->o->tty) {
     char bar[31];
     int fill = (int)(frac * 30 + 0.5);
@@ -77,8 +78,8 @@ static void progress(struct imp *m, int last)
     if (last)
       fputc('\n', m->o->out);
   } else {
-    fprintf(m->o->out, "carboy: import: %llu/%llu files, %s of %s (%.0f%%), %s/s\n",
-            (unsigned long long)m->done_files, (unsigned long long)m->total_files, done, total, frac * 100, rate);
+    fprintf(m->o->out, "carboy: import: %llu/%llu files, %s of %s (%.0f%%), %s/s\n", (unsigned long long)m->done_files,
+            (unsigned long long)m->total_files, done, total, frac * 100, rate);
   }
   fflush(m->o->out);
 }
@@ -141,8 +142,7 @@ static int hash_fd(struct imp *m, int fd, char sha[65])
 
 /* One regular file into folder_id as name. CB_OK also for a file skipped or unchanged;
  * an error stops the whole import (the store or the database failed). */
-static cb_err import_file(struct imp *m, const char *path, const char *folder_id, const char *name,
-                          uint64_t size)
+static cb_err import_file(struct imp *m, const char *path, const char *folder_id, const char *name, uint64_t size)
 {
   cb_err e = CB_OK;
   const char *bad = cb_name_invalid(name);

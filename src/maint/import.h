@@ -10,18 +10,18 @@
 
 /* A first guess of a file's media type and kind from its name (the server's own, passed in
  * by main.c so this folder does not depend on http/). */
-typedef void (*maint_guess_fn)(const char *name, const char *client_type, char *media, size_t mcap,
-                               char *kind, size_t kcap);
+typedef void (*maint_guess_fn)(const char *name, const char *client_type, char *media, size_t mcap, char *kind,
+                               size_t kcap);
 
 struct maint_import_opts {
-  const char *user;              /* who owns what is imported (a user name) */
-  const char *folder;            /* "/a/b": where it goes (created as needed); NULL: top level */
-  char *const *paths;            /* files and folders to import */
+  const char *user;   /* who owns what is imported (a user name) */
+  const char *folder; /* "/a/b": where it goes (created as needed); NULL: top level */
+  char *const *paths; /* files and folders to import */
   int npaths;
-  uint64_t max_upload;           /* largest accepted file (0: none); larger ones are skipped */
+  uint64_t max_upload; /* largest accepted file (0: none); larger ones are skipped */
   maint_guess_fn guess;
-  FILE *out;                     /* progress and the summary */
-  int tty;                       /* out is a terminal: a progress bar rewritten in place */
+  FILE *out; /* progress and the summary */
+  int tty;   /* out is a terminal: a progress bar rewritten in place */
 };
 
 struct maint_import_stats {

@@ -58,8 +58,8 @@ static int same_url(const char *a, const char *b)
   return !strcmp(ca, cb);
 }
 
-cb_err maint_store_resolve(const char *explicit_url, const char *default_url, char *out,
-                           size_t cap, struct cb_errbuf *warn, struct cb_errbuf *eb)
+cb_err maint_store_resolve(const char *explicit_url, const char *default_url, char *out, size_t cap,
+                           struct cb_errbuf *warn, struct cb_errbuf *eb)
 {
   char recorded[CB_URL_MAX] = "", prev[CB_URL_MAX] = "", live[CB_URL_MAX];
   cb_err e = db_setting_get("store_url", recorded, sizeof recorded, NULL);
@@ -82,18 +82,22 @@ cb_err maint_store_resolve(const char *explicit_url, const char *default_url, ch
     return CB_OK;
   }
   if (prev[0] && same_url(explicit_url, prev)) {
-    cb_errf(warn, "--store/CARBOY_STORE %s names the store carboy migrate moved away from: using %s "
-            "(update the setting)", explicit_url, live);
+    cb_errf(warn,
+            "--store/CARBOY_STORE %s names the store carboy migrate moved away from: using %s "
+            "(update the setting)",
+            explicit_url, live);
     snprintf(out, cap, "%s", live);
     return CB_OK;
   }
-  cb_errf(eb, "--store/CARBOY_STORE %s is not this database's store, %s (unset it; carboy migrate "
-          "moves blobs)", explicit_url, live);
+  cb_errf(eb,
+          "--store/CARBOY_STORE %s is not this database's store, %s (unset it; carboy migrate "
+          "moves blobs)",
+          explicit_url, live);
   return CB_EINVAL;
 }
 
-cb_err maint_live_open(const char *explicit_url, const char *default_url, struct store *opened,
-                       struct store **out, struct cb_errbuf *eb)
+cb_err maint_live_open(const char *explicit_url, const char *default_url, struct store *opened, struct store **out,
+                       struct cb_errbuf *eb)
 {
   char url[CB_URL_MAX], prev_url[CB_URL_MAX] = "";
   struct cb_errbuf warn = {{0}};
@@ -119,8 +123,10 @@ cb_err maint_live_open(const char *explicit_url, const char *default_url, struct
   if (!db_setting_get("store_previous_url", prev_url, sizeof prev_url, NULL) && !same_url(prev_url, url)) {
     struct cb_errbuf peb = {{0}};
     if (store_open(prev_url, &prev, &peb))
-      CB_LOG(CB_LOG_WARN, "store", "the previous store %s does not open (%s): reads that miss in %s "
-             "will fail", prev_url, peb.msg, url);
+      CB_LOG(CB_LOG_WARN, "store",
+             "the previous store %s does not open (%s): reads that miss in %s "
+             "will fail",
+             prev_url, peb.msg, url);
   }
   const char *lazy = getenv("CARBOY_STORE_LAZY_COPY");
   e = store_tier_open(cur, prev, !(lazy && !strcmp(lazy, "0")), out);
@@ -160,8 +166,10 @@ static void watch_tick(void *arg)
     struct store *next = NULL;
     struct cb_errbuf eb = {{0}};
     if (store_open(want, &next, &eb)) {
-      CB_LOG(CB_LOG_ERROR, "store", "the database says the live store is now %s, but it does not "
-             "open: %s (still using %s)", want, eb.msg, have);
+      CB_LOG(CB_LOG_ERROR, "store",
+             "the database says the live store is now %s, but it does not "
+             "open: %s (still using %s)",
+             want, eb.msg, have);
     } else if (store_tier_switch(w.tier, next)) {
       store_close(next);
     } else {

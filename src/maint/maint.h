@@ -19,8 +19,8 @@ void maint_url_canon(const char *url, char *out, size_t cap);
  * An explicit setting that differs from a recorded store is refused (CB_EINVAL, eb says
  * which is which), unless it names the store a migration moved away from: then the
  * recorded store is used and warn says so. Writes nothing. */
-cb_err maint_store_resolve(const char *explicit_url, const char *default_url, char *out,
-                           size_t cap, struct cb_errbuf *warn, struct cb_errbuf *eb);
+cb_err maint_store_resolve(const char *explicit_url, const char *default_url, char *out, size_t cap,
+                           struct cb_errbuf *warn, struct cb_errbuf *eb);
 
 /* For carboy serve: resolves the live store, opens it and the previous store (when a
  * migration recorded one) as one tier store (store_tier_open), and records it as in use
@@ -38,10 +38,10 @@ void maint_watch_stop(void);
 struct maint_migrate_opts {
   const char *explicit_url; /* --store/CARBOY_STORE or NULL */
   const char *default_url;
-  const char *target;       /* --to */
-  int batch;                /* blobs per batch */
-  int delay_ms;             /* test-only: pause after each blob (CARBOY_MIGRATE_DELAY_MS) */
-  FILE *out;                /* progress and summary */
+  const char *target; /* --to */
+  int batch;          /* blobs per batch */
+  int delay_ms;       /* test-only: pause after each blob (CARBOY_MIGRATE_DELAY_MS) */
+  FILE *out;          /* progress and summary */
 };
 /* Copies every blob to target in batches, verifying each copy, recording each blob's
  * state; switches the live store when all are verified. CB_EUSAGE/CB_EINVAL: bad

@@ -112,13 +112,15 @@ static void progress(struct run *r, int last)
   double rate = secs > 0 ? mib(r->copied_bytes) / secs : 0;
   if (r->tty) {
     int width = 30, fill = total ? (int)(width * count[2] / total) : width;
-    fprintf(r->o->out, "\r[%.*s%*s] %lld/%lld blobs, %.1f/%.1f MiB, %.1f MiB/s, %lld failed%s",
-            fill, "##############################", width - fill, "", (long long)count[2], (long long)total,
-            mib(bytes[2]), mib(tbytes), rate, (long long)count[3], last ? "\n" : "");
+    fprintf(r->o->out, "\r[%.*s%*s] %lld/%lld blobs, %.1f/%.1f MiB, %.1f MiB/s, %lld failed%s", fill,
+            "##############################", width - fill, "", (long long)count[2], (long long)total, mib(bytes[2]),
+            mib(tbytes), rate, (long long)count[3], last ? "\n" : "");
   } else {
-    fprintf(r->o->out, "carboy: migrate: batch %lld: %lld/%lld blobs verified (%.1f/%.1f MiB), %lld copied "
-            "in this run (%.1f MiB/s), %lld failed\n", (long long)r->batch_no, (long long)count[2],
-            (long long)total, mib(bytes[2]), mib(tbytes), (long long)r->copied, rate, (long long)count[3]);
+    fprintf(r->o->out,
+            "carboy: migrate: batch %lld: %lld/%lld blobs verified (%.1f/%.1f MiB), %lld copied "
+            "in this run (%.1f MiB/s), %lld failed\n",
+            (long long)r->batch_no, (long long)count[2], (long long)total, mib(bytes[2]), mib(tbytes),
+            (long long)r->copied, rate, (long long)count[3]);
   }
   fflush(r->o->out);
 }
@@ -193,8 +195,8 @@ static cb_err drain(struct run *r, struct cb_errbuf *eb)
     }
     progress(r, 0);
     if (failed == n && n > 1) {
-      cb_errf(eb, "every blob of batch %lld failed (first: %s: %s); stopping", (long long)r->batch_no,
-              rows[0].sha256, rows[0].error);
+      cb_errf(eb, "every blob of batch %lld failed (first: %s: %s); stopping", (long long)r->batch_no, rows[0].sha256,
+              rows[0].error);
       e = CB_ESTORE;
       break;
     }
@@ -247,8 +249,10 @@ static void wait_for_server(struct run *r)
       return; /* it switched, or it died (no heartbeat for 15 s) */
     pause_ms(200);
   }
-  fprintf(r->o->out, "carboy: migrate: warning: the running server has not reported using %s after 30 s; "
-          "it reads missing blobs from %s meanwhile\n", r->m.target, r->m.source);
+  fprintf(r->o->out,
+          "carboy: migrate: warning: the running server has not reported using %s after 30 s; "
+          "it reads missing blobs from %s meanwhile\n",
+          r->m.target, r->m.source);
 }
 
 static cb_err run_migration(struct run *r, struct cb_errbuf *eb)
@@ -285,11 +289,13 @@ static cb_err run_migration(struct run *r, struct cb_errbuf *eb)
   double secs = (double)(cb_mono_ns() - r->t0) / 1e9;
   if (r->tty)
     fputc('\n', r->o->out);
-  fprintf(r->o->out, "carboy: migrate: done: %lld blobs (%.1f MiB) verified in %s; this run copied %lld "
+  fprintf(r->o->out,
+          "carboy: migrate: done: %lld blobs (%.1f MiB) verified in %s; this run copied %lld "
           "(%.1f MiB, %.1f MiB/s), found %lld intact in the target, skipped %lld verified by earlier runs; "
-          "the live store is now %s (previous: %s)\n", (long long)count[2], mib(bytes[2]), r->m.target,
-          (long long)r->copied, mib(r->copied_bytes), secs > 0 ? mib(r->copied_bytes) / secs : 0.0,
-          (long long)r->found, (long long)r->before, r->m.target, r->m.source);
+          "the live store is now %s (previous: %s)\n",
+          (long long)count[2], mib(bytes[2]), r->m.target, (long long)r->copied, mib(r->copied_bytes),
+          secs > 0 ? mib(r->copied_bytes) / secs : 0.0, (long long)r->found, (long long)r->before, r->m.target,
+          r->m.source);
   return CB_OK;
 }
 
@@ -319,11 +325,11 @@ cb_err maint_migrate(const struct maint_migrate_opts *o, struct cb_errbuf *eb)
   if (!e)
     maint_url_canon(r.m.target, mt, sizeof mt);
   if (!e && !strcmp(mt, target)) {
-    fprintf(o->out, "carboy: migrate: resuming the migration from %s to %s started %s\n", r.m.source,
-            r.m.target, r.m.started_at);
+    fprintf(o->out, "carboy: migrate: resuming the migration from %s to %s started %s\n", r.m.source, r.m.target,
+            r.m.started_at);
   } else if (!e && !strcmp(r.m.state, "switched")) {
-    cb_errf(eb, "the migration to %s has not finished its last pass: run carboy migrate --to %s first",
-            r.m.target, r.m.target);
+    cb_errf(eb, "the migration to %s has not finished its last pass: run carboy migrate --to %s first", r.m.target,
+            r.m.target);
     e = CB_EUSAGE;
     goto out;
   } else {
@@ -336,8 +342,8 @@ cb_err maint_migrate(const struct maint_migrate_opts *o, struct cb_errbuf *eb)
     }
     if ((e = db_migration_start(src_url, target, &r.m)))
       goto out;
-    fprintf(o->out, "carboy: migrate: copying every blob from %s to %s, %d per batch\n", r.m.source,
-            r.m.target, o->batch);
+    fprintf(o->out, "carboy: migrate: copying every blob from %s to %s, %d per batch\n", r.m.source, r.m.target,
+            o->batch);
   }
   fflush(o->out);
   if ((e = store_open(r.m.source, &r.src, eb))) {

@@ -16,7 +16,10 @@ struct periodic {
   void (*run)(void *ctx);
   void *ctx;
 };
-#define PERIODIC_INIT {.mu = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER}
+#define PERIODIC_INIT                                                 \
+  {                                                                   \
+    .mu = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER \
+  }
 
 /* Starts the thread; CB_EINVAL when it runs already. */
 cb_err periodic_start(struct periodic *p, int every_s, int run_first, void (*run)(void *ctx), void *ctx);

@@ -155,9 +155,10 @@ cb_err maint_sweep(struct store *store, const char *data_dir, int grace_s, struc
   }
   record(st);
   int level = st->blobs || st->tmp || st->parts || e ? CB_LOG_INFO : CB_LOG_DEBUG;
-  CB_LOG(level, "sweep", "orphan sweep of %s: %lld blobs seen, %lld orphans removed (%.1f MiB), %lld "
-         "temporary objects and %lld upload parts removed (grace %d s, %lld ms)%s%s", store_url(store),
-         (long long)st->seen, (long long)st->blobs, (double)st->bytes / 1048576.0, (long long)st->tmp,
+  CB_LOG(level, "sweep",
+         "orphan sweep of %s: %lld blobs seen, %lld orphans removed (%.1f MiB), %lld "
+         "temporary objects and %lld upload parts removed (grace %d s, %lld ms)%s%s",
+         store_url(store), (long long)st->seen, (long long)st->blobs, (double)st->bytes / 1048576.0, (long long)st->tmp,
          (long long)st->parts, grace_s, (long long)(cb_time_now_ms() - t0), e ? ": " : "", e ? eb->msg : "");
   return e;
 }

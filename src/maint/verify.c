@@ -23,7 +23,7 @@ struct vctx {
 };
 
 static cb_err check_copy(struct store *s, const struct cb_blob_ref *b, char got[65], uint64_t *size,
-                      struct cb_errbuf *eb)
+                         struct cb_errbuf *eb)
 {
   cb_err e = store_hash_blob(s, b->sha256, got, size, eb);
   if (e)
@@ -43,7 +43,9 @@ static void repair(struct vctx *v, const struct cb_blob_ref *b, int corrupt)
     e = check_copy(v->cur, b, got, &size, &eb);
   if (e) {
     fprintf(v->out, "carboy: verify: cannot repair %s from %s: %s\n", b->sha256, v->from_url,
-            eb.msg[0] ? eb.msg : e == CB_ECHECKSUM ? "the copy does not read back intact" : cb_strerror(e));
+            eb.msg[0]           ? eb.msg
+            : e == CB_ECHECKSUM ? "the copy does not read back intact"
+                                : cb_strerror(e));
     return;
   }
   v->repaired++;
@@ -68,8 +70,8 @@ static int check_blob(const struct cb_blob_ref *b, void *ctx)
     fprintf(v->out, "carboy: verify: missing %s (%lld bytes)\n", b->sha256, (long long)b->size);
   } else if (e == CB_ECHECKSUM) {
     v->corrupt++;
-    fprintf(v->out, "carboy: verify: corrupt %s: reads back as %s, %llu bytes (recorded: %lld)\n", b->sha256,
-            got, (unsigned long long)size, (long long)b->size);
+    fprintf(v->out, "carboy: verify: corrupt %s: reads back as %s, %llu bytes (recorded: %lld)\n", b->sha256, got,
+            (unsigned long long)size, (long long)b->size);
   } else {
     v->corrupt++;
     fprintf(v->out, "carboy: verify: unreadable %s: %s\n", b->sha256, eb.msg[0] ? eb.msg : cb_strerror(e));
@@ -112,7 +114,7 @@ cb_err maint_verify(const struct maint_verify_opts *o, int64_t *bad, struct cb_e
       db_setting_get("store_previous_url", from, sizeof from, NULL);
     if (!from[0]) {
       cb_errf(eb, "verify --repair needs a second store to repair from: give --from URL (no migration "
-              "recorded a previous store)");
+                  "recorded a previous store)");
       return CB_EUSAGE;
     }
     char canon[CB_URL_MAX];
@@ -157,9 +159,11 @@ cb_err maint_verify(const struct maint_verify_opts *o, int64_t *bad, struct cb_e
   if (!db_blob_dangling(&dangling) && dangling)
     fprintf(o->out, "carboy: verify: %lld references to blobs the database does not list\n", (long long)dangling);
   *bad = v.missing + v.corrupt - v.repaired + dangling;
-  fprintf(o->out, "carboy: verify: %lld blobs checked in %s (%.1f MiB): %lld missing, %lld corrupt, %lld "
-          "orphans (%.1f MiB, kept)", (long long)v.checked, url, (double)v.bytes / 1048576.0, (long long)v.missing,
-          (long long)v.corrupt, (long long)v.orphans, (double)v.orphan_bytes / 1048576.0);
+  fprintf(o->out,
+          "carboy: verify: %lld blobs checked in %s (%.1f MiB): %lld missing, %lld corrupt, %lld "
+          "orphans (%.1f MiB, kept)",
+          (long long)v.checked, url, (double)v.bytes / 1048576.0, (long long)v.missing, (long long)v.corrupt,
+          (long long)v.orphans, (double)v.orphan_bytes / 1048576.0);
   if (v.from)
     fprintf(o->out, "; %lld repaired from %s", (long long)v.repaired, from);
   fputc('\n', o->out);

@@ -36,8 +36,8 @@ struct fs_state {
 struct fs_put {
   struct fs_state *st;
   int fd;
-  uint64_t written;  /* bytes written so far */
-  uint64_t flushed;  /* bytes handed to writeback so far */
+  uint64_t written; /* bytes written so far */
+  uint64_t flushed; /* bytes handed to writeback so far */
   char tmp[PATH_MAX];
 };
 
@@ -311,8 +311,8 @@ static cb_err fs_adopt(void *state, const char *path, const char *sha, struct cb
   return install(state, path, sha, eb);
 }
 
-static cb_err fs_get_range(void *state, const char *sha, uint64_t off, uint64_t len,
-                           store_sink_fn sink, void *ctx, struct cb_errbuf *eb)
+static cb_err fs_get_range(void *state, const char *sha, uint64_t off, uint64_t len, store_sink_fn sink, void *ctx,
+                           struct cb_errbuf *eb)
 {
   enum { BUFSZ = 256 << 10 };
   char path[PATH_MAX];

@@ -73,11 +73,11 @@ struct s3_creds {
 
 struct s3_state {
   char bucket[64];
-  char prefix[1024];  /* decoded, without leading or trailing '/'; "" for none */
+  char prefix[1024]; /* decoded, without leading or trailing '/'; "" for none */
   char region[64];
   char endpoint[512]; /* scheme://host[:port] */
   int path_style;
-  char base[1024];    /* scheme://host[:port]/bucket (path style) or scheme://bucket.host[:port] */
+  char base[1024]; /* scheme://host[:port]/bucket (path style) or scheme://bucket.host[:port] */
   size_t part_size;
   int parallel;
   int list_page;
@@ -85,11 +85,11 @@ struct s3_state {
   pthread_mutex_t share_lock[CURL_LOCK_DATA_LAST];
   pthread_mutex_t cred_lock;
   struct s3_creds creds;
-  int ecs;                 /* credentials come from the container endpoint */
+  int ecs; /* credentials come from the container endpoint */
   char ecs_url[2048];
   char ecs_token[2048];
   char ecs_token_file[1024];
-  int64_t expires_ms;      /* ECS credentials' expiry (0: unknown) */
+  int64_t expires_ms; /* ECS credentials' expiry (0: unknown) */
   int64_t fetched_ms;
 };
 
@@ -171,8 +171,8 @@ static cb_err query_build(struct cb_buf *out, const struct qp *p, int n)
 static int64_t parse_time_ms(const char *s)
 {
   struct tm tm = {0};
-  if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min,
-             &tm.tm_sec) != 6)
+  if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec) !=
+      6)
     return 0;
   tm.tm_year -= 1900;
   tm.tm_mon -= 1;
@@ -337,10 +337,10 @@ static cb_err creds_get(struct s3_state *st, struct s3_creds *out, int force, st
 /* ---- one request ---- */
 
 struct s3_call {
-  const char *method;   /* GET, HEAD, PUT, POST, DELETE */
-  const char *key;      /* object key, decoded; NULL: the bucket */
-  const char *query;    /* canonical (query_build), or NULL */
-  const void *body;     /* PUT/POST body */
+  const char *method; /* GET, HEAD, PUT, POST, DELETE */
+  const char *key;    /* object key, decoded; NULL: the bucket */
+  const char *query;  /* canonical (query_build), or NULL */
+  const void *body;   /* PUT/POST body */
   size_t body_len;
   const char *body_sha; /* hex sha256 of body (computed when NULL) */
   const char *content_type;
@@ -369,7 +369,7 @@ struct s3_xfer {
   struct cb_buf err;
   const char *body;
   size_t body_len, body_off;
-  int bad_range; /* a ranged GET that came back whole */
+  int bad_range;              /* a ranged GET that came back whole */
   char cerr[CURL_ERROR_SIZE]; /* libcurl's reason for a failed transfer */
 };
 
@@ -473,10 +473,8 @@ static int retryable_curl(CURLcode rc)
   case CURLE_SSL_CONNECT_ERROR:
   case CURLE_HTTP2:
   case CURLE_HTTP2_STREAM:
-  case CURLE_WEIRD_SERVER_REPLY:
-    return 1;
-  default:
-    return 0;
+  case CURLE_WEIRD_SERVER_REPLY: return 1;
+  default: return 0;
   }
 }
 
@@ -523,8 +521,8 @@ static void payload_sha(const struct s3_call *c, char sha[65])
 
 /* The headers of one attempt (libcurl adds the signature's own). A ranged GET asks from
  * the byte it has reached. */
-static struct curl_slist *request_headers(const struct s3_state *st, const struct s3_call *c,
-                                          const struct s3_creds *cr, const char *sha)
+static struct curl_slist *request_headers(const struct s3_state *st, const struct s3_call *c, const struct s3_creds *cr,
+                                          const char *sha)
 {
   struct curl_slist *hdr = NULL;
   char line[4200];
@@ -610,8 +608,8 @@ static void request_options(struct s3_state *st, struct s3_xfer *x, const char *
 
 /* One attempt: the request sent, the answer read into c's results (status, ETag, length,
  * S3's Code and Message from an error body). CB_ENOMEM when there is no handle. */
-static cb_err request_once(struct s3_state *st, struct s3_xfer *x, const char *url, const char *sha,
-                           const char *sigv4, const struct s3_creds *cr, CURLcode *rc)
+static cb_err request_once(struct s3_state *st, struct s3_xfer *x, const char *url, const char *sha, const char *sigv4,
+                           const struct s3_creds *cr, CURLcode *rc)
 {
   struct s3_call *c = x->c;
   CURL *h = curl_easy_init();
@@ -675,7 +673,8 @@ static cb_err request_outcome(struct s3_state *st, const struct s3_xfer *x, CURL
   *transient = (x->status >= 500 && x->status != 501) || x->status == 429 || !strcmp(c->code, "SlowDown") ||
                !strcmp(c->code, "RequestTimeout") || !strcmp(c->code, "InternalError");
   if (st->ecs && !*forced && x->status == 403 &&
-      (!strcmp(c->code, "ExpiredToken") || !strcmp(c->code, "InvalidToken") || !strcmp(c->code, "TokenRefreshRequired"))) {
+      (!strcmp(c->code, "ExpiredToken") || !strcmp(c->code, "InvalidToken") ||
+       !strcmp(c->code, "TokenRefreshRequired"))) {
     *forced = 1;
     *transient = 1;
   }
@@ -779,7 +778,10 @@ static cb_err parse_url(struct s3_state *st, const char *url, struct cb_errbuf *
   size_t bn = strcspn(p, "/?");
   char endpoint[512] = "", region[64] = "", path_style[16] = "";
   if (bn >= sizeof st->bucket || !bn) {
-    cb_errf(eb, "S3 store URL '%.100s' has no valid bucket (expected s3://BUCKET[/PREFIX]?endpoint=URL&region=R&path_style=1)", url);
+    cb_errf(
+      eb,
+      "S3 store URL '%.100s' has no valid bucket (expected s3://BUCKET[/PREFIX]?endpoint=URL&region=R&path_style=1)",
+      url);
     return CB_EINVAL;
   }
   memcpy(st->bucket, p, bn);
@@ -868,7 +870,9 @@ static cb_err parse_url(struct s3_state *st, const char *url, struct cb_errbuf *
   size_t en = strlen(endpoint);
   while (en && endpoint[en - 1] == '/')
     endpoint[--en] = '\0';
-  const char *host = !strncmp(endpoint, "http://", 7) ? endpoint + 7 : !strncmp(endpoint, "https://", 8) ? endpoint + 8 : NULL;
+  const char *host = !strncmp(endpoint, "http://", 7)    ? endpoint + 7
+                     : !strncmp(endpoint, "https://", 8) ? endpoint + 8
+                                                         : NULL;
   if (!host || !*host || strpbrk(host, "/?#@ ") || en >= 400) {
     cb_errf(eb, "S3 endpoint '%.100s' is invalid: expected http(s)://HOST[:PORT]", endpoint);
     return CB_EINVAL;
@@ -935,7 +939,8 @@ static cb_err creds_setup(struct s3_state *st, struct cb_errbuf *eb)
     }
     snprintf(st->ecs_url, sizeof st->ecs_url, "http://169.254.170.2%s", rel);
   } else if (full && *full) {
-    if (strlen(full) > 2000 || !(!strncmp(full, "https://", 8) || (!strncmp(full, "http://", 7) && loopback_host(full)))) {
+    if (strlen(full) > 2000 ||
+        !(!strncmp(full, "https://", 8) || (!strncmp(full, "http://", 7) && loopback_host(full)))) {
       cb_errf(eb, "AWS_CONTAINER_CREDENTIALS_FULL_URI must be https:// or http:// to a loopback or ECS address");
       return CB_EINVAL;
     }
@@ -996,8 +1001,7 @@ static int list_entry(void *ctx)
 /* Lists the keys under prefix (decoded), a page at a time: cb gets each key; non-zero
  * stops. max_keys 0: the store's page size. */
 static cb_err list_keys(struct s3_state *st, const char *prefix, int max_keys, int one_page,
-                        int (*cb)(void *ctx, const struct list_page *e), void *ctx, long *status,
-                        struct cb_errbuf *eb)
+                        int (*cb)(void *ctx, const struct list_page *e), void *ctx, long *status, struct cb_errbuf *eb)
 {
   struct cb_buf resp = {0};
   char token[2048] = "", mk[16];
@@ -1026,9 +1030,10 @@ static cb_err list_keys(struct s3_state *st, const char *prefix, int max_keys, i
     lr.rec[1] = (struct s3xml_field){"Size", lr.size, sizeof lr.size, 0};
     lr.rec[2] = (struct s3xml_field){"LastModified", lr.mod, sizeof lr.mod, 0};
     char trunc[16];
-    struct s3xml_field top[2] = {{"IsTruncated", trunc, sizeof trunc, 0}, {"NextContinuationToken", token, sizeof token, 0}};
-    struct s3xml_read r = {.top = top, .ntop = 2, .record = "Contents", .rec = lr.rec, .nrec = 3,
-                           .on_record = list_entry, .ctx = &lr};
+    struct s3xml_field top[2] = {{"IsTruncated", trunc, sizeof trunc, 0},
+                                 {"NextContinuationToken", token, sizeof token, 0}};
+    struct s3xml_read r = {
+      .top = top, .ntop = 2, .record = "Contents", .rec = lr.rec, .nrec = 3, .on_record = list_entry, .ctx = &lr};
     s3xml_parse(resp.data, resp.len, &r);
     stop = lr.stop;
     if (strcmp(trunc, "true"))
@@ -1094,8 +1099,8 @@ static int sweep_uploads(struct s3_state *st, const char *tmp, int64_t before_ms
   if (e)
     CB_LOG(CB_LOG_DEBUG, "s3", "no listing of unfinished multipart uploads: %s", eb.msg);
   struct upload_read ur = {.st = st, .tmp = tmp, .before_ms = before_ms};
-  struct s3xml_field rec[3] = {{"Key", ur.key, sizeof ur.key, 0}, {"UploadId", ur.id, sizeof ur.id, 0},
-                               {"Initiated", ur.when, sizeof ur.when, 0}};
+  struct s3xml_field rec[3] = {
+    {"Key", ur.key, sizeof ur.key, 0}, {"UploadId", ur.id, sizeof ur.id, 0}, {"Initiated", ur.when, sizeof ur.when, 0}};
   struct s3xml_read r = {.record = "Upload", .rec = rec, .nrec = 3, .on_record = upload_entry, .ctx = &ur};
   if (!e)
     s3xml_parse(resp.data, resp.len, &r);
@@ -1258,8 +1263,8 @@ static cb_err upload_part(struct s3_put *p, struct s3_part *pt, char *etag, stru
   cb_err e = query_build(&qs, q, 2);
   if (e)
     return e;
-  struct s3_call c = {.method = "PUT", .key = p->tmpkey, .query = qs.data, .body = pt->buf, .body_len = pt->len,
-                      .cancel = &p->cancel};
+  struct s3_call c = {
+    .method = "PUT", .key = p->tmpkey, .query = qs.data, .body = pt->buf, .body_len = pt->len, .cancel = &p->cancel};
   e = s3_call(p->st, &c, eb);
   cb_buf_free(&qs);
   if (!e && !c.etag[0]) {
@@ -1334,8 +1339,8 @@ static cb_err start_multipart(struct s3_put *p, struct cb_errbuf *eb)
   cb_id_new(id);
   snprintf(p->tmpkey, sizeof p->tmpkey, "%s%s.tmp/%s", st->prefix, st->prefix[0] ? "/" : "", id);
   struct cb_buf resp = {0};
-  struct s3_call c = {.method = "POST", .key = p->tmpkey, .query = "uploads=", .resp = &resp,
-                      .content_type = "application/octet-stream"};
+  struct s3_call c = {
+    .method = "POST", .key = p->tmpkey, .query = "uploads=", .resp = &resp, .content_type = "application/octet-stream"};
   cb_err e = s3_call(st, &c, eb);
   if (!e && (!s3xml_text(resp.data, resp.len, "UploadId", p->upload_id, sizeof p->upload_id) || !p->upload_id[0])) {
     cb_errf(eb, "S3 CreateMultipartUpload of %s: the answer has no UploadId", key_tail(p->tmpkey));
@@ -1529,8 +1534,13 @@ static cb_err complete_upload(struct s3_put *p, struct cb_errbuf *eb)
   if (!e)
     e = query_build(&qs, q, 1);
   for (int attempt = 0; !e && attempt < 3; attempt++) {
-    struct s3_call c = {.method = "POST", .key = p->tmpkey, .query = qs.data, .body = xml.data, .body_len = xml.len,
-                        .content_type = "application/xml", .resp = &resp};
+    struct s3_call c = {.method = "POST",
+                        .key = p->tmpkey,
+                        .query = qs.data,
+                        .body = xml.data,
+                        .body_len = xml.len,
+                        .content_type = "application/xml",
+                        .resp = &resp};
     e = s3_call(p->st, &c, eb);
     /* S3 may answer 200 and still fail: the error is then in the body */
     char code[64] = "", msg[200] = "";
@@ -1589,8 +1599,8 @@ static cb_err copy_object(struct s3_state *st, const char *src, const char *dst,
   if (size > S3_COPY_MAX) {
     struct s3_put mp = {.st = st, .multipart = 1, .total = size};
     snprintf(mp.tmpkey, sizeof mp.tmpkey, "%s", dst);
-    struct s3_call c = {.method = "POST", .key = dst, .query = "uploads=", .resp = &resp,
-                        .content_type = "application/octet-stream"};
+    struct s3_call c = {
+      .method = "POST", .key = dst, .query = "uploads=", .resp = &resp, .content_type = "application/octet-stream"};
     e = s3_call(st, &c, eb);
     if (!e && !s3xml_text(resp.data, resp.len, "UploadId", mp.upload_id, sizeof mp.upload_id))
       e = CB_ESTORE;
@@ -1610,7 +1620,8 @@ static cb_err copy_object(struct s3_state *st, const char *src, const char *dst,
       struct cb_buf qs = {0};
       if ((e = query_build(&qs, q, 2)))
         break;
-      struct s3_call pc = {.method = "PUT", .key = dst, .query = qs.data, .copy_source = src, .copy_source_range = range};
+      struct s3_call pc = {
+        .method = "PUT", .key = dst, .query = qs.data, .copy_source = src, .copy_source_range = range};
       e = copy_call(st, &pc, &resp, eb);
       cb_buf_free(&qs);
       if (e && (pc.status == 501 || !strcmp(pc.code, "NotImplemented")))
@@ -1651,8 +1662,8 @@ static cb_err s3_put_commit(void *put, const char *sha, uint64_t size, struct cb
   }
   if (!p->multipart) {
     if (!stored_already(st, key, size)) {
-      struct s3_call c = {.method = "PUT", .key = key, .body = p->buf, .body_len = p->len,
-                          .content_type = "application/octet-stream"};
+      struct s3_call c = {
+        .method = "PUT", .key = key, .body = p->buf, .body_len = p->len, .content_type = "application/octet-stream"};
       e = s3_call(st, &c, eb);
     }
     put_free(p);
@@ -1714,8 +1725,8 @@ static cb_err s3_get_range(void *state, const char *sha, uint64_t off, uint64_t 
       cb_errf(eb, "blob %s is missing from the store", sha);
     return e;
   }
-  struct s3_call c = {.method = "GET", .key = key, .ranged = 1, .r_off = off, .r_len = len, .sink = sink,
-                      .sink_ctx = ctx};
+  struct s3_call c = {
+    .method = "GET", .key = key, .ranged = 1, .r_off = off, .r_len = len, .sink = sink, .sink_ctx = ctx};
   cb_err e = s3_call(state, &c, eb);
   if (e == CB_ENOTFOUND)
     cb_errf(eb, "blob %s is missing from the store", sha);

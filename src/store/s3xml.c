@@ -10,12 +10,12 @@
 struct reader {
   struct s3xml_read *r;
   XML_Parser p;
-  int depth;                /* of the element open now (the root's is 1) */
-  int rec_depth;            /* of the record open now; 0: none */
-  struct s3xml_field *cur;  /* the field whose text is being collected */
+  int depth;               /* of the element open now (the root's is 1) */
+  int rec_depth;           /* of the record open now; 0: none */
+  struct s3xml_field *cur; /* the field whose text is being collected */
   int cur_depth;
   size_t cur_len;
-  int cut;                  /* cur's text was cut: the rest is dropped */
+  int cut; /* cur's text was cut: the rest is dropped */
   int stopped, refused;
 };
 

@@ -37,12 +37,12 @@ enum { FAULT_WRITE = 1, FAULT_COMMIT, FAULT_SHORT, FAULT_FSYNC };
 static struct {
   int on;
   int op;
-  cb_err err;  /* for the wrapper's points */
-  int errnum;  /* for the backends' points: ENOSPC or EIO */
+  cb_err err; /* for the wrapper's points */
+  int errnum; /* for the backends' points: ENOSPC or EIO */
   uint64_t after;
-  uint64_t count;               /* faults before everything passes again; 0: no end */
+  uint64_t count; /* faults before everything passes again; 0: no end */
   atomic_ullong injected;
-  atomic_ullong passed;         /* commits or fsyncs let through (AFTER of those) */
+  atomic_ullong passed; /* commits or fsyncs let through (AFTER of those) */
 } fault;
 
 void store_fault_from_env(void)
@@ -59,8 +59,11 @@ void store_fault_from_env(void)
   unsigned long long after = 0, count = 0;
   if (sscanf(f, "%15[a-z]:%15[a-z]:%llu:%llu", op, kind, &after, &count) < 2)
     return;
-  fault.op = !strcmp(op, "write") ? FAULT_WRITE : !strcmp(op, "commit") ? FAULT_COMMIT
-             : !strcmp(op, "short") ? FAULT_SHORT : !strcmp(op, "fsync") ? FAULT_FSYNC : 0;
+  fault.op = !strcmp(op, "write")    ? FAULT_WRITE
+             : !strcmp(op, "commit") ? FAULT_COMMIT
+             : !strcmp(op, "short")  ? FAULT_SHORT
+             : !strcmp(op, "fsync")  ? FAULT_FSYNC
+                                     : 0;
   fault.err = !strcmp(kind, "enospc") ? CB_ENOSPC : CB_EIO;
   fault.errnum = fault.err == CB_ENOSPC ? ENOSPC : EIO;
   fault.after = after;
@@ -159,8 +162,7 @@ unsigned store_caps(const struct store *s)
   return s->ops->caps;
 }
 
-cb_err store_put_begin(struct store *s, uint64_t max_size, struct store_put **out,
-                       struct cb_errbuf *eb)
+cb_err store_put_begin(struct store *s, uint64_t max_size, struct store_put **out, struct cb_errbuf *eb)
 {
   struct store_put *p = calloc(1, sizeof *p);
   if (!p)
@@ -234,8 +236,7 @@ void store_put_abort(struct store_put *p)
 }
 
 /* Reads the file at path through hash (when h) or into the put (when p). */
-static cb_err feed_file(const char *path, struct cb_hash *h, struct store_put *p, uint64_t *total,
-                        struct cb_errbuf *eb)
+static cb_err feed_file(const char *path, struct cb_hash *h, struct store_put *p, uint64_t *total, struct cb_errbuf *eb)
 {
   enum { BUFSZ = 1 << 20 };
   int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -265,8 +266,7 @@ static cb_err feed_file(const char *path, struct cb_hash *h, struct store_put *p
   return e;
 }
 
-cb_err store_put_file(struct store *s, const char *path, char sha256[65], uint64_t *size,
-                      struct cb_errbuf *eb)
+cb_err store_put_file(struct store *s, const char *path, char sha256[65], uint64_t *size, struct cb_errbuf *eb)
 {
   uint64_t total = 0;
   cb_err e;
@@ -302,8 +302,8 @@ done:
   return e;
 }
 
-cb_err store_get_range(struct store *s, const char *sha256, uint64_t off, uint64_t len,
-                       store_sink_fn sink, void *ctx, struct cb_errbuf *eb)
+cb_err store_get_range(struct store *s, const char *sha256, uint64_t off, uint64_t len, store_sink_fn sink, void *ctx,
+                       struct cb_errbuf *eb)
 {
   if (!sha_valid(sha256))
     return CB_EINVAL;
@@ -445,7 +445,8 @@ cb_err store_fetch_local(struct store *s, const char *sha256, const char *dir, c
     return e;
   }
   char part[4096];
-  if (snprintf(out, cap, "%s/%s", dir, sha256) >= (int)cap || snprintf(part, sizeof part, "%s.part", out) >= (int)sizeof part)
+  if (snprintf(out, cap, "%s/%s", dir, sha256) >= (int)cap ||
+      snprintf(part, sizeof part, "%s.part", out) >= (int)sizeof part)
     return CB_EINVAL;
   struct fetch_sink f = {open(part, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600), 0, tick, tick_ctx, 0, 0};
   if (f.fd < 0) {
@@ -489,8 +490,7 @@ cb_err store_check(struct store *s, struct cb_errbuf *eb)
 
 /* ---- copying and re-hashing blobs (carboy migrate and verify), shims ---- */
 
-cb_err store_put_commit_expect(struct store_put *p, const char *sha256, uint64_t *size,
-                               struct cb_errbuf *eb)
+cb_err store_put_commit_expect(struct store_put *p, const char *sha256, uint64_t *size, struct cb_errbuf *eb)
 {
   unsigned char md[64];
   char got[65];
@@ -532,8 +532,7 @@ static int copy_sink(void *ctx, const void *buf, size_t n)
 }
 
 /* Reads the whole blob through sink c; *size gets its size. */
-static cb_err read_whole(struct store *s, const char *sha256, struct copy_sink *c, uint64_t *size,
-                         struct cb_errbuf *eb)
+static cb_err read_whole(struct store *s, const char *sha256, struct copy_sink *c, uint64_t *size, struct cb_errbuf *eb)
 {
   uint64_t n = 0;
   cb_err e = store_head(s, sha256, &n);
@@ -550,8 +549,7 @@ static cb_err read_whole(struct store *s, const char *sha256, struct copy_sink *
   return e;
 }
 
-cb_err store_copy_blob(struct store *src, struct store *dst, const char *sha256, uint64_t *size,
-                       struct cb_errbuf *eb)
+cb_err store_copy_blob(struct store *src, struct store *dst, const char *sha256, uint64_t *size, struct cb_errbuf *eb)
 {
   struct copy_sink c = {.eb = eb};
   if (!sha_valid(sha256))
@@ -567,8 +565,7 @@ cb_err store_copy_blob(struct store *src, struct store *dst, const char *sha256,
   return store_put_commit_expect(c.put, sha256, NULL, eb);
 }
 
-cb_err store_hash_blob(struct store *s, const char *sha256, char out[65], uint64_t *size,
-                       struct cb_errbuf *eb)
+cb_err store_hash_blob(struct store *s, const char *sha256, char out[65], uint64_t *size, struct cb_errbuf *eb)
 {
   unsigned char md[64];
   struct copy_sink c = {.eb = eb};

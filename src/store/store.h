@@ -40,8 +40,8 @@ struct store_ops {
   cb_err (*put_write)(void *put, const void *buf, size_t n, struct cb_errbuf *eb);
   cb_err (*put_commit)(void *put, const char *sha256, uint64_t size, struct cb_errbuf *eb);
   void (*put_abort)(void *put);
-  cb_err (*get_range)(void *state, const char *sha256, uint64_t off, uint64_t len,
-                      store_sink_fn sink, void *ctx, struct cb_errbuf *eb);
+  cb_err (*get_range)(void *state, const char *sha256, uint64_t off, uint64_t len, store_sink_fn sink, void *ctx,
+                      struct cb_errbuf *eb);
   cb_err (*head)(void *state, const char *sha256, uint64_t *size);
   cb_err (*remove)(void *state, const char *sha256);
   cb_err (*list)(void *state, store_list_fn cb, void *ctx);
@@ -84,21 +84,18 @@ unsigned store_caps(const struct store *s);
 
 /* Streaming write. max_size bounds the blob (0: no bound); going over fails with
  * CB_ETOOBIG. commit writes the sha256 (hex) and size of what was written. */
-cb_err store_put_begin(struct store *s, uint64_t max_size, struct store_put **out,
-                       struct cb_errbuf *eb);
+cb_err store_put_begin(struct store *s, uint64_t max_size, struct store_put **out, struct cb_errbuf *eb);
 cb_err store_put_write(struct store_put *p, const void *buf, size_t n, struct cb_errbuf *eb);
-cb_err store_put_commit(struct store_put *p, char sha256[65], uint64_t *size,
-                        struct cb_errbuf *eb);
+cb_err store_put_commit(struct store_put *p, char sha256[65], uint64_t *size, struct cb_errbuf *eb);
 void store_put_abort(struct store_put *p); /* accepts NULL */
 uint64_t store_put_size(const struct store_put *p);
 
 /* Hashes the local file at path and stores it (by rename when the backend can adopt it,
  * in which case path is gone afterwards; otherwise by copying). */
-cb_err store_put_file(struct store *s, const char *path, char sha256[65], uint64_t *size,
-                      struct cb_errbuf *eb);
+cb_err store_put_file(struct store *s, const char *path, char sha256[65], uint64_t *size, struct cb_errbuf *eb);
 
-cb_err store_get_range(struct store *s, const char *sha256, uint64_t off, uint64_t len,
-                       store_sink_fn sink, void *ctx, struct cb_errbuf *eb);
+cb_err store_get_range(struct store *s, const char *sha256, uint64_t off, uint64_t len, store_sink_fn sink, void *ctx,
+                       struct cb_errbuf *eb);
 cb_err store_head(struct store *s, const char *sha256, uint64_t *size);
 cb_err store_remove(struct store *s, const char *sha256);
 cb_err store_list(struct store *s, store_list_fn cb, void *ctx);
@@ -138,22 +135,18 @@ size_t store_fault_write(uint64_t at, size_t n, int *err);
 /* For backends: the errno a blob's fsync fails with, 0 when it runs. */
 int store_fault_fsync(void);
 
-
 /* ---- copying and re-hashing blobs (carboy migrate, carboy verify) ---- */
 
 /* Like store_put_commit, but commits only when what was written hashes to sha256;
  * otherwise aborts the put and fails with CB_ECHECKSUM (eb names both hashes). */
-cb_err store_put_commit_expect(struct store_put *p, const char *sha256, uint64_t *size,
-                               struct cb_errbuf *eb);
+cb_err store_put_commit_expect(struct store_put *p, const char *sha256, uint64_t *size, struct cb_errbuf *eb);
 /* Copies blob sha256 from src into dst, hashing the bytes as they stream; dst keeps the
  * copy only when they hash to sha256 (CB_ECHECKSUM otherwise; CB_ENOTFOUND when src does
  * not have it). *size (may be NULL) gets the bytes read. */
-cb_err store_copy_blob(struct store *src, struct store *dst, const char *sha256, uint64_t *size,
-                       struct cb_errbuf *eb);
+cb_err store_copy_blob(struct store *src, struct store *dst, const char *sha256, uint64_t *size, struct cb_errbuf *eb);
 /* Reads blob sha256 back whole and writes the sha256 of its bytes to out (hex) and its
  * size to *size (may be NULL). CB_ENOTFOUND when the store does not have it. */
-cb_err store_hash_blob(struct store *s, const char *sha256, char out[65], uint64_t *size,
-                       struct cb_errbuf *eb);
+cb_err store_hash_blob(struct store *s, const char *sha256, char out[65], uint64_t *size, struct cb_errbuf *eb);
 
 /* ---- shims: stores made of other stores (tier.c) ---- */
 
@@ -170,8 +163,7 @@ const struct store_ops *store_backend(const struct store *s, void **state);
  * then on) and the current one the previous; operations in flight finish on the store
  * they started on, and a write that committed to the store switched away from is copied
  * forward. Stores switched away from stay open until store_close. */
-cb_err store_tier_open(struct store *current, struct store *previous, int lazy_copy,
-                       struct store **out);
+cb_err store_tier_open(struct store *current, struct store *previous, int lazy_copy, struct store **out);
 cb_err store_tier_switch(struct store *tier, struct store *next);
 /* The current store's URL, copied to out; "" when s is not a tier. */
 void store_tier_current_url(struct store *s, char *out, size_t cap);

@@ -105,13 +105,13 @@ static void copy_forward(struct tier *t, struct store *from, const char *sha256)
   struct cb_errbuf eb = {{0}};
   cb_err e = store_copy_blob(from, cur, sha256, NULL, &eb);
   if (e)
-    CB_LOG(CB_LOG_WARN, "store", "blob %s was written to %s while the live store switched to %s, "
+    CB_LOG(CB_LOG_WARN, "store",
+           "blob %s was written to %s while the live store switched to %s, "
            "and copying it forward failed (%s); it is read from %s until 'carboy migrate' or "
-           "'carboy verify --repair' copies it", sha256, store_url(from), store_url(cur),
-           eb.msg[0] ? eb.msg : cb_strerror(e), store_url(from));
+           "'carboy verify --repair' copies it",
+           sha256, store_url(from), store_url(cur), eb.msg[0] ? eb.msg : cb_strerror(e), store_url(from));
   else
-    CB_LOG(CB_LOG_INFO, "store", "blob %s copied forward to %s (written during the switch)",
-           sha256, store_url(cur));
+    CB_LOG(CB_LOG_INFO, "store", "blob %s copied forward to %s (written during the switch)", sha256, store_url(cur));
 }
 
 static cb_err tier_put_commit(void *put, const char *sha256, uint64_t size, struct cb_errbuf *eb)
@@ -141,16 +141,15 @@ static cb_err pull_forward(struct tier *t, struct store *cur, struct store *prev
   struct cb_errbuf eb = {{0}};
   cb_err e = store_copy_blob(prev, cur, sha256, NULL, &eb);
   if (e && e != CB_ENOTFOUND)
-    CB_LOG(CB_LOG_WARN, "store", "lazy copy of blob %s from %s to %s failed: %s", sha256,
-           store_url(prev), store_url(cur), eb.msg[0] ? eb.msg : cb_strerror(e));
+    CB_LOG(CB_LOG_WARN, "store", "lazy copy of blob %s from %s to %s failed: %s", sha256, store_url(prev),
+           store_url(cur), eb.msg[0] ? eb.msg : cb_strerror(e));
   else if (!e)
-    CB_LOG(CB_LOG_DEBUG, "store", "blob %s copied on read from %s to %s", sha256, store_url(prev),
-           store_url(cur));
+    CB_LOG(CB_LOG_DEBUG, "store", "blob %s copied on read from %s to %s", sha256, store_url(prev), store_url(cur));
   return e;
 }
 
-static cb_err tier_get_range(void *state, const char *sha256, uint64_t off, uint64_t len,
-                             store_sink_fn sink, void *ctx, struct cb_errbuf *eb)
+static cb_err tier_get_range(void *state, const char *sha256, uint64_t off, uint64_t len, store_sink_fn sink, void *ctx,
+                             struct cb_errbuf *eb)
 {
   struct tier *t = state;
   struct store *cur, *prev;
@@ -260,8 +259,7 @@ static struct tier *tier_of(struct store *s)
   return ops->open == tier_open ? state : NULL;
 }
 
-cb_err store_tier_open(struct store *current, struct store *previous, int lazy_copy,
-                       struct store **out)
+cb_err store_tier_open(struct store *current, struct store *previous, int lazy_copy, struct store **out)
 {
   struct tier *t = calloc(1, sizeof *t);
   if (!t)
@@ -297,8 +295,10 @@ cb_err store_tier_switch(struct store *tier, struct store *next)
     }
   }
   if (!e) {
-    CB_LOG(CB_LOG_INFO, "store", "live store switched from %s to %s (reads that miss fall back "
-           "to %s)", store_url(t->cur), store_url(next), store_url(t->cur));
+    CB_LOG(CB_LOG_INFO, "store",
+           "live store switched from %s to %s (reads that miss fall back "
+           "to %s)",
+           store_url(t->cur), store_url(next), store_url(t->cur));
     t->prev = t->cur;
     t->cur = next;
     t->ops.caps = store_caps(next);

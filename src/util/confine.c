@@ -196,8 +196,8 @@ int confine_child(const struct confine_plan *p)
 
 void confine_describe(int layers, char *out, size_t cap)
 {
-  static const char *const names[] = {"cleared environment", "no_new_privs",   "seccomp filter",
-                                      "network namespace",   "IPC namespace",  "mount namespace",
+  static const char *const names[] = {"cleared environment", "no_new_privs",    "seccomp filter",
+                                      "network namespace",   "IPC namespace",   "mount namespace",
                                       "separate uid",        "resource limits", "PID namespace"};
   out[0] = '\0';
   size_t len = 0;
@@ -249,8 +249,10 @@ int confine_probe(const char *data_dir)
   if (missing) {
     char what[256];
     confine_describe(missing, what, sizeof what);
-    CB_LOG(CB_LOG_WARN, "jobs", "converters run without: %s (the kernel or the container runtime does not allow it;"
-           " the other layers hold)", what);
+    CB_LOG(CB_LOG_WARN, "jobs",
+           "converters run without: %s (the kernel or the container runtime does not allow it;"
+           " the other layers hold)",
+           what);
   }
   return confine_layers();
 }
@@ -263,6 +265,8 @@ int confine_seccomp(void)
   scmp_filter_ctx f = seccomp_init(SCMP_ACT_ERRNO(EPERM));
   if (!f)
     return -1;
+  /* the allowed system calls, by kind */
+  // clang-format off
   static const char *const allow[] = {
     "read", "write", "readv", "writev", "pread64", "pwrite64", "preadv", "pwritev", "preadv2", "pwritev2",
     "open", "openat", "openat2", "close", "close_range", "creat", "stat", "fstat", "lstat", "newfstatat", "statx",
@@ -287,6 +291,7 @@ int confine_seccomp(void)
     "ptrace", /* LeakSanitizer stops the process's own threads with it */
 #endif
   };
+  // clang-format on
   int rc = 0;
   for (size_t i = 0; i < sizeof allow / sizeof allow[0] && !rc; i++) {
     int nr = seccomp_syscall_resolve_name(allow[i]);

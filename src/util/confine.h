@@ -44,16 +44,16 @@ enum {
 
 /* What the child needs, prepared by the parent (the child may only make system calls). */
 struct confine_plan {
-  int layers;         /* the layers to set up (a probe's result) */
-  int as_root;        /* euid 0: drop to CONFINE_WORKER_UID; else a user namespace */
-  uid_t uid;          /* the server's uid and gid (the user namespace maps them) */
+  int layers;  /* the layers to set up (a probe's result) */
+  int as_root; /* euid 0: drop to CONFINE_WORKER_UID; else a user namespace */
+  uid_t uid;   /* the server's uid and gid (the user namespace maps them) */
   gid_t gid;
-  uid_t worker_uid;   /* as root: the uid (and gid) to run as */
+  uid_t worker_uid; /* as root: the uid (and gid) to run as */
   char data_dir[4096];
   char work_dir[4200]; /* the folder it sees: data_dir/work/wN, its worker's own */
   char uid_map[64], gid_map[64];
-  uint64_t memory;     /* RLIMIT_AS (0: none) */
-  int cpu_s;           /* RLIMIT_CPU soft */
+  uint64_t memory; /* RLIMIT_AS (0: none) */
+  int cpu_s;       /* RLIMIT_CPU soft */
 };
 
 /* Fills plan for data_dir and the work folder it may see (NULL: data_dir/work); layers

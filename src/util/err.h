@@ -34,7 +34,6 @@ const char *cb_strerror(cb_err e);
 struct cb_errbuf {
   char msg[512];
 };
-void cb_errf(struct cb_errbuf *eb, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+void cb_errf(struct cb_errbuf *eb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #endif

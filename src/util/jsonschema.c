@@ -30,11 +30,16 @@ static int fail(struct ctx *c, const char *path, const char *fmt, ...)
 
 static const char *type_of(const cJSON *v)
 {
-  if (cJSON_IsObject(v)) return "object";
-  if (cJSON_IsArray(v)) return "array";
-  if (cJSON_IsString(v)) return "string";
-  if (cJSON_IsBool(v)) return "boolean";
-  if (cJSON_IsNull(v)) return "null";
+  if (cJSON_IsObject(v))
+    return "object";
+  if (cJSON_IsArray(v))
+    return "array";
+  if (cJSON_IsString(v))
+    return "string";
+  if (cJSON_IsBool(v))
+    return "boolean";
+  if (cJSON_IsNull(v))
+    return "null";
   return "number";
 }
 
@@ -63,8 +68,8 @@ static int validate(struct ctx *c, const cJSON *schema, const cJSON *v, const ch
 /* A numeric limit `key` of schema s: side -1 is a lower bound, 1 an upper one; exclusive
  * bounds refuse equality. Fails (non-zero) with "WHAT LIMIT UNIT" when x is on the wrong
  * side. */
-static int bound(struct ctx *c, const cJSON *s, const char *key, double x, int side, int exclusive,
-                 const char *what, const char *unit, const char *path)
+static int bound(struct ctx *c, const cJSON *s, const char *key, double x, int side, int exclusive, const char *what,
+                 const char *unit, const char *path)
 {
   const cJSON *k = cJSON_GetObjectItemCaseSensitive(s, key);
   if (!cJSON_IsNumber(k))
@@ -154,11 +159,11 @@ static int check_number(struct ctx *c, const cJSON *s, const cJSON *v, const cha
     return 0;
   double x = v->valuedouble;
   return bound(c, s, "minimum", x, -1, 0, "must be at least", "", path) ||
-                 bound(c, s, "maximum", x, 1, 0, "must be at most", "", path) ||
-                 bound(c, s, "exclusiveMinimum", x, -1, 1, "must be greater than", "", path) ||
-                 bound(c, s, "exclusiveMaximum", x, 1, 1, "must be less than", "", path)
-             ? -1
-             : 0;
+             bound(c, s, "maximum", x, 1, 0, "must be at most", "", path) ||
+             bound(c, s, "exclusiveMinimum", x, -1, 1, "must be greater than", "", path) ||
+             bound(c, s, "exclusiveMaximum", x, 1, 1, "must be less than", "", path)
+           ? -1
+           : 0;
 }
 
 static int check_string(struct ctx *c, const cJSON *s, const cJSON *v, const char *path)
@@ -279,7 +284,7 @@ static int check_combinators(struct ctx *c, const cJSON *s, const cJSON *v, cons
 
 /* The groups in the order they are checked: the first problem found is the one told. */
 static int (*const keyword_groups[])(struct ctx *c, const cJSON *s, const cJSON *v, const char *path) = {
-    check_ref, check_type, check_values, check_number, check_string, check_array, check_object, check_combinators,
+  check_ref, check_type, check_values, check_number, check_string, check_array, check_object, check_combinators,
 };
 
 static int validate(struct ctx *c, const cJSON *s, const cJSON *v, const char *path)

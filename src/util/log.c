@@ -53,7 +53,6 @@ void cb_log_syserr(const char *module, const char *call, const char *path, const
 {
   int err = errno;
   if (CB_LOG_ERROR >= cb_log_level)
-    cb_log_emit(CB_LOG_ERROR, module, "%s(%s) failed in %s: %s", call, path ? path : "", func,
-                strerror(err));
+    cb_log_emit(CB_LOG_ERROR, module, "%s(%s) failed in %s: %s", call, path ? path : "", func, strerror(err));
   errno = err;
 }

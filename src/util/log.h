@@ -8,13 +8,12 @@ enum { CB_LOG_DEBUG = 0, CB_LOG_INFO, CB_LOG_WARN, CB_LOG_ERROR };
 extern int cb_log_level;
 
 void cb_log_set_json(int on);
-void cb_log_emit(int level, const char *module, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+void cb_log_emit(int level, const char *module, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
-#define CB_LOG(level, module, ...)                    \
-  do {                                                \
-    if ((level) >= cb_log_level)                      \
-      cb_log_emit((level), (module), __VA_ARGS__);    \
+#define CB_LOG(level, module, ...)                 \
+  do {                                             \
+    if ((level) >= cb_log_level)                   \
+      cb_log_emit((level), (module), __VA_ARGS__); \
   } while (0)
 
 /* A failed system call: names the call, the path and errno's text (as SQLite's

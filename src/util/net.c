@@ -123,10 +123,10 @@ static int v4_internal(const unsigned char a[4])
     unsigned char net[4];
     int bits;
   } r[] = {
-    {{0, 0, 0, 0}, 8},        {{10, 0, 0, 0}, 8},     {{100, 64, 0, 0}, 10},   {{127, 0, 0, 0}, 8},
-    {{169, 254, 0, 0}, 16},   {{172, 16, 0, 0}, 12},  {{192, 0, 0, 0}, 24},    {{192, 0, 2, 0}, 24},
-    {{192, 88, 99, 0}, 24},   {{192, 168, 0, 0}, 16}, {{198, 18, 0, 0}, 15},   {{198, 51, 100, 0}, 24},
-    {{203, 0, 113, 0}, 24},   {{224, 0, 0, 0}, 4},    {{240, 0, 0, 0}, 4},
+    {{0, 0, 0, 0}, 8},      {{10, 0, 0, 0}, 8},     {{100, 64, 0, 0}, 10}, {{127, 0, 0, 0}, 8},
+    {{169, 254, 0, 0}, 16}, {{172, 16, 0, 0}, 12},  {{192, 0, 0, 0}, 24},  {{192, 0, 2, 0}, 24},
+    {{192, 88, 99, 0}, 24}, {{192, 168, 0, 0}, 16}, {{198, 18, 0, 0}, 15}, {{198, 51, 100, 0}, 24},
+    {{203, 0, 113, 0}, 24}, {{224, 0, 0, 0}, 4},    {{240, 0, 0, 0}, 4},
   };
   for (size_t i = 0; i < sizeof r / sizeof r[0]; i++)
     if (prefix_match(a, r[i].net, r[i].bits))
@@ -142,16 +142,16 @@ int cb_addr_is_internal(const unsigned char a[16])
     unsigned char net[16];
     int bits;
   } r[] = {
-    {{0}, 96},                                          /* ::, ::1, IPv4-compatible */
-    {{0, 0x64, 0xff, 0x9b, 0, 1}, 48},                  /* local-use NAT64 */
-    {{0x01, 0x00}, 64},                                 /* discard-only */
-    {{0x20, 0x01, 0x00, 0x00}, 32},                     /* Teredo */
-    {{0x20, 0x01, 0x00, 0x10}, 28},                     /* ORCHID */
-    {{0x20, 0x01, 0x0d, 0xb8}, 32},                     /* documentation */
-    {{0xfc}, 7},                                        /* unique local */
-    {{0xfe, 0x80}, 10},                                 /* link-local */
-    {{0xfe, 0xc0}, 10},                                 /* site-local (deprecated) */
-    {{0xff}, 8},                                        /* multicast */
+    {{0}, 96},                         /* ::, ::1, IPv4-compatible */
+    {{0, 0x64, 0xff, 0x9b, 0, 1}, 48}, /* local-use NAT64 */
+    {{0x01, 0x00}, 64},                /* discard-only */
+    {{0x20, 0x01, 0x00, 0x00}, 32},    /* Teredo */
+    {{0x20, 0x01, 0x00, 0x10}, 28},    /* ORCHID */
+    {{0x20, 0x01, 0x0d, 0xb8}, 32},    /* documentation */
+    {{0xfc}, 7},                       /* unique local */
+    {{0xfe, 0x80}, 10},                /* link-local */
+    {{0xfe, 0xc0}, 10},                /* site-local (deprecated) */
+    {{0xff}, 8},                       /* multicast */
   };
   for (size_t i = 0; i < sizeof r / sizeof r[0]; i++)
     if (prefix_match(a, r[i].net, r[i].bits))

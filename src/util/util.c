@@ -133,8 +133,8 @@ void cb_time_rfc3339(int64_t ms, char *out, size_t n)
   time_t secs = (time_t)(ms / 1000);
   struct tm tm;
   gmtime_r(&secs, &tm);
-  snprintf(out, n, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-           tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
+  snprintf(out, n, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+           tm.tm_min, tm.tm_sec, (int)(ms % 1000));
 }
 
 void cb_time_now_rfc3339(char *out, size_t n)
@@ -283,10 +283,26 @@ int cb_parse_size(const char *s, uint64_t *out)
   uint64_t mul = 1;
   switch (*end) {
   case '\0': break;
-  case 'k': case 'K': mul = 1ull << 10; end++; break;
-  case 'm': case 'M': mul = 1ull << 20; end++; break;
-  case 'g': case 'G': mul = 1ull << 30; end++; break;
-  case 't': case 'T': mul = 1ull << 40; end++; break;
+  case 'k':
+  case 'K':
+    mul = 1ull << 10;
+    end++;
+    break;
+  case 'm':
+  case 'M':
+    mul = 1ull << 20;
+    end++;
+    break;
+  case 'g':
+  case 'G':
+    mul = 1ull << 30;
+    end++;
+    break;
+  case 't':
+  case 'T':
+    mul = 1ull << 40;
+    end++;
+    break;
   default: return -1;
   }
   if (*end == 'i' || *end == 'I')
@@ -303,9 +319,12 @@ int cb_parse_size(const char *s, uint64_t *out)
 
 static int hexval(int c)
 {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  if (c >= '0' && c <= '9')
+    return c - '0';
+  if (c >= 'a' && c <= 'f')
+    return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F')
+    return c - 'A' + 10;
   return -1;
 }
 
@@ -337,8 +356,8 @@ cb_err cb_buf_url_encode(struct cb_buf *b, const char *s)
 {
   cb_err e = CB_OK;
   for (const unsigned char *p = (const unsigned char *)s; !e && *p; p++) {
-    if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
-        *p == '-' || *p == '.' || *p == '_' || *p == '~')
+    if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-' || *p == '.' ||
+        *p == '_' || *p == '~')
       e = cb_buf_append(b, p, 1);
     else
       e = cb_buf_printf(b, "%%%02X", *p);

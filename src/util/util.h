@@ -1,6 +1,6 @@
 /* Small helpers shared by every module: growable buffers, ids, time, UTF-8, name
- * validation. (Hex and base64 come from libsodium: sodium_bin2hex, sodium_bin2base64.) Ownership: a cb_buf owns its data; cb_buf_free accepts a zeroed or
- * freed buffer. */
+ * validation. (Hex and base64 come from libsodium: sodium_bin2hex, sodium_bin2base64.) Ownership: a cb_buf owns its
+ * data; cb_buf_free accepts a zeroed or freed buffer. */
 #ifndef CB_UTIL_H
 #define CB_UTIL_H
 #include <stdarg.h>

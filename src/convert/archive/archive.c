@@ -33,8 +33,8 @@
 #define LIST_RATIO 1000.0
 #define LIST_RATIO_FROM (64ull << 20)
 
-static const char *const suffixes[] = {".zip", ".tar", ".tgz", ".tbz", ".tbz2", ".txz", ".tzst", ".gz", ".bz2",
-                                       ".xz", ".lzma", ".zst", NULL};
+static const char *const suffixes[] = {".zip", ".tar", ".tgz", ".tbz",  ".tbz2", ".txz", ".tzst",
+                                       ".gz",  ".bz2", ".xz",  ".lzma", ".zst",  NULL};
 /* suffixes a lone compressed file loses when it becomes a member */
 static const char *const compressed_suffixes[] = {".gz", ".bz2", ".xz", ".lzma", ".zst", ".z", NULL};
 
@@ -50,8 +50,11 @@ static void filters(struct archive *a)
 static int compressed_magic(const unsigned char *h, size_t len)
 {
   return (len >= 2 && h[0] == 0x1f && h[1] == 0x8b) || (len >= 3 && !memcmp(h, "BZh", 3)) ||
-         (len >= 6 && !memcmp(h, "\xfd" "7zXZ\0", 6)) || (len >= 4 && !memcmp(h, "\x28\xb5\x2f\xfd", 4)) ||
-         (len >= 3 && h[0] == 0x5d && h[1] == 0 && h[2] == 0);
+         (len >= 6 && !memcmp(h,
+                              "\xfd"
+                              "7zXZ\0",
+                              6)) ||
+         (len >= 4 && !memcmp(h, "\x28\xb5\x2f\xfd", 4)) || (len >= 3 && h[0] == 0x5d && h[1] == 0 && h[2] == 0);
 }
 
 /* Is there a tar header at the start of this compressed head? */
@@ -151,14 +154,15 @@ static int arc_open(struct arc *r, const char *path, struct archive_entry **entr
 
 /* Reads the next header into *entry: 1, 0 at the end, -1 when the archive is damaged (eb
  * counts the entries read so far; tail ends it). */
-static int arc_next(struct arc *r, struct archive_entry **entry, uint64_t entries, const char *tail, struct cb_errbuf *eb)
+static int arc_next(struct arc *r, struct archive_entry **entry, uint64_t entries, const char *tail,
+                    struct cb_errbuf *eb)
 {
   int rc = archive_read_next_header(r->a, entry);
   if (rc == ARCHIVE_EOF)
     return 0;
   if (rc < ARCHIVE_WARN) {
-    cb_errf(eb, "the archive is damaged or truncated (after %llu entries): %s%s",
-            (unsigned long long)entries, archive_error_string(r->a), tail);
+    cb_errf(eb, "the archive is damaged or truncated (after %llu entries): %s%s", (unsigned long long)entries,
+            archive_error_string(r->a), tail);
     return -1;
   }
   return 1;
@@ -255,14 +259,10 @@ static const char *entry_type(struct archive_entry *e)
   if (archive_entry_hardlink(e))
     return "hardlink";
   switch (archive_entry_filetype(e)) {
-  case AE_IFREG:
-    return "file";
-  case AE_IFDIR:
-    return "dir";
-  case AE_IFLNK:
-    return "symlink";
-  default:
-    return "other";
+  case AE_IFREG: return "file";
+  case AE_IFDIR: return "dir";
+  case AE_IFLNK: return "symlink";
+  default: return "other";
   }
 }
 
@@ -429,8 +429,8 @@ static cb_err extract(const struct cb_convert_input *in, cJSON *result, cb_progr
     }
     free(name);
     if (!r.raw && skip_data(r.a) < ARCHIVE_WARN) {
-      cb_errf(eb, "the archive is damaged or truncated (after %llu entries): %s",
-              (unsigned long long)entries, archive_error_string(r.a));
+      cb_errf(eb, "the archive is damaged or truncated (after %llu entries): %s", (unsigned long long)entries,
+              archive_error_string(r.a));
       res = CB_EINVAL;
       goto out;
     }
@@ -462,7 +462,10 @@ static cb_err extract(const struct cb_convert_input *in, cJSON *result, cb_progr
     result_prop_num(result, "unknown_size_count", (double)unknown, NULL, NULL);
   result_prop_text(result, "format", r.raw ? "raw" : format[0] ? format : "empty", NULL, NULL);
   const char *filter = archive_filter_name(r.a, 0);
-  result_prop_text(result, "compression", methods[0] ? methods : filter && strcmp(filter, "none") ? filter : "none",
+  result_prop_text(result, "compression",
+                   methods[0]                         ? methods
+                   : filter && strcmp(filter, "none") ? filter
+                                                      : "none",
                    NULL, NULL);
   progress(pctx, 1.0);
 out:
@@ -587,8 +590,7 @@ cb_err archive_unpack(const struct cb_convert_input *in, const struct unpack_lim
     if (why) {
       struct cb_buf shown = {0};
       utf8_name(&shown, name ? name : "", 1);
-      cb_errf(eb, "entry '%.300s' is refused (%s); nothing was unpacked", shown.data ? shown.data : "",
-              why);
+      cb_errf(eb, "entry '%.300s' is refused (%s); nothing was unpacked", shown.data ? shown.data : "", why);
       cb_buf_free(&shown);
       res = CB_EINVAL;
       goto out;
@@ -603,9 +605,10 @@ cb_err archive_unpack(const struct cb_convert_input *in, const struct unpack_lim
     } else if (strcmp(type, "file")) {
       cJSON *o = cJSON_CreateObject();
       cJSON_AddStringToObject(o, "path", clean);
-      cJSON_AddStringToObject(o, "reason", !strcmp(type, "symlink")    ? "symbolic link"
-                                           : !strcmp(type, "hardlink") ? "hard link"
-                                                                       : "device or special file");
+      cJSON_AddStringToObject(o, "reason",
+                              !strcmp(type, "symlink")    ? "symbolic link"
+                              : !strcmp(type, "hardlink") ? "hard link"
+                                                          : "device or special file");
       cJSON_AddItemToArray(skipped, o);
     } else {
       if (archive_entry_is_encrypted(e) > 0) {
@@ -633,12 +636,11 @@ cb_err archive_unpack(const struct cb_convert_input *in, const struct unpack_lim
         cJSON_AddNumberToObject(*slot, "size", 0);
         cJSON_AddItemToArray(files, *slot);
       }
-      snprintf(dest, sizeof dest, "%s/%s", in->workdir,
-               cJSON_GetObjectItemCaseSensitive(*slot, "file")->valuestring);
+      snprintf(dest, sizeof dest, "%s/%s", in->workdir, cJSON_GetObjectItemCaseSensitive(*slot, "file")->valuestring);
       if (archive_entry_size_is_set(e) && !r.raw && lim->max_member &&
           (uint64_t)archive_entry_size(e) > lim->max_member) {
-        cb_errf(eb, "entry '%.300s' is larger than the largest accepted file (%llu bytes); nothing was unpacked",
-                clean, (unsigned long long)lim->max_member);
+        cb_errf(eb, "entry '%.300s' is larger than the largest accepted file (%llu bytes); nothing was unpacked", clean,
+                (unsigned long long)lim->max_member);
         res = CB_EINVAL;
         goto out;
       }
@@ -671,8 +673,7 @@ cb_err archive_unpack(const struct cb_convert_input *in, const struct unpack_lim
           cb_errf(eb, "entry '%.300s' expands more than %.0f:1 (a zip bomb?); nothing was unpacked", clean,
                   lim->max_ratio);
         else if (total > lim->ratio_from && (double)total > lim->max_ratio * (double)(in->size ? in->size : 1))
-          cb_errf(eb, "the archive expands more than %.0f:1 (a zip bomb?); nothing was unpacked",
-                  lim->max_ratio);
+          cb_errf(eb, "the archive expands more than %.0f:1 (a zip bomb?); nothing was unpacked", lim->max_ratio);
         else if (cb_write_all(fd, buf, (size_t)n))
           cb_errf(eb, "cannot write entry '%.300s': %s", clean, strerror(errno));
         else

@@ -33,12 +33,12 @@
 static const struct {
   const char *suffix, *format;
 } formats[] = {
-  {".sdf", "sdf"}, {".sd", "sdf"}, {".mol", "mol"}, {".smi", "smi"}, {".smiles", "smi"},
-  {".inchi", "inchi"}, {".mol2", "mol2"}, {".pdb", "pdb"}, {".xyz", "xyz"}, {".cml", "cml"},
-  {".rxn", "rxn"}, {".rdf", "rdf"}, {".rsmi", "rsmi"}, {".cif", "cif"}, {".mmcif", "mmcif"}, {".mcif", "mmcif"},
+  {".sdf", "sdf"},   {".sd", "sdf"},  {".mol", "mol"},     {".smi", "smi"},    {".smiles", "smi"}, {".inchi", "inchi"},
+  {".mol2", "mol2"}, {".pdb", "pdb"}, {".xyz", "xyz"},     {".cml", "cml"},    {".rxn", "rxn"},    {".rdf", "rdf"},
+  {".rsmi", "rsmi"}, {".cif", "cif"}, {".mmcif", "mmcif"}, {".mcif", "mmcif"},
 };
-static const char *const suffixes[] = {".sdf", ".sd", ".mol", ".smi", ".smiles", ".inchi", ".mol2", ".pdb", ".xyz",
-                                       ".cml", ".rxn", ".rdf", ".rsmi", ".cif", ".mmcif", ".mcif", NULL};
+static const char *const suffixes[] = {".sdf", ".sd",  ".mol", ".smi",  ".smiles", ".inchi", ".mol2", ".pdb", ".xyz",
+                                       ".cml", ".rxn", ".rdf", ".rsmi", ".cif",    ".mmcif", ".mcif", NULL};
 
 static int has(const unsigned char *head, size_t len, const char *s)
 {
@@ -357,7 +357,8 @@ static void record_error(cJSON *rec, const char *msg)
   cJSON_AddStringToObject(rec, "error", shown);
 }
 
-static void extract_part(const struct cb_convert_input *in, struct part *p, const char *outpath, struct part_progress *pp)
+static void extract_part(const struct cb_convert_input *in, struct part *p, const char *outpath,
+                         struct part_progress *pp)
 {
   const char *format;
   struct mol_source src;
@@ -512,8 +513,9 @@ static int extract_parallel(const struct cb_convert_input *in, struct chunks *c,
       if (pids[i] > 0 && waitpid(pids[i], &st, WNOHANG) == pids[i]) {
         pids[i] = 0;
         if ((WIFSIGNALED(st) || WEXITSTATUS(st)) && !eb->msg[0])
-          cb_errf(eb, "a process reading part of the file %s %d (%s)", WIFSIGNALED(st) ? "died of signal" : "exited with",
-                  WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st), WIFSIGNALED(st) ? strsignal(WTERMSIG(st)) : "error");
+          cb_errf(eb, "a process reading part of the file %s %d (%s)",
+                  WIFSIGNALED(st) ? "died of signal" : "exited with", WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st),
+                  WIFSIGNALED(st) ? strsignal(WTERMSIG(st)) : "error");
       }
       running += pids[i] > 0;
     }
@@ -653,8 +655,8 @@ static cb_err extract(const struct cb_convert_input *in, cJSON *result, cb_progr
 }
 
 /* What each kind converts to is narrowed by the HTTP layer (records.c). */
-static const char *const targets[] = {"smi", "can", "inchi", "inchikey", "mol", "sdf", "mol2", "pdb", "cml", "xyz",
-                                      "csv", "rxn", "rsmi", "cif", NULL};
+static const char *const targets[] = {"smi", "can", "inchi", "inchikey", "mol",  "sdf", "mol2", "pdb",
+                                      "cml", "xyz", "csv",   "rxn",      "rsmi", "cif", NULL};
 
 /* One CSV field, quoted when it needs to be (RFC 4180). */
 static void csv_field(FILE *out, const char *v)
@@ -787,11 +789,12 @@ static cb_err convert(const struct cb_convert_input *in, const char *to, const c
     cb_errf(eb, "no molecule could be converted to %s", to);
     return CB_EINVAL;
   }
-  cJSON_AddStringToObject(result, "media_type", !strcmp(to, "sdf")   ? "chemical/x-mdl-sdfile"
-                                                : !strcmp(to, "rxn") ? "chemical/x-mdl-rxnfile"
-                                                : !strcmp(to, "cif") ? "chemical/x-cif"
-                                                : !strcmp(to, "csv") ? "text/csv"
-                                                                     : "text/plain");
+  cJSON_AddStringToObject(result, "media_type",
+                          !strcmp(to, "sdf")   ? "chemical/x-mdl-sdfile"
+                          : !strcmp(to, "rxn") ? "chemical/x-mdl-rxnfile"
+                          : !strcmp(to, "cif") ? "chemical/x-cif"
+                          : !strcmp(to, "csv") ? "text/csv"
+                                               : "text/plain");
   return CB_OK;
 }
 
@@ -821,7 +824,8 @@ static char *reaction_svg(const char *rsmi, struct cb_errbuf *eb)
       cb_buf_printf(&body,
                     "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"black\" stroke-width=\"3\"/>"
                     "<polygon points=\"%d,%d %d,%d %d,%d\" fill=\"black\"/>\n",
-                    x + 8, y, x + 2 * GAP - 14, y, x + 2 * GAP - 4, y, x + 2 * GAP - 18, y - 8, x + 2 * GAP - 18, y + 8);
+                    x + 8, y, x + 2 * GAP - 14, y, x + 2 * GAP - 4, y, x + 2 * GAP - 18, y - 8, x + 2 * GAP - 18,
+                    y + 8);
       x += 2 * GAP;
     }
     int first = 1;
@@ -837,8 +841,10 @@ static char *reaction_svg(const char *rsmi, struct cb_errbuf *eb)
           return NULL;
         }
         if (!first) {
-          cb_buf_printf(&body, "<text x=\"%d\" y=\"%d\" font-family=\"sans-serif\" font-size=\"40\" text-anchor=\"middle\">+</text>\n",
-                        x + GAP / 2, PANEL / 2 + 14);
+          cb_buf_printf(
+            &body,
+            "<text x=\"%d\" y=\"%d\" font-family=\"sans-serif\" font-size=\"40\" text-anchor=\"middle\">+</text>\n",
+            x + GAP / 2, PANEL / 2 + 14);
           x += GAP;
         }
         const char *inner = strstr(svg, "<svg");
@@ -859,7 +865,8 @@ static char *reaction_svg(const char *rsmi, struct cb_errbuf *eb)
   struct cb_buf out = {0};
   cb_buf_printf(&out,
                 "<?xml version=\"1.0\"?>\n<svg xmlns=\"http://www.w3.org/2000/svg\" version=\"1.1\" width=\"%dpx\" "
-                "height=\"%dpx\" viewBox=\"0 0 %d %d\">\n<rect x=\"0\" y=\"0\" width=\"%d\" height=\"%d\" fill=\"white\"/>\n%s</svg>\n",
+                "height=\"%dpx\" viewBox=\"0 0 %d %d\">\n<rect x=\"0\" y=\"0\" width=\"%d\" height=\"%d\" "
+                "fill=\"white\"/>\n%s</svg>\n",
                 x, PANEL, x, PANEL, x, PANEL, body.data ? body.data : "");
   cb_buf_free(&body);
   if (!out.data)

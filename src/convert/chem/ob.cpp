@@ -333,7 +333,7 @@ extern "C" char *ob_smiles_svg(const char *smiles, struct cb_errbuf *eb)
       return nullptr;
     }
     mol.SetTitle("");
-    conv.AddOption("C", OBConversion::OUTOPTIONS); /* no terminal carbon labels */
+    conv.AddOption("C", OBConversion::OUTOPTIONS);        /* no terminal carbon labels */
     conv.AddOption("P", OBConversion::OUTOPTIONS, "300"); /* 300 px */
     std::string svg = conv.WriteString(&mol);
     if (svg.find("<svg") == std::string::npos) {

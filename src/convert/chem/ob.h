@@ -52,7 +52,7 @@ void ob_mol_set_field(ob_mol *m, const char *name, const char *value);
 /* A crystal's unit cell, when the molecule has one (CIF). 1 filled in, 0 none. */
 struct ob_cell {
   double a, b, c, alpha, beta, gamma, volume;
-  char space_group[64]; /* Hermann-Mauguin symbol, "" unknown */
+  char space_group[64];   /* Hermann-Mauguin symbol, "" unknown */
   int space_group_number; /* 0 unknown */
 };
 int ob_mol_cell(ob_mol *m, struct ob_cell *cell);

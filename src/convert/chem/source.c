@@ -15,19 +15,19 @@ struct field {
 
 struct blocks {
   FILE *f;
-  int rdf;                  /* 1: RDF records; 2: one RXN (the whole file); 0: CIF data blocks */
+  int rdf; /* 1: RDF records; 2: one RXN (the whole file); 0: CIF data blocks */
   char *line;
   size_t linecap;
   ssize_t linelen;
-  int pending;              /* line holds the first line of the next block */
-  long long offset;         /* bytes consumed (including a pending line) */
+  int pending;      /* line holds the first line of the next block */
+  long long offset; /* bytes consumed (including a pending line) */
   char *text;
   size_t len, cap;
   int too_big;
   struct field fields[MAX_FIELDS];
   int nfields;
-  char name[128];           /* CIF: the data block's name */
-  char format[8];           /* what the block is: rxn, mol, cif, mmcif */
+  char name[128]; /* CIF: the data block's name */
+  char format[8]; /* what the block is: rxn, mol, cif, mmcif */
 };
 
 int source_is_blocks(const char *format)
@@ -287,9 +287,12 @@ int source_next(struct mol_source *s, ob_mol **mol, struct cb_errbuf *eb)
   struct cb_errbuf e2 = {""};
   ob_mol *m = ob_mol_from_string(b->text ? b->text : "", b->format, &e2);
   if (!m) {
-      /* e2 is cut to 255 bytes, as when it was a 256-byte buffer */
+    /* e2 is cut to 255 bytes, as when it was a 256-byte buffer */
     cb_errf(eb, "this %s could not be read%s%.255s",
-            !strcmp(b->format, "rxn") ? "reaction" : b->rdf ? "molecule" : "data block", e2.msg[0] ? ": " : "", e2.msg);
+            !strcmp(b->format, "rxn") ? "reaction"
+            : b->rdf                  ? "molecule"
+                                      : "data block",
+            e2.msg[0] ? ": " : "", e2.msg);
     return -1;
   }
   for (int i = 0; i < b->nfields; i++)

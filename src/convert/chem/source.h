@@ -15,13 +15,13 @@
 struct blocks;
 
 struct mol_source {
-  const char *format;      /* the file's format: sdf, smi, rxn, rdf, cif, ... */
-  ob_reader *ob;           /* formats Open Babel reads as a stream */
-  struct blocks *blocks;   /* rdf, cif, mmcif */
-  long long end;           /* stop before the record starting at this offset; 0 = at the end */
-  char block_name[128];    /* the last record's CIF data block name, "" otherwise */
-  char title[256];         /* the last record's title when the file says it better than
-                            * Open Babel does (a reaction's name), "" otherwise */
+  const char *format;    /* the file's format: sdf, smi, rxn, rdf, cif, ... */
+  ob_reader *ob;         /* formats Open Babel reads as a stream */
+  struct blocks *blocks; /* rdf, cif, mmcif */
+  long long end;         /* stop before the record starting at this offset; 0 = at the end */
+  char block_name[128];  /* the last record's CIF data block name, "" otherwise */
+  char title[256];       /* the last record's title when the file says it better than
+                          * Open Babel does (a reaction's name), "" otherwise */
 };
 
 /* Is format one this file splits into blocks itself? */

@@ -71,7 +71,8 @@ static cb_err detect_file(const char *path, enum img_format *fmt, struct cb_errb
   return CB_OK;
 }
 
-static cb_err open_src(enum img_format fmt, const char *path, uint32_t min_side, struct img_src *s, struct cb_errbuf *eb)
+static cb_err open_src(enum img_format fmt, const char *path, uint32_t min_side, struct img_src *s,
+                       struct cb_errbuf *eb)
 {
   memset(s, 0, sizeof *s);
   switch (fmt) {
@@ -161,7 +162,8 @@ static void pngw_free(struct pngw *pw)
   pw->png = NULL, pw->info = NULL, pw->f = NULL;
 }
 
-static cb_err pngw_open(struct pngw *pw, const char *path, uint32_t w, uint32_t h, int nc, int level, struct cb_errbuf *eb)
+static cb_err pngw_open(struct pngw *pw, const char *path, uint32_t w, uint32_t h, int nc, int level,
+                        struct cb_errbuf *eb)
 {
   memset(pw, 0, sizeof *pw);
   pw->f = fopen(path, "wb");
@@ -301,7 +303,7 @@ static cb_err extract(const struct cb_convert_input *in, cJSON *result, cb_progr
   cb_err e = detect_file(in->path, &fmt, eb);
   if (e)
     return e;
-  e = fmt == IMG_PNG ? png_props(in->path, result, eb)
+  e = fmt == IMG_PNG    ? png_props(in->path, result, eb)
       : fmt == IMG_JPEG ? jpeg_props(in->path, result, eb)
                         : tiff_props(in->path, result, eb);
   if (e)

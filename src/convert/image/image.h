@@ -12,13 +12,13 @@
 
 #include "convert/converter.h"
 
-#define IMG_MAX_SIDE 1000000u          /* pixels per side, for any page */
-#define IMG_MAX_BUFFER (512ull << 20)  /* working memory a decoder may ask for */
-#define IMG_MAX_PIXELS (1ull << 34)    /* pixels of a first page we agree to read */
-#define IMG_THUMB 256                  /* preview: longer side at most */
-#define IMG_TEXT_MAX (64u << 10)       /* long texts (descriptions, OME-XML) */
-#define IMG_TAG_MAX (4u << 10)         /* other text tags */
-#define IMG_PAGES_MAX 100000u          /* TIFF directories counted */
+#define IMG_MAX_SIDE 1000000u         /* pixels per side, for any page */
+#define IMG_MAX_BUFFER (512ull << 20) /* working memory a decoder may ask for */
+#define IMG_MAX_PIXELS (1ull << 34)   /* pixels of a first page we agree to read */
+#define IMG_THUMB 256                 /* preview: longer side at most */
+#define IMG_TEXT_MAX (64u << 10)      /* long texts (descriptions, OME-XML) */
+#define IMG_TAG_MAX (4u << 10)        /* other text tags */
+#define IMG_PAGES_MAX 100000u         /* TIFF directories counted */
 
 enum img_format { IMG_NONE, IMG_PNG, IMG_JPEG, IMG_TIFF };
 
@@ -27,10 +27,10 @@ enum img_format img_detect(const unsigned char *head, size_t len);
 /* One page as rows. Values are 0..255 unless stretch is set (then raw sample values, to
  * be stretched between percentiles); NaN marks a value that is not a number. */
 struct img_src {
-  uint32_t w, h;   /* of the rows delivered (a decoder may deliver a reduced image) */
-  int nc;          /* 1 = grey, 3 = RGB */
-  int stretch;     /* values need a contrast stretch to become 8-bit */
-  int invert;      /* min-is-white: dark is high; applied after the stretch */
+  uint32_t w, h;     /* of the rows delivered (a decoder may deliver a reduced image) */
+  int nc;            /* 1 = grey, 3 = RGB */
+  int stretch;       /* values need a contrast stretch to become 8-bit */
+  int invert;        /* min-is-white: dark is high; applied after the stretch */
   char warning[200]; /* a problem the decoder worked around (a truncated JPEG, ...) */
   cb_err (*next_row)(struct img_src *s, float *row, struct cb_errbuf *eb);
   void (*close)(struct img_src *s);

@@ -303,12 +303,23 @@ static const struct {
   unsigned tag;
   const char *name, *unit;
 } exif_tags[] = {
-  {270, "ImageDescription", NULL}, {271, "Make", NULL}, {272, "Model", NULL},
-  {305, "Software", NULL}, {306, "DateTime", NULL}, {315, "Artist", NULL},
-  {33432, "Copyright", NULL}, {36867, "DateTimeOriginal", NULL}, {36868, "DateTimeDigitized", NULL},
-  {42016, "ImageUniqueID", NULL}, {42033, "BodySerialNumber", NULL}, {42035, "LensMake", NULL},
-  {42036, "LensModel", NULL}, {33434, "ExposureTime", "s"}, {33437, "FNumber", NULL},
-  {34855, "ISOSpeedRatings", NULL}, {37386, "FocalLength", "mm"},
+  {270, "ImageDescription", NULL},
+  {271, "Make", NULL},
+  {272, "Model", NULL},
+  {305, "Software", NULL},
+  {306, "DateTime", NULL},
+  {315, "Artist", NULL},
+  {33432, "Copyright", NULL},
+  {36867, "DateTimeOriginal", NULL},
+  {36868, "DateTimeDigitized", NULL},
+  {42016, "ImageUniqueID", NULL},
+  {42033, "BodySerialNumber", NULL},
+  {42035, "LensMake", NULL},
+  {42036, "LensModel", NULL},
+  {33434, "ExposureTime", "s"},
+  {33437, "FNumber", NULL},
+  {34855, "ISOSpeedRatings", NULL},
+  {37386, "FocalLength", "mm"},
 };
 
 static void exif_ifd(cJSON *result, const struct exif *x, uint32_t off, int depth)

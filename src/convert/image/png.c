@@ -35,7 +35,7 @@ struct psrc {
   uint32_t w, h, y;
   int depth, channels, nc, interlaced;
   size_t rowbytes;
-  png_bytep row;   /* one row, or the whole image when interlaced */
+  png_bytep row; /* one row, or the whole image when interlaced */
 };
 
 static void p_free(struct psrc *p)
@@ -140,8 +140,8 @@ cb_err png_props(const char *path, cJSON *result, struct cb_errbuf *eb)
   png_uint_32 rx, ry;
   int unit;
   if (png_get_pHYs(p->png, p->info, &rx, &ry, &unit))
-    img_resolution(result, unit == PNG_RESOLUTION_METER ? rx / 100.0 : rx, unit == PNG_RESOLUTION_METER ? ry / 100.0 : ry,
-                   unit == PNG_RESOLUTION_METER ? "px/cm" : NULL);
+    img_resolution(result, unit == PNG_RESOLUTION_METER ? rx / 100.0 : rx,
+                   unit == PNG_RESOLUTION_METER ? ry / 100.0 : ry, unit == PNG_RESOLUTION_METER ? "px/cm" : NULL);
   png_timep mod;
   if (png_get_tIME(p->png, p->info, &mod)) {
     char t[32];
@@ -176,8 +176,7 @@ static cb_err p_row(struct img_src *s, float *row, struct cb_errbuf *eb)
     return CB_EINVAL;
   }
   if (setjmp(png_jmpbuf(p->png))) {
-    cb_errf(eb, "cannot read the PNG image at row %u: %s", (unsigned)p->y,
-            p->pe.msg[0] ? p->pe.msg : "libpng failed");
+    cb_errf(eb, "cannot read the PNG image at row %u: %s", (unsigned)p->y, p->pe.msg[0] ? p->pe.msg : "libpng failed");
     return CB_EINVAL;
   }
   png_bytep r;

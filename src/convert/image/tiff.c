@@ -178,8 +178,12 @@ static const char *photometric_name(uint16_t p)
 
 const char *tiff_format_name(uint16_t f)
 {
-  return f == SAMPLEFORMAT_INT ? "int" : f == SAMPLEFORMAT_IEEEFP ? "float" : f == SAMPLEFORMAT_UINT ? "uint"
-         : f == SAMPLEFORMAT_COMPLEXINT ? "complex-int" : f == SAMPLEFORMAT_COMPLEXIEEEFP ? "complex-float" : "void";
+  return f == SAMPLEFORMAT_INT             ? "int"
+         : f == SAMPLEFORMAT_IEEEFP        ? "float"
+         : f == SAMPLEFORMAT_UINT          ? "uint"
+         : f == SAMPLEFORMAT_COMPLEXINT    ? "complex-int"
+         : f == SAMPLEFORMAT_COMPLEXIEEEFP ? "complex-float"
+                                           : "void";
 }
 
 int tiff_ascii(TIFF *tif, uint32_t tag, const char **s, size_t *len)
@@ -213,7 +217,9 @@ static const struct {
   uint32_t tag;
   const char *name;
 } private_tags[] = {
-  {34737, "GeoAsciiParams"}, {42112, "GDAL_METADATA"}, {42113, "GDAL_NODATA"},
+  {34737, "GeoAsciiParams"},
+  {42112, "GDAL_METADATA"},
+  {42113, "GDAL_NODATA"},
 };
 
 /* Every ASCII tag of the current directory but ImageDescription, named after the tag. */
@@ -301,7 +307,10 @@ cb_err tiff_props(const char *path, cJSON *result, struct cb_errbuf *eb)
     yres = xres;
   TIFFGetFieldDefaulted(tif, TIFFTAG_RESOLUTIONUNIT, &resunit);
   if (has_res)
-    img_resolution(result, xres, yres, resunit == RESUNIT_INCH ? "dpi" : resunit == RESUNIT_CENTIMETER ? "px/cm" : NULL);
+    img_resolution(result, xres, yres,
+                   resunit == RESUNIT_INCH         ? "dpi"
+                   : resunit == RESUNIT_CENTIMETER ? "px/cm"
+                                                   : NULL);
   const char *desc = NULL;
   if (TIFFGetField(tif, TIFFTAG_IMAGEDESCRIPTION, &desc) == 1 && desc)
     img_description(result, desc, strlen(desc), has_res && resunit == RESUNIT_NONE ? xres : 0,
@@ -310,4 +319,3 @@ cb_err tiff_props(const char *path, cJSON *result, struct cb_errbuf *eb)
   TIFFClose(tif);
   return CB_OK;
 }
-

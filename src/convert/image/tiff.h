@@ -7,7 +7,7 @@
 #include <tiffio.h>
 
 struct terr {
-  char msg[400];      /* libtiff's first error message */
+  char msg[400]; /* libtiff's first error message */
   unsigned warnings;
 };
 

@@ -20,18 +20,18 @@ struct tsrc {
   uint32_t w, h, y;
   uint16_t bps, spp, fmt, photo, planar;
   int nc;
-  unsigned chan[3];    /* the sample each output channel shows */
-  unsigned stride;     /* samples per pixel in one plane's data: spp (contig) or 1 */
-  unsigned plane[3];   /* the plane holding each channel (separate) or 0 */
-  unsigned nplanes;    /* planes read: 1 (contig) or up to 3 */
+  unsigned chan[3];  /* the sample each output channel shows */
+  unsigned stride;   /* samples per pixel in one plane's data: spp (contig) or 1 */
+  unsigned plane[3]; /* the plane holding each channel (separate) or 0 */
+  unsigned nplanes;  /* planes read: 1 (contig) or up to 3 */
   unsigned plane_id[3];
   uint16_t *cmap[3];
   int cmap8;
-  float scale;         /* bps < 8 integers: to 0..255 */
-  int has_nodata;      /* GDAL's no-data value: shown as not a number */
+  float scale;    /* bps < 8 integers: to 0..255 */
+  int has_nodata; /* GDAL's no-data value: shown as not a number */
   float nodata;
   unsigned char *band[3]; /* rows of each plane read (a strip, a row of tiles, a scanline) */
-  size_t row_bytes;    /* bytes of one row in one band */
+  size_t row_bytes;       /* bytes of one row in one band */
   uint32_t band_y0, band_n;
   unsigned char *tile;
   uint32_t tw, tl, rps;
@@ -54,8 +54,7 @@ static float half_to_float(uint16_t h)
 static double sample_at(const unsigned char *d, size_t i, unsigned bps, unsigned fmt)
 {
   switch (bps) {
-  case 8:
-    return fmt == SAMPLEFORMAT_INT ? (double)(int8_t)d[i] : (double)d[i];
+  case 8: return fmt == SAMPLEFORMAT_INT ? (double)(int8_t)d[i] : (double)d[i];
   case 16: {
     uint16_t v;
     memcpy(&v, d + 2 * i, 2);
@@ -125,7 +124,8 @@ static cb_err t_row(struct img_src *s, float *row, struct cb_errbuf *eb)
       uint32_t y0 = y / t->rps * t->rps, n = t->h - y0 < t->rps ? t->h - y0 : t->rps;
       for (unsigned p = 0; p < t->nplanes; p++) {
         tmsize_t want = (tmsize_t)(t->row_bytes * n);
-        tmsize_t got = TIFFReadEncodedStrip(t->tif, TIFFComputeStrip(t->tif, y0, (uint16_t)t->plane_id[p]), t->band[p], want);
+        tmsize_t got = TIFFReadEncodedStrip(t->tif, TIFFComputeStrip(t->tif, y0, (uint16_t)t->plane_id[p]), t->band[p],
+                                            want);
         if (got < want)
           return terror(t, "cannot read a strip", eb);
       }
@@ -305,8 +305,8 @@ cb_err tiff_open_src(const char *path, struct img_src *s, struct cb_errbuf *eb)
   if (!native) {
     char emsg[1024] = "";
     if (!TIFFRGBAImageOK(tif, emsg)) {
-      cb_errf(eb, "cannot draw this image (%u-bit %s, photometric %u): %s", (unsigned)t->bps,
-              tiff_format_name(t->fmt), (unsigned)t->photo, emsg);
+      cb_errf(eb, "cannot draw this image (%u-bit %s, photometric %u): %s", (unsigned)t->bps, tiff_format_name(t->fmt),
+              (unsigned)t->photo, emsg);
       goto fail;
     }
     s->nc = t->photo == PHOTOMETRIC_MINISBLACK || t->photo == PHOTOMETRIC_MINISWHITE ? 1 : 3;

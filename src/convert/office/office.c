@@ -42,9 +42,9 @@
 #define OFFICE_NAMES_MAX (64u << 10) /* the sheet_names property */
 #define OFFICE_THUMB_MAX (2u << 20)
 
-static const char *const suffixes[] = {".docx", ".docm", ".dotx", ".dotm", ".xlsx", ".xlsm", ".xltx", ".xltm",
-                                       ".pptx", ".pptm", ".potx", ".ppsx", ".odt", ".ott", ".ods", ".ots",
-                                       ".odp", ".otp", NULL};
+static const char *const suffixes[] = {".docx", ".docm", ".dotx", ".dotm", ".xlsx", ".xlsm", ".xltx",
+                                       ".xltm", ".pptx", ".pptm", ".potx", ".ppsx", ".odt",  ".ott",
+                                       ".ods",  ".ots",  ".odp",  ".otp",  NULL};
 static const char *const ooxml_suffixes[] = {".docx", ".docm", ".xlsx", ".xlsm", ".pptx", ".pptm", NULL};
 
 enum doctype { DT_NONE, DT_DOCX, DT_XLSX, DT_PPTX, DT_ODT, DT_ODS, DT_ODP };
@@ -70,7 +70,7 @@ static enum doctype main_ct_type(const char *ct, size_t n)
   static const struct {
     const char *needle;
     enum doctype t;
-  } kinds[] = {{"wordprocessingml.", DT_DOCX}, {"ms-word.", DT_DOCX},         {"spreadsheetml.", DT_XLSX},
+  } kinds[] = {{"wordprocessingml.", DT_DOCX}, {"ms-word.", DT_DOCX},        {"spreadsheetml.", DT_XLSX},
                {"ms-excel.", DT_XLSX},         {"presentationml.", DT_PPTX}, {"ms-powerpoint.", DT_PPTX}};
   for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
     size_t k = strlen(kinds[i].needle);
@@ -93,8 +93,12 @@ static enum doctype odf_type(const char *s, size_t n)
   static const struct {
     const char *sub;
     enum doctype t;
-  } kinds[] = {{"text", DT_ODT},         {"text-template", DT_ODT},         {"text-master", DT_ODT},
-               {"spreadsheet", DT_ODS},  {"spreadsheet-template", DT_ODS}, {"presentation", DT_ODP},
+  } kinds[] = {{"text", DT_ODT},
+               {"text-template", DT_ODT},
+               {"text-master", DT_ODT},
+               {"spreadsheet", DT_ODS},
+               {"spreadsheet-template", DT_ODS},
+               {"presentation", DT_ODP},
                {"presentation-template", DT_ODP}};
   for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
     if (strlen(kinds[i].sub) == n && !memcmp(s, kinds[i].sub, n))
@@ -257,9 +261,26 @@ static cb_err zip_read(struct zip *z, struct archive_entry *e, sink_fn sink, voi
 
 /* ---- the extraction context ---- */
 
-enum field { F_TITLE, F_CREATOR, F_INITIAL_CREATOR, F_SUBJECT, F_DESCRIPTION, F_KEYWORDS, F_LAST_BY, F_CREATED,
-             F_MODIFIED, F_APPLICATION, F_COMPANY, F_PAGES, F_WORDS, F_PARAGRAPHS, F_CHARACTERS, F_LINES, F_SLIDES,
-             F_COUNT };
+enum field {
+  F_TITLE,
+  F_CREATOR,
+  F_INITIAL_CREATOR,
+  F_SUBJECT,
+  F_DESCRIPTION,
+  F_KEYWORDS,
+  F_LAST_BY,
+  F_CREATED,
+  F_MODIFIED,
+  F_APPLICATION,
+  F_COMPANY,
+  F_PAGES,
+  F_WORDS,
+  F_PARAGRAPHS,
+  F_CHARACTERS,
+  F_LINES,
+  F_SLIDES,
+  F_COUNT
+};
 
 struct part {
   char *name; /* without the leading slash */
@@ -277,8 +298,8 @@ struct ctx {
   XML_Parser p;
   enum role role;
   const char *part_name;
-  int refused;   /* declared entities */
-  int failed;    /* out of memory in a handler */
+  int refused;     /* declared entities */
+  int failed;      /* out of memory in a handler */
   int depth, skip; /* skip: depth of the subtree being ignored, 0 = none */
   /* text artifact */
   FILE *out;
@@ -637,8 +658,7 @@ static void xlsx_start(struct ctx *c, const char *local, const XML_Char **atts)
       c->in_t = 1;
     }
     break;
-  default:
-    break;
+  default: break;
   }
 }
 
@@ -663,8 +683,7 @@ static void xlsx_end(struct ctx *c, const char *local)
     else if (!strcmp(local, "row") && c->row_cells)
       text_put(c, "\n", 1);
     break;
-  default:
-    break;
+  default: break;
   }
 }
 
@@ -793,23 +812,14 @@ static void XMLCALL on_start(void *ud, const XML_Char *name, const XML_Char **at
   switch (c->role) {
   case R_CORE:
   case R_APP:
-  case R_META:
-    meta_start(c, local, ns, nslen, atts);
-    break;
+  case R_META: meta_start(c, local, ns, nslen, atts); break;
   case R_WORKBOOK:
   case R_SST:
-  case R_SHEET:
-    xlsx_start(c, local, atts);
-    break;
+  case R_SHEET: xlsx_start(c, local, atts); break;
   case R_DOCUMENT:
-  case R_SLIDE:
-    wml_start(c, local);
-    break;
-  case R_CONTENT:
-    odf_start(c, local, ns, nslen, atts);
-    break;
-  default:
-    break;
+  case R_SLIDE: wml_start(c, local); break;
+  case R_CONTENT: odf_start(c, local, ns, nslen, atts); break;
+  default: break;
   }
 }
 
@@ -828,23 +838,14 @@ static void XMLCALL on_end(void *ud, const XML_Char *name)
   switch (c->role) {
   case R_CORE:
   case R_APP:
-  case R_META:
-    capture_end(c);
-    break;
+  case R_META: capture_end(c); break;
   case R_WORKBOOK:
   case R_SST:
-  case R_SHEET:
-    xlsx_end(c, local);
-    break;
+  case R_SHEET: xlsx_end(c, local); break;
   case R_DOCUMENT:
-  case R_SLIDE:
-    wml_end(c, local);
-    break;
-  case R_CONTENT:
-    odf_end(c, local, ns, nslen);
-    break;
-  default:
-    break;
+  case R_SLIDE: wml_end(c, local); break;
+  case R_CONTENT: odf_end(c, local, ns, nslen); break;
+  default: break;
   }
   c->depth--;
 }
@@ -857,9 +858,7 @@ static void XMLCALL on_chars(void *ud, const XML_Char *s, int len)
   switch (c->role) {
   case R_CORE:
   case R_APP:
-  case R_META:
-    capture_chars(c, s, len);
-    break;
+  case R_META: capture_chars(c, s, len); break;
   case R_SST:
     if (c->in_t)
       sst_chars(c, s, (size_t)len);
@@ -878,19 +877,18 @@ static void XMLCALL on_chars(void *ud, const XML_Char *s, int len)
     if (c->in_para)
       odf_para_text(c, s, (size_t)len);
     break;
-  default:
-    break;
+  default: break;
   }
 }
 
 /* Entity declarations are refused outright: office XML has no use for them, and they are
  * how entity-expansion ("billion laughs") attacks start. */
-static void XMLCALL on_entity_decl(void *ud, const XML_Char *name, int is_param, const XML_Char *value,
-                                   int value_len, const XML_Char *base, const XML_Char *system_id,
-                                   const XML_Char *public_id, const XML_Char *notation)
+static void XMLCALL on_entity_decl(void *ud, const XML_Char *name, int is_param, const XML_Char *value, int value_len,
+                                   const XML_Char *base, const XML_Char *system_id, const XML_Char *public_id,
+                                   const XML_Char *notation)
 {
   (void)name, (void)is_param, (void)value, (void)value_len, (void)base, (void)system_id, (void)public_id,
-      (void)notation;
+    (void)notation;
   struct ctx *c = ud;
   c->refused = 1;
   XML_StopParser(c->p, XML_FALSE);
@@ -913,8 +911,8 @@ static void xml_error(struct ctx *c, const char *name)
   else if (c->failed)
     cb_errf(c->eb, "out of memory while reading %.200s", name);
   else
-    cb_errf(c->eb, "%.200s is not well-formed XML: %s (line %lu)", name,
-            XML_ErrorString(XML_GetErrorCode(c->p)), (unsigned long)XML_GetCurrentLineNumber(c->p));
+    cb_errf(c->eb, "%.200s is not well-formed XML: %s (line %lu)", name, XML_ErrorString(XML_GetErrorCode(c->p)),
+            (unsigned long)XML_GetCurrentLineNumber(c->p));
 }
 
 /* Streams the current entry through expat with the handlers for role. */
@@ -1083,8 +1081,7 @@ static enum role role_of(struct ctx *c, const char *name)
     if (!strcmp(name, "Thumbnails/thumbnail.png"))
       return R_THUMB;
     return R_NONE;
-  default:
-    return R_NONE;
+  default: return R_NONE;
   }
   if (!r && !strcmp(name, "docProps/core.xml"))
     r = R_CORE;
@@ -1152,8 +1149,8 @@ static cb_err pass_scan(struct ctx *c, const struct cb_convert_input *in, long *
     if (archive_entry_size_is_set(e)) {
       uint64_t sz = (uint64_t)archive_entry_size(e);
       if (sz > OFFICE_ENTRY_MAX) {
-        cb_errf(c->eb, "refused: %.200s is %llu MiB uncompressed, over the %llu MiB limit for one entry",
-                name, (unsigned long long)(sz >> 20), (unsigned long long)(OFFICE_ENTRY_MAX >> 20));
+        cb_errf(c->eb, "refused: %.200s is %llu MiB uncompressed, over the %llu MiB limit for one entry", name,
+                (unsigned long long)(sz >> 20), (unsigned long long)(OFFICE_ENTRY_MAX >> 20));
         return CB_ETOOBIG;
       }
       declared += sz;
@@ -1193,10 +1190,9 @@ static cb_err pass_scan(struct ctx *c, const struct cb_convert_input *in, long *
                                                                           : DT_NONE;
   }
   if (!c->type) {
-    cb_errf(c->eb,
-            odf_other ? "an OpenDocument file of a kind other than text, spreadsheet or presentation"
-                       : "not an office document: the zip has neither a [Content_Types].xml naming a Word, Excel "
-                         "or PowerPoint main part nor an OpenDocument mimetype");
+    cb_errf(c->eb, odf_other ? "an OpenDocument file of a kind other than text, spreadsheet or presentation"
+                             : "not an office document: the zip has neither a [Content_Types].xml naming a Word, Excel "
+                               "or PowerPoint main part nor an OpenDocument mimetype");
     return CB_EINVAL;
   }
   if (c->nparts)
@@ -1285,7 +1281,7 @@ static cb_err extract(const struct cb_convert_input *in, cJSON *result, cb_progr
   }
   if (is_cfb(head, hn)) {
     cb_errf(eb, "the document is password-protected (an encrypted OLE2 container, not a zip); save it "
-                          "without a password to deposit its content");
+                "without a password to deposit its content");
     rc = CB_EINVAL;
     goto out;
   }

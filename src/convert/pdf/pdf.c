@@ -194,9 +194,10 @@ static cb_err extract(const struct cb_convert_input *in, cJSON *result, cb_progr
   if (encrypted) {
     PopplerPermissions perm = poppler_document_get_permissions(doc);
     char p[160];
-    snprintf(p, sizeof p, "print:%s copy:%s modify:%s annotate:%s", perm & POPPLER_PERMISSIONS_OK_TO_PRINT ? "yes" : "no",
-             perm & POPPLER_PERMISSIONS_OK_TO_COPY ? "yes" : "no", perm & POPPLER_PERMISSIONS_OK_TO_MODIFY ? "yes" : "no",
-             perm & POPPLER_PERMISSIONS_OK_TO_ADD_NOTES ? "yes" : "no");
+    snprintf(
+      p, sizeof p, "print:%s copy:%s modify:%s annotate:%s", perm & POPPLER_PERMISSIONS_OK_TO_PRINT ? "yes" : "no",
+      perm & POPPLER_PERMISSIONS_OK_TO_COPY ? "yes" : "no", perm & POPPLER_PERMISSIONS_OK_TO_MODIFY ? "yes" : "no",
+      perm & POPPLER_PERMISSIONS_OK_TO_ADD_NOTES ? "yes" : "no");
     result_prop_text(result, "permissions", p, NULL, NULL);
   }
   result_prop_text(result, "linearized", poppler_document_is_linearized(doc) ? "true" : "false", NULL, NULL);

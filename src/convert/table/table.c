@@ -37,7 +37,7 @@
 #define FIELDS_MAX 10000
 #define TEXT_MAX (16u << 20)
 #define PREVIEW_ROWS 20
-#define PREVIEW_CELL_MAX 4096 /* bytes of a cell shown */
+#define PREVIEW_CELL_MAX 4096  /* bytes of a cell shown */
 #define PREVIEW_COLS 1000      /* cells of a row shown */
 #define PREVIEW_MAX (2u << 20) /* no row is added past this size */
 #define DISTINCT_CAP 10000
@@ -48,9 +48,9 @@
 
 static const char *const suffixes[] = {".csv", ".tsv", ".tab", ".psv", NULL};
 /* text formats of their own: never taken for tables */
-static const char *const not_tables[] = {".json", ".jsonl", ".xml", ".html", ".htm", ".md", ".py", ".c", ".h",
-                                         ".r", ".tex", ".rst", ".yaml", ".yml", ".ini", ".log", ".sh", ".js",
-                                         ".css", ".svg", ".toml", ".cfg", ".conf", NULL};
+static const char *const not_tables[] = {".json", ".jsonl", ".xml", ".html", ".htm",  ".md",  ".py",   ".c",
+                                         ".h",    ".r",     ".tex", ".rst",  ".yaml", ".yml", ".ini",  ".log",
+                                         ".sh",   ".js",    ".css", ".svg",  ".toml", ".cfg", ".conf", NULL};
 
 /* ------------------------------------------------------------------ reading */
 
@@ -71,10 +71,10 @@ struct reader {
   size_t dlen, dcap;
   size_t *off, *flen;
   int nf, fcap;
-  int quoted_any;    /* a cell of this record was quoted */
-  int dropped;       /* cells beyond FIELDS_MAX in this record */
-  uint64_t nquoted;  /* cells that began with the quote character, over all records */
-  char why[240];     /* the reason for an error */
+  int quoted_any;   /* a cell of this record was quoted */
+  int dropped;      /* cells beyond FIELDS_MAX in this record */
+  uint64_t nquoted; /* cells that began with the quote character, over all records */
+  char why[240];    /* the reason for an error */
 };
 
 static int refill(struct reader *r)
@@ -452,12 +452,12 @@ static enum vtype classify(const char *s, size_t n, int decimal_comma, double *n
 /* ------------------------------------------------------------------ columns */
 
 struct column {
-  char *key;                 /* unique, cleaned name */
-  char *name;                /* as in the header (valid UTF-8), or NULL */
-  uint64_t count[6];         /* values by enum vtype */
+  char *key;                  /* unique, cleaned name */
+  char *name;                 /* as in the header (valid UTF-8), or NULL */
+  uint64_t count[6];          /* values by enum vtype */
   double min, max, sum, comp; /* numbers (Kahan summation) */
-  char dmin[40], dmax[40];   /* dates, as written */
-  uint64_t *set;             /* distinct values' hashes, open addressing, 0 = free */
+  char dmin[40], dmax[40];    /* dates, as written */
+  uint64_t *set;              /* distinct values' hashes, open addressing, 0 = free */
   size_t set_cap, set_n;
   int capped;
 };
@@ -599,10 +599,10 @@ struct dialect {
   const char *eol;
   int latin1;
   int has_header;
-  int ncols;     /* the header's width, or the most common width */
-  int nrec;      /* non-blank records in the sample */
+  int ncols;          /* the header's width, or the most common width */
+  int nrec;           /* non-blank records in the sample */
   double consistency; /* share of the sample's records with mode cells */
-  int mode;      /* the most common width */
+  int mode;           /* the most common width */
 };
 
 struct width_stats {
@@ -907,10 +907,10 @@ struct table {
   struct dialect d;
   struct reader *r;
   FILE *f;
-  int ncols;                /* columns with statistics */
+  int ncols; /* columns with statistics */
   struct column *cols;
   uint64_t rows, inconsistent, blank;
-  size_t cap;               /* distinct values counted per column */
+  size_t cap; /* distinct values counted per column */
 };
 
 static const char *delim_name(char c)
@@ -1427,9 +1427,10 @@ static cb_err convert(const struct cb_convert_input *in, const char *to, const c
     e = CB_EIO;
   }
   if (!e)
-    cJSON_AddStringToObject(result, "media_type", !strcmp(to, "json")  ? "application/json"
-                                                  : !strcmp(to, "tsv") ? "text/tab-separated-values; charset=utf-8"
-                                                                       : "text/csv; charset=utf-8");
+    cJSON_AddStringToObject(result, "media_type",
+                            !strcmp(to, "json")  ? "application/json"
+                            : !strcmp(to, "tsv") ? "text/tab-separated-values; charset=utf-8"
+                                                 : "text/csv; charset=utf-8");
 done:
   table_close(&t);
 out:

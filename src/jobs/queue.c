@@ -320,6 +320,28 @@ static cb_err put_output(const char *workdir, const char *path, char sha[65], ui
   return e;
 }
 
+/* put_output for a handler: JOB_DONE, or JOB_RETRY with why the `what` was not stored. */
+static enum job_outcome store_output(const char *workdir, const char *path, const char *what, char sha[65],
+                                     uint64_t *size, struct cb_errbuf *eb)
+{
+  struct cb_errbuf seb = {{0}};
+  if (!put_output(workdir, path, sha, size, &seb))
+    return JOB_DONE;
+  cb_errf(eb, "cannot store the %s: %s", what, seb.msg);
+  return JOB_RETRY;
+}
+
+/* What recording a handler's results (one transaction, which also ends the job) came to:
+ * CB_ENOTFOUND is a job this worker no longer holds. */
+static enum job_outcome recorded(cb_err e, const char *what, struct cb_errbuf *eb)
+{
+  if (e == CB_ENOTFOUND)
+    return JOB_STOPPED;
+  if (e)
+    cb_errf(eb, "cannot record the %s: %s", what, cb_strerror(e));
+  return e ? JOB_RETRY : JOB_DONE;
+}
+
 /* from to a new file (0644), for an input the work folder cannot link to (another
  * filesystem); 0, or -1 with errno */
 static int copy_file(const char *from, const char *to)
@@ -688,12 +710,8 @@ enum job_outcome job_run_convert(struct job_run *r, struct cb_errbuf *eb)
   }
   char sha[65], name[CB_NAME_MAX];
   uint64_t size = 0;
-  struct cb_errbuf seb = {{0}};
-  if ((e = put_output(workdir, opath->valuestring, sha, &size, &seb))) {
-    cb_errf(eb, "cannot store the output: %s", seb.msg);
-    out = JOB_RETRY;
+  if ((out = store_output(workdir, opath->valuestring, "output", sha, &size, eb)) != JOB_DONE)
     goto done;
-  }
   cJSON *inline_ = cJSON_GetObjectItemCaseSensitive(params, "inline");
   if (cJSON_IsTrue(inline_)) {
     /* kept as an artifact of the version, for GET /files/{id}/convert */
@@ -702,9 +720,7 @@ enum job_outcome job_run_convert(struct job_run *r, struct cb_errbuf *eb)
     e = db_artifact_apply(j->id, instance, f.id, f.version, kind,
                           cJSON_IsString(omedia) ? omedia->valuestring : "application/octet-stream", sha,
                           (int64_t)size);
-    out = e == CB_ENOTFOUND ? JOB_STOPPED : e ? JOB_RETRY : JOB_DONE;
-    if (e && e != CB_ENOTFOUND)
-      cb_errf(eb, "cannot record the output: %s", cb_strerror(e));
+    out = recorded(e, "output", eb);
     goto done;
   }
   /* name.sdf -> name.txt: the last suffix is replaced (or added) */
@@ -717,14 +733,8 @@ enum job_outcome job_run_convert(struct job_run *r, struct cb_errbuf *eb)
   char file_id[CB_ID_LEN + 1];
   e = db_convert_apply(j->id, instance, folder, name, j->owner_id[0] ? j->owner_id : f.owner_id, sha, (int64_t)size,
                        cJSON_IsString(omedia) ? omedia->valuestring : "application/octet-stream", "other", file_id);
-  if (e == CB_ENOTFOUND) {
-    out = JOB_STOPPED;
-  } else if (e) {
-    cb_errf(eb, "cannot record the output: %s", cb_strerror(e));
-    out = JOB_RETRY;
-  } else {
+  if ((out = recorded(e, "output", eb)) == JOB_DONE)
     jobs_wake(); /* the output's own ingest */
-  }
 done:
   if (workdir[0])
     rm_rf(workdir);
@@ -931,19 +941,9 @@ enum job_outcome job_run_depict(struct job_run *r, struct cb_errbuf *eb)
   }
   char sha[65];
   uint64_t size = 0;
-  struct cb_errbuf seb = {{0}};
-  if ((e = put_output(workdir, path->valuestring, sha, &size, &seb))) {
-    cb_errf(eb, "cannot store the depiction: %s", seb.msg);
-    out = JOB_RETRY;
+  if ((out = store_output(workdir, path->valuestring, "depiction", sha, &size, eb)) != JOB_DONE)
     goto done;
-  }
-  e = db_depiction_apply(r->job->id, instance, rec.id, sha, (int64_t)size);
-  if (e == CB_ENOTFOUND)
-    out = JOB_STOPPED;
-  else if (e) {
-    cb_errf(eb, "cannot record the depiction: %s", cb_strerror(e));
-    out = JOB_RETRY;
-  }
+  out = recorded(db_depiction_apply(r->job->id, instance, rec.id, sha, (int64_t)size), "depiction", eb);
 done:
   if (workdir[0])
     rm_rf(workdir);
@@ -980,13 +980,7 @@ enum job_outcome job_run_helper(struct job_run *r, struct cb_errbuf *eb)
   cJSON_Delete(res);
   e = text ? db_job_finish_result(r->job->id, instance, text) : CB_ENOMEM;
   cJSON_free(text);
-  if (e == CB_ENOTFOUND)
-    return JOB_STOPPED;
-  if (e) {
-    cb_errf(eb, "cannot record the result: %s", cb_strerror(e));
-    return JOB_RETRY;
-  }
-  return JOB_DONE;
+  return recorded(e, "result", eb);
 }
 
 /* "noop": does nothing but report progress; params.ms makes it take that long. For the

@@ -95,6 +95,23 @@ static int fail(int code, const char *fmt, ...)
   return code;
 }
 
+/* The store --store or CARBOY_STORE named, or NULL (the maintenance commands then take the
+ * one the database records, else the default). */
+static const char *explicit_store(const struct config *c)
+{
+  return c->store_explicit ? c->store : NULL;
+}
+
+/* The end of a maintenance command: the database closed, and e said with the command's
+ * name (exit 2 for a usage error, 1 for any other). */
+static int end_maint(const char *name, cb_err e, const struct cb_errbuf *eb)
+{
+  db_shutdown();
+  if (e)
+    return fail(e == CB_EUSAGE ? 2 : 1, "%s: %s", name, eb->msg);
+  return 0;
+}
+
 static int mkdir_p(const char *path, mode_t mode)
 {
   char buf[PATH_MAX];
@@ -190,7 +207,7 @@ static int cmd_serve(int argc, char **argv)
   /* The live store: where the database says its blobs are (carboy migrate may have moved
    * them), as a tier that follows a migration while the server runs (src/maint/live.c). */
   struct store *configured = store;
-  se = maint_live_open(c.store_explicit ? c.store : NULL, c.store_default, configured, &store, &eb);
+  se = maint_live_open(explicit_store(&c), c.store_default, configured, &store, &eb);
   if (se)
     return fail(se == CB_EINVAL ? 2 : 1, "%s", eb.msg);
   store_tier_current_url(store, c.store, sizeof c.store);
@@ -504,7 +521,7 @@ static int cmd_import(int argc, char **argv)
   struct cb_errbuf eb = {{0}}, warn = {{0}};
   struct store *store = NULL;
   char url[PATH_MAX + 64];
-  cb_err se = maint_store_resolve(c.store_explicit ? c.store : NULL, c.store_default, url, sizeof url, &warn, &eb);
+  cb_err se = maint_store_resolve(explicit_store(&c), c.store_default, url, sizeof url, &warn, &eb);
   if (!se)
     se = store_open(url, &store, &eb);
   if (se) {
@@ -579,14 +596,10 @@ static int cmd_migrate(int argc, char **argv)
     return rc;
   struct maint_migrate_opts mo = {
     .target = c.s.migrate_to, .batch = c.s.migrate_batch, .delay_ms = c.s.migrate_delay_ms, .out = stdout};
-  mo.explicit_url = c.store_explicit ? c.store : NULL;
+  mo.explicit_url = explicit_store(&c);
   mo.default_url = c.store_default;
   struct cb_errbuf eb = {{0}};
-  cb_err e = maint_migrate(&mo, &eb);
-  db_shutdown();
-  if (e)
-    return fail(e == CB_EUSAGE ? 2 : 1, "migrate: %s", eb.msg);
-  return 0;
+  return end_maint("migrate", maint_migrate(&mo, &eb), &eb);
 }
 
 /* carboy verify [--repair] [--from URL]: exit 1 when a blob is missing or corrupt. */
@@ -601,14 +614,12 @@ static int cmd_verify(int argc, char **argv)
   if ((rc = finish_config(&c)) || (rc = open_db(&c)))
     return rc;
   struct maint_verify_opts vo = {.from = c.s.verify_from, .repair = c.s.verify_repair, .out = stdout};
-  vo.explicit_url = c.store_explicit ? c.store : NULL;
+  vo.explicit_url = explicit_store(&c);
   vo.default_url = c.store_default;
   struct cb_errbuf eb = {{0}};
   int64_t bad = 0;
-  cb_err e = maint_verify(&vo, &bad, &eb);
-  db_shutdown();
-  if (e)
-    return fail(e == CB_EUSAGE ? 2 : 1, "verify: %s", eb.msg);
+  if ((rc = end_maint("verify", maint_verify(&vo, &bad, &eb), &eb)))
+    return rc;
   if (bad)
     return fail(1, "verify: %lld blobs are missing or corrupt%s", (long long)bad,
                 vo.repair ? " and could not be repaired"
@@ -627,33 +638,40 @@ static int abs_location(const char *in, char *out, size_t cap)
   return snprintf(out, cap, "%s/%s", cwd, in) >= (int)cap ? -1 : 0;
 }
 
+/* The arguments of backup and restore, LOCATION [options]: the location (a folder made
+ * absolute, or a store URL) into loc, the options taken with take_opts (8 left at most). */
+static int location_args(unsigned cmd, int argc, char **argv, const char *usage, const char *too_long, char *loc,
+                         size_t cap, const struct opt *opts, char **rest, int *nrest)
+{
+  if (argc < 1 || argv[0][0] == '-')
+    return fail(2, "%s", usage);
+  if (abs_location(argv[0], loc, cap))
+    return fail(2, "%s", too_long);
+  return take_opts(cmd, argc - 1, argv + 1, opts, rest, nrest, 8);
+}
+
 /* carboy backup DEST [--data DIR] [--store URL]: works while a server runs. */
 static int cmd_backup(int argc, char **argv)
 {
   const struct opt opts[] = {{NULL, NULL}};
   char *rest[8], dest[PATH_MAX + 64];
   int nrest = 0, rc;
-  if (argc < 1 || argv[0][0] == '-')
-    return fail(2, "usage: carboy backup DEST [--data DIR] [--store URL]  (DEST: a folder or s3://BUCKET/PREFIX)");
-  if (abs_location(argv[0], dest, sizeof dest))
-    return fail(2, "backup destination too long");
-  if ((rc = take_opts(CB_CMD_BACKUP, argc - 1, argv + 1, opts, rest, &nrest, 8)))
+  if ((rc = location_args(
+         CB_CMD_BACKUP, argc, argv,
+         "usage: carboy backup DEST [--data DIR] [--store URL]  (DEST: a folder or s3://BUCKET/PREFIX)",
+         "backup destination too long", dest, sizeof dest, opts, rest, &nrest)))
     return rc;
   struct config c;
   if ((rc = load_config(nrest, rest, &c, CB_CMD_BACKUP)) || (rc = open_db(&c)))
     return rc;
-  struct maint_backup_opts bo = {.explicit_url = c.store_explicit ? c.store : NULL,
+  struct maint_backup_opts bo = {.explicit_url = explicit_store(&c),
                                  .default_url = c.store_default,
                                  .dest = dest,
                                  .data_dir = c.s.data,
                                  .version = CARBOY_VERSION,
                                  .out = stdout};
   struct cb_errbuf eb = {{0}};
-  cb_err e = maint_backup(&bo, &eb);
-  db_shutdown();
-  if (e)
-    return fail(e == CB_EUSAGE ? 2 : 1, "backup: %s", eb.msg);
-  return 0;
+  return end_maint("backup", maint_backup(&bo, &eb), &eb);
 }
 
 /* carboy restore SRC --data DIR [--store URL] [--manifest NAME] */
@@ -663,11 +681,9 @@ static int cmd_restore(int argc, char **argv)
   const struct opt opts[] = {{"--manifest", &manifest}, {NULL, NULL}};
   char *rest[8], src[PATH_MAX + 64];
   int nrest = 0, rc;
-  if (argc < 1 || argv[0][0] == '-')
-    return fail(2, "usage: carboy restore SRC --data DIR [--store URL] [--manifest NAME]");
-  if (abs_location(argv[0], src, sizeof src))
-    return fail(2, "backup location too long");
-  if ((rc = take_opts(CB_CMD_RESTORE, argc - 1, argv + 1, opts, rest, &nrest, 8)))
+  if ((rc = location_args(CB_CMD_RESTORE, argc, argv,
+                          "usage: carboy restore SRC --data DIR [--store URL] [--manifest NAME]",
+                          "backup location too long", src, sizeof src, opts, rest, &nrest)))
     return rc;
   struct stat sb;
   const char *local = !strncmp(src, "file://", 7) ? src + 7 : src[0] == '/' ? src : NULL;
@@ -685,11 +701,7 @@ static int cmd_restore(int argc, char **argv)
                                   .store_explicit = c.store_explicit,
                                   .out = stdout};
   struct cb_errbuf eb = {{0}};
-  cb_err e = maint_restore(&ro, &eb);
-  db_shutdown();
-  if (e)
-    return fail(e == CB_EUSAGE ? 2 : 1, "restore: %s", eb.msg);
-  return 0;
+  return end_maint("restore", maint_restore(&ro, &eb), &eb);
 }
 
 int main(int argc, char **argv)
@@ -711,24 +723,18 @@ int main(int argc, char **argv)
     print_usage(stdout);
     return 0;
   }
-  if (!strcmp(cmd, "serve"))
-    return cmd_serve(argc - 2, argv + 2);
-  if (!strcmp(cmd, "user"))
-    return cmd_user(argc - 2, argv + 2);
+  static const struct {
+    const char *name;
+    int (*run)(int argc, char **argv); /* with the arguments after the command's name */
+  } commands[] = {
+    {"serve", cmd_serve},   {"user", cmd_user},       {"jobs", cmd_jobs},       {"import", cmd_import},
+    {"backup", cmd_backup}, {"restore", cmd_restore}, {"migrate", cmd_migrate}, {"verify", cmd_verify},
+  };
+  for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+    if (!strcmp(cmd, commands[i].name))
+      return commands[i].run(argc - 2, argv + 2);
   if (!strcmp(cmd, "worker")) /* hidden: a converter process, started by the server */
     return convert_worker_main();
-  if (!strcmp(cmd, "jobs"))
-    return cmd_jobs(argc - 2, argv + 2);
-  if (!strcmp(cmd, "import"))
-    return cmd_import(argc - 2, argv + 2);
-  if (!strcmp(cmd, "backup"))
-    return cmd_backup(argc - 2, argv + 2);
-  if (!strcmp(cmd, "restore"))
-    return cmd_restore(argc - 2, argv + 2);
-  if (!strcmp(cmd, "migrate"))
-    return cmd_migrate(argc - 2, argv + 2);
-  if (!strcmp(cmd, "verify"))
-    return cmd_verify(argc - 2, argv + 2);
   if (!strcmp(cmd, "routes")) {
     http_routes_print(stdout);
     return 0;

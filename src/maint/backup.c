@@ -191,25 +191,6 @@ out:
 
 /* ---- restore ---- */
 
-struct file_sink {
-  int fd;
-  struct cb_hash *h;
-  uint64_t n;
-  int err;
-};
-
-static int to_file(void *ctx, const void *buf, size_t n)
-{
-  struct file_sink *f = ctx;
-  if (cb_write_all(f->fd, buf, n)) {
-    f->err = errno;
-    return 1;
-  }
-  cb_hash_update(f->h, buf, n);
-  f->n += n;
-  return 0;
-}
-
 static int to_buf(void *ctx, const void *buf, size_t n)
 {
   return cb_buf_append(ctx, buf, n) != CB_OK;
@@ -271,21 +252,22 @@ cb_err maint_restore(const struct maint_restore_opts *o, struct cb_errbuf *eb)
           (int)count->valuedouble);
   /* 2. the database, hashed as it arrives */
   snprintf(tmp, sizeof tmp, "%s.restoring", o->db_path);
-  struct file_sink fs = {open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600), cb_hash_new("sha256"), 0, 0};
-  if (fs.fd < 0 || !fs.h) {
+  struct store_file_sink fs = {.fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600),
+                               .hash = cb_hash_new("sha256")};
+  if (fs.fd < 0 || !fs.hash) {
     cb_errf(eb, "cannot create %s: %s", tmp, strerror(errno));
     if (fs.fd >= 0)
       close(fs.fd);
-    cb_hash_free(fs.h);
+    cb_hash_free(fs.hash);
     tmp[0] = '\0';
     e = CB_EIO;
     goto out;
   }
-  e = store_get_range(src, db_sha->valuestring, 0, (uint64_t)db_size->valuedouble, to_file, &fs, eb);
+  e = store_get_range(src, db_sha->valuestring, 0, (uint64_t)db_size->valuedouble, store_file_sink, &fs, eb);
   unsigned char raw[64];
   char got[65] = "";
-  size_t hl = cb_hash_final(fs.h, raw);
-  cb_hash_free(fs.h);
+  size_t hl = cb_hash_final(fs.hash, raw);
+  cb_hash_free(fs.hash);
   for (size_t i = 0; i < hl && i < 32; i++)
     snprintf(got + 2 * i, 3, "%02x", raw[i]);
   if (!e && fs.err) {
@@ -297,7 +279,7 @@ cb_err maint_restore(const struct maint_restore_opts *o, struct cb_errbuf *eb)
     e = CB_EIO;
   }
   close(fs.fd);
-  if (!e && (fs.n != (uint64_t)db_size->valuedouble || strcmp(got, db_sha->valuestring))) {
+  if (!e && (fs.written != (uint64_t)db_size->valuedouble || strcmp(got, db_sha->valuestring))) {
     cb_errf(eb, "the database snapshot in %s is damaged (sha256 %s, the manifest says %s)", o->src, got,
             db_sha->valuestring);
     e = CB_ECHECKSUM;

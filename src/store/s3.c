@@ -228,6 +228,16 @@ static size_t collect(char *p, size_t sz, size_t n, void *u)
   return len;
 }
 
+/* The options of every request this store makes: the URL, no signals, HTTP(S) only, and how
+ * long connecting may take. */
+static void endpoint_options(CURL *h, const char *url, long connect_ms)
+{
+  curl_easy_setopt(h, CURLOPT_URL, url);
+  curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, connect_ms);
+}
+
 /* Fetches credentials from the container endpoint into st->creds (cred_lock held). */
 static cb_err ecs_fetch(struct s3_state *st, struct cb_errbuf *eb)
 {
@@ -258,11 +268,8 @@ static cb_err ecs_fetch(struct s3_state *st, struct cb_errbuf *eb)
       snprintf(line, sizeof line, "Authorization: %s", token);
       hdr = curl_slist_append(hdr, line);
     }
-    curl_easy_setopt(h, CURLOPT_URL, st->ecs_url);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, 2000L);
+    endpoint_options(h, st->ecs_url, 2000L);
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 5000L);
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, collect);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, &body);
@@ -563,11 +570,8 @@ static void request_options(struct s3_state *st, struct s3_xfer *x, const char *
 {
   CURL *h = x->h;
   const struct s3_call *c = x->c;
-  curl_easy_setopt(h, CURLOPT_URL, url);
+  endpoint_options(h, url, 10000L);
   curl_easy_setopt(h, CURLOPT_SHARE, st->share);
-  curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
   curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
   curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, 60L);
   curl_easy_setopt(h, CURLOPT_USERAGENT, "carboy");

@@ -404,22 +404,16 @@ cb_err store_get_named(struct store *s, const char *name, struct cb_buf *out, si
   return e;
 }
 
-struct fetch_sink {
-  int fd;
-  int err;
-  int (*tick)(void *ctx);
-  void *tick_ctx;
-  uint64_t since_tick;
-  int stopped;
-};
-
-static int fetch_write(void *ctx, const void *buf, size_t n)
+int store_file_sink(void *ctx, const void *buf, size_t n)
 {
-  struct fetch_sink *f = ctx;
+  struct store_file_sink *f = ctx;
   if (cb_write_all(f->fd, buf, n)) {
     f->err = errno;
     return 1;
   }
+  if (f->hash)
+    cb_hash_update(f->hash, buf, n);
+  f->written += n;
   f->since_tick += n;
   if (f->tick && f->since_tick >= (4u << 20)) {
     f->since_tick = 0;
@@ -448,12 +442,13 @@ cb_err store_fetch_local(struct store *s, const char *sha256, const char *dir, c
   if (snprintf(out, cap, "%s/%s", dir, sha256) >= (int)cap ||
       snprintf(part, sizeof part, "%s.part", out) >= (int)sizeof part)
     return CB_EINVAL;
-  struct fetch_sink f = {open(part, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600), 0, tick, tick_ctx, 0, 0};
+  struct store_file_sink f = {
+    .fd = open(part, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600), .tick = tick, .tick_ctx = tick_ctx};
   if (f.fd < 0) {
     cb_errf(eb, "cannot create %s: %s", part, strerror(errno));
     return CB_EIO;
   }
-  e = s->ops->get_range(s->state, sha256, 0, size, fetch_write, &f, eb);
+  e = s->ops->get_range(s->state, sha256, 0, size, store_file_sink, &f, eb);
   if (e == CB_EABORTED && f.stopped) {
     cb_errf(eb, "the download of blob %s was stopped", sha256);
   } else if (e == CB_EABORTED && f.err) {

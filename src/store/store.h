@@ -96,6 +96,26 @@ cb_err store_put_file(struct store *s, const char *path, char sha256[65], uint64
 
 cb_err store_get_range(struct store *s, const char *sha256, uint64_t off, uint64_t len, store_sink_fn sink, void *ctx,
                        struct cb_errbuf *eb);
+
+struct cb_hash;
+
+/* What store_file_sink needs: the file fd it writes to, and after the transfer the first
+ * write's errno in err (the sink then stops the transfer). hash (unless NULL) and written
+ * follow the bytes; tick (unless NULL) is called every 4 MiB and stops the transfer, with
+ * stopped set, when it returns non-zero. */
+struct store_file_sink {
+  int fd;
+  int err;
+  struct cb_hash *hash;
+  uint64_t written;
+  int (*tick)(void *ctx);
+  void *tick_ctx;
+  uint64_t since_tick;
+  int stopped;
+};
+/* A store_sink_fn writing to a file; ctx is a struct store_file_sink. */
+int store_file_sink(void *ctx, const void *buf, size_t n);
+
 cb_err store_head(struct store *s, const char *sha256, uint64_t *size);
 cb_err store_remove(struct store *s, const char *sha256);
 cb_err store_list(struct store *s, store_list_fn cb, void *ctx);

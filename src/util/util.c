@@ -1,5 +1,6 @@
 #include "util/util.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <iconv.h>
 #include <stdio.h>
@@ -280,30 +281,15 @@ int cb_parse_size(const char *s, uint64_t *out)
   unsigned long long v = strtoull(s, &end, 10);
   if (errno || end == s || *s == '-')
     return -1;
+  /* a suffix k, m, g or t (either case) multiplies by 2^10, 2^20, 2^30 or 2^40 */
+  static const char units[] = "kmgt";
   uint64_t mul = 1;
-  switch (*end) {
-  case '\0': break;
-  case 'k':
-  case 'K':
-    mul = 1ull << 10;
+  if (*end) {
+    const char *u = strchr(units, tolower((unsigned char)*end));
+    if (!u)
+      return -1;
+    mul = 1ull << (10 * (u - units + 1));
     end++;
-    break;
-  case 'm':
-  case 'M':
-    mul = 1ull << 20;
-    end++;
-    break;
-  case 'g':
-  case 'G':
-    mul = 1ull << 30;
-    end++;
-    break;
-  case 't':
-  case 'T':
-    mul = 1ull << 40;
-    end++;
-    break;
-  default: return -1;
   }
   if (*end == 'i' || *end == 'I')
     end++;

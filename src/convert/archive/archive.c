@@ -152,11 +152,14 @@ static int arc_open(struct arc *r, const char *path, struct archive_entry **entr
   return -1;
 }
 
-/* Reads the next header into *entry: 1, 0 at the end, -1 when the archive is damaged (eb
- * counts the entries read so far; tail ends it). */
-static int arc_next(struct arc *r, struct archive_entry **entry, uint64_t entries, const char *tail,
-                    struct cb_errbuf *eb)
+/* Says how far through its input (size bytes) r has read, then reads the next header into
+ * *entry: 1, 0 at the end, -1 when the archive is damaged (eb counts the entries read so
+ * far; tail ends it). */
+static int arc_next(struct arc *r, uint64_t size, cb_progress_fn progress, void *pctx, struct archive_entry **entry,
+                    uint64_t entries, const char *tail, struct cb_errbuf *eb)
 {
+  if (size)
+    progress(pctx, (double)archive_filter_bytes(r->a, -1) / (double)size);
   int rc = archive_read_next_header(r->a, entry);
   if (rc == ARCHIVE_EOF)
     return 0;
@@ -439,9 +442,7 @@ static cb_err extract(const struct cb_convert_input *in, cJSON *result, cb_progr
       res = CB_EINVAL;
       goto out;
     }
-    if (in->size)
-      progress(pctx, (double)archive_filter_bytes(r.a, -1) / (double)in->size);
-    rc = arc_next(&r, &e, entries, "", eb);
+    rc = arc_next(&r, in->size, progress, pctx, &e, entries, "", eb);
     if (rc < 0) {
       res = CB_EINVAL;
       goto out;
@@ -695,9 +696,7 @@ cb_err archive_unpack(const struct cb_convert_input *in, const struct unpack_lim
       }
       cJSON_SetNumberValue(cJSON_GetObjectItemCaseSensitive(*slot, "size"), (double)outn);
     }
-    if (in->size)
-      progress(pctx, (double)archive_filter_bytes(r.a, -1) / (double)in->size);
-    rc = arc_next(&r, &e, entries, "; nothing was unpacked", eb);
+    rc = arc_next(&r, in->size, progress, pctx, &e, entries, "; nothing was unpacked", eb);
     if (rc < 0) {
       res = CB_EINVAL;
       goto out;

@@ -58,6 +58,13 @@ cb_err img_check_size(uint64_t w, uint64_t h, struct cb_errbuf *eb);
 void img_prop_bytes(cJSON *result, const char *name, const char *value, size_t len, size_t cap);
 /* A property name from a tag or key: letters, digits, '_', '.', '-' kept, others '_'. */
 void img_prop_name(char *out, size_t cap, const char *prefix, const char *name);
+/* A format's code and the name carboy gives it, in a table ended by a NULL name. */
+struct img_code_name {
+  int code;
+  const char *name;
+};
+/* The name of code in table t, or dflt when the table does not hold it. */
+const char *img_code_name(const struct img_code_name *t, int code, const char *dflt);
 void img_resolution(cJSON *result, double x, double y, const char *unit);
 /* An image description: ImageJ key=value lines become imagej_* properties, OME-XML is
  * kept as ome_xml with a few Pixels attributes as ome_*; any other text is kept as

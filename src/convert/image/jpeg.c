@@ -93,17 +93,9 @@ static cb_err j_fail(struct jsrc *j, struct cb_errbuf *eb)
   return CB_EINVAL;
 }
 
-static const char *space_name(J_COLOR_SPACE cs)
-{
-  switch (cs) {
-  case JCS_GRAYSCALE: return "grey";
-  case JCS_YCbCr: return "ycbcr";
-  case JCS_RGB: return "rgb";
-  case JCS_CMYK: return "cmyk";
-  case JCS_YCCK: return "ycck";
-  default: return "unknown";
-  }
-}
+static const struct img_code_name jpeg_spaces[] = {
+  {JCS_GRAYSCALE, "grey"}, {JCS_YCbCr, "ycbcr"}, {JCS_RGB, "rgb"}, {JCS_CMYK, "cmyk"}, {JCS_YCCK, "ycck"}, {0, NULL},
+};
 
 cb_err jpeg_props(const char *path, cJSON *result, struct cb_errbuf *eb)
 {
@@ -126,7 +118,7 @@ cb_err jpeg_props(const char *path, cJSON *result, struct cb_errbuf *eb)
   result_prop_text(result, "sample_format", "uint", NULL, NULL);
   result_prop_num(result, "pages", 1, NULL, NULL);
   result_prop_text(result, "compression", ci->arith_code ? "jpeg-arithmetic" : "jpeg", NULL, NULL);
-  result_prop_text(result, "photometric", space_name(ci->jpeg_color_space), NULL, NULL);
+  result_prop_text(result, "photometric", img_code_name(jpeg_spaces, ci->jpeg_color_space, "unknown"), NULL, NULL);
   result_prop_text(result, "progressive", ci->progressive_mode ? "true" : "false", NULL, NULL);
   if (ci->saw_JFIF_marker && (ci->density_unit == 1 || ci->density_unit == 2))
     img_resolution(result, ci->X_density, ci->Y_density, ci->density_unit == 1 ? "dpi" : "px/cm");

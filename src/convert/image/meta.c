@@ -62,6 +62,14 @@ void img_prop_name(char *out, size_t cap, const char *prefix, const char *name)
       *p = '_';
 }
 
+const char *img_code_name(const struct img_code_name *t, int code, const char *dflt)
+{
+  for (; t->name; t++)
+    if (t->code == code)
+      return t->name;
+  return dflt;
+}
+
 void img_resolution(cJSON *result, double x, double y, const char *unit)
 {
   if (!(x > 0) || !isfinite(x))

@@ -103,17 +103,10 @@ static struct psrc *p_open(const char *path, struct cb_errbuf *eb)
   return p;
 }
 
-static const char *color_name(int ct)
-{
-  switch (ct) {
-  case PNG_COLOR_TYPE_GRAY: return "grey";
-  case PNG_COLOR_TYPE_GRAY_ALPHA: return "grey+alpha";
-  case PNG_COLOR_TYPE_RGB: return "rgb";
-  case PNG_COLOR_TYPE_RGB_ALPHA: return "rgb+alpha";
-  case PNG_COLOR_TYPE_PALETTE: return "palette";
-  default: return "unknown";
-  }
-}
+static const struct img_code_name png_colors[] = {
+  {PNG_COLOR_TYPE_GRAY, "grey"},           {PNG_COLOR_TYPE_GRAY_ALPHA, "grey+alpha"}, {PNG_COLOR_TYPE_RGB, "rgb"},
+  {PNG_COLOR_TYPE_RGB_ALPHA, "rgb+alpha"}, {PNG_COLOR_TYPE_PALETTE, "palette"},       {0, NULL},
+};
 
 cb_err png_props(const char *path, cJSON *result, struct cb_errbuf *eb)
 {
@@ -134,7 +127,7 @@ cb_err png_props(const char *path, cJSON *result, struct cb_errbuf *eb)
   result_prop_text(result, "sample_format", "uint", NULL, NULL);
   result_prop_num(result, "pages", 1, NULL, NULL);
   result_prop_text(result, "compression", "deflate", NULL, NULL);
-  result_prop_text(result, "photometric", color_name(ct), NULL, NULL);
+  result_prop_text(result, "photometric", img_code_name(png_colors, ct, "unknown"), NULL, NULL);
   result_prop_text(result, "interlace",
                    png_get_interlace_type(p->png, p->info) == PNG_INTERLACE_ADAM7 ? "adam7" : "none", NULL, NULL);
   png_uint_32 rx, ry;

@@ -126,55 +126,49 @@ out:
 
 /* ---- properties ---- */
 
-static const char *compression_name(uint16_t c)
-{
-  switch (c) {
-  case COMPRESSION_NONE: return "none";
-  case COMPRESSION_CCITTRLE: return "ccitt-rle";
-  case COMPRESSION_CCITTFAX3: return "ccitt-g3";
-  case COMPRESSION_CCITTFAX4: return "ccitt-g4";
-  case COMPRESSION_LZW: return "lzw";
-  case COMPRESSION_OJPEG: return "old-jpeg";
-  case COMPRESSION_JPEG: return "jpeg";
-  case COMPRESSION_ADOBE_DEFLATE:
-  case COMPRESSION_DEFLATE: return "deflate";
-  case COMPRESSION_PACKBITS: return "packbits";
-  case COMPRESSION_NEXT: return "next";
-  case COMPRESSION_THUNDERSCAN: return "thunderscan";
-  case COMPRESSION_JBIG: return "jbig";
-  case COMPRESSION_SGILOG: return "sgilog";
-  case COMPRESSION_SGILOG24: return "sgilog24";
-  case COMPRESSION_LZMA: return "lzma";
-  case COMPRESSION_ZSTD: return "zstd";
-  case COMPRESSION_WEBP: return "webp";
-  case 50002: return "jpeg-xl";
-  case 33003:
-  case 33005:
-  case 34712: return "jpeg2000";
-  default: return NULL;
-  }
-}
+static const struct img_code_name tiff_compressions[] = {
+  {COMPRESSION_NONE, "none"},
+  {COMPRESSION_CCITTRLE, "ccitt-rle"},
+  {COMPRESSION_CCITTFAX3, "ccitt-g3"},
+  {COMPRESSION_CCITTFAX4, "ccitt-g4"},
+  {COMPRESSION_LZW, "lzw"},
+  {COMPRESSION_OJPEG, "old-jpeg"},
+  {COMPRESSION_JPEG, "jpeg"},
+  {COMPRESSION_ADOBE_DEFLATE, "deflate"},
+  {COMPRESSION_DEFLATE, "deflate"},
+  {COMPRESSION_PACKBITS, "packbits"},
+  {COMPRESSION_NEXT, "next"},
+  {COMPRESSION_THUNDERSCAN, "thunderscan"},
+  {COMPRESSION_JBIG, "jbig"},
+  {COMPRESSION_SGILOG, "sgilog"},
+  {COMPRESSION_SGILOG24, "sgilog24"},
+  {COMPRESSION_LZMA, "lzma"},
+  {COMPRESSION_ZSTD, "zstd"},
+  {COMPRESSION_WEBP, "webp"},
+  {50002, "jpeg-xl"},
+  {33003, "jpeg2000"},
+  {33005, "jpeg2000"},
+  {34712, "jpeg2000"},
+  {0, NULL},
+};
 
-static const char *photometric_name(uint16_t p)
-{
-  switch (p) {
-  case PHOTOMETRIC_MINISWHITE: return "min-is-white";
-  case PHOTOMETRIC_MINISBLACK: return "min-is-black";
-  case PHOTOMETRIC_RGB: return "rgb";
-  case PHOTOMETRIC_PALETTE: return "palette";
-  case PHOTOMETRIC_MASK: return "mask";
-  case PHOTOMETRIC_SEPARATED: return "separated";
-  case PHOTOMETRIC_YCBCR: return "ycbcr";
-  case PHOTOMETRIC_CIELAB: return "cielab";
-  case PHOTOMETRIC_ICCLAB: return "icclab";
-  case PHOTOMETRIC_ITULAB: return "itulab";
-  case PHOTOMETRIC_CFA: return "cfa";
-  case PHOTOMETRIC_LOGL: return "logl";
-  case PHOTOMETRIC_LOGLUV: return "logluv";
-  case 34892: return "linear-raw";
-  default: return NULL;
-  }
-}
+static const struct img_code_name tiff_photometrics[] = {
+  {PHOTOMETRIC_MINISWHITE, "min-is-white"},
+  {PHOTOMETRIC_MINISBLACK, "min-is-black"},
+  {PHOTOMETRIC_RGB, "rgb"},
+  {PHOTOMETRIC_PALETTE, "palette"},
+  {PHOTOMETRIC_MASK, "mask"},
+  {PHOTOMETRIC_SEPARATED, "separated"},
+  {PHOTOMETRIC_YCBCR, "ycbcr"},
+  {PHOTOMETRIC_CIELAB, "cielab"},
+  {PHOTOMETRIC_ICCLAB, "icclab"},
+  {PHOTOMETRIC_ITULAB, "itulab"},
+  {PHOTOMETRIC_CFA, "cfa"},
+  {PHOTOMETRIC_LOGL, "logl"},
+  {PHOTOMETRIC_LOGLUV, "logluv"},
+  {34892, "linear-raw"},
+  {0, NULL},
+};
 
 const char *tiff_format_name(uint16_t f)
 {
@@ -278,7 +272,7 @@ cb_err tiff_props(const char *path, cJSON *result, struct cb_errbuf *eb)
   result_prop_num(result, "pages", pages ? pages : 1, NULL, NULL);
   if (capped)
     result_prop_text(result, "pages_capped", "true", NULL, NULL);
-  const char *cn = compression_name(comp);
+  const char *cn = img_code_name(tiff_compressions, comp, NULL);
   char cbuf[24];
   if (!cn) {
     const TIFFCodec *codec = TIFFFindCODEC(comp);
@@ -288,7 +282,7 @@ cb_err tiff_props(const char *path, cJSON *result, struct cb_errbuf *eb)
     cn = cbuf;
   }
   result_prop_text(result, "compression", cn, NULL, NULL);
-  const char *pn = has_photo ? photometric_name(photo) : NULL;
+  const char *pn = has_photo ? img_code_name(tiff_photometrics, photo, NULL) : NULL;
   if (pn)
     result_prop_text(result, "photometric", pn, NULL, NULL);
   result_prop_text(result, "tiled", TIFFIsTiled(tif) ? "true" : "false", NULL, NULL);

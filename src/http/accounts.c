@@ -217,12 +217,7 @@ int h_tokens_delete(struct req *r)
   char ts[CB_TIME_MAX];
   cb_time_now_rfc3339(ts, sizeof ts);
   cb_err e = cb_id_valid(r->params[0]) ? db_token_revoke(r->who.user_id, r->params[0], ts) : CB_ENOTFOUND;
-  if (e == CB_ENOTFOUND)
-    return http_problem(r, 404, NULL, "no token %s", r->params[0]);
-  if (e)
-    return http_error(r, e, "cannot revoke the token");
-  http_audit(r, "token.revoke", "token", r->params[0], NULL);
-  return http_no_content(r, NULL);
+  return http_deleted(r, e, "token", "token.revoke", "cannot revoke the token");
 }
 
 /* ---- admin: users and groups ---- */

@@ -142,6 +142,10 @@ cJSON *http_read_user_json(struct req *r);
 cJSON *http_read_create_json(struct req *r, const char *what);
 /* Sends json with 200, or, when e is set, frees it and answers http_error(r, e, detail). */
 int http_json_or_error(struct req *r, cJSON *json, cb_err e, const char *detail);
+/* The answer to a DELETE of the `what` ("token") named by r->params[0], which the database
+ * answered e: 404 when there is none, the error with `detail`, else 204 once audited as
+ * `action`. */
+int http_deleted(struct req *r, cb_err e, const char *what, const char *action, const char *detail);
 void http_cursor_encode(const char *kind, const char *name, char *out, size_t cap);
 int http_cursor_decode(const char *cursor, char *kind, char *name, size_t cap);
 

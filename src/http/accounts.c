@@ -193,11 +193,7 @@ out:
   return st ? st : r->status;
 }
 
-static int add_token(const struct cb_token *t, void *ctx)
-{
-  cJSON_AddItemToArray(ctx, json_token(t));
-  return 0;
-}
+HTTP_JSON_VISITOR(add_token, struct cb_token, json_token)
 
 int h_tokens_list(struct req *r)
 {
@@ -264,11 +260,7 @@ out:
   return st ? st : r->status;
 }
 
-static int add_user(const struct cb_user *u, void *ctx)
-{
-  cJSON_AddItemToArray(ctx, json_user(u));
-  return 0;
-}
+HTTP_JSON_VISITOR(add_user, struct cb_user, json_user)
 
 int h_users_list(struct req *r)
 {

@@ -142,6 +142,14 @@ cJSON *http_read_user_json(struct req *r);
 cJSON *http_read_create_json(struct req *r, const char *what);
 /* Sends json with 200, or, when e is set, frees it and answers http_error(r, e, detail). */
 int http_json_or_error(struct req *r, cJSON *json, cb_err e, const char *detail);
+/* Defines NAME, a db visitor of TYPE rows that appends JSON_FN(row) to the cJSON array
+ * it is handed as its context (as DB_VISITOR does for the db's row readers). */
+#define HTTP_JSON_VISITOR(name, type, json_fn)  \
+  static int name(const type *row, void *array) \
+  {                                             \
+    cJSON_AddItemToArray(array, json_fn(row));  \
+    return 0;                                   \
+  }
 /* The answer to a DELETE of the `what` ("token") named by r->params[0], which the database
  * answered e: 404 when there is none, the error with `detail`, else 204 once audited as
  * `action`. */

@@ -263,17 +263,9 @@ out:
   return st ? st : r->status;
 }
 
-static int add_grant(const struct cb_grant *g, void *ctx)
-{
-  cJSON_AddItemToArray(ctx, json_grant(g));
-  return 0;
-}
+HTTP_JSON_VISITOR(add_grant, struct cb_grant, json_grant)
 
-static int add_link(const struct cb_link *l, void *ctx)
-{
-  cJSON_AddItemToArray(ctx, json_link(l));
-  return 0;
-}
+HTTP_JSON_VISITOR(add_link, struct cb_link, json_link)
 
 /* GET .../grants and .../links: who may share the object sees how it is shared. */
 static int list_shares(struct req *r, const char *type, int links)

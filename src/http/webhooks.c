@@ -231,11 +231,7 @@ out:
   return st ? st : r->status;
 }
 
-static int add_webhook(const struct cb_webhook *w, void *ctx)
-{
-  cJSON_AddItemToArray(ctx, json_webhook(w));
-  return 0;
-}
+HTTP_JSON_VISITOR(add_webhook, struct cb_webhook, json_webhook)
 
 int h_webhooks_list(struct req *r)
 {

@@ -193,11 +193,7 @@ out:
   return st ? st : r->status;
 }
 
-static int add_token(const struct cb_token *t, void *ctx)
-{
-  cJSON_AddItemToArray(ctx, json_token(t));
-  return 0;
-}
+HTTP_JSON_VISITOR(add_token, struct cb_token, json_token)
 
 int h_tokens_list(struct req *r)
 {
@@ -217,12 +213,7 @@ int h_tokens_delete(struct req *r)
   char ts[CB_TIME_MAX];
   cb_time_now_rfc3339(ts, sizeof ts);
   cb_err e = cb_id_valid(r->params[0]) ? db_token_revoke(r->who.user_id, r->params[0], ts) : CB_ENOTFOUND;
-  if (e == CB_ENOTFOUND)
-    return http_problem(r, 404, NULL, "no token %s", r->params[0]);
-  if (e)
-    return http_error(r, e, "cannot revoke the token");
-  http_audit(r, "token.revoke", "token", r->params[0], NULL);
-  return http_no_content(r, NULL);
+  return http_deleted(r, e, "token", "token.revoke", "cannot revoke the token");
 }
 
 /* ---- admin: users and groups ---- */
@@ -269,11 +260,7 @@ out:
   return st ? st : r->status;
 }
 
-static int add_user(const struct cb_user *u, void *ctx)
-{
-  cJSON_AddItemToArray(ctx, json_user(u));
-  return 0;
-}
+HTTP_JSON_VISITOR(add_user, struct cb_user, json_user)
 
 int h_users_list(struct req *r)
 {

@@ -76,17 +76,22 @@ struct bell {
   char addr[64];
 };
 
+/* One direction of a held connection whose rate is watched: the request body read
+ * (W_BODY) or the response sent (W_SEND). */
+enum { W_BODY, W_SEND };
+
+struct watch {
+  uint64_t mark;  /* being read since / the send window began then (0: not watched) */
+  uint64_t bytes; /* TCP bytes received (W_BODY) or acknowledged (W_SEND) at mark */
+  int cut;        /* fell below the minimum rate: reading (W_BODY) or the connection was shut */
+};
+
 /* A connection civetweb holds. */
 struct held {
   char addr[64];
   int port;
   int fd;
-  uint64_t body_t0;    /* a request body is being read since (0: none) */
-  uint64_t body_bytes; /* TCP bytes received when it began */
-  int cut;             /* the body fell below the minimum rate: reading was shut */
-  uint64_t send_mark;  /* a response body is being sent; the window began then (0: none) */
-  uint64_t send_acked; /* TCP bytes the client had acknowledged when the window began */
-  int send_cut;        /* the reader fell below the minimum rate: the connection was shut */
+  struct watch w[2]; /* by W_BODY, W_SEND */
 };
 
 static struct {
@@ -151,10 +156,7 @@ static void held_add(const char *addr, int port, int fd)
   }
   snprintf(F.held[F.nheld].addr, sizeof F.held[F.nheld].addr, "%s", addr);
   F.held[F.nheld].fd = fd;
-  F.held[F.nheld].body_t0 = 0;
-  F.held[F.nheld].cut = 0;
-  F.held[F.nheld].send_mark = 0;
-  F.held[F.nheld].send_cut = 0;
+  memset(F.held[F.nheld].w, 0, sizeof F.held[F.nheld].w);
   F.held[F.nheld++].port = port;
 }
 
@@ -166,59 +168,75 @@ static struct held *held_find(const char *addr, int port)
   return NULL;
 }
 
-/* Bytes the kernel has received on the connection: progress civetweb's blocking reads
- * do not show (mg_read waits until its buffer is full). */
-static uint64_t tcp_received(int fd)
+/* Bytes the kernel has received on the connection (W_BODY), or that the client has
+ * acknowledged (W_SEND): progress civetweb's blocking reads and writes do not show
+ * (mg_read waits until its buffer is full). */
+static uint64_t tcp_bytes(int fd, int which)
 {
   struct tcp_info ti;
   socklen_t len = sizeof ti;
   if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len))
     return 0;
-  return ti.tcpi_bytes_received;
+  return which == W_BODY ? ti.tcpi_bytes_received : ti.tcpi_bytes_acked;
 }
 
-void front_body_begin(const char *addr, int port, uint64_t t0_ns)
+static void watch_begin(const char *addr, int port, int which, uint64_t mark_ns, int min_rate)
 {
-  if (!atomic_load(&inner_port) || F.cfg.body_min_rate <= 0)
+  if (!atomic_load(&inner_port) || min_rate <= 0)
     return;
   pthread_mutex_lock(&F.mu);
   struct held *h = held_find(addr, port);
   if (h) {
-    h->body_t0 = t0_ns;
-    h->body_bytes = tcp_received(h->fd);
-    h->cut = 0;
+    h->w[which].mark = mark_ns;
+    h->w[which].bytes = tcp_bytes(h->fd, which);
+    h->w[which].cut = 0;
   }
   pthread_mutex_unlock(&F.mu);
 }
 
-int front_body_end(const char *addr, int port)
+/* Whether the watch was cut; `end` stops it. */
+static int watch_cut(const char *addr, int port, int which, int end)
 {
   if (!atomic_load(&inner_port))
     return 0;
   pthread_mutex_lock(&F.mu);
   struct held *h = held_find(addr, port);
-  int cut = h ? h->cut : 0;
-  if (h)
-    h->body_t0 = 0;
+  int cut = h ? h->w[which].cut : 0;
+  if (h && end)
+    h->w[which].mark = 0;
   pthread_mutex_unlock(&F.mu);
   return cut;
 }
 
+void front_body_begin(const char *addr, int port, uint64_t t0_ns)
+{
+  watch_begin(addr, port, W_BODY, t0_ns, F.cfg.body_min_rate);
+}
+
+int front_body_end(const char *addr, int port)
+{
+  return watch_cut(addr, port, W_BODY, 1);
+}
+
 int front_body_cut(const char *addr, int port)
 {
-  if (!atomic_load(&inner_port))
-    return 0;
-  pthread_mutex_lock(&F.mu);
-  struct held *h = held_find(addr, port);
-  int cut = h ? h->cut : 0;
-  pthread_mutex_unlock(&F.mu);
-  return cut;
+  return watch_cut(addr, port, W_BODY, 0);
+}
+
+void front_send_begin(const char *addr, int port, uint64_t now_ns)
+{
+  watch_begin(addr, port, W_SEND, now_ns, F.cfg.send_min_rate);
+}
+
+int front_send_end(const char *addr, int port)
+{
+  return watch_cut(addr, port, W_SEND, 1);
 }
 
 /* As Apache's mod_reqtimeout: a body gets the header deadline plus a second for every
  * body_min_rate bytes received; a slower one has its reading shut, so the request thread
  * blocked in mg_read gets its end and answers 408. Only while a request reads its body
- * (body_t0 set), when the descriptor is surely still the connection's. */
+ * (its mark set), when the descriptor is surely still the connection's. */
 static void watch_bodies(uint64_t now)
 {
   if (F.cfg.body_min_rate <= 0)
@@ -226,54 +244,19 @@ static void watch_bodies(uint64_t now)
   pthread_mutex_lock(&F.mu);
   for (int i = 0; i < F.nheld; i++) {
     struct held *h = &F.held[i];
-    if (!h->body_t0 || h->cut)
+    struct watch *w = &h->w[W_BODY];
+    if (!w->mark || w->cut)
       continue;
-    uint64_t got = tcp_received(h->fd) - h->body_bytes;
+    uint64_t got = tcp_bytes(h->fd, W_BODY) - w->bytes;
     double allowed = F.cfg.header_timeout_s + (double)got / F.cfg.body_min_rate;
-    if ((double)(now - h->body_t0) / 1e9 > allowed) {
-      h->cut = 1;
+    if ((double)(now - w->mark) / 1e9 > allowed) {
+      w->cut = 1;
       shutdown(h->fd, SHUT_RD);
       CB_LOG(CB_LOG_INFO, "http", "front: a body from %s arrives at under %d bytes/s (%llu bytes): cut", h->addr,
              F.cfg.body_min_rate, (unsigned long long)got);
     }
   }
   pthread_mutex_unlock(&F.mu);
-}
-
-static uint64_t tcp_acked(int fd)
-{
-  struct tcp_info ti;
-  socklen_t len = sizeof ti;
-  if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len))
-    return 0;
-  return ti.tcpi_bytes_acked;
-}
-
-void front_send_begin(const char *addr, int port, uint64_t now_ns)
-{
-  if (!atomic_load(&inner_port) || F.cfg.send_min_rate <= 0)
-    return;
-  pthread_mutex_lock(&F.mu);
-  struct held *h = held_find(addr, port);
-  if (h) {
-    h->send_mark = now_ns;
-    h->send_acked = tcp_acked(h->fd);
-    h->send_cut = 0;
-  }
-  pthread_mutex_unlock(&F.mu);
-}
-
-int front_send_end(const char *addr, int port)
-{
-  if (!atomic_load(&inner_port))
-    return 0;
-  pthread_mutex_lock(&F.mu);
-  struct held *h = held_find(addr, port);
-  int cut = h ? h->send_cut : 0;
-  if (h)
-    h->send_mark = 0;
-  pthread_mutex_unlock(&F.mu);
-  return cut;
 }
 
 /* A response's reader must take send_min_rate bytes a second, measured over windows of
@@ -289,18 +272,19 @@ static void watch_sends(uint64_t now)
   pthread_mutex_lock(&F.mu);
   for (int i = 0; i < F.nheld; i++) {
     struct held *h = &F.held[i];
-    if (!h->send_mark || h->send_cut || now - h->send_mark < window)
+    struct watch *w = &h->w[W_SEND];
+    if (!w->mark || w->cut || now - w->mark < window)
       continue;
-    uint64_t acked = tcp_acked(h->fd);
+    uint64_t acked = tcp_bytes(h->fd, W_SEND);
     uint64_t need = (uint64_t)F.cfg.send_min_rate * (uint64_t)F.cfg.header_timeout_s;
-    if (acked - h->send_acked < need) {
-      h->send_cut = 1;
+    if (acked - w->bytes < need) {
+      w->cut = 1;
       shutdown(h->fd, SHUT_RDWR);
       CB_LOG(CB_LOG_INFO, "http", "front: %s reads a response at under %d bytes/s (%llu bytes in %d s): cut", h->addr,
-             F.cfg.send_min_rate, (unsigned long long)(acked - h->send_acked), F.cfg.header_timeout_s);
+             F.cfg.send_min_rate, (unsigned long long)(acked - w->bytes), F.cfg.header_timeout_s);
     } else { /* a new window */
-      h->send_mark = now;
-      h->send_acked = acked;
+      w->mark = now;
+      w->bytes = acked;
     }
   }
   pthread_mutex_unlock(&F.mu);

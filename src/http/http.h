@@ -142,6 +142,18 @@ cJSON *http_read_user_json(struct req *r);
 cJSON *http_read_create_json(struct req *r, const char *what);
 /* Sends json with 200, or, when e is set, frees it and answers http_error(r, e, detail). */
 int http_json_or_error(struct req *r, cJSON *json, cb_err e, const char *detail);
+/* Defines NAME, a db visitor of TYPE rows that appends JSON_FN(row) to the cJSON array
+ * it is handed as its context (as DB_VISITOR does for the db's row readers). */
+#define HTTP_JSON_VISITOR(name, type, json_fn)  \
+  static int name(const type *row, void *array) \
+  {                                             \
+    cJSON_AddItemToArray(array, json_fn(row));  \
+    return 0;                                   \
+  }
+/* The answer to a DELETE of the `what` ("token") named by r->params[0], which the database
+ * answered e: 404 when there is none, the error with `detail`, else 204 once audited as
+ * `action`. */
+int http_deleted(struct req *r, cb_err e, const char *what, const char *action, const char *detail);
 void http_cursor_encode(const char *kind, const char *name, char *out, size_t cap);
 int http_cursor_decode(const char *cursor, char *kind, char *name, size_t cap);
 
@@ -185,18 +197,12 @@ int h_groups_list(struct req *r);
 int h_group_members_add(struct req *r);
 int h_group_members_delete(struct req *r);
 int h_audit_list(struct req *r);
-int h_folder_visibility(struct req *r);
-int h_file_visibility(struct req *r);
-int h_folder_grants_create(struct req *r);
-int h_file_grants_create(struct req *r);
-int h_folder_grants_list(struct req *r);
-int h_file_grants_list(struct req *r);
-int h_folder_grants_delete(struct req *r);
-int h_file_grants_delete(struct req *r);
-int h_folder_links_create(struct req *r);
-int h_file_links_create(struct req *r);
-int h_folder_links_list(struct req *r);
-int h_file_links_list(struct req *r);
+int h_share_visibility(struct req *r);
+int h_share_grants_create(struct req *r);
+int h_share_grants_list(struct req *r);
+int h_share_grants_delete(struct req *r);
+int h_share_links_create(struct req *r);
+int h_share_links_list(struct req *r);
 int h_link_delete(struct req *r);
 int h_link_root(struct req *r);
 int h_link_archive(struct req *r);

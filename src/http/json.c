@@ -148,6 +148,16 @@ int http_json_or_error(struct req *r, cJSON *json, cb_err e, const char *detail)
   return http_json(r, 200, json);
 }
 
+int http_deleted(struct req *r, cb_err e, const char *what, const char *action, const char *detail)
+{
+  if (e == CB_ENOTFOUND)
+    return http_problem(r, 404, NULL, "no %s %s", what, r->params[0]);
+  if (e)
+    return http_error(r, e, detail);
+  http_audit(r, action, what, r->params[0], NULL);
+  return http_no_content(r, NULL);
+}
+
 /* cursors are URL-safe base64 without padding, so they go into a query as they are */
 #define CURSOR_BASE64 sodium_base64_VARIANT_URLSAFE_NO_PADDING
 

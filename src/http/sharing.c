@@ -7,6 +7,15 @@
 
 #include "http/http.h"
 
+/* The sharing routes stand under both /api/v1/folders/{id} and /api/v1/files/{id}, with
+ * one handler each: the type of the object shared is the one the path the route matched
+ * names. */
+static const char *shared_type(const struct req *r)
+{
+  const char *path = r->ri->local_uri_raw ? r->ri->local_uri_raw : r->ri->local_uri;
+  return path && !strncmp(path, "/api/v1/folders/", strlen("/api/v1/folders/")) ? "folder" : "file";
+}
+
 /* Checks that the caller may share the object (editor or owner); answers if not. */
 static int may_share(struct req *r, const char *type, const char *id)
 {
@@ -25,8 +34,9 @@ static cJSON *share_body(struct req *r, const char *type)
   return may_share(r, type, r->params[0]) ? NULL : http_read_json(r);
 }
 
-static int set_visibility(struct req *r, const char *type)
+int h_share_visibility(struct req *r)
 {
+  const char *type = shared_type(r);
   const char *id = r->params[0];
   cJSON *body = share_body(r, type);
   if (!body)
@@ -52,15 +62,6 @@ static int set_visibility(struct req *r, const char *type)
 out:
   cJSON_Delete(body);
   return st ? st : r->status;
-}
-
-int h_folder_visibility(struct req *r)
-{
-  return set_visibility(r, "folder");
-}
-int h_file_visibility(struct req *r)
-{
-  return set_visibility(r, "file");
 }
 
 /* Who made a grant or link, and whether it lapsed (its creator may no longer share). */
@@ -97,8 +98,9 @@ static cJSON *json_grant(const struct cb_grant *g)
   return o;
 }
 
-static int create_grant(struct req *r, const char *type)
+int h_share_grants_create(struct req *r)
 {
+  const char *type = shared_type(r);
   const char *id = r->params[0];
   cJSON *body = share_body(r, type);
   if (!body)
@@ -167,17 +169,9 @@ out:
   return st ? st : r->status;
 }
 
-int h_folder_grants_create(struct req *r)
+int h_share_grants_delete(struct req *r)
 {
-  return create_grant(r, "folder");
-}
-int h_file_grants_create(struct req *r)
-{
-  return create_grant(r, "file");
-}
-
-static int delete_grant(struct req *r, const char *type)
-{
+  const char *type = shared_type(r);
   if (may_share(r, type, r->params[0]))
     return r->status;
   cb_err e = cb_id_valid(r->params[1]) ? db_grant_delete(type, r->params[0], r->params[1]) : CB_ENOTFOUND;
@@ -188,15 +182,6 @@ static int delete_grant(struct req *r, const char *type)
   http_audit(r, "share.revoke", type, r->params[0], r->params[1]);
   auth_delegations_refresh(); /* what the grantee shared in turn lapses with the grant */
   return http_no_content(r, NULL);
-}
-
-int h_folder_grants_delete(struct req *r)
-{
-  return delete_grant(r, "folder");
-}
-int h_file_grants_delete(struct req *r)
-{
-  return delete_grant(r, "file");
 }
 
 /* ---- share links ---- */
@@ -242,8 +227,9 @@ static int parse_expiry(const char *in, char *out)
   return 0;
 }
 
-static int create_link(struct req *r, const char *type)
+int h_share_links_create(struct req *r)
 {
+  const char *type = shared_type(r);
   const char *id = r->params[0];
   cJSON *body = share_body(r, type);
   if (!body)
@@ -277,26 +263,9 @@ out:
   return st ? st : r->status;
 }
 
-int h_folder_links_create(struct req *r)
-{
-  return create_link(r, "folder");
-}
-int h_file_links_create(struct req *r)
-{
-  return create_link(r, "file");
-}
+HTTP_JSON_VISITOR(add_grant, struct cb_grant, json_grant)
 
-static int add_grant(const struct cb_grant *g, void *ctx)
-{
-  cJSON_AddItemToArray(ctx, json_grant(g));
-  return 0;
-}
-
-static int add_link(const struct cb_link *l, void *ctx)
-{
-  cJSON_AddItemToArray(ctx, json_link(l));
-  return 0;
-}
+HTTP_JSON_VISITOR(add_link, struct cb_link, json_link)
 
 /* GET .../grants and .../links: who may share the object sees how it is shared. */
 static int list_shares(struct req *r, const char *type, int links)
@@ -310,21 +279,14 @@ static int list_shares(struct req *r, const char *type, int links)
   return http_json_or_error(r, o, e, links ? "cannot list links" : "cannot list grants");
 }
 
-int h_folder_grants_list(struct req *r)
+int h_share_grants_list(struct req *r)
 {
-  return list_shares(r, "folder", 0);
+  return list_shares(r, shared_type(r), 0);
 }
-int h_file_grants_list(struct req *r)
+
+int h_share_links_list(struct req *r)
 {
-  return list_shares(r, "file", 0);
-}
-int h_folder_links_list(struct req *r)
-{
-  return list_shares(r, "folder", 1);
-}
-int h_file_links_list(struct req *r)
-{
-  return list_shares(r, "file", 1);
+  return list_shares(r, shared_type(r), 1);
 }
 
 int h_link_delete(struct req *r)

@@ -231,11 +231,7 @@ out:
   return st ? st : r->status;
 }
 
-static int add_webhook(const struct cb_webhook *w, void *ctx)
-{
-  cJSON_AddItemToArray(ctx, json_webhook(w));
-  return 0;
-}
+HTTP_JSON_VISITOR(add_webhook, struct cb_webhook, json_webhook)
 
 int h_webhooks_list(struct req *r)
 {
@@ -254,12 +250,7 @@ int h_webhooks_delete(struct req *r)
   cb_time_now_rfc3339(now, sizeof now);
   cb_err e = cb_id_valid(r->params[0]) && !r->who.read_only ? db_webhook_delete(r->who.user_id, r->params[0], now)
                                                             : CB_ENOTFOUND;
-  if (e == CB_ENOTFOUND)
-    return http_problem(r, 404, NULL, "no webhook %s", r->params[0]);
-  if (e)
-    return http_error(r, e, "cannot delete the webhook");
-  http_audit(r, "webhook.delete", "webhook", r->params[0], NULL);
-  return http_no_content(r, NULL);
+  return http_deleted(r, e, "webhook", "webhook.delete", "cannot delete the webhook");
 }
 
 struct one_hook {

@@ -284,16 +284,12 @@ cb_err db_user_sessions_delete(const char *user_id, int *ended)
   "t.id, t.user_id, t.name, t.scope, t.created_at, coalesce(t.expires_at, ''), " \
   "coalesce(t.last_used_at, '')"
 
-static void read_token(sqlite3_stmt *st, struct cb_token *t)
-{
-  DB_COPY(st, 0, t->id);
-  DB_COPY(st, 1, t->user_id);
-  DB_COPY(st, 2, t->name);
-  DB_COPY(st, 3, t->scope);
-  DB_COPY(st, 4, t->created_at);
-  DB_COPY(st, 5, t->expires_at);
-  DB_COPY(st, 6, t->last_used_at);
-}
+static const struct db_col token_cols[] = {DB_TEXT(struct cb_token, id),          DB_TEXT(struct cb_token, user_id),
+                                           DB_TEXT(struct cb_token, name),        DB_TEXT(struct cb_token, scope),
+                                           DB_TEXT(struct cb_token, created_at),  DB_TEXT(struct cb_token, expires_at),
+                                           DB_TEXT(struct cb_token, last_used_at)};
+
+DB_READER(read_token, struct cb_token, token_cols)
 
 cb_err db_token_create(const struct cb_token *t, const char *token_hash)
 {
@@ -347,19 +343,18 @@ cb_err db_token_revoke(const char *user_id, const char *id, const char *now_ts)
 
 /* --------------------------------------------------------------- grants */
 
-static void read_grant(sqlite3_stmt *st, struct cb_grant *g)
-{
-  DB_COPY(st, 0, g->id);
-  DB_COPY(st, 1, g->object_type);
-  DB_COPY(st, 2, g->object_id);
-  DB_COPY(st, 3, g->user_id);
-  DB_COPY(st, 4, g->group_id);
-  DB_COPY(st, 5, g->role);
-  DB_COPY(st, 6, g->created_at);
-  DB_COPY(st, 7, g->created_by);
-  DB_COPY(st, 8, g->created_by_name);
-  g->lapsed = sqlite3_column_int(st, 9);
-}
+static const struct db_col grant_cols[] = {DB_TEXT(struct cb_grant, id),
+                                           DB_TEXT(struct cb_grant, object_type),
+                                           DB_TEXT(struct cb_grant, object_id),
+                                           DB_TEXT(struct cb_grant, user_id),
+                                           DB_TEXT(struct cb_grant, group_id),
+                                           DB_TEXT(struct cb_grant, role),
+                                           DB_TEXT(struct cb_grant, created_at),
+                                           DB_TEXT(struct cb_grant, created_by),
+                                           DB_TEXT(struct cb_grant, created_by_name),
+                                           DB_NUM(struct cb_grant, lapsed)};
+
+DB_READER(read_grant, struct cb_grant, grant_cols)
 
 DB_VISITOR(grant, struct cb_grant, db_grant_cb, read_grant, DB_NO_CLEAR)
 
@@ -404,15 +399,12 @@ cb_err db_delegations_lapse_all_tx(void)
   return e ? e : db_exec("UPDATE links SET lapsed = NOT " DELEGATION_FIRM("links") " WHERE revoked_at IS NULL", "");
 }
 
-static void read_delegation(sqlite3_stmt *st, struct cb_delegation *d)
-{
-  DB_COPY(st, 0, d->table);
-  DB_COPY(st, 1, d->id);
-  DB_COPY(st, 2, d->object_type);
-  DB_COPY(st, 3, d->object_id);
-  DB_COPY(st, 4, d->created_by);
-  d->creator_is_admin = sqlite3_column_int(st, 5);
-}
+static const struct db_col delegation_cols[] = {
+  DB_TEXT(struct cb_delegation, table),       DB_TEXT(struct cb_delegation, id),
+  DB_TEXT(struct cb_delegation, object_type), DB_TEXT(struct cb_delegation, object_id),
+  DB_TEXT(struct cb_delegation, created_by),  DB_NUM(struct cb_delegation, creator_is_admin)};
+
+DB_READER(read_delegation, struct cb_delegation, delegation_cols)
 
 DB_VISITOR(delegation, struct cb_delegation, db_delegation_cb, read_delegation, DB_NO_CLEAR)
 
@@ -457,17 +449,12 @@ cb_err db_set_visibility(const char *object_type, const char *object_id, const c
   "id, object_type, object_id, created_by, created_at, coalesce(expires_at, ''), lapsed," \
   " coalesce((SELECT username FROM users WHERE id = created_by), '')"
 
-static void read_link(sqlite3_stmt *st, struct cb_link *l)
-{
-  DB_COPY(st, 0, l->id);
-  DB_COPY(st, 1, l->object_type);
-  DB_COPY(st, 2, l->object_id);
-  DB_COPY(st, 3, l->created_by);
-  DB_COPY(st, 4, l->created_at);
-  DB_COPY(st, 5, l->expires_at);
-  l->lapsed = sqlite3_column_int(st, 6);
-  DB_COPY(st, 7, l->created_by_name);
-}
+static const struct db_col link_cols[] = {
+  DB_TEXT(struct cb_link, id),         DB_TEXT(struct cb_link, object_type),    DB_TEXT(struct cb_link, object_id),
+  DB_TEXT(struct cb_link, created_by), DB_TEXT(struct cb_link, created_at),     DB_TEXT(struct cb_link, expires_at),
+  DB_NUM(struct cb_link, lapsed),      DB_TEXT(struct cb_link, created_by_name)};
+
+DB_READER(read_link, struct cb_link, link_cols)
 
 cb_err db_link_create(const struct cb_link *l, const char *token_hash)
 {
@@ -622,17 +609,12 @@ cb_err db_audit_add(const char *user_id, const char *action, const char *object_
                  "sssssss", ts, user_id, action, object_type, object_id, detail, remote_addr);
 }
 
-static void read_audit(sqlite3_stmt *st, struct cb_audit *a)
-{
-  a->id = sqlite3_column_int64(st, 0);
-  DB_COPY(st, 1, a->at);
-  DB_COPY(st, 2, a->user_id);
-  DB_COPY(st, 3, a->action);
-  DB_COPY(st, 4, a->object_type);
-  DB_COPY(st, 5, a->object_id);
-  DB_COPY(st, 6, a->detail);
-  DB_COPY(st, 7, a->remote_addr);
-}
+static const struct db_col audit_cols[] = {
+  DB_NUM(struct cb_audit, id),      DB_TEXT(struct cb_audit, at),          DB_TEXT(struct cb_audit, user_id),
+  DB_TEXT(struct cb_audit, action), DB_TEXT(struct cb_audit, object_type), DB_TEXT(struct cb_audit, object_id),
+  DB_TEXT(struct cb_audit, detail), DB_TEXT(struct cb_audit, remote_addr)};
+
+DB_READER(read_audit, struct cb_audit, audit_cols)
 
 DB_VISITOR(audit, struct cb_audit, db_audit_cb, read_audit, DB_NO_CLEAR)
 

@@ -207,6 +207,25 @@ void db_col_copy(sqlite3_stmt *st, int col, char *dst, size_t cap)
   dst[n] = '\0';
 }
 
+void db_read_cols(sqlite3_stmt *st, const struct db_col *cols, size_t n, void *out)
+{
+  for (size_t i = 0; i < n; i++) {
+    char *field = (char *)out + cols[i].off;
+    int col = (int)i;
+    switch (cols[i].kind) {
+    case DB_COL_TEXT: db_col_copy(st, col, field, cols[i].cap); break;
+    case DB_COL_DUP: {
+      const unsigned char *s = sqlite3_column_text(st, col);
+      *(char **)field = s ? strdup((const char *)s) : NULL;
+      break;
+    }
+    case DB_COL_INT: *(int *)field = sqlite3_column_int(st, col); break;
+    case DB_COL_INT64: *(int64_t *)field = sqlite3_column_int64(st, col); break;
+    case DB_COL_REAL: *(double *)field = sqlite3_column_double(st, col); break;
+    }
+  }
+}
+
 cb_err db_begin(void)
 {
   return db_exec("BEGIN IMMEDIATE", "");

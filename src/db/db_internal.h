@@ -4,6 +4,7 @@
 #include <sqlite3.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "db/db.h"
 #include "util/err.h"
@@ -34,6 +35,36 @@ cb_err db_one_row(sqlite3_stmt *st);
 cb_err db_fault_from_env(struct cb_errbuf *eb);
 const char *db_fault_vfs(void);
 #define DB_COPY(st, col, field) db_col_copy((st), (col), (field), sizeof(field))
+
+/* A row reader as a table: column i of the row goes to the field cols[i] names, by its
+ * kind. DB_TEXT(T, f) copies text into the char array T.f (db_col_copy); DB_DUP(T, f)
+ * strdup()s it into the char * T.f (NULL stays NULL, the caller frees); DB_NUM(T, f) reads
+ * an int, int64_t or double field by its type (any other type does not compile). */
+enum db_col_kind { DB_COL_TEXT, DB_COL_DUP, DB_COL_INT, DB_COL_INT64, DB_COL_REAL };
+struct db_col {
+  enum db_col_kind kind;
+  size_t off;
+  size_t cap;
+};
+#define DB_TEXT(T, f)                                \
+  {                                                  \
+    DB_COL_TEXT, offsetof(T, f), sizeof(((T *)0)->f) \
+  }
+#define DB_DUP(T, f)              \
+  {                               \
+    DB_COL_DUP, offsetof(T, f), 0 \
+  }
+#define DB_NUM(T, f)                                                                                         \
+  {                                                                                                          \
+    _Generic(((T *)0)->f, int : DB_COL_INT, int64_t : DB_COL_INT64, double : DB_COL_REAL), offsetof(T, f), 0 \
+  }
+void db_read_cols(sqlite3_stmt *st, const struct db_col *cols, size_t n, void *out);
+/* Defines NAME(st, out), reading a row into the TYPE out by the table COLS. */
+#define DB_READER(name, type, cols)                              \
+  static void name(sqlite3_stmt *st, type *out)                  \
+  {                                                              \
+    db_read_cols(st, cols, sizeof(cols) / sizeof(cols[0]), out); \
+  }
 
 /* Column lists and row readers shared by the query files. */
 #define USER_COLS "id, username, password_hash, is_admin, created_at"

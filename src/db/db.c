@@ -212,16 +212,21 @@ void db_read_cols(sqlite3_stmt *st, const struct db_col *cols, size_t n, void *o
   for (size_t i = 0; i < n; i++) {
     char *field = (char *)out + cols[i].off;
     int col = (int)i;
-    switch (cols[i].kind) {
-    case DB_COL_TEXT: db_col_copy(st, col, field, cols[i].cap); break;
-    case DB_COL_DUP: {
+    if (cols[i].kind == DB_COL_TEXT) {
+      db_col_copy(st, col, field, cols[i].cap);
+    } else if (cols[i].kind == DB_COL_DUP) {
       const unsigned char *s = sqlite3_column_text(st, col);
-      *(char **)field = s ? strdup((const char *)s) : NULL;
-      break;
-    }
-    case DB_COL_INT: *(int *)field = sqlite3_column_int(st, col); break;
-    case DB_COL_INT64: *(int64_t *)field = sqlite3_column_int64(st, col); break;
-    case DB_COL_REAL: *(double *)field = sqlite3_column_double(st, col); break;
+      char *dup = s ? strdup((const char *)s) : NULL;
+      memcpy(field, &dup, sizeof dup);
+    } else if (cols[i].kind == DB_COL_INT) {
+      int v = sqlite3_column_int(st, col);
+      memcpy(field, &v, sizeof v);
+    } else if (cols[i].kind == DB_COL_INT64) {
+      int64_t v = sqlite3_column_int64(st, col);
+      memcpy(field, &v, sizeof v);
+    } else {
+      double v = sqlite3_column_double(st, col);
+      memcpy(field, &v, sizeof v);
     }
   }
 }

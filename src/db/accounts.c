@@ -12,11 +12,6 @@ static void now(char *ts)
   cb_time_now_rfc3339(ts, CB_TIME_MAX);
 }
 
-static cb_err changed(cb_err e)
-{
-  return e ? e : (db_changes() ? CB_OK : CB_ENOTFOUND);
-}
-
 /* ---------------------------------------------------------------- users */
 
 static void read_listed_user(sqlite3_stmt *st, struct cb_user *u)
@@ -82,7 +77,7 @@ cb_err db_group_add_member(const char *group_id, const char *user_id)
 
 cb_err db_group_remove_member(const char *group_id, const char *user_id)
 {
-  return changed(db_exec("DELETE FROM group_members WHERE group_id = ? AND user_id = ?", "ss", group_id, user_id));
+  return db_changed(db_exec("DELETE FROM group_members WHERE group_id = ? AND user_id = ?", "ss", group_id, user_id));
 }
 
 cb_err db_group_members(const char *group_id, db_user_cb cb, void *ctx)
@@ -103,14 +98,14 @@ cb_err db_user_set_disabled(const char *id, int disabled)
   char ts[CB_TIME_MAX];
   now(ts);
   if (disabled)
-    return changed(db_exec(
+    return db_changed(db_exec(
       "UPDATE users SET disabled_at = coalesce(disabled_at, ?) WHERE id = ? AND deleted_at IS NULL", "ss", ts, id));
-  return changed(db_exec("UPDATE users SET disabled_at = NULL WHERE id = ? AND deleted_at IS NULL", "s", id));
+  return db_changed(db_exec("UPDATE users SET disabled_at = NULL WHERE id = ? AND deleted_at IS NULL", "s", id));
 }
 
 cb_err db_user_set_admin(const char *id, int is_admin)
 {
-  return changed(
+  return db_changed(
     db_exec("UPDATE users SET is_admin = ? WHERE id = ? AND deleted_at IS NULL", "is", (int64_t)is_admin, id));
 }
 
@@ -237,11 +232,7 @@ cb_err db_user_delete(const char *id, const char *heir)
   int64_t admins = 0;
   if (!e && !(e = db_user_active_admins(&admins)) && admins < 1)
     e = CB_EFORBIDDEN; /* the last administrator who acts (checked in the transaction) */
-  if (!e)
-    e = db_commit();
-  if (e)
-    db_rollback();
-  return e;
+  return db_end(e);
 }
 
 /* ------------------------------------------------------------- sessions */
@@ -336,9 +327,9 @@ cb_err db_token_list(const char *user_id, db_token_cb cb, void *ctx)
 
 cb_err db_token_revoke(const char *user_id, const char *id, const char *now_ts)
 {
-  return changed(db_exec("UPDATE tokens SET revoked_at = ? WHERE id = ? AND user_id = ?"
-                         " AND revoked_at IS NULL",
-                         "sss", now_ts, id, user_id));
+  return db_changed(db_exec("UPDATE tokens SET revoked_at = ? WHERE id = ? AND user_id = ?"
+                            " AND revoked_at IS NULL",
+                            "sss", now_ts, id, user_id));
 }
 
 /* --------------------------------------------------------------- grants */
@@ -379,8 +370,8 @@ cb_err db_grant_list(const char *object_type, const char *object_id, db_grant_cb
 
 cb_err db_grant_delete(const char *object_type, const char *object_id, const char *grant_id)
 {
-  return changed(db_exec("DELETE FROM grants WHERE id = ? AND object_type = ? AND object_id = ?", "sss", grant_id,
-                         object_type, object_id));
+  return db_changed(db_exec("DELETE FROM grants WHERE id = ? AND object_type = ? AND object_id = ?", "sss", grant_id,
+                            object_type, object_id));
 }
 
 /* The creator of a grant or link on T(object_type, object_id) is an account that still
@@ -435,12 +426,12 @@ cb_err db_set_visibility(const char *object_type, const char *object_id, const c
   char ts[CB_TIME_MAX];
   now(ts);
   if (!strcmp(object_type, "folder"))
-    return changed(db_exec("UPDATE folders SET visibility = ?, updated_at = ? WHERE id = ?"
-                           " AND deleted_at IS NULL",
-                           "sss", visibility, ts, object_id));
-  return changed(db_exec("UPDATE files SET visibility = ?, updated_at = ? WHERE id = ?"
-                         " AND deleted_at IS NULL",
-                         "sss", visibility, ts, object_id));
+    return db_changed(db_exec("UPDATE folders SET visibility = ?, updated_at = ? WHERE id = ?"
+                              " AND deleted_at IS NULL",
+                              "sss", visibility, ts, object_id));
+  return db_changed(db_exec("UPDATE files SET visibility = ?, updated_at = ? WHERE id = ?"
+                            " AND deleted_at IS NULL",
+                            "sss", visibility, ts, object_id));
 }
 
 /* ---------------------------------------------------------------- links */
@@ -492,7 +483,7 @@ cb_err db_link_list(const char *object_type, const char *object_id, db_link_cb c
 
 cb_err db_link_revoke(const char *id, const char *now_ts)
 {
-  return changed(db_exec("UPDATE links SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", "ss", now_ts, id));
+  return db_changed(db_exec("UPDATE links SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", "ss", now_ts, id));
 }
 
 /* ------------------------------------------------------------- standing */

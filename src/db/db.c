@@ -252,6 +252,15 @@ void db_rollback(void)
     tl->njobs = tl->committed;
 }
 
+cb_err db_end(cb_err e)
+{
+  if (!e)
+    e = db_commit();
+  if (e)
+    db_rollback();
+  return e;
+}
+
 /* At most this many jobs wait for their event per thread (a bulk import that never
  * wakes the queue); beyond it the events are skipped, never the jobs. */
 #define JOBS_NOTED_MAX 100000

@@ -20,6 +20,9 @@ sqlite3_stmt *db_query(const char *sql, const char *fmt, ...);
 cb_err db_exec(const char *sql, const char *fmt, ...);
 cb_err db_rc(int rc);
 int db_changes(void);
+/* Ends the transaction the caller began: commits when e is CB_OK, rolls back when e or the
+ * commit failed. Returns what it came to. */
+cb_err db_end(cb_err e);
 /* What a statement that must change a row came to: e, or CB_ENOTFOUND when it changed none. */
 static inline cb_err db_changed(cb_err e)
 {

@@ -90,11 +90,7 @@ cb_err db_migration_begin_run(int64_t id, int64_t *run)
     *run = sqlite3_column_int64(st, 0);
     sqlite3_reset(st);
   }
-  if (!e)
-    e = db_commit();
-  if (e)
-    db_rollback();
-  return e;
+  return db_end(e);
 }
 
 cb_err db_migration_enqueue(int64_t id, int64_t *added)
@@ -137,11 +133,7 @@ cb_err db_migration_record(int64_t id, int64_t run, int64_t batch, const struct 
                 " batch = ?, error = ?, updated_at = ? WHERE migration_id = ? AND sha256 = ?",
                 "siiissis", rows[i].state, (int64_t)rows[i].copied, run, batch, rows[i].error[0] ? rows[i].error : NULL,
                 ts, id, rows[i].sha256);
-  if (!e)
-    e = db_commit();
-  if (e)
-    db_rollback();
-  return e;
+  return db_end(e);
 }
 
 cb_err db_migration_counts(int64_t id, int64_t count[4], int64_t bytes[4])

@@ -417,11 +417,7 @@ cb_err db_file_update(const char *id, const char *name, const char *folder_id)
   e = db_changed(e);
   if (!e && name)
     e = db_search_index_file_tx(id);
-  if (!e)
-    e = db_commit();
-  if (e)
-    db_rollback();
-  return e;
+  return db_end(e);
 }
 
 cb_err db_file_set_metadata(const char *id, const char *json)
@@ -444,11 +440,7 @@ cb_err db_file_delete(const char *id)
   e = db_changed(e);
   if (!e)
     e = db_search_forget_file_tx(id);
-  if (!e)
-    e = db_commit();
-  if (e)
-    db_rollback();
-  return e;
+  return db_end(e);
 }
 
 struct tree_ctx {

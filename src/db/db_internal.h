@@ -42,20 +42,23 @@ const char *db_fault_vfs(void);
 /* A row reader as a table: column i of the row goes to the field cols[i] names, by its
  * kind. DB_TEXT(T, f) copies text into the char array T.f (db_col_copy); DB_DUP(T, f)
  * strdup()s it into the char * T.f (NULL stays NULL, the caller frees); DB_NUM(T, f) reads
- * an int, int64_t or double field by its type (any other type does not compile). */
+ * an int, int64_t or double field by its type. A field of another type than its macro
+ * names does not compile. */
 enum db_col_kind { DB_COL_TEXT, DB_COL_DUP, DB_COL_INT, DB_COL_INT64, DB_COL_REAL };
 struct db_col {
   enum db_col_kind kind;
   size_t off;
   size_t cap;
 };
+/* The field's size when it is a char array, and a compile error otherwise. */
+#define DB_ARRAY_SIZE(T, f) _Generic(&((T *)0)->f, char(*)[sizeof(((T *)0)->f)] : sizeof(((T *)0)->f))
 #define DB_TEXT(T, f)                                \
   {                                                  \
-    DB_COL_TEXT, offsetof(T, f), sizeof(((T *)0)->f) \
+    DB_COL_TEXT, offsetof(T, f), DB_ARRAY_SIZE(T, f) \
   }
-#define DB_DUP(T, f)              \
-  {                               \
-    DB_COL_DUP, offsetof(T, f), 0 \
+#define DB_DUP(T, f)                                                \
+  {                                                                 \
+    DB_COL_DUP, offsetof(T, f), _Generic(&((T *)0)->f, char ** : 0) \
   }
 #define DB_NUM(T, f)                                                                                         \
   {                                                                                                          \

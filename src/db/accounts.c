@@ -12,11 +12,6 @@ static void now(char *ts)
   cb_time_now_rfc3339(ts, CB_TIME_MAX);
 }
 
-static cb_err changed(cb_err e)
-{
-  return e ? e : (db_changes() ? CB_OK : CB_ENOTFOUND);
-}
-
 /* ---------------------------------------------------------------- users */
 
 static void read_listed_user(sqlite3_stmt *st, struct cb_user *u)
@@ -82,7 +77,7 @@ cb_err db_group_add_member(const char *group_id, const char *user_id)
 
 cb_err db_group_remove_member(const char *group_id, const char *user_id)
 {
-  return changed(db_exec("DELETE FROM group_members WHERE group_id = ? AND user_id = ?", "ss", group_id, user_id));
+  return db_changed(db_exec("DELETE FROM group_members WHERE group_id = ? AND user_id = ?", "ss", group_id, user_id));
 }
 
 cb_err db_group_members(const char *group_id, db_user_cb cb, void *ctx)
@@ -103,14 +98,14 @@ cb_err db_user_set_disabled(const char *id, int disabled)
   char ts[CB_TIME_MAX];
   now(ts);
   if (disabled)
-    return changed(db_exec(
+    return db_changed(db_exec(
       "UPDATE users SET disabled_at = coalesce(disabled_at, ?) WHERE id = ? AND deleted_at IS NULL", "ss", ts, id));
-  return changed(db_exec("UPDATE users SET disabled_at = NULL WHERE id = ? AND deleted_at IS NULL", "s", id));
+  return db_changed(db_exec("UPDATE users SET disabled_at = NULL WHERE id = ? AND deleted_at IS NULL", "s", id));
 }
 
 cb_err db_user_set_admin(const char *id, int is_admin)
 {
-  return changed(
+  return db_changed(
     db_exec("UPDATE users SET is_admin = ? WHERE id = ? AND deleted_at IS NULL", "is", (int64_t)is_admin, id));
 }
 
@@ -237,11 +232,7 @@ cb_err db_user_delete(const char *id, const char *heir)
   int64_t admins = 0;
   if (!e && !(e = db_user_active_admins(&admins)) && admins < 1)
     e = CB_EFORBIDDEN; /* the last administrator who acts (checked in the transaction) */
-  if (!e)
-    e = db_commit();
-  if (e)
-    db_rollback();
-  return e;
+  return db_end(e);
 }
 
 /* ------------------------------------------------------------- sessions */
@@ -284,16 +275,12 @@ cb_err db_user_sessions_delete(const char *user_id, int *ended)
   "t.id, t.user_id, t.name, t.scope, t.created_at, coalesce(t.expires_at, ''), " \
   "coalesce(t.last_used_at, '')"
 
-static void read_token(sqlite3_stmt *st, struct cb_token *t)
-{
-  DB_COPY(st, 0, t->id);
-  DB_COPY(st, 1, t->user_id);
-  DB_COPY(st, 2, t->name);
-  DB_COPY(st, 3, t->scope);
-  DB_COPY(st, 4, t->created_at);
-  DB_COPY(st, 5, t->expires_at);
-  DB_COPY(st, 6, t->last_used_at);
-}
+static const struct db_col token_cols[] = {DB_TEXT(struct cb_token, id),          DB_TEXT(struct cb_token, user_id),
+                                           DB_TEXT(struct cb_token, name),        DB_TEXT(struct cb_token, scope),
+                                           DB_TEXT(struct cb_token, created_at),  DB_TEXT(struct cb_token, expires_at),
+                                           DB_TEXT(struct cb_token, last_used_at)};
+
+DB_READER(read_token, struct cb_token, token_cols)
 
 cb_err db_token_create(const struct cb_token *t, const char *token_hash)
 {
@@ -340,26 +327,25 @@ cb_err db_token_list(const char *user_id, db_token_cb cb, void *ctx)
 
 cb_err db_token_revoke(const char *user_id, const char *id, const char *now_ts)
 {
-  return changed(db_exec("UPDATE tokens SET revoked_at = ? WHERE id = ? AND user_id = ?"
-                         " AND revoked_at IS NULL",
-                         "sss", now_ts, id, user_id));
+  return db_changed(db_exec("UPDATE tokens SET revoked_at = ? WHERE id = ? AND user_id = ?"
+                            " AND revoked_at IS NULL",
+                            "sss", now_ts, id, user_id));
 }
 
 /* --------------------------------------------------------------- grants */
 
-static void read_grant(sqlite3_stmt *st, struct cb_grant *g)
-{
-  DB_COPY(st, 0, g->id);
-  DB_COPY(st, 1, g->object_type);
-  DB_COPY(st, 2, g->object_id);
-  DB_COPY(st, 3, g->user_id);
-  DB_COPY(st, 4, g->group_id);
-  DB_COPY(st, 5, g->role);
-  DB_COPY(st, 6, g->created_at);
-  DB_COPY(st, 7, g->created_by);
-  DB_COPY(st, 8, g->created_by_name);
-  g->lapsed = sqlite3_column_int(st, 9);
-}
+static const struct db_col grant_cols[] = {DB_TEXT(struct cb_grant, id),
+                                           DB_TEXT(struct cb_grant, object_type),
+                                           DB_TEXT(struct cb_grant, object_id),
+                                           DB_TEXT(struct cb_grant, user_id),
+                                           DB_TEXT(struct cb_grant, group_id),
+                                           DB_TEXT(struct cb_grant, role),
+                                           DB_TEXT(struct cb_grant, created_at),
+                                           DB_TEXT(struct cb_grant, created_by),
+                                           DB_TEXT(struct cb_grant, created_by_name),
+                                           DB_NUM(struct cb_grant, lapsed)};
+
+DB_READER(read_grant, struct cb_grant, grant_cols)
 
 DB_VISITOR(grant, struct cb_grant, db_grant_cb, read_grant, DB_NO_CLEAR)
 
@@ -384,8 +370,8 @@ cb_err db_grant_list(const char *object_type, const char *object_id, db_grant_cb
 
 cb_err db_grant_delete(const char *object_type, const char *object_id, const char *grant_id)
 {
-  return changed(db_exec("DELETE FROM grants WHERE id = ? AND object_type = ? AND object_id = ?", "sss", grant_id,
-                         object_type, object_id));
+  return db_changed(db_exec("DELETE FROM grants WHERE id = ? AND object_type = ? AND object_id = ?", "sss", grant_id,
+                            object_type, object_id));
 }
 
 /* The creator of a grant or link on T(object_type, object_id) is an account that still
@@ -404,15 +390,12 @@ cb_err db_delegations_lapse_all_tx(void)
   return e ? e : db_exec("UPDATE links SET lapsed = NOT " DELEGATION_FIRM("links") " WHERE revoked_at IS NULL", "");
 }
 
-static void read_delegation(sqlite3_stmt *st, struct cb_delegation *d)
-{
-  DB_COPY(st, 0, d->table);
-  DB_COPY(st, 1, d->id);
-  DB_COPY(st, 2, d->object_type);
-  DB_COPY(st, 3, d->object_id);
-  DB_COPY(st, 4, d->created_by);
-  d->creator_is_admin = sqlite3_column_int(st, 5);
-}
+static const struct db_col delegation_cols[] = {
+  DB_TEXT(struct cb_delegation, table),       DB_TEXT(struct cb_delegation, id),
+  DB_TEXT(struct cb_delegation, object_type), DB_TEXT(struct cb_delegation, object_id),
+  DB_TEXT(struct cb_delegation, created_by),  DB_NUM(struct cb_delegation, creator_is_admin)};
+
+DB_READER(read_delegation, struct cb_delegation, delegation_cols)
 
 DB_VISITOR(delegation, struct cb_delegation, db_delegation_cb, read_delegation, DB_NO_CLEAR)
 
@@ -443,12 +426,12 @@ cb_err db_set_visibility(const char *object_type, const char *object_id, const c
   char ts[CB_TIME_MAX];
   now(ts);
   if (!strcmp(object_type, "folder"))
-    return changed(db_exec("UPDATE folders SET visibility = ?, updated_at = ? WHERE id = ?"
-                           " AND deleted_at IS NULL",
-                           "sss", visibility, ts, object_id));
-  return changed(db_exec("UPDATE files SET visibility = ?, updated_at = ? WHERE id = ?"
-                         " AND deleted_at IS NULL",
-                         "sss", visibility, ts, object_id));
+    return db_changed(db_exec("UPDATE folders SET visibility = ?, updated_at = ? WHERE id = ?"
+                              " AND deleted_at IS NULL",
+                              "sss", visibility, ts, object_id));
+  return db_changed(db_exec("UPDATE files SET visibility = ?, updated_at = ? WHERE id = ?"
+                            " AND deleted_at IS NULL",
+                            "sss", visibility, ts, object_id));
 }
 
 /* ---------------------------------------------------------------- links */
@@ -457,17 +440,12 @@ cb_err db_set_visibility(const char *object_type, const char *object_id, const c
   "id, object_type, object_id, created_by, created_at, coalesce(expires_at, ''), lapsed," \
   " coalesce((SELECT username FROM users WHERE id = created_by), '')"
 
-static void read_link(sqlite3_stmt *st, struct cb_link *l)
-{
-  DB_COPY(st, 0, l->id);
-  DB_COPY(st, 1, l->object_type);
-  DB_COPY(st, 2, l->object_id);
-  DB_COPY(st, 3, l->created_by);
-  DB_COPY(st, 4, l->created_at);
-  DB_COPY(st, 5, l->expires_at);
-  l->lapsed = sqlite3_column_int(st, 6);
-  DB_COPY(st, 7, l->created_by_name);
-}
+static const struct db_col link_cols[] = {
+  DB_TEXT(struct cb_link, id),         DB_TEXT(struct cb_link, object_type),    DB_TEXT(struct cb_link, object_id),
+  DB_TEXT(struct cb_link, created_by), DB_TEXT(struct cb_link, created_at),     DB_TEXT(struct cb_link, expires_at),
+  DB_NUM(struct cb_link, lapsed),      DB_TEXT(struct cb_link, created_by_name)};
+
+DB_READER(read_link, struct cb_link, link_cols)
 
 cb_err db_link_create(const struct cb_link *l, const char *token_hash)
 {
@@ -505,7 +483,7 @@ cb_err db_link_list(const char *object_type, const char *object_id, db_link_cb c
 
 cb_err db_link_revoke(const char *id, const char *now_ts)
 {
-  return changed(db_exec("UPDATE links SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", "ss", now_ts, id));
+  return db_changed(db_exec("UPDATE links SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", "ss", now_ts, id));
 }
 
 /* ------------------------------------------------------------- standing */
@@ -622,17 +600,12 @@ cb_err db_audit_add(const char *user_id, const char *action, const char *object_
                  "sssssss", ts, user_id, action, object_type, object_id, detail, remote_addr);
 }
 
-static void read_audit(sqlite3_stmt *st, struct cb_audit *a)
-{
-  a->id = sqlite3_column_int64(st, 0);
-  DB_COPY(st, 1, a->at);
-  DB_COPY(st, 2, a->user_id);
-  DB_COPY(st, 3, a->action);
-  DB_COPY(st, 4, a->object_type);
-  DB_COPY(st, 5, a->object_id);
-  DB_COPY(st, 6, a->detail);
-  DB_COPY(st, 7, a->remote_addr);
-}
+static const struct db_col audit_cols[] = {
+  DB_NUM(struct cb_audit, id),      DB_TEXT(struct cb_audit, at),          DB_TEXT(struct cb_audit, user_id),
+  DB_TEXT(struct cb_audit, action), DB_TEXT(struct cb_audit, object_type), DB_TEXT(struct cb_audit, object_id),
+  DB_TEXT(struct cb_audit, detail), DB_TEXT(struct cb_audit, remote_addr)};
+
+DB_READER(read_audit, struct cb_audit, audit_cols)
 
 DB_VISITOR(audit, struct cb_audit, db_audit_cb, read_audit, DB_NO_CLEAR)
 

@@ -82,9 +82,5 @@ cb_err db_restored(const char *store_url)
     e = db_setting_set("store_previous_url", NULL);
   if (!e)
     e = db_setting_set("store_in_use", NULL);
-  if (!e)
-    e = db_commit();
-  if (e)
-    db_rollback();
-  return e;
+  return db_end(e);
 }

@@ -207,6 +207,30 @@ void db_col_copy(sqlite3_stmt *st, int col, char *dst, size_t cap)
   dst[n] = '\0';
 }
 
+void db_read_cols(sqlite3_stmt *st, const struct db_col *cols, size_t n, void *out)
+{
+  for (size_t i = 0; i < n; i++) {
+    char *field = (char *)out + cols[i].off;
+    int col = (int)i;
+    if (cols[i].kind == DB_COL_TEXT) {
+      db_col_copy(st, col, field, cols[i].cap);
+    } else if (cols[i].kind == DB_COL_DUP) {
+      const unsigned char *s = sqlite3_column_text(st, col);
+      char *dup = s ? strdup((const char *)s) : NULL;
+      memcpy(field, &dup, sizeof dup);
+    } else if (cols[i].kind == DB_COL_INT) {
+      int v = sqlite3_column_int(st, col);
+      memcpy(field, &v, sizeof v);
+    } else if (cols[i].kind == DB_COL_INT64) {
+      int64_t v = sqlite3_column_int64(st, col);
+      memcpy(field, &v, sizeof v);
+    } else {
+      double v = sqlite3_column_double(st, col);
+      memcpy(field, &v, sizeof v);
+    }
+  }
+}
+
 cb_err db_begin(void)
 {
   return db_exec("BEGIN IMMEDIATE", "");
@@ -226,6 +250,15 @@ void db_rollback(void)
     db_exec("ROLLBACK", "");
   if (tl)
     tl->njobs = tl->committed;
+}
+
+cb_err db_end(cb_err e)
+{
+  if (!e)
+    e = db_commit();
+  if (e)
+    db_rollback();
+  return e;
 }
 
 /* At most this many jobs wait for their event per thread (a bulk import that never

@@ -4,6 +4,7 @@
 #include <sqlite3.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "db/db.h"
 #include "util/err.h"
@@ -19,6 +20,9 @@ sqlite3_stmt *db_query(const char *sql, const char *fmt, ...);
 cb_err db_exec(const char *sql, const char *fmt, ...);
 cb_err db_rc(int rc);
 int db_changes(void);
+/* Ends the transaction the caller began: commits when e is CB_OK, rolls back when e or the
+ * commit failed. Returns what it came to. */
+cb_err db_end(cb_err e);
 /* What a statement that must change a row came to: e, or CB_ENOTFOUND when it changed none. */
 static inline cb_err db_changed(cb_err e)
 {
@@ -34,6 +38,39 @@ cb_err db_one_row(sqlite3_stmt *st);
 cb_err db_fault_from_env(struct cb_errbuf *eb);
 const char *db_fault_vfs(void);
 #define DB_COPY(st, col, field) db_col_copy((st), (col), (field), sizeof(field))
+
+/* A row reader as a table: column i of the row goes to the field cols[i] names, by its
+ * kind. DB_TEXT(T, f) copies text into the char array T.f (db_col_copy); DB_DUP(T, f)
+ * strdup()s it into the char * T.f (NULL stays NULL, the caller frees); DB_NUM(T, f) reads
+ * an int, int64_t or double field by its type. A field of another type than its macro
+ * names does not compile. */
+enum db_col_kind { DB_COL_TEXT, DB_COL_DUP, DB_COL_INT, DB_COL_INT64, DB_COL_REAL };
+struct db_col {
+  enum db_col_kind kind;
+  size_t off;
+  size_t cap;
+};
+/* The field's size when it is a char array, and a compile error otherwise. */
+#define DB_ARRAY_SIZE(T, f) _Generic(&((T *)0)->f, char(*)[sizeof(((T *)0)->f)] : sizeof(((T *)0)->f))
+#define DB_TEXT(T, f)                                \
+  {                                                  \
+    DB_COL_TEXT, offsetof(T, f), DB_ARRAY_SIZE(T, f) \
+  }
+#define DB_DUP(T, f)                                                \
+  {                                                                 \
+    DB_COL_DUP, offsetof(T, f), _Generic(&((T *)0)->f, char ** : 0) \
+  }
+#define DB_NUM(T, f)                                                                                         \
+  {                                                                                                          \
+    _Generic(((T *)0)->f, int : DB_COL_INT, int64_t : DB_COL_INT64, double : DB_COL_REAL), offsetof(T, f), 0 \
+  }
+void db_read_cols(sqlite3_stmt *st, const struct db_col *cols, size_t n, void *out);
+/* Defines NAME(st, out), reading a row into the TYPE out by the table COLS. */
+#define DB_READER(name, type, cols)                              \
+  static void name(sqlite3_stmt *st, type *out)                  \
+  {                                                              \
+    db_read_cols(st, cols, sizeof(cols) / sizeof(cols[0]), out); \
+  }
 
 /* Column lists and row readers shared by the query files. */
 #define USER_COLS "id, username, password_hash, is_admin, created_at"

@@ -14,29 +14,27 @@
   "cancel_requested, run_after, created_at, coalesce(started_at, ''), coalesce(finished_at, ''), " \
   "updated_at, result"
 
-static void read_job(sqlite3_stmt *st, struct cb_job *j)
-{
-  DB_COPY(st, 0, j->id);
-  DB_COPY(st, 1, j->type);
-  DB_COPY(st, 2, j->state);
-  DB_COPY(st, 3, j->owner_id);
-  j->inputs = strdup((const char *)sqlite3_column_text(st, 4));
-  j->params = strdup((const char *)sqlite3_column_text(st, 5));
-  j->outputs = strdup((const char *)sqlite3_column_text(st, 6));
-  DB_COPY(st, 7, j->output_folder_id);
-  j->progress = sqlite3_column_double(st, 8);
-  j->attempts = sqlite3_column_int(st, 9);
-  j->max_attempts = sqlite3_column_int(st, 10);
-  DB_COPY(st, 11, j->error);
-  j->cancel_requested = sqlite3_column_int(st, 12);
-  DB_COPY(st, 13, j->run_after);
-  DB_COPY(st, 14, j->created_at);
-  DB_COPY(st, 15, j->started_at);
-  DB_COPY(st, 16, j->finished_at);
-  DB_COPY(st, 17, j->updated_at);
-  const unsigned char *res = sqlite3_column_text(st, 18);
-  j->result = res ? strdup((const char *)res) : NULL;
-}
+static const struct db_col job_cols[] = {DB_TEXT(struct cb_job, id),
+                                         DB_TEXT(struct cb_job, type),
+                                         DB_TEXT(struct cb_job, state),
+                                         DB_TEXT(struct cb_job, owner_id),
+                                         DB_DUP(struct cb_job, inputs),
+                                         DB_DUP(struct cb_job, params),
+                                         DB_DUP(struct cb_job, outputs),
+                                         DB_TEXT(struct cb_job, output_folder_id),
+                                         DB_NUM(struct cb_job, progress),
+                                         DB_NUM(struct cb_job, attempts),
+                                         DB_NUM(struct cb_job, max_attempts),
+                                         DB_TEXT(struct cb_job, error),
+                                         DB_NUM(struct cb_job, cancel_requested),
+                                         DB_TEXT(struct cb_job, run_after),
+                                         DB_TEXT(struct cb_job, created_at),
+                                         DB_TEXT(struct cb_job, started_at),
+                                         DB_TEXT(struct cb_job, finished_at),
+                                         DB_TEXT(struct cb_job, updated_at),
+                                         DB_DUP(struct cb_job, result)};
+
+DB_READER(read_job, struct cb_job, job_cols)
 
 DB_READ_ONE(job_one, struct cb_job, read_job)
 
@@ -671,19 +669,14 @@ cb_err db_artifact_get(const char *file_id, int64_t version, const char *kind, s
   "w.id, w.owner_id, w.url, w.events, w.secret, w.created_at, w.failures, coalesce(w.last_error, '')," \
   " coalesce(w.disabled_at, ''), coalesce(w.disabled_reason, '')"
 
-static void read_webhook(sqlite3_stmt *st, struct cb_webhook *w)
-{
-  DB_COPY(st, 0, w->id);
-  DB_COPY(st, 1, w->owner_id);
-  DB_COPY(st, 2, w->url);
-  DB_COPY(st, 3, w->events);
-  DB_COPY(st, 4, w->secret);
-  DB_COPY(st, 5, w->created_at);
-  w->failures = sqlite3_column_int(st, 6);
-  DB_COPY(st, 7, w->last_error);
-  DB_COPY(st, 8, w->disabled_at);
-  DB_COPY(st, 9, w->disabled_reason);
-}
+static const struct db_col webhook_cols[] = {
+  DB_TEXT(struct cb_webhook, id),          DB_TEXT(struct cb_webhook, owner_id),
+  DB_TEXT(struct cb_webhook, url),         DB_TEXT(struct cb_webhook, events),
+  DB_TEXT(struct cb_webhook, secret),      DB_TEXT(struct cb_webhook, created_at),
+  DB_NUM(struct cb_webhook, failures),     DB_TEXT(struct cb_webhook, last_error),
+  DB_TEXT(struct cb_webhook, disabled_at), DB_TEXT(struct cb_webhook, disabled_reason)};
+
+DB_READER(read_webhook, struct cb_webhook, webhook_cols)
 
 cb_err db_webhook_create(const struct cb_webhook *w)
 {
@@ -830,18 +823,12 @@ cb_err db_delivery_result(int64_t id, const char *state, int attempts, const cha
 #define RECORD_COLS \
   "id, file_id, version, idx, coalesce(title, ''), smiles, coalesce(inchikey, ''), coalesce(error, '')"
 
-static void read_record(sqlite3_stmt *st, struct cb_record *r)
-{
-  DB_COPY(st, 0, r->id);
-  DB_COPY(st, 1, r->file_id);
-  r->version = sqlite3_column_int64(st, 2);
-  r->index = sqlite3_column_int64(st, 3);
-  DB_COPY(st, 4, r->title);
-  const unsigned char *s = sqlite3_column_text(st, 5);
-  r->smiles = s ? strdup((const char *)s) : NULL;
-  DB_COPY(st, 6, r->inchikey);
-  DB_COPY(st, 7, r->error);
-}
+static const struct db_col record_cols[] = {DB_TEXT(struct cb_record, id),       DB_TEXT(struct cb_record, file_id),
+                                            DB_NUM(struct cb_record, version),   DB_NUM(struct cb_record, index),
+                                            DB_TEXT(struct cb_record, title),    DB_DUP(struct cb_record, smiles),
+                                            DB_TEXT(struct cb_record, inchikey), DB_TEXT(struct cb_record, error)};
+
+DB_READER(read_record, struct cb_record, record_cols)
 
 DB_READ_ONE(record_one, struct cb_record, read_record)
 

@@ -31,16 +31,13 @@ cb_err db_setting_set(const char *key, const char *value)
 
 #define MIGRATION_COLS "id, source, target, state, runs, started_at, coalesce(switched_at, '')"
 
-static void read_migration(sqlite3_stmt *st, struct cb_migration *m)
-{
-  m->id = sqlite3_column_int64(st, 0);
-  DB_COPY(st, 1, m->source);
-  DB_COPY(st, 2, m->target);
-  DB_COPY(st, 3, m->state);
-  m->runs = sqlite3_column_int64(st, 4);
-  DB_COPY(st, 5, m->started_at);
-  DB_COPY(st, 6, m->switched_at);
-}
+static const struct db_col migration_cols[] = {
+  DB_NUM(struct cb_migration, id),          DB_TEXT(struct cb_migration, source),
+  DB_TEXT(struct cb_migration, target),     DB_TEXT(struct cb_migration, state),
+  DB_NUM(struct cb_migration, runs),        DB_TEXT(struct cb_migration, started_at),
+  DB_TEXT(struct cb_migration, switched_at)};
+
+DB_READER(read_migration, struct cb_migration, migration_cols)
 
 DB_READ_ONE(one_migration, struct cb_migration, read_migration)
 
@@ -93,11 +90,7 @@ cb_err db_migration_begin_run(int64_t id, int64_t *run)
     *run = sqlite3_column_int64(st, 0);
     sqlite3_reset(st);
   }
-  if (!e)
-    e = db_commit();
-  if (e)
-    db_rollback();
-  return e;
+  return db_end(e);
 }
 
 cb_err db_migration_enqueue(int64_t id, int64_t *added)
@@ -140,11 +133,7 @@ cb_err db_migration_record(int64_t id, int64_t run, int64_t batch, const struct 
                 " batch = ?, error = ?, updated_at = ? WHERE migration_id = ? AND sha256 = ?",
                 "siiissis", rows[i].state, (int64_t)rows[i].copied, run, batch, rows[i].error[0] ? rows[i].error : NULL,
                 ts, id, rows[i].sha256);
-  if (!e)
-    e = db_commit();
-  if (e)
-    db_rollback();
-  return e;
+  return db_end(e);
 }
 
 cb_err db_migration_counts(int64_t id, int64_t count[4], int64_t bytes[4])

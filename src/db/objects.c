@@ -41,14 +41,13 @@ static void now(char *ts)
 
 /* ---------------------------------------------------------------- users */
 
+static const struct db_col user_cols[] = {
+  DB_TEXT(struct cb_user, id),      DB_TEXT(struct cb_user, username),   DB_TEXT(struct cb_user, password_hash),
+  DB_NUM(struct cb_user, is_admin), DB_TEXT(struct cb_user, created_at), DB_NUM(struct cb_user, disabled)};
+
 void db_read_user(sqlite3_stmt *st, struct cb_user *u)
 {
-  DB_COPY(st, 0, u->id);
-  DB_COPY(st, 1, u->username);
-  DB_COPY(st, 2, u->password_hash);
-  u->is_admin = sqlite3_column_int(st, 3);
-  DB_COPY(st, 4, u->created_at);
-  u->disabled = sqlite3_column_int(st, 5);
+  db_read_cols(st, user_cols, sizeof user_cols / sizeof user_cols[0], u);
 }
 
 DB_READ_ONE(user_one, struct cb_user, db_read_user)
@@ -227,24 +226,16 @@ cb_err db_folder_delete(const char *id)
 
 /* ---------------------------------------------------------------- files */
 
+static const struct db_col file_cols[] = {
+  DB_TEXT(struct cb_file, id),         DB_TEXT(struct cb_file, folder_id),  DB_TEXT(struct cb_file, name),
+  DB_TEXT(struct cb_file, owner_id),   DB_NUM(struct cb_file, version),     DB_TEXT(struct cb_file, kind),
+  DB_TEXT(struct cb_file, media_type), DB_TEXT(struct cb_file, status),     DB_TEXT(struct cb_file, error),
+  DB_TEXT(struct cb_file, visibility), DB_TEXT(struct cb_file, sha256),     DB_NUM(struct cb_file, size),
+  DB_TEXT(struct cb_file, created_at), DB_TEXT(struct cb_file, updated_at), DB_DUP(struct cb_file, metadata)};
+
 void db_read_file(sqlite3_stmt *st, struct cb_file *f)
 {
-  DB_COPY(st, 0, f->id);
-  DB_COPY(st, 1, f->folder_id);
-  DB_COPY(st, 2, f->name);
-  DB_COPY(st, 3, f->owner_id);
-  f->version = sqlite3_column_int64(st, 4);
-  DB_COPY(st, 5, f->kind);
-  DB_COPY(st, 6, f->media_type);
-  DB_COPY(st, 7, f->status);
-  DB_COPY(st, 8, f->error);
-  DB_COPY(st, 9, f->visibility);
-  DB_COPY(st, 10, f->sha256);
-  f->size = sqlite3_column_int64(st, 11);
-  DB_COPY(st, 12, f->created_at);
-  DB_COPY(st, 13, f->updated_at);
-  const unsigned char *m = sqlite3_column_text(st, 14);
-  f->metadata = m ? strdup((const char *)m) : NULL;
+  db_read_cols(st, file_cols, sizeof file_cols / sizeof file_cols[0], f);
 }
 
 DB_READ_ONE(file_one, struct cb_file, db_read_file)
@@ -426,11 +417,7 @@ cb_err db_file_update(const char *id, const char *name, const char *folder_id)
   e = db_changed(e);
   if (!e && name)
     e = db_search_index_file_tx(id);
-  if (!e)
-    e = db_commit();
-  if (e)
-    db_rollback();
-  return e;
+  return db_end(e);
 }
 
 cb_err db_file_set_metadata(const char *id, const char *json)
@@ -453,11 +440,7 @@ cb_err db_file_delete(const char *id)
   e = db_changed(e);
   if (!e)
     e = db_search_forget_file_tx(id);
-  if (!e)
-    e = db_commit();
-  if (e)
-    db_rollback();
-  return e;
+  return db_end(e);
 }
 
 struct tree_ctx {
@@ -585,18 +568,12 @@ cb_err db_blob_lookup(const char *sha256, int *known)
 #define UPLOAD_COLS \
   "id, owner_id, folder_id, filename, length, \"offset\", coalesce(file_id, ''), created_at, expires_at"
 
-static void read_upload(sqlite3_stmt *st, struct cb_upload *u)
-{
-  DB_COPY(st, 0, u->id);
-  DB_COPY(st, 1, u->owner_id);
-  DB_COPY(st, 2, u->folder_id);
-  DB_COPY(st, 3, u->filename);
-  u->length = sqlite3_column_int64(st, 4);
-  u->offset = sqlite3_column_int64(st, 5);
-  DB_COPY(st, 6, u->file_id);
-  DB_COPY(st, 7, u->created_at);
-  DB_COPY(st, 8, u->expires_at);
-}
+static const struct db_col upload_cols[] = {
+  DB_TEXT(struct cb_upload, id),       DB_TEXT(struct cb_upload, owner_id),   DB_TEXT(struct cb_upload, folder_id),
+  DB_TEXT(struct cb_upload, filename), DB_NUM(struct cb_upload, length),      DB_NUM(struct cb_upload, offset),
+  DB_TEXT(struct cb_upload, file_id),  DB_TEXT(struct cb_upload, created_at), DB_TEXT(struct cb_upload, expires_at)};
+
+DB_READER(read_upload, struct cb_upload, upload_cols)
 
 DB_READ_ONE(upload_one, struct cb_upload, read_upload)
 

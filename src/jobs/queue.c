@@ -569,6 +569,17 @@ done:
   return out;
 }
 
+/* What a handler that read its inputs, params and input file (f) ends with: out, once
+ * they and the converter's answer (res) are freed. */
+static enum job_outcome job_end(enum job_outcome out, cJSON *res, cJSON *inputs, cJSON *params, struct cb_file *f)
+{
+  cJSON_Delete(res);
+  cJSON_Delete(inputs);
+  cJSON_Delete(params);
+  db_file_clear(f);
+  return out;
+}
+
 /* "ingest" and "extract": the text, properties and records of a file version. */
 enum job_outcome job_run_ingest(struct job_run *r, struct cb_errbuf *eb)
 {
@@ -641,22 +652,22 @@ failed:
     publish_file(f.owner_id, f.id, "failed", eb->msg);
   }
 done:
-  if (workdir[0])
-    rm_rf(workdir);
-  cJSON_Delete(res);
-  cJSON_Delete(inputs);
-  cJSON_Delete(params);
-  db_file_clear(&f);
-  return out;
+  return job_end(out, res, inputs, params, &f);
 }
 
-/* A converter request for op on file_id's current version (read into f): its local path
- * (fetched from the store when it keeps no local files) and name. NULL, with *out and
- * err, when the file (the `what`) is gone or unreadable. */
-static cJSON *input_request(struct job_run *r, const char *op, const char *file_id, const char *what, struct cb_file *f,
-                            enum job_outcome *out, struct cb_errbuf *eb)
+/* A converter request for op on the current version (read into f) of the job's input in0:
+ * its local path (fetched from the store when it keeps no local files) and name. NULL,
+ * with *out and eb, when the job's parameters are wrong (!ok or no input: usage says
+ * what it needs), or the file (the `what`) is gone or unreadable. */
+static cJSON *input_request(struct job_run *r, const char *op, const cJSON *in0, int ok, const char *usage,
+                            const char *what, struct cb_file *f, enum job_outcome *out, struct cb_errbuf *eb)
 {
-  cb_err e = db_file_get(file_id, f);
+  if (!ok || !cJSON_IsString(in0)) {
+    cb_errf(eb, "%s", usage);
+    *out = JOB_FAIL;
+    return NULL;
+  }
+  cb_err e = db_file_get(in0->valuestring, f);
   if (e) {
     cb_errf(eb, e == CB_ENOTFOUND ? "the %s no longer exists" : "cannot read the %s", what);
     *out = e == CB_ENOTFOUND ? JOB_FAIL : JOB_RETRY;
@@ -685,12 +696,8 @@ enum job_outcome job_run_convert(struct job_run *r, struct cb_errbuf *eb)
   char workdir[PATH_MAX] = "";
   cJSON *res = NULL;
   cb_err e;
-  if (!cJSON_IsString(in0) || !cJSON_IsString(to)) {
-    cb_errf(eb, "a convert job needs one input and params.to");
-    out = JOB_FAIL;
-    goto done;
-  }
-  cJSON *req = input_request(r, "convert", in0->valuestring, "input file", &f, &out, eb);
+  cJSON *req = input_request(r, "convert", in0, cJSON_IsString(to), "a convert job needs one input and params.to",
+                             "input file", &f, &out, eb);
   if (!req)
     goto done;
   cJSON_AddStringToObject(req, "to", to->valuestring);
@@ -736,13 +743,7 @@ enum job_outcome job_run_convert(struct job_run *r, struct cb_errbuf *eb)
   if ((out = recorded(e, "output", eb)) == JOB_DONE)
     jobs_wake(); /* the output's own ingest */
 done:
-  if (workdir[0])
-    rm_rf(workdir);
-  cJSON_Delete(res);
-  cJSON_Delete(inputs);
-  cJSON_Delete(params);
-  db_file_clear(&f);
-  return out;
+  return job_end(out, res, inputs, params, &f);
 }
 
 /* The folder an archive unpacks into: its name without the archive suffix. */
@@ -785,12 +786,8 @@ enum job_outcome job_run_unpack(struct job_run *r, struct cb_errbuf *eb)
   char(*shas)[65] = NULL;
   int nfiles = 0, ndirs = 0, stored = 0;
   cb_err e;
-  if (!cJSON_IsString(in0)) {
-    cb_errf(eb, "an unpack job needs one input, the archive");
-    out = JOB_FAIL;
-    goto done;
-  }
-  cJSON *req = input_request(r, "unpack", in0->valuestring, "archive", &f, &out, eb);
+  cJSON *req = input_request(r, "unpack", in0, 1, "an unpack job needs one input, the archive", "archive", &f, &out,
+                             eb);
   if (!req)
     goto done;
   const char *parent = j->output_folder_id[0] ? j->output_folder_id : f.folder_id;
@@ -900,17 +897,11 @@ done:
    * same bytes has just committed and not yet recorded). */
   if (out != JOB_DONE && stored && !r->lost)
     CB_LOG(CB_LOG_DEBUG, "jobs", "job %s: %d blob(s) of the failed unpack left to the orphan sweep", j->id, stored);
-  if (workdir[0])
-    rm_rf(workdir);
   free(files);
   free(dirs);
   free(shas);
   cJSON_Delete(result);
-  cJSON_Delete(res);
-  cJSON_Delete(inputs);
-  cJSON_Delete(params);
-  db_file_clear(&f);
-  return out;
+  return job_end(out, res, inputs, params, &f);
 }
 
 /* "depict": the SVG of one record (params.record_id), kept for later requests. */
@@ -945,8 +936,6 @@ enum job_outcome job_run_depict(struct job_run *r, struct cb_errbuf *eb)
     goto done;
   out = recorded(db_depiction_apply(r->job->id, instance, rec.id, sha, (int64_t)size), "depiction", eb);
 done:
-  if (workdir[0])
-    rm_rf(workdir);
   cJSON_Delete(res);
   cJSON_Delete(params);
   db_record_clear(&rec);
@@ -1019,6 +1008,8 @@ static void run_job(struct pool_child *child, struct cb_job *j)
   char indir[PATH_MAX];
   job_indir(&r, indir);
   rm_rf(indir); /* a downloaded input, if any */
+  job_workdir(&r, indir);
+  rm_rf(indir); /* the converter's work folder, if the handler made one */
   if (out == JOB_STOPPED && !r.lost) {
     /* canceled, or the server is stopping: end or hand back the job */
     if (r.canceled) {

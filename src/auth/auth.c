@@ -608,18 +608,9 @@ cb_err auth_role(const struct cb_identity *who, const char *object_type, const c
   return r ? CB_OK : CB_ENOTFOUND;
 }
 
-struct lapsed_list {
-  struct cb_delegation *d;
-  size_t n, cap;
-};
-
 static int collect_lapsed(const struct cb_delegation *d, void *ctx)
 {
-  struct lapsed_list *l = ctx;
-  if (cb_grow(&l->d, l->n, &l->cap, sizeof *l->d, 64))
-    return 1;
-  l->d[l->n++] = *d;
-  return 0;
+  return cb_vec_push(ctx, d);
 }
 
 cb_err auth_delegations_refresh(void)
@@ -633,20 +624,21 @@ cb_err auth_delegations_refresh(void)
   e = db_delegations_lapse_all_tx();
   for (int changed = 1; !e && changed;) {
     changed = 0;
-    struct lapsed_list l = {0};
+    struct cb_vec l = {.elem = sizeof(struct cb_delegation)};
     e = db_delegations_lapsed(collect_lapsed, &l);
+    const struct cb_delegation *d = l.items;
     for (size_t i = 0; !e && i < l.n; i++) {
       struct cb_identity who = {0};
-      snprintf(who.user_id, sizeof who.user_id, "%s", l.d[i].created_by);
-      who.is_admin = l.d[i].creator_is_admin;
+      snprintf(who.user_id, sizeof who.user_id, "%s", d[i].created_by);
+      who.is_admin = d[i].creator_is_admin;
       who.via = CB_VIA_TOKEN;
       enum cb_role role;
-      if (!auth_role(&who, l.d[i].object_type, l.d[i].object_id, &role) && role >= CB_ROLE_EDITOR) {
-        e = db_delegation_restore_tx(l.d[i].table, l.d[i].id);
+      if (!auth_role(&who, d[i].object_type, d[i].object_id, &role) && role >= CB_ROLE_EDITOR) {
+        e = db_delegation_restore_tx(d[i].table, d[i].id);
         changed = 1;
       }
     }
-    free(l.d);
+    free(l.items);
   }
   if (!e)
     e = db_commit();

@@ -10,15 +10,17 @@ void http_audit(struct req *r, const char *action, const char *object_type, cons
   auth_audit(&r->who, action, object_type, object_id, detail, r->client);
 }
 
+// clang-format off
+static const struct json_shape user_shape[] = {
+  JS_FIELD(struct cb_user, id, JS_TEXT),        JS_FIELD(struct cb_user, username, JS_TEXT),
+  JS_FIELD(struct cb_user, is_admin, JS_BOOL),  JS_FIELD(struct cb_user, disabled, JS_BOOL),
+  JS_FIELD(struct cb_user, created_at, JS_TEXT),
+};
+// clang-format on
+
 static cJSON *json_user(const struct cb_user *u)
 {
-  cJSON *o = cJSON_CreateObject();
-  cJSON_AddStringToObject(o, "id", u->id);
-  cJSON_AddStringToObject(o, "username", u->username);
-  cJSON_AddBoolToObject(o, "is_admin", u->is_admin);
-  cJSON_AddBoolToObject(o, "disabled", u->disabled);
-  cJSON_AddStringToObject(o, "created_at", u->created_at);
-  return o;
+  return JSON_SHAPE(cJSON_CreateObject(), u, user_shape);
 }
 
 /* The JSON body and its string members username and password (NULL when absent); NULL
@@ -128,22 +130,22 @@ int h_session(struct req *r)
     cJSON_AddItemToObject(o, "user", json_me(r));
   else
     cJSON_AddNullToObject(o, "user");
-  const char *hdr[] = {"Cache-Control", "no-store", NULL};
-  return http_json_extra(r, 200, o, hdr);
+  return http_json_private(r, 200, o);
 }
 
 /* ---- API tokens ---- */
 
+// clang-format off
+static const struct json_shape token_shape[] = {
+  JS_FIELD(struct cb_token, id, JS_TEXT),          JS_FIELD(struct cb_token, name, JS_TEXT),
+  JS_FIELD(struct cb_token, scope, JS_TEXT),       JS_FIELD(struct cb_token, created_at, JS_TEXT),
+  JS_FIELD(struct cb_token, expires_at, JS_NULLABLE), JS_FIELD(struct cb_token, last_used_at, JS_NULLABLE),
+};
+// clang-format on
+
 static cJSON *json_token(const struct cb_token *t)
 {
-  cJSON *o = cJSON_CreateObject();
-  cJSON_AddStringToObject(o, "id", t->id);
-  cJSON_AddStringToObject(o, "name", t->name);
-  cJSON_AddStringToObject(o, "scope", t->scope);
-  cJSON_AddStringToObject(o, "created_at", t->created_at);
-  cJSON_AddItemToObject(o, "expires_at", json_str_or_null(t->expires_at));
-  cJSON_AddItemToObject(o, "last_used_at", json_str_or_null(t->last_used_at));
-  return o;
+  return JSON_SHAPE(cJSON_CreateObject(), t, token_shape);
 }
 
 int h_tokens_create(struct req *r)
@@ -186,8 +188,7 @@ int h_tokens_create(struct req *r)
   cJSON *o = json_token(&t);
   cJSON_AddStringToObject(o, "token", token);
   sodium_memzero(token, sizeof token);
-  const char *hdr[] = {"Cache-Control", "no-store", NULL};
-  st = http_json_extra(r, 201, o, hdr);
+  st = http_json_private(r, 201, o);
 out:
   cJSON_Delete(body);
   return st ? st : r->status;
@@ -273,10 +274,10 @@ int h_users_list(struct req *r)
 
 static cJSON *json_group(const struct cb_group *g, int with_members)
 {
-  cJSON *o = cJSON_CreateObject();
-  cJSON_AddStringToObject(o, "id", g->id);
-  cJSON_AddStringToObject(o, "name", g->name);
-  cJSON_AddStringToObject(o, "created_at", g->created_at);
+  static const struct json_shape group_shape[] = {JS_FIELD(struct cb_group, id, JS_TEXT),
+                                                  JS_FIELD(struct cb_group, name, JS_TEXT),
+                                                  JS_FIELD(struct cb_group, created_at, JS_TEXT)};
+  cJSON *o = JSON_SHAPE(cJSON_CreateObject(), g, group_shape);
   if (with_members)
     db_group_members(g->id, add_user, cJSON_AddArrayToObject(o, "members"));
   return o;

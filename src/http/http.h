@@ -5,6 +5,7 @@
 #define CB_HTTP_INTERNAL_H
 #include <civetweb.h>
 #include <cjson/cJSON.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "auth/auth.h"
@@ -87,6 +88,9 @@ int http_send(struct req *r, int status, const char *ctype, const void *body, si
 /* Sends json (and frees it). */
 int http_json(struct req *r, int status, cJSON *json);
 int http_json_extra(struct req *r, int status, cJSON *json, const char *const *extra);
+/* http_json with Cache-Control: no-store, for an answer that holds a secret or depends on
+ * who asks (a new token, the session). */
+int http_json_private(struct req *r, int status, cJSON *json);
 /* application/problem+json with a detail; field (may be NULL) names the bad input. */
 int http_problem(struct req *r, int status, const char *field, const char *fmt, ...)
   __attribute__((format(printf, 4, 5)));
@@ -126,6 +130,28 @@ int http_must_abort(void);
 int http_sink(void *ctx, const void *buf, size_t n);
 
 /* ---- JSON helpers (json.c) ---- */
+/* The JSON shape of a struct as a table, like db's column tables: each entry names a
+ * member, which becomes the JSON member of the same name. JS_TEXT: a char array, always;
+ * JS_NULLABLE: a char array, null when empty; JS_IF_SET: a char array, left out when
+ * empty; JS_PTR_IF_SET: a char pointer, left out when NULL; JS_BOOL: an int as true or
+ * false; JS_NUMBER: an int, int64_t or double. */
+enum json_shape_kind { JS_TEXT, JS_NULLABLE, JS_IF_SET, JS_PTR_IF_SET, JS_BOOL, JS_INT, JS_INT64, JS_REAL };
+struct json_shape {
+  const char *name;
+  enum json_shape_kind kind;
+  size_t off;
+};
+#define JS_FIELD(T, f, kind) \
+  {                          \
+#f, kind, offsetof(T, f) \
+  }
+#define JS_NUMBER(T, f)                                                                           \
+  {                                                                                               \
+#f, _Generic(((T *)0)->f, int : JS_INT, int64_t : JS_INT64, double : JS_REAL), offsetof(T, f) \
+  }
+/* Adds obj's members that shape names to the JSON object o; returns o. */
+cJSON *json_shape_add(cJSON *o, const void *obj, const struct json_shape *shape, size_t n);
+#define JSON_SHAPE(o, obj, shape) json_shape_add((o), (obj), (shape), sizeof(shape) / sizeof *(shape))
 cJSON *json_folder(const struct cb_folder *f);
 cJSON *json_file(const struct cb_file *f, int full);
 /* A db_property_cb appending {name, value, unit?, iri?, source} to the cJSON array ctx. */

@@ -9,15 +9,25 @@
 #include "jobs/types.h"
 #include "util/log.h"
 
+#define F(f, kind) JS_FIELD(struct cb_job, f, kind)
+static const struct json_shape job_shape[] = {
+  F(id, JS_TEXT),
+  F(type, JS_TEXT),
+  F(state, JS_TEXT),
+  JS_NUMBER(struct cb_job, progress),
+  JS_NUMBER(struct cb_job, attempts),
+  JS_NUMBER(struct cb_job, max_attempts),
+};
+static const struct json_shape job_folder_shape[] = {F(output_folder_id, JS_IF_SET)};
+static const struct json_shape job_time_shape[] = {
+  F(owner_id, JS_TEXT),      F(created_at, JS_TEXT), F(started_at, JS_IF_SET),
+  F(finished_at, JS_IF_SET), F(updated_at, JS_TEXT),
+};
+#undef F
+
 static cJSON *json_job(const struct cb_job *j)
 {
-  cJSON *o = cJSON_CreateObject();
-  cJSON_AddStringToObject(o, "id", j->id);
-  cJSON_AddStringToObject(o, "type", j->type);
-  cJSON_AddStringToObject(o, "state", j->state);
-  cJSON_AddNumberToObject(o, "progress", j->progress);
-  cJSON_AddNumberToObject(o, "attempts", j->attempts);
-  cJSON_AddNumberToObject(o, "max_attempts", j->max_attempts);
+  cJSON *o = JSON_SHAPE(cJSON_CreateObject(), j, job_shape);
   if (j->error[0] && strcmp(j->state, "succeeded"))
     cJSON_AddStringToObject(o, "error", j->error);
   cJSON *in = cJSON_Parse(j->inputs ? j->inputs : "[]");
@@ -26,22 +36,14 @@ static cJSON *json_job(const struct cb_job *j)
   cJSON_AddItemToObject(o, "outputs", out ? out : cJSON_CreateArray());
   cJSON *params = cJSON_Parse(j->params ? j->params : "{}");
   cJSON_AddItemToObject(o, "params", params ? params : cJSON_CreateObject());
-  if (j->output_folder_id[0])
-    cJSON_AddStringToObject(o, "output_folder_id", j->output_folder_id);
+  JSON_SHAPE(o, j, job_folder_shape);
   /* what an unpack made (its folder, counts, skipped members); the search helpers'
    * results are internal and can be large */
   const struct job_type *type = job_type_find(j->type);
   cJSON *result = j->result && type && type->shows_result ? cJSON_Parse(j->result) : NULL;
   if (result)
     cJSON_AddItemToObject(o, "result", result);
-  cJSON_AddStringToObject(o, "owner_id", j->owner_id);
-  cJSON_AddStringToObject(o, "created_at", j->created_at);
-  if (j->started_at[0])
-    cJSON_AddStringToObject(o, "started_at", j->started_at);
-  if (j->finished_at[0])
-    cJSON_AddStringToObject(o, "finished_at", j->finished_at);
-  cJSON_AddStringToObject(o, "updated_at", j->updated_at);
-  return o;
+  return JSON_SHAPE(o, j, job_time_shape);
 }
 
 /* A job is visible to its owner, to admins, and to whoever may see its first input. */
@@ -84,9 +86,7 @@ static int bad_type(struct req *r)
 
 int h_jobs_create(struct req *r)
 {
-  if (http_require_user(r))
-    return r->status;
-  cJSON *body = http_read_json(r);
+  cJSON *body = http_read_user_json(r);
   if (!body)
     return r->status;
   int st = 0;

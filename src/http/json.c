@@ -10,30 +10,64 @@ cJSON *json_str_or_null(const char *s)
   return s && *s ? cJSON_CreateString(s) : cJSON_CreateNull();
 }
 
-cJSON *json_folder(const struct cb_folder *f)
+/* One member's JSON value, or NULL when it is left out. */
+static cJSON *shape_item(enum json_shape_kind kind, const char *at)
 {
-  cJSON *o = cJSON_CreateObject();
-  cJSON_AddStringToObject(o, "id", f->id);
-  cJSON_AddStringToObject(o, "name", f->name);
-  cJSON_AddItemToObject(o, "parent_id", json_str_or_null(f->parent_id));
-  cJSON *owner = cJSON_AddObjectToObject(o, "owner");
-  cJSON_AddStringToObject(owner, "id", f->owner_id);
-  cJSON_AddStringToObject(owner, "username", f->owner_name);
-  cJSON_AddStringToObject(o, "visibility", f->visibility);
-  cJSON_AddStringToObject(o, "created_at", f->created_at);
-  cJSON_AddStringToObject(o, "updated_at", f->updated_at);
+  const char *text = at;
+  int n = 0;
+  int64_t n64 = 0;
+  double real = 0;
+  switch (kind) {
+  case JS_PTR_IF_SET: memcpy(&text, at, sizeof text); return text ? cJSON_CreateString(text) : NULL;
+  case JS_IF_SET: return *text ? cJSON_CreateString(text) : NULL;
+  case JS_NULLABLE: return json_str_or_null(text);
+  case JS_TEXT: return cJSON_CreateString(text);
+  case JS_BOOL: memcpy(&n, at, sizeof n); return cJSON_CreateBool(n);
+  case JS_INT: memcpy(&n, at, sizeof n); return cJSON_CreateNumber(n);
+  case JS_INT64: memcpy(&n64, at, sizeof n64); return cJSON_CreateNumber((double)n64);
+  case JS_REAL: memcpy(&real, at, sizeof real); return cJSON_CreateNumber(real);
+  }
+  return NULL;
+}
+
+cJSON *json_shape_add(cJSON *o, const void *obj, const struct json_shape *shape, size_t n)
+{
+  for (size_t i = 0; i < n; i++) {
+    cJSON *item = shape_item(shape[i].kind, (const char *)obj + shape[i].off);
+    if (item)
+      cJSON_AddItemToObject(o, shape[i].name, item);
+  }
   return o;
 }
 
+// clang-format off
+static const struct json_shape folder_shape[] = {
+  JS_FIELD(struct cb_folder, id, JS_TEXT),         JS_FIELD(struct cb_folder, name, JS_TEXT),
+  JS_FIELD(struct cb_folder, parent_id, JS_NULLABLE), JS_FIELD(struct cb_folder, visibility, JS_TEXT),
+  JS_FIELD(struct cb_folder, created_at, JS_TEXT), JS_FIELD(struct cb_folder, updated_at, JS_TEXT),
+};
+// clang-format on
+
+cJSON *json_folder(const struct cb_folder *f)
+{
+  cJSON *o = JSON_SHAPE(cJSON_CreateObject(), f, folder_shape);
+  cJSON *owner = cJSON_AddObjectToObject(o, "owner");
+  cJSON_AddStringToObject(owner, "id", f->owner_id);
+  cJSON_AddStringToObject(owner, "username", f->owner_name);
+  return o;
+}
+
+// clang-format off
+static const struct json_shape version_shape[] = {
+  JS_NUMBER(struct cb_version, version), JS_NUMBER(struct cb_version, size),
+  JS_FIELD(struct cb_version, sha256, JS_TEXT), JS_FIELD(struct cb_version, media_type, JS_TEXT),
+  JS_FIELD(struct cb_version, created_at, JS_TEXT),
+};
+// clang-format on
+
 static int add_version(const struct cb_version *v, void *ctx)
 {
-  cJSON *o = cJSON_CreateObject();
-  cJSON_AddNumberToObject(o, "version", (double)v->version);
-  cJSON_AddNumberToObject(o, "size", (double)v->size);
-  cJSON_AddStringToObject(o, "sha256", v->sha256);
-  cJSON_AddStringToObject(o, "media_type", v->media_type);
-  cJSON_AddStringToObject(o, "created_at", v->created_at);
-  cJSON_AddItemToArray(ctx, o);
+  cJSON_AddItemToArray(ctx, JSON_SHAPE(cJSON_CreateObject(), v, version_shape));
   return 0;
 }
 
@@ -76,24 +110,21 @@ static int add_artifact(const struct cb_artifact_row *a, void *ctx)
   return 0;
 }
 
+#define F(f, kind) JS_FIELD(struct cb_file, f, kind)
+static const struct json_shape file_shape[] = {
+  F(id, JS_TEXT),         F(name, JS_TEXT),
+  F(folder_id, JS_TEXT),  JS_NUMBER(struct cb_file, size),
+  F(sha256, JS_TEXT),     F(media_type, JS_TEXT),
+  F(kind, JS_TEXT),       F(status, JS_TEXT),
+  F(error, JS_IF_SET),    JS_NUMBER(struct cb_file, version),
+  F(owner_id, JS_TEXT),   F(visibility, JS_TEXT),
+  F(created_at, JS_TEXT), F(updated_at, JS_TEXT),
+};
+#undef F
+
 cJSON *json_file(const struct cb_file *f, int full)
 {
-  cJSON *o = cJSON_CreateObject();
-  cJSON_AddStringToObject(o, "id", f->id);
-  cJSON_AddStringToObject(o, "name", f->name);
-  cJSON_AddStringToObject(o, "folder_id", f->folder_id);
-  cJSON_AddNumberToObject(o, "size", (double)f->size);
-  cJSON_AddStringToObject(o, "sha256", f->sha256);
-  cJSON_AddStringToObject(o, "media_type", f->media_type);
-  cJSON_AddStringToObject(o, "kind", f->kind);
-  cJSON_AddStringToObject(o, "status", f->status);
-  if (f->error[0])
-    cJSON_AddStringToObject(o, "error", f->error);
-  cJSON_AddNumberToObject(o, "version", (double)f->version);
-  cJSON_AddStringToObject(o, "owner_id", f->owner_id);
-  cJSON_AddStringToObject(o, "visibility", f->visibility);
-  cJSON_AddStringToObject(o, "created_at", f->created_at);
-  cJSON_AddStringToObject(o, "updated_at", f->updated_at);
+  cJSON *o = JSON_SHAPE(cJSON_CreateObject(), f, file_shape);
   if (!full)
     return o;
   cJSON *versions = cJSON_AddArrayToObject(o, "versions");

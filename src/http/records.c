@@ -6,21 +6,22 @@
 
 #include "http/http.h"
 
+#define F(f, kind) JS_FIELD(struct cb_record, f, kind)
+static const struct json_shape record_shape[] = {
+  F(id, JS_TEXT),
+  F(file_id, JS_TEXT),
+  JS_NUMBER(struct cb_record, index),
+  JS_NUMBER(struct cb_record, version),
+  F(title, JS_IF_SET),
+  F(smiles, JS_PTR_IF_SET),
+  F(inchikey, JS_IF_SET),
+  F(error, JS_IF_SET),
+};
+#undef F
+
 static cJSON *json_record(const struct cb_record *rec)
 {
-  cJSON *o = cJSON_CreateObject();
-  cJSON_AddStringToObject(o, "id", rec->id);
-  cJSON_AddStringToObject(o, "file_id", rec->file_id);
-  cJSON_AddNumberToObject(o, "index", (double)rec->index);
-  cJSON_AddNumberToObject(o, "version", (double)rec->version);
-  if (rec->title[0])
-    cJSON_AddStringToObject(o, "title", rec->title);
-  if (rec->smiles)
-    cJSON_AddStringToObject(o, "smiles", rec->smiles);
-  if (rec->inchikey[0])
-    cJSON_AddStringToObject(o, "inchikey", rec->inchikey);
-  if (rec->error[0])
-    cJSON_AddStringToObject(o, "error", rec->error);
+  cJSON *o = JSON_SHAPE(cJSON_CreateObject(), rec, record_shape);
   db_record_properties(rec->id, json_add_property, cJSON_AddArrayToObject(o, "properties"));
   return o;
 }

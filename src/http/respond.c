@@ -102,6 +102,12 @@ int http_json_extra(struct req *r, int status, cJSON *json, const char *const *e
   return status;
 }
 
+int http_json_private(struct req *r, int status, cJSON *json)
+{
+  static const char *const hdr[] = {"Cache-Control", "no-store", NULL};
+  return http_json_extra(r, status, json, hdr);
+}
+
 int http_json(struct req *r, int status, cJSON *json)
 {
   return http_json_extra(r, status, json, NULL);

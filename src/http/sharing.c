@@ -73,27 +73,23 @@ static void add_creator(cJSON *o, const char *id, const char *name, int lapsed)
   cJSON_AddBoolToObject(o, "lapsed", lapsed);
 }
 
+#define F(f, kind) JS_FIELD(struct cb_grant, f, kind)
+static const struct json_shape grant_shape[] = {
+  F(id, JS_TEXT),         F(object_type, JS_TEXT), F(object_id, JS_TEXT),  F(user_id, JS_IF_SET),
+  F(group_id, JS_IF_SET), F(role, JS_TEXT),        F(created_at, JS_TEXT),
+};
+#undef F
+
 static cJSON *json_grant(const struct cb_grant *g)
 {
-  cJSON *o = cJSON_CreateObject();
-  cJSON_AddStringToObject(o, "id", g->id);
-  cJSON_AddStringToObject(o, "object_type", g->object_type);
-  cJSON_AddStringToObject(o, "object_id", g->object_id);
+  cJSON *o = JSON_SHAPE(cJSON_CreateObject(), g, grant_shape);
   /* names beside the ids, so that whoever manages sharing can read the list */
   struct cb_user u;
   struct cb_group gr;
-  if (g->user_id[0]) {
-    cJSON_AddStringToObject(o, "user_id", g->user_id);
-    if (!db_user_get(g->user_id, &u))
-      cJSON_AddStringToObject(o, "username", u.username);
-  }
-  if (g->group_id[0]) {
-    cJSON_AddStringToObject(o, "group_id", g->group_id);
-    if (!db_group_get(g->group_id, &gr))
-      cJSON_AddStringToObject(o, "group_name", gr.name);
-  }
-  cJSON_AddStringToObject(o, "role", g->role);
-  cJSON_AddStringToObject(o, "created_at", g->created_at);
+  if (g->user_id[0] && !db_user_get(g->user_id, &u))
+    cJSON_AddStringToObject(o, "username", u.username);
+  if (g->group_id[0] && !db_group_get(g->group_id, &gr))
+    cJSON_AddStringToObject(o, "group_name", gr.name);
   add_creator(o, g->created_by, g->created_by_name, g->lapsed);
   return o;
 }
@@ -186,14 +182,15 @@ int h_share_grants_delete(struct req *r)
 
 /* ---- share links ---- */
 
+#define F(f, kind) JS_FIELD(struct cb_link, f, kind)
+static const struct json_shape link_shape[] = {
+  F(id, JS_TEXT), F(object_type, JS_TEXT), F(object_id, JS_TEXT), F(created_at, JS_TEXT), F(expires_at, JS_NULLABLE),
+};
+#undef F
+
 static cJSON *json_link(const struct cb_link *l)
 {
-  cJSON *o = cJSON_CreateObject();
-  cJSON_AddStringToObject(o, "id", l->id);
-  cJSON_AddStringToObject(o, "object_type", l->object_type);
-  cJSON_AddStringToObject(o, "object_id", l->object_id);
-  cJSON_AddStringToObject(o, "created_at", l->created_at);
-  cJSON_AddItemToObject(o, "expires_at", json_str_or_null(l->expires_at));
+  cJSON *o = JSON_SHAPE(cJSON_CreateObject(), l, link_shape);
   add_creator(o, l->created_by, l->created_by_name, l->lapsed);
   return o;
 }
@@ -256,8 +253,7 @@ int h_share_links_create(struct req *r)
   cJSON_AddStringToObject(o, "token", token);
   snprintf(url, sizeof url, "/s/%s", token);
   cJSON_AddStringToObject(o, "url", url);
-  const char *hdr[] = {"Cache-Control", "no-store", NULL};
-  st = http_json_extra(r, 201, o, hdr);
+  st = http_json_private(r, 201, o);
 out:
   cJSON_Delete(body);
   return st ? st : r->status;

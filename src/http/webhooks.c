@@ -127,17 +127,18 @@ static void url_refused(const char *url, struct cb_errbuf *why)
   freeaddrinfo(res);
 }
 
+#define F(f, kind) JS_FIELD(struct cb_webhook, f, kind)
+static const struct json_shape webhook_shape[] = {
+  F(id, JS_TEXT),           F(url, JS_TEXT), F(created_at, JS_TEXT), JS_NUMBER(struct cb_webhook, failures),
+  F(last_error, JS_IF_SET),
+};
+#undef F
+
 static cJSON *json_webhook(const struct cb_webhook *w)
 {
-  cJSON *o = cJSON_CreateObject();
-  cJSON_AddStringToObject(o, "id", w->id);
-  cJSON_AddStringToObject(o, "url", w->url);
+  cJSON *o = JSON_SHAPE(cJSON_CreateObject(), w, webhook_shape);
   cJSON *ev = cJSON_Parse(w->events);
   cJSON_AddItemToObject(o, "events", ev ? ev : cJSON_CreateArray());
-  cJSON_AddStringToObject(o, "created_at", w->created_at);
-  cJSON_AddNumberToObject(o, "failures", w->failures);
-  if (w->last_error[0])
-    cJSON_AddStringToObject(o, "last_error", w->last_error);
   cJSON_AddBoolToObject(o, "disabled", w->disabled_at[0] != '\0');
   if (w->disabled_at[0]) {
     cJSON_AddStringToObject(o, "disabled_at", w->disabled_at);
@@ -315,18 +316,9 @@ out:
 
 /* ---- the sender ---- */
 
-struct hooks {
-  struct cb_webhook *w;
-  size_t n, cap;
-};
-
 static int collect_hook(const struct cb_webhook *w, void *ctx)
 {
-  struct hooks *h = ctx;
-  if (cb_grow(&h->w, h->n, &h->cap, sizeof *h->w, 64))
-    return 1;
-  h->w[h->n++] = *w;
-  return 0;
+  return cb_vec_push(ctx, w);
 }
 
 static int subscribed(const struct cb_webhook *w, const char *event)
@@ -355,8 +347,9 @@ static int owner_sees(const struct cb_webhook *w, const struct cb_event *ev)
   return who.is_admin || (ev->file_id[0] && !auth_role(&who, "file", ev->file_id, &role));
 }
 
-static void enqueue(const struct cb_event *ev, const struct hooks *h)
+static void enqueue(const struct cb_event *ev, const struct cb_vec *hooks)
 {
+  const struct cb_webhook *w = hooks->items;
   cJSON *data = cJSON_Parse(ev->data);
   cJSON *st = cJSON_GetObjectItemCaseSensitive(data, !strcmp(ev->type, "job") ? "state" : "status");
   if (!cJSON_IsString(st)) {
@@ -367,14 +360,14 @@ static void enqueue(const struct cb_event *ev, const struct hooks *h)
   snprintf(name, sizeof name, "%s.%s", ev->type, st->valuestring);
   cb_time_now_rfc3339(now, sizeof now);
   cJSON *payload = NULL;
-  for (size_t i = 0; i < h->n; i++) {
-    if (!subscribed(&h->w[i], name) || !owner_sees(&h->w[i], ev))
+  for (size_t i = 0; i < hooks->n; i++) {
+    if (!subscribed(&w[i], name) || !owner_sees(&w[i], ev))
       continue;
     int64_t pending = 0;
-    if (!db_delivery_pending(h->w[i].id, &pending) && pending >= queue_max) {
+    if (!db_delivery_pending(w[i].id, &pending) && pending >= queue_max) {
       if (atomic_fetch_add(&dropped, 1) % 1000 == 0)
-        CB_LOG(CB_LOG_WARN, "webhooks", "webhook %s has %d deliveries waiting: new events for it are dropped",
-               h->w[i].id, queue_max);
+        CB_LOG(CB_LOG_WARN, "webhooks", "webhook %s has %d deliveries waiting: new events for it are dropped", w[i].id,
+               queue_max);
       continue;
     }
     if (!payload) {
@@ -385,7 +378,7 @@ static void enqueue(const struct cb_event *ev, const struct hooks *h)
     }
     char *text = cJSON_PrintUnformatted(payload);
     if (text)
-      db_delivery_add(h->w[i].id, name, text, now);
+      db_delivery_add(w[i].id, name, text, now);
     cJSON_free(text);
   }
   cJSON_Delete(payload);
@@ -398,7 +391,7 @@ static void *feed(void *arg)
   (void)arg;
   uint64_t seq = events_last_seq();
   struct cb_event evs[64];
-  struct hooks h = {0};
+  struct cb_vec h = {.elem = sizeof(struct cb_webhook)};
   while (atomic_load(&running)) {
     int n = events_wait(&seq, evs, 64, 1000);
     if (n) {
@@ -411,7 +404,7 @@ static void *feed(void *arg)
       free(evs[i].data);
     }
   }
-  free(h.w);
+  free(h.items);
   db_thread_close();
   return NULL;
 }

@@ -387,3 +387,11 @@ int cb_grow(void *arrp, size_t n, size_t *cap, size_t elem, size_t first)
   *cap = c;
   return 0;
 }
+
+int cb_vec_push(struct cb_vec *v, const void *item)
+{
+  if (cb_grow(&v->items, v->n, &v->cap, v->elem, v->first ? v->first : 64))
+    return 1;
+  memcpy((char *)v->items + v->n++ * v->elem, item, v->elem);
+  return 0;
+}

@@ -31,6 +31,16 @@ char *cb_buf_steal(struct cb_buf *b);
  * when there is no memory (the array stays as it was). */
 int cb_grow(void *arrp, size_t n, size_t *cap, size_t elem, size_t first);
 
+/* A growable array of copies: set elem (and first, the capacity it starts with; 64 when
+ * 0), push, read items[0..n), free(items). What a row visitor collecting rows uses. */
+struct cb_vec {
+  void *items;
+  size_t n, cap, elem, first;
+};
+/* Appends a copy of the elem bytes at item: 0, or 1 when there is no memory (as a row
+ * visitor answers to stop). */
+int cb_vec_push(struct cb_vec *v, const void *item);
+
 /* Now as RFC 3339 UTC with milliseconds: 2026-11-22T01:49:48.123Z (fits in 32 bytes). */
 void cb_time_now_rfc3339(char *out, size_t n);
 void cb_time_rfc3339(int64_t unix_ms, char *out, size_t n);

@@ -62,25 +62,18 @@ static double sample_at(const unsigned char *d, size_t i, unsigned bps, unsigned
   }
   case 24: /* libtiff leaves 24-bit samples in the host's (little-endian) order */
     return (double)((uint32_t)d[3 * i] | (uint32_t)d[3 * i + 1] << 8 | (uint32_t)d[3 * i + 2] << 16);
-  case 32: {
-    uint32_t v;
-    memcpy(&v, d + 4 * i, 4);
-    if (fmt == SAMPLEFORMAT_IEEEFP) {
-      float f;
-      memcpy(&f, &v, 4);
-      return f;
-    }
-    return fmt == SAMPLEFORMAT_INT ? (double)(int32_t)v : (double)v;
-  }
-  case 64: {
-    uint64_t v;
-    memcpy(&v, d + 8 * i, 8);
-    if (fmt == SAMPLEFORMAT_IEEEFP) {
-      double f;
-      memcpy(&f, &v, 8);
-      return f;
-    }
-    return fmt == SAMPLEFORMAT_INT ? (double)(int64_t)v : (double)v;
+  case 32:
+  case 64: { /* reading through a union is defined in C11 */
+    union {
+      uint32_t u32;
+      float f32;
+      uint64_t u64;
+      double f64;
+    } v;
+    memcpy(&v, d + (size_t)(bps / 8) * i, bps / 8);
+    if (bps == 32)
+      return fmt == SAMPLEFORMAT_IEEEFP ? v.f32 : fmt == SAMPLEFORMAT_INT ? (double)(int32_t)v.u32 : (double)v.u32;
+    return fmt == SAMPLEFORMAT_IEEEFP ? v.f64 : fmt == SAMPLEFORMAT_INT ? (double)(int64_t)v.u64 : (double)v.u64;
   }
   default: { /* packed, most significant bit first */
     uint64_t bit = (uint64_t)i * bps, v = 0;

@@ -190,6 +190,11 @@ static const struct setting table[] = {
    .help = "Processes one big SDF or SMILES file (1 MiB or more) is read by; `1` reads every file in one process.",
    .details = "The converter splits it into chunks at record boundaries and forks this many helpers (each under "
               "the same limits) that take chunks in turn."},
+  {.env = "CARBOY_STRUCTURE_MATCH_MAX", .cmds = CB_CMD_SERVE, .group = G_JOBS, .kind = K_INT, .dflt = "20000",
+   .min = 1, .max = 10000000, .unit = "records", .what = "CARBOY_STRUCTURE_MATCH_MAX",
+   .help = "Records one substructure search matches (after the fingerprint screen) per request.",
+   .details = "When the screen passes more, each page matches this many after its cursor, and the answer's "
+              "`total` is an estimate (`total_exact` false)."},
   {.env = "CARBOY_STORE_LAZY_COPY", .cmds = CB_CMD_SERVE, .group = G_DATA, .kind = K_BOOL, .dflt = "1",
    .help = "After a migration, a blob missing from the live store is read from the previous one and copied "
            "forward, verified, first; `0` turns the copy off."},

@@ -424,15 +424,6 @@ int64_t db_record_count(const char *file_id, int64_t version);
 cb_err db_record_properties(const char *record_id, db_property_cb cb, void *ctx);
 /* The first record of a file version (for its preview). */
 cb_err db_record_first(const char *file_id, int64_t version, struct cb_record *out);
-/* Live records (current versions of live files) for structure search. fp is 128 bytes
- * or NULL. */
-struct cb_record_hit {
-  const char *id, *file_id, *title, *smiles, *inchikey;
-  const unsigned char *fp;
-};
-typedef int (*db_record_hit_cb)(const struct cb_record_hit *h, void *ctx);
-cb_err db_records_by_inchikey(const char *inchikey, db_record_hit_cb cb, void *ctx);
-cb_err db_records_scan(db_record_hit_cb cb, void *ctx);
 /* Ends a running job with a JSON result (lease checked). */
 cb_err db_job_finish_result(const char *id, const char *instance, const char *result_json);
 /* The result JSON of a job (malloc'd; NULL when none). */
@@ -549,7 +540,9 @@ struct db_search_q {
   const char *folder_id;          /* files in this folder or below, or NULL */
   const struct db_where *where;
   int nwhere;
-  int64_t offset; /* candidates to skip (a cursor) */
+  int64_t offset;  /* candidates to skip (a cursor) */
+  int all_records; /* 0: a record of a file that holds only it is given as its file (the file
+                      carries the record's properties), so the two never both come; 1: both */
 };
 struct cb_search_hit {
   int64_t doc; /* the full-text row that ranked it (for db_search_snippet) */
@@ -567,6 +560,27 @@ typedef int (*db_search_cb)(const struct cb_search_hit *h, void *ctx);
 cb_err db_search(const struct db_search_q *q, db_search_cb cb, void *ctx);
 /* The words around the match in full-text row doc, the matches marked « », malloc'd. */
 char *db_search_snippet(const char *match, int64_t doc);
+/* The properties of a hit (the file's when record_id is NULL, else the record's) that
+ * satisfy w, in the order they were stored. */
+cb_err db_search_matched(const char *file_id, const char *record_id, const struct db_where *w, db_property_cb cb,
+                         void *ctx);
+
+/* Structure search candidates: live records (current versions of live files) of the
+ * files q->viewer may see (the filter runs in the query, before anything is counted), in
+ * (file id, index) order. fp is 128 bytes or NULL. */
+struct cb_record_hit {
+  const char *id, *file_id, *title, *smiles, *inchikey;
+  const unsigned char *fp;
+  int64_t idx;
+};
+typedef int (*db_record_hit_cb)(const struct cb_record_hit *h, void *ctx);
+struct db_record_q {
+  const struct db_viewer *viewer; /* never NULL */
+  const char *inchikey;           /* records with this InChIKey; NULL: every record with a fingerprint */
+  const char *file_id;            /* this file's records only, or NULL */
+  const char *folder_id;          /* records of files in this folder or below, or NULL */
+};
+cb_err db_records_find(const struct db_record_q *q, db_record_hit_cb cb, void *ctx);
 
 /* ---- settings, store migrations and blob checks (maint.c) ---- */
 #define CB_URL_MAX 1100

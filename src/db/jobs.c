@@ -918,47 +918,6 @@ cb_err db_depiction_apply(const char *job_id, const char *instance, const char *
   return db_commit();
 }
 
-struct hit_ctx {
-  db_record_hit_cb cb;
-  void *ctx;
-};
-
-static int hit_row(sqlite3_stmt *st, void *p)
-{
-  struct hit_ctx *hc = p;
-  struct cb_record_hit h = {
-    .id = (const char *)sqlite3_column_text(st, 0),
-    .file_id = (const char *)sqlite3_column_text(st, 1),
-    .title = (const char *)sqlite3_column_text(st, 2),
-    .smiles = (const char *)sqlite3_column_text(st, 3),
-    .inchikey = (const char *)sqlite3_column_text(st, 4),
-    .fp = sqlite3_column_bytes(st, 5) == 128 ? sqlite3_column_blob(st, 5) : NULL,
-  };
-  return hc->cb(&h, hc->ctx);
-}
-
-#define HIT_FROM " FROM records r JOIN files f ON f.id = r.file_id AND f.version = r.version AND f.deleted_at IS NULL"
-
-cb_err db_records_by_inchikey(const char *inchikey, db_record_hit_cb cb, void *ctx)
-{
-  struct hit_ctx hc = {cb, ctx};
-  return db_each_row(
-    db_query("SELECT r.id, r.file_id, coalesce(r.title, ''), coalesce(r.smiles, ''), r.inchikey, r.fp" HIT_FROM
-             " WHERE r.inchikey = ? ORDER BY r.file_id, r.idx",
-             "s", inchikey),
-    hit_row, &hc);
-}
-
-cb_err db_records_scan(db_record_hit_cb cb, void *ctx)
-{
-  struct hit_ctx hc = {cb, ctx};
-  return db_each_row(db_query("SELECT r.id, r.file_id, coalesce(r.title, ''), coalesce(r.smiles, ''),"
-                              " coalesce(r.inchikey, ''), r.fp" HIT_FROM " WHERE r.fp IS NOT NULL"
-                              " ORDER BY r.file_id, r.idx",
-                              ""),
-                     hit_row, &hc);
-}
-
 cb_err db_job_finish_result(const char *id, const char *instance, const char *result_json)
 {
   cb_err e = db_begin();

@@ -164,16 +164,23 @@ static void where_sql(struct cb_buf *b, const struct db_where *w)
                 w->is_num ? "value_num" : "value_text", ops_sql[w->op]);
 }
 
+/* The file f is in the folder ? or below it (a deleted folder's files are deleted). */
+#define IN_FOLDER_SQL                                                                      \
+  " AND EXISTS (WITH RECURSIVE up(id) AS (SELECT f.folder_id UNION ALL SELECT c.parent_id" \
+  " FROM folders c JOIN up ON c.id = up.id WHERE c.parent_id IS NOT NULL) SELECT 1 FROM up WHERE id = ?)"
+
+/* The file f (of the row d) holds another record than d's in its current version. */
+#define OTHER_RECORD_SQL \
+  "EXISTS (SELECT 1 FROM records x WHERE x.file_id = f.id AND x.version = f.version AND x.id <> d.record_id)"
+
 /* The filters of q after "WHERE <first condition>" (kind, folder, where=), and their binds
  * from k on. */
 static void filters_sql(struct cb_buf *sql, const struct db_search_q *q, const struct db_where *w0)
 {
   if (q->kind)
     cb_buf_printf(sql, " AND f.kind = ?");
-  if (q->folder_id) /* the file's folder or one above it; a deleted folder's files are deleted */
-    cb_buf_printf(sql, " AND EXISTS (WITH RECURSIVE up(id) AS (SELECT f.folder_id UNION ALL SELECT c.parent_id"
-                       " FROM folders c JOIN up ON c.id = up.id WHERE c.parent_id IS NOT NULL)"
-                       " SELECT 1 FROM up WHERE id = ?)");
+  if (q->folder_id)
+    cb_buf_puts(sql, IN_FOLDER_SQL);
   for (int i = 0; i < q->nwhere; i++)
     if (&q->where[i] != w0)
       where_sql(sql, &q->where[i]);
@@ -258,7 +265,8 @@ static void seen_free(struct seen *t)
 static cb_err search_words(const struct db_search_q *q, db_search_cb cb, void *ctx)
 {
   struct cb_buf sql = {0};
-  cb_buf_printf(&sql, "SELECT d.file_id, d.record_id, f.name, f.kind, r.title FROM search_docs d"
+  cb_buf_printf(&sql, "SELECT d.file_id, d.record_id, f.name, f.kind, r.title,"
+                      " d.record_id IS NOT NULL AND NOT " OTHER_RECORD_SQL " FROM search_docs d"
                       " JOIN files f ON f.id = d.file_id AND f.deleted_at IS NULL"
                       " LEFT JOIN records r ON r.id = d.record_id"
                       " WHERE d.id = ? AND (d.record_id IS NULL OR r.version = f.version)");
@@ -298,6 +306,9 @@ static cb_err search_words(const struct db_search_q *q, db_search_cb cb, void *c
       int drc = sqlite3_step(doc);
       if (drc == SQLITE_ROW) {
         const char *fid = (const char *)sqlite3_column_text(doc, 0), *rid = (const char *)sqlite3_column_text(doc, 1);
+        int as_file = rid && sqlite3_column_int(doc, 5) && !q->all_records; /* the file's only record */
+        if (as_file)
+          rid = NULL;
         snprintf(key, sizeof key, "%s/%s", fid, rid ? rid : "");
         int fresh = seen_add(&seen, key);
         if (fresh < 0)
@@ -309,7 +320,7 @@ static cb_err search_words(const struct db_search_q *q, db_search_cb cb, void *c
             .record_id = rid,
             .name = (const char *)sqlite3_column_text(doc, 2),
             .kind = (const char *)sqlite3_column_text(doc, 3),
-            .title = (const char *)sqlite3_column_text(doc, 4),
+            .title = as_file ? NULL : (const char *)sqlite3_column_text(doc, 4),
             .score = -score, /* bm25: lower is better */
             .position = pos,
           };
@@ -351,6 +362,8 @@ cb_err db_search(const struct db_search_q *q, db_search_cb cb, void *ctx)
                 " LEFT JOIN records r ON r.id = d.record_id WHERE (d.record_id IS NULL OR r.version = f.version)"
                 " AND p0.name = ? AND p0.%s%s?",
                 w0->is_num ? "value_num" : "value_text", ops_sql[w0->op]);
+  if (!q->all_records) /* a file's only record: the file has its properties, and comes */
+    cb_buf_puts(&sql, " AND (d.record_id IS NULL OR " OTHER_RECORD_SQL ")");
   filters_sql(&sql, q, w0);
   cb_buf_printf(&sql, " ORDER BY p0.%s LIMIT -1 OFFSET :offset", w0->is_num ? "value_num" : "value_text");
   if (!sql.data)
@@ -400,4 +413,79 @@ char *db_search_snippet(const char *match, int64_t doc)
   char *out = t ? strdup(t) : NULL;
   sqlite3_reset(st);
   return out;
+}
+
+#define MATCHED_SQL(col, op)                                                                                   \
+  "SELECT name, value_text, value_num, unit, iri, source FROM properties WHERE file_id = ? AND record_id IS ?" \
+  " AND name = ? AND " col op "? ORDER BY id"
+#define MATCHED_OPS(col)                                                                                 \
+  {                                                                                                      \
+    MATCHED_SQL(col, " = "), MATCHED_SQL(col, " < "), MATCHED_SQL(col, " <= "), MATCHED_SQL(col, " > "), \
+      MATCHED_SQL(col, " >= ")                                                                           \
+  }
+/* one literal a value kind and operator (db_prep keeps them by address) */
+static const char *const matched_sql[2][5] = {MATCHED_OPS("value_text"), MATCHED_OPS("value_num")};
+
+cb_err db_search_matched(const char *file_id, const char *record_id, const struct db_where *w, db_property_cb cb,
+                         void *ctx)
+{
+  const char *sql = matched_sql[w->is_num ? 1 : 0][w->op];
+  struct property_visit pc = {cb, ctx};
+  sqlite3_stmt *st = w->is_num ? db_query(sql, "sssd", file_id, record_id, w->name, w->num)
+                               : db_query(sql, "ssss", file_id, record_id, w->name, w->text);
+  return db_each_row(st, db_property_row, &pc);
+}
+
+/* ---- structure search candidates ---- */
+
+static int record_hit_row(sqlite3_stmt *st, db_record_hit_cb cb, void *ctx)
+{
+  struct cb_record_hit h = {
+    .id = (const char *)sqlite3_column_text(st, 0),
+    .file_id = (const char *)sqlite3_column_text(st, 1),
+    .title = (const char *)sqlite3_column_text(st, 2),
+    .smiles = (const char *)sqlite3_column_text(st, 3),
+    .inchikey = (const char *)sqlite3_column_text(st, 4),
+    .fp = sqlite3_column_bytes(st, 5) == 128 ? sqlite3_column_blob(st, 5) : NULL,
+    .idx = sqlite3_column_int64(st, 6),
+  };
+  return cb(&h, ctx);
+}
+
+cb_err db_records_find(const struct db_record_q *q, db_record_hit_cb cb, void *ctx)
+{
+  struct cb_buf sql = {0};
+  cb_buf_puts(&sql, "SELECT r.id, r.file_id, coalesce(r.title, ''), coalesce(r.smiles, ''),"
+                    " coalesce(r.inchikey, ''), r.fp, r.idx");
+  if (q->inchikey) /* a few records: from the InChIKey's index to their files */
+    cb_buf_puts(&sql, " FROM records r JOIN files f ON f.id = r.file_id AND f.version = r.version"
+                      " WHERE r.inchikey = ?");
+  else /* every record, file by file (so the access rule runs once a file), in index order */
+    cb_buf_puts(&sql, " FROM files f CROSS JOIN records r ON r.file_id = f.id AND r.version = f.version"
+                      " WHERE r.fp IS NOT NULL");
+  cb_buf_puts(&sql, " AND f.deleted_at IS NULL");
+  if (q->file_id)
+    cb_buf_puts(&sql, " AND f.id = ?");
+  if (q->folder_id)
+    cb_buf_puts(&sql, IN_FOLDER_SQL);
+  if (!q->viewer->all) /* named parameters: they take no positional slot after this */
+    cb_buf_puts(&sql, " AND " DB_FILE_VISIBLE_SQL("f", ":me", ":link"));
+  cb_buf_puts(&sql, " ORDER BY f.id, r.idx");
+  if (!sql.data)
+    return CB_ENOMEM;
+  sqlite3_stmt *st;
+  int rc = sqlite3_prepare_v2(db_conn(), sql.data, -1, &st, NULL);
+  cb_buf_free(&sql);
+  if (rc != SQLITE_OK)
+    return db_rc(rc);
+  int k = 1;
+  const char *binds[] = {q->inchikey, q->file_id, q->folder_id};
+  for (size_t i = 0; i < sizeof binds / sizeof binds[0]; i++)
+    if (binds[i])
+      sqlite3_bind_text(st, k++, binds[i], -1, SQLITE_STATIC);
+  db_bind_viewer(st, q->viewer);
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW && !record_hit_row(st, cb, ctx))
+    ;
+  sqlite3_finalize(st);
+  return rc == SQLITE_ROW || rc == SQLITE_DONE ? CB_OK : db_rc(rc);
 }

@@ -240,6 +240,8 @@ int h_users_create(struct req *r)
   struct cb_user u;
   struct cb_errbuf eb = {{0}};
   cb_err e = auth_user_add(username, password, adm && cJSON_IsTrue(adm), &u, &eb);
+  if (!e && (e = db_user_get(u.id, &u))) /* the user as stored (created_at is the database's) */
+    cb_errf(&eb, "cannot read the new user back");
   if (e == CB_EINVAL) {
     st = http_problem(r, 400, strstr(eb.msg, "password") ? "password" : "username", "%s", eb.msg);
     goto out;

@@ -3,7 +3,13 @@
  *   similarity   Tanimoto on FP2 fingerprints (computed at ingest) >= threshold, best first;
  *   substructure an AND screen on the fingerprints, then a SMARTS match of the survivors
  *                in converter processes (Open Babel never runs in the server).
- * Only records of files the caller may see are ever considered. */
+ * Only records of files the caller may see are ever considered: the access rule runs in
+ * the query, before anything is counted; file_id= and folder_id= narrow them further.
+ * Hits come in one total order (file id, then the record's index; similarity: best first,
+ * then record id) and a cursor is the position of the last hit shown, so pages neither
+ * skip nor repeat a hit. total is exact, except for a substructure search whose screen
+ * passes more than CARBOY_STRUCTURE_MATCH_MAX records: then that many candidates after
+ * the cursor are matched, and total is estimated from their share of hits. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,8 +20,8 @@
 #include "http/parse.h"
 #include "util/hash.h"
 
-#define MAX_CANDIDATES 20000
 #define MATCH_BATCH 2000
+#define MATCH_MAX_DEFAULT 20000
 
 /* Runs a helper job in a converter process and waits for its result (a JSON object). */
 static cJSON *run_helper(struct req *r, const char *type, cJSON *params, int timeout_s, struct cb_errbuf *eb)
@@ -30,6 +36,460 @@ static cJSON *run_helper(struct req *r, const char *type, cJSON *params, int tim
   cJSON *o = res ? cJSON_Parse(res) : NULL;
   free(res);
   return o;
+}
+
+enum smode { M_EXACT, M_SIMILARITY, M_SUBSTRUCTURE };
+static const char *const mode_names[] = {"exact", "similarity", "substructure"};
+static const char *const mode_cursor[] = {"e", "m", "s"}; /* each mode's cursor kind */
+
+struct hit {
+  char id[CB_ID_LEN + 1];
+  char file_id[CB_ID_LEN + 1];
+  int64_t idx;
+  double sim;
+  char *title, *smiles;
+  char matched; /* substructure: the SMARTS matched it */
+};
+
+/* The hits' order: by file, then the record's index; similarity best first, then by
+ * record id. */
+static int hit_order(enum smode m, const struct hit *a, const struct hit *b)
+{
+  if (m == M_SIMILARITY)
+    return a->sim != b->sim ? (a->sim > b->sim ? -1 : 1) : strcmp(a->id, b->id);
+  int c = strcmp(a->file_id, b->file_id);
+  return c ? c : (a->idx > b->idx) - (a->idx < b->idx);
+}
+
+static int by_similarity(const void *a, const void *b)
+{
+  return hit_order(M_SIMILARITY, a, b);
+}
+
+struct scan {
+  enum smode mode;
+  const unsigned char *qfp; /* query fingerprint, or NULL */
+  double threshold;
+  const struct hit *after; /* the cursor's position, or NULL */
+  size_t keep;             /* exact, similarity: the first this many after the cursor */
+  int64_t match_max;       /* substructure: candidates matched per request */
+  struct hit *hits;        /* exact: in order; similarity: a heap, the last in order on top;
+                              substructure: the candidates to match, in order */
+  size_t n, cap;
+  int64_t total;   /* exact, similarity: every hit; substructure: every screened candidate */
+  int64_t n_after; /* substructure: screened candidates after the cursor */
+  int oom;
+};
+
+static void swap_hits(struct hit *a, struct hit *b)
+{
+  struct hit t = *a;
+  *a = *b;
+  *b = t;
+}
+
+/* Copies the record's texts into x; 0, or -1 out of memory (x then holds none). */
+static int take_texts(struct hit *x, const struct cb_record_hit *h)
+{
+  x->title = strdup(h->title ? h->title : "");
+  x->smiles = strdup(h->smiles ? h->smiles : "");
+  if (x->title && x->smiles)
+    return 0;
+  free(x->title);
+  free(x->smiles);
+  x->title = x->smiles = NULL;
+  return -1;
+}
+
+/* Appends x (with the record's texts); 1 (stop) when out of memory. */
+static int add_hit(struct scan *sc, const struct hit *x, const struct cb_record_hit *h)
+{
+  if (cb_grow(&sc->hits, sc->n, &sc->cap, sizeof *sc->hits, 256))
+    return sc->oom = 1;
+  sc->hits[sc->n] = *x;
+  if (take_texts(&sc->hits[sc->n], h))
+    return sc->oom = 1;
+  sc->n++;
+  return 0;
+}
+
+/* Similarity: keeps the first sc->keep hits in order, in a heap whose top is the last. */
+static int offer_hit(struct scan *sc, const struct hit *x, const struct cb_record_hit *h)
+{
+  struct hit *v = sc->hits;
+  size_t i = sc->n;
+  if (sc->n < sc->keep) {
+    if (add_hit(sc, x, h))
+      return 1;
+    v = sc->hits;
+    for (; i > 0 && hit_order(M_SIMILARITY, &v[(i - 1) / 2], &v[i]) < 0; i = (i - 1) / 2)
+      swap_hits(&v[(i - 1) / 2], &v[i]);
+    return 0;
+  }
+  if (hit_order(M_SIMILARITY, x, &v[0]) >= 0)
+    return 0;
+  struct hit y = *x;
+  if (take_texts(&y, h))
+    return sc->oom = 1;
+  free(v[0].title);
+  free(v[0].smiles);
+  v[0] = y;
+  for (i = 0;;) {
+    size_t big = i, l = 2 * i + 1, r = l + 1;
+    if (l < sc->n && hit_order(M_SIMILARITY, &v[l], &v[big]) > 0)
+      big = l;
+    if (r < sc->n && hit_order(M_SIMILARITY, &v[r], &v[big]) > 0)
+      big = r;
+    if (big == i)
+      return 0;
+    swap_hits(&v[i], &v[big]);
+    i = big;
+  }
+}
+
+/* 1 when the record passes the mode's test (similarity: its Tanimoto to *sim). */
+static int passes(const struct scan *sc, const struct cb_record_hit *h, double *sim)
+{
+  if (sc->mode == M_EXACT)
+    return 1;
+  if (sc->mode == M_SUBSTRUCTURE) {
+    for (int i = 0; sc->qfp && h->fp && i < 128; i++)
+      if ((h->fp[i] & sc->qfp[i]) != sc->qfp[i])
+        return 0; /* lacks a bit the query has: cannot contain it */
+    return 1;
+  }
+  if (!h->fp || !sc->qfp)
+    return 0;
+  int both = 0, either = 0;
+  for (int i = 0; i < 128; i++) {
+    both += __builtin_popcount(h->fp[i] & sc->qfp[i]);
+    either += __builtin_popcount(h->fp[i] | sc->qfp[i]);
+  }
+  *sim = either ? (double)both / either : 0;
+  return *sim >= sc->threshold;
+}
+
+static int collect(const struct cb_record_hit *h, void *ctx)
+{
+  struct scan *sc = ctx;
+  struct hit x = {.idx = h->idx, .sim = 1.0};
+  if (!passes(sc, h, &x.sim))
+    return 0;
+  snprintf(x.id, sizeof x.id, "%s", h->id);
+  snprintf(x.file_id, sizeof x.file_id, "%s", h->file_id);
+  sc->total++;
+  int after = !sc->after || hit_order(sc->mode, &x, sc->after) > 0;
+  if (sc->mode == M_SIMILARITY)
+    return after ? offer_hit(sc, &x, h) : 0;
+  if (sc->mode == M_EXACT)
+    return after && sc->n < sc->keep ? add_hit(sc, &x, h) : 0;
+  /* substructure: the first match_max candidates (all of them, when that is all) and the
+   * first match_max after the cursor (the window matched when there are more) */
+  sc->n_after += after;
+  return sc->total <= sc->match_max || (after && sc->n_after <= sc->match_max) ? add_hit(sc, &x, h) : 0;
+}
+
+static void free_hits(struct scan *sc)
+{
+  for (size_t i = 0; i < sc->n; i++) {
+    free(sc->hits[i].title);
+    free(sc->hits[i].smiles);
+  }
+  free(sc->hits);
+}
+
+/* Matches pattern against the SMILES of w[0..n) in converter processes, in batches;
+ * sets each one's matched. */
+static cb_err match_all(struct req *r, const char *pattern, struct hit *w, size_t n, struct cb_errbuf *eb)
+{
+  for (size_t start = 0; start < n; start += MATCH_BATCH) {
+    size_t end = start + MATCH_BATCH < n ? start + MATCH_BATCH : n;
+    cJSON *mp = cJSON_CreateObject(), *list = cJSON_AddArrayToObject(mp, "smiles");
+    cJSON_AddStringToObject(mp, "smarts", pattern);
+    for (size_t i = start; i < end; i++)
+      cJSON_AddItemToArray(list, cJSON_CreateString(w[i].smiles));
+    cJSON *res = run_helper(r, "match", mp, 120, eb);
+    cJSON_Delete(mp);
+    if (!res)
+      return CB_EINVAL;
+    cJSON *idx;
+    cJSON_ArrayForEach(idx, cJSON_GetObjectItem(res, "matches"))
+    {
+      if (cJSON_IsNumber(idx) && idx->valuedouble >= 0 && idx->valuedouble < (double)(end - start))
+        w[start + (size_t)idx->valuedouble].matched = 1;
+    }
+    cJSON_Delete(res);
+  }
+  return CB_OK;
+}
+
+/* What a search found, ready to show: the hits after the cursor in order (at most
+ * limit + 1: one more tells there is a next page), or, when a substructure window ended
+ * before the candidates did, where the next page's window starts. */
+struct found {
+  const struct hit **list;
+  size_t n;
+  const struct hit *window_end; /* or NULL */
+  int64_t total;
+  int exact;
+};
+
+/* Substructure: the window (every candidate when they are at most match_max, else the
+ * match_max after the cursor) is matched; the hits after the cursor are listed. */
+static cb_err substructure_hits(struct req *r, struct scan *sc, const char *pattern, struct found *f,
+                                struct cb_errbuf *eb)
+{
+  size_t w0 = 0;
+  f->exact = sc->total <= sc->match_max;
+  if (!f->exact) { /* the candidates after the cursor (else those kept from the start, a sample) */
+    while (w0 < sc->n && sc->after && hit_order(M_SUBSTRUCTURE, &sc->hits[w0], sc->after) <= 0)
+      w0++;
+    if (w0 == sc->n)
+      w0 = 0;
+    if (sc->n_after > sc->match_max)
+      f->window_end = &sc->hits[sc->n - 1];
+  }
+  cb_err e = match_all(r, pattern, sc->hits + w0, sc->n - w0, eb);
+  int64_t matched = 0;
+  for (size_t i = w0; !e && i < sc->n; i++) {
+    if (!sc->hits[i].matched)
+      continue;
+    matched++;
+    if ((!sc->after || hit_order(M_SUBSTRUCTURE, &sc->hits[i], sc->after) > 0) && f->n < sc->keep)
+      f->list[f->n++] = &sc->hits[i];
+  }
+  f->total = f->exact || sc->n == w0 ? matched : llround((double)matched * (double)sc->total / (double)(sc->n - w0));
+  return e;
+}
+
+static void cursor_of(enum smode m, const struct hit *h, char *out, size_t cap)
+{
+  char pos[96];
+  if (m == M_SIMILARITY)
+    snprintf(pos, sizeof pos, "%.17g/%s", h->sim, h->id);
+  else
+    snprintf(pos, sizeof pos, "%s/%lld", h->file_id, (long long)h->idx);
+  http_cursor_encode(mode_cursor[m], pos, out, cap);
+}
+
+/* The position a cursor names; 0, or -1 when it is not one this mode's searches issue. */
+static int cursor_read(const char *cursor, enum smode m, struct hit *at)
+{
+  char kind, pos[96], *end;
+  char *slash = http_cursor_decode(cursor, &kind, pos, sizeof pos) ? NULL : strchr(pos, '/');
+  if (!slash || kind != mode_cursor[m][0])
+    return -1;
+  *slash = '\0';
+  const char *a = pos, *b = slash + 1;
+  if (m == M_SIMILARITY) {
+    at->sim = strtod(a, &end);
+    snprintf(at->id, sizeof at->id, "%s", b);
+    return *end || end == a || !(at->sim >= 0 && at->sim <= 1) || !cb_id_valid(b) ? -1 : 0;
+  }
+  at->idx = strtoll(b, &end, 10);
+  snprintf(at->file_id, sizeof at->file_id, "%s", a);
+  return *end || end == b || at->idx < 0 || !cb_id_valid(a) ? -1 : 0;
+}
+
+static void add_hits(cJSON *o, enum smode m, const struct found *f, size_t limit)
+{
+  cJSON *hits = cJSON_AddArrayToObject(o, "hits");
+  for (size_t i = 0; i < f->n && i < limit; i++) {
+    const struct hit *x = f->list[i];
+    cJSON *h = cJSON_CreateObject();
+    cJSON_AddStringToObject(h, "record_id", x->id);
+    cJSON_AddStringToObject(h, "file_id", x->file_id);
+    cJSON_AddStringToObject(h, "title", x->title);
+    cJSON_AddStringToObject(h, "smiles", x->smiles);
+    if (m == M_SIMILARITY)
+      cJSON_AddNumberToObject(h, "similarity", round(x->sim * 10000) / 10000);
+    cJSON_AddItemToArray(hits, h);
+  }
+  const struct hit *next = f->n > limit ? f->list[limit - 1] : f->window_end;
+  char cursor[160];
+  if (next)
+    cursor_of(m, next, cursor, sizeof cursor);
+  cJSON_AddItemToObject(o, "next_cursor", json_str_or_null(next ? cursor : NULL));
+  cJSON_AddNumberToObject(o, "total", (double)f->total);
+  cJSON_AddBoolToObject(o, "total_exact", f->exact);
+}
+
+/* The request's parameters, read and checked. */
+struct squery {
+  char smiles[2048], smarts[2048], file_id[CB_ID_LEN + 1], folder_id[CB_ID_LEN + 1];
+  int is_smarts;
+  enum smode mode;
+  double threshold;
+  int limit;
+  int has_after;
+  struct hit after;
+};
+
+static int read_mode(struct req *r, struct squery *q)
+{
+  char mode[32] = "";
+  int has_mode = http_query(r, "mode", mode, sizeof mode); /* -1 (too long): refused below */
+  if (has_mode == 0)
+    snprintf(mode, sizeof mode, "%s", q->is_smarts ? "substructure" : "exact");
+  for (int m = 0; has_mode >= 0 && m < 3; m++)
+    if (!strcmp(mode, mode_names[m])) {
+      q->mode = (enum smode)m;
+      if (q->is_smarts && q->mode != M_SUBSTRUCTURE)
+        return http_problem(r, 400, "smarts", "smarts= is for substructure search");
+      return 0;
+    }
+  return http_problem(r, 400, "mode", "mode must be exact, substructure or similarity");
+}
+
+/* file_id= or folder_id=: an id of the caller's (a 404 for one they may not see, as for
+ * one that does not exist), or none. */
+static int read_scope(struct req *r, const char *name, const char *type, char *out, size_t cap)
+{
+  int has = http_query(r, name, out, cap);
+  if (has < 0 || (has > 0 && !cb_id_valid(out)))
+    return http_problem(r, 400, name, "%s is not a %s id", name, type);
+  cb_err e = has > 0 ? auth_check(&r->who, type, out, CB_READ) : CB_OK;
+  return e ? http_access_error(r, e, type, out) : 0;
+}
+
+static int read_squery(struct req *r, struct squery *q)
+{
+  int has_smiles = http_query(r, "smiles", q->smiles, sizeof q->smiles);
+  int has_smarts = http_query(r, "smarts", q->smarts, sizeof q->smarts);
+  if (has_smiles < 0 || has_smarts < 0)
+    return http_problem(r, 400, has_smiles < 0 ? "smiles" : "smarts", "the query is malformed or too long");
+  if ((has_smiles > 0) == (has_smarts > 0) || (has_smiles > 0 && !q->smiles[0]) || (has_smarts > 0 && !q->smarts[0]))
+    return http_problem(r, 400, "smiles", "give exactly one of smiles= and smarts=");
+  q->is_smarts = has_smarts > 0;
+  if (read_mode(r, q))
+    return r->status;
+  char thr[32] = "", cursor[160];
+  q->threshold = 0.7;
+  int has_thr = http_query(r, "threshold", thr, sizeof thr);
+  if (has_thr != 0) {
+    char *end = thr;
+    q->threshold = has_thr > 0 ? strtod(thr, &end) : 0;
+    if (has_thr < 0 || *end || end == thr || !(q->threshold > 0 && q->threshold <= 1))
+      return http_problem(r, 400, "threshold", "threshold must be a number above 0 and at most 1");
+  }
+  if (http_page(r, &q->limit, cursor, sizeof cursor))
+    return r->status;
+  q->has_after = cursor[0] != '\0';
+  if (q->has_after && cursor_read(cursor, q->mode, &q->after))
+    return http_problem(r, 400, "cursor", "cursor is not one this search issued");
+  if (read_scope(r, "file_id", "file", q->file_id, sizeof q->file_id) ||
+      read_scope(r, "folder_id", "folder", q->folder_id, sizeof q->folder_id))
+    return r->status;
+  return 0;
+}
+
+/* CARBOY_STRUCTURE_MATCH_MAX (checked when the server starts), or its default. */
+static int64_t match_max(void)
+{
+  const char *v = getenv("CARBOY_STRUCTURE_MATCH_MAX");
+  long long n = v ? strtoll(v, NULL, 10) : 0;
+  return n > 0 ? n : MATCH_MAX_DEFAULT;
+}
+
+/* The query structure identified in a converter process: its SMILES, InChIKey and
+ * fingerprint (fp 1 when there is one). NULL when it cannot be read. */
+static cJSON *identify(struct req *r, const struct squery *q, unsigned char fp[128], int *have_fp, struct cb_errbuf *eb)
+{
+  cJSON *params = cJSON_CreateObject();
+  cJSON_AddStringToObject(params, q->is_smarts ? "smarts" : "smiles", q->is_smarts ? q->smarts : q->smiles);
+  cJSON *o = run_helper(r, "query", params, 60, eb);
+  cJSON_Delete(params);
+  cJSON *hex = cJSON_GetObjectItemCaseSensitive(o, "fp2");
+  *have_fp = cJSON_IsString(hex) && strlen(hex->valuestring) == 256;
+  for (int i = 0; *have_fp && i < 128; i++) {
+    unsigned v;
+    sscanf(hex->valuestring + 2 * i, "%2x", &v);
+    fp[i] = (unsigned char)v;
+  }
+  return o;
+}
+
+/* Scans the candidates and finds the hits after the cursor. */
+static cb_err search_records(struct req *r, const struct squery *q, cJSON *ident, struct scan *sc, struct found *f,
+                             struct cb_errbuf *eb)
+{
+  cJSON *key = cJSON_GetObjectItemCaseSensitive(ident, "inchikey");
+  cJSON *qsmiles = cJSON_GetObjectItemCaseSensitive(ident, "smiles");
+  f->exact = 1;
+  if (q->mode == M_EXACT && !cJSON_IsString(key))
+    return CB_OK; /* no InChIKey: nothing is the same */
+  if (q->mode == M_SIMILARITY && !sc->qfp) {
+    cb_errf(eb, "no fingerprint for the query");
+    return CB_EINVAL;
+  }
+  struct db_viewer viewer;
+  http_viewer(r, &viewer);
+  struct db_record_q rq = {&viewer, q->mode == M_EXACT ? key->valuestring : NULL, q->file_id[0] ? q->file_id : NULL,
+                           q->folder_id[0] ? q->folder_id : NULL};
+  cb_err e = db_records_find(&rq, collect, sc);
+  if (!e && sc->oom)
+    e = CB_ENOMEM;
+  if (!e && !(f->list = calloc(sc->n + 1, sizeof *f->list)))
+    e = CB_ENOMEM;
+  if (e)
+    return e;
+  f->total = sc->total;
+  if (q->mode == M_SUBSTRUCTURE) {
+    /* a smiles= query is a molecule: it is matched as Open Babel read it (aromaticity
+     * perceived), so a Kekule benzene drawn in an editor finds aromatic rings */
+    const char *pattern = q->is_smarts ? q->smarts : cJSON_IsString(qsmiles) ? qsmiles->valuestring : q->smiles;
+    return substructure_hits(r, sc, pattern, f, eb);
+  }
+  if (q->mode == M_SIMILARITY)
+    qsort(sc->hits, sc->n, sizeof *sc->hits, by_similarity);
+  for (size_t i = 0; i < sc->n; i++)
+    f->list[f->n++] = &sc->hits[i];
+  return CB_OK;
+}
+
+int h_search_structure(struct req *r)
+{
+  if (http_require_user(r))
+    return r->status;
+  struct squery *q = calloc(1, sizeof *q);
+  if (!q)
+    return http_error(r, CB_ENOMEM, "the search failed");
+  if (read_squery(r, q)) {
+    free(q);
+    return r->status;
+  }
+  struct cb_errbuf eb = {""};
+  unsigned char qfp[128];
+  int have_fp = 0;
+  cJSON *ident = identify(r, q, qfp, &have_fp, &eb);
+  if (!ident) {
+    int st = http_problem(r, 400, q->is_smarts ? "smarts" : "smiles", "the query could not be read: %s", eb.msg);
+    free(q);
+    return st;
+  }
+  struct scan sc = {.mode = q->mode,
+                    .qfp = have_fp ? qfp : NULL,
+                    .threshold = q->threshold,
+                    .after = q->has_after ? &q->after : NULL,
+                    .keep = (size_t)q->limit + 1,
+                    .match_max = match_max()};
+  struct found f = {0};
+  cb_err e = search_records(r, q, ident, &sc, &f, &eb);
+  cJSON *o = cJSON_CreateObject();
+  cJSON *qsmiles = cJSON_GetObjectItemCaseSensitive(ident, "smiles");
+  if (cJSON_IsString(qsmiles))
+    cJSON_AddStringToObject(o, "query_smiles", qsmiles->valuestring);
+  add_hits(o, q->mode, &f, (size_t)q->limit);
+  int st = e == CB_EINVAL ? http_problem(r, 400, q->is_smarts ? "smarts" : "smiles", "%s", eb.msg)
+           : e            ? http_error(r, e, "the search failed")
+                          : http_json(r, 200, o);
+  if (e)
+    cJSON_Delete(o);
+  free(f.list);
+  free_hits(&sc);
+  cJSON_Delete(ident);
+  free(q);
+  return st;
 }
 
 /* Which files may the caller see? Remembered per request. */
@@ -49,217 +509,6 @@ static int may_see(struct access_cache *ac, const char *file_id)
   snprintf(ac->ids[slot], sizeof ac->ids[slot], "%s", file_id);
   ac->ok[slot] = (char)ok;
   return ok;
-}
-
-struct hit {
-  char id[CB_ID_LEN + 1];
-  char file_id[CB_ID_LEN + 1];
-  char *title, *smiles;
-  double sim;
-};
-
-struct scan {
-  struct access_cache *ac;
-  const unsigned char *qfp; /* query fingerprint, or NULL */
-  int mode;                 /* 0 exact, 1 similarity, 2 substructure */
-  double threshold;
-  struct hit *hits;
-  size_t n, cap;
-  int truncated;
-};
-
-static int collect(const struct cb_record_hit *h, void *ctx)
-{
-  struct scan *sc = ctx;
-  double sim = 1.0;
-  if (sc->mode == 1) {
-    if (!h->fp || !sc->qfp)
-      return 0;
-    int both = 0, either = 0;
-    for (int i = 0; i < 128; i++) {
-      both += __builtin_popcount(h->fp[i] & sc->qfp[i]);
-      either += __builtin_popcount(h->fp[i] | sc->qfp[i]);
-    }
-    sim = either ? (double)both / either : 0;
-    if (sim < sc->threshold)
-      return 0;
-  } else if (sc->mode == 2 && sc->qfp && h->fp) {
-    for (int i = 0; i < 128; i++)
-      if ((h->fp[i] & sc->qfp[i]) != sc->qfp[i])
-        return 0; /* lacks a bit the query has: cannot contain it */
-  }
-  if (!may_see(sc->ac, h->file_id))
-    return 0;
-  if (sc->n == sc->cap) {
-    if (sc->cap >= MAX_CANDIDATES) {
-      sc->truncated = 1;
-      return 1;
-    }
-  }
-  if (cb_grow(&sc->hits, sc->n, &sc->cap, sizeof *sc->hits, 256))
-    return 1;
-  struct hit *x = &sc->hits[sc->n++];
-  snprintf(x->id, sizeof x->id, "%s", h->id);
-  snprintf(x->file_id, sizeof x->file_id, "%s", h->file_id);
-  x->title = strdup(h->title ? h->title : "");
-  x->smiles = strdup(h->smiles ? h->smiles : "");
-  x->sim = sim;
-  if (!x->title || !x->smiles) { /* out of memory: stop, as when the array cannot grow */
-    free(x->title);
-    free(x->smiles);
-    sc->n--;
-    return 1;
-  }
-  return 0;
-}
-
-static int by_similarity(const void *a, const void *b)
-{
-  const struct hit *x = a, *y = b;
-  return x->sim < y->sim ? 1 : x->sim > y->sim ? -1 : strcmp(x->id, y->id);
-}
-
-static void free_hits(struct scan *sc)
-{
-  for (size_t i = 0; i < sc->n; i++) {
-    free(sc->hits[i].title);
-    free(sc->hits[i].smiles);
-  }
-  free(sc->hits);
-}
-
-int h_search_structure(struct req *r)
-{
-  if (http_require_user(r))
-    return r->status;
-  char smiles[2048] = "", smarts[2048] = "", mode[32] = "", thr[32] = "", lim[16] = "";
-  int has_smiles = http_query(r, "smiles", smiles, sizeof smiles);
-  int has_smarts = http_query(r, "smarts", smarts, sizeof smarts);
-  if (has_smiles < 0 || has_smarts < 0)
-    return http_problem(r, 400, has_smiles < 0 ? "smiles" : "smarts", "the query is malformed or too long");
-  if ((has_smiles > 0) == (has_smarts > 0) || (has_smiles > 0 && !smiles[0]) || (has_smarts > 0 && !smarts[0]))
-    return http_problem(r, 400, "smiles", "give exactly one of smiles= and smarts=");
-  int has_mode = http_query(r, "mode", mode, sizeof mode); /* -1 (too long): refused below */
-  if (has_mode == 0)
-    snprintf(mode, sizeof mode, "%s", has_smarts > 0 ? "substructure" : "exact");
-  int m = has_mode < 0                    ? -1
-          : !strcmp(mode, "exact")        ? 0
-          : !strcmp(mode, "similarity")   ? 1
-          : !strcmp(mode, "substructure") ? 2
-                                          : -1;
-  if (m < 0)
-    return http_problem(r, 400, "mode", "mode must be exact, substructure or similarity");
-  if (has_smarts > 0 && m != 2)
-    return http_problem(r, 400, "smarts", "smarts= is for substructure search");
-  double threshold = 0.7;
-  int has_thr = http_query(r, "threshold", thr, sizeof thr);
-  if (has_thr != 0) {
-    char *end = thr;
-    threshold = has_thr > 0 ? strtod(thr, &end) : 0;
-    if (has_thr < 0 || *end || end == thr || !(threshold > 0 && threshold <= 1))
-      return http_problem(r, 400, "threshold", "threshold must be a number above 0 and at most 1");
-  }
-  int limit = 100;
-  int has_lim = http_query(r, "limit", lim, sizeof lim);
-  if (has_lim != 0) {
-    char *end = lim;
-    long v = has_lim > 0 ? strtol(lim, &end, 10) : 0;
-    if (has_lim < 0 || *end || end == lim || v < 1 || v > 1000)
-      return http_problem(r, 400, "limit", "limit must be a whole number from 1 to 1000");
-    limit = (int)v;
-  }
-  /* identify the query in a converter process */
-  struct cb_errbuf eb = {""};
-  cJSON *params = cJSON_CreateObject();
-  cJSON_AddStringToObject(params, has_smarts > 0 ? "smarts" : "smiles", has_smarts > 0 ? smarts : smiles);
-  cJSON *q = run_helper(r, "query", params, 60, &eb);
-  cJSON_Delete(params);
-  if (!q)
-    return http_problem(r, 400, has_smarts > 0 ? "smarts" : "smiles", "the query could not be read: %s", eb.msg);
-  cJSON *key = cJSON_GetObjectItemCaseSensitive(q, "inchikey"), *fp = cJSON_GetObjectItemCaseSensitive(q, "fp2");
-  unsigned char qfp[128];
-  int have_fp = cJSON_IsString(fp) && strlen(fp->valuestring) == 256;
-  for (int i = 0; have_fp && i < 128; i++) {
-    unsigned v;
-    sscanf(fp->valuestring + 2 * i, "%2x", &v);
-    qfp[i] = (unsigned char)v;
-  }
-  struct access_cache *ac = calloc(1, sizeof *ac);
-  struct scan sc = {.ac = ac, .qfp = have_fp ? qfp : NULL, .mode = m, .threshold = threshold};
-  cb_err e = CB_OK;
-  if (!ac)
-    e = CB_ENOMEM;
-  else {
-    ac->r = r;
-    if (m == 0) {
-      if (cJSON_IsString(key))
-        e = db_records_by_inchikey(key->valuestring, collect, &sc);
-    } else if (m == 1 && !have_fp) {
-      e = CB_EINVAL;
-      cb_errf(&eb, "no fingerprint for the query");
-    } else {
-      e = db_records_scan(collect, &sc);
-    }
-  }
-  cJSON *o = cJSON_CreateObject(), *hits = cJSON_AddArrayToObject(o, "hits");
-  if (cJSON_IsString(cJSON_GetObjectItem(q, "smiles")))
-    cJSON_AddStringToObject(o, "query_smiles", cJSON_GetObjectItem(q, "smiles")->valuestring);
-  /* substructure: the fingerprint screen is necessary, not sufficient: match in batches */
-  /* a smiles= query is a molecule: it is matched as Open Babel read it (aromaticity
-   * perceived), so a Kekule benzene drawn in an editor finds aromatic rings */
-  const char *pattern = has_smarts > 0 ? smarts : smiles;
-  if (has_smarts <= 0 && cJSON_IsString(cJSON_GetObjectItem(q, "smiles")))
-    pattern = cJSON_GetObjectItem(q, "smiles")->valuestring;
-  char *keep = NULL;
-  if (!e && m == 2 && sc.n) {
-    keep = calloc((size_t)sc.n, 1);
-    for (size_t start = 0; keep && start < sc.n && !e; start += MATCH_BATCH) {
-      size_t end = start + MATCH_BATCH < sc.n ? start + MATCH_BATCH : sc.n;
-      cJSON *mp = cJSON_CreateObject(), *list = cJSON_AddArrayToObject(mp, "smiles");
-      cJSON_AddStringToObject(mp, "smarts", pattern);
-      for (size_t i = start; i < end; i++)
-        cJSON_AddItemToArray(list, cJSON_CreateString(sc.hits[i].smiles));
-      cJSON *res = run_helper(r, "match", mp, 120, &eb);
-      cJSON_Delete(mp);
-      if (!res) {
-        e = CB_EINVAL;
-        break;
-      }
-      cJSON *idx;
-      cJSON_ArrayForEach(idx, cJSON_GetObjectItem(res, "matches")) if (cJSON_IsNumber(idx) && idx->valueint >= 0 &&
-                                                                       start + (size_t)idx->valueint < end)
-        keep[start + (size_t)idx->valueint] = 1;
-      cJSON_Delete(res);
-    }
-  }
-  if (!e && m == 1)
-    qsort(sc.hits, (size_t)sc.n, sizeof *sc.hits, by_similarity);
-  int shown = 0;
-  for (size_t i = 0; !e && i < sc.n && shown < limit; i++) {
-    if (m == 2 && (!keep || !keep[i]))
-      continue;
-    cJSON *h = cJSON_CreateObject();
-    cJSON_AddStringToObject(h, "record_id", sc.hits[i].id);
-    cJSON_AddStringToObject(h, "file_id", sc.hits[i].file_id);
-    cJSON_AddStringToObject(h, "title", sc.hits[i].title);
-    cJSON_AddStringToObject(h, "smiles", sc.hits[i].smiles);
-    if (m == 1)
-      cJSON_AddNumberToObject(h, "similarity", round(sc.hits[i].sim * 10000) / 10000);
-    cJSON_AddItemToArray(hits, h);
-    shown++;
-  }
-  if (sc.truncated)
-    cJSON_AddTrueToObject(o, "truncated");
-  free(keep);
-  free_hits(&sc);
-  free(ac);
-  cJSON_Delete(q);
-  if (e) {
-    cJSON_Delete(o);
-    return e == CB_EINVAL ? http_problem(r, 400, has_smarts > 0 ? "smarts" : "smiles", "%s", eb.msg)
-                          : http_error(r, e, "the search failed");
-  }
-  return http_json(r, 200, o);
 }
 
 /* ---- GET /api/v1/search?q=WORDS[&kind=K][&folder_id=F][&where=NAME:OP:VALUE]... ----
@@ -331,6 +580,8 @@ static int parse_where(char *text, struct db_where *w)
 struct text_hits {
   struct access_cache *ac;
   const char *match;
+  const struct db_where *where;
+  int nwhere;
   cJSON *hits;
   int n, limit;
   int64_t last; /* the position of the last candidate looked at */
@@ -339,6 +590,29 @@ struct text_hits {
 };
 
 #define MAX_SCAN 20000 /* candidates looked at per page, visible or not */
+
+/* Adds a property the hit matched, once (two conditions may name the same property). */
+static int add_one_matched(const struct cb_property *p, void *ctx)
+{
+  cJSON *x, *list = ctx;
+  cJSON_ArrayForEach(x, list)
+  {
+    cJSON *v = cJSON_GetObjectItemCaseSensitive(x, "value");
+    if (!strcmp(cJSON_GetObjectItemCaseSensitive(x, "name")->valuestring, p->name) &&
+        (p->is_num ? cJSON_IsNumber(v) && v->valuedouble == p->value_num
+                   : cJSON_IsString(v) && !strcmp(v->valuestring, p->value_text ? p->value_text : "")))
+      return 0;
+  }
+  return json_add_property(p, list);
+}
+
+/* "matched": the hit's own properties that its where= conditions found. */
+static void add_matched(cJSON *o, const struct cb_search_hit *h, const struct db_where *where, int nwhere)
+{
+  cJSON *list = cJSON_AddArrayToObject(o, "matched");
+  for (int i = 0; i < nwhere; i++)
+    db_search_matched(h->file_id, h->record_id, &where[i], add_one_matched, list);
+}
 
 static int take_hit(const struct cb_search_hit *h, void *ctx)
 {
@@ -373,6 +647,8 @@ static int take_hit(const struct cb_search_hit *h, void *ctx)
   char *snip = th->match ? db_search_snippet(th->match, h->doc) : NULL;
   cJSON_AddStringToObject(o, "snippet", snip ? snip : "");
   free(snip);
+  if (th->nwhere)
+    add_matched(o, h, th->where, th->nwhere);
   /* the rank, not FTS5's bm25 value: that weighs a word by how many documents hold it,
    * documents the caller may not see included, so it would tell of them */
   cJSON_AddNumberToObject(o, "score", 1.0 / (double)h->position);
@@ -425,6 +701,10 @@ int h_search(struct req *r)
       return http_problem(r, 400, "where", "where= must read NAME:OP:VALUE with OP one of eq, lt, le, gt, ge");
     nwhere++;
   }
+  char records[16] = "";
+  int has_records = http_query(r, "records", records, sizeof records);
+  if (has_records < 0 || (has_records > 0 && strcmp(records, "all") && strcmp(records, "merged")))
+    return http_problem(r, 400, "records", "records must be merged or all");
   char *match = fts_query(q);
   if (!match && !nwhere)
     return http_problem(r, 400, "q", "give words to find (q=) or at least one where=NAME:OP:VALUE");
@@ -440,11 +720,18 @@ int h_search(struct req *r)
   struct access_cache *ac = calloc(1, sizeof *ac);
   cJSON *out = cJSON_CreateObject();
   cJSON *hits = cJSON_AddArrayToObject(out, "hits");
-  struct text_hits th = {.ac = ac, .match = match, .hits = hits, .limit = limit, .last = offset};
+  struct text_hits th = {
+    .ac = ac, .match = match, .where = where, .nwhere = nwhere, .hits = hits, .limit = limit, .last = offset};
   struct db_viewer viewer;
   http_viewer(r, &viewer);
-  struct db_search_q sq = {&viewer, match, has_kind > 0 ? kind : NULL, has_folder > 0 ? folder : NULL, where,
-                           nwhere,  offset};
+  struct db_search_q sq = {&viewer,
+                           match,
+                           has_kind > 0 ? kind : NULL,
+                           has_folder > 0 ? folder : NULL,
+                           where,
+                           nwhere,
+                           offset,
+                           has_records > 0 && !strcmp(records, "all")};
   cb_err e = ac ? CB_OK : CB_ENOMEM;
   if (ac) {
     ac->r = r;

@@ -3,6 +3,7 @@ third-party text: the licence texts Debian ships in base-files (/usr/share/commo
 and the NCI molecules of rdkit-data. Expected hits are computed independently in the test
 (Python reading the same files), and only what the caller may see is ever returned."""
 import re
+import subprocess
 
 import pytest
 from conftest import wait_file, upload, all_records
@@ -10,6 +11,7 @@ from conftest import wait_file, upload, all_records
 
 LICENSES = "/usr/share/common-licenses"
 NCI = "/usr/share/RDKit/Data/NCI/first_200.props.sdf"
+ONE_MOL = "/usr/share/RDKit/Projects/DbCLI/testData/bzr_q1.mol"
 PW = "password-" + "x" * 8
 
 
@@ -137,6 +139,84 @@ def test_records_by_words_and_typed_properties(server):
     assert {h["record_id"] for h in r.json()["hits"]} == both
 
 
+def sd_fields(path):
+    """Each molecule's SD data fields (name -> text), read from the file itself."""
+    out = []
+    for block in open(path, encoding="latin-1").read().split("$$$$\n"):
+        if block.strip():
+            out.append(dict(re.findall(r"^>\s*<([^>]+)>[^\n]*\n([^\n]*)", block, re.M)))
+    return out
+
+
+def obabel_values(path, what):
+    """One value a molecule from `obabel FILE -otxt --append WHAT`."""
+    out = subprocess.run(["obabel", path, "-otxt", "--append", what], capture_output=True, text=True, timeout=120)
+    return [line.split()[-1] for line in out.stdout.splitlines() if line.strip()]
+
+
+def test_property_hits_show_the_values_they_matched(server):
+    s = server
+    f = s.folder("nci-matched")
+    meta = wait_file(s, upload(s, f["id"], NCI, "matched.sdf")["id"])
+    position = {r["id"]: i for i, r in enumerate(all_records(s, meta["id"]))}
+    fields = sd_fields(NCI)
+    assert len(fields) == len(position) == 200
+
+    def hits(*where, **extra):
+        r = s.api("GET", "/search", params=[("folder_id", f["id"]), ("limit", 1000), *(("where", w) for w in where),
+                                            *extra.items()])
+        assert r.status_code == 200, r.text
+        return r.json()["hits"]
+
+    # an SD field: each hit shows the value it matched, as the file writes it
+    light = hits("AMW:lt:150")
+    assert {position[h["record_id"]] for h in light} == {i for i, m in enumerate(fields) if float(m["AMW"]) < 150}
+    for h in light:
+        assert [(m["name"], m["value"]) for m in h["matched"]] == [("AMW", float(fields[position[h["record_id"]]]["AMW"]))]
+    # two conditions: both values; a property two conditions name is shown once
+    for h in hits("AMW:gt:300", "NUM_HDONORS:eq:0"):
+        sd = fields[position[h["record_id"]]]
+        assert [(m["name"], m["value"]) for m in h["matched"]] == [("AMW", float(sd["AMW"])), ("NUM_HDONORS", 0)]
+    both = hits("AMW:gt:140", "AMW:lt:150")
+    assert both and all([m["name"] for m in h["matched"]] == ["AMW"] for h in both)
+    # a computed property, with its unit: obabel's molecular weight
+    mw = [float(v) for v in obabel_values(NCI, "MW")]
+    heavy = hits("molecular_weight:gt:500")
+    assert {position[h["record_id"]] for h in heavy} == {i for i, v in enumerate(mw) if v > 500}
+    for h in heavy:
+        (m,) = h["matched"]
+        assert m["name"] == "molecular_weight" and m["unit"] == "g/mol"
+        assert abs(m["value"] - mw[position[h["record_id"]]]) < 0.01
+    # words alone match no property: no "matched"
+    assert all("matched" not in h for h in s.api("GET", "/search", params={"q": meta["name"]}).json()["hits"])
+
+
+def test_a_single_molecule_file_is_one_hit_unless_asked(server):
+    s = server
+    f = s.folder("one-molecule")
+    meta = wait_file(s, upload(s, f["id"], ONE_MOL)["id"])
+    assert meta["status"] == "processed" and meta["record_count"] == 1
+    (rec,) = all_records(s, meta["id"])
+    (mw,) = [float(v) for v in obabel_values(ONE_MOL, "MW")]
+    (key,) = obabel_values(ONE_MOL, "inchikey")
+    title = open(ONE_MOL).readline().strip()  # the molfile's own title line
+
+    def hits(**params):
+        r = s.api("GET", "/search", params={"folder_id": f["id"], **params})
+        assert r.status_code == 200, r.text
+        return r.json()["hits"]
+
+    for params in ({"where": "molecular_weight:gt:300"}, {"q": key}, {"q": title}):
+        one = hits(**params)
+        assert [(h["file_id"], h.get("record_id")) for h in one] == [(meta["id"], None)], params
+        both = hits(**params, records="all")
+        assert (meta["id"], rec["id"]) in {(h["file_id"], h.get("record_id")) for h in both}, params
+        assert hits(**params, records="merged") == one
+    (h,) = hits(where="molecular_weight:gt:300")
+    assert [m["name"] for m in h["matched"]] == ["molecular_weight"] and abs(h["matched"][0]["value"] - mw) < 0.01
+    assert len(hits(where="molecular_weight:gt:300", records="all")) == 2
+
+
 @pytest.mark.parametrize("params,field", [
     ({}, "q"),
     ({"q": "   "}, "q"),
@@ -145,6 +225,7 @@ def test_records_by_words_and_typed_properties(server):
     ({"q": "x", "kind": "spreadsheet"}, "kind"),
     ({"q": "x", "folder_id": "../etc"}, "folder_id"),
     ({"q": "x", "cursor": "-4"}, "cursor"),
+    ({"q": "x", "records": "some"}, "records"),
 ])
 def test_bad_requests_are_problems(server, params, field):
     r = server.api("GET", "/search", params=params)

@@ -199,11 +199,16 @@ add("/api/v1/files/{id}/records", "get", op("listRecords", "The records inside a
                                             {"200": R("Records", "RecordList"), **errs(400, 404)}, parameters=PAGE), [ID])
 add("/api/v1/records/{id}", "get", op("getRecord", "One record", "files", {"200": R("Record", "Record"), **errs(404)}), [ID])
 SVG = {"200": {"description": "SVG", "content": {"image/svg+xml": {"schema": STR}}}, "304": {"description": "Not modified"}}
-add("/api/v1/records/{id}/depiction", "get", op("recordDepiction", "The record's structure as SVG: drawn by a converter "
-                                                "process on the first request (which waits for it), then kept", "files",
-                                                {**SVG, **errs(404, 422, 503)}), [ID])
-add("/api/v1/files/{id}/preview", "get", op("filePreview", "A preview: for structures, reactions and crystals, the first readable record's depiction (SVG); "
-                                            "404 for kinds without one", "files", {**SVG, **errs(404, 422, 503)}), [ID])
+add("/api/v1/records/{id}/depiction", "get", op(
+    "recordDepiction", "The record's structure as SVG: drawn by a converter process on the first request (which waits "
+    "for it; concurrent requests share one job), then kept. A molecule with more heavy atoms than "
+    "CARBOY_DEPICT_MAX_ATOMS is never laid out: a summary card (formula, chains, residues, sequences) made at once. A "
+    "drawing that failed is remembered: 422 with its reason, without a new job", "files",
+    {**SVG, **errs(404, 422, 503)}), [ID])
+add("/api/v1/files/{id}/preview", "get", op(
+    "filePreview", "A preview: for structures, reactions and crystals, the first readable record's depiction (SVG; a "
+    "summary card for a molecule too large to draw, 422 with the reason when its drawing failed); 404 for kinds "
+    "without one", "files", {**SVG, **errs(404, 422, 503)}), [ID])
 
 add("/api/v1/files/{id}/convert", "get", op(
     "convertFile", "The current version converted to `to`, made once by a converter process (the request waits for it) "

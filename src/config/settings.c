@@ -195,6 +195,14 @@ static const struct setting table[] = {
    .help = "Records one substructure search matches (after the fingerprint screen) per request.",
    .details = "When the screen passes more, each page matches this many after its cursor, and the answer's "
               "`total` is an estimate (`total_exact` false)."},
+  {.env = "CARBOY_DEPICT_MAX_ATOMS", .cmds = CB_CMD_SERVE, .group = G_JOBS, .kind = K_INT, .dflt = "250", .min = 1,
+   .max = 1000000, .unit = "heavy atoms", .what = "CARBOY_DEPICT_MAX_ATOMS",
+   .help = "Heavy atoms above which a molecule is not drawn: its depiction and preview are a summary card instead.",
+   .details = "The card gives the formula, the heavy atoms and, for a protein or nucleic acid, its chains with their "
+              "residue counts and sequences (one-letter codes), which the converter records at ingest as the "
+              "record's properties. The server makes it from them at once, without a job; the depict job checks "
+              "the size again before Open Babel lays a molecule out (a 2-D layout of thousands of atoms runs past "
+              "any timeout)."},
   {.env = "CARBOY_STORE_LAZY_COPY", .cmds = CB_CMD_SERVE, .group = G_DATA, .kind = K_BOOL, .dflt = "1",
    .help = "After a migration, a blob missing from the live store is read from the previous one and copied "
            "forward, verified, first; `0` turns the copy off."},

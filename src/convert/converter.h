@@ -75,6 +75,14 @@ int suffix_is(const char *name, const char *const *suffixes);
 
 /* Draws a molecule given as SMILES as SVG into outpath (in the worker only). */
 cb_err chem_depict(const char *smiles, const char *outpath, struct cb_errbuf *eb);
+/* Heavy atoms above which a molecule is summarised, never drawn: CARBOY_DEPICT_MAX_ATOMS
+ * (chem/biomol.c). */
+int chem_depict_max_atoms(void);
+/* The summary card of a molecule too large to draw (malloc'd SVG, well-formed whatever the
+ * text): title (may be NULL), then from props (a record's properties, [{name, value}])
+ * heavy_atoms, formula, molecular_weight and a biopolymer's chains with their residues and
+ * sequences. Makes no use of Open Babel: the server calls it. */
+char *chem_summary_svg(const char *title, const cJSON *props, int max_atoms);
 
 /* Identifies a query structure: canonical SMILES, InChIKey, FP2 (hex) into result. With
  * smarts, validates the pattern and fingerprints it when it also reads as SMILES. */

@@ -340,6 +340,11 @@ typedef int (*db_job_cb)(const struct cb_job *j, void *ctx);
 /* Inserts a queued job (id, type, owner_id, inputs, params, output_folder_id,
  * max_attempts taken from j) and its job_files rows for the input ids. */
 cb_err db_job_create(const struct cb_job *j, const char *const *input_ids, int ninputs);
+/* The same, unless a job of j's type with the same params (the same text) is queued or
+ * running: then nothing is queued and joined holds that job's id (else ""). One
+ * transaction, so concurrent callers queue one job between them. */
+cb_err db_job_create_once(const struct cb_job *j, const char *const *input_ids, int ninputs,
+                          char joined[CB_ID_LEN + 1]);
 /* The jobs this thread created in committed transactions since it last asked (an upload's
  * ingest, a conversion's): *ids (free() it) and their count. jobs_wake() announces them. */
 int db_jobs_created(char (**ids)[CB_ID_LEN + 1]);
@@ -430,9 +435,14 @@ cb_err db_job_finish_result(const char *id, const char *instance, const char *re
 char *db_job_result(const char *id);
 /* A record's cached depiction: its blob (CB_ENOTFOUND when not rendered yet). */
 cb_err db_depiction_get(const char *record_id, char sha256[65], int64_t *size);
-/* Stores a rendered depiction with the job's success (lease checked), in one transaction. */
+/* Stores a rendered depiction with the job's success (lease checked), in one transaction
+ * (a failure remembered before is forgotten). */
 cb_err db_depiction_apply(const char *job_id, const char *instance, const char *record_id, const char *sha256,
                           int64_t size);
+/* Remembers that drawing the record failed, and why (error: the job's reason). */
+cb_err db_depiction_fail(const char *record_id, const char *job_id, const char *error);
+/* Why drawing the record failed, when it did (CB_ENOTFOUND: no failure remembered). */
+cb_err db_depiction_failure(const char *record_id, char *error, size_t size);
 /* A conversion's output: a new file (or version) in folder_id, recorded with the job's
  * success in one transaction, only while instance holds the lease. */
 cb_err db_convert_apply(const char *job_id, const char *instance, const char *folder_id, const char *name,

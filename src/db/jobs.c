@@ -85,6 +85,25 @@ cb_err db_job_create(const struct cb_job *j, const char *const *input_ids, int n
   return db_commit();
 }
 
+cb_err db_job_create_once(const struct cb_job *j, const char *const *input_ids, int n, char joined[CB_ID_LEN + 1])
+{
+  joined[0] = '\0';
+  cb_err e = db_begin();
+  if (e)
+    return e;
+  sqlite3_stmt *st = db_query("SELECT id FROM jobs WHERE state IN ('queued', 'running') AND type = ? AND params = ?"
+                              " LIMIT 1",
+                              "ss", j->type, j->params ? j->params : "{}");
+  e = db_one_row(st);
+  if (!e) {
+    db_col_copy(st, 0, joined, CB_ID_LEN + 1);
+    sqlite3_reset(st);
+  } else if (e == CB_ENOTFOUND) {
+    e = db_job_insert_tx(j, input_ids, n);
+  }
+  return db_end(e);
+}
+
 cb_err db_job_get(const char *id, struct cb_job *out)
 {
   sqlite3_stmt *st = db_query("SELECT " JOB_COLS " FROM jobs WHERE id = ?", "s", id);
@@ -330,6 +349,10 @@ static cb_err clear_records(const char *file_id, int64_t version)
     e = db_exec(
       "DELETE FROM record_depictions WHERE record_id IN (SELECT id FROM records WHERE file_id = ? AND version = ?)",
       "si", file_id, version);
+  if (!e)
+    e = db_exec("DELETE FROM record_depiction_failures WHERE record_id IN"
+                " (SELECT id FROM records WHERE file_id = ? AND version = ?)",
+                "si", file_id, version);
   if (!e)
     e = db_exec("DELETE FROM records WHERE file_id = ? AND version = ?", "si", file_id, version);
   return e;
@@ -911,11 +934,33 @@ cb_err db_depiction_apply(const char *job_id, const char *instance, const char *
   if (!e)
     e = db_exec("INSERT OR REPLACE INTO record_depictions(record_id, sha256, size, created_at) VALUES (?, ?, ?, ?)",
                 "ssis", record_id, sha256, size, ts);
+  if (!e)
+    e = db_exec("DELETE FROM record_depiction_failures WHERE record_id = ?", "s", record_id);
   if (e) {
     db_rollback();
     return e;
   }
   return db_commit();
+}
+
+cb_err db_depiction_fail(const char *record_id, const char *job_id, const char *error)
+{
+  char ts[CB_TIME_MAX];
+  now(ts);
+  return db_exec("INSERT OR REPLACE INTO record_depiction_failures(record_id, error, job_id, created_at)"
+                 " VALUES (?, ?, ?, ?)",
+                 "ssss", record_id, error, job_id, ts);
+}
+
+cb_err db_depiction_failure(const char *record_id, char *error, size_t size)
+{
+  sqlite3_stmt *st = db_query("SELECT error FROM record_depiction_failures WHERE record_id = ?", "s", record_id);
+  cb_err e = db_one_row(st);
+  if (e)
+    return e;
+  db_col_copy(st, 0, error, size);
+  sqlite3_reset(st);
+  return CB_OK;
 }
 
 cb_err db_job_finish_result(const char *id, const char *instance, const char *result_json)

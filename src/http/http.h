@@ -275,6 +275,12 @@ int h_search(struct req *r);
  * timeout or at shutdown (canceled when cancel_on_timeout), -2 not queued. */
 int http_run_job(struct req *r, const char *type, const char *params, const char *input_id, int timeout_s,
                  int cancel_on_timeout, char job_id[CB_ID_LEN + 1], struct cb_errbuf *eb);
+/* The same for a job the server starts on its own (no input file): one queued or running
+ * with the same type and params is waited on instead of queuing another, so concurrent
+ * requests for the same depiction share one job; never canceled at the timeout (others
+ * may be waiting on it). */
+int http_join_job(struct req *r, const char *type, const char *params, int timeout_s, char job_id[CB_ID_LEN + 1],
+                  struct cb_errbuf *eb);
 int h_file_convert(struct req *r);
 int h_schemas_list(struct req *r);
 int h_schema_get(struct req *r);

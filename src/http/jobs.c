@@ -464,39 +464,48 @@ static int job_ended(const char *id, struct cb_errbuf *eb)
 #define RECHECK_NS 1000000000ull   /* the row is read at least this often: a missed event costs no more */
 #define STOP_CHECK_NS 100000000ull /* a stopping server lets a waiting request go this soon */
 
-int http_run_job(struct req *r, const char *type, const char *params, const char *input_id, int timeout_s,
-                 int cancel_on_timeout, char job_id[CB_ID_LEN + 1], struct cb_errbuf *eb)
+/* Queues a job of `type` for the caller (joining one queued or running with the same
+ * type and params when join is set): 0 with job_id, -2 with eb. */
+static int queue_job(struct req *r, const char *type, const char *params, const char *input_id, int join,
+                     char job_id[CB_ID_LEN + 1], struct cb_errbuf *eb)
 {
   struct cb_job j = {0};
-  char inputs[CB_ID_LEN + 8];
+  char inputs[CB_ID_LEN + 8], joined[CB_ID_LEN + 1] = "";
   const char *ids[1] = {input_id};
   if (!job_type_find(type)) {
     cb_errf(eb, "cannot queue the work: no job type %s", type);
     return -2;
   }
   cb_id_new(j.id);
-  memcpy(job_id, j.id, CB_ID_LEN + 1);
   snprintf(j.type, sizeof j.type, "%s", type);
   snprintf(j.owner_id, sizeof j.owner_id, "%s", r->who.user_id);
   snprintf(inputs, sizeof inputs, input_id ? "[\"%s\"]" : "[]", input_id);
   j.inputs = inputs;
   j.params = (char *)params;
   j.max_attempts = 2;
-  cb_err e = db_job_create(&j, ids, input_id ? 1 : 0);
+  int n = input_id ? 1 : 0;
+  cb_err e = join ? db_job_create_once(&j, ids, n, joined) : db_job_create(&j, ids, n);
   if (e) {
     cb_errf(eb, "cannot queue the work: %s", cb_strerror(e));
     return -2;
   }
+  memcpy(job_id, joined[0] ? joined : j.id, CB_ID_LEN + 1);
+  return 0;
+}
+
+/* Waits up to timeout_s for the job: as http_run_job answers. */
+static int wait_job(const char *job_id, int timeout_s, int cancel_on_timeout, struct cb_errbuf *eb)
+{
   /* The job's events (jobs/events.c) wake this request, which then reads the job's row:
    * watched before the first reading, so that no event falls between it and the wait. */
   struct events_watch w;
-  events_watch_start(&w, j.id);
+  events_watch_start(&w, job_id);
   jobs_wake();
   int ended = -1;
   uint64_t until = cb_mono_ns() + (uint64_t)timeout_s * 1000000000ull, recheck = 0;
   for (uint64_t now = cb_mono_ns(); now < until && !http_stopping(); now = cb_mono_ns()) {
     if (now >= recheck) {
-      if ((ended = job_ended(j.id, eb)) != -1)
+      if ((ended = job_ended(job_id, eb)) != -1)
         break;
       recheck = now + RECHECK_NS;
     }
@@ -512,8 +521,24 @@ int http_run_job(struct req *r, const char *type, const char *params, const char
   if (cancel_on_timeout) {
     char now[CB_TIME_MAX];
     cb_time_now_rfc3339(now, sizeof now);
-    db_job_cancel(j.id, now);
+    db_job_cancel(job_id, now);
   }
-  cb_errf(eb, "still running after %d s (job %s)", timeout_s, j.id);
+  cb_errf(eb, "still running after %d s (job %s)", timeout_s, job_id);
   return -1;
+}
+
+int http_run_job(struct req *r, const char *type, const char *params, const char *input_id, int timeout_s,
+                 int cancel_on_timeout, char job_id[CB_ID_LEN + 1], struct cb_errbuf *eb)
+{
+  if (queue_job(r, type, params, input_id, 0, job_id, eb))
+    return -2;
+  return wait_job(job_id, timeout_s, cancel_on_timeout, eb);
+}
+
+int http_join_job(struct req *r, const char *type, const char *params, int timeout_s, char job_id[CB_ID_LEN + 1],
+                  struct cb_errbuf *eb)
+{
+  if (queue_job(r, type, params, NULL, 1, job_id, eb))
+    return -2;
+  return wait_job(job_id, timeout_s, 0, eb);
 }

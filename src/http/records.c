@@ -4,7 +4,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "convert/converter.h"
 #include "http/http.h"
+#include "util/hash.h"
 
 #define F(f, kind) JS_FIELD(struct cb_record, f, kind)
 static const struct json_shape record_shape[] = {
@@ -103,8 +105,9 @@ int h_record_get(struct req *r)
 
 /* ---- depictions: rendered by a worker process on first request, then kept ---- */
 
-/* A derived blob (a depiction, a thumbnail): cached by its hash; never run as a page. */
-static int send_blob(struct req *r, const char *media_type, const char *sha, int64_t size)
+/* A derived blob (a depiction, a thumbnail): cached by its hash; never run as a page. The
+ * bytes come from the store, or from body when it is not NULL. */
+static int send_blob(struct req *r, const char *media_type, const char *sha, int64_t size, const char *body)
 {
   char etag[70];
   snprintf(etag, sizeof etag, "\"%s\"", sha);
@@ -124,27 +127,59 @@ static int send_blob(struct req *r, const char *media_type, const char *sha, int
   if (http_begin(r, 200, media_type, size, hdr) || r->is_head)
     return 200;
   struct cb_errbuf eb = {{0}};
-  if (store_get_range(app.store, sha, 0, (uint64_t)size, http_sink, r, &eb))
+  if (body ? http_write(r, body, (size_t)size) < 0
+           : store_get_range(app.store, sha, 0, (uint64_t)size, http_sink, r, &eb) != CB_OK)
     mg_disable_keep_alive(r->conn);
   return 200;
 }
 
+/* A molecule with more heavy atoms than CARBOY_DEPICT_MAX_ATOMS is never laid out: its
+ * summary card, made here at once (no job) from what the converter recorded at ingest
+ * (formula, chains, residues, sequences). 0 when the record is small enough to draw. */
+static int send_summary(struct req *r, const struct cb_record *rec)
+{
+  cJSON *props = cJSON_CreateArray(), *p, *heavy = NULL;
+  db_record_properties(rec->id, json_add_property, props);
+  cJSON_ArrayForEach(p, props)
+  {
+    cJSON *name = cJSON_GetObjectItemCaseSensitive(p, "name");
+    if (cJSON_IsString(name) && !strcmp(name->valuestring, "heavy_atoms"))
+      heavy = cJSON_GetObjectItemCaseSensitive(p, "value");
+  }
+  int max = chem_depict_max_atoms(), st = 0;
+  char *svg = cJSON_IsNumber(heavy) && heavy->valuedouble > max ? chem_summary_svg(rec->title, props, max) : NULL;
+  cJSON_Delete(props);
+  if (svg) {
+    char sha[CB_SHA256_HEX];
+    cb_sha256_hex(svg, strlen(svg), sha);
+    st = send_blob(r, "image/svg+xml", sha, (int64_t)strlen(svg), svg);
+  }
+  free(svg);
+  return st;
+}
+
 static int depiction(struct req *r, const struct cb_record *rec)
 {
-  char sha[65];
+  char sha[65], why[512];
   int64_t size;
+  int st;
   if (!db_depiction_get(rec->id, sha, &size))
-    return send_blob(r, "image/svg+xml", sha, size);
+    return send_blob(r, "image/svg+xml", sha, size, NULL);
+  if ((st = send_summary(r, rec)))
+    return st;
+  if (!db_depiction_failure(rec->id, why, sizeof why)) /* failed before: never queued again */
+    return http_problem(r, 422, NULL, "the molecule could not be drawn: %s", why);
   if (!rec->smiles || !*rec->smiles)
     return http_problem(r, 404, NULL, "record %s has no structure to draw%s%s", rec->id, rec->error[0] ? ": " : "",
                         rec->error);
-  /* Not drawn yet: a depict job does it in a converter process; wait for it. */
+  /* Not drawn yet: a depict job does it in a converter process; wait for it (with the
+   * requests already waiting for the same record's, when one is queued or running). */
   char params[64], job[CB_ID_LEN + 1];
   struct cb_errbuf eb = {""};
   snprintf(params, sizeof params, "{\"record_id\":\"%s\"}", rec->id);
-  int rc = http_run_job(r, "depict", params, NULL, 60, 0, job, &eb);
+  int rc = http_join_job(r, "depict", params, 60, job, &eb);
   if (rc == 1 && !db_depiction_get(rec->id, sha, &size))
-    return send_blob(r, "image/svg+xml", sha, size);
+    return send_blob(r, "image/svg+xml", sha, size, NULL);
   if (rc == 0)
     return http_problem(r, 422, NULL, "the molecule could not be drawn: %s", eb.msg);
   if (rc == -2)
@@ -167,7 +202,7 @@ int h_file_preview(struct req *r)
   struct cb_artifact_row a;
   int st;
   if (!db_artifact_get(f.id, f.version, "preview", &a)) /* a thumbnail the converter made */
-    st = send_blob(r, a.media_type, a.sha256, a.size);
+    st = send_blob(r, a.media_type, a.sha256, a.size, NULL);
   else if (strcmp(f.kind, "structure") && strcmp(f.kind, "reaction") && strcmp(f.kind, "crystal"))
     st = http_problem(r, 404, NULL, "file %s has no preview%s", f.id,
                       strcmp(f.status, "processed") ? " yet: it is still being processed or failed" : "");

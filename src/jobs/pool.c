@@ -42,6 +42,7 @@ static int env_passed(const char *kv)
 {
   static const char *const keep[] = {"CARBOY_TEST_CONVERTERS=",
                                      "CARBOY_INGEST_PROCESSES=",
+                                     "CARBOY_DEPICT_MAX_ATOMS=",
                                      "UBSAN_OPTIONS=",
                                      "LSAN_OPTIONS=",
                                      "ASAN_SYMBOLIZER_PATH=",

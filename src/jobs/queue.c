@@ -904,7 +904,9 @@ done:
   return job_end(out, res, inputs, params, &f);
 }
 
-/* "depict": the SVG of one record (params.record_id), kept for later requests. */
+/* "depict": the SVG of one record (params.record_id), kept for later requests; a drawing
+ * that fails for good (the converter refused, crashed or ran out of time) is remembered
+ * with its reason, so that requests answer it at once instead of queuing it again. */
 enum job_outcome job_run_depict(struct job_run *r, struct cb_errbuf *eb)
 {
   cJSON *params = cJSON_Parse(r->job->params);
@@ -936,6 +938,8 @@ enum job_outcome job_run_depict(struct job_run *r, struct cb_errbuf *eb)
     goto done;
   out = recorded(db_depiction_apply(r->job->id, instance, rec.id, sha, (int64_t)size), "depiction", eb);
 done:
+  if (out == JOB_FAIL && rec.id[0] && db_depiction_fail(rec.id, r->job->id, eb->msg))
+    CB_LOG(CB_LOG_WARN, "jobs", "job %s: cannot remember that record %s could not be drawn", r->job->id, rec.id);
   cJSON_Delete(res);
   cJSON_Delete(params);
   db_record_clear(&rec);

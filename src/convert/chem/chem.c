@@ -23,6 +23,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "convert/chem/biomol.h"
 #include "convert/chem/ob.h"
 #include "convert/chem/source.h"
 #include "convert/converter.h"
@@ -294,6 +295,7 @@ static int describe(struct mol_source *src, ob_mol *m, cJSON *rec, struct cb_err
   } else {
     describe_molecule(m, rec, props);
     describe_cell(m, props);
+    chem_describe_chains(m, props);
   }
   ob_mol_fields(m, add_field, props);
   return 0;
@@ -878,7 +880,9 @@ cb_err chem_depict(const char *smiles, const char *outpath, struct cb_errbuf *eb
 {
   if (ensure_ob(eb))
     return CB_EINVAL;
-  char *svg = strchr(smiles, '>') ? reaction_svg(smiles, eb) : ob_smiles_svg(smiles, eb);
+  char *svg = chem_large_svg(smiles); /* too large to lay out: its summary */
+  if (!svg)
+    svg = strchr(smiles, '>') ? reaction_svg(smiles, eb) : ob_smiles_svg(smiles, eb);
   if (!svg)
     return CB_EINVAL;
   FILE *f = fopen(outpath, "wb");

@@ -10,6 +10,8 @@
 #include <openbabel/mol.h>
 #include <openbabel/obconversion.h>
 #include <openbabel/oberror.h>
+#include <openbabel/obiter.h>
+#include <openbabel/residue.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -17,6 +19,8 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <utility>
+#include <vector>
 
 using namespace OpenBabel;
 
@@ -477,6 +481,66 @@ extern "C" int ob_reaction_components(ob_mol *m, void (*cb)(void *ctx, enum ob_r
       }
     }
     return n;
+  } catch (...) {
+    return -1;
+  }
+}
+
+/* One-letter codes of the residues a chain is made of: amino acids (the 20, selenocysteine,
+ * pyrrolysine, selenomethionine as M) and nucleotides (RNA and DNA names). Other residues
+ * (water, ligands, ions) belong to no chain's sequence. */
+static char residue_letter(const std::string &name)
+{
+  static const struct {
+    const char *name;
+    char letter;
+  } codes[] = {
+    {"ALA", 'A'}, {"ARG", 'R'}, {"ASN", 'N'}, {"ASP", 'D'}, {"CYS", 'C'}, {"GLN", 'Q'}, {"GLU", 'E'},
+    {"GLY", 'G'}, {"HIS", 'H'}, {"ILE", 'I'}, {"LEU", 'L'}, {"LYS", 'K'}, {"MET", 'M'}, {"PHE", 'F'},
+    {"PRO", 'P'}, {"SER", 'S'}, {"THR", 'T'}, {"TRP", 'W'}, {"TYR", 'Y'}, {"VAL", 'V'}, {"SEC", 'U'},
+    {"PYL", 'O'}, {"MSE", 'M'}, {"A", 'A'},   {"C", 'C'},   {"G", 'G'},   {"U", 'U'},   {"T", 'T'},
+    {"I", 'I'},   {"DA", 'A'},  {"DC", 'C'},  {"DG", 'G'},  {"DT", 'T'},  {"DU", 'U'},  {"DI", 'I'},
+  };
+  std::string n = name;
+  Trim(n);
+  for (const auto &c : codes)
+    if (n == c.name)
+      return c.letter;
+  return 0;
+}
+
+extern "C" int ob_mol_chains(ob_mol *m, ob_chain_cb cb, void *ctx)
+{
+  try {
+    std::vector<std::pair<char, std::string>> chains; /* in the order they first appear */
+    for (OBResidueIter res(m->mol); res; ++res) {
+      char letter = residue_letter(res->GetName());
+      if (!letter)
+        continue;
+      size_t i = 0;
+      while (i < chains.size() && chains[i].first != res->GetChain())
+        i++;
+      if (i == chains.size())
+        chains.emplace_back(res->GetChain(), std::string());
+      chains[i].second += letter;
+    }
+    for (const auto &c : chains)
+      cb(ctx, c.first, (int)c.second.size(), c.second.c_str());
+    return (int)chains.size();
+  } catch (...) {
+    return -1;
+  }
+}
+
+extern "C" int ob_smiles_size(const char *smiles, char *formula, size_t formula_size)
+{
+  try {
+    OBConversion conv;
+    OBMol mol;
+    if (!conv.SetInFormat("smi") || !conv.ReadString(&mol, smiles) || mol.NumAtoms() == 0)
+      return -1;
+    std::snprintf(formula, formula_size, "%s", mol.GetFormula().c_str());
+    return (int)mol.NumHvyAtoms();
   } catch (...) {
     return -1;
   }

@@ -40,6 +40,8 @@ test=(
   poppler-utils libtasn1-doc golang-github-jung-kurt-gofpdf-dev
   # test files: office
   golang-github-gabriel-vasile-mimetype-dev xlsx2csv
+  # test files: media types (a NumPy array)
+  python3-numpy
   # test files: image
   golang-golang-x-image-dev checkit-tiff gtk-4-tests gdk-pixbuf-tests python-xraylarch-doc python-osmnx-doc
   libtiff-tools python3-pil

@@ -66,6 +66,14 @@ const struct converter *converter_by_name(const char *name);
  * it so): that of the first converter whose suffixes name it, else "other". */
 const char *converter_kind_of_name(const char *name);
 void converter_enable_testing(int on);
+/* The media type a name suggests before the content is read (chemistry, CSV/TSV, OOXML
+ * and ODF suffixes), or NULL (media.c). */
+const char *convert_media_of_name(const char *name);
+/* The media type of a file's content: in->mime (libmagic's) made precise by the zip's
+ * parts (OOXML, ODF) and, for plain text, by the name; "; charset=utf-8" on text types
+ * whose bytes are UTF-8. head holds the first len bytes (head_cap when it is full). */
+void convert_media_type(const struct cb_convert_input *in, const unsigned char *head, size_t len, size_t head_cap,
+                        char *out, size_t cap);
 
 /* Helpers for converters building their result. */
 void result_prop_text(cJSON *result, const char *name, const char *value, const char *unit, const char *iri);

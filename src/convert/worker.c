@@ -245,8 +245,11 @@ static void handle(magic_t mime_cookie, magic_t desc_cookie, cJSON *req)
   const struct converter *c = converter_find(head, len, &in);
   cJSON *result = cJSON_CreateObject();
   cJSON_AddStringToObject(result, "converter", c->desc->name);
-  if (mime_copy[0])
-    cJSON_AddStringToObject(result, "detected_media_type", mime_copy);
+  if (!is_convert) { /* the type the file version is recorded with (media.c) */
+    char media[160];
+    convert_media_type(&in, head, len, sizeof head, media, sizeof media);
+    cJSON_AddStringToObject(result, "detected_media_type", media);
+  }
   struct progress_state ps = {0, 0};
   struct cb_errbuf eb = {""};
   cb_err e;

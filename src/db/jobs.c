@@ -454,7 +454,12 @@ cb_err db_ingest_apply(const char *job_id, const char *instance, const char *fil
               "ssssi", kind, media_type, ts, file_id, version);
   if (e || !db_changes())
     goto finish;
-  e = db_exec("DELETE FROM properties WHERE file_id = ? AND record_id IS NULL AND source = 'extracted'", "s", file_id);
+  if (media_type) /* the version's own record, which downloads are served with */
+    e = db_exec("UPDATE file_versions SET media_type = ? WHERE file_id = ? AND version = ?", "ssi", media_type, file_id,
+                version);
+  if (!e)
+    e = db_exec("DELETE FROM properties WHERE file_id = ? AND record_id IS NULL AND source = 'extracted'", "s",
+                file_id);
   int more;
   if (!e && feed)
     e = feed_tx(feed, 0, &more);

@@ -141,18 +141,24 @@ int h_file_content(struct req *r)
   snprintf(crange, sizeof crange, "bytes %llu-%llu/%llu", (unsigned long long)from, (unsigned long long)to,
            (unsigned long long)size);
   snprintf(len, sizeof len, "%llu", (unsigned long long)n);
+  /* Served as the type its content was found to be (convert/media.c), always as an
+   * attachment, never sniffed, and sandboxed: HTML or SVG a user uploaded can never run as
+   * a page of this origin, even when a browser shows it. */
   const char *hdr[] = {"ETag",
                        etag,
                        "Accept-Ranges",
                        "bytes",
                        "Content-Disposition",
                        disp,
+                       "Content-Security-Policy",
+                       "default-src 'none'; style-src 'unsafe-inline'; sandbox",
                        "Cache-Control",
                        "private, no-cache",
                        "Content-Range",
                        status == 206 ? crange : NULL,
                        NULL};
-  if (http_begin(r, status, v.media_type, (int64_t)n, hdr) || r->is_head || !n)
+  if (http_begin(r, status, v.media_type[0] ? v.media_type : "application/octet-stream", (int64_t)n, hdr) ||
+      r->is_head || !n)
     return status;
   struct cb_errbuf eb = {{0}};
   e = store_get_range(app.store, v.sha256, from, n, http_sink, r, &eb);

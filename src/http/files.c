@@ -20,27 +20,18 @@ int http_load_file(struct req *r, const char *id, enum cb_access need, struct cb
   return e ? http_access_error(r, e, "file", id) : 0;
 }
 
-static const struct {
-  const char *suffix, *media;
-} extra_media[] = {
-  {".mol", "chemical/x-mdl-molfile"}, {".sdf", "chemical/x-mdl-sdfile"},
-  {".sd", "chemical/x-mdl-sdfile"},   {".smi", "chemical/x-daylight-smiles"},
-  {".mol2", "chemical/x-mol2"},       {".pdb", "chemical/x-pdb"},
-  {".xyz", "chemical/x-xyz"},         {".cml", "chemical/x-cml"},
-  {".rxn", "chemical/x-mdl-rxnfile"}, {".rdf", "chemical/x-mdl-rdfile"},
-  {".cif", "chemical/x-cif"},         {".tsv", "text/tab-separated-values"},
-  {".inchi", "chemical/x-inchi"},
-};
-
+/* The type a file is recorded with until its ingest job has read it: the name's (the
+ * converters' table, then civetweb's), else the client's own, else
+ * application/octet-stream. The ingest replaces it with the content's (convert/media.c). A
+ * name civetweb does not know is not text/plain: nothing says the bytes are text. */
 void http_guess_type(const char *name, const char *client_type, char *media, size_t mcap, char *kind, size_t kcap)
 {
-  /* a first guess from the name; the ingest job (by content) has the last word */
   snprintf(kind, kcap, "%s", converter_kind_of_name(name));
-  for (size_t i = 0; i < sizeof extra_media / sizeof extra_media[0]; i++)
-    if (suffix_is(name, (const char *const[]){extra_media[i].suffix, NULL})) {
-      snprintf(media, mcap, "%s", extra_media[i].media);
-      return;
-    }
+  const char *named = convert_media_of_name(name);
+  if (named) {
+    snprintf(media, mcap, "%s", named);
+    return;
+  }
   const char *builtin = mg_get_builtin_mime_type(name);
   if (builtin && strcmp(builtin, "text/plain") && strcmp(builtin, "application/octet-stream")) {
     snprintf(media, mcap, "%s", builtin);
@@ -58,7 +49,7 @@ void http_guess_type(const char *name, const char *client_type, char *media, siz
       return;
     }
   }
-  snprintf(media, mcap, "%s", builtin ? builtin : "application/octet-stream");
+  snprintf(media, mcap, "application/octet-stream");
 }
 
 /* Records committed content as a file version, after the bytes are safe in the store. */

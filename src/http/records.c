@@ -228,6 +228,8 @@ static const struct {
   {"image", "png"},
   {"crystal", "cif,smi,can,inchi,inchikey,mol,sdf,mol2,pdb,cml,xyz,csv"},
   {"text", "txt"},
+  {"pdf", "txt"},
+  {"office", "txt"},
 };
 
 static int target_ok(const char *targets, const char *to)

@@ -536,8 +536,7 @@ static enum job_outcome apply_ingest(struct job_run *r, const struct cb_file *f,
   cJSON *kind = cJSON_GetObjectItemCaseSensitive(res, "kind");
   cJSON *detected = cJSON_GetObjectItemCaseSensitive(res, "detected_media_type");
   const char *media = NULL;
-  if (cJSON_IsString(detected) && !strcmp(f->media_type, "application/octet-stream") &&
-      strcmp(detected->valuestring, "application/octet-stream") && strlen(detected->valuestring) < 100)
+  if (cJSON_IsString(detected) && strlen(detected->valuestring) < 100) /* the content's type replaces the name's */
     media = detected->valuestring;
   cJSON *records = cJSON_GetObjectItemCaseSensitive(res, "records");
   struct db_records_feed *feed = NULL;

@@ -1372,6 +1372,27 @@ out:
   return rc;
 }
 
+/* To txt: the text artifact, made as the extraction makes it (the same parts, the same
+ * limits), moved to outpath. */
+static cb_err convert(const struct cb_convert_input *in, const char *to, const char *outpath, cJSON *result,
+                      cb_progress_fn progress, void *pctx, struct cb_errbuf *eb)
+{
+  (void)to; /* txt, the one target */
+  char textpath[4200];
+  snprintf(textpath, sizeof textpath, "%s/text.txt", in->workdir);
+  cJSON *scratch = cJSON_CreateObject();
+  cb_err rc = scratch ? extract(in, scratch, progress, pctx, eb) : CB_ENOMEM;
+  cJSON_Delete(scratch);
+  if (!rc && rename(textpath, outpath)) {
+    cb_errf(eb, "cannot write the text: %s", strerror(errno));
+    rc = CB_EIO;
+  }
+  if (!rc)
+    cJSON_AddStringToObject(result, "media_type", "text/plain; charset=utf-8");
+  return rc;
+}
+
+static const char *const targets[] = {"txt", NULL};
 static const struct converter_desc desc = {"office", "office", suffixes, sniff, NULL};
-static const struct converter_ops ops = {extract, NULL, NULL};
+static const struct converter_ops ops = {extract, convert, targets};
 const struct converter conv_office = {&desc, &ops};

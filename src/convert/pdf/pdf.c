@@ -1,6 +1,7 @@
 /* PDF documents through poppler-glib: page count, the document information (title,
- * author, dates, ...), the text of the pages as the "text" artifact and a first-page
- * thumbnail as the "preview" artifact.
+ * author, dates, ...), the text of the pages as the "text" artifact (a word hyphenated at a
+ * line end joined, as pdftotext joins it) and a first-page thumbnail as the "preview"
+ * artifact; conversion to txt writes the same text.
  *
  * Bounds: the text covers at most PDF_TEXT_PAGES pages and PDF_TEXT_MAX bytes (cut on a
  * character boundary; both say so in a property); the thumbnail is at most PDF_THUMB_PX
@@ -133,46 +134,122 @@ static int thumbnail(PopplerPage *page, const char *outpath, int *wpx, int *hpx)
   return bad ? -1 : 0;
 }
 
-static cb_err extract(const struct cb_convert_input *in, cJSON *result, cb_progress_fn progress, void *pctx,
-                      struct cb_errbuf *eb)
+/* Does the line break after the hyphen at t + i split a word? A letter before the hyphen,
+ * and a lower-case letter after the break, or two capitals after a capital ("SE-" +
+ * "QUENCE"). t is valid UTF-8 and t[i + 1] the line break. */
+static int splits_word(const char *t, size_t i, size_t n)
 {
-  cb_err rc = CB_OK;
-  GError *gerr = NULL;
-  PopplerDocument *doc = NULL;
-  FILE *out = NULL;
-  char *abs = NULL;
-  gchar *uri = NULL;
-  char textpath[4200], thumbpath[4200];
-  snprintf(textpath, sizeof textpath, "%s/text.txt", in->workdir);
-  snprintf(thumbpath, sizeof thumbpath, "%s/preview.png", in->workdir);
+  const char *prev = g_utf8_find_prev_char(t, t + i), *next = t + i + 2;
+  if (!prev || i + 2 >= n)
+    return 0;
+  gunichar before = g_utf8_get_char(prev), first = g_utf8_get_char(next);
+  if (!g_unichar_isalpha(before))
+    return 0;
+  if (g_unichar_islower(first))
+    return 1;
+  const char *after = g_utf8_find_next_char(next, t + n);
+  return g_unichar_isupper(before) && g_unichar_isupper(first) && after && g_unichar_isupper(g_utf8_get_char(after));
+}
 
+/* A word split by a hyphen at a line end is one word again ("Medi-" + "zininformatik"), as
+ * pdftotext reads it (poppler-glib's page text keeps the hyphen and the line break). Unlike
+ * pdftotext, which drops every line-end hyphen inside a block, a hyphen that does not split
+ * a word stays: a range "(2-" + "4)", an ion "Cl-" before an equation number, a name
+ * "Perkin-" + "Elmer". In place; returns the new length. */
+static size_t join_hyphenated(char *t, size_t n)
+{
+  size_t w = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (t[i] == '-' && i > 0 && i + 2 < n && t[i + 1] == '\n' && splits_word(t, i, n)) {
+      i++; /* drop both */
+      continue;
+    }
+    t[w++] = t[i];
+  }
+  return w;
+}
+
+/* One page's text, valid UTF-8, hyphenated line ends joined; g_free it. */
+static gchar *page_text(PopplerDocument *doc, int i, size_t *n)
+{
+  PopplerPage *page = poppler_document_get_page(doc, i);
+  gchar *t = page ? poppler_page_get_text(page) : NULL;
+  if (page)
+    g_object_unref(page);
+  if (t && !g_utf8_validate(t, -1, NULL)) {
+    gchar *v = g_utf8_make_valid(t, -1);
+    g_free(t);
+    t = v;
+  }
+  *n = t ? join_hyphenated(t, strlen(t)) : 0;
+  return t;
+}
+
+/* The text of the first pages into path, a form feed ending each page as pdftotext writes
+ * it; *done: the pages written, *truncated: cut at PDF_TEXT_MAX. Progress goes to 0.9. */
+static cb_err write_text(PopplerDocument *doc, int pages, const char *path, cb_progress_fn progress, void *pctx,
+                         int *done, int *truncated, struct cb_errbuf *eb)
+{
+  FILE *out = fopen(path, "wb");
+  if (!out) {
+    cb_errf(eb, "cannot write the text");
+    return CB_EIO;
+  }
+  uint64_t written = 0;
+  int todo = pages < PDF_TEXT_PAGES ? pages : PDF_TEXT_PAGES, r = 1;
+  *done = *truncated = 0;
+  for (int i = 0; i < todo && r > 0; i++) {
+    size_t n;
+    gchar *t = page_text(doc, i, &n);
+    r = n ? text_put(out, t, n, &written, truncated) : 1;
+    if (r > 0)
+      r = n && t[n - 1] != '\n' ? text_put(out, "\n\f", 2, &written, truncated)
+                                : text_put(out, "\f", 1, &written, truncated);
+    g_free(t);
+    if (r >= 0)
+      *done = i + 1;
+    progress(pctx, 0.9 * (double)(i + 1) / (double)todo);
+  }
+  if (fclose(out) || r < 0) {
+    cb_errf(eb, "cannot write the text");
+    return CB_EIO;
+  }
+  return CB_OK;
+}
+
+/* Opens the PDF; *abs: its absolute path (free it). */
+static cb_err open_doc(const struct cb_convert_input *in, char **abs, PopplerDocument **doc, struct cb_errbuf *eb)
+{
+  GError *gerr = NULL;
+  gchar *uri = NULL;
+  cb_err rc = CB_OK;
   /* an absolute path as it is: realpath would resolve /proc/self/fd/N (how a confined
    * converter may reach its folder, worker.c) into folders it may not walk */
-  abs = in->path[0] == '/' ? strdup(in->path) : realpath(in->path, NULL);
-  if (!abs) {
+  *abs = in->path[0] == '/' ? strdup(in->path) : realpath(in->path, NULL);
+  *doc = NULL;
+  if (!*abs) {
     cb_errf(eb, "cannot open the file");
-    rc = CB_EIO;
-    goto out;
+    return CB_EIO;
   }
-  uri = g_filename_to_uri(abs, NULL, &gerr);
+  uri = g_filename_to_uri(*abs, NULL, &gerr);
   if (!uri) {
     cb_errf(eb, "cannot name the file for poppler: %s", gerr ? gerr->message : "?");
     rc = CB_EIO;
-    goto out;
-  }
-  doc = poppler_document_new_from_file(uri, NULL, &gerr);
-  if (!doc) {
+  } else if (!(*doc = poppler_document_new_from_file(uri, NULL, &gerr))) {
     if (gerr && g_error_matches(gerr, POPPLER_ERROR, POPPLER_ERROR_ENCRYPTED))
       cb_errf(eb, "the PDF is password-protected: it cannot be opened without its password");
     else
       cb_errf(eb, "not a readable PDF: %s", gerr && gerr->message ? gerr->message : "poppler failed");
     rc = CB_EINVAL;
-    goto out;
   }
-  cJSON_AddStringToObject(result, "kind", "pdf");
-  int pages = poppler_document_get_n_pages(doc);
-  if (pages < 0)
-    pages = 0;
+  g_clear_error(&gerr);
+  g_free(uri);
+  return rc;
+}
+
+/* The document information, version, encryption and permissions. */
+static void doc_props(PopplerDocument *doc, const char *abs, int pages, cJSON *result)
+{
   result_prop_num(result, "page_count", pages, NULL, NULL);
   prop_take(result, "title", poppler_document_get_title(doc));
   prop_take(result, "author", poppler_document_get_author(doc));
@@ -201,48 +278,48 @@ static cb_err extract(const struct cb_convert_input *in, cJSON *result, cb_progr
     result_prop_text(result, "permissions", p, NULL, NULL);
   }
   result_prop_text(result, "linearized", poppler_document_is_linearized(doc) ? "true" : "false", NULL, NULL);
+}
 
-  /* the text, page by page; a form feed ends each page, as pdftotext writes it */
-  out = fopen(textpath, "wb");
-  if (!out) {
-    cb_errf(eb, "cannot write the text artifact");
-    rc = CB_EIO;
+/* The first page's size and its thumbnail. */
+static void first_page(PopplerDocument *doc, const char *thumbpath, cJSON *result)
+{
+  PopplerPage *page = poppler_document_get_page(doc, 0);
+  if (!page)
+    return;
+  double w = 0, h = 0;
+  poppler_page_get_size(page, &w, &h);
+  if (w > 0 && h > 0) {
+    result_prop_num(result, "page_width", round(w * 100) / 100, "pt", NULL);
+    result_prop_num(result, "page_height", round(h * 100) / 100, "pt", NULL);
+  }
+  int tw = 0, th = 0;
+  if (!thumbnail(page, thumbpath, &tw, &th))
+    result_artifact(result, "preview", "image/png", thumbpath);
+  g_object_unref(page);
+}
+
+static int page_count(PopplerDocument *doc)
+{
+  int pages = poppler_document_get_n_pages(doc);
+  return pages < 0 ? 0 : pages;
+}
+
+static cb_err extract(const struct cb_convert_input *in, cJSON *result, cb_progress_fn progress, void *pctx,
+                      struct cb_errbuf *eb)
+{
+  PopplerDocument *doc = NULL;
+  char *abs = NULL;
+  char textpath[4200], thumbpath[4200];
+  snprintf(textpath, sizeof textpath, "%s/text.txt", in->workdir);
+  snprintf(thumbpath, sizeof thumbpath, "%s/preview.png", in->workdir);
+  cb_err rc = open_doc(in, &abs, &doc, eb);
+  if (rc)
     goto out;
-  }
-  uint64_t written = 0;
-  int truncated = 0, todo = pages < PDF_TEXT_PAGES ? pages : PDF_TEXT_PAGES, done = 0;
-  for (int i = 0; i < todo && !truncated; i++) {
-    PopplerPage *page = poppler_document_get_page(doc, i);
-    if (page) {
-      gchar *t = poppler_page_get_text(page);
-      if (t && !g_utf8_validate(t, -1, NULL)) {
-        gchar *v = g_utf8_make_valid(t, -1);
-        g_free(t);
-        t = v;
-      }
-      size_t n = t ? strlen(t) : 0;
-      int r = n ? text_put(out, t, n, &written, &truncated) : 1;
-      if (r > 0)
-        r = n && t[n - 1] != '\n' ? text_put(out, "\n\f", 2, &written, &truncated)
-                                  : text_put(out, "\f", 1, &written, &truncated);
-      g_free(t);
-      g_object_unref(page);
-      if (r < 0) {
-        cb_errf(eb, "cannot write the text artifact");
-        rc = CB_EIO;
-        goto out;
-      }
-    }
-    done = i + 1;
-    progress(pctx, 0.9 * (double)(i + 1) / (double)todo);
-  }
-  if (fclose(out)) {
-    out = NULL;
-    cb_errf(eb, "cannot write the text artifact");
-    rc = CB_EIO;
+  cJSON_AddStringToObject(result, "kind", "pdf");
+  int pages = page_count(doc), done = 0, truncated = 0;
+  doc_props(doc, abs, pages, result);
+  if ((rc = write_text(doc, pages, textpath, progress, pctx, &done, &truncated, eb)))
     goto out;
-  }
-  out = NULL;
   result_artifact(result, "text", "text/plain; charset=utf-8", textpath);
   if (truncated) {
     result_prop_text(result, "text_truncated", "true", NULL, NULL);
@@ -253,36 +330,38 @@ static cb_err extract(const struct cb_convert_input *in, cJSON *result, cb_progr
     result_prop_text(result, "text_pages_capped", note, NULL, NULL);
     result_prop_num(result, "text_pages", PDF_TEXT_PAGES, NULL, NULL);
   }
-
-  /* the first page's size and thumbnail */
-  if (pages > 0) {
-    PopplerPage *page = poppler_document_get_page(doc, 0);
-    if (page) {
-      double w = 0, h = 0;
-      poppler_page_get_size(page, &w, &h);
-      if (w > 0 && h > 0) {
-        result_prop_num(result, "page_width", round(w * 100) / 100, "pt", NULL);
-        result_prop_num(result, "page_height", round(h * 100) / 100, "pt", NULL);
-      }
-      int tw = 0, th = 0;
-      if (!thumbnail(page, thumbpath, &tw, &th))
-        result_artifact(result, "preview", "image/png", thumbpath);
-      g_object_unref(page);
-    }
-  }
+  if (pages > 0)
+    first_page(doc, thumbpath, result);
   progress(pctx, 1.0);
-
 out:
-  if (out)
-    fclose(out);
   if (doc)
     g_object_unref(doc);
-  g_clear_error(&gerr);
-  g_free(uri);
   free(abs);
   return rc;
 }
 
+/* To txt: the text artifact's bytes (the same pages, the same bounds). */
+static cb_err convert(const struct cb_convert_input *in, const char *to, const char *outpath, cJSON *result,
+                      cb_progress_fn progress, void *pctx, struct cb_errbuf *eb)
+{
+  (void)to; /* txt, the one target */
+  PopplerDocument *doc = NULL;
+  char *abs = NULL;
+  int done = 0, truncated = 0;
+  cb_err rc = open_doc(in, &abs, &doc, eb);
+  if (!rc)
+    rc = write_text(doc, page_count(doc), outpath, progress, pctx, &done, &truncated, eb);
+  if (!rc) {
+    cJSON_AddStringToObject(result, "media_type", "text/plain; charset=utf-8");
+    progress(pctx, 1.0);
+  }
+  if (doc)
+    g_object_unref(doc);
+  free(abs);
+  return rc;
+}
+
+static const char *const targets[] = {"txt", NULL};
 static const struct converter_desc desc = {"pdf", "pdf", suffixes, sniff, NULL};
-static const struct converter_ops ops = {extract, NULL, NULL};
+static const struct converter_ops ops = {extract, convert, targets};
 const struct converter conv_pdf = {&desc, &ops};

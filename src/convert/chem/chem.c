@@ -881,7 +881,7 @@ static char *write_record(ob_mol *m, const char *to, int filled, struct cb_errbu
     return reaction_smiles(m);
   if (!filled)
     return ob_mol_write(m, to, eb);
-  ob_mol *cell = ob_mol_filled_cell(m, CRYSTAL_MAX_ATOMS, eb);
+  ob_mol *cell = ob_mol_filled_cell(m, CRYSTAL_MAX_ATOMS, !strcmp(to, "pdb"), eb);
   char *s = cell ? ob_mol_write(cell, to, eb) : NULL;
   ob_mol_free(cell);
   return s;

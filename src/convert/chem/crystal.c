@@ -249,7 +249,7 @@ void crystal_chemistry(const char *block, size_t len, ob_mol *m, struct crystal 
   c->z = whole_number(z);
   c->molecular = -1;
   struct cb_errbuf eb;
-  ob_mol *filled = ob_mol_filled_cell(m, CRYSTAL_MAX_ATOMS, &eb);
+  ob_mol *filled = ob_mol_filled_cell(m, CRYSTAL_MAX_ATOMS, 0, &eb);
   struct formula f;
   if (formula_parse(sum, &f) && filled) { /* no formula sum: the filled cell's, per formula unit */
     memset(&f, 0, sizeof f);

@@ -745,7 +745,7 @@ static std::vector<vector3> atom_images(OBUnitCell *uc, const SpaceGroup *sg, co
   return kept;
 }
 
-extern "C" ob_mol *ob_mol_filled_cell(ob_mol *m, int max, struct cb_errbuf *eb)
+extern "C" ob_mol *ob_mol_filled_cell(ob_mol *m, int max, int bonds, struct cb_errbuf *eb)
 {
   ob_mol *out = nullptr;
   try {
@@ -779,8 +779,10 @@ extern "C" ob_mol *ob_mol_filled_cell(ob_mol *m, int max, struct cb_errbuf *eb)
     cell->SetSpaceGroup(1);
     f.SetData(cell);
     f.EndModify();
-    f.ConnectTheDots();
-    f.PerceiveBondOrders();
+    if (bonds) {
+      f.ConnectTheDots();
+      f.PerceiveBondOrders();
+    }
     f.SetTitle(m->mol.GetTitle());
     return out;
   } catch (...) {
@@ -792,10 +794,15 @@ extern "C" ob_mol *ob_mol_filled_cell(ob_mol *m, int max, struct cb_errbuf *eb)
 
 typedef std::array<int, 3> cell_offset;
 
+typedef std::vector<std::vector<std::pair<int, cell_offset>>> bond_lists;
+
+#define PAIRS_MAX 200000000LL /* distances measured at most (a cell far too small for its atoms) */
+
 /* Bonds of a filled cell across its faces: for each atom, (neighbour, the neighbour's
  * cell). Every atom's 27 images (this cell and its neighbours) are put in cubes as large
- * as the longest bond can be, so each atom meets only the images near it. */
-static std::vector<std::vector<std::pair<int, cell_offset>>> periodic_bonds(OBMol &mol, OBUnitCell *uc)
+ * as the longest bond can be, so each atom meets only the images near it. false when the
+ * atoms are so crowded that more than PAIRS_MAX distances would be measured. */
+static bool periodic_bonds(OBMol &mol, OBUnitCell *uc, bond_lists &adj)
 {
   int n = (int)mol.NumAtoms();
   std::vector<vector3> frac(n);
@@ -825,7 +832,8 @@ static std::vector<std::vector<std::pair<int, cell_offset>>> periodic_bonds(OBMo
       cubes[cube_of(at)].push_back((int)images.size());
       images.push_back({i, o, at});
     }
-  std::vector<std::vector<std::pair<int, cell_offset>>> adj(n);
+  adj.assign(n, {});
+  long long pairs = 0;
   for (int i = 0; i < n; i++) {
     vector3 here = uc->FractionalToCartesian(frac[i]);
     std::array<long, 3> c = cube_of(here);
@@ -833,6 +841,8 @@ static std::vector<std::vector<std::pair<int, cell_offset>>> periodic_bonds(OBMo
       auto it = cubes.find({c[0] + t % 3 - 1, c[1] + t / 3 % 3 - 1, c[2] + t / 9 - 1});
       if (it == cubes.end())
         continue;
+      if ((pairs += (long long)it->second.size()) > PAIRS_MAX)
+        return false;
       for (int k : it->second) {
         const image &im = images[k];
         double len = (im.at - here).length();
@@ -841,7 +851,7 @@ static std::vector<std::vector<std::pair<int, cell_offset>>> periodic_bonds(OBMo
       }
     }
   }
-  return adj;
+  return true;
 }
 
 extern "C" int ob_crystal_molecular(ob_mol *filled, int max)
@@ -852,7 +862,9 @@ extern "C" int ob_crystal_molecular(ob_mol *filled, int max)
     int n = (int)mol.NumAtoms();
     if (!uc || n > max)
       return -1;
-    auto adj = periodic_bonds(mol, uc);
+    bond_lists adj;
+    if (!periodic_bonds(mol, uc, adj))
+      return -1;
     std::vector<int> seen(n, 0);
     std::vector<cell_offset> at(n);
     bool molecule = false;

@@ -99,15 +99,17 @@ void ob_cif_fix(ob_mol *m, const char *const *symops, int nops, const char *hm);
 
 /* The crystal's filled unit cell: the space group's operations applied to every atom,
  * positions wrapped into the cell, an atom's images that fall on one another (special
- * positions, within 0.05 Å) kept once; the cell is P 1 and bonds are perceived inside it.
- * NULL with eb when the molecule has no cell, or the cell would hold more than max atoms. */
-ob_mol *ob_mol_filled_cell(ob_mol *m, int max, struct cb_errbuf *eb);
+ * positions, within 0.05 Å) kept once; the cell is P 1, and with bonds set bonds are
+ * perceived inside it (what a PDB file's CONECT records say). NULL with eb when the
+ * molecule has no cell, or the cell would hold more than max atoms. */
+ob_mol *ob_mol_filled_cell(ob_mol *m, int max, int bonds, struct cb_errbuf *eb);
 
 /* Does a filled cell (ob_mol_filled_cell) hold discrete molecules? Bonds are what Open
  * Babel would perceive (closer than the covalent radii's sum + 0.45 Å), taken across the
  * cell's faces too; a bonded group that reaches its own image in another cell goes on
  * without end (a framework, an ionic or metallic lattice). 1: every group is finite and
- * one of two atoms or more holds carbon; 0: not; -1: too many atoms to tell (max). */
+ * one of two atoms or more holds carbon; 0: not; -1: too many atoms to tell (more than
+ * max, or too crowded a cell). */
 int ob_crystal_molecular(ob_mol *filled, int max);
 
 /* The molecule's atoms alone: its bonds and hydrogens taken away, charges kept (a

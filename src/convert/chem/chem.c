@@ -322,8 +322,9 @@ static void keep_for_crystal(cJSON *from, cJSON *props)
  * (crystal_type), then the cell and space group (crystal.h says where each comes from).
  * A crystal that holds no discrete molecules (a framework, an ionic or a metallic
  * lattice) has no molecule to describe: its record's SMILES (what is drawn and searched)
- * is its asymmetric unit's atoms, charges kept, without the bonds, hydrogens and radicals
- * a molecule's reading would give them, and no identifier or descriptor is claimed. When
+ * is its asymmetric unit's atoms, charges kept, without the bonds, added hydrogens and
+ * radicals a molecule's reading would give them, and no identifier or descriptor is
+ * claimed. When
  * the test cannot be made (a filled cell above MOLECULAR_MAX_ATOMS) the record is
  * described as a molecule, as before. */
 static void describe_crystal(ob_mol *m, cJSON *rec, cJSON *props, const char *block, size_t blen)

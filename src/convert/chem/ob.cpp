@@ -697,6 +697,10 @@ extern "C" void ob_cif_fix(ob_mol *m, const char *const *symops, int nops, const
 {
   try {
     OBMol &mol = m->mol;
+    std::string title = mol.GetTitle();
+    Trim(title);
+    if (title == "?" || title == ".") /* CIF's unknown and inapplicable: the block's name says more */
+      mol.SetTitle("");
     if (type_from_labels(mol)) {
       mol.BeginModify();
       while (mol.NumBonds())

@@ -94,7 +94,8 @@ char *ob_smiles_svg(const char *smiles, struct cb_errbuf *eb);
  * default setting of a symbol whatever they say; without operations it is the one Open
  * Babel read, else the one the written symbol hm names ("R 3 c" is none to Open Babel),
  * and a rhombohedral group takes the setting of the cell's axes (a = b = c and equal
- * angles: rhombohedral). Changes nothing the block does not contradict. */
+ * angles: rhombohedral). A title of "?" or "." (CIF's unknown, inapplicable) is none.
+ * Changes nothing the block does not contradict. */
 void ob_cif_fix(ob_mol *m, const char *const *symops, int nops, const char *hm);
 
 /* The crystal's filled unit cell: the space group's operations applied to every atom,
@@ -112,7 +113,7 @@ ob_mol *ob_mol_filled_cell(ob_mol *m, int max, int bonds, struct cb_errbuf *eb);
  * max, or too crowded a cell). */
 int ob_crystal_molecular(ob_mol *filled, int max);
 
-/* The molecule's atoms alone: its bonds and hydrogens taken away, charges kept (a
+/* The molecule's atoms alone: its bonds taken away, no hydrogen added, charges kept (a
  * framework's or a lattice's asymmetric unit, which is no molecule). A new molecule. */
 ob_mol *ob_mol_atoms_only(ob_mol *m);
 

@@ -266,12 +266,30 @@ static int send_conversion(struct req *r, const struct cb_file *f, const char *t
   return 200;
 }
 
+/* The converter's target for ?to=TO&cell=...: TO for the asymmetric unit (cell=asymmetric,
+ * the default), TO + "filled" for a crystal's filled unit cell (cell=filled, to pdb, xyz or
+ * cif). 0, or the status of the problem answered. */
+static int cell_target(struct req *r, const struct cb_file *f, const char *to, char *target, size_t cap)
+{
+  char cell[16] = "";
+  int rc = http_query(r, "cell", cell, sizeof cell);
+  snprintf(target, cap, "%s", to);
+  if (rc == 0 || (rc == 1 && !strcmp(cell, "asymmetric")))
+    return 0;
+  if (rc < 0 || strcmp(cell, "filled") || strcmp(f->kind, "crystal") || !target_ok("pdb,xyz,cif", to))
+    return http_problem(r, 400, "cell",
+                        "cell is asymmetric (the default) or filled; a crystal's filled unit cell converts to "
+                        "pdb, xyz or cif");
+  snprintf(target, cap, "%sfilled", to);
+  return 0;
+}
+
 int h_file_convert(struct req *r)
 {
   struct cb_file f;
   if (http_load_file(r, r->params[0], CB_READ, &f))
     return r->status;
-  char to[24] = "", kind[16];
+  char to[24] = "", target[32], kind[24];
   int st = 0;
   const char *targets = NULL;
   for (size_t i = 0; i < sizeof conversions / sizeof conversions[0]; i++)
@@ -281,7 +299,9 @@ int h_file_convert(struct req *r)
     st = http_problem(r, 400, "to", "%s files convert to: %s", f.kind, targets ? targets : "nothing yet");
     goto out;
   }
-  snprintf(kind, sizeof kind, "to-%s", to);
+  if ((st = cell_target(r, &f, to, target, sizeof target)))
+    goto out;
+  snprintf(kind, sizeof kind, "to-%s", target);
   struct cb_artifact_row a;
   if (!db_artifact_get(f.id, f.version, kind, &a)) {
     st = send_conversion(r, &f, to, &a);
@@ -290,7 +310,7 @@ int h_file_convert(struct req *r)
   /* Not made yet: a convert job makes it in a converter process; wait for it. */
   char params[96], job[CB_ID_LEN + 1];
   struct cb_errbuf eb = {""};
-  snprintf(params, sizeof params, "{\"to\":\"%s\",\"inline\":true}", to);
+  snprintf(params, sizeof params, "{\"to\":\"%s\",\"inline\":true}", target);
   int rc = http_run_job(r, "convert", params, f.id, 300, 0, job, &eb);
   if (rc == 1 && !db_artifact_get(f.id, f.version, kind, &a)) {
     st = send_conversion(r, &f, to, &a);

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "convert/chem/biomol.h"
+#include "convert/chem/crystal.h"
 #include "convert/chem/ob.h"
 #include "convert/chem/source.h"
 #include "convert/converter.h"
@@ -259,8 +260,30 @@ static char *reaction_smiles(ob_mol *m)
   return out;
 }
 
-/* A crystal's cell and space group (CIF). */
-static void describe_cell(ob_mol *m, cJSON *props)
+/* A crystal's space group: as the CIF or mmCIF block writes it (crystal_space_group),
+ * else as Open Babel read it. */
+static void describe_space_group(ob_mol *m, cJSON *props, const char *block, size_t blen)
+{
+  struct crystal c = {0};
+  struct ob_cell cell;
+  if (block) {
+    crystal_space_group(block, blen, m, &c);
+  } else if (ob_mol_cell(m, &cell)) {
+    snprintf(c.space_group, sizeof c.space_group, "%s", cell.space_group);
+    c.number = cell.space_group_number;
+  }
+  if (c.space_group[0])
+    prop_text(props, "space_group", c.space_group, NULL, NULL);
+  if (c.number > 0)
+    prop_num(props, "space_group_number", c.number, NULL, NULL);
+  if (c.setting[0])
+    prop_text(props, "space_group_setting", c.setting, NULL, NULL);
+  if (c.system)
+    prop_text(props, "crystal_system", c.system, NULL, NULL);
+}
+
+/* A crystal's cell and space group (CIF, mmCIF; block: its data block, or NULL). */
+static void describe_cell(ob_mol *m, cJSON *props, const char *block, size_t blen)
 {
   struct ob_cell c;
   if (!ob_mol_cell(m, &c))
@@ -273,10 +296,64 @@ static void describe_cell(ob_mol *m, cJSON *props)
   prop_num(props, "cell_angle_gamma", c.gamma, "°", NULL);
   if (c.volume > 0)
     prop_num(props, "cell_volume", c.volume, "Å³", NULL);
-  if (c.space_group[0])
-    prop_text(props, "space_group", c.space_group, NULL, NULL);
-  if (c.space_group_number > 0)
-    prop_num(props, "space_group_number", c.space_group_number, NULL, NULL);
+  describe_space_group(m, props, block, blen);
+}
+
+/* What a crystal holding discrete molecules keeps of their description (the asymmetric
+ * unit's, as Open Babel reads it): identifiers and descriptors, not the formula and
+ * weights (the crystal's are the compound's, from the CIF). */
+static const char *const molecular_keeps[] = {
+  "canonical_smiles", "inchi",           "inchikey",       "heavy_atoms", "logp", "tpsa",
+  "hbond_donors",     "hbond_acceptors", "rotatable_bonds"};
+
+static void keep_for_crystal(cJSON *from, cJSON *props)
+{
+  cJSON *p;
+  cJSON_ArrayForEach(p, from)
+  {
+    cJSON *name = cJSON_GetObjectItem(p, "name");
+    for (size_t i = 0; i < sizeof molecular_keeps / sizeof molecular_keeps[0]; i++)
+      if (cJSON_IsString(name) && !strcmp(name->valuestring, molecular_keeps[i]))
+        cJSON_AddItemToArray(props, cJSON_Duplicate(p, 1));
+  }
+}
+
+/* A small-molecule crystal (a CIF data block): the compound's formula, its weight, Z and
+ * calculated density, the filled cell's atom count, whether it holds discrete molecules
+ * (crystal_type), then the cell and space group (crystal.h says where each comes from).
+ * A crystal that holds no discrete molecules (a framework, an ionic or a metallic
+ * lattice) has no molecule to describe: its record's SMILES (what is drawn and searched)
+ * is its asymmetric unit's atoms, charges kept, without the bonds, added hydrogens and
+ * radicals a molecule's reading would give them, and no identifier or descriptor is
+ * claimed. When
+ * the test cannot be made (a filled cell above MOLECULAR_MAX_ATOMS) the record is
+ * described as a molecule, as before. */
+static void describe_crystal(ob_mol *m, cJSON *rec, cJSON *props, const char *block, size_t blen)
+{
+  struct crystal c = {0};
+  crystal_chemistry(block, blen, m, &c);
+  if (c.formula[0])
+    prop_text(props, "formula", c.formula, NULL, CHEMINF "000042");
+  if (c.formula_weight > 0)
+    prop_num(props, "formula_weight", round(c.formula_weight * 1000) / 1000, "g/mol", NULL);
+  if (c.z)
+    prop_num(props, "formula_units_z", c.z, NULL, NULL);
+  if (c.density > 0)
+    prop_num(props, "calculated_density", round(c.density * 10000) / 10000, "g/cm³", NULL);
+  if (c.filled_atoms)
+    prop_num(props, "filled_cell_atoms", c.filled_atoms, NULL, NULL);
+  if (c.molecular >= 0)
+    prop_text(props, "crystal_type", c.molecular ? "molecular" : "non-molecular", NULL, NULL);
+  ob_mol *atoms = c.molecular ? NULL : ob_mol_atoms_only(m);
+  cJSON *mol = cJSON_CreateArray();
+  describe_molecule(atoms ? atoms : m, rec, mol);
+  if (atoms)
+    cJSON_DeleteItemFromObject(rec, "inchikey");
+  else
+    keep_for_crystal(mol, props);
+  cJSON_Delete(mol);
+  ob_mol_free(atoms);
+  describe_cell(m, props, block, blen);
 }
 
 /* Describes one record into rec: 0, or -1 with eb (the record is kept, with its error). */
@@ -293,9 +370,15 @@ static int describe(struct mol_source *src, ob_mol *m, cJSON *rec, struct cb_err
     if (describe_reaction(m, rec, props, eb))
       return -1;
   } else {
-    describe_molecule(m, rec, props);
-    describe_cell(m, props);
-    chem_describe_chains(m, props);
+    size_t blen;
+    const char *bformat, *block = source_block(src, &blen, &bformat);
+    if (block && !strcmp(bformat, "cif")) {
+      describe_crystal(m, rec, props, block, blen);
+    } else {
+      describe_molecule(m, rec, props);
+      describe_cell(m, props, block, blen);
+      chem_describe_chains(m, props);
+    }
   }
   ob_mol_fields(m, add_field, props);
   return 0;
@@ -657,8 +740,9 @@ static cb_err extract(const struct cb_convert_input *in, cJSON *result, cb_progr
 }
 
 /* What each kind converts to is narrowed by the HTTP layer (records.c). */
-static const char *const targets[] = {"smi", "can", "inchi", "inchikey", "mol",  "sdf", "mol2", "pdb",
-                                      "cml", "xyz", "csv",   "rxn",      "rsmi", "cif", NULL};
+static const char *const targets[] = {"smi",  "can", "inchi",     "inchikey",  "mol",       "sdf",
+                                      "mol2", "pdb", "cml",       "xyz",       "csv",       "rxn",
+                                      "rsmi", "cif", "pdbfilled", "xyzfilled", "ciffilled", NULL};
 
 /* One CSV field, quoted when it needs to be (RFC 4180). */
 static void csv_field(FILE *out, const char *v)
@@ -753,28 +837,92 @@ static cb_err write_csv(struct mol_source *r, FILE *out, const struct cb_convert
   return CB_OK;
 }
 
+/* The conversions of a crystal's filled unit cell (GET .../convert?to=xyz&cell=filled asks
+ * for "xyzfilled"): the target, and the format it is written in. */
+static const struct {
+  const char *target, *format;
+} filled_targets[] = {{"pdbfilled", "pdb"}, {"xyzfilled", "xyz"}, {"ciffilled", "cif"}};
+
+/* Formats written as the obabel command line writes a whole file (ob_writer): SMILES with
+ * their titles, one CML document. */
+static int written_as_obabel(const char *to)
+{
+  return !strcmp(to, "smi") || !strcmp(to, "can") || !strcmp(to, "cml");
+}
+
+/* smi, can and cml through ob_writer, one molecule read ahead so that the last is known. */
+static cb_err write_obabel(struct mol_source *r, const char *to, const char *outpath, const struct cb_convert_input *in,
+                           cb_progress_fn progress, void *pctx, long long *n, struct cb_errbuf *eb)
+{
+  ob_writer *w = ob_writer_open(outpath, to, eb);
+  if (!w)
+    return CB_EIO;
+  struct cb_errbuf rerr;
+  ob_mol *m = next_readable(r, &rerr);
+  while (m) {
+    ob_mol *next = next_readable(r, &rerr);
+    if (!ob_writer_put(w, m, next == NULL, &rerr))
+      (*n)++;
+    ob_mol_free(m);
+    m = next;
+    long long off = source_offset(r);
+    if (off > 0 && in->size)
+      progress(pctx, (double)off / (double)in->size);
+  }
+  if (ob_writer_close(w)) {
+    cb_errf(eb, "cannot write the output");
+    return CB_EIO;
+  }
+  return CB_OK;
+}
+
+/* One record in format to (malloc'd; NULL with eb): a reaction's SMILES, a crystal's
+ * filled cell when filled, else the molecule itself. */
+static char *write_record(ob_mol *m, const char *to, int filled, struct cb_errbuf *eb)
+{
+  if (!strcmp(to, "rsmi"))
+    return reaction_smiles(m);
+  if (!filled)
+    return ob_mol_write(m, to, eb);
+  ob_mol *cell = ob_mol_filled_cell(m, CRYSTAL_MAX_ATOMS, !strcmp(to, "pdb"), eb);
+  char *s = cell ? ob_mol_write(cell, to, eb) : NULL;
+  ob_mol_free(cell);
+  return s;
+}
+
 /* Every record converted in turn; line formats (smi, can, inchi, inchikey) one per line. */
 static cb_err convert(const struct cb_convert_input *in, const char *to, const char *outpath, cJSON *result,
                       cb_progress_fn progress, void *pctx, struct cb_errbuf *eb)
 {
   const char *format;
   struct mol_source src, *r = &src;
+  int filled = 0;
+  for (size_t i = 0; i < sizeof filled_targets / sizeof filled_targets[0]; i++)
+    if (!strcmp(to, filled_targets[i].target)) {
+      to = filled_targets[i].format;
+      filled = 1;
+    }
   if (open_structure(in, r, &format, 0, 0, eb))
     return CB_EINVAL;
-  FILE *out = fopen(outpath, "wb");
-  if (!out) {
+  int whole = written_as_obabel(to);
+  FILE *out = whole ? NULL : fopen(outpath, "wb");
+  if (!out && !whole) {
     source_close(r);
     cb_errf(eb, "cannot write the output");
     return CB_EIO;
   }
   long long n = 0;
+  struct cb_errbuf rerr = {""};
   if (!strcmp(to, "csv"))
     write_csv(r, out, in, progress, pctx, &n);
+  else if (whole && write_obabel(r, to, outpath, in, progress, pctx, &n, eb)) {
+    source_close(r);
+    return CB_EIO;
+  }
   ob_mol *m;
-  struct cb_errbuf rerr;
   /* line and record formats, one molecule at a time */
-  while (strcmp(to, "csv") != 0 && (m = next_readable(r, &rerr))) {
-    char *s = !strcmp(to, "rsmi") ? reaction_smiles(m) : ob_mol_write(m, to, &rerr);
+  while (out && strcmp(to, "csv") != 0 && (m = next_readable(r, &rerr))) {
+    char *s = write_record(m, to, filled, &rerr);
     ob_mol_free(m);
     if (s) {
       fputs(s, out);
@@ -787,8 +935,9 @@ static cb_err convert(const struct cb_convert_input *in, const char *to, const c
       progress(pctx, (double)off / (double)in->size);
   }
   source_close(r);
-  if (fclose(out) || !n) {
-    cb_errf(eb, "no molecule could be converted to %s", to);
+  if ((out && fclose(out)) || !n) {
+    cb_errf(eb, "no molecule could be converted to %s%s%s%s", to, filled ? " (filled cell)" : "",
+            rerr.msg[0] ? ": " : "", rerr.msg);
     return CB_EINVAL;
   }
   cJSON_AddStringToObject(result, "media_type",

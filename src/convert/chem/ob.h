@@ -54,6 +54,7 @@ struct ob_cell {
   double a, b, c, alpha, beta, gamma, volume;
   char space_group[64];   /* Hermann-Mauguin symbol, "" unknown */
   int space_group_number; /* 0 unknown */
+  char setting[8];        /* the setting of Open Babel's space group: "1", "2" (origin choice), "H", "R" */
 };
 int ob_mol_cell(ob_mol *m, struct ob_cell *cell);
 
@@ -77,7 +78,11 @@ int ob_mol_matches(ob_mol *m, const char *smarts);
 int ob_smarts_valid(const char *smarts);
 
 /* An SVG depiction of a molecule given as SMILES (2D coordinates are laid out), as a
- * malloc'd string; NULL with eb on failure. */
+ * malloc'd string, always a whole document; NULL with eb on failure. Fragments that the
+ * layout puts on one another are set apart; a list of atoms (no bond, no hydrogen: a
+ * crystal's atoms, bare ions, a metal) is drawn as its atoms' labels (element, charge), a
+ * count before a label that repeats, and no radical dots: nothing in an atom list says
+ * its atoms are radicals. */
 char *ob_smiles_svg(const char *smiles, struct cb_errbuf *eb);
 
 /* A biopolymer's chains (PDB, mmCIF): cb gets each chain that holds amino-acid or
@@ -91,6 +96,57 @@ int ob_mol_chains(ob_mol *m, ob_chain_cb cb, void *ctx);
 /* The heavy atoms of a molecule given as SMILES, read but never laid out (how big it is
  * before it is drawn), and its formula into formula; -1 when the SMILES cannot be read. */
 int ob_smiles_size(const char *smiles, char *formula, size_t formula_size);
+
+/* ---- crystals (CIF) ---- */
+
+/* What Open Babel's CIF reader guessed, set right from the data block: atoms it could not
+ * type get their element from their label (CIF's convention: "NA1" is Na, "CL2" Cl;
+ * bonds are then perceived again); the space group is the one whose operations are the
+ * block's symmetry operations (symops, as written: "-x+1/2,y,-z"), Open Babel taking the
+ * default setting of a symbol whatever they say; without operations it is the one Open
+ * Babel read, else the one the written symbol hm names ("R 3 c" is none to Open Babel),
+ * and a rhombohedral group takes the setting of the cell's axes (a = b = c and equal
+ * angles: rhombohedral). A title of "?" or "." (CIF's unknown, inapplicable) is none.
+ * Changes nothing the block does not contradict. */
+void ob_cif_fix(ob_mol *m, const char *const *symops, int nops, const char *hm);
+
+/* The crystal's filled unit cell: the space group's operations applied to every atom,
+ * positions wrapped into the cell, an atom's images that fall on one another (special
+ * positions, within 0.05 Å) kept once; the cell is P 1, and with bonds set bonds are
+ * perceived inside it (what a PDB file's CONECT records say). NULL with eb when the
+ * molecule has no cell, or the cell would hold more than max atoms. */
+ob_mol *ob_mol_filled_cell(ob_mol *m, int max, int bonds, struct cb_errbuf *eb);
+
+/* Does a filled cell (ob_mol_filled_cell) hold discrete molecules? Bonds are what Open
+ * Babel would perceive (closer than the covalent radii's sum + 0.45 Å), taken across the
+ * cell's faces too; a bonded group that reaches its own image in another cell goes on
+ * without end (a framework, an ionic or metallic lattice). 1: every group is finite and
+ * one of two atoms or more holds carbon; 0: not; -1: too many atoms to tell (more than
+ * max, or too crowded a cell). */
+int ob_crystal_molecular(ob_mol *filled, int max);
+
+/* The molecule's atoms alone: its bonds taken away, no hydrogen added, charges kept (a
+ * framework's or a lattice's asymmetric unit, which is no molecule). A new molecule. */
+ob_mol *ob_mol_atoms_only(ob_mol *m);
+
+/* Calls cb with each element's symbol and its count of atoms (each atom weighed by its
+ * site occupancy when the file gave one), in the order the elements first appear. */
+void ob_mol_elements(ob_mol *m, void (*cb)(void *ctx, const char *symbol, double count), void *ctx);
+
+/* The standard atomic weight of an element (Open Babel's table), 0 for an unknown symbol. */
+double ob_element_mass(const char *symbol);
+
+/* ---- writing several molecules as obabel does ---- */
+
+/* One output file in an Open Babel format, written as the obabel command line writes it:
+ * titles after SMILES, one CML document with a <cml> root around several molecules. */
+typedef struct ob_writer ob_writer;
+ob_writer *ob_writer_open(const char *path, const char *format, struct cb_errbuf *eb);
+/* Writes m; last says it is the last molecule (CML closes its document then). 0, or -1
+ * with eb. */
+int ob_writer_put(ob_writer *w, ob_mol *m, int last, struct cb_errbuf *eb);
+/* Closes the file: 0, or -1 when it could not be written. */
+int ob_writer_close(ob_writer *w);
 
 #ifdef __cplusplus
 }

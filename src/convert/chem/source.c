@@ -1,6 +1,8 @@
 /* Reading records out of structure files: see source.h. */
 #include "convert/chem/source.h"
 
+#include "convert/chem/crystal.h"
+
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -297,8 +299,22 @@ int source_next(struct mol_source *s, ob_mol **mol, struct cb_errbuf *eb)
   }
   for (int i = 0; i < b->nfields; i++)
     ob_mol_set_field(m, b->fields[i].name, b->fields[i].value);
+  if (!strcmp(b->format, "cif"))
+    crystal_fix(m, b->text ? b->text : "", b->len);
   *mol = m;
   return 1;
+}
+
+const char *source_block(struct mol_source *s, size_t *len, const char **format)
+{
+  struct blocks *b = s->blocks;
+  *len = 0;
+  *format = "";
+  if (!b || b->rdf || !b->text)
+    return NULL;
+  *len = b->len;
+  *format = b->format;
+  return b->text;
 }
 
 long long source_offset(struct mol_source *s)

@@ -33,6 +33,9 @@ int source_open(struct mol_source *s, const char *path, const char *format, long
 /* The next record: 1 with *mol set; 0 at the end; -1 when this record cannot be read (eb
  * says why; the next call goes on with the next record). */
 int source_next(struct mol_source *s, ob_mol **mol, struct cb_errbuf *eb);
+/* The last record's CIF or mmCIF data block as the file writes it, and what it is ("cif",
+ * "mmcif"); NULL for other formats. */
+const char *source_block(struct mol_source *s, size_t *len, const char **format);
 /* Bytes consumed so far. */
 long long source_offset(struct mol_source *s);
 void source_close(struct mol_source *s);

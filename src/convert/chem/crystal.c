@@ -1,0 +1,269 @@
+/* A crystal's description from its CIF data block: see crystal.h. */
+#include "convert/chem/crystal.h"
+
+#include <ctype.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "convert/chem/cif.h"
+
+/* ---- chemical formulas ---- */
+
+void formula_add(struct formula *f, const char *symbol, double count)
+{
+  int i = 0;
+  while (i < f->n && strcmp(f->el[i].symbol, symbol))
+    i++;
+  if (i == f->n) {
+    if (f->n == FORMULA_MAX || strlen(symbol) >= sizeof f->el[0].symbol)
+      return;
+    snprintf(f->el[f->n].symbol, sizeof f->el[0].symbol, "%s", symbol);
+    f->el[f->n++].count = 0;
+  }
+  f->el[i].count += count;
+}
+
+int formula_parse(const char *text, struct formula *f)
+{
+  memset(f, 0, sizeof *f);
+  const char *p = text;
+  while (*p) {
+    if (isspace((unsigned char)*p)) {
+      p++;
+      continue;
+    }
+    char sym[4] = {0};
+    if (!isupper((unsigned char)*p))
+      return -1;
+    sym[0] = *p++;
+    if (islower((unsigned char)*p))
+      sym[1] = *p++;
+    double count = 1;
+    if (isdigit((unsigned char)*p) || *p == '.') {
+      char *end;
+      count = strtod(p, &end);
+      p = end;
+    }
+    if ((*p && !isspace((unsigned char)*p) && !isupper((unsigned char)*p)) || !(count > 0) || ob_element_mass(sym) <= 0)
+      return -1;
+    formula_add(f, sym, count);
+  }
+  return f->n ? 0 : -1;
+}
+
+static int hill_cmp(const void *a, const void *b, int carbon)
+{
+  const char *x = a, *y = b;
+  if (carbon) {
+    static const char *const first[] = {"C", "H"};
+    for (int i = 0; i < 2; i++) {
+      int fx = !strcmp(x, first[i]), fy = !strcmp(y, first[i]);
+      if (fx != fy)
+        return fx ? -1 : 1;
+    }
+  }
+  return strcmp(x, y);
+}
+
+static int hill_carbon(const void *a, const void *b)
+{
+  return hill_cmp(a, b, 1);
+}
+
+static int hill_plain(const void *a, const void *b)
+{
+  return hill_cmp(a, b, 0);
+}
+
+void formula_hill(const struct formula *f, char *out, size_t cap)
+{
+  struct formula s = *f;
+  int carbon = 0;
+  for (int i = 0; i < s.n; i++)
+    carbon |= !strcmp(s.el[i].symbol, "C");
+  qsort(s.el, (size_t)s.n, sizeof s.el[0], carbon ? hill_carbon : hill_plain);
+  size_t len = 0;
+  out[0] = '\0';
+  for (int i = 0; i < s.n && len < cap; i++) {
+    double c = s.el[i].count;
+    char num[32] = "";
+    if (fabs(c - round(c)) < 1e-3) {
+      if (llround(c) != 1)
+        snprintf(num, sizeof num, "%lld", llround(c));
+    } else {
+      snprintf(num, sizeof num, "%.3f", c);
+      for (size_t k = strlen(num); k > 0 && num[k - 1] == '0'; k--)
+        num[k - 1] = '\0';
+    }
+    int w = snprintf(out + len, cap - len, "%s%s", s.el[i].symbol, num);
+    len += w > 0 ? (size_t)w : 0;
+  }
+}
+
+double formula_weight(const struct formula *f)
+{
+  double w = 0;
+  for (int i = 0; i < f->n; i++) {
+    double m = ob_element_mass(f->el[i].symbol);
+    if (m <= 0)
+      return 0;
+    w += m * f->el[i].count;
+  }
+  return w;
+}
+
+static long long gcd(long long a, long long b)
+{
+  while (b) {
+    long long t = a % b;
+    a = b;
+    b = t;
+  }
+  return a;
+}
+
+/* The formula per formula unit: divided by z, or when z is unknown by the greatest common
+ * divisor of whole counts (a cell of Ca4F8 is CaF2). */
+static void per_unit(struct formula *f, int z)
+{
+  long long g = 0;
+  for (int i = 0; i < f->n && !z; i++) {
+    double c = f->el[i].count;
+    if (fabs(c - round(c)) > 1e-3) {
+      g = 1;
+      break;
+    }
+    g = gcd(llround(c), g);
+  }
+  double by = z ? z : g > 1 ? (double)g : 1;
+  for (int i = 0; i < f->n; i++)
+    f->el[i].count /= by;
+}
+
+/* ---- a crystal's description ---- */
+
+struct symops {
+  char *op[192];
+  int n;
+};
+
+static int take_symop(void *ctx, const struct cif_item *it)
+{
+  struct symops *s = ctx;
+  if ((cif_tag_is(it, "_symmetry_equiv_pos_as_xyz") || cif_tag_is(it, "_space_group_symop_operation_xyz")) &&
+      s->n < (int)(sizeof s->op / sizeof s->op[0]))
+    s->op[s->n++] = strndup(it->value, it->len);
+  return 0;
+}
+
+void crystal_fix(ob_mol *m, const char *block, size_t len)
+{
+  struct symops s = {.n = 0};
+  cif_items(block, len, take_symop, &s);
+  int n = 0;
+  for (int i = 0; i < s.n; i++)
+    if (s.op[i])
+      s.op[n++] = s.op[i];
+  char alt[64], hm[64];
+  struct cif_want want[] = {{"_space_group_name_H-M_alt", alt, sizeof alt},
+                            {"_symmetry_space_group_name_H-M", hm, sizeof hm}};
+  cif_get(block, len, want, 2);
+  ob_cif_fix(m, (const char *const *)s.op, n, alt[0] ? alt : hm);
+  for (int i = 0; i < n; i++)
+    free(s.op[i]);
+}
+
+static const char *system_of(int number)
+{
+  static const struct {
+    int last;
+    const char *name;
+  } systems[] = {{2, "triclinic"},  {15, "monoclinic"}, {74, "orthorhombic"}, {142, "tetragonal"},
+                 {167, "trigonal"}, {194, "hexagonal"}, {230, "cubic"}};
+  for (size_t i = 0; i < sizeof systems / sizeof systems[0]; i++)
+    if (number >= 1 && number <= systems[i].last)
+      return systems[i].name;
+  return NULL;
+}
+
+static void trim(char *s)
+{
+  size_t n = strlen(s), k = strspn(s, " \t");
+  while (n > k && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+    n--;
+  memmove(s, s + k, n - k);
+  s[n - k] = '\0';
+}
+
+static int whole_number(const char *v)
+{
+  double d;
+  return v[0] && !cif_number(v, &d) && d >= 1 && d <= 1e6 && d == floor(d) ? (int)d : 0;
+}
+
+void crystal_space_group(const char *block, size_t len, ob_mol *m, struct crystal *c)
+{
+  char alt[64], hm[64], it[16], it_old[16], code[8];
+  struct cif_want want[] = {
+    {"_space_group_name_H-M_alt", alt, sizeof alt},
+    {"_symmetry_space_group_name_H-M", hm, sizeof hm},
+    {"_space_group_IT_number", it, sizeof it},
+    {"_symmetry_Int_Tables_number", it_old, sizeof it_old},
+    {"_space_group_IT_coordinate_system_code", code, sizeof code},
+  };
+  cif_get(block, len, want, (int)(sizeof want / sizeof want[0]));
+  struct ob_cell cell;
+  int have_cell = ob_mol_cell(m, &cell);
+  snprintf(c->space_group, sizeof c->space_group, "%s", alt[0] ? alt : hm[0] ? hm : have_cell ? cell.space_group : "");
+  char *colon = strrchr(c->space_group, ':');
+  if (colon) {
+    snprintf(c->setting, sizeof c->setting, "%s", colon + 1);
+    *colon = '\0';
+    trim(c->setting);
+  } else if (code[0]) {
+    snprintf(c->setting, sizeof c->setting, "%s", code);
+  } else if (have_cell) {
+    snprintf(c->setting, sizeof c->setting, "%s", cell.setting);
+  }
+  trim(c->space_group);
+  c->number = whole_number(it) ? whole_number(it) : whole_number(it_old);
+  if (!c->number && have_cell)
+    c->number = cell.space_group_number;
+  c->system = system_of(c->number);
+}
+
+static void add_element(void *ctx, const char *symbol, double count)
+{
+  formula_add(ctx, symbol, count);
+}
+
+#define MOLECULAR_MAX_ATOMS 20000 /* the molecules' test holds 27 images of each atom */
+
+void crystal_chemistry(const char *block, size_t len, ob_mol *m, struct crystal *c)
+{
+  char sum[256], z[32];
+  struct cif_want want[] = {{"_chemical_formula_sum", sum, sizeof sum}, {"_cell_formula_units_Z", z, sizeof z}};
+  cif_get(block, len, want, 2);
+  c->z = whole_number(z);
+  c->molecular = -1;
+  struct cb_errbuf eb;
+  ob_mol *filled = ob_mol_filled_cell(m, CRYSTAL_MAX_ATOMS, 0, &eb);
+  struct formula f;
+  if (formula_parse(sum, &f) && filled) { /* no formula sum: the filled cell's, per formula unit */
+    memset(&f, 0, sizeof f);
+    ob_mol_elements(filled, add_element, &f);
+    per_unit(&f, c->z);
+  }
+  if (filled) {
+    c->filled_atoms = ob_mol_atoms(filled);
+    c->molecular = ob_crystal_molecular(filled, MOLECULAR_MAX_ATOMS);
+    ob_mol_free(filled);
+  }
+  formula_hill(&f, c->formula, sizeof c->formula);
+  c->formula_weight = formula_weight(&f);
+  struct ob_cell cell;
+  if (c->z && c->formula_weight > 0 && ob_mol_cell(m, &cell) && cell.volume > 0)
+    c->density = c->z * c->formula_weight * 1.66053906660 / cell.volume; /* g/mol per Å³ in g/cm³ */
+}

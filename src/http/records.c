@@ -229,6 +229,55 @@ static int send_conversion(struct req *r, const struct cb_file *f, const char *t
   return 200;
 }
 
+struct sheet_find {
+  const char *want;
+  int found, count;
+  struct cb_buf names; /* the sheets, quoted, for the problem */
+};
+
+static int find_sheet(const struct cb_property *p, void *ctx)
+{
+  struct sheet_find *sf = ctx;
+  if (strcmp(p->name, "sheet_names") || !p->source || strcmp(p->source, "extracted") || !p->value_text)
+    return 0;
+  int i = 0;
+  for (const char *s = p->value_text; s; i++) {
+    const char *nl = strchr(s, '\n');
+    int n = nl ? (int)(nl - s) : (int)strlen(s);
+    if (!sf->found && (int)strlen(sf->want) == n && !memcmp(s, sf->want, (size_t)n))
+      sf->found = i + 1;
+    if (sf->names.len < 300)
+      cb_buf_printf(&sf->names, "%s'%.*s'", i ? ", " : "", n, s);
+    s = nl ? nl + 1 : NULL;
+  }
+  sf->count = i;
+  return 0;
+}
+
+/* ?sheet=NAME of a workbook: the sheet's number (from 1) among the sheet_names its
+ * extraction recorded; 1 (the first sheet) without one; -1 once a problem is answered. */
+static int convert_sheet(struct req *r, const struct cb_file *f)
+{
+  char name[1100];
+  int q = http_query(r, "sheet", name, sizeof name);
+  if (!q)
+    return 1;
+  struct sheet_find sf = {.want = name};
+  if (q < 0 || db_properties_list(f->id, find_sheet, &sf)) {
+    cb_buf_free(&sf.names);
+    return q < 0 ? http_problem(r, 400, "sheet", "sheet is not a valid sheet name"),
+           -1    : (http_error(r, CB_EDB, "cannot read the file's sheets"), -1);
+  }
+  if (!sf.count)
+    http_problem(r, 400, "sheet", "file %s has no sheets%s: only workbooks (xlsx, ods) have them", f->id,
+                 strcmp(f->status, "processed") ? " yet" : "");
+  else if (!sf.found)
+    http_problem(r, 404, "sheet", "file %s has no sheet '%.200s'; its sheets: %s%s", f->id, name, sf.names.data,
+                 sf.names.len >= 300 ? ", ..." : "");
+  cb_buf_free(&sf.names);
+  return sf.found ? sf.found : -1;
+}
+
 int h_file_convert(struct req *r)
 {
   struct cb_file f;
@@ -244,7 +293,12 @@ int h_file_convert(struct req *r)
     st = http_problem(r, 400, "to", "%s files convert to: %s", f.kind, targets ? targets : "nothing yet");
     goto out;
   }
-  snprintf(kind, sizeof kind, "to-%s", to);
+  int sheet = convert_sheet(r, &f); /* a workbook's sheets other than the first convert apart */
+  if (sheet < 0) {
+    st = r->status;
+    goto out;
+  }
+  snprintf(kind, sizeof kind, sheet > 1 ? "to-%.6s.%d" : "to-%s", to, sheet);
   struct cb_artifact_row a;
   if (!db_artifact_get(f.id, f.version, kind, &a)) {
     st = send_conversion(r, &f, to, &a);
@@ -253,7 +307,8 @@ int h_file_convert(struct req *r)
   /* Not made yet: a convert job makes it in a converter process; wait for it. */
   char params[96], job[CB_ID_LEN + 1];
   struct cb_errbuf eb = {""};
-  snprintf(params, sizeof params, "{\"to\":\"%s\",\"inline\":true}", to);
+  snprintf(params, sizeof params,
+           sheet > 1 ? "{\"to\":\"%s\",\"inline\":true,\"sheet\":%d}" : "{\"to\":\"%s\",\"inline\":true}", to, sheet);
   int rc = http_run_job(r, "convert", params, f.id, 300, 0, job, &eb);
   if (rc == 1 && !db_artifact_get(f.id, f.version, kind, &a)) {
     st = send_conversion(r, &f, to, &a);

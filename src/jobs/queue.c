@@ -702,9 +702,13 @@ enum job_outcome job_run_convert(struct job_run *r, struct cb_errbuf *eb)
     goto done;
   cJSON_AddStringToObject(req, "to", to->valuestring);
   cJSON *props = cJSON_GetObjectItemCaseSensitive(params, "properties");
-  if (cJSON_IsArray(props)) { /* e.g. the columns of a CSV */
+  cJSON *sheet = cJSON_GetObjectItemCaseSensitive(params, "sheet"); /* a workbook's sheet, from 1 */
+  if (cJSON_IsArray(props) || cJSON_IsNumber(sheet)) {              /* e.g. the columns of a CSV */
     cJSON *opts = cJSON_AddObjectToObject(req, "options");
-    cJSON_AddItemToObject(opts, "properties", cJSON_Duplicate(props, 1));
+    if (cJSON_IsArray(props))
+      cJSON_AddItemToObject(opts, "properties", cJSON_Duplicate(props, 1));
+    if (cJSON_IsNumber(sheet))
+      cJSON_AddNumberToObject(opts, "sheet", sheet->valuedouble);
   }
   if ((out = convert_in_workdir(r, workdir, req, &res, eb)) != JOB_DONE)
     goto done;
@@ -723,7 +727,10 @@ enum job_outcome job_run_convert(struct job_run *r, struct cb_errbuf *eb)
   if (cJSON_IsTrue(inline_)) {
     /* kept as an artifact of the version, for GET /files/{id}/convert */
     char kind[16];
-    snprintf(kind, sizeof kind, "to-%.12s", to->valuestring);
+    if (cJSON_IsNumber(sheet) && sheet->valuedouble > 1) /* as GET /files/{id}/convert looks it up */
+      snprintf(kind, sizeof kind, "to-%.6s.%d", to->valuestring, (int)sheet->valuedouble);
+    else
+      snprintf(kind, sizeof kind, "to-%.12s", to->valuestring);
     e = db_artifact_apply(j->id, instance, f.id, f.version, kind,
                           cJSON_IsString(omedia) ? omedia->valuestring : "application/octet-stream", sha,
                           (int64_t)size);

@@ -24,6 +24,10 @@ static const char *check_convert(const cJSON *params)
   const cJSON *to = params ? cJSON_GetObjectItemCaseSensitive(params, "to") : NULL;
   if (!cJSON_IsString(to) || !*to->valuestring || strlen(to->valuestring) > 16)
     return "a convert job needs params.to, the target format (e.g. \"txt\")";
+  const cJSON *sheet = cJSON_GetObjectItemCaseSensitive(params, "sheet");
+  if (sheet && (!cJSON_IsNumber(sheet) || sheet->valuedouble < 1 || sheet->valuedouble > 1024 ||
+                sheet->valuedouble != (double)(int)sheet->valuedouble))
+    return "params.sheet must be a whole number from 1 to 1024 (a workbook's sheet, in workbook order)";
   return check_version(params);
 }
 

@@ -29,13 +29,9 @@
 
 #include "convert/converter.h"
 #include "convert/office/office.h"
+#include "convert/office/zip.h"
 #include "util/util.h"
 
-#define OFFICE_ENTRIES 10000
-#define OFFICE_ENTRY_MAX (256ull << 20)
-#define OFFICE_TOTAL_MAX (1ull << 30)
-#define OFFICE_RATIO_MAX 200
-#define OFFICE_RATIO_FLOOR (1u << 20) /* the ratio is judged once an entry gave this much */
 #define OFFICE_TEXT_MAX (16u << 20)
 #define OFFICE_VALUE_MAX (64u << 10) /* one property value */
 #define OFFICE_THUMB_MAX (2u << 20)
@@ -173,91 +169,6 @@ static int sniff(const unsigned char *head, size_t len, const struct cb_convert_
   return suffix_is(in->name, suffixes) ? 60 : 0;
 }
 
-/* ---- the zip, read with limits ---- */
-
-struct zip {
-  struct archive *a;
-  const char *path;
-  uint64_t total; /* bytes decompressed so far, every pass */
-  struct cb_errbuf *eb;
-  char buf[65536];
-};
-
-static cb_err zip_open(struct zip *z)
-{
-  archive_read_free(z->a);
-  z->a = archive_read_new();
-  if (!z->a)
-    return CB_ENOMEM;
-  archive_read_support_format_zip(z->a);
-  if (archive_read_open_filename(z->a, z->path, 65536) != ARCHIVE_OK) {
-    const char *why = archive_error_string(z->a);
-    cb_errf(z->eb, "not a readable zip: %s", why ? why : "?");
-    return CB_EINVAL;
-  }
-  return CB_OK;
-}
-
-/* The next entry, or *e = NULL at the end. */
-static cb_err zip_next(struct zip *z, struct archive_entry **e)
-{
-  int r = archive_read_next_header(z->a, e);
-  if (r == ARCHIVE_EOF) {
-    *e = NULL;
-    return CB_OK;
-  }
-  if (r == ARCHIVE_OK || r == ARCHIVE_WARN)
-    return CB_OK;
-  cb_errf(z->eb, "the zip is damaged: %s", archive_error_string(z->a) ? archive_error_string(z->a) : "?");
-  return CB_EINVAL;
-}
-
-static const char *entry_name(struct archive_entry *e)
-{
-  const char *n = archive_entry_pathname(e);
-  return n ? n : "";
-}
-
-/* Where decompressed bytes go; nonzero stops the read (the sink wrote eb). */
-typedef int (*sink_fn)(void *ctx, const char *buf, size_t n);
-
-/* Decompresses the current entry into sink, counting bytes against the limits. */
-static cb_err zip_read(struct zip *z, struct archive_entry *e, sink_fn sink, void *sctx)
-{
-  const char *name = entry_name(e);
-  int64_t raw0 = archive_filter_bytes(z->a, -1);
-  uint64_t got = 0;
-  for (;;) {
-    la_ssize_t n = archive_read_data(z->a, z->buf, sizeof z->buf);
-    if (n < 0) {
-      cb_errf(z->eb, "cannot read %.200s from the zip: %s", name,
-              archive_error_string(z->a) ? archive_error_string(z->a) : "damaged");
-      return CB_EINVAL;
-    }
-    if (n == 0)
-      return CB_OK;
-    got += (uint64_t)n;
-    z->total += (uint64_t)n;
-    if (got > OFFICE_ENTRY_MAX) {
-      cb_errf(z->eb, "refused: %.200s unpacks to more than %llu MiB (limit)", name,
-              (unsigned long long)(OFFICE_ENTRY_MAX >> 20));
-      return CB_ETOOBIG;
-    }
-    if (z->total > OFFICE_TOTAL_MAX) {
-      cb_errf(z->eb, "refused: the document unpacks to more than %llu MiB (limit)",
-              (unsigned long long)(OFFICE_TOTAL_MAX >> 20));
-      return CB_ETOOBIG;
-    }
-    int64_t raw = archive_filter_bytes(z->a, -1) - raw0;
-    if (got > OFFICE_RATIO_FLOOR && got / (uint64_t)(raw > 0 ? raw : 1) > OFFICE_RATIO_MAX) {
-      cb_errf(z->eb, "refused: %.200s is compressed more than %d:1 (a zip bomb?)", name, OFFICE_RATIO_MAX);
-      return CB_ETOOBIG;
-    }
-    if (sink && sink(sctx, z->buf, (size_t)n))
-      return CB_EINVAL;
-  }
-}
-
 /* ---- the extraction context ---- */
 
 enum field {
@@ -288,7 +199,7 @@ struct part {
 
 struct ctx {
   enum doctype type;
-  struct zip z;
+  struct office_zip z;
   struct cb_errbuf *eb;
   /* [Content_Types].xml overrides that matter, sorted by name */
   struct part *parts;
@@ -683,7 +594,7 @@ static void xml_error(struct ctx *c, const char *name)
 /* Streams the current entry through expat with the handlers for role. */
 static cb_err parse_part(struct ctx *c, struct archive_entry *e, enum role role)
 {
-  const char *name = entry_name(e);
+  const char *name = office_entry_name(e);
   c->p = XML_ParserCreateNS(NULL, NS_SEP);
   if (!c->p)
     return CB_ENOMEM;
@@ -705,7 +616,7 @@ static cb_err parse_part(struct ctx *c, struct archive_entry *e, enum role role)
   c->depth = c->skip = c->capturing = 0;
   c->in_run = c->in_t = c->in_para = 0;
   c->wrote_in_part = 0;
-  cb_err rc = zip_read(&c->z, e, xml_sink, c);
+  cb_err rc = office_zip_read(&c->z, e, xml_sink, c);
   if (!rc && XML_Parse(c->p, "", 0, 1) == XML_STATUS_ERROR)
     rc = CB_EINVAL;
   if (rc == CB_EINVAL && !c->eb->msg[0])
@@ -779,13 +690,13 @@ static cb_err parse_ctypes(struct ctx *c, struct archive_entry *e)
   XML_SetEntityDeclHandler(c->p, on_entity_decl);
   XML_SetParamEntityParsing(c->p, XML_PARAM_ENTITY_PARSING_NEVER);
   c->refused = c->failed = 0;
-  cb_err rc = zip_read(&c->z, e, xml_sink, c);
+  cb_err rc = office_zip_read(&c->z, e, xml_sink, c);
   if (!rc && XML_Parse(c->p, "", 0, 1) == XML_STATUS_ERROR)
     rc = CB_EINVAL;
   if (rc == CB_EINVAL && !c->eb->msg[0])
-    xml_error(c, entry_name(e));
+    xml_error(c, office_entry_name(e));
   if (!rc && c->failed)
-    rc = CB_ENOMEM, xml_error(c, entry_name(e));
+    rc = CB_ENOMEM, xml_error(c, office_entry_name(e));
   XML_ParserFree(c->p);
   c->p = NULL;
   return rc;
@@ -881,7 +792,7 @@ static int thumb_sink(void *ud, const char *buf, size_t n)
 /* Pass 0: counts, declared sizes, the type. */
 static cb_err pass_scan(struct ctx *c, const struct cb_convert_input *in, long *entries)
 {
-  cb_err rc = zip_open(&c->z);
+  cb_err rc = office_zip_open(&c->z);
   if (rc)
     return rc;
   uint64_t declared = 0;
@@ -890,8 +801,8 @@ static cb_err pass_scan(struct ctx *c, const struct cb_convert_input *in, long *
   enum doctype odf = DT_NONE;
   int odf_other = 0;
   struct archive_entry *e;
-  while (!(rc = zip_next(&c->z, &e)) && e) {
-    const char *name = entry_name(e);
+  while (!(rc = office_zip_next(&c->z, &e)) && e) {
+    const char *name = office_entry_name(e);
     if (++n > OFFICE_ENTRIES) {
       cb_errf(c->eb, "refused: the zip has more than %d entries (limit)", OFFICE_ENTRIES);
       return CB_ETOOBIG;
@@ -912,7 +823,7 @@ static cb_err pass_scan(struct ctx *c, const struct cb_convert_input *in, long *
     }
     if (!strcmp(name, "mimetype")) {
       struct membuf m = {.len = 0};
-      if ((rc = zip_read(&c->z, e, mem_sink, &m)))
+      if ((rc = office_zip_read(&c->z, e, mem_sink, &m)))
         return rc;
       odf = odf_type(m.data, m.len);
       odf_other = !odf && m.len > 35 && !memcmp(m.data, "application/vnd.oasis.opendocument.", 35);
@@ -954,13 +865,13 @@ static cb_err pass_scan(struct ctx *c, const struct cb_convert_input *in, long *
 static cb_err pass_parts(struct ctx *c, int text_pass, long entries, cb_progress_fn progress, void *pctx,
                          const char *thumbpath)
 {
-  cb_err rc = zip_open(&c->z);
+  cb_err rc = office_zip_open(&c->z);
   if (rc)
     return rc;
   struct archive_entry *e;
   long i = 0;
-  while (!(rc = zip_next(&c->z, &e)) && e) {
-    const char *name = entry_name(e);
+  while (!(rc = office_zip_next(&c->z, &e)) && e) {
+    const char *name = office_entry_name(e);
     enum role r = role_of(c, name);
     if (!text_pass && r == R_SLIDE)
       c->slide_count++;
@@ -974,7 +885,7 @@ static cb_err pass_parts(struct ctx *c, int text_pass, long entries, cb_progress
                archive_entry_size(e) <= OFFICE_THUMB_MAX) {
       c->thumb = fopen(thumbpath, "wb");
       c->thumb_len = 0;
-      rc = zip_read(&c->z, e, thumb_sink, c);
+      rc = office_zip_read(&c->z, e, thumb_sink, c);
       if (c->thumb && fclose(c->thumb))
         c->thumb_len = 0;
       c->thumb = NULL;

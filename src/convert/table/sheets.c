@@ -18,15 +18,12 @@
  * boolean: office:boolean-value); strings are the cell's paragraphs joined by line breaks,
  * annotations left out.
  *
- * Bounds: the zip is read as office.c reads it (at most ZIP_ENTRIES entries; no entry over
- * ZIP_ENTRY_MAX and no pass over ZIP_TOTAL_MAX, declared or counted while decompressing;
- * no entry compressed more than ZIP_RATIO_MAX:1); XML that declares entities is refused;
+ * Bounds: the zip is read as office documents are (office/zip.h: entries, sizes declared
+ * and decompressed, compression ratio); XML that declares entities is refused;
  * SHEETS_MAX sheets, rows up to SHEET_ROWS_MAX, columns up to SHEET_COLS_MAX, at most
  * SHEET_CELLS_MAX cells handed on per sheet, a cell of at most CELL_MAX bytes. Empty cells
  * and rows cost nothing until a value follows them, so the repeated empty cells and rows
  * that pad ODS sheets to the end of the grid are never materialised. */
-#include <archive.h>
-#include <archive_entry.h>
 #include <errno.h>
 #include <expat.h>
 #include <math.h>
@@ -36,14 +33,10 @@
 #include <string.h>
 
 #include "convert/converter.h"
+#include "convert/office/zip.h"
 #include "convert/table/sheets.h"
 #include "util/util.h"
 
-#define ZIP_ENTRIES 10000
-#define ZIP_ENTRY_MAX (256ull << 20)
-#define ZIP_TOTAL_MAX (1ull << 30)
-#define ZIP_RATIO_MAX 200
-#define ZIP_RATIO_FLOOR (1u << 20) /* the ratio is judged once an entry gave this much */
 #define CELL_MAX (1u << 20)
 #define ROW_TEXT_MAX (16u << 20)
 #define SHEET_NAME_MAX 1024
@@ -84,12 +77,8 @@ struct workbook {
     enum numkind kind;
   } * fmts;
   size_t nfmts, fmtcap;
-  /* the zip */
-  struct archive *a;
-  const char *path;
-  uint64_t total; /* bytes decompressed in this pass */
+  struct office_zip z;
   struct cb_errbuf *eb;
-  char buf[65536];
 };
 
 static int is_cfb(const unsigned char *h, size_t n)
@@ -108,81 +97,6 @@ static int has_suffix(const char *s, const char *suf)
   return n >= k && !strcmp(s + n - k, suf);
 }
 
-/* ---------------------------------------------------------------- the zip, with limits */
-
-static cb_err zip_open(struct workbook *wb)
-{
-  archive_read_free(wb->a);
-  wb->total = 0;
-  wb->a = archive_read_new();
-  if (!wb->a)
-    return CB_ENOMEM;
-  archive_read_support_format_zip(wb->a);
-  if (archive_read_open_filename(wb->a, wb->path, 65536) != ARCHIVE_OK) {
-    const char *why = archive_error_string(wb->a);
-    cb_errf(wb->eb, "not a readable zip: %s", why ? why : "?");
-    return CB_EINVAL;
-  }
-  return CB_OK;
-}
-
-/* The next entry's name, or NULL at the end (*rc says whether that is an error). */
-static const char *zip_next(struct workbook *wb, struct archive_entry **e, cb_err *rc)
-{
-  int r = archive_read_next_header(wb->a, e);
-  *rc = CB_OK;
-  if (r == ARCHIVE_OK || r == ARCHIVE_WARN) {
-    const char *n = archive_entry_pathname(*e);
-    return n ? n : "";
-  }
-  if (r != ARCHIVE_EOF) {
-    const char *why = archive_error_string(wb->a);
-    cb_errf(wb->eb, "the zip is damaged: %s", why ? why : "?");
-    *rc = CB_EINVAL;
-  }
-  return NULL;
-}
-
-/* Where decompressed bytes go; nonzero stops the read. */
-typedef int (*sink_fn)(void *ctx, const char *buf, size_t n);
-
-/* Decompresses the current entry into sink, counting bytes against the limits: CB_OK,
- * CB_EABORTED when the sink stopped it, else an error in eb. */
-static cb_err zip_read(struct workbook *wb, const char *name, sink_fn sink, void *sctx)
-{
-  int64_t raw0 = archive_filter_bytes(wb->a, -1);
-  uint64_t got = 0;
-  for (;;) {
-    la_ssize_t n = archive_read_data(wb->a, wb->buf, sizeof wb->buf);
-    if (n < 0) {
-      const char *why = archive_error_string(wb->a);
-      cb_errf(wb->eb, "cannot read %.200s from the zip: %s", name, why ? why : "damaged");
-      return CB_EINVAL;
-    }
-    if (n == 0)
-      return CB_OK;
-    got += (uint64_t)n;
-    wb->total += (uint64_t)n;
-    if (got > ZIP_ENTRY_MAX) {
-      cb_errf(wb->eb, "refused: %.200s unpacks to more than %llu MiB (limit)", name,
-              (unsigned long long)(ZIP_ENTRY_MAX >> 20));
-      return CB_EINVAL;
-    }
-    if (wb->total > ZIP_TOTAL_MAX) {
-      cb_errf(wb->eb, "refused: the workbook unpacks to more than %llu MiB (limit)",
-              (unsigned long long)(ZIP_TOTAL_MAX >> 20));
-      return CB_EINVAL;
-    }
-    int64_t raw = archive_filter_bytes(wb->a, -1) - raw0;
-    if (got > ZIP_RATIO_FLOOR && got / (uint64_t)(raw > 0 ? raw : 1) > ZIP_RATIO_MAX) {
-      cb_errf(wb->eb, "refused: %.200s is compressed more than %d:1 (a zip bomb?)", name, ZIP_RATIO_MAX);
-      return CB_EINVAL;
-    }
-    if (sink(sctx, wb->buf, (size_t)n))
-      return CB_EABORTED;
-  }
-}
-
 /* ---------------------------------------------------------------- XML, streamed */
 
 struct xml;
@@ -198,6 +112,7 @@ struct xml {
   void *ud;
   int depth, skip; /* skip: the depth of a subtree left out, 0 = none */
   int refused;     /* entities declared */
+  int stopped;     /* the parse stopped: an error, or a handler's stop */
   cb_err err;      /* a handler's failure (its reason in eb) */
   int done;        /* a handler has read what it wanted */
 };
@@ -278,12 +193,33 @@ static void XMLCALL on_entity_decl(void *ud, const XML_Char *name, int is_param,
 static int xml_sink(void *ud, const char *buf, size_t n)
 {
   struct xml *x = ud;
-  return XML_Parse(x->p, buf, (int)n, 0) == XML_STATUS_ERROR;
+  if (XML_Parse(x->p, buf, (int)n, 0) != XML_STATUS_ERROR)
+    return 0;
+  x->stopped = 1;
+  return -1;
 }
 
-/* Parses the zip's current entry (name) with handlers h over state ud. */
-static cb_err parse_entry(struct workbook *wb, const char *name, const struct xml_handlers *h, void *ud)
+/* Why a parse stopped: CB_OK when a handler had what it wanted, else its error or the
+ * XML's. */
+static cb_err xml_stopped(struct workbook *wb, const struct xml *x, const char *name)
 {
+  if (x->done)
+    return CB_OK;
+  if (x->err)
+    return x->err;
+  if (x->refused)
+    cb_errf(wb->eb,
+            "refused: %.200s declares XML entities (a possible entity-expansion attack); spreadsheets have none", name);
+  else
+    cb_errf(wb->eb, "%.200s is not well-formed XML: %s (line %lu)", name, XML_ErrorString(XML_GetErrorCode(x->p)),
+            (unsigned long)XML_GetCurrentLineNumber(x->p));
+  return CB_EINVAL;
+}
+
+/* Parses the zip's current entry e with handlers h over state ud. */
+static cb_err parse_entry(struct workbook *wb, struct archive_entry *e, const struct xml_handlers *h, void *ud)
+{
+  const char *name = office_entry_name(e);
   struct xml x = {.h = h, .ud = ud};
   x.p = XML_ParserCreateNS(NULL, NS_SEP);
   if (!x.p)
@@ -297,25 +233,11 @@ static cb_err parse_entry(struct workbook *wb, const char *name, const struct xm
   XML_SetBillionLaughsAttackProtectionMaximumAmplification(x.p, 100.0f);
   XML_SetBillionLaughsAttackProtectionActivationThreshold(x.p, 8ull << 20);
 #endif
-  cb_err rc = zip_read(wb, name, xml_sink, &x);
+  cb_err rc = office_zip_read(&wb->z, e, xml_sink, &x);
   if (!rc && XML_Parse(x.p, "", 0, 1) == XML_STATUS_ERROR)
-    rc = CB_EABORTED;
-  if (rc == CB_EABORTED) {
-    if (x.done)
-      rc = CB_OK;
-    else if (x.err)
-      rc = x.err;
-    else if (x.refused)
-      cb_errf(wb->eb,
-              "refused: %.200s declares XML entities (a possible entity-expansion attack); spreadsheets "
-              "have none",
-              name),
-        rc = CB_EINVAL;
-    else
-      cb_errf(wb->eb, "%.200s is not well-formed XML: %s (line %lu)", name, XML_ErrorString(XML_GetErrorCode(x.p)),
-              (unsigned long)XML_GetCurrentLineNumber(x.p)),
-        rc = CB_EINVAL;
-  }
+    x.stopped = 1;
+  if (x.stopped)
+    rc = xml_stopped(wb, &x, name);
   XML_ParserFree(x.p);
   return rc;
 }
@@ -325,16 +247,15 @@ static cb_err parse_entry(struct workbook *wb, const char *name, const struct xm
 static cb_err parse_parts(struct workbook *wb, int n, const char *const *names, const struct xml_handlers *const *h,
                           void *const *ud, int *found)
 {
-  cb_err rc = zip_open(wb);
+  cb_err rc = office_zip_open(&wb->z);
   struct archive_entry *e;
-  const char *name;
-  while (!rc && (name = zip_next(wb, &e, &rc)))
+  while (!rc && !(rc = office_zip_next(&wb->z, &e)) && e)
     for (int i = 0; i < n && !rc; i++)
-      if (names[i] && !strcmp(name, names[i])) {
+      if (names[i] && !strcmp(office_entry_name(e), names[i])) {
         found[i] = 1;
-        rc = parse_entry(wb, name, h[i], ud[i]);
+        rc = parse_entry(wb, e, h[i], ud[i]);
       }
-  return rc;
+  return rc == CB_ETOOBIG ? CB_EINVAL : rc;
 }
 
 /* ---------------------------------------------------------------- rows */
@@ -1236,34 +1157,34 @@ static int mem_sink(void *ud, const char *buf, size_t n)
  * workbook part _rels/.rels names), and that part's name. */
 static cb_err scan(struct workbook *wb)
 {
-  cb_err rc = zip_open(wb);
+  cb_err rc = office_zip_open(&wb->z);
   struct archive_entry *e;
-  const char *name;
   uint64_t declared = 0;
   long n = 0;
   int content = 0, book = 0, other = 0;
   struct rels root = {0};
-  while (!rc && (name = zip_next(wb, &e, &rc))) {
-    if (++n > ZIP_ENTRIES) {
-      cb_errf(wb->eb, "refused: the zip has more than %d entries (limit)", ZIP_ENTRIES);
+  while (!rc && !(rc = office_zip_next(&wb->z, &e)) && e) {
+    const char *name = office_entry_name(e);
+    if (++n > OFFICE_ENTRIES) {
+      cb_errf(wb->eb, "refused: the zip has more than %d entries (limit)", OFFICE_ENTRIES);
       rc = CB_EINVAL;
       break;
     }
     uint64_t sz = archive_entry_size_is_set(e) ? (uint64_t)archive_entry_size(e) : 0;
     declared += sz;
-    if (sz > ZIP_ENTRY_MAX || declared > ZIP_TOTAL_MAX) {
+    if (sz > OFFICE_ENTRY_MAX || declared > OFFICE_TOTAL_MAX) {
       cb_errf(wb->eb, "refused: %.200s%s unpacks to more than %llu MiB (limit)",
-              sz > ZIP_ENTRY_MAX ? name : "the workbook", sz > ZIP_ENTRY_MAX ? "" : " (as declared)",
-              (unsigned long long)((sz > ZIP_ENTRY_MAX ? ZIP_ENTRY_MAX : ZIP_TOTAL_MAX) >> 20));
+              sz > OFFICE_ENTRY_MAX ? name : "the workbook", sz > OFFICE_ENTRY_MAX ? "" : " (as declared)",
+              (unsigned long long)((sz > OFFICE_ENTRY_MAX ? OFFICE_ENTRY_MAX : OFFICE_TOTAL_MAX) >> 20));
       rc = CB_EINVAL;
     } else if (!strcmp(name, "mimetype")) {
       struct memsink m = {.len = 0};
-      if (!(rc = zip_read(wb, name, mem_sink, &m)) && has_prefix(m.data, ODS_MIME))
+      if (!(rc = office_zip_read(&wb->z, e, mem_sink, &m)) && has_prefix(m.data, ODS_MIME))
         wb->format = FMT_ODS;
       else
         other = has_prefix(m.data, "application/vnd.oasis.opendocument.");
     } else if (!strcmp(name, "_rels/.rels")) {
-      rc = parse_entry(wb, name, &rels_handlers, &root);
+      rc = parse_entry(wb, e, &rels_handlers, &root);
     } else {
       content |= !strcmp(name, "content.xml");
       book |= !strcmp(name, "xl/workbook.xml");
@@ -1279,6 +1200,8 @@ static cb_err scan(struct workbook *wb)
   if (!rc && !wb->format && content && !other)
     wb->format = FMT_ODS;
   rels_free(&root);
+  if (rc == CB_ETOOBIG)
+    rc = CB_EINVAL;
   if (!rc && !wb->format) {
     cb_errf(wb->eb, other
                       ? "an OpenDocument file of another kind than a spreadsheet"
@@ -1371,8 +1294,8 @@ cb_err workbook_open(const char *path, struct workbook **out, struct cb_errbuf *
   struct workbook *wb = calloc(1, sizeof *wb);
   if (!wb)
     return CB_ENOMEM;
-  wb->path = path;
-  wb->eb = eb;
+  wb->z.path = path;
+  wb->z.eb = wb->eb = eb;
   cb_err rc = scan(wb);
   if (!rc && wb->format == FMT_XLSX) {
     rc = open_xlsx(wb);
@@ -1403,7 +1326,7 @@ void workbook_close(struct workbook *wb)
 {
   if (!wb)
     return;
-  archive_read_free(wb->a);
+  archive_read_free(wb->z.a);
   for (int i = 0; i < SHEETS_MAX; i++) {
     free(wb->names[i]);
     free(wb->parts[i]);
@@ -1456,7 +1379,7 @@ static cb_err read_xlsx(struct workbook *wb, int i, struct rowbuf *rb, const str
 
 cb_err workbook_read(struct workbook *wb, int sheet, const struct sheet_sink *sink, struct cb_errbuf *eb)
 {
-  wb->eb = eb;
+  wb->z.eb = wb->eb = eb;
   if (sheet >= wb->nsheets || sheet < -1) {
     cb_errf(eb, "the workbook has no sheet %d (it has %d)", sheet + 1, wb->nsheets);
     return CB_EINVAL;

@@ -262,11 +262,12 @@ static int convert_sheet(struct req *r, const struct cb_file *f)
   int q = http_query(r, "sheet", name, sizeof name);
   if (!q)
     return 1;
+  if (q < 0)
+    return http_problem(r, 400, "sheet", "sheet is not a valid sheet name"), -1;
   struct sheet_find sf = {.want = name};
-  if (q < 0 || db_properties_list(f->id, find_sheet, &sf)) {
+  if (db_properties_list(f->id, find_sheet, &sf)) {
     cb_buf_free(&sf.names);
-    return q < 0 ? http_problem(r, 400, "sheet", "sheet is not a valid sheet name"),
-           -1    : (http_error(r, CB_EDB, "cannot read the file's sheets"), -1);
+    return http_error(r, CB_EDB, "cannot read the file's sheets"), -1;
   }
   if (!sf.count)
     http_problem(r, 400, "sheet", "file %s has no sheets%s: only workbooks (xlsx, ods) have them", f->id,

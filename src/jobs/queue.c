@@ -702,8 +702,8 @@ enum job_outcome job_run_convert(struct job_run *r, struct cb_errbuf *eb)
     goto done;
   cJSON_AddStringToObject(req, "to", to->valuestring);
   cJSON *props = cJSON_GetObjectItemCaseSensitive(params, "properties");
-  cJSON *sheet = cJSON_GetObjectItemCaseSensitive(params, "sheet"); /* a workbook's sheet, from 1 */
-  if (cJSON_IsArray(props) || cJSON_IsNumber(sheet)) {              /* e.g. the columns of a CSV */
+  cJSON *sheet = cJSON_GetObjectItemCaseSensitive(params, "sheet");
+  if (cJSON_IsArray(props) || cJSON_IsNumber(sheet)) { /* the columns of a CSV; a workbook's sheet, from 1 */
     cJSON *opts = cJSON_AddObjectToObject(req, "options");
     if (cJSON_IsArray(props))
       cJSON_AddItemToObject(opts, "properties", cJSON_Duplicate(props, 1));

@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "convert/converter.h"
+#include "jobs/types.h"
 #include "http/http.h"
 #include "util/hash.h"
 
@@ -266,22 +267,70 @@ static int send_conversion(struct req *r, const struct cb_file *f, const char *t
   return 200;
 }
 
-/* The converter's target for ?to=TO&cell=...: TO for the asymmetric unit (cell=asymmetric,
- * the default), TO + "filled" for a crystal's filled unit cell (cell=filled, to pdb, xyz or
- * cif). 0, or the status of the problem answered. */
-static int cell_target(struct req *r, const struct cb_file *f, const char *to, char *target, size_t cap)
+/* ?cell=asymmetric|filled: 1 for a crystal's filled unit cell (to pdb, xyz or cif), 0 for
+ * the asymmetric unit (the default); -1 once a problem is answered. */
+static int convert_cell(struct req *r, const struct cb_file *f, const char *to)
 {
   char cell[16] = "";
   int rc = http_query(r, "cell", cell, sizeof cell);
-  snprintf(target, cap, "%s", to);
   if (rc == 0 || (rc == 1 && !strcmp(cell, "asymmetric")))
     return 0;
   if (rc < 0 || strcmp(cell, "filled") || strcmp(f->kind, "crystal") || !target_ok("pdb,xyz,cif", to))
     return http_problem(r, 400, "cell",
                         "cell is asymmetric (the default) or filled; a crystal's filled unit cell converts to "
-                        "pdb, xyz or cif");
-  snprintf(target, cap, "%sfilled", to);
+                        "pdb, xyz or cif"),
+           -1;
+  return 1;
+}
+
+struct sheet_find {
+  const char *want;
+  int found, count;
+  struct cb_buf names; /* the sheets, quoted, for the problem */
+};
+
+static int find_sheet(const struct cb_property *p, void *ctx)
+{
+  struct sheet_find *sf = ctx;
+  if (strcmp(p->name, "sheet_names") || !p->source || strcmp(p->source, "extracted") || !p->value_text)
+    return 0;
+  int i = 0;
+  for (const char *s = p->value_text; s; i++) {
+    const char *nl = strchr(s, '\n');
+    int n = nl ? (int)(nl - s) : (int)strlen(s);
+    if (!sf->found && (int)strlen(sf->want) == n && !memcmp(s, sf->want, (size_t)n))
+      sf->found = i + 1;
+    if (sf->names.len < 300)
+      cb_buf_printf(&sf->names, "%s'%.*s'", i ? ", " : "", n, s);
+    s = nl ? nl + 1 : NULL;
+  }
+  sf->count = i;
   return 0;
+}
+
+/* ?sheet=NAME of a workbook: the sheet's number (from 1) among the sheet_names its
+ * extraction recorded; 1 (the first sheet) without one; -1 once a problem is answered. */
+static int convert_sheet(struct req *r, const struct cb_file *f)
+{
+  char name[1100];
+  int q = http_query(r, "sheet", name, sizeof name);
+  if (!q)
+    return 1;
+  if (q < 0)
+    return http_problem(r, 400, "sheet", "sheet is not a valid sheet name"), -1;
+  struct sheet_find sf = {.want = name};
+  if (db_properties_list(f->id, find_sheet, &sf)) {
+    cb_buf_free(&sf.names);
+    return http_error(r, CB_EDB, "cannot read the file's sheets"), -1;
+  }
+  if (!sf.count)
+    http_problem(r, 400, "sheet", "file %s has no sheets%s: only workbooks (xlsx, ods) have them", f->id,
+                 strcmp(f->status, "processed") ? " yet" : "");
+  else if (!sf.found)
+    http_problem(r, 404, "sheet", "file %s has no sheet '%.200s'; its sheets: %s%s", f->id, name, sf.names.data,
+                 sf.names.len >= 300 ? ", ..." : "");
+  cb_buf_free(&sf.names);
+  return sf.found ? sf.found : -1;
 }
 
 int h_file_convert(struct req *r)
@@ -289,7 +338,7 @@ int h_file_convert(struct req *r)
   struct cb_file f;
   if (http_load_file(r, r->params[0], CB_READ, &f))
     return r->status;
-  char to[24] = "", target[32], kind[24];
+  char to[24] = "", kind[JOB_ARTIFACT_KIND];
   int st = 0;
   const char *targets = NULL;
   for (size_t i = 0; i < sizeof conversions / sizeof conversions[0]; i++)
@@ -299,18 +348,26 @@ int h_file_convert(struct req *r)
     st = http_problem(r, 400, "to", "%s files convert to: %s", f.kind, targets ? targets : "nothing yet");
     goto out;
   }
-  if ((st = cell_target(r, &f, to, target, sizeof target)))
+  int sheet = convert_sheet(r, &f); /* a workbook's sheets other than the first convert apart */
+  int filled = sheet < 0 ? -1 : convert_cell(r, &f, to);
+  if (filled < 0) {
+    st = r->status;
     goto out;
-  snprintf(kind, sizeof kind, "to-%s", target);
+  }
+  job_convert_artifact(to, sheet, filled, kind);
   struct cb_artifact_row a;
   if (!db_artifact_get(f.id, f.version, kind, &a)) {
     st = send_conversion(r, &f, to, &a);
     goto out;
   }
   /* Not made yet: a convert job makes it in a converter process; wait for it. */
-  char params[96], job[CB_ID_LEN + 1];
+  char params[128], job[CB_ID_LEN + 1];
   struct cb_errbuf eb = {""};
-  snprintf(params, sizeof params, "{\"to\":\"%s\",\"inline\":true}", target);
+  char sheet_param[24] = "";
+  if (sheet > 1)
+    snprintf(sheet_param, sizeof sheet_param, ",\"sheet\":%d", sheet);
+  snprintf(params, sizeof params, "{\"to\":\"%s\",\"inline\":true%s%s}", to, sheet_param,
+           filled ? ",\"cell\":\"filled\"" : "");
   int rc = http_run_job(r, "convert", params, f.id, 300, 0, job, &eb);
   if (rc == 1 && !db_artifact_get(f.id, f.version, kind, &a)) {
     st = send_conversion(r, &f, to, &a);

@@ -701,10 +701,17 @@ enum job_outcome job_run_convert(struct job_run *r, struct cb_errbuf *eb)
     goto done;
   cJSON_AddStringToObject(req, "to", to->valuestring);
   cJSON *props = cJSON_GetObjectItemCaseSensitive(params, "properties");
-  if (cJSON_IsArray(props)) { /* e.g. the columns of a CSV */
-    cJSON *opts = cJSON_AddObjectToObject(req, "options");
+  cJSON *sheet = cJSON_GetObjectItemCaseSensitive(params, "sheet"),
+        *cell = cJSON_GetObjectItemCaseSensitive(params, "cell");
+  int filled = cJSON_IsString(cell) && !strcmp(cell->valuestring, "filled");
+  /* the columns of a CSV; a workbook's sheet, from 1; a crystal's filled unit cell */
+  cJSON *opts = cJSON_AddObjectToObject(req, "options");
+  if (cJSON_IsArray(props))
     cJSON_AddItemToObject(opts, "properties", cJSON_Duplicate(props, 1));
-  }
+  if (cJSON_IsNumber(sheet))
+    cJSON_AddNumberToObject(opts, "sheet", sheet->valuedouble);
+  if (filled)
+    cJSON_AddStringToObject(opts, "cell", "filled");
   if ((out = convert_in_workdir(r, workdir, req, &res, eb)) != JOB_DONE)
     goto done;
   cJSON *opath = cJSON_GetObjectItemCaseSensitive(res, "path");
@@ -721,8 +728,8 @@ enum job_outcome job_run_convert(struct job_run *r, struct cb_errbuf *eb)
   cJSON *inline_ = cJSON_GetObjectItemCaseSensitive(params, "inline");
   if (cJSON_IsTrue(inline_)) {
     /* kept as an artifact of the version, for GET /files/{id}/convert */
-    char kind[16];
-    snprintf(kind, sizeof kind, "to-%.12s", to->valuestring);
+    char kind[JOB_ARTIFACT_KIND];
+    job_convert_artifact(to->valuestring, cJSON_IsNumber(sheet) ? (int)sheet->valuedouble : 1, filled, kind);
     e = db_artifact_apply(j->id, instance, f.id, f.version, kind,
                           cJSON_IsString(omedia) ? omedia->valuestring : "application/octet-stream", sha,
                           (int64_t)size);

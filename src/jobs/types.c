@@ -2,6 +2,7 @@
  * Uploads queue "ingest" jobs from the database layer (db_file_put_tx), which names the
  * type without looking it up here: db/ sits below jobs/. */
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cjson/cJSON.h>
@@ -24,7 +25,25 @@ static const char *check_convert(const cJSON *params)
   const cJSON *to = params ? cJSON_GetObjectItemCaseSensitive(params, "to") : NULL;
   if (!cJSON_IsString(to) || !*to->valuestring || strlen(to->valuestring) > 16)
     return "a convert job needs params.to, the target format (e.g. \"txt\")";
+  const cJSON *sheet = cJSON_GetObjectItemCaseSensitive(params, "sheet");
+  if (sheet && (!cJSON_IsNumber(sheet) || sheet->valuedouble < 1 || sheet->valuedouble > 1024 ||
+                sheet->valuedouble != (double)(int)sheet->valuedouble))
+    return "params.sheet must be a whole number from 1 to 1024 (a workbook's sheet, in workbook order)";
+  const cJSON *cell = cJSON_GetObjectItemCaseSensitive(params, "cell");
+  if (cell &&
+      (!cJSON_IsString(cell) || (strcmp(cell->valuestring, "asymmetric") && strcmp(cell->valuestring, "filled"))))
+    return "params.cell must be \"asymmetric\" (the default) or \"filled\" (a crystal's filled unit cell)";
   return check_version(params);
+}
+
+void job_convert_artifact(const char *to, int sheet, int filled, char kind[JOB_ARTIFACT_KIND])
+{
+  if (filled)
+    snprintf(kind, JOB_ARTIFACT_KIND, "to-%.4s.filled", to);
+  else if (sheet > 1)
+    snprintf(kind, JOB_ARTIFACT_KIND, "to-%.6s.%d", to, sheet);
+  else
+    snprintf(kind, JOB_ARTIFACT_KIND, "to-%.12s", to);
 }
 
 static const char *check_unpack(const cJSON *params)

@@ -53,6 +53,12 @@ extern const struct job_type job_types[];
 /* The type called name, or NULL. */
 const struct job_type *job_type_find(const char *name);
 
+/* The artifact a conversion of a file version is kept as (GET .../convert finds it, a
+ * convert job with params.inline makes it): "to-FMT", "to-FMT.N" for a workbook's sheet
+ * N > 1, "to-FMT.filled" for a crystal's filled unit cell. */
+#define JOB_ARTIFACT_KIND 16
+void job_convert_artifact(const char *to, int sheet, int filled, char kind[JOB_ARTIFACT_KIND]);
+
 /* The handlers (queue.c), called through the table only. */
 enum job_outcome job_run_ingest(struct job_run *r, struct cb_errbuf *eb);
 enum job_outcome job_run_convert(struct job_run *r, struct cb_errbuf *eb);

@@ -47,13 +47,14 @@ def put_file(target, name, path, sel, cap=None, lines=None):
 
 
 def converters():
-    # tables: suffix = b % 4 (.csv .tsv .tab .psv), target = (b / 4) % 3 (csv tsv json)
+    # tables: suffix = b % 10 (.csv .tsv .tab .psv .xlsx .xlsm .xltx .xltm .ods .ots),
+    # target = (b / 10) % 3 (csv tsv json)
     put_file('convert_table', 'tips.csv', '/usr/share/ggobi/data/tips.csv', 0, lines=40)
-    put_file('convert_table', 'skip_empty_lines.csv', '/usr/share/doc/xlsx2csv/examples/test/skip_empty_lines.csv', 4, cap=3000)
-    put_file('convert_table', 'tpsa.csv', '/usr/share/RDKit/Data/NCI/first_200.tpsa.csv', 8, lines=30)
+    put_file('convert_table', 'skip_empty_lines.csv', '/usr/share/doc/xlsx2csv/examples/test/skip_empty_lines.csv', 10, cap=3000)
+    put_file('convert_table', 'tpsa.csv', '/usr/share/RDKit/Data/NCI/first_200.tpsa.csv', 20, lines=30)
     put_file('convert_table', 'clustered.tsv', '/usr/share/RDKit/Contrib/Fastcluster/clustered_parse.tsv', 1, lines=30)
-    put('convert_table', 'quotes.csv', b'name,note,value\n"a, b","say ""hi""\nthere",1.5\n,,\n"x",y,-3e5\n# comment\r\nz;w;TRUE\n', 8)
-    put('convert_table', 'latin1.csv', b'nom;valeur;date\ncaf\xe9;1,5;2024-01-02\n\xe9t\xe9;2,25;2024-13-40\n', 4)
+    put('convert_table', 'quotes.csv', b'name,note,value\n"a, b","say ""hi""\nthere",1.5\n,,\n"x",y,-3e5\n# comment\r\nz;w;TRUE\n', 20)
+    put('convert_table', 'latin1.csv', b'nom;valeur;date\ncaf\xe9;1,5;2024-01-02\n\xe9t\xe9;2,25;2024-13-40\n', 10)
     put('convert_table', 'ragged.psv', b'a|b|c\n1|2\n3|4|5|6\n|||\n', 3)
     put('convert_table', 'runaway.csv', b'a,b\n"1,2\n3,4\n', 0)
     # text (.txt 0, .json 4, .xml 5); target txt
@@ -73,11 +74,14 @@ def converters():
         put_file('convert_pdf', f, P + f, 0)
     put('convert_pdf', 'tiny.pdf', b'%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pages/Kids[3 0 R]'
         b'/Count 1>>endobj\n3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 10 10]>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n', 0)
-    # office: .docx 0, .xlsx 4, .odt 12
+    # workbooks are tables: .xlsx 4 (csv), 14 (tsv); .ods 28 (json)
+    put_file('convert_table', 'xlsx.xlsx', G + 'xlsx.xlsx', 4)
+    put_file('convert_table', 'xlsx1.xlsx', G + 'xlsx.1.xlsx', 14)
+    put_file('convert_table', 'sheets_order.xlsx', '/usr/share/doc/xlsx2csv/examples/test/sheets_order.xlsx', 24)
+    put_file('convert_table', 'ods.ods', G + 'ods.ods', 28)
+    # office: .docx 0, .odt 8
     put_file('convert_office', 'docx.docx', G + 'docx.docx', 0)
-    put_file('convert_office', 'xlsx.xlsx', G + 'xlsx.xlsx', 4)
-    put_file('convert_office', 'xlsx1.xlsx', G + 'xlsx.1.xlsx', 4)
-    put_file('convert_office', 'odf.odt', G + 'odf.odf', 12)
+    put_file('convert_office', 'odf.odt', G + 'odf.odf', 8)
     # archives: .zip 0, .tar 1, .tgz 2, .gz 7, .xz 9
     put_file('convert_archive', 'zip.zip', G + 'zip.zip', 0)
     put_file('convert_archive', 'v7.tar', G + 'tar.v7.tar', 1)

@@ -171,6 +171,38 @@ def test_conversions_round_trip(srv, tmp_path):
     assert r.status_code == 400 and "csv" in r.json()["detail"]
 
 
+def test_json_keeps_missing_values_null_in_every_column(srv, tmp_path):
+    """One rule for missing values in JSON: a cell that counts as missing for the statistics
+    (MISSING: empty, NA, N/A, NaN, null, ...) is null whatever its column's type; CSV and
+    TSV keep the cell as written."""
+    with open(TIPS, newline="") as fh:
+        rows = list(csv.reader(fh))
+    edits = {(2, "SEX"): "NA", (3, "SMOKER"): "", (4, "DAY"): "N/A", (5, "TOTBILL"): "NaN", (6, "SEX"): "null"}
+    for (i, col), v in edits.items():
+        rows[i][rows[0].index(col)] = v
+    path = tmp_path / "tips-missing.csv"
+    with open(path, "w", newline="") as fh:
+        csv.writer(fh, lineterminator="\n").writerows(rows)
+    f = srv.folder("tables-json-null")
+    meta = ingest(srv, f["id"], str(path))
+    p = props(meta)
+    assert p["column.SEX.type"] == "text" and p["column.SMOKER.type"] == "boolean"
+    assert p["column.DAY.type"] == "text" and p["column.TOTBILL.type"] == "number"
+    objs = srv.api("GET", f"/files/{meta['id']}/convert?to=json").json()
+    ref = python_table(str(path))
+    assert len(objs) == len(ref["rows"])
+    for obj, row in zip(objs, ref["rows"]):
+        for key, cell in zip(ref["keys"], row):
+            if cell.strip() in MISSING:
+                assert obj[key] is None, (key, cell, obj)
+            else:
+                assert obj[key] is not None, (key, cell, obj)
+    assert [objs[i - 1][c] for (i, c) in edits] == [None] * len(edits)
+    assert objs[0]["SEX"] == "F" and objs[0]["SMOKER"] is False  # present values keep their types
+    back = list(csv.reader(io.StringIO(srv.api("GET", f"/files/{meta['id']}/convert?to=csv").text, newline="")))
+    assert back == rows  # the CSV keeps what was written
+
+
 def test_json_without_header_is_arrays(srv):
     f = srv.folder("tables-json-arrays")
     meta = ingest(srv, f["id"], TPSA)

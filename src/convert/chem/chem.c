@@ -740,9 +740,8 @@ static cb_err extract(const struct cb_convert_input *in, cJSON *result, cb_progr
 }
 
 /* What each kind converts to is narrowed by the HTTP layer (records.c). */
-static const char *const targets[] = {"smi",  "can", "inchi",     "inchikey",  "mol",       "sdf",
-                                      "mol2", "pdb", "cml",       "xyz",       "csv",       "rxn",
-                                      "rsmi", "cif", "pdbfilled", "xyzfilled", "ciffilled", NULL};
+static const char *const targets[] = {"smi", "can", "inchi", "inchikey", "mol",  "sdf", "mol2", "pdb",
+                                      "cml", "xyz", "csv",   "rxn",      "rsmi", "cif", NULL};
 
 /* One CSV field, quoted when it needs to be (RFC 4180). */
 static void csv_field(FILE *out, const char *v)
@@ -837,12 +836,6 @@ static cb_err write_csv(struct mol_source *r, FILE *out, const struct cb_convert
   return CB_OK;
 }
 
-/* The conversions of a crystal's filled unit cell (GET .../convert?to=xyz&cell=filled asks
- * for "xyzfilled"): the target, and the format it is written in. */
-static const struct {
-  const char *target, *format;
-} filled_targets[] = {{"pdbfilled", "pdb"}, {"xyzfilled", "xyz"}, {"ciffilled", "cif"}};
-
 /* Formats written as the obabel command line writes a whole file (ob_writer): SMILES with
  * their titles, one CML document. */
 static int written_as_obabel(const char *to)
@@ -896,12 +889,13 @@ static cb_err convert(const struct cb_convert_input *in, const char *to, const c
 {
   const char *format;
   struct mol_source src, *r = &src;
-  int filled = 0;
-  for (size_t i = 0; i < sizeof filled_targets / sizeof filled_targets[0]; i++)
-    if (!strcmp(to, filled_targets[i].target)) {
-      to = filled_targets[i].format;
-      filled = 1;
-    }
+  /* options.cell "filled": a crystal's filled unit cell (GET .../convert?to=xyz&cell=filled) */
+  const cJSON *cell = in->options ? cJSON_GetObjectItemCaseSensitive(in->options, "cell") : NULL;
+  int filled = cJSON_IsString(cell) && !strcmp(cell->valuestring, "filled");
+  if (filled && strcmp(to, "pdb") && strcmp(to, "xyz") && strcmp(to, "cif")) {
+    cb_errf(eb, "a filled unit cell converts to pdb, xyz or cif");
+    return CB_EINVAL;
+  }
   if (open_structure(in, r, &format, 0, 0, eb))
     return CB_EINVAL;
   int whole = written_as_obabel(to);

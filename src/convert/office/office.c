@@ -1,15 +1,15 @@
-/* Office documents, OOXML and ODF (docx, xlsx, pptx, odt, ods, odp, and their template
- * and macro-enabled forms), through libarchive (the zip) and expat (the XML, streamed):
- * the text as the "text" artifact, sheet names and cell text, slide counts, document
- * properties (docProps/core.xml and app.xml, or ODF's meta.xml), and ODF's embedded
- * thumbnail as the "preview" artifact.
+/* Office documents, OOXML and ODF (docx, pptx, odt, odp, and their template and
+ * macro-enabled forms), through libarchive (the zip) and expat (the XML, streamed): the
+ * text as the "text" artifact, slide counts, document properties (docProps/core.xml and
+ * app.xml, or ODF's meta.xml), and ODF's embedded thumbnail as the "preview" artifact.
+ * Spreadsheets (xlsx, ods) are tables (table/sheets.c), which take their document
+ * properties from office_properties here.
  *
  * The zip is read in three passes over its entries (headers are cheap: libarchive reads
  * the central directory, and skipping an entry decompresses nothing):
  *   0. limits from the headers (entry count, declared sizes), the type ([Content_Types].xml
  *      or the ODF mimetype entry), which parts play which role;
- *   1. the small parts needed before the text: properties, the workbook (sheet names) and
- *      the shared strings an xlsx's cells point into;
+ *   1. the small parts needed before the text: the properties;
  *   2. the text parts, streamed through expat into the text artifact.
  *
  * Limits (a zip bomb fails the job, it never fills the disk or the memory): at most
@@ -28,33 +28,25 @@
 #include <string.h>
 
 #include "convert/converter.h"
+#include "convert/office/office.h"
+#include "convert/office/zip.h"
 #include "util/util.h"
 
-#define OFFICE_ENTRIES 10000
-#define OFFICE_ENTRY_MAX (256ull << 20)
-#define OFFICE_TOTAL_MAX (1ull << 30)
-#define OFFICE_RATIO_MAX 200
-#define OFFICE_RATIO_FLOOR (1u << 20) /* the ratio is judged once an entry gave this much */
 #define OFFICE_TEXT_MAX (16u << 20)
-#define OFFICE_SST_BYTES (32u << 20) /* shared strings kept in memory */
-#define OFFICE_SST_COUNT (4u << 20)
-#define OFFICE_VALUE_MAX (64u << 10) /* one property value or cell */
-#define OFFICE_NAMES_MAX (64u << 10) /* the sheet_names property */
+#define OFFICE_VALUE_MAX (64u << 10) /* one property value */
 #define OFFICE_THUMB_MAX (2u << 20)
 
-static const char *const suffixes[] = {".docx", ".docm", ".dotx", ".dotm", ".xlsx", ".xlsm", ".xltx",
-                                       ".xltm", ".pptx", ".pptm", ".potx", ".ppsx", ".odt",  ".ott",
-                                       ".ods",  ".ots",  ".odp",  ".otp",  NULL};
-static const char *const ooxml_suffixes[] = {".docx", ".docm", ".xlsx", ".xlsm", ".pptx", ".pptm", NULL};
+static const char *const suffixes[] = {".docx", ".docm", ".dotx", ".dotm", ".pptx", ".pptm", ".potx",
+                                       ".ppsx", ".odt",  ".ott",  ".odp",  ".otp",  NULL};
+static const char *const ooxml_suffixes[] = {".docx", ".docm", ".pptx", ".pptm", NULL};
 
 enum doctype { DT_NONE, DT_DOCX, DT_XLSX, DT_PPTX, DT_ODT, DT_ODS, DT_ODP };
 static const char *const dt_name[] = {"", "docx", "xlsx", "pptx", "odt", "ods", "odp"};
 
-enum role { R_NONE, R_DOCUMENT, R_WORKBOOK, R_SHEET, R_SST, R_SLIDE, R_CORE, R_APP, R_CONTENT, R_META, R_THUMB };
+enum role { R_NONE, R_DOCUMENT, R_SLIDE, R_CORE, R_APP, R_CONTENT, R_META, R_THUMB };
 
 #define NS_MC "http://schemas.openxmlformats.org/markup-compatibility/2006"
 #define NS_TEXT "urn:oasis:names:tc:opendocument:xmlns:text:1.0"
-#define NS_TABLE "urn:oasis:names:tc:opendocument:xmlns:table:1.0"
 #define NS_DRAW "urn:oasis:names:tc:opendocument:xmlns:drawing:1.0"
 #define NS_META "urn:oasis:names:tc:opendocument:xmlns:meta:1.0"
 #define NS_SEP '|'
@@ -129,9 +121,10 @@ static int is_cfb(const unsigned char *h, size_t n)
 }
 
 /* Content first: a zip whose first entries include an ODF mimetype or a [Content_Types].xml
- * naming a Word, Excel or PowerPoint main part. A zip with office parts but no proof in
- * the head, or with an office suffix, is still ours (the suffix adds 10 on top). An OLE2
- * container with an OOXML suffix is an encrypted OOXML document: claimed, to fail clearly. */
+ * naming a Word or PowerPoint main part (a spreadsheet is the table converter's). A zip with
+ * office parts but no proof in the head, or with an office suffix, is still ours (the suffix
+ * adds 10 on top). An OLE2 container with an OOXML suffix is an encrypted OOXML document:
+ * claimed, to fail clearly. */
 static int sniff(const unsigned char *head, size_t len, const struct cb_convert_input *in)
 {
   if (is_cfb(head, len))
@@ -157,11 +150,13 @@ static int sniff(const unsigned char *head, size_t len, const struct cb_convert_
         while (got < sizeof buf && (n = archive_read_data(a, buf + got, sizeof buf - got)) > 0)
           got += (size_t)n;
         enum doctype t = mt ? odf_type(buf, got) : ct_text_type(buf, got);
-        if (t)
+        if (t == DT_XLSX || t == DT_ODS)
+          score = -1; /* a spreadsheet: a table */
+        else if (t)
           score = 80;
         else if (mt)
           score = -1; /* another OpenDocument kind: not ours */
-      } else if (!strncmp(name, "word/", 5) || !strncmp(name, "xl/", 3) || !strncmp(name, "ppt/", 4)) {
+      } else if (!strncmp(name, "word/", 5) || !strncmp(name, "ppt/", 4)) {
         hint = 70;
       }
     }
@@ -172,91 +167,6 @@ static int sniff(const unsigned char *head, size_t len, const struct cb_convert_
   if (hint)
     return hint;
   return suffix_is(in->name, suffixes) ? 60 : 0;
-}
-
-/* ---- the zip, read with limits ---- */
-
-struct zip {
-  struct archive *a;
-  const char *path;
-  uint64_t total; /* bytes decompressed so far, every pass */
-  struct cb_errbuf *eb;
-  char buf[65536];
-};
-
-static cb_err zip_open(struct zip *z)
-{
-  archive_read_free(z->a);
-  z->a = archive_read_new();
-  if (!z->a)
-    return CB_ENOMEM;
-  archive_read_support_format_zip(z->a);
-  if (archive_read_open_filename(z->a, z->path, 65536) != ARCHIVE_OK) {
-    const char *why = archive_error_string(z->a);
-    cb_errf(z->eb, "not a readable zip: %s", why ? why : "?");
-    return CB_EINVAL;
-  }
-  return CB_OK;
-}
-
-/* The next entry, or *e = NULL at the end. */
-static cb_err zip_next(struct zip *z, struct archive_entry **e)
-{
-  int r = archive_read_next_header(z->a, e);
-  if (r == ARCHIVE_EOF) {
-    *e = NULL;
-    return CB_OK;
-  }
-  if (r == ARCHIVE_OK || r == ARCHIVE_WARN)
-    return CB_OK;
-  cb_errf(z->eb, "the zip is damaged: %s", archive_error_string(z->a) ? archive_error_string(z->a) : "?");
-  return CB_EINVAL;
-}
-
-static const char *entry_name(struct archive_entry *e)
-{
-  const char *n = archive_entry_pathname(e);
-  return n ? n : "";
-}
-
-/* Where decompressed bytes go; nonzero stops the read (the sink wrote eb). */
-typedef int (*sink_fn)(void *ctx, const char *buf, size_t n);
-
-/* Decompresses the current entry into sink, counting bytes against the limits. */
-static cb_err zip_read(struct zip *z, struct archive_entry *e, sink_fn sink, void *sctx)
-{
-  const char *name = entry_name(e);
-  int64_t raw0 = archive_filter_bytes(z->a, -1);
-  uint64_t got = 0;
-  for (;;) {
-    la_ssize_t n = archive_read_data(z->a, z->buf, sizeof z->buf);
-    if (n < 0) {
-      cb_errf(z->eb, "cannot read %.200s from the zip: %s", name,
-              archive_error_string(z->a) ? archive_error_string(z->a) : "damaged");
-      return CB_EINVAL;
-    }
-    if (n == 0)
-      return CB_OK;
-    got += (uint64_t)n;
-    z->total += (uint64_t)n;
-    if (got > OFFICE_ENTRY_MAX) {
-      cb_errf(z->eb, "refused: %.200s unpacks to more than %llu MiB (limit)", name,
-              (unsigned long long)(OFFICE_ENTRY_MAX >> 20));
-      return CB_ETOOBIG;
-    }
-    if (z->total > OFFICE_TOTAL_MAX) {
-      cb_errf(z->eb, "refused: the document unpacks to more than %llu MiB (limit)",
-              (unsigned long long)(OFFICE_TOTAL_MAX >> 20));
-      return CB_ETOOBIG;
-    }
-    int64_t raw = archive_filter_bytes(z->a, -1) - raw0;
-    if (got > OFFICE_RATIO_FLOOR && got / (uint64_t)(raw > 0 ? raw : 1) > OFFICE_RATIO_MAX) {
-      cb_errf(z->eb, "refused: %.200s is compressed more than %d:1 (a zip bomb?)", name, OFFICE_RATIO_MAX);
-      return CB_ETOOBIG;
-    }
-    if (sink && sink(sctx, z->buf, (size_t)n))
-      return CB_EINVAL;
-  }
 }
 
 /* ---- the extraction context ---- */
@@ -289,7 +199,7 @@ struct part {
 
 struct ctx {
   enum doctype type;
-  struct zip z;
+  struct office_zip z;
   struct cb_errbuf *eb;
   /* [Content_Types].xml overrides that matter, sorted by name */
   struct part *parts;
@@ -304,26 +214,15 @@ struct ctx {
   /* text artifact */
   FILE *out;
   uint64_t written;
-  int truncated, missing_strings;
-  /* capture of one element's text (property values, cells) */
+  int truncated;
+  /* capture of one element's text (property values) */
   struct cb_buf cap;
   int capturing; /* depth of the element being captured */
   int cap_field;
   char *meta[F_COUNT];
-  /* sheets and slides */
-  struct cb_buf sheet_names;
-  long sheet_count, slide_count;
-  /* xlsx shared strings: string i is sst[off[i] .. off[i+1]) */
-  char *sst;
-  size_t sst_len, sst_cap;
-  uint32_t *sst_off;
-  size_t sst_n, sst_offcap;
-  int in_si, sst_full;
+  long slide_count;
   /* text state */
-  int in_run, in_t, in_is, in_v, in_para;
-  char cell_type[16];
-  long row_cells, cell_chars;
-  int para_in_cell;
+  int in_run, in_t, in_para;
   int wrote_in_part;
   /* ODF thumbnail */
   FILE *thumb;
@@ -523,170 +422,6 @@ static void meta_start(struct ctx *c, const char *local, const char *ns, size_t 
     }
 }
 
-/* ---- xlsx: workbook, shared strings, sheets ---- */
-
-static void names_add(struct ctx *c, const char *name)
-{
-  c->sheet_count++;
-  if (c->sheet_names.len + strlen(name) + 1 > OFFICE_NAMES_MAX)
-    return;
-  if ((c->sheet_names.len && cb_buf_append(&c->sheet_names, "\n", 1)) || cb_buf_puts(&c->sheet_names, name))
-    oom(c);
-}
-
-static void sst_begin(struct ctx *c)
-{
-  if (c->sst_full || c->sst_n >= OFFICE_SST_COUNT) {
-    c->sst_full = 1;
-    return;
-  }
-  if (c->sst_n + 2 > c->sst_offcap) {
-    size_t cap = c->sst_offcap ? c->sst_offcap * 2 : 1024;
-    uint32_t *o = realloc(c->sst_off, cap * sizeof *o);
-    if (!o) {
-      oom(c);
-      return;
-    }
-    c->sst_off = o, c->sst_offcap = cap;
-  }
-  c->sst_off[c->sst_n] = (uint32_t)c->sst_len;
-  c->in_si = 1;
-}
-
-static void sst_chars(struct ctx *c, const char *s, size_t n)
-{
-  if (!c->in_si || c->sst_full)
-    return;
-  if (c->sst_len + n > OFFICE_SST_BYTES) {
-    c->sst_full = 1;
-    return;
-  }
-  if (c->sst_len + n > c->sst_cap) {
-    size_t cap = c->sst_cap ? c->sst_cap : 65536;
-    while (cap < c->sst_len + n)
-      cap *= 2;
-    char *d = realloc(c->sst, cap);
-    if (!d) {
-      oom(c);
-      return;
-    }
-    c->sst = d, c->sst_cap = cap;
-  }
-  memcpy(c->sst + c->sst_len, s, n);
-  c->sst_len += n;
-}
-
-static void sst_end(struct ctx *c)
-{
-  if (!c->in_si)
-    return;
-  c->in_si = 0;
-  if (c->sst_full)
-    return;
-  c->sst_n++;
-  c->sst_off[c->sst_n] = (uint32_t)c->sst_len;
-}
-
-static void cell_emit(struct ctx *c, const char *s, size_t n)
-{
-  while (n && (*s == ' ' || *s == '\n' || *s == '\r' || *s == '\t'))
-    s++, n--;
-  while (n && (s[n - 1] == ' ' || s[n - 1] == '\n' || s[n - 1] == '\r' || s[n - 1] == '\t'))
-    n--;
-  if (!n)
-    return;
-  if (c->row_cells++)
-    text_put(c, "\t", 1);
-  /* a cell's own line breaks and tabs would break the row apart */
-  text_put_flat(c, s, n);
-}
-
-static void cell_end(struct ctx *c)
-{
-  const char *v = c->cap.data ? c->cap.data : "";
-  size_t n = c->cap.len;
-  if (!strcmp(c->cell_type, "s")) {
-    char *end;
-    errno = 0;
-    unsigned long idx = strtoul(v, &end, 10);
-    if (end == v || errno)
-      return;
-    if (idx < c->sst_n)
-      cell_emit(c, c->sst + c->sst_off[idx], c->sst_off[idx + 1] - c->sst_off[idx]);
-    else
-      c->missing_strings = 1;
-  } else if (!strcmp(c->cell_type, "b")) {
-    if (n)
-      cell_emit(c, v[0] == '1' ? "TRUE" : "FALSE", v[0] == '1' ? 4 : 5);
-  } else {
-    cell_emit(c, v, n);
-  }
-}
-
-static void xlsx_start(struct ctx *c, const char *local, const XML_Char **atts)
-{
-  switch (c->role) {
-  case R_WORKBOOK:
-    if (!strcmp(local, "sheet")) {
-      const char *name = attr(atts, "name");
-      names_add(c, name ? name : "");
-    }
-    break;
-  case R_SST:
-    if (!strcmp(local, "si"))
-      sst_begin(c);
-    else if (!strcmp(local, "rPh") || !strcmp(local, "phoneticPr"))
-      c->skip = c->depth;
-    else if (!strcmp(local, "t"))
-      c->in_t = 1;
-    break;
-  case R_SHEET:
-    if (!strcmp(local, "row")) {
-      c->row_cells = 0;
-    } else if (!strcmp(local, "c")) {
-      const char *t = attr(atts, "t");
-      snprintf(c->cell_type, sizeof c->cell_type, "%s", t ? t : "n");
-      cb_buf_reset(&c->cap);
-      c->in_v = c->in_is = 0;
-    } else if (!strcmp(local, "v")) {
-      c->in_v = 1;
-    } else if (!strcmp(local, "is")) {
-      c->in_is = 1;
-    } else if (!strcmp(local, "rPh")) {
-      c->skip = c->depth;
-    } else if (!strcmp(local, "t") && c->in_is) {
-      c->in_t = 1;
-    }
-    break;
-  default: break;
-  }
-}
-
-static void xlsx_end(struct ctx *c, const char *local)
-{
-  switch (c->role) {
-  case R_SST:
-    if (!strcmp(local, "si"))
-      sst_end(c);
-    else if (!strcmp(local, "t"))
-      c->in_t = 0;
-    break;
-  case R_SHEET:
-    if (!strcmp(local, "c"))
-      cell_end(c);
-    else if (!strcmp(local, "v"))
-      c->in_v = 0;
-    else if (!strcmp(local, "is"))
-      c->in_is = 0;
-    else if (!strcmp(local, "t"))
-      c->in_t = 0;
-    else if (!strcmp(local, "row") && c->row_cells)
-      text_put(c, "\n", 1);
-    break;
-  default: break;
-  }
-}
-
 /* ---- docx and pptx ---- */
 
 static void wml_start(struct ctx *c, const char *local)
@@ -715,26 +450,11 @@ static void wml_end(struct ctx *c, const char *local)
 
 /* ---- ODF content.xml ---- */
 
-static void odf_para_text(struct ctx *c, const char *s, size_t n)
-{
-  if (c->type == DT_ODS && c->para_in_cell >= 0) {
-    if (!c->cell_chars && c->row_cells)
-      text_put(c, "\t", 1);
-    else if (c->cell_chars && c->para_in_cell)
-      text_put(c, " ", 1);
-    c->para_in_cell = 0;
-    c->cell_chars += (long)n;
-  }
-  /* whitespace inside paragraphs is not significant in ODF: newlines and tabs are spaces */
-  text_put_flat(c, s, n);
-}
-
 static void odf_start(struct ctx *c, const char *local, const char *ns, size_t nslen, const XML_Char **atts)
 {
   if (ns_is(ns, nslen, NS_TEXT)) {
     if (!strcmp(local, "p") || !strcmp(local, "h")) {
-      if (c->in_para++ == 0 && c->type == DT_ODS && c->para_in_cell >= 0 && c->cell_chars)
-        c->para_in_cell = 1; /* a second paragraph in the same cell */
+      c->in_para++;
     } else if (!strcmp(local, "tracked-changes") || !strcmp(local, "sequence-decls") ||
                !strcmp(local, "variable-decls") || !strcmp(local, "user-field-decls")) {
       c->skip = c->depth;
@@ -744,26 +464,11 @@ static void odf_start(struct ctx *c, const char *local, const char *ns, size_t n
       n = n < 1 ? 1 : n > 64 ? 64 : n;
       char sp[64];
       memset(sp, ' ', (size_t)n);
-      odf_para_text(c, sp, (size_t)n);
+      text_put(c, sp, (size_t)n);
     } else if (c->in_para && !strcmp(local, "tab")) {
-      odf_para_text(c, c->type == DT_ODS ? " " : "\t", 1);
+      text_put_flat(c, "\t", 1); /* as the paragraph's own whitespace: a space */
     } else if (c->in_para && !strcmp(local, "line-break")) {
-      if (c->type == DT_ODS)
-        odf_para_text(c, " ", 1);
-      else
-        text_put(c, "\n", 1);
-    }
-  } else if (ns_is(ns, nslen, NS_TABLE)) {
-    if (!strcmp(local, "table")) {
-      if (c->type == DT_ODS) {
-        const char *name = attr(atts, "name");
-        names_add(c, name ? name : "");
-      }
-    } else if (!strcmp(local, "table-row")) {
-      c->row_cells = 0;
-    } else if (c->type == DT_ODS && (!strcmp(local, "table-cell") || !strcmp(local, "covered-table-cell"))) {
-      c->cell_chars = 0;
-      c->para_in_cell = 0;
+      text_put(c, "\n", 1);
     }
   } else if (ns_is(ns, nslen, NS_DRAW) && !strcmp(local, "page") && c->type == DT_ODP) {
     c->slide_count++;
@@ -773,22 +478,8 @@ static void odf_start(struct ctx *c, const char *local, const char *ns, size_t n
 static void odf_end(struct ctx *c, const char *local, const char *ns, size_t nslen)
 {
   if (ns_is(ns, nslen, NS_TEXT)) {
-    if ((!strcmp(local, "p") || !strcmp(local, "h")) && c->in_para > 0) {
-      if (--c->in_para == 0 && !(c->type == DT_ODS && c->para_in_cell >= 0))
-        text_put(c, "\n", 1);
-    }
-  } else if (ns_is(ns, nslen, NS_TABLE)) {
-    if (c->type == DT_ODS && (!strcmp(local, "table-cell") || !strcmp(local, "covered-table-cell"))) {
-      if (c->cell_chars)
-        c->row_cells++;
-      c->cell_chars = 0;
-      c->para_in_cell = -1; /* outside cells: paragraphs end lines again */
-    } else if (!strcmp(local, "table-row") && c->type == DT_ODS && c->row_cells) {
+    if ((!strcmp(local, "p") || !strcmp(local, "h")) && c->in_para > 0 && --c->in_para == 0)
       text_put(c, "\n", 1);
-      c->row_cells = 0;
-    } else if (!strcmp(local, "table") && c->type == DT_ODS) {
-      text_put(c, "\n", 1);
-    }
   } else if (ns_is(ns, nslen, NS_DRAW) && !strcmp(local, "page") && c->type == DT_ODP) {
     text_put(c, "\n", 1);
   }
@@ -813,9 +504,6 @@ static void XMLCALL on_start(void *ud, const XML_Char *name, const XML_Char **at
   case R_CORE:
   case R_APP:
   case R_META: meta_start(c, local, ns, nslen, atts); break;
-  case R_WORKBOOK:
-  case R_SST:
-  case R_SHEET: xlsx_start(c, local, atts); break;
   case R_DOCUMENT:
   case R_SLIDE: wml_start(c, local); break;
   case R_CONTENT: odf_start(c, local, ns, nslen, atts); break;
@@ -839,9 +527,6 @@ static void XMLCALL on_end(void *ud, const XML_Char *name)
   case R_CORE:
   case R_APP:
   case R_META: capture_end(c); break;
-  case R_WORKBOOK:
-  case R_SST:
-  case R_SHEET: xlsx_end(c, local); break;
   case R_DOCUMENT:
   case R_SLIDE: wml_end(c, local); break;
   case R_CONTENT: odf_end(c, local, ns, nslen); break;
@@ -859,23 +544,14 @@ static void XMLCALL on_chars(void *ud, const XML_Char *s, int len)
   case R_CORE:
   case R_APP:
   case R_META: capture_chars(c, s, len); break;
-  case R_SST:
-    if (c->in_t)
-      sst_chars(c, s, (size_t)len);
-    break;
-  case R_SHEET:
-    if ((c->in_v || (c->in_is && c->in_t)) && c->cap.len + (size_t)len <= OFFICE_VALUE_MAX &&
-        cb_buf_append(&c->cap, s, (size_t)len))
-      oom(c);
-    break;
   case R_DOCUMENT:
   case R_SLIDE:
     if (c->in_t)
       text_put(c, s, (size_t)len);
     break;
   case R_CONTENT:
-    if (c->in_para)
-      odf_para_text(c, s, (size_t)len);
+    if (c->in_para) /* whitespace inside paragraphs is not significant in ODF */
+      text_put_flat(c, s, (size_t)len);
     break;
   default: break;
   }
@@ -918,7 +594,7 @@ static void xml_error(struct ctx *c, const char *name)
 /* Streams the current entry through expat with the handlers for role. */
 static cb_err parse_part(struct ctx *c, struct archive_entry *e, enum role role)
 {
-  const char *name = entry_name(e);
+  const char *name = office_entry_name(e);
   c->p = XML_ParserCreateNS(NULL, NS_SEP);
   if (!c->p)
     return CB_ENOMEM;
@@ -938,11 +614,9 @@ static cb_err parse_part(struct ctx *c, struct archive_entry *e, enum role role)
   c->part_name = name;
   c->refused = c->failed = 0;
   c->depth = c->skip = c->capturing = 0;
-  c->in_run = c->in_t = c->in_is = c->in_v = c->in_para = c->in_si = 0;
-  c->row_cells = c->cell_chars = 0;
-  c->para_in_cell = -1;
+  c->in_run = c->in_t = c->in_para = 0;
   c->wrote_in_part = 0;
-  cb_err rc = zip_read(&c->z, e, xml_sink, c);
+  cb_err rc = office_zip_read(&c->z, e, xml_sink, c);
   if (!rc && XML_Parse(c->p, "", 0, 1) == XML_STATUS_ERROR)
     rc = CB_EINVAL;
   if (rc == CB_EINVAL && !c->eb->msg[0])
@@ -973,11 +647,7 @@ static void XMLCALL on_ct_start(void *ud, const XML_Char *name, const XML_Char *
   if (t) {
     if (!c->type)
       c->type = t;
-    r = t == DT_XLSX ? R_WORKBOOK : t == DT_DOCX ? R_DOCUMENT : R_NONE;
-  } else if (strstr(ct, "spreadsheetml.worksheet+xml")) {
-    r = R_SHEET;
-  } else if (strstr(ct, "spreadsheetml.sharedStrings+xml")) {
-    r = R_SST;
+    r = t == DT_DOCX ? R_DOCUMENT : R_NONE;
   } else if (strstr(ct, "presentationml.slide+xml")) {
     r = R_SLIDE;
   } else if (strstr(ct, "package.core-properties+xml")) {
@@ -1020,13 +690,13 @@ static cb_err parse_ctypes(struct ctx *c, struct archive_entry *e)
   XML_SetEntityDeclHandler(c->p, on_entity_decl);
   XML_SetParamEntityParsing(c->p, XML_PARAM_ENTITY_PARSING_NEVER);
   c->refused = c->failed = 0;
-  cb_err rc = zip_read(&c->z, e, xml_sink, c);
+  cb_err rc = office_zip_read(&c->z, e, xml_sink, c);
   if (!rc && XML_Parse(c->p, "", 0, 1) == XML_STATUS_ERROR)
     rc = CB_EINVAL;
   if (rc == CB_EINVAL && !c->eb->msg[0])
-    xml_error(c, entry_name(e));
+    xml_error(c, office_entry_name(e));
   if (!rc && c->failed)
-    rc = CB_ENOMEM, xml_error(c, entry_name(e));
+    rc = CB_ENOMEM, xml_error(c, office_entry_name(e));
   XML_ParserFree(c->p);
   c->p = NULL;
   return rc;
@@ -1059,14 +729,7 @@ static enum role role_of(struct ctx *c, const char *name)
     if (!r && !strcmp(name, "word/document.xml"))
       r = R_DOCUMENT;
     break;
-  case DT_XLSX:
-    if (!r && !strcmp(name, "xl/workbook.xml"))
-      r = R_WORKBOOK;
-    else if (!r && !strcmp(name, "xl/sharedStrings.xml"))
-      r = R_SST;
-    else if (!r && has_prefix(name, "xl/worksheets/") && has_suffix(name, ".xml") && !strchr(name + 14, '/'))
-      r = R_SHEET;
-    break;
+  case DT_XLSX: break; /* only its properties: its sheets are sheets.c's */
   case DT_PPTX:
     if (!r && has_prefix(name, "ppt/slides/") && has_suffix(name, ".xml") && !strchr(name + 11, '/'))
       r = R_SLIDE;
@@ -1087,9 +750,7 @@ static enum role role_of(struct ctx *c, const char *name)
     r = R_CORE;
   if (!r && !strcmp(name, "docProps/app.xml"))
     r = R_APP;
-  /* a part of another document's kind (a sheet in a docx) has no role here */
-  if ((r == R_SHEET || r == R_SST || r == R_WORKBOOK) && c->type != DT_XLSX)
-    r = R_NONE;
+  /* a part of another document's kind (a slide in a docx) has no role here */
   if (r == R_SLIDE && c->type != DT_PPTX)
     r = R_NONE;
   if (r == R_DOCUMENT && c->type != DT_DOCX)
@@ -1131,7 +792,7 @@ static int thumb_sink(void *ud, const char *buf, size_t n)
 /* Pass 0: counts, declared sizes, the type. */
 static cb_err pass_scan(struct ctx *c, const struct cb_convert_input *in, long *entries)
 {
-  cb_err rc = zip_open(&c->z);
+  cb_err rc = office_zip_open(&c->z);
   if (rc)
     return rc;
   uint64_t declared = 0;
@@ -1140,8 +801,8 @@ static cb_err pass_scan(struct ctx *c, const struct cb_convert_input *in, long *
   enum doctype odf = DT_NONE;
   int odf_other = 0;
   struct archive_entry *e;
-  while (!(rc = zip_next(&c->z, &e)) && e) {
-    const char *name = entry_name(e);
+  while (!(rc = office_zip_next(&c->z, &e)) && e) {
+    const char *name = office_entry_name(e);
     if (++n > OFFICE_ENTRIES) {
       cb_errf(c->eb, "refused: the zip has more than %d entries (limit)", OFFICE_ENTRIES);
       return CB_ETOOBIG;
@@ -1162,7 +823,7 @@ static cb_err pass_scan(struct ctx *c, const struct cb_convert_input *in, long *
     }
     if (!strcmp(name, "mimetype")) {
       struct membuf m = {.len = 0};
-      if ((rc = zip_read(&c->z, e, mem_sink, &m)))
+      if ((rc = office_zip_read(&c->z, e, mem_sink, &m)))
         return rc;
       odf = odf_type(m.data, m.len);
       odf_other = !odf && m.len > 35 && !memcmp(m.data, "application/vnd.oasis.opendocument.", 35);
@@ -1204,27 +865,27 @@ static cb_err pass_scan(struct ctx *c, const struct cb_convert_input *in, long *
 static cb_err pass_parts(struct ctx *c, int text_pass, long entries, cb_progress_fn progress, void *pctx,
                          const char *thumbpath)
 {
-  cb_err rc = zip_open(&c->z);
+  cb_err rc = office_zip_open(&c->z);
   if (rc)
     return rc;
   struct archive_entry *e;
   long i = 0;
-  while (!(rc = zip_next(&c->z, &e)) && e) {
-    const char *name = entry_name(e);
+  while (!(rc = office_zip_next(&c->z, &e)) && e) {
+    const char *name = office_entry_name(e);
     enum role r = role_of(c, name);
     if (!text_pass && r == R_SLIDE)
       c->slide_count++;
-    if (text_pass && !c->truncated && (r == R_DOCUMENT || r == R_SHEET || r == R_SLIDE || r == R_CONTENT)) {
+    if (text_pass && !c->truncated && (r == R_DOCUMENT || r == R_SLIDE || r == R_CONTENT)) {
       rc = parse_part(c, e, r);
-      if (!rc && c->wrote_in_part && (r == R_SHEET || r == R_SLIDE))
-        text_put(c, "\n", 1); /* a blank line between sheets and slides */
-    } else if (!text_pass && (r == R_CORE || r == R_APP || r == R_META || r == R_WORKBOOK || r == R_SST)) {
+      if (!rc && c->wrote_in_part && r == R_SLIDE)
+        text_put(c, "\n", 1); /* a blank line between slides */
+    } else if (!text_pass && (r == R_CORE || r == R_APP || r == R_META)) {
       rc = parse_part(c, e, r);
     } else if (!text_pass && r == R_THUMB && thumbpath && !c->thumb && archive_entry_size_is_set(e) &&
                archive_entry_size(e) <= OFFICE_THUMB_MAX) {
       c->thumb = fopen(thumbpath, "wb");
       c->thumb_len = 0;
-      rc = zip_read(&c->z, e, thumb_sink, c);
+      rc = office_zip_read(&c->z, e, thumb_sink, c);
       if (c->thumb && fclose(c->thumb))
         c->thumb_len = 0;
       c->thumb = NULL;
@@ -1255,59 +916,63 @@ static void prop_count(struct ctx *c, cJSON *result, int f, const char *name)
     result_prop_num(result, name, (double)v, NULL, NULL);
 }
 
-static cb_err extract(const struct cb_convert_input *in, cJSON *result, cb_progress_fn progress, void *pctx,
-                      struct cb_errbuf *eb)
+static struct ctx *ctx_new(const struct cb_convert_input *in, struct cb_errbuf *eb)
 {
   struct ctx *c = calloc(1, sizeof *c);
   if (!c)
-    return CB_ENOMEM;
-  cb_err rc = CB_OK;
-  char textpath[4200], thumbpath[4200];
-  snprintf(textpath, sizeof textpath, "%s/text.txt", in->workdir);
-  snprintf(thumbpath, sizeof thumbpath, "%s/preview.png", in->workdir);
+    return NULL;
   eb->msg[0] = 0;
   c->eb = eb;
   c->z.path = in->path, c->z.eb = eb;
+  return c;
+}
 
+/* Frees c; rc as the converter answers it. */
+static cb_err ctx_free(struct ctx *c, cb_err rc)
+{
+  if (c->out)
+    fclose(c->out);
+  if (c->thumb)
+    fclose(c->thumb);
+  if (c->p)
+    XML_ParserFree(c->p);
+  archive_read_free(c->z.a);
+  for (size_t i = 0; i < c->nparts; i++)
+    free(c->parts[i].name);
+  free(c->parts);
+  for (int i = 0; i < F_COUNT; i++)
+    free(c->meta[i]);
+  cb_buf_free(&c->cap);
+  free(c);
+  return rc == CB_ETOOBIG ? CB_EINVAL : rc;
+}
+
+/* Passes 0 and 1: the type, the limits, the properties and ODF's thumbnail (at thumbpath). */
+static cb_err read_properties(struct ctx *c, const struct cb_convert_input *in, long *entries, cb_progress_fn progress,
+                              void *pctx, const char *thumbpath)
+{
   unsigned char head[8];
   FILE *f = fopen(in->path, "rb");
   size_t hn = f ? fread(head, 1, sizeof head, f) : 0;
   if (f)
     fclose(f);
   if (!f) {
-    cb_errf(eb, "cannot open the file");
-    rc = CB_EIO;
-    goto out;
+    cb_errf(c->eb, "cannot open the file");
+    return CB_EIO;
   }
   if (is_cfb(head, hn)) {
-    cb_errf(eb, "the document is password-protected (an encrypted OLE2 container, not a zip); save it "
-                "without a password to deposit its content");
-    rc = CB_EINVAL;
-    goto out;
+    cb_errf(c->eb, "the document is password-protected (an encrypted OLE2 container, not a zip); save it "
+                   "without a password to deposit its content");
+    return CB_EINVAL;
   }
-  long entries = 0;
-  if ((rc = pass_scan(c, in, &entries)))
-    goto out;
-  if ((rc = pass_parts(c, 0, entries, progress, pctx, c->type >= DT_ODT ? thumbpath : NULL)))
-    goto out;
-  c->out = fopen(textpath, "wb");
-  if (!c->out) {
-    cb_errf(eb, "cannot write the text artifact");
-    rc = CB_EIO;
-    goto out;
-  }
-  if ((rc = pass_parts(c, 1, entries, progress, pctx, NULL)))
-    goto out;
-  int bad = ferror(c->out);
-  if (fclose(c->out) || bad) {
-    c->out = NULL;
-    cb_errf(eb, "cannot write the text artifact");
-    rc = CB_EIO;
-    goto out;
-  }
-  c->out = NULL;
+  cb_err rc = pass_scan(c, in, entries);
+  return rc ? rc : pass_parts(c, 0, *entries, progress, pctx, c->type >= DT_ODT ? thumbpath : NULL);
+}
 
-  cJSON_AddStringToObject(result, "kind", "office");
+/* What the document states about itself, into result; the thumbnail as the preview when
+ * it is a PNG. */
+static void put_properties(struct ctx *c, cJSON *result, const char *thumbpath)
+{
   result_prop_text(result, "document_type", dt_name[c->type], NULL, NULL);
   if (c->meta[F_INITIAL_CREATOR])
     result_prop_text(result, "creator", c->meta[F_INITIAL_CREATOR], NULL, NULL);
@@ -1329,16 +994,8 @@ static cb_err extract(const struct cb_convert_input *in, cJSON *result, cb_progr
   prop_count(c, result, F_WORDS, "word_count");
   prop_count(c, result, F_CHARACTERS, "character_count");
   prop_count(c, result, F_LINES, "line_count");
-  if (c->type == DT_XLSX || c->type == DT_ODS) {
-    result_prop_num(result, "sheet_count", (double)c->sheet_count, NULL, NULL);
-    if (c->sheet_names.len)
-      result_prop_text(result, "sheet_names", c->sheet_names.data, NULL, NULL);
-  }
   if (c->type == DT_PPTX || c->type == DT_ODP)
     result_prop_num(result, "slide_count", (double)c->slide_count, NULL, NULL);
-  if (c->truncated || c->missing_strings || c->sst_full)
-    result_prop_text(result, "text_truncated", "true", NULL, NULL);
-  result_artifact(result, "text", "text/plain; charset=utf-8", textpath);
   if (c->thumb_len > 8) {
     FILE *t = fopen(thumbpath, "rb");
     unsigned char sig[8] = {0};
@@ -1347,29 +1004,65 @@ static cb_err extract(const struct cb_convert_input *in, cJSON *result, cb_progr
     if (t)
       fclose(t);
   }
-  progress(pctx, 1.0);
+}
 
+static void no_progress(void *ctx, double fraction)
+{
+  (void)ctx, (void)fraction;
+}
+
+cb_err office_properties(const struct cb_convert_input *in, cJSON *result, struct cb_errbuf *eb)
+{
+  struct ctx *c = ctx_new(in, eb);
+  if (!c)
+    return CB_ENOMEM;
+  char thumbpath[4200];
+  snprintf(thumbpath, sizeof thumbpath, "%s/preview.png", in->workdir);
+  long entries = 0;
+  cb_err rc = read_properties(c, in, &entries, no_progress, NULL, thumbpath);
+  if (!rc)
+    put_properties(c, result, thumbpath);
+  return ctx_free(c, rc);
+}
+
+static cb_err extract(const struct cb_convert_input *in, cJSON *result, cb_progress_fn progress, void *pctx,
+                      struct cb_errbuf *eb)
+{
+  struct ctx *c = ctx_new(in, eb);
+  if (!c)
+    return CB_ENOMEM;
+  char textpath[4200], thumbpath[4200];
+  snprintf(textpath, sizeof textpath, "%s/text.txt", in->workdir);
+  snprintf(thumbpath, sizeof thumbpath, "%s/preview.png", in->workdir);
+  long entries = 0;
+  cb_err rc = read_properties(c, in, &entries, progress, pctx, thumbpath);
+  if (rc)
+    goto out;
+  c->out = fopen(textpath, "wb");
+  if (!c->out) {
+    cb_errf(eb, "cannot write the text artifact");
+    rc = CB_EIO;
+    goto out;
+  }
+  if ((rc = pass_parts(c, 1, entries, progress, pctx, NULL)))
+    goto out;
+  int bad = ferror(c->out);
+  if (fclose(c->out) || bad) {
+    c->out = NULL;
+    cb_errf(eb, "cannot write the text artifact");
+    rc = CB_EIO;
+    goto out;
+  }
+  c->out = NULL;
+
+  cJSON_AddStringToObject(result, "kind", "office");
+  put_properties(c, result, thumbpath);
+  if (c->truncated)
+    result_prop_text(result, "text_truncated", "true", NULL, NULL);
+  result_artifact(result, "text", "text/plain; charset=utf-8", textpath);
+  progress(pctx, 1.0);
 out:
-  if (c->out)
-    fclose(c->out);
-  if (c->thumb)
-    fclose(c->thumb);
-  if (c->p)
-    XML_ParserFree(c->p);
-  archive_read_free(c->z.a);
-  for (size_t i = 0; i < c->nparts; i++)
-    free(c->parts[i].name);
-  free(c->parts);
-  for (int i = 0; i < F_COUNT; i++)
-    free(c->meta[i]);
-  cb_buf_free(&c->cap);
-  cb_buf_free(&c->sheet_names);
-  free(c->sst);
-  free(c->sst_off);
-  free(c);
-  if (rc == CB_ETOOBIG || rc == CB_ENOMEM)
-    rc = rc == CB_ENOMEM ? CB_ENOMEM : CB_EINVAL;
-  return rc;
+  return ctx_free(c, rc);
 }
 
 /* To txt: the text artifact, made as the extraction makes it (the same parts, the same

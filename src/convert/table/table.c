@@ -1,6 +1,13 @@
-/* Tables (CSV, TSV and other delimited text): dialect and header detection, column names
- * and types, per-column statistics, a preview, the cell text for search, and conversion to
- * csv/tsv/json.
+/* Tables (CSV, TSV and other delimited text, and the sheets of XLSX and ODS workbooks):
+ * dialect and header detection, column names and types, per-column statistics, a preview,
+ * the cell text for search, and conversion to csv/tsv/json.
+ *
+ * Workbooks (read by sheets.c) are tables sheet by sheet, in workbook order: each sheet is
+ * a record (its title the sheet's name) whose properties are the ones a CSV file gets (the
+ * header from its first rows by the rule below, its columns, their types and statistics);
+ * the text lists the sheets under their names; table_preview holds the first sheet's
+ * preview, and every sheet's under "sheets"; a conversion writes one sheet (options.sheet,
+ * from 1; the first by default), its rows padded to the sheet's width.
  *
  * Dialect: the first 64 KiB are parsed with each delimiter of , TAB ; | (RFC 4180 quoting
  * with ", or ' when only ' quotes cells); the delimiter giving the most consistent number
@@ -28,13 +35,15 @@
 #include <strings.h>
 
 #include "convert/converter.h"
+#include "convert/office/office.h"
+#include "convert/table/sheets.h"
 #include "util/util.h"
 
 #define SAMPLE_MAX (64u << 10)
 #define SAMPLE_RECORDS 200
 #define FIELD_MAX (1u << 20)
 #define RECORD_MAX (16u << 20)
-#define FIELDS_MAX 10000
+#define FIELDS_MAX 16384 /* cells of a row: as many columns as a spreadsheet has */
 #define TEXT_MAX (16u << 20)
 #define PREVIEW_ROWS 20
 #define PREVIEW_CELL_MAX 4096  /* bytes of a cell shown */
@@ -45,8 +54,13 @@
 #define PROP_COLS 500           /* columns described by properties */
 #define KEY_MAX 100             /* bytes of a column's key */
 #define COLUMNS_TEXT_MAX (64u << 10)
+#define NAMES_TEXT_MAX (64u << 10) /* the sheet_names property */
+#define SAMPLE_ROWS 50             /* a sheet's first rows, for its header */
 
-static const char *const suffixes[] = {".csv", ".tsv", ".tab", ".psv", NULL};
+static const char *const csv_suffixes[] = {".csv", ".tsv", ".tab", ".psv", NULL};
+/* delimited text, and the workbooks of sheets.c */
+static const char *const suffixes[] = {".csv",  ".tsv",  ".tab", ".psv", ".xlsx", ".xlsm",
+                                       ".xltx", ".xltm", ".ods", ".ots", NULL};
 /* text formats of their own: never taken for tables */
 static const char *const not_tables[] = {".json", ".jsonl", ".xml", ".html", ".htm",  ".md",  ".py",   ".c",
                                          ".h",    ".r",     ".tex", ".rst",  ".yaml", ".yml", ".ini",  ".log",
@@ -882,9 +896,11 @@ static int detect(const unsigned char *buf, size_t len, int whole, const char *n
 
 static int sniff(const unsigned char *head, size_t len, const struct cb_convert_input *in)
 {
-  if (!len || suffix_is(in->name, not_tables))
+  if (sheets_container(head, len))
+    return sheets_sniff(head, len, in->name);
+  if (!len || suffix_is(in->name, not_tables) || suffix_is(in->name, sheets_suffixes))
     return 0;
-  int ours = suffix_is(in->name, suffixes);
+  int ours = suffix_is(in->name, csv_suffixes);
   if (!ours && in->mime && *in->mime && strncmp(in->mime, "text/", 5) && strcmp(in->mime, "application/csv") &&
       strcmp(in->mime, "application/octet-stream"))
     return 0; /* libmagic knows it as something else */
@@ -1135,8 +1151,69 @@ static void prop_col(cJSON *result, const struct column *c, const char *stat, do
     result_prop_num(result, name, v, NULL, NULL);
 }
 
-static cb_err extract(const struct cb_convert_input *in, cJSON *result, cb_progress_fn progress, void *pctx,
-                      struct cb_errbuf *eb)
+/* What every table gets (a CSV file, a workbook's sheet): header, counts, the columns'
+ * names, and per column its type and statistics, into o's properties. */
+static void table_props(cJSON *o, const struct table *t)
+{
+  result_prop_text(o, "has_header", t->d.has_header ? "true" : "false", NULL, NULL);
+  result_prop_num(o, "row_count", (double)t->rows, NULL, NULL);
+  result_prop_num(o, "column_count", (double)t->d.ncols, NULL, NULL);
+  struct cb_buf names = {0};
+  for (int i = 0; i < t->ncols && names.len < COLUMNS_TEXT_MAX; i++)
+    cb_buf_printf(&names, "%s%s", i ? "\t" : "", t->cols[i].key);
+  result_prop_text(o, "columns", names.data ? names.data : "", NULL, NULL);
+  cb_buf_free(&names);
+  if (t->ncols > PROP_COLS)
+    result_prop_num(o, "column_stats_limit", PROP_COLS, NULL, NULL);
+  for (int i = 0; i < t->ncols && i < PROP_COLS; i++) {
+    const struct column *c = &t->cols[i];
+    enum vtype ty = column_type(c);
+    prop_col(o, c, "type", 0, type_names[ty]);
+    prop_col(o, c, "empty", (double)c->count[V_MISSING], NULL);
+    prop_col(o, c, "distinct", (double)(c->capped ? t->cap : c->set_n), NULL);
+    if (c->capped)
+      prop_col(o, c, "distinct_capped", 0, "true");
+    if (ty == V_INT || ty == V_NUM) {
+      uint64_t k = c->count[V_INT] + c->count[V_NUM];
+      prop_col(o, c, "min", c->min, NULL);
+      prop_col(o, c, "max", c->max, NULL);
+      prop_col(o, c, "mean", c->sum / (double)k, NULL);
+    } else if (ty == V_DATE) {
+      prop_col(o, c, "min", 0, c->dmin);
+      prop_col(o, c, "max", 0, c->dmax);
+    }
+  }
+}
+
+/* A table's preview members: "has_header", "columns" (keys), "types", "rows" (rows: the
+ * JSON arrays the extract collected, comma-separated). */
+static void preview_members(struct cb_buf *pv, const struct table *t, const char *rows)
+{
+  cb_buf_printf(pv, "\"has_header\":%s,\"columns\":[", t->d.has_header ? "true" : "false");
+  for (int i = 0; i < t->ncols; i++) {
+    if (i)
+      cb_buf_append(pv, ",", 1);
+    cb_buf_json_string(pv, t->cols[i].key);
+  }
+  cb_buf_printf(pv, "],\"types\":[");
+  for (int i = 0; i < t->ncols; i++)
+    cb_buf_printf(pv, "%s\"%s\"", i ? "," : "", type_names[column_type(&t->cols[i])]);
+  cb_buf_printf(pv, "],\"rows\":[%s]", rows ? rows : "");
+}
+
+static cb_err write_file(const char *path, const struct cb_buf *b, const char *what, struct cb_errbuf *eb)
+{
+  FILE *f = fopen(path, "wb");
+  int bad = !f || !b->data || fwrite(b->data, 1, b->len, f) != b->len;
+  if (f && fclose(f))
+    bad = 1;
+  if (bad)
+    cb_errf(eb, "cannot write the %s", what);
+  return bad ? CB_EIO : CB_OK;
+}
+
+static cb_err csv_extract(const struct cb_convert_input *in, cJSON *result, cb_progress_fn progress, void *pctx,
+                          struct cb_errbuf *eb)
 {
   struct table t;
   cb_err e = table_open(in, &t, eb);
@@ -1147,7 +1224,6 @@ static cb_err extract(const struct cb_convert_input *in, cJSON *result, cb_progr
   snprintf(prevpath, sizeof prevpath, "%s/preview.json", in->workdir);
   struct extract_ctx x = {0};
   x.text = fopen(textpath, "wb");
-  FILE *pf = NULL;
   if (!x.text) {
     cb_errf(eb, "cannot write the text artifact");
     e = CB_EIO;
@@ -1166,66 +1242,25 @@ static cb_err extract(const struct cb_convert_input *in, cJSON *result, cb_progr
   struct cb_buf pv = {0};
   cb_buf_printf(&pv, "{\"delimiter\":");
   cb_buf_json_string(&pv, delim_name(t.d.delim));
-  cb_buf_printf(&pv, ",\"has_header\":%s,\"columns\":[", t.d.has_header ? "true" : "false");
-  for (int i = 0; i < t.ncols; i++) {
-    if (i)
-      cb_buf_append(&pv, ",", 1);
-    cb_buf_json_string(&pv, t.cols[i].key);
-  }
-  cb_buf_printf(&pv, "],\"types\":[");
-  for (int i = 0; i < t.ncols; i++)
-    cb_buf_printf(&pv, "%s\"%s\"", i ? "," : "", type_names[column_type(&t.cols[i])]);
-  cb_buf_printf(&pv, "],\"rows\":[%s]}\n", x.preview.data ? x.preview.data : "");
-  pf = fopen(prevpath, "wb");
-  int bad = !pf || !pv.data || fwrite(pv.data, 1, pv.len, pf) != pv.len;
-  if (pf && fclose(pf))
-    bad = 1;
-  pf = NULL;
+  cb_buf_append(&pv, ",", 1);
+  preview_members(&pv, &t, x.preview.data);
+  cb_buf_puts(&pv, "}\n");
+  e = write_file(prevpath, &pv, "preview", eb);
   cb_buf_free(&pv);
-  if (bad) {
-    cb_errf(eb, "cannot write the preview");
-    e = CB_EIO;
+  if (e)
     goto out;
-  }
 
   cJSON_AddStringToObject(result, "kind", "table");
   result_prop_text(result, "delimiter", delim_name(t.d.delim), NULL, NULL);
   result_prop_text(result, "quote_char", t.d.quote == '\'' ? "'" : "\"", NULL, NULL);
   result_prop_text(result, "line_ending", t.d.eol, NULL, NULL);
   result_prop_text(result, "encoding", t.d.latin1 ? "ISO-8859-1" : "UTF-8", NULL, NULL);
-  result_prop_text(result, "has_header", t.d.has_header ? "true" : "false", NULL, NULL);
-  result_prop_num(result, "row_count", (double)t.rows, NULL, NULL);
-  result_prop_num(result, "column_count", (double)t.d.ncols, NULL, NULL);
   result_prop_num(result, "rows_inconsistent", (double)t.inconsistent, NULL, NULL);
   if (t.r->comments)
     result_prop_num(result, "comment_lines", (double)t.r->comments, NULL, NULL);
-  struct cb_buf names = {0};
-  for (int i = 0; i < t.ncols && names.len < COLUMNS_TEXT_MAX; i++)
-    cb_buf_printf(&names, "%s%s", i ? "\t" : "", t.cols[i].key);
-  result_prop_text(result, "columns", names.data ? names.data : "", NULL, NULL);
-  cb_buf_free(&names);
-  if (t.ncols > PROP_COLS)
-    result_prop_num(result, "column_stats_limit", PROP_COLS, NULL, NULL);
   if (x.text_full)
     result_prop_text(result, "text_truncated", "true", NULL, NULL);
-  for (int i = 0; i < t.ncols && i < PROP_COLS; i++) {
-    struct column *c = &t.cols[i];
-    enum vtype ty = column_type(c);
-    prop_col(result, c, "type", 0, type_names[ty]);
-    prop_col(result, c, "empty", (double)c->count[V_MISSING], NULL);
-    prop_col(result, c, "distinct", (double)(c->capped ? t.cap : c->set_n), NULL);
-    if (c->capped)
-      prop_col(result, c, "distinct_capped", 0, "true");
-    if (ty == V_INT || ty == V_NUM) {
-      uint64_t k = c->count[V_INT] + c->count[V_NUM];
-      prop_col(result, c, "min", c->min, NULL);
-      prop_col(result, c, "max", c->max, NULL);
-      prop_col(result, c, "mean", c->sum / (double)k, NULL);
-    } else if (ty == V_DATE) {
-      prop_col(result, c, "min", 0, c->dmin);
-      prop_col(result, c, "max", 0, c->dmax);
-    }
-  }
+  table_props(result, &t);
   result_artifact(result, "text", "text/plain; charset=utf-8", textpath);
   result_artifact(result, "table_preview", "application/json", prevpath);
   progress(pctx, 1.0);
@@ -1315,7 +1350,7 @@ static void json_cell(struct cb_buf *b, const char *raw, size_t rawn, enum vtype
   trim(&s, &n);
   double v;
   enum vtype t = classify(s, n, dc, &v);
-  if (col != V_TEXT && t == V_MISSING) {
+  if (t == V_MISSING) { /* one rule for every column: what counts as missing is null */
     cb_buf_puts(b, "null");
   } else if ((col == V_INT || col == V_NUM) && (t == V_INT || t == V_NUM)) {
     json_number(b, s, n, dc);
@@ -1388,8 +1423,8 @@ static int convert_row(struct table *t, int header, void *ctx)
   return 0;
 }
 
-static cb_err convert(const struct cb_convert_input *in, const char *to, const char *outpath, cJSON *result,
-                      cb_progress_fn progress, void *pctx, struct cb_errbuf *eb)
+static cb_err csv_convert(const struct cb_convert_input *in, const char *to, const char *outpath, cJSON *result,
+                          cb_progress_fn progress, void *pctx, struct cb_errbuf *eb)
 {
   struct table t;
   struct convert_ctx x = {.to = to};
@@ -1437,6 +1472,479 @@ out:
   free(x.types);
   cb_buf_free(&x.line);
   return e;
+}
+
+/* ------------------------------------------------------------------ workbooks */
+
+/* A sheet read as a table. Its first SAMPLE_ROWS rows wait in the sample until the header
+ * is decided (by detect_header, as a CSV's); then every row goes through the statistics
+ * and fn, the columns growing with the widest row. */
+struct sheet_table {
+  struct table t;
+  row_fn fn; /* what each row is for (text and preview, output), or NULL */
+  void *ctx;
+  int decided, first;
+  struct sample_rows s;
+  int oom;
+};
+
+/* Loads a row's cells into the reader's record, padded with empty cells to width. */
+static int row_load(struct reader *r, const char *const *cells, const size_t *lens, int n, int width)
+{
+  r->dlen = 0;
+  r->nf = r->dropped = r->quoted_any = 0;
+  for (int i = 0; i < (n > width ? n : width); i++) {
+    size_t k = i < n ? lens[i] : 0, start = r->dlen;
+    if (r->dlen + k + 2 > r->dcap) {
+      size_t cap = r->dcap ? r->dcap : 4096;
+      while (cap < r->dlen + k + 2)
+        cap *= 2;
+      char *nd = realloc(r->data, cap);
+      if (!nd)
+        return -1;
+      r->data = nd;
+      r->dcap = cap;
+    }
+    if (k)
+      memcpy(r->data + r->dlen, cells[i], k);
+    r->dlen += k;
+    if (end_field(r, start))
+      return -1;
+  }
+  return 0;
+}
+
+/* Room for n columns (what a row lacks is counted missing when the sheet ends). */
+static int cols_grow(struct table *t, int n)
+{
+  if (n <= t->ncols)
+    return 0;
+  struct column *nc = realloc(t->cols, (size_t)n * sizeof *nc);
+  if (!nc)
+    return -1;
+  memset(nc + t->ncols, 0, (size_t)(n - t->ncols) * sizeof *nc);
+  t->cols = nc;
+  t->ncols = n;
+  return 0;
+}
+
+static int sheet_take(struct sheet_table *st, const char *const *cells, const size_t *lens, int n)
+{
+  struct table *t = &st->t;
+  struct reader *r = t->r;
+  int header = st->first && t->d.has_header;
+  st->first = 0;
+  if (row_load(r, cells, lens, n, 0) || cols_grow(t, r->nf)) {
+    st->oom = 1;
+    return -1;
+  }
+  if (header) {
+    for (int i = 0; i < r->nf; i++) {
+      struct cb_buf b = {0};
+      utf8_append(&b, r->data + r->off[i], r->flen[i], 0, 0);
+      t->cols[i].name = b.data ? cb_buf_steal(&b) : strdup("");
+    }
+  } else {
+    t->rows++; /* cost by the cells a row has: a sparse sheet's wide rows are no loop */
+    for (int i = 0; i < r->nf; i++)
+      column_add(&t->cols[i], r->data + r->off[i], r->flen[i], 0, t->cap, 1);
+  }
+  return st->fn ? st->fn(t, header, st->ctx) : 0;
+}
+
+/* Decides the header from the sample, then lets the sample's rows through. */
+static int sheet_decide(struct sheet_table *st)
+{
+  struct table *t = &st->t;
+  int widest = 1, rc = 0;
+  for (int i = 0; i < st->s.n; i++)
+    widest = st->s.width[i] > widest ? st->s.width[i] : widest;
+  t->d.has_header = detect_header(&st->s, 0);
+  t->cap = DISTINCT_BUDGET / (size_t)widest;
+  t->cap = t->cap > DISTINCT_CAP ? DISTINCT_CAP : t->cap < 100 ? 100 : t->cap;
+  st->decided = st->first = 1;
+  for (int i = 0; i < st->s.n && !rc; i++) {
+    static size_t lens[FIELDS_MAX]; /* the worker is one thread */
+    for (int j = 0; j < st->s.width[i]; j++)
+      lens[j] = strlen(st->s.cells[i][j]);
+    rc = sheet_take(st, (const char *const *)st->s.cells[i], lens, st->s.width[i]);
+  }
+  sample_rows_free(&st->s);
+  return rc;
+}
+
+static int sheet_row(void *ctx, const char *const *cells, const size_t *lens, int n)
+{
+  struct sheet_table *st = ctx;
+  if (st->decided)
+    return sheet_take(st, cells, lens, n);
+  struct sample_rows *s = &st->s;
+  int w = n < FIELDS_MAX ? n : FIELDS_MAX;
+  s->cells[s->n] = calloc((size_t)w + 1, sizeof(char *));
+  if (!s->cells[s->n]) {
+    st->oom = 1;
+    return -1;
+  }
+  s->width[s->n] = s->full[s->n] = w;
+  s->n++;
+  for (int j = 0; j < w; j++)
+    if (!(s->cells[s->n - 1][j] = strndup(cells[j], lens[j]))) {
+      s->width[s->n - 1] = j;
+      st->oom = 1;
+      return -1;
+    }
+  return s->n < SAMPLE_ROWS ? 0 : sheet_decide(st);
+}
+
+/* A sheet's table from nothing (the reader kept). */
+static void sheet_reset(struct sheet_table *st)
+{
+  struct reader *r = st->t.r;
+  st->t.r = NULL;
+  table_close(&st->t);
+  sample_rows_free(&st->s);
+  st->t.r = r;
+  st->t.d.delim = ',';
+  st->t.d.quote = '"';
+  st->t.d.eol = "none";
+  st->decided = st->first = st->oom = 0;
+}
+
+/* The sheet is read: the header is decided (a short sheet), the columns named; a row's
+ * cell a column lacks is missing there. */
+static int sheet_finish(struct sheet_table *st)
+{
+  if (!st->decided && sheet_decide(st))
+    return -1;
+  for (int i = 0; i < st->t.ncols; i++) {
+    struct column *c = &st->t.cols[i];
+    c->count[V_MISSING] = st->t.rows -
+                          (c->count[V_INT] + c->count[V_NUM] + c->count[V_BOOL] + c->count[V_DATE] + c->count[V_TEXT]);
+  }
+  st->t.d.ncols = st->t.ncols;
+  make_keys(&st->t);
+  return 0;
+}
+
+static int sheet_init(struct sheet_table *st)
+{
+  memset(st, 0, sizeof *st);
+  st->t.r = calloc(1, sizeof *st->t.r);
+  sheet_reset(st);
+  return st->t.r ? 0 : -1;
+}
+
+static void sheet_free(struct sheet_table *st)
+{
+  if (st->t.r) {
+    reader_free(st->t.r);
+    free(st->t.r);
+    st->t.r = NULL;
+  }
+  table_close(&st->t);
+  sample_rows_free(&st->s);
+}
+
+/* The workbook's document properties (office.c), its sheets, and, per sheet, a record, a
+ * part of the text and of the preview. */
+struct book_extract {
+  struct sheet_table st; /* first: the sink's row function (sheet_row) takes the same ctx */
+  struct workbook *wb;
+  struct extract_ctx x;
+  FILE *records;
+  struct cb_buf sheets; /* the preview's "sheets" entries */
+  struct cb_buf first;  /* the first sheet's preview members */
+  cb_progress_fn progress;
+  void *pctx;
+  int failed; /* writing failed */
+};
+
+static void text_put(struct extract_ctx *x, const char *s, size_t n)
+{
+  if (x->text_full || x->written + n > TEXT_MAX) {
+    x->text_full = 1;
+    return;
+  }
+  if (fwrite(s, 1, n, x->text) == n)
+    x->written += n;
+}
+
+static int book_begin(void *ctx, int sheet)
+{
+  struct book_extract *be = ctx;
+  be->progress(be->pctx, (double)sheet / (double)workbook_sheets(be->wb));
+  sheet_reset(&be->st);
+  /* the text lists each sheet under its name */
+  const char *name = workbook_sheet_name(be->wb, sheet);
+  struct cb_buf b = {0};
+  cb_buf_puts(&b, sheet ? "\n" : "");
+  utf8_append(&b, name, strlen(name), 0, 1);
+  cb_buf_puts(&b, "\n");
+  if (b.data)
+    text_put(&be->x, b.data, b.len);
+  cb_buf_free(&b);
+  cb_buf_reset(&be->x.preview);
+  be->x.preview_rows = be->sheets.len > PREVIEW_MAX ? PREVIEW_ROWS : 0; /* past the budget: no rows */
+  return 0;
+}
+
+static int book_end(void *ctx, int sheet)
+{
+  struct book_extract *be = ctx;
+  struct table *t = &be->st.t;
+  if (sheet_finish(&be->st))
+    return -1;
+  const char *name = workbook_sheet_name(be->wb, sheet);
+  cJSON *rec = cJSON_CreateObject();
+  cJSON_AddStringToObject(rec, "title", name);
+  table_props(rec, t);
+  char *line = cJSON_PrintUnformatted(rec);
+  cJSON_Delete(rec);
+  if (!line || fputs(line, be->records) < 0 || fputc('\n', be->records) < 0)
+    be->failed = 1;
+  free(line);
+  struct cb_buf members = {0};
+  if (be->sheets.len < 4 * PREVIEW_MAX)
+    preview_members(&members, t, be->x.preview.data);
+  cb_buf_puts(&be->sheets, sheet ? ",{\"name\":" : "{\"name\":");
+  cb_buf_json_string(&be->sheets, name);
+  cb_buf_printf(&be->sheets, "%s%s}", members.data ? "," : ",\"omitted\":true", members.data ? members.data : "");
+  if (!sheet && members.data)
+    cb_buf_puts(&be->first, members.data);
+  cb_buf_free(&members);
+  return be->failed;
+}
+
+static const struct sheet_sink book_sink = {NULL, book_begin, sheet_row, book_end};
+
+static cb_err book_artifacts(struct book_extract *be, const struct cb_convert_input *in, cJSON *result,
+                             struct cb_errbuf *eb)
+{
+  char path[4200];
+  struct cb_buf pv = {0};
+  cb_buf_puts(&pv, "{");
+  cb_buf_puts(&pv, be->first.data ? be->first.data : "\"has_header\":false,\"columns\":[],\"types\":[],\"rows\":[]");
+  if (workbook_sheets(be->wb)) {
+    cb_buf_puts(&pv, ",\"sheet\":");
+    cb_buf_json_string(&pv, workbook_sheet_name(be->wb, 0));
+  }
+  cb_buf_printf(&pv, ",\"sheets\":[%s]}\n", be->sheets.data ? be->sheets.data : "");
+  snprintf(path, sizeof path, "%s/preview.json", in->workdir);
+  cb_err e = write_file(path, &pv, "preview", eb);
+  cb_buf_free(&pv);
+  if (e)
+    return e;
+  result_artifact(result, "table_preview", "application/json", path);
+  snprintf(path, sizeof path, "%s/text.txt", in->workdir);
+  result_artifact(result, "text", "text/plain; charset=utf-8", path);
+  snprintf(path, sizeof path, "%s/records.jsonl", in->workdir);
+  cJSON_AddStringToObject(result, "records", path);
+  return CB_OK;
+}
+
+static void book_names(const struct workbook *wb, cJSON *result)
+{
+  struct cb_buf names = {0};
+  for (int i = 0; i < workbook_sheets(wb); i++) {
+    const char *n = workbook_sheet_name(wb, i);
+    if (names.len + strlen(n) + 1 > NAMES_TEXT_MAX)
+      break;
+    cb_buf_printf(&names, "%s%s", i ? "\n" : "", n);
+  }
+  result_prop_num(result, "sheet_count", workbook_sheets(wb), NULL, NULL);
+  if (names.data)
+    result_prop_text(result, "sheet_names", names.data, NULL, NULL);
+  cb_buf_free(&names);
+}
+
+static cb_err book_extract(const struct cb_convert_input *in, cJSON *result, cb_progress_fn progress, void *pctx,
+                           struct cb_errbuf *eb)
+{
+  struct book_extract be = {.progress = progress, .pctx = pctx};
+  char path[4200];
+  cb_err e = workbook_open(in->path, &be.wb, eb);
+  if (!e)
+    e = office_properties(in, result, eb);
+  if (e)
+    goto out;
+  snprintf(path, sizeof path, "%s/text.txt", in->workdir);
+  be.x.text = fopen(path, "wb");
+  snprintf(path, sizeof path, "%s/records.jsonl", in->workdir);
+  be.records = fopen(path, "wb");
+  if (!be.x.text || !be.records || sheet_init(&be.st)) {
+    cb_errf(eb, "cannot write the text or the records");
+    e = be.x.text && be.records ? CB_ENOMEM : CB_EIO;
+    goto out;
+  }
+  be.st.fn = extract_row;
+  be.st.ctx = &be.x;
+  struct sheet_sink sink = book_sink;
+  sink.ctx = &be;
+  e = workbook_read(be.wb, -1, &sink, eb);
+  if (e == CB_EABORTED)
+    cb_errf(eb, "%s", be.st.oom ? "out of memory" : "writing the text or the records failed"),
+      e = be.st.oom ? CB_ENOMEM : CB_EIO;
+  int bad = fclose(be.x.text) | fclose(be.records);
+  be.x.text = NULL, be.records = NULL;
+  if (!e && bad) {
+    cb_errf(eb, "cannot write the text or the records");
+    e = CB_EIO;
+  }
+  if (e || (e = book_artifacts(&be, in, result, eb)))
+    goto out;
+  cJSON_AddStringToObject(result, "kind", "table");
+  book_names(be.wb, result);
+  if (be.x.text_full)
+    result_prop_text(result, "text_truncated", "true", NULL, NULL);
+  progress(pctx, 1.0);
+out:
+  if (be.x.text)
+    fclose(be.x.text);
+  if (be.records)
+    fclose(be.records);
+  cb_buf_free(&be.x.preview);
+  cb_buf_free(&be.x.line);
+  cb_buf_free(&be.sheets);
+  cb_buf_free(&be.first);
+  sheet_free(&be.st);
+  workbook_close(be.wb);
+  return e;
+}
+
+/* The sheet a conversion writes: options.sheet, from 1 (the first by default). */
+static int sheet_option(const struct cb_convert_input *in, const struct workbook *wb, struct cb_errbuf *eb)
+{
+  const cJSON *o = in->options ? cJSON_GetObjectItemCaseSensitive(in->options, "sheet") : NULL;
+  double v = cJSON_IsNumber(o) ? o->valuedouble : 1;
+  if (o && (!cJSON_IsNumber(o) || v != floor(v) || v < 1 || v > workbook_sheets(wb))) {
+    cb_errf(eb, "the workbook has no sheet %.20s; it has %d", cJSON_IsNumber(o) ? "of that number" : "so named",
+            workbook_sheets(wb));
+    return -1;
+  }
+  if (!workbook_sheets(wb)) {
+    cb_errf(eb, "the workbook has no sheet");
+    return -1;
+  }
+  return (int)v - 1;
+}
+
+/* The second pass of a conversion: every row padded to the sheet's width. */
+struct book_out {
+  struct table *t;
+  struct convert_ctx *x;
+  int first, oom;
+};
+
+static int out_row(void *ctx, const char *const *cells, const size_t *lens, int n)
+{
+  struct book_out *bo = ctx;
+  int header = bo->first && bo->t->d.has_header;
+  bo->first = 0;
+  if (row_load(bo->t->r, cells, lens, n, bo->t->ncols)) {
+    bo->oom = 1;
+    return -1;
+  }
+  return convert_row(bo->t, header, bo->x);
+}
+
+static cb_err book_write(struct workbook *wb, int sheet, struct sheet_table *st, struct convert_ctx *x,
+                         const char *outpath, struct cb_errbuf *eb)
+{
+  struct table *t = &st->t;
+  if ((uint64_t)(t->rows + 1) * (uint64_t)(t->ncols ? t->ncols : 1) > SHEET_CELLS_MAX) {
+    cb_errf(eb, "sheet '%.200s' spans %llu rows and %d columns, more than %u cells (limit)",
+            workbook_sheet_name(wb, sheet), (unsigned long long)t->rows, t->ncols, SHEET_CELLS_MAX);
+    return CB_EINVAL;
+  }
+  if (!strcmp(x->to, "json")) {
+    x->types = calloc((size_t)t->ncols + 1, sizeof *x->types);
+    if (!x->types)
+      return CB_ENOMEM;
+    for (int i = 0; i < t->ncols; i++)
+      x->types[i] = column_type(&t->cols[i]);
+  }
+  x->out = fopen(outpath, "wb");
+  if (!x->out) {
+    cb_errf(eb, "cannot write the output");
+    return CB_EIO;
+  }
+  struct book_out bo = {t, x, 1, 0};
+  struct sheet_sink sink = {&bo, NULL, out_row, NULL};
+  if (!strcmp(x->to, "json"))
+    fputs("[", x->out);
+  cb_err e = workbook_read(wb, sheet, &sink, eb);
+  if (e == CB_EABORTED)
+    cb_errf(eb, "%s", bo.oom ? "out of memory" : "writing the output failed"), e = bo.oom ? CB_ENOMEM : CB_EIO;
+  if (!strcmp(x->to, "json"))
+    fputs(x->rows ? "\n]\n" : "]\n", x->out);
+  if (fclose(x->out) && !e) {
+    cb_errf(eb, "writing the output failed");
+    e = CB_EIO;
+  }
+  return e;
+}
+
+static cb_err book_convert(const struct cb_convert_input *in, const char *to, const char *outpath, cJSON *result,
+                           cb_progress_fn progress, void *pctx, struct cb_errbuf *eb)
+{
+  struct workbook *wb = NULL;
+  struct sheet_table st;
+  struct convert_ctx x = {.to = to};
+  int sheet = -1;
+  cb_err e = workbook_open(in->path, &wb, eb);
+  if (!e && (sheet = sheet_option(in, wb, eb)) < 0)
+    e = CB_EINVAL;
+  if (!e && sheet_init(&st))
+    e = CB_ENOMEM;
+  if (e) {
+    workbook_close(wb);
+    return e;
+  }
+  /* the first pass: the header, the width and the columns' types */
+  struct sheet_sink sink = {&st, NULL, sheet_row, NULL};
+  e = workbook_read(wb, sheet, &sink, eb);
+  if (e == CB_EABORTED)
+    e = CB_ENOMEM, cb_errf(eb, "out of memory");
+  if (!e && sheet_finish(&st))
+    e = CB_ENOMEM, cb_errf(eb, "out of memory");
+  progress(pctx, 0.5);
+  if (!e)
+    e = book_write(wb, sheet, &st, &x, outpath, eb);
+  if (!e)
+    cJSON_AddStringToObject(result, "media_type",
+                            !strcmp(to, "json")  ? "application/json"
+                            : !strcmp(to, "tsv") ? "text/tab-separated-values; charset=utf-8"
+                                                 : "text/csv; charset=utf-8");
+  free(x.types);
+  cb_buf_free(&x.line);
+  sheet_free(&st);
+  workbook_close(wb);
+  return e;
+}
+
+/* ------------------------------------------------------------------ dispatch */
+
+/* A workbook's container (zip, OLE2) rather than delimited text. */
+static int is_workbook(const char *path)
+{
+  unsigned char head[8];
+  FILE *f = fopen(path, "rb");
+  size_t n = f ? fread(head, 1, sizeof head, f) : 0;
+  if (f)
+    fclose(f);
+  return sheets_container(head, n);
+}
+
+static cb_err extract(const struct cb_convert_input *in, cJSON *result, cb_progress_fn progress, void *pctx,
+                      struct cb_errbuf *eb)
+{
+  return (is_workbook(in->path) ? book_extract : csv_extract)(in, result, progress, pctx, eb);
+}
+
+static cb_err convert(const struct cb_convert_input *in, const char *to, const char *outpath, cJSON *result,
+                      cb_progress_fn progress, void *pctx, struct cb_errbuf *eb)
+{
+  return (is_workbook(in->path) ? book_convert : csv_convert)(in, to, outpath, result, progress, pctx, eb);
 }
 
 static const char *const targets[] = {"csv", "tsv", "json", NULL};

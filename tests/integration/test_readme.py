@@ -4,6 +4,7 @@ running needs and not the test tools, every external test input is listed with i
 (and a missing one is named in one line), and the test command's summary counts each failure
 once."""
 import glob
+import gzip
 import os
 import re
 import subprocess
@@ -204,3 +205,52 @@ def test_summary_counts_each_failure_once(tmp_path):
     os.unlink(tmp_path / "failed-steps")
     junit(tmp_path / "integration-normal.xml", [("a", ""), ("b", "")])
     assert summarize(tmp_path) == (0, "4 passed, 0 failed")
+
+
+MIME = "/usr/share/gocode/src/github.com/gabriel-vasile/mimetype/testdata"
+
+
+def readme_kinds():
+    """The README's "What carboy reads" table: kind -> the formats of its "Converts to"
+    column (before any ';' or parenthesis: what `convert?to=` takes without options)."""
+    text = open(README).read().split("## What carboy reads", 1)[1].split("\n## ", 1)[0]
+    kinds = {}
+    for line in text.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        m = re.fullmatch(r"`(\w+)`", cells[0]) if len(cells) == 5 else None
+        if m:
+            targets = re.split(r"[;(]", cells[4])[0]
+            kinds[m.group(1)] = {t.strip() for t in targets.split(",") if re.fullmatch(r"\w+", t.strip())}
+    return kinds
+
+
+def test_readme_kinds_convert_as_the_server_converts(srv):
+    """One file of each kind the table names: its kind is the one claimed, and the formats
+    the table says it converts to are the ones the server takes (a 400 names them)."""
+    from conftest import wait_file
+
+    kinds = readme_kinds()
+    assert set(kinds) == {"structure", "reaction", "crystal", "table", "pdf", "office", "image", "archive",
+                          "text", "other"}, kinds
+    ex = os.path.join(ROOT, "docs", "examples")
+    samples = {
+        "structure": ("aspirin.sdf", open(os.path.join(ex, "aspirin.sdf"), "rb").read()),
+        "reaction": ("esterification.rsmi", b"CCO.CC(=O)O>>CCOC(C)=O esterification\n"),
+        "crystal": ("Al.cif", open("/usr/share/doc/cif2hkl/examples/Al.cif", "rb").read()),
+        "table": ("samples.csv", open(os.path.join(ex, "samples.csv"), "rb").read()),
+        "pdf": ("libtasn1.pdf", open("/usr/share/doc/libtasn1-doc/libtasn1.pdf", "rb").read()),
+        "office": ("docx.docx", open(os.path.join(MIME, "docx.docx"), "rb").read()),
+        "image": ("aspirin.png", open(os.path.join(ex, "aspirin.png"), "rb").read()),
+        "text": ("notes.txt", b"Melting point measured twice, 135 C.\n"),
+        "archive": ("GPL-3.gz", gzip.compress(open("/usr/share/common-licenses/GPL-3", "rb").read())),
+        "other": ("noise.bin", bytes(range(256)) * 64),
+    }
+    folder = srv.folder("readme-kinds")["id"]
+    for kind, (name, data) in samples.items():
+        meta = wait_file(srv, srv.put(folder, name, data)["id"])
+        assert meta["status"] == "processed" and meta["kind"] == kind, (kind, meta["kind"], meta.get("error"))
+        r = srv.api("GET", f"/files/{meta['id']}/convert", params={"to": "no-such-format"})
+        assert r.status_code == 400, (kind, r.status_code, r.text)
+        said = r.json()["detail"].split("convert to: ", 1)[1]
+        server = set() if said == "nothing yet" else set(said.split(","))
+        assert kinds[kind] == server, (kind, kinds[kind], server)

@@ -20,29 +20,24 @@
 #include <strings.h>
 
 #include "convert/converter.h"
+#include "convert/xml.h"
 #include "util/util.h"
 
 #define MEDIA_ZIP_ENTRIES 2000      /* members looked at before giving up */
 #define MEDIA_CTYPES_MAX (1u << 20) /* bytes of [Content_Types].xml read */
 
+// clang-format off
 static const struct {
   const char *suffix, *media;
 } by_name[] = {
-  {".mol", "chemical/x-mdl-molfile"},
-  {".sdf", "chemical/x-mdl-sdfile"},
-  {".sd", "chemical/x-mdl-sdfile"},
-  {".smi", "chemical/x-daylight-smiles"},
-  {".mol2", "chemical/x-mol2"},
-  {".pdb", "chemical/x-pdb"},
-  {".xyz", "chemical/x-xyz"},
-  {".cml", "chemical/x-cml"},
-  {".rxn", "chemical/x-mdl-rxnfile"},
-  {".rdf", "chemical/x-mdl-rdfile"},
-  {".cif", "chemical/x-cif"},
-  {".inchi", "chemical/x-inchi"},
-  {".csv", "text/csv"},
-  {".tsv", "text/tab-separated-values"},
-  {".md", "text/markdown"},
+  /* chemistry */
+  {".mol", "chemical/x-mdl-molfile"}, {".sdf", "chemical/x-mdl-sdfile"},   {".sd", "chemical/x-mdl-sdfile"},
+  {".smi", "chemical/x-daylight-smiles"}, {".mol2", "chemical/x-mol2"},    {".pdb", "chemical/x-pdb"},
+  {".xyz", "chemical/x-xyz"},         {".cml", "chemical/x-cml"},          {".rxn", "chemical/x-mdl-rxnfile"},
+  {".rdf", "chemical/x-mdl-rdfile"},  {".cif", "chemical/x-cif"},          {".inchi", "chemical/x-inchi"},
+  /* text */
+  {".csv", "text/csv"},               {".tsv", "text/tab-separated-values"}, {".md", "text/markdown"},
+  /* office */
   {".docx", "application/vnd.openxmlformats-officedocument.wordprocessingml.document"},
   {".dotx", "application/vnd.openxmlformats-officedocument.wordprocessingml.template"},
   {".docm", "application/vnd.ms-word.document.macroEnabled.12"},
@@ -62,6 +57,7 @@ static const struct {
   {".odp", "application/vnd.oasis.opendocument.presentation"},
   {".otp", "application/vnd.oasis.opendocument.presentation-template"},
 };
+// clang-format on
 
 const char *convert_media_of_name(const char *name)
 {
@@ -115,7 +111,7 @@ static const struct {
 };
 
 struct ctypes {
-  XML_Parser p;
+  struct convert_xml head; /* first: the parser; entity declarations refused */
   const char *media;
 };
 
@@ -137,35 +133,22 @@ static void XMLCALL ct_start(void *ud, const XML_Char *name, const XML_Char **at
   }
 }
 
-static void XMLCALL ct_entity(void *ud, const XML_Char *name, int is_param, const XML_Char *value, int value_len,
-                              const XML_Char *base, const XML_Char *system_id, const XML_Char *public_id,
-                              const XML_Char *notation)
-{
-  (void)name, (void)is_param, (void)value, (void)value_len, (void)base, (void)system_id, (void)public_id,
-    (void)notation;
-  struct ctypes *ct = ud;
-  XML_StopParser(ct->p, XML_FALSE); /* no entities: this is a short list, not a document */
-}
-
 /* The media type the current member, [Content_Types].xml, names for the main part. */
 static const char *ctypes_media(struct archive *a)
 {
-  struct ctypes ct = {XML_ParserCreateNS(NULL, '|'), NULL};
-  if (!ct.p)
+  struct ctypes ct = {{NULL, 0}, NULL};
+  if (convert_xml_create(&ct.head, '|'))
     return NULL;
-  XML_SetUserData(ct.p, &ct);
-  XML_SetStartElementHandler(ct.p, ct_start);
-  XML_SetEntityDeclHandler(ct.p, ct_entity);
-  XML_SetParamEntityParsing(ct.p, XML_PARAM_ENTITY_PARSING_NEVER);
+  XML_SetStartElementHandler(ct.head.p, ct_start);
   char buf[16384];
   size_t total = 0;
   la_ssize_t n;
   while (!ct.media && total < MEDIA_CTYPES_MAX && (n = archive_read_data(a, buf, sizeof buf)) > 0) {
     total += (size_t)n;
-    if (XML_Parse(ct.p, buf, (int)n, 0) == XML_STATUS_ERROR)
+    if (XML_Parse(ct.head.p, buf, (int)n, 0) == XML_STATUS_ERROR)
       break;
   }
-  XML_ParserFree(ct.p);
+  XML_ParserFree(ct.head.p);
   return ct.media;
 }
 

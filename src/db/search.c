@@ -15,6 +15,16 @@
 
 #define CHUNK 32768 /* bytes of extracted text per full-text row */
 
+/* A statement from SQL built in sql (freed): CB_ENOMEM when building it ran out of memory. */
+static cb_err prepare_built(struct cb_buf *sql, sqlite3_stmt **st)
+{
+  if (!sql->data)
+    return CB_ENOMEM;
+  int rc = sqlite3_prepare_v2(db_conn(), sql->data, -1, st, NULL);
+  cb_buf_free(sql);
+  return rc == SQLITE_OK ? CB_OK : db_rc(rc);
+}
+
 static cb_err forget(const char *file_id, const char *cond)
 {
   /* cond is one of the fixed strings below, never input */
@@ -366,13 +376,10 @@ cb_err db_search(const struct db_search_q *q, db_search_cb cb, void *ctx)
     cb_buf_puts(&sql, " AND (d.record_id IS NULL OR " OTHER_RECORD_SQL ")");
   filters_sql(&sql, q, w0);
   cb_buf_printf(&sql, " ORDER BY p0.%s LIMIT -1 OFFSET :offset", w0->is_num ? "value_num" : "value_text");
-  if (!sql.data)
-    return CB_ENOMEM;
   sqlite3_stmt *st;
-  int rc = sqlite3_prepare_v2(db_conn(), sql.data, -1, &st, NULL);
-  cb_buf_free(&sql);
-  if (rc != SQLITE_OK)
-    return db_rc(rc);
+  cb_err pe = prepare_built(&sql, &st);
+  if (pe)
+    return pe;
   sqlite3_bind_text(st, 1, w0->name, -1, SQLITE_STATIC);
   if (w0->is_num)
     sqlite3_bind_double(st, 2, w0->num);
@@ -383,6 +390,7 @@ cb_err db_search(const struct db_search_q *q, db_search_cb cb, void *ctx)
   sqlite3_bind_int64(st, sqlite3_bind_parameter_index(st, ":offset"), q->offset);
   cb_err e = CB_OK;
   int64_t pos = q->offset;
+  int rc;
   while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
     struct cb_search_hit h = {
       .doc = sqlite3_column_int64(st, 0),
@@ -471,19 +479,17 @@ cb_err db_records_find(const struct db_record_q *q, db_record_hit_cb cb, void *c
   if (!q->viewer->all) /* named parameters: they take no positional slot after this */
     cb_buf_puts(&sql, " AND " DB_FILE_VISIBLE_SQL("f", ":me", ":link"));
   cb_buf_puts(&sql, " ORDER BY f.id, r.idx");
-  if (!sql.data)
-    return CB_ENOMEM;
   sqlite3_stmt *st;
-  int rc = sqlite3_prepare_v2(db_conn(), sql.data, -1, &st, NULL);
-  cb_buf_free(&sql);
-  if (rc != SQLITE_OK)
-    return db_rc(rc);
+  cb_err pe = prepare_built(&sql, &st);
+  if (pe)
+    return pe;
   int k = 1;
   const char *binds[] = {q->inchikey, q->file_id, q->folder_id};
   for (size_t i = 0; i < sizeof binds / sizeof binds[0]; i++)
     if (binds[i])
       sqlite3_bind_text(st, k++, binds[i], -1, SQLITE_STATIC);
   db_bind_viewer(st, q->viewer);
+  int rc;
   while ((rc = sqlite3_step(st)) == SQLITE_ROW && !record_hit_row(st, cb, ctx))
     ;
   sqlite3_finalize(st);

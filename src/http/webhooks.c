@@ -149,16 +149,14 @@ static cJSON *json_webhook(const struct cb_webhook *w)
 
 static int valid_event(const char *e)
 {
-  static const char *const names[] = {"*",
-                                      "job.queued",
-                                      "job.running",
-                                      "job.succeeded",
-                                      "job.failed",
-                                      "job.canceled",
-                                      "file.processing",
-                                      "file.processed",
-                                      "file.failed",
-                                      NULL};
+  // clang-format off
+  static const char *const names[] = {
+    "*",
+    "job.queued", "job.running", "job.succeeded", "job.failed", "job.canceled",
+    "file.processing", "file.processed", "file.failed",
+    NULL,
+  };
+  // clang-format on
   for (int i = 0; names[i]; i++)
     if (!strcmp(e, names[i]))
       return 1;

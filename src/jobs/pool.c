@@ -40,18 +40,15 @@ void pool_kill(struct pool_child *c)
  * no cloud credentials), only what converters and the sanitizers read. */
 static int env_passed(const char *kv)
 {
-  static const char *const keep[] = {"CARBOY_TEST_CONVERTERS=",
-                                     "CARBOY_INGEST_PROCESSES=",
-                                     "CARBOY_DEPICT_MAX_ATOMS=",
-                                     "UBSAN_OPTIONS=",
-                                     "LSAN_OPTIONS=",
-                                     "ASAN_SYMBOLIZER_PATH=",
-                                     "BABEL_DATADIR=",
-                                     "BABEL_LIBDIR=",
-                                     "LANG=",
-                                     "LC_ALL=",
-                                     "TZ=",
-                                     NULL};
+  // clang-format off
+  static const char *const keep[] = {
+    "CARBOY_TEST_CONVERTERS=", "CARBOY_INGEST_PROCESSES=", "CARBOY_DEPICT_MAX_ATOMS=", /* carboy's own */
+    "UBSAN_OPTIONS=", "LSAN_OPTIONS=", "ASAN_SYMBOLIZER_PATH=",                        /* the sanitizers */
+    "BABEL_DATADIR=", "BABEL_LIBDIR=",                                                 /* Open Babel */
+    "LANG=", "LC_ALL=", "TZ=",
+    NULL,
+  };
+  // clang-format on
   for (int i = 0; keep[i]; i++)
     if (!strncmp(kv, keep[i], strlen(keep[i])))
       return 1;

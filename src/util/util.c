@@ -13,21 +13,29 @@
 
 #include "util/embedded.h"
 
+int cb_reserve(void *bufp, size_t *cap, size_t need, size_t first)
+{
+  if (need <= *cap)
+    return 0;
+  size_t c = *cap ? *cap : first;
+  while (c < need) {
+    if (c > SIZE_MAX / 2)
+      return -1;
+    c *= 2;
+  }
+  void **buf = bufp;
+  void *p = realloc(*buf, c);
+  if (!p)
+    return -1;
+  *buf = p;
+  *cap = c;
+  return 0;
+}
+
 cb_err cb_buf_append(struct cb_buf *b, const void *p, size_t n)
 {
-  if (b->len + n + 1 > b->cap) {
-    size_t cap = b->cap ? b->cap : 256;
-    while (cap < b->len + n + 1) {
-      if (cap > SIZE_MAX / 2)
-        return CB_ENOMEM;
-      cap *= 2;
-    }
-    char *d = realloc(b->data, cap);
-    if (!d)
-      return CB_ENOMEM;
-    b->data = d;
-    b->cap = cap;
-  }
+  if (n > SIZE_MAX - b->len - 1 || cb_reserve(&b->data, &b->cap, b->len + n + 1, 256))
+    return CB_ENOMEM;
   if (n)
     memcpy(b->data + b->len, p, n);
   b->len += n;

@@ -31,6 +31,11 @@ char *cb_buf_steal(struct cb_buf *b);
  * when there is no memory (the array stays as it was). */
 int cb_grow(void *arrp, size_t n, size_t *cap, size_t elem, size_t first);
 
+/* Room for at least need bytes in *bufp, a buffer of *cap bytes: when it is smaller, it
+ * doubles (from first when empty) until it fits. 0, or -1 when there is no memory (the
+ * buffer stays as it was). */
+int cb_reserve(void *bufp, size_t *cap, size_t need, size_t first);
+
 /* A growable array of copies: set elem (and first, the capacity it starts with; 64 when
  * 0), push, read items[0..n), free(items). What a row visitor collecting rows uses. */
 struct cb_vec {

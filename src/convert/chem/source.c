@@ -2,6 +2,7 @@
 #include "convert/chem/source.h"
 
 #include "convert/chem/crystal.h"
+#include "util/util.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -54,14 +55,8 @@ static int append(struct blocks *b, const char *s, size_t n)
       b->too_big = 1;
       return 0; /* keep reading to the block's end, holding nothing more */
     }
-    size_t cap = b->cap ? b->cap : 4096;
-    while (cap < b->len + n + 1)
-      cap *= 2;
-    char *t = realloc(b->text, cap);
-    if (!t)
+    if (cb_reserve(&b->text, &b->cap, b->len + n + 1, 4096))
       return -1;
-    b->text = t;
-    b->cap = cap;
   }
   memcpy(b->text + b->len, s, n);
   b->len += n;

@@ -30,6 +30,7 @@
 #include "convert/converter.h"
 #include "convert/office/office.h"
 #include "convert/office/zip.h"
+#include "convert/xml.h"
 #include "util/util.h"
 
 #define OFFICE_TEXT_MAX (16u << 20)
@@ -115,53 +116,32 @@ static enum doctype ct_text_type(const char *s, size_t n)
   return DT_NONE;
 }
 
-static int is_cfb(const unsigned char *h, size_t n)
-{
-  return n >= 8 && !memcmp(h, "\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", 8);
-}
-
 /* Content first: a zip whose first entries include an ODF mimetype or a [Content_Types].xml
  * naming a Word or PowerPoint main part (a spreadsheet is the table converter's). A zip with
  * office parts but no proof in the head, or with an office suffix, is still ours (the suffix
  * adds 10 on top). An OLE2 container with an OOXML suffix is an encrypted OOXML document:
  * claimed, to fail clearly. */
+/* What a member proves (office_judge_fn): 80 a document of ours, -1 a spreadsheet (a
+ * table) or another OpenDocument kind; a Word or PowerPoint part's name is a hint (*ctx). */
+static int judge(void *ctx, const char *name, const char *data, size_t n)
+{
+  if (!data) {
+    if (!strncmp(name, "word/", 5) || !strncmp(name, "ppt/", 4))
+      *(int *)ctx = 70;
+    return 0;
+  }
+  int mt = !strcmp(name, "mimetype");
+  enum doctype t = mt ? odf_type(data, n) : ct_text_type(data, n);
+  if (t == DT_XLSX || t == DT_ODS)
+    return -1;
+  return t ? 80 : mt ? -1 : 0;
+}
+
 static int sniff(const unsigned char *head, size_t len, const struct cb_convert_input *in)
 {
-  if (is_cfb(head, len))
+  if (office_is_cfb(head, len))
     return suffix_is(in->name, ooxml_suffixes) ? 60 : 0;
-  if (len < 4 || memcmp(head, "PK\3\4", 4))
-    return 0;
-  int score = 0, hint = 0;
-  struct archive *a = archive_read_new();
-  if (!a)
-    return 0;
-  archive_read_support_format_zip_streamable(a);
-  if (archive_read_open_memory(a, head, len) == ARCHIVE_OK) {
-    struct archive_entry *e;
-    static char buf[65536];
-    for (int i = 0; i < 32 && !score && archive_read_next_header(a, &e) == ARCHIVE_OK; i++) {
-      const char *name = archive_entry_pathname(e);
-      if (!name)
-        continue;
-      int mt = !strcmp(name, "mimetype"), ct = !strcmp(name, "[Content_Types].xml");
-      if (mt || ct) {
-        size_t got = 0;
-        la_ssize_t n;
-        while (got < sizeof buf && (n = archive_read_data(a, buf + got, sizeof buf - got)) > 0)
-          got += (size_t)n;
-        enum doctype t = mt ? odf_type(buf, got) : ct_text_type(buf, got);
-        if (t == DT_XLSX || t == DT_ODS)
-          score = -1; /* a spreadsheet: a table */
-        else if (t)
-          score = 80;
-        else if (mt)
-          score = -1; /* another OpenDocument kind: not ours */
-      } else if (!strncmp(name, "word/", 5) || !strncmp(name, "ppt/", 4)) {
-        hint = 70;
-      }
-    }
-  }
-  archive_read_free(a);
+  int hint = 0, score = office_zip_head_scan(head, len, judge, &hint);
   if (score)
     return score < 0 ? 0 : score;
   if (hint)
@@ -198,17 +178,16 @@ struct part {
 };
 
 struct ctx {
+  struct convert_xml head; /* first: the XML part being parsed; entity declarations refused */
   enum doctype type;
   struct office_zip z;
   struct cb_errbuf *eb;
   /* [Content_Types].xml overrides that matter, sorted by name */
   struct part *parts;
   size_t nparts, partcap;
-  /* the XML part being parsed */
-  XML_Parser p;
+  /* the XML part being parsed (its parser: head) */
   enum role role;
   const char *part_name;
-  int refused;     /* declared entities */
   int failed;      /* out of memory in a handler */
   int depth, skip; /* skip: depth of the subtree being ignored, 0 = none */
   /* text artifact */
@@ -293,7 +272,7 @@ static void oom(struct ctx *c)
 {
   if (!c->failed) {
     c->failed = 1;
-    XML_StopParser(c->p, XML_FALSE);
+    XML_StopParser(c->head.p, XML_FALSE);
   }
 }
 
@@ -557,74 +536,50 @@ static void XMLCALL on_chars(void *ud, const XML_Char *s, int len)
   }
 }
 
-/* Entity declarations are refused outright: office XML has no use for them, and they are
- * how entity-expansion ("billion laughs") attacks start. */
-static void XMLCALL on_entity_decl(void *ud, const XML_Char *name, int is_param, const XML_Char *value, int value_len,
-                                   const XML_Char *base, const XML_Char *system_id, const XML_Char *public_id,
-                                   const XML_Char *notation)
-{
-  (void)name, (void)is_param, (void)value, (void)value_len, (void)base, (void)system_id, (void)public_id,
-    (void)notation;
-  struct ctx *c = ud;
-  c->refused = 1;
-  XML_StopParser(c->p, XML_FALSE);
-}
-
 static int xml_sink(void *ud, const char *buf, size_t n)
 {
   struct ctx *c = ud;
-  if (XML_Parse(c->p, buf, (int)n, 0) != XML_STATUS_ERROR)
+  if (XML_Parse(c->head.p, buf, (int)n, 0) != XML_STATUS_ERROR)
     return 0;
   return -1;
 }
 
 static void xml_error(struct ctx *c, const char *name)
 {
-  if (c->refused)
+  if (c->head.refused)
     cb_errf(c->eb,
             "refused: %.200s declares XML entities (a possible entity-expansion attack); office documents have none",
             name);
   else if (c->failed)
     cb_errf(c->eb, "out of memory while reading %.200s", name);
   else
-    cb_errf(c->eb, "%.200s is not well-formed XML: %s (line %lu)", name, XML_ErrorString(XML_GetErrorCode(c->p)),
-            (unsigned long)XML_GetCurrentLineNumber(c->p));
+    cb_errf(c->eb, "%.200s is not well-formed XML: %s (line %lu)", name, XML_ErrorString(XML_GetErrorCode(c->head.p)),
+            (unsigned long)XML_GetCurrentLineNumber(c->head.p));
 }
 
 /* Streams the current entry through expat with the handlers for role. */
 static cb_err parse_part(struct ctx *c, struct archive_entry *e, enum role role)
 {
   const char *name = office_entry_name(e);
-  c->p = XML_ParserCreateNS(NULL, NS_SEP);
-  if (!c->p)
+  if (convert_xml_create(&c->head, NS_SEP))
     return CB_ENOMEM;
-  XML_SetUserData(c->p, c);
-  XML_SetElementHandler(c->p, on_start, on_end);
-  XML_SetCharacterDataHandler(c->p, on_chars);
-  XML_SetEntityDeclHandler(c->p, on_entity_decl);
-  XML_SetParamEntityParsing(c->p, XML_PARAM_ENTITY_PARSING_NEVER);
-  /* Entity declarations stop the parser (on_entity_decl); expat's own amplification guard
-   * (on by default since 2.4, these are its defaults) is a second line. Its setters are
-   * declared only where the includer defines XML_DTD. */
-#if defined(XML_DTD) && (XML_MAJOR_VERSION > 2 || (XML_MAJOR_VERSION == 2 && XML_MINOR_VERSION >= 4))
-  XML_SetBillionLaughsAttackProtectionMaximumAmplification(c->p, 100.0f);
-  XML_SetBillionLaughsAttackProtectionActivationThreshold(c->p, 8ull << 20);
-#endif
+  XML_SetElementHandler(c->head.p, on_start, on_end);
+  XML_SetCharacterDataHandler(c->head.p, on_chars);
   c->role = role;
   c->part_name = name;
-  c->refused = c->failed = 0;
+  c->failed = 0;
   c->depth = c->skip = c->capturing = 0;
   c->in_run = c->in_t = c->in_para = 0;
   c->wrote_in_part = 0;
   cb_err rc = office_zip_read(&c->z, e, xml_sink, c);
-  if (!rc && XML_Parse(c->p, "", 0, 1) == XML_STATUS_ERROR)
+  if (!rc && XML_Parse(c->head.p, "", 0, 1) == XML_STATUS_ERROR)
     rc = CB_EINVAL;
   if (rc == CB_EINVAL && !c->eb->msg[0])
     xml_error(c, name);
   if (!rc && c->failed)
     rc = CB_ENOMEM, xml_error(c, name);
-  XML_ParserFree(c->p);
-  c->p = NULL;
+  XML_ParserFree(c->head.p);
+  c->head.p = NULL;
   c->role = R_NONE;
   return rc;
 }
@@ -682,23 +637,19 @@ static int part_cmp(const void *a, const void *b)
 
 static cb_err parse_ctypes(struct ctx *c, struct archive_entry *e)
 {
-  c->p = XML_ParserCreateNS(NULL, NS_SEP);
-  if (!c->p)
+  if (convert_xml_create(&c->head, NS_SEP))
     return CB_ENOMEM;
-  XML_SetUserData(c->p, c);
-  XML_SetStartElementHandler(c->p, on_ct_start);
-  XML_SetEntityDeclHandler(c->p, on_entity_decl);
-  XML_SetParamEntityParsing(c->p, XML_PARAM_ENTITY_PARSING_NEVER);
-  c->refused = c->failed = 0;
+  XML_SetStartElementHandler(c->head.p, on_ct_start);
+  c->failed = 0;
   cb_err rc = office_zip_read(&c->z, e, xml_sink, c);
-  if (!rc && XML_Parse(c->p, "", 0, 1) == XML_STATUS_ERROR)
+  if (!rc && XML_Parse(c->head.p, "", 0, 1) == XML_STATUS_ERROR)
     rc = CB_EINVAL;
   if (rc == CB_EINVAL && !c->eb->msg[0])
     xml_error(c, office_entry_name(e));
   if (!rc && c->failed)
     rc = CB_ENOMEM, xml_error(c, office_entry_name(e));
-  XML_ParserFree(c->p);
-  c->p = NULL;
+  XML_ParserFree(c->head.p);
+  c->head.p = NULL;
   return rc;
 }
 
@@ -934,8 +885,8 @@ static cb_err ctx_free(struct ctx *c, cb_err rc)
     fclose(c->out);
   if (c->thumb)
     fclose(c->thumb);
-  if (c->p)
-    XML_ParserFree(c->p);
+  if (c->head.p)
+    XML_ParserFree(c->head.p);
   archive_read_free(c->z.a);
   for (size_t i = 0; i < c->nparts; i++)
     free(c->parts[i].name);
@@ -960,7 +911,7 @@ static cb_err read_properties(struct ctx *c, const struct cb_convert_input *in, 
     cb_errf(c->eb, "cannot open the file");
     return CB_EIO;
   }
-  if (is_cfb(head, hn)) {
+  if (office_is_cfb(head, hn)) {
     cb_errf(c->eb, "the document is password-protected (an encrypted OLE2 container, not a zip); save it "
                    "without a password to deposit its content");
     return CB_EINVAL;

@@ -2,6 +2,7 @@
 #include "convert/office/zip.h"
 
 #include <stdio.h>
+#include <string.h>
 
 cb_err office_zip_open(struct office_zip *z)
 {
@@ -71,4 +72,40 @@ cb_err office_zip_read(struct office_zip *z, struct archive_entry *e, office_sin
     if (sink && sink(sctx, z->buf, (size_t)n))
       return CB_EINVAL;
   }
+}
+
+int office_is_cfb(const unsigned char *head, size_t len)
+{
+  return len >= 8 && !memcmp(head, "\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", 8);
+}
+
+int office_zip_head_scan(const unsigned char *head, size_t len, office_judge_fn judge, void *ctx)
+{
+  if (len < 4 || memcmp(head, "PK\3\4", 4))
+    return 0;
+  struct archive *a = archive_read_new();
+  if (!a)
+    return 0;
+  int said = 0;
+  archive_read_support_format_zip_streamable(a);
+  if (archive_read_open_memory(a, head, len) == ARCHIVE_OK) {
+    struct archive_entry *e;
+    static char buf[65536]; /* a converter process sniffs one file at a time */
+    for (int i = 0; i < 32 && !said && archive_read_next_header(a, &e) == ARCHIVE_OK; i++) {
+      const char *name = archive_entry_pathname(e);
+      if (!name)
+        continue;
+      if (strcmp(name, "mimetype") && strcmp(name, "[Content_Types].xml")) {
+        said = judge(ctx, name, NULL, 0);
+        continue;
+      }
+      size_t got = 0;
+      la_ssize_t n;
+      while (got < sizeof buf && (n = archive_read_data(a, buf + got, sizeof buf - got)) > 0)
+        got += (size_t)n;
+      said = judge(ctx, name, buf, got);
+    }
+  }
+  archive_read_free(a);
+  return said;
 }

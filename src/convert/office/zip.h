@@ -41,4 +41,14 @@ typedef int (*office_sink_fn)(void *ctx, const char *buf, size_t n);
  * says why) or the sink stopped it (eb as the sink left it). */
 cb_err office_zip_read(struct office_zip *z, struct archive_entry *e, office_sink_fn sink, void *sctx);
 
+/* An OLE2 (compound file) container: what an encrypted OOXML document is. */
+int office_is_cfb(const unsigned char *head, size_t len);
+
+/* What the head of an upload (its first len bytes) proves of an office zip: for each of its
+ * first 32 members, judge gets the `mimetype` member's or [Content_Types].xml's first 64 KiB
+ * (data, n) and any other member's name alone (data NULL); the scan stops at the first
+ * nonzero answer, which it returns (0: nothing proved, or not a zip). */
+typedef int (*office_judge_fn)(void *ctx, const char *name, const char *data, size_t n);
+int office_zip_head_scan(const unsigned char *head, size_t len, office_judge_fn judge, void *ctx);
+
 #endif

@@ -34,6 +34,7 @@
 
 #include "convert/converter.h"
 #include "convert/office/zip.h"
+#include "convert/xml.h"
 #include "convert/table/sheets.h"
 #include "util/util.h"
 
@@ -81,11 +82,6 @@ struct workbook {
   struct cb_errbuf *eb;
 };
 
-static int is_cfb(const unsigned char *h, size_t n)
-{
-  return n >= 8 && !memcmp(h, "\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", 8);
-}
-
 static int has_prefix(const char *s, const char *pre)
 {
   return !strncmp(s, pre, strlen(pre));
@@ -107,11 +103,10 @@ struct xml_handlers {
 };
 
 struct xml {
-  XML_Parser p;
+  struct convert_xml head; /* first: the parser; entity declarations refused */
   const struct xml_handlers *h;
   void *ud;
   int depth, skip; /* skip: the depth of a subtree left out, 0 = none */
-  int refused;     /* entities declared */
   int stopped;     /* the parse stopped: an error, or a handler's stop */
   cb_err err;      /* a handler's failure (its reason in eb) */
   int done;        /* a handler has read what it wanted */
@@ -124,7 +119,7 @@ static void xml_stop(struct xml *x, cb_err e)
     x->err = e;
   if (!e)
     x->done = 1;
-  XML_StopParser(x->p, XML_FALSE);
+  XML_StopParser(x->head.p, XML_FALSE);
 }
 
 /* The local part of an expat "namespace|local" name. */
@@ -177,23 +172,10 @@ static void XMLCALL on_text(void *ud, const XML_Char *s, int len)
     x->h->text(x, s, (size_t)len);
 }
 
-/* Entity declarations are refused outright: spreadsheets have no use for them, and they
- * are how entity-expansion ("billion laughs") attacks start. */
-static void XMLCALL on_entity_decl(void *ud, const XML_Char *name, int is_param, const XML_Char *value, int value_len,
-                                   const XML_Char *base, const XML_Char *system_id, const XML_Char *public_id,
-                                   const XML_Char *notation)
-{
-  (void)name, (void)is_param, (void)value, (void)value_len, (void)base, (void)system_id, (void)public_id,
-    (void)notation;
-  struct xml *x = ud;
-  x->refused = 1;
-  XML_StopParser(x->p, XML_FALSE);
-}
-
 static int xml_sink(void *ud, const char *buf, size_t n)
 {
   struct xml *x = ud;
-  if (XML_Parse(x->p, buf, (int)n, 0) != XML_STATUS_ERROR)
+  if (XML_Parse(x->head.p, buf, (int)n, 0) != XML_STATUS_ERROR)
     return 0;
   x->stopped = 1;
   return -1;
@@ -207,12 +189,12 @@ static cb_err xml_stopped(struct workbook *wb, const struct xml *x, const char *
     return CB_OK;
   if (x->err)
     return x->err;
-  if (x->refused)
+  if (x->head.refused)
     cb_errf(wb->eb,
             "refused: %.200s declares XML entities (a possible entity-expansion attack); spreadsheets have none", name);
   else
-    cb_errf(wb->eb, "%.200s is not well-formed XML: %s (line %lu)", name, XML_ErrorString(XML_GetErrorCode(x->p)),
-            (unsigned long)XML_GetCurrentLineNumber(x->p));
+    cb_errf(wb->eb, "%.200s is not well-formed XML: %s (line %lu)", name, XML_ErrorString(XML_GetErrorCode(x->head.p)),
+            (unsigned long)XML_GetCurrentLineNumber(x->head.p));
   return CB_EINVAL;
 }
 
@@ -221,24 +203,16 @@ static cb_err parse_entry(struct workbook *wb, struct archive_entry *e, const st
 {
   const char *name = office_entry_name(e);
   struct xml x = {.h = h, .ud = ud};
-  x.p = XML_ParserCreateNS(NULL, NS_SEP);
-  if (!x.p)
+  if (convert_xml_create(&x.head, NS_SEP))
     return CB_ENOMEM;
-  XML_SetUserData(x.p, &x);
-  XML_SetElementHandler(x.p, on_start, on_end);
-  XML_SetCharacterDataHandler(x.p, on_text);
-  XML_SetEntityDeclHandler(x.p, on_entity_decl);
-  XML_SetParamEntityParsing(x.p, XML_PARAM_ENTITY_PARSING_NEVER);
-#if defined(XML_DTD) && (XML_MAJOR_VERSION > 2 || (XML_MAJOR_VERSION == 2 && XML_MINOR_VERSION >= 4))
-  XML_SetBillionLaughsAttackProtectionMaximumAmplification(x.p, 100.0f);
-  XML_SetBillionLaughsAttackProtectionActivationThreshold(x.p, 8ull << 20);
-#endif
+  XML_SetElementHandler(x.head.p, on_start, on_end);
+  XML_SetCharacterDataHandler(x.head.p, on_text);
   cb_err rc = office_zip_read(&wb->z, e, xml_sink, &x);
-  if (!rc && XML_Parse(x.p, "", 0, 1) == XML_STATUS_ERROR)
+  if (!rc && XML_Parse(x.head.p, "", 0, 1) == XML_STATUS_ERROR)
     x.stopped = 1;
   if (x.stopped)
     rc = xml_stopped(wb, &x, name);
-  XML_ParserFree(x.p);
+  XML_ParserFree(x.head.p);
   return rc;
 }
 
@@ -753,16 +727,9 @@ static void sst_text(struct xml *x, const char *s, size_t n)
   struct workbook *wb = ss->wb;
   if (!ss->in_t)
     return;
-  if (wb->sst_len + n > wb->sst_cap) {
-    size_t cap = wb->sst_cap ? wb->sst_cap : 65536;
-    while (cap < wb->sst_len + n)
-      cap *= 2;
-    char *d = realloc(wb->sst, cap);
-    if (!d) {
-      xml_stop(x, CB_ENOMEM);
-      return;
-    }
-    wb->sst = d, wb->sst_cap = cap;
+  if (cb_reserve(&wb->sst, &wb->sst_cap, wb->sst_len + n, 65536)) {
+    xml_stop(x, CB_ENOMEM);
+    return;
   }
   memcpy(wb->sst + wb->sst_len, s, n);
   wb->sst_len += n;
@@ -1286,7 +1253,7 @@ cb_err workbook_open(const char *path, struct workbook **out, struct cb_errbuf *
     return CB_EIO;
   }
   fclose(f);
-  if (is_cfb(head, hn)) {
+  if (office_is_cfb(head, hn)) {
     cb_errf(eb, "the workbook is password-protected (an encrypted OLE2 container, not a zip); save it without a "
                 "password to deposit its content");
     return CB_EINVAL;
@@ -1406,7 +1373,7 @@ cb_err workbook_read(struct workbook *wb, int sheet, const struct sheet_sink *si
 
 int sheets_container(const unsigned char *head, size_t len)
 {
-  return (len >= 4 && !memcmp(head, "PK\3\4", 4)) || is_cfb(head, len);
+  return (len >= 4 && !memcmp(head, "PK\3\4", 4)) || office_is_cfb(head, len);
 }
 
 /* What a head-of-zip entry proves: 1 a spreadsheet, -1 another office document, 0 nothing. */
@@ -1429,35 +1396,22 @@ static int proves(const char *name, const char *data, size_t n)
   return 0;
 }
 
+/* office_judge_fn: what proves() says; an xl/ part's name is a hint (*ctx). */
+static int judge(void *ctx, const char *name, const char *data, size_t n)
+{
+  if (data)
+    return proves(name, data, n);
+  if (has_prefix(name, "xl/") && has_suffix(name, ".xml"))
+    *(int *)ctx = 1;
+  return 0;
+}
+
 int sheets_sniff(const unsigned char *head, size_t len, const char *name)
 {
   int named = suffix_is(name, sheets_suffixes);
-  if (is_cfb(head, len)) /* an encrypted OOXML workbook: claimed, to fail clearly */
+  if (office_is_cfb(head, len)) /* an encrypted OOXML workbook: claimed, to fail clearly */
     return suffix_is(name, ooxml_suffixes) ? 60 : 0;
-  if (len < 4 || memcmp(head, "PK\3\4", 4))
-    return 0;
-  int score = 0, hint = 0;
-  struct archive *a = archive_read_new();
-  if (!a)
-    return 0;
-  archive_read_support_format_zip_streamable(a);
-  if (archive_read_open_memory(a, head, len) == ARCHIVE_OK) {
-    struct archive_entry *e;
-    static char buf[65536];
-    for (int i = 0; i < 32 && !score && archive_read_next_header(a, &e) == ARCHIVE_OK; i++) {
-      const char *n = archive_entry_pathname(e);
-      if (n && (!strcmp(n, "mimetype") || !strcmp(n, "[Content_Types].xml"))) {
-        size_t got = 0;
-        la_ssize_t k;
-        while (got < sizeof buf && (k = archive_read_data(a, buf + got, sizeof buf - got)) > 0)
-          got += (size_t)k;
-        score = proves(n, buf, got);
-      } else if (n && has_prefix(n, "xl/") && has_suffix(n, ".xml")) {
-        hint = 1;
-      }
-    }
-  }
-  archive_read_free(a);
+  int hint = 0, score = office_zip_head_scan(head, len, judge, &hint);
   if (score)
     return score > 0 ? 85 : 0;
   return hint ? 75 : named ? 60 : 0;

@@ -1495,16 +1495,8 @@ static int row_load(struct reader *r, const char *const *cells, const size_t *le
   r->nf = r->dropped = r->quoted_any = 0;
   for (int i = 0; i < (n > width ? n : width); i++) {
     size_t k = i < n ? lens[i] : 0, start = r->dlen;
-    if (r->dlen + k + 2 > r->dcap) {
-      size_t cap = r->dcap ? r->dcap : 4096;
-      while (cap < r->dlen + k + 2)
-        cap *= 2;
-      char *nd = realloc(r->data, cap);
-      if (!nd)
-        return -1;
-      r->data = nd;
-      r->dcap = cap;
-    }
+    if (cb_reserve(&r->data, &r->dcap, r->dlen + k + 2, 4096))
+      return -1;
     if (k)
       memcpy(r->data + r->dlen, cells[i], k);
     r->dlen += k;

@@ -443,6 +443,12 @@ cb_err db_depiction_apply(const char *job_id, const char *instance, const char *
 cb_err db_depiction_fail(const char *record_id, const char *job_id, const char *error);
 /* Why drawing the record failed, when it did (CB_ENOTFOUND: no failure remembered). */
 cb_err db_depiction_failure(const char *record_id, char *error, size_t size);
+/* Remembers that converting a file version into the artifact kind ("to-inchi", as
+ * job_convert_artifact names it) failed, and why. */
+cb_err db_conversion_fail(const char *file_id, int64_t version, const char *kind, const char *job_id,
+                          const char *error);
+/* Why that conversion failed, when it did (CB_ENOTFOUND: no failure remembered). */
+cb_err db_conversion_failure(const char *file_id, int64_t version, const char *kind, char *error, size_t size);
 /* A conversion's output: a new file (or version) in folder_id, recorded with the job's
  * success in one transaction, only while instance holds the lease. */
 cb_err db_convert_apply(const char *job_id, const char *instance, const char *folder_id, const char *name,

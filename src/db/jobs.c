@@ -355,6 +355,8 @@ static cb_err clear_records(const char *file_id, int64_t version)
                 "si", file_id, version);
   if (!e)
     e = db_exec("DELETE FROM records WHERE file_id = ? AND version = ?", "si", file_id, version);
+  if (!e) /* processed again: a conversion that failed may work now */
+    e = db_exec("DELETE FROM conversion_failures WHERE file_id = ? AND version = ?", "si", file_id, version);
   return e;
 }
 
@@ -957,15 +959,37 @@ cb_err db_depiction_fail(const char *record_id, const char *job_id, const char *
                  "ssss", record_id, error, job_id, ts);
 }
 
-cb_err db_depiction_failure(const char *record_id, char *error, size_t size)
+/* The text of the one row st finds (a remembered failure's error). */
+static cb_err one_text(sqlite3_stmt *st, char *out, size_t size)
 {
-  sqlite3_stmt *st = db_query("SELECT error FROM record_depiction_failures WHERE record_id = ?", "s", record_id);
   cb_err e = db_one_row(st);
   if (e)
     return e;
-  db_col_copy(st, 0, error, size);
+  db_col_copy(st, 0, out, size);
   sqlite3_reset(st);
   return CB_OK;
+}
+
+cb_err db_depiction_failure(const char *record_id, char *error, size_t size)
+{
+  return one_text(db_query("SELECT error FROM record_depiction_failures WHERE record_id = ?", "s", record_id), error,
+                  size);
+}
+
+cb_err db_conversion_fail(const char *file_id, int64_t version, const char *kind, const char *job_id, const char *error)
+{
+  char ts[CB_TIME_MAX];
+  now(ts);
+  return db_exec("INSERT OR REPLACE INTO conversion_failures(file_id, version, kind, error, job_id, created_at)"
+                 " VALUES (?, ?, ?, ?, ?, ?)",
+                 "sissss", file_id, version, kind, error, job_id, ts);
+}
+
+cb_err db_conversion_failure(const char *file_id, int64_t version, const char *kind, char *error, size_t size)
+{
+  return one_text(db_query("SELECT error FROM conversion_failures WHERE file_id = ? AND version = ? AND kind = ?",
+                           "sis", file_id, version, kind),
+                  error, size);
 }
 
 cb_err db_job_finish_result(const char *id, const char *instance, const char *result_json)

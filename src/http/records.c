@@ -360,6 +360,11 @@ int h_file_convert(struct req *r)
     st = send_conversion(r, &f, to, &a);
     goto out;
   }
+  char why[512];
+  if (!db_conversion_failure(f.id, f.version, kind, why, sizeof why)) { /* failed before: never queued again */
+    st = http_problem(r, 422, NULL, "the conversion failed: %s", why);
+    goto out;
+  }
   /* Not made yet: a convert job makes it in a converter process; wait for it. */
   char params[128], job[CB_ID_LEN + 1];
   struct cb_errbuf eb = {""};

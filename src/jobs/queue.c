@@ -695,6 +695,8 @@ enum job_outcome job_run_convert(struct job_run *r, struct cb_errbuf *eb)
   char workdir[PATH_MAX] = "";
   cJSON *res = NULL;
   cb_err e;
+  int inline_ = 0;
+  char kind[JOB_ARTIFACT_KIND] = "";
   cJSON *req = input_request(r, "convert", in0, cJSON_IsString(to), "a convert job needs one input and params.to",
                              "input file", &f, &out, eb);
   if (!req)
@@ -704,6 +706,9 @@ enum job_outcome job_run_convert(struct job_run *r, struct cb_errbuf *eb)
   cJSON *sheet = cJSON_GetObjectItemCaseSensitive(params, "sheet"),
         *cell = cJSON_GetObjectItemCaseSensitive(params, "cell");
   int filled = cJSON_IsString(cell) && !strcmp(cell->valuestring, "filled");
+  /* GET /files/{id}/convert's: kept as an artifact of the version, or its failure remembered */
+  inline_ = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(params, "inline"));
+  job_convert_artifact(to->valuestring, cJSON_IsNumber(sheet) ? (int)sheet->valuedouble : 1, filled, kind);
   /* the columns of a CSV; a workbook's sheet, from 1; a crystal's filled unit cell */
   cJSON *opts = cJSON_AddObjectToObject(req, "options");
   if (cJSON_IsArray(props))
@@ -725,11 +730,7 @@ enum job_outcome job_run_convert(struct job_run *r, struct cb_errbuf *eb)
   uint64_t size = 0;
   if ((out = store_output(workdir, opath->valuestring, "output", sha, &size, eb)) != JOB_DONE)
     goto done;
-  cJSON *inline_ = cJSON_GetObjectItemCaseSensitive(params, "inline");
-  if (cJSON_IsTrue(inline_)) {
-    /* kept as an artifact of the version, for GET /files/{id}/convert */
-    char kind[JOB_ARTIFACT_KIND];
-    job_convert_artifact(to->valuestring, cJSON_IsNumber(sheet) ? (int)sheet->valuedouble : 1, filled, kind);
+  if (inline_) {
     e = db_artifact_apply(j->id, instance, f.id, f.version, kind,
                           cJSON_IsString(omedia) ? omedia->valuestring : "application/octet-stream", sha,
                           (int64_t)size);
@@ -749,6 +750,8 @@ enum job_outcome job_run_convert(struct job_run *r, struct cb_errbuf *eb)
   if ((out = recorded(e, "output", eb)) == JOB_DONE)
     jobs_wake(); /* the output's own ingest */
 done:
+  if (out == JOB_FAIL && inline_ && f.id[0] && db_conversion_fail(f.id, f.version, kind, j->id, eb->msg))
+    CB_LOG(CB_LOG_WARN, "jobs", "job %s: cannot remember that %s of file %s failed", j->id, kind, f.id);
   return job_end(out, res, inputs, params, &f);
 }
 

@@ -500,6 +500,17 @@ def test_cell_forms_match_xlsx2csv(srv, tmp_path):
     assert len(rows) == len(data) and rows[-2] == [2.5, "TRUE", None, "#DIV/0!"]
 
 
+def convert_jobs(s, file_id):
+    """The convert jobs of a file, as the admin's job list shows them."""
+    out, cursor = [], None
+    while True:
+        body = s.api("GET", "/jobs?limit=1000" + (f"&cursor={cursor}" if cursor else "")).json()
+        out += [j for j in body["jobs"] if j["type"] == "convert" and file_id in j["inputs"]]
+        cursor = body["next_cursor"]
+        if not cursor:
+            return out
+
+
 def failed(srv, folder, name, data, *needles):
     meta = ingest(srv, folder, None, name=name, data=data)
     assert meta["status"] == "failed", meta
@@ -521,6 +532,11 @@ def test_hostile_and_broken_workbooks_fail_cleanly(srv):
     assert rec["row_count"] + (rec["has_header"] == "true") == 1048576 and rec["column_count"] == 16384
     body = problem(convert(srv, meta["id"]), 422)
     assert "cells" in body["detail"], body
+    # the failure is remembered for this version: asked again, the same reason at once and
+    # no second convert job
+    assert len(convert_jobs(srv, meta["id"])) == 1
+    again = problem(convert(srv, meta["id"]), 422)
+    assert again["detail"] == body["detail"] and len(convert_jobs(srv, meta["id"])) == 1, again
     # a row of a thousand values repeated a million times: refused while reading
     row = ('<table:table-row table:number-rows-repeated="1000000"><table:table-cell office:value-type="float" '
            'office:value="1" table:number-columns-repeated="1000"/></table:table-row>')

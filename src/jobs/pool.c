@@ -204,7 +204,7 @@ cb_err pool_run(struct pool_child *c, const struct pool_limits *lim, cJSON *req,
     pool_kill(c);
     if (spawn(c, lim)) {
       cb_errf(eb, "cannot start a converter process: %s", strerror(errno));
-      return CB_EIO;
+      return CB_ETHROTTLED; /* the machine's trouble, not the input's: try again later */
     }
   }
   /* RLIMIT_CPU counts the process's whole life, and a converter serves job after job:

@@ -35,7 +35,8 @@ typedef int (*pool_tick_fn)(void *ctx, double fraction);
 /* Sends req to the child (starting it if needed) and waits for its answer: *result gets
  * the "result" object on success (caller deletes). Errors: CB_EINVAL with the converter's
  * own message (the file is at fault), CB_EABORTED when tick asked to stop, CB_EIO when the
- * process crashed, was killed for a limit or timed out (eb says which). */
+ * process crashed, was killed for a limit or timed out (eb says which), CB_ETHROTTLED when
+ * no converter process could be started, CB_ENOMEM when the server ran out of memory. */
 cb_err pool_run(struct pool_child *c, const struct pool_limits *lim, cJSON *req, pool_tick_fn tick, void *ctx,
                 cJSON **result, struct cb_errbuf *eb);
 void pool_kill(struct pool_child *c);

@@ -422,7 +422,8 @@ static enum job_outcome fetch_input(struct job_run *r, const char *sha, char pat
 
 /* Gives the job an empty private work folder and runs req (consumed) in this worker's
  * converter process: JOB_DONE with *res, JOB_FAIL (the converter's reason, a crash, a
- * limit), JOB_STOPPED (canceled, lease lost, stopping) or JOB_RETRY. */
+ * limit), JOB_STOPPED (canceled, lease lost, stopping) or JOB_RETRY (no converter process,
+ * no memory in the server, the work folder not ready). */
 static enum job_outcome convert_in_workdir(struct job_run *r, char *workdir, cJSON *req, cJSON **res,
                                            struct cb_errbuf *eb)
 {
@@ -460,7 +461,11 @@ static enum job_outcome convert_in_workdir(struct job_run *r, char *workdir, cJS
   struct pool_limits lim = {cfg.self_exe, cfg.timeout_s, cfg.worker_memory, cfg.data_dir, slot_dir};
   cb_err e = pool_run(r->child, &lim, req, tick, r, res, eb);
   cJSON_Delete(req);
-  return e == CB_EABORTED ? JOB_STOPPED : e ? JOB_FAIL : JOB_DONE;
+  if (e == CB_EABORTED)
+    return JOB_STOPPED;
+  /* no converter process, or no memory in the server: the machine's trouble, for later;
+   * the converter's refusal, crash or timeout: the input's, for good */
+  return e == CB_ETHROTTLED || e == CB_ENOMEM ? JOB_RETRY : e ? JOB_FAIL : JOB_DONE;
 }
 
 /* Stores what the converter made and applies it with the job's success. */

@@ -29,6 +29,9 @@ static const char *check_convert(const cJSON *params)
   if (sheet && (!cJSON_IsNumber(sheet) || sheet->valuedouble < 1 || sheet->valuedouble > 1024 ||
                 sheet->valuedouble != (double)(int)sheet->valuedouble))
     return "params.sheet must be a whole number from 1 to 1024 (a workbook's sheet, in workbook order)";
+  /* the server's own, for GET /files/{id}/convert: its output is everyone's conversion */
+  if (cJSON_GetObjectItemCaseSensitive(params, "inline"))
+    return "params.inline is not a parameter of a convert job (GET /api/v1/files/{id}/convert keeps conversions)";
   const cJSON *cell = cJSON_GetObjectItemCaseSensitive(params, "cell");
   if (cell &&
       (!cJSON_IsString(cell) || (strcmp(cell->valuestring, "asymmetric") && strcmp(cell->valuestring, "filled"))))

@@ -248,6 +248,14 @@ def test_sdf_to_csv_with_chosen_properties(srv):
     # the endpoint's default columns
     r = srv.api("GET", f"/files/{meta['id']}/convert?to=csv")
     assert r.status_code == 200 and r.headers["Content-Type"] == "text/csv"
+    # a user's convert job cannot pose as the endpoint's (params.inline): its columns
+    # would become everyone's `convert?to=csv`
+    body = problem(srv.api("POST", "/jobs", json={"type": "convert", "inputs": [meta["id"]],
+                                                  "params": {"to": "csv", "inline": True, "properties": ["formula"]}}),
+                   400)
+    assert "inline" in body["detail"], body
+    again = srv.api("GET", f"/files/{meta['id']}/convert?to=csv").text
+    assert again.splitlines()[0] == r.text.splitlines()[0]
     rows = list(csv.reader(io.StringIO(r.text)))
     assert rows[0] == ["title", "smiles", "inchikey", "formula", "molecular_weight"]
     assert [row[2] for row in rows[1:]] == obabel(NCI, "inchikey")

@@ -460,7 +460,7 @@ def test_json_of_a_sheet_keeps_missing_values_null(srv, r_book):
 
 # ---------------------------------------------------------------- broken and hostile
 
-def make_xlsx(sheet_xml, strings=None):
+def make_xlsx(sheet_xml, strings=None, sheet_name=None):
     """A workbook of one sheet, from the parts of xlsx2csv's utf8.xlsx (real styles,
     relationships, content types) with sheet1.xml (and the shared strings) replaced."""
     src = os.path.join(X2C, "utf8.xlsx")
@@ -473,6 +473,8 @@ def make_xlsx(sheet_xml, strings=None):
                         '2006/main"><sheetData>' + sheet_xml + "</sheetData></worksheet>").encode()
             elif n == "xl/sharedStrings.xml" and strings is not None:
                 data = strings.encode()
+            elif n == "xl/workbook.xml" and sheet_name is not None:
+                data = data.replace(b'name="Sheet1"', f'name="{sheet_name}"'.encode())
             z.writestr(n, data)
     return buf.getvalue()
 
@@ -498,6 +500,18 @@ def test_cell_forms_match_xlsx2csv(srv, tmp_path):
     data = ours[1:] if props(all_records(srv, meta["id"])[0])["has_header"] == "true" else ours
     # column B holds TRUE and 0.001: a text column; #N/A is missing whatever the column
     assert len(rows) == len(data) and rows[-2] == [2.5, "TRUE", None, "#DIV/0!"]
+
+
+def test_a_sheet_name_with_a_line_break_is_one_name(srv):
+    """Sheet names are listed one per line and found by name: a line break inside one (an
+    XML character reference, as openpyxl writes it) becomes a space, never a second name."""
+    f = srv.folder("sheets-names")["id"]
+    meta = ingest(srv, f, None, name="q.xlsx",
+                  data=make_xlsx('<row r="1"><c r="A1"><v>1</v></c></row>', sheet_name="Q1&#10;2024"))
+    assert meta["status"] == "processed", meta
+    assert props(meta)["sheet_names"] == "Q1 2024" and props(meta)["sheet_count"] == 1, props(meta)
+    assert convert(srv, meta["id"], sheet="Q1 2024").status_code == 200
+    problem(convert(srv, meta["id"], sheet="2024"), 404)
 
 
 def convert_jobs(s, file_id):
@@ -541,6 +555,13 @@ def test_hostile_and_broken_workbooks_fail_cleanly(srv):
     row = ('<table:table-row table:number-rows-repeated="1000000"><table:table-cell office:value-type="float" '
            'office:value="1" table:number-columns-repeated="1000"/></table:table-row>')
     failed(srv, f, "billion.ods", make_ods(['<table:table table:name="big">' + row + "</table:table>"]), "cells")
+    # one 1 MiB text repeated in 2000 rows: few cells, but 2 GiB of text; refused at 1 GiB
+    # while reading, so no conversion can write it
+    text = os.urandom(700000).hex()[:(1 << 20) - 64]  # random: no zip-bomb ratio
+    row = ('<table:table-row table:number-rows-repeated="2000"><table:table-cell office:value-type="string">'
+           f"<text:p>{text}</text:p></table:table-cell></table:table-row>")
+    failed(srv, f, "amplified.ods", make_ods(['<table:table table:name="big">' + row + "</table:table>"]),
+           "MiB of text")
     # a value beyond the last column, and beyond the last row
     failed(srv, f, "wide.xlsx", make_xlsx('<row r="1"><c r="XFE1"><v>1</v></c></row>'), "column")
     failed(srv, f, "long.xlsx", make_xlsx('<row r="1048577"><c r="A1048577"><v>1</v></c></row>'), "row 1048577")

@@ -25,7 +25,9 @@ void formula_add(struct formula *f, const char *symbol, double count)
   f->el[i].count += count;
 }
 
-int formula_parse(const char *text, struct formula *f)
+#define FORMULA_COUNT_MAX 1e6 /* atoms of an element in a formula unit */
+
+static int formula_read(const char *text, struct formula *f)
 {
   memset(f, 0, sizeof *f);
   const char *p = text;
@@ -46,11 +48,23 @@ int formula_parse(const char *text, struct formula *f)
       count = strtod(p, &end);
       p = end;
     }
-    if ((*p && !isspace((unsigned char)*p) && !isupper((unsigned char)*p)) || !(count > 0) || ob_element_mass(sym) <= 0)
+    if ((*p && !isspace((unsigned char)*p) && !isupper((unsigned char)*p)) || !(count > 0) ||
+        !(count < FORMULA_COUNT_MAX) || ob_element_mass(sym) <= 0)
       return -1;
     formula_add(f, sym, count);
   }
   return f->n ? 0 : -1;
+}
+
+/* The formula sum text into f: 0, or -1 with f empty when it is not one ("C12 H10 N2 O4
+ * S, 2(H2 O)" is a structural formula; a count must be finite and below FORMULA_COUNT_MAX). */
+int formula_parse(const char *text, struct formula *f)
+{
+  if (formula_read(text, f)) {
+    memset(f, 0, sizeof *f);
+    return -1;
+  }
+  return 0;
 }
 
 static int hill_cmp(const void *a, const void *b, int carbon)

@@ -21,7 +21,8 @@
  * Bounds: the zip is read as office documents are (office/zip.h: entries, sizes declared
  * and decompressed, compression ratio); XML that declares entities is refused;
  * SHEETS_MAX sheets, rows up to SHEET_ROWS_MAX, columns up to SHEET_COLS_MAX, at most
- * SHEET_CELLS_MAX cells handed on per sheet, a cell of at most CELL_MAX bytes. Empty cells
+ * SHEET_CELLS_MAX cells and SHEET_TEXT_MAX bytes of their text handed on per sheet, a
+ * cell of at most CELL_MAX bytes. Empty cells
  * and rows cost nothing until a value follows them, so the repeated empty cells and rows
  * that pad ODS sheets to the end of the grid are never materialised. */
 #include <errno.h>
@@ -81,6 +82,18 @@ struct workbook {
   struct office_zip z;
   struct cb_errbuf *eb;
 };
+
+/* A sheet's name as the workbook gives it (NULL: ""), at most SHEET_NAME_MAX bytes, each
+ * control character (a newline, a tab) a space: the names are listed one per line, and a
+ * name is how ?sheet= finds its sheet. */
+static char *sheet_name(const char *n)
+{
+  char *s = strndup(n ? n : "", SHEET_NAME_MAX);
+  for (char *p = s; p && *p; p++)
+    if ((unsigned char)*p < 0x20 || *p == 0x7f)
+      *p = ' ';
+  return s;
+}
 
 static int has_prefix(const char *s, const char *pre)
 {
@@ -253,6 +266,7 @@ struct rowbuf {
   uint64_t pending;   /* rows without values since the last row with some */
   int started;        /* a row with values was handed on */
   uint64_t cells_out; /* cells handed on */
+  uint64_t bytes_out; /* their text */
 };
 
 static void rb_reset(struct rowbuf *rb, const char *sheet)
@@ -261,7 +275,7 @@ static void rb_reset(struct rowbuf *rb, const char *sheet)
   rb->n = 0;
   rb->pending = 0;
   rb->started = 0;
-  rb->cells_out = 0;
+  rb->cells_out = rb->bytes_out = 0;
   rb->sheet = sheet;
 }
 
@@ -298,6 +312,14 @@ static cb_err rb_out(struct rowbuf *rb, size_t width)
   rb->cells_out += width ? width : 1;
   if (rb->cells_out > SHEET_CELLS_MAX) {
     cb_errf(rb->eb, "sheet '%.200s' spans more than %u cells (limit)", rb->sheet, SHEET_CELLS_MAX);
+    return CB_EINVAL;
+  }
+  /* repeated rows and shared strings multiply text: a small file must not write gigabytes */
+  for (size_t i = 0; i < width; i++)
+    rb->bytes_out += rb->lens[i];
+  if (rb->bytes_out > SHEET_TEXT_MAX) {
+    cb_errf(rb->eb, "sheet '%.200s' holds more than %llu MiB of text (limit)", rb->sheet,
+            (unsigned long long)(SHEET_TEXT_MAX >> 20));
     return CB_EINVAL;
   }
   return rb->sink->row(rb->sink->ctx, rb->ptrs, rb->lens, (int)width) ? CB_EABORTED : CB_OK;
@@ -620,7 +642,7 @@ static void book_start(struct xml *x, const char *name, const char **atts)
       xml_stop(x, CB_EINVAL);
       return;
     }
-    wb->names[wb->nsheets] = strndup(n ? n : "", SHEET_NAME_MAX);
+    wb->names[wb->nsheets] = sheet_name(n);
     bs->rids[wb->nsheets] = strdup(rid ? rid : "");
     if (!wb->names[wb->nsheets] || !bs->rids[wb->nsheets])
       xml_stop(x, CB_ENOMEM);
@@ -1021,7 +1043,7 @@ static void ods_start(struct xml *x, const char *name, const char **atts)
         xml_stop(x, CB_EINVAL);
         return;
       }
-      if (!(wb->names[wb->nsheets++] = strndup(n ? n : "", SHEET_NAME_MAX)))
+      if (!(wb->names[wb->nsheets++] = sheet_name(n)))
         xml_stop(x, CB_ENOMEM);
       x->skip = x->depth;
       os->in_table = 0;

@@ -6,10 +6,11 @@
 
 #include "util/err.h"
 
-#define SHEETS_MAX 1024            /* sheets in a workbook */
-#define SHEET_ROWS_MAX 1048576     /* rows of a sheet (Excel's and LibreOffice's) */
-#define SHEET_COLS_MAX 16384       /* columns (A to XFD) */
-#define SHEET_CELLS_MAX (1u << 26) /* cells a sheet spans, rows times columns */
+#define SHEETS_MAX 1024             /* sheets in a workbook */
+#define SHEET_ROWS_MAX 1048576      /* rows of a sheet (Excel's and LibreOffice's) */
+#define SHEET_COLS_MAX 16384        /* columns (A to XFD) */
+#define SHEET_CELLS_MAX (1u << 26)  /* cells a sheet spans, rows times columns */
+#define SHEET_TEXT_MAX (1ull << 30) /* bytes of text its cells hold, repeats counted */
 
 struct workbook;
 

@@ -13,6 +13,17 @@
 
 #include "util/embedded.h"
 
+int cb_has_prefix(const char *s, const char *prefix)
+{
+  return !strncmp(s, prefix, strlen(prefix));
+}
+
+int cb_has_suffix(const char *s, const char *suffix)
+{
+  size_t n = strlen(s), k = strlen(suffix);
+  return n >= k && !strcmp(s + n - k, suffix);
+}
+
 int cb_reserve(void *bufp, size_t *cap, size_t need, size_t first)
 {
   if (need <= *cap)

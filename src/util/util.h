@@ -31,6 +31,10 @@ char *cb_buf_steal(struct cb_buf *b);
  * when there is no memory (the array stays as it was). */
 int cb_grow(void *arrp, size_t n, size_t *cap, size_t elem, size_t first);
 
+/* Does s start (end) with prefix (suffix), letter for letter? */
+int cb_has_prefix(const char *s, const char *prefix);
+int cb_has_suffix(const char *s, const char *suffix);
+
 /* Room for at least need bytes in *bufp, a buffer of *cap bytes: when it is smaller, it
  * doubles (from first when empty) until it fits. 0, or -1 when there is no memory (the
  * buffer stays as it was). */

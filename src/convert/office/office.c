@@ -653,17 +653,6 @@ static cb_err parse_ctypes(struct ctx *c, struct archive_entry *e)
   return rc;
 }
 
-static int has_prefix(const char *s, const char *pre)
-{
-  return !strncmp(s, pre, strlen(pre));
-}
-
-static int has_suffix(const char *s, const char *suf)
-{
-  size_t n = strlen(s), k = strlen(suf);
-  return n >= k && !strcmp(s + n - k, suf);
-}
-
 /* What part `name` is for the document: [Content_Types].xml's word first, then the
  * conventional names. */
 static enum role role_of(struct ctx *c, const char *name)
@@ -682,7 +671,7 @@ static enum role role_of(struct ctx *c, const char *name)
     break;
   case DT_XLSX: break; /* only its properties: its sheets are sheets.c's */
   case DT_PPTX:
-    if (!r && has_prefix(name, "ppt/slides/") && has_suffix(name, ".xml") && !strchr(name + 11, '/'))
+    if (!r && cb_has_prefix(name, "ppt/slides/") && cb_has_suffix(name, ".xml") && !strchr(name + 11, '/'))
       r = R_SLIDE;
     break;
   case DT_ODT:

@@ -95,17 +95,6 @@ static char *sheet_name(const char *n)
   return s;
 }
 
-static int has_prefix(const char *s, const char *pre)
-{
-  return !strncmp(s, pre, strlen(pre));
-}
-
-static int has_suffix(const char *s, const char *suf)
-{
-  size_t n = strlen(s), k = strlen(suf);
-  return n >= k && !strcmp(s + n - k, suf);
-}
-
 /* ---------------------------------------------------------------- XML, streamed */
 
 struct xml;
@@ -1168,10 +1157,10 @@ static cb_err scan(struct workbook *wb)
       rc = CB_EINVAL;
     } else if (!strcmp(name, "mimetype")) {
       struct memsink m = {.len = 0};
-      if (!(rc = office_zip_read(&wb->z, e, mem_sink, &m)) && has_prefix(m.data, ODS_MIME))
+      if (!(rc = office_zip_read(&wb->z, e, mem_sink, &m)) && cb_has_prefix(m.data, ODS_MIME))
         wb->format = FMT_ODS;
       else
-        other = has_prefix(m.data, "application/vnd.oasis.opendocument.");
+        other = cb_has_prefix(m.data, "application/vnd.oasis.opendocument.");
     } else if (!strcmp(name, "_rels/.rels")) {
       rc = parse_entry(wb, e, &rels_handlers, &root);
     } else {
@@ -1423,7 +1412,7 @@ static int judge(void *ctx, const char *name, const char *data, size_t n)
 {
   if (data)
     return proves(name, data, n);
-  if (has_prefix(name, "xl/") && has_suffix(name, ".xml"))
+  if (cb_has_prefix(name, "xl/") && cb_has_suffix(name, ".xml"))
     *(int *)ctx = 1;
   return 0;
 }

@@ -141,9 +141,16 @@ struct json_shape {
   enum json_shape_kind kind;
   size_t off;
 };
-#define JS_FIELD(T, f, kind) \
-  {                          \
-#f, kind, offsetof(T, f) \
+/* Each entry is checked against its member's type at compile time, as db's column tables
+ * are: a char array for JS_TEXT, JS_NULLABLE and JS_IF_SET, a char pointer for
+ * JS_PTR_IF_SET, an int for JS_BOOL (a mismatch declares an array of size -1). */
+#define JS_CLASS_OF(T, f) _Generic(&((T *)0)->f, char(*)[sizeof(((T *)0)->f)] : 1, char ** : 2, int * : 3)
+#define JS_CLASS_FOR(kind) ((kind) == JS_PTR_IF_SET ? 2 : (kind) == JS_BOOL ? 3 : 1)
+#define JS_CHECKED(T, f, kind) \
+  (enum json_shape_kind)((kind) + 0 * sizeof(char[JS_CLASS_OF(T, f) == JS_CLASS_FOR(kind) ? 1 : -1]))
+#define JS_FIELD(T, f, kind)                   \
+  {                                            \
+#f, JS_CHECKED(T, f, kind), offsetof(T, f) \
   }
 #define JS_NUMBER(T, f)                                                                           \
   {                                                                                               \

@@ -372,8 +372,12 @@ cb_err db_search(const struct db_search_q *q, db_search_cb cb, void *ctx)
                 " LEFT JOIN records r ON r.id = d.record_id WHERE (d.record_id IS NULL OR r.version = f.version)"
                 " AND p0.name = ? AND p0.%s%s?",
                 w0->is_num ? "value_num" : "value_text", ops_sql[w0->op]);
-  if (!q->all_records) /* a file's only record: the file has its properties, and comes */
-    cb_buf_puts(&sql, " AND (d.record_id IS NULL OR " OTHER_RECORD_SQL ")");
+  /* a file's only record, whose property the file itself carries (a one-molecule file's
+   * are copied up; a one-sheet workbook's are not): the file comes instead */
+  if (!q->all_records)
+    cb_buf_puts(&sql, " AND (d.record_id IS NULL OR " OTHER_RECORD_SQL
+                      " OR NOT EXISTS (SELECT 1 FROM properties fp WHERE fp.file_id = f.id AND fp.record_id IS NULL"
+                      " AND fp.name = p0.name))");
   filters_sql(&sql, q, w0);
   cb_buf_printf(&sql, " ORDER BY p0.%s LIMIT -1 OFFSET :offset", w0->is_num ? "value_num" : "value_text");
   sqlite3_stmt *st;

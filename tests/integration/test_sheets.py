@@ -514,6 +514,21 @@ def test_a_sheet_name_with_a_line_break_is_one_name(srv):
     problem(convert(srv, meta["id"], sheet="2024"), 404)
 
 
+def test_a_one_sheet_workbook_is_found_by_its_sheets_properties(srv):
+    """A one-sheet workbook's table properties belong to its sheet (its record), not to the
+    file: a property search finds the sheet, as often as the file holds one."""
+    f = srv.folder("sheets-where")["id"]
+    rows = "".join(f'<row r="{i}"><c r="A{i}"><v>{i}</v></c></row>' for i in range(1, 8))
+    meta = ingest(srv, f, None, name="seven.xlsx", data=make_xlsx(rows))
+    assert meta["status"] == "processed", meta
+    rec = all_records(srv, meta["id"])
+    assert len(rec) == 1
+    n = props(rec[0])["row_count"]
+    hits = srv.api("GET", "/search", params={"where": f"row_count:eq:{n}", "folder_id": f}).json()["hits"]
+    assert [(h["file_id"], h.get("record_id")) for h in hits] == [(meta["id"], rec[0]["id"])], hits
+    assert {"name": "row_count", "value": n} in [{k: m[k] for k in ("name", "value")} for m in hits[0]["matched"]]
+
+
 def convert_jobs(s, file_id):
     """The convert jobs of a file, as the admin's job list shows them."""
     out, cursor = [], None

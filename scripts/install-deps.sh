@@ -35,9 +35,9 @@ test=(
   # chemistry test data and the reference command line
   openbabel rdkit-data
   # reaction and crystal test files (Open Babel's own CIF example; COD CIFs; PDB mmCIFs;
-  # pyobjcryst's test CIFs: minerals, metals and molecular crystals), numpy for the tests'
-  # cell arithmetic
-  python3-openbabel cif2hkl python-biopython-doc python3-pyobjcryst python3-numpy
+  # pyobjcryst's test CIFs: minerals, metals and molecular crystals; gdis's older CIFs),
+  # numpy for the tests' cell arithmetic
+  python3-openbabel cif2hkl python-biopython-doc python3-pyobjcryst gdis-data python3-numpy
   # test files: pdf
   poppler-utils libtasn1-doc golang-github-jung-kurt-gofpdf-dev
   # test files: office

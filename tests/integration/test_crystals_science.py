@@ -20,6 +20,7 @@ COD = "/usr/share/doc/cif2hkl/examples/"
 NCI = "/usr/share/RDKit/Data/NCI/first_200.props.sdf"
 BZR_SMI = "/usr/share/RDKit/Projects/DbCLI/testData/bzr.smi"
 HASHIZUME = "/usr/share/doc/python3-openbabel/examples/hashizume.cif"
+GDIS = "/usr/share/gdis/models/"  # gdis-data: older CIFs (upper-case symbols, fractional sums)
 
 FORMULA_FILES = [PYOBJ + n for n in ("NaCl.cif", "Si_setting2.cif", "BaTiO3.cif", "caffeine.cif", "paracetamol.cif",
                                      "lidocainementhol.cif", "TiO2_rutile.cif", "ZnS_sphalerite.cif", "Ag_silver.cif",
@@ -445,3 +446,39 @@ def test_conversions_of_many_molecules_are_obabels(srv, path):
     root = ET.fromstring(srv.api("GET", f"/files/{meta['id']}/convert?to=cml").content)
     assert root.tag == "{http://www.xml-cml.org/schema}cml"
     assert len(root.findall("{http://www.xml-cml.org/schema}molecule")) == meta["record_count"]
+
+
+# ---- older files, as their own fields say ----
+
+def token_hill(formula_sum):
+    """Hill order from a formula sum written as CIF writes it, one element per token, in
+    whatever case ("C.49 NA4 O7.51 S1.51", as older files write it)."""
+    return hill(" ".join(re.sub(r"^[A-Za-z]{1,2}", lambda m: m.group(0).capitalize(), t) for t in formula_sum.split()))
+
+
+@pytest.mark.parametrize("name", ["burk1.cif", "burk2.cif", "burk3.cif", "adp1.cif"])
+def test_older_files_as_their_fields_say(srv, name):
+    cif = cif_items(GDIS + name)
+    meta = wait_file(srv, upload(srv, srv.folder("crystals-old-" + name)["id"], GDIS + name)["id"])
+    assert meta["status"] == "processed" and meta["kind"] == "crystal", meta
+    p = props(meta)
+    assert p["formula"] == token_hill(cif["_chemical_formula_sum"]), (p["formula"], cif["_chemical_formula_sum"])
+    assert p["space_group"] == cif["_symmetry_space_group_name_h-m"].strip()
+    if cif.get("_symmetry_cell_setting"):
+        assert p["crystal_system"] == cif["_symmetry_cell_setting"].lower()
+
+
+def test_a_block_naming_no_symmetry_claims_no_space_group(srv, tmp_path):
+    """adp1.cif with its symbol, number and operations taken out: Open Babel's fallback
+    (P 1) is nothing the file says, so no space group is reported; the crystal system the
+    file states stays."""
+    text = open(GDIS + "adp1.cif").read()
+    text = re.sub(r"_symmetry_space_group_name_H-M.*\n|_symmetry_Int_Tables_number.*\n", "", text)
+    text = re.sub(r"loop_\n_symmetry_equiv_pos_as_xyz\s*\n(\s+'[^']*'\n)+", "", text)
+    assert "_symmetry_equiv_pos_as_xyz" not in text and "I -4 2 d" not in text
+    meta = wait_file(srv, srv.put(srv.folder("crystals-nosym")["id"], "adp-nosym.cif", text.encode())["id"])
+    assert meta["status"] == "processed" and meta["kind"] == "crystal", meta
+    p = props(meta)
+    assert "space_group" not in p and "space_group_number" not in p, p
+    assert p["crystal_system"] == "tetragonal" and p["formula"] == "H6NO4P"
+

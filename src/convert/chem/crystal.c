@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "convert/chem/cif.h"
 
@@ -27,6 +28,30 @@ void formula_add(struct formula *f, const char *symbol, double count)
 
 #define FORMULA_COUNT_MAX 1e6 /* atoms of an element in a formula unit */
 
+/* The element a formula sum's token starts with, into sym: CIF writes one element and its
+ * count per token ("Na4", "C.55"), so a token of one or two letters is read whatever their
+ * case ("NA4" is sodium, as old files write it); others as written ("C6H6"). The letters
+ * read, 0 when none start it. */
+static int token_element(const char *p, char sym[4])
+{
+  size_t letters = 0;
+  while (isalpha((unsigned char)p[letters]))
+    letters++;
+  memset(sym, 0, 4);
+  if (letters >= 1 && letters <= 2 &&
+      (!p[letters] || isspace((unsigned char)p[letters]) || isdigit((unsigned char)p[letters]) || p[letters] == '.')) {
+    sym[0] = (char)toupper((unsigned char)p[0]);
+    sym[1] = letters == 2 ? (char)tolower((unsigned char)p[1]) : '\0';
+    return (int)letters;
+  }
+  if (!isupper((unsigned char)p[0]))
+    return 0;
+  sym[0] = p[0];
+  if (islower((unsigned char)p[1]))
+    sym[1] = p[1];
+  return sym[1] ? 2 : 1;
+}
+
 static int formula_read(const char *text, struct formula *f)
 {
   memset(f, 0, sizeof *f);
@@ -36,12 +61,11 @@ static int formula_read(const char *text, struct formula *f)
       p++;
       continue;
     }
-    char sym[4] = {0};
-    if (!isupper((unsigned char)*p))
+    char sym[4];
+    int letters = token_element(p, sym);
+    if (!letters)
       return -1;
-    sym[0] = *p++;
-    if (islower((unsigned char)*p))
-      sym[1] = *p++;
+    p += letters;
     double count = 1;
     if (isdigit((unsigned char)*p) || *p == '.') {
       char *end;
@@ -202,6 +226,37 @@ static const char *system_of(int number)
   return NULL;
 }
 
+static int count_symop(void *ctx, const struct cif_item *it)
+{
+  if (cif_tag_is(it, "_symmetry_equiv_pos_as_xyz") || cif_tag_is(it, "_space_group_symop_operation_xyz"))
+    ++*(int *)ctx;
+  return 0;
+}
+
+static int symop_count(const char *block, size_t len)
+{
+  int n = 0;
+  cif_items(block, len, count_symop, &n);
+  return n;
+}
+
+/* The crystal system the block states (_space_group_crystal_system, or the older
+ * _symmetry_cell_setting), when it is one of the seven; NULL otherwise. */
+static const char *stated_system(const char *block, size_t len)
+{
+  static const char *const names[] = {"triclinic", "monoclinic", "orthorhombic", "tetragonal",
+                                      "trigonal",  "hexagonal",  "cubic"};
+  char sys[32] = "", old[32] = "";
+  struct cif_want want[] = {{"_space_group_crystal_system", sys, sizeof sys},
+                            {"_symmetry_cell_setting", old, sizeof old}};
+  cif_get(block, len, want, 2);
+  const char *v = sys[0] ? sys : old;
+  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+    if (!strcasecmp(v, names[i]))
+      return names[i];
+  return NULL;
+}
+
 static void trim(char *s)
 {
   size_t n = strlen(s), k = strspn(s, " \t");
@@ -230,6 +285,9 @@ void crystal_space_group(const char *block, size_t len, ob_mol *m, struct crysta
   cif_get(block, len, want, (int)(sizeof want / sizeof want[0]));
   struct ob_cell cell;
   int have_cell = ob_mol_cell(m, &cell);
+  /* a block that names no group and lists no operations: Open Babel's P 1 is a guess */
+  if (have_cell && !alt[0] && !hm[0] && !it[0] && !it_old[0] && !symop_count(block, len))
+    have_cell = 0;
   snprintf(c->space_group, sizeof c->space_group, "%s", alt[0] ? alt : hm[0] ? hm : have_cell ? cell.space_group : "");
   char *colon = strrchr(c->space_group, ':');
   if (colon) {
@@ -246,6 +304,8 @@ void crystal_space_group(const char *block, size_t len, ob_mol *m, struct crysta
   if (!c->number && have_cell)
     c->number = cell.space_group_number;
   c->system = system_of(c->number);
+  if (!c->system) /* as the block states it */
+    c->system = stated_system(block, len);
 }
 
 static void add_element(void *ctx, const char *symbol, double count)

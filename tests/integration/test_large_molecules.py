@@ -20,6 +20,7 @@ from conftest import all_records, problem, upload, wait_file, wait_job
 PDB = "/usr/share/doc/python-biopython-doc/Tests/PDB/"
 BIG = PDB + "2XHE.pdb.gz"  # the UNC18-syntaxin complex: 2 chains, 787 residues modelled, 6315 heavy atoms
 SMALL = PDB + "1A8O.pdb.gz"  # the HIV capsid C-terminal domain: 1 chain of 70 residues, 644 heavy atoms
+MODIFIED = PDB + "2n0n_M1.pdb.gz"  # a 12-residue peptide with modified residues (AIB: MODRES; PH8)
 BZR = "/usr/share/RDKit/Projects/DbCLI/testData/bzr.smi"
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -35,7 +36,7 @@ ONE_LETTER = {
 def pdb_reference(text):
     """The first model of a PDB file as its records say: each chain's residues (in order,
     one per residue number and insertion code), its SEQRES sequence, and the heavy atoms."""
-    residues = collections.OrderedDict()
+    atoms = collections.OrderedDict()  # (chain, number + insertion code) -> (name, atom names)
     seqres = collections.OrderedDict()
     heavy = 0
     for line in text.splitlines():
@@ -46,10 +47,14 @@ def pdb_reference(text):
         if line.startswith(("ATOM  ", "HETATM")):
             element = line[76:78].strip() or line[12:14].strip()
             heavy += element not in ("H", "D")
-            name = line[17:20].strip()
-            if name in ONE_LETTER:
-                residues.setdefault(line[21], collections.OrderedDict())[line[22:27]] = ONE_LETTER[name]
-    chains = {c: "".join(r.values()) for c, r in residues.items()}
+            atoms.setdefault((line[21], line[22:27]), (line[17:20].strip(), set()))[1].add(line[12:16].strip())
+    # the standard residues by their code; any other with an amino acid's backbone (N, CA,
+    # C) is a modified one, X as in SEQRES; water, ions and ligands are in no sequence
+    chains = collections.OrderedDict()
+    for (chain, _), (name, names) in atoms.items():
+        letter = ONE_LETTER.get(name) or ("X" if {"N", "CA", "C"} <= names else None)
+        if letter:
+            chains[chain] = chains.get(chain, "") + letter
     return chains, {c: "".join(ONE_LETTER.get(n, "X") for n in names) for c, names in seqres.items()}, heavy
 
 
@@ -83,7 +88,7 @@ def card_chains(lines):
             cid, rest = line[len("Chain "):].split(": ")
             current = cid
             out[cid] = [int(rest.split()[0]), ""]
-        elif current and set(line) <= set("ACDEFGHIKLMNOPQRSTUVWY "):
+        elif current and set(line) <= set("ACDEFGHIKLMNOPQRSTUVWXY "):
             out[current][1] += line.replace(" ", "")
     return {c: tuple(v) for c, v in out.items()}
 
@@ -119,7 +124,7 @@ def proteins(srv, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("pdb")
     f = srv.folder("proteins")
     out = {}
-    for gz in (BIG, SMALL):
+    for gz in (BIG, SMALL, MODIFIED):
         path, text = ungz(tmp, gz)
         meta = wait_file(srv, upload(srv, f["id"], str(path))["id"], timeout=300)
         assert meta["status"] == "processed" and meta["kind"] == "structure", meta
@@ -128,7 +133,7 @@ def proteins(srv, tmp_path_factory):
     return out
 
 
-@pytest.mark.parametrize("gz", [BIG, SMALL])
+@pytest.mark.parametrize("gz", [BIG, SMALL, MODIFIED])
 def test_chains_residues_and_sequences_match_the_pdb_file(srv, proteins, gz):
     meta, rec, path, text = proteins[gz]
     chains, seqres, heavy = pdb_reference(text)
@@ -142,6 +147,8 @@ def test_chains_residues_and_sequences_match_the_pdb_file(srv, proteins, gz):
         assert is_subsequence(seq, seqres[cid])  # the modelled residues, in SEQRES order
     if gz == SMALL:  # every residue of 1A8O is modelled: its sequence is the SEQRES one
         assert p["chain_A_sequence"] == seqres["A"]
+    if gz == MODIFIED:  # AIB (2) and PH8 (11) are X, as in SEQRES; the NH2 cap is no residue
+        assert p["chain_A_sequence"] == seqres["A"][:11] and p["chain_A_sequence"].count("X") == 2
     assert p["heavy_atoms"] == heavy
     formula = obabel(["-ipdb", str(path), "-otxt", "--append", "formula"]).split()[-1]
     assert p["formula"] == formula

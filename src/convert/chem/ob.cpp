@@ -1049,12 +1049,28 @@ static char residue_letter(const std::string &name)
   return 0;
 }
 
+/* A residue with an amino acid's backbone (atoms N, CA and C): a modified or non-standard
+ * amino acid (AIB, TPO, SEP...), X in a sequence, as SEQRES has it. */
+static bool peptide_backbone(OBResidue *res)
+{
+  int found = 0;
+  FOR_ATOMS_OF_RESIDUE(a, res)
+  {
+    std::string id = res->GetAtomID(&*a);
+    Trim(id);
+    found |= id == "N" ? 1 : id == "CA" ? 2 : id == "C" ? 4 : 0;
+  }
+  return found == 7;
+}
+
 extern "C" int ob_mol_chains(ob_mol *m, ob_chain_cb cb, void *ctx)
 {
   try {
     std::vector<std::pair<char, std::string>> chains; /* in the order they first appear */
     for (OBResidueIter res(m->mol); res; ++res) {
       char letter = residue_letter(res->GetName());
+      if (!letter && peptide_backbone(&*res))
+        letter = 'X';
       if (!letter)
         continue;
       size_t i = 0;

@@ -88,8 +88,9 @@ char *ob_smiles_svg(const char *smiles, struct cb_errbuf *eb);
 /* A biopolymer's chains (PDB, mmCIF): cb gets each chain that holds amino-acid or
  * nucleotide residues, in the order the file names them, with its id (Open Babel keeps
  * one character), how many such residues it has coordinates for and their sequence in
- * one-letter codes (selenomethionine as M). Water, ions and ligands are in no chain's
- * sequence. Returns the number of chains (0: not a biopolymer), -1 on failure. */
+ * one-letter codes (selenomethionine as M; another residue with an amino acid's
+ * backbone, N, CA and C, as X). Water, ions and ligands are in no chain's sequence. Returns the number of chains (0:
+ * not a biopolymer), -1 on failure. */
 typedef void (*ob_chain_cb)(void *ctx, char chain, int residues, const char *sequence);
 int ob_mol_chains(ob_mol *m, ob_chain_cb cb, void *ctx);
 

@@ -264,7 +264,14 @@ int source_next(struct mol_source *s, ob_mol **mol, struct cb_errbuf *eb)
   if (s->ob) {
     if (s->end > 0 && ob_offset(s->ob) >= s->end)
       return 0;
-    return ob_next(s->ob, mol, eb);
+    int rc;
+    /* what follows a PDB file's last ENDMDL (CONECT, MASTER, END) reads as one more model
+     * without atoms: no record */
+    while ((rc = ob_next(s->ob, mol, eb)) == 1 && !strcmp(s->format, "pdb") && ob_mol_atoms(*mol) == 0) {
+      ob_mol_free(*mol);
+      *mol = NULL;
+    }
+    return rc;
   }
   struct blocks *b = s->blocks;
   int rc = b->rdf == 2 ? next_rxn(b) : b->rdf ? next_rdf(b) : next_cif(b);

@@ -346,13 +346,15 @@ static void describe_crystal(ob_mol *m, cJSON *rec, cJSON *props, const char *bl
     prop_text(props, "crystal_type", c.molecular ? "molecular" : "non-molecular", NULL, NULL);
   ob_mol *atoms = c.molecular ? NULL : ob_mol_atoms_only(m);
   cJSON *mol = cJSON_CreateArray();
-  describe_molecule(atoms ? atoms : m, rec, mol);
+  /* a molecular crystal's molecules whole, whatever part of them the asymmetric unit holds */
+  describe_molecule(atoms ? atoms : c.molecules ? c.molecules : m, rec, mol);
   if (atoms)
     cJSON_DeleteItemFromObject(rec, "inchikey");
   else
     keep_for_crystal(mol, props);
   cJSON_Delete(mol);
   ob_mol_free(atoms);
+  ob_mol_free(c.molecules);
   describe_cell(m, props, block, blen);
 }
 

@@ -315,6 +315,25 @@ static void add_element(void *ctx, const char *symbol, double count)
 
 #define MOLECULAR_MAX_ATOMS 20000 /* the molecules' test holds 27 images of each atom */
 
+/* Is the asymmetric unit m one formula unit (sum), element for element (within 1 %)? Not
+ * when it holds part of a molecule (one on a symmetry element: Z' = 1/2) or several
+ * copies (Z' = 2): then the crystal's molecules are described whole, once each. */
+static int one_formula_unit(ob_mol *m, const struct formula *sum)
+{
+  struct formula asym = {0};
+  ob_mol_elements(m, add_element, &asym);
+  if (asym.n != sum->n)
+    return 0;
+  for (int i = 0; i < sum->n; i++) {
+    int k = 0;
+    while (k < asym.n && strcmp(asym.el[k].symbol, sum->el[i].symbol))
+      k++;
+    if (k == asym.n || fabs(asym.el[k].count - sum->el[i].count) > 0.01 * sum->el[i].count)
+      return 0;
+  }
+  return 1;
+}
+
 void crystal_chemistry(const char *block, size_t len, ob_mol *m, struct crystal *c)
 {
   char sum[256], z[32];
@@ -325,7 +344,8 @@ void crystal_chemistry(const char *block, size_t len, ob_mol *m, struct crystal 
   struct cb_errbuf eb;
   ob_mol *filled = ob_mol_filled_cell(m, CRYSTAL_MAX_ATOMS, 0, &eb);
   struct formula f;
-  if (formula_parse(sum, &f) && filled) { /* no formula sum: the filled cell's, per formula unit */
+  int have_sum = !formula_parse(sum, &f);
+  if (!have_sum && filled) { /* no formula sum: the filled cell's, per formula unit */
     memset(&f, 0, sizeof f);
     ob_mol_elements(filled, add_element, &f);
     per_unit(&f, c->z);
@@ -333,6 +353,8 @@ void crystal_chemistry(const char *block, size_t len, ob_mol *m, struct crystal 
   if (filled) {
     c->filled_atoms = ob_mol_atoms(filled);
     c->molecular = ob_crystal_molecular(filled, MOLECULAR_MAX_ATOMS);
+    if (c->molecular == 1 && have_sum && !one_formula_unit(m, &f))
+      c->molecules = ob_crystal_molecules(filled, MOLECULAR_MAX_ATOMS);
     ob_mol_free(filled);
   }
   formula_hill(&f, c->formula, sizeof c->formula);

@@ -46,6 +46,8 @@ struct crystal {
   const char *system;    /* crystal system; NULL unknown */
   int filled_atoms;      /* atoms in the filled cell; 0 unknown */
   int molecular;         /* 1 discrete molecules, 0 not, -1 unknown */
+  ob_mol *molecules;     /* when molecular: each distinct molecule once, whole
+                          * (ob_crystal_molecules); the caller frees it */
 };
 
 /* Sets right what Open Babel's CIF reader guessed from the block (ob_cif_fix): the

@@ -44,6 +44,9 @@ struct ob_reader {
 
 struct ob_mol {
   OBMol mol;
+  /* a filled cell's (ob_mol_filled_cell): for each atom, whether it is its asymmetric-unit
+   * atom's first image (the identity operation's, for the groups Open Babel lists) */
+  std::vector<char> first_image;
 };
 
 static void set_err(struct cb_errbuf *eb, const std::string &msg)
@@ -766,7 +769,10 @@ extern "C" ob_mol *ob_mol_filled_cell(ob_mol *m, int max, int bonds, struct cb_e
     f.BeginModify();
     FOR_ATOMS_OF_MOL(a, m->mol)
     {
+      bool first = true;
       for (const vector3 &v : atom_images(uc, sg, a->GetVector())) {
+        out->first_image.push_back(first);
+        first = false;
         if ((int)f.NumAtoms() >= max) {
           set_err(eb, "the filled cell holds more than " + std::to_string(max) + " atoms");
           delete out;
@@ -907,6 +913,91 @@ extern "C" int ob_crystal_molecular(ob_mol *filled, int max)
   } catch (...) {
     return -1;
   }
+}
+
+/* The atoms of group (filled-cell indices) at their unwrapped positions (fractional
+ * position + the cell they were reached in), bonds perceived: one whole molecule. */
+static void add_group(OBMol &out, OBMol &filled, OBUnitCell *uc, const std::vector<int> &group,
+                      const std::vector<cell_offset> &at)
+{
+  for (int i : group) {
+    OBAtom *a = filled.GetAtom(i + 1), *n = out.NewAtom();
+    vector3 f = uc->CartesianToFractional(a->GetVector()) + vector3(at[i][0], at[i][1], at[i][2]);
+    n->SetAtomicNum(a->GetAtomicNum());
+    n->SetFormalCharge(a->GetFormalCharge());
+    n->SetVector(uc->FractionalToCartesian(f));
+  }
+}
+
+static std::string canonical_smiles(OBMol &mol)
+{
+  OBConversion conv;
+  conv.SetOutFormat("can");
+  conv.AddOption("n", OBConversion::OUTOPTIONS); /* no title */
+  std::string s = conv.WriteString(&mol, true);
+  Trim(s);
+  return s;
+}
+
+extern "C" ob_mol *ob_crystal_molecules(ob_mol *filled, int max)
+{
+  ob_mol *out = nullptr;
+  try {
+    OBMol &mol = filled->mol;
+    OBUnitCell *uc = static_cast<OBUnitCell *>(mol.GetData(OBGenericDataType::UnitCell));
+    int n = (int)mol.NumAtoms();
+    bond_lists adj;
+    if (!uc || n > max || (int)filled->first_image.size() != n || !periodic_bonds(mol, uc, adj))
+      return nullptr;
+    std::vector<int> seen(n, 0);
+    std::vector<cell_offset> at(n);
+    std::vector<std::string> kept;
+    out = new ob_mol;
+    for (int s = 0; s < n; s++) {
+      if (seen[s])
+        continue;
+      std::vector<int> group;
+      std::queue<int> todo;
+      todo.push(s);
+      seen[s] = 1;
+      at[s] = {0, 0, 0};
+      bool asym = false;
+      while (!todo.empty()) {
+        int i = todo.front();
+        todo.pop();
+        group.push_back(i);
+        asym = asym || filled->first_image[i];
+        for (const auto &e : adj[i])
+          if (!seen[e.first]) {
+            seen[e.first] = 1;
+            at[e.first] = {at[i][0] + e.second[0], at[i][1] + e.second[1], at[i][2] + e.second[2]};
+            todo.push(e.first);
+          }
+      }
+      if (!asym) /* the copies the other operations make */
+        continue;
+      OBMol one;
+      one.BeginModify();
+      add_group(one, mol, uc, group, at);
+      one.EndModify();
+      one.ConnectTheDots();
+      one.PerceiveBondOrders();
+      std::string smiles = canonical_smiles(one);
+      if (std::find(kept.begin(), kept.end(), smiles) != kept.end())
+        continue; /* another copy of a molecule already kept (Z' > 1) */
+      kept.push_back(smiles);
+      out->mol.BeginModify();
+      add_group(out->mol, mol, uc, group, at);
+      out->mol.EndModify();
+    }
+    out->mol.ConnectTheDots();
+    out->mol.PerceiveBondOrders();
+    out->mol.SetTitle(mol.GetTitle());
+    return out;
+  } catch (...) {
+  }
+  delete out;
+  return nullptr;
 }
 
 extern "C" ob_mol *ob_mol_atoms_only(ob_mol *m)

@@ -126,6 +126,14 @@ ob_mol *ob_mol_filled_cell(ob_mol *m, int max, int bonds, struct cb_errbuf *eb);
  * max, or too crowded a cell). */
 int ob_crystal_molecular(ob_mol *filled, int max);
 
+/* The crystal's molecules, whole (a filled cell's, ob_mol_filled_cell, that holds discrete
+ * ones): each group of bonded atoms that an atom of the asymmetric unit starts, unwrapped
+ * across the cell's faces, bonds perceived, one copy of each distinct molecule. A molecule
+ * on a symmetry element (half of it in the asymmetric unit: Z' = 1/2) comes whole, and the
+ * independent copies of Z' = 2 come once. NULL when it cannot be made (more than max
+ * atoms). A new molecule. */
+ob_mol *ob_crystal_molecules(ob_mol *filled, int max);
+
 /* The molecule's atoms alone: its bonds taken away, no hydrogen added, charges kept (a
  * framework's or a lattice's asymmetric unit, which is no molecule). A new molecule. */
 ob_mol *ob_mol_atoms_only(ob_mol *m);

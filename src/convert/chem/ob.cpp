@@ -885,15 +885,15 @@ extern "C" int ob_crystal_molecular(ob_mol *filled, int max)
         continue;
       /* a walk over the group, each atom placed in the cell it was reached in: an atom
        * reached again in another cell means the group has no end */
-      std::queue<int> todo;
-      todo.push(s);
+      std::queue<int> pending;
+      pending.push(s);
       seen[s] = 1;
       at[s] = {0, 0, 0};
       int size = 0;
       bool carbon = false;
-      while (!todo.empty()) {
-        int i = todo.front();
-        todo.pop();
+      while (!pending.empty()) {
+        int i = pending.front();
+        pending.pop();
         size++;
         carbon = carbon || mol.GetAtom(i + 1)->GetAtomicNum() == OBElements::Carbon;
         for (const auto &e : adj[i]) {
@@ -901,7 +901,7 @@ extern "C" int ob_crystal_molecular(ob_mol *filled, int max)
           if (!seen[e.first]) {
             seen[e.first] = 1;
             at[e.first] = o;
-            todo.push(e.first);
+            pending.push(e.first);
           } else if (at[e.first] != o) {
             return 0;
           }
@@ -957,21 +957,21 @@ extern "C" ob_mol *ob_crystal_molecules(ob_mol *filled, int max)
       if (seen[s])
         continue;
       std::vector<int> group;
-      std::queue<int> todo;
-      todo.push(s);
+      std::queue<int> pending;
+      pending.push(s);
       seen[s] = 1;
       at[s] = {0, 0, 0};
       bool asym = false;
-      while (!todo.empty()) {
-        int i = todo.front();
-        todo.pop();
+      while (!pending.empty()) {
+        int i = pending.front();
+        pending.pop();
         group.push_back(i);
         asym = asym || filled->first_image[i];
         for (const auto &e : adj[i])
           if (!seen[e.first]) {
             seen[e.first] = 1;
             at[e.first] = {at[i][0] + e.second[0], at[i][1] + e.second[1], at[i][2] + e.second[2]};
-            todo.push(e.first);
+            pending.push(e.first);
           }
       }
       if (!asym) /* the copies the other operations make */

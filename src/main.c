@@ -21,6 +21,8 @@
 #include "maint/backup.h"
 #include "maint/import.h"
 #include "maint/maint.h"
+#include "search/matchers.h"
+#include "search/structures.h"
 #include "store/store.h"
 #include "util/log.h"
 #include "util/util.h"
@@ -276,7 +278,16 @@ static int cmd_serve(int argc, char **argv)
     db_shutdown();
     return fail(1, "%s", eb.msg);
   }
+  struct matchers_config mc = {c.s.matchers, jc.self_exe, c.s.data, c.s.worker_memory};
+  if (matchers_start(&mc, &eb) || structures_start(&eb)) {
+    jobs_stop();
+    store_close(store);
+    db_shutdown();
+    return fail(1, "%s", eb.msg);
+  }
   if (http_server_start(&sc, store, &eb)) {
+    structures_stop();
+    matchers_stop();
     jobs_stop();
     store_close(store);
     db_shutdown();
@@ -298,6 +309,8 @@ static int cmd_serve(int argc, char **argv)
   CB_LOG(CB_LOG_INFO, "main", "%s received: finishing in-flight requests (up to %d s)",
          sig == SIGTERM ? "SIGTERM" : "SIGINT", c.s.grace);
   http_server_stop();
+  structures_stop();
+  matchers_stop();
   jobs_stop();
   maint_sweep_stop();
   maint_watch_stop();

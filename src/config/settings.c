@@ -107,6 +107,12 @@ static const struct setting table[] = {
    .group = G_JOBS, .kind = K_INT, .dflt_doc = "number of cores", .min = 1, .max = 256,
    .what = "worker count (CARBOY_WORKERS/--workers)", AT(workers),
    .help = "Background job workers; each owns one sandboxed converter process."},
+  {.env = "CARBOY_MATCHERS", .cmds = CB_CMD_SERVE, .group = G_JOBS, .kind = K_INT,
+   .dflt_doc = "number of cores (at most 8)", .min = 1, .max = 64, .what = "CARBOY_MATCHERS", AT(matchers),
+   .help = "Resident structure matchers: sandboxed converter processes that read structure-search queries and "
+           "match SMARTS patterns while the request waits, outside the job queue.",
+   .details = "A substructure search spreads its candidates over all of them at once; more searches than "
+              "matchers wait for one (up to a minute, then 429)."},
   {.env = "CARBOY_HTTP_THREADS", .cmds = ALL_CMDS, .group = G_HTTP, .kind = K_INT, .dflt = "32", .min = 2,
    .max = 1024, .what = "CARBOY_HTTP_THREADS", AT(http_threads),
    .help = "Request threads (concurrent requests being served)."},
@@ -195,6 +201,11 @@ static const struct setting table[] = {
    .help = "Records one substructure search matches (after the fingerprint screen) per request.",
    .details = "When the screen passes more, each page matches this many after its cursor, and the answer's "
               "`total` is an estimate (`total_exact` false)."},
+  {.env = "CARBOY_MATCHER_CACHE", .cmds = CB_CMD_SERVE, .group = G_JOBS, .kind = K_INT, .dflt = "100000",
+   .min = 0, .max = 10000000, .unit = "molecules", .what = "CARBOY_MATCHER_CACHE",
+   .help = "Molecules each structure matcher keeps read, ready for the next substructure search (`0`: none).",
+   .details = "A kept molecule costs a few kilobytes of the matcher's memory (`CARBOY_WORKER_MEMORY` bounds it); "
+              "when the cache is full it starts again empty."},
   {.env = "CARBOY_DEPICT_MAX_ATOMS", .cmds = CB_CMD_SERVE, .group = G_JOBS, .kind = K_INT, .dflt = "250", .min = 1,
    .max = 1000000, .unit = "heavy atoms", .what = "CARBOY_DEPICT_MAX_ATOMS",
    .help = "Heavy atoms above which a molecule is not drawn: its depiction and preview are a summary card instead.",
@@ -468,6 +479,10 @@ static int derive(struct cb_settings *s)
     s->workers = (int)sysconf(_SC_NPROCESSORS_ONLN);
     if (s->workers < 1)
       s->workers = 1;
+  }
+  if (!cb_settings_given(s, "CARBOY_MATCHERS")) {
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    s->matchers = cores < 1 ? 1 : cores > 8 ? 8 : (int)cores;
   }
   if (!cb_settings_given(s, "CARBOY_HTTP_PER_CLIENT"))
     s->per_client = s->http_threads - s->http_threads / 4;

@@ -35,6 +35,7 @@ struct cb_settings {
   char listen[256];
   const char *store; /* NULL: the default, a file store in DATA/blobs */
   int workers;
+  int matchers; /* resident structure matchers */
   int http_threads;
   int per_client;
   int header_timeout;

@@ -95,8 +95,11 @@ char *chem_summary_svg(const char *title, const cJSON *props, int max_atoms);
 /* Identifies a query structure: canonical SMILES, InChIKey, FP2 (hex) into result. With
  * smarts, validates the pattern and fingerprints it when it also reads as SMILES. */
 cb_err chem_query(const char *smiles, const char *smarts, cJSON *result, struct cb_errbuf *eb);
-/* Which of smiles_list (an array of SMILES) contain the SMARTS pattern: result.matches. */
-cb_err chem_match(const char *pattern, const cJSON *smiles_list, cJSON *result, struct cb_errbuf *eb);
+/* Which of smiles_list (an array of SMILES) contain the SMARTS pattern: result.matches,
+ * their indexes. keys (NULL, or an array as long: each candidate's record id) lets the
+ * molecules read be kept for the next query (chem/match.c). */
+cb_err chem_match(const char *pattern, const cJSON *smiles_list, const cJSON *keys, cJSON *result,
+                  struct cb_errbuf *eb);
 
 /* The worker child's main loop: requests on stdin, results on stdout (one JSON object
  * per line each way). Returns the process exit code. */

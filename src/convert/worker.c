@@ -130,7 +130,7 @@ static void handle_depict(cJSON *req)
   answer(e, eb.msg[0] ? eb.msg : cb_strerror(e), res);
 }
 
-/* {"op":"query","smiles"|"smarts":Q} and {"op":"match","smarts":P,"smiles":[...]} */
+/* {"op":"query","smiles"|"smarts":Q} and {"op":"match","smarts":P,"smiles":[...],"keys"?:[...]} */
 static void handle_query(cJSON *req, int match)
 {
   const cJSON *smiles = cJSON_GetObjectItemCaseSensitive(req, "smiles");
@@ -139,7 +139,9 @@ static void handle_query(cJSON *req, int match)
   cJSON *res = cJSON_CreateObject();
   cb_err e;
   if (match)
-    e = cJSON_IsString(smarts) && cJSON_IsArray(smiles) ? chem_match(smarts->valuestring, smiles, res, &eb) : CB_EINVAL;
+    e = cJSON_IsString(smarts) && cJSON_IsArray(smiles)
+          ? chem_match(smarts->valuestring, smiles, cJSON_GetObjectItemCaseSensitive(req, "keys"), res, &eb)
+          : CB_EINVAL;
   else
     e = cJSON_IsString(smiles) || cJSON_IsString(smarts)
           ? chem_query(cJSON_IsString(smiles) ? smiles->valuestring : NULL,

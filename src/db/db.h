@@ -584,19 +584,37 @@ cb_err db_search_matched(const char *file_id, const char *record_id, const struc
 /* Structure search candidates: live records (current versions of live files) of the
  * files q->viewer may see (the filter runs in the query, before anything is counted), in
  * (file id, index) order. fp is 128 bytes or NULL. */
-struct cb_record_hit {
-  const char *id, *file_id, *title, *smiles, *inchikey;
-  const unsigned char *fp;
-  int64_t idx;
+/* Structure search (search/structures.c keeps these rows in memory). */
+#define DB_FP_BYTES 128 /* an FP2 fingerprint, 1024 bits */
+struct cb_structure_row {
+  const char *file_id, *id, *smiles, *inchikey; /* "" when absent */
+  int64_t version, idx;
+  const unsigned char *fp; /* DB_FP_BYTES, or NULL */
 };
-typedef int (*db_record_hit_cb)(const struct cb_record_hit *h, void *ctx);
-struct db_record_q {
+typedef int (*db_structure_cb)(const struct cb_structure_row *row, void *ctx);
+/* The records with a fingerprint or an InChIKey of the current version of every live file
+ * (file_id NULL: ordered by file id, then index) or of one. */
+cb_err db_structures_load(const char *file_id, db_structure_cb cb, void *ctx);
+struct db_structure_files_q {
   const struct db_viewer *viewer; /* never NULL */
-  const char *inchikey;           /* records with this InChIKey; NULL: every record with a fingerprint */
-  const char *file_id;            /* this file's records only, or NULL */
-  const char *folder_id;          /* records of files in this folder or below, or NULL */
+  const char *ids_json;           /* the files asked about: a JSON array of ids */
+  const char *kind;               /* of this kind only, or NULL */
+  const char *folder_id;          /* in this folder or below, or NULL */
 };
-cb_err db_records_find(const struct db_record_q *q, db_record_hit_cb cb, void *ctx);
+/* Which of the files asked about are live and visible to the viewer (and of the kind, in
+ * the folder): cb gets each one's id and current version; non-zero stops. */
+typedef int (*db_structure_file_cb)(const char *file_id, int64_t version, void *ctx);
+cb_err db_structure_files_visible(const struct db_structure_files_q *q, db_structure_file_cb cb, void *ctx);
+/* The log of files whose records may have changed (structure_changes): its newest seq (0:
+ * empty), its oldest and newest, the changes after a seq (at most limit, in order), and
+ * pruning all but the newest keep. */
+cb_err db_structure_changes_last(int64_t *last);
+cb_err db_structure_changes_range(int64_t *first, int64_t *last);
+typedef int (*db_structure_change_cb)(int64_t seq, const char *file_id, void *ctx);
+cb_err db_structure_changes_after(int64_t after, int64_t limit, db_structure_change_cb cb, void *ctx);
+cb_err db_structure_changes_prune(int64_t keep);
+/* A record's title, malloc'd ("" when it has none); NULL when there is no such record. */
+char *db_record_title(const char *record_id);
 
 /* ---- settings, store migrations and blob checks (maint.c) ---- */
 #define CB_URL_MAX 1100

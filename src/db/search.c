@@ -448,54 +448,118 @@ cb_err db_search_matched(const char *file_id, const char *record_id, const struc
   return db_each_row(st, db_property_row, &pc);
 }
 
-/* ---- structure search candidates ---- */
+/* ---- structure search: the fingerprint index's rows, and which of its files a caller sees ---- */
 
-static int record_hit_row(sqlite3_stmt *st, db_record_hit_cb cb, void *ctx)
+static void read_structure(sqlite3_stmt *st, struct cb_structure_row *row)
 {
-  struct cb_record_hit h = {
-    .id = (const char *)sqlite3_column_text(st, 0),
-    .file_id = (const char *)sqlite3_column_text(st, 1),
-    .title = (const char *)sqlite3_column_text(st, 2),
-    .smiles = (const char *)sqlite3_column_text(st, 3),
-    .inchikey = (const char *)sqlite3_column_text(st, 4),
-    .fp = sqlite3_column_bytes(st, 5) == 128 ? sqlite3_column_blob(st, 5) : NULL,
-    .idx = sqlite3_column_int64(st, 6),
+  *row = (struct cb_structure_row){
+    .file_id = (const char *)sqlite3_column_text(st, 0),
+    .version = sqlite3_column_int64(st, 1),
+    .id = (const char *)sqlite3_column_text(st, 2),
+    .idx = sqlite3_column_int64(st, 3),
+    .smiles = (const char *)sqlite3_column_text(st, 4),
+    .inchikey = (const char *)sqlite3_column_text(st, 5),
+    .fp = sqlite3_column_bytes(st, 6) == DB_FP_BYTES ? sqlite3_column_blob(st, 6) : NULL,
   };
-  return cb(&h, ctx);
+}
+DB_VISITOR(structure, struct cb_structure_row, db_structure_cb, read_structure, DB_NO_CLEAR)
+
+cb_err db_structures_load(const char *file_id, db_structure_cb cb, void *ctx)
+{
+  struct structure_visit v = {cb, ctx};
+  /* the current version's records of live files, file by file, in index order */
+#define STRUCTURES_SQL                                                                          \
+  "SELECT f.id, f.version, r.id, r.idx, coalesce(r.smiles, ''), coalesce(r.inchikey, ''), r.fp" \
+  " FROM files f CROSS JOIN records r ON r.file_id = f.id AND r.version = f.version"            \
+  " WHERE f.deleted_at IS NULL AND (r.fp IS NOT NULL OR r.inchikey IS NOT NULL)"
+  sqlite3_stmt *st = file_id ? db_query(STRUCTURES_SQL " AND f.id = ? ORDER BY r.idx", "s", file_id)
+                             : db_query(STRUCTURES_SQL " ORDER BY f.id, r.idx", "");
+#undef STRUCTURES_SQL
+  return db_each_row(st, structure_row, &v);
 }
 
-cb_err db_records_find(const struct db_record_q *q, db_record_hit_cb cb, void *ctx)
+cb_err db_structure_files_visible(const struct db_structure_files_q *q, db_structure_file_cb cb, void *ctx)
 {
   struct cb_buf sql = {0};
-  cb_buf_puts(&sql, "SELECT r.id, r.file_id, coalesce(r.title, ''), coalesce(r.smiles, ''),"
-                    " coalesce(r.inchikey, ''), r.fp, r.idx");
-  if (q->inchikey) /* a few records: from the InChIKey's index to their files */
-    cb_buf_puts(&sql, " FROM records r JOIN files f ON f.id = r.file_id AND f.version = r.version"
-                      " WHERE r.inchikey = ?");
-  else /* every record, file by file (so the access rule runs once a file), in index order */
-    cb_buf_puts(&sql, " FROM files f CROSS JOIN records r ON r.file_id = f.id AND r.version = f.version"
-                      " WHERE r.fp IS NOT NULL");
-  cb_buf_puts(&sql, " AND f.deleted_at IS NULL");
-  if (q->file_id)
-    cb_buf_puts(&sql, " AND f.id = ?");
+  cb_buf_puts(&sql, "SELECT f.id, f.version FROM json_each(?) j JOIN files f ON f.id = j.value"
+                    " WHERE f.deleted_at IS NULL");
+  if (q->kind)
+    cb_buf_puts(&sql, " AND f.kind = ?");
   if (q->folder_id)
     cb_buf_puts(&sql, IN_FOLDER_SQL);
   if (!q->viewer->all) /* named parameters: they take no positional slot after this */
     cb_buf_puts(&sql, " AND " DB_FILE_VISIBLE_SQL("f", ":me", ":link"));
-  cb_buf_puts(&sql, " ORDER BY f.id, r.idx");
   sqlite3_stmt *st;
   cb_err pe = prepare_built(&sql, &st);
   if (pe)
     return pe;
   int k = 1;
-  const char *binds[] = {q->inchikey, q->file_id, q->folder_id};
+  const char *binds[] = {q->ids_json, q->kind, q->folder_id};
   for (size_t i = 0; i < sizeof binds / sizeof binds[0]; i++)
     if (binds[i])
       sqlite3_bind_text(st, k++, binds[i], -1, SQLITE_STATIC);
   db_bind_viewer(st, q->viewer);
   int rc;
-  while ((rc = sqlite3_step(st)) == SQLITE_ROW && !record_hit_row(st, cb, ctx))
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW &&
+         !cb((const char *)sqlite3_column_text(st, 0), sqlite3_column_int64(st, 1), ctx))
     ;
   sqlite3_finalize(st);
   return rc == SQLITE_ROW || rc == SQLITE_DONE ? CB_OK : db_rc(rc);
+}
+
+char *db_record_title(const char *record_id)
+{
+  sqlite3_stmt *st = db_query("SELECT coalesce(title, '') FROM records WHERE id = ?", "s", record_id);
+  if (db_one_row(st))
+    return NULL;
+  char *title = strdup((const char *)sqlite3_column_text(st, 0));
+  sqlite3_reset(st);
+  return title;
+}
+
+/* ---- the structure index's change log (0014_structure_changes.sql) ---- */
+
+cb_err db_structure_changes_last(int64_t *last)
+{
+  sqlite3_stmt *st = db_query("SELECT coalesce(max(seq), 0) FROM structure_changes", "");
+  cb_err e = db_one_row(st);
+  *last = e ? 0 : sqlite3_column_int64(st, 0);
+  if (!e)
+    sqlite3_reset(st);
+  return e;
+}
+
+cb_err db_structure_changes_range(int64_t *first, int64_t *last)
+{
+  sqlite3_stmt *st = db_query("SELECT coalesce(min(seq), 0), coalesce(max(seq), 0) FROM structure_changes", "");
+  cb_err e = db_one_row(st);
+  *first = e ? 0 : sqlite3_column_int64(st, 0);
+  *last = e ? 0 : sqlite3_column_int64(st, 1);
+  if (!e)
+    sqlite3_reset(st);
+  return e;
+}
+
+struct change_visit {
+  db_structure_change_cb cb;
+  void *ctx;
+};
+
+static int change_row(sqlite3_stmt *st, void *ctx)
+{
+  struct change_visit *v = ctx;
+  return v->cb(sqlite3_column_int64(st, 0), (const char *)sqlite3_column_text(st, 1), v->ctx);
+}
+
+cb_err db_structure_changes_after(int64_t after, int64_t limit, db_structure_change_cb cb, void *ctx)
+{
+  struct change_visit v = {cb, ctx};
+  sqlite3_stmt *st = db_query("SELECT seq, file_id FROM structure_changes WHERE seq > ? ORDER BY seq LIMIT ?", "ii",
+                              after, limit);
+  return db_each_row(st, change_row, &v);
+}
+
+cb_err db_structure_changes_prune(int64_t keep)
+{
+  return db_exec("DELETE FROM structure_changes WHERE seq < (SELECT max(seq) FROM structure_changes) - ?", "i", keep);
 }

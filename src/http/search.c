@@ -2,15 +2,19 @@
  *   exact        records with the query's InChIKey;
  *   similarity   Tanimoto on FP2 fingerprints (computed at ingest) >= threshold, best first;
  *   substructure an AND screen on the fingerprints, then a SMARTS match of the survivors
- *                in converter processes (Open Babel never runs in the server).
- * Only records of files the caller may see are ever considered: the access rule runs in
- * the query, before anything is counted; file_id= and folder_id= narrow them further.
+ *                in the resident matcher processes (Open Babel never runs in the server).
+ * No job and no queue: the query structure is read by a matcher (search/matchers.c), the
+ * records are screened in the server's structure index (search/structures.c), which holds
+ * every current record's fingerprint in memory. Only records of files the caller may see
+ * are ever considered: the access rule runs before anything is tested or counted;
+ * file_id=, folder_id= and kind= narrow them further.
  * Hits come in one total order (file id, then the record's index; similarity: best first,
  * then record id) and a cursor is the position of the last hit shown, so pages neither
  * skip nor repeat a hit. total is exact, except for a substructure search whose screen
  * passes more than CARBOY_STRUCTURE_MATCH_MAX records: then that many candidates after
  * the cursor are matched, and total is estimated from their share of hits. */
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,25 +22,15 @@
 
 #include "http/http.h"
 #include "http/parse.h"
+#include "search/matchers.h"
+#include "search/structures.h"
 #include "util/hash.h"
 
 #define MATCH_BATCH 2000
 #define MATCH_MAX_DEFAULT 20000
-
-/* Runs a helper job in a converter process and waits for its result (a JSON object). */
-static cJSON *run_helper(struct req *r, const char *type, cJSON *params, int timeout_s, struct cb_errbuf *eb)
-{
-  char job[CB_ID_LEN + 1];
-  char *text = cJSON_PrintUnformatted(params);
-  int rc = text ? http_run_job(r, type, text, NULL, timeout_s, 1, job, eb) : -2;
-  cJSON_free(text);
-  if (rc != 1)
-    return NULL;
-  char *res = db_job_result(job);
-  cJSON *o = res ? cJSON_Parse(res) : NULL;
-  free(res);
-  return o;
-}
+#define QUERY_TIMEOUT_S 60  /* reading the query structure */
+#define MATCH_TIMEOUT_S 120 /* one batch of candidates */
+#define INDEX_WAIT_S 60     /* the structure index's first load, after a start */
 
 enum smode { M_EXACT, M_SIMILARITY, M_SUBSTRUCTURE };
 static const char *const mode_names[] = {"exact", "similarity", "substructure"};
@@ -47,7 +41,7 @@ struct hit {
   char file_id[CB_ID_LEN + 1];
   int64_t idx;
   double sim;
-  char *title, *smiles;
+  char *smiles;
   char matched; /* substructure: the SMARTS matched it */
 };
 
@@ -68,7 +62,7 @@ static int by_similarity(const void *a, const void *b)
 
 struct scan {
   enum smode mode;
-  const unsigned char *qfp; /* query fingerprint, or NULL */
+  const uint64_t *qfp; /* query fingerprint, or NULL */
   double threshold;
   const struct hit *after; /* the cursor's position, or NULL */
   size_t keep;             /* exact, similarity: the first this many after the cursor */
@@ -88,21 +82,16 @@ static void swap_hits(struct hit *a, struct hit *b)
   *b = t;
 }
 
-/* Copies the record's texts into x; 0, or -1 out of memory (x then holds none). */
-static int take_texts(struct hit *x, const struct cb_record_hit *h)
+/* Copies the record's SMILES into x (its title is read for the hits shown); 0, or -1 out
+ * of memory. */
+static int take_texts(struct hit *x, const struct structures_hit *h)
 {
-  x->title = strdup(h->title ? h->title : "");
   x->smiles = strdup(h->smiles ? h->smiles : "");
-  if (x->title && x->smiles)
-    return 0;
-  free(x->title);
-  free(x->smiles);
-  x->title = x->smiles = NULL;
-  return -1;
+  return x->smiles ? 0 : -1;
 }
 
 /* Appends x (with the record's texts); 1 (stop) when out of memory. */
-static int add_hit(struct scan *sc, const struct hit *x, const struct cb_record_hit *h)
+static int add_hit(struct scan *sc, const struct hit *x, const struct structures_hit *h)
 {
   if (cb_grow(&sc->hits, sc->n, &sc->cap, sizeof *sc->hits, 256))
     return sc->oom = 1;
@@ -114,7 +103,7 @@ static int add_hit(struct scan *sc, const struct hit *x, const struct cb_record_
 }
 
 /* Similarity: keeps the first sc->keep hits in order, in a heap whose top is the last. */
-static int offer_hit(struct scan *sc, const struct hit *x, const struct cb_record_hit *h)
+static int offer_hit(struct scan *sc, const struct hit *x, const struct structures_hit *h)
 {
   struct hit *v = sc->hits;
   size_t i = sc->n;
@@ -131,7 +120,6 @@ static int offer_hit(struct scan *sc, const struct hit *x, const struct cb_recor
   struct hit y = *x;
   if (take_texts(&y, h))
     return sc->oom = 1;
-  free(v[0].title);
   free(v[0].smiles);
   v[0] = y;
   for (i = 0;;) {
@@ -147,34 +135,11 @@ static int offer_hit(struct scan *sc, const struct hit *x, const struct cb_recor
   }
 }
 
-/* 1 when the record passes the mode's test (similarity: its Tanimoto to *sim). */
-static int passes(const struct scan *sc, const struct cb_record_hit *h, double *sim)
-{
-  if (sc->mode == M_EXACT)
-    return 1;
-  if (sc->mode == M_SUBSTRUCTURE) {
-    for (int i = 0; sc->qfp && h->fp && i < 128; i++)
-      if ((h->fp[i] & sc->qfp[i]) != sc->qfp[i])
-        return 0; /* lacks a bit the query has: cannot contain it */
-    return 1;
-  }
-  if (!h->fp || !sc->qfp)
-    return 0;
-  int both = 0, either = 0;
-  for (int i = 0; i < 128; i++) {
-    both += __builtin_popcount(h->fp[i] & sc->qfp[i]);
-    either += __builtin_popcount(h->fp[i] | sc->qfp[i]);
-  }
-  *sim = either ? (double)both / either : 0;
-  return *sim >= sc->threshold;
-}
-
-static int collect(const struct cb_record_hit *h, void *ctx)
+/* Each record the index found passing the mode's test, in order. */
+static int collect(const struct structures_hit *h, void *ctx)
 {
   struct scan *sc = ctx;
-  struct hit x = {.idx = h->idx, .sim = 1.0};
-  if (!passes(sc, h, &x.sim))
-    return 0;
+  struct hit x = {.idx = h->idx, .sim = h->similarity};
   snprintf(x.id, sizeof x.id, "%s", h->id);
   snprintf(x.file_id, sizeof x.file_id, "%s", h->file_id);
   sc->total++;
@@ -192,33 +157,81 @@ static int collect(const struct cb_record_hit *h, void *ctx)
 static void free_hits(struct scan *sc)
 {
   for (size_t i = 0; i < sc->n; i++) {
-    free(sc->hits[i].title);
     free(sc->hits[i].smiles);
   }
   free(sc->hits);
 }
 
-/* Matches pattern against the SMILES of w[0..n) in converter processes, in batches;
- * sets each one's matched. */
-static cb_err match_all(struct req *r, const char *pattern, struct hit *w, size_t n, struct cb_errbuf *eb)
+/* One batch of candidates matched in a matcher process (a thread of its own when the
+ * round has several). */
+struct batch {
+  const char *pattern;
+  struct hit *w;
+  size_t n;
+  cb_err e;
+  struct cb_errbuf eb;
+};
+
+static void *match_batch(void *arg)
 {
-  for (size_t start = 0; start < n; start += MATCH_BATCH) {
-    size_t end = start + MATCH_BATCH < n ? start + MATCH_BATCH : n;
-    cJSON *mp = cJSON_CreateObject(), *list = cJSON_AddArrayToObject(mp, "smiles");
-    cJSON_AddStringToObject(mp, "smarts", pattern);
-    for (size_t i = start; i < end; i++)
-      cJSON_AddItemToArray(list, cJSON_CreateString(w[i].smiles));
-    cJSON *res = run_helper(r, "match", mp, 120, eb);
-    cJSON_Delete(mp);
-    if (!res)
-      return CB_EINVAL;
-    cJSON *idx;
-    cJSON_ArrayForEach(idx, cJSON_GetObjectItem(res, "matches"))
-    {
-      if (cJSON_IsNumber(idx) && idx->valuedouble >= 0 && idx->valuedouble < (double)(end - start))
-        w[start + (size_t)idx->valuedouble].matched = 1;
+  struct batch *b = arg;
+  cJSON *req = cJSON_CreateObject(), *list = cJSON_AddArrayToObject(req, "smiles"),
+        *keys = cJSON_AddArrayToObject(req, "keys"), *res = NULL;
+  cJSON_AddStringToObject(req, "op", "match");
+  cJSON_AddStringToObject(req, "smarts", b->pattern);
+  for (size_t i = 0; i < b->n; i++) {
+    cJSON_AddItemToArray(list, cJSON_CreateString(b->w[i].smiles));
+    cJSON_AddItemToArray(keys, cJSON_CreateString(b->w[i].id));
+  }
+  b->e = matchers_call(req, MATCH_TIMEOUT_S, &res, &b->eb);
+  cJSON_Delete(req);
+  cJSON *idx;
+  cJSON_ArrayForEach(idx, cJSON_GetObjectItem(res, "matches"))
+  {
+    if (cJSON_IsNumber(idx) && idx->valuedouble >= 0 && idx->valuedouble < (double)b->n)
+      b->w[(size_t)idx->valuedouble].matched = 1;
+  }
+  cJSON_Delete(res);
+  return NULL;
+}
+
+/* Matches pattern against the SMILES of w[0..n) in the matcher processes, a batch to each
+ * at once, round after round, until every candidate is matched or need of them match;
+ * sets each one's matched and *done to how many (from the start) were matched. */
+static cb_err match_window(const char *pattern, struct hit *w, size_t n, size_t need, size_t *done,
+                           struct cb_errbuf *eb)
+{
+  enum { ROUND = 8 };
+  int width = matchers_count();
+  if (width > ROUND)
+    width = ROUND;
+  size_t found = 0;
+  *done = 0;
+  while (*done < n && found < need) {
+    struct batch b[ROUND];
+    pthread_t t[ROUND];
+    int started[ROUND] = {0}, k = 0;
+    for (; k < width && *done < n; k++) {
+      size_t len = n - *done < MATCH_BATCH ? n - *done : MATCH_BATCH;
+      b[k] = (struct batch){.pattern = pattern, .w = w + *done, .n = len};
+      *done += len;
+      /* the first batch in this thread; the others in threads of their own */
+      started[k] = k > 0 && !pthread_create(&t[k], NULL, match_batch, &b[k]);
     }
-    cJSON_Delete(res);
+    match_batch(&b[0]);
+    for (int i = 1; i < k; i++)
+      if (started[i])
+        pthread_join(t[i], NULL);
+      else
+        match_batch(&b[i]);
+    for (int i = 0; i < k; i++) {
+      if (b[i].e) {
+        snprintf(eb->msg, sizeof eb->msg, "%s", b[i].eb.msg);
+        return b[i].e;
+      }
+      for (size_t j = 0; j < b[i].n; j++)
+        found += b[i].w[j].matched;
+    }
   }
   return CB_OK;
 }
@@ -235,9 +248,10 @@ struct found {
 };
 
 /* Substructure: the window (every candidate when they are at most match_max, else the
- * match_max after the cursor) is matched; the hits after the cursor are listed. */
-static cb_err substructure_hits(struct req *r, struct scan *sc, const char *pattern, struct found *f,
-                                struct cb_errbuf *eb)
+ * match_max after the cursor) is matched, all of it when the total must be exact, else
+ * until a page's hits are found; the hits after the cursor are listed, and the total is
+ * estimated, when it must be, from the share of hits among the candidates matched. */
+static cb_err substructure_hits(struct scan *sc, const char *pattern, struct found *f, struct cb_errbuf *eb)
 {
   size_t w0 = 0;
   f->exact = sc->total <= sc->match_max;
@@ -246,19 +260,20 @@ static cb_err substructure_hits(struct req *r, struct scan *sc, const char *patt
       w0++;
     if (w0 == sc->n)
       w0 = 0;
-    if (sc->n_after > sc->match_max)
-      f->window_end = &sc->hits[sc->n - 1];
   }
-  cb_err e = match_all(r, pattern, sc->hits + w0, sc->n - w0, eb);
+  size_t done = 0;
+  cb_err e = match_window(pattern, sc->hits + w0, sc->n - w0, f->exact ? SIZE_MAX : sc->keep, &done, eb);
+  if (!f->exact && w0 + done == sc->n && sc->n_after > sc->match_max)
+    f->window_end = &sc->hits[sc->n - 1]; /* the next page matches the next window */
   int64_t matched = 0;
-  for (size_t i = w0; !e && i < sc->n; i++) {
+  for (size_t i = w0; !e && i < w0 + done; i++) {
     if (!sc->hits[i].matched)
       continue;
     matched++;
     if ((!sc->after || hit_order(M_SUBSTRUCTURE, &sc->hits[i], sc->after) > 0) && f->n < sc->keep)
       f->list[f->n++] = &sc->hits[i];
   }
-  f->total = f->exact || sc->n == w0 ? matched : llround((double)matched * (double)sc->total / (double)(sc->n - w0));
+  f->total = f->exact || !done ? matched : llround((double)matched * (double)sc->total / (double)done);
   return e;
 }
 
@@ -296,10 +311,12 @@ static void add_hits(cJSON *o, enum smode m, const struct found *f, size_t limit
   cJSON *hits = cJSON_AddArrayToObject(o, "hits");
   for (size_t i = 0; i < f->n && i < limit; i++) {
     const struct hit *x = f->list[i];
+    char *title = db_record_title(x->id); /* titles stay in the database: read for the hits shown */
     cJSON *h = cJSON_CreateObject();
     cJSON_AddStringToObject(h, "record_id", x->id);
     cJSON_AddStringToObject(h, "file_id", x->file_id);
-    cJSON_AddStringToObject(h, "title", x->title);
+    cJSON_AddStringToObject(h, "title", title ? title : "");
+    free(title);
     cJSON_AddStringToObject(h, "smiles", x->smiles);
     if (m == M_SIMILARITY)
       cJSON_AddNumberToObject(h, "similarity", round(x->sim * 10000) / 10000);
@@ -316,7 +333,7 @@ static void add_hits(cJSON *o, enum smode m, const struct found *f, size_t limit
 
 /* The request's parameters, read and checked. */
 struct squery {
-  char smiles[2048], smarts[2048], file_id[CB_ID_LEN + 1], folder_id[CB_ID_LEN + 1];
+  char smiles[2048], smarts[2048], file_id[CB_ID_LEN + 1], folder_id[CB_ID_LEN + 1], kind[32];
   int is_smarts;
   enum smode mode;
   double threshold;
@@ -339,6 +356,22 @@ static int read_mode(struct req *r, struct squery *q)
       return 0;
     }
   return http_problem(r, 400, "mode", "mode must be exact, substructure or similarity");
+}
+
+/* kind=: 1 with one of the kinds of file in out, 0 without, -1 (answered) when malformed. */
+static int read_kind(struct req *r, char *out, size_t cap)
+{
+  static const char *const kinds[] = {"structure", "reaction", "crystal", "image", "pdf",
+                                      "office",    "table",    "archive", "text",  "other"};
+  int has = http_query(r, "kind", out, cap);
+  if (has == 0)
+    return 0;
+  for (size_t i = 0; has > 0 && i < sizeof kinds / sizeof kinds[0]; i++)
+    if (!strcmp(out, kinds[i]))
+      return 1;
+  http_problem(r, 400, "kind",
+               "kind must be one of structure, reaction, crystal, image, pdf, office, table, archive, text, other");
+  return -1;
 }
 
 /* file_id= or folder_id=: an id of the caller's (a 404 for one they may not see, as for
@@ -378,7 +411,8 @@ static int read_squery(struct req *r, struct squery *q)
   if (q->has_after && cursor_read(cursor, q->mode, &q->after))
     return http_problem(r, 400, "cursor", "cursor is not one this search issued");
   if (read_scope(r, "file_id", "file", q->file_id, sizeof q->file_id) ||
-      read_scope(r, "folder_id", "folder", q->folder_id, sizeof q->folder_id))
+      read_scope(r, "folder_id", "folder", q->folder_id, sizeof q->folder_id) ||
+      read_kind(r, q->kind, sizeof q->kind) < 0)
     return r->status;
   return 0;
 }
@@ -391,21 +425,27 @@ static int64_t match_max(void)
   return n > 0 ? n : MATCH_MAX_DEFAULT;
 }
 
-/* The query structure identified in a converter process: its SMILES, InChIKey and
- * fingerprint (fp 1 when there is one). NULL when it cannot be read. */
-static cJSON *identify(struct req *r, const struct squery *q, unsigned char fp[128], int *have_fp, struct cb_errbuf *eb)
+/* The query structure identified in a matcher process: its SMILES, InChIKey and
+ * fingerprint (*have_fp 1 when there is one). NULL with eb when it cannot be read (e:
+ * CB_EINVAL, the query's fault; else the matchers' trouble). */
+static cJSON *identify(const struct squery *q, uint64_t fp[STRUCTURES_FP_WORDS], int *have_fp, cb_err *e,
+                       struct cb_errbuf *eb)
 {
-  cJSON *params = cJSON_CreateObject();
-  cJSON_AddStringToObject(params, q->is_smarts ? "smarts" : "smiles", q->is_smarts ? q->smarts : q->smiles);
-  cJSON *o = run_helper(r, "query", params, 60, eb);
-  cJSON_Delete(params);
+  cJSON *req = cJSON_CreateObject(), *o = NULL;
+  cJSON_AddStringToObject(req, "op", "query");
+  cJSON_AddStringToObject(req, q->is_smarts ? "smarts" : "smiles", q->is_smarts ? q->smarts : q->smiles);
+  *e = matchers_call(req, QUERY_TIMEOUT_S, &o, eb);
+  cJSON_Delete(req);
   cJSON *hex = cJSON_GetObjectItemCaseSensitive(o, "fp2");
-  *have_fp = cJSON_IsString(hex) && strlen(hex->valuestring) == 256;
-  for (int i = 0; *have_fp && i < 128; i++) {
+  unsigned char bytes[DB_FP_BYTES];
+  *have_fp = cJSON_IsString(hex) && strlen(hex->valuestring) == 2 * DB_FP_BYTES;
+  for (int i = 0; *have_fp && i < DB_FP_BYTES; i++) {
     unsigned v;
-    sscanf(hex->valuestring + 2 * i, "%2x", &v);
-    fp[i] = (unsigned char)v;
+    *have_fp = sscanf(hex->valuestring + 2 * i, "%2x", &v) == 1;
+    bytes[i] = (unsigned char)v;
   }
+  if (*have_fp) /* the byte order the index keeps (the database's) */
+    memcpy(fp, bytes, sizeof bytes);
   return o;
 }
 
@@ -422,11 +462,18 @@ static cb_err search_records(struct req *r, const struct squery *q, cJSON *ident
     cb_errf(eb, "no fingerprint for the query");
     return CB_EINVAL;
   }
+  static const enum structures_test tests[] = {STRUCTURES_EXACT, STRUCTURES_SIMILAR, STRUCTURES_SUPERSET_FP};
   struct db_viewer viewer;
   http_viewer(r, &viewer);
-  struct db_record_q rq = {&viewer, q->mode == M_EXACT ? key->valuestring : NULL, q->file_id[0] ? q->file_id : NULL,
-                           q->folder_id[0] ? q->folder_id : NULL};
-  cb_err e = db_records_find(&rq, collect, sc);
+  struct structures_q sq = {.viewer = &viewer,
+                            .file_id = q->file_id[0] ? q->file_id : NULL,
+                            .folder_id = q->folder_id[0] ? q->folder_id : NULL,
+                            .kind = q->kind[0] ? q->kind : NULL,
+                            .test = tests[q->mode],
+                            .fp = sc->qfp,
+                            .inchikey = q->mode == M_EXACT ? key->valuestring : NULL,
+                            .threshold = sc->threshold};
+  cb_err e = structures_find(&sq, INDEX_WAIT_S, collect, sc);
   if (!e && sc->oom)
     e = CB_ENOMEM;
   if (!e && !(f->list = calloc(sc->n + 1, sizeof *f->list)))
@@ -438,7 +485,7 @@ static cb_err search_records(struct req *r, const struct squery *q, cJSON *ident
     /* a smiles= query is a molecule: it is matched as Open Babel read it (aromaticity
      * perceived), so a Kekule benzene drawn in an editor finds aromatic rings */
     const char *pattern = q->is_smarts ? q->smarts : cJSON_IsString(qsmiles) ? qsmiles->valuestring : q->smiles;
-    return substructure_hits(r, sc, pattern, f, eb);
+    return substructure_hits(sc, pattern, f, eb);
   }
   if (q->mode == M_SIMILARITY)
     qsort(sc->hits, sc->n, sizeof *sc->hits, by_similarity);
@@ -459,11 +506,14 @@ int h_search_structure(struct req *r)
     return r->status;
   }
   struct cb_errbuf eb = {""};
-  unsigned char qfp[128];
+  uint64_t qfp[STRUCTURES_FP_WORDS];
   int have_fp = 0;
-  cJSON *ident = identify(r, q, qfp, &have_fp, &eb);
+  cb_err e;
+  cJSON *ident = identify(q, qfp, &have_fp, &e, &eb);
   if (!ident) {
-    int st = http_problem(r, 400, q->is_smarts ? "smarts" : "smiles", "the query could not be read: %s", eb.msg);
+    int st = e == CB_EINVAL
+               ? http_problem(r, 400, q->is_smarts ? "smarts" : "smiles", "the query could not be read: %s", eb.msg)
+               : http_problem(r, 503, NULL, "structure search is unavailable for now: %s", eb.msg);
     free(q);
     return st;
   }
@@ -474,7 +524,7 @@ int h_search_structure(struct req *r)
                     .keep = (size_t)q->limit + 1,
                     .match_max = match_max()};
   struct found f = {0};
-  cb_err e = search_records(r, q, ident, &sc, &f, &eb);
+  e = search_records(r, q, ident, &sc, &f, &eb);
   cJSON *o = cJSON_CreateObject();
   cJSON *qsmiles = cJSON_GetObjectItemCaseSensitive(ident, "smiles");
   if (cJSON_IsString(qsmiles))
@@ -659,8 +709,6 @@ static int take_hit(const struct cb_search_hit *h, void *ctx)
 
 int h_search(struct req *r)
 {
-  static const char *const kinds[] = {"structure", "reaction", "crystal", "image", "pdf",
-                                      "office",    "table",    "archive", "text",  "other"};
   char q[2048] = "", kind[32] = "", folder[64] = "", cursor[32] = "";
   char where_text[MAX_WHERE][512];
   struct db_where where[MAX_WHERE];
@@ -669,18 +717,9 @@ int h_search(struct req *r)
     return r->status;
   if (http_query(r, "q", q, sizeof q) < 0)
     return http_problem(r, 400, "q", "q is malformed or longer than %zu bytes", sizeof q - 1);
-  int has_kind = http_query(r, "kind", kind, sizeof kind);
-  if (has_kind < 0 || (has_kind > 0 && !kind[0]))
-    return http_problem(r, 400, "kind", "kind is malformed");
-  if (has_kind > 0) {
-    int ok = 0;
-    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
-      ok |= !strcmp(kind, kinds[i]);
-    if (!ok)
-      return http_problem(r, 400, "kind",
-                          "kind must be one of structure, reaction, crystal, image, pdf, office,"
-                          " table, archive, text, other");
-  }
+  int has_kind = read_kind(r, kind, sizeof kind);
+  if (has_kind < 0)
+    return r->status;
   int has_folder = http_query(r, "folder_id", folder, sizeof folder);
   if (has_folder < 0 || (has_folder > 0 && !cb_id_valid(folder)))
     return http_problem(r, 400, "folder_id", "folder_id is not a folder id");

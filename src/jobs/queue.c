@@ -960,36 +960,6 @@ done:
   return out;
 }
 
-/* "query" and "match": structure search helpers. The job's params are the request for the
- * converter process (a query structure to identify, or a SMARTS and candidate SMILES to
- * match); its answer is kept as the job's result for the waiting request. */
-enum job_outcome job_run_helper(struct job_run *r, struct cb_errbuf *eb)
-{
-  const char *op = r->job->type;
-  cJSON *req = cJSON_Parse(r->job->params), *res = NULL;
-  if (!cJSON_IsObject(req)) {
-    cJSON_Delete(req);
-    cb_errf(eb, "malformed parameters");
-    return JOB_FAIL;
-  }
-  cJSON_DeleteItemFromObjectCaseSensitive(req, "op");
-  cJSON_AddStringToObject(req, "op", op);
-  char slot_dir[PATH_MAX];
-  slot_workdir(r->child->slot, slot_dir);
-  struct pool_limits lim = {cfg.self_exe, cfg.timeout_s, cfg.worker_memory, cfg.data_dir, slot_dir};
-  cb_err e = pool_run(r->child, &lim, req, tick, r, &res, eb);
-  cJSON_Delete(req);
-  if (e) {
-    cJSON_Delete(res);
-    return e == CB_EABORTED ? JOB_STOPPED : JOB_FAIL;
-  }
-  char *text = cJSON_PrintUnformatted(res);
-  cJSON_Delete(res);
-  e = text ? db_job_finish_result(r->job->id, instance, text) : CB_ENOMEM;
-  cJSON_free(text);
-  return recorded(e, "result", eb);
-}
-
 /* "noop": does nothing but report progress; params.ms makes it take that long. For the
  * queue's own tests and benchmark. */
 enum job_outcome job_run_noop(struct job_run *r, struct cb_errbuf *eb)

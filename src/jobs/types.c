@@ -76,10 +76,6 @@ const struct job_type job_types[] = {
   {"noop", job_run_noop, USER, 0, 0, 0, check_version, 0, BATCH},
   /* the SVG of a record (GET .../depiction waits for it) */
   {"depict", job_run_depict, INTERNAL, 0, 0, 0, NULL, 0, INTERACTIVE},
-  /* a structure search's query structure, identified (the search waits for it) */
-  {"query", job_run_helper, INTERNAL, 0, 0, 0, NULL, 0, INTERACTIVE},
-  /* candidates matched against a SMARTS pattern (the search waits for it) */
-  {"match", job_run_helper, INTERNAL, 0, 0, 0, NULL, 0, INTERACTIVE},
   {NULL, NULL, INTERNAL, 0, 0, 0, NULL, 0, BATCH},
 };
 

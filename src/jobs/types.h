@@ -65,6 +65,5 @@ enum job_outcome job_run_convert(struct job_run *r, struct cb_errbuf *eb);
 enum job_outcome job_run_unpack(struct job_run *r, struct cb_errbuf *eb);
 enum job_outcome job_run_noop(struct job_run *r, struct cb_errbuf *eb);
 enum job_outcome job_run_depict(struct job_run *r, struct cb_errbuf *eb);
-enum job_outcome job_run_helper(struct job_run *r, struct cb_errbuf *eb);
 
 #endif

@@ -1192,3 +1192,59 @@ extern "C" int ob_smiles_size(const char *smiles, char *formula, size_t formula_
     return -1;
   }
 }
+
+/* ---- structure search in a resident matcher process ---- */
+
+struct ob_pattern {
+  OBSmartsPattern p;
+};
+
+extern "C" ob_pattern *ob_pattern_new(const char *smarts)
+{
+  ob_pattern *p = nullptr;
+  try {
+    p = new ob_pattern;
+    if (p->p.Init(smarts))
+      return p;
+  } catch (...) {
+  }
+  delete p;
+  return nullptr;
+}
+
+extern "C" int ob_pattern_match(ob_pattern *p, ob_mol *m)
+{
+  try {
+    return p->p.Match(m->mol, true) ? 1 : 0;
+  } catch (...) {
+    return -1;
+  }
+}
+
+extern "C" void ob_pattern_free(ob_pattern *p)
+{
+  delete p;
+}
+
+extern "C" ob_mol *ob_mol_from_smiles(const char *smiles)
+{
+  /* a reader's format lookup and options cost more than a small molecule's parse */
+  static OBConversion *conv;
+  ob_mol *m = nullptr;
+  try {
+    if (!conv) {
+      conv = new OBConversion;
+      if (!conv->SetInFormat("smi")) {
+        delete conv;
+        conv = nullptr;
+        return nullptr;
+      }
+    }
+    m = new ob_mol;
+    if (conv->ReadString(&m->mol, smiles) && m->mol.NumAtoms() > 0)
+      return m;
+  } catch (...) {
+  }
+  delete m;
+  return nullptr;
+}

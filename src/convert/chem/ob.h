@@ -157,6 +157,19 @@ int ob_writer_put(ob_writer *w, ob_mol *m, int last, struct cb_errbuf *eb);
 /* Closes the file: 0, or -1 when it could not be written. */
 int ob_writer_close(ob_writer *w);
 
+/* ---- structure search in a resident matcher process (match.c) ---- */
+
+/* A SMARTS pattern parsed once, matched against many molecules. */
+typedef struct ob_pattern ob_pattern;
+/* NULL when the pattern is not valid SMARTS. */
+ob_pattern *ob_pattern_new(const char *smarts);
+/* Does m contain the pattern? 1 yes, 0 no, -1 when matching failed. */
+int ob_pattern_match(ob_pattern *p, ob_mol *m);
+void ob_pattern_free(ob_pattern *p);
+/* One molecule read from SMILES by a reader kept from call to call (a matcher reads
+ * thousands); NULL when it cannot be read. */
+ob_mol *ob_mol_from_smiles(const char *smiles);
+
 #ifdef __cplusplus
 }
 #endif

@@ -37,10 +37,22 @@
 #    not return, so the time obabel takes for its first 1000 (`| head -n 1000`) is shown
 #    too, with the ratio over the same output size (informational; the RESULT uses the
 #    full obabel command).
+#    The patterns are then reported in two groups: selective (obabel finds fewer than 1000
+#    hits: carboy's whole answer against obabel's, target 2x) and common (carboy's first
+#    1000 hits against obabel's first 1000, `| head -n 1000`, target 1x).
+# 3. similarity search (Tanimoto >= 0.7 on FP2), BENCH_CHEM_SIM_QUERIES molecules of the
+#    set (default 5, spread over it), each BENCH_CHEM_SEARCH_RUNS times:
+#    baseline: `obabel in.fs -s"SMILES" -at0.7 -al<BENCH_MOLS+1> -ocan` (every hit);
+#    carboy: GET /api/v1/search/structure?smiles=SMILES&mode=similarity&threshold=0.7
+#      &limit=1000 (the best 1000, and the total). Counts compared: obabel's hits and
+#      carboy's total. Reported: the ratio of the summed medians and carboy's p50 (ms).
 #
 # Final lines:
 #   RESULT chem-ingest baseline=<obabel mol/s> carboy=<carboy mol/s> ratio=<carboy/obabel> target=1.5
 #   RESULT chem-substructure baseline=<obabel queries/s> carboy=<carboy queries/s> ratio=<carboy/obabel> target=1.0
+#   RESULT chem-substructure-selective baseline=<obabel s> carboy=<carboy s> ratio=<obabel/carboy> target=2.0
+#   RESULT chem-substructure-common baseline=<obabel first 1000, s> carboy=<carboy s> ratio=<obabel/carboy> target=1.0
+#   RESULT chem-similarity baseline=<obabel s> carboy=<carboy s> ratio=<obabel/carboy> target=5.0 p50_ms=<carboy>
 # About 6 minutes with the defaults on 2 cores; the temp dir needs ~500 MB.
 set -euo pipefail
 # shellcheck source=bench/lib.sh
@@ -51,13 +63,14 @@ NMOLS=${BENCH_MOLS:-100000}
 SMI=${BENCH_CHEM_SMI:-/usr/share/RDKit/Data/NCI/first_5K.smi}
 SMALL=${BENCH_CHEM_SMALL:-2000}
 RUNS=${BENCH_CHEM_SEARCH_RUNS:-3}
+SIMQ=${BENCH_CHEM_SIM_QUERIES:-5}
 NCHECK=${BENCH_CHEM_CHECK:-50}
 INGEST_TIMEOUT=${BENCH_CHEM_TIMEOUT:-900} # seconds, for one ingest to finish
 read -r -a PATTERNS <<<"${BENCH_CHEM_PATTERNS:-c1ccccc1Cl [N+](=O)[O-] C(=O)O c1ccncc1 S(=O)(=O)N}"
 LIMIT=1000
 TARGET_INGEST=1.5
 TARGET_SEARCH=1.0
-for v in NMOLS RUNS INGEST_TIMEOUT; do
+for v in NMOLS RUNS INGEST_TIMEOUT SIMQ; do
   [[ "${!v}" =~ ^[1-9][0-9]*$ ]] || die "$v must be a positive integer, not '${!v}'"
 done
 [[ "$SMALL" =~ ^[0-9]+$ ]] || die "BENCH_CHEM_SMALL must be a whole number, not '$SMALL'"
@@ -361,6 +374,7 @@ cb_search() {
 
 log "substructure search: ${#PATTERNS[@]} patterns x $RUNS runs, obabel in.fs -s P -al$((NMOLS + 1)) -ocan vs GET /api/v1/search/structure?smarts=P&limit=$LIMIT"
 ob_meds=() cb_meds=() ob_eq=() rows=() mismatch=0
+selective_ob=() selective_cb=() common_ob=() common_cb=()
 for p in "${PATTERNS[@]}"; do
   ob_t=() cb_t=()
   for ((i = 1; i <= RUNS; i++)); do
@@ -410,8 +424,10 @@ EOF
     first_m=$(printf '%s\n' "${f_t[@]}" | sort -g | awk '{ a[NR] = $1 } END { printf "%.4f\n", (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }')
     log "  $p: obabel's first $LIMIT hits (| head -n $LIMIT): ${f_t[*]} s"
     ob_eq+=("$first_m")
+    common_ob+=("$first_m") common_cb+=("$cb_m")
   else
     ob_eq+=("$ob_m")
+    selective_ob+=("$ob_m") selective_cb+=("$cb_m")
   fi
   rows+=("$(printf '  %-16s %9s %9s %9s %8s %8s   %-8s %s' "$p" "$ob_m" "$first_m" "$cb_m" "$ob_n" "$cb_n" "$verdict" "$note")")
 done
@@ -425,6 +441,52 @@ search_ratio=$(ratio "$cb_qps" "$ob_qps")
 per_pattern=()
 for ((i = 0; i < ${#PATTERNS[@]}; i++)); do per_pattern+=("$(ratio "${ob_meds[$i]}" "${cb_meds[$i]}")"); done
 med_ratio=$(median "${per_pattern[@]}")
+
+# ---------------------------------------------------------------- similarity search
+# SIMQ molecules spread over the set (its SMILES as written in the source file)
+mapfile -t SIM_SMILES < <(awk -v n="$SIMQ" -v total="$(wc -l <"$SMI")" \
+  'NR % int(total / n) == 1 && c < n { print $1; c++ }' "$SMI")
+[ "${#SIM_SMILES[@]}" -gt 0 ] || die "no similarity query molecules from $SMI"
+ob_sim() {
+  local t0 t1
+  t0=$(now)
+  obabel "$BENCH_TMP/in.fs" -s"$1" -at0.7 -al$((NMOLS + 1)) -ocan >"$2" 2>"$2.err" || { tail -5 "$2.err" >&2; die "obabel in.fs -s'$1' -at0.7 failed"; }
+  t1=$(now)
+  elapsed "$t0" "$t1"
+}
+cb_sim() {
+  local t0 t1 code
+  t0=$(now)
+  code=$(curl -sS -o "$2" -w '%{http_code}' --max-time 300 "${CARBOY_AUTH[@]}" \
+    "$CARBOY_URL/api/v1/search/structure?smiles=$(urlenc "$1")&mode=similarity&threshold=0.7&limit=$LIMIT") || die "similarity search for '$1' failed (curl exit $?)"
+  t1=$(now)
+  [ "$code" = 200 ] || die "similarity search for '$1' answered HTTP $code: $(head -c 500 "$2")"
+  elapsed "$t0" "$t1"
+}
+log "similarity search: ${#SIM_SMILES[@]} molecules x $RUNS runs, obabel in.fs -s S -at0.7 vs GET /api/v1/search/structure?smiles=S&mode=similarity&threshold=0.7&limit=$LIMIT"
+sim_ob=() sim_cb=() sim_all_cb=() sim_rows=()
+for q in "${SIM_SMILES[@]}"; do
+  ob_t=() cb_t=()
+  for ((i = 1; i <= RUNS; i++)); do
+    ob_t+=("$(ob_sim "$q" "$BENCH_TMP/ob-sim.out")")
+    cb_t+=("$(cb_sim "$q" "$BENCH_TMP/cb-sim.json")")
+  done
+  sim_ob+=("$(printf '%s\n' "${ob_t[@]}" | sort -g | awk '{ a[NR] = $1 } END { printf "%.4f\n", a[int((NR + 1) / 2)] }')") sim_cb+=("$(printf '%s\n' "${cb_t[@]}" | sort -g | awk '{ a[NR] = $1 } END { printf "%.4f\n", a[int((NR + 1) / 2)] }')")
+  sim_all_cb+=("${cb_t[@]}")
+  ob_n=$(grep -c . "$BENCH_TMP/ob-sim.out" || true)
+  cb_n=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["total"])' "$BENCH_TMP/cb-sim.json")
+  verdict=ok
+  [ "$ob_n" = "$cb_n" ] || { verdict=MISMATCH; mismatch=$((mismatch + 1)); }
+  log "  $q: obabel ${ob_t[*]} s ($ob_n hits), carboy ${cb_t[*]} s (total $cb_n): $verdict"
+  sim_rows+=("$(printf '  %-40.40s %9s %9s %8s %8s   %s' "$q" "${sim_ob[-1]}" "${sim_cb[-1]}" "$ob_n" "$cb_n" "$verdict")")
+done
+sim_ob_sum=$(printf '%s\n' "${sim_ob[@]}" | awk '{ s += $1 } END { printf "%.4f\n", s }')
+sim_cb_sum=$(printf '%s\n' "${sim_cb[@]}" | awk '{ s += $1 } END { printf "%.4f\n", s }')
+sim_ratio=$(ratio "$sim_ob_sum" "$sim_cb_sum")
+sim_p50_ms=$(printf '%s\n' "${sim_all_cb[@]}" | sort -g | awk '{ a[NR] = $1 * 1000 } END { printf "%.1f\n", (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }')
+sum_of() { if [ "$#" -eq 0 ]; then echo 0; else printf '%s\n' "$@" | awk '{ s += $1 } END { printf "%.4f\n", s }'; fi; }
+sel_ob_sum=$(sum_of "${selective_ob[@]}") sel_cb_sum=$(sum_of "${selective_cb[@]}")
+com_ob_sum=$(sum_of "${common_ob[@]}") com_cb_sum=$(sum_of "${common_cb[@]}")
 
 # ---------------------------------------------------------------- small ingest (scaling)
 small_line=
@@ -456,6 +518,15 @@ printf '%s\n' "${rows[@]}"
 echo "  total: obabel $ob_sum s = $ob_qps queries/s, carboy $cb_sum s = $cb_qps queries/s"
 echo "  speed ratio obabel_time/carboy_time: $search_ratio over the sum, $med_ratio median per pattern (>1: carboy faster; target > $TARGET_SEARCH)"
 echo "  same output size (ob_1st_s: obabel until its first $LIMIT hits, | head -n $LIMIT, where it finds more): obabel $ob_eq_sum s, ratio $eq_ratio (informational)"
-[ "$mismatch" -eq 0 ] || echo "  WARNING: hits differ for $mismatch pattern(s), see above"
+echo "  selective (obabel < $LIMIT hits, ${#selective_ob[@]} patterns): obabel $sel_ob_sum s, carboy $sel_cb_sum s, ratio $(ratio "$sel_ob_sum" "$sel_cb_sum") (target >= 2)"
+echo "  common (obabel >= $LIMIT hits, ${#common_ob[@]} patterns): obabel's first $LIMIT $com_ob_sum s, carboy $com_cb_sum s, ratio $(ratio "$com_ob_sum" "$com_cb_sum") (target >= 1)"
+echo "similarity search (Tanimoto >= 0.7, FP2; $RUNS run(s) per molecule, median s)"
+printf '  %-40s %9s %9s %8s %8s   %s\n' query obabel_s carboy_s ob_hits cb_total check
+printf '%s\n' "${sim_rows[@]}"
+echo "  total: obabel $sim_ob_sum s, carboy $sim_cb_sum s, ratio $sim_ratio (target >= 5); carboy p50 $sim_p50_ms ms (goal <= 20)"
+[ "$mismatch" -eq 0 ] || echo "  WARNING: hits differ for $mismatch query(ies), see above"
 echo "RESULT chem-ingest baseline=$ob_rate carboy=$cb_rate ratio=$ingest_ratio target=$TARGET_INGEST"
 echo "RESULT chem-substructure baseline=$ob_qps carboy=$cb_qps ratio=$search_ratio target=$TARGET_SEARCH"
+[ "${#selective_ob[@]}" -eq 0 ] || echo "RESULT chem-substructure-selective baseline=$sel_ob_sum carboy=$sel_cb_sum ratio=$(ratio "$sel_ob_sum" "$sel_cb_sum") target=2.0"
+[ "${#common_ob[@]}" -eq 0 ] || echo "RESULT chem-substructure-common baseline=$com_ob_sum carboy=$com_cb_sum ratio=$(ratio "$com_ob_sum" "$com_cb_sum") target=1.0"
+echo "RESULT chem-similarity baseline=$sim_ob_sum carboy=$sim_cb_sum ratio=$sim_ratio target=5.0 p50_ms=$sim_p50_ms"

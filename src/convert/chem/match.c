@@ -39,13 +39,17 @@ cb_err chem_query(const char *smiles, const char *smarts, cJSON *result, struct 
   /* a SMARTS pattern is screened as the molecule it also reads as, when it does */
   const char *text = smiles ? smiles : smarts;
   ob_mol *m = ob_mol_from_string(text, "smi", eb);
-  if (!m) {
-    if (smarts) { /* a SMARTS that is not also SMILES: no fingerprint screen */
-      eb->msg[0] = '\0';
-      return CB_OK;
-    }
-    return CB_EINVAL;
+  /* A SMARTS that is not also SMILES gets no fingerprint screen; nor does one whose
+   * SMILES reading made radicals ("c1ncnc1": an aromatic ring without its [nH] reads as
+   * one that cannot be kekulized): that molecule's fingerprint has bits the molecules the
+   * pattern matches lack, and the screen would drop them. */
+  if (smarts && (!m || ob_mol_radicals(m))) {
+    ob_mol_free(m);
+    eb->msg[0] = '\0';
+    return CB_OK;
   }
+  if (!m)
+    return CB_EINVAL;
   struct cb_errbuf e2;
   char *can = ob_mol_write(m, "can", &e2);
   char *key = ob_mol_write(m, "inchikey", &e2);

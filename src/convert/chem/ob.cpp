@@ -1248,3 +1248,29 @@ extern "C" ob_mol *ob_mol_from_smiles(const char *smiles)
   delete m;
   return nullptr;
 }
+
+extern "C" int ob_mol_radicals(ob_mol *m)
+{
+  try {
+    int n = 0;
+    FOR_ATOMS_OF_MOL(a, m->mol)
+    {
+      /* the organic subset's usual valence, shifted by the charge as N+ (4) and O- (1) are */
+      static const struct {
+        unsigned el;
+        int valence, charge_sign;
+      } usual[] = {{5, 3, -1}, {6, 4, 0}, {7, 3, 1}, {8, 2, 1}, {15, 3, 1}, {16, 2, 1}};
+      int total = (int)a->GetExplicitValence() + (int)a->GetImplicitHCount();
+      for (const auto &u : usual)
+        if (a->GetAtomicNum() == u.el) {
+          int q = a->GetFormalCharge();
+          int want = u.charge_sign ? u.valence + u.charge_sign * q : u.valence - (q < 0 ? -q : q);
+          n += total < want;
+        }
+      n += a->GetSpinMultiplicity() != 0;
+    }
+    return n;
+  } catch (...) {
+    return 0;
+  }
+}

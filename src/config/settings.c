@@ -199,8 +199,8 @@ static const struct setting table[] = {
   {.env = "CARBOY_STRUCTURE_MATCH_MAX", .cmds = CB_CMD_SERVE, .group = G_JOBS, .kind = K_INT, .dflt = "20000",
    .min = 1, .max = 10000000, .unit = "records", .what = "CARBOY_STRUCTURE_MATCH_MAX",
    .help = "Records one substructure search matches (after the fingerprint screen) per request.",
-   .details = "When the screen passes more, each page matches this many after its cursor, and the answer's "
-              "`total` is an estimate (`total_exact` false)."},
+   .details = "When the screen passes more, each page matches at most this many after its cursor (stopping "
+              "once the page is full), and the answer's `total` is an estimate (`total_exact` false)."},
   {.env = "CARBOY_MATCHER_CACHE", .cmds = CB_CMD_SERVE, .group = G_JOBS, .kind = K_INT, .dflt = "100000",
    .min = 0, .max = 10000000, .unit = "molecules", .what = "CARBOY_MATCHER_CACHE",
    .help = "Molecules each structure matcher keeps read, ready for the next substructure search (`0`: none).",

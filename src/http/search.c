@@ -11,8 +11,9 @@
  * Hits come in one total order (file id, then the record's index; similarity: best first,
  * then record id) and a cursor is the position of the last hit shown, so pages neither
  * skip nor repeat a hit. total is exact, except for a substructure search whose screen
- * passes more than CARBOY_STRUCTURE_MATCH_MAX records: then that many candidates after
- * the cursor are matched, and total is estimated from their share of hits. */
+ * passes more than CARBOY_STRUCTURE_MATCH_MAX records: then of that many candidates after
+ * the cursor, as many are matched as it takes to fill the page, and total is estimated
+ * from the share of hits among them. */
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>

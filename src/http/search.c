@@ -204,16 +204,19 @@ static cb_err match_window(const char *pattern, struct hit *w, size_t n, size_t 
 {
   enum { ROUND = 8 };
   int width = matchers_count();
-  if (width > ROUND)
-    width = ROUND;
+  width = width < 1 ? 1 : width > ROUND ? ROUND : width;
   size_t found = 0;
+  /* a page's worth starts small (spread over the matchers) and doubles: a common pattern
+   * fills the page from the first candidates, and more would only be read in vain */
+  size_t size = need == SIZE_MAX ? MATCH_BATCH : need / (size_t)width;
+  size = size < 250 ? 250 : size > MATCH_BATCH ? MATCH_BATCH : size;
   *done = 0;
-  while (*done < n && found < need) {
+  for (; *done < n && found < need; size = size * 2 < MATCH_BATCH ? size * 2 : MATCH_BATCH) {
     struct batch b[ROUND];
     pthread_t t[ROUND];
     int started[ROUND] = {0}, k = 0;
     for (; k < width && *done < n; k++) {
-      size_t len = n - *done < MATCH_BATCH ? n - *done : MATCH_BATCH;
+      size_t len = n - *done < size ? n - *done : size;
       b[k] = (struct batch){.pattern = pattern, .w = w + *done, .n = len};
       *done += len;
       /* the first batch in this thread; the others in threads of their own */

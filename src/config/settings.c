@@ -201,11 +201,11 @@ static const struct setting table[] = {
    .help = "Records one substructure search matches (after the fingerprint screen) per request.",
    .details = "When the screen passes more, each page matches at most this many after its cursor (stopping "
               "once the page is full), and the answer's `total` is an estimate (`total_exact` false)."},
-  {.env = "CARBOY_MATCHER_CACHE", .cmds = CB_CMD_SERVE, .group = G_JOBS, .kind = K_INT, .dflt = "100000",
+  {.env = "CARBOY_MATCHER_CACHE", .cmds = CB_CMD_SERVE, .group = G_JOBS, .kind = K_INT, .dflt = "50000",
    .min = 0, .max = 10000000, .unit = "molecules", .what = "CARBOY_MATCHER_CACHE",
    .help = "Molecules each structure matcher keeps read, ready for the next substructure search (`0`: none).",
-   .details = "A kept molecule costs a few kilobytes of the matcher's memory (`CARBOY_WORKER_MEMORY` bounds it); "
-              "when the cache is full it starts again empty."},
+   .details = "A kept molecule costs about 9 KiB of the matcher's memory (NCI molecules; `CARBOY_WORKER_MEMORY` "
+              "bounds it): the default, about 450 MiB per matcher. When the cache is full it starts again empty."},
   {.env = "CARBOY_DEPICT_MAX_ATOMS", .cmds = CB_CMD_SERVE, .group = G_JOBS, .kind = K_INT, .dflt = "250", .min = 1,
    .max = 1000000, .unit = "heavy atoms", .what = "CARBOY_DEPICT_MAX_ATOMS",
    .help = "Heavy atoms above which a molecule is not drawn: its depiction and preview are a summary card instead.",

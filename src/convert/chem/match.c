@@ -3,8 +3,9 @@
  * query and matches SMARTS patterns against the candidates its fingerprint screen passed.
  * A candidate comes with its key (the record's id): the molecule read from its SMILES is
  * kept, so the next query that screens it in finds it ready (reading SMILES is most of a
- * small molecule's matching). At most CARBOY_MATCHER_CACHE molecules are kept; when the
- * cache is full it starts again empty, a whole pass of reading at worst. */
+ * small molecule's matching). At most CARBOY_MATCHER_CACHE molecules are kept (about 9 KiB
+ * each, measured on NCI molecules); when the cache is full it starts again empty, a whole
+ * pass of reading at worst. */
 #include <sodium.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -13,7 +14,7 @@
 #include "convert/chem/ob.h"
 #include "convert/converter.h"
 
-#define CACHE_DEFAULT 100000
+#define CACHE_DEFAULT 50000
 #define CACHE_MAX 10000000
 
 static int ob_ready;
@@ -142,6 +143,13 @@ static ob_mol *candidate(const char *key, const char *smiles, int *owned)
   if (k && k->key && k->smiles_hash == h)
     return k->mol;
   ob_mol *m = ob_mol_from_smiles(smiles);
+  if (!m && table_used) {
+    /* maybe out of memory (Open Babel's allocation failing reads as an unreadable
+     * molecule, which would be a silent miss): what is kept goes, and it is read again */
+    cache_clear();
+    m = ob_mol_from_smiles(smiles);
+    k = key ? cache_slot(key) : NULL;
+  }
   if (!k) {
     *owned = 1;
     return m;

@@ -284,6 +284,18 @@ static int scan_next(struct mol_source *s, struct cb_errbuf *eb)
   return -1;
 }
 
+/* One more record read: 1 with eb when it is one past CARBOY_CHEM_MAX_RECORDS (an SD or
+ * SMILES file was counted before; other formats stop here). */
+static int too_many(struct mol_source *s, struct cb_errbuf *eb)
+{
+  char max[32];
+  if (++s->records <= chem_bounds()->records)
+    return 0;
+  cb_errf(eb, "the file holds more than %s records, above CARBOY_CHEM_MAX_RECORDS",
+          bounds_num(chem_bounds()->records, max, sizeof max));
+  return 1;
+}
+
 int source_next(struct mol_source *s, ob_mol **mol, struct cb_errbuf *eb)
 {
   *mol = NULL;
@@ -293,16 +305,8 @@ int source_next(struct mol_source *s, ob_mol **mol, struct cb_errbuf *eb)
   if (s->ob) {
     if (s->end > 0 && ob_offset(s->ob) >= s->end)
       return 0;
-    if (s->records >= chem_bounds()->records) {
-      char max[32];
-      cb_errf(eb, "the file holds more than %s records, above CARBOY_CHEM_MAX_RECORDS",
-              bounds_num(chem_bounds()->records, max, sizeof max));
-      return -2;
-    }
-    if (scan_next(s, eb)) {
-      s->records++;
-      return -1;
-    }
+    if (scan_next(s, eb))
+      return too_many(s, eb) ? -2 : -1;
     int rc;
     /* what follows a PDB file's last ENDMDL (CONECT, MASTER, END) reads as one more model
      * without atoms: no record */
@@ -310,7 +314,11 @@ int source_next(struct mol_source *s, ob_mol **mol, struct cb_errbuf *eb)
       ob_mol_free(*mol);
       *mol = NULL;
     }
-    s->records += rc != 0;
+    if (rc != 0 && too_many(s, eb)) {
+      ob_mol_free(*mol);
+      *mol = NULL;
+      return -2;
+    }
     return rc;
   }
   struct blocks *b = s->blocks;
@@ -321,12 +329,8 @@ int source_next(struct mol_source *s, ob_mol **mol, struct cb_errbuf *eb)
   }
   if (rc == 0)
     return 0;
-  if (++s->records > chem_bounds()->records) {
-    char max[32];
-    cb_errf(eb, "the file holds more than %s records, above CARBOY_CHEM_MAX_RECORDS",
-            bounds_num(chem_bounds()->records, max, sizeof max));
+  if (too_many(s, eb))
     return -2;
-  }
   snprintf(s->block_name, sizeof s->block_name, "%s", b->name);
   struct chem_counts c;
   bounds_count_text(b->format, b->text ? b->text : "", b->len, &c, NULL);

@@ -25,7 +25,7 @@ struct blocks {
   long long offset; /* bytes consumed (including a pending line) */
   char *text;
   size_t len, cap;
-  int too_big;      /* past CARBOY_CHEM_MAX_RECORD_SIZE: the rest is not held */
+  int too_big;     /* past CARBOY_CHEM_MAX_RECORD_SIZE: the rest is not held */
   long long total; /* the block's bytes, held or not */
   struct field fields[MAX_FIELDS];
   int nfields;

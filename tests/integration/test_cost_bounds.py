@@ -153,3 +153,37 @@ def test_under_a_lowered_bound_a_large_molecule_is_a_record_with_its_summary(low
     # a small molecule beside it is identified as ever
     small = wait_file(low, low.put(f["id"], "ethanol.sdf", ETHANOL.encode())["id"])
     assert props(small)["inchikey"] == "LFQSCWFLJHTTHZ-UHFFFAOYSA-N"
+
+
+PARACETAMOL = "/usr/lib/python3/dist-packages/pyobjcryst/tests/testdata/paracetamol.cif"  # 26 atom sites, 4 symmetry operations
+
+
+def pdb(n):
+    """A PDB file of n atoms: alanine residues' N, CA, C, O, CB, set apart."""
+    lines, k = [], 0
+    for r in range(n // 5):
+        for name, el, dx, dy in (("N", "N", 0, 0), ("CA", "C", 1.46, 0), ("C", "C", 2.0, 1.4), ("O", "O", 1.6, 2.4),
+                                 ("CB", "C", 1.9, -0.8)):
+            k += 1
+            lines.append("ATOM  %5d  %-3s ALA A%4d    %8.3f%8.3f%8.3f  1.00  0.00          %2s"
+                         % (k, name, r + 1, (r % 10) * 4.0 + dx, (r // 10) * 4.0 + dy, 0.0, el))
+    return ("\n".join(lines) + "\nEND\n").encode()
+
+
+def test_a_pdb_model_and_a_filled_cell_are_counted_before_open_babel(fresh):
+    s = fresh({"CARBOY_CHEM_MAX_ATOMS": "60"})
+    f = s.folder("counted")
+    # a PDB model's ATOM lines
+    meta = wait_file(s, s.put(f["id"], "big.pdb", pdb(100))["id"])
+    assert meta["status"] == "failed" and "the molecule has 100 atoms, above CARBOY_CHEM_MAX_ATOMS (60)" in meta["error"]
+    ok = wait_file(s, s.put(f["id"], "small.pdb", pdb(50))["id"])
+    assert ok["status"] == "processed" and props(ok)["record_count"] == 1, ok
+    # a crystal's 26 atom sites are read; its filled cell (26 sites x 4 operations, as obabel --fillUC makes
+    # it) is refused before it is made
+    with open(PARACETAMOL, "rb") as fh:
+        cif = wait_file(s, s.put(f["id"], "paracetamol.cif", fh.read())["id"])
+    assert cif["status"] == "processed" and props(cif)["record_count"] == 1, cif
+    r = s.api("GET", f"/files/{cif['id']}/convert?to=xyz&cell=filled", timeout=120)
+    assert r.status_code == 422, r.text
+    assert "the filled cell would hold 104 atoms, above CARBOY_CHEM_MAX_ATOMS (60)" in r.json()["detail"]
+    assert s.api("GET", f"/files/{cif['id']}/convert?to=xyz", timeout=120).status_code == 200

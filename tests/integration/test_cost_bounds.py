@@ -5,6 +5,7 @@ naming the setting, not at CARBOY_JOB_TIMEOUT (on 0.8.0 a 150,000-atom molecule 
 converter for the whole 300 s); a molecule above CARBOY_CHEM_IDENTIFY_MAX_ATOMS becomes a
 record without the identifiers that grow faster than it, and keeps its summary card."""
 import datetime
+import gzip
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -155,6 +156,7 @@ def test_under_a_lowered_bound_a_large_molecule_is_a_record_with_its_summary(low
     assert props(small)["inchikey"] == "LFQSCWFLJHTTHZ-UHFFFAOYSA-N"
 
 
+MMCIF_GZ = "/usr/share/doc/python-biopython-doc/Tests/PDB/1A8O.cif.gz"  # the HIV capsid C-terminal domain
 PARACETAMOL = "/usr/lib/python3/dist-packages/pyobjcryst/tests/testdata/paracetamol.cif"  # 26 atom sites, 4 symmetry operations
 
 
@@ -178,6 +180,13 @@ def test_a_pdb_model_and_a_filled_cell_are_counted_before_open_babel(fresh):
     assert meta["status"] == "failed" and "the molecule has 100 atoms, above CARBOY_CHEM_MAX_ATOMS (60)" in meta["error"]
     ok = wait_file(s, s.put(f["id"], "small.pdb", pdb(50))["id"])
     assert ok["status"] == "processed" and props(ok)["record_count"] == 1, ok
+    # an mmCIF block's atom-site rows
+    text = gzip.open(MMCIF_GZ).read()
+    sites = sum(1 for line in text.decode().splitlines() if line.startswith(("ATOM ", "HETATM ")))
+    assert sites > 600
+    meta = wait_file(s, s.put(f["id"], "1A8O.cif", text)["id"])
+    assert meta["status"] == "failed", meta
+    assert f"the molecule has {sites:,} atoms, above CARBOY_CHEM_MAX_ATOMS (60)" in meta["error"], meta
     # a crystal's 26 atom sites are read; its filled cell (26 sites x 4 operations, as obabel --fillUC makes
     # it) is refused before it is made
     with open(PARACETAMOL, "rb") as fh:

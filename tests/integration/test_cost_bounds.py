@@ -157,7 +157,8 @@ def test_under_a_lowered_bound_a_large_molecule_is_a_record_with_its_summary(low
 
 
 MMCIF_GZ = "/usr/share/doc/python-biopython-doc/Tests/PDB/1A8O.cif.gz"  # the HIV capsid C-terminal domain
-PARACETAMOL = "/usr/lib/python3/dist-packages/pyobjcryst/tests/testdata/paracetamol.cif"  # 26 atom sites, 4 symmetry operations
+PYOBJ = "/usr/lib/python3/dist-packages/pyobjcryst/tests/testdata/"  # a folder of tests/inputs.txt
+PARACETAMOL = PYOBJ + "paracetamol.cif"  # 26 atom sites, 4 symmetry operations
 
 
 def pdb(n):

@@ -214,6 +214,35 @@ static const struct setting table[] = {
               "record's properties. The server makes it from them at once, without a job; the depict job checks "
               "the size again before Open Babel lays a molecule out (a 2-D layout of thousands of atoms runs past "
               "any timeout)."},
+  {.env = "CARBOY_CHEM_MAX_ATOMS", .cmds = CB_CMD_SERVE, .group = G_JOBS, .kind = K_INT, .dflt = "100000",
+   .min = 1, .max = 100000000, .unit = "atoms", .what = "CARBOY_CHEM_MAX_ATOMS",
+   .help = "Atoms of one molecule (one record, or a crystal's filled cell) Open Babel is asked to read or convert.",
+   .details = "Counted from the file's text before Open Babel parses it (an SD counts line, PDB and mmCIF atom "
+              "lines, an XYZ header, a MOL2 header, SMILES atom tokens, a CIF's atom sites times its symmetry "
+              "operations for a filled cell). A record past it is kept with that reason as its error; a file "
+              "whose only record is past it, or a conversion that meets one, fails at once with it."},
+  {.env = "CARBOY_CHEM_MAX_BONDS", .cmds = CB_CMD_SERVE, .group = G_JOBS, .kind = K_INT, .dflt = "200000",
+   .min = 1, .max = 100000000, .unit = "bonds", .what = "CARBOY_CHEM_MAX_BONDS",
+   .help = "Bonds of one molecule's connection table (SD and MOL2 counts) Open Babel is asked to read.",
+   .details = "Checked as `CARBOY_CHEM_MAX_ATOMS` is, before Open Babel parses the record."},
+  {.env = "CARBOY_CHEM_MAX_RECORDS", .cmds = CB_CMD_SERVE, .group = G_JOBS, .kind = K_INT, .dflt = "1000000",
+   .min = 1, .max = 1000000000, .unit = "records", .what = "CARBOY_CHEM_MAX_RECORDS",
+   .help = "Records (molecules, reactions, data blocks) one structure file may hold to be ingested or converted.",
+   .details = "An SD or SMILES file's records are counted before any is read, so the job fails at once; in other "
+              "formats it fails when the record past the bound is reached. The default is what a 300 s job "
+              "reads on a few cores; raise it with `CARBOY_JOB_TIMEOUT`."},
+  {.env = "CARBOY_CHEM_MAX_RECORD_SIZE", .cmds = CB_CMD_SERVE, .group = G_JOBS, .kind = K_SIZE, .dflt = "64M",
+   .min = 1024, .max = 1u << 30, .expect = "expected a size in bytes such as 67108864 or 64M",
+   .help = "Bytes of one record's text (an SD record, a PDB model, a CIF data block) Open Babel is asked to read.",
+   .details = "A CIF or RDF block past it is not held in memory."},
+  {.env = "CARBOY_CHEM_IDENTIFY_MAX_ATOMS", .cmds = CB_CMD_SERVE, .group = G_JOBS, .kind = K_INT, .dflt = "10000",
+   .min = 1, .max = 100000000, .unit = "atoms", .what = "CARBOY_CHEM_IDENTIFY_MAX_ATOMS",
+   .help = "Atoms above which a molecule's record gets no canonical SMILES, InChI, fingerprint or "
+           "ring-dependent descriptors at ingest.",
+   .details = "Those grow faster than the molecule (Open Babel's canonical SMILES of a 6,000-atom chain takes "
+              "6 s, of a 15,000-atom one minutes). The record keeps its formula, weights, heavy atoms and a "
+              "biopolymer's chains and sequences (its summary card), and says what was skipped in its "
+              "`identifiers_skipped` property; it is found by text and property search, not by structure."},
   {.env = "CARBOY_STORE_LAZY_COPY", .cmds = CB_CMD_SERVE, .group = G_DATA, .kind = K_BOOL, .dflt = "1",
    .help = "After a migration, a blob missing from the live store is read from the previous one and copied "
            "forward, verified, first; `0` turns the copy off."},

@@ -44,6 +44,7 @@ static int env_passed(const char *kv)
   static const char *const keep[] = {
     "CARBOY_TEST_CONVERTERS=", "CARBOY_INGEST_PROCESSES=", "CARBOY_DEPICT_MAX_ATOMS=", /* carboy's own */
     "CARBOY_MATCHER_CACHE=",
+    "CARBOY_CHEM_MAX_", "CARBOY_CHEM_IDENTIFY_MAX_ATOMS=", /* the cost bounds (convert/chem/bounds.c) */
     "UBSAN_OPTIONS=", "LSAN_OPTIONS=", "ASAN_SYMBOLIZER_PATH=",                        /* the sanitizers */
     "BABEL_DATADIR=", "BABEL_LIBDIR=",                                                 /* Open Babel */
     "LANG=", "LC_ALL=", "TZ=",

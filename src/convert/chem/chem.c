@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "convert/chem/biomol.h"
+#include "convert/chem/bounds.h"
 #include "convert/chem/crystal.h"
 #include "convert/chem/ob.h"
 #include "convert/chem/source.h"
@@ -149,9 +150,36 @@ static int inchikey_of(const char *inchi, char key[32])
   return GetINCHIKeyFromINCHI(inchi, 0, 0, key, x1, x2) == INCHIKEY_OK ? 0 : -1;
 }
 
-/* Identifiers, descriptors and fingerprint of one molecule. */
+/* A molecule above CARBOY_CHEM_IDENTIFY_MAX_ATOMS: what is linear in its atoms (formula,
+ * weights, heavy atoms: its summary card), and a note of what was not computed. */
+static void describe_large(ob_mol *m, cJSON *props, int atoms)
+{
+  struct ob_descriptors d;
+  char n[32], max[32];
+  char note[256];
+  snprintf(note, sizeof note,
+           "the molecule has %s atoms, above CARBOY_CHEM_IDENTIFY_MAX_ATOMS (%s): no canonical SMILES, InChI, "
+           "InChIKey, fingerprint, logP, TPSA, H-bond counts or rotatable bonds",
+           bounds_num(atoms, n, sizeof n), bounds_num(chem_bounds()->identify, max, sizeof max));
+  prop_text(props, "identifiers_skipped", note, NULL, NULL);
+  if (!ob_mol_formula(m, &d)) {
+    prop_text(props, "formula", d.formula, NULL, CHEMINF "000042");
+    prop_num(props, "molecular_weight", d.mw, "g/mol", NULL);
+    prop_num(props, "exact_mass", d.exact_mass, "Da", NULL);
+    prop_num(props, "heavy_atoms", d.heavy_atoms, NULL, NULL);
+  }
+}
+
+/* Identifiers, descriptors and fingerprint of one molecule (canonical SMILES and ring
+ * perception grow faster than the molecule: past CARBOY_CHEM_IDENTIFY_MAX_ATOMS only what
+ * describe_large keeps). */
 static void describe_molecule(ob_mol *m, cJSON *rec, cJSON *props)
 {
+  int atoms = ob_mol_atoms(m);
+  if (atoms > chem_bounds()->identify) {
+    describe_large(m, props, atoms);
+    return;
+  }
   struct cb_errbuf e2;
   char *can = ob_mol_write(m, "can", &e2);
   char *inchi = ob_mol_write(m, "inchi", &e2);
@@ -418,6 +446,7 @@ struct part {
   long long count, failed;
   int finished;
   char err[256];
+  char bound[256]; /* the first record refused for a bound (bounds.h) */
 };
 
 struct part_progress {
@@ -467,6 +496,12 @@ static void extract_part(const struct cb_convert_input *in, struct part *p, cons
     int rc = source_next(&src, &m, &rerr);
     if (rc == 0)
       break;
+    if (rc == -2) {
+      snprintf(p->err, sizeof p->err, "%s", rerr.msg);
+      break;
+    }
+    if (src.bound && !p->bound[0])
+      snprintf(p->bound, sizeof p->bound, "%s", rerr.msg);
     cJSON *rec = cJSON_CreateObject();
     cJSON_AddNumberToObject(rec, "index", (double)p->count);
     if (rc > 0) {
@@ -660,6 +695,18 @@ static cJSON *first_record(const char *path)
   return rec;
 }
 
+/* An SD or SMILES file's records counted before any is read (source_next counts other
+ * formats' as it reads them): -1 with eb when there are more than CARBOY_CHEM_MAX_RECORDS. */
+static int too_many_records(const struct cb_convert_input *in, const char *format, struct cb_errbuf *eb)
+{
+  long long max = chem_bounds()->records, n = bounds_count_records(in->path, format, max);
+  char m[32];
+  if (n <= max)
+    return 0;
+  cb_errf(eb, "the file holds more than %s records, above CARBOY_CHEM_MAX_RECORDS", bounds_num(max, m, sizeof m));
+  return -1;
+}
+
 static cb_err extract(const struct cb_convert_input *in, cJSON *result, cb_progress_fn progress, void *pctx,
                       struct cb_errbuf *eb)
 {
@@ -668,6 +715,8 @@ static cb_err extract(const struct cb_convert_input *in, cJSON *result, cb_progr
   if (open_structure(in, &probe, &format, 0, 0, eb))
     return CB_EINVAL;
   source_close(&probe);
+  if (too_many_records(in, format, eb))
+    return CB_EINVAL;
   char outpath[4200];
   snprintf(outpath, sizeof outpath, "%s/records.jsonl", in->workdir);
   int nproc = procs_for(format, in->size);
@@ -707,11 +756,14 @@ static cb_err extract(const struct cb_convert_input *in, cJSON *result, cb_progr
     extract_parallel(in, c, nproc, outpath, progress, pctx, eb);
   }
   long long count = 0, failed = 0;
+  char bound[256] = "";
   for (int i = 0; i < n && !eb->msg[0]; i++) {
     count += parts[i].count;
     failed += parts[i].failed;
     if (parts[i].err[0])
       cb_errf(eb, "%s", parts[i].err);
+    if (parts[i].bound[0] && !bound[0])
+      snprintf(bound, sizeof bound, "%s", parts[i].bound);
   }
   munmap(shared, mapsize);
   if (eb->msg[0])
@@ -721,7 +773,11 @@ static cb_err extract(const struct cb_convert_input *in, cJSON *result, cb_progr
     return CB_EINVAL;
   }
   if (failed == count) {
-    cb_errf(eb, "no record of this %s file could be read", format);
+    /* a file of one molecule past a bound fails with that reason */
+    if (count == 1 && bound[0])
+      cb_errf(eb, "%s", bound);
+    else
+      cb_errf(eb, "no record of this %s file could be read", format);
     return CB_EINVAL;
   }
   cJSON_AddStringToObject(result, "kind", kind_of(format));
@@ -762,14 +818,35 @@ static void csv_field(FILE *out, const char *v)
 }
 
 /* The next molecule of r, passing over records that cannot be read (what a conversion
- * leaves out); NULL at the end. */
+ * leaves out); NULL at the end, and at a record past a bound (r->bound, rerr says which:
+ * the conversion fails with it rather than leave a molecule out for its size). */
 static ob_mol *next_readable(struct mol_source *r, struct cb_errbuf *rerr)
 {
   ob_mol *m = NULL;
   int rc;
-  while ((rc = source_next(r, &m, rerr)) < 0)
+  while ((rc = source_next(r, &m, rerr)) == -1 && !r->bound)
     ;
-  return rc ? m : NULL;
+  if (rc == -2)
+    r->bound = 1;
+  return rc > 0 ? m : NULL;
+}
+
+/* Canonical SMILES and InChI grow faster than the molecule: a conversion to them of one
+ * above CARBOY_CHEM_IDENTIFY_MAX_ATOMS is refused (1, r->bound and rerr set), as ingest
+ * leaves them out. */
+static int identify_refused(ob_mol *m, const char *to, struct mol_source *r, struct cb_errbuf *rerr)
+{
+  int atoms = ob_mol_atoms(m);
+  if (strcmp(to, "can") && strcmp(to, "inchi") && strcmp(to, "inchikey"))
+    return 0;
+  if (atoms <= chem_bounds()->identify)
+    return 0;
+  char n[32], max[32];
+  cb_errf(rerr, "the molecule has %s atoms, above CARBOY_CHEM_IDENTIFY_MAX_ATOMS (%s): no %s for it",
+          bounds_num(atoms, n, sizeof n), bounds_num(chem_bounds()->identify, max, sizeof max),
+          !strcmp(to, "can") ? "canonical SMILES" : to);
+  r->bound = 1;
+  return 1;
 }
 
 /* CSV: a row per molecule: title, smiles, then the chosen properties (options.properties:
@@ -854,8 +931,16 @@ static cb_err write_obabel(struct mol_source *r, const char *to, const char *out
     return CB_EIO;
   struct cb_errbuf rerr;
   ob_mol *m = next_readable(r, &rerr);
+  if (m && identify_refused(m, to, r, &rerr)) {
+    ob_mol_free(m);
+    m = NULL;
+  }
   while (m) {
     ob_mol *next = next_readable(r, &rerr);
+    if (next && identify_refused(next, to, r, &rerr)) {
+      ob_mol_free(next);
+      next = NULL;
+    }
     if (!ob_writer_put(w, m, next == NULL, &rerr))
       (*n)++;
     ob_mol_free(m);
@@ -868,18 +953,37 @@ static cb_err write_obabel(struct mol_source *r, const char *to, const char *out
     cb_errf(eb, "cannot write the output");
     return CB_EIO;
   }
+  if (r->bound) {
+    cb_errf(eb, "%s", rerr.msg);
+    return CB_EINVAL;
+  }
   return CB_OK;
 }
 
 /* One record in format to (malloc'd; NULL with eb): a reaction's SMILES, a crystal's
- * filled cell when filled, else the molecule itself. */
-static char *write_record(ob_mol *m, const char *to, int filled, struct cb_errbuf *eb)
+ * filled cell when filled, else the molecule itself. A filled cell is counted first (the
+ * block's atom sites times its symmetry operations): one past CARBOY_CHEM_MAX_ATOMS is
+ * refused (r->bound set) before Open Babel makes it. */
+static char *write_record(struct mol_source *r, ob_mol *m, const char *to, int filled, struct cb_errbuf *eb)
 {
   if (!strcmp(to, "rsmi"))
     return reaction_smiles(m);
   if (!filled)
     return ob_mol_write(m, to, eb);
-  ob_mol *cell = ob_mol_filled_cell(m, CRYSTAL_MAX_ATOMS, !strcmp(to, "pdb"), eb);
+  size_t blen;
+  const char *bformat, *block = source_block(r, &blen, &bformat);
+  long long atoms = -1, max = chem_bounds()->atoms;
+  struct chem_counts c;
+  if (block)
+    bounds_count_text(bformat, block, blen, &c, &atoms);
+  if (atoms > max) {
+    char n[32], m2[32];
+    cb_errf(eb, "the filled cell would hold %s atoms, above CARBOY_CHEM_MAX_ATOMS (%s)", bounds_num(atoms, n, sizeof n),
+            bounds_num(max, m2, sizeof m2));
+    r->bound = 1;
+    return NULL;
+  }
+  ob_mol *cell = ob_mol_filled_cell(m, max < CRYSTAL_MAX_ATOMS ? (int)max : CRYSTAL_MAX_ATOMS, !strcmp(to, "pdb"), eb);
   char *s = cell ? ob_mol_write(cell, to, eb) : NULL;
   ob_mol_free(cell);
   return s;
@@ -900,6 +1004,10 @@ static cb_err convert(const struct cb_convert_input *in, const char *to, const c
   }
   if (open_structure(in, r, &format, 0, 0, eb))
     return CB_EINVAL;
+  if (too_many_records(in, format, eb)) {
+    source_close(r);
+    return CB_EINVAL;
+  }
   int whole = written_as_obabel(to);
   FILE *out = whole ? NULL : fopen(outpath, "wb");
   if (!out && !whole) {
@@ -917,8 +1025,8 @@ static cb_err convert(const struct cb_convert_input *in, const char *to, const c
   }
   ob_mol *m;
   /* line and record formats, one molecule at a time */
-  while (out && strcmp(to, "csv") != 0 && (m = next_readable(r, &rerr))) {
-    char *s = write_record(m, to, filled, &rerr);
+  while (out && strcmp(to, "csv") != 0 && !r->bound && (m = next_readable(r, &rerr))) {
+    char *s = identify_refused(m, to, r, &rerr) ? NULL : write_record(r, m, to, filled, &rerr);
     ob_mol_free(m);
     if (s) {
       fputs(s, out);
@@ -930,7 +1038,14 @@ static cb_err convert(const struct cb_convert_input *in, const char *to, const c
     if (off > 0 && in->size)
       progress(pctx, (double)off / (double)in->size);
   }
+  int bound = r->bound;
   source_close(r);
+  if (bound) { /* a molecule past a bound: the conversion fails with its reason */
+    if (out)
+      fclose(out);
+    cb_errf(eb, "%s", rerr.msg);
+    return CB_EINVAL;
+  }
   if ((out && fclose(out)) || !n) {
     cb_errf(eb, "no molecule could be converted to %s%s%s%s", to, filled ? " (filled cell)" : "",
             rerr.msg[0] ? ": " : "", rerr.msg);

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "convert/chem/bounds.h"
 #include "convert/chem/cif.h"
 
 /* ---- chemical formulas ---- */
@@ -342,7 +343,9 @@ void crystal_chemistry(const char *block, size_t len, ob_mol *m, struct crystal 
   c->z = whole_number(z);
   c->molecular = -1;
   struct cb_errbuf eb;
-  ob_mol *filled = ob_mol_filled_cell(m, CRYSTAL_MAX_ATOMS, 0, &eb);
+  /* Open Babel stops filling at the bound: no more atoms are made than CARBOY_CHEM_MAX_ATOMS allows */
+  long long bound = chem_bounds()->atoms;
+  ob_mol *filled = ob_mol_filled_cell(m, bound < CRYSTAL_MAX_ATOMS ? (int)bound : CRYSTAL_MAX_ATOMS, 0, &eb);
   struct formula f;
   int have_sum = !formula_parse(sum, &f);
   if (!have_sum && filled) { /* no formula sum: the filled cell's, per formula unit */

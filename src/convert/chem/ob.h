@@ -173,6 +173,16 @@ int ob_mol_radicals(ob_mol *m);
  * thousands); NULL when it cannot be read. */
 ob_mol *ob_mol_from_smiles(const char *smiles);
 
+/* ---- cost bounds (bounds.h) ---- */
+
+/* Goes on reading at byte offset off (a record boundary): a record past a bound is passed
+ * over without Open Babel reading it. 0, or -1 when the file cannot seek there. */
+int ob_seek(ob_reader *r, long long off);
+
+/* What a molecule too big to identify keeps (linear in its atoms): its formula, weights
+ * and heavy atoms; the other fields of d are 0. 0 on success. */
+int ob_mol_formula(ob_mol *m, struct ob_descriptors *d);
+
 #ifdef __cplusplus
 }
 #endif

@@ -10,7 +10,6 @@
 #include <sys/types.h>
 
 #define MAX_FIELDS 256
-#define MAX_BLOCK (512ll << 20) /* a block larger than this is refused, not held */
 
 struct field {
   char *name, *value;
@@ -26,7 +25,8 @@ struct blocks {
   long long offset; /* bytes consumed (including a pending line) */
   char *text;
   size_t len, cap;
-  int too_big;
+  int too_big;     /* past CARBOY_CHEM_MAX_RECORD_SIZE: the rest is not held */
+  long long total; /* the block's bytes, held or not */
   struct field fields[MAX_FIELDS];
   int nfields;
   char name[128]; /* CIF: the data block's name */
@@ -50,8 +50,11 @@ static int starts(const char *line, const char *prefix)
 
 static int append(struct blocks *b, const char *s, size_t n)
 {
+  b->total += (long long)n;
+  if (b->too_big)
+    return 0;
   if (b->len + n + 1 > b->cap) {
-    if ((long long)(b->len + n) > MAX_BLOCK) {
+    if ((long long)(b->len + n) > chem_bounds()->bytes) {
       b->too_big = 1;
       return 0; /* keep reading to the block's end, holding nothing more */
     }
@@ -101,6 +104,7 @@ static int next_cif(struct blocks *b)
   for (;;) {
     b->len = 0;
     b->too_big = 0;
+    b->total = 0;
     b->name[0] = '\0';
     int started = 0, in_text = 0;
     while (read_line(b)) {
@@ -144,6 +148,7 @@ static int next_rdf(struct blocks *b)
 {
   b->len = 0;
   b->too_big = 0;
+  b->total = 0;
   clear_fields(b);
   int started = 0;
   while (read_line(b)) {
@@ -212,6 +217,7 @@ static int next_rxn(struct blocks *b)
 {
   b->len = 0;
   b->too_big = 0;
+  b->total = 0;
   int any = 0;
   while (read_line(b)) {
     any = 1;
@@ -243,6 +249,11 @@ int source_open(struct mol_source *s, const char *path, const char *format, long
   s->end = end;
   if (!source_is_blocks(format)) {
     s->ob = ob_open_at(path, format, start, eb);
+    if (s->ob && !(s->scan = fopen(path, "rb"))) {
+      source_close(s);
+      cb_errf(eb, "cannot open the file");
+      return -1;
+    }
     return s->ob ? 0 : -1;
   }
   struct blocks *b = calloc(1, sizeof *b);
@@ -256,20 +267,57 @@ int source_open(struct mol_source *s, const char *path, const char *format, long
   return 0;
 }
 
+/* A record of a format Open Babel streams, counted from its text before Open Babel reads
+ * it: 0 within the bounds (or not counted), -1 with eb when past one (Open Babel goes on
+ * after it). */
+static int scan_next(struct mol_source *s, struct cb_errbuf *eb)
+{
+  long long off = ob_offset(s->ob);
+  struct chem_counts c;
+  if (off < 0 || (ftello(s->scan) != (off_t)off && fseeko(s->scan, (off_t)off, SEEK_SET)))
+    return 0;
+  if (bounds_scan_record(s->scan, s->format, &c) != 1 || !bounds_check(&c, eb))
+    return 0;
+  s->bound = 1;
+  if (ob_seek(s->ob, (long long)ftello(s->scan)))
+    fseeko(s->scan, 0, SEEK_END);
+  return -1;
+}
+
+/* One more record read: 1 with eb when it is one past CARBOY_CHEM_MAX_RECORDS (an SD or
+ * SMILES file was counted before; other formats stop here). */
+static int too_many(struct mol_source *s, struct cb_errbuf *eb)
+{
+  char max[32];
+  if (++s->records <= chem_bounds()->records)
+    return 0;
+  cb_errf(eb, "the file holds more than %s records, above CARBOY_CHEM_MAX_RECORDS",
+          bounds_num(chem_bounds()->records, max, sizeof max));
+  return 1;
+}
+
 int source_next(struct mol_source *s, ob_mol **mol, struct cb_errbuf *eb)
 {
   *mol = NULL;
   s->block_name[0] = '\0';
   s->title[0] = '\0';
+  s->bound = 0;
   if (s->ob) {
     if (s->end > 0 && ob_offset(s->ob) >= s->end)
       return 0;
+    if (scan_next(s, eb))
+      return too_many(s, eb) ? -2 : -1;
     int rc;
     /* what follows a PDB file's last ENDMDL (CONECT, MASTER, END) reads as one more model
      * without atoms: no record */
     while ((rc = ob_next(s->ob, mol, eb)) == 1 && !strcmp(s->format, "pdb") && ob_mol_atoms(*mol) == 0) {
       ob_mol_free(*mol);
       *mol = NULL;
+    }
+    if (rc != 0 && too_many(s, eb)) {
+      ob_mol_free(*mol);
+      *mol = NULL;
+      return -2;
     }
     return rc;
   }
@@ -281,9 +329,14 @@ int source_next(struct mol_source *s, ob_mol **mol, struct cb_errbuf *eb)
   }
   if (rc == 0)
     return 0;
+  if (too_many(s, eb))
+    return -2;
   snprintf(s->block_name, sizeof s->block_name, "%s", b->name);
-  if (b->too_big) {
-    cb_errf(eb, "this record is larger than %lld MiB", MAX_BLOCK >> 20);
+  struct chem_counts c;
+  bounds_count_text(b->format, b->text ? b->text : "", b->len, &c, NULL);
+  c.bytes = b->total;
+  if (bounds_check(&c, eb)) {
+    s->bound = 1;
     return -1;
   }
   if (!strcmp(b->format, "rxn"))
@@ -330,6 +383,8 @@ void source_close(struct mol_source *s)
 {
   if (s->ob)
     ob_close(s->ob);
+  if (s->scan)
+    fclose(s->scan);
   if (s->blocks) {
     clear_fields(s->blocks);
     fclose(s->blocks->f);

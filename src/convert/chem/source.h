@@ -10,6 +10,7 @@
 #define CB_CHEM_SOURCE_H
 #include <stdio.h>
 
+#include "convert/chem/bounds.h"
 #include "convert/chem/ob.h"
 
 struct blocks;
@@ -22,6 +23,9 @@ struct mol_source {
   char block_name[128];  /* the last record's CIF data block name, "" otherwise */
   char title[256];       /* the last record's title when the file says it better than
                           * Open Babel does (a reaction's name), "" otherwise */
+  FILE *scan;            /* the same file, for counting a record before Open Babel reads it */
+  long long records;     /* records read so far */
+  int bound;             /* the last record was refused for a bound (bounds.h) */
 };
 
 /* Is format one this file splits into blocks itself? */
@@ -31,7 +35,10 @@ int source_is_blocks(const char *format);
 int source_open(struct mol_source *s, const char *path, const char *format, long long start, long long end,
                 struct cb_errbuf *eb);
 /* The next record: 1 with *mol set; 0 at the end; -1 when this record cannot be read (eb
- * says why; the next call goes on with the next record). */
+ * says why; the next call goes on with the next record); -2 when the file holds more
+ * records than CARBOY_CHEM_MAX_RECORDS (eb says so; reading stops). A record past a bound
+ * of bounds.h is counted from its text first and never handed to Open Babel: -1 with
+ * s->bound set. */
 int source_next(struct mol_source *s, ob_mol **mol, struct cb_errbuf *eb);
 /* The last record's CIF or mmCIF data block as the file writes it, and what it is ("cif",
  * "mmcif"); NULL for other formats. */

@@ -1193,6 +1193,33 @@ extern "C" int ob_smiles_size(const char *smiles, char *formula, size_t formula_
   }
 }
 
+/* ---- cost bounds (bounds.h) ---- */
+
+extern "C" int ob_seek(ob_reader *r, long long off)
+{
+  try {
+    r->in.clear();
+    return r->in.seekg(off) ? 0 : -1;
+  } catch (...) {
+    return -1;
+  }
+}
+
+extern "C" int ob_mol_formula(ob_mol *m, struct ob_descriptors *d)
+{
+  try {
+    std::memset(d, 0, sizeof *d);
+    OBMol &mol = m->mol;
+    std::snprintf(d->formula, sizeof d->formula, "%s", mol.GetFormula().c_str());
+    d->mw = mol.GetMolWt();
+    d->exact_mass = mol.GetExactMass();
+    d->heavy_atoms = (int)mol.NumHvyAtoms();
+    return 0;
+  } catch (...) {
+    return -1;
+  }
+}
+
 /* ---- structure search in a resident matcher process ---- */
 
 struct ob_pattern {
@@ -1216,14 +1243,6 @@ extern "C" int ob_pattern_match(ob_pattern *p, ob_mol *m)
 {
   try {
     return p->p.Match(m->mol, true) ? 1 : 0;
-
-/* ---- cost bounds (bounds.h) ---- */
-
-extern "C" int ob_seek(ob_reader *r, long long off)
-{
-  try {
-    r->in.clear();
-    return r->in.seekg(off) ? 0 : -1;
   } catch (...) {
     return -1;
   }
@@ -1280,18 +1299,5 @@ extern "C" int ob_mol_radicals(ob_mol *m)
     return n;
   } catch (...) {
     return 0;
-
-extern "C" int ob_mol_formula(ob_mol *m, struct ob_descriptors *d)
-{
-  try {
-    std::memset(d, 0, sizeof *d);
-    OBMol &mol = m->mol;
-    std::snprintf(d->formula, sizeof d->formula, "%s", mol.GetFormula().c_str());
-    d->mw = mol.GetMolWt();
-    d->exact_mass = mol.GetExactMass();
-    d->heavy_atoms = (int)mol.NumHvyAtoms();
-    return 0;
-  } catch (...) {
-    return -1;
   }
 }

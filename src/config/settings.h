@@ -34,7 +34,9 @@ struct cb_settings {
   char data[PATH_MAX];
   char listen[256];
   const char *store; /* NULL: the default, a file store in DATA/blobs */
-  int workers;
+  int workers;             /* the batch lane's workers */
+  int interactive_workers; /* workers that take interactive jobs only */
+  uint64_t interactive_ingest_max; /* an upload this small is processed in the interactive lane */
   int http_threads;
   int per_client;
   int header_timeout;

@@ -4,10 +4,32 @@
  * survives anything the process does. States: queued -> running -> succeeded | failed |
  * canceled; a running job may go back to queued (retry with backoff, or recovery).
  *
- * Claiming. Worker threads (CARBOY_WORKERS of them) take the next due job with one
- * `UPDATE ... WHERE id = (SELECT ... LIMIT 1) RETURNING`, which sets state=running, the
- * lease owner (this process's random instance id), a lease expiry, and attempts+1. Two
- * workers can never claim the same job: the UPDATE is atomic under SQLite's write lock.
+ * Lanes. Every job runs in a lane (jobs.lane): interactive, when someone is waiting for it
+ * (a depiction, a conversion a request waits for, a small upload's ingest: its type's lane
+ * in types.c, or the caller's choice), else batch (ingests of large files, unpacks,
+ * conversions and extractions asked through POST /api/v1/jobs). CARBOY_WORKERS worker
+ * threads serve the batch lane and take interactive jobs only when no batch job is due;
+ * CARBOY_INTERACTIVE_WORKERS more take interactive jobs only. So interactive work may
+ * borrow batch capacity, and batch work never takes interactive capacity: a one-line
+ * upload is processed at once beside two large ingests.
+ *
+ * Claiming. A worker takes the next due job of a lane with one transaction (db_job_claim):
+ * an `UPDATE ... WHERE id = (fair pick) RETURNING`, which sets state=running, the lease
+ * owner (this process's random instance id), a lease expiry, and attempts+1, and the
+ * owner's turn. Two workers can never claim the same job: the UPDATE is atomic under
+ * SQLite's write lock.
+ *
+ * Fair share. Within a lane the pick is the oldest due job (run_after, created_at) of the
+ * owner the lane served least recently (never served first; jobs the server made count as
+ * one owner), so one user's thousand jobs do not stall another's one: owners take turns.
+ * The turns are rows of job_turns (lane, owner -> a per-lane counter), not memory, so that
+ * instances sharing one queue take turns together. The pick walks the lane's waiting
+ * owners through an index (one seek each), so a claim costs the owners waiting, not the
+ * jobs queued (bench/jobs.sh measures it with 10,000 queued).
+ *
+ * Coalescing. A request that waits for a job (http_run_job: a depiction, a conversion for
+ * a download) joins a queued or running job of the same type, inputs and params instead of
+ * queuing another; every waiter is woken by its events and reads its result.
  *
  * Leases and heartbeats. While a job runs, its worker renews the lease every couple of
  * seconds (LEASE_S ahead) and records progress; the renewal also reads cancel_requested.
@@ -69,7 +91,8 @@ static struct cb_jobs_config cfg;
 static struct store *store;
 static char instance[CB_ID_LEN + 1];
 static pthread_t threads[MAX_WORKERS];
-static int nthreads;
+static int nthreads;   /* batch workers first (slots 0..), then the interactive ones */
+static int nbatch;
 static atomic_int stopping;
 static pthread_mutex_t wake_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t wake_cond = PTHREAD_COND_INITIALIZER;
@@ -1082,7 +1105,10 @@ static void *worker(void *arg)
     ts_in(0, now);
     ts_in(LEASE_S, until);
     struct cb_job j = {0};
-    cb_err e = db_job_claim(instance, now, until, &j);
+    /* a batch worker lends itself to interactive work when its own lane has none due */
+    cb_err e = idx < nbatch ? db_job_claim(instance, "batch", now, until, &j) : CB_ENOTFOUND;
+    if (e == CB_ENOTFOUND)
+      e = db_job_claim(instance, "interactive", now, until, &j);
     if (e == CB_ENOTFOUND) {
       idle_wait(250);
       continue;
@@ -1111,8 +1137,10 @@ cb_err jobs_start(const struct cb_jobs_config *c, struct store *s, struct cb_err
   store = s;
   if (cfg.workers < 1)
     cfg.workers = 1;
-  if (cfg.workers > MAX_WORKERS)
-    cfg.workers = MAX_WORKERS;
+  if (cfg.interactive_workers < 1)
+    cfg.interactive_workers = 1;
+  if (cfg.workers + cfg.interactive_workers > MAX_WORKERS)
+    cfg.workers = MAX_WORKERS - cfg.interactive_workers;
   cb_id_new(instance);
   char work[PATH_MAX];
   snprintf(work, sizeof work, "%s/work", cfg.data_dir);
@@ -1143,7 +1171,8 @@ cb_err jobs_start(const struct cb_jobs_config *c, struct store *s, struct cb_err
   if (n)
     CB_LOG(CB_LOG_INFO, "jobs", "%d interrupted job(s) queued again", n);
   atomic_store(&stopping, 0);
-  for (nthreads = 0; nthreads < cfg.workers; nthreads++)
+  nbatch = cfg.workers;
+  for (nthreads = 0; nthreads < cfg.workers + cfg.interactive_workers; nthreads++)
     if (pthread_create(&threads[nthreads], NULL, worker, (void *)(intptr_t)nthreads)) {
       cb_errf(eb, "cannot start worker threads");
       jobs_stop();

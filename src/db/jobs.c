@@ -147,15 +147,15 @@ cb_err db_job_list(const char *owner_id, const char *state, const char *before_c
  * never served first) goes; between equals, the older head. */
 #define OWNER_KEY "coalesce(owner_id, '')"
 #define LANE_QUEUED "FROM jobs INDEXED BY jobs_lane_claim WHERE state = 'queued' AND lane = ?4"
-#define FAIR_PICK                                                                                          \
-  "WITH RECURSIVE owners(o) AS ("                                                                          \
-  " SELECT (SELECT " OWNER_KEY " " LANE_QUEUED " ORDER BY " OWNER_KEY " LIMIT 1)"                       \
+#define FAIR_PICK                                                                                     \
+  "WITH RECURSIVE owners(o) AS ("                                                                     \
+  " SELECT (SELECT " OWNER_KEY " " LANE_QUEUED " ORDER BY " OWNER_KEY " LIMIT 1)"                     \
   " UNION ALL SELECT (SELECT " OWNER_KEY " " LANE_QUEUED " AND " OWNER_KEY " > o ORDER BY " OWNER_KEY \
-  " LIMIT 1) FROM owners WHERE o IS NOT NULL)"                                                             \
-  " SELECT h.id FROM owners JOIN jobs h ON h.id = (SELECT id " LANE_QUEUED " AND " OWNER_KEY " = o"       \
-  " ORDER BY run_after, created_at LIMIT 1)"                                                               \
-  " LEFT JOIN job_turns t ON t.lane = ?4 AND t.owner = o"                                                  \
-  " WHERE o IS NOT NULL AND h.run_after <= ?2"                                                             \
+  " LIMIT 1) FROM owners WHERE o IS NOT NULL)"                                                        \
+  " SELECT h.id FROM owners JOIN jobs h ON h.id = (SELECT id " LANE_QUEUED " AND " OWNER_KEY " = o"   \
+  " ORDER BY run_after, created_at LIMIT 1)"                                                          \
+  " LEFT JOIN job_turns t ON t.lane = ?4 AND t.owner = o"                                             \
+  " WHERE o IS NOT NULL AND h.run_after <= ?2"                                                        \
   " ORDER BY t.served IS NOT NULL, t.served, h.run_after, h.created_at LIMIT 1"
 
 cb_err db_job_claim(const char *instance, const char *lane, const char *now_ts, const char *lease_until,

@@ -153,8 +153,10 @@ int metrics_render(struct cb_buf *b)
   if (!db_job_lane_counts(queued, running)) {
     cb_buf_puts(b, "# HELP carboy_lane_jobs Queued and running jobs by lane.\n# TYPE carboy_lane_jobs gauge\n");
     for (int i = 0; i < 2; i++)
-      cb_buf_printf(b, "carboy_lane_jobs{lane=\"%s\",state=\"queued\"} %lld\ncarboy_lane_jobs{lane=\"%s\",state=\"running\"} %lld\n",
-                    lanes[i], (long long)queued[i], lanes[i], (long long)running[i]);
+      cb_buf_printf(
+        b,
+        "carboy_lane_jobs{lane=\"%s\",state=\"queued\"} %lld\ncarboy_lane_jobs{lane=\"%s\",state=\"running\"} %lld\n",
+        lanes[i], (long long)queued[i], lanes[i], (long long)running[i]);
   }
   return 0;
 }

@@ -51,7 +51,9 @@
  *
  * Isolation. Converters never run in this process: each worker thread owns one converter
  * process (pool.c) with memory, CPU and file-size limits and a wall-clock timeout. Open
- * Babel and friends are not thread-safe; processes give the parallelism.
+ * Babel and friends are not thread-safe; processes give the parallelism. A batch worker's
+ * thread, and so its converter, runs at nice BATCH_NICE: on a busy machine interactive
+ * work gets the CPU first.
  *
  * Events. Every state change and progress step is published to the event feed
  * (events.c), which the HTTP layer streams as Server-Sent Events and webhooks. */
@@ -67,6 +69,7 @@
 #include <string.h>
 #include <strings.h>
 #include <linux/openat2.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -86,6 +89,7 @@
 #define HEARTBEAT_S 2
 #define MAX_WORKERS 256
 #define UNPACK_ENTRIES_MAX 10000
+#define BATCH_NICE 10 /* the batch lane's threads and converters yield the CPU to interactive work */
 
 static struct cb_jobs_config cfg;
 static struct store *store;
@@ -1089,6 +1093,11 @@ static void *worker(void *arg)
   slot_workdir((int)idx, slot_dir);
   if ((mkdir(slot_dir, 0711) && errno != EEXIST) || chmod(slot_dir, 0711))
     CB_LOG(CB_LOG_ERROR, "jobs", "cannot create %s: %s", slot_dir, strerror(errno));
+  /* Lanes keep interactive work from waiting behind batch jobs in the queue; on a busy
+   * machine it would still wait for the CPU. Linux keeps a nice value per thread, and the
+   * converter process this thread forks (and the helpers it forks) inherit it. */
+  if (idx < nbatch && setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), BATCH_NICE))
+    CB_LOG(CB_LOG_WARN, "jobs", "cannot lower the priority of batch worker %d: %s", (int)idx, strerror(errno));
   uint64_t last_recovery = 0;
   while (!atomic_load(&stopping)) {
     uint64_t now_ns = cb_mono_ns();

@@ -52,8 +52,7 @@
  * Isolation. Converters never run in this process: each worker thread owns one converter
  * process (pool.c) with memory, CPU and file-size limits and a wall-clock timeout. Open
  * Babel and friends are not thread-safe; processes give the parallelism. A batch worker's
- * thread, and so its converter, runs at nice BATCH_NICE: on a busy machine interactive
- * work gets the CPU first.
+ * converter runs at nice BATCH_NICE: on a busy machine interactive work gets a core first.
  *
  * Events. Every state change and progress step is published to the event feed
  * (events.c), which the HTTP layer streams as Server-Sent Events and webhooks. */
@@ -89,7 +88,7 @@
 #define HEARTBEAT_S 2
 #define MAX_WORKERS 256
 #define UNPACK_ENTRIES_MAX 10000
-#define BATCH_NICE 10 /* the batch lane's threads and converters yield the CPU to interactive work */
+#define BATCH_NICE 10 /* the batch lane's converters yield the CPU to interactive work */
 
 static struct cb_jobs_config cfg;
 static struct store *store;
@@ -200,6 +199,7 @@ struct job_run {
   double progress;
   double published;
   uint64_t last_pub;
+  int batch;                    /* run by a batch worker */
   int lost;                     /* the lease is gone: stop, apply nothing */
   int canceled;                 /* cancel was asked */
   struct db_records_feed *feed; /* an ingest's records, stored as they are written */
@@ -223,9 +223,22 @@ static int beat(struct job_run *r)
   return r->lost || r->canceled || atomic_load(&stopping);
 }
 
+/* the converter process (group) this batch worker thread last lowered the priority of */
+static _Thread_local pid_t reniced;
+
 static int tick(void *ctx, double fraction)
 {
   struct job_run *r = ctx;
+  /* Lanes keep interactive work from waiting behind batch jobs in the queue; on a busy
+   * machine it would still wait for a core. A batch worker's converter, and the readers it
+   * forks (its process group), run at a lower priority, from its first tick (within a
+   * second of its start). The worker thread keeps its own: it holds the write lock while
+   * storing records, and interactive work waits for that lock. */
+  if (r->batch && r->child->pid > 0 && r->child->pid != reniced) {
+    if (setpriority(PRIO_PGRP, (id_t)r->child->pid, BATCH_NICE))
+      CB_LOG(CB_LOG_WARN, "jobs", "cannot lower a batch converter's priority: %s", strerror(errno));
+    reniced = r->child->pid;
+  }
   if (fraction >= 0)
     r->progress = fraction > 1 ? 1 : fraction;
   /* progress events: on every 5 % step, at most four a second */
@@ -1038,9 +1051,9 @@ enum job_outcome job_run_noop(struct job_run *r, struct cb_errbuf *eb)
   return JOB_DONE;
 }
 
-static void run_job(struct pool_child *child, struct cb_job *j)
+static void run_job(struct pool_child *child, struct cb_job *j, int batch)
 {
-  struct job_run r = {.job = j, .child = child, .last_beat = cb_mono_ns()};
+  struct job_run r = {.job = j, .child = child, .batch = batch, .last_beat = cb_mono_ns()};
   struct cb_errbuf why = {""};
   const char *err = why.msg;
   publish_job(j, "running", 0, NULL);
@@ -1093,11 +1106,6 @@ static void *worker(void *arg)
   slot_workdir((int)idx, slot_dir);
   if ((mkdir(slot_dir, 0711) && errno != EEXIST) || chmod(slot_dir, 0711))
     CB_LOG(CB_LOG_ERROR, "jobs", "cannot create %s: %s", slot_dir, strerror(errno));
-  /* Lanes keep interactive work from waiting behind batch jobs in the queue; on a busy
-   * machine it would still wait for the CPU. Linux keeps a nice value per thread, and the
-   * converter process this thread forks (and the helpers it forks) inherit it. */
-  if (idx < nbatch && setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), BATCH_NICE))
-    CB_LOG(CB_LOG_WARN, "jobs", "cannot lower the priority of batch worker %d: %s", (int)idx, strerror(errno));
   uint64_t last_recovery = 0;
   while (!atomic_load(&stopping)) {
     uint64_t now_ns = cb_mono_ns();
@@ -1132,7 +1140,7 @@ static void *worker(void *arg)
     if (child.pid > 0 && strcmp(child.owner, j.owner_id))
       pool_kill(&child);
     snprintf(child.owner, sizeof child.owner, "%s", j.owner_id);
-    run_job(&child, &j);
+    run_job(&child, &j, idx < nbatch);
     db_job_clear(&j);
   }
   pool_kill(&child);

@@ -2,15 +2,16 @@
 # Runs the carboy benchmarks and prints a markdown table of their RESULT lines; the table
 # also goes to bench/results/latest.md and the full output to bench/results/latest.log.
 #
-#   bash bench/run.sh                      # all seven: download upload requests jobs chem search s3
+#   bash bench/run.sh                      # all eight: download upload requests jobs chem search lanes s3
 #   bash bench/run.sh download requests    # a subset
 #
 # Uses build/carboy as it is; only if it is missing does it build it (release).
 # Knobs (environment): BENCH_SIZE_MB (1024), BENCH_S3_MB (512), BENCH_RUNS (3), BENCH_DURATION (10s),
 # BENCH_TIMEOUT (600 s per transfer), BENCH_JOBS (300 jobs per batch), BENCH_JOBS_RUNS (3),
-# BENCH_JOBS_WORKERS ("1 2 4"), BENCH_DOCS (100000), BENCH_QUERIES (200),
+# BENCH_JOBS_WORKERS ("1 2 4"), BENCH_DOCS (100000), BENCH_QUERIES (200), BENCH_LANES_MOLS (20000),
+# BENCH_LANES_RUNS (5),
 # CARBOY_BIN (build/carboy).
-# A benchmark may print several RESULT lines (jobs.sh, search.sh do): each becomes a row.
+# A benchmark may print several RESULT lines (jobs.sh, search.sh, lanes.sh do): each becomes a row.
 # Exit status: 0 when every benchmark ran (whether or not it met its target), 1 otherwise.
 set -euo pipefail
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -41,7 +42,7 @@ bin_info="$("$snapdir/carboy" --version 2>/dev/null), binary sha256 $(sha256sum 
 export CARBOY_BIN="$snapdir/carboy"
 
 benches=("$@")
-[ ${#benches[@]} -gt 0 ] || benches=(download upload requests jobs chem search s3)
+[ ${#benches[@]} -gt 0 ] || benches=(download upload requests jobs chem search lanes s3)
 for b in "${benches[@]}"; do
   [ -x "$BENCH_DIR/$b.sh" ] || { echo "run.sh: no benchmark '$b' (bench/$b.sh)" >&2; exit 2; }
 done
@@ -71,17 +72,22 @@ trap 'on_signal 143' TERM
 # prints two, jobs-pool and jobs-scaling).
 declare -A unit=([download]="MB/s" [upload]="MB/s" [requests]="req/s" [jobs-pool]="jobs/s"
   [jobs-scaling]="jobs/s" [search-index]="MB/s" [search-fulltext-p50]="ms" [search-fulltext-p99]="ms"
-  [search-property-p50]="ms" [search-property-p99]="ms")
+  [search-property-p50]="ms" [search-property-p99]="ms" [lanes-upload]="ms" [lanes-depiction]="ms"
+  [lanes-similarity]="ms")
 declare -A base_name=([download]="nginx (sendfile)" [upload]="floor: sha256 + write+fsync"
   [requests]="GET /healthz" [jobs]="noop jobs (queue only)" [jobs-pool]="noop jobs (queue only)"
   [jobs-scaling]="extract jobs, 1 worker" [search-index]="SQLite FTS5, one transaction"
   [search-fulltext-p50]="FTS5 MATCH, in process" [search-fulltext-p99]="FTS5 MATCH, in process"
-  [search-property-p50]="indexed props table" [search-property-p99]="indexed props table")
+  [search-property-p50]="indexed props table" [search-property-p99]="indexed props table"
+  [lanes-upload]="one-line file, idle server" [lanes-depiction]="depiction, idle server"
+  [lanes-similarity]="similarity query, idle server")
 declare -A cb_name=([download]="GET /files/ID/content" [upload]="PUT (curl -T)"
   [requests]="GET /files/ID" [jobs]="extract jobs (converter pool)"
   [jobs-pool]="extract jobs, default workers" [jobs-scaling]="extract jobs, 2 workers"
   [search-index]="PUT .txt .. processed" [search-fulltext-p50]="GET /search?q=" [search-fulltext-p99]="GET /search?q="
-  [search-property-p50]="GET /search?where=" [search-property-p99]="GET /search?where=")
+  [search-property-p50]="GET /search?where=" [search-property-p99]="GET /search?where="
+  [lanes-upload]="beside two 20,000-molecule ingests" [lanes-depiction]="beside two 20,000-molecule ingests"
+  [lanes-similarity]="beside two 20,000-molecule ingests")
 
 rows=() failed=0
 for b in "${benches[@]}"; do

@@ -258,6 +258,8 @@ static int cmd_serve(int argc, char **argv)
   sc.webhook_disable_after = c.s.webhook_disable_after;
   struct cb_jobs_config jc = {0};
   jc.workers = c.s.workers;
+  jc.interactive_workers = c.s.interactive_workers;
+  db_jobs_set_interactive_ingest_max((int64_t)c.s.interactive_ingest_max);
   jc.timeout_s = c.s.job_timeout;
   jc.worker_memory = c.s.worker_memory;
   jc.max_upload = c.s.max_upload;
@@ -299,8 +301,8 @@ static int cmd_serve(int argc, char **argv)
     CB_LOG(CB_LOG_WARN, "main", "cannot start the orphan sweep: orphaned blobs stay until a restart");
   CB_LOG(CB_LOG_INFO, "main",
          "carboy %s listening on http://%s (port %d), data %s, store %s, "
-         "%d workers",
-         CARBOY_VERSION, c.s.listen, http_server_port(), c.s.data, c.store, c.s.workers);
+         "%d batch and %d interactive workers",
+         CARBOY_VERSION, c.s.listen, http_server_port(), c.s.data, c.store, c.s.workers, c.s.interactive_workers);
   printf("carboy: listening on http://%s\n", c.s.listen);
   fflush(stdout);
 
@@ -477,7 +479,7 @@ static int cmd_jobs(int argc, char **argv)
       return fail(2, "unknown job state '%s' (queued, running, succeeded, failed, canceled)", arg);
     }
     printf("%-24s  %-7s  %-9s  %4s  %s  %-24s  %s\n", "ID", "TYPE", "STATE", "DONE", "TRY", "CREATED", "ERROR");
-    e = db_job_list(NULL, arg, NULL, NULL, 1000, print_job, NULL);
+    e = db_job_list(NULL, arg, NULL, NULL, NULL, 1000, print_job, NULL);
   } else if (!cb_id_valid(arg)) {
     e = CB_ENOTFOUND;
   } else {

@@ -106,7 +106,21 @@ static const struct setting table[] = {
   {.env = "CARBOY_WORKERS", .flag = "--workers", .metavar = "N", .cmds = ALL_CMDS, .flag_cmds = CB_CMD_SERVE,
    .group = G_JOBS, .kind = K_INT, .dflt_doc = "number of cores", .min = 1, .max = 256,
    .what = "worker count (CARBOY_WORKERS/--workers)", AT(workers),
-   .help = "Background job workers; each owns one sandboxed converter process."},
+   .help = "Background job workers of the batch lane; each owns one sandboxed converter process.",
+   .details = "They take batch jobs (ingests, unpacks, conversions, `POST /api/v1/jobs`) and, when no batch job "
+              "is due, interactive ones too. Within a lane the owner served least recently goes first."},
+  {.env = "CARBOY_INTERACTIVE_WORKERS", .cmds = ALL_CMDS, .group = G_JOBS, .kind = K_INT,
+   .dflt_doc = "2, or a quarter of the cores when more", .min = 1, .max = 64, .what = "CARBOY_INTERACTIVE_WORKERS",
+   AT(interactive_workers),
+   .help = "Workers that take interactive jobs only (work a request waits for, a small upload's ingest).",
+   .details = "Capacity batch work can never take: a depiction or a one-line upload does not wait behind "
+              "large ingests. Each owns one more sandboxed converter process."},
+  {.env = "CARBOY_INTERACTIVE_INGEST_MAX", .cmds = ALL_CMDS, .group = G_JOBS, .kind = K_SIZE, .dflt = "1M",
+   .min = 0, .max = SIZE_ANY, .expect = "expected a size in bytes such as 1048576 or 1M (0: none)",
+   AT(interactive_ingest_max),
+   .help = "An upload at most this large is processed in the interactive lane (`0`: every upload is batch work).",
+   .details = "Files made by jobs (unpacked archive members, conversions) and by `carboy import` are always "
+              "batch work."},
   {.env = "CARBOY_MATCHERS", .cmds = CB_CMD_SERVE, .group = G_JOBS, .kind = K_INT,
    .dflt_doc = "number of cores (at most 8)", .min = 1, .max = 64, .what = "CARBOY_MATCHERS", AT(matchers),
    .help = "Resident structure matchers: sandboxed converter processes that read structure-search queries and "
@@ -512,6 +526,11 @@ static int derive(struct cb_settings *s)
   if (!cb_settings_given(s, "CARBOY_MATCHERS")) {
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     s->matchers = cores < 1 ? 1 : cores > 8 ? 8 : (int)cores;
+  }
+  if (!cb_settings_given(s, "CARBOY_INTERACTIVE_WORKERS")) {
+    /* two on a laptop (a depiction beside a preview), a quarter of a large server's cores */
+    int cores = (int)sysconf(_SC_NPROCESSORS_ONLN);
+    s->interactive_workers = cores / 4 > 2 ? cores / 4 : 2;
   }
   if (!cb_settings_given(s, "CARBOY_HTTP_PER_CLIENT"))
     s->per_client = s->http_threads - s->http_threads / 4;

@@ -33,9 +33,11 @@ struct cb_settings {
   unsigned cmd; /* the command they were read for */
   char data[PATH_MAX];
   char listen[256];
-  const char *store; /* NULL: the default, a file store in DATA/blobs */
-  int workers;
-  int matchers; /* resident structure matchers */
+  const char *store;               /* NULL: the default, a file store in DATA/blobs */
+  int workers;                     /* the batch lane's workers */
+  int interactive_workers;         /* workers that take interactive jobs only */
+  uint64_t interactive_ingest_max; /* an upload this small is processed in the interactive lane */
+  int matchers;                    /* resident structure matchers */
   int http_threads;
   int per_client;
   int header_timeout;

@@ -333,6 +333,7 @@ struct cb_job {
   char started_at[CB_TIME_MAX];
   char finished_at[CB_TIME_MAX];
   char updated_at[CB_TIME_MAX];
+  char lane[12]; /* "interactive" or "batch" (anything else is stored as batch) */
 };
 void db_job_clear(struct cb_job *j);
 typedef int (*db_job_cb)(const struct cb_job *j, void *ctx);
@@ -340,8 +341,8 @@ typedef int (*db_job_cb)(const struct cb_job *j, void *ctx);
 /* Inserts a queued job (id, type, owner_id, inputs, params, output_folder_id,
  * max_attempts taken from j) and its job_files rows for the input ids. */
 cb_err db_job_create(const struct cb_job *j, const char *const *input_ids, int ninputs);
-/* The same, unless a job of j's type with the same params (the same text) is queued or
- * running: then nothing is queued and joined holds that job's id (else ""). One
+/* The same, unless a job of j's type with the same inputs and params (the same text) is
+ * queued or running: then nothing is queued and joined holds that job's id (else ""). One
  * transaction, so concurrent callers queue one job between them. */
 cb_err db_job_create_once(const struct cb_job *j, const char *const *input_ids, int ninputs,
                           char joined[CB_ID_LEN + 1]);
@@ -350,12 +351,21 @@ cb_err db_job_create_once(const struct cb_job *j, const char *const *input_ids, 
 int db_jobs_created(char (**ids)[CB_ID_LEN + 1]);
 cb_err db_job_get(const char *id, struct cb_job *out);
 /* Newest first; owner_id NULL lists every job; state NULL any state; before_id is the
- * cursor (exclusive; NULL from the newest). */
+ * cursor (exclusive; NULL from the newest); hidden_types NULL, or a JSON array of types
+ * left out. */
 cb_err db_job_list(const char *owner_id, const char *state, const char *before_created, const char *before_id,
-                   int limit, db_job_cb cb, void *ctx);
-/* Claims the next due queued job for instance, with a lease until lease_until;
- * CB_ENOTFOUND when there is none. */
-cb_err db_job_claim(const char *instance, const char *now, const char *lease_until, struct cb_job *out);
+                   const char *hidden_types, int limit, db_job_cb cb, void *ctx);
+/* Claims the next due queued job of lane ("interactive" or "batch") for instance, with a
+ * lease until lease_until: the oldest due job of the owner the lane served least recently
+ * (never first), recorded as that owner's turn in the same transaction. CB_ENOTFOUND when
+ * the lane has no due job. */
+cb_err db_job_claim(const char *instance, const char *lane, const char *now, const char *lease_until,
+                    struct cb_job *out);
+/* Queued and running jobs per lane ([0] interactive, [1] batch), for /metrics. */
+cb_err db_job_lane_counts(int64_t queued[2], int64_t running[2]);
+/* The largest upload whose ingest runs in the interactive lane (0, the default: none).
+ * `carboy serve` sets it; `carboy import` leaves it, so an import stays batch work. */
+void db_jobs_set_interactive_ingest_max(int64_t bytes);
 /* Extends the lease and records progress. CB_ENOTFOUND when the lease was lost
  * (another instance took the job, or it was finished). *cancel tells if cancel was asked. */
 cb_err db_job_heartbeat(const char *id, const char *instance, const char *lease_until, double progress, int *cancel);

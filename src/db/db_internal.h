@@ -116,9 +116,14 @@ struct cb_job;
 cb_err db_job_insert_tx(const struct cb_job *j, const char *const *input_ids, int n);
 /* Notes a job this thread created, for db_jobs_created once its transaction commits. */
 void db_note_job_created(const char *id);
-/* db_file_put's work inside the caller's transaction; the file's id goes to id. */
+/* db_file_put's work inside the caller's transaction; the file's id goes to id. upload: a
+ * person's upload (db_file_put), whose ingest may be interactive work (db_ingest_lane);
+ * else a job's output (an unpacked member, a conversion), processed as batch work. */
 cb_err db_file_put_tx(const char *folder_id, const char *name, const char *owner_id, const char *sha256, int64_t size,
-                      const char *media_type, const char *kind, char id[CB_ID_LEN + 1]);
+                      const char *media_type, const char *kind, int upload, char id[CB_ID_LEN + 1]);
+/* The lane of an uploaded file's ingest: "interactive" up to the size
+ * db_jobs_set_interactive_ingest_max set, else "batch". */
+const char *db_ingest_lane(int64_t size);
 struct cb_user;
 struct cb_folder;
 struct cb_file;

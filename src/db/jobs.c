@@ -12,7 +12,7 @@
   "id, type, state, coalesce(owner_id, ''), inputs, params, outputs, "                             \
   "coalesce(output_folder_id, ''), progress, attempts, max_attempts, coalesce(error, ''), "        \
   "cancel_requested, run_after, created_at, coalesce(started_at, ''), coalesce(finished_at, ''), " \
-  "updated_at, result"
+  "updated_at, result, lane"
 
 static const struct db_col job_cols[] = {DB_TEXT(struct cb_job, id),
                                          DB_TEXT(struct cb_job, type),
@@ -32,7 +32,8 @@ static const struct db_col job_cols[] = {DB_TEXT(struct cb_job, id),
                                          DB_TEXT(struct cb_job, started_at),
                                          DB_TEXT(struct cb_job, finished_at),
                                          DB_TEXT(struct cb_job, updated_at),
-                                         DB_DUP(struct cb_job, result)};
+                                         DB_DUP(struct cb_job, result),
+                                         DB_TEXT(struct cb_job, lane)};
 
 DB_READER(read_job, struct cb_job, job_cols)
 
@@ -54,16 +55,30 @@ static void now(char *ts)
   cb_time_now_rfc3339(ts, CB_TIME_MAX);
 }
 
+static _Atomic int64_t interactive_ingest_max;
+
+void db_jobs_set_interactive_ingest_max(int64_t bytes)
+{
+  interactive_ingest_max = bytes;
+}
+
+const char *db_ingest_lane(int64_t size)
+{
+  int64_t max = interactive_ingest_max;
+  return max > 0 && size <= max ? "interactive" : "batch";
+}
+
 cb_err db_job_insert_tx(const struct cb_job *j, const char *const *input_ids, int n)
 {
   char ts[CB_TIME_MAX];
   now(ts);
   cb_err e = db_exec("INSERT INTO jobs(id, type, state, owner_id, inputs, params, output_folder_id,"
-                     " max_attempts, run_after, created_at, updated_at)"
-                     " VALUES (?, ?, 'queued', nullif(?, ''), ?, ?, nullif(?, ''), ?, ?, ?, ?)",
-                     "ssssssisss", j->id, j->type, j->owner_id, j->inputs ? j->inputs : "[]",
+                     " max_attempts, run_after, created_at, updated_at, lane)"
+                     " VALUES (?, ?, 'queued', nullif(?, ''), ?, ?, nullif(?, ''), ?, ?, ?, ?, ?)",
+                     "ssssssissss", j->id, j->type, j->owner_id, j->inputs ? j->inputs : "[]",
                      j->params ? j->params : "{}", j->output_folder_id,
-                     (int64_t)(j->max_attempts > 0 ? j->max_attempts : 3), ts, ts, ts);
+                     (int64_t)(j->max_attempts > 0 ? j->max_attempts : 3), ts, ts, ts,
+                     strcmp(j->lane, "interactive") ? "batch" : "interactive");
   for (int i = 0; !e && i < n; i++)
     e = db_exec("INSERT OR IGNORE INTO job_files(job_id, file_id, role) VALUES (?, ?, 'input')", "ss", j->id,
                 input_ids[i]);
@@ -91,9 +106,9 @@ cb_err db_job_create_once(const struct cb_job *j, const char *const *input_ids, 
   cb_err e = db_begin();
   if (e)
     return e;
-  sqlite3_stmt *st = db_query("SELECT id FROM jobs WHERE state IN ('queued', 'running') AND type = ? AND params = ?"
-                              " LIMIT 1",
-                              "ss", j->type, j->params ? j->params : "{}");
+  sqlite3_stmt *st = db_query("SELECT id FROM jobs INDEXED BY jobs_pending WHERE type = ?"
+                              " AND state IN ('queued', 'running') AND inputs = ? AND params = ? LIMIT 1",
+                              "sss", j->type, j->inputs ? j->inputs : "[]", j->params ? j->params : "{}");
   e = db_one_row(st);
   if (!e) {
     db_col_copy(st, 0, joined, CB_ID_LEN + 1);
@@ -113,33 +128,78 @@ cb_err db_job_get(const char *id, struct cb_job *out)
 DB_VISITOR(job, struct cb_job, db_job_cb, read_job, db_job_clear)
 
 cb_err db_job_list(const char *owner_id, const char *state, const char *before_created, const char *before_id,
-                   int limit, db_job_cb cb, void *ctx)
+                   const char *hidden_types, int limit, db_job_cb cb, void *ctx)
 {
   struct job_visit jc = {cb, ctx};
   return db_each_row(db_query("SELECT " JOB_COLS " FROM jobs WHERE (?1 IS NULL OR owner_id = ?1)"
                               " AND (?2 IS NULL OR state = ?2)"
                               " AND (?3 IS NULL OR (created_at, id) < (?3, ?4))"
+                              " AND (?6 IS NULL OR type NOT IN (SELECT value FROM json_each(?6)))"
                               " ORDER BY created_at DESC, id DESC LIMIT ?5",
-                              "ssssi", owner_id, state, before_created, before_id, (int64_t)limit),
+                              "ssssis", owner_id, state, before_created, before_id, (int64_t)limit, hidden_types),
                      job_row, &jc);
 }
 
-cb_err db_job_claim(const char *instance, const char *now_ts, const char *lease_until, struct cb_job *out)
+/* The fair pick of a lane (?4) at ?2: its queued jobs' owners are walked in the order of
+ * the claim index, one seek each (a recursive skip over jobs_lane_claim), and each owner's
+ * head, the first of its jobs by (run_after, created_at), is due or none of its jobs is.
+ * Of the owners with a due head, the one least recently served in the lane (job_turns;
+ * never served first) goes; between equals, the older head. */
+#define OWNER_KEY "coalesce(owner_id, '')"
+#define LANE_QUEUED "FROM jobs INDEXED BY jobs_lane_claim WHERE state = 'queued' AND lane = ?4"
+#define FAIR_PICK                                                                                     \
+  "WITH RECURSIVE owners(o) AS ("                                                                     \
+  " SELECT (SELECT " OWNER_KEY " " LANE_QUEUED " ORDER BY " OWNER_KEY " LIMIT 1)"                     \
+  " UNION ALL SELECT (SELECT " OWNER_KEY " " LANE_QUEUED " AND " OWNER_KEY " > o ORDER BY " OWNER_KEY \
+  " LIMIT 1) FROM owners WHERE o IS NOT NULL)"                                                        \
+  " SELECT h.id FROM owners JOIN jobs h ON h.id = (SELECT id " LANE_QUEUED " AND " OWNER_KEY " = o"   \
+  " ORDER BY run_after, created_at LIMIT 1)"                                                          \
+  " LEFT JOIN job_turns t ON t.lane = ?4 AND t.owner = o"                                             \
+  " WHERE o IS NOT NULL AND h.run_after <= ?2"                                                        \
+  " ORDER BY t.served IS NOT NULL, t.served, h.run_after, h.created_at LIMIT 1"
+
+cb_err db_job_claim(const char *instance, const char *lane, const char *now_ts, const char *lease_until,
+                    struct cb_job *out)
 {
-  sqlite3_stmt *st = db_query(
-    "UPDATE jobs SET state = 'running', lease_owner = ?1, lease_expires = ?3,"
-    " attempts = attempts + 1, started_at = coalesce(started_at, ?2),"
-    " updated_at = ?2 WHERE id = (SELECT id FROM jobs INDEXED BY jobs_claim WHERE state = 'queued'"
-    " AND run_after <= ?2 ORDER BY run_after, created_at LIMIT 1)"
-    " RETURNING " JOB_COLS,
-    "sss", instance, now_ts, lease_until);
-  cb_err e = db_one_row(st);
+  /* the claim and the owner's turn in one transaction: instances sharing the queue see
+   * both or neither */
+  cb_err e = db_begin();
   if (e)
     return e;
-  read_job(st, out);
-  /* step to the end so the statement completes its write */
-  while (sqlite3_step(st) == SQLITE_ROW)
-    ;
+  sqlite3_stmt *st = db_query("UPDATE jobs SET state = 'running', lease_owner = ?1, lease_expires = ?3,"
+                              " attempts = attempts + 1, started_at = coalesce(started_at, ?2),"
+                              " updated_at = ?2 WHERE id = (" FAIR_PICK ") RETURNING " JOB_COLS,
+                              "ssss", instance, now_ts, lease_until, lane);
+  e = db_one_row(st);
+  if (!e) {
+    read_job(st, out);
+    /* step to the end so the statement completes its write */
+    while (sqlite3_step(st) == SQLITE_ROW)
+      ;
+    sqlite3_reset(st);
+    e = db_exec("INSERT INTO job_turns(lane, owner, served)"
+                " VALUES (?1, ?2, (SELECT coalesce(max(served), 0) + 1 FROM job_turns WHERE lane = ?1))"
+                " ON CONFLICT (lane, owner) DO UPDATE SET served = excluded.served",
+                "ss", lane, out->owner_id);
+    if (e)
+      db_job_clear(out);
+  }
+  return db_end(e);
+}
+
+cb_err db_job_lane_counts(int64_t queued[2], int64_t running[2])
+{
+  memset(queued, 0, 2 * sizeof queued[0]);
+  memset(running, 0, 2 * sizeof running[0]);
+  sqlite3_stmt *st = db_query("SELECT lane = 'batch', state = 'running', count(*) FROM jobs INDEXED BY jobs_state"
+                              " WHERE state IN ('queued', 'running') GROUP BY 1, 2",
+                              "");
+  if (!st)
+    return CB_EDB;
+  while (sqlite3_step(st) == SQLITE_ROW) {
+    int batch = sqlite3_column_int(st, 0), run = sqlite3_column_int(st, 1);
+    (run ? running : queued)[batch ? 1 : 0] = sqlite3_column_int64(st, 2);
+  }
   sqlite3_reset(st);
   return CB_OK;
 }
@@ -515,7 +575,7 @@ cb_err db_convert_apply(const char *job_id, const char *instance, const char *fo
   cb_err e = db_begin();
   if (e)
     return e;
-  e = db_file_put_tx(folder_id, name, owner_id, sha256, size, media_type, kind, file_id);
+  e = db_file_put_tx(folder_id, name, owner_id, sha256, size, media_type, kind, 0, file_id);
   if (!e) {
     char outputs[CB_ID_LEN + 8];
     snprintf(outputs, sizeof outputs, "[\"%s\"]", file_id);
@@ -615,7 +675,7 @@ cb_err db_unpack_apply(const char *job_id, const char *instance, const char *par
     snprintf(parent, sizeof parent, "%.*s", slash ? (int)(slash - files[i].path) : 0, files[i].path);
     const char *pid = unpack_folder(paths, ids, n, folder_id, parent);
     e = pid ? db_file_put_tx(pid, slash ? slash + 1 : files[i].path, owner_id, files[i].sha256, files[i].size,
-                             "application/octet-stream", "other", files[i].file_id)
+                             "application/octet-stream", "other", 0, files[i].file_id)
             : CB_EINVAL;
     if (!e)
       e = db_exec("INSERT OR IGNORE INTO job_files(job_id, file_id, role) VALUES (?, ?, 'output')", "ss", job_id,

@@ -304,7 +304,7 @@ cb_err db_file_version(const char *file_id, int64_t version, struct cb_version *
 }
 
 cb_err db_file_put_tx(const char *folder_id, const char *name, const char *owner_id, const char *sha256, int64_t size,
-                      const char *media_type, const char *kind, char id[CB_ID_LEN + 1])
+                      const char *media_type, const char *kind, int upload, char id[CB_ID_LEN + 1])
 {
   char ts[CB_TIME_MAX];
   now(ts);
@@ -355,6 +355,8 @@ cb_err db_file_put_tx(const char *folder_id, const char *name, const char *owner
     job.inputs = inputs_json;
     job.params = params;
     job.max_attempts = 3;
+    /* a small upload is processed at once beside large ones: someone is looking at it */
+    snprintf(job.lane, sizeof job.lane, "%s", upload ? db_ingest_lane(size) : "batch");
     if (!e)
       e = db_job_insert_tx(&job, inputs, 1);
     if (e)
@@ -371,7 +373,7 @@ cb_err db_file_put(const char *folder_id, const char *name, const char *owner_id
   cb_err e = db_begin();
   if (e)
     return e;
-  e = db_file_put_tx(folder_id, name, owner_id, sha256, size, media_type, kind, id);
+  e = db_file_put_tx(folder_id, name, owner_id, sha256, size, media_type, kind, 1, id);
   /* Read back inside the transaction: after the commit, a concurrent upload of the same
    * name may already be the current version, and the answer would report its version
    * and sha256 as this upload's. */

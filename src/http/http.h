@@ -277,17 +277,15 @@ int h_record_depiction(struct req *r);
 int h_file_preview(struct req *r);
 int h_search_structure(struct req *r);
 int h_search(struct req *r);
-/* Queues a job of `type` (params: JSON text; input_id may be NULL) for the caller and waits
- * up to timeout_s: 1 succeeded, 0 failed or canceled (eb says why), -1 still running at the
- * timeout or at shutdown (canceled when cancel_on_timeout), -2 not queued. */
+/* Queues a job of `type` (params: JSON text; input_id may be NULL) in the interactive lane
+ * for the caller and waits up to timeout_s: 1 succeeded, 0 failed or canceled (eb says
+ * why), -1 still running at the timeout or at shutdown, -2 not queued. A job queued or
+ * running with the same type, inputs and params is joined instead of queuing another, so
+ * concurrent requests for the same depiction or conversion share one job (the route checks
+ * access first). cancel_on_timeout: the job is canceled at the timeout, by the request that
+ * queued it only (never by one that joined it). */
 int http_run_job(struct req *r, const char *type, const char *params, const char *input_id, int timeout_s,
                  int cancel_on_timeout, char job_id[CB_ID_LEN + 1], struct cb_errbuf *eb);
-/* The same for a job the server starts on its own (no input file): one queued or running
- * with the same type and params is waited on instead of queuing another, so concurrent
- * requests for the same depiction share one job; never canceled at the timeout (others
- * may be waiting on it). */
-int http_join_job(struct req *r, const char *type, const char *params, int timeout_s, char job_id[CB_ID_LEN + 1],
-                  struct cb_errbuf *eb);
 int h_file_convert(struct req *r);
 int h_schemas_list(struct req *r);
 int h_schema_get(struct req *r);

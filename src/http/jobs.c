@@ -14,6 +14,7 @@ static const struct json_shape job_shape[] = {
   F(id, JS_TEXT),
   F(type, JS_TEXT),
   F(state, JS_TEXT),
+  F(lane, JS_TEXT),
   JS_NUMBER(struct cb_job, progress),
   JS_NUMBER(struct cb_job, attempts),
   JS_NUMBER(struct cb_job, max_attempts),
@@ -170,6 +171,7 @@ int h_jobs_create(struct req *r)
   struct cb_job j = {0};
   cb_id_new(j.id);
   snprintf(j.type, sizeof j.type, "%s", type);
+  snprintf(j.lane, sizeof j.lane, "%s", t->lane == JOB_LANE_INTERACTIVE ? "interactive" : "batch");
   memcpy(j.owner_id, r->who.user_id, sizeof j.owner_id);
   inputs_text = cJSON_PrintUnformatted(inputs ? inputs : cJSON_GetObjectItem(body, "inputs"));
   if (!inputs_text)
@@ -231,14 +233,34 @@ static int add_job(const struct cb_job *j, void *ctx)
   return 0;
 }
 
+/* The types only the server starts (a depiction's depict job): their jobs are helpers of a
+ * request, not work anyone asked for, so lists leave them out unless an admin asks. As a
+ * JSON array for db_job_list; NULL when there are none. */
+static char *helper_types(void)
+{
+  cJSON *a = cJSON_CreateArray();
+  for (const struct job_type *t = job_types; t->name; t++)
+    if (t->start == JOB_START_INTERNAL)
+      cJSON_AddItemToArray(a, cJSON_CreateString(t->name));
+  char *text = cJSON_GetArraySize(a) ? cJSON_PrintUnformatted(a) : NULL;
+  cJSON_Delete(a);
+  return text;
+}
+
 int h_jobs_list(struct req *r)
 {
   if (http_require_user(r))
     return r->status;
   int limit;
-  char cursor[512], state[16] = "", kind = 0, raw[CB_NAME_MAX] = "";
+  char cursor[512], state[16] = "", kind = 0, raw[CB_NAME_MAX] = "", helpers[8] = "";
   if (http_page(r, &limit, cursor, sizeof cursor))
     return r->status;
+  int hq = http_query(r, "helpers", helpers, sizeof helpers);
+  if (hq < 0 || (hq > 0 && strcmp(helpers, "true") && strcmp(helpers, "false")))
+    return http_problem(r, 400, "helpers", "helpers must be true or false");
+  int show_helpers = hq > 0 && !strcmp(helpers, "true");
+  if (show_helpers && !r->who.is_admin)
+    return http_problem(r, 403, "helpers", "only an admin may list helper jobs (helpers=true)");
   int q = http_query(r, "state", state, sizeof state);
   static const char *const states[] = {"queued", "running", "succeeded", "failed", "canceled"};
   int ok = q == 0;
@@ -254,8 +276,10 @@ int h_jobs_list(struct req *r)
     *sep = '\0';
   cJSON *o = cJSON_CreateObject();
   struct list_ctx lc = {.arr = cJSON_AddArrayToObject(o, "jobs")};
+  char *hidden = show_helpers ? NULL : helper_types();
   cb_err e = db_job_list(r->who.is_admin ? NULL : r->who.user_id, q > 0 ? state : NULL, sep ? raw : NULL,
-                         sep ? sep + 1 : NULL, limit, add_job, &lc);
+                         sep ? sep + 1 : NULL, hidden, limit, add_job, &lc);
+  cJSON_free(hidden);
   if (e) {
     cJSON_Delete(o);
     return http_error(r, e, "cannot list jobs");
@@ -464,9 +488,12 @@ static int job_ended(const char *id, struct cb_errbuf *eb)
 #define RECHECK_NS 1000000000ull   /* the row is read at least this often: a missed event costs no more */
 #define STOP_CHECK_NS 100000000ull /* a stopping server lets a waiting request go this soon */
 
-/* Queues a job of `type` for the caller (joining one queued or running with the same
- * type and params when join is set): 0 with job_id, -2 with eb. */
-static int queue_job(struct req *r, const char *type, const char *params, const char *input_id, int join,
+/* Queues a job of `type` in the interactive lane for the caller, or joins one queued or
+ * running with the same type, inputs and params (*joined set): a second request for the
+ * same depiction or conversion waits for the first one's job. The route checked the
+ * caller's access before, and what the job makes is the same whoever asked for it.
+ * 0 with job_id, -2 with eb. */
+static int queue_job(struct req *r, const char *type, const char *params, const char *input_id, int *joined_one,
                      char job_id[CB_ID_LEN + 1], struct cb_errbuf *eb)
 {
   struct cb_job j = {0};
@@ -479,16 +506,18 @@ static int queue_job(struct req *r, const char *type, const char *params, const 
   cb_id_new(j.id);
   snprintf(j.type, sizeof j.type, "%s", type);
   snprintf(j.owner_id, sizeof j.owner_id, "%s", r->who.user_id);
+  snprintf(j.lane, sizeof j.lane, "interactive"); /* a request is waiting for it */
   snprintf(inputs, sizeof inputs, input_id ? "[\"%s\"]" : "[]", input_id);
   j.inputs = inputs;
   j.params = (char *)params;
   j.max_attempts = 2;
   int n = input_id ? 1 : 0;
-  cb_err e = join ? db_job_create_once(&j, ids, n, joined) : db_job_create(&j, ids, n);
+  cb_err e = db_job_create_once(&j, ids, n, joined);
   if (e) {
     cb_errf(eb, "cannot queue the work: %s", cb_strerror(e));
     return -2;
   }
+  *joined_one = joined[0] != '\0';
   memcpy(job_id, joined[0] ? joined : j.id, CB_ID_LEN + 1);
   return 0;
 }
@@ -530,15 +559,10 @@ static int wait_job(const char *job_id, int timeout_s, int cancel_on_timeout, st
 int http_run_job(struct req *r, const char *type, const char *params, const char *input_id, int timeout_s,
                  int cancel_on_timeout, char job_id[CB_ID_LEN + 1], struct cb_errbuf *eb)
 {
-  if (queue_job(r, type, params, input_id, 0, job_id, eb))
+  int joined = 0;
+  if (queue_job(r, type, params, input_id, &joined, job_id, eb))
     return -2;
-  return wait_job(job_id, timeout_s, cancel_on_timeout, eb);
-}
-
-int http_join_job(struct req *r, const char *type, const char *params, int timeout_s, char job_id[CB_ID_LEN + 1],
-                  struct cb_errbuf *eb)
-{
-  if (queue_job(r, type, params, NULL, 1, job_id, eb))
-    return -2;
-  return wait_job(job_id, timeout_s, 0, eb);
+  /* only the request that queued the job gives up on it: the others joined later and
+   * would cancel it for the waiters before them */
+  return wait_job(job_id, timeout_s, cancel_on_timeout && !joined, eb);
 }

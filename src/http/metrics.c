@@ -147,5 +147,16 @@ int metrics_render(struct cb_buf *b)
     for (int i = 0; i < 5; i++)
       cb_buf_printf(b, "carboy_jobs{state=\"%s\"} %lld\n", states[i], (long long)counts[i]);
   }
+  /* per lane: a deep interactive queue means too few CARBOY_INTERACTIVE_WORKERS */
+  int64_t queued[2], running[2];
+  static const char *const lanes[2] = {"interactive", "batch"};
+  if (!db_job_lane_counts(queued, running)) {
+    cb_buf_puts(b, "# HELP carboy_lane_jobs Queued and running jobs by lane.\n# TYPE carboy_lane_jobs gauge\n");
+    for (int i = 0; i < 2; i++)
+      cb_buf_printf(
+        b,
+        "carboy_lane_jobs{lane=\"%s\",state=\"queued\"} %lld\ncarboy_lane_jobs{lane=\"%s\",state=\"running\"} %lld\n",
+        lanes[i], (long long)queued[i], lanes[i], (long long)running[i]);
+  }
   return 0;
 }

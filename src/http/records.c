@@ -178,7 +178,7 @@ static int depiction(struct req *r, const struct cb_record *rec)
   char params[64], job[CB_ID_LEN + 1];
   struct cb_errbuf eb = {""};
   snprintf(params, sizeof params, "{\"record_id\":\"%s\"}", rec->id);
-  int rc = http_join_job(r, "depict", params, 60, job, &eb);
+  int rc = http_run_job(r, "depict", params, NULL, 60, 0, job, &eb);
   if (rc == 1 && !db_depiction_get(rec->id, sha, &size))
     return send_blob(r, "image/svg+xml", sha, size, NULL);
   if (rc == 0)

@@ -11,7 +11,8 @@
 #include "util/err.h"
 
 struct cb_jobs_config {
-  int workers; /* worker threads, each with its own converter process */
+  int workers;             /* batch worker threads, each with its own converter process */
+  int interactive_workers; /* more of them that take interactive jobs only */
   char data_dir[4096];
   char self_exe[4096];    /* this binary, for `carboy worker` */
   int timeout_s;          /* wall-clock limit of one conversion */

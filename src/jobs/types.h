@@ -19,7 +19,7 @@ enum job_outcome {
   JOB_STOPPED, /* canceled, the lease lost, or the server stopping */
 };
 
-/* Whom a job keeps waiting. Issue 19 schedules by it; nothing does yet. */
+/* Whom a job keeps waiting: the queue's lanes (queue.c), stored as jobs.lane. */
 enum job_lane {
   JOB_LANE_INTERACTIVE, /* a request is waiting for it */
   JOB_LANE_BATCH,       /* background work: a client polls or follows the events */
@@ -27,7 +27,8 @@ enum job_lane {
 
 /* Who may start a job of the type. */
 enum job_start {
-  JOB_START_INTERNAL, /* only the server itself (an upload, a route that waits for it) */
+  JOB_START_INTERNAL, /* only the server itself (a route that waits for it): a helper job,
+                       * left out of GET /api/v1/jobs unless an admin asks (helpers=true) */
   JOB_START_USER,     /* any signed-in user too, through POST /api/v1/jobs */
 };
 

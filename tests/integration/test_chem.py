@@ -133,7 +133,7 @@ def test_depictions_drawn_once_and_kept(srv, tmp_path):
     again = srv.api("GET", f"/records/{rec['id']}/depiction")
     assert again.content == r.content and again.headers["ETag"] == etag
     assert srv.api("GET", f"/records/{rec['id']}/depiction", headers={"If-None-Match": etag}).status_code == 304
-    depicts = [j for j in srv.api("GET", "/jobs?limit=1000").json()["jobs"] if j["type"] == "depict"
+    depicts = [j for j in srv.api("GET", "/jobs?helpers=true&limit=1000").json()["jobs"] if j["type"] == "depict"
                and j["params"].get("record_id") == rec["id"]]
     assert len(depicts) == 1 and depicts[0]["state"] == "succeeded"  # drawn once, then kept
     # a file's preview is its first record's depiction

@@ -94,10 +94,10 @@ def card_chains(lines):
 
 
 def depict_jobs(s, record_id):
-    """The depict jobs of a record, as the admin's job list shows them."""
+    """The depict jobs of a record, as the admin's job list shows them (helper jobs: on request)."""
     out, cursor = [], None
     while True:
-        body = s.api("GET", "/jobs?limit=1000" + (f"&cursor={cursor}" if cursor else "")).json()
+        body = s.api("GET", "/jobs?helpers=true&limit=1000" + (f"&cursor={cursor}" if cursor else "")).json()
         out += [j for j in body["jobs"] if j["type"] == "depict" and j["params"].get("record_id") == record_id]
         cursor = body["next_cursor"]
         if not cursor:
@@ -206,7 +206,7 @@ def test_concurrent_requests_share_one_depict_job(fresh):
     f = s.folder("share")
     line = open(BZR).readlines()[1]
     _, rec = one_molecule(s, f["id"], "alprazolam.smi", line)
-    # the only worker is busy, so every request below finds the drawing not made yet
+    # the only batch worker is busy; the drawing, interactive work, is made beside it
     blocker = s.api("POST", "/jobs", json={"type": "noop", "params": {"ms": 3000}}).json()
     deadline = time.time() + 30
     while s.api("GET", f"/jobs/{blocker['id']}").json()["state"] == "queued" and time.time() < deadline:

@@ -30,9 +30,13 @@ void pool_kill(struct pool_child *c)
   if (c->from_child >= 0)
     close(c->from_child);
   free(c->buf);
-  int slot = c->slot;
-  memset(c, 0, sizeof *c);
-  c->slot = slot;
+  /* whose jobs it serves stays with the slot: pool_run clears a slot this way before it
+   * starts the slot's first process, and an owner lost there made the next job of the
+   * same owner kill that process and start another (Open Babel loaded again, tens of
+   * milliseconds, for every job) */
+  struct pool_child kept = {.slot = c->slot};
+  memcpy(kept.owner, c->owner, sizeof kept.owner);
+  *c = kept;
   c->to_child = c->from_child = -1;
 }
 

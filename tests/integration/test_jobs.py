@@ -13,7 +13,7 @@ import time
 import pytest
 import requests
 
-from conftest import BIN, make_server, finish, problem
+from conftest import BIN, make_server, finish, problem, wait_file
 
 ENV = {"CARBOY_TEST_CONVERTERS": "1", "CARBOY_JOB_TIMEOUT": "5", "CARBOY_WORKER_MEMORY": "256M",
        "CARBOY_WEBHOOK_ALLOW": "127.0.0.0/8"}  # the test receiver listens on loopback
@@ -323,6 +323,47 @@ def test_jobs_cli(srv):
     out = subprocess.run([BIN, "jobs", "retry", failed["id"], "--data", srv.data], capture_output=True, text=True, timeout=30)
     assert out.returncode == 0, out.stderr
     assert wait_job(srv, failed["id"])["attempts"] >= 1
+
+
+def worker_children(server_pid):
+    """The converter processes the server started (`carboy worker`, its direct children)."""
+    pids = set()
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat") as fh:
+                ppid = int(fh.read().rsplit(")", 1)[1].split()[1])
+            with open(f"/proc/{d}/cmdline", "rb") as fh:
+                cmd = fh.read().split(b"\0")
+        except OSError:
+            continue
+        if ppid == server_pid and cmd[:2] == [b"carboy", b"worker"]:
+            pids.add(int(d))
+    return pids
+
+
+def test_a_converter_serves_one_owners_jobs_one_after_another(fresh):
+    """One worker, one owner: its converter process is started once and serves every job
+    (it was killed and started again for each: Open Babel loaded again every time)."""
+    s = fresh(env={**ENV, "CARBOY_WORKERS": "1", "CARBOY_INTERACTIVE_INGEST_MAX": "0"})
+    f = s.folder("one-owner")
+    seen = []
+    for i in range(4):
+        r = s.api("PUT", f"/folders/{f['id']}/files/m{i}.smi", data=f"{'C' * (i + 2)}O m{i}\n".encode())
+        assert r.status_code == 201, r.text
+        meta = wait_file(s, r.json()["id"])
+        assert meta["status"] == "processed", meta
+        seen.append(worker_children(s.proc.pid))
+    assert len(seen[0]) == 1, seen
+    assert seen[0] == seen[1] == seen[2] == seen[3], seen
+    # another owner's job gets a process of its own, as before
+    s.user("other-owner", "password-" + "o" * 8)
+    tok = s.make_token("other-owner", "password-" + "o" * 8)
+    g = s.api("POST", "/folders", json={"name": "theirs"}, token=tok).json()
+    r = s.api("PUT", f"/folders/{g['id']}/files/o.smi", data=b"CCN o\n", token=tok)
+    assert wait_file(s, r.json()["id"])["status"] == "processed"
+    assert worker_children(s.proc.pid).isdisjoint(seen[0])
 
 
 def test_500_uploads_all_processed(fresh):

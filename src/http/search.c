@@ -491,7 +491,7 @@ static cb_err search_records(struct req *r, const struct squery *q, cJSON *ident
     const char *pattern = q->is_smarts ? q->smarts : cJSON_IsString(qsmiles) ? qsmiles->valuestring : q->smiles;
     return substructure_hits(sc, pattern, f, eb);
   }
-  if (q->mode == M_SIMILARITY)
+  if (q->mode == M_SIMILARITY && sc->n) /* (no hits: no array to sort) */
     qsort(sc->hits, sc->n, sizeof *sc->hits, by_similarity);
   for (size_t i = 0; i < sc->n; i++)
     f->list[f->n++] = &sc->hits[i];

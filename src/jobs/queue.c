@@ -51,7 +51,7 @@
  *
  * Isolation. Converters never run in this process: each worker thread owns one converter
  * process (pool.c) with memory, CPU and file-size limits and a wall-clock timeout. Open
- * Babel and friends are not thread-safe; processes give the parallelism. A batch worker's
+ * Babel and friends are not thread-safe; processes give the parallelism. A batch job's
  * converter runs at nice BATCH_NICE: on a busy machine interactive work gets a core first.
  *
  * Events. Every state change and progress step is published to the event feed
@@ -199,7 +199,7 @@ struct job_run {
   double progress;
   double published;
   uint64_t last_pub;
-  int batch;                    /* run by a batch worker */
+  int batch;                    /* a batch job (its converter yields the CPU to interactive ones) */
   int lost;                     /* the lease is gone: stop, apply nothing */
   int canceled;                 /* cancel was asked */
   struct db_records_feed *feed; /* an ingest's records, stored as they are written */
@@ -223,22 +223,32 @@ static int beat(struct job_run *r)
   return r->lost || r->canceled || atomic_load(&stopping);
 }
 
-/* the converter process (group) this batch worker thread last lowered the priority of */
+/* the converter process (group) this worker thread last set the priority of, and to what */
 static _Thread_local pid_t reniced;
+static _Thread_local int reniced_to;
+
+/* Lanes keep interactive work from waiting behind batch jobs in the queue; on a busy
+ * machine it would still wait for a core. A batch job's converter, and the readers it
+ * forks (its process group), run at a lower priority: set before the job when its process
+ * is running, else at its first tick (within a second of its start). A batch worker
+ * lending itself to an interactive job raises its converter again (root may; elsewhere
+ * that job runs at the lower priority). The worker thread keeps its own: it holds the
+ * write lock while storing records, and interactive work waits for that lock. */
+static void converter_priority(const struct job_run *r)
+{
+  int nice_to = r->batch ? BATCH_NICE : 0;
+  if (r->child->pid <= 0 || (r->child->pid != reniced ? !r->batch : nice_to == reniced_to))
+    return;
+  if (setpriority(PRIO_PGRP, (id_t)r->child->pid, nice_to) && r->batch)
+    CB_LOG(CB_LOG_WARN, "jobs", "cannot lower a batch converter's priority: %s", strerror(errno));
+  reniced = r->child->pid;
+  reniced_to = nice_to;
+}
 
 static int tick(void *ctx, double fraction)
 {
   struct job_run *r = ctx;
-  /* Lanes keep interactive work from waiting behind batch jobs in the queue; on a busy
-   * machine it would still wait for a core. A batch worker's converter, and the readers it
-   * forks (its process group), run at a lower priority, from its first tick (within a
-   * second of its start). The worker thread keeps its own: it holds the write lock while
-   * storing records, and interactive work waits for that lock. */
-  if (r->batch && r->child->pid > 0 && r->child->pid != reniced) {
-    if (setpriority(PRIO_PGRP, (id_t)r->child->pid, BATCH_NICE))
-      CB_LOG(CB_LOG_WARN, "jobs", "cannot lower a batch converter's priority: %s", strerror(errno));
-    reniced = r->child->pid;
-  }
+  converter_priority(r);
   if (fraction >= 0)
     r->progress = fraction > 1 ? 1 : fraction;
   /* progress events: on every 5 % step, at most four a second */
@@ -1024,6 +1034,7 @@ enum job_outcome job_run_noop(struct job_run *r, struct cb_errbuf *eb)
 static void run_job(struct pool_child *child, struct cb_job *j, int batch)
 {
   struct job_run r = {.job = j, .child = child, .batch = batch, .last_beat = cb_mono_ns()};
+  converter_priority(&r);
   struct cb_errbuf why = {""};
   const char *err = why.msg;
   publish_job(j, "running", 0, NULL);
@@ -1110,7 +1121,7 @@ static void *worker(void *arg)
     if (child.pid > 0 && strcmp(child.owner, j.owner_id))
       pool_kill(&child);
     snprintf(child.owner, sizeof child.owner, "%s", j.owner_id);
-    run_job(&child, &j, idx < nbatch);
+    run_job(&child, &j, strcmp(j.lane, "interactive") != 0);
     db_job_clear(&j);
   }
   pool_kill(&child);

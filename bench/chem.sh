@@ -66,7 +66,7 @@ RUNS=${BENCH_CHEM_SEARCH_RUNS:-3}
 SIMQ=${BENCH_CHEM_SIM_QUERIES:-5}
 NCHECK=${BENCH_CHEM_CHECK:-50}
 INGEST_TIMEOUT=${BENCH_CHEM_TIMEOUT:-900} # seconds, for one ingest to finish
-read -r -a PATTERNS <<<"${BENCH_CHEM_PATTERNS:-c1ccccc1Cl [N+](=O)[O-] C(=O)O c1ccncc1 S(=O)(=O)N}"
+read -r -a PATTERNS <<<"${BENCH_CHEM_PATTERNS:-c1ccccc1Cl [N+](=O)[O-] C(=O)O c1ccncc1 S(=O)(=O)N c1ccc2[nH]ccc2c1 c1ccsc1 S(=O)(=O)Cl}"
 LIMIT=1000
 TARGET_INGEST=1.5
 TARGET_SEARCH=1.0

@@ -460,7 +460,8 @@ static int mark_visible(const char *file_id, int64_t version, void *ctx)
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 __attribute__((target_clones("popcnt", "default")))
 #endif
-static unsigned shared_bits(const uint64_t *a, const uint64_t *b)
+static unsigned
+shared_bits(const uint64_t *a, const uint64_t *b)
 {
   unsigned n = 0;
   for (int w = 0; w < W; w++)

@@ -126,7 +126,8 @@ static const struct setting table[] = {
    .help = "Resident structure matchers: sandboxed converter processes that read structure-search queries and "
            "match SMARTS patterns while the request waits, outside the job queue.",
    .details = "A substructure search spreads its candidates over all of them at once; more searches than "
-              "matchers wait for one (up to a minute, then 429)."},
+              "matchers wait for one (up to a minute for the query, two for a batch of candidates, then 429). "
+              "A matcher serves one user at a time, as a converter does: another user's search starts it afresh."},
   {.env = "CARBOY_HTTP_THREADS", .cmds = ALL_CMDS, .group = G_HTTP, .kind = K_INT, .dflt = "32", .min = 2,
    .max = 1024, .what = "CARBOY_HTTP_THREADS", AT(http_threads),
    .help = "Request threads (concurrent requests being served)."},
@@ -530,7 +531,7 @@ static int derive(struct cb_settings *s)
   if (!cb_settings_given(s, "CARBOY_INTERACTIVE_WORKERS")) {
     /* two on a laptop (a depiction beside a preview), a quarter of a large server's cores */
     int cores = (int)sysconf(_SC_NPROCESSORS_ONLN);
-    s->interactive_workers = cores / 4 > 2 ? cores / 4 : 2;
+    s->interactive_workers = cores / 4 > 64 ? 64 : cores / 4 > 2 ? cores / 4 : 2;
   }
   if (!cb_settings_given(s, "CARBOY_HTTP_PER_CLIENT"))
     s->per_client = s->http_threads - s->http_threads / 4;

@@ -415,6 +415,10 @@ static cb_err clear_records(const char *file_id, int64_t version)
                 "si", file_id, version);
   if (!e)
     e = db_exec("DELETE FROM records WHERE file_id = ? AND version = ?", "si", file_id, version);
+  /* the structure index reads the file again (a file processed again, a failed attempt's
+   * records gone): no search finds a record that is no longer there */
+  if (!e && db_changes())
+    e = db_exec("INSERT INTO structure_changes(file_id) VALUES (?)", "s", file_id);
   if (!e) /* processed again: a conversion that failed may work now */
     e = db_exec("DELETE FROM conversion_failures WHERE file_id = ? AND version = ?", "si", file_id, version);
   return e;

@@ -166,6 +166,7 @@ static void free_hits(struct scan *sc)
 /* One batch of candidates matched in a matcher process (a thread of its own when the
  * round has several). */
 struct batch {
+  const char *owner; /* whose search (matchers.h) */
   const char *pattern;
   struct hit *w;
   size_t n;
@@ -184,7 +185,14 @@ static void *match_batch(void *arg)
     cJSON_AddItemToArray(list, cJSON_CreateString(b->w[i].smiles));
     cJSON_AddItemToArray(keys, cJSON_CreateString(b->w[i].id));
   }
-  b->e = matchers_call(req, MATCH_TIMEOUT_S, &res, &b->eb);
+  /* an array cut short (out of memory) would shift the indexes the answer names */
+  if (cJSON_GetArraySize(list) != (int)b->n || cJSON_GetArraySize(keys) != (int)b->n) {
+    cJSON_Delete(req);
+    cb_errf(&b->eb, "out of memory");
+    b->e = CB_ENOMEM;
+    return NULL;
+  }
+  b->e = matchers_call(b->owner, req, MATCH_TIMEOUT_S, &res, &b->eb);
   cJSON_Delete(req);
   cJSON *idx;
   cJSON_ArrayForEach(idx, cJSON_GetObjectItem(res, "matches"))
@@ -199,7 +207,7 @@ static void *match_batch(void *arg)
 /* Matches pattern against the SMILES of w[0..n) in the matcher processes, a batch to each
  * at once, round after round, until every candidate is matched or need of them match;
  * sets each one's matched and *done to how many (from the start) were matched. */
-static cb_err match_window(const char *pattern, struct hit *w, size_t n, size_t need, size_t *done,
+static cb_err match_window(const char *owner, const char *pattern, struct hit *w, size_t n, size_t need, size_t *done,
                            struct cb_errbuf *eb)
 {
   enum { ROUND = 8 };
@@ -212,12 +220,16 @@ static cb_err match_window(const char *pattern, struct hit *w, size_t n, size_t 
   size = size < 250 ? 250 : size > MATCH_BATCH ? MATCH_BATCH : size;
   *done = 0;
   for (; *done < n && found < need; size = size * 2 < MATCH_BATCH ? size * 2 : MATCH_BATCH) {
+    if (http_stopping()) { /* the server is going: no more rounds */
+      cb_errf(eb, "the server is stopping");
+      return CB_ETHROTTLED;
+    }
     struct batch b[ROUND];
     pthread_t t[ROUND];
     int started[ROUND] = {0}, k = 0;
     for (; k < width && *done < n; k++) {
       size_t len = n - *done < size ? n - *done : size;
-      b[k] = (struct batch){.pattern = pattern, .w = w + *done, .n = len};
+      b[k] = (struct batch){.owner = owner, .pattern = pattern, .w = w + *done, .n = len};
       *done += len;
       /* the first batch in this thread; the others in threads of their own */
       started[k] = k > 0 && !pthread_create(&t[k], NULL, match_batch, &b[k]);
@@ -255,7 +267,8 @@ struct found {
  * match_max after the cursor) is matched, all of it when the total must be exact, else
  * until a page's hits are found; the hits after the cursor are listed, and the total is
  * estimated, when it must be, from the share of hits among the candidates matched. */
-static cb_err substructure_hits(struct scan *sc, const char *pattern, struct found *f, struct cb_errbuf *eb)
+static cb_err substructure_hits(const char *owner, struct scan *sc, const char *pattern, struct found *f,
+                                struct cb_errbuf *eb)
 {
   size_t w0 = 0;
   f->exact = sc->total <= sc->match_max;
@@ -266,7 +279,7 @@ static cb_err substructure_hits(struct scan *sc, const char *pattern, struct fou
       w0 = 0;
   }
   size_t done = 0;
-  cb_err e = match_window(pattern, sc->hits + w0, sc->n - w0, f->exact ? SIZE_MAX : sc->keep, &done, eb);
+  cb_err e = match_window(owner, pattern, sc->hits + w0, sc->n - w0, f->exact ? SIZE_MAX : sc->keep, &done, eb);
   if (!f->exact && w0 + done == sc->n && sc->n_after > sc->match_max)
     f->window_end = &sc->hits[sc->n - 1]; /* the next page matches the next window */
   int64_t matched = 0;
@@ -432,13 +445,13 @@ static int64_t match_max(void)
 /* The query structure identified in a matcher process: its SMILES, InChIKey and
  * fingerprint (*have_fp 1 when there is one). NULL with eb when it cannot be read (e:
  * CB_EINVAL, the query's fault; else the matchers' trouble). */
-static cJSON *identify(const struct squery *q, uint64_t fp[STRUCTURES_FP_WORDS], int *have_fp, cb_err *e,
+static cJSON *identify(struct req *r, const struct squery *q, uint64_t fp[STRUCTURES_FP_WORDS], int *have_fp, cb_err *e,
                        struct cb_errbuf *eb)
 {
   cJSON *req = cJSON_CreateObject(), *o = NULL;
   cJSON_AddStringToObject(req, "op", "query");
   cJSON_AddStringToObject(req, q->is_smarts ? "smarts" : "smiles", q->is_smarts ? q->smarts : q->smiles);
-  *e = matchers_call(req, QUERY_TIMEOUT_S, &o, eb);
+  *e = matchers_call(r->who.user_id, req, QUERY_TIMEOUT_S, &o, eb);
   cJSON_Delete(req);
   cJSON *hex = cJSON_GetObjectItemCaseSensitive(o, "fp2");
   unsigned char bytes[DB_FP_BYTES];
@@ -489,13 +502,21 @@ static cb_err search_records(struct req *r, const struct squery *q, cJSON *ident
     /* a smiles= query is a molecule: it is matched as Open Babel read it (aromaticity
      * perceived), so a Kekule benzene drawn in an editor finds aromatic rings */
     const char *pattern = q->is_smarts ? q->smarts : cJSON_IsString(qsmiles) ? qsmiles->valuestring : q->smiles;
-    return substructure_hits(sc, pattern, f, eb);
+    return substructure_hits(r->who.user_id, sc, pattern, f, eb);
   }
   if (q->mode == M_SIMILARITY && sc->n) /* (no hits: no array to sort) */
     qsort(sc->hits, sc->n, sizeof *sc->hits, by_similarity);
   for (size_t i = 0; i < sc->n; i++)
     f->list[f->n++] = &sc->hits[i];
   return CB_OK;
+}
+
+/* The matchers could not answer: 429 when all stayed busy (or the server is stopping),
+ * 503 when one could not be started or gave no answer; the reason either way. */
+static int unavailable(struct req *r, cb_err e, const char *why)
+{
+  return e == CB_ETHROTTLED ? http_problem(r, 429, NULL, "structure search is busy: %s", why)
+                            : http_problem(r, 503, NULL, "structure search is unavailable for now: %s", why);
 }
 
 int h_search_structure(struct req *r)
@@ -513,11 +534,11 @@ int h_search_structure(struct req *r)
   uint64_t qfp[STRUCTURES_FP_WORDS];
   int have_fp = 0;
   cb_err e;
-  cJSON *ident = identify(q, qfp, &have_fp, &e, &eb);
+  cJSON *ident = identify(r, q, qfp, &have_fp, &e, &eb);
   if (!ident) {
     int st = e == CB_EINVAL
                ? http_problem(r, 400, q->is_smarts ? "smarts" : "smiles", "the query could not be read: %s", eb.msg)
-               : http_problem(r, 503, NULL, "structure search is unavailable for now: %s", eb.msg);
+               : unavailable(r, e, eb.msg);
     free(q);
     return st;
   }
@@ -534,9 +555,10 @@ int h_search_structure(struct req *r)
   if (cJSON_IsString(qsmiles))
     cJSON_AddStringToObject(o, "query_smiles", qsmiles->valuestring);
   add_hits(o, q->mode, &f, (size_t)q->limit);
-  int st = e == CB_EINVAL ? http_problem(r, 400, q->is_smarts ? "smarts" : "smiles", "%s", eb.msg)
-           : e            ? http_error(r, e, "the search failed")
-                          : http_json(r, 200, o);
+  int st = e == CB_EINVAL                      ? http_problem(r, 400, q->is_smarts ? "smarts" : "smiles", "%s", eb.msg)
+           : e == CB_ETHROTTLED || e == CB_EIO ? unavailable(r, e, eb.msg)
+           : e                                 ? http_error(r, e, "the search failed")
+                                               : http_json(r, 200, o);
   if (e)
     cJSON_Delete(o);
   free(f.list);

@@ -239,8 +239,11 @@ static void converter_priority(const struct job_run *r)
   int nice_to = r->batch ? BATCH_NICE : 0;
   if (r->child->pid <= 0 || (r->child->pid != reniced ? !r->batch : nice_to == reniced_to))
     return;
-  if (setpriority(PRIO_PGRP, (id_t)r->child->pid, nice_to) && r->batch)
-    CB_LOG(CB_LOG_WARN, "jobs", "cannot lower a batch converter's priority: %s", strerror(errno));
+  if (setpriority(PRIO_PGRP, (id_t)r->child->pid, nice_to)) {
+    if (r->batch)
+      CB_LOG(CB_LOG_WARN, "jobs", "cannot lower a batch converter's priority: %s", strerror(errno));
+    return; /* tried again at the next tick, or the next job */
+  }
   reniced = r->child->pid;
   reniced_to = nice_to;
 }

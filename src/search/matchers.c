@@ -1,10 +1,10 @@
 /* The matcher pool (matchers.h): CARBOY_MATCHERS processes, each owned by one request
  * at a time. A request takes an idle one (waiting on a condition variable while all are
  * busy), sends its line and reads the answer through pool_run, which watches the clock
- * and replaces a process that died. The processes serve every user: what they are given
- * is the server's own canonical SMILES of records the caller may read (screened before)
- * and the caller's query, and they answer with indexes into what they were given, so a
- * molecule kept from one user's query is never named to another. */
+ * and replaces a process that died. A process serves one user at a time, as converters
+ * do: it parses that user's query and keeps that user's candidates, so a process a
+ * crafted query took over holds nothing of anyone else's; a request prefers an idle
+ * process already serving its user, and one of another user is started afresh. */
 #include "search/matchers.h"
 
 #include <errno.h>
@@ -19,6 +19,7 @@
 
 #include "jobs/pool.h"
 #include "util/log.h"
+#include "util/util.h"
 
 #define MATCHERS_MAX 64
 /* their own uids and work folders, after the job workers' (jobs.h: at most 256 of each lane) */
@@ -67,15 +68,20 @@ void matchers_stop(void)
   pthread_mutex_unlock(&lock);
 }
 
-/* An idle matcher's index, or -1 when none became idle by the deadline. */
-static int take(const struct timespec *until)
+/* An idle matcher's index, made the owner's, or -1 when none became idle by the
+ * deadline. */
+static int take(const char *owner, const struct timespec *until)
 {
   pthread_mutex_lock(&lock);
   int got = -1;
   while (!stopping) {
-    /* one already started first: a new process costs Open Babel's loading */
+    /* one serving this owner first, then one not started, then one started afresh (a
+     * new process costs Open Babel's loading) */
     for (int i = 0; i < count && got < 0; i++)
-      if (!busy[i] && procs[i].pid > 0)
+      if (!busy[i] && procs[i].pid > 0 && !strcmp(procs[i].owner, owner))
+        got = i;
+    for (int i = 0; i < count && got < 0; i++)
+      if (!busy[i] && procs[i].pid <= 0)
         got = i;
     for (int i = 0; i < count && got < 0; i++)
       if (!busy[i])
@@ -86,6 +92,10 @@ static int take(const struct timespec *until)
   if (got >= 0)
     busy[got] = 1;
   pthread_mutex_unlock(&lock);
+  if (got >= 0 && strcmp(procs[got].owner, owner)) {
+    pool_kill(&procs[got]);
+    snprintf(procs[got].owner, sizeof procs[got].owner, "%s", owner);
+  }
   return got;
 }
 
@@ -104,7 +114,7 @@ static int no_tick(void *ctx, double fraction)
   return 0;
 }
 
-cb_err matchers_call(cJSON *req, int timeout_s, cJSON **result, struct cb_errbuf *eb)
+cb_err matchers_call(const char *owner, cJSON *req, int timeout_s, cJSON **result, struct cb_errbuf *eb)
 {
   *result = NULL;
   struct timespec until;
@@ -112,19 +122,23 @@ cb_err matchers_call(cJSON *req, int timeout_s, cJSON **result, struct cb_errbuf
   until.tv_sec += timeout_s;
   cb_err e = CB_EIO;
   for (int attempt = 0; attempt < 2; attempt++) {
-    int i = take(&until);
+    int i = take(owner ? owner : "", &until);
     if (i < 0) {
       cb_errf(eb, "every structure matcher is busy: try again");
       return CB_ETHROTTLED;
     }
     struct pool_limits lim = {cfg.self_exe, timeout_s, cfg.memory, cfg.data_dir, work_dirs[i]};
+    uint64_t t0 = cb_mono_ns();
     e = pool_run(&procs[i], &lim, req, no_tick, NULL, result, eb);
     give_back(i);
     if (e != CB_EIO)
       return e;
-    /* the process died under this request (killed, crashed, out of memory or time):
-     * pool_run reaped it, and the next attempt starts a new one */
+    /* the process died under this request (killed, crashed, out of memory): pool_run
+     * reaped it, and the next attempt starts a new one; a request that ran out of time
+     * would only do so again */
     CB_LOG(CB_LOG_WARN, "search", "structure matcher %d ended during a request: %s", i, eb->msg);
+    if (cb_mono_ns() - t0 >= (uint64_t)timeout_s * 1000000000ull)
+      return e;
   }
   return e;
 }

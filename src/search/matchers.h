@@ -23,12 +23,14 @@ cb_err matchers_start(const struct matchers_config *cfg, struct cb_errbuf *eb);
 /* Kills them; waits for requests using one to end. */
 void matchers_stop(void);
 
-/* Sends req (an object with "op": "query" or "match") to an idle matcher, waiting up to
- * timeout_s for one to be idle and for its answer; *result gets the answer's result
- * (caller deletes). A matcher that dies or hangs is replaced and the request sent once
- * more to a new one. Errors: CB_EINVAL (the query is at fault: eb says why), CB_EIO (no
- * answer: eb says why), CB_ETHROTTLED (none idle in time, or none could be started). */
-cb_err matchers_call(cJSON *req, int timeout_s, cJSON **result, struct cb_errbuf *eb);
+/* Sends req (an object with "op": "query" or "match") for owner (the user whose search it
+ * is: a matcher serves one at a time) to an idle matcher, waiting up to timeout_s for one
+ * to be idle and as long for its answer; *result gets the answer's result (caller
+ * deletes). A matcher that dies under the request is replaced and the request sent once
+ * more to a new one; one that runs out of time is replaced, and the request fails.
+ * Errors: CB_EINVAL (the query is at fault: eb says why), CB_EIO (no answer: eb says why),
+ * CB_ETHROTTLED (none idle in time, or none could be started). */
+cb_err matchers_call(const char *owner, cJSON *req, int timeout_s, cJSON **result, struct cb_errbuf *eb);
 /* How many there are (a request spreads its batches over them). */
 int matchers_count(void);
 

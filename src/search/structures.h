@@ -1,9 +1,9 @@
 /* The structure index: every current record's FP2 fingerprint, InChIKey and SMILES in the
  * server's memory, file by file, so a structure search screens 100,000 molecules in a
  * few milliseconds without a job or a database scan. Loaded from the database when the
- * server starts; kept current by following the event feed (a file processed again is
- * read again) and, for what no event tells (a file deleted, a new version), by asking the
- * database which files are live at every query and in a sweep. */
+ * server starts; kept current from the database's log of files whose records may have
+ * changed (structure_changes: processed, a new version, deleted, restored, records
+ * cleared), applied before each query and by a thread in between (structures.c). */
 #ifndef CB_STRUCTURES_H
 #define CB_STRUCTURES_H
 #include <stdint.h>

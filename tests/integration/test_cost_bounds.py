@@ -197,3 +197,23 @@ def test_a_pdb_model_and_a_filled_cell_are_counted_before_open_babel(fresh):
     assert r.status_code == 422, r.text
     assert "the filled cell would hold 104 atoms, above CARBOY_CHEM_MAX_ATOMS (60)" in r.json()["detail"]
     assert s.api("GET", f"/files/{cif['id']}/convert?to=xyz", timeout=120).status_code == 200
+
+
+def test_a_cml_molecule_past_the_bound_leaves_the_others_of_its_file(low):
+    """CML records end with their </molecule>: a molecule past a bound is noted alone, and
+    the file's other molecules are read (the whole rest of the file was counted as one
+    record, and passed over with it)."""
+    def molecule(n, title):
+        atoms = "".join(f'<atom id="a{i}" elementType="C"/>' for i in range(n))
+        bonds = "".join(f'<bond atomRefs2="a{i} a{i + 1}" order="1"/>' for i in range(n - 1))
+        return f'<molecule id="{title}" title="{title}">\n<atomArray>\n{atoms}\n</atomArray>\n' \
+               f'<bondArray>\n{bonds}\n</bondArray>\n</molecule>\n'
+    cml = '<?xml version="1.0"?>\n<cml xmlns="http://www.xml-cml.org/schema">\n' + \
+        molecule(3, "small1") + molecule(2500, "huge") + molecule(4, "small2") + molecule(5, "small3") + '</cml>\n'
+    f = low.folder("cml-bounds")
+    meta = wait_file(low, low.put(f["id"], "several.cml", cml.encode())["id"])
+    assert meta["status"] == "processed", meta
+    recs = records(low, meta["id"])
+    assert len(recs) == 4, recs
+    errors = [r.get("error") or "" for r in recs]
+    assert "above CARBOY_CHEM_MAX_ATOMS" in errors[1] and not errors[0] and not errors[2] and not errors[3], errors

@@ -208,3 +208,33 @@ def test_the_index_is_loaded_again_after_a_restart(fresh):
     after = search(s, smarts="c1ccccc1")
     assert record_ids(after) == record_ids(before)
     assert search(s, smiles=CAFFEINE)["total"] == 1
+
+
+def test_a_pattern_with_a_dummy_atom_is_not_screened_away(box):
+    """"*" reads as a dummy atom, whose fingerprint bits no molecule has: such a pattern is
+    matched without the screen (toluene has c1ccccc1*, as obabel -s says)."""
+    s, tok = box["s"], box["tok"]["ida"]
+    f = put(box, "ida", "dummy.smi", smiles_file("Cc1ccccc1", "c1ccccc1", ETHANOL))
+    assert wait_file(s, f["id"])["status"] == "processed"
+    out = subprocess.run(["obabel", "-:Cc1ccccc1 t", "-s", "c1ccccc1*", "-osmi"], capture_output=True, text=True,
+                         timeout=60).stdout
+    assert "Cc1ccccc1" in out  # obabel's own answer: toluene contains it
+    hits = search(s, tok, smarts="c1ccccc1*", file_id=f["id"])
+    assert [h["title"] for h in hits["hits"]] == ["mol0"], hits
+    assert search(s, tok, smarts="*", file_id=f["id"])["total"] == 3
+
+
+def test_a_matcher_serves_one_user_at_a_time(fresh):
+    s = fresh(env={"CARBOY_MATCHERS": "1"})
+    pw = "password-" + "m" * 8
+    toks = {}
+    for who in ("uma", "vic"):
+        s.user(who, pw)
+        toks[who] = s.make_token(who, pw)
+    before = set(matcher_pids(s.proc.pid))
+    search(s, toks["uma"], smiles=ASPIRIN)
+    first = set(matcher_pids(s.proc.pid)) - before
+    search(s, toks["uma"], smiles=CAFFEINE)
+    assert first and first <= set(matcher_pids(s.proc.pid)), "the same user's next search used the same process"
+    search(s, toks["vic"], smiles=ASPIRIN)
+    assert first.isdisjoint(matcher_pids(s.proc.pid)), "another user's search got a process of its own"

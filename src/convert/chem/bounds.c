@@ -125,13 +125,19 @@ static long long inchi_atoms(const char *s)
       mult = 1, start = 1, p++;
     } else if (isdigit((unsigned char)*p)) {
       long long v = strtoll(p, (char **)&p, 10);
+      /* counts past any bound are held there (no overflow to slip under one) */
+      v = v > (1LL << 30) ? (1LL << 30) : v;
       if (start)
         mult = v > 0 ? v : 1;
-      else
+      else if (v > 1)
         n += (v - 1) * mult; /* the element before it was counted once */
+      if (n > (1LL << 40))
+        return n;
     } else if (isupper((unsigned char)*p)) {
       start = 0;
       n += mult;
+      if (n > (1LL << 40))
+        return n;
       p++;
       while (islower((unsigned char)*p))
         p++;
@@ -210,18 +216,22 @@ int bounds_scan_record(FILE *f, const char *format, struct chem_counts *c)
     } else if (xyz) {
       if (xyz_left < 0) {
         c->atoms = atoll(line);
-        xyz_left = c->atoms + 1; /* the title line, then one per atom */
-        if (c->atoms <= 0)
+        if (c->atoms <= 0 || c->atoms > (1LL << 40)) /* past any bound: no need to read on */
           break;
+        xyz_left = c->atoms + 1; /* the title line, then one per atom */
       } else if (--xyz_left <= 0) {
         break;
       }
     } else if (cml) {
+      /* one molecule is one record: the scan ends with it (else the rest of the file
+       * would count as this record, and be passed over with it) */
       if (strstr(line, "<molecule"))
         cml_now = 0;
       cml_now += cml_atoms(line);
       if (cml_now > c->atoms)
         c->atoms = cml_now;
+      if (strstr(line, "</molecule>"))
+        break;
     } else { /* smi, rsmi, inchi: a line each */
       c->atoms = !strcmp(format, "inchi") ? inchi_atoms(line) : smiles_atoms(line);
       break;

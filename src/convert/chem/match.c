@@ -42,9 +42,10 @@ cb_err chem_query(const char *smiles, const char *smarts, cJSON *result, struct 
   ob_mol *m = ob_mol_from_string(text, "smi", eb);
   /* A SMARTS that is not also SMILES gets no fingerprint screen; nor does one whose
    * SMILES reading made radicals ("c1ncnc1": an aromatic ring without its [nH] reads as
-   * one that cannot be kekulized): that molecule's fingerprint has bits the molecules the
-   * pattern matches lack, and the screen would drop them. */
-  if (smarts && (!m || ob_mol_radicals(m))) {
+   * one that cannot be kekulized) or holds "*": that molecule's fingerprint has bits the
+   * molecules the pattern matches lack, and the screen would drop them. A smiles= query
+   * with "*" is screened no more (it is matched as a pattern). */
+  if ((smarts || strchr(smiles, '*')) && (!m || ob_mol_radicals(m))) {
     ob_mol_free(m);
     eb->msg[0] = '\0';
     return CB_OK;

@@ -1295,6 +1295,7 @@ extern "C" int ob_mol_radicals(ob_mol *m)
           n += total < want;
         }
       n += a->GetSpinMultiplicity() != 0;
+      n += a->GetAtomicNum() == 0; /* "*": a dummy atom, whose bits no molecule has */
     }
     return n;
   } catch (...) {

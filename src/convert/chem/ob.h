@@ -166,8 +166,9 @@ ob_pattern *ob_pattern_new(const char *smarts);
 /* Does m contain the pattern? 1 yes, 0 no, -1 when matching failed. */
 int ob_pattern_match(ob_pattern *p, ob_mol *m);
 void ob_pattern_free(ob_pattern *p);
-/* Atoms with fewer bonds and hydrogens than their usual valence, or a radical's spin (an
- * aromatic ring Open Babel could not kekulize reads so: "c1ncnc1" is C1=C[N]C=N1). */
+/* Atoms no molecule a pattern matches need have as they are: with fewer bonds and
+ * hydrogens than their usual valence, or a radical's spin (an aromatic ring Open Babel
+ * could not kekulize reads so: "c1ncnc1" is C1=C[N]C=N1), and dummy atoms ("*"). */
 int ob_mol_radicals(ob_mol *m);
 /* One molecule read from SMILES by a reader kept from call to call (a matcher reads
  * thousands); NULL when it cannot be read. */

@@ -5,10 +5,9 @@ import { html, Link, ErrorBox, Spinner, when, Progress, notify } from './ui.js';
 import { get, post, listen } from './api.js';
 
 const STATES = ['', 'queued', 'running', 'succeeded', 'failed', 'canceled'];
-// jobs the server runs for itself while someone looks at a page (depictions, structure queries)
-const HELPERS = ['depict', 'query', 'match'];
-
-export function JobsPage() {
+// Jobs the server runs for itself while someone looks at a page (depictions) are left out
+// of every list by the server; an administrator may ask for them (?helpers=true).
+export function JobsPage({ me }) {
   const [state, setState] = useState('');
   const [jobs, setJobs] = useState(null);
   const [cursor, setCursor] = useState(null);
@@ -16,9 +15,10 @@ export function JobsPage() {
   const [tick, setTick] = useState(0);
   const [helpers, setHelpers] = useState(false);
   useEffect(() => { document.title = 'Jobs · carboy'; }, []);
+  const query = () => '/jobs?limit=100' + (state ? '&state=' + state : '') + (helpers ? '&helpers=true' : '');
   useEffect(() => {
-    get('/jobs?limit=100' + (state ? '&state=' + state : '')).then((r) => { setJobs(r.jobs); setCursor(r.next_cursor); setError(null); }, setError);
-  }, [state, tick]);
+    get(query()).then((r) => { setJobs(r.jobs); setCursor(r.next_cursor); setError(null); }, setError);
+  }, [state, tick, helpers]);
   useEffect(() => listen((type, ev) => {
     if (type !== 'job') return;
     setJobs((js) => {
@@ -28,7 +28,7 @@ export function JobsPage() {
     });
   }), []);
   const more = async () => {
-    const r = await get('/jobs?limit=100' + (state ? '&state=' + state : '') + '&cursor=' + encodeURIComponent(cursor));
+    const r = await get(query() + '&cursor=' + encodeURIComponent(cursor));
     setJobs([...jobs, ...r.jobs]);
     setCursor(r.next_cursor);
   };
@@ -41,8 +41,8 @@ export function JobsPage() {
       <label for="job-state">State</label>
       <select id="job-state" value=${state} onChange=${(e) => setState(e.target.value)}>
         ${STATES.map((s) => html`<option value=${s}>${s || 'all'}</option>`)}</select>
-      <label class="check-label"><input type="checkbox" checked=${helpers} onChange=${(e) => setHelpers(e.target.checked)}/>
-        Show drawing and search helpers</label>
+      ${me && me.is_admin && html`<label class="check-label"><input type="checkbox" checked=${helpers}
+        onChange=${(e) => setHelpers(e.target.checked)}/> Show drawing helpers</label>`}
       <button type="button" class="btn ghost" onClick=${() => setTick((t) => t + 1)}>Refresh</button>
     </div>
     <${ErrorBox} error=${error}/>
@@ -51,7 +51,7 @@ export function JobsPage() {
       <caption class="sr-only">Jobs</caption>
       <thead><tr><th scope="col">Type</th><th scope="col">Input</th><th scope="col">State</th><th scope="col">Progress</th>
         <th scope="col">Tries</th><th scope="col">Created</th><th scope="col"><span class="sr-only">Actions</span></th></tr></thead>
-      <tbody>${jobs.filter((j) => helpers || !HELPERS.includes(j.type)).map((j) => html`<tr key=${j.id} data-state=${j.state}>
+      <tbody>${jobs.map((j) => html`<tr key=${j.id} data-state=${j.state}>
         <td>${j.type}</td>
         <td>${(j.inputs || []).map((id) => html`<${Link} href=${'/files/' + id} key=${id}>file<//> `)}
             ${(j.outputs || []).length > 0 && html`→ ${j.outputs.map((id) => html`<${Link} href=${'/files/' + id} key=${id}>output<//> `)}`}</td>

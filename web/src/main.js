@@ -63,7 +63,7 @@ function App() {
   if ((m = path.match(/^\/folders\/([^/]+)$/))) page = html`<${Browser} folderId=${m[1]} me=${me}/>`;
   else if ((m = path.match(/^\/files\/([^/]+)$/))) page = html`<${FilePage} fileId=${m[1]} me=${me}/>`;
   else if (path === '/search') page = html`<${SearchPage}/>`;
-  else if (path === '/jobs') page = html`<${JobsPage}/>`;
+  else if (path === '/jobs') page = html`<${JobsPage} me=${me}/>`;
   else if (path === '/admin' && me.is_admin) page = html`<${AdminPage} me=${me}/>`;
   else page = html`<${Browser} folderId=${null} me=${me}/>`;
   return html`<a class="skip" href="#main">Skip to content</a>

@@ -318,3 +318,22 @@ def problem(r, status):
     body = r.json()
     assert body["status"] == status and body["title"] and body["detail"] and "type" in body
     return body
+
+
+def worker_children(server_pid):
+    """The `carboy worker` processes the server started itself (converters and structure
+    matchers): their ids."""
+    pids = set()
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat") as fh:
+                ppid = int(fh.read().rsplit(")", 1)[1].split()[1])
+            with open(f"/proc/{d}/cmdline", "rb") as fh:
+                cmd = fh.read().split(b"\0")
+        except OSError:
+            continue
+        if ppid == server_pid and cmd[:2] == [b"carboy", b"worker"]:
+            pids.add(int(d))
+    return pids

@@ -13,7 +13,7 @@ import time
 import pytest
 import requests
 
-from conftest import BIN, make_server, finish, problem, wait_file
+from conftest import BIN, make_server, finish, problem, wait_file, worker_children
 
 ENV = {"CARBOY_TEST_CONVERTERS": "1", "CARBOY_JOB_TIMEOUT": "5", "CARBOY_WORKER_MEMORY": "256M",
        "CARBOY_WEBHOOK_ALLOW": "127.0.0.0/8"}  # the test receiver listens on loopback
@@ -323,24 +323,6 @@ def test_jobs_cli(srv):
     out = subprocess.run([BIN, "jobs", "retry", failed["id"], "--data", srv.data], capture_output=True, text=True, timeout=30)
     assert out.returncode == 0, out.stderr
     assert wait_job(srv, failed["id"])["attempts"] >= 1
-
-
-def worker_children(server_pid):
-    """The converter processes the server started (`carboy worker`, its direct children)."""
-    pids = set()
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            with open(f"/proc/{d}/stat") as fh:
-                ppid = int(fh.read().rsplit(")", 1)[1].split()[1])
-            with open(f"/proc/{d}/cmdline", "rb") as fh:
-                cmd = fh.read().split(b"\0")
-        except OSError:
-            continue
-        if ppid == server_pid and cmd[:2] == [b"carboy", b"worker"]:
-            pids.add(int(d))
-    return pids
 
 
 def test_a_converter_serves_one_owners_jobs_one_after_another(fresh):

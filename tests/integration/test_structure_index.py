@@ -11,7 +11,7 @@ import threading
 import time
 
 import pytest
-from conftest import problem, wait_file
+from conftest import problem, wait_file, worker_children
 
 PW = "password-" + "i" * 8
 NCI = "/usr/share/RDKit/Data/NCI/first_200.props.sdf"
@@ -133,24 +133,6 @@ def test_searches_leave_no_job_rows(box):
     problem(s.api("GET", "/search/structure", token=box["tok"]["ida"], params={"smarts": "[C;"}), 400)
 
 
-def matcher_pids(server_pid):
-    """The `carboy worker` processes the server started (matchers and converters)."""
-    pids = []
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            with open(f"/proc/{d}/stat") as fh:
-                ppid = int(fh.read().rsplit(")", 1)[1].split()[1])
-            with open(f"/proc/{d}/cmdline", "rb") as fh:
-                cmd = fh.read().split(b"\0")
-        except OSError:
-            continue
-        if ppid == server_pid and cmd[:2] == [b"carboy", b"worker"]:
-            pids.append(int(d))
-    return pids
-
-
 def test_a_matcher_killed_mid_query_costs_a_clean_answer(fresh):
     s = fresh(env={"CARBOY_MATCHERS": "1", "CARBOY_MATCHER_CACHE": "0"})
     folder = s.folder("many")
@@ -171,7 +153,7 @@ def test_a_matcher_killed_mid_query_costs_a_clean_answer(fresh):
         t.start()
         deadline = time.time() + 20
         while t.is_alive() and time.time() < deadline and not killed:
-            pids = matcher_pids(s.proc.pid)
+            pids = worker_children(s.proc.pid)
             for pid in pids:
                 try:
                     os.kill(pid, signal.SIGKILL)
@@ -231,10 +213,10 @@ def test_a_matcher_serves_one_user_at_a_time(fresh):
     for who in ("uma", "vic"):
         s.user(who, pw)
         toks[who] = s.make_token(who, pw)
-    before = set(matcher_pids(s.proc.pid))
+    before = set(worker_children(s.proc.pid))
     search(s, toks["uma"], smiles=ASPIRIN)
-    first = set(matcher_pids(s.proc.pid)) - before
+    first = set(worker_children(s.proc.pid)) - before
     search(s, toks["uma"], smiles=CAFFEINE)
-    assert first and first <= set(matcher_pids(s.proc.pid)), "the same user's next search used the same process"
+    assert first and first <= set(worker_children(s.proc.pid)), "the same user's next search used the same process"
     search(s, toks["vic"], smiles=ASPIRIN)
-    assert first.isdisjoint(matcher_pids(s.proc.pid)), "another user's search got a process of its own"
+    assert first.isdisjoint(worker_children(s.proc.pid)), "another user's search got a process of its own"

@@ -603,7 +603,8 @@ struct cb_structure_row {
 };
 typedef int (*db_structure_cb)(const struct cb_structure_row *row, void *ctx);
 /* The records with a fingerprint or an InChIKey of the current version of every live file
- * (file_id NULL: ordered by file id, then index) or of one. */
+ * (file_id NULL: ordered by file id, then index) or of one. No access check: they fill the
+ * server's structure index, whose every search asks db_structure_files_visible first. */
 cb_err db_structures_load(const char *file_id, db_structure_cb cb, void *ctx);
 struct db_structure_files_q {
   const struct db_viewer *viewer; /* never NULL */
@@ -623,7 +624,9 @@ cb_err db_structure_changes_range(int64_t *first, int64_t *last);
 typedef int (*db_structure_change_cb)(int64_t seq, const char *file_id, void *ctx);
 cb_err db_structure_changes_after(int64_t after, int64_t limit, db_structure_change_cb cb, void *ctx);
 cb_err db_structure_changes_prune(int64_t keep);
-/* A record's title, malloc'd ("" when it has none); NULL when there is no such record. */
+/* A record's title, malloc'd ("" when it has none); NULL when there is no such record. No
+ * access check: for hits a search found among the files the caller may see (the caller's
+ * query ran the access rule). */
 char *db_record_title(const char *record_id);
 
 /* ---- settings, store migrations and blob checks (maint.c) ---- */

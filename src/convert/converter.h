@@ -92,6 +92,8 @@ int chem_depict_max_atoms(void);
  * sequences. Makes no use of Open Babel: the server calls it. */
 char *chem_summary_svg(const char *title, const cJSON *props, int max_atoms);
 
+/* Loads Open Babel's formats once per process: 0, or -1 with eb (chem/chem.c). */
+int chem_ensure_ob(struct cb_errbuf *eb);
 /* Identifies a query structure: canonical SMILES, InChIKey, FP2 (hex) into result. With
  * smarts, validates the pattern and fingerprints it when it also reads as SMILES. */
 cb_err chem_query(const char *smiles, const char *smarts, cJSON *result, struct cb_errbuf *eb);

@@ -161,6 +161,19 @@ static void loading_free(struct loading *l)
   free(l->list);
 }
 
+/* Reads the records of one file (or of all: id NULL) into l; on failure l is empty. */
+static cb_err read_files(const char *id, struct loading *l)
+{
+  cb_err e = db_structures_load(id, load_row, l);
+  if (!e && l->oom)
+    e = CB_ENOMEM;
+  if (e) {
+    loading_free(l);
+    *l = (struct loading){0};
+  }
+  return e;
+}
+
 /* The position of id in files, or where it would go (*found 0). */
 static size_t find_file(const char *id, int *found)
 {
@@ -215,13 +228,9 @@ static cb_err load_all(void)
   cb_err e = db_structure_changes_last(&upto);
   struct loading l = {0};
   if (!e)
-    e = db_structures_load(NULL, load_row, &l);
-  if (!e && l.oom)
-    e = CB_ENOMEM;
-  if (e) {
-    loading_free(&l);
+    e = read_files(NULL, &l);
+  if (e)
     return e;
-  }
   pthread_rwlock_wrlock(&rw);
   for (size_t i = 0; i < nfiles; i++)
     sfile_free(files[i]);
@@ -242,13 +251,9 @@ static cb_err load_all(void)
 static cb_err reload_file(const char *id)
 {
   struct loading l = {0};
-  cb_err e = db_structures_load(id, load_row, &l);
-  if (!e && l.oom)
-    e = CB_ENOMEM;
-  if (e) {
-    loading_free(&l);
+  cb_err e = read_files(id, &l);
+  if (e)
     return e;
-  }
   pthread_rwlock_wrlock(&rw);
   if (replace_file(id, l.n ? l.list[0] : NULL)) {
     pthread_rwlock_unlock(&rw);

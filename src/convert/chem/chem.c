@@ -93,7 +93,7 @@ static const char *name_kind(const char *name)
 
 static int initialised;
 
-static int ensure_ob(struct cb_errbuf *eb)
+int chem_ensure_ob(struct cb_errbuf *eb)
 {
   if (!initialised && ob_init()) {
     cb_errf(eb, "Open Babel could not load its formats");
@@ -431,7 +431,7 @@ static int open_structure(const struct cb_convert_input *in, struct mol_source *
     cb_errf(eb, "not a structure format Open Babel reads");
     return -1;
   }
-  if (ensure_ob(eb))
+  if (chem_ensure_ob(eb))
     return -1;
   return source_open(src, in->path, *format, start, end, eb);
 }
@@ -1138,7 +1138,7 @@ static char *reaction_svg(const char *rsmi, struct cb_errbuf *eb)
 
 cb_err chem_depict(const char *smiles, const char *outpath, struct cb_errbuf *eb)
 {
-  if (ensure_ob(eb))
+  if (chem_ensure_ob(eb))
     return CB_EINVAL;
   char *svg = chem_large_svg(smiles); /* too large to lay out: its summary */
   if (!svg)

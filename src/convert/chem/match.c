@@ -17,21 +17,9 @@
 #define CACHE_DEFAULT 50000
 #define CACHE_MAX 10000000
 
-static int ob_ready;
-
-static int ensure_ob(struct cb_errbuf *eb)
-{
-  if (!ob_ready && ob_init()) {
-    cb_errf(eb, "Open Babel could not load its formats");
-    return -1;
-  }
-  ob_ready = 1;
-  return 0;
-}
-
 cb_err chem_query(const char *smiles, const char *smarts, cJSON *result, struct cb_errbuf *eb)
 {
-  if (ensure_ob(eb))
+  if (chem_ensure_ob(eb))
     return CB_EINVAL;
   if (smarts && !ob_smarts_valid(smarts)) {
     cb_errf(eb, "the SMARTS pattern is not valid");
@@ -176,7 +164,7 @@ static ob_mol *candidate(const char *key, const char *smiles, int *owned)
 
 cb_err chem_match(const char *pattern, const cJSON *smiles_list, const cJSON *keys, cJSON *result, struct cb_errbuf *eb)
 {
-  if (ensure_ob(eb))
+  if (chem_ensure_ob(eb))
     return CB_EINVAL;
   ob_pattern *p = ob_pattern_new(pattern);
   if (!p) {

@@ -303,12 +303,9 @@ static double descriptor(OBMol &mol, const char *id)
 extern "C" int ob_mol_descriptors(ob_mol *m, struct ob_descriptors *d)
 {
   try {
-    std::memset(d, 0, sizeof *d);
+    if (ob_mol_formula(m, d)) /* formula, weights, heavy atoms; the rest below */
+      return -1;
     OBMol &mol = m->mol;
-    std::snprintf(d->formula, sizeof d->formula, "%s", mol.GetFormula().c_str());
-    d->mw = mol.GetMolWt();
-    d->exact_mass = mol.GetExactMass();
-    d->heavy_atoms = (int)mol.NumHvyAtoms();
     d->rotatable_bonds = (int)mol.NumRotors();
     d->logp = descriptor(mol, "logP");
     d->tpsa = descriptor(mol, "TPSA");

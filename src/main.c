@@ -259,6 +259,8 @@ static int cmd_serve(int argc, char **argv)
   struct cb_jobs_config jc = {0};
   jc.workers = c.s.workers;
   jc.interactive_workers = c.s.interactive_workers;
+  jc.ingest_batch = c.s.ingest_batch;
+  jc.ingest_batch_max_size = c.s.ingest_batch_max_size;
   db_jobs_set_interactive_ingest_max((int64_t)c.s.interactive_ingest_max);
   jc.timeout_s = c.s.job_timeout;
   jc.worker_memory = c.s.worker_memory;

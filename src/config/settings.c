@@ -121,6 +121,17 @@ static const struct setting table[] = {
    .help = "An upload at most this large is processed in the interactive lane (`0`: every upload is batch work).",
    .details = "Files made by jobs (unpacked archive members, conversions) and by `carboy import` are always "
               "batch work."},
+  {.env = "CARBOY_INGEST_BATCH", .cmds = ALL_CMDS, .group = G_JOBS, .kind = K_INT, .dflt = "32", .min = 1,
+   .max = 256, .what = "CARBOY_INGEST_BATCH", AT(ingest_batch),
+   .help = "Small files in batches: a worker that takes a small file's ingest takes the same owner's waiting "
+           "small-file ingests with it, up to this many at once (`1`: one at a time).",
+   .details = "They go to its converter in one round trip and are recorded in one transaction; each file's job "
+              "still reports its own progress, result or error. A file that crashes the converter is found by "
+              "running that batch's files one by one."},
+  {.env = "CARBOY_INGEST_BATCH_MAX_SIZE", .cmds = ALL_CMDS, .group = G_JOBS, .kind = K_SIZE, .dflt = "256K",
+   .min = 0, .max = SIZE_ANY, .expect = "expected a size in bytes such as 262144 or 256K",
+   AT(ingest_batch_max_size),
+   .help = "The largest file whose ingest is batched with others (see `CARBOY_INGEST_BATCH`)."},
   {.env = "CARBOY_MATCHERS", .cmds = CB_CMD_SERVE, .group = G_JOBS, .kind = K_INT,
    .dflt_doc = "number of cores (at most 8)", .min = 1, .max = 64, .what = "CARBOY_MATCHERS", AT(matchers),
    .help = "Resident structure matchers: sandboxed converter processes that read structure-search queries and "

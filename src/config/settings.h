@@ -37,6 +37,8 @@ struct cb_settings {
   int workers;                     /* the batch lane's workers */
   int interactive_workers;         /* workers that take interactive jobs only */
   uint64_t interactive_ingest_max; /* an upload this small is processed in the interactive lane */
+  int ingest_batch;                /* small-file ingests a worker takes at once */
+  uint64_t ingest_batch_max_size;  /* the largest file batched */
   int matchers;                    /* resident structure matchers */
   int http_threads;
   int per_client;

@@ -3,8 +3,9 @@
  *   -> {"op":"extract","path":P,"name":N,"workdir":W,"size":S}
  *   <- {"progress":0.5}                 (any number of times)
  *   <- {"ok":true,"result":{...}}  or  {"ok":false,"error":"..."}
- * Other ops: "depict", "query", "match" (chemistry) and "unpack" (archives: the members
- * written into the work folder, their manifest as the result).
+ * Other ops: "extract_many" (several small files in one round trip), "depict", "query",
+ * "match" (chemistry) and "unpack" (archives: the members written into the work folder,
+ * their manifest as the result).
  * It runs under the limits the parent set (memory, CPU time, file size); a crash or a hang
  * costs this process, never the server. Nothing but protocol goes to stdout. */
 #include <magic.h>
@@ -71,9 +72,15 @@ struct progress_state {
   uint64_t last_ns;
 };
 
+/* While a batch of extractions runs ("extract_many"), each item's answer goes into this
+ * array instead of out, and the batch reports its own progress (items done), not theirs. */
+static cJSON *collected;
+
 static void progress(void *ctx, double f)
 {
   struct progress_state *ps = ctx;
+  if (collected)
+    return;
   uint64_t now = cb_mono_ns();
   if (f < ps->last + 0.01 && f < 1.0)
     return;
@@ -90,7 +97,12 @@ static void progress(void *ctx, double f)
 static void answer(cb_err e, const char *msg, cJSON *result)
 {
   cJSON *o = cJSON_CreateObject();
-  if (out_of_memory)
+  if (!o && collected) { /* no memory for this item's answer: the batch ends before it */
+    out_of_memory = 1;
+    cJSON_Delete(result);
+    return;
+  }
+  if (out_of_memory && !collected)
     cJSON_AddTrueToObject(o, "exit"); /* the parent starts a fresh process next time */
   if (e) {
     cJSON_AddFalseToObject(o, "ok");
@@ -101,6 +113,10 @@ static void answer(cb_err e, const char *msg, cJSON *result)
     if (view_here[0])
       remap(result, view_here, view_server);
     cJSON_AddItemToObject(o, "result", result);
+  }
+  if (collected && o) {
+    cJSON_AddItemToArray(collected, o);
+    return;
   }
   send_json(o);
   cJSON_Delete(o);
@@ -188,9 +204,59 @@ static void handle_unpack(cJSON *req)
   answer(e, eb.msg[0] ? eb.msg : cb_strerror(e), result);
 }
 
+static void handle(magic_t mime_cookie, magic_t desc_cookie, cJSON *req);
+
+/* {"op":"extract_many","items":[{"path":P,"name":N,"workdir":W}, ...]} -> {"ok":true,
+ * "result":{"results":[answer, ...]}}: small files in one round trip, each item extracted
+ * as "extract" would, with its own answer ({"ok":true,"result":...} or {"ok":false,
+ * "error":...}). Running out of memory ends the batch there: the items left have no
+ * answer, and the server runs them one by one. */
+static void handle_many(magic_t mime_cookie, magic_t desc_cookie, cJSON *req)
+{
+  cJSON *items = cJSON_GetObjectItemCaseSensitive(req, "items");
+  cJSON *results = cJSON_CreateArray();
+  if (!cJSON_IsArray(items) || !results) {
+    cJSON_Delete(results);
+    answer_error(results ? "malformed request" : "the converter ran out of memory");
+    return;
+  }
+  struct progress_state ps = {0, 0};
+  int n = cJSON_GetArraySize(items), i = 0;
+  cJSON *item;
+  cJSON_ArrayForEach(item, items)
+  {
+    if (!cJSON_IsObject(item))
+      break;
+    cJSON *op = cJSON_GetObjectItemCaseSensitive(item, "op");
+    if (op)
+      cJSON_DeleteItemFromObjectCaseSensitive(item, "op");
+    cJSON_AddStringToObject(item, "op", "extract"); /* nothing else comes in a batch */
+    collected = results;
+    handle(mime_cookie, desc_cookie, item);
+    collected = NULL;
+    progress(&ps, (double)++i / n);
+    if (out_of_memory) {
+      /* what ran out may be the earlier items' doing: this one runs again alone */
+      if (cJSON_GetArraySize(results) == i)
+        cJSON_DeleteItemFromArray(results, i - 1);
+      break;
+    }
+  }
+  cJSON *res = cJSON_CreateObject();
+  if (res)
+    cJSON_AddItemToObject(res, "results", results);
+  else
+    cJSON_Delete(results);
+  answer(res ? CB_OK : CB_ENOMEM, "the converter ran out of memory", res);
+}
+
 static void handle(magic_t mime_cookie, magic_t desc_cookie, cJSON *req)
 {
   const cJSON *op = cJSON_GetObjectItemCaseSensitive(req, "op");
+  if (cJSON_IsString(op) && !strcmp(op->valuestring, "extract_many") && !collected) {
+    handle_many(mime_cookie, desc_cookie, req);
+    return;
+  }
   if (cJSON_IsString(op) && !strcmp(op->valuestring, "depict")) {
     handle_depict(req);
     return;

@@ -361,6 +361,14 @@ cb_err db_job_list(const char *owner_id, const char *state, const char *before_c
  * the lane has no due job. */
 cb_err db_job_claim(const char *instance, const char *lane, const char *now, const char *lease_until,
                     struct cb_job *out);
+/* Small files in batches: claims, for instance, up to max more due queued jobs of type in
+ * lane that belong to owner_id ("" for the server's own) and whose input file's current
+ * version is at most max_size bytes, oldest first, among the owner's next 4 * max due jobs
+ * of the lane. *out (free each with db_job_clear, then the array) holds the *n claimed;
+ * none is not an error. The owner's turn is not taken again: the batch is one turn. */
+cb_err db_job_claim_group(const char *instance, const char *lane, const char *owner_id, const char *type,
+                          int64_t max_size, int max, const char *now, const char *lease_until, struct cb_job **out,
+                          int *n);
 /* Queued and running jobs per lane ([0] interactive, [1] batch), for /metrics. */
 cb_err db_job_lane_counts(int64_t queued[2], int64_t running[2]);
 /* The largest upload whose ingest runs in the interactive lane (0, the default: none).
@@ -415,6 +423,27 @@ struct db_records_feed {
 cb_err db_records_feed(struct db_records_feed *feed, const char *job_id, const char *instance, int batch);
 /* Removes the records of a file version (what a failed ingest had stored). */
 cb_err db_records_delete(const char *file_id, int64_t version);
+/* db_file_set_status for n file versions in one transaction. */
+cb_err db_files_set_status_many(const char *const *file_ids, const int64_t *versions, int n, const char *status);
+/* One file version's ingest results, as db_ingest_apply takes them. */
+struct db_ingest {
+  const char *job_id;
+  const char *file_id;
+  int64_t version;
+  const char *kind;       /* may be NULL */
+  const char *media_type; /* may be NULL */
+  const struct cb_property *props;
+  int nprops;
+  const struct cb_artifact *arts;
+  int narts;
+  struct db_records_feed *feed; /* may be NULL */
+  cb_err result;                /* set by db_ingest_apply_many */
+};
+/* Applies several ingests and ends their jobs in one transaction: each item's result is
+ * CB_OK (applied, its job succeeded), CB_ENOTFOUND (its job is no longer instance's:
+ * nothing of it applied) or the error that kept that item alone out. An error of the
+ * transaction itself applies nothing (every result is that error, and it is returned). */
+cb_err db_ingest_apply_many(const char *instance, struct db_ingest *items, int n);
 /* feed (may be NULL): its remaining records are stored with the rest. */
 cb_err db_ingest_apply(const char *job_id, const char *instance, const char *file_id, int64_t version, const char *kind,
                        const char *media_type, const struct cb_property *props, int nprops,

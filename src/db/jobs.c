@@ -187,6 +187,59 @@ cb_err db_job_claim(const char *instance, const char *lane, const char *now_ts, 
   return db_end(e);
 }
 
+cb_err db_job_claim_group(const char *instance, const char *lane, const char *owner_id, const char *type,
+                          int64_t max_size, int max, const char *now_ts, const char *lease_until, struct cb_job **out,
+                          int *n)
+{
+  *out = NULL;
+  *n = 0;
+  if (max <= 0)
+    return CB_OK;
+  struct cb_job *v = calloc((size_t)max, sizeof *v);
+  if (!v)
+    return CB_ENOMEM;
+  cb_err e = db_begin();
+  if (e) {
+    free(v);
+    return e;
+  }
+  /* the owner's next due jobs in claim order (a bounded walk of the claim index), then
+   * those of the type whose input is small */
+  sqlite3_stmt *st = db_query(
+    "UPDATE jobs SET state = 'running', lease_owner = ?1, lease_expires = ?3, attempts = attempts + 1,"
+    " started_at = coalesce(started_at, ?2), updated_at = ?2"
+    " WHERE id IN (SELECT c.id FROM (SELECT id, type, run_after, created_at FROM jobs INDEXED BY jobs_lane_claim"
+    "  WHERE state = 'queued' AND lane = ?4 AND coalesce(owner_id, '') = ?5 AND run_after <= ?2"
+    "  ORDER BY run_after, created_at LIMIT 4 * ?8) c"
+    "  JOIN job_files jf ON jf.job_id = c.id AND jf.role = 'input'"
+    "  JOIN files f ON f.id = jf.file_id JOIN file_versions fv ON fv.file_id = f.id AND fv.version = f.version"
+    "  WHERE c.type = ?6 AND fv.size <= ?7 ORDER BY c.run_after, c.created_at LIMIT ?8)"
+    " RETURNING " JOB_COLS,
+    "ssssssii", instance, now_ts, lease_until, lane, owner_id, type, max_size, (int64_t)max);
+  if (!st)
+    e = CB_EDB;
+  int rc;
+  while (!e && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+    if (*n < max)
+      read_job(st, &v[(*n)++]);
+  }
+  if (st) {
+    if (!e && rc != SQLITE_DONE)
+      e = db_rc(rc);
+    sqlite3_reset(st);
+  }
+  e = db_end(e);
+  if (e) {
+    for (int i = 0; i < *n; i++)
+      db_job_clear(&v[i]);
+    free(v);
+    *n = 0;
+    return e;
+  }
+  *out = v;
+  return CB_OK;
+}
+
 cb_err db_job_lane_counts(int64_t queued[2], int64_t running[2])
 {
   memset(queued, 0, 2 * sizeof queued[0]);
@@ -316,6 +369,14 @@ cb_err db_file_set_status(const char *file_id, int64_t version, const char *stat
   now(ts);
   return db_exec("UPDATE files SET status = ?, error = ?, updated_at = ? WHERE id = ? AND version = ?", "ssssi", status,
                  error, ts, file_id, version);
+}
+
+cb_err db_files_set_status_many(const char *const *file_ids, const int64_t *versions, int n, const char *status)
+{
+  cb_err e = db_begin();
+  for (int i = 0; !e && i < n; i++)
+    e = db_file_set_status(file_ids[i], versions[i], status, NULL);
+  return db_end(e);
 }
 
 /* Line notations are searched by structure, not by words: their tokens would only fill
@@ -503,34 +564,29 @@ cb_err db_records_delete(const char *file_id, int64_t version)
   return db_commit();
 }
 
-cb_err db_ingest_apply(const char *job_id, const char *instance, const char *file_id, int64_t version, const char *kind,
-                       const char *media_type, const struct cb_property *props, int nprops,
-                       const struct cb_artifact *arts, int narts, struct db_records_feed *feed)
+/* One ingest's results and its job's success, within the caller's transaction:
+ * CB_ENOTFOUND when the job is no longer instance's. */
+static cb_err ingest_apply_tx(const char *instance, const struct db_ingest *it, const char *ts)
 {
-  char ts[CB_TIME_MAX];
-  now(ts);
-  /* where the feed stood, for a rollback to put it back */
-  struct db_records_feed saved = feed ? *feed : (struct db_records_feed){0};
-  cb_err e = db_begin();
-  if (e)
-    return e;
+  const char *file_id = it->file_id;
+  int64_t version = it->version;
   /* A newer version uploaded meanwhile keeps its own state; its own job describes it. */
-  e = db_exec("UPDATE files SET kind = coalesce(?, kind), media_type = coalesce(?, media_type),"
-              " status = 'processed', error = NULL, updated_at = ? WHERE id = ? AND version = ?",
-              "ssssi", kind, media_type, ts, file_id, version);
+  cb_err e = db_exec("UPDATE files SET kind = coalesce(?, kind), media_type = coalesce(?, media_type),"
+                     " status = 'processed', error = NULL, updated_at = ? WHERE id = ? AND version = ?",
+                     "ssssi", it->kind, it->media_type, ts, file_id, version);
   if (e || !db_changes())
     goto finish;
-  if (media_type) /* the version's own record, which downloads are served with */
-    e = db_exec("UPDATE file_versions SET media_type = ? WHERE file_id = ? AND version = ?", "ssi", media_type, file_id,
-                version);
+  if (it->media_type) /* the version's own record, which downloads are served with */
+    e = db_exec("UPDATE file_versions SET media_type = ? WHERE file_id = ? AND version = ?", "ssi", it->media_type,
+                file_id, version);
   if (!e)
     e = db_exec("DELETE FROM properties WHERE file_id = ? AND record_id IS NULL AND source = 'extracted'", "s",
                 file_id);
   int more;
-  if (!e && feed)
-    e = feed_tx(feed, 0, &more);
-  for (int i = 0; !e && i < nprops; i++) {
-    const struct cb_property *p = &props[i];
+  if (!e && it->feed)
+    e = feed_tx(it->feed, 0, &more);
+  for (int i = 0; !e && i < it->nprops; i++) {
+    const struct cb_property *p = &it->props[i];
     if (p->is_num)
       e = db_exec("INSERT INTO properties(file_id, record_id, name, value_num, unit, iri, source)"
                   " VALUES (?, NULL, ?, ?, ?, ?, 'extracted')",
@@ -541,15 +597,15 @@ cb_err db_ingest_apply(const char *job_id, const char *instance, const char *fil
                   "sssss", file_id, p->name, p->value_text, p->unit, p->iri);
   }
   const char *text = NULL;
-  for (int i = 0; i < narts; i++)
-    if (!strcmp(arts[i].kind, "text") && arts[i].path)
-      text = arts[i].path;
+  for (int i = 0; i < it->narts; i++)
+    if (!strcmp(it->arts[i].kind, "text") && it->arts[i].path)
+      text = it->arts[i].path;
   if (!e)
     e = db_search_index_file_tx(file_id);
   if (!e)
     e = db_search_index_text_tx(file_id, text);
-  for (int i = 0; !e && i < narts; i++) {
-    const struct cb_artifact *a = &arts[i];
+  for (int i = 0; !e && i < it->narts; i++) {
+    const struct cb_artifact *a = &it->arts[i];
     e = db_exec("INSERT OR IGNORE INTO blobs(sha256, size, created_at) VALUES (?, ?, ?)", "sis", a->sha256, a->size,
                 ts);
     if (!e)
@@ -562,13 +618,66 @@ finish:
    * check comes last so finished_at is when the results are in; within this IMMEDIATE
    * transaction nobody else can change the job meanwhile. */
   if (!e)
-    e = finish_tx(job_id, instance, "succeeded", NULL, NULL);
+    e = finish_tx(it->job_id, instance, "succeeded", NULL, NULL);
+  return e;
+}
+
+cb_err db_ingest_apply(const char *job_id, const char *instance, const char *file_id, int64_t version, const char *kind,
+                       const char *media_type, const struct cb_property *props, int nprops,
+                       const struct cb_artifact *arts, int narts, struct db_records_feed *feed)
+{
+  struct db_ingest it = {job_id, file_id, version, kind, media_type, props, nprops, arts, narts, feed, CB_OK};
+  cb_err e = db_ingest_apply_many(instance, &it, 1);
+  return e ? e : it.result;
+}
+
+cb_err db_ingest_apply_many(const char *instance, struct db_ingest *items, int n)
+{
+  char ts[CB_TIME_MAX];
+  now(ts);
+  /* where the feeds stood, for a rollback to put them back */
+  struct db_records_feed *saved = calloc((size_t)n + 1, sizeof *saved);
+  if (!saved)
+    return CB_ENOMEM;
+  for (int i = 0; i < n; i++)
+    if (items[i].feed)
+      saved[i] = *items[i].feed;
+  cb_err e = db_begin();
+  for (int i = 0; !e && i < n; i++) {
+    /* a job taken over by another instance leaves the others to apply: its part is
+     * rolled back to its savepoint */
+    e = db_exec("SAVEPOINT ingest_item", "");
+    if (e)
+      break;
+    cb_err ie = ingest_apply_tx(instance, &items[i], ts);
+    items[i].result = ie;
+    /* an item that cannot be applied (its lease lost, or its own trouble: no memory, a
+     * record the database refuses) is rolled back alone; the others go on, unless the
+     * transaction itself is gone */
+    if (ie && sqlite3_get_autocommit(db_conn())) {
+      e = ie;
+      break;
+    }
+    if (ie) {
+      e = db_exec("ROLLBACK TO ingest_item", "");
+      if (items[i].feed)
+        *items[i].feed = saved[i];
+    }
+    if (!e)
+      e = db_exec("RELEASE ingest_item", "");
+  }
   if (!e)
     e = db_commit();
   else
     db_rollback();
-  if (e && feed)
-    *feed = saved;
+  if (e) {
+    for (int i = 0; i < n; i++) {
+      items[i].result = e;
+      if (items[i].feed)
+        *items[i].feed = saved[i];
+    }
+  }
+  free(saved);
   return e;
 }
 

@@ -147,6 +147,15 @@ static int held_count(const char *addr)
 
 static void held_add(const char *addr, int port, int fd)
 {
+  /* An entry with this descriptor, or this client address and port, is a connection that
+   * closed unseen (civetweb tells a close only after a request began): the kernel gave
+   * its number to this one. Left in place it would be found first, and a watch on it
+   * would measure and cut whatever connection holds the number now. */
+  for (int i = 0; i < F.nheld;)
+    if (F.held[i].fd == fd || (F.held[i].port == port && !strcmp(F.held[i].addr, addr)))
+      F.held[i] = F.held[--F.nheld];
+    else
+      i++;
   if (F.nheld == F.cap_held) {
     int cap = F.cap_held ? F.cap_held * 2 : 64;
     struct held *h = realloc(F.held, (size_t)cap * sizeof *h);

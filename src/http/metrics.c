@@ -147,6 +147,14 @@ int metrics_render(struct cb_buf *b)
     for (int i = 0; i < 5; i++)
       cb_buf_printf(b, "carboy_jobs{state=\"%s\"} %lld\n", states[i], (long long)counts[i]);
   }
+  unsigned long long nbatches, nbatched;
+  jobs_batch_counts(&nbatches, &nbatched);
+  cb_buf_printf(b,
+                "# HELP carboy_ingest_batches_total Converter round trips that processed several small files.\n"
+                "# TYPE carboy_ingest_batches_total counter\ncarboy_ingest_batches_total %llu\n"
+                "# HELP carboy_ingest_batched_jobs_total Ingest jobs that succeeded in a batch of small files.\n"
+                "# TYPE carboy_ingest_batched_jobs_total counter\ncarboy_ingest_batched_jobs_total %llu\n",
+                nbatches, nbatched);
   /* per lane: a deep interactive queue means too few CARBOY_INTERACTIVE_WORKERS */
   int64_t queued[2], running[2];
   static const char *const lanes[2] = {"interactive", "batch"};

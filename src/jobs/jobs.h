@@ -14,10 +14,12 @@ struct cb_jobs_config {
   int workers;             /* batch worker threads, each with its own converter process */
   int interactive_workers; /* more of them that take interactive jobs only */
   char data_dir[4096];
-  char self_exe[4096];    /* this binary, for `carboy worker` */
-  int timeout_s;          /* wall-clock limit of one conversion */
-  uint64_t worker_memory; /* address-space limit of a converter process */
-  uint64_t max_upload;    /* largest accepted file (unpacked members too); 0: no limit */
+  char self_exe[4096];            /* this binary, for `carboy worker` */
+  int timeout_s;                  /* wall-clock limit of one conversion */
+  uint64_t worker_memory;         /* address-space limit of a converter process */
+  uint64_t max_upload;            /* largest accepted file (unpacked members too); 0: no limit */
+  int ingest_batch;               /* small-file ingests taken at once (1: none batched) */
+  uint64_t ingest_batch_max_size; /* the largest file batched */
 };
 
 cb_err jobs_start(const struct cb_jobs_config *cfg, struct store *store, struct cb_errbuf *eb);
@@ -26,6 +28,9 @@ void jobs_stop(void);
 /* A job was queued: wake an idle worker now rather than at its next poll. */
 void jobs_wake(void);
 const char *jobs_instance(void);
+/* Small files in batches so far: converter round trips made for batches, and the jobs
+ * that succeeded through them. */
+void jobs_batch_counts(unsigned long long *batches, unsigned long long *jobs);
 
 /* ---- events (events.c) ---- */
 struct cb_event {

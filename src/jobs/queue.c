@@ -80,6 +80,7 @@
 #include "jobs/jobs.h"
 #include "jobs/types.h"
 #include "util/confine.h"
+#include "util/hash.h"
 #include "jobs/pool.h"
 #include "util/log.h"
 #include "util/util.h"
@@ -203,6 +204,8 @@ struct job_run {
   int lost;                     /* the lease is gone: stop, apply nothing */
   int canceled;                 /* cancel was asked */
   struct db_records_feed *feed; /* an ingest's records, stored as they are written */
+  char input_sha[65];           /* an ingest's input blob ("" if none) */
+  struct group_run *group;      /* the batch whose other jobs wait while this one runs alone */
   uint64_t last_feed;
 };
 
@@ -248,10 +251,14 @@ static void converter_priority(const struct job_run *r)
   reniced_to = nice_to;
 }
 
+static void group_keepalive(struct group_run *g);
+
 static int tick(void *ctx, double fraction)
 {
   struct job_run *r = ctx;
   converter_priority(r);
+  if (r->group)
+    group_keepalive(r->group);
   if (fraction >= 0)
     r->progress = fraction > 1 ? 1 : fraction;
   /* progress events: on every 5 % step, at most four a second */
@@ -326,7 +333,21 @@ static int inside(const char *dir, const char *path)
  * streaming write: opened beneath workdir without following any link (openat2), and
  * never adopted by rename, so a converter process that lives on can neither swap in a
  * link to another file nor change the stored bytes through a descriptor it kept. */
+static cb_err put_output_as(const char *workdir, const char *path, const char *same_as, char sha[65], uint64_t *size,
+                            struct cb_errbuf *eb);
+
 static cb_err put_output(const char *workdir, const char *path, char sha[65], uint64_t *size, struct cb_errbuf *eb)
+{
+  return put_output_as(workdir, path, NULL, sha, size, eb);
+}
+
+/* Hashes a small output first: when it holds the very bytes of blob same_as (the input's
+ * text is the text artifact of a plain-text file), nothing is stored: that blob is kept
+ * by the file version it belongs to. */
+#define SAME_AS_MAX (1 << 20)
+
+static cb_err put_output_as(const char *workdir, const char *path, const char *same_as, char sha[65], uint64_t *size,
+                            struct cb_errbuf *eb)
 {
   size_t n = strlen(workdir);
   if (strncmp(path, workdir, n) || path[n] != '/') {
@@ -350,6 +371,20 @@ static cb_err put_output(const char *workdir, const char *path, char sha[65], ui
     if (fd >= 0)
       close(fd);
     return CB_EINVAL;
+  }
+  if (same_as && sb.st_size <= SAME_AS_MAX) {
+    char *all = malloc((size_t)sb.st_size + 1);
+    ssize_t got = all ? pread(fd, all, (size_t)sb.st_size, 0) : -1;
+    if (got == (ssize_t)sb.st_size) {
+      cb_sha256_hex(all, (size_t)got, sha);
+      if (!strcmp(sha, same_as)) {
+        *size = (uint64_t)got;
+        free(all);
+        close(fd);
+        return CB_OK;
+      }
+    }
+    free(all);
   }
   struct store_put *put = NULL;
   cb_err e = store_put_begin(store, 0, &put, eb);
@@ -521,23 +556,42 @@ static enum job_outcome convert_in_workdir(struct job_run *r, char *workdir, cJS
   return e == CB_ETHROTTLED || e == CB_ENOMEM ? JOB_RETRY : e ? JOB_FAIL : JOB_DONE;
 }
 
-/* Stores what the converter made and applies it with the job's success. */
-static enum job_outcome apply_ingest(struct job_run *r, const struct cb_file *f, int64_t version, const char *workdir,
-                                     cJSON *res, struct cb_errbuf *eb)
+/* An ingest's converter answer made ready to record: its properties, and its artifacts
+ * stored (pointing into the answer, which must outlive it). */
+struct ingest_prep {
+  struct cb_property *pv;
+  int nprops;
+  struct cb_artifact *av;
+  int narts;
+  char (*shas)[65];
+  char text_path[PATH_MAX];
+  const char *kind, *media;
+  struct db_records_feed *feed;
+};
+
+static void prep_clear(struct ingest_prep *p)
 {
-  int nprops = 0, narts = 0;
+  free(p->pv);
+  free(p->av);
+  free(p->shas);
+  memset(p, 0, sizeof *p);
+}
+
+/* Reads the converter's answer res for r's file and stores its artifacts: JOB_DONE with *p
+ * ready for db_ingest_apply (prep_clear it in any case). */
+static enum job_outcome ingest_prepare(struct job_run *r, const char *workdir, cJSON *res, struct ingest_prep *p,
+                                       struct cb_errbuf *eb)
+{
+  memset(p, 0, sizeof *p);
   cJSON *props = cJSON_GetObjectItemCaseSensitive(res, "properties");
   cJSON *arts = cJSON_GetObjectItemCaseSensitive(res, "artifacts");
   int pmax = cJSON_GetArraySize(props), amax = cJSON_GetArraySize(arts);
-  struct cb_property *pv = calloc((size_t)pmax + 1, sizeof *pv);
-  struct cb_artifact *av = calloc((size_t)amax + 1, sizeof *av);
-  char(*shas)[65] = calloc((size_t)amax + 1, sizeof *shas);
-  char text_path[PATH_MAX];
-  enum job_outcome out = JOB_DONE;
-  if (!pv || !av || !shas) {
-    out = JOB_RETRY;
+  p->pv = calloc((size_t)pmax + 1, sizeof *p->pv);
+  p->av = calloc((size_t)amax + 1, sizeof *p->av);
+  p->shas = calloc((size_t)amax + 1, sizeof *p->shas);
+  if (!p->pv || !p->av || !p->shas) {
     cb_errf(eb, "out of memory");
-    goto done;
+    return JOB_RETRY;
   }
   cJSON *it;
   cJSON_ArrayForEach(it, props)
@@ -546,14 +600,14 @@ static enum job_outcome apply_ingest(struct job_run *r, const struct cb_file *f,
     cJSON *unit = cJSON_GetObjectItemCaseSensitive(it, "unit"), *iri = cJSON_GetObjectItemCaseSensitive(it, "iri");
     if (!cJSON_IsString(name) || (!cJSON_IsString(value) && !cJSON_IsNumber(value)))
       continue;
-    struct cb_property *p = &pv[nprops++];
-    p->name = name->valuestring;
-    p->is_num = cJSON_IsNumber(value);
-    p->value_num = p->is_num ? value->valuedouble : 0;
-    p->value_text = p->is_num ? NULL : value->valuestring;
-    p->unit = cJSON_IsString(unit) ? unit->valuestring : NULL;
-    p->iri = cJSON_IsString(iri) ? iri->valuestring : NULL;
-    p->source = "extracted";
+    struct cb_property *pr = &p->pv[p->nprops++];
+    pr->name = name->valuestring;
+    pr->is_num = cJSON_IsNumber(value);
+    pr->value_num = pr->is_num ? value->valuedouble : 0;
+    pr->value_text = pr->is_num ? NULL : value->valuestring;
+    pr->unit = cJSON_IsString(unit) ? unit->valuestring : NULL;
+    pr->iri = cJSON_IsString(iri) ? iri->valuestring : NULL;
+    pr->source = "extracted";
   }
   cJSON_ArrayForEach(it, arts)
   {
@@ -564,8 +618,7 @@ static enum job_outcome apply_ingest(struct job_run *r, const struct cb_file *f,
       continue;
     if (!inside(workdir, path->valuestring)) {
       cb_errf(eb, "the converter named an artifact outside its work folder");
-      out = JOB_FAIL;
-      goto done;
+      return JOB_FAIL;
     }
     struct cb_errbuf seb = {{0}};
     uint64_t size = 0;
@@ -573,56 +626,62 @@ static enum job_outcome apply_ingest(struct job_run *r, const struct cb_file *f,
      * (it may take the work file by rename), else a link to the work file kept aside */
     int is_text = !strcmp(kind->valuestring, "text"), text_kept = 0;
     if (is_text && !(store_caps(store) & STORE_CAP_LOCAL_PATH)) {
-      snprintf(text_path, sizeof text_path, "%s/.text-index", workdir);
-      unlink(text_path);
-      text_kept = !link(path->valuestring, text_path);
+      snprintf(p->text_path, sizeof p->text_path, "%s/.text-index", workdir);
+      unlink(p->text_path);
+      text_kept = !link(path->valuestring, p->text_path);
     }
-    cb_err e = put_output(workdir, path->valuestring, shas[narts], &size, &seb);
-    if (e) {
+    if (put_output_as(workdir, path->valuestring, r->input_sha[0] ? r->input_sha : NULL, p->shas[p->narts], &size,
+                      &seb)) {
       cb_errf(eb, "cannot store the %s artifact: %s", kind->valuestring, seb.msg);
-      out = JOB_RETRY;
-      goto done;
+      return JOB_RETRY;
     }
-    av[narts].kind = kind->valuestring;
-    av[narts].media_type = mt->valuestring;
-    av[narts].sha256 = shas[narts];
-    av[narts].size = (int64_t)size;
-    if (is_text && (text_kept || !store_local_path(store, shas[narts], text_path, sizeof text_path)))
-      av[narts].path = text_path;
-    narts++;
+    struct cb_artifact *a = &p->av[p->narts];
+    a->kind = kind->valuestring;
+    a->media_type = mt->valuestring;
+    a->sha256 = p->shas[p->narts];
+    a->size = (int64_t)size;
+    if (is_text && (text_kept || !store_local_path(store, a->sha256, p->text_path, sizeof p->text_path)))
+      a->path = p->text_path;
+    p->narts++;
   }
   cJSON *kind = cJSON_GetObjectItemCaseSensitive(res, "kind");
   cJSON *detected = cJSON_GetObjectItemCaseSensitive(res, "detected_media_type");
-  const char *media = NULL;
+  p->kind = cJSON_IsString(kind) ? kind->valuestring : NULL;
   if (cJSON_IsString(detected) && strlen(detected->valuestring) < 100) /* the content's type replaces the name's */
-    media = detected->valuestring;
+    p->media = detected->valuestring;
   cJSON *records = cJSON_GetObjectItemCaseSensitive(res, "records");
-  struct db_records_feed *feed = NULL;
   if (cJSON_IsString(records)) {
     if (!inside(workdir, records->valuestring)) {
       cb_errf(eb, "the converter named records outside its work folder");
-      out = JOB_FAIL;
-      goto done;
+      return JOB_FAIL;
     }
-    feed = r->feed;
-    if (strcmp(feed->path, records->valuestring)) { /* not the file streamed: start over */
-      feed->path = records->valuestring;
-      feed->offset = 0;
-      feed->next_idx = 0;
+    p->feed = r->feed;
+    if (strcmp(p->feed->path, records->valuestring)) { /* not the file streamed: start over */
+      p->feed->path = records->valuestring;
+      p->feed->offset = 0;
+      p->feed->next_idx = 0;
     }
   }
-  cb_err e = db_ingest_apply(r->job->id, instance, f->id, version, cJSON_IsString(kind) ? kind->valuestring : NULL,
-                             media, pv, nprops, av, narts, feed);
-  if (e == CB_ENOTFOUND) {
-    out = JOB_STOPPED; /* the lease was lost: someone else runs it */
-  } else if (e) {
-    cb_errf(eb, "cannot record the results: %s", cb_strerror(e));
-    out = JOB_RETRY;
+  return JOB_DONE;
+}
+
+/* Stores what the converter made and applies it with the job's success. */
+static enum job_outcome apply_ingest(struct job_run *r, const struct cb_file *f, int64_t version, const char *workdir,
+                                     cJSON *res, struct cb_errbuf *eb)
+{
+  struct ingest_prep p;
+  enum job_outcome out = ingest_prepare(r, workdir, res, &p, eb);
+  if (out == JOB_DONE) {
+    cb_err e = db_ingest_apply(r->job->id, instance, f->id, version, p.kind, p.media, p.pv, p.nprops, p.av, p.narts,
+                               p.feed);
+    if (e == CB_ENOTFOUND) {
+      out = JOB_STOPPED; /* the lease was lost: someone else runs it */
+    } else if (e) {
+      cb_errf(eb, "cannot record the results: %s", cb_strerror(e));
+      out = JOB_RETRY;
+    }
   }
-done:
-  free(pv);
-  free(av);
-  free(shas);
+  prep_clear(&p);
   return out;
 }
 
@@ -676,6 +735,7 @@ enum job_outcome job_run_ingest(struct job_run *r, struct cb_errbuf *eb)
     publish_file(f.owner_id, f.id, "processing", NULL);
   }
   char path[PATH_MAX];
+  snprintf(r->input_sha, sizeof r->input_sha, "%s", v.sha256);
   if ((out = fetch_input(r, v.sha256, path, eb)) != JOB_DONE)
     goto failed;
   cJSON *req = cJSON_CreateObject();
@@ -1034,29 +1094,15 @@ enum job_outcome job_run_noop(struct job_run *r, struct cb_errbuf *eb)
   return JOB_DONE;
 }
 
-static void run_job(struct pool_child *child, struct cb_job *j, int batch)
+/* How a job run by this worker ends, as its handler's outcome says: its state and event. */
+static void job_ended(const struct job_run *r, enum job_outcome out, const char *err)
 {
-  struct job_run r = {.job = j, .child = child, .batch = batch, .last_beat = cb_mono_ns()};
-  converter_priority(&r);
-  struct cb_errbuf why = {""};
-  const char *err = why.msg;
-  publish_job(j, "running", 0, NULL);
-  const struct job_type *type = job_type_find(j->type);
-  enum job_outcome out = JOB_FAIL;
-  if (type)
-    out = type->run(&r, &why);
-  else
-    cb_errf(&why, "unknown job type '%s'", j->type);
-  char indir[PATH_MAX];
-  job_indir(&r, indir);
-  rm_rf(indir); /* a downloaded input, if any */
-  job_workdir(&r, indir);
-  rm_rf(indir); /* the converter's work folder, if the handler made one */
-  if (out == JOB_STOPPED && !r.lost) {
+  const struct cb_job *j = r->job;
+  if (out == JOB_STOPPED && !r->lost) {
     /* canceled, or the server is stopping: end or hand back the job */
-    if (r.canceled) {
+    if (r->canceled) {
       db_job_finish(j->id, instance, "canceled", "canceled", NULL);
-      publish_job(j, "canceled", r.progress, "canceled");
+      publish_job(j, "canceled", r->progress, "canceled");
     } else {
       char now[CB_TIME_MAX];
       ts_in(0, now);
@@ -1069,17 +1115,375 @@ static void run_job(struct pool_child *child, struct cb_job *j, int batch)
     ts_in(1 << (j->attempts < 10 ? j->attempts : 10), when);
     CB_LOG(CB_LOG_WARN, "jobs", "job %s (%s) attempt %d failed, retrying: %s", j->id, j->type, j->attempts, err);
     db_job_defer(j->id, instance, when, err);
-    publish_job(j, "queued", r.progress, err);
+    publish_job(j, "queued", r->progress, err);
     return;
   }
   if (out == JOB_FAIL || out == JOB_RETRY) {
     CB_LOG(CB_LOG_INFO, "jobs", "job %s (%s) failed: %s", j->id, j->type, err);
     db_job_finish(j->id, instance, "failed", err, NULL);
-    publish_job(j, "failed", r.progress, err);
+    publish_job(j, "failed", r->progress, err);
     return;
   }
   if (out == JOB_DONE)
     publish_job(j, "succeeded", 1.0, NULL);
+}
+
+/* Runs a job this worker claimed (and announced as running) through its type's handler. */
+static void run_claimed(struct pool_child *child, struct cb_job *j, int batch, struct group_run *g)
+{
+  struct job_run r = {.job = j, .child = child, .batch = batch, .last_beat = cb_mono_ns(), .group = g};
+  converter_priority(&r);
+  struct cb_errbuf why = {""};
+  const struct job_type *type = job_type_find(j->type);
+  enum job_outcome out = JOB_FAIL;
+  if (type)
+    out = type->run(&r, &why);
+  else
+    cb_errf(&why, "unknown job type '%s'", j->type);
+  char indir[PATH_MAX];
+  job_indir(&r, indir);
+  rm_rf(indir); /* a downloaded input, if any */
+  job_workdir(&r, indir);
+  rm_rf(indir); /* the converter's work folder, if the handler made one */
+  job_ended(&r, out, why.msg);
+}
+
+static void run_job(struct pool_child *child, struct cb_job *j, int batch)
+{
+  publish_job(j, "running", 0, NULL);
+  run_claimed(child, j, batch, NULL);
+}
+
+/* ---- small files in batches ----
+ * A worker that claims the ingest of a small file (at most cfg.ingest_batch_max_size)
+ * claims up to cfg.ingest_batch - 1 more of the same owner's due small-file ingests in the
+ * same lane (db_job_claim_group: the batch is one turn of that owner). Their inputs go to
+ * the converter in one "extract_many" request, each in its own folder of the batch's work
+ * folder, and what they made is recorded in one transaction (db_ingest_apply_many). Each
+ * job still has its own lease (renewed together), events, result and error: a file the
+ * converter refuses fails its own job. When the batch as a whole fails (the converter
+ * crashed, ran out of time or memory) or leaves files without an answer, those files run
+ * one by one, as if never batched, so the file at fault fails alone. */
+struct group_item {
+  struct cb_job *job;
+  struct job_run r;
+  struct cb_file f;
+  int64_t version;
+  char in[PATH_MAX];  /* the input's local path */
+  char dir[PATH_MAX]; /* its folder in the batch's work folder */
+  char records[PATH_MAX + 32];
+  struct db_records_feed feed;
+  enum { G_PENDING, G_ALONE, G_DONE } state;
+};
+
+static atomic_ullong batches_run, batch_jobs; /* for /metrics */
+
+void jobs_batch_counts(unsigned long long *batches, unsigned long long *jobs)
+{
+  *batches = atomic_load(&batches_run);
+  *jobs = atomic_load(&batch_jobs);
+}
+
+struct group_run {
+  struct group_item *items;
+  int n;
+  uint64_t last_beat;
+};
+
+/* Renews the lease of every job of the batch not ended yet, every HEARTBEAT_S: the ones
+ * in the converter's round trip, and those waiting to run alone. */
+static void group_keepalive(struct group_run *g)
+{
+  uint64_t now = cb_mono_ns();
+  if (now - g->last_beat < (uint64_t)HEARTBEAT_S * 1000000000ull)
+    return;
+  g->last_beat = now;
+  for (int i = 0; i < g->n; i++)
+    if (g->items[i].state != G_DONE && !g->items[i].r.lost)
+      beat(&g->items[i].r); /* a lost or canceled one is left out when its turn comes */
+}
+
+static int group_tick(void *ctx, double fraction)
+{
+  struct group_run *g = ctx;
+  converter_priority(&g->items[0].r);
+  (void)fraction;
+  group_keepalive(g);
+  return atomic_load(&stopping);
+}
+
+/* Readies item it for the batch: its file, version and local input. 0, or -1 when it is
+ * to run alone (the single path tells its trouble) or has ended (its file is gone). */
+static int group_stage(struct group_item *it)
+{
+  cJSON *inputs = cJSON_Parse(it->job->inputs), *params = cJSON_Parse(it->job->params);
+  cJSON *in0 = cJSON_GetArrayItem(inputs, 0), *ver = cJSON_GetObjectItemCaseSensitive(params, "version");
+  int rc = -1;
+  cb_err e = cJSON_IsString(in0) ? db_file_get(in0->valuestring, &it->f) : CB_EINVAL;
+  if (e == CB_ENOTFOUND) { /* deleted meanwhile: nothing to do */
+    db_job_finish(it->job->id, instance, "succeeded", NULL, NULL);
+    publish_job(it->job, "succeeded", 1.0, NULL);
+    it->state = G_DONE;
+    goto done;
+  }
+  struct cb_version v;
+  struct cb_errbuf eb = {""};
+  if (e)
+    goto done;
+  it->version = cJSON_IsNumber(ver) ? (int64_t)ver->valuedouble : it->f.version;
+  if (db_file_version(it->f.id, it->version, &v) || fetch_input(&it->r, v.sha256, it->in, &eb) != JOB_DONE)
+    goto done;
+  snprintf(it->r.input_sha, sizeof it->r.input_sha, "%s", v.sha256);
+  rc = 0;
+done:
+  cJSON_Delete(inputs);
+  cJSON_Delete(params);
+  return rc;
+}
+
+/* The end of a batch item that did not run alone: its outcome, as run_claimed ends it. */
+static void group_item_end(struct group_item *it, enum job_outcome out, const char *err)
+{
+  if (it->version == it->f.version) {
+    if (out == JOB_DONE) {
+      publish_file(it->f.owner_id, it->f.id, "processed", NULL);
+    } else if (out == JOB_FAIL || (out == JOB_RETRY && it->job->attempts >= it->job->max_attempts)) {
+      db_file_set_status(it->f.id, it->version, "failed", err);
+      publish_file(it->f.owner_id, it->f.id, "failed", err);
+    }
+  }
+  job_ended(&it->r, out, err);
+  it->state = G_DONE;
+}
+
+static void run_group(struct pool_child *child, struct cb_job *jobs, int n, int batch)
+{
+  struct group_item *items = calloc((size_t)n, sizeof *items);
+  if (!items) {
+    for (int i = 0; i < n; i++)
+      run_job(child, &jobs[i], batch);
+    return;
+  }
+  struct group_run g = {items, n, cb_mono_ns()};
+  char workdir[PATH_MAX];
+  int staged = 0;
+  for (int i = 0; i < n; i++) {
+    struct group_item *it = &items[i];
+    it->job = &jobs[i];
+    it->r = (struct job_run){.job = &jobs[i], .child = child, .batch = batch, .last_beat = cb_mono_ns()};
+    publish_job(it->job, "running", 0, NULL);
+    if (group_stage(it))
+      it->state = it->state == G_DONE ? G_DONE : G_ALONE;
+    else
+      staged++;
+  }
+  cJSON *req = staged > 1 ? cJSON_CreateObject() : NULL, *res = NULL;
+  cJSON *list = req ? cJSON_AddArrayToObject(req, "items") : NULL;
+  struct cb_errbuf eb = {""};
+  /* the batch's work folder (the first job's), a folder per item in it, the input linked in */
+  uid_t wuid = CONFINE_UID_BASE + (uid_t)child->slot;
+  int own = (confine_layers() & CONFINE_UID) && !geteuid();
+  job_workdir(&items[0].r, workdir);
+  rm_rf(workdir);
+  if (list && mkdir(workdir, 0700)) /* the converters' uid gets it once its folders are in */
+    list = NULL;
+  /* every item ready is marked processing in one transaction */
+  const char **ids = list ? calloc((size_t)n, sizeof *ids) : NULL;
+  int64_t *vers = ids ? calloc((size_t)n, sizeof *vers) : NULL;
+  int nids = 0;
+  for (int i = 0; vers && i < n; i++)
+    if (items[i].state == G_PENDING && items[i].version == items[i].f.version) {
+      ids[nids] = items[i].f.id;
+      vers[nids++] = items[i].version;
+    }
+  if (vers && !db_files_set_status_many(ids, vers, nids, "processing"))
+    for (int i = 0; i < n; i++)
+      if (items[i].state == G_PENDING && items[i].version == items[i].f.version)
+        publish_file(items[i].f.owner_id, items[i].f.id, "processing", NULL);
+  free(ids);
+  free(vers);
+  for (int i = 0; list && i < n; i++) {
+    struct group_item *it = &items[i];
+    if (it->state != G_PENDING)
+      continue;
+    char staged_in[PATH_MAX + 16];
+    snprintf(it->dir, sizeof it->dir, "%s/%d", workdir, i);
+    snprintf(staged_in, sizeof staged_in, "%s/.input", it->dir);
+    if (mkdir(it->dir, 0700) || (own && chown(it->dir, wuid, (gid_t)wuid)) ||
+        (link(it->in, staged_in) && copy_file(it->in, staged_in))) {
+      it->state = G_ALONE;
+      continue;
+    }
+    chmod(staged_in, 0444);
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "path", staged_in);
+    cJSON_AddStringToObject(o, "name", it->f.name);
+    cJSON_AddStringToObject(o, "workdir", it->dir);
+    cJSON_AddItemToArray(list, o);
+    snprintf(it->records, sizeof it->records, "%s/records.jsonl", it->dir);
+    it->feed = (struct db_records_feed){.file_id = it->f.id, .version = it->version, .path = it->records};
+    it->r.feed = &it->feed;
+  }
+  cb_err e = CB_EINVAL;
+  if (list && own && chown(workdir, wuid, (gid_t)wuid))
+    list = NULL; /* every item runs alone */
+  if (list && cJSON_GetArraySize(list) > 0) {
+    cJSON_AddStringToObject(req, "op", "extract_many");
+    cJSON_AddStringToObject(req, "workdir", workdir);
+    char slot_dir[PATH_MAX];
+    slot_workdir(child->slot, slot_dir);
+    struct pool_limits lim = {cfg.self_exe, cfg.timeout_s, cfg.worker_memory, cfg.data_dir, slot_dir};
+    e = pool_run(child, &lim, req, group_tick, &g, &res, &eb);
+  }
+  if (!e && cJSON_GetArraySize(list) > 1)
+    atomic_fetch_add(&batches_run, 1);
+  cJSON_Delete(req);
+  cJSON *answers = e ? NULL : cJSON_GetObjectItemCaseSensitive(res, "results");
+  /* the answers in item order (items left out of the request have none) */
+  struct db_ingest *apply = calloc((size_t)n + 1, sizeof *apply);
+  struct ingest_prep *preps = calloc((size_t)n + 1, sizeof *preps);
+  int *which = calloc((size_t)n + 1, sizeof *which), napply = 0;
+  cJSON *ans = answers ? answers->child : NULL;
+  for (int i = 0; i < n; i++) {
+    struct group_item *it = &items[i];
+    if (it->state != G_PENDING || !it->dir[0])
+      continue;
+    cJSON *a = ans;
+    ans = ans ? ans->next : NULL;
+    if (e == CB_EABORTED) { /* stopping: every job goes back to the queue */
+      group_item_end(it, JOB_STOPPED, "");
+      continue;
+    }
+    group_keepalive(&g);
+    if (it->r.lost || it->r.canceled) {
+      group_item_end(it, JOB_STOPPED, "");
+      continue;
+    }
+    if (!a || !apply || !preps || !which) { /* no answer: alone, where a crash is its own */
+      it->state = G_ALONE;
+      continue;
+    }
+    cJSON *ok = cJSON_GetObjectItemCaseSensitive(a, "ok"), *err = cJSON_GetObjectItemCaseSensitive(a, "error");
+    if (!cJSON_IsTrue(ok)) { /* the converter refused this file: it fails alone */
+      group_item_end(it, JOB_FAIL, cJSON_IsString(err) ? err->valuestring : "the converter failed");
+      continue;
+    }
+    struct cb_errbuf ieb = {""};
+    it->r.progress = 1.0;
+    enum job_outcome out = ingest_prepare(&it->r, it->dir, cJSON_GetObjectItemCaseSensitive(a, "result"),
+                                          &preps[napply], &ieb);
+    if (out != JOB_DONE) {
+      prep_clear(&preps[napply]);
+      group_item_end(it, out, ieb.msg);
+      continue;
+    }
+    struct ingest_prep *p = &preps[napply];
+    apply[napply] = (struct db_ingest){it->job->id, it->f.id, it->version, p->kind, p->media, p->pv,
+                                       p->nprops,   p->av,    p->narts,    p->feed, CB_OK};
+    which[napply++] = i;
+  }
+  if (napply) {
+    cb_err ae = db_ingest_apply_many(instance, apply, napply);
+    for (int k = 0; k < napply; k++) {
+      struct group_item *it = &items[which[k]];
+      if (apply[k].result == CB_ENOTFOUND) {
+        it->r.lost = 1; /* someone else runs it */
+        group_item_end(it, JOB_STOPPED, "");
+      } else if (apply[k].result) {
+        char msg[200];
+        snprintf(msg, sizeof msg, "cannot record the results: %s", cb_strerror(ae ? ae : apply[k].result));
+        group_item_end(it, JOB_RETRY, msg);
+      } else {
+        atomic_fetch_add(&batch_jobs, 1);
+        group_item_end(it, JOB_DONE, "");
+      }
+      prep_clear(&preps[k]);
+    }
+  }
+  free(apply);
+  free(preps);
+  free(which);
+  cJSON_Delete(res);
+  rm_rf(workdir);
+  for (int i = 0; i < n; i++) {
+    char indir[PATH_MAX];
+    job_indir(&items[i].r, indir);
+    rm_rf(indir); /* a downloaded input, if any */
+  }
+  /* what the batch could not do, one by one (the file's state is told again) */
+  for (int i = 0; i < n; i++)
+    if (items[i].state == G_PENDING) /* never sent: the batch's folder could not be made */
+      items[i].state = G_ALONE;
+  for (int i = 0; i < n && !atomic_load(&stopping); i++) {
+    if (items[i].state != G_ALONE)
+      continue;
+    group_keepalive(&g);
+    if (items[i].r.lost) { /* taken over: its new holder runs it */
+      items[i].state = G_DONE;
+      continue;
+    }
+    if (items[i].r.canceled) {
+      group_item_end(&items[i], JOB_STOPPED, "");
+      continue;
+    }
+    run_claimed(child, items[i].job, batch, &g);
+    items[i].state = G_DONE;
+  }
+  for (int i = 0; i < n; i++) {
+    if (items[i].state == G_ALONE && !items[i].r.lost) { /* stopping: back to the queue */
+      char now[CB_TIME_MAX];
+      ts_in(0, now);
+      db_job_defer(items[i].job->id, instance, now, NULL);
+    }
+    db_file_clear(&items[i].f);
+  }
+  free(items);
+}
+
+/* The ingest j just claimed, with the same owner's other small-file ingests due now, when
+ * j's file is small too: 1 and the batch run, or 0 (j is to run alone). */
+static int try_group(struct pool_child *child, struct cb_job *j, int batch)
+{
+  if (cfg.ingest_batch < 2 || strcmp(j->type, "ingest"))
+    return 0;
+  cJSON *inputs = cJSON_Parse(j->inputs);
+  cJSON *in0 = cJSON_GetArrayItem(inputs, 0);
+  struct cb_file f = {0};
+  int small = cJSON_IsString(in0) && !db_file_get(in0->valuestring, &f) && f.size >= 0 &&
+              (uint64_t)f.size <= cfg.ingest_batch_max_size;
+  db_file_clear(&f);
+  cJSON_Delete(inputs);
+  if (!small)
+    return 0;
+  char now[CB_TIME_MAX], until[CB_TIME_MAX];
+  ts_in(0, now);
+  ts_in(LEASE_S, until);
+  struct cb_job *more = NULL;
+  int n = 0;
+  if (db_job_claim_group(instance, j->lane, j->owner_id, "ingest", (int64_t)cfg.ingest_batch_max_size,
+                         cfg.ingest_batch - 1, now, until, &more, &n) ||
+      !n) {
+    free(more);
+    return 0;
+  }
+  struct cb_job *all = calloc((size_t)n + 1, sizeof *all);
+  if (!all) { /* each on its own, then */
+    run_job(child, j, batch);
+    for (int i = 0; i < n; i++) {
+      run_job(child, &more[i], batch);
+      db_job_clear(&more[i]);
+    }
+    free(more);
+    return 1;
+  }
+  all[0] = *j;
+  memcpy(all + 1, more, (size_t)n * sizeof *all);
+  free(more);
+  run_group(child, all, n + 1, batch);
+  for (int i = 1; i <= n; i++)
+    db_job_clear(&all[i]);
+  free(all); /* all[0]'s strings are j's: its caller clears them */
+  return 1;
 }
 
 static void *worker(void *arg)
@@ -1124,7 +1528,9 @@ static void *worker(void *arg)
     if (child.pid > 0 && strcmp(child.owner, j.owner_id))
       pool_kill(&child);
     snprintf(child.owner, sizeof child.owner, "%s", j.owner_id);
-    run_job(&child, &j, strcmp(j.lane, "interactive") != 0);
+    int batch = strcmp(j.lane, "interactive") != 0;
+    if (!try_group(&child, &j, batch))
+      run_job(&child, &j, batch);
     db_job_clear(&j);
   }
   pool_kill(&child);

@@ -275,6 +275,14 @@ static cb_err fs_put_commit(void *put, const char *sha, uint64_t size, struct cb
 {
   struct fs_put *p = put;
   cb_err e = CB_OK;
+  char dst[PATH_MAX];
+  blob_path(p->st, sha, dst, sizeof dst);
+  if (stored_already(dst)) { /* synced when it was first stored: this copy is not needed */
+    close(p->fd);
+    unlink(p->tmp);
+    free(p);
+    return CB_OK;
+  }
   if (fchmod(p->fd, 0444) || fsync_blob(p->fd)) {
     int err = errno;
     CB_LOG_SYSERR("store", "fsync", p->tmp);

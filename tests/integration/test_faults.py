@@ -271,7 +271,8 @@ def test_store_fault_in_a_jobs_output_fails_the_job_with_a_reason(fresh):
     clean restart the same file is processed."""
     s = fresh(env={"CARBOY_STORE_FAULT": "fsync:eio:1", "CARBOY_WORKERS": "1"})
     f = s.folder("jobs")
-    body = b"plain text whose artifact cannot be stored\n" * 10
+    # not valid UTF-8: the text artifact (the bytes made valid) is not the upload's blob
+    body = b"plain text whose artifact cannot be stored \xff\n" * 10
     meta = wait_file(s, s.put(f["id"], "t.txt", body)["id"], timeout=60)
     assert meta["status"] == "failed", meta
     job = ingest_job(s, meta["id"])

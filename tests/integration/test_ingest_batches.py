@@ -162,3 +162,29 @@ def test_records_and_events_of_batched_files(batching):
     for fid in ids:
         states = [e["status"] for e in seen if e.get("id") == fid and "status" in e]
         assert states[-2:] == ["processing", "processed"], (fid, states)
+
+
+def test_cancel_one_job_of_a_running_batch(batching):
+    """A job canceled while its batch runs ends canceled; the rest of the batch is applied."""
+    s = batching
+    folder = s.folder("batch-cancel")["id"]
+    b0 = metric(s, "carboy_ingest_batched_jobs_total")
+    # behind the big slow file: a small slow one first, so that the batch is still in the
+    # converter when the cancel comes (a running job sees it at its next lease renewal)
+    files = [("inner.slow-test", b"5000")] + texts(4, "kept") + [("dropped.txt", b"cancel me while I wait\n")]
+    _, ids = upload_behind_slow(s, folder, files, slow_ms=1000)
+    victim = ingest_of(s, ids[-1])["id"]
+    inner = ingest_of(s, ids[0])["id"]
+    for _ in range(200):  # the batch is claimed: every one of its jobs is running
+        if s.api("GET", f"/jobs/{inner}").json()["state"] == "running":
+            break
+        threading.Event().wait(0.05)
+    assert s.api("GET", f"/jobs/{victim}").json()["state"] == "running"
+    r = s.api("POST", f"/jobs/{victim}/cancel")
+    assert r.status_code in (200, 202), r.text
+    assert wait_job(s, victim)["state"] == "canceled"
+    for fid in ids[:-1]:
+        f, j = outcome(s, fid)
+        assert f["status"] == "processed" and j["state"] == "succeeded", (f, j)
+    assert metric(s, "carboy_ingest_batched_jobs_total") == b0 + 5
+    assert s.api("GET", f"/files/{ids[-1]}").json()["status"] != "processed"

@@ -53,7 +53,7 @@
 #define WAIT_S 60      /* a complete head waits this long for its address's slot */
 #define LINGER_NS 2000000000ull
 #define TICK_MS 200
-#define PROBE_MS 5000 /* front_start's probe is taken by accept() within this */
+#define PROBE_MS 20000 /* front_start's probe is taken by accept() within this */
 
 enum { P_HEAD, P_WAIT, P_LINGER };
 
@@ -407,12 +407,20 @@ static int accept_interposed(int inner)
     atomic_store(&probe_port, ntohs(in.sin_port));
     in.sin_port = htons((uint16_t)inner);
     if (!connect(fd, (struct sockaddr *)&in, sizeof in)) {
+      /* Wait for accept() to take it, in slices: civetweb's thread may be slow to get
+       * there on a loaded machine, and the reset it sends ends the wait early. */
       struct pollfd p = {.fd = fd, .events = POLLIN};
-      uint64_t end = cb_mono_ns() + PROBE_MS * 1000000ull, now;
-      while (!atomic_load(&probe_seen) && (now = cb_mono_ns()) < end &&
-             poll(&p, 1, (int)((end - now) / 1000000) + 1) < 0 && errno == EINTR)
-        ;
+      uint64_t start = cb_mono_ns(), end = start + PROBE_MS * 1000000ull, now;
+      while (!atomic_load(&probe_seen) && (now = cb_mono_ns()) < end) {
+        int ms = (int)((end - now) / 1000000) + 1;
+        if (poll(&p, 1, ms < 100 ? ms : 100) > 0 && (p.revents & (POLLHUP | POLLERR)) &&
+            !atomic_load(&probe_seen))
+          break; /* reset by something else than accept() */
+      }
       seen = atomic_load(&probe_seen);
+      if (cb_mono_ns() - start > 1000000000ull)
+        CB_LOG(CB_LOG_WARN, "http", "front: civetweb took %.1f s to accept its probe connection",
+               (double)(cb_mono_ns() - start) / 1e9);
     }
     atomic_store(&probe_port, 0);
   }

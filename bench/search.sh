@@ -26,6 +26,25 @@
 #      the backlog when the uploads ended and the rate it drained at, CPU seconds of the
 #      server and its converters; then the folder is listed and every file must read
 #      "processed".
+#    carboy, archive (the bulk path a lab deposits many small files by): after the queries
+#      (below), on a fresh server (the first one stopped; its data dir kept until the end), the same
+#      documents packed in one tar archive (python3 tarfile, ustar: regular file members
+#      only, doc-N.txt at the top level, no directory entries; built before the timing, not
+#      counted), or, when BENCH_DOCS > BENCH_SEARCH_ARCHIVE_MEMBERS (default and at most
+#      10000, carboy's unpack limit), in several of at most that many members each, in name
+#      order (docs-1.tar, docs-2.tar, ...). Each archive: PUT /api/v1/folders/F/files/docs.tar
+#      (a new folder; one keep-alive connection), then POST /api/v1/jobs {"type":"unpack",
+#      "inputs":[its id]} (202) right away; several archives are uploaded one after another,
+#      each one's unpack job posted as soon as it is stored (so the server may unpack and
+#      ingest while the later ones upload). GET /api/v1/jobs/ID until every unpack job
+#      succeeded (its result: the new folder, as many files as members, none skipped), then
+#      /metrics as above until every ingest job succeeded (the members' and each archive's
+#      own); any failed job ends the run. MB/s = corpus (text, not tar) / (start of the first
+#      PUT .. all processed). Also logged: the PUT time and MB/s of tar, each unpack job's
+#      own duration (started_at .. finished_at) and wait, the backlog when the last unpack
+#      succeeded and the rate it drained at, processed/s, CPU seconds of the server and its
+#      converters; then every unpacked folder is listed: exactly the expected doc-N.txt, all
+#      "processed".
 # 2. query latency (ms, median and p99 = nearest rank), limit 20, carboy and the baseline
 #    alternating query by query (after 10 full-text and 10 property warm-up queries):
 #    fulltext  BENCH_QUERIES queries (default 200) from the corpus vocabulary (ASCII words
@@ -62,11 +81,13 @@
 #
 # Final lines (informational: no targets; for latency, ratio > 1 means carboy is faster):
 #   RESULT search-index baseline=<MB/s> carboy=<MB/s> ratio=<carboy/baseline> target=none
+#   RESULT search-index-archive baseline=<MB/s> carboy=<MB/s> ratio=<carboy/baseline> target=none
 #   RESULT search-fulltext-p50 baseline=<ms> carboy=<ms> ratio=<baseline/carboy> target=none
 #   RESULT search-fulltext-p99 ..., search-property-p50 ..., search-property-p99 ...
 # Knobs: BENCH_DOCS, BENCH_QUERIES, BENCH_PROP_QUERIES, BENCH_UPLOADERS, BENCH_SEED,
-# BENCH_SEARCH_CHECK, BENCH_SEARCH_TIMEOUT (seconds for every upload to be processed,
-# default 14400), BENCH_SEARCH_QUERY_TIMEOUT, CARBOY_BIN.
+# BENCH_SEARCH_CHECK, BENCH_SEARCH_TIMEOUT (seconds for every upload, or every archive, to
+# be processed, default 14400, each run), BENCH_SEARCH_QUERY_TIMEOUT,
+# BENCH_SEARCH_ARCHIVE_MEMBERS, CARBOY_BIN.
 # Time on 2 cores: BENCH_DOCS=20000 takes 8 minutes (5 of them carboy's ingest). With the
 # defaults, an estimate of 1-2 hours, nearly all carboy's ingest: each job claim sorts the
 # whole queue, so processing slows as the backlog grows (20000: 65 documents/s). The temp
@@ -83,11 +104,13 @@ SEED=${BENCH_SEED:-1}
 NCHECK=${BENCH_SEARCH_CHECK:-20}
 INDEX_TIMEOUT=${BENCH_SEARCH_TIMEOUT:-14400}
 QUERY_TIMEOUT=${BENCH_SEARCH_QUERY_TIMEOUT:-60}
-for v in NDOCS NQ NPQ UPLOADERS SEED INDEX_TIMEOUT QUERY_TIMEOUT; do
+PER_ARCHIVE=${BENCH_SEARCH_ARCHIVE_MEMBERS:-10000}
+for v in NDOCS NQ NPQ UPLOADERS SEED INDEX_TIMEOUT QUERY_TIMEOUT PER_ARCHIVE; do
   [[ "${!v}" =~ ^[1-9][0-9]*$ ]] || die "$v must be a positive integer, not '${!v}'"
 done
 [[ "$NCHECK" =~ ^[0-9]+$ ]] || die "BENCH_SEARCH_CHECK must be a whole number, not '$NCHECK'"
 ((NDOCS >= 100)) || die "BENCH_DOCS must be at least 100"
+((PER_ARCHIVE <= 10000)) || die "BENCH_SEARCH_ARCHIVE_MEMBERS must be at most 10000 (carboy's unpack limit)"
 python3 -c 'import sqlite3; sqlite3.connect(":memory:").execute("CREATE VIRTUAL TABLE t USING fts5(x)")' 2>/dev/null ||
   die "python3's sqlite3 has no FTS5"
 log "baseline: python3 $(python3 -c 'import platform; print(platform.python_version())'), SQLite $(python3 -c 'import sqlite3; print(sqlite3.sqlite_version)') ($(ldd "$(python3 -c 'import _sqlite3; print(_sqlite3.__file__)')" 2>/dev/null | awk '/libsqlite3/ { print $3 }' || echo '?')); carboy links $(ldd "$CARBOY_SNAP" 2>/dev/null | awk '/libsqlite3/ { print $3 }' || echo '?')"
@@ -95,7 +118,7 @@ log "baseline: python3 $(python3 -c 'import platform; print(platform.python_vers
 # ---------------------------------------------------------------- the client
 py="$BENCH_TMP/search_bench.py"
 cat >"$py" <<'EOF'
-import collections, glob, http.client, json, math, os, random, re, sqlite3, statistics, sys, threading, time, urllib.parse
+import collections, datetime, glob, http.client, json, math, os, random, re, sqlite3, statistics, sys, tarfile, threading, time, urllib.parse
 
 
 def die(msg):
@@ -111,9 +134,9 @@ def name_of(i, width):
     return f"doc-{i:0{width}d}.txt"
 
 
-def http_conn(timeout=120):
+def http_conn(timeout=120, blocksize=8192):
     u = urllib.parse.urlsplit(os.environ["CARBOY_URL"])
-    return http.client.HTTPConnection(u.hostname, u.port, timeout=timeout)
+    return http.client.HTTPConnection(u.hostname, u.port, timeout=timeout, blocksize=blocksize)
 
 
 def auth_headers():
@@ -409,20 +432,148 @@ def cmd_upload(folder, docs_dir, n, width, nthreads, timeout, server_pid):
     print(" ".join(f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in out.items()))
 
 
-def cmd_verify(folder, n):
+def cmd_tars(docs_dir, n, width, outdir, per):
+    """the corpus as tar archives of at most per members each (one when n <= per): docs.tar, else
+    docs-1.tar, docs-2.tar, ...; ustar, regular file members only, doc-N.txt at the top level"""
+    n, width, per = int(n), int(width), int(per)
+    os.makedirs(outdir, exist_ok=True)
+    k = -(-n // per)
+    arcs = []
+    for a in range(k):
+        first, last = a * per + 1, min(n, (a + 1) * per)
+        name = "docs.tar" if k == 1 else f"docs-{a + 1}.tar"
+        path = os.path.join(outdir, name)
+        with tarfile.open(path, "w", format=tarfile.USTAR_FORMAT) as tar:
+            for i in range(first, last + 1):
+                m = name_of(i, width)
+                with open(os.path.join(docs_dir, m), "rb") as f:
+                    st = os.fstat(f.fileno())
+                    ti = tarfile.TarInfo(m)
+                    ti.type, ti.size, ti.mode, ti.mtime = tarfile.REGTYPE, st.st_size, 0o644, int(st.st_mtime)
+                    tar.addfile(ti, f)
+        with tarfile.open(path) as tar:
+            ms = tar.getmembers()
+        if len(ms) != last - first + 1 or not all(x.isreg() and "/" not in x.name for x in ms):
+            die(f"{path}: {len(ms)} members, expected {last - first + 1} regular files")
+        arcs.append({"name": name, "path": path, "first": first, "count": last - first + 1, "size": os.path.getsize(path)})
+    json.dump(arcs, open(os.path.join(outdir, "archives.json"), "w"))
+    print(f"archives={k} bytes={sum(a['size'] for a in arcs)}")
+
+
+def iso_secs(t):
+    return datetime.datetime.fromisoformat(t.replace("Z", "+00:00")).timestamp()
+
+
+def cmd_unpack(folder, manifest, timeout, server_pid):
+    """every archive of the manifest PUT into the folder, one after another on one connection,
+    each one's unpack job posted as soon as it is stored; /metrics polled until every unpack
+    and then every ingest job succeeded"""
+    timeout, server_pid = float(timeout), int(server_pid)
+    arcs = json.load(open(manifest))
+    n = sum(a["count"] for a in arcs)
+    H = auth_headers()
+    mon = http_conn()
+    before = job_counts(mon)
+    if before["queued"] or before["running"]:
+        die(f"the job queue is not idle before the archive upload: {before}")
+    cpu0 = cpu(server_pid)
+    conn = http_conn(600, 1 << 20)
+    t0 = time.time()
+    for a in arcs:
+        ta = time.time()
+        with open(a["path"], "rb") as f:
+            try:
+                conn.request("PUT", f"/api/v1/folders/{folder}/files/{a['name']}", body=f,
+                             headers={**H, "Content-Type": "application/x-tar", "Content-Length": str(a["size"])})
+                r = conn.getresponse()
+                body = r.read()
+            except (OSError, http.client.HTTPException) as e:
+                die(f"PUT {a['name']}: {e!r}")
+        if r.status != 201:
+            die(f"PUT {a['name']} answered HTTP {r.status}: {body[:300]!r}")
+        a["file_id"] = json.loads(body)["id"]
+        a["put_secs"] = time.time() - ta
+        req = json.dumps({"type": "unpack", "inputs": [a["file_id"]]})
+        conn.request("POST", "/api/v1/jobs", body=req, headers={**H, "Content-Type": "application/json"})
+        r = conn.getresponse()
+        body = r.read()
+        if r.status != 202:
+            die(f"POST /api/v1/jobs (unpack {a['name']}) answered HTTP {r.status}: {body[:300]!r}")
+        a["job_id"] = json.loads(body)["id"]
+        log(f"  {a['name']}: {a['count']} members, {a['size'] / 1e6:.1f} MB, PUT in {a['put_secs']:.2f} s"
+            f" ({a['size'] / 1e6 / a['put_secs']:.1f} MB/s); unpack job {a['job_id']} posted")
+    t_put = time.time()
+    t_log, t_unpacked, backlog, pending = t0, None, None, list(arcs)
+    expect = n + 2 * len(arcs)  # the members' ingests, each archive's own ingest and its unpack
+    while True:
+        time.sleep(0.25)
+        now = time.time()
+        for a in list(pending):
+            j = get_json(mon, f"/api/v1/jobs/{a['job_id']}")
+            if j["state"] in ("failed", "canceled"):
+                die(f"the unpack job of {a['name']} {j['state']}: {j.get('error', '')}")
+            if j["state"] != "succeeded":
+                continue
+            res = j.get("result") or {}
+            if res.get("files") != a["count"] or res.get("skipped"):
+                die(f"the unpack job of {a['name']} made {res.get('files')} files, expected {a['count']}: {json.dumps(res)[:300]}")
+            a["folder_id"] = res["folder_id"]
+            a["unpack_wait"] = iso_secs(j["started_at"]) - iso_secs(j["created_at"])
+            a["unpack_secs"] = iso_secs(j["finished_at"]) - iso_secs(j["started_at"])
+            pending.remove(a)
+            log(f"  {a['name']} unpacked after {now - t0:.1f} s: the job waited {a['unpack_wait']:.2f} s"
+                f" and ran {a['unpack_secs']:.2f} s ({a['count'] / max(a['unpack_secs'], 1e-3):.0f} files/s)")
+        c = job_counts(mon)
+        ok = c["succeeded"] - before["succeeded"]
+        if c["failed"] > before["failed"]:
+            try:
+                bad = get_json(http_conn(), "/api/v1/jobs?state=failed&limit=3")
+            except SystemExit:
+                bad = {}
+            die(f"{c['failed'] - before['failed']} job(s) failed, e.g. {json.dumps(bad.get('jobs', [])[:3])[:800]}")
+        if not pending and t_unpacked is None:
+            t_unpacked = now
+            backlog = c["queued"] + c["running"]
+            log(f"  every archive unpacked after {t_unpacked - t0:.1f} s; {backlog} jobs queued or running then")
+        if not pending and ok >= expect and not c["queued"] and not c["running"]:
+            t_done = now
+            break
+        if now - t_log >= 15:
+            log(f"  {now - t0:6.1f} s: {len(arcs) - len(pending)} of {len(arcs)} unpacked, {ok} jobs succeeded"
+                f" (of {expect}), queue {c['queued']} queued / {c['running']} running")
+            t_log = now
+        if now - t0 > timeout:
+            die(f"after {timeout:.0f} s: {len(arcs) - len(pending)} of {len(arcs)} archives unpacked, {ok} of {expect} jobs succeeded ({c})")
+    cpu1 = cpu(server_pid)
+    out = {"secs": t_done - t0, "put_secs": t_put - t0, "unpacked_secs": t_unpacked - t0,
+           "unpack_run": sum(a["unpack_secs"] for a in arcs), "unpack_wait": max(a["unpack_wait"] for a in arcs),
+           "backlog": backlog, "tar_bytes": sum(a["size"] for a in arcs),
+           "folders": ",".join(f"{a['folder_id']}:{a['first']}:{a['count']}" for a in arcs)}
+    if cpu0 and cpu1:
+        out.update(cpu_server=cpu1[0] - cpu0[0], cpu_conv=cpu1[1] - cpu0[1])
+    print(" ".join(f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in out.items()))
+
+
+def cmd_verify(folder, n, first=None, width=None):
+    """every file of the folder processed, n of them; named doc-first .. doc-(first + n - 1) when first is given"""
     n = int(n)
     c = http_conn()
-    st, cursor, pages = collections.Counter(), None, 0
+    st, names, cursor, pages = collections.Counter(), set(), None, 0
     while True:
         d = get_json(c, f"/api/v1/folders/{folder}?limit=1000" + (f"&cursor={urllib.parse.quote(cursor)}" if cursor else ""))
         for f in d.get("files", []):
             st[f.get("status")] += 1
+            names.add(f.get("name"))
         pages += 1
         cursor = d.get("next_cursor")
         if not cursor or pages > n:
             break
     if st["processed"] != n or sum(st.values()) != n:
         die(f"the folder lists {sum(st.values())} files, expected {n} all processed: {dict(st)}")
+    if first is not None:
+        want = {name_of(i, int(width)) for i in range(int(first), int(first) + n)}
+        if names != want:
+            die(f"the folder's files are not doc-{int(first)} .. doc-{int(first) + n - 1}: {sorted(names ^ want)[:5]} differ")
     print(f"{n}")
 
 
@@ -597,7 +748,7 @@ def cmd_queries(dbpath, queries_path, ncheck, qtimeout):
 
 cmd, args = sys.argv[1], sys.argv[2:]
 {"corpus": cmd_corpus, "baseline-index": cmd_baseline_index, "upload": cmd_upload, "verify": cmd_verify,
- "queries": cmd_queries}[cmd](*args)
+ "tars": cmd_tars, "unpack": cmd_unpack, "queries": cmd_queries}[cmd](*args)
 EOF
 
 # drive ARGS...: runs the client against the server started last.
@@ -665,14 +816,48 @@ for k in fulltext property combined; do
   TO[$k]=$(field "${k}_timeouts" "$out") SK[$k]=$(field "${k}_skipped" "$out")
 done
 
+# ---------------------------------------------------------------- indexing: carboy, tar archives
+# On a fresh server (the first one stopped: the queries are done). Its data dir stays until
+# the end: removing some 20,000 files just before would have the disk busy freeing them
+# while this run writes.
+stop_carboy
+t0=$(now)
+tars=$(drive tars "$docs" "$NDOCS" "$width" "$BENCH_TMP/tars" "$PER_ARCHIVE") || die "building the tar archives failed"
+narch=$(field archives "$tars")
+tar_mb=$(awk -v b="$(field bytes "$tars")" 'BEGIN { printf "%.1f\n", b / 1e6 }')
+if ((narch == 1)); then arch_txt="one tar archive"; else arch_txt="$narch tar archives"; fi
+log "corpus as $arch_txt (at most $PER_ARCHIVE members each): $tar_mb MB, built in $(elapsed "$t0" "$(now)") s (not timed)"
+start_carboy archive
+afolder=$(carboy_folder search-archive)
+if ((narch == 1)); then how="PUT one tar archive, then unpack it"; else how="PUT $narch tar archives one after another, each unpacked as soon as it is stored"; fi
+log "carboy: $how (POST /api/v1/jobs unpack); polling until every unpack and then every ingest job succeeded"
+aout=$(drive unpack "$afolder" "$BENCH_TMP/tars/archives.json" "$INDEX_TIMEOUT" "$CARBOY_PID") ||
+  die "the archive upload, its unpacking or the members' processing failed"
+ar_secs=$(field secs "$aout") ar_put=$(field put_secs "$aout") ar_unpacked=$(field unpacked_secs "$aout")
+ar_run=$(field unpack_run "$aout") ar_wait=$(field unpack_wait "$aout") ar_backlog=$(field backlog "$aout")
+ar_rate=$(mbps "$bytes" "$ar_secs")
+ar_put_rate=$(mbps "$(field tar_bytes "$aout")" "$ar_put")
+ar_proc_rate=$(awk -v n="$NDOCS" -v t="$ar_secs" 'BEGIN { printf "%.1f", n / t }')
+ar_drain=$(awk -v n="$ar_backlog" -v t="$ar_secs" -v u="$ar_unpacked" 'BEGIN { printf "%.1f", (t > u) ? n / (t - u) : 0 }')
+ar_cpu_txt="CPU: server $(field cpu_server "$aout" 2>/dev/null || echo '?') s, converters $(field cpu_conv "$aout" 2>/dev/null || echo '?') s"
+for fc in $(field folders "$aout" | tr ',' ' '); do
+  IFS=: read -r fid first count <<<"$fc"
+  drive verify "$fid" "$count" "$first" "$width" >/dev/null || die "not every unpacked file reads processed (folder $fid)"
+done
+ar_db=$(du -sm "$BENCH_TMP/archive" | awk '{ print $1 }')
+log "carboy ($arch_txt): $ar_secs s = $ar_rate MB/s; PUT $ar_put s ($ar_put_rate MB/s of tar); unpack job(s) ran $ar_run s in all (each waited up to $ar_wait s), all unpacked after $ar_unpacked s (backlog then: $ar_backlog, drained at $ar_drain/s); processed $ar_proc_rate documents/s; $ar_cpu_txt; data dir $ar_db MB; every unpacked file reads processed"
+
 # ---------------------------------------------------------------- report
 idx_ratio=$(ratio "$cb_rate" "$bl_rate")
+ar_ratio=$(ratio "$ar_rate" "$bl_rate")
 echo "search: $NDOCS documents, $mb MB of text (seed $SEED); $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "indexing (MB/s, 10^6 bytes of text)"
 echo "  baseline (FTS5 + props table, one transaction, python3 sqlite3): $bl_secs s = $bl_rate MB/s"
 echo "  carboy (PUT x $UPLOADERS uploaders .. every ingest job succeeded):     $cb_secs s = $cb_rate MB/s"
 echo "    uploads $up_rate/s ($up_secs s; $backlog still to process then, drained at $drain_rate/s), processed $proc_rate documents/s; $cpu_txt"
 echo "  ratio carboy/baseline: $idx_ratio"
+echo "  carboy ($arch_txt, unpacked .. every ingest job succeeded): $ar_secs s = $ar_rate MB/s, ratio carboy/baseline $ar_ratio"
+echo "    PUT $ar_put s ($tar_mb MB of tar, $ar_put_rate MB/s); unpack job(s) ran $ar_run s in all, all unpacked after $ar_unpacked s; $ar_backlog jobs then, drained at $ar_drain/s; processed $ar_proc_rate documents/s; $ar_cpu_txt"
 echo "query latency (ms, limit 20; carboy over HTTP, one keep-alive connection; baseline in process)"
 printf '  %-9s %5s | %9s %9s %9s | %9s %9s %9s | %8s %8s\n' kind n base_p50 base_p99 base_max cb_p50 cb_p99 cb_max "r_p50" "r_p99"
 for k in fulltext property combined; do
@@ -688,6 +873,7 @@ for k in fulltext property combined; do
 done
 [ "$mismatch" -eq 0 ] || echo "  WARNING: $mismatch of $checked checked queries returned other hits than the baseline (MISMATCH lines above)"
 echo "RESULT search-index baseline=$bl_rate carboy=$cb_rate ratio=$idx_ratio target=none"
+echo "RESULT search-index-archive baseline=$bl_rate carboy=$ar_rate ratio=$ar_ratio target=none"
 for k in fulltext property; do
   for p in p50 p99; do
     echo "RESULT search-$k-$p baseline=${L[$k,baseline,$p]} carboy=${L[$k,carboy,$p]} ratio=$(ratio "${L[$k,baseline,$p]}" "${L[$k,carboy,$p]}") target=none"

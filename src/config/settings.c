@@ -121,7 +121,7 @@ static const struct setting table[] = {
    .help = "An upload at most this large is processed in the interactive lane (`0`: every upload is batch work).",
    .details = "Files made by jobs (unpacked archive members, conversions) and by `carboy import` are always "
               "batch work."},
-  {.env = "CARBOY_INGEST_BATCH", .cmds = ALL_CMDS, .group = G_JOBS, .kind = K_INT, .dflt = "32", .min = 1,
+  {.env = "CARBOY_INGEST_BATCH", .cmds = ALL_CMDS, .group = G_JOBS, .kind = K_INT, .dflt = "128", .min = 1,
    .max = 256, .what = "CARBOY_INGEST_BATCH", AT(ingest_batch),
    .help = "Small files in batches: a worker that takes a small file's ingest takes the same owner's waiting "
            "small-file ingests with it, up to this many at once (`1`: one at a time).",

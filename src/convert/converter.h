@@ -79,6 +79,9 @@ void convert_media_type(const struct cb_convert_input *in, const unsigned char *
 void result_prop_text(cJSON *result, const char *name, const char *value, const char *unit, const char *iri);
 void result_prop_num(cJSON *result, const char *name, double value, const char *unit, const char *iri);
 void result_artifact(cJSON *result, const char *kind, const char *media_type, const char *path);
+/* An artifact whose bytes are the input's own (a text file already valid UTF-8): no file is
+ * written; the server records the input's blob as the artifact. */
+void result_artifact_input(cJSON *result, const char *kind, const char *media_type);
 int suffix_is(const char *name, const char *const *suffixes);
 
 /* Draws a molecule given as SMILES as SVG into outpath (in the worker only). */

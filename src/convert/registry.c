@@ -102,7 +102,8 @@ void result_prop_num(cJSON *result, const char *name, double value, const char *
   cJSON_AddNumberToObject(prop(result, name, unit, iri), "value", value);
 }
 
-void result_artifact(cJSON *result, const char *kind, const char *media_type, const char *path)
+/* A new entry of the result's artifacts: its kind and media type. */
+static cJSON *artifact_entry(cJSON *result, const char *kind, const char *media_type)
 {
   cJSON *arts = cJSON_GetObjectItemCaseSensitive(result, "artifacts");
   if (!arts)
@@ -110,6 +111,16 @@ void result_artifact(cJSON *result, const char *kind, const char *media_type, co
   cJSON *o = cJSON_CreateObject();
   cJSON_AddStringToObject(o, "kind", kind);
   cJSON_AddStringToObject(o, "media_type", media_type);
-  cJSON_AddStringToObject(o, "path", path);
   cJSON_AddItemToArray(arts, o);
+  return o;
+}
+
+void result_artifact_input(cJSON *result, const char *kind, const char *media_type)
+{
+  cJSON_AddBoolToObject(artifact_entry(result, kind, media_type), "same_as_input", 1);
+}
+
+void result_artifact(cJSON *result, const char *kind, const char *media_type, const char *path)
+{
+  cJSON_AddStringToObject(artifact_entry(result, kind, media_type), "path", path);
 }

@@ -1,8 +1,11 @@
 /* Plain text: counts (lines, words, characters), the encoding, and the text itself as
  * an artifact (valid UTF-8, invalid bytes replaced, at most TEXT_MAX bytes) for search. */
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #include "convert/converter.h"
 #include "util/util.h"
@@ -27,7 +30,7 @@ struct counts {
 };
 
 /* Reads the file once: counts, and writes it as valid UTF-8 (at most limit bytes) to
- * outpath. */
+ * outpath (unless NULL: counts only). */
 static cb_err scan(const struct cb_convert_input *in, const char *outpath, uint64_t limit, struct counts *ct,
                    cb_progress_fn progress, void *pctx, struct cb_errbuf *eb)
 {
@@ -37,8 +40,8 @@ static cb_err scan(const struct cb_convert_input *in, const char *outpath, uint6
     cb_errf(eb, "cannot open the file");
     return CB_EIO;
   }
-  FILE *out = fopen(outpath, "wb");
-  if (!out) {
+  FILE *out = outpath ? fopen(outpath, "wb") : NULL;
+  if (outpath && !out) {
     fclose(f);
     cb_errf(eb, "cannot write the text artifact");
     return CB_EIO;
@@ -59,11 +62,13 @@ static cb_err scan(const struct cb_convert_input *in, const char *outpath, uint6
         invalid++;
         k = 1;
         if (written + 3 <= TEXT_LIMIT) {
-          fwrite("\xef\xbf\xbd", 1, 3, out);
+          if (out)
+            fwrite("\xef\xbf\xbd", 1, 3, out);
           written += 3;
         }
       } else if (written + (size_t)k <= TEXT_LIMIT) {
-        fwrite(buf + i, 1, (size_t)k, out);
+        if (out)
+          fwrite(buf + i, 1, (size_t)k, out);
         written += (size_t)k;
       }
       chars++;
@@ -86,7 +91,7 @@ static cb_err scan(const struct cb_convert_input *in, const char *outpath, uint6
   }
   int bad = ferror(f);
   fclose(f);
-  if (fclose(out) || bad) {
+  if ((out && fclose(out)) || bad) {
     cb_errf(eb, "reading the text failed");
     return CB_EIO;
   }
@@ -96,13 +101,36 @@ static cb_err scan(const struct cb_convert_input *in, const char *outpath, uint6
   return CB_OK;
 }
 
+/* Whether the file at path (size bytes, at most SAME_MAX) is valid UTF-8 throughout: its
+ * text artifact is then its own bytes, and no copy is written. */
+#define SAME_MAX (1u << 20)
+static int all_utf8(const char *path, uint64_t size)
+{
+  if (!size || size > SAME_MAX)
+    return 0;
+  char *buf = malloc((size_t)size + 1);
+  FILE *f = buf ? fopen(path, "rb") : NULL;
+  int ok = f && fread(buf, 1, (size_t)size + 1, f) == (size_t)size && cb_utf8_valid(buf, (size_t)size);
+  if (f)
+    fclose(f);
+  free(buf);
+  return ok;
+}
+
 static cb_err extract(const struct cb_convert_input *in, cJSON *result, cb_progress_fn progress, void *pctx,
                       struct cb_errbuf *eb)
 {
   char outpath[4096];
   struct counts ct;
   snprintf(outpath, sizeof outpath, "%s/text.txt", in->workdir);
-  cb_err e = scan(in, outpath, TEXT_MAX, &ct, progress, pctx, eb);
+  int same = all_utf8(in->path, in->size);
+  cb_err e = same ? scan(in, NULL, TEXT_MAX, &ct, progress, pctx, eb) : CB_OK;
+  if (!e && (!same || ct.invalid || ct.written != ct.bytes)) { /* a copy to write (its folder first) */
+    same = 0;
+    e = mkdir(in->workdir, 0700) && errno != EEXIST ? CB_EIO : scan(in, outpath, TEXT_MAX, &ct, progress, pctx, eb);
+    if (e == CB_EIO && !eb->msg[0])
+      cb_errf(eb, "cannot make the work folder: %s", strerror(errno));
+  }
   if (e)
     return e;
   uint64_t lines = ct.lines, words = ct.words, chars = ct.chars, bytes = ct.bytes, written = ct.written,
@@ -114,7 +142,10 @@ static cb_err extract(const struct cb_convert_input *in, cJSON *result, cb_progr
   result_prop_text(result, "encoding", invalid ? "unknown (not valid UTF-8)" : "UTF-8", NULL, NULL);
   if (written < bytes + invalid * 2 && written >= TEXT_MAX)
     result_prop_text(result, "text_truncated", "true", NULL, NULL);
-  result_artifact(result, "text", "text/plain; charset=utf-8", outpath);
+  if (same)
+    result_artifact_input(result, "text", "text/plain; charset=utf-8");
+  else
+    result_artifact(result, "text", "text/plain; charset=utf-8", outpath);
   return CB_OK;
 }
 

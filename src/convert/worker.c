@@ -8,6 +8,7 @@
  * their manifest as the result).
  * It runs under the limits the parent set (memory, CPU time, file size); a crash or a hang
  * costs this process, never the server. Nothing but protocol goes to stdout. */
+#include <errno.h>
 #include <magic.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -250,6 +251,45 @@ static void handle_many(magic_t mime_cookie, magic_t desc_cookie, cJSON *req)
   answer(res ? CB_OK : CB_ENOMEM, "the converter ran out of memory", res);
 }
 
+/* Whether the text at s holds something a markup tag could start with at i ('<'): '<'
+ * then '!', '?' or '/', or a name of letters, digits and '-' that ends in a blank, '>',
+ * '/' or the end (<html>, <a href=, <?xml, <!DOCTYPE, </p>; not an address like
+ * <name@host> or <https://...>, not "a < b"). */
+static int tag_at(const unsigned char *s, size_t len, size_t i)
+{
+  size_t j = i + 1;
+  if (j >= len)
+    return 0;
+  if (s[j] == '!' || s[j] == '?' || s[j] == '/')
+    return 1;
+  if (!((s[j] | 0x20) >= 'a' && (s[j] | 0x20) <= 'z'))
+    return 0;
+  while (j < len && (((s[j] | 0x20) >= 'a' && (s[j] | 0x20) <= 'z') || (s[j] >= '0' && s[j] <= '9') || s[j] == '-'))
+    j++;
+  return j == len || s[j] == ' ' || s[j] == '\t' || s[j] == '\n' || s[j] == '\r' || s[j] == '>' || s[j] == '/';
+}
+
+/* A file named .txt whose bytes are plain text (UTF-8; no control character but tab, line
+ * feed, form feed and carriage return; nothing that looks like a markup tag, so HTML, SVG
+ * and XML keep their types) skips the magic database: its hundreds of tests (about a
+ * millisecond, most of a small text file's ingest) could only name a narrower kind of
+ * text (a script, PostScript) than the name does. libmagic's built-in tests still run on
+ * it (JSON, CSV, the encoding). Everything else, .txt or not, meets the database. */
+static int named_plain_text(const struct cb_convert_input *in, const unsigned char *head, size_t len, size_t cap)
+{
+  if (!len || !suffix_is(in->name, (const char *const[]){".txt", NULL}))
+    return 0;
+  for (size_t i = 0; i < len; i++)
+    if ((head[i] == '<' && tag_at(head, len, i)) ||
+        (head[i] < 0x20 && head[i] != '\t' && head[i] != '\n' && head[i] != '\f' && head[i] != '\r'))
+      return 0;
+  /* a head cut in the middle of a character is still text */
+  for (size_t drop = 0; drop < (len == cap ? 4u : 1u) && drop < len; drop++)
+    if (cb_utf8_valid((const char *)head, len - drop))
+      return 1;
+  return 0;
+}
+
 static void handle(magic_t mime_cookie, magic_t desc_cookie, cJSON *req)
 {
   const cJSON *op = cJSON_GetObjectItemCaseSensitive(req, "op");
@@ -297,6 +337,9 @@ static void handle(magic_t mime_cookie, magic_t desc_cookie, cJSON *req)
     len = fread(head, 1, sizeof head, f);
     fclose(f);
   }
+  int plain = named_plain_text(&in, head, len, sizeof head);
+  if (mime_cookie)
+    magic_setflags(mime_cookie, MAGIC_MIME_TYPE | (plain ? MAGIC_NO_CHECK_SOFT : 0));
   const char *mime = mime_cookie ? magic_buffer(mime_cookie, head, len) : NULL;
   /* Plain text is what the magic database found nothing for, so its description comes
    * from the encoding tests alone: skipping the database's hundreds of regular
@@ -311,6 +354,12 @@ static void handle(magic_t mime_cookie, magic_t desc_cookie, cJSON *req)
   in.mime = mime_copy;
   in.magic = desc_copy;
   const struct converter *c = converter_find(head, len, &in);
+  /* A batch item's folder is made here, when needed: the text converter makes it only if
+   * it writes a copy (see text.c). */
+  if ((is_convert || c != &conv_text) && mkdir(in.workdir, 0700) && errno != EEXIST) {
+    answer_error("cannot make the work folder");
+    return;
+  }
   cJSON *result = cJSON_CreateObject();
   cJSON_AddStringToObject(result, "converter", c->desc->name);
   if (!is_convert) { /* the type the file version is recorded with (media.c) */

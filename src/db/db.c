@@ -45,6 +45,34 @@ struct db_thread {
 };
 static _Thread_local struct db_thread *tl;
 
+/* The process's writers take turns here before SQLite's write lock: a thread that wants
+ * to write while another writes sleeps on this mutex and wakes the moment the other is
+ * done, where SQLite's busy handler (below) polls every millisecond (a batch of small
+ * files' ingests waited a third of its time that way). The wait is bounded: after
+ * BUSY_WAIT_MS the thread goes on to SQLite's lock as before, so a writer that waits on
+ * something this thread holds still ends with SQLITE_BUSY, never a deadlock. Other
+ * processes on the same database meet SQLite's lock only. */
+static pthread_mutex_t write_mu = PTHREAD_MUTEX_INITIALIZER;
+static _Thread_local int write_turn; /* this thread holds write_mu */
+
+static void write_turn_take(void)
+{
+  if (write_turn)
+    return;
+  struct timespec until;
+  clock_gettime(CLOCK_MONOTONIC, &until);
+  until.tv_sec += 10; /* BUSY_WAIT_MS */
+  write_turn = pthread_mutex_clocklock(&write_mu, CLOCK_MONOTONIC, &until) == 0;
+}
+
+static void write_turn_give(void)
+{
+  if (write_turn) {
+    write_turn = 0;
+    pthread_mutex_unlock(&write_mu);
+  }
+}
+
 /* A connection that finds the database locked by another's write waits here: a
  * millisecond at a time, up to ten seconds. SQLite's own busy timeout sleeps longer and
  * longer (up to 100 ms a step), so a request meeting a large ingest's record batch waited
@@ -200,8 +228,14 @@ cb_err db_exec(const char *sql, const char *fmt, ...)
   va_end(ap);
   if (!st)
     return e;
+  /* a write of its own (outside a transaction) takes its turn too */
+  int own = !write_turn && !sqlite3_stmt_readonly(st) && sqlite3_get_autocommit(tl->db);
+  if (own)
+    write_turn_take();
   int rc = sqlite3_step(st);
   sqlite3_reset(st);
+  if (write_turn && sqlite3_get_autocommit(tl->db)) /* its write, or the transaction, ended */
+    write_turn_give();
   return rc == SQLITE_DONE || rc == SQLITE_ROW ? CB_OK : db_rc(rc);
 }
 
@@ -250,7 +284,13 @@ void db_read_cols(sqlite3_stmt *st, const struct db_col *cols, size_t n, void *o
 
 cb_err db_begin(void)
 {
-  return db_exec("BEGIN IMMEDIATE", "");
+  sqlite3 *db = db_conn();
+  if (db && sqlite3_get_autocommit(db))
+    write_turn_take();
+  cb_err e = db_exec("BEGIN IMMEDIATE", "");
+  if (e && db && sqlite3_get_autocommit(db)) /* not begun (even not prepared): the turn goes back */
+    write_turn_give();
+  return e;
 }
 
 cb_err db_commit(void)
@@ -258,6 +298,8 @@ cb_err db_commit(void)
   cb_err e = db_exec("COMMIT", "");
   if (!e && tl)
     tl->committed = tl->njobs;
+  if (tl && sqlite3_get_autocommit(tl->db))
+    write_turn_give();
   return e;
 }
 
@@ -267,6 +309,8 @@ void db_rollback(void)
     db_exec("ROLLBACK", "");
   if (tl)
     tl->njobs = tl->committed;
+  if (tl && sqlite3_get_autocommit(tl->db))
+    write_turn_give();
 }
 
 cb_err db_end(cb_err e)
@@ -320,7 +364,8 @@ void db_thread_close(void)
     return;
   for (int i = 0; i < tl->n; i++)
     sqlite3_finalize(tl->stmt[i]);
-  sqlite3_close(tl->db);
+  sqlite3_close(tl->db); /* an open transaction is rolled back */
+  write_turn_give();
   free(tl->jobs);
   free(tl);
   tl = NULL;

@@ -179,7 +179,8 @@ int db_file_row(sqlite3_stmt *st, void *visit);
 int db_property_row(sqlite3_stmt *st, void *visit);
 
 /* Full-text index upkeep, inside the caller's transaction (search.c). */
-cb_err db_search_index_file_tx(const char *file_id);                   /* name + text properties */
+cb_err db_search_index_file_tx(const char *file_id);                   /* name + user properties' text */
+cb_err db_search_index_props_tx(const char *file_id);                  /* name + extracted properties' text */
 cb_err db_search_index_text_tx(const char *file_id, const char *path); /* extracted text, or none */
 cb_err db_search_index_record_tx(const char *file_id, const char *record_id, const char *title, const char *body);
 cb_err db_search_forget_records_tx(const char *file_id, int64_t version);

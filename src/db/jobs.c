@@ -565,11 +565,13 @@ cb_err db_records_delete(const char *file_id, int64_t version)
 }
 
 /* One ingest's results and its job's success, within the caller's transaction:
- * CB_ENOTFOUND when the job is no longer instance's. */
-static cb_err ingest_apply_tx(const char *instance, const struct db_ingest *it, const char *ts)
+ * CB_ENOTFOUND when the job is no longer instance's. Its search rows are left to
+ * ingest_index_tx (*index set when they are due). */
+static cb_err ingest_apply_tx(const char *instance, const struct db_ingest *it, const char *ts, int *index)
 {
   const char *file_id = it->file_id;
   int64_t version = it->version;
+  *index = 0;
   /* A newer version uploaded meanwhile keeps its own state; its own job describes it. */
   cb_err e = db_exec("UPDATE files SET kind = coalesce(?, kind), media_type = coalesce(?, media_type),"
                      " status = 'processed', error = NULL, updated_at = ? WHERE id = ? AND version = ?",
@@ -596,14 +598,7 @@ static cb_err ingest_apply_tx(const char *instance, const struct db_ingest *it, 
                   " VALUES (?, NULL, ?, ?, ?, ?, 'extracted')",
                   "sssss", file_id, p->name, p->value_text, p->unit, p->iri);
   }
-  const char *text = NULL;
-  for (int i = 0; i < it->narts; i++)
-    if (!strcmp(it->arts[i].kind, "text") && it->arts[i].path)
-      text = it->arts[i].path;
-  if (!e)
-    e = db_search_index_file_tx(file_id);
-  if (!e)
-    e = db_search_index_text_tx(file_id, text);
+  *index = !e;
   for (int i = 0; !e && i < it->narts; i++) {
     const struct cb_artifact *a = &it->arts[i];
     e = db_exec("INSERT OR IGNORE INTO blobs(sha256, size, created_at) VALUES (?, ?, ?)", "sis", a->sha256, a->size,
@@ -622,6 +617,18 @@ finish:
   return e;
 }
 
+/* The search rows of an applied ingest: its extracted properties' row and its text (the
+ * file's own row, its name and metadata, is not the ingest's). */
+static cb_err ingest_index_tx(const struct db_ingest *it)
+{
+  const char *text = NULL;
+  for (int i = 0; i < it->narts; i++)
+    if (!strcmp(it->arts[i].kind, "text") && it->arts[i].path)
+      text = it->arts[i].path;
+  cb_err e = db_search_index_props_tx(it->file_id);
+  return e ? e : db_search_index_text_tx(it->file_id, text);
+}
+
 cb_err db_ingest_apply(const char *job_id, const char *instance, const char *file_id, int64_t version, const char *kind,
                        const char *media_type, const struct cb_property *props, int nprops,
                        const struct cb_artifact *arts, int narts, struct db_records_feed *feed)
@@ -637,39 +644,51 @@ cb_err db_ingest_apply_many(const char *instance, struct db_ingest *items, int n
   now(ts);
   /* where the feeds stood, for a rollback to put them back */
   struct db_records_feed *saved = calloc((size_t)n + 1, sizeof *saved);
-  if (!saved)
+  char *out = calloc((size_t)n + 1, 1);              /* items kept out by their own error */
+  int *index = calloc((size_t)n + 1, sizeof *index); /* items whose search rows are due */
+  if (!saved || !out || !index) {
+    free(saved);
+    free(out);
+    free(index);
     return CB_ENOMEM;
+  }
   for (int i = 0; i < n; i++)
     if (items[i].feed)
       saved[i] = *items[i].feed;
-  cb_err e = db_begin();
-  for (int i = 0; !e && i < n; i++) {
-    /* a job taken over by another instance leaves the others to apply: its part is
-     * rolled back to its savepoint */
-    e = db_exec("SAVEPOINT ingest_item", "");
-    if (e)
-      break;
-    cb_err ie = ingest_apply_tx(instance, &items[i], ts);
-    items[i].result = ie;
-    /* an item that cannot be applied (its lease lost, or its own trouble: no memory, a
-     * record the database refuses) is rolled back alone; the others go on, unless the
-     * transaction itself is gone */
-    if (ie && sqlite3_get_autocommit(db_conn())) {
-      e = ie;
+  /* No savepoint per item, and every item's search rows after all the items' other rows:
+   * once FTS5 has words pending in a transaction, each savepoint (SAVEPOINT, or the one
+   * SQLite opens for a statement that writes several rows) makes it write them out as a
+   * new segment, which cost more than the items themselves. An item that cannot be
+   * applied (its lease lost, or its own trouble: a record the database refuses) is rare:
+   * the whole transaction is rolled back and done again without it. An error of the
+   * transaction itself ends everything. */
+  cb_err e;
+  for (;;) {
+    int failed = -1;
+    e = db_begin();
+    for (int k = 0; !e && failed < 0 && k < 2 * n; k++) {
+      int i = k % n;
+      if (out[i] || (k >= n && !index[i]))
+        continue;
+      cb_err ie = k < n ? ingest_apply_tx(instance, &items[i], ts, &index[i]) : ingest_index_tx(&items[i]);
+      items[i].result = ie;
+      if (ie && sqlite3_get_autocommit(db_conn()))
+        e = ie; /* the transaction is gone */
+      else if (ie)
+        failed = i;
+    }
+    if (!e && failed < 0) {
+      e = db_commit();
       break;
     }
-    if (ie) {
-      e = db_exec("ROLLBACK TO ingest_item", "");
+    db_rollback();
+    for (int i = 0; i < n; i++)
       if (items[i].feed)
         *items[i].feed = saved[i];
-    }
-    if (!e)
-      e = db_exec("RELEASE ingest_item", "");
+    if (e)
+      break;
+    out[failed] = 1; /* its result stays its own error */
   }
-  if (!e)
-    e = db_commit();
-  else
-    db_rollback();
   if (e) {
     for (int i = 0; i < n; i++) {
       items[i].result = e;
@@ -678,6 +697,8 @@ cb_err db_ingest_apply_many(const char *instance, struct db_ingest *items, int n
     }
   }
   free(saved);
+  free(out);
+  free(index);
   return e;
 }
 

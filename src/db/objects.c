@@ -419,6 +419,8 @@ cb_err db_file_update(const char *id, const char *name, const char *folder_id)
   e = db_changed(e);
   if (!e && name)
     e = db_search_index_file_tx(id);
+  if (!e && name) /* the extracted properties' row carries the name too */
+    e = db_search_index_props_tx(id);
   return db_end(e);
 }
 

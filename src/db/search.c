@@ -4,7 +4,11 @@
  * when it is created, renamed or given metadata; its text chunks and property values when
  * its ingest applies; a record's row when the record is stored. Rows of deleted files and
  * of records of older versions stay until they are replaced, and are filtered out when
- * searching, so no path can leak what was deleted. */
+ * searching, so no path can leak what was deleted.
+ *
+ * A file's rows (record_id NULL): part 0, its name and its user-given properties' text
+ * values; part -1, its name and its extracted properties' text values; parts 1..N, its
+ * extracted text in chunks of about 32 KiB (schemas/sql/0015_search_properties_row.sql). */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,28 +29,52 @@ static cb_err prepare_built(struct cb_buf *sql, sqlite3_stmt **st)
   return rc == SQLITE_OK ? CB_OK : db_rc(rc);
 }
 
-static cb_err forget(const char *file_id, const char *cond)
+/* Which of a file's rows forget() removes. */
+enum forget_rows { FORGET_NAME, FORGET_TEXT, FORGET_PROPS, FORGET_ALL };
+
+/* Removes a file's rows of one kind from the index. The FTS5 rows go one by one: a
+ * statement that writes several rows of a virtual table opens a statement savepoint, and
+ * FTS5 writes all its pending words out as a new segment at every savepoint (for a batch
+ * of small files' ingests that was most of their cost). */
+static cb_err forget(const char *file_id, enum forget_rows which)
 {
-  /* cond is one of the fixed strings below, never input */
-  char sql[512];
-  snprintf(sql, sizeof sql, "DELETE FROM search_fts WHERE rowid IN (SELECT id FROM search_docs WHERE file_id = ?1 %s)",
-           cond);
-  sqlite3_stmt *st;
-  int rc = sqlite3_prepare_v2(db_conn(), sql, -1, &st, NULL);
-  if (rc != SQLITE_OK)
-    return db_rc(rc);
-  sqlite3_bind_text(st, 1, file_id, -1, SQLITE_STATIC);
-  rc = sqlite3_step(st);
-  sqlite3_finalize(st);
-  if (rc != SQLITE_DONE)
-    return db_rc(rc);
-  snprintf(sql, sizeof sql, "DELETE FROM search_docs WHERE file_id = ?1 %s", cond);
-  if ((rc = sqlite3_prepare_v2(db_conn(), sql, -1, &st, NULL)) != SQLITE_OK)
-    return db_rc(rc);
-  sqlite3_bind_text(st, 1, file_id, -1, SQLITE_STATIC);
-  rc = sqlite3_step(st);
-  sqlite3_finalize(st);
-  return rc == SQLITE_DONE ? CB_OK : db_rc(rc);
+  static const char *const pick[] = {
+    "SELECT id FROM search_docs WHERE file_id = ? AND record_id IS NULL AND part = 0",
+    "SELECT id FROM search_docs WHERE file_id = ? AND record_id IS NULL AND part > 0",
+    "SELECT id FROM search_docs WHERE file_id = ? AND record_id IS NULL AND part = -1",
+    "SELECT id FROM search_docs WHERE file_id = ?",
+  };
+  static const char *const drop[] = {
+    "DELETE FROM search_docs WHERE file_id = ? AND record_id IS NULL AND part = 0",
+    "DELETE FROM search_docs WHERE file_id = ? AND record_id IS NULL AND part > 0",
+    "DELETE FROM search_docs WHERE file_id = ? AND record_id IS NULL AND part = -1",
+    "DELETE FROM search_docs WHERE file_id = ?",
+  };
+  sqlite3_stmt *st = db_query(pick[which], "s", file_id);
+  if (!st)
+    return CB_EDB;
+  int64_t *ids = NULL;
+  size_t n = 0, cap = 0;
+  int rc;
+  cb_err e = CB_OK;
+  while (!e && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+    if (n == cap) {
+      int64_t *more = realloc(ids, (cap ? cap * 2 : 8) * sizeof *ids);
+      if (!more)
+        e = CB_ENOMEM;
+      else
+        ids = more, cap = cap ? cap * 2 : 8;
+    }
+    if (!e)
+      ids[n++] = sqlite3_column_int64(st, 0);
+  }
+  if (!e && rc != SQLITE_DONE)
+    e = db_rc(rc);
+  sqlite3_reset(st);
+  for (size_t i = 0; !e && i < n; i++)
+    e = db_exec("DELETE FROM search_fts WHERE rowid = ?", "i", ids[i]);
+  free(ids);
+  return e ? e : db_exec(drop[which], "s", file_id);
 }
 
 static cb_err add_row(const char *file_id, const char *record_id, int64_t part, const char *name, const char *body,
@@ -68,35 +96,53 @@ static cb_err add_row(const char *file_id, const char *record_id, int64_t part, 
   return rc == SQLITE_DONE ? CB_OK : db_rc(rc);
 }
 
-cb_err db_search_index_file_tx(const char *file_id)
+/* A file's row of part 0 or -1: its name and the text values of its properties from
+ * source ('user' or 'extracted'); none when empty is 0 and there are no such values. */
+static cb_err index_name_row(const char *file_id, enum forget_rows which, int64_t part, const char *source, int empty)
 {
-  cb_err e = forget(file_id, "AND record_id IS NULL AND part = 0");
+  cb_err e = forget(file_id, which);
   if (e)
     return e;
   sqlite3_stmt *st = db_query("SELECT f.name, (SELECT group_concat(value_text, ' ') FROM properties"
-                              " WHERE file_id = f.id AND record_id IS NULL AND value_text IS NOT NULL)"
-                              " FROM files f WHERE f.id = ? AND f.deleted_at IS NULL",
-                              "s", file_id);
+                              " WHERE file_id = f.id AND record_id IS NULL AND value_text IS NOT NULL"
+                              " AND source = ?) FROM files f WHERE f.id = ? AND f.deleted_at IS NULL",
+                              "ss", source, file_id);
   if (!st)
     return CB_EDB;
   e = db_one_row(st);
-  if (e == CB_ENOTFOUND)
-    return CB_OK;
-  if (!e) {
-    char *name = strdup((const char *)sqlite3_column_text(st, 0));
-    const char *b = (const char *)sqlite3_column_text(st, 1);
-    char *body = strdup(b ? b : "");
+  if (e)
+    return e == CB_ENOTFOUND ? CB_OK : e;
+  const char *b = (const char *)sqlite3_column_text(st, 1);
+  if (!empty && (!b || !*b)) {
     sqlite3_reset(st);
-    e = name && body ? add_row(file_id, NULL, 0, name, body, strlen(body)) : CB_ENOMEM;
-    free(name);
-    free(body);
+    return CB_OK;
   }
+  char *name = strdup((const char *)sqlite3_column_text(st, 0)), *body = strdup(b ? b : "");
+  sqlite3_reset(st);
+  e = name && body ? add_row(file_id, NULL, part, name, body, strlen(body)) : CB_ENOMEM;
+  free(name);
+  free(body);
   return e;
+}
+
+/* The file's own row (part 0): its name and the text values of the properties users gave
+ * it (metadata). Rewritten on a rename or new metadata. */
+cb_err db_search_index_file_tx(const char *file_id)
+{
+  return index_name_row(file_id, FORGET_NAME, 0, "user", 1);
+}
+
+/* The file's extracted properties' row (part -1): its name again, so that words of both
+ * match one row, and the text values its ingest extracted (no row without any). Written
+ * by each ingest (a new file's first one only adds it) and on a rename. */
+cb_err db_search_index_props_tx(const char *file_id)
+{
+  return index_name_row(file_id, FORGET_PROPS, -1, "extracted", 0);
 }
 
 cb_err db_search_index_text_tx(const char *file_id, const char *path)
 {
-  cb_err e = forget(file_id, "AND record_id IS NULL AND part > 0");
+  cb_err e = forget(file_id, FORGET_TEXT);
   if (e || !path)
     return e;
   FILE *f = fopen(path, "rb");
@@ -155,7 +201,7 @@ cb_err db_search_forget_records_tx(const char *file_id, int64_t version)
 
 cb_err db_search_forget_file_tx(const char *file_id)
 {
-  return forget(file_id, "");
+  return forget(file_id, FORGET_ALL);
 }
 
 /* ---- searching ---- */

@@ -413,8 +413,7 @@ static int accept_interposed(int inner)
       uint64_t start = cb_mono_ns(), end = start + PROBE_MS * 1000000ull, now;
       while (!atomic_load(&probe_seen) && (now = cb_mono_ns()) < end) {
         int ms = (int)((end - now) / 1000000) + 1;
-        if (poll(&p, 1, ms < 100 ? ms : 100) > 0 && (p.revents & (POLLHUP | POLLERR)) &&
-            !atomic_load(&probe_seen))
+        if (poll(&p, 1, ms < 100 ? ms : 100) > 0 && (p.revents & (POLLHUP | POLLERR)) && !atomic_load(&probe_seen))
           break; /* reset by something else than accept() */
       }
       seen = atomic_load(&probe_seen);

@@ -205,6 +205,8 @@ struct job_run {
   int canceled;                 /* cancel was asked */
   struct db_records_feed *feed; /* an ingest's records, stored as they are written */
   char input_sha[65];           /* an ingest's input blob ("" if none) */
+  int64_t input_size;           /* its size */
+  char input_path[PATH_MAX];    /* and a local file of it while the job runs */
   struct group_run *group;      /* the batch whose other jobs wait while this one runs alone */
   uint64_t last_feed;
 };
@@ -346,32 +348,117 @@ static cb_err put_output(const char *workdir, const char *path, char sha[65], ui
  * by the file version it belongs to. */
 #define SAME_AS_MAX (1 << 20)
 
-static cb_err put_output_as(const char *workdir, const char *path, const char *same_as, char sha[65], uint64_t *size,
-                            struct cb_errbuf *eb)
+/* The converter's file at path, opened for reading only if it is a regular file beneath
+ * workdir (no symbolic link on the way); -1 with eb set otherwise. */
+static int open_output(const char *workdir, const char *path, struct stat *sb, struct cb_errbuf *eb)
 {
   size_t n = strlen(workdir);
   if (strncmp(path, workdir, n) || path[n] != '/') {
     cb_errf(eb, "the file is outside the work folder");
-    return CB_EINVAL;
+    return -1;
   }
   int dfd = open(workdir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (dfd < 0) {
     cb_errf(eb, "cannot open the work folder: %s", strerror(errno));
-    return CB_EIO;
+    return -1;
   }
-  struct open_how how = {.flags = O_RDONLY | O_CLOEXEC | O_NOFOLLOW,
+  /* O_NONBLOCK: a FIFO the converter made there must not hold the job thread */
+  struct open_how how = {.flags = O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK,
                          .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS};
   int fd = (int)syscall(SYS_openat2, dfd, path + n + 1, &how, sizeof how);
   if (fd < 0 && errno == ENOSYS) /* before Linux 5.6: the last component at least */
-    fd = openat(dfd, path + n + 1, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    fd = openat(dfd, path + n + 1, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
   close(dfd);
-  struct stat sb;
-  if (fd < 0 || fstat(fd, &sb) || !S_ISREG(sb.st_mode)) {
+  if (fd < 0 || fstat(fd, sb) || !S_ISREG(sb->st_mode)) {
     cb_errf(eb, "the converter's file %s is not a regular file in its work folder", path + n + 1);
     if (fd >= 0)
       close(fd);
-    return CB_EINVAL;
+    return -1;
   }
+  fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+  return fd;
+}
+
+/* Copies the open file fd into a new put of the store (*put stays NULL on an error). */
+static cb_err copy_to_put(int fd, const char *what, struct store_put **put, struct cb_errbuf *eb)
+{
+  cb_err e = store_put_begin(store, 0, put, eb);
+  char *buf = e ? NULL : malloc(1 << 20);
+  if (!e && !buf)
+    e = CB_ENOMEM;
+  ssize_t got;
+  while (!e && (got = read(fd, buf, 1 << 20)) != 0) {
+    if (got < 0) {
+      cb_errf(eb, "cannot read %s: %s", what, strerror(errno));
+      e = CB_EIO;
+    } else {
+      e = store_put_write(*put, buf, (size_t)got, eb);
+    }
+  }
+  free(buf);
+  if (e) {
+    store_put_abort(*put);
+    *put = NULL;
+  }
+  return e;
+}
+
+/* Stores n ranges of the open file fd ([offsets[i], offsets[i] + sizes[i]): an unpack's
+ * members) as blobs, committed together in rounds of at most PUT_MANY blobs or
+ * PUT_MANY_BYTES (store_put_commit_many: far fewer syncs; a put holds a descriptor until
+ * its round commits). tick (may be NULL) is called after each member (the job's lease);
+ * non-zero stops with CB_EABORTED. */
+#define PUT_MANY 64
+#define PUT_MANY_BYTES (64u << 20)
+static cb_err put_ranges(int fd, const uint64_t *offsets, uint64_t *sizes, int n, char (*shas)[65],
+                         int (*tick_fn)(void *), void *tick_ctx, struct cb_errbuf *eb)
+{
+  struct store_put *puts[PUT_MANY];
+  char *buf = malloc(1 << 20);
+  if (!buf)
+    return CB_ENOMEM;
+  cb_err e = CB_OK;
+  int at = 0;
+  while (!e && at < n) {
+    int begun = 0; /* this round: members at .. at + begun - 1 */
+    uint64_t bytes = 0;
+    while (!e && begun < PUT_MANY && at + begun < n && bytes < PUT_MANY_BYTES) {
+      if ((e = store_put_begin(store, 0, &puts[begun], eb)))
+        break;
+      struct store_put *put = puts[begun++];
+      uint64_t off = offsets[at + begun - 1], left = sizes[at + begun - 1];
+      while (!e && left) {
+        ssize_t r = pread(fd, buf, left < (1u << 20) ? (size_t)left : (1u << 20), (off_t)off);
+        if (r <= 0) {
+          cb_errf(eb, "cannot read the members file: %s", r < 0 ? strerror(errno) : "it is shorter than said");
+          e = CB_EIO;
+        } else {
+          e = store_put_write(put, buf, (size_t)r, eb);
+          off += (uint64_t)r, left -= (uint64_t)r, bytes += (uint64_t)r;
+        }
+      }
+      if (!e && tick_fn && tick_fn(tick_ctx))
+        e = CB_EABORTED;
+    }
+    if (e) {
+      for (int i = 0; i < begun; i++)
+        store_put_abort(puts[i]);
+      break;
+    }
+    e = store_put_commit_many(store, puts, begun, shas + at, sizes + at, eb);
+    at += begun;
+  }
+  free(buf);
+  return e;
+}
+
+static cb_err put_output_as(const char *workdir, const char *path, const char *same_as, char sha[65], uint64_t *size,
+                            struct cb_errbuf *eb)
+{
+  struct stat sb;
+  int fd = open_output(workdir, path, &sb, eb);
+  if (fd < 0)
+    return CB_EINVAL;
   if (same_as && sb.st_size <= SAME_AS_MAX) {
     char *all = malloc((size_t)sb.st_size + 1);
     ssize_t got = all ? pread(fd, all, (size_t)sb.st_size, 0) : -1;
@@ -387,25 +474,9 @@ static cb_err put_output_as(const char *workdir, const char *path, const char *s
     free(all);
   }
   struct store_put *put = NULL;
-  cb_err e = store_put_begin(store, 0, &put, eb);
-  char *buf = e ? NULL : malloc(1 << 20);
-  if (!e && !buf)
-    e = CB_ENOMEM;
-  ssize_t got;
-  while (!e && (got = read(fd, buf, 1 << 20)) != 0) {
-    if (got < 0) {
-      cb_errf(eb, "cannot read %s: %s", path + n + 1, strerror(errno));
-      e = CB_EIO;
-    } else {
-      e = store_put_write(put, buf, (size_t)got, eb);
-    }
-  }
-  free(buf);
+  cb_err e = copy_to_put(fd, path + strlen(workdir) + 1, &put, eb);
   close(fd);
-  if (!e)
-    return store_put_commit(put, sha, size, eb);
-  store_put_abort(put);
-  return e;
+  return e ? e : store_put_commit(put, sha, size, eb);
 }
 
 /* put_output for a handler: JOB_DONE, or JOB_RETRY with why the `what` was not stored. */
@@ -614,7 +685,24 @@ static enum job_outcome ingest_prepare(struct job_run *r, const char *workdir, c
     cJSON *kind = cJSON_GetObjectItemCaseSensitive(it, "kind"),
           *mt = cJSON_GetObjectItemCaseSensitive(it, "media_type");
     cJSON *path = cJSON_GetObjectItemCaseSensitive(it, "path");
-    if (!cJSON_IsString(kind) || !cJSON_IsString(mt) || !cJSON_IsString(path) || strlen(kind->valuestring) > 15)
+    if (!cJSON_IsString(kind) || !cJSON_IsString(mt) || strlen(kind->valuestring) > 15)
+      continue;
+    if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(it, "same_as_input")) && !strcmp(kind->valuestring, "text") &&
+        r->input_sha[0] && r->input_path[0] && r->input_size <= SAME_AS_MAX) {
+      /* the input's own bytes (valid UTF-8 text): its blob is the artifact, indexed from
+       * the local file the converter read */
+      struct cb_artifact *a = &p->av[p->narts];
+      snprintf(p->shas[p->narts], sizeof p->shas[p->narts], "%s", r->input_sha);
+      snprintf(p->text_path, sizeof p->text_path, "%s", r->input_path);
+      a->kind = kind->valuestring;
+      a->media_type = mt->valuestring;
+      a->sha256 = p->shas[p->narts];
+      a->size = r->input_size;
+      a->path = p->text_path;
+      p->narts++;
+      continue;
+    }
+    if (!cJSON_IsString(path))
       continue;
     if (!inside(workdir, path->valuestring)) {
       cb_errf(eb, "the converter named an artifact outside its work folder");
@@ -738,6 +826,8 @@ enum job_outcome job_run_ingest(struct job_run *r, struct cb_errbuf *eb)
   snprintf(r->input_sha, sizeof r->input_sha, "%s", v.sha256);
   if ((out = fetch_input(r, v.sha256, path, eb)) != JOB_DONE)
     goto failed;
+  r->input_size = v.size;
+  snprintf(r->input_path, sizeof r->input_path, "%s", path);
   cJSON *req = cJSON_CreateObject();
   cJSON_AddStringToObject(req, "op", "extract");
   cJSON_AddStringToObject(req, "path", path);
@@ -911,7 +1001,8 @@ enum job_outcome job_run_unpack(struct job_run *r, struct cb_errbuf *eb)
   struct db_unpack_file *files = NULL;
   const char **dirs = NULL;
   char(*shas)[65] = NULL;
-  int nfiles = 0, ndirs = 0, stored = 0;
+  uint64_t *offsets = NULL, *sizes = NULL;
+  int nfiles = 0, ndirs = 0, stored = 0, mfd = -1;
   cb_err e;
   cJSON *req = input_request(r, "unpack", in0, 1, "an unpack job needs one input, the archive", "archive", &f, &out,
                              eb);
@@ -959,40 +1050,62 @@ enum job_outcome job_run_unpack(struct job_run *r, struct cb_errbuf *eb)
     }
     dirs[ndirs++] = it->valuestring;
   }
+  /* the members' bytes: ranges of one file the converter wrote (opened safely, and every
+   * range checked against its size) */
+  cJSON *mname = cJSON_GetObjectItemCaseSensitive(res, "members");
+  char mpath[PATH_MAX + 64];
+  struct stat msb;
+  struct cb_errbuf seb = {{0}};
+  snprintf(mpath, sizeof mpath, "%s/%s", workdir, cJSON_IsString(mname) ? mname->valuestring : "");
+  if (!cJSON_IsString(mname) || strchr(mname->valuestring, '/') || !inside(workdir, mpath) ||
+      (mfd = open_output(workdir, mpath, &msb, &seb)) < 0) {
+    cb_errf(eb, "the converter's members file is missing or unsafe%s%s", seb.msg[0] ? ": " : "", seb.msg);
+    out = JOB_FAIL;
+    goto done;
+  }
+  offsets = calloc((size_t)mf + 1, sizeof *offsets);
+  sizes = calloc((size_t)mf + 1, sizeof *sizes);
+  if (!offsets || !sizes) {
+    cb_errf(eb, "out of memory");
+    out = JOB_RETRY;
+    goto done;
+  }
   cJSON_ArrayForEach(it, mfiles)
   {
-    cJSON *p = cJSON_GetObjectItemCaseSensitive(it, "path"), *fl = cJSON_GetObjectItemCaseSensitive(it, "file");
-    char local[PATH_MAX + 64];
-    if (cJSON_IsString(fl))
-      snprintf(local, sizeof local, "%s/%s", workdir, fl->valuestring);
-    if (!cJSON_IsString(p) || !cJSON_IsString(fl) || !unpack_path_ok(p->valuestring) || fl->valuestring[0] == '/' ||
-        !inside(workdir, local)) {
+    cJSON *p = cJSON_GetObjectItemCaseSensitive(it, "path");
+    double off = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(it, "offset"));
+    double size = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(it, "size"));
+    if (!cJSON_IsString(p) || !unpack_path_ok(p->valuestring)) {
       cb_errf(eb, "the converter named an unsafe member path");
       out = JOB_FAIL;
       goto done;
     }
+    if (!(off >= 0 && size >= 0 && off <= 9e15 && size <= 9e15 && off == (double)(uint64_t)off &&
+          size == (double)(uint64_t)size && off + size <= (double)msb.st_size)) {
+      cb_errf(eb, "the converter named a member outside its members file");
+      out = JOB_FAIL;
+      goto done;
+    }
     files[nfiles].path = p->valuestring;
+    offsets[nfiles] = (uint64_t)off;
+    sizes[nfiles] = (uint64_t)size;
     nfiles++;
   }
-  /* store the members (copied: a converter never hands the store an inode of its own) */
-  for (int i = 0; i < nfiles; i++) {
-    cJSON *fl = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(mfiles, i), "file");
-    char local[PATH_MAX + 64];
-    snprintf(local, sizeof local, "%s/%s", workdir, fl->valuestring);
-    struct cb_errbuf seb = {{0}};
-    uint64_t size = 0;
-    if ((e = put_output(workdir, local, shas[i], &size, &seb))) {
-      cb_errf(eb, "cannot store member '%.200s': %s", files[i].path, seb.msg);
-      out = JOB_RETRY;
-      goto done;
-    }
-    files[i].sha256 = shas[i];
-    files[i].size = (int64_t)size;
-    stored = i + 1;
-    if (tick(r, -1.0)) { /* keeps the lease through a long store */
+  /* store the members (copied: a converter never hands the store an inode of its own),
+   * many at a time: an archive of small files is mostly syncs otherwise */
+  stored = nfiles; /* some may be stored when it fails */
+  if ((e = put_ranges(mfd, offsets, sizes, nfiles, shas, fetch_tick, r, &seb))) {
+    if (e == CB_EABORTED) {
       out = JOB_STOPPED;
-      goto done;
+    } else {
+      cb_errf(eb, "cannot store the members: %s", seb.msg);
+      out = JOB_RETRY;
     }
+    goto done;
+  }
+  for (int i = 0; i < nfiles; i++) {
+    files[i].sha256 = shas[i];
+    files[i].size = (int64_t)sizes[i];
   }
   char name[CB_NAME_MAX], folder_id[CB_ID_LEN + 1];
   unpack_name(f.name, name, sizeof name);
@@ -1024,6 +1137,10 @@ done:
    * same bytes has just committed and not yet recorded). */
   if (out != JOB_DONE && stored && !r->lost)
     CB_LOG(CB_LOG_DEBUG, "jobs", "job %s: %d blob(s) of the failed unpack left to the orphan sweep", j->id, stored);
+  if (mfd >= 0)
+    close(mfd);
+  free(offsets);
+  free(sizes);
   free(files);
   free(dirs);
   free(shas);
@@ -1234,6 +1351,8 @@ static int group_stage(struct group_item *it)
   if (db_file_version(it->f.id, it->version, &v) || fetch_input(&it->r, v.sha256, it->in, &eb) != JOB_DONE)
     goto done;
   snprintf(it->r.input_sha, sizeof it->r.input_sha, "%s", v.sha256);
+  it->r.input_size = v.size;
+  snprintf(it->r.input_path, sizeof it->r.input_path, "%s", it->in);
   rc = 0;
 done:
   cJSON_Delete(inputs);
@@ -1306,15 +1425,16 @@ static void run_group(struct pool_child *child, struct cb_job *jobs, int n, int 
     struct group_item *it = &items[i];
     if (it->state != G_PENDING)
       continue;
+    /* the input beside the item's folder, which the converter makes when it writes
+     * something (a plain-text file writes nothing: no folder made and removed) */
     char staged_in[PATH_MAX + 16];
     snprintf(it->dir, sizeof it->dir, "%s/%d", workdir, i);
-    snprintf(staged_in, sizeof staged_in, "%s/.input", it->dir);
-    if (mkdir(it->dir, 0700) || (own && chown(it->dir, wuid, (gid_t)wuid)) ||
-        (link(it->in, staged_in) && copy_file(it->in, staged_in))) {
+    snprintf(staged_in, sizeof staged_in, "%s/%d.input", workdir, i);
+    if (link(it->in, staged_in) && copy_file(it->in, staged_in)) {
       it->state = G_ALONE;
       continue;
     }
-    chmod(staged_in, 0444);
+    chmod(staged_in, 0444); /* a downloaded input is the server's (0600): the converter's uid reads it */
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "path", staged_in);
     cJSON_AddStringToObject(o, "name", it->f.name);

@@ -226,6 +226,46 @@ cb_err store_put_commit(struct store_put *p, char sha256[65], uint64_t *size, st
   return e;
 }
 
+cb_err store_put_commit_many(struct store *s, struct store_put **puts, int n, char (*sha256s)[65], uint64_t *sizes,
+                             struct cb_errbuf *eb)
+{
+  cb_err e = CB_OK;
+  if (!s->ops->put_commit_many) {
+    for (int i = 0; i < n; i++) {
+      if (e)
+        store_put_abort(puts[i]);
+      else
+        e = store_put_commit(puts[i], sha256s[i], &sizes[i], eb);
+    }
+    return e;
+  }
+  void **inner = calloc((size_t)n + 1, sizeof *inner);
+  for (int i = 0; i < n; i++) {
+    unsigned char md[64];
+    if (!inner || cb_hash_final(puts[i]->hash, md) != 32)
+      e = e ? e : (inner ? CB_ESTORE : CB_ENOMEM);
+    else
+      sodium_bin2hex(sha256s[i], 65, md, 32);
+    sizes[i] = puts[i]->size;
+  }
+  if (!e && fault.on && fault.op == FAULT_COMMIT && fault_after_passed() && fault_take("commit")) {
+    cb_errf(eb, "injected fault at commit: %s", cb_strerror(fault.err));
+    e = fault.err;
+  }
+  for (int i = 0; i < n; i++) {
+    if (e || !inner)
+      s->ops->put_abort(puts[i]->put);
+    else
+      inner[i] = puts[i]->put;
+    cb_hash_free(puts[i]->hash);
+    free(puts[i]);
+  }
+  if (!e)
+    e = s->ops->put_commit_many(s->state, inner, (const char(*)[65])sha256s, sizes, n, eb);
+  free(inner);
+  return e;
+}
+
 void store_put_abort(struct store_put *p)
 {
   if (!p)

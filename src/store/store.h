@@ -40,6 +40,12 @@ struct store_ops {
   cb_err (*put_write)(void *put, const void *buf, size_t n, struct cb_errbuf *eb);
   cb_err (*put_commit)(void *put, const char *sha256, uint64_t size, struct cb_errbuf *eb);
   void (*put_abort)(void *put);
+  /* Optional: commits n puts of this store together (as many put_commit calls: each
+   * blob visible only when complete, identical content stored once), made durable with
+   * fewer syncs. Frees every put handle, whatever it returns; on an error some blobs may
+   * be committed (unreferenced: the orphan sweep takes them). */
+  cb_err (*put_commit_many)(void *state, void **puts, const char (*sha256s)[65], const uint64_t *sizes, int n,
+                            struct cb_errbuf *eb);
   cb_err (*get_range)(void *state, const char *sha256, uint64_t off, uint64_t len, store_sink_fn sink, void *ctx,
                       struct cb_errbuf *eb);
   cb_err (*head)(void *state, const char *sha256, uint64_t *size);
@@ -88,6 +94,12 @@ cb_err store_put_begin(struct store *s, uint64_t max_size, struct store_put **ou
 cb_err store_put_write(struct store_put *p, const void *buf, size_t n, struct cb_errbuf *eb);
 cb_err store_put_commit(struct store_put *p, char sha256[65], uint64_t *size, struct cb_errbuf *eb);
 void store_put_abort(struct store_put *p); /* accepts NULL */
+/* store_put_commit of n puts of store s at once, for a job storing many small blobs:
+ * the backend makes them durable together (the folder store: two syncs of the file
+ * system in all, instead of two fsyncs each). sha256s[i] and sizes[i] are set for every
+ * put; every put is freed, whatever it returns. */
+cb_err store_put_commit_many(struct store *s, struct store_put **puts, int n, char (*sha256s)[65], uint64_t *sizes,
+                             struct cb_errbuf *eb);
 uint64_t store_put_size(const struct store_put *p);
 
 /* Hashes the local file at path and stores it (by rename when the backend can adopt it,
@@ -146,7 +158,8 @@ cb_err store_check(struct store *s, struct cb_errbuf *eb);
  *   commit:KIND[:AFTER] committing a blob fails, after AFTER commits (every backend)
  *   short:KIND:AFTER    the file store's write(2) that crosses AFTER bytes of a blob is cut
  *                       short there, the next one fails with ENOSPC/EIO
- *   fsync:KIND[:AFTER]  the file store's fsync(2) of a blob fails, after AFTER fsyncs
+ *   fsync:KIND[:AFTER]  the file store's fsync(2) of a blob (or syncfs(2) of many blobs,
+ *                       put_commit_many) fails, after AFTER of those
  * Any fault setting makes store_put_file copy rather than adopt, so its bytes meet it. */
 void store_fault_from_env(void);
 /* For backends: a write of n bytes at offset at of a blob writes the returned count of

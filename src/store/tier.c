@@ -124,6 +124,50 @@ static cb_err tier_put_commit(void *put, const char *sha256, uint64_t size, stru
   return e;
 }
 
+/* Puts that all went to one store that commits many at once go together; otherwise
+ * (a switch happened between them) one by one. */
+static void tier_put_abort(void *put);
+
+static cb_err tier_put_commit_many(void *state, void **puts, const char (*sha256s)[65], const uint64_t *sizes, int n,
+                                   struct cb_errbuf *eb)
+{
+  (void)state;
+  struct tier_put *first = n ? puts[0] : NULL;
+  int same = first && first->ops->put_commit_many;
+  for (int i = 1; same && i < n; i++)
+    same = ((struct tier_put *)puts[i])->inner == first->inner;
+  cb_err e = CB_OK;
+  if (!same) {
+    for (int i = 0; i < n; i++) {
+      if (e)
+        tier_put_abort(puts[i]);
+      else
+        e = tier_put_commit(puts[i], sha256s[i], sizes[i], eb);
+    }
+    return e;
+  }
+  void **inner = malloc((size_t)n * sizeof *inner);
+  if (!inner) {
+    for (int i = 0; i < n; i++)
+      tier_put_abort(puts[i]);
+    return CB_ENOMEM;
+  }
+  for (int i = 0; i < n; i++)
+    inner[i] = ((struct tier_put *)puts[i])->put;
+  void *inner_state;
+  store_backend(first->inner, &inner_state);
+  e = first->ops->put_commit_many(inner_state, inner, sha256s, sizes, n, eb);
+  free(inner);
+  for (int i = 0; i < n; i++) {
+    if (!e)
+      copy_forward(first->t, first->inner, sha256s[i]);
+    if (i)
+      free(puts[i]);
+  }
+  free(first);
+  return e;
+}
+
 static void tier_put_abort(void *put)
 {
   struct tier_put *tp = put;
@@ -240,6 +284,7 @@ static const struct store_ops tier_template = {
   .put_begin = tier_put_begin,
   .put_write = tier_put_write,
   .put_commit = tier_put_commit,
+  .put_commit_many = tier_put_commit_many,
   .put_abort = tier_put_abort,
   .get_range = tier_get_range,
   .head = tier_head,

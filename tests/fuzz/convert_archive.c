@@ -1,6 +1,8 @@
 /* Converter: archives (zip, tar plain or compressed, a lone .gz/.bz2/.xz) through
  * libarchive: the listing, and the unpack job's archive_unpack into the work folder with
  * small limits (members are never named from the archive). */
+#include <sys/stat.h>
+
 #include "convert/archive/unpack.h"
 #include "convert/converter.h"
 #define CONVERTER conv_archive
@@ -30,11 +32,20 @@ static void unpack(const struct cb_convert_input *in)
   cJSON *result = cJSON_CreateObject();
   cb_err e = archive_unpack(in, &lim, result, progress, NULL, &eb);
   if (!e) {
+    char members[4200];
+    struct stat sb;
+    snprintf(members, sizeof members, "%s/members", in->workdir);
+    if (stat(members, &sb))
+      abort(); /* no members file */
     cJSON *f;
     cJSON_ArrayForEach(f, cJSON_GetObjectItemCaseSensitive(result, "files")) {
       cJSON *p = cJSON_GetObjectItemCaseSensitive(f, "path");
       if (!cJSON_IsString(p) || !path_stays_inside(p->valuestring))
         abort(); /* a member path that leaves the folder it unpacks into */
+      double off = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(f, "offset"));
+      double size = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(f, "size"));
+      if (!(off >= 0 && size >= 0 && off + size <= (double)sb.st_size))
+        abort(); /* a member's bytes outside the members file */
     }
   }
   cJSON_Delete(result);

@@ -401,3 +401,53 @@ def test_access_read_on_archive_and_write_on_destination(srv):
     sub = srv.api("GET", f"/folders/{mine['id']}", token=bob_tok).json()["folders"]
     assert [x["name"] for x in sub] == ["archive_directory"] and sub[0]["owner"]["username"] == "arc-bob"
     assert subfolders(srv, owner_folder["id"]) == {}
+
+
+def test_unpack_members_as_packed_last_copy_wins_and_each_is_processed(srv):
+    """The converter packs the members into one file with offsets: a path packed twice keeps
+    its last content, an empty member is an empty file, and every member is its own file,
+    processed: plain UTF-8 text is its own text (the converter writes no copy), text with
+    an invalid byte gets a copy made valid, JSON named .txt is told JSON by libmagic's
+    built-in test, and HTML named .txt keeps its type (the magic database sees anything
+    tag-like); words of both texts are found."""
+    html = b"<!DOCTYPE html>\n<html><head><title>t</title></head><body>hello</body></html>\n"
+    entries = [
+        ("a.txt", b"the first a\n"),
+        ("sub/plain.txt", b"plain words of zqpackedword, an address <someone@example.org>, a < b\n"),
+        ("sub/latin1.txt", b"caf\xe9 au lait zqlatinword\n"),
+        ("data.txt", b'{"name": "x", "values": [1, 2, 3]}\n'),
+        ("page.txt", html),
+        ("empty.txt", b""),
+        ("a.txt", b"the second and last a\n"),
+    ]
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as t:
+        for name, body in entries:
+            info = tarfile.TarInfo(name)
+            info.size = len(body)
+            t.addfile(info, io.BytesIO(body))
+    f = srv.folder("arc-packed")
+    meta = ingest(srv, f["id"], None, name="packed.tar", data=buf.getvalue())
+    job = unpack(srv, meta["id"])
+    assert job["state"] == "succeeded", job
+    files, folders = tree(srv, job["result"]["folder_id"])
+    want = dict(entries)  # the last copy of a.txt
+    assert sorted(files) == sorted(want) and folders == ["sub"], (files, folders)
+    for path, f_ in files.items():
+        assert f_["sha256"] == hashlib.sha256(want[path]).hexdigest(), path
+        assert f_["size"] == len(want[path]), path
+        assert srv.api("GET", f"/files/{f_['id']}/content").content == want[path], path
+    done = {p: wait_file(srv, x["id"]) for p, x in files.items()}
+    assert all(m["status"] == "processed" for m in done.values()), done
+    plain = done["sub/plain.txt"]
+    text = {a["kind"]: a for a in plain["artifacts"]}["text"]
+    assert text["size"] == plain["size"], plain["artifacts"]
+    assert srv.api("GET", f"/files/{plain['id']}/text").content == want["sub/plain.txt"]
+    assert plain["media_type"].startswith("text/plain"), plain
+    latin = done["sub/latin1.txt"]
+    assert srv.api("GET", f"/files/{latin['id']}/text").content == "caf\ufffd au lait zqlatinword\n".encode()
+    assert done["data.txt"]["media_type"].startswith("application/json"), done["data.txt"]
+    assert done["page.txt"]["media_type"].startswith("text/html"), done["page.txt"]
+    for word, path in (("zqpackedword", "sub/plain.txt"), ("zqlatinword", "sub/latin1.txt")):
+        hits = srv.api("GET", f"/search?q={word}").json()["hits"]
+        assert [h["file_id"] for h in hits] == [files[path]["id"]], (word, hits)

@@ -9,15 +9,17 @@ intact. A fault while a background job stores its output retries or fails that j
 readable reason, never the server."""
 import base64
 import hashlib
+import io
 import os
 import sqlite3
 import subprocess
+import tarfile
 import time
 
 import pytest
 import requests
 
-from conftest import BIN, cli, problem, wait_file
+from conftest import BIN, cli, problem, wait_file, wait_job
 
 TUS = {"Tus-Resumable": "1.0.0"}
 METHODS = ("put", "multipart", "tus")
@@ -257,8 +259,8 @@ def test_database_fault_in_a_jobs_results_retries_the_job(fresh):
     meta = wait_file(s, s.put(f["id"], "notes.txt", body)["id"], timeout=60)
     assert meta["status"] == "processed", meta
     job = ingest_job(s, meta["id"])
-    assert job["state"] == "succeeded" and job["attempts"] == 2, job
     log = s.log_text()
+    assert job["state"] == "succeeded" and job["attempts"] == 2, (job, log[-3000:])
     assert "injected fault 1: write eio" in log and "attempt 1 failed, retrying: cannot record the results" in log
     hits = s.api("GET", "/search?q=zqfaultmark").json()
     assert [h["file_id"] for h in hits["hits"]] == [meta["id"]], hits  # the retried attempt's text
@@ -290,3 +292,43 @@ def test_store_fault_in_a_jobs_output_fails_the_job_with_a_reason(fresh):
     while s.api("GET", f"/files/{meta['id']}").json()["status"] != "processed":
         assert time.time() < deadline, s.api("GET", f"/files/{meta['id']}").json()
         time.sleep(0.1)
+
+
+def test_store_fault_in_an_unpack_creates_nothing_and_the_retry_stores_every_member(fresh):
+    """An unpack stores its members many at a time: one sync of the file system before
+    their renames and one after, instead of two fsyncs each. A failed sync fails that
+    attempt, which records nothing; the retry stores every member (two of them the same
+    bytes) and each reads back as packed; nothing is left in .tmp and `carboy verify`
+    finds the store whole."""
+    # the archive's upload and its ingest's two artifacts (listing, text) sync once each
+    # (AFTER 3); the next sync, the unpack's first, fails once
+    s = fresh(env={"CARBOY_STORE_FAULT": "fsync:eio:3:1", "CARBOY_WORKERS": "1"})
+    f = s.folder("unpacked")
+    bodies = {f"m{i:03d}.txt": f"member {i}\n".encode() * (i + 1) for i in range(300)}
+    bodies["same-a.txt"] = bodies["same-b.txt"] = b"the very same bytes\n"
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as t:
+        for name, body in bodies.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(body)
+            t.addfile(info, io.BytesIO(body))
+    arc = wait_file(s, s.put(f["id"], "members.tar", buf.getvalue())["id"], timeout=60)
+    assert arc["status"] == "processed", arc
+    r = s.api("POST", "/jobs", json={"type": "unpack", "inputs": [arc["id"]]})
+    assert r.status_code == 202, r.text
+    job = wait_job(s, r.json()["id"])
+    log = s.log_text()
+    assert job["state"] == "succeeded" and job["attempts"] == 2, (job, log[-3000:])
+    assert "injected fault 1: fsync" in log and "cannot store the members" in log, log[-3000:]
+    # one folder, made by the attempt that succeeded
+    folders = s.api("GET", f"/folders/{f['id']}").json()["folders"]
+    assert [x["name"] for x in folders] == ["members"], folders
+    listed = s.api("GET", f"/folders/{folders[0]['id']}?limit=1000").json()["files"]
+    assert sorted(x["name"] for x in listed) == sorted(bodies)
+    for x in listed:
+        assert x["sha256"] == sha(bodies[x["name"]]), x
+        assert s.api("GET", f"/files/{x['id']}/content").content == bodies[x["name"]]
+    assert tmp_left(s) == []
+    assert s.stop() == 0
+    code, out = verify(s)
+    assert code == 0 and ": 0 missing, 0 corrupt," in out, out

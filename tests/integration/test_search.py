@@ -102,11 +102,16 @@ def test_only_what_the_caller_may_see(world):
 def test_rename_metadata_and_delete_are_searchable_at_once(world):
     w, s, tok = world, world["s"], world["tokens"]["alice"]
     fid = w["files"]["BSD"]["id"]
+    old_name = w["files"]["BSD"]["name"]
     assert s.api("PATCH", f"/files/{fid}", json={"name": "zebrafish-notes.txt"}, token=tok).status_code == 200
     assert ids(search(w, q="zebrafish")) == [fid]
+    # a word of the name and one of an extracted property (encoding UTF-8) match together
+    assert ids(search(w, q="zebrafish utf")) == [fid]
+    assert fid not in ids(search(w, q=old_name.split(".")[0] + " utf"))
     meta = {"temperature": {"value": 298.15, "unit": "K"}, "sample": "A-17", "operator": "Quagmire"}
     assert s.api("PATCH", f"/files/{fid}", json={"metadata": meta}, token=tok).status_code == 200
     assert ids(search(w, q="quagmire")) == [fid]
+    assert ids(search(w, q="zebrafish quagmire")) == [fid]  # the name and a value users gave
     assert ids(search(w, where="temperature:gt:290")) == [fid]
     assert ids(search(w, where="temperature:lt:290")) == []
     assert ids(search(w, where="sample:eq:A-17")) == [fid]

@@ -567,17 +567,19 @@ cb_err archive_unpack(const struct cb_convert_input *in, const struct unpack_lim
   cb_err res = CB_OK;
   struct pathmap seen = {0}, seen_dirs = {0};
   char *buf = malloc(65536), *name = NULL;
-  char dir[4200], dest[4300], clean[PATH_CAP];
-  snprintf(dir, sizeof dir, "%s/files", in->workdir);
-  if (!buf || (mkdir(dir, 0700) && errno != EEXIST)) {
-    cb_errf(eb, "cannot create the unpack folder: %s", strerror(errno));
+  char dest[4300], clean[PATH_CAP];
+  snprintf(dest, sizeof dest, "%s/members", in->workdir);
+  int fd = buf ? open(dest, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600) : -1;
+  uint64_t at = 0; /* where the next member goes in it */
+  if (fd < 0) {
+    cb_errf(eb, "cannot create the members file: %s", buf ? strerror(errno) : "out of memory");
     res = CB_EIO;
     goto out;
   }
+  cJSON_AddStringToObject(result, "members", "members");
   cJSON *files = cJSON_AddArrayToObject(result, "files"), *dirs = cJSON_AddArrayToObject(result, "dirs");
   cJSON *skipped = cJSON_AddArrayToObject(result, "skipped");
   uint64_t entries = 0, total = 0;
-  int nfiles = 0;
   while (rc == 1) {
     if (++entries > lim->max_entries) {
       cb_errf(eb, "the archive has more than %llu entries (the limit); nothing was unpacked",
@@ -628,16 +630,15 @@ cb_err archive_unpack(const struct cb_convert_input *in, const struct unpack_lim
         cb_errf(eb, "out of memory");
         goto out;
       }
-      if (!*slot) { /* first time: a new member file */
-        char rel[32];
-        snprintf(rel, sizeof rel, "files/%d", ++nfiles);
+      if (!*slot) { /* first time: a new member */
         *slot = cJSON_CreateObject();
         cJSON_AddStringToObject(*slot, "path", clean);
-        cJSON_AddStringToObject(*slot, "file", rel);
+        cJSON_AddNumberToObject(*slot, "offset", 0);
         cJSON_AddNumberToObject(*slot, "size", 0);
         cJSON_AddItemToArray(files, *slot);
       }
-      snprintf(dest, sizeof dest, "%s/%s", in->workdir, cJSON_GetObjectItemCaseSensitive(*slot, "file")->valuestring);
+      /* a path met again keeps its last content: its bytes follow the others' too */
+      cJSON_SetNumberValue(cJSON_GetObjectItemCaseSensitive(*slot, "offset"), (double)at);
       if (archive_entry_size_is_set(e) && !r.raw && lim->max_member &&
           (uint64_t)archive_entry_size(e) > lim->max_member) {
         cb_errf(eb, "entry '%.300s' is larger than the largest accepted file (%llu bytes); nothing was unpacked", clean,
@@ -649,12 +650,6 @@ cb_err archive_unpack(const struct cb_convert_input *in, const struct unpack_lim
         cb_errf(eb, "the archive unpacks to more than %llu bytes (the limit); nothing was unpacked",
                 (unsigned long long)lim->max_total);
         res = CB_EINVAL;
-        goto out;
-      }
-      int fd = open(dest, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
-      if (fd < 0) {
-        cb_errf(eb, "cannot write a member: %s", strerror(errno));
-        res = CB_EIO;
         goto out;
       }
       int64_t in0 = archive_filter_bytes(r.a, -1);
@@ -679,15 +674,10 @@ cb_err archive_unpack(const struct cb_convert_input *in, const struct unpack_lim
           cb_errf(eb, "cannot write entry '%.300s': %s", clean, strerror(errno));
         else
           continue;
-        close(fd);
         res = CB_EINVAL;
         goto out;
       }
-      if (close(fd) && n >= 0) {
-        cb_errf(eb, "cannot write entry '%.300s': %s", clean, strerror(errno));
-        res = CB_EIO;
-        goto out;
-      }
+      at += outn;
       if (n < 0) {
         cb_errf(eb, "entry '%.300s' is damaged or truncated: %s; nothing was unpacked", clean,
                 archive_error_string(r.a));
@@ -706,6 +696,10 @@ cb_err archive_unpack(const struct cb_convert_input *in, const struct unpack_lim
   cJSON_AddNumberToObject(result, "total_size", (double)total);
   progress(pctx, 1.0);
 out:
+  if (fd >= 0 && close(fd) && !res) {
+    cb_errf(eb, "cannot write the members file: %s", strerror(errno));
+    res = CB_EIO;
+  }
   free(name);
   free(buf);
   pm_free(&seen);

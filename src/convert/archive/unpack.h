@@ -20,10 +20,12 @@ struct unpack_limits {
 #define UNPACK_MAX_RATIO 1000.0
 #define UNPACK_RATIO_FROM (1ull << 20)
 
-/* Writes the regular files of the archive at in->path as WORKDIR/files/N (N = 1, 2, ...:
- * names never come from the archive) and reports
- *   {"files":[{"path":"a/b.txt","file":"files/1","size":S}], "dirs":["a","a/c"],
- *    "skipped":[{"path","reason"}], "entries":N, "total_size":S}
+/* Writes the regular files of the archive at in->path one after another into the one file
+ * WORKDIR/members (a file per member cost more than the small members themselves: an
+ * inode made, copied, removed) and reports
+ *   {"members":"members", "files":[{"path":"a/b.txt","offset":O,"size":S}],
+ *    "dirs":["a","a/c"], "skipped":[{"path","reason"}], "entries":N, "total_size":S}
+ * (a member's bytes are members[O, O+S))
  * where each path is relative, '/'-separated, each component a valid file name. Absolute
  * paths, ".." components, invalid names, encrypted entries, a member over max_member, and
  * the other limits fail the whole

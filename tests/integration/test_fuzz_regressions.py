@@ -2,7 +2,9 @@
 once undefined behaviour (UBSan reports in the sanitizer build, garbage values in the
 plain one) and now a clear answer. Reaction SMILES files, which crashed their converter,
 are tested with the other reactions (test_reactions_crystals.py)."""
-from conftest import problem, wait_job
+import os
+
+from conftest import problem, wait_file, wait_job
 
 
 def test_token_lifetime_far_out_of_range(srv):
@@ -35,3 +37,17 @@ def test_search_cursor_far_past_the_end(srv):
     problem(srv.api("GET", "/search?q=needle&cursor=-1"), 400)
     hits = srv.api("GET", "/search?q=needle").json()["hits"]
     assert [h["name"] for h in hits] == ["needle.txt"]
+
+
+def test_crystal_whose_cell_places_atoms_nowhere(srv):
+    """A COD CIF mutated by the fuzzer: its cell puts the atoms' images at NaN, which the
+    molecular-crystal check cast to a cube index (undefined behaviour). The file is now
+    processed or refused with a reason, and the server serves on."""
+    path = os.path.join(os.path.dirname(__file__), "..", "fuzz", "corpus", "convert_chem", "degenerate-cell.cif")
+    f = srv.folder("fuzz-cell")
+    with open(path, "rb") as fh:
+        meta = wait_file(srv, srv.put(f["id"], "degenerate-cell.cif", fh.read())["id"])
+    assert meta["status"] in ("processed", "failed"), meta
+    if meta["status"] == "failed":
+        assert meta["error"], meta
+    assert srv.api("GET", "/me").status_code == 200

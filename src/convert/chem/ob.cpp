@@ -810,7 +810,8 @@ typedef std::vector<std::vector<std::pair<int, cell_offset>>> bond_lists;
 /* Bonds of a filled cell across its faces: for each atom, (neighbour, the neighbour's
  * cell). Every atom's 27 images (this cell and its neighbours) are put in cubes as large
  * as the longest bond can be, so each atom meets only the images near it. false when the
- * atoms are so crowded that more than PAIRS_MAX distances would be measured. */
+ * atoms are so crowded that more than PAIRS_MAX distances would be measured, or the cell
+ * places them nowhere (NaN or huge coordinates). */
 static bool periodic_bonds(OBMol &mol, OBUnitCell *uc, bond_lists &adj)
 {
   int n = (int)mol.NumAtoms();
@@ -834,10 +835,18 @@ static bool periodic_bonds(OBMol &mol, OBUnitCell *uc, bond_lists &adj)
     return std::array<long, 3>{(long)std::floor(v.x() / most), (long)std::floor(v.y() / most),
                                (long)std::floor(v.z() / most)};
   };
+  /* a cube index must be a number a long holds: a degenerate cell gives NaN or huge
+   * coordinates, and then no answer */
+  auto placeable = [most](const vector3 &v) {
+    return std::isfinite(v.x()) && std::isfinite(v.y()) && std::isfinite(v.z()) && std::fabs(v.x() / most) < 1e15 &&
+           std::fabs(v.y() / most) < 1e15 && std::fabs(v.z() / most) < 1e15;
+  };
   for (int i = 0; i < n; i++)
     for (int t = 0; t < 27; t++) {
       cell_offset o = {t % 3 - 1, t / 3 % 3 - 1, t / 9 - 1};
       vector3 at = uc->FractionalToCartesian(frac[i] + vector3(o[0], o[1], o[2]));
+      if (!placeable(at))
+        return false;
       cubes[cube_of(at)].push_back((int)images.size());
       images.push_back({i, o, at});
     }

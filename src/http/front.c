@@ -393,15 +393,17 @@ int accept(int fd, __SOCKADDR_ARG addr_arg, socklen_t *__restrict lenp)
   return b.client_fd;
 }
 
-/* Whether civetweb accepts through the accept() above: a probe connection to the private
- * port, which accept() resets as it takes it (see the top of this file). */
-static int accept_interposed(int inner)
+/* One probe connection to the private port, which accept() resets as it takes it (see the
+ * top of this file): 1 when it was taken there, 0 when it was not, -1 when the probe could
+ * not be made or was cut (a signal interrupting connect(), a reset not of accept()'s
+ * making): worth another try. */
+static int probe_once(int inner)
 {
   struct sockaddr_in in = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
   socklen_t len = sizeof in;
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), seen = 0;
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), seen = -1;
   if (fd < 0)
-    return 0;
+    return -1;
   if (!bind(fd, (struct sockaddr *)&in, sizeof in) && !getsockname(fd, (struct sockaddr *)&in, &len)) {
     atomic_store(&probe_seen, 0);
     atomic_store(&probe_port, ntohs(in.sin_port));
@@ -411,20 +413,35 @@ static int accept_interposed(int inner)
        * there on a loaded machine, and the reset it sends ends the wait early. */
       struct pollfd p = {.fd = fd, .events = POLLIN};
       uint64_t start = cb_mono_ns(), end = start + PROBE_MS * 1000000ull, now;
+      int cut = 0;
       while (!atomic_load(&probe_seen) && (now = cb_mono_ns()) < end) {
         int ms = (int)((end - now) / 1000000) + 1;
-        if (poll(&p, 1, ms < 100 ? ms : 100) > 0 && (p.revents & (POLLHUP | POLLERR)) && !atomic_load(&probe_seen))
-          break; /* reset by something else than accept() */
+        if (poll(&p, 1, ms < 100 ? ms : 100) > 0 && (p.revents & (POLLHUP | POLLERR)) && !atomic_load(&probe_seen)) {
+          cut = 1; /* reset by something else than accept() */
+          break;
+        }
       }
-      seen = atomic_load(&probe_seen);
+      seen = atomic_load(&probe_seen) ? 1 : cut ? -1 : 0;
       if (cb_mono_ns() - start > 1000000000ull)
         CB_LOG(CB_LOG_WARN, "http", "front: civetweb took %.1f s to accept its probe connection",
                (double)(cb_mono_ns() - start) / 1e9);
+    } else {
+      CB_LOG(CB_LOG_INFO, "http", "front: the probe connection failed: %s", strerror(errno));
     }
     atomic_store(&probe_port, 0);
   }
   close(fd);
   return seen;
+}
+
+/* Whether civetweb accepts through the accept() above: a probe, tried again (up to five
+ * times) when it could not be made or was cut short. */
+static int accept_interposed(int inner)
+{
+  int seen = -1;
+  for (int i = 0; i < 5 && seen < 0; i++)
+    seen = probe_once(inner);
+  return seen > 0;
 }
 
 /* ---- the epoll thread ---- */

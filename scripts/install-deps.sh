@@ -22,6 +22,8 @@ runtime=(
   libcivetweb1 libsqlite3-0 libcjson1 libssl3 libsodium23 libarchive13 zlib1g libmagic1 libmagic-mgc
   libcurl4 libopenbabel7 libinchi1 libtcmalloc-minimal4 libstdc++6 libpoppler-glib8 libglib2.0-0
   libcairo2 libtiff6 libpng16-16 libjpeg62-turbo libexpat1 libseccomp2 ca-certificates fonts-dejavu-core
+  # models: gradient boosting and forests, support vector machines, logistic regression
+  libxgboost0 libsvm3 liblinear4
   # the container health check and the README's tour
   curl
 )
@@ -30,6 +32,7 @@ build=(
   libcivetweb-dev libsqlite3-dev libcjson-dev libssl-dev libsodium-dev libarchive-dev
   zlib1g-dev libmagic-dev libcurl4-openssl-dev libopenbabel-dev libinchi-dev libgoogle-perftools-dev
   libpoppler-glib-dev libtiff-dev libpng-dev libjpeg-dev libexpat1-dev libseccomp-dev
+  libxgboost-dev libsvm-dev liblinear-dev
 )
 test=(
   # chemistry test data and the reference command line
@@ -67,6 +70,8 @@ test=(
 # the benchmarks' baselines: nginx serving a file, the aws command line against s3rver
 bench=(
   nginx-light awscli wrk curl openssl openbabel
+  # the models' reference: scikit-learn and XGBoost's Python package
+  python3-sklearn python3-xgboost rdkit-data
 )
 case "$mode" in
   all) pkgs=("${runtime[@]}" "${build[@]}" "${test[@]}") ;;

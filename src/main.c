@@ -244,6 +244,8 @@ static int cmd_serve(int argc, char **argv)
   snprintf(sc.listen, sizeof sc.listen, "%s", c.s.listen);
   snprintf(sc.data_dir, sizeof sc.data_dir, "%s", c.s.data);
   sc.max_upload = c.s.max_upload;
+  sc.predict_max = c.s.predict_max;
+  sc.train_timeout_s = c.s.train_timeout;
   sc.threads = c.s.http_threads;
   sc.shutdown_grace_s = c.s.grace;
   sc.per_client = c.s.per_client;
@@ -264,6 +266,9 @@ static int cmd_serve(int argc, char **argv)
   db_jobs_set_interactive_ingest_max((int64_t)c.s.interactive_ingest_max);
   jc.timeout_s = c.s.job_timeout;
   jc.worker_memory = c.s.worker_memory;
+  jc.train_timeout_s = c.s.train_timeout;
+  jc.train_memory = c.s.train_memory;
+  jc.train_threads = c.s.train_threads;
   jc.max_upload = c.s.max_upload;
   snprintf(jc.data_dir, sizeof jc.data_dir, "%s", c.s.data);
   ssize_t n = readlink("/proc/self/exe", jc.self_exe, sizeof jc.self_exe - 1);

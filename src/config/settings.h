@@ -27,7 +27,7 @@ enum {
   CB_CMD_RESTORE = 1 << 7,
 };
 
-#define CB_SETTINGS_MAX 64
+#define CB_SETTINGS_MAX 96
 
 struct cb_settings {
   unsigned cmd; /* the command they were read for */
@@ -49,6 +49,10 @@ struct cb_settings {
   int job_timeout;
   int orphan_grace; /* seconds before an unreferenced blob is swept */
   uint64_t worker_memory;
+  int train_timeout;     /* seconds a training may take */
+  uint64_t train_memory; /* its process's address-space limit */
+  int train_threads;     /* XGBoost's threads */
+  int predict_max;       /* SMILES one prediction request may send */
   char trusted_proxies[1024];
   char webhook_allow[1024];
   int webhook_queue;

@@ -117,6 +117,7 @@ extern const struct converter conv_office;
 extern const struct converter conv_image;
 extern const struct converter conv_table;
 extern const struct converter conv_archive;
+extern const struct converter conv_model;
 extern const struct converter conv_generic;
 extern const struct converter conv_test_crash;
 extern const struct converter conv_test_hang;

@@ -6,7 +6,7 @@
 #include "convert/converter.h"
 
 static const struct converter *const registry[] = {
-  &conv_structure, &conv_pdf, &conv_office, &conv_image, &conv_table, &conv_archive, &conv_text,
+  &conv_model, &conv_structure, &conv_pdf, &conv_office, &conv_image, &conv_table, &conv_archive, &conv_text,
 };
 
 /* Test converters fail on purpose (crash, hang, unbounded memory, error, slow). They exist

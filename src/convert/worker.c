@@ -4,8 +4,9 @@
  *   <- {"progress":0.5}                 (any number of times)
  *   <- {"ok":true,"result":{...}}  or  {"ok":false,"error":"..."}
  * Other ops: "extract_many" (several small files in one round trip), "depict", "query",
- * "match" (chemistry) and "unpack" (archives: the members written into the work folder,
- * their manifest as the result).
+ * "match" (chemistry), "unpack" (archives: the members written into the work folder,
+ * their manifest as the result), and "train", "predict", "predict_file" (models:
+ * convert/ml/learn.h).
  * It runs under the limits the parent set (memory, CPU time, file size); a crash or a hang
  * costs this process, never the server. Nothing but protocol goes to stdout. */
 #include <errno.h>
@@ -21,6 +22,7 @@
 
 #include "convert/archive/unpack.h"
 #include "convert/converter.h"
+#include "convert/ml/learn.h"
 #include "util/confine.h"
 #include "util/util.h"
 
@@ -205,6 +207,28 @@ static void handle_unpack(cJSON *req)
   answer(e, eb.msg[0] ? eb.msg : cb_strerror(e), result);
 }
 
+/* {"op":"train"|"predict"|"predict_file", ...}: convert/ml/learn.h */
+static void handle_learn(cJSON *req, const char *op)
+{
+  struct cb_errbuf eb = {""};
+  struct progress_state ps = {0, 0};
+  cJSON *res = cJSON_CreateObject();
+  cb_err e;
+  if (!strcmp(op, "train"))
+    e = learn_train(req, res, progress, &ps, &eb);
+  else if (!strcmp(op, "predict"))
+    e = learn_predict(req, res, &eb);
+  else
+    e = learn_predict_file(req, res, progress, &ps, &eb);
+  if (e == CB_ENOMEM)
+    out_of_memory = 1;
+  if (e) {
+    cJSON_Delete(res);
+    res = NULL;
+  }
+  answer(e, eb.msg[0] ? eb.msg : cb_strerror(e), res);
+}
+
 static void handle(magic_t mime_cookie, magic_t desc_cookie, cJSON *req);
 
 /* {"op":"extract_many","items":[{"path":P,"name":N,"workdir":W}, ...]} -> {"ok":true,
@@ -307,6 +331,11 @@ static void handle(magic_t mime_cookie, magic_t desc_cookie, cJSON *req)
   }
   if (cJSON_IsString(op) && !strcmp(op->valuestring, "unpack")) {
     handle_unpack(req);
+    return;
+  }
+  if (cJSON_IsString(op) && (!strcmp(op->valuestring, "train") || !strcmp(op->valuestring, "predict") ||
+                             !strcmp(op->valuestring, "predict_file"))) {
+    handle_learn(req, op->valuestring);
     return;
   }
   const cJSON *path = cJSON_GetObjectItemCaseSensitive(req, "path");

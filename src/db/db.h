@@ -408,7 +408,7 @@ struct cb_artifact {
  * {title?, smiles?, inchikey?, fp2?, error?, properties:[{name, value, unit?, iri?}]}.
  * They are stored while the converter still writes (db_records_feed, in short
  * transactions, so a 100,000-record file never holds the write lock for long), numbered in
- * file order; the rest goes in with the job's success (db_ingest_apply). The first
+ * file order; the rest goes in with the job's success (db_ingest_apply_many). The first
  * store of a feed replaces the records an earlier attempt left. */
 struct db_records_feed {
   const char *file_id;
@@ -425,7 +425,7 @@ cb_err db_records_feed(struct db_records_feed *feed, const char *job_id, const c
 cb_err db_records_delete(const char *file_id, int64_t version);
 /* db_file_set_status for n file versions in one transaction. */
 cb_err db_files_set_status_many(const char *const *file_ids, const int64_t *versions, int n, const char *status);
-/* One file version's ingest results, as db_ingest_apply takes them. */
+/* One file version's ingest results, as db_ingest_apply_many takes them. */
 struct db_ingest {
   const char *job_id;
   const char *file_id;
@@ -437,6 +437,7 @@ struct db_ingest {
   const struct cb_artifact *arts;
   int narts;
   struct db_records_feed *feed; /* may be NULL */
+  const char *model;            /* a model bundle's report (JSON), or NULL */
   cb_err result;                /* set by db_ingest_apply_many */
 };
 /* Applies several ingests and ends their jobs in one transaction: each item's result is
@@ -444,10 +445,6 @@ struct db_ingest {
  * nothing of it applied) or the error that kept that item alone out. An error of the
  * transaction itself applies nothing (every result is that error, and it is returned). */
 cb_err db_ingest_apply_many(const char *instance, struct db_ingest *items, int n);
-/* feed (may be NULL): its remaining records are stored with the rest. */
-cb_err db_ingest_apply(const char *job_id, const char *instance, const char *file_id, int64_t version, const char *kind,
-                       const char *media_type, const struct cb_property *props, int nprops,
-                       const struct cb_artifact *arts, int narts, struct db_records_feed *feed);
 
 struct cb_record {
   char id[CB_ID_LEN + 1];
@@ -587,6 +584,47 @@ struct db_viewer {
   const char *link;    /* a share link's object id, or NULL */
   int all;             /* an administrator: no filter */
 };
+
+/* ---- models (db/models.c): seen by whoever sees their folder ---- */
+struct cb_model {
+  char id[CB_ID_LEN + 1];
+  char folder_id[CB_ID_LEN + 1];
+  char owner_id[CB_ID_LEN + 1];
+  char name[CB_NAME_MAX];
+  char file_id[CB_ID_LEN + 1]; /* its bundle, "" until first trained */
+  char state[12];              /* training, ready, failed */
+  char *error;
+  char job_id[CB_ID_LEN + 1]; /* the latest training's */
+  char training_file_id[CB_ID_LEN + 1];
+  char *spec;    /* JSON: what it is trained on and how */
+  char *summary; /* JSON: its current version's report, or NULL */
+  char created_at[CB_TIME_MAX];
+  char updated_at[CB_TIME_MAX];
+};
+void db_model_clear(struct cb_model *m);
+typedef int (*db_model_cb)(const struct cb_model *m, void *ctx);
+/* A live model (its folder and file not deleted); no access check. */
+cb_err db_model_get(const char *id, struct cb_model *out);
+cb_err db_model_of_file(const char *file_id, struct cb_model *out);
+/* Models the viewer may see (in folder_id when not NULL), by name then id after
+ * (after_name, after_id) when not NULL. */
+cb_err db_model_list(const struct db_viewer *v, const char *folder_id, const char *after_name, const char *after_id,
+                     int limit, db_model_cb cb, void *ctx);
+/* Queues the training job j (inputs: the training file) with its model in one
+ * transaction: a new model (m->id is set), or the model of that name in m->folder_id
+ * trained again (*again = 1; CB_ECONFLICT while it is still training). m gives folder_id,
+ * owner_id, name, training_file_id and spec. */
+cb_err db_model_train(struct cb_model *m, const struct cb_job *j, const char *const *inputs, int ninputs, int *again);
+/* A training's success (job_id: the model's latest training), in one transaction: its bundle stored as the model's file
+ * (a new version of it, or a new file NAME.carboy-model.json), the model ready with summary, the job succeeded with the
+ * file as its output. CB_ENOTFOUND when the job is no longer this instance's or the model is gone. */
+cb_err db_model_trained(const char *job_id, const char *instance, const char *sha256, int64_t size, const char *summary,
+                        char file_id[CB_ID_LEN + 1]);
+/* A training's failure (the model whose latest training job_id is). */
+cb_err db_model_failed(const char *job_id, const char *error);
+/* Inside an ingest's transaction: the bundle file_id holds was read (summary: its report);
+ * its model's report is refreshed, or, for a bundle uploaded, a model made for it. */
+cb_err db_model_from_file_tx(const char *file_id, const char *summary);
 
 struct db_search_q {
   const struct db_viewer *viewer; /* only what this caller may see; never NULL */

@@ -599,6 +599,8 @@ static cb_err ingest_apply_tx(const char *instance, const struct db_ingest *it, 
                   "sssss", file_id, p->name, p->value_text, p->unit, p->iri);
   }
   *index = !e;
+  if (!e && it->model && it->kind && !strcmp(it->kind, "model"))
+    e = db_model_from_file_tx(file_id, it->model);
   for (int i = 0; !e && i < it->narts; i++) {
     const struct cb_artifact *a = &it->arts[i];
     e = db_exec("INSERT OR IGNORE INTO blobs(sha256, size, created_at) VALUES (?, ?, ?)", "sis", a->sha256, a->size,
@@ -627,15 +629,6 @@ static cb_err ingest_index_tx(const struct db_ingest *it)
       text = it->arts[i].path;
   cb_err e = db_search_index_props_tx(it->file_id);
   return e ? e : db_search_index_text_tx(it->file_id, text);
-}
-
-cb_err db_ingest_apply(const char *job_id, const char *instance, const char *file_id, int64_t version, const char *kind,
-                       const char *media_type, const struct cb_property *props, int nprops,
-                       const struct cb_artifact *arts, int narts, struct db_records_feed *feed)
-{
-  struct db_ingest it = {job_id, file_id, version, kind, media_type, props, nprops, arts, narts, feed, CB_OK};
-  cb_err e = db_ingest_apply_many(instance, &it, 1);
-  return e ? e : it.result;
 }
 
 cb_err db_ingest_apply_many(const char *instance, struct db_ingest *items, int n)

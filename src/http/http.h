@@ -287,6 +287,10 @@ int h_search(struct req *r);
 int http_run_job(struct req *r, const char *type, const char *params, const char *input_id, int timeout_s,
                  int cancel_on_timeout, char job_id[CB_ID_LEN + 1], struct cb_errbuf *eb);
 int h_file_convert(struct req *r);
+int h_models_create(struct req *r);
+int h_models_list(struct req *r);
+int h_model_get(struct req *r);
+int h_model_predict(struct req *r);
 int h_schemas_list(struct req *r);
 int h_schema_get(struct req *r);
 /* Validates user metadata against the built-in schemas; answers 400 and returns non-zero. */

@@ -24,6 +24,8 @@ struct cb_server_config {
   char webhook_allow[1024];   /* CIDRs of internal addresses webhooks may reach */
   int webhook_queue;          /* pending deliveries per webhook */
   int webhook_disable_after;  /* failed attempts in a row that disable a webhook */
+  int predict_max;            /* SMILES one prediction request may send */
+  int train_timeout_s;        /* how long a model's training may take (a predict waits less) */
 };
 
 cb_err http_server_start(const struct cb_server_config *cfg, struct store *store, struct cb_errbuf *eb);

@@ -20,6 +20,9 @@ struct cb_jobs_config {
   uint64_t max_upload;            /* largest accepted file (unpacked members too); 0: no limit */
   int ingest_batch;               /* small-file ingests taken at once (1: none batched) */
   uint64_t ingest_batch_max_size; /* the largest file batched */
+  int train_timeout_s;            /* a model's training: its wall-clock limit, */
+  uint64_t train_memory;          /* its process's memory limit */
+  int train_threads;              /* and XGBoost's threads */
 };
 
 cb_err jobs_start(const struct cb_jobs_config *cfg, struct store *store, struct cb_errbuf *eb);

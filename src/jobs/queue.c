@@ -209,6 +209,8 @@ struct job_run {
   char input_path[PATH_MAX];    /* and a local file of it while the job runs */
   struct group_run *group;      /* the batch whose other jobs wait while this one runs alone */
   uint64_t last_feed;
+  int timeout_s;   /* the converter's limits when not the settings' (a training's) */
+  uint64_t memory; /* (its process is then one of its own: pool_kill before and after) */
 };
 
 #define FEED_EVERY_NS 100000000ull /* store records written so far up to ten times a second */
@@ -602,22 +604,26 @@ static enum job_outcome convert_in_workdir(struct job_run *r, char *workdir, cJS
     cJSON_Delete(req);
     return JOB_RETRY;
   }
-  cJSON *in = cJSON_GetObjectItemCaseSensitive(req, "path");
-  if (cJSON_IsString(in)) {
+  static const char *const staged_as[][2] = {{"path", ".input"}, {"model_path", ".model"}};
+  for (size_t k = 0; k < sizeof staged_as / sizeof staged_as[0]; k++) {
+    cJSON *in = cJSON_GetObjectItemCaseSensitive(req, staged_as[k][0]);
+    if (!cJSON_IsString(in))
+      continue;
     char staged[PATH_MAX + 16];
-    snprintf(staged, sizeof staged, "%s/.input", workdir);
+    snprintf(staged, sizeof staged, "%s/%s", workdir, staged_as[k][1]);
     if (link(in->valuestring, staged) && copy_file(in->valuestring, staged)) {
       cb_errf(eb, "cannot put the input in the work folder: %s", strerror(errno));
       cJSON_Delete(req);
       return JOB_RETRY;
     }
     chmod(staged, 0444); /* a download is the server's own (0600); blobs are 0444 already */
-    cJSON_ReplaceItemInObjectCaseSensitive(req, "path", cJSON_CreateString(staged));
+    cJSON_ReplaceItemInObjectCaseSensitive(req, staged_as[k][0], cJSON_CreateString(staged));
   }
   cJSON_AddStringToObject(req, "workdir", workdir);
   char slot_dir[PATH_MAX];
   slot_workdir(r->child->slot, slot_dir);
-  struct pool_limits lim = {cfg.self_exe, cfg.timeout_s, cfg.worker_memory, cfg.data_dir, slot_dir};
+  struct pool_limits lim = {cfg.self_exe, r->timeout_s ? r->timeout_s : cfg.timeout_s,
+                            r->memory ? r->memory : cfg.worker_memory, cfg.data_dir, slot_dir};
   cb_err e = pool_run(r->child, &lim, req, tick, r, res, eb);
   cJSON_Delete(req);
   if (e == CB_EABORTED)
@@ -638,6 +644,7 @@ struct ingest_prep {
   char text_path[PATH_MAX];
   const char *kind, *media;
   struct db_records_feed *feed;
+  char *model; /* a model bundle's report (JSON text) */
 };
 
 static void prep_clear(struct ingest_prep *p)
@@ -645,11 +652,12 @@ static void prep_clear(struct ingest_prep *p)
   free(p->pv);
   free(p->av);
   free(p->shas);
+  cJSON_free(p->model);
   memset(p, 0, sizeof *p);
 }
 
 /* Reads the converter's answer res for r's file and stores its artifacts: JOB_DONE with *p
- * ready for db_ingest_apply (prep_clear it in any case). */
+ * ready for db_ingest_apply_many (prep_clear it in any case). */
 static enum job_outcome ingest_prepare(struct job_run *r, const char *workdir, cJSON *res, struct ingest_prep *p,
                                        struct cb_errbuf *eb)
 {
@@ -737,6 +745,9 @@ static enum job_outcome ingest_prepare(struct job_run *r, const char *workdir, c
   p->kind = cJSON_IsString(kind) ? kind->valuestring : NULL;
   if (cJSON_IsString(detected) && strlen(detected->valuestring) < 100) /* the content's type replaces the name's */
     p->media = detected->valuestring;
+  cJSON *model = cJSON_GetObjectItemCaseSensitive(res, "model");
+  if (p->kind && !strcmp(p->kind, "model") && cJSON_IsObject(model))
+    p->model = cJSON_PrintUnformatted(model);
   cJSON *records = cJSON_GetObjectItemCaseSensitive(res, "records");
   if (cJSON_IsString(records)) {
     if (!inside(workdir, records->valuestring)) {
@@ -760,8 +771,11 @@ static enum job_outcome apply_ingest(struct job_run *r, const struct cb_file *f,
   struct ingest_prep p;
   enum job_outcome out = ingest_prepare(r, workdir, res, &p, eb);
   if (out == JOB_DONE) {
-    cb_err e = db_ingest_apply(r->job->id, instance, f->id, version, p.kind, p.media, p.pv, p.nprops, p.av, p.narts,
-                               p.feed);
+    struct db_ingest it = {r->job->id, f->id, version, p.kind, p.media, p.pv,
+                           p.nprops,   p.av,  p.narts, p.feed, p.model, CB_OK};
+    cb_err e = db_ingest_apply_many(instance, &it, 1);
+    if (!e)
+      e = it.result;
     if (e == CB_ENOTFOUND) {
       out = JOB_STOPPED; /* the lease was lost: someone else runs it */
     } else if (e) {
@@ -1190,6 +1204,140 @@ done:
   return out;
 }
 
+/* ---- models ---- */
+
+/* "train": params {name, spec}; inputs[0] the training file; the model is the one whose
+ * latest training the job is. The training runs
+ * in a converter process of its own, started with the training's limits (time, memory) and
+ * ended after, and writes the model's bundle; the bundle is stored as the model's file (a
+ * new version when it has one) with the job's success and the model's report. */
+enum job_outcome job_run_train(struct job_run *r, struct cb_errbuf *eb)
+{
+  const struct cb_job *j = r->job;
+  cJSON *inputs = cJSON_Parse(j->inputs), *params = cJSON_Parse(j->params);
+  cJSON *in0 = cJSON_GetArrayItem(inputs, 0);
+  const char *name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(params, "name"));
+  cJSON *spec = cJSON_GetObjectItemCaseSensitive(params, "spec");
+  enum job_outcome out = JOB_DONE;
+  struct cb_file f = {0};
+  char workdir[PATH_MAX] = "";
+  cJSON *res = NULL;
+  cJSON *req = input_request(r, "train", in0, name && cJSON_IsObject(spec),
+                             "a train job needs the training file and params name and spec", "training file", &f, &out,
+                             eb);
+  if (!req)
+    goto done;
+  cJSON_AddItemToObject(req, "spec", cJSON_Duplicate(spec, 1));
+  cJSON_AddStringToObject(req, "model_name", name);
+  cJSON_AddNumberToObject(req, "threads", cfg.train_threads);
+  r->timeout_s = cfg.train_timeout_s;
+  r->memory = cfg.train_memory;
+  pool_kill(r->child); /* a process with the training's limits */
+  out = convert_in_workdir(r, workdir, req, &res, eb);
+  pool_kill(r->child);
+  if (out != JOB_DONE)
+    goto done;
+  const char *path = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(res, "path"));
+  cJSON *summary = cJSON_GetObjectItemCaseSensitive(res, "summary");
+  if (!path || !inside(workdir, path) || !cJSON_IsObject(summary)) {
+    cb_errf(eb, "the trainer's bundle is missing or outside its work folder");
+    out = JOB_FAIL;
+    goto done;
+  }
+  char sha[65], file_id[CB_ID_LEN + 1];
+  uint64_t size = 0;
+  if ((out = store_output(workdir, path, "model", sha, &size, eb)) != JOB_DONE)
+    goto done;
+  char *text = cJSON_PrintUnformatted(summary);
+  cb_err e = text ? db_model_trained(j->id, instance, sha, (int64_t)size, text, file_id) : CB_ENOMEM;
+  cJSON_free(text);
+  if ((out = recorded(e, "model", eb)) == JOB_DONE)
+    jobs_wake(); /* the bundle's own ingest */
+done:
+  if ((out == JOB_FAIL || (out == JOB_RETRY && j->attempts >= j->max_attempts)) && db_model_failed(j->id, eb->msg))
+    CB_LOG(CB_LOG_WARN, "jobs", "job %s: cannot record that its model failed", j->id);
+  return job_end(out, res, inputs, params, &f);
+}
+
+/* "predict": params {model_file_id, model_version, name?}; inputs[0] the file to predict
+ * for. Writes the input's records with the predicted property added (SDF in, SDF out; a
+ * table or SMILES file in, CSV out) as a new file in output_folder_id or beside the input. */
+enum job_outcome job_run_predict(struct job_run *r, struct cb_errbuf *eb)
+{
+  const struct cb_job *j = r->job;
+  cJSON *inputs = cJSON_Parse(j->inputs), *params = cJSON_Parse(j->params);
+  cJSON *in0 = cJSON_GetArrayItem(inputs, 0);
+  const char *mfile = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(params, "model_file_id"));
+  cJSON *mver = cJSON_GetObjectItemCaseSensitive(params, "model_version");
+  enum job_outcome out = JOB_DONE;
+  struct cb_file f = {0};
+  char workdir[PATH_MAX] = "", mdir[PATH_MAX + 8] = "";
+  cJSON *res = NULL;
+  cJSON *req = input_request(r, "predict_file", in0, mfile && cJSON_IsNumber(mver),
+                             "a predict job needs its input file and params model_file_id and model_version",
+                             "input file", &f, &out, eb);
+  if (!req)
+    goto done;
+  /* the model's bundle, as the request saw it: its own download folder beside the input's */
+  struct cb_version v;
+  char mpath[PATH_MAX], indir[PATH_MAX];
+  struct cb_errbuf seb = {{0}};
+  cb_err e = db_file_version(mfile, (int64_t)mver->valuedouble, &v);
+  if (e) {
+    cJSON_Delete(req);
+    cb_errf(eb, e == CB_ENOTFOUND ? "the model no longer exists" : "cannot read the model");
+    out = e == CB_ENOTFOUND ? JOB_FAIL : JOB_RETRY;
+    goto done;
+  }
+  job_indir(r, indir);
+  snprintf(mdir, sizeof mdir, "%s.model", indir);
+  if (!(store_caps(store) & STORE_CAP_LOCAL_PATH)) {
+    rm_rf(mdir);
+    if (mkdir(mdir, 0700)) {
+      cJSON_Delete(req);
+      cb_errf(eb, "cannot create the model's folder: %s", strerror(errno));
+      out = JOB_RETRY;
+      goto done;
+    }
+  }
+  e = store_fetch_local(store, v.sha256, mdir, mpath, sizeof mpath, fetch_tick, r, &seb);
+  if (e) {
+    cJSON_Delete(req);
+    cb_errf(eb, "cannot fetch the model from the store: %s", seb.msg[0] ? seb.msg : cb_strerror(e));
+    out = e == CB_EABORTED ? JOB_STOPPED : e == CB_ENOTFOUND ? JOB_FAIL : JOB_RETRY;
+    goto done;
+  }
+  cJSON_AddStringToObject(req, "model_path", mpath);
+  if ((out = convert_in_workdir(r, workdir, req, &res, eb)) != JOB_DONE)
+    goto done;
+  const char *opath = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(res, "path"));
+  const char *omedia = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(res, "media_type"));
+  if (!opath || !inside(workdir, opath)) {
+    cb_errf(eb, "the converter's output is missing or outside its work folder");
+    out = JOB_FAIL;
+    goto done;
+  }
+  char sha[65], name[CB_NAME_MAX], file_id[CB_ID_LEN + 1];
+  uint64_t size = 0;
+  if ((out = store_output(workdir, opath, "output", sha, &size, eb)) != JOB_DONE)
+    goto done;
+  /* name.sdf -> name.predicted.sdf */
+  const char *dot = strrchr(f.name, '.');
+  int base = dot && dot != f.name ? (int)(dot - f.name) : (int)strlen(f.name);
+  if (base > CB_NAME_MAX - 24)
+    base = CB_NAME_MAX - 24;
+  snprintf(name, sizeof name, "%.*s.predicted.%s", base, f.name, strrchr(opath, '.') + 1);
+  const char *folder = j->output_folder_id[0] ? j->output_folder_id : f.folder_id;
+  e = db_convert_apply(j->id, instance, folder, name, j->owner_id[0] ? j->owner_id : f.owner_id, sha, (int64_t)size,
+                       omedia ? omedia : "application/octet-stream", "other", file_id);
+  if ((out = recorded(e, "output", eb)) == JOB_DONE)
+    jobs_wake(); /* the output's own ingest */
+done:
+  if (mdir[0])
+    rm_rf(mdir);
+  return job_end(out, res, inputs, params, &f);
+}
+
 /* "noop": does nothing but report progress; params.ms makes it take that long. For the
  * queue's own tests and benchmark. */
 enum job_outcome job_run_noop(struct job_run *r, struct cb_errbuf *eb)
@@ -1499,7 +1647,7 @@ static void run_group(struct pool_child *child, struct cb_job *jobs, int n, int 
     }
     struct ingest_prep *p = &preps[napply];
     apply[napply] = (struct db_ingest){it->job->id, it->f.id, it->version, p->kind, p->media, p->pv,
-                                       p->nprops,   p->av,    p->narts,    p->feed, CB_OK};
+                                       p->nprops,   p->av,    p->narts,    p->feed, p->model, CB_OK};
     which[napply++] = i;
   }
   if (napply) {

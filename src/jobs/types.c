@@ -76,6 +76,10 @@ const struct job_type job_types[] = {
   {"noop", job_run_noop, USER, 0, 0, 0, check_version, 0, BATCH},
   /* the SVG of a record (GET .../depiction waits for it) */
   {"depict", job_run_depict, INTERNAL, 0, 0, 0, NULL, 0, INTERACTIVE},
+  /* a model trained on a file (POST /api/v1/models starts it, with the model) */
+  {"train", job_run_train, JOB_START_ROUTE, 0, 1, 0, NULL, 0, BATCH},
+  /* a file's records with a model's predictions, as a new file (POST .../predict) */
+  {"predict", job_run_predict, JOB_START_ROUTE, 0, 1, 1, NULL, 0, BATCH},
   {NULL, NULL, INTERNAL, 0, 0, 0, NULL, 0, BATCH},
 };
 

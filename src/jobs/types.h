@@ -30,6 +30,9 @@ enum job_start {
   JOB_START_INTERNAL, /* only the server itself (a route that waits for it): a helper job,
                        * left out of GET /api/v1/jobs unless an admin asks (helpers=true) */
   JOB_START_USER,     /* any signed-in user too, through POST /api/v1/jobs */
+  JOB_START_ROUTE,    /* a route of its own starts it for the user (a model's training, a
+                       * file's predictions): listed as theirs, not startable through
+                       * POST /api/v1/jobs */
 };
 
 struct job_type {
@@ -66,5 +69,7 @@ enum job_outcome job_run_convert(struct job_run *r, struct cb_errbuf *eb);
 enum job_outcome job_run_unpack(struct job_run *r, struct cb_errbuf *eb);
 enum job_outcome job_run_noop(struct job_run *r, struct cb_errbuf *eb);
 enum job_outcome job_run_depict(struct job_run *r, struct cb_errbuf *eb);
+enum job_outcome job_run_train(struct job_run *r, struct cb_errbuf *eb);
+enum job_outcome job_run_predict(struct job_run *r, struct cb_errbuf *eb);
 
 #endif

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "jobs/pool.h"
+#include "util/confine.h"
 #include "util/log.h"
 #include "util/util.h"
 
@@ -39,10 +40,16 @@ cb_err matchers_start(const struct matchers_config *c, struct cb_errbuf *eb)
   count = cfg.count < 1 ? 1 : cfg.count > MATCHERS_MAX ? MATCHERS_MAX : cfg.count;
   for (int i = 0; i < count; i++) {
     procs[i] = (struct pool_child){.to_child = -1, .from_child = -1, .slot = SLOT_BASE + i};
-    /* the folder its confinement binds (it writes nothing there) */
+    /* the folder its confinement binds: the matcher's own (a model's file is written there
+     * for libsvm and liblinear, which load models only by name) */
     snprintf(work_dirs[i], sizeof work_dirs[i], "%s/work/m%d", cfg.data_dir, i);
-    if ((mkdir(work_dirs[i], 0711) && errno != EEXIST) || chmod(work_dirs[i], 0711)) {
+    if ((mkdir(work_dirs[i], 0700) && errno != EEXIST) || chmod(work_dirs[i], 0700)) {
       cb_errf(eb, "cannot create %s: %s", work_dirs[i], strerror(errno));
+      return CB_EIO;
+    }
+    uid_t uid = CONFINE_UID_BASE + (uid_t)procs[i].slot;
+    if ((confine_layers() & CONFINE_UID) && !geteuid() && chown(work_dirs[i], uid, (gid_t)uid)) {
+      cb_errf(eb, "cannot give %s to the matchers' uid: %s", work_dirs[i], strerror(errno));
       return CB_EIO;
     }
   }
@@ -128,6 +135,9 @@ cb_err matchers_call(const char *owner, cJSON *req, int timeout_s, cJSON **resul
       return CB_ETHROTTLED;
     }
     struct pool_limits lim = {cfg.self_exe, timeout_s, cfg.memory, cfg.data_dir, work_dirs[i]};
+    /* its own folder, for what a library reads only from a file (a model's) */
+    cJSON_DeleteItemFromObjectCaseSensitive(req, "workdir");
+    cJSON_AddStringToObject(req, "workdir", work_dirs[i]);
     uint64_t t0 = cb_mono_ns();
     e = pool_run(&procs[i], &lim, req, no_tick, NULL, result, eb);
     give_back(i);

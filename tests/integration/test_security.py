@@ -452,7 +452,8 @@ def base_body(e, schema, field=None):
             "role": "viewer", "visibility": "private", "type": "noop", "inputs": [e["file"]["id"]],
             "params": {"ms": 1}, "output_folder_id": e["folder"]["id"], "url": "http://127.0.0.1:9/hook",
             "secret": "s" * 20, "events": ["job.failed"], "scope": "read", "expires_at": "2999-01-01T00:00:00Z",
-            "metadata": {"k": "v"}, "expires_in_days": 1, "is_admin": False}
+            "metadata": {"k": "v"}, "expires_in_days": 1, "is_admin": False,
+            "training_file_id": e["file"]["id"], "target": "activity"}
     props = schema.get("properties", {})
     body = {k: good[k] for k in props if k in good and k != "id"}
     if "user_id" in body and "group_id" in body:  # grants name exactly one grantee

@@ -436,6 +436,19 @@ static int open_structure(const struct cb_convert_input *in, struct mol_source *
   return source_open(src, in->path, *format, start, end, eb);
 }
 
+/* For the trainer (convert/ml): a file's structure format, or NULL; and its records read
+ * with the same bounds as an ingest's. */
+const char *chem_format_of(const struct cb_convert_input *in, const unsigned char *head, size_t len)
+{
+  return format_of(in, head, len);
+}
+
+int chem_open_structure(const struct cb_convert_input *in, struct mol_source *src, const char **format,
+                        struct cb_errbuf *eb)
+{
+  return open_structure(in, src, format, 0, 0, eb);
+}
+
 /* ---- extract: every record to a JSON line ---- */
 
 /* One part of a file (all of it, or a byte range when it is read in parallel). The

@@ -496,6 +496,40 @@ extern "C" int ob_mol_fp2(ob_mol *m, unsigned char out[OB_FP_BYTES])
   }
 }
 
+/* Fingerprints for learning (convert/ml): Open Babel's own, folded as `obabel -ofpt -xN`
+ * folds them, so a model's features are what that command prints. */
+extern "C" int ob_mol_fingerprint(ob_mol *m, const char *type, int nbits, uint64_t *out, int words)
+{
+  try {
+    OBFingerprint *fp = OBFingerprint::FindFingerprint(type);
+    std::vector<unsigned int> bits;
+    if (!fp || !fp->GetFingerprint(&m->mol, bits, nbits > 0 ? nbits : 0))
+      return -1;
+    int width = (int)bits.size() * 32;
+    if (width > words * 64)
+      return -1;
+    std::memset(out, 0, sizeof *out * (size_t)words);
+    for (size_t i = 0; i < bits.size(); i++)
+      out[i / 2] |= (uint64_t)bits[i] << (32 * (i % 2));
+    return width;
+  } catch (...) {
+    return -1;
+  }
+}
+
+extern "C" int ob_mol_descriptor(ob_mol *m, const char *name, double *value)
+{
+  try {
+    OBDescriptor *d = OBDescriptor::FindType(name);
+    if (!d)
+      return -1;
+    *value = d->Predict(&m->mol);
+    return std::isfinite(*value) ? 0 : -1;
+  } catch (...) {
+    return -1;
+  }
+}
+
 extern "C" ob_mol *ob_mol_from_string(const char *text, const char *format, struct cb_errbuf *eb)
 {
   ob_mol *m = nullptr;

@@ -4,6 +4,7 @@
 #ifndef CB_OB_H
 #define CB_OB_H
 #include <stddef.h>
+#include <stdint.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -70,6 +71,14 @@ int ob_reaction_components(ob_mol *m, void (*cb)(void *ctx, enum ob_role role, o
 #define OB_FP_BYTES 128 /* FP2, folded to 1024 bits */
 /* The molecule's FP2 path fingerprint (1024 bits, little-endian 32-bit words). 0 on success. */
 int ob_mol_fp2(ob_mol *m, unsigned char out[OB_FP_BYTES]);
+/* The molecule's fingerprint of Open Babel's type ("ECFP4", "FP2", "MACCS", ...), folded
+ * to nbits when that is fewer than the type's own (0: unfolded), into words 64-bit words
+ * (bit i in word i / 64); the fingerprint's width in bits, or -1 (an unknown type, more
+ * bits than words hold, Open Babel's failure). */
+int ob_mol_fingerprint(ob_mol *m, const char *type, int nbits, uint64_t *out, int words);
+/* Open Babel's descriptor `name` ("logP", "TPSA", "MW", ...) of the molecule: 0 with
+ * *value, or -1 (no such descriptor, or not a finite number). */
+int ob_mol_descriptor(ob_mol *m, const char *name, double *value);
 /* Reads one molecule from a string in format ("smi"); NULL with eb on failure. */
 ob_mol *ob_mol_from_string(const char *text, const char *format, struct cb_errbuf *eb);
 /* Does the molecule contain the SMARTS pattern? 1 yes, 0 no, -1 when the SMARTS is invalid. */

@@ -53,4 +53,12 @@ long long source_boundary(FILE *f, const char *format, long long pos, long long 
 /* Can format be split into byte ranges for parallel reading? */
 int source_splittable(const char *format);
 
+/* chem.c's: the structure format of a file (by name, else by content: head holds its first
+ * len bytes), or NULL; and such a file opened for source_next from its start (Open Babel
+ * loaded). 0, or -1 with eb. */
+struct cb_convert_input;
+const char *chem_format_of(const struct cb_convert_input *in, const unsigned char *head, size_t len);
+int chem_open_structure(const struct cb_convert_input *in, struct mol_source *src, const char **format,
+                        struct cb_errbuf *eb);
+
 #endif

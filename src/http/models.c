@@ -139,7 +139,8 @@ int h_models_create(struct req *r)
   }
   const char *bad = cb_name_invalid(name);
   if (bad || strlen(name) > CB_NAME_MAX - 24) {
-    st = http_problem(r, 400, "name", "name %s", bad ? bad : "is too long");
+    st = http_problem(r, 400, "name", "%s",
+                      bad ? bad : "name must be at most 232 bytes (the model's file adds .carboy-model.json)");
     goto out;
   }
   struct ml_spec sp;

@@ -14,6 +14,7 @@ const struct route http_routes[] = {
   {"GET", "/login", h_ui, HTTP_PUBLIC},
   {"GET", "/folders/{id}", h_ui, HTTP_PUBLIC},
   {"GET", "/files/{id}", h_ui, HTTP_PUBLIC},
+  {"GET", "/models/{id}", h_ui, HTTP_PUBLIC},
   {"GET", "/search", h_ui, HTTP_PUBLIC},
   {"GET", "/jobs", h_ui, HTTP_PUBLIC},
   {"GET", "/admin", h_ui, HTTP_PUBLIC},

@@ -23,7 +23,7 @@ def test_entry_page_for_every_client_route(server):
     csp = first.headers["Content-Security-Policy"]
     assert "script-src 'self'" in csp and "unsafe" not in csp and "frame-ancestors 'none'" in csp
     assert '<div id="app">' in first.text
-    for path in ("/login", "/folders/x1", "/files/abc", "/search", "/jobs", "/admin"):
+    for path in ("/login", "/folders/x1", "/files/abc", "/models/abc", "/search", "/jobs", "/admin"):
         r = entry(server, path)
         assert r.text == first.text and r.headers["ETag"] == first.headers["ETag"]
     # nothing else is the UI: unknown paths stay 404 problems

@@ -1,5 +1,5 @@
 // The molecule editor (OpenChemLib's canvas editor), in its own chunk: loaded only when
-// someone draws a structure on the search page.
+// someone draws a structure (on the search page, or to predict on a model's page).
 import { CanvasEditor, Molecule } from 'openchemlib';
 
 export function createEditor(element, smiles, onChange) {

@@ -1,11 +1,13 @@
 // A file's page: what carboy learned from it. Properties (units, ontology links),
 // versions, a preview per kind (depictions and a paged table of records for
 // structures, reactions and crystals; thumbnails with zoom; text; tables with
-// histograms; archive listings), downloads and conversions.
+// histograms; archive listings), downloads and conversions; models: "Train a model" on
+// structures and tables, "Predict for this file", a model bundle's link to its page.
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { html, Link, Dialog, ErrorBox, Spinner, bytes, when, num, notify, FileIcon, StatusBadge, useAsync } from './ui.js';
 import { API, get, post, listen } from './api.js';
 import { ShareDialog } from './share.js';
+import { TrainDialog, PredictFileDialog, ModelLink } from './train.js';
 
 const STRUCTURE = ['smi', 'can', 'inchi', 'inchikey', 'mol', 'sdf', 'mol2', 'pdb', 'cml', 'xyz', 'csv'];
 export const CONVERSIONS = {
@@ -241,7 +243,10 @@ export function FilePage({ fileId }) {
   const [folder, setFolder] = useState(null);
   const [error, setError] = useState(null);
   const [share, setShare] = useState(false);
+  const [train, setTrain] = useState(false);
+  const [predict, setPredict] = useState(false);
   const [tick, setTick] = useState(0);
+  useEffect(() => { setShare(false); setTrain(false); setPredict(false); }, [fileId]);
   useEffect(() => {
     let live = true;
     get('/files/' + fileId).then((f) => {
@@ -258,6 +263,7 @@ export function FilePage({ fileId }) {
   if (error) return html`<div class="page"><${ErrorBox} error=${error}/></div>`;
   if (!file) return html`<div class="page"><${Spinner}/></div>`;
   const records = ['structure', 'reaction', 'crystal'].includes(file.kind) && file.record_count > 0;
+  const trainable = file.status === 'processed' && (file.kind === 'table' || (file.kind === 'structure' && file.record_count > 0));
   return html`<div class="page file-page">
     <nav class="crumbs" aria-label="Breadcrumbs"><ol>
       <li><${Link} href="/">Home<//></li>
@@ -275,6 +281,9 @@ export function FilePage({ fileId }) {
       <a class="btn primary" href=${`${API}/files/${file.id}/content`} download=${file.name}>Download</a>
       <${Convert} file=${file}/>
       <button type="button" class="btn" onClick=${() => setShare(true)}>Share</button>
+      ${trainable && html`<button type="button" class="btn" onClick=${() => setTrain(true)}>Train a model</button>
+        <button type="button" class="btn" onClick=${() => setPredict(true)}>Predict for this file</button>`}
+      ${file.kind === 'model' && html`<${ModelLink} file=${file}/>`}
     </div>
     <div class="file-grid">
       <section class="card preview-card" aria-labelledby="prev-h">
@@ -297,5 +306,7 @@ export function FilePage({ fileId }) {
       </table>
     </section>
     ${share && html`<${ShareDialog} type="file" id=${file.id} name=${file.name} onClose=${() => setShare(false)}/>`}
+    ${train && html`<${TrainDialog} file=${file} onClose=${() => setTrain(false)}/>`}
+    ${predict && html`<${PredictFileDialog} file=${file} onClose=${() => setPredict(false)}/>`}
   </div>`;
 }

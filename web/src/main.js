@@ -21,7 +21,7 @@ function Nav({ me, path, onSignOut }) {
       <img src=${new URL('./icon.svg', import.meta.url).href} alt="" width="26" height="26"/> carboy<//>
     <nav aria-label="Main">
       <ul>
-        ${item('/', 'Files', path === '/' || path.startsWith('/folders') || path.startsWith('/files'))}
+        ${item('/', 'Files', path === '/' || path.startsWith('/folders') || path.startsWith('/files') || path.startsWith('/models'))}
         ${item('/search', 'Search', path === '/search')}
         ${item('/jobs', 'Jobs', path === '/jobs')}
         ${me.is_admin && item('/admin', 'Admin', path === '/admin')}
@@ -32,6 +32,16 @@ function Nav({ me, path, onSignOut }) {
       <button type="button" class="btn ghost" onClick=${onSignOut}>Sign out</button>
     </div>
   </header>`;
+}
+
+// A model's page is a chunk of its own (with its plots in another, plot.js): loaded when
+// one is opened.
+function ModelRoute({ modelId }) {
+  const [mod, setMod] = useState(null);
+  const [error, setError] = useState(null);
+  useEffect(() => { import('./model.js').then(setMod, setError); }, []);
+  if (error) return html`<div class="page"><div class="error-box" role="alert">${error.message}</div></div>`;
+  return mod ? html`<${mod.ModelPage} modelId=${modelId}/>` : html`<div class="page"><${Spinner}/></div>`;
 }
 
 function App() {
@@ -62,6 +72,7 @@ function App() {
   let m;
   if ((m = path.match(/^\/folders\/([^/]+)$/))) page = html`<${Browser} folderId=${m[1]} me=${me}/>`;
   else if ((m = path.match(/^\/files\/([^/]+)$/))) page = html`<${FilePage} fileId=${m[1]} me=${me}/>`;
+  else if ((m = path.match(/^\/models\/([^/]+)$/))) page = html`<${ModelRoute} key=${m[1]} modelId=${m[1]}/>`;
   else if (path === '/search') page = html`<${SearchPage}/>`;
   else if (path === '/jobs') page = html`<${JobsPage} me=${me}/>`;
   else if (path === '/admin' && me.is_admin) page = html`<${AdminPage} me=${me}/>`;

@@ -2,16 +2,18 @@
 # Runs the carboy benchmarks and prints a markdown table of their RESULT lines; the table
 # also goes to bench/results/latest.md and the full output to bench/results/latest.log.
 #
-#   bash bench/run.sh                      # all eight: download upload requests jobs chem search lanes s3
+#   bash bench/run.sh                      # all nine: download upload requests jobs chem search lanes s3 ml
 #   bash bench/run.sh download requests    # a subset
 #
 # Uses build/carboy as it is; only if it is missing does it build it (release).
 # Knobs (environment): BENCH_SIZE_MB (1024), BENCH_S3_MB (512), BENCH_RUNS (3), BENCH_DURATION (10s),
 # BENCH_TIMEOUT (600 s per transfer), BENCH_JOBS (300 jobs per batch), BENCH_JOBS_RUNS (3),
 # BENCH_JOBS_WORKERS ("1 2 4"), BENCH_DOCS (100000), BENCH_QUERIES (200), BENCH_LANES_MOLS (20000),
-# BENCH_LANES_RUNS (5),
+# BENCH_LANES_RUNS (5), BENCH_ML_RUNS (3),
 # CARBOY_BIN (build/carboy).
-# A benchmark may print several RESULT lines (jobs.sh, search.sh, lanes.sh do): each becomes a row.
+# A benchmark may print several RESULT lines (jobs.sh, search.sh, lanes.sh, ml.sh do): each becomes a row.
+# A line with target=none and met=yes|no (ml.sh: an absolute goal, or a difference) gets its
+# goal= as the target and met= as the verdict.
 # Exit status: 0 when every benchmark ran (whether or not it met its target), 1 otherwise.
 set -euo pipefail
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -42,7 +44,7 @@ bin_info="$("$snapdir/carboy" --version 2>/dev/null), binary sha256 $(sha256sum 
 export CARBOY_BIN="$snapdir/carboy"
 
 benches=("$@")
-[ ${#benches[@]} -gt 0 ] || benches=(download upload requests jobs chem search lanes s3)
+[ ${#benches[@]} -gt 0 ] || benches=(download upload requests jobs chem search lanes s3 ml)
 for b in "${benches[@]}"; do
   [ -x "$BENCH_DIR/$b.sh" ] || { echo "run.sh: no benchmark '$b' (bench/$b.sh)" >&2; exit 2; }
 done
@@ -73,21 +75,28 @@ trap 'on_signal 143' TERM
 declare -A unit=([download]="MB/s" [upload]="MB/s" [requests]="req/s" [jobs-pool]="jobs/s"
   [jobs-scaling]="jobs/s" [search-index]="MB/s" [search-fulltext-p50]="ms" [search-fulltext-p99]="ms"
   [search-property-p50]="ms" [search-property-p99]="ms" [lanes-upload]="ms" [lanes-depiction]="ms"
-  [lanes-similarity]="ms")
+  [lanes-similarity]="ms" [ml-train-time]="s" [ml-train-xgboost-reg]="s" [ml-train-forest-reg]="s"
+  [ml-train-xgboost-cls]="s" [ml-train-forest-cls]="s" [ml-predict-file]="mol/s" [ml-predict-one]="ms")
 declare -A base_name=([download]="nginx (sendfile)" [upload]="floor: sha256 + write+fsync"
   [requests]="GET /healthz" [jobs]="noop jobs (queue only)" [jobs-pool]="noop jobs (queue only)"
   [jobs-scaling]="extract jobs, 1 worker" [search-index]="SQLite FTS5, one transaction"
   [search-fulltext-p50]="FTS5 MATCH, in process" [search-fulltext-p99]="FTS5 MATCH, in process"
   [search-property-p50]="indexed props table" [search-property-p99]="indexed props table"
   [lanes-upload]="one-line file, idle server" [lanes-depiction]="depiction, idle server"
-  [lanes-similarity]="similarity query, idle server")
+  [lanes-similarity]="similarity query, idle server" [ml-xgboost-r2]="xgboost, same folds" [ml-forest-r2]="scikit-learn forest, same folds"
+  [ml-xgboost-auc]="xgboost, same folds" [ml-forest-auc]="scikit-learn forest, same folds" [ml-train-time]="Python, 4 models"
+  [ml-train-xgboost-reg]="xgboost" [ml-train-forest-reg]="scikit-learn" [ml-train-xgboost-cls]="xgboost" [ml-train-forest-cls]="scikit-learn"
+  [ml-predict-file]="obabel + xgboost, in process" [ml-predict-one]="predict() on one row, in process")
 declare -A cb_name=([download]="GET /files/ID/content" [upload]="PUT (curl -T)"
   [requests]="GET /files/ID" [jobs]="extract jobs (converter pool)"
   [jobs-pool]="extract jobs, default workers" [jobs-scaling]="extract jobs, 2 workers"
   [search-index]="PUT .txt .. processed" [search-fulltext-p50]="GET /search?q=" [search-fulltext-p99]="GET /search?q="
   [search-property-p50]="GET /search?where=" [search-property-p99]="GET /search?where="
   [lanes-upload]="beside two 20,000-molecule ingests" [lanes-depiction]="beside two 20,000-molecule ingests"
-  [lanes-similarity]="beside two 20,000-molecule ingests")
+  [lanes-similarity]="beside two 20,000-molecule ingests" [ml-xgboost-r2]="cv r2" [ml-forest-r2]="cv r2"
+  [ml-xgboost-auc]="cv AUC" [ml-forest-auc]="cv AUC" [ml-train-time]="train jobs" [ml-train-xgboost-reg]="train job"
+  [ml-train-forest-reg]="train job" [ml-train-xgboost-cls]="train job" [ml-train-forest-cls]="train job"
+  [ml-predict-file]="predict job on a SMILES file" [ml-predict-one]="POST /predict, one SMILES")
 
 rows=() failed=0
 for b in "${benches[@]}"; do
@@ -118,7 +127,10 @@ for b in "${benches[@]}"; do
     done
     name=$(awk '{ print $2 }' <<<"$line")
     tgt=${kv[target]:-none}
-    if [ "$tgt" = none ]; then
+    if [ "$tgt" = none ] && [ -n "${kv[met]:-}" ]; then
+      tgt_txt=${kv[goal]:-–}
+      if [ "${kv[met]}" = yes ]; then verdict="goal met"; else verdict="GOAL NOT MET"; fi
+    elif [ "$tgt" = none ]; then
       verdict="info"
       tgt_txt="–"
     else

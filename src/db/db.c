@@ -183,7 +183,7 @@ static cb_err open_conn(sqlite3 **out)
   char *err = NULL;
   rc = sqlite3_exec(db,
                     "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"
-                    "PRAGMA temp_store=MEMORY; PRAGMA mmap_size=1073741824;",
+                    "PRAGMA temp_store=MEMORY;",
                     NULL, NULL, &err);
   if (rc != SQLITE_OK) {
     CB_LOG(CB_LOG_ERROR, "db", "cannot configure %s: %s", db_path, err ? err : "?");

@@ -97,7 +97,14 @@ void ml_holdout(const double *y, int n, double fraction, int stratify, uint64_t 
   free(order);
 }
 
-double ml_tanimoto(const uint64_t *a, const uint64_t *b, int words)
+/* The CPU's popcount instruction where it has one (as src/search/structures.c): without
+ * it each word is counted by a library routine, and a file's predictions spent 40 % of
+ * their time here, comparing each molecule with every training molecule. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+__attribute__((target_clones("popcnt", "default")))
+#endif
+double
+ml_tanimoto(const uint64_t *a, const uint64_t *b, int words)
 {
   int both = 0, either = 0;
   for (int i = 0; i < words; i++) {

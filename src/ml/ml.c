@@ -30,15 +30,17 @@
  * scikit-learn's kind: 0.632 of the rows per tree (the share of distinct rows a bootstrap
  * sample holds), sqrt(p) features per split for classification and p/3 for regression,
  * and deep trees. "hist", as for boosting: as good as "exact" on bits, and faster. */
-#define RF_TREES "200"
+/* 100 trees: scikit-learn's default count; twice as many bought no measurable score on
+ * the ChEMBL series of bench/ml.sh and cost twice the time. */
+#define RF_TREES "100"
 #define RF_DEPTH "12"
 #define RF_SUBSAMPLE "0.632"
-/* Leaves of at least 4 or 5 rows: min_child_weight counts the loss's second derivative,
- * 1 a row for squared error and 1/4 for the logistic loss at the forest's one step from
- * 0.5. 5 for regression is R randomForest's nodesize, and trains 1000 rows of 2048 bits
- * about twice as fast as leaves of single rows (some 3 s against 7 s on one
- * thread). */
-#define RF_MIN_CHILD_REGRESSION "5"
+/* Leaves of at least one row's weight: min_child_weight counts the loss's second
+ * derivative, 1 a row for squared error and 1/4 for the logistic loss at the forest's one
+ * step from 0.5. Leaves of 5 rows for regression (R randomForest's nodesize) trained twice
+ * as fast but scored 0.03 of r2 below scikit-learn's forest (bench/ml.sh); single-row
+ * leaves come within 0.003 of it. */
+#define RF_MIN_CHILD_REGRESSION "1"
 #define RF_MIN_CHILD_CLASSIFICATION "1"
 
 #define KNN_K 5

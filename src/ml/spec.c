@@ -67,14 +67,24 @@ static int features_parse(const cJSON *o, struct ml_features *f, struct cb_errbu
     f->bits = fingerprints[k].folds ? 2048 : fingerprints[k].bits;
   }
   if (bits) {
-    int b = cJSON_IsNumber(bits) ? (int)bits->valuedouble : 0;
-    if (k < 0 || (b != 1024 && b != 2048 && b != 4096) || bits->valuedouble != (double)b) {
-      cb_errf(eb, k < 0 ? "features.bits needs a fingerprint" : "features.bits must be 1024, 2048 or 4096");
+    /* a whole number first (a cast of 1e300 is undefined) */
+    int b = cJSON_IsNumber(bits) && bits->valuedouble >= 0 && bits->valuedouble <= 65536 &&
+                bits->valuedouble == (double)(int)bits->valuedouble
+              ? (int)bits->valuedouble
+              : -1;
+    if (k < 0) {
+      cb_errf(eb, "features.bits needs a fingerprint");
       return -1;
     }
+    /* a fingerprint with a width of its own is never folded: that width is its only one
+     * (as a model's report states it) */
     if (!fingerprints[k].folds && b != fingerprints[k].bits) {
       cb_errf(eb, "features.bits: %s has %d bits of its own and is not folded (leave bits out)", fingerprints[k].name,
               fingerprints[k].bits);
+      return -1;
+    }
+    if (fingerprints[k].folds && b != 1024 && b != 2048 && b != 4096) {
+      cb_errf(eb, "features.bits must be 1024, 2048 or 4096");
       return -1;
     }
     f->bits = b;

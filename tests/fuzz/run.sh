@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the fuzz targets (clang, libFuzzer, ASan + UBSan) into build-fuzz/ and runs each:
 # first once over its committed corpus (tests/fuzz/corpus/TARGET: seeds and regressions),
-# then fuzzing for SECONDS (default 15; all 13 targets then take about 4 minutes on two
+# then fuzzing for SECONDS (default 15; all 14 targets then take about 4 minutes on two
 # cores). New inputs go to build-fuzz/fuzz-corpus/TARGET (kept between runs), never into
 # the committed corpus; crashes, leaks and timeouts to build-fuzz/fuzz-artifacts/.
 #   tests/fuzz/run.sh [SECONDS] [TARGET...]      (targets without the fuzz_ prefix)
@@ -15,7 +15,7 @@ secs=${1:-15}
 shift || true
 case "$secs" in '' | *[!0-9]*) echo "carboy: run.sh: SECONDS must be a whole number, not '$secs'" >&2; exit 2 ;; esac
 all=(request_target tus_headers search_query metadata http_server convert_table convert_text convert_archive
-  convert_office convert_image convert_pdf convert_chem smiles)
+  convert_office convert_image convert_pdf convert_chem convert_model smiles)
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=("${all[@]}")
 build=build-fuzz
@@ -44,6 +44,7 @@ opts() {
     search_query) echo "-max_len=4096 -timeout=10 -dict=tests/fuzz/search.dict" ;;
     metadata) echo "-max_len=16384 -timeout=10 -dict=tests/fuzz/json.dict" ;;
     convert_chem) echo "-max_len=4096 -timeout=20 -rss_limit_mb=4096" ;; # Open Babel is slow
+    convert_model) echo "-max_len=262144 -timeout=20 -rss_limit_mb=4096 -dict=tests/fuzz/json.dict" ;; # bundles are big
     smiles) echo "-max_len=256 -timeout=20 -rss_limit_mb=4096" ;;
     convert_*) echo "-max_len=65536 -timeout=20 -rss_limit_mb=4096" ;;
   esac

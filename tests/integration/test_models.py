@@ -161,6 +161,27 @@ def test_every_method_classifies(s, data, method):
     assert p["value"] in (0, 1) and 0 <= p["probability"] <= 1
 
 
+@pytest.mark.parametrize("features,width", [
+    ({"fingerprint": "maccs"}, 256), ({"fingerprint": "fp3"}, 64), ({"fingerprint": "fp4"}, 512),
+    ({"fingerprint": "fp2"}, 1024), ({"fingerprint": "ecfp6", "bits": 4096}, 4096),
+    ({"fingerprint": "ecfp0", "bits": 1024, "descriptors": ["logP"]}, 1024),
+])
+def test_every_fingerprint(s, data, features, width):
+    """Each fingerprint trains and predicts; a model's features, as its report states them,
+    are what it was asked for (a fingerprint of its own width says that width)."""
+    name = "bzr-fp-" + features["fingerprint"] + str(width)
+    m = train(s, data["folder"], data["bzr"], name, target="ACTIVITY", method="knn", features=features)
+    assert m["state"] == "ready", m
+    assert m["features"]["fingerprint"] == features["fingerprint"] and m["features"]["bits"] == width
+    assert m["features"]["descriptors"] == features.get("descriptors", [])
+    r = s.api("POST", f"/models/{m['id']}/predict", json={"smiles": ["c1ccc2c(c1)C(=NCC(=O)N2)c1ccccc1"]})
+    assert r.status_code == 200 and "value" in r.json()["predictions"][0], r.text
+    # the report's own features train the same model again
+    again = train(s, data["folder"], data["bzr"], name + "-again", target="ACTIVITY", method="knn",
+                  features=m["features"])
+    assert again["state"] == "ready" and again["metrics"] == m["metrics"], again
+
+
 def test_descriptors_only(s, data):
     m = train(s, data["folder"], data["bzr"], "bzr-descriptors", target="ACTIVITY", method="svm",
               features={"fingerprint": None, "descriptors": ["logP", "TPSA", "MW", "HBD"]})
@@ -270,6 +291,10 @@ def test_bad_training_inputs(s, data):
     ({"target": "ACTIVITY", "task": "regression", "method": "logistic_regression"}, None),
     ({"target": "ACTIVITY", "features": {"fingerprint": "ecfp5"}}, "features"),
     ({"target": "ACTIVITY", "features": {"fingerprint": "maccs", "bits": 2048}}, "features"),
+    ({"target": "ACTIVITY", "features": {"fingerprint": "ecfp4", "bits": 1e300}}, "features"),
+    ({"target": "ACTIVITY", "features": {"fingerprint": "ecfp4", "bits": 2048.5}}, "features"),
+    ({"target": "ACTIVITY", "validation": {"seed": -1}}, "validation"),
+    ({"target": "ACTIVITY", "validation": {"folds": 1e300}}, "validation"),
     ({"target": "ACTIVITY", "features": {"descriptors": ["nope"]}}, "features"),
     ({"target": "ACTIVITY", "validation": {"folds": 1}}, "validation"),
     ({"target": "ACTIVITY", "validation": {"test_fraction": 0.9}}, "validation"),

@@ -867,9 +867,10 @@ cb_err learn_train(const cJSON *req, cJSON *result, cb_progress_fn progress, voi
     }
   }
   ml_folds(ytrain, ntrain, sp.folds, stratify, sp.seed, fold);
-  struct ml_options mo = {task, sp.method, sp.seed,
-                          cJSON_IsNumber(threads) && threads->valuedouble >= 1 ? (int)threads->valuedouble : 1,
-                          workdir};
+  struct ml_options mo = {
+    task, sp.method, sp.seed,
+    cJSON_IsNumber(threads) && threads->valuedouble >= 1 && threads->valuedouble <= 256 ? (int)threads->valuedouble : 1,
+    workdir};
   struct ml_data d = {t.n, t.p, t.x, ft.fpw, t.fp, t.y};
   /* cross-validation: every training record predicted by a model that never saw it */
   for (int k = 0; k < sp.folds; k++) {
@@ -1334,7 +1335,7 @@ static void csv_cell(FILE *f, const char *s)
 
 static void number_text(double v, char *buf, size_t cap)
 {
-  snprintf(buf, cap, "%.6g", v);
+  snprintf(buf, cap, "%.10g", v);
 }
 
 static void value_text(const struct loaded *L, double v, char *buf, size_t cap)
@@ -1517,7 +1518,8 @@ cb_err learn_predict_file(const cJSON *req, cJSON *result, cb_progress_fn progre
       pd->cells[i] = join_cells(s.cells, s.ncells);
     } else if (!fo.sdf) {
       struct cb_errbuf w = {""};
-      char *smi = m ? ob_mol_write(m, "can", &w) : NULL;
+      /* the molecule as Open Babel writes it (not canonical: closest to what was read) */
+      char *smi = m ? ob_mol_write(m, "smi", &w) : NULL;
       const char *title = m ? ob_mol_title(m) : "";
       char *cells[2] = {smi ? smi : (char *)"", (char *)(title ? title : "")};
       char *tab = smi ? strchr(smi, '\t') : NULL;

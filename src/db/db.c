@@ -94,12 +94,13 @@ static int busy_wait(void *unused, int tries)
  * other writer waited for its copying and its fsync (a tenth of a batch of small files'
  * ingest). Here a commit past CKPT_PAGES only wakes the checkpointer thread, whose PASSIVE
  * checkpoint copies what no reader still needs while the writers go on; a WAL that grows
- * past CKPT_INLINE_PAGES all the same (the thread cannot keep up, or is not running: the
- * command-line tools) is checkpointed by its writer, as SQLite would. */
+ * past CKPT_INLINE_PAGES all the same (the thread cannot keep up), or any past CKPT_PAGES
+ * when the thread is not running (it could not open the database), is checkpointed by its
+ * writer, as SQLite would. db_init starts the thread, db_shutdown stops it. */
 #define CKPT_PAGES 1000
 #define CKPT_INLINE_PAGES 20000
 static pthread_t ckpt_thread;
-static int ckpt_running, ckpt_due, ckpt_stop;
+static int ckpt_created, ckpt_running, ckpt_due, ckpt_stop;
 static pthread_mutex_t ckpt_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t ckpt_cond = PTHREAD_COND_INITIALIZER;
 
@@ -126,8 +127,13 @@ static void *checkpointer(void *unused)
 {
   (void)unused;
   sqlite3 *db = NULL;
-  if (open_conn(&db))
+  if (open_conn(&db)) { /* the writers checkpoint themselves, as SQLite would */
+    CB_LOG(CB_LOG_WARN, "db", "the checkpointer cannot open the database: writers checkpoint instead");
+    pthread_mutex_lock(&ckpt_mu);
+    ckpt_running = 0;
+    pthread_mutex_unlock(&ckpt_mu);
     return NULL;
+  }
   pthread_mutex_lock(&ckpt_mu);
   while (!ckpt_stop) {
     while (!ckpt_due && !ckpt_stop)
@@ -147,9 +153,9 @@ static void *checkpointer(void *unused)
 static void checkpointer_start(void)
 {
   pthread_mutex_lock(&ckpt_mu);
-  if (!ckpt_running) {
+  if (!ckpt_created) {
     ckpt_stop = 0;
-    ckpt_running = !pthread_create(&ckpt_thread, NULL, checkpointer, NULL);
+    ckpt_created = ckpt_running = !pthread_create(&ckpt_thread, NULL, checkpointer, NULL);
   }
   pthread_mutex_unlock(&ckpt_mu);
 }
@@ -157,12 +163,12 @@ static void checkpointer_start(void)
 static void checkpointer_stop(void)
 {
   pthread_mutex_lock(&ckpt_mu);
-  int running = ckpt_running;
+  int created = ckpt_created;
   ckpt_stop = 1;
-  ckpt_running = 0;
+  ckpt_running = ckpt_created = 0;
   pthread_cond_signal(&ckpt_cond);
   pthread_mutex_unlock(&ckpt_mu);
-  if (running)
+  if (created)
     pthread_join(ckpt_thread, NULL);
 }
 

@@ -617,7 +617,8 @@ cb_err db_model_list(const struct db_viewer *v, const char *folder_id, const cha
 cb_err db_model_train(struct cb_model *m, const struct cb_job *j, const char *const *inputs, int ninputs, int *again);
 /* A training's success (job_id: the model's latest training), in one transaction: its bundle stored as the model's file
  * (a new version of it, or a new file NAME.carboy-model.json), the model ready with summary, the job succeeded with the
- * file as its output. CB_ENOTFOUND when the job is no longer this instance's or the model is gone. */
+ * file as its output. CB_ENOTFOUND when the job is no longer this instance's; CB_EINVAL when its model is gone
+ * (deleted, or trained anew meanwhile): the caller fails the job. */
 cb_err db_model_trained(const char *job_id, const char *instance, const char *sha256, int64_t size, const char *summary,
                         char file_id[CB_ID_LEN + 1]);
 /* A training's failure (the model whose latest training job_id is). */

@@ -55,8 +55,10 @@ cb_err db_model_list(const struct db_viewer *v, const char *folder_id, const cha
   sqlite3_stmt *st = db_query(
     "SELECT " MODEL_COLS " FROM models m WHERE" MODEL_LIVE " AND (?1 IS NULL OR m.folder_id = ?1)"
     " AND (?2 IS NULL OR (m.name, m.id) > (?2, ?3))"
-    " AND (?7 = 1 OR " DB_FOLDER_VISIBLE_SQL("m.folder_id", "?5", "?6") ")"
-                                                                        " ORDER BY m.name, m.id LIMIT ?4",
+    " AND (?7 = 1 OR " DB_FOLDER_VISIBLE_SQL(
+      "m.folder_id", "?5", "?6") " OR EXISTS (SELECT 1 FROM files f WHERE f.id = m.file_id "
+                                 "AND " DB_FILE_VISIBLE_SQL("f", "?5", "?6") "))"
+                                                                             " ORDER BY m.name, m.id LIMIT ?4",
     "sssissi", folder_id, after_name, after_id, (int64_t)limit, v->user_id, v->link, (int64_t)v->all);
   return db_each_row(st, model_row, &mv);
 }
@@ -70,7 +72,11 @@ cb_err db_model_train(struct cb_model *m, const struct cb_job *j, const char *co
   if (e)
     return e;
   /* a model of that name in the folder is trained again: a new version of its file */
-  sqlite3_stmt *st = db_query("SELECT m.id, m.state FROM models m WHERE m.folder_id = ? AND m.name = ? AND" MODEL_LIVE
+  /* a training whose job ended without recording its end here (canceled, failed by the
+   * reaper) counts as ended */
+  sqlite3_stmt *st = db_query("SELECT m.id, CASE WHEN m.state = 'training' AND coalesce((SELECT j.state IN"
+                              " ('queued', 'running') FROM jobs j WHERE j.id = m.job_id), 0) = 0 THEN 'failed'"
+                              " ELSE m.state END FROM models m WHERE m.folder_id = ? AND m.name = ? AND" MODEL_LIVE
                               " ORDER BY m.created_at LIMIT 1",
                               "ss", m->folder_id, m->name);
   e = db_one_row(st);
@@ -107,6 +113,16 @@ cb_err db_model_trained(const char *job_id, const char *instance, const char *sh
     return e;
   struct cb_model m = {0};
   e = model_one(db_query("SELECT " MODEL_COLS " FROM models m WHERE m.job_id = ? AND" MODEL_LIVE, "s", job_id), &m);
+  if (e == CB_ENOTFOUND) {
+    /* no model of this training: deleted, or trained anew since (CB_EINVAL: the job fails,
+     * never runs again), unless the job is no longer this instance's */
+    sqlite3_stmt *st = db_query("SELECT 1 FROM jobs WHERE id = ? AND lease_owner = ? AND state = 'running'", "ss",
+                                job_id, instance);
+    cb_err le = db_one_row(st);
+    if (!le)
+      sqlite3_reset(st);
+    e = le == CB_ENOTFOUND ? CB_ENOTFOUND : le ? le : CB_EINVAL;
+  }
   char name[CB_NAME_MAX + 32];
   if (!e) {
     /* the bundle's file: the model's own, or a new one named after it */

@@ -17,7 +17,7 @@
 #include "search/matchers.h"
 #include "util/util.h"
 
-#define BUNDLE_MAX (512ull << 20) /* a bundle the server reads for a matcher */
+#define BUNDLE_MAX (128ull << 20) /* a bundle the server reads for a matcher */
 #define PREDICT_TIMEOUT_S 60
 
 /* The model's state as its latest training's job tells it: a training whose job failed
@@ -47,6 +47,7 @@ static cJSON *model_json(const struct cb_model *m)
   cJSON_AddStringToObject(o, "id", m->id);
   cJSON_AddStringToObject(o, "name", m->name);
   cJSON_AddStringToObject(o, "folder_id", m->folder_id);
+  cJSON_AddStringToObject(o, "owner_id", m->owner_id);
   cJSON_AddItemToObject(o, "file_id", json_str_or_null(m->file_id[0] ? m->file_id : NULL));
   live_state(m, o);
   cJSON_AddItemToObject(o, "job_id", json_str_or_null(m->job_id[0] ? m->job_id : NULL));
@@ -149,7 +150,11 @@ int h_models_create(struct req *r)
     /* the field the message starts with */
     char field[32] = "";
     sscanf(eb.msg, "%31[a-z_]", field);
-    st = http_problem(r, 400, field[0] ? field : NULL, "%s", eb.msg);
+    int known = 0;
+    for (int i = 0; create_fields[i] && !known; i++)
+      known = !strcmp(field, create_fields[i]);
+    /* a method that cannot do the task names itself, not a field */
+    st = http_problem(r, 400, known ? field : "method", "%s", eb.msg);
     goto out;
   }
   struct cb_folder folder;
@@ -440,6 +445,13 @@ int h_model_predict(struct req *r)
   }
   if (!m.file_id[0] || db_file_get(m.file_id, &mf)) {
     st = http_problem(r, 409, NULL, "the model has no trained version yet (state: %s)", m.state);
+    goto out;
+  }
+  /* its file's current version must be a bundle (a training's, or an upload read as one:
+   * not a newer upload of something else, nor one its ingest refused) */
+  if (strcmp(mf.kind, "model") || !strcmp(mf.status, "failed") || (uint64_t)mf.size > BUNDLE_MAX) {
+    st = http_problem(r, 409, NULL, "the model's file (version %lld) is not a model bundle%s", (long long)mf.version,
+                      !strcmp(mf.status, "failed") ? " (its processing failed)" : "");
     goto out;
   }
   st = smiles ? predict_smiles(r, &m, &mf, smiles) : predict_file(r, &m, &mf, file_id, out_folder);

@@ -42,6 +42,13 @@ void pool_kill(struct pool_child *c)
 
 /* What of the server's environment a converter gets: nothing secret (no admin password,
  * no cloud credentials), only what converters and the sanitizers read. */
+/* The CPU seconds a request may use: its own budget (a training's threads each use the
+ * clock), else the wall-clock limit and 5 s. */
+static int cpu_budget(const struct pool_limits *lim)
+{
+  return lim->cpu_s > 0 ? lim->cpu_s : lim->timeout_s + 5;
+}
+
 static int env_passed(const char *kv)
 {
   // clang-format off
@@ -66,7 +73,7 @@ static cb_err spawn(struct pool_child *c, const struct pool_limits *lim)
   int in[2], out[2];
   struct confine_plan *plan = calloc(1, sizeof *plan);
   if (!plan ||
-      confine_plan_init(plan, lim->data_dir, lim->work_dir, CB_UNDER_ASAN ? 0 : lim->memory, lim->timeout_s + 5)) {
+      confine_plan_init(plan, lim->data_dir, lim->work_dir, CB_UNDER_ASAN ? 0 : lim->memory, cpu_budget(lim))) {
     free(plan);
     return CB_ENOMEM;
   }
@@ -165,7 +172,7 @@ static void describe_exit(struct pool_child *c, const struct pool_limits *lim, s
   if (r <= 0)
     cb_errf(eb, "the converter process vanished");
   else if (WIFSIGNALED(status) && WTERMSIG(status) == SIGXCPU)
-    cb_errf(eb, "the converter used more than %d s of CPU time and was stopped", lim->timeout_s + 5);
+    cb_errf(eb, "the converter used more than %d s of CPU time and was stopped", cpu_budget(lim));
   else if (WIFSIGNALED(status))
     cb_errf(eb, "the converter crashed (signal %d: %s)", WTERMSIG(status), strsignal(WTERMSIG(status)));
   else if (WIFEXITED(status) && WEXITSTATUS(status) == 127)
@@ -220,12 +227,12 @@ cb_err pool_run(struct pool_child *c, const struct pool_limits *lim, cJSON *req,
    * backstop either way. */
   long cpu_used = cpu_seconds(c->pid);
   if (cpu_used >= 0) {
-    struct rlimit rl = {(rlim_t)cpu_used + (rlim_t)lim->timeout_s + 5, RLIM_INFINITY};
+    struct rlimit rl = {(rlim_t)cpu_used + (rlim_t)cpu_budget(lim), RLIM_INFINITY};
     if (prlimit(c->pid, RLIMIT_CPU, &rl, NULL) && errno != EPERM)
       CB_LOG(CB_LOG_WARN, "jobs", "cannot renew the converter's CPU limit: %s", strerror(errno));
   }
   cJSON_DeleteItemFromObjectCaseSensitive(req, "cpu_s");
-  cJSON_AddNumberToObject(req, "cpu_s", lim->timeout_s + 5);
+  cJSON_AddNumberToObject(req, "cpu_s", cpu_budget(lim));
   char *line = cJSON_PrintUnformatted(req);
   int bad = !line || cb_write_all(c->to_child, line, strlen(line)) || cb_write_all(c->to_child, "\n", 1);
   cJSON_free(line);

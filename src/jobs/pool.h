@@ -23,6 +23,7 @@ struct pool_child {
 struct pool_limits {
   const char *exe;
   int timeout_s;
+  int cpu_s; /* CPU seconds a request may use: 0 is timeout_s + 5 (one thread's worth) */
   uint64_t memory;
   const char *data_dir; /* the converter sees nothing of it (confine.h) but... */
   const char *work_dir; /* ...its worker's own work folder, DATA/work/wN */

@@ -210,6 +210,7 @@ struct job_run {
   struct group_run *group;      /* the batch whose other jobs wait while this one runs alone */
   uint64_t last_feed;
   int timeout_s;   /* the converter's limits when not the settings' (a training's) */
+  int cpu_s;       /* its CPU seconds (0: timeout_s + 5) */
   uint64_t memory; /* (its process is then one of its own: pool_kill before and after) */
 };
 
@@ -623,7 +624,8 @@ static enum job_outcome convert_in_workdir(struct job_run *r, char *workdir, cJS
   char slot_dir[PATH_MAX];
   slot_workdir(r->child->slot, slot_dir);
   struct pool_limits lim = {cfg.self_exe, r->timeout_s ? r->timeout_s : cfg.timeout_s,
-                            r->memory ? r->memory : cfg.worker_memory, cfg.data_dir, slot_dir};
+                            r->cpu_s,     r->memory ? r->memory : cfg.worker_memory,
+                            cfg.data_dir, slot_dir};
   cb_err e = pool_run(r->child, &lim, req, tick, r, res, eb);
   cJSON_Delete(req);
   if (e == CB_EABORTED)
@@ -1231,6 +1233,7 @@ enum job_outcome job_run_train(struct job_run *r, struct cb_errbuf *eb)
   cJSON_AddStringToObject(req, "model_name", name);
   cJSON_AddNumberToObject(req, "threads", cfg.train_threads);
   r->timeout_s = cfg.train_timeout_s;
+  r->cpu_s = cfg.train_timeout_s * (cfg.train_threads > 0 ? cfg.train_threads : 1) + 5;
   r->memory = cfg.train_memory;
   pool_kill(r->child); /* a process with the training's limits */
   out = convert_in_workdir(r, workdir, req, &res, eb);
@@ -1251,6 +1254,11 @@ enum job_outcome job_run_train(struct job_run *r, struct cb_errbuf *eb)
   char *text = cJSON_PrintUnformatted(summary);
   cb_err e = text ? db_model_trained(j->id, instance, sha, (int64_t)size, text, file_id) : CB_ENOMEM;
   cJSON_free(text);
+  if (e == CB_EINVAL) { /* the model (or its folder) was deleted, or trained anew, meanwhile */
+    cb_errf(eb, "the model was deleted or trained again while this training ran");
+    out = JOB_FAIL;
+    goto done;
+  }
   if ((out = recorded(e, "model", eb)) == JOB_DONE)
     jobs_wake(); /* the bundle's own ingest */
 done:
@@ -1312,8 +1320,13 @@ enum job_outcome job_run_predict(struct job_run *r, struct cb_errbuf *eb)
     goto done;
   const char *opath = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(res, "path"));
   const char *omedia = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(res, "media_type"));
-  if (!opath || !inside(workdir, opath)) {
-    cb_errf(eb, "the converter's output is missing or outside its work folder");
+  /* the output's kind is one of two, named by the server (the converter's word picks
+   * between them, nothing more) */
+  const char *suffix = omedia && !strcmp(omedia, "chemical/x-mdl-sdfile") ? "sdf"
+                       : omedia && !strcmp(omedia, "text/csv")            ? "csv"
+                                                                          : NULL;
+  if (!opath || !inside(workdir, opath) || !suffix) {
+    cb_errf(eb, "the converter's output is missing, of an unknown type or outside its work folder");
     out = JOB_FAIL;
     goto done;
   }
@@ -1326,10 +1339,10 @@ enum job_outcome job_run_predict(struct job_run *r, struct cb_errbuf *eb)
   int base = dot && dot != f.name ? (int)(dot - f.name) : (int)strlen(f.name);
   if (base > CB_NAME_MAX - 24)
     base = CB_NAME_MAX - 24;
-  snprintf(name, sizeof name, "%.*s.predicted.%s", base, f.name, strrchr(opath, '.') + 1);
+  snprintf(name, sizeof name, "%.*s.predicted.%s", base, f.name, suffix);
   const char *folder = j->output_folder_id[0] ? j->output_folder_id : f.folder_id;
   e = db_convert_apply(j->id, instance, folder, name, j->owner_id[0] ? j->owner_id : f.owner_id, sha, (int64_t)size,
-                       omedia ? omedia : "application/octet-stream", "other", file_id);
+                       !strcmp(suffix, "sdf") ? "chemical/x-mdl-sdfile" : "text/csv", "other", file_id);
   if ((out = recorded(e, "output", eb)) == JOB_DONE)
     jobs_wake(); /* the output's own ingest */
 done:
@@ -1600,7 +1613,7 @@ static void run_group(struct pool_child *child, struct cb_job *jobs, int n, int 
     cJSON_AddStringToObject(req, "workdir", workdir);
     char slot_dir[PATH_MAX];
     slot_workdir(child->slot, slot_dir);
-    struct pool_limits lim = {cfg.self_exe, cfg.timeout_s, cfg.worker_memory, cfg.data_dir, slot_dir};
+    struct pool_limits lim = {cfg.self_exe, cfg.timeout_s, 0, cfg.worker_memory, cfg.data_dir, slot_dir};
     e = pool_run(child, &lim, req, group_tick, &g, &res, &eb);
   }
   if (!e && cJSON_GetArraySize(list) > 1)

@@ -7,7 +7,9 @@
  * process already serving its user, and one of another user is started afresh. */
 #include "search/matchers.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -75,6 +77,20 @@ void matchers_stop(void)
   pthread_mutex_unlock(&lock);
 }
 
+/* Removes what a folder holds (files a matcher wrote: the models libsvm and liblinear
+ * load by name), the folder kept. */
+static void empty_folder(const char *dir)
+{
+  DIR *d = opendir(dir);
+  if (!d)
+    return;
+  struct dirent *de;
+  while ((de = readdir(d)))
+    if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+      unlinkat(dirfd(d), de->d_name, 0);
+  closedir(d);
+}
+
 /* An idle matcher's index, made the owner's, or -1 when none became idle by the
  * deadline. */
 static int take(const char *owner, const struct timespec *until)
@@ -101,6 +117,7 @@ static int take(const char *owner, const struct timespec *until)
   pthread_mutex_unlock(&lock);
   if (got >= 0 && strcmp(procs[got].owner, owner)) {
     pool_kill(&procs[got]);
+    empty_folder(work_dirs[got]); /* a model file a killed process left: nothing for the next user */
     snprintf(procs[got].owner, sizeof procs[got].owner, "%s", owner);
   }
   return got;
@@ -134,7 +151,7 @@ cb_err matchers_call(const char *owner, cJSON *req, int timeout_s, cJSON **resul
       cb_errf(eb, "every structure matcher is busy: try again");
       return CB_ETHROTTLED;
     }
-    struct pool_limits lim = {cfg.self_exe, timeout_s, cfg.memory, cfg.data_dir, work_dirs[i]};
+    struct pool_limits lim = {cfg.self_exe, timeout_s, 0, cfg.memory, cfg.data_dir, work_dirs[i]};
     /* its own folder, for what a library reads only from a file (a model's) */
     cJSON_DeleteItemFromObjectCaseSensitive(req, "workdir");
     cJSON_AddStringToObject(req, "workdir", work_dirs[i]);

@@ -394,3 +394,25 @@ def test_cancel_a_training(s, data):
     assert s.api("POST", f"/jobs/{m['job_id']}/cancel").status_code in (200, 202)
     m = wait_model(s, m["id"])
     assert m["state"] == "failed" and "cancel" in m["error"], m
+    # the name is free to train again at once
+    again = train(s, data["folder"], data["bzr"], "to-cancel", target="ACTIVITY")
+    assert again["id"] == m["id"] and again["state"] == "ready", again
+
+
+def test_a_model_deleted_while_it_trains(s, data):
+    """Its training fails for good (it is never run again), and nothing of it is listed."""
+    folder = s.folder("doomed")["id"]
+    big = s.put(folder, "chembl.csv", chembl_csv())["id"]
+    wait_file(s, big)
+    r = s.api("POST", "/models", json={"name": "doomed", "folder_id": folder, "training_file_id": big,
+                                       "target": "pIC50", "method": "random_forest"})
+    assert r.status_code == 202
+    m = r.json()
+    deadline = time.time() + 60
+    while s.api("GET", f"/jobs/{m['job_id']}").json()["state"] == "queued" and time.time() < deadline:
+        time.sleep(0.05)
+    assert s.api("DELETE", f"/folders/{folder}").status_code in (200, 204)
+    j = wait_job(s, m["job_id"])
+    assert j["state"] == "failed" and "deleted" in j["error"] and j["attempts"] == 1, j
+    assert s.api("GET", f"/models/{m['id']}").status_code == 404
+    assert m["id"] not in [x["id"] for x in s.api("GET", "/models?limit=1000").json()["models"]]

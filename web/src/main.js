@@ -36,12 +36,12 @@ function Nav({ me, path, onSignOut }) {
 
 // A model's page is a chunk of its own (with its plots in another, plot.js): loaded when
 // one is opened.
-function ModelRoute({ modelId }) {
+function ModelRoute({ modelId, me }) {
   const [mod, setMod] = useState(null);
   const [error, setError] = useState(null);
   useEffect(() => { import('./model.js').then(setMod, setError); }, []);
   if (error) return html`<div class="page"><div class="error-box" role="alert">${error.message}</div></div>`;
-  return mod ? html`<${mod.ModelPage} modelId=${modelId}/>` : html`<div class="page"><${Spinner}/></div>`;
+  return mod ? html`<${mod.ModelPage} modelId=${modelId} me=${me}/>` : html`<div class="page"><${Spinner}/></div>`;
 }
 
 function App() {
@@ -72,7 +72,7 @@ function App() {
   let m;
   if ((m = path.match(/^\/folders\/([^/]+)$/))) page = html`<${Browser} folderId=${m[1]} me=${me}/>`;
   else if ((m = path.match(/^\/files\/([^/]+)$/))) page = html`<${FilePage} fileId=${m[1]} me=${me}/>`;
-  else if ((m = path.match(/^\/models\/([^/]+)$/))) page = html`<${ModelRoute} key=${m[1]} modelId=${m[1]}/>`;
+  else if ((m = path.match(/^\/models\/([^/]+)$/))) page = html`<${ModelRoute} key=${m[1]} modelId=${m[1]} me=${me}/>`;
   else if (path === '/search') page = html`<${SearchPage}/>`;
   else if (path === '/jobs') page = html`<${JobsPage} me=${me}/>`;
   else if (path === '/admin' && me.is_admin) page = html`<${AdminPage} me=${me}/>`;

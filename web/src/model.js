@@ -196,7 +196,7 @@ function PredictForm({ m }) {
   </section>`;
 }
 
-export function ModelPage({ modelId }) {
+export function ModelPage({ modelId, me }) {
   const [m, setM] = useState(null);
   const [folder, setFolder] = useState(null);
   const [error, setError] = useState(null);
@@ -251,13 +251,13 @@ export function ModelPage({ modelId }) {
     <div class="toolbar" role="toolbar" aria-label="Model actions">
       ${m.file_id && html`<a class="btn primary" href=${`${API}/files/${m.file_id}/content`} download>Download model</a>
         <${Link} class="btn" href=${'/files/' + m.file_id}>The model's file<//>`}
-      <${Link} class="btn ghost" href=${'/files/' + m.training_file_id}>Training file<//>
+      ${m.training_file_id && html`<${Link} class="btn ghost" href=${'/files/' + m.training_file_id}>Training file<//>`}
     </div>
     ${training && html`<section class="card" aria-labelledby="train-h">
       <h2 id="train-h">Training…</h2>
       <div class="train-progress"><${Progress} value=${m.progress} label="Training progress"/>
         <span class="muted">${Math.round((m.progress || 0) * 100)} %</span>
-        <button type="button" class="btn small" onClick=${cancel}>Cancel</button></div>
+        ${me && (me.is_admin || me.id === m.owner_id) && html`<button type="button" class="btn small" onClick=${cancel}>Cancel</button>`}</div>
       <p class="muted small">Cross-validation, then the final model; this page follows it.</p>
     </section>`}
     ${m.state === 'failed' && html`<div class="error-box" role="alert">Training failed: ${m.error || 'no reason given'}</div>`}

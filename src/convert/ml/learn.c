@@ -23,7 +23,8 @@
 #define MIN_ROWS 10
 #define CURVE_POINTS 200
 /* The applicability domain compares a molecule with at most this many training molecules
- * (a seeded choice when there are more), so a big training set keeps predictions quick. */
+ * (a seeded choice when there are more), in cross-validation and in predictions alike, so
+ * a big training set keeps both quick and the learned threshold means the same in each. */
 #define AD_REFERENCES 20000
 
 /* ---------------------------------------------------------------- features */
@@ -140,7 +141,8 @@ struct src {
   char **cells; /* the current row's cells (pointers into line) */
   int ncells;
   int smiles_col, target_col;
-  char *target; /* the current record's target (a structure file's field) */
+  char *target;     /* the current record's target (a structure file's field) */
+  int target_exact; /* found under its exact name */
   const char *target_name;
   long long size;
 };
@@ -252,10 +254,16 @@ static int src_open(struct src *s, const cJSON *req, const char *target, struct 
     cb_errf(eb, "the table is empty");
     return -1;
   }
-  s->cols = calloc((size_t)s->ncells + 1, sizeof *s->cols);
-  for (int i = 0; s->cols && i < s->ncells; i++)
-    s->cols[i] = strdup(s->cells[i]);
-  s->ncols = s->ncells;
+  if (!(s->cols = calloc((size_t)s->ncells + 1, sizeof *s->cols))) {
+    cb_errf(eb, "out of memory");
+    return -1;
+  }
+  s->ncols = s->ncells; /* src_close frees what was copied */
+  for (int i = 0; i < s->ncols; i++)
+    if (!(s->cols[i] = strdup(s->cells[i]))) {
+      cb_errf(eb, "out of memory");
+      return -1;
+    }
   if (smiles_column) {
     s->smiles_col = find_col(s->cols, s->ncols, smiles_column);
   } else {
@@ -283,14 +291,18 @@ static int src_open(struct src *s, const cJSON *req, const char *target, struct 
   return 0;
 }
 
+/* The record's field named as the target: that name exactly, else the first that differs
+ * only in case. */
 static void find_field(void *ctx, const char *name, const char *value)
 {
   struct src *s = ctx;
-  if (!s->target_name || (s->target && !strcmp(s->target_name, s->target)))
+  if (!s->target_name || s->target_exact)
     return;
-  if (!strcmp(name, s->target_name) || (!s->target && !strcasecmp(name, s->target_name))) {
+  int exact = !strcmp(name, s->target_name);
+  if (exact || (!s->target && !strcasecmp(name, s->target_name))) {
     free(s->target);
     s->target = strdup(value);
+    s->target_exact = exact;
   }
 }
 
@@ -332,6 +344,7 @@ static int src_next(struct src *s, ob_mol **m, const char **target, struct cb_er
   if (!s->table) {
     free(s->target);
     s->target = NULL;
+    s->target_exact = 0;
     int rc = source_next(&s->ms, m, why);
     if (rc == 0)
       return 0;
@@ -562,8 +575,7 @@ static int read_training(const cJSON *req, const struct ml_spec *sp, const struc
     float *row = t->x + (size_t)t->n * (size_t)t->p;
     uint64_t *fp = ft->fpw ? t->fp + (size_t)t->n * (size_t)ft->fpw : NULL;
     uint64_t *ad = t->ad + (size_t)t->n * (size_t)ft->adw;
-    uint64_t fpbuf[64];
-    int bad = feat_row(ft, m, row, fp ? fp : fpbuf, ad, &why);
+    int bad = feat_row(ft, m, row, fp, ad, &why); /* fp is NULL only without a fingerprint */
     ob_mol_free(m);
     if (bad) {
       t->skipped_structure++;
@@ -581,11 +593,12 @@ static int read_training(const cJSON *req, const struct ml_spec *sp, const struc
     if (progress && s.size > 0 && off > 0)
       progress(pctx, 0.3 * (double)off / (double)s.size);
   }
+  int table = s.table;
   src_close(&s);
   if (rc)
     return -1;
   if (!any_target) {
-    cb_errf(eb, "no record has the %s '%.80s'", s.table ? "column" : "field", sp->target);
+    cb_errf(eb, "no record has the %s '%.80s'", table ? "column" : "field", sp->target);
     return -1;
   }
   return 0;
@@ -1010,10 +1023,14 @@ cb_err learn_train(const cJSON *req, cJSON *result, cb_progress_fn progress, voi
       cJSON_AddItemToArray(assign, cJSON_CreateNumber(at[i]));
     free(at);
   }
+  /* the references a prediction is compared with: as many as cross-validation compared
+   * each record with (all, or a seeded AD_REFERENCES of them), so the threshold it learned
+   * means the same */
   cJSON *trfp = cJSON_AddArrayToObject(app, "training");
   char *hex = malloc((size_t)ft.adw * 16 + 1);
-  for (int i = 0; hex && i < ntrain; i++) {
-    hex_words(t.ad + (size_t)trainrows[i] * (size_t)ft.adw, ft.adw, hex);
+  int nref = ad_refs(trainrows, ntrain, sp.seed + (uint64_t)sp.folds, refs);
+  for (int i = 0; hex && i < nref; i++) {
+    hex_words(t.ad + (size_t)refs[i] * (size_t)ft.adw, ft.adw, hex);
     cJSON_AddItemToArray(trfp, cJSON_CreateString(hex));
   }
   free(hex);

@@ -348,7 +348,7 @@ static int predict_smiles(struct req *r, const struct cb_model *m, const struct 
 
 /* A file: a "predict" job writes its records with the predictions as a new file. */
 static int predict_file(struct req *r, const struct cb_model *m, const struct cb_file *mf, const char *file_id,
-                        const char *out_folder)
+                        const char *out_folder, const char *smiles_column, int sheet)
 {
   struct cb_file in;
   if (http_load_file(r, file_id, CB_READ, &in))
@@ -363,6 +363,10 @@ static int predict_file(struct req *r, const struct cb_model *m, const struct cb
   cJSON_AddStringToObject(params, "model_id", m->id);
   cJSON_AddStringToObject(params, "model_file_id", mf->id);
   cJSON_AddNumberToObject(params, "model_version", (double)mf->version);
+  if (smiles_column)
+    cJSON_AddStringToObject(params, "smiles_column", smiles_column);
+  if (sheet)
+    cJSON_AddNumberToObject(params, "sheet", sheet);
   char *params_text = cJSON_PrintUnformatted(params);
   cJSON_Delete(params);
   char inputs_text[CB_ID_LEN + 8];
@@ -421,9 +425,32 @@ int h_model_predict(struct req *r)
   }
   cJSON *it;
   cJSON_ArrayForEach(it, body) if (strcmp(it->string, "smiles") && strcmp(it->string, "file_id") &&
-                                   strcmp(it->string, "output_folder_id"))
+                                   strcmp(it->string, "output_folder_id") && strcmp(it->string, "smiles_column") &&
+                                   strcmp(it->string, "sheet"))
   {
     st = http_problem(r, 400, it->string, "field '%.60s' is not a prediction setting", it->string);
+    goto out;
+  }
+  /* a file's settings: where it goes, and how its table is read */
+  const char *smiles_column = NULL;
+  cJSON *sheet = cJSON_GetObjectItemCaseSensitive(body, "sheet");
+  if (json_opt_string(r, body, "smiles_column", &smiles_column) < 0)
+    goto out;
+  if (smiles && (out_folder || smiles_column || sheet)) {
+    st = http_problem(r, 400,
+                      out_folder      ? "output_folder_id"
+                      : smiles_column ? "smiles_column"
+                                      : "sheet",
+                      "output_folder_id, smiles_column and sheet go with file_id, not with smiles");
+    goto out;
+  }
+  if (smiles_column && (!*smiles_column || strlen(smiles_column) >= 128)) {
+    st = http_problem(r, 400, "smiles_column", "smiles_column must be a column's name of 1 to 127 bytes");
+    goto out;
+  }
+  if (sheet && (!cJSON_IsNumber(sheet) || sheet->valuedouble < 1 || sheet->valuedouble > 1024 ||
+                sheet->valuedouble != (double)(int)sheet->valuedouble)) {
+    st = http_problem(r, 400, "sheet", "sheet must be a whole number from 1 to 1024 (a workbook's sheet)");
     goto out;
   }
   if (smiles) {
@@ -454,7 +481,8 @@ int h_model_predict(struct req *r)
                       !strcmp(mf.status, "failed") ? " (its processing failed)" : "");
     goto out;
   }
-  st = smiles ? predict_smiles(r, &m, &mf, smiles) : predict_file(r, &m, &mf, file_id, out_folder);
+  st = smiles ? predict_smiles(r, &m, &mf, smiles)
+              : predict_file(r, &m, &mf, file_id, out_folder, smiles_column, sheet ? (int)sheet->valuedouble : 0);
 out:
   db_file_clear(&mf);
   db_model_clear(&m);

@@ -1267,8 +1267,8 @@ done:
   return job_end(out, res, inputs, params, &f);
 }
 
-/* "predict": params {model_file_id, model_version, name?}; inputs[0] the file to predict
- * for. Writes the input's records with the predicted property added (SDF in, SDF out; a
+/* "predict": params {model_file_id, model_version, smiles_column?, sheet?}; inputs[0] the
+ * file to predict for. Writes the input's records with the predicted property added (SDF in, SDF out; a
  * table or SMILES file in, CSV out) as a new file in output_folder_id or beside the input. */
 enum job_outcome job_run_predict(struct job_run *r, struct cb_errbuf *eb)
 {
@@ -1316,6 +1316,13 @@ enum job_outcome job_run_predict(struct job_run *r, struct cb_errbuf *eb)
     goto done;
   }
   cJSON_AddStringToObject(req, "model_path", mpath);
+  /* how a table is read: its SMILES column and sheet (checked by the route) */
+  cJSON *sc = cJSON_GetObjectItemCaseSensitive(params, "smiles_column"),
+        *sh = cJSON_GetObjectItemCaseSensitive(params, "sheet");
+  if (cJSON_IsString(sc))
+    cJSON_AddStringToObject(req, "smiles_column", sc->valuestring);
+  if (cJSON_IsNumber(sh))
+    cJSON_AddNumberToObject(req, "sheet", sh->valuedouble);
   if ((out = convert_in_workdir(r, workdir, req, &res, eb)) != JOB_DONE)
     goto done;
   const char *opath = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(res, "path"));

@@ -216,6 +216,10 @@ def test_predict_bad_requests(s, bzr_model):
     assert s.api("POST", f"/models/{mid}/predict", json={"smiles": [1, 2]}).status_code == 400
     r = s.api("POST", f"/models/{mid}/predict", json={"smiles": ["C"] * 1001})
     assert r.status_code == 413 and "CARBOY_PREDICT_MAX" in r.json()["detail"]
+    r = s.api("POST", f"/models/{mid}/predict", json={"smiles": ["C"], "output_folder_id": "x"})
+    assert r.status_code == 400 and r.json()["field"] == "output_folder_id"
+    r = s.api("POST", f"/models/{mid}/predict", json={"file_id": "x", "sheet": 1e300})
+    assert r.status_code == 400 and r.json()["field"] == "sheet"
     r = s.api("POST", "/models/000000000000000000000000/predict", json={"smiles": ["C"]})
     assert r.status_code == 404 and r.headers["Content-Type"].startswith("application/problem+json")
 
@@ -243,6 +247,15 @@ def test_predict_a_file(s, data, bzr_model):
                 json={"smiles": ["c1ccc2c(c1)C(=NCC(=O)N2)c1ccccc1"]}).json()["predictions"][0]
     assert abs(float(rows[0]["ACTIVITY_predicted"]) - one["value"]) < 1e-4
     assert rows[1]["ACTIVITY_predicted"] == "" and rows[1]["prediction_error"]
+    # a table whose SMILES column has a name of its own
+    odd = s.put(out, "odd.csv", b"id,mol_text\nA,c1ccc2c(c1)C(=NCC(=O)N2)c1ccccc1\n")["id"]
+    r = s.api("POST", f"/models/{bzr_model['id']}/predict", json={"file_id": odd})
+    assert wait_job(s, r.json()["id"])["state"] == "failed"
+    r = s.api("POST", f"/models/{bzr_model['id']}/predict", json={"file_id": odd, "smiles_column": "mol_text"})
+    j = wait_job(s, r.json()["id"])
+    assert j["state"] == "succeeded", j
+    rows = list(csv.DictReader(io.StringIO(s.api("GET", f"/files/{j['outputs'][0]}/content").text)))
+    assert abs(float(rows[0]["ACTIVITY_predicted"]) - one["value"]) < 1e-4
 
 
 def test_bad_training_inputs(s, data):

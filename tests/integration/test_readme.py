@@ -231,7 +231,7 @@ def test_readme_kinds_convert_as_the_server_converts(srv):
 
     kinds = readme_kinds()
     assert set(kinds) == {"structure", "reaction", "crystal", "table", "pdf", "office", "image", "archive",
-                          "text", "other"}, kinds
+                          "text", "model", "other"}, kinds
     ex = os.path.join(ROOT, "docs", "examples")
     samples = {
         "structure": ("aspirin.sdf", open(os.path.join(ex, "aspirin.sdf"), "rb").read()),
@@ -244,6 +244,9 @@ def test_readme_kinds_convert_as_the_server_converts(srv):
         "text": ("notes.txt", b"Melting point measured twice, 135 C.\n"),
         "archive": ("GPL-3.gz", gzip.compress(open("/usr/share/common-licenses/GPL-3", "rb").read())),
         "other": ("noise.bin", bytes(range(256)) * 64),
+        # a k-nearest-neighbours model's bundle (the fuzz target's seed, past its first byte)
+        "model": ("knn.carboy-model.json",
+                  open(os.path.join(ROOT, "tests", "fuzz", "corpus", "convert_model", "seed-knn"), "rb").read()[1:]),
     }
     folder = srv.folder("readme-kinds")["id"]
     for kind, (name, data) in samples.items():

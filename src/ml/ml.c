@@ -308,6 +308,16 @@ static char *xgb_save(const ml_model *m, size_t *len, struct cb_errbuf *eb)
 
 static int xgb_load(ml_model *m, const char *bytes, size_t len, struct cb_errbuf *eb)
 {
+  /* carboy saves XGBoost's JSON model; anything else would go to XGBoost's binary reader,
+   * which takes lengths from the bytes as they come (a damaged model asked for exabytes) */
+  cJSON *doc = cJSON_ParseWithLength(bytes, len);
+  int json = cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(doc, "learner")) &&
+             cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(doc, "version"));
+  cJSON_Delete(doc);
+  if (!json) {
+    cb_errf(eb, "the model is not XGBoost's JSON model");
+    return -1;
+  }
   char threads[16];
   bst_ulong features = 0;
   snprintf(threads, sizeof threads, "%d", m->threads);

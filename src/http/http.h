@@ -16,8 +16,10 @@
 #include "util/util.h"
 
 #define HTTP_MAX_PARAMS 3
-#define HTTP_JSON_MAX (1u << 20) /* request JSON bodies */
-#define HTTP_JSON_DEPTH 64       /* nesting of arrays and objects in them */
+#define HTTP_JSON_MAX (1u << 20)             /* request JSON bodies */
+#define HTTP_DRAIN_MAX (8u << 20)            /* of a refused body being sent, read and thrown away */
+#define HTTP_DRAIN_NS (5ull * 1000000000ull) /* for at most this long */
+#define HTTP_JSON_DEPTH 64                   /* nesting of arrays and objects in them */
 
 struct req {
   struct mg_connection *conn;

@@ -220,14 +220,27 @@ void http_drop_body(struct req *r)
     mg_disable_keep_alive(r->conn);
     return;
   }
-  if ((cl > 0 && cl <= 65536) && !te) {
-    char buf[8192];
-    while (http_read(r, buf, sizeof buf) > 0)
-      ;
-    return;
+  if (cl <= 0 && !te)
+    return; /* no body */
+  /* A small body is cheaper to drain than a new connection. A body we were already
+   * reading when it proved too big is drained for a while too (a lingering close, as
+   * nginx does): a client still sending it then reads our answer instead of a reset
+   * (most clients read nothing until they have sent everything). A large body refused
+   * from its head is not waited for: the answer comes at once, then the close. */
+  uint64_t most = r->bytes_in > 0 ? HTTP_DRAIN_MAX : (!te && cl <= 65536 ? 65536 : 0);
+  if (most) {
+    char buf[16384];
+    uint64_t got = 0, t0 = cb_mono_ns();
+    int n;
+    while ((n = http_read(r, buf, sizeof buf)) > 0) {
+      got += (uint64_t)n;
+      if (got > most || cb_mono_ns() - t0 > HTTP_DRAIN_NS)
+        break;
+    }
+    if (n == 0)
+      return; /* all of it read: the connection can go on */
   }
-  if (cl > 0 || te)
-    mg_disable_keep_alive(r->conn);
+  mg_disable_keep_alive(r->conn);
 }
 
 const char *http_header(struct req *r, const char *name)

@@ -217,6 +217,34 @@ def test_oversized_heads_urls_and_bodies(fresh):
     # a raw upload without Content-Length that grows past CARBOY_MAX_UPLOAD
     r = s.api("PUT", f"/folders/{folder['id']}/files/grows.bin", data=(b"z" * 65536 for _ in range(40)))
     assert r.status_code == 413, r.text
+    # a client that sends all of a too-big body before it reads anything (as Python's
+    # http.client does) gets the answer, not a reset: the server drains what it refuses
+    def send_all_then_read(head, body):
+        sock = socket.create_connection(("127.0.0.1", s.port), timeout=30)
+        try:
+            sock.sendall(head)
+            for i in range(0, len(body), 65536):
+                part = body[i:i + 65536]
+                sock.sendall(b"%x\r\n" % len(part) + part + b"\r\n")
+            sock.sendall(b"0\r\n\r\n")
+            out = b""
+            while b"\r\n\r\n" not in out:
+                d = sock.recv(65536)
+                assert d, out
+                out += d
+            return int(out.split(b" ", 2)[1])
+        finally:
+            sock.close()
+
+    chunked = b"Transfer-Encoding: chunked\r\n"
+    for _ in range(5):
+        st = send_all_then_read(b"POST /api/v1/folders HTTP/1.1\r\nHost: x\r\n" + auth + chunked
+                                + b"Content-Type: application/json\r\n\r\n",
+                                b'{"name":"' + b"x" * (3 << 20) + b'"}')
+        assert st == 413, st
+        st = send_all_then_read(f"PUT /api/v1/folders/{folder['id']}/files/grows.bin HTTP/1.1\r\n"
+                                "Host: x\r\n".encode() + auth + chunked + b"\r\n", b"z" * (3 << 20))
+        assert st == 413, st
     names = [f["name"] for f in s.api("GET", f"/folders/{folder['id']}").json()["files"]]
     assert names == [], names
     # everything else intact

@@ -246,6 +246,7 @@ static int cmd_serve(int argc, char **argv)
   sc.max_upload = c.s.max_upload;
   sc.predict_max = c.s.predict_max;
   sc.train_timeout_s = c.s.train_timeout;
+  sc.trash_days = c.s.trash_days;
   sc.threads = c.s.http_threads;
   sc.shutdown_grace_s = c.s.grace;
   sc.per_client = c.s.per_client;
@@ -280,7 +281,7 @@ static int cmd_serve(int argc, char **argv)
   if (!c.s.orphan_grace) {
     struct maint_sweep_stats ss;
     struct cb_errbuf seb = {{0}};
-    maint_sweep(store, c.s.data, 0, &ss, &seb);
+    maint_sweep(store, c.s.data, 0, c.s.trash_days, &ss, &seb);
   }
   if (jobs_start(&jc, store, &eb)) {
     store_close(store);
@@ -304,7 +305,7 @@ static int cmd_serve(int argc, char **argv)
   }
   if (maint_watch_start(store, c.store_default))
     CB_LOG(CB_LOG_WARN, "main", "cannot start the store watcher: a migration is followed after a restart");
-  if (c.s.orphan_grace && maint_sweep_start(store, c.s.data, c.s.orphan_grace))
+  if (c.s.orphan_grace && maint_sweep_start(store, c.s.data, c.s.orphan_grace, c.s.trash_days))
     CB_LOG(CB_LOG_WARN, "main", "cannot start the orphan sweep: orphaned blobs stay until a restart");
   CB_LOG(CB_LOG_INFO, "main",
          "carboy %s listening on http://%s (port %d), data %s, store %s, "

@@ -179,6 +179,13 @@ static const struct setting table[] = {
               "start and then every this many seconds (at most hourly). `0` (for tests) sweeps everything once "
               "at start, before jobs run or requests are taken. Otherwise it must be at least "
               "`CARBOY_JOB_TIMEOUT`, since a job stores its artifacts before it records them."},
+  {.env = "CARBOY_TRASH_DAYS", .cmds = CB_CMD_SERVE, .group = G_DATA, .kind = K_INT, .dflt = "30", .min = 0,
+   .max = 36500, .unit = "days", .what = "CARBOY_TRASH_DAYS", AT(trash_days),
+   .help = "Days a deleted file or folder stays in its owner's trash (`GET /api/v1/trash`), restorable, before the "
+           "orphan sweep removes it for good.",
+   .details = "The sweep (see `CARBOY_ORPHAN_GRACE`) purges what was deleted longer ago: its versions, records "
+              "and other rows, then the blobs nothing else references. Until then a deleted file's blobs are "
+              "kept. `0`: no trash; what is deleted cannot be restored and goes at the next sweep."},
   {.env = "CARBOY_WORKER_MEMORY", .cmds = ALL_CMDS, .group = G_JOBS, .kind = K_SIZE, .dflt = "2G",
    .min = 64u << 20, .max = SIZE_ANY, .expect = "expected a size of at least 64M, such as 2G", AT(worker_memory),
    .help = "Address-space limit of each converter process."},
@@ -256,6 +263,12 @@ static const struct setting table[] = {
               "record's properties. The server makes it from them at once, without a job; the depict job checks "
               "the size again before Open Babel lays a molecule out (a 2-D layout of thousands of atoms runs past "
               "any timeout)."},
+  {.env = "CARBOY_PREVIEW_PAGES", .cmds = CB_CMD_SERVE, .group = G_JOBS, .kind = K_INT, .dflt = "50", .min = 1,
+   .max = 100000, .unit = "pages", .what = "CARBOY_PREVIEW_PAGES",
+   .help = "Pages of a multi-page TIFF or a PDF that `GET /api/v1/files/{id}/preview?page=N` draws (the first N).",
+   .details = "Page 1 is the preview made at ingest; any other is drawn by a converter process on its first "
+              "request (a `preview` helper job in the interactive lane) and kept with the file version. A page "
+              "past this bound is 404, as is one past the file's page count."},
   {.env = "CARBOY_CHEM_MAX_ATOMS", .cmds = CB_CMD_SERVE, .group = G_JOBS, .kind = K_INT, .dflt = "100000",
    .min = 1, .max = 100000000, .unit = "atoms", .what = "CARBOY_CHEM_MAX_ATOMS",
    .help = "Atoms of one molecule (one record, or a crystal's filled cell) Open Babel is asked to read or convert.",

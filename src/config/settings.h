@@ -48,6 +48,7 @@ struct cb_settings {
   int grace;
   int job_timeout;
   int orphan_grace; /* seconds before an unreferenced blob is swept */
+  int trash_days;   /* days a deleted file or folder can be restored before the sweep purges it */
   uint64_t worker_memory;
   int train_timeout;     /* seconds a training may take */
   uint64_t train_memory; /* its process's address-space limit */

@@ -51,6 +51,12 @@ struct converter_ops {
   cb_err (*convert)(const struct cb_convert_input *in, const char *to, const char *outpath, cJSON *result,
                     cb_progress_fn progress, void *pctx, struct cb_errbuf *eb);
   const char *const *targets; /* NULL-terminated formats convert() writes */
+  /* Writes page `page` (from 1; the server asks for 2 and up, page 1 being extract's
+   * "preview") as a thumbnail the size of the preview at outpath and sets "media_type" in
+   * result: a TIFF's directory, a PDF's page (op "preview"). NULL when the family's files
+   * have one page. */
+  cb_err (*page_preview)(const struct cb_convert_input *in, int page, const char *outpath, cJSON *result,
+                         cb_progress_fn progress, void *pctx, struct cb_errbuf *eb);
 };
 
 struct converter {

@@ -26,7 +26,7 @@
     return suffix_is(in->name, id##_suffixes) ? 100 : 0;                                          \
   }                                                                                               \
   static const struct converter_desc id##_desc = {#id, "other", id##_suffixes, id##_sniff, NULL}; \
-  static const struct converter_ops id##_ops = {fn, NULL, NULL};                                  \
+  static const struct converter_ops id##_ops = {fn, NULL, NULL, NULL};                            \
   const struct converter conv_##id = {&id##_desc, &id##_ops};
 
 static cb_err crash(const struct cb_convert_input *in, cJSON *r, cb_progress_fn p, void *c, struct cb_errbuf *eb)

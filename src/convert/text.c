@@ -163,7 +163,7 @@ static cb_err convert(const struct cb_convert_input *in, const char *to, const c
 
 static const char *const targets[] = {"txt", NULL};
 static const struct converter_desc desc = {"text", "text", suffixes, sniff, NULL};
-static const struct converter_ops ops = {extract, convert, targets};
+static const struct converter_ops ops = {extract, convert, targets, NULL};
 const struct converter conv_text = {&desc, &ops};
 
 /* ---- the generic converter: for what no other converter claims ---- */
@@ -181,5 +181,5 @@ static cb_err generic_extract(const struct cb_convert_input *in, cJSON *result, 
 }
 
 static const struct converter_desc generic_desc = {"generic", NULL, NULL, NULL, NULL};
-static const struct converter_ops generic_ops = {generic_extract, NULL, NULL};
+static const struct converter_ops generic_ops = {generic_extract, NULL, NULL, NULL};
 const struct converter conv_generic = {&generic_desc, &generic_ops};

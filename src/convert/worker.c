@@ -3,7 +3,8 @@
  *   -> {"op":"extract","path":P,"name":N,"workdir":W,"size":S}
  *   <- {"progress":0.5}                 (any number of times)
  *   <- {"ok":true,"result":{...}}  or  {"ok":false,"error":"..."}
- * Other ops: "extract_many" (several small files in one round trip), "depict", "query",
+ * Other ops: "convert" (to=FMT), "preview" (options.page: that page's thumbnail, a TIFF's
+ * or a PDF's), "extract_many" (several small files in one round trip), "depict", "query",
  * "match" (chemistry), "unpack" (archives: the members written into the work folder,
  * their manifest as the result), and "train", "predict", "predict_file" (models:
  * convert/ml/learn.h).
@@ -343,8 +344,10 @@ static void handle(magic_t mime_cookie, magic_t desc_cookie, cJSON *req)
   const cJSON *workdir = cJSON_GetObjectItemCaseSensitive(req, "workdir");
   const cJSON *to = cJSON_GetObjectItemCaseSensitive(req, "to");
   int is_convert = cJSON_IsString(op) && !strcmp(op->valuestring, "convert");
-  if (!cJSON_IsString(op) || (strcmp(op->valuestring, "extract") && !is_convert) || !cJSON_IsString(path) ||
-      !cJSON_IsString(name) || !cJSON_IsString(workdir) || (is_convert && !cJSON_IsString(to))) {
+  int is_preview = cJSON_IsString(op) && !strcmp(op->valuestring, "preview");
+  if (!cJSON_IsString(op) || (strcmp(op->valuestring, "extract") && !is_convert && !is_preview) ||
+      !cJSON_IsString(path) || !cJSON_IsString(name) || !cJSON_IsString(workdir) ||
+      (is_convert && !cJSON_IsString(to))) {
     answer_error("malformed request");
     return;
   }
@@ -385,13 +388,13 @@ static void handle(magic_t mime_cookie, magic_t desc_cookie, cJSON *req)
   const struct converter *c = converter_find(head, len, &in);
   /* A batch item's folder is made here, when needed: the text converter makes it only if
    * it writes a copy (see text.c). */
-  if ((is_convert || c != &conv_text) && mkdir(in.workdir, 0700) && errno != EEXIST) {
+  if ((is_convert || is_preview || c != &conv_text) && mkdir(in.workdir, 0700) && errno != EEXIST) {
     answer_error("cannot make the work folder");
     return;
   }
   cJSON *result = cJSON_CreateObject();
   cJSON_AddStringToObject(result, "converter", c->desc->name);
-  if (!is_convert) { /* the type the file version is recorded with (media.c) */
+  if (!is_convert && !is_preview) { /* the type the file version is recorded with (media.c) */
     char media[160];
     convert_media_type(&in, head, len, sizeof head, media, sizeof media);
     cJSON_AddStringToObject(result, "detected_media_type", media);
@@ -399,7 +402,19 @@ static void handle(magic_t mime_cookie, magic_t desc_cookie, cJSON *req)
   struct progress_state ps = {0, 0};
   struct cb_errbuf eb = {""};
   cb_err e;
-  if (is_convert) {
+  const cJSON *page = in.options ? cJSON_GetObjectItemCaseSensitive(in.options, "page") : NULL;
+  if (is_preview) {
+    if (!c->ops->page_preview || !cJSON_IsNumber(page) || !(page->valuedouble >= 1 && page->valuedouble <= 1e6)) {
+      cb_errf(&eb, c->ops->page_preview ? "a page is a whole number from 1" : "its files have only one page");
+      e = CB_EINVAL;
+    } else {
+      char outpath[4200];
+      snprintf(outpath, sizeof outpath, "%s/page.png", in.workdir);
+      e = c->ops->page_preview(&in, (int)page->valuedouble, outpath, result, progress, &ps, &eb);
+      if (!e)
+        cJSON_AddStringToObject(result, "path", outpath);
+    }
+  } else if (is_convert) {
     int ok = 0;
     for (const char *const *t = c->ops->targets; t && *t && !ok; t++)
       ok = !strcmp(*t, to->valuestring);

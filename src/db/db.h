@@ -106,6 +106,8 @@ struct cb_version {
   int64_t size;
   char media_type[128];
   char created_at[CB_TIME_MAX];
+  char created_by[CB_ID_LEN + 1]; /* who stored it ("" when unknown) */
+  char created_by_name[CB_NAME_MAX];
 };
 typedef int (*db_version_cb)(const struct cb_version *v, void *ctx);
 
@@ -117,12 +119,53 @@ cb_err db_file_version(const char *file_id, int64_t version, struct cb_version *
  * or, when a live file has that name, its next version. out gets the file as stored. */
 cb_err db_file_put(const char *folder_id, const char *name, const char *owner_id, const char *sha256, int64_t size,
                    const char *media_type, const char *kind, struct cb_file *out);
+/* Restores an earlier version: a new version of the live file file_id whose content is
+ * version's (the same blob, no bytes copied), processed again as an upload is (its ingest
+ * job queued with it), recorded as stored by `by`. media_type and kind: as an upload of
+ * the file's name would be recorded. CB_ENOTFOUND: no such live file or version. */
+cb_err db_file_version_restore(const char *file_id, int64_t version, const char *by, const char *media_type,
+                               const char *kind, struct cb_file *out);
 /* The live file named name in folder_id: its id and its current version's sha256. */
 cb_err db_file_find(const char *folder_id, const char *name, char id[CB_ID_LEN + 1], char sha256[65]);
 /* Rename and/or move (NULL leaves a field as it is). CB_EEXIST on a name clash. */
 cb_err db_file_update(const char *id, const char *name, const char *folder_id);
 cb_err db_file_set_metadata(const char *id, const char *metadata_json);
 cb_err db_file_delete(const char *id);
+
+/* ---- the trash (trash.c) ---- */
+struct cb_trash_item {
+  char type[8]; /* "file" or "folder" */
+  char id[CB_ID_LEN + 1];
+  char name[CB_NAME_MAX];
+  char folder_id[CB_ID_LEN + 1]; /* where it was: a file's folder, a folder's parent ("" at the top) */
+  char owner_id[CB_ID_LEN + 1];
+  char owner_name[CB_NAME_MAX];
+  char deleted_at[CB_TIME_MAX];
+  char purge_at[CB_TIME_MAX]; /* deleted_at + days */
+  int64_t size;               /* a file's current version's */
+};
+typedef int (*db_trash_cb)(const struct cb_trash_item *t, void *ctx);
+/* Deleted files and folders still restorable (deleted after since), of owner_id (NULL:
+ * everyone's), newest deletion first, after (after_at, after_id) when after_at is not
+ * NULL. What was deleted together with the folder it was in is not listed: it comes back
+ * with that folder. days: to tell each item's purge_at. */
+cb_err db_trash_list(const char *owner_id, const char *since, int days, const char *after_at, const char *after_id,
+                     int limit, db_trash_cb cb, void *ctx);
+/* One deleted object (type "file" or "folder", deleted after since) as db_trash_list
+ * lists items, also when it was deleted with the folder it was in; CB_ENOTFOUND when it
+ * is not in the trash. */
+cb_err db_trash_get(const char *type, const char *id, const char *since, int days, struct cb_trash_item *out);
+/* Takes a file, or a folder with everything deleted together with it (the same
+ * deleted_at), out of the trash. CB_ECONFLICT: the folder it was in is deleted (its name
+ * to parent_name); CB_EEXIST: its name is taken there by a live one; CB_ENOTFOUND: it is
+ * no longer deleted at deleted_at. *requeued: files deleted by an older carboy (without
+ * their search rows) whose ingest was queued again to write them. */
+cb_err db_trash_restore(const char *type, const char *id, const char *deleted_at, char parent_name[CB_NAME_MAX],
+                        int *requeued);
+/* Removes for good what was deleted before `before`: files, then folders left empty,
+ * in short transactions, then the blobs rows nothing references any more (their bytes
+ * are then orphans the sweep removes). Counts of each go to the out parameters. */
+cb_err db_trash_purge(const char *before, int64_t *files, int64_t *folders, int64_t *blobs);
 
 /* ---- properties ---- */
 struct cb_property {
@@ -365,10 +408,13 @@ cb_err db_job_claim(const char *instance, const char *lane, const char *now, con
  * lane that belong to owner_id ("" for the server's own) and whose input file's current
  * version is at most max_size bytes, oldest first, among the owner's next 4 * max due jobs
  * of the lane. *out (free each with db_job_clear, then the array) holds the *n claimed;
- * none is not an error. The owner's turn is not taken again: the batch is one turn. */
+ * none is not an error. The owner's turn is not taken again: the batch is one turn. In the
+ * same transaction, the input files of first_id (the job that leads the batch, claimed
+ * already) and of the jobs claimed are marked "processing", each for the version its job
+ * is for while that is still the file's current one: one write turn, not two. */
 cb_err db_job_claim_group(const char *instance, const char *lane, const char *owner_id, const char *type,
-                          int64_t max_size, int max, const char *now, const char *lease_until, struct cb_job **out,
-                          int *n);
+                          int64_t max_size, int max, const char *now, const char *lease_until, const char *first_id,
+                          struct cb_job **out, int *n);
 /* Queued and running jobs per lane ([0] interactive, [1] batch), for /metrics. */
 cb_err db_job_lane_counts(int64_t queued[2], int64_t running[2]);
 /* The largest upload whose ingest runs in the interactive lane (0, the default: none).
@@ -423,8 +469,6 @@ struct db_records_feed {
 cb_err db_records_feed(struct db_records_feed *feed, const char *job_id, const char *instance, int batch);
 /* Removes the records of a file version (what a failed ingest had stored). */
 cb_err db_records_delete(const char *file_id, int64_t version);
-/* db_file_set_status for n file versions in one transaction. */
-cb_err db_files_set_status_many(const char *const *file_ids, const int64_t *versions, int n, const char *status);
 /* One file version's ingest results, as db_ingest_apply_many takes them. */
 struct db_ingest {
   const char *job_id;
@@ -460,6 +504,21 @@ void db_record_clear(struct cb_record *r);
 typedef int (*db_record_cb)(const struct cb_record *r, void *ctx);
 /* Records of a file version by index, after after_index (exclusive; -1 from the start). */
 cb_err db_records(const char *file_id, int64_t version, int64_t after_index, int limit, db_record_cb cb, void *ctx);
+/* Records of a file version in another order or filtered (the records table's sort, order
+ * and q): sort is "index", "title", "smiles" or a property's name (its first value on the
+ * record; records without one come last either way), desc reverses it, ties go by index;
+ * q (NULL: none) keeps records whose title, SMILES, InChIKey or a property's text holds it
+ * (ASCII case folded). offset and limit page them; *total (when not NULL) counts them all. */
+struct db_records_query {
+  const char *file_id;
+  int64_t version;
+  const char *sort;
+  int desc;
+  const char *q;
+  int64_t offset;
+  int limit;
+};
+cb_err db_records_sorted(const struct db_records_query *rq, int64_t *total, db_record_cb cb, void *ctx);
 cb_err db_record_get(const char *id, struct cb_record *out);
 int64_t db_record_count(const char *file_id, int64_t version);
 cb_err db_record_properties(const char *record_id, db_property_cb cb, void *ctx);
@@ -637,6 +696,9 @@ struct db_search_q {
   int64_t offset;  /* candidates to skip (a cursor) */
   int all_records; /* 0: a record of a file that holds only it is given as its file (the file
                       carries the record's properties), so the two never both come; 1: both */
+  /* a JSON array of category ids (db_category_subtree), or NULL: files assigned one of them,
+   * or in a folder (or below one) assigned one */
+  const char *categories;
 };
 struct cb_search_hit {
   int64_t doc; /* the full-text row that ranked it (for db_search_snippet) */
@@ -647,10 +709,11 @@ struct cb_search_hit {
 typedef int (*db_search_cb)(const struct cb_search_hit *h, void *ctx);
 /* Candidates best first: by full-text rank, one per file or record; without match, in the
  * order of the first where's value (a file or record whose property repeats may come more
- * than once: the caller drops repeats). Live files and their current version's records
- * only, and of those only what q->viewer may see (the filter runs before counting, so a
- * position never counts a candidate the caller may not see).
- * CB_EINVAL: neither match nor a where, or a match FTS5 cannot parse. */
+ * than once: the caller drops repeats); with neither, the files of q->categories by name.
+ * Live files and their current version's records only, and of those only what q->viewer
+ * may see (the filter runs before counting, so a position never counts a candidate the
+ * caller may not see).
+ * CB_EINVAL: neither match nor a where nor categories, or a match FTS5 cannot parse. */
 cb_err db_search(const struct db_search_q *q, db_search_cb cb, void *ctx);
 /* The words around the match in full-text row doc, the matches marked « », malloc'd. */
 char *db_search_snippet(const char *match, int64_t doc);
@@ -696,6 +759,39 @@ cb_err db_structure_changes_prune(int64_t keep);
  * access check: for hits a search found among the files the caller may see (the caller's
  * query ran the access rule). */
 char *db_record_title(const char *record_id);
+
+/* ---- categories (categories.c; schemas/sql/0017_categories.sql): a tree of terms ---- */
+#define CB_IRI_MAX 512
+struct cb_category {
+  char id[CB_ID_LEN + 1];
+  char parent_id[CB_ID_LEN + 1]; /* "" for a root */
+  char name[CB_NAME_MAX];
+  char iri[CB_IRI_MAX + 1]; /* "" when none */
+  char created_at[CB_TIME_MAX];
+  char *path; /* "Root / Child" (names from the root); free with db_category_clear */
+};
+void db_category_clear(struct cb_category *c);
+typedef int (*db_category_cb)(const struct cb_category *c, void *ctx);
+/* The whole tree, each parent before its children, siblings by name. */
+cb_err db_category_list(db_category_cb cb, void *ctx);
+cb_err db_category_get(const char *id, struct cb_category *out);
+/* c gives id, parent_id ("" for a root), name and iri ("" for none). CB_EEXIST on a sibling
+ * of that name; CB_EINVAL when the parent does not exist. */
+cb_err db_category_create(const struct cb_category *c);
+/* NULL leaves a field as it is; parent_id "" makes it a root, iri "" clears it.
+ * CB_ENOTFOUND: no such category; CB_EINVAL: no such parent; CB_ECONFLICT: the parent is
+ * the category itself or below it; CB_EEXIST: a sibling has the name. */
+cb_err db_category_update(const char *id, const char *name, const char *parent_id, const char *iri);
+/* Removes a category and its assignments. CB_ENOTFOUND; CB_ECONFLICT when it has children. */
+cb_err db_category_delete(const char *id);
+/* Replaces the categories of a file or folder (object_type "file" or "folder") with ids[0..n)
+ * (repeats count once), in one transaction. CB_EINVAL when one of them does not exist. */
+cb_err db_categories_assign(const char *object_type, const char *object_id, const char *const *ids, int n);
+/* The categories assigned to the object, by path. */
+cb_err db_categories_of(const char *object_type, const char *object_id, db_category_cb cb, void *ctx);
+/* A JSON array of the ids of category id and of every category below it (malloc'd), for
+ * db_search_q.categories. CB_ENOTFOUND when there is no such category. */
+cb_err db_category_subtree(const char *id, char **ids_json);
 
 /* ---- settings, store migrations and blob checks (maint.c) ---- */
 #define CB_URL_MAX 1100

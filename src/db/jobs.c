@@ -188,8 +188,8 @@ cb_err db_job_claim(const char *instance, const char *lane, const char *now_ts, 
 }
 
 cb_err db_job_claim_group(const char *instance, const char *lane, const char *owner_id, const char *type,
-                          int64_t max_size, int max, const char *now_ts, const char *lease_until, struct cb_job **out,
-                          int *n)
+                          int64_t max_size, int max, const char *now_ts, const char *lease_until, const char *first_id,
+                          struct cb_job **out, int *n)
 {
   *out = NULL;
   *n = 0;
@@ -228,6 +228,22 @@ cb_err db_job_claim_group(const char *instance, const char *lane, const char *ow
       e = db_rc(rc);
     sqlite3_reset(st);
   }
+  /* their files (and the leading job's) are being processed now */
+  struct cb_buf ids = {0};
+  if (!e && *n)
+    e = cb_buf_printf(&ids, "[\"%s\"", first_id);
+  for (int i = 0; !e && i < *n; i++)
+    e = cb_buf_printf(&ids, ",\"%s\"", v[i].id);
+  if (!e && *n)
+    e = cb_buf_puts(&ids, "]");
+  if (!e && *n)
+    e = db_exec("UPDATE files SET status = 'processing', error = NULL, updated_at = ?1"
+                " WHERE deleted_at IS NULL AND (id, version) IN (SELECT jf.file_id,"
+                "  coalesce(json_extract(j.params, '$.version'), f.version) FROM jobs j"
+                "  JOIN job_files jf ON jf.job_id = j.id AND jf.role = 'input' JOIN files f ON f.id = jf.file_id"
+                "  WHERE j.id IN (SELECT value FROM json_each(?2)))",
+                "ss", now_ts, ids.data);
+  cb_buf_free(&ids);
   e = db_end(e);
   if (e) {
     for (int i = 0; i < *n; i++)
@@ -369,14 +385,6 @@ cb_err db_file_set_status(const char *file_id, int64_t version, const char *stat
   now(ts);
   return db_exec("UPDATE files SET status = ?, error = ?, updated_at = ? WHERE id = ? AND version = ?", "ssssi", status,
                  error, ts, file_id, version);
-}
-
-cb_err db_files_set_status_many(const char *const *file_ids, const int64_t *versions, int n, const char *status)
-{
-  cb_err e = db_begin();
-  for (int i = 0; !e && i < n; i++)
-    e = db_file_set_status(file_ids[i], versions[i], status, NULL);
-  return db_end(e);
 }
 
 /* Line notations are searched by structure, not by words: their tokens would only fill
@@ -1066,6 +1074,40 @@ cb_err db_records(const char *file_id, int64_t version, int64_t after_index, int
                               " ORDER BY idx LIMIT ?",
                               "siii", file_id, version, after_index, (int64_t)limit),
                      record_row, &rc);
+}
+
+/* One statement for every sort key and direction (the statement cache keys on the SQL's
+ * address); the CASEs pick the key and the direction, and only a property's key runs the
+ * subquery. ?3: the sort key, ?4: 1 for descending, ?5: the filter or NULL. */
+#define RECORDS_FILTER                                                                                         \
+  " WHERE r.file_id = ?1 AND r.version = ?2 AND (?5 IS NULL OR instr(lower(coalesce(r.title, '')), lower(?5))" \
+  " OR instr(lower(coalesce(r.smiles, '')), lower(?5)) OR instr(lower(coalesce(r.inchikey, '')), lower(?5))"   \
+  " OR EXISTS (SELECT 1 FROM properties p WHERE p.record_id = r.id AND instr(lower(p.value_text), lower(?5))))"
+
+cb_err db_records_sorted(const struct db_records_query *rq, int64_t *total, db_record_cb cb, void *ctx)
+{
+  const char *sort = rq->sort && *rq->sort ? rq->sort : "index";
+  const char *q = rq->q && *rq->q ? rq->q : NULL;
+  if (total) {
+    /* ?3 and ?4 are not used here: bound as NULL to reach ?5 */
+    sqlite3_stmt *st = db_query("SELECT count(*) FROM records r" RECORDS_FILTER, "sinns", rq->file_id, rq->version, q);
+    cb_err e = db_one_row(st);
+    if (e)
+      return e;
+    *total = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+  }
+  struct record_visit rc = {cb, ctx};
+  return db_each_row(
+    db_query(
+      "SELECT id, file_id, version, idx, coalesce(title, ''), smiles, coalesce(inchikey, ''), coalesce(error, '')"
+      " FROM (SELECT r.*, CASE ?3 WHEN 'index' THEN r.idx WHEN 'title' THEN nullif(lower(r.title), '')"
+      " WHEN 'smiles' THEN nullif(r.smiles, '') ELSE (SELECT coalesce(p.value_num, p.value_text) FROM"
+      " properties p WHERE p.record_id = r.id AND p.name = ?3 ORDER BY p.id LIMIT 1) END AS k"
+      " FROM records r" RECORDS_FILTER ")"
+      " ORDER BY k IS NULL, CASE WHEN ?4 = 0 THEN k END, CASE WHEN ?4 = 1 THEN k END DESC, idx LIMIT ?6 OFFSET ?7",
+      "sisisii", rq->file_id, rq->version, sort, (int64_t)(rq->desc ? 1 : 0), q, (int64_t)rq->limit, rq->offset),
+    record_row, &rc);
 }
 
 cb_err db_record_get(const char *id, struct cb_record *out)

@@ -280,7 +280,13 @@ static void read_version(sqlite3_stmt *st, struct cb_version *v)
   v->size = sqlite3_column_int64(st, 2);
   DB_COPY(st, 3, v->media_type);
   DB_COPY(st, 4, v->created_at);
+  DB_COPY(st, 5, v->created_by);
+  DB_COPY(st, 6, v->created_by_name);
 }
+
+#define VERSION_COLS                                                         \
+  "version, sha256, size, media_type, created_at, coalesce(created_by, '')," \
+  " coalesce((SELECT username FROM users u WHERE u.id = created_by), '')"
 
 DB_READ_ONE(version_one, struct cb_version, read_version)
 
@@ -289,7 +295,7 @@ DB_VISITOR(version, struct cb_version, db_version_cb, read_version, DB_NO_CLEAR)
 cb_err db_file_versions(const char *file_id, db_version_cb cb, void *ctx)
 {
   struct version_visit vc = {cb, ctx};
-  return db_each_row(db_query("SELECT version, sha256, size, media_type, created_at FROM file_versions"
+  return db_each_row(db_query("SELECT " VERSION_COLS " FROM file_versions"
                               " WHERE file_id = ? ORDER BY version",
                               "s", file_id),
                      version_row, &vc);
@@ -297,7 +303,7 @@ cb_err db_file_versions(const char *file_id, db_version_cb cb, void *ctx)
 
 cb_err db_file_version(const char *file_id, int64_t version, struct cb_version *out)
 {
-  sqlite3_stmt *st = db_query("SELECT version, sha256, size, media_type, created_at FROM file_versions"
+  sqlite3_stmt *st = db_query("SELECT " VERSION_COLS " FROM file_versions"
                               " WHERE file_id = ? AND version = ?",
                               "si", file_id, version);
   return version_one(st, out);
@@ -366,17 +372,12 @@ done:
   return e;
 }
 
-cb_err db_file_put(const char *folder_id, const char *name, const char *owner_id, const char *sha256, int64_t size,
-                   const char *media_type, const char *kind, struct cb_file *out)
+/* Ends the transaction in which db_file_put_tx came to e, reading the file id back into
+ * out (when out) first: after the commit, a concurrent upload of the same name may
+ * already be the current version, and the answer would report its version and sha256 as
+ * this one's. */
+static cb_err put_end(cb_err e, const char *id, struct cb_file *out)
 {
-  char id[CB_ID_LEN + 1];
-  cb_err e = db_begin();
-  if (e)
-    return e;
-  e = db_file_put_tx(folder_id, name, owner_id, sha256, size, media_type, kind, 1, id);
-  /* Read back inside the transaction: after the commit, a concurrent upload of the same
-   * name may already be the current version, and the answer would report its version
-   * and sha256 as this upload's. */
   int got = 0;
   if (!e && out && !(e = db_file_get(id, out)))
     got = 1;
@@ -386,9 +387,42 @@ cb_err db_file_put(const char *folder_id, const char *name, const char *owner_id
     if (got)
       db_file_clear(out);
     db_rollback();
-    return e;
   }
-  return CB_OK;
+  return e;
+}
+
+cb_err db_file_put(const char *folder_id, const char *name, const char *owner_id, const char *sha256, int64_t size,
+                   const char *media_type, const char *kind, struct cb_file *out)
+{
+  char id[CB_ID_LEN + 1];
+  cb_err e = db_begin();
+  if (e)
+    return e;
+  e = db_file_put_tx(folder_id, name, owner_id, sha256, size, media_type, kind, 1, id);
+  return put_end(e, id, out);
+}
+
+cb_err db_file_version_restore(const char *file_id, int64_t version, const char *by, const char *media_type,
+                               const char *kind, struct cb_file *out)
+{
+  struct cb_version v = {0};
+  char id[CB_ID_LEN + 1];
+  cb_err e = db_begin();
+  if (e)
+    return e;
+  /* the file by its folder and name, read in the transaction that adds the version: the
+   * version goes to this file even if it is renamed at the same moment */
+  sqlite3_stmt *st = db_query("SELECT folder_id, name FROM files WHERE id = ? AND deleted_at IS NULL", "s", file_id);
+  char folder_id[CB_ID_LEN + 1], name[CB_NAME_MAX];
+  if (!(e = db_one_row(st))) {
+    DB_COPY(st, 0, folder_id);
+    DB_COPY(st, 1, name);
+    sqlite3_reset(st);
+    e = db_file_version(file_id, version, &v);
+  }
+  if (!e)
+    e = db_file_put_tx(folder_id, name, by, v.sha256, v.size, media_type, kind, 1, id);
+  return put_end(e, id, out);
 }
 
 cb_err db_file_find(const char *folder_id, const char *name, char id[CB_ID_LEN + 1], char sha256[65])
@@ -440,10 +474,10 @@ cb_err db_file_delete(const char *id)
   cb_err e = db_begin();
   if (e)
     return e;
+  /* its search rows stay while it is in the trash (searches skip deleted files): a
+   * restore finds it again at once; the purge removes them (trash.c) */
   e = db_exec("UPDATE files SET deleted_at = ? WHERE id = ? AND deleted_at IS NULL", "ss", ts, id);
   e = db_changed(e);
-  if (!e)
-    e = db_search_forget_file_tx(id);
   return db_end(e);
 }
 

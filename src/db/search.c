@@ -225,6 +225,19 @@ static void where_sql(struct cb_buf *b, const struct db_where *w)
   " AND EXISTS (WITH RECURSIVE up(id) AS (SELECT f.folder_id UNION ALL SELECT c.parent_id" \
   " FROM folders c JOIN up ON c.id = up.id WHERE c.parent_id IS NOT NULL) SELECT 1 FROM up WHERE id = ?)"
 
+/* The file f is assigned one of the categories of the JSON array ?, or a folder it lies in
+ * (directly or below) is assigned one of those of the second ? (the same array). */
+#define IN_CATEGORIES_SQL                                                                      \
+  " AND (EXISTS (SELECT 1 FROM category_assignments ca WHERE ca.object_type = 'file'"          \
+  " AND ca.object_id = f.id AND ca.category_id IN (SELECT value FROM json_each(?)))"           \
+  " OR EXISTS (WITH RECURSIVE anc(id) AS (SELECT f.folder_id UNION ALL SELECT c.parent_id"     \
+  " FROM folders c JOIN anc ON c.id = anc.id WHERE c.parent_id IS NOT NULL) SELECT 1 FROM anc" \
+  " JOIN category_assignments ca ON ca.object_type = 'folder' AND ca.object_id = anc.id"       \
+  " WHERE ca.category_id IN (SELECT value FROM json_each(?))"
+/* ... and only through a folder the caller may see: a file shared on its own must not
+ * tell its hidden folder's categories (IN_CATEGORIES_SQL's last parenthesis closes after). */
+#define IN_VISIBLE_FOLDER_SQL " AND " DB_FOLDER_VISIBLE_SQL("anc.id", ":me", ":link")
+
 /* The file f (of the row d) holds another record than d's in its current version. */
 #define OTHER_RECORD_SQL \
   "EXISTS (SELECT 1 FROM records x WHERE x.file_id = f.id AND x.version = f.version AND x.id <> d.record_id)"
@@ -240,6 +253,9 @@ static void filters_sql(struct cb_buf *sql, const struct db_search_q *q, const s
   for (int i = 0; i < q->nwhere; i++)
     if (&q->where[i] != w0)
       where_sql(sql, &q->where[i]);
+  /* last of the positional ones: the named parameters in it come after them all */
+  if (q->categories)
+    cb_buf_printf(sql, "%s%s))", IN_CATEGORIES_SQL, q->viewer->all ? "" : IN_VISIBLE_FOLDER_SQL);
   if (!q->viewer->all) /* named parameters: they take no positional slot after this */
     cb_buf_printf(sql, " AND " DB_FILE_VISIBLE_SQL("f", ":me", ":link"));
 }
@@ -259,6 +275,8 @@ static int filters_bind(sqlite3_stmt *st, int k, const struct db_search_q *q, co
     else
       sqlite3_bind_text(st, k++, q->where[i].text, -1, SQLITE_STATIC);
   }
+  for (int i = 0; q->categories && i < 2; i++)
+    sqlite3_bind_text(st, k++, q->categories, -1, SQLITE_STATIC);
   return k;
 }
 
@@ -401,12 +419,58 @@ static cb_err search_words(const struct db_search_q *q, db_search_cb cb, void *c
   return e;
 }
 
+/* Hands the rows of st to cb until it stops, and finalizes st: a query of the columns
+ * doc, file_id, record_id, name, kind and title, ending in OFFSET :offset (the viewer's
+ * parameters and it are bound here). */
+static cb_err each_hit(sqlite3_stmt *st, const struct db_search_q *q, db_search_cb cb, void *ctx)
+{
+  db_bind_viewer(st, q->viewer);
+  sqlite3_bind_int64(st, sqlite3_bind_parameter_index(st, ":offset"), q->offset);
+  cb_err e = CB_OK;
+  int64_t pos = q->offset;
+  int rc;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    struct cb_search_hit h = {
+      .doc = sqlite3_column_int64(st, 0),
+      .file_id = (const char *)sqlite3_column_text(st, 1),
+      .record_id = (const char *)sqlite3_column_text(st, 2),
+      .name = (const char *)sqlite3_column_text(st, 3),
+      .kind = (const char *)sqlite3_column_text(st, 4),
+      .title = (const char *)sqlite3_column_text(st, 5),
+      .position = ++pos,
+    };
+    if (cb(&h, ctx))
+      break;
+  }
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+    e = db_rc(rc);
+  sqlite3_finalize(st);
+  return e;
+}
+
+/* Neither words nor where=, but categories: their files (not records) by name. */
+static cb_err search_categories(const struct db_search_q *q, db_search_cb cb, void *ctx)
+{
+  struct cb_buf sql = {0};
+  cb_buf_puts(&sql, "SELECT NULL, f.id, NULL, f.name, f.kind, NULL FROM files f WHERE f.deleted_at IS NULL");
+  filters_sql(&sql, q, NULL);
+  cb_buf_puts(&sql, " ORDER BY f.name, f.id LIMIT -1 OFFSET :offset");
+  sqlite3_stmt *st;
+  cb_err e = prepare_built(&sql, &st);
+  if (e)
+    return e;
+  filters_bind(st, 1, q, NULL);
+  return each_hit(st, q, cb, ctx);
+}
+
 cb_err db_search(const struct db_search_q *q, db_search_cb cb, void *ctx)
 {
-  if (!q->match && !q->nwhere)
+  if (!q->match && !q->nwhere && !q->categories)
     return CB_EINVAL;
   if (q->match)
     return search_words(q, cb, ctx);
+  if (!q->nwhere)
+    return search_categories(q, cb, ctx);
   /* Properties only: the first condition drives, through its (name, value) index, in
    * value order, so LIMIT stops early; the caller drops repeats. */
   const struct db_where *w0 = &q->where[0];
@@ -436,28 +500,7 @@ cb_err db_search(const struct db_search_q *q, db_search_cb cb, void *ctx)
   else
     sqlite3_bind_text(st, 2, w0->text, -1, SQLITE_STATIC);
   filters_bind(st, 3, q, w0);
-  db_bind_viewer(st, q->viewer);
-  sqlite3_bind_int64(st, sqlite3_bind_parameter_index(st, ":offset"), q->offset);
-  cb_err e = CB_OK;
-  int64_t pos = q->offset;
-  int rc;
-  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-    struct cb_search_hit h = {
-      .doc = sqlite3_column_int64(st, 0),
-      .file_id = (const char *)sqlite3_column_text(st, 1),
-      .record_id = (const char *)sqlite3_column_text(st, 2),
-      .name = (const char *)sqlite3_column_text(st, 3),
-      .kind = (const char *)sqlite3_column_text(st, 4),
-      .title = (const char *)sqlite3_column_text(st, 5),
-      .position = ++pos,
-    };
-    if (cb(&h, ctx))
-      break;
-  }
-  if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-    e = db_rc(rc);
-  sqlite3_finalize(st);
-  return e;
+  return each_hit(st, q, cb, ctx);
 }
 
 char *db_search_snippet(const char *match, int64_t doc)

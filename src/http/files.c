@@ -20,6 +20,23 @@ int http_load_file(struct req *r, const char *id, enum cb_access need, struct cb
   return e ? http_access_error(r, e, "file", id) : 0;
 }
 
+cJSON *http_file_json(struct req *r, const struct cb_file *f, int full)
+{
+  return json_add_can(json_file(f, full), http_can(r, "file", f->id, f->owner_id, 0));
+}
+
+/* 201 with the file a request created (a new one, or a new version), its address in
+ * Location; clears f. */
+static int file_created(struct req *r, struct cb_file *f)
+{
+  char loc[128];
+  snprintf(loc, sizeof loc, "/api/v1/files/%s", f->id);
+  const char *hdr[] = {"Location", loc, NULL};
+  int st = http_json_extra(r, 201, http_file_json(r, f, 1), hdr);
+  db_file_clear(f);
+  return st;
+}
+
 /* The type a file is recorded with until its ingest job has read it: the name's (the
  * converters' table, then civetweb's), else the client's own, else
  * application/octet-stream. The ingest replaces it with the content's (convert/media.c). A
@@ -119,12 +136,7 @@ int files_store_body(struct req *r, const struct cb_folder *folder, const char *
   if (e)
     return http_error(r, e, "cannot record the upload");
   http_audit(r, "file.upload", "file", f.id, f.name);
-  char loc[128];
-  snprintf(loc, sizeof loc, "/api/v1/files/%s", f.id);
-  const char *hdr[] = {"Location", loc, NULL};
-  int st = http_json_extra(r, 201, json_file(&f, 1), hdr);
-  db_file_clear(&f);
-  return st;
+  return file_created(r, &f);
 }
 
 int h_files_put(struct req *r)
@@ -173,7 +185,7 @@ static int form_finish_part(struct form *fm)
     fm->err = e;
     return -1;
   }
-  cJSON_AddItemToArray(fm->files, json_file(&f, 1));
+  cJSON_AddItemToArray(fm->files, http_file_json(fm->r, &f, 1));
   http_audit(fm->r, "file.upload", "file", f.id, f.name);
   db_file_clear(&f);
   fm->count++;
@@ -277,7 +289,7 @@ int h_file_get(struct req *r)
   struct cb_file f;
   if (http_load_file(r, r->params[0], CB_READ, &f))
     return r->status;
-  int st = http_json(r, 200, json_file(&f, 1));
+  int st = http_json(r, 200, http_file_json(r, &f, 1));
   db_file_clear(&f);
   return st;
 }
@@ -351,6 +363,7 @@ int h_file_patch(struct req *r)
   cJSON *body = http_read_json(r);
   int st = 0;
   struct cb_property *props = NULL;
+  cJSON *schema = NULL; /* the named schema: its x-unit and x-iri annotate the properties */
   if (!body)
     goto out;
   const char *name = NULL, *folder_id = NULL;
@@ -374,6 +387,8 @@ int h_file_patch(struct req *r)
     props = calloc(200, sizeof *props);
     if (!props || (st = parse_metadata(r, meta, props, &nprops)))
       goto out;
+    schema = http_metadata_schema(meta);
+    http_schema_annotate(schema, props, nprops);
   }
   cb_err e = CB_OK;
   if (name || folder_id)
@@ -398,12 +413,47 @@ int h_file_patch(struct req *r)
     auth_delegations_refresh();
   db_file_clear(&f);
   e = db_file_get(r->params[0], &f);
-  st = e ? http_error(r, e, "cannot read the file") : http_json(r, 200, json_file(&f, 1));
+  st = e ? http_error(r, e, "cannot read the file") : http_json(r, 200, http_file_json(r, &f, 1));
 out:
   free(props);
+  cJSON_Delete(schema);
   db_file_clear(&f);
   cJSON_Delete(body);
   return st ? st : r->status;
+}
+
+int h_file_version_restore(struct req *r)
+{
+  struct cb_file f;
+  if (http_load_file(r, r->params[0], CB_WRITE, &f))
+    return r->status;
+  char *end = NULL;
+  long long version = strtoll(r->params[1], &end, 10);
+  struct cb_version v;
+  cb_err e = r->params[1][0] >= '1' && r->params[1][0] <= '9' && end && !*end ? db_file_version(f.id, version, &v)
+                                                                              : CB_ENOTFOUND;
+  if (e == CB_ENOTFOUND) {
+    db_file_clear(&f);
+    return http_problem(r, 404, "version", "file %s has no version %s", r->params[0], r->params[1]);
+  }
+  /* recorded as an upload of the same name with the version's type would be; the ingest
+   * reads the content again */
+  char media[128], kind[16];
+  if (!e)
+    http_guess_type(f.name, v.media_type, media, sizeof media, kind, sizeof kind);
+  struct cb_file out = {0};
+  if (!e)
+    e = db_file_version_restore(f.id, version, r->who.user_id, media, kind, &out);
+  db_file_clear(&f);
+  if (e == CB_ENOTFOUND)
+    return http_problem(r, 404, NULL, "no file %s", r->params[0]);
+  if (e)
+    return http_error(r, e, "cannot restore the version");
+  jobs_wake(); /* its ingest job was queued with it */
+  char detail[64];
+  snprintf(detail, sizeof detail, "version %lld as %lld", version, (long long)out.version);
+  http_audit(r, "file.version.restore", "file", out.id, detail);
+  return file_created(r, &out);
 }
 
 int h_file_delete(struct req *r)

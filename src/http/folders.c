@@ -36,6 +36,21 @@ void http_viewer(const struct req *r, struct db_viewer *v)
   v->all = r->who.is_admin && r->who.user_id[0];
 }
 
+unsigned http_can(const struct req *r, const char *type, const char *id, const char *owner_id, unsigned inherited)
+{
+  /* no identity of a user, a link or a read-only token: a viewer at most (auth.h) */
+  int capped = !r->who.user_id[0] || r->who.read_only || r->who.via == CB_VIA_LINK;
+  if (inherited && (capped || (inherited & HTTP_CAN_WRITE)))
+    return capped ? HTTP_CAN_READ : HTTP_CAN_ALL; /* rights are inherited downwards */
+  if (!capped && (r->who.is_admin || (owner_id && !strcmp(owner_id, r->who.user_id))))
+    return HTTP_CAN_ALL;
+  enum cb_role role;
+  if (auth_role(&r->who, type, id, &role) || role < CB_ROLE_VIEWER)
+    return 0;
+  /* what the handlers ask for: CB_READ for reading, CB_WRITE (= CB_MANAGE) for the rest */
+  return role >= CB_ROLE_EDITOR ? HTTP_CAN_ALL : HTTP_CAN_READ;
+}
+
 int http_is_owner(struct req *r, const char *type, const char *id)
 {
   enum cb_role role;
@@ -83,7 +98,7 @@ int h_folders_create(struct req *r)
   char loc[128];
   location(loc, sizeof loc, "folders", f.id);
   const char *hdr[] = {"Location", loc, NULL};
-  st = http_json_extra(r, 201, json_folder(&f), hdr);
+  st = http_json_extra(r, 201, json_add_can(json_folder(&f), http_can(r, "folder", f.id, f.owner_id, 0)), hdr);
 out:
   cJSON_Delete(body);
   return st ? st : r->status;
@@ -92,6 +107,8 @@ out:
 /* Lists fetch one row more than the page: when it comes, it is dropped and the page
  * ends with a cursor at the row before it. */
 struct list_ctx {
+  struct req *r;
+  unsigned inherited; /* the caller's rights on the folder listed (0: a list of roots) */
   cJSON *arr;
   int count;
   char prev[CB_NAME_MAX]; /* name of the row before the last */
@@ -113,7 +130,8 @@ static int trim_extra(struct list_ctx *lc, int limit)
 static int collect_folder(const struct cb_folder *f, void *ctx)
 {
   struct list_ctx *lc = ctx;
-  cJSON_AddItemToArray(lc->arr, json_folder(f));
+  cJSON_AddItemToArray(lc->arr,
+                       json_add_can(json_folder(f), http_can(lc->r, "folder", f->id, f->owner_id, lc->inherited)));
   lc->count++;
   if (lc->ids[0]) {
     memcpy(lc->ids[0], lc->ids[1], CB_ID_LEN + 1);
@@ -127,7 +145,8 @@ static int collect_folder(const struct cb_folder *f, void *ctx)
 static int collect_file(const struct cb_file *f, void *ctx)
 {
   struct list_ctx *lc = ctx;
-  cJSON_AddItemToArray(lc->arr, json_file(f, 0));
+  cJSON_AddItemToArray(lc->arr,
+                       json_add_can(json_file(f, 0), http_can(lc->r, "file", f->id, f->owner_id, lc->inherited)));
   lc->count++;
   memcpy(lc->prev, lc->last, sizeof lc->prev);
   snprintf(lc->last, sizeof lc->last, "%s", f->name);
@@ -146,9 +165,15 @@ static int add_next_cursor(cJSON *o, const char *kind, struct list_ctx *lc, int 
   return 0;
 }
 
+struct shared_ctx {
+  struct req *r;
+  cJSON *arr;
+};
+
 static int collect_shared_file(const struct cb_file *f, void *ctx)
 {
-  cJSON_AddItemToArray(ctx, json_file(f, 0));
+  struct shared_ctx *sc = ctx;
+  cJSON_AddItemToArray(sc->arr, json_add_can(json_file(f, 0), http_can(sc->r, "file", f->id, f->owner_id, 0)));
   return 0;
 }
 
@@ -170,15 +195,15 @@ int h_folders_list(struct req *r)
     snprintf(after_id, sizeof after_id, "%s", sep + 1);
   }
   cJSON *o = cJSON_CreateObject();
-  struct list_ctx lc = {.arr = cJSON_AddArrayToObject(o, "folders")};
+  struct list_ctx lc = {.r = r, .arr = cJSON_AddArrayToObject(o, "folders")};
   char last_id[CB_ID_LEN + 1] = "", prev_id[CB_ID_LEN + 1] = "";
   lc.ids[0] = prev_id;
   lc.ids[1] = last_id;
   cb_err e = db_folder_roots(r->who.user_id, cursor[0] ? after : NULL, cursor[0] ? after_id : NULL, limit + 1,
                              collect_folder, &lc);
-  cJSON *shared = cJSON_AddArrayToObject(o, "shared_files");
+  struct shared_ctx shared = {r, cJSON_AddArrayToObject(o, "shared_files")};
   if (!e && !cursor[0])
-    e = db_files_shared(r->who.user_id, 1000, collect_shared_file, shared);
+    e = db_files_shared(r->who.user_id, 1000, collect_shared_file, &shared);
   if (e) {
     cJSON_Delete(o);
     return http_error(r, e, "cannot list folders");
@@ -220,7 +245,9 @@ cJSON *http_folder_json(struct req *r, struct cb_folder *f)
   enum cb_role role;
   if (f->parent_id[0] && auth_role(&r->who, "folder", f->parent_id, &role))
     f->parent_id[0] = '\0';
-  return json_folder(f);
+  cJSON *o = json_add_can(json_folder(f), http_can(r, "folder", f->id, f->owner_id, 0));
+  cJSON_AddItemToObject(o, "categories", json_categories("folder", f->id));
+  return o;
 }
 
 int h_folder_get(struct req *r)
@@ -234,12 +261,13 @@ int h_folder_get(struct req *r)
     return r->status;
   if (cursor[0] && (http_cursor_decode(cursor, &kind, after, sizeof after) || (kind != 'd' && kind != 'f')))
     return http_problem(r, 400, "cursor", "cursor is not one this endpoint issued");
+  unsigned can = http_can(r, "folder", f.id, f.owner_id, 0);
   cJSON *o = http_folder_json(r, &f);
   struct path_ctx pc = {r, cJSON_AddArrayToObject(o, "path")};
   cb_err e = db_folder_path(f.id, collect_path, &pc);
   /* Folders first, then files, each by name; the cursor says where the last page ended. */
-  struct list_ctx dirs = {.arr = cJSON_AddArrayToObject(o, "folders")};
-  struct list_ctx files = {.arr = cJSON_AddArrayToObject(o, "files")};
+  struct list_ctx dirs = {.r = r, .inherited = can, .arr = cJSON_AddArrayToObject(o, "folders")};
+  struct list_ctx files = {.r = r, .inherited = can, .arr = cJSON_AddArrayToObject(o, "files")};
   if (!e && kind == 'd')
     e = db_folder_children(f.id, NULL, after[0] ? after : NULL, limit + 1, collect_folder, &dirs);
   if (!e && dirs.count <= limit)

@@ -41,6 +41,7 @@ struct req {
   char client[48];
   int https;
   const char *cors_origin;
+  int vary_accept;  /* the answer depends on Accept (a page or JSON): Vary says so */
   int stream;       /* an event stream: slow by nature, its reader's rate is not watched */
   int send_watched; /* the front watches the response's reader (CARBOY_SEND_MIN_RATE) */
 };
@@ -203,6 +204,17 @@ int http_is_owner(struct req *r, const char *type, const char *id);
 /* The caller as a db_viewer, for lists whose access filter runs in the query. */
 void http_viewer(const struct req *r, struct db_viewer *v);
 int http_load_file(struct req *r, const char *id, enum cb_access need, struct cb_file *f);
+/* The caller's rights on a folder or file, as the handlers enforce them (auth_role): read
+ * for a viewer; write, share and delete too for an editor, an owner or an admin; never
+ * more than read for a read-only token, a share link or an anonymous caller. 0: may not
+ * see it. owner_id (may be NULL) and inherited (the rights on the folder it lies in, 0
+ * when not known) spare the query when they settle the answer. */
+enum { HTTP_CAN_READ = 1, HTTP_CAN_WRITE = 2, HTTP_CAN_SHARE = 4, HTTP_CAN_DELETE = 8, HTTP_CAN_ALL = 15 };
+unsigned http_can(const struct req *r, const char *type, const char *id, const char *owner_id, unsigned inherited);
+/* Adds "can": ["read", "write", "share", "delete"] (those in mask, in that order) to o; returns o. */
+cJSON *json_add_can(cJSON *o, unsigned mask);
+/* json_file / json_folder with the caller's "can". */
+cJSON *http_file_json(struct req *r, const struct cb_file *f, int full);
 /* Stores the body (or what reader yields) as a version of folder/name; answers. */
 int files_store_body(struct req *r, const struct cb_folder *folder, const char *name);
 
@@ -213,6 +225,7 @@ int h_metrics(struct req *r);
 int h_openapi(struct req *r);
 int h_ui(struct req *r);
 int h_ui_asset(struct req *r);
+int http_ui_page(struct req *r); /* h_ui with Vary: Accept, for URLs that answer JSON too */
 int h_me(struct req *r);
 int h_session(struct req *r);
 int h_login(struct req *r);
@@ -244,6 +257,14 @@ int h_link_archive(struct req *r);
 int h_link_folder(struct req *r);
 int h_link_file(struct req *r);
 int h_link_file_content(struct req *r);
+int h_link_info(struct req *r);
+int h_link_folder_archive(struct req *r);
+int h_link_file_preview(struct req *r);
+int h_link_file_text(struct req *r);
+int h_link_file_records(struct req *r);
+int h_link_file_convert(struct req *r);
+int h_link_file_artifact(struct req *r);
+int h_link_record_depiction(struct req *r);
 int h_folders_create(struct req *r);
 int h_folders_list(struct req *r);
 int h_folder_get(struct req *r);
@@ -255,6 +276,10 @@ int h_files_put(struct req *r);
 int h_file_get(struct req *r);
 int h_file_patch(struct req *r);
 int h_file_delete(struct req *r);
+int h_file_version_restore(struct req *r);
+int h_trash_list(struct req *r);
+int h_file_restore(struct req *r);
+int h_folder_restore(struct req *r);
 int h_file_content(struct req *r);
 int h_tus_options(struct req *r);
 int h_tus_create(struct req *r);
@@ -297,7 +322,21 @@ int h_schemas_list(struct req *r);
 int h_schema_get(struct req *r);
 /* Validates user metadata against the built-in schemas; answers 400 and returns non-zero. */
 int http_validate_metadata(struct req *r, const cJSON *meta);
+/* The schema metadata names with "$schema" other than "metadata" (parsed; the caller frees
+ * it), or NULL. */
+cJSON *http_metadata_schema(const cJSON *meta);
+/* Gives each property that has no unit (iri) of its own the x-unit (x-iri) its name has in
+ * schema (may be NULL); the strings point into schema. */
+void http_schema_annotate(const cJSON *schema, struct cb_property *props, int n);
 int h_file_artifact(struct req *r);
+int h_categories_list(struct req *r);
+int h_categories_create(struct req *r);
+int h_category_patch(struct req *r);
+int h_category_delete(struct req *r);
+int h_file_categories_put(struct req *r);
+int h_folder_categories_put(struct req *r);
+/* The categories assigned to a file or folder: [{id, name, path, iri?}] (categories.c). */
+cJSON *json_categories(const char *object_type, const char *object_id);
 /* True from the moment shutdown begins (long-lived streams end then). */
 int http_stopping(void);
 /* Starts the webhook threads; allow_spec: CARBOY_WEBHOOK_ALLOW (CIDRs of internal

@@ -466,7 +466,7 @@ int h_file_artifact(struct req *r)
 {
   const char *kind = r->params[1];
   for (const char *p = kind; *p; p++)
-    if (!((*p >= 'a' && *p <= 'z') || *p == '_' || *p == '-'))
+    if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_' || *p == '-')) /* preview-p2 */
       return http_problem(r, 404, NULL, "no artifact %s", kind);
   return send_artifact(r, kind);
 }

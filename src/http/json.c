@@ -67,8 +67,26 @@ static const struct json_shape version_shape[] = {
 
 static int add_version(const struct cb_version *v, void *ctx)
 {
-  cJSON_AddItemToArray(ctx, JSON_SHAPE(cJSON_CreateObject(), v, version_shape));
+  cJSON *o = JSON_SHAPE(cJSON_CreateObject(), v, version_shape);
+  if (v->created_by[0]) {
+    cJSON *by = cJSON_AddObjectToObject(o, "created_by");
+    cJSON_AddStringToObject(by, "id", v->created_by);
+    cJSON_AddStringToObject(by, "username", v->created_by_name);
+  } else {
+    cJSON_AddNullToObject(o, "created_by");
+  }
+  cJSON_AddItemToArray(ctx, o);
   return 0;
+}
+
+cJSON *json_add_can(cJSON *o, unsigned mask)
+{
+  static const char *const names[] = {"read", "write", "share", "delete"};
+  cJSON *can = cJSON_AddArrayToObject(o, "can");
+  for (unsigned i = 0; i < sizeof names / sizeof *names; i++)
+    if (mask & (1u << i))
+      cJSON_AddItemToArray(can, cJSON_CreateString(names[i]));
+  return o;
 }
 
 int json_add_property(const struct cb_property *p, void *ctx)
@@ -136,6 +154,7 @@ cJSON *json_file(const struct cb_file *f, int full)
   struct art_ctx ac = {cJSON_AddArrayToObject(o, "artifacts"), f->id};
   db_artifacts(f->id, f->version, add_artifact, &ac);
   cJSON_AddNumberToObject(o, "record_count", (double)db_record_count(f->id, f->version));
+  cJSON_AddItemToObject(o, "categories", json_categories("file", f->id));
   return o;
 }
 

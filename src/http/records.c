@@ -44,6 +44,63 @@ static int add_record(const struct cb_record *rec, void *ctx)
   return 0;
 }
 
+#define RECORDS_ARG 256 /* sort and q: at most 255 bytes */
+
+/* ?sort=KEY&order=asc|desc&q=TEXT: 1 when any is given (rq filled, pointing into t_sort
+ * and t_q; the page then goes by offset), 0 for the file's order, -1 once a problem is
+ * answered. */
+static int records_order(struct req *r, struct db_records_query *rq, char t_sort[RECORDS_ARG], char t_q[RECORDS_ARG])
+{
+  char order[8] = "";
+  int s = http_query(r, "sort", t_sort, RECORDS_ARG);
+  int o = http_query(r, "order", order, sizeof order);
+  int q = http_query(r, "q", t_q, RECORDS_ARG);
+  if (s < 0 || (s > 0 && (!t_sort[0] || !cb_utf8_valid(t_sort, strlen(t_sort)))))
+    return http_problem(r, 400, "sort", "sort is index, title, smiles or a property's name (at most %d bytes of UTF-8)",
+                        RECORDS_ARG - 1),
+           -1;
+  if (o < 0 || (o > 0 && strcmp(order, "asc") && strcmp(order, "desc")))
+    return http_problem(r, 400, "order", "order is asc (the default) or desc"), -1;
+  if (q < 0 || (q > 0 && !cb_utf8_valid(t_q, strlen(t_q))))
+    return http_problem(r, 400, "q", "q is the text to filter records by: at most %d bytes of UTF-8", RECORDS_ARG - 1),
+           -1;
+  if (s <= 0 && o <= 0 && q <= 0)
+    return 0;
+  rq->sort = s > 0 ? t_sort : "index";
+  rq->desc = o > 0 && !strcmp(order, "desc");
+  rq->q = q > 0 && t_q[0] ? t_q : NULL;
+  return 1;
+}
+
+/* A sorted or filtered page: its cursor is "o" and the offset of the next record. */
+static int records_sorted(struct req *r, struct db_records_query *rq, const char *cursor)
+{
+  if (cursor[0]) {
+    char *end;
+    long long off = cursor[0] == 'o' ? strtoll(cursor + 1, &end, 10) : -1;
+    if (off < 0 || cursor[1] < '0' || cursor[1] > '9' || *end)
+      return http_problem(r, 400, "cursor", "cursor is not one this endpoint issued for this sort and filter");
+    rq->offset = off;
+  }
+  cJSON *o = cJSON_CreateObject();
+  struct list_ctx lc = {cJSON_AddArrayToObject(o, "records"), 0, -1};
+  int64_t total = 0;
+  cb_err e = db_records_sorted(rq, &total, add_record, &lc);
+  if (e) {
+    cJSON_Delete(o);
+    return http_error(r, e, "cannot list records");
+  }
+  if (lc.n == rq->limit && rq->offset + lc.n < total) {
+    char next[32];
+    snprintf(next, sizeof next, "o%lld", (long long)(rq->offset + lc.n));
+    cJSON_AddStringToObject(o, "next_cursor", next);
+  } else {
+    cJSON_AddNullToObject(o, "next_cursor");
+  }
+  cJSON_AddNumberToObject(o, "total", (double)total);
+  return http_json(r, 200, o);
+}
+
 int h_file_records(struct req *r)
 {
   struct cb_file f;
@@ -57,6 +114,13 @@ int h_file_records(struct req *r)
   db_file_clear(&f);
   if (http_page(r, &limit, cursor, sizeof cursor))
     return r->status;
+  struct db_records_query rq = {.file_id = id, .version = version, .limit = limit};
+  char sort[RECORDS_ARG], q[RECORDS_ARG];
+  int sorted = records_order(r, &rq, sort, q);
+  if (sorted < 0)
+    return r->status;
+  if (sorted)
+    return records_sorted(r, &rq, cursor);
   long long after = -1;
   if (cursor[0]) {
     char *end;
@@ -78,6 +142,7 @@ int h_file_records(struct req *r)
   } else {
     cJSON_AddNullToObject(o, "next_cursor");
   }
+  cJSON_AddNumberToObject(o, "total", (double)db_record_count(id, version));
   return http_json(r, 200, o);
 }
 
@@ -194,6 +259,81 @@ int h_record_depiction(struct req *r)
   return with_record(r, depiction);
 }
 
+/* ---- ?page=N: a TIFF's or PDF's page N, drawn by a worker process on first request ---- */
+
+#define PREVIEW_PAGES_DEFAULT 50
+
+/* CARBOY_PREVIEW_PAGES (checked when the server starts), or its default. */
+static int preview_pages_max(void)
+{
+  const char *v = getenv("CARBOY_PREVIEW_PAGES");
+  long n = v ? strtol(v, NULL, 10) : 0;
+  return n > 0 && n <= 100000 ? (int)n : PREVIEW_PAGES_DEFAULT;
+}
+
+/* The page count the ingest recorded: a TIFF's "pages", a PDF's "page_count". */
+static int find_pages(const struct cb_property *p, void *ctx)
+{
+  if (p->is_num && p->source && !strcmp(p->source, "extracted") &&
+      (!strcmp(p->name, "pages") || !strcmp(p->name, "page_count")) && p->value_num >= 0)
+    *(double *)ctx = p->value_num;
+  return 0;
+}
+
+/* ?page=N: N (1 without it), or -1 once a problem is answered. */
+static int preview_page_arg(struct req *r)
+{
+  char v[16] = "";
+  int q = http_query(r, "page", v, sizeof v), ok = q > 0 && v[0] && strlen(v) <= 9;
+  if (!q)
+    return 1;
+  for (const char *c = v; ok && *c; c++)
+    ok = *c >= '0' && *c <= '9';
+  int n = ok ? atoi(v) : 0;
+  if (n < 1)
+    return http_problem(r, 400, "page", "page is a whole number from 1 (the first page, as without it)"), -1;
+  return n;
+}
+
+/* Page n > 1 of f's preview: kept once drawn, else drawn by a preview job the request
+ * waits for (joined by concurrent requests for the same page). */
+static int preview_page(struct req *r, const struct cb_file *f, int n)
+{
+  double pages = 0;
+  int max = preview_pages_max();
+  if (strcmp(f->status, "processed"))
+    return http_problem(r, 404, "page", "file %s has no page previews yet: it is still being processed or failed",
+                        f->id);
+  if ((strcmp(f->kind, "image") && strcmp(f->kind, "pdf")) || db_properties_list(f->id, find_pages, &pages) ||
+      pages < 2)
+    return http_problem(r, 404, "page", "file %s has one page: page %d does not exist", f->id, n);
+  if (n > pages)
+    return http_problem(r, 404, "page", "file %s has %.0f pages: page %d does not exist", f->id, pages, n);
+  if (n > max)
+    return http_problem(r, 404, "page",
+                        "only the first %d pages have previews (CARBOY_PREVIEW_PAGES); file %s has %.0f", max, f->id,
+                        pages);
+  char kind[JOB_ARTIFACT_KIND], why[512];
+  struct cb_artifact_row a;
+  job_preview_artifact(n, kind);
+  if (!db_artifact_get(f->id, f->version, kind, &a))
+    return send_blob(r, a.media_type, a.sha256, a.size, NULL);
+  if (!db_conversion_failure(f->id, f->version, kind, why, sizeof why)) /* failed before: never queued again */
+    return http_problem(r, 422, "page", "page %d could not be drawn: %s", n, why);
+  char params[32], job[CB_ID_LEN + 1];
+  struct cb_errbuf eb = {""};
+  snprintf(params, sizeof params, "{\"page\":%d}", n);
+  int rc = http_run_job(r, "preview", params, f->id, 120, 0, job, &eb);
+  if (rc == 1 && !db_artifact_get(f->id, f->version, kind, &a))
+    return send_blob(r, a.media_type, a.sha256, a.size, NULL);
+  if (rc == 0)
+    return http_problem(r, 422, "page", "page %d could not be drawn: %s", n, eb.msg);
+  if (rc == -2)
+    return http_problem(r, 500, NULL, "%s", eb.msg);
+  const char *hdr[] = {"Retry-After", "2", NULL};
+  return http_problem_extra(r, 503, NULL, hdr, "page %d is still being drawn (job %s); try again shortly", n, job);
+}
+
 int h_file_preview(struct req *r)
 {
   struct cb_file f;
@@ -201,8 +341,10 @@ int h_file_preview(struct req *r)
     return r->status;
   struct cb_record rec = {0};
   struct cb_artifact_row a;
-  int st;
-  if (!db_artifact_get(f.id, f.version, "preview", &a)) /* a thumbnail the converter made */
+  int st, page = preview_page_arg(r);
+  if (page != 1)
+    st = page < 0 ? r->status : preview_page(r, &f, page);
+  else if (!db_artifact_get(f.id, f.version, "preview", &a)) /* a thumbnail the converter made */
     st = send_blob(r, a.media_type, a.sha256, a.size, NULL);
   else if (strcmp(f.kind, "structure") && strcmp(f.kind, "reaction") && strcmp(f.kind, "crystal"))
     st = http_problem(r, 404, NULL, "file %s has no preview%s", f.id,

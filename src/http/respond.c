@@ -32,6 +32,8 @@ static int begin_raw(struct req *r, int status, const char *ctype, int64_t lengt
   if (r->cors_origin)
     cb_buf_printf(&b, "Access-Control-Allow-Origin: %s\r\nVary: Origin\r\nAccess-Control-Expose-Headers: %s\r\n",
                   r->cors_origin, HTTP_CORS_EXPOSE);
+  if (r->vary_accept)
+    cb_buf_puts(&b, "Vary: Accept\r\n");
   for (int i = 0; extra && extra[i]; i += 2)
     if (extra[i + 1])
       cb_buf_printf(&b, "%s: %s\r\n", extra[i], extra[i + 1]);
@@ -66,6 +68,8 @@ int http_begin(struct req *r, int status, const char *ctype, int64_t length, con
     mg_response_header_add(r->conn, "Vary", "Origin", -1);
     mg_response_header_add(r->conn, "Access-Control-Expose-Headers", HTTP_CORS_EXPOSE, -1);
   }
+  if (r->vary_accept)
+    mg_response_header_add(r->conn, "Vary", "Accept", -1);
   for (int i = 0; extra && extra[i]; i += 2)
     if (extra[i + 1])
       mg_response_header_add(r->conn, extra[i], extra[i + 1], -1);

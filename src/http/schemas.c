@@ -62,6 +62,35 @@ int http_validate_metadata(struct req *r, const cJSON *meta)
   return schema_problem(r, eb.msg, prefix);
 }
 
+cJSON *http_metadata_schema(const cJSON *meta)
+{
+  const cJSON *which = cJSON_GetObjectItemCaseSensitive(meta, "$schema");
+  if (!cJSON_IsString(which) || !strcmp(which->valuestring, "metadata"))
+    return NULL;
+  for (const char *p = which->valuestring; *p; p++) /* a name, never a path */
+    if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_' || *p == '-'))
+      return NULL;
+  return load(which->valuestring);
+}
+
+/* A string annotation of the schema's property `name`: NULL when there is none. */
+static const char *annotation(const cJSON *schema, const char *name, const char *key)
+{
+  const cJSON *props = cJSON_GetObjectItemCaseSensitive(schema, "properties");
+  const cJSON *a = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(props, name), key);
+  return cJSON_IsString(a) && a->valuestring[0] ? a->valuestring : NULL;
+}
+
+void http_schema_annotate(const cJSON *schema, struct cb_property *props, int n)
+{
+  for (int i = 0; schema && i < n; i++) {
+    if (!props[i].unit)
+      props[i].unit = annotation(schema, props[i].name, "x-unit");
+    if (!props[i].iri)
+      props[i].iri = annotation(schema, props[i].name, "x-iri");
+  }
+}
+
 int h_schemas_list(struct req *r)
 {
   cJSON *o = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(o, "schemas");

@@ -587,10 +587,11 @@ static int may_see(struct access_cache *ac, const char *file_id)
   return ok;
 }
 
-/* ---- GET /api/v1/search?q=WORDS[&kind=K][&folder_id=F][&where=NAME:OP:VALUE]... ----
+/* ---- GET /api/v1/search?q=WORDS[&kind=K][&folder_id=F][&where=NAME:OP:VALUE]...[&category=C] ----
  * Full-text (FTS5 over names, extracted text and property values) and property search.
  * Every word must occur (a trailing * matches a prefix); hits are files and records the
- * caller may see, best first. */
+ * caller may see, best first. category= keeps files assigned it or a category below it,
+ * or lying in a folder (or below one) so assigned; alone, it lists those files by name. */
 
 #define MAX_WHERE 8
 
@@ -770,15 +771,28 @@ int h_search(struct req *r)
   int has_records = http_query(r, "records", records, sizeof records);
   if (has_records < 0 || (has_records > 0 && strcmp(records, "all") && strcmp(records, "merged")))
     return http_problem(r, 400, "records", "records must be merged or all");
+  /* category=ID: the files in it or in one below it (db_search_q.categories) */
+  char category[64] = "", *categories = NULL;
+  int has_category = http_query(r, "category", category, sizeof category);
+  if (has_category < 0 || (has_category > 0 && !cb_id_valid(category)))
+    return http_problem(r, 400, "category", "category is not a category id");
+  if (has_category > 0) {
+    cb_err ce = db_category_subtree(category, &categories);
+    if (ce == CB_ENOTFOUND)
+      return http_problem(r, 400, "category", "no category %s (see GET /api/v1/categories)", category);
+    if (ce)
+      return http_error(r, ce, "cannot read the categories");
+  }
   char *match = fts_query(q);
-  if (!match && !nwhere)
-    return http_problem(r, 400, "q", "give words to find (q=) or at least one where=NAME:OP:VALUE");
+  if (!match && !nwhere && !categories)
+    return http_problem(r, 400, "q", "give words to find (q=), at least one where=NAME:OP:VALUE, or a category=");
   int64_t offset = 0;
   if (cursor[0]) {
     char *end;
     offset = strtoll(cursor, &end, 10);
     if (*end || offset < 0) {
       free(match);
+      free(categories);
       return http_problem(r, 400, "cursor", "cursor is not one this endpoint issued");
     }
   }
@@ -796,7 +810,8 @@ int h_search(struct req *r)
                            where,
                            nwhere,
                            offset,
-                           has_records > 0 && !strcmp(records, "all")};
+                           has_records > 0 && !strcmp(records, "all"),
+                           categories};
   cb_err e = ac ? CB_OK : CB_ENOMEM;
   if (ac) {
     ac->r = r;
@@ -821,6 +836,7 @@ int h_search(struct req *r)
   cJSON_Delete(out);
   free(ac);
   free(match);
+  free(categories);
   return st;
 }
 

@@ -26,6 +26,7 @@ struct cb_server_config {
   int webhook_disable_after;  /* failed attempts in a row that disable a webhook */
   int predict_max;            /* SMILES one prediction request may send */
   int train_timeout_s;        /* how long a model's training may take (a predict waits less) */
+  int trash_days;             /* days a deleted file or folder can be restored (CARBOY_TRASH_DAYS) */
 };
 
 cb_err http_server_start(const struct cb_server_config *cfg, struct store *store, struct cb_errbuf *eb);

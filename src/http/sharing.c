@@ -325,8 +325,22 @@ static int as_link(struct req *r, int shift)
   return 0;
 }
 
+/* A browser's navigation to a link (Accept names text/html, before any JSON) gets the
+ * UI's page, which asks for the JSON itself; API clients, and curl's Accept: star/star,
+ * get the JSON or bytes as before. */
+static int wants_page(struct req *r)
+{
+  r->vary_accept = 1; /* the page or the JSON: either answer says it depends on Accept */
+  const char *a = http_header(r, "Accept");
+  const char *page = a ? strstr(a, "text/html") : NULL;
+  const char *json = a ? strstr(a, "application/json") : NULL;
+  return page && (!json || page < json);
+}
+
 int h_link_root(struct req *r)
 {
+  if (wants_page(r))
+    return http_ui_page(r); /* the page shows a dead link's 404 itself */
   if (as_link(r, 0))
     return r->status;
   return !strcmp(r->who.link_type, "file") ? h_file_content(r) : h_folder_get(r);
@@ -341,12 +355,64 @@ int h_link_archive(struct req *r)
 
 int h_link_folder(struct req *r)
 {
+  if (wants_page(r))
+    return http_ui_page(r);
   return as_link(r, 1) ? r->status : h_folder_get(r);
 }
 
 int h_link_file(struct req *r)
 {
+  if (wants_page(r))
+    return http_ui_page(r);
   return as_link(r, 1) ? r->status : h_file_get(r);
+}
+
+/* What a link shares, so that its page knows whether it opens a folder or a file (the
+ * root of a file's link answers with the bytes). */
+int h_link_info(struct req *r)
+{
+  if (as_link(r, 0))
+    return r->status;
+  cJSON *o = cJSON_CreateObject();
+  cJSON_AddStringToObject(o, "type", r->who.link_type);
+  cJSON_AddStringToObject(o, "id", r->who.link_object);
+  return http_json_private(r, 200, o);
+}
+
+/* The read routes the UI's file and folder pages use, below a link as below /api/v1. */
+int h_link_folder_archive(struct req *r)
+{
+  return as_link(r, 1) ? r->status : h_folder_archive(r);
+}
+
+int h_link_file_preview(struct req *r)
+{
+  return as_link(r, 1) ? r->status : h_file_preview(r);
+}
+
+int h_link_file_text(struct req *r)
+{
+  return as_link(r, 1) ? r->status : h_file_text(r);
+}
+
+int h_link_file_records(struct req *r)
+{
+  return as_link(r, 1) ? r->status : h_file_records(r);
+}
+
+int h_link_file_convert(struct req *r)
+{
+  return as_link(r, 1) ? r->status : h_file_convert(r);
+}
+
+int h_link_file_artifact(struct req *r)
+{
+  return as_link(r, 1) ? r->status : h_file_artifact(r);
+}
+
+int h_link_record_depiction(struct req *r)
+{
+  return as_link(r, 1) ? r->status : h_record_depiction(r);
 }
 
 int h_link_file_content(struct req *r)

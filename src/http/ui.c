@@ -2,7 +2,9 @@
  * as the table cb_web. The entry page answers every client-side route (/, /folders/{id},
  * /files/{id}, /search, ...) with a Content-Security-Policy the UI satisfies; assets/
  * names carry a content hash, so they are cached for a year. Every answer has a strong
- * ETag (the sha256 of the bytes, computed once) and honours If-None-Match. */
+ * ETag (the sha256 of the bytes, computed once) and honours If-None-Match. A share link's
+ * addresses (/s/{token}...) answer a browser's navigation with the entry page too
+ * (sharing.c), with Vary: Accept, as they answer JSON to the API's clients. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,9 +68,10 @@ static int send_web(struct req *r, const char *name, const char *cache)
     return http_problem(r, 404, NULL, "%s is not part of the browser UI built into this binary", name);
   pthread_once(&etags_once, etags_init);
   const char *etag = etags ? etags[a - cb_web] : NULL;
-  const char *hdr[] = {
-    "Cache-Control",   cache,  "ETag", etag, "Content-Security-Policy", csp, "Referrer-Policy", "same-origin",
-    "X-Frame-Options", "DENY", NULL};
+  // clang-format off
+  const char *hdr[] = {"Cache-Control", cache, "ETag", etag, "Content-Security-Policy", csp,
+                       "Referrer-Policy", "same-origin", "X-Frame-Options", "DENY", NULL};
+  // clang-format on
   const char *inm = http_header(r, "If-None-Match");
   if (etag && inm && strstr(inm, etag)) {
     http_send(r, 304, NULL, NULL, 0, hdr);
@@ -80,6 +83,14 @@ static int send_web(struct req *r, const char *name, const char *cache)
 
 int h_ui(struct req *r)
 {
+  return send_web(r, "index.html", "no-cache");
+}
+
+/* The page at a URL that also answers JSON (/s/{token}...): Vary keeps a cache from
+ * handing the one to whoever asked for the other. */
+int http_ui_page(struct req *r)
+{
+  r->vary_accept = 1;
   return send_web(r, "index.html", "no-cache");
 }
 

@@ -979,6 +979,50 @@ done:
   return job_end(out, res, inputs, params, &f);
 }
 
+/* "preview": page params.page (from 2) of the input's current version drawn as its
+ * preview is (a TIFF's directory, a PDF's page), kept as the version's artifact
+ * "preview-pN" for GET /files/{id}/preview?page=N, or its failure remembered. */
+enum job_outcome job_run_preview(struct job_run *r, struct cb_errbuf *eb)
+{
+  const struct cb_job *j = r->job;
+  cJSON *inputs = cJSON_Parse(j->inputs), *params = cJSON_Parse(j->params);
+  cJSON *in0 = cJSON_GetArrayItem(inputs, 0), *page = cJSON_GetObjectItemCaseSensitive(params, "page");
+  enum job_outcome out = JOB_DONE;
+  struct cb_file f = {0};
+  char workdir[PATH_MAX] = "", kind[JOB_ARTIFACT_KIND] = "";
+  cJSON *res = NULL;
+  /* at most CARBOY_PREVIEW_PAGES' bound: "preview-p100000" fits JOB_ARTIFACT_KIND */
+  int ok = cJSON_IsNumber(page) && page->valuedouble >= 2 && page->valuedouble <= 100000;
+  cJSON *req = input_request(r, "preview", in0, ok, "a preview job needs one input and params.page, from 2",
+                             "input file", &f, &out, eb);
+  if (!req)
+    goto done;
+  job_preview_artifact((int)page->valuedouble, kind);
+  cJSON_AddNumberToObject(cJSON_AddObjectToObject(req, "options"), "page", (int)page->valuedouble);
+  if ((out = convert_in_workdir(r, workdir, req, &res, eb)) != JOB_DONE)
+    goto done;
+  cJSON *opath = cJSON_GetObjectItemCaseSensitive(res, "path");
+  cJSON *omedia = cJSON_GetObjectItemCaseSensitive(res, "media_type");
+  if (!cJSON_IsString(opath) || !inside(workdir, opath->valuestring)) {
+    cb_errf(eb, "the converter's page preview is missing or outside its work folder");
+    out = JOB_FAIL;
+    goto done;
+  }
+  char sha[65];
+  uint64_t size = 0;
+  if ((out = store_output(workdir, opath->valuestring, "page preview", sha, &size, eb)) != JOB_DONE)
+    goto done;
+  /* only an image type: the route serves it as the preview is served */
+  const char *media = cJSON_IsString(omedia) && !strncmp(omedia->valuestring, "image/", 6) ? omedia->valuestring
+                                                                                           : "application/octet-stream";
+  out = recorded(db_artifact_apply(j->id, instance, f.id, f.version, kind, media, sha, (int64_t)size), "page preview",
+                 eb);
+done:
+  if (out == JOB_FAIL && kind[0] && f.id[0] && db_conversion_fail(f.id, f.version, kind, j->id, eb->msg))
+    CB_LOG(CB_LOG_WARN, "jobs", "job %s: cannot remember that %s of file %s failed", j->id, kind, f.id);
+  return job_end(out, res, inputs, params, &f);
+}
+
 /* The folder an archive unpacks into: its name without the archive suffix. */
 static void unpack_name(const char *archive, char *out, size_t cap)
 {
@@ -1574,21 +1618,10 @@ static void run_group(struct pool_child *child, struct cb_job *jobs, int n, int 
   rm_rf(workdir);
   if (list && mkdir(workdir, 0700)) /* the converters' uid gets it once its folders are in */
     list = NULL;
-  /* every item ready is marked processing in one transaction */
-  const char **ids = list ? calloc((size_t)n, sizeof *ids) : NULL;
-  int64_t *vers = ids ? calloc((size_t)n, sizeof *vers) : NULL;
-  int nids = 0;
-  for (int i = 0; vers && i < n; i++)
-    if (items[i].state == G_PENDING && items[i].version == items[i].f.version) {
-      ids[nids] = items[i].f.id;
-      vers[nids++] = items[i].version;
-    }
-  if (vers && !db_files_set_status_many(ids, vers, nids, "processing"))
-    for (int i = 0; i < n; i++)
-      if (items[i].state == G_PENDING && items[i].version == items[i].f.version)
-        publish_file(items[i].f.owner_id, items[i].f.id, "processing", NULL);
-  free(ids);
-  free(vers);
+  /* every file of the batch was marked processing when the batch was claimed */
+  for (int i = 0; i < n; i++)
+    if (items[i].state == G_PENDING && items[i].version == items[i].f.version)
+      publish_file(items[i].f.owner_id, items[i].f.id, "processing", NULL);
   for (int i = 0; list && i < n; i++) {
     struct group_item *it = &items[i];
     if (it->state != G_PENDING)
@@ -1749,7 +1782,7 @@ static int try_group(struct pool_child *child, struct cb_job *j, int batch)
   struct cb_job *more = NULL;
   int n = 0;
   if (db_job_claim_group(instance, j->lane, j->owner_id, "ingest", (int64_t)cfg.ingest_batch_max_size,
-                         cfg.ingest_batch - 1, now, until, &more, &n) ||
+                         cfg.ingest_batch - 1, now, until, j->id, &more, &n) ||
       !n) {
     free(more);
     return 0;

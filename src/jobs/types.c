@@ -49,6 +49,11 @@ void job_convert_artifact(const char *to, int sheet, int filled, char kind[JOB_A
     snprintf(kind, JOB_ARTIFACT_KIND, "to-%.12s", to);
 }
 
+void job_preview_artifact(int page, char kind[JOB_ARTIFACT_KIND])
+{
+  snprintf(kind, JOB_ARTIFACT_KIND, "preview-p%d", page);
+}
+
 static const char *check_unpack(const cJSON *params)
 {
   const cJSON *max_total = params ? cJSON_GetObjectItemCaseSensitive(params, "max_total_size") : NULL;
@@ -76,6 +81,8 @@ const struct job_type job_types[] = {
   {"noop", job_run_noop, USER, 0, 0, 0, check_version, 0, BATCH},
   /* the SVG of a record (GET .../depiction waits for it) */
   {"depict", job_run_depict, INTERNAL, 0, 0, 0, NULL, 0, INTERACTIVE},
+  /* a page of a TIFF or PDF drawn as its preview (GET .../preview?page=N waits for it) */
+  {"preview", job_run_preview, INTERNAL, 0, 0, 0, NULL, 0, INTERACTIVE},
   /* a model trained on a file (POST /api/v1/models starts it, with the model) */
   {"train", job_run_train, JOB_START_ROUTE, 0, 1, 0, NULL, 0, BATCH},
   /* a file's records with a model's predictions, as a new file (POST .../predict) */

@@ -63,12 +63,17 @@ const struct job_type *job_type_find(const char *name);
 #define JOB_ARTIFACT_KIND 16
 void job_convert_artifact(const char *to, int sheet, int filled, char kind[JOB_ARTIFACT_KIND]);
 
+/* The artifact page N (from 2) of a file version's preview is kept as: "preview-pN"
+ * (GET /files/{id}/preview?page=N finds it, a preview job makes it). */
+void job_preview_artifact(int page, char kind[JOB_ARTIFACT_KIND]);
+
 /* The handlers (queue.c), called through the table only. */
 enum job_outcome job_run_ingest(struct job_run *r, struct cb_errbuf *eb);
 enum job_outcome job_run_convert(struct job_run *r, struct cb_errbuf *eb);
 enum job_outcome job_run_unpack(struct job_run *r, struct cb_errbuf *eb);
 enum job_outcome job_run_noop(struct job_run *r, struct cb_errbuf *eb);
 enum job_outcome job_run_depict(struct job_run *r, struct cb_errbuf *eb);
+enum job_outcome job_run_preview(struct job_run *r, struct cb_errbuf *eb);
 enum job_outcome job_run_train(struct job_run *r, struct cb_errbuf *eb);
 enum job_outcome job_run_predict(struct job_run *r, struct cb_errbuf *eb);
 

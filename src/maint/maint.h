@@ -60,20 +60,24 @@ struct maint_verify_opts {
 cb_err maint_verify(const struct maint_verify_opts *o, int64_t *bad, struct cb_errbuf *eb);
 
 struct maint_sweep_stats {
-  int64_t seen;  /* blobs listed */
-  int64_t blobs; /* orphans removed */
-  int64_t bytes; /* their bytes */
-  int64_t tmp;   /* temporary objects of the store removed */
-  int64_t parts; /* DATA/uploads part files without an upload removed */
+  int64_t seen;         /* blobs listed */
+  int64_t blobs;        /* orphans removed */
+  int64_t bytes;        /* their bytes */
+  int64_t tmp;          /* temporary objects of the store removed */
+  int64_t parts;        /* DATA/uploads part files without an upload removed */
+  int64_t purged_files; /* files and folders taken out of the trash for good */
+  int64_t purged_folders;
 };
-/* One pass of the orphan sweep over the live store and DATA/uploads: blobs nothing
- * references, temporary objects and upload parts without an upload, each last written
- * more than grace_s seconds ago, are removed. Stops (and says so in eb) when the store
- * cannot be listed or the database does not answer: nothing is removed on a guess. */
-cb_err maint_sweep(struct store *store, const char *data_dir, int grace_s, struct maint_sweep_stats *st,
+/* One pass of the orphan sweep over the live store and DATA/uploads: first the trash is
+ * purged of what was deleted more than trash_days ago (db_trash_purge: the blobs only it
+ * referenced become orphans); then blobs nothing references, temporary objects and upload
+ * parts without an upload, each last written more than grace_s seconds ago, are removed.
+ * Stops (and says so in eb) when the store cannot be listed or the database does not
+ * answer: nothing is removed on a guess. */
+cb_err maint_sweep(struct store *store, const char *data_dir, int grace_s, int trash_days, struct maint_sweep_stats *st,
                    struct cb_errbuf *eb);
 /* A thread that sweeps now and then every grace_s seconds (1 s to 1 h). */
-cb_err maint_sweep_start(struct store *store, const char *data_dir, int grace_s);
+cb_err maint_sweep_start(struct store *store, const char *data_dir, int grace_s, int trash_days);
 void maint_sweep_stop(void);
 
 #endif

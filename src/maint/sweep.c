@@ -14,6 +14,11 @@
  *     uploads) older than the grace;
  *   - DATA/uploads/ID.part files without an uploads row, older than the grace.
  *
+ * Before those, each pass purges the trash (db_trash_purge): files and folders deleted
+ * more than CARBOY_TRASH_DAYS ago lose their rows for good, and so do the blobs rows
+ * nothing else references; their bytes are then orphans of this same pass. A file still
+ * in the trash keeps its rows, so its blobs are never orphans.
+ *
  * The grace period is what makes it safe beside writers, in this process or another
  * (carboy import): a blob that has just been committed and whose row is a few statements
  * away is younger than the grace, and a put of bytes stored already refreshes the blob's
@@ -47,6 +52,7 @@ static struct {
   struct store *store;
   char data_dir[PATH_MAX];
   int grace_s;
+  int trash_days;
 } sw = {.thread = PERIODIC_INIT};
 
 struct pass {
@@ -133,14 +139,25 @@ static void record(const struct maint_sweep_stats *st)
   }
 }
 
-cb_err maint_sweep(struct store *store, const char *data_dir, int grace_s, struct maint_sweep_stats *st,
+cb_err maint_sweep(struct store *store, const char *data_dir, int grace_s, int trash_days, struct maint_sweep_stats *st,
                    struct cb_errbuf *eb)
 {
   memset(st, 0, sizeof *st);
   int64_t t0 = cb_time_now_ms();
   struct pass p = {store, t0 - (int64_t)grace_s * 1000, st, CB_OK};
+  /* the trash first: what it held longer than trash_days goes for good, and the blobs
+   * only it referenced lose their rows, so that this pass removes their bytes */
+  char before[CB_TIME_MAX];
+  int64_t freed = 0;
+  cb_time_rfc3339(t0 - (int64_t)trash_days * 86400000, before, sizeof before);
+  cb_err e = db_trash_purge(before, &st->purged_files, &st->purged_folders, &freed);
+  if (e)
+    CB_LOG(CB_LOG_WARN, "sweep", "cannot purge the trash: %s", cb_strerror(e));
+  else if (st->purged_files || st->purged_folders)
+    CB_LOG(CB_LOG_INFO, "sweep", "purged %lld files and %lld folders deleted more than %d days ago (%lld blobs freed)",
+           (long long)st->purged_files, (long long)st->purged_folders, trash_days, (long long)freed);
   int tmp = 0;
-  cb_err e = store_clean_tmp(store, p.before_ms, &tmp);
+  e = store_clean_tmp(store, p.before_ms, &tmp);
   st->tmp = tmp;
   if (e)
     CB_LOG(CB_LOG_WARN, "sweep", "cannot clean the store's temporary objects: %s", cb_strerror(e));
@@ -168,15 +185,16 @@ static void sweep_run(void *arg)
   (void)arg;
   struct maint_sweep_stats st;
   struct cb_errbuf eb = {{0}};
-  maint_sweep(sw.store, sw.data_dir, sw.grace_s, &st, &eb);
+  maint_sweep(sw.store, sw.data_dir, sw.grace_s, sw.trash_days, &st, &eb);
 }
 
-cb_err maint_sweep_start(struct store *store, const char *data_dir, int grace_s)
+cb_err maint_sweep_start(struct store *store, const char *data_dir, int grace_s, int trash_days)
 {
   if (sw.thread.running)
     return CB_EINVAL;
   sw.store = store;
   sw.grace_s = grace_s;
+  sw.trash_days = trash_days;
   snprintf(sw.data_dir, sizeof sw.data_dir, "%s", data_dir);
   return periodic_start(&sw.thread, grace_s < 1 ? 1 : grace_s > 3600 ? 3600 : grace_s, 1, sweep_run, NULL);
 }

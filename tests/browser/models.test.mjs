@@ -1,4 +1,4 @@
-// Browser tests of the models' UI (issue 20), in the harness of ui.test.mjs: the real
+// Browser tests of the models' UI (issue 20), in the harness of harness.mjs: the real
 // carboy binary on a free loopback port with a temporary data folder, driven in Debian's
 // headless Chromium by playwright-core. Upload RDKit's bzr.sdf (163 benzodiazepine
 // receptor ligands, SD field ACTIVITY), train a regression from the file's page through
@@ -8,81 +8,19 @@
 // file as a job; go from the model's bundle file to its page. The plotting library
 // (Chart.js) must load only on a model's page, in a chunk of its own that the server
 // serves. No console errors are allowed on any page. Screenshots go to CARBOY_SCREENSHOTS
-// (default build-results/screenshots), as in ui.test.mjs.
+// (default build-results/screenshots).
 //
 //   node --test tests/browser/*.test.mjs   (CARBOY_BIN picks the binary, default build/carboy)
-import { test, before, after } from 'node:test';
+import { before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createRequire } from 'node:module';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import net from 'node:net';
-import { fileURLToPath } from 'node:url';
+import { start, stop, step, shot, noProblems, signIn, problems, CSRF, base, page } from './harness.mjs';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const require = createRequire(path.join(ROOT, 'web', 'package.json'));
-const { chromium } = require('playwright-core');
-
-const BIN = process.env.CARBOY_BIN || path.join(ROOT, 'build', 'carboy');
-const CHROMIUM = process.env.CARBOY_CHROMIUM || '/usr/bin/chromium';
-const SHOTS = process.env.CARBOY_SCREENSHOTS || path.join(ROOT, 'build-results', 'screenshots');
 const ADMIN_PASSWORD = 'browser-pass-1';
 const SDF = '/usr/share/RDKit/Projects/DbCLI/testData/bzr.sdf'; // 163 molecules, SD field ACTIVITY
-const SANITIZER_MARKS = ['ERROR: AddressSanitizer', 'runtime error:', 'ERROR: LeakSanitizer'];
-const CSRF = { 'X-Carboy-CSRF': '1' };
 
-let server, serverLog, data, base, browser, context, page;
 let folderId, sdfId, sdfUrl, regressionUrl, classifierUrl;
-const problems = []; // console errors and page errors, with the page they came from
 const plotChunks = []; // responses for the plotting library's chunk
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); });
-    s.on('error', reject);
-  });
-}
-
-async function waitHealthy(url, proc) {
-  const deadline = Date.now() + 30000;
-  while (Date.now() < deadline) {
-    if (proc.exitCode !== null) throw new Error(`carboy exited with ${proc.exitCode}:\n${fs.readFileSync(serverLog, 'utf8')}`);
-    try { if ((await fetch(url + '/healthz')).ok) return; } catch { /* not yet */ }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error('carboy did not become healthy');
-}
-
-function watch(p) {
-  p.on('console', (msg) => { if (msg.type() === 'error') problems.push(`${p.url()}: console: ${msg.text()}`); });
-  p.on('pageerror', (err) => problems.push(`${p.url()}: page error: ${err.message}`));
-  p.on('response', (res) => { if (/\/assets\/plot-[^/]+\.js$/.test(res.url())) plotChunks.push({ url: res.url(), status: res.status(), from: p.url() }); });
-}
-
-async function shot(name) {
-  fs.mkdirSync(SHOTS, { recursive: true });
-  await page.waitForLoadState('networkidle').catch(() => {});
-  await page.screenshot({ path: path.join(SHOTS, name + '.png') });
-}
-
-function noProblems() {
-  assert.deepEqual(problems.splice(0), [], 'the browser logged errors');
-}
-
-let failures = 0;
-function step(name, fn) {
-  test(name, async () => {
-    try {
-      await fn();
-    } catch (err) {
-      await shot(`models-failed-${++failures}`).catch(() => {});
-      throw err;
-    }
-  });
-}
 
 // A canvas with something drawn on it (not all transparent or all one colour).
 async function drawn(selector) {
@@ -110,50 +48,14 @@ async function trainThroughDialog({ name, task, threshold, testFraction }) {
   return dlg;
 }
 
-before(async () => {
-  for (const f of [BIN, CHROMIUM, SDF]) assert.ok(fs.existsSync(f), `${f} is missing`);
-  data = fs.mkdtempSync(path.join(os.tmpdir(), 'carboy-browser-models-'));
-  const port = await freePort();
-  base = `http://127.0.0.1:${port}`;
-  serverLog = path.join(data, 'server.log');
-  const out = fs.openSync(serverLog, 'w');
-  server = spawn(BIN, ['serve', '--data', path.join(data, 'data'), '--listen', `127.0.0.1:${port}`], {
-    env: { ...process.env, CARBOY_ADMIN_PASSWORD: ADMIN_PASSWORD, CARBOY_LOG_LEVEL: 'info',
-           ASAN_OPTIONS: 'detect_leaks=1:abort_on_error=0' },
-    stdio: ['ignore', out, out],
-  });
-  await waitHealthy(base, server);
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-           '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
-  context = await browser.newContext({ viewport: { width: 1366, height: 800 }, acceptDownloads: true });
-  context.setDefaultTimeout(20000);
-  page = await context.newPage();
-  watch(page);
-});
-
-after(async () => {
-  if (browser) await browser.close();
-  if (server && server.exitCode === null) {
-    const exited = new Promise((r) => server.once('exit', (code, sig) => r(code ?? sig)));
-    server.kill('SIGTERM');
-    const code = await exited;
-    const log = fs.readFileSync(serverLog, 'utf8');
-    assert.equal(code, 0, `carboy exited with ${code} on SIGTERM:\n${log.slice(-3000)}`);
-    const marks = SANITIZER_MARKS.filter((m) => log.includes(m));
-    assert.deepEqual(marks, [], 'sanitizer report in the server log:\n' + log.slice(-6000));
-  }
-  fs.rmSync(data, { recursive: true, force: true });
-});
+before(() => start({
+  name: 'models', adminPassword: ADMIN_PASSWORD, needs: [SDF],
+  onPage: (p) => p.on('response', (res) => { if (/\/assets\/plot-[^/]+\.js$/.test(res.url())) plotChunks.push({ url: res.url(), status: res.status(), from: p.url() }); }),
+}));
+after(stop);
 
 step('sign in, upload bzr.sdf and open its page', async () => {
-  await page.goto(base + '/');
-  await page.getByLabel('User name').fill('admin');
-  await page.getByLabel('Password').fill(ADMIN_PASSWORD);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.getByRole('button', { name: 'Sign out' }).waitFor();
+  await signIn('admin', ADMIN_PASSWORD);
   // the folder and the upload through the API, as the cookie's user (ui.test.mjs covers the UI's)
   const f = await page.request.post(`${base}/api/v1/folders`, { data: { name: 'QSAR' }, headers: CSRF });
   assert.equal(f.status(), 201, await f.text());

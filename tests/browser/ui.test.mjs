@@ -1,5 +1,6 @@
-// Browser tests: the real carboy binary on a free loopback port with a temporary data
-// folder, driven in Debian's headless Chromium (/usr/bin/chromium) by playwright-core
+// Browser tests, in the harness of harness.mjs (which every tests/browser/*.test.mjs
+// shares): the real carboy binary on a free loopback port with a temporary data folder,
+// driven in Debian's headless Chromium (/usr/bin/chromium) by playwright-core
 // (web/package.json; no browser download). The scenario of issue 8: sign in, create a
 // folder, drag-and-drop upload an SDF and a PNG with progress, see processing finish,
 // open the SDF's records and depiction, search by text and by substructure, share with a
@@ -8,81 +9,20 @@
 // build-results/screenshots); docs/screenshots/ holds the ones the README and docs/UI.md show.
 //
 //   node --test tests/browser/*.test.mjs   (CARBOY_BIN picks the binary, default build/carboy)
-import { test, before, after } from 'node:test';
+import { before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createRequire } from 'node:module';
-import { spawn, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import net from 'node:net';
-import { fileURLToPath } from 'node:url';
+import { start, stop, step, shot, noProblems, signIn, problems, base, context, page } from './harness.mjs';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const require = createRequire(path.join(ROOT, 'web', 'package.json'));
-const { chromium } = require('playwright-core');
-
-const BIN = process.env.CARBOY_BIN || path.join(ROOT, 'build', 'carboy');
-const CHROMIUM = process.env.CARBOY_CHROMIUM || '/usr/bin/chromium';
-const SHOTS = process.env.CARBOY_SCREENSHOTS || path.join(ROOT, 'build-results', 'screenshots');
 const ADMIN_PASSWORD = 'browser-pass-1';
 const BOB_PASSWORD = 'bob-password-1';
 const SDF = '/usr/share/RDKit/Data/NCI/first_200.props.sdf';
 const PNG = '/usr/share/gocode/src/golang.org/x/image/testdata/yellow_rose-small-v5.png';
-const SANITIZER_MARKS = ['ERROR: AddressSanitizer', 'runtime error:', 'ERROR: LeakSanitizer'];
 
-let server, serverLog, data, base, browser, context, page;
 let projectUrl, sdfUrl; // pages that later tests start from
-const problems = []; // console errors and page errors, with the page they came from
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); });
-    s.on('error', reject);
-  });
-}
-
-async function waitHealthy(url, proc) {
-  const deadline = Date.now() + 30000;
-  while (Date.now() < deadline) {
-    if (proc.exitCode !== null) throw new Error(`carboy exited with ${proc.exitCode}:\n${fs.readFileSync(serverLog, 'utf8')}`);
-    try { if ((await fetch(url + '/healthz')).ok) return; } catch { /* not yet */ }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error('carboy did not become healthy');
-}
-
-function watch(p) {
-  p.on('console', (msg) => { if (msg.type() === 'error') problems.push(`${p.url()}: console: ${msg.text()}`); });
-  p.on('pageerror', (err) => problems.push(`${p.url()}: page error: ${err.message}`));
-}
-
-async function newPage() {
-  context = await browser.newContext({ viewport: { width: 1366, height: 800 }, acceptDownloads: true });
-  context.setDefaultTimeout(20000);
-  const p = await context.newPage();
-  watch(p);
-  return p;
-}
-
-async function shot(name) {
-  fs.mkdirSync(SHOTS, { recursive: true });
-  await page.waitForLoadState('networkidle').catch(() => {});
-  await page.screenshot({ path: path.join(SHOTS, name + '.png') });
-}
-
-function noProblems() {
-  assert.deepEqual(problems.splice(0), [], 'the browser logged errors');
-}
-
-async function signIn(user, password) {
-  await page.goto(base + '/');
-  await page.getByLabel('User name').fill(user);
-  await page.getByLabel('Password').fill(password);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.getByRole('button', { name: 'Sign out' }).waitFor();
-}
 
 // Drops files on the listing as a drag from the desktop would (a DataTransfer with File
 // objects made in the page from the real files' bytes).
@@ -103,53 +43,8 @@ async function dropFiles(selector, files) {
   await page.dispatchEvent(selector, 'drop', { dataTransfer: dt });
 }
 
-// A test step that leaves a screenshot of the page behind when it fails.
-let failures = 0;
-function step(name, fn) {
-  test(name, async () => {
-    try {
-      await fn();
-    } catch (err) {
-      await shot(`failed-${++failures}`).catch(() => {});
-      throw err;
-    }
-  });
-}
-
-before(async () => {
-  for (const f of [BIN, CHROMIUM, SDF, PNG]) assert.ok(fs.existsSync(f), `${f} is missing`);
-  data = fs.mkdtempSync(path.join(os.tmpdir(), 'carboy-browser-'));
-  const port = await freePort();
-  base = `http://127.0.0.1:${port}`;
-  serverLog = path.join(data, 'server.log');
-  const out = fs.openSync(serverLog, 'w');
-  server = spawn(BIN, ['serve', '--data', path.join(data, 'data'), '--listen', `127.0.0.1:${port}`], {
-    env: { ...process.env, CARBOY_ADMIN_PASSWORD: ADMIN_PASSWORD, CARBOY_LOG_LEVEL: 'info',
-           ASAN_OPTIONS: 'detect_leaks=1:abort_on_error=0' },
-    stdio: ['ignore', out, out],
-  });
-  await waitHealthy(base, server);
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-           '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
-  page = await newPage();
-});
-
-after(async () => {
-  if (browser) await browser.close();
-  if (server && server.exitCode === null) {
-    const exited = new Promise((r) => server.once('exit', (code, sig) => r(code ?? sig)));
-    server.kill('SIGTERM');
-    const code = await exited;
-    const log = fs.readFileSync(serverLog, 'utf8');
-    assert.equal(code, 0, `carboy exited with ${code} on SIGTERM:\n${log.slice(-3000)}`);
-    const marks = SANITIZER_MARKS.filter((m) => log.includes(m));
-    assert.deepEqual(marks, [], 'sanitizer report in the server log:\n' + log.slice(-6000));
-  }
-  fs.rmSync(data, { recursive: true, force: true });
-});
+before(() => start({ adminPassword: ADMIN_PASSWORD, needs: [SDF, PNG] }));
+after(stop);
 
 step('the UI is served with its security headers and cached assets', async () => {
   const res = await fetch(base + '/folders/anything');
@@ -430,8 +325,9 @@ step('search by substructure, SMILES typed or drawn', async () => {
   await page.mouse.click(box.x + 380, box.y + 190); // dropped on the drawing area
   await page.waitForFunction(() => /^(c1ccccc1|C1=CC=CC=C1)$/i.test(document.getElementById('smiles').value));
   await page.getByRole('button', { name: 'Search' }).click();
-  // 140 of the SDF's molecules and both of hits.smi have a benzene ring: a full first page
-  const summary = page.locator('p.muted', { hasText: '50 hits for' });
+  // 140 of the SDF's molecules and both of hits.smi have a benzene ring: the total, and a
+  // full first page of 50
+  const summary = page.locator('p.muted', { hasText: /^142 hits for .* · showing 1–50$/ });
   await summary.waitFor({ timeout: 120000 });
   assert.match(await summary.locator('code').textContent(), /^(c1ccccc1|C1=CC=CC=C1)$/i);
   await shot('search-drawn');

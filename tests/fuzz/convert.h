@@ -1,8 +1,9 @@
 /* The converter entry points as the worker process calls them (convert/worker.c): the
  * input written to a file, libmagic's type and description of its head, every
  * converter's sniff (converter_find), then one family's extract on that path with a
- * private work folder, and one of its conversions. The first input byte picks the file
- * name's suffix (among the family's) and the conversion target; the rest is the file.
+ * private work folder, one of its conversions and a later page's preview (when it draws
+ * pages). The first input byte picks the file name's suffix (among the family's), the
+ * conversion target and the page; the rest is the file.
  * Include after defining CONVERTER (a struct converter). libmagic is loaded once. */
 #ifndef CB_FUZZ_CONVERT_H
 #define CB_FUZZ_CONVERT_H
@@ -100,6 +101,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     eb.msg[0] = '\0';
     result = cJSON_CreateObject();
     e = c->ops->convert(&in, to, outpath, result, progress, NULL, &eb);
+    cJSON_Delete(result);
+  }
+  if (c->ops->page_preview) { /* op preview: the second page, or one past the end */
+    char outpath[600];
+    snprintf(outpath, sizeof outpath, "%s/page.png", work);
+    eb.msg[0] = '\0';
+    result = cJSON_CreateObject();
+    e = c->ops->page_preview(&in, 2 + (data[-1] & 1), outpath, result, progress, NULL, &eb);
     cJSON_Delete(result);
   }
   return 0;

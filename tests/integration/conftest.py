@@ -101,7 +101,10 @@ class Server:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"carboy exited with {self.proc.returncode}:\n{self.log_text()}")
             try:
-                if requests.get(self.url + "/healthz", timeout=1).status_code == 200:
+                # this start's own server: the port may have been taken meanwhile by another
+                # process's (it answers /healthz too), and then this one fails to listen
+                if (requests.get(self.url + "/healthz", timeout=1).status_code == 200
+                        and "listening on" in open(log.name, errors="replace").read()):
                     if not self.token:
                         self.token = self.make_token("admin", self.admin_password())
                     return self

@@ -430,7 +430,7 @@ def valid_params(e):
     """A value for every path parameter the caller may use, so that the one under attack is
     the only bad input of its request."""
     return {"id": e["folder"]["id"], "user_id": e["users"]["mallory"]["id"], "name": "inj.txt", "kind": "text",
-            "grant_id": "0" * 24, "token": e["link"]}
+            "grant_id": "0" * 24, "token": e["link"], "version": "1"}
 
 
 def path_value(e, path, pname):

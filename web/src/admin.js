@@ -2,8 +2,10 @@
 import { useEffect, useState } from 'preact/hooks';
 import { html, ErrorBox, Spinner, when, notify } from './ui.js';
 import { get, post, del } from './api.js';
+import { UserActions } from './users.js';
+import { CategoriesAdmin } from './categories.js';
 
-function Users({ users, reload }) {
+function Users({ users, reload, me }) {
   const [username, setUsername] = useState('');
   const [password, setPassword] = useState('');
   const [admin, setAdmin] = useState(false);
@@ -18,7 +20,7 @@ function Users({ users, reload }) {
       reload();
     } catch (err) { setError(err); }
   };
-  return html`<section class="card" aria-labelledby="users-h">
+  return html`<section class="card users-card" aria-labelledby="users-h">
     <h2 id="users-h">Users</h2>
     <form class="inline-form" onSubmit=${submit} aria-label="New user">
       <label for="nu-name">User name</label><input id="nu-name" required value=${username} onInput=${(e) => setUsername(e.target.value)} autocomplete="off"/>
@@ -27,10 +29,14 @@ function Users({ users, reload }) {
       <button class="btn primary" type="submit">Add user</button>
     </form>
     <${ErrorBox} error=${error}/>
-    <table><caption class="sr-only">Users</caption>
-      <thead><tr><th scope="col">User name</th><th scope="col">Role</th><th scope="col">Created</th></tr></thead>
-      <tbody>${users.map((u) => html`<tr key=${u.id}><td>${u.username}</td><td>${u.is_admin ? 'administrator' : 'user'}</td><td>${when(u.created_at)}</td></tr>`)}</tbody>
-    </table>
+    <div class="table-wrap"><table class="users-table"><caption class="sr-only">Users</caption>
+      <thead><tr><th scope="col">User name</th><th scope="col">Role</th><th scope="col">Status</th><th scope="col">Created</th>
+        <th scope="col"><span class="sr-only">Actions</span></th></tr></thead>
+      <tbody>${users.map((u) => html`<tr key=${u.id} data-user=${u.username}><td>${u.username}</td><td>${u.is_admin ? 'administrator' : 'user'}</td>
+        <td>${u.disabled ? html`<span class="badge st-disabled">disabled</span>` : html`<span class="badge st-ready">active</span>`}</td>
+        <td>${when(u.created_at)}</td>
+        <td class="row-actions"><${UserActions} user=${u} users=${users} me=${me} reload=${reload}/></td></tr>`)}</tbody>
+    </table></div>
   </section>`;
 }
 
@@ -75,7 +81,7 @@ function Groups({ groups, users, reload }) {
   </section>`;
 }
 
-export function AdminPage() {
+export function AdminPage({ me }) {
   const [data, setData] = useState(null);
   const [error, setError] = useState(null);
   const [tick, setTick] = useState(0);
@@ -88,7 +94,8 @@ export function AdminPage() {
     <h1>Administration</h1>
     <${ErrorBox} error=${error}/>
     ${!data && !error && html`<${Spinner}/>`}
-    ${data && html`<div class="admin-grid"><${Users} users=${data.users} reload=${reload}/>
+    ${data && html`<div class="admin-grid"><${Users} users=${data.users} reload=${reload} me=${me}/>
       <${Groups} groups=${data.groups} users=${data.users} reload=${reload}/></div>`}
+    <${CategoriesAdmin}/>
   </div>`;
 }

@@ -10,7 +10,23 @@ export class ApiError extends Error {
   }
 }
 
-export const API = '/api/v1';
+// The API's root; account-wide calls (session, events, trash, users) always use it.
+export const ROOT = '/api/v1';
+// The base of the object routes (folders, files, records) for the page shown: /api/v1, or
+// /s/TOKEN on a share link's pages, which read the same objects below the link (a live
+// binding: every module's `${API}/files/...` follows it). The shell sets it per route.
+export let API = ROOT;
+export function setLinkBase(base) { API = base || ROOT; }
+export const inLink = () => API !== ROOT;
+export const apiUrl = (p) => API + p;
+// a route of the UI itself, below the link's pages if on one
+export const pageUrl = (p) => (inLink() ? API : '') + p;
+// an address the server gives (an artifact's url: /api/v1/files/...), below the link if any
+export const artifactUrl = (u) => (inLink() && u.startsWith(ROOT + '/') ? API + u.slice(ROOT.length) : u);
+
+// what a link's pages read below the link; anything else (schemas, categories, ...) is
+// the server's own, at /api/v1, whatever the page
+const LINKED = /^\/(files|folders|records)\//;
 
 export async function api(method, path, body, opts = {}) {
   const headers = { Accept: 'application/json' };
@@ -20,7 +36,12 @@ export async function api(method, path, body, opts = {}) {
     headers['Content-Type'] = 'application/json';
     init.body = JSON.stringify(body);
   }
-  const res = await fetch(path.startsWith('/') && !path.startsWith(API) ? API + path : path, init);
+  // the JSON of a link's address is never kept: going back to that address in the browser
+  // must show the page, which the same URL answers to a navigation
+  const linked = inLink() && LINKED.test(path);
+  if (path.startsWith('/s/') || linked) init.cache = 'no-store';
+  const url = path.startsWith('/api/') || path.startsWith('/s/') ? path : (linked ? API : ROOT) + path;
+  const res = await fetch(url, init);
   if (res.status === 204) return null;
   const type = res.headers.get('Content-Type') || '';
   const data = type.includes('json') ? await res.json() : await res.text();
@@ -52,7 +73,7 @@ export function listen(fn) {
 
 export function startEvents() {
   if (source) return;
-  source = new EventSource(API + '/events');
+  source = new EventSource(ROOT + '/events');
   for (const type of ['job', 'file']) {
     source.addEventListener(type, (ev) => {
       let data;

@@ -1,16 +1,17 @@
 // The file manager: a folder tree, the folder's listing with breadcrumbs, sorting,
 // multi-select, new folder, rename, move, delete, share, and uploads by drag and drop.
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
-import { html, Link, Dialog, ErrorBox, Spinner, bytes, when, notify, FileIcon, FolderIcon, StatusBadge } from './ui.js';
-import { get, post, patch, del, listen } from './api.js';
+import { html, Link, Dialog, ErrorBox, Spinner, bytes, when, notify, may, FileIcon, FolderIcon, StatusBadge } from './ui.js';
+import { get, post, patch, del, listen, apiUrl, pageUrl, inLink } from './api.js';
 import { enqueue, droppedEntries, pickedEntries, onUploadsChange } from './upload.js';
 import { ShareDialog } from './share.js';
+import { CategoryPicker } from './categories.js';
 
 async function loadFolder(id) {
   let cursor = null;
   let out = null;
   do {
-    const page = await get(`/folders/${id}?limit=1000` + (cursor ? '&cursor=' + encodeURIComponent(cursor) : ''));
+    const page = await get(apiUrl(`/folders/${id}?limit=1000`) + (cursor ? '&cursor=' + encodeURIComponent(cursor) : ''));
     if (!out) out = page;
     else { out.folders.push(...page.folders); out.files.push(...page.files); }
     cursor = page.next_cursor;
@@ -120,12 +121,13 @@ function DeleteDialog({ items, onDone, onClose }) {
   const submit = async () => {
     try {
       for (const it of items) await del((it.type === 'folder' ? '/folders/' : '/files/') + it.id);
-      notify(`Deleted ${items.length} item${items.length > 1 ? 's' : ''}`);
+      notify(`Moved ${items.length === 1 ? items[0].name : items.length + ' items'} to the trash`);
       onDone();
     } catch (err) { setError(err); }
   };
   return html`<${Dialog} title="Delete" onClose=${onClose}>
     <p>Delete ${items.length === 1 ? html`<strong>${items[0].name}</strong>` : `${items.length} items`}${items.some((i) => i.type === 'folder') ? ' and everything inside' : ''}?</p>
+    <p class="muted">${items.length === 1 ? 'It goes' : 'They go'} to the trash, where you can restore ${items.length === 1 ? 'it' : 'them'} until the trash is emptied.</p>
     <${ErrorBox} error=${error}/>
     <div class="actions"><button type="button" class="btn" onClick=${onClose}>Cancel</button>
       <button type="button" class="btn danger" onClick=${submit} autofocus>Delete</button></div>
@@ -150,6 +152,7 @@ function sortRows(rows, { key, dir }) {
 }
 
 export function Browser({ folderId, me }) {
+  const tree = !!me && !inLink(); // the tree lists the caller's own folders: not for a visitor or a link
   const [data, setData] = useState(null);
   const [error, setError] = useState(null);
   const [version, setVersion] = useState(0);
@@ -189,6 +192,15 @@ export function Browser({ folderId, me }) {
     return sortRows([...folders, ...files], sort);
   }, [data, sort]);
   const chosen = rows.filter((r) => selected.has(r.id));
+  // The controls follow the caller's rights ("can"): a control shows when the folder or
+  // an item in it allows it, and acts only on a selection that does.
+  const writable = !!me && !!data && !!folderId && may(data, 'write');
+  const any = (right) => !!me && !!data && ((!!folderId && may(data, right)) || rows.some((r) => may(r, right)));
+  const all = (right) => chosen.length > 0 && chosen.every((r) => may(r, right));
+  const canNew = !!me && !!data && (!folderId || writable);
+  const [canEdit, canShare, canDelete] = [any('write'), any('share'), any('delete')];
+  const selectable = canEdit || canShare || canDelete;
+  const shareOk = chosen.length === 1 ? may(chosen[0], 'share') : chosen.length === 0 && !!folderId && may(data, 'share');
 
   useEffect(() => {
     document.title = (folderId && data && data.name ? data.name : 'Files') + ' · carboy';
@@ -209,6 +221,7 @@ export function Browser({ folderId, me }) {
 
   const upload = (entries) => {
     if (!folderId) { notify('Open a folder to upload into it', 'error'); return; }
+    if (!writable) { notify('You may not add files to this folder', 'error'); return; }
     if (entries.length) enqueue(folderId, entries);
   };
   const onDrop = (e) => {
@@ -218,9 +231,9 @@ export function Browser({ folderId, me }) {
   };
   const onKey = (e) => {
     if (e.target.tagName === 'INPUT' && e.target.type !== 'checkbox') return;
-    if (e.key === 'Delete' && chosen.length) { e.preventDefault(); setDialog('delete'); }
-    if (e.key === 'F2' && chosen.length === 1) { e.preventDefault(); setDialog('rename'); }
-    if (e.key === 'a' && (e.ctrlKey || e.metaKey)) { e.preventDefault(); setSelected(new Set(rows.map((r) => r.id))); }
+    if (e.key === 'Delete' && all('delete')) { e.preventDefault(); setDialog('delete'); }
+    if (e.key === 'F2' && chosen.length === 1 && all('write')) { e.preventDefault(); setDialog('rename'); }
+    if (e.key === 'a' && (e.ctrlKey || e.metaKey) && selectable) { e.preventDefault(); setSelected(new Set(rows.map((r) => r.id))); }
   };
   const close = () => setDialog(null);
   const doneAndReload = () => { setDialog(null); setSelected(new Set()); reload(); };
@@ -233,53 +246,59 @@ export function Browser({ folderId, me }) {
         ${c.label}${active ? (sort.dir === 'asc' ? ' ▲' : ' ▼') : ''}</button></th>`;
   };
 
-  return html`<div class="browser">
-    <nav class="sidebar" aria-label="Folder tree">
+  return html`<div class=${'browser' + (tree ? '' : ' no-tree')}>
+    ${tree && html`<nav class="sidebar" aria-label="Folder tree">
       <h2 class="side-title"><${Link} href="/">All folders<//></h2>
       <${FolderTree} currentId=${folderId} openPath=${openPath} version=${version}/>
-    </nav>
+    </nav>`}
     <section class=${'listing' + (dragging ? ' dragging' : '')} aria-label="Folder contents"
-        onDragOver=${(e) => { e.preventDefault(); if (folderId) setDragging(true); }}
+        onDragOver=${(e) => { e.preventDefault(); if (writable) setDragging(true); }}
         onDragLeave=${(e) => { if (!e.currentTarget.contains(e.relatedTarget)) setDragging(false); }}
         onDrop=${onDrop} onKeyDown=${onKey} data-testid="dropzone">
       <nav class="crumbs" aria-label="Breadcrumbs"><ol>
-        <li><${Link} href="/">Home<//></li>
+        ${tree && html`<li><${Link} href="/">Home<//></li>`}
         ${data && data.path && data.path.map((p, i) => html`<li key=${p.id}>${i === data.path.length - 1
-          ? html`<span aria-current="page">${p.name}</span>` : html`<${Link} href=${'/folders/' + p.id}>${p.name}<//>`}</li>`)}
+          ? html`<span aria-current="page">${p.name}</span>` : html`<${Link} href=${pageUrl('/folders/' + p.id)}>${p.name}<//>`}</li>`)}
       </ol></nav>
+      ${data && !may(data, 'write') && folderId && html`<p class="muted small read-only-note">${inLink()
+        ? 'Shared with you by a link: you can open, preview and download what is here.'
+        : me ? 'You can read this folder but not change it.' : 'A public folder: you can open, preview and download what is here.'}</p>`}
       <div class="toolbar" role="toolbar" aria-label="Folder actions">
-        <button type="button" class="btn primary" onClick=${() => setDialog('new')}>New folder</button>
-        ${folderId && html`
+        ${canNew && html`<button type="button" class="btn primary" onClick=${() => setDialog('new')}>New folder</button>`}
+        ${writable && html`
           <button type="button" class="btn" onClick=${() => fileInput.current.click()}>Upload files</button>
           <button type="button" class="btn" onClick=${() => dirInput.current.click()}>Upload folder</button>
           <input ref=${fileInput} type="file" multiple hidden aria-label="Files to upload" data-testid="file-input"
             onChange=${(e) => { upload(pickedEntries(e.target.files)); e.target.value = ''; }}/>
           <input ref=${dirInput} type="file" webkitdirectory multiple hidden aria-label="Folder to upload" data-testid="dir-input"
             onChange=${(e) => { upload(pickedEntries(e.target.files)); e.target.value = ''; }}/>`}
-        <span class="sep"></span>
-        <button type="button" class="btn" disabled=${chosen.length !== 1} onClick=${() => setDialog('rename')}>Rename</button>
-        <button type="button" class="btn" disabled=${!chosen.length} onClick=${() => setDialog('move')}>Move</button>
-        <button type="button" class="btn" disabled=${chosen.length !== 1 && !folderId} onClick=${() => setDialog('share')}>Share</button>
-        <button type="button" class="btn danger-outline" disabled=${!chosen.length} onClick=${() => setDialog('delete')}>Delete</button>
-        ${folderId && html`<a class="btn ghost" href=${'/api/v1/folders/' + folderId + '/archive'} download>Download zip</a>`}
+        ${canNew && selectable && html`<span class="sep"></span>`}
+        ${canEdit && html`<button type="button" class="btn" disabled=${chosen.length !== 1 || !all('write')} onClick=${() => setDialog('rename')}>Rename</button>
+          <button type="button" class="btn" disabled=${!all('write')} onClick=${() => setDialog('move')}>Move</button>`}
+        ${canShare && html`<button type="button" class="btn" disabled=${!shareOk} onClick=${() => setDialog('share')}>Share</button>`}
+        ${canDelete && html`<button type="button" class="btn danger-outline" disabled=${!all('delete')} onClick=${() => setDialog('delete')}>Delete</button>`}
+        ${folderId && html`<a class="btn ghost" href=${apiUrl('/folders/' + folderId + '/archive')} download>Download zip</a>`}
         ${chosen.length > 0 && html`<span class="muted selcount" aria-live="polite">${chosen.length} selected</span>`}
       </div>
-      <${ErrorBox} error=${error}/>
+      ${folderId && data && html`<${CategoryPicker} type="folder" obj=${data} compact
+        onSaved=${(f) => setData((d) => ({ ...d, categories: f.categories }))}/>`}
+      <${ErrorBox} error=${error && !me && !inLink() && error.status === 404
+        ? new Error('This folder is not public, or does not exist. Sign in if it was shared with you.') : error}/>
       ${!data && !error && html`<${Spinner}/>`}
       ${data && html`<table class="files">
         <caption class="sr-only">${folderId ? 'Contents of ' + data.name : 'Your folders and what is shared with you'}</caption>
         <thead><tr>
-          <th scope="col" class="check"><input type="checkbox" aria-label="Select all" checked=${allChecked}
-            onChange=${() => setSelected(allChecked ? new Set() : new Set(rows.map((r) => r.id)))}/></th>
+          ${selectable && html`<th scope="col" class="check"><input type="checkbox" aria-label="Select all" checked=${allChecked}
+            onChange=${() => setSelected(allChecked ? new Set() : new Set(rows.map((r) => r.id)))}/></th>`}
           ${COLUMNS.map(th)}
         </tr></thead>
         <tbody>
           ${rows.map((r) => html`<tr key=${r.id} class=${selected.has(r.id) ? 'selected' : ''} data-name=${r.name}>
-            <td class="check"><input type="checkbox" aria-label=${'Select ' + r.name} checked=${selected.has(r.id)}
-              onClick=${(e) => toggle(r, e)}/></td>
+            ${selectable && html`<td class="check"><input type="checkbox" aria-label=${'Select ' + r.name} checked=${selected.has(r.id)}
+              onClick=${(e) => toggle(r, e)}/></td>`}
             <td class="name"><div>${r.type === 'folder' ? html`<${FolderIcon}/>` : html`<${FileIcon} kind=${r.kind}/>`}
-              <${Link} href=${(r.type === 'folder' ? '/folders/' : '/files/') + r.id}>${r.name}<//>
-              ${!folderId && r.owner && r.owner.id !== me.id && html`<span class="muted small"> shared by ${r.owner.username}</span>`}</div></td>
+              <${Link} href=${pageUrl((r.type === 'folder' ? '/folders/' : '/files/') + r.id)}>${r.name}<//>
+              ${!folderId && me && r.owner && r.owner.id !== me.id && html`<span class="muted small"> shared by ${r.owner.username}</span>`}</div></td>
             <td>${r.type === 'folder' ? 'Folder' : r.kind}</td>
             <td class="num">${r.type === 'file' ? bytes(r.size) : ''}</td>
             <td>${when(r.updated_at)}</td>
@@ -288,9 +307,9 @@ export function Browser({ folderId, me }) {
         </tbody>
       </table>
       ${rows.length === 0 && html`<div class="empty">${folderId
-        ? html`<p><strong>This folder is empty.</strong></p><p>Drop files or folders here, or use “Upload files”.</p>`
+        ? html`<p><strong>This folder is empty.</strong></p>${writable && html`<p>Drop files or folders here, or use “Upload files”.</p>`}`
         : html`<p><strong>No folders yet.</strong></p><p>Create a folder to start depositing data.</p>`}</div>`}
-      ${folderId && rows.length > 0 && html`<p class="drop-hint muted">Drop files or whole folders anywhere here to upload them.</p>`}`}
+      ${writable && rows.length > 0 && html`<p class="drop-hint muted">Drop files or whole folders anywhere here to upload them.</p>`}`}
     </section>
     ${dialog === 'new' && html`<${NameDialog} title="New folder" action=${(name) => post('/folders', folderId ? { name, parent_id: folderId } : { name })}
         onDone=${() => { notify('Folder created'); doneAndReload(); }} onClose=${close}/>`}

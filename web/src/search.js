@@ -4,10 +4,12 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { html, Link, ErrorBox, Spinner, navigate, num } from './ui.js';
 import { API, get } from './api.js';
+import { CategorySelect } from './categories.js';
 
 const KINDS = ['structure', 'reaction', 'crystal', 'image', 'pdf', 'office', 'table', 'archive', 'text', 'other'];
 const DRAWN = ['structure', 'reaction', 'crystal'];
 const OPS = [['eq', '='], ['lt', '<'], ['le', '≤'], ['gt', '>'], ['ge', '≥']];
+const STRUCT_PAGE = 50; // structure hits per page
 
 function Snippet({ text }) {
   if (!text) return null;
@@ -28,6 +30,7 @@ function Snippet({ text }) {
 function TextSearch({ query }) {
   const [q, setQ] = useState(query.get('q') || '');
   const [kind, setKind] = useState(query.get('kind') || '');
+  const [category, setCategory] = useState(query.get('category') || '');
   const [filters, setFilters] = useState(query.getAll('where').map((w) => {
     const m = w.match(/^(.*):(eq|lt|le|gt|ge):(.*)$/);
     return m ? { name: m[1], op: m[2], value: m[3] } : { name: w, op: 'eq', value: '' };
@@ -40,6 +43,7 @@ function TextSearch({ query }) {
     const p = new URLSearchParams();
     if (q.trim()) p.set('q', q.trim());
     if (kind) p.set('kind', kind);
+    if (category) p.set('category', category);
     for (const f of filters) if (f.name.trim()) p.append('where', `${f.name.trim()}:${f.op}:${f.value}`);
     return p;
   };
@@ -52,12 +56,13 @@ function TextSearch({ query }) {
     } catch (e) { setError(e); setResult(null); }
     setBusy(false);
   };
-  useEffect(() => { const p = params(); if (p.has('q') || p.has('where')) run(p); }, []);
+  const runnable = (p) => p.has('q') || p.has('where') || p.has('category');
+  useEffect(() => { const p = params(); if (runnable(p)) run(p); }, []);
   const submit = (e) => {
     e.preventDefault();
     const p = params();
     navigate('/search?' + p.toString(), true);
-    if (p.has('q') || p.has('where')) run(p);
+    if (runnable(p)) run(p);
   };
   const setF = (i, field, v) => setFilters(filters.map((f, j) => j === i ? { ...f, [field]: v } : f));
 
@@ -71,6 +76,8 @@ function TextSearch({ query }) {
         <label class="sr-only" for="kind">Kind</label>
         <select id="kind" value=${kind} onChange=${(e) => setKind(e.target.value)}>
           <option value="">All kinds</option>${KINDS.map((k) => html`<option value=${k}>${k}</option>`)}</select>
+        <label class="sr-only" for="category">Category</label>
+        <${CategorySelect} id="category" value=${category} onChange=${setCategory}/>
         <button class="btn primary" type="submit" disabled=${busy}>Search</button>
       </div>
       <fieldset class="filters"><legend>Property filters</legend>
@@ -100,6 +107,9 @@ function TextSearch({ query }) {
           ${h.record_id && html` <span class="muted">${h.title ? 'record ' + h.title : 'a record'}</span>`}
           <span class="badge">${h.kind}</span>
           <${Snippet} text=${h.snippet}/>
+          ${h.matched && h.matched.length > 0 && html`<ul class="matched" aria-label="Matched properties">
+            ${h.matched.map((m, k) => html`<li key=${k}><span class="m-name">${m.name}</span> = <span class="m-value">${typeof m.value === 'number' ? num(m.value) : String(m.value)}</span>${m.unit ? html` <span class="unit">${m.unit}</span>` : ''}</li>`)}
+          </ul>`}
         </div>
       </li>`)}</ol>
       ${result.next_cursor && html`<button type="button" class="btn" onClick=${() => run(params(), result.next_cursor)}>More</button>`}
@@ -115,6 +125,8 @@ function StructureSearch({ query }) {
   const [error, setError] = useState(null);
   const [busy, setBusy] = useState(false);
   const [drawing, setDrawing] = useState(false);
+  const [pages, setPages] = useState([null]); // cursors of the pages seen; the last is the current one's
+  const [asked, setAsked] = useState(null); // the query the pages are of
   const host = useRef(null);
   const editor = useRef(null);
 
@@ -129,18 +141,25 @@ function StructureSearch({ query }) {
   }, [drawing]);
   useEffect(() => () => { if (editor.current) editor.current.destroy(); }, []);
 
-  const submit = async (e) => {
-    e.preventDefault();
-    if (!smiles.trim()) return;
+  const fetchPage = async (p, stack) => {
     setBusy(true);
     setError(null);
     try {
-      const p = new URLSearchParams({ smiles: smiles.trim(), mode, limit: '50' });
-      if (mode === 'similarity') p.set('threshold', String(threshold));
-      setResult(await get('/search/structure?' + p.toString()));
+      const c = stack[stack.length - 1];
+      setResult(await get('/search/structure?' + p.toString() + (c ? '&cursor=' + encodeURIComponent(c) : '')));
+      setPages(stack);
     } catch (err) { setError(err); setResult(null); }
     setBusy(false);
   };
+  const submit = (e) => {
+    e.preventDefault();
+    if (!smiles.trim()) return;
+    const p = new URLSearchParams({ smiles: smiles.trim(), mode, limit: String(STRUCT_PAGE) });
+    if (mode === 'similarity') p.set('threshold', String(threshold));
+    setAsked(p);
+    fetchPage(p, [null]);
+  };
+  const first = (pages.length - 1) * STRUCT_PAGE;
   return html`<section aria-labelledby="ss-h">
     <h2 id="ss-h" class="sr-only">Structure search</h2>
     <form class="search-form" onSubmit=${submit}>
@@ -163,13 +182,18 @@ function StructureSearch({ query }) {
     </form>
     <${ErrorBox} error=${error}/>
     ${result && html`<div aria-live="polite">
-      <p class="muted">${result.hits.length} hit${result.hits.length === 1 ? '' : 's'}${result.query_smiles ? html` for <code>${result.query_smiles}</code>` : ''}</p>
+      <p class="muted struct-total">${result.total_exact === false ? 'About ' : ''}${result.total ?? result.hits.length} hit${(result.total ?? result.hits.length) === 1 ? '' : 's'}${result.query_smiles ? html` for <code>${result.query_smiles}</code>` : ''}${result.hits.length ? ` · showing ${first + 1}–${first + result.hits.length}` : ''}</p>
       <ul class="struct-hits">${result.hits.map((h) => html`<li key=${h.record_id} class="card">
         <img src=${`${API}/records/${h.record_id}/depiction`} alt=${'Structure of ' + (h.title || h.smiles)} loading="lazy" width="180" height="135"/>
         <div><${Link} href=${'/files/' + h.file_id}>${h.title || 'untitled'}<//>
           ${h.similarity != null && html` <span class="badge">${num(h.similarity)}</span>`}</div>
         <code class="smiles">${h.smiles}</code>
       </li>`)}</ul>
+      ${(pages.length > 1 || result.next_cursor) && html`<div class="pager">
+        <button type="button" class="btn" disabled=${busy || pages.length === 1} onClick=${() => fetchPage(asked, pages.slice(0, -1))}>Previous</button>
+        <span class="muted">Page ${pages.length}</span>
+        <button type="button" class="btn" disabled=${busy || !result.next_cursor} onClick=${() => fetchPage(asked, [...pages, result.next_cursor])}>Next</button>
+      </div>`}
     </div>`}
   </section>`;
 }

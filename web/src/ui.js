@@ -36,6 +36,10 @@ export function Link({ href, children, ...rest }) {
   return html`<a href=${href} onClick=${click} ...${rest}>${children}</a>`;
 }
 
+// What the caller may do with a folder or file: its "can" (read, write, share, delete);
+// a server too old to say leaves every control shown, as before.
+export const may = (o, right) => !o || !Array.isArray(o.can) || o.can.includes(right);
+
 // ---- notices ----
 const noticeListeners = new Set();
 let noticeId = 0;

@@ -4,7 +4,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { Upload } from 'tus-js-client';
 import { html, bytes, Progress, StatusBadge, Link } from './ui.js';
-import { API, get, post, listen } from './api.js';
+import { ROOT, get, post, listen } from './api.js';
 
 const PARALLEL = 3;
 let items = [];
@@ -35,12 +35,12 @@ async function ensureFolder(parentId, name) {
   if (folderCache.has(key)) return folderCache.get(key);
   const p = (async () => {
     try {
-      return (await post('/folders', { name, parent_id: parentId })).id;
+      return (await post(ROOT + '/folders', { name, parent_id: parentId })).id;
     } catch (err) {
       if (err.status !== 409) throw err;
       let cursor = null;
       do {
-        const f = await get(`/folders/${parentId}?limit=1000` + (cursor ? '&cursor=' + encodeURIComponent(cursor) : ''));
+        const f = await get(`${ROOT}/folders/${parentId}?limit=1000` + (cursor ? '&cursor=' + encodeURIComponent(cursor) : ''));
         const hit = f.folders.find((x) => x.name === name);
         if (hit) return hit.id;
         cursor = f.next_cursor;
@@ -65,7 +65,7 @@ function runOne(item) {
   return folderFor(item.rootId, item.path).then((folderId) => new Promise((resolve) => {
     item.folderId = folderId;
     const up = new Upload(item.file, {
-      endpoint: API + '/uploads',
+      endpoint: ROOT + '/uploads', // /api/v1 always: the queue goes on while a link's page is shown
       metadata: { filename: item.file.name, folder_id: folderId, filetype: item.file.type || 'application/octet-stream' },
       headers: { 'X-Carboy-CSRF': '1' },
       retryDelays: [0, 1000, 3000, 5000],
@@ -86,7 +86,7 @@ function runOne(item) {
         update(item, { state: 'done', loaded: item.size, status: item.status || 'uploaded' });
         if (item.fileId) {
           try {
-            const f = await get('/files/' + item.fileId);
+            const f = await get(ROOT + '/files/' + item.fileId);
             // an event may already have said more
             if (item.status === 'uploaded' || !item.status) update(item, { status: f.status, error: f.error });
           } catch { /* the listing shows it anyway */ }

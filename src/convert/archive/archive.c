@@ -709,5 +709,5 @@ out:
 }
 
 static const struct converter_desc desc = {"archive", "archive", suffixes, sniff, NULL};
-static const struct converter_ops ops = {extract, NULL, NULL};
+static const struct converter_ops ops = {extract, NULL, NULL, NULL};
 const struct converter conv_archive = {&desc, &ops};

@@ -1074,7 +1074,7 @@ static cb_err convert(const struct cb_convert_input *in, const char *to, const c
 }
 
 static const struct converter_desc desc = {"structure", "structure", suffixes, sniff, name_kind};
-static const struct converter_ops ops = {extract, convert, targets};
+static const struct converter_ops ops = {extract, convert, targets, NULL};
 const struct converter conv_structure = {&desc, &ops};
 
 #define PANEL 300 /* px: one molecule's drawing (ob_smiles_svg) */

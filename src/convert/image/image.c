@@ -1,6 +1,7 @@
 /* Images (PNG, JPEG, TIFF) through libpng, libjpeg and libtiff: dimensions, depth,
  * channels, pages, resolution and microscopy metadata as properties; a PNG thumbnail as
- * the preview; the first page as a full-size 8-bit PNG (op convert, to=png).
+ * the preview, and of a TIFF's other pages on request (op preview); the first page as a
+ * full-size 8-bit PNG (op convert, to=png).
  *
  * Pixels flow as rows from a decoder (tiff.c, png.c, jpeg.c) to an 8-bit mapping and out,
  * so memory stays bounded by a row, a strip or a row of tiles, whatever the image's size:
@@ -71,14 +72,19 @@ static cb_err detect_file(const char *path, enum img_format *fmt, struct cb_errb
   return CB_OK;
 }
 
-static cb_err open_src(enum img_format fmt, const char *path, uint32_t min_side, struct img_src *s,
+/* Opens page (from 1) of the file: only a TIFF has more than one. */
+static cb_err open_src(enum img_format fmt, const char *path, uint32_t page, uint32_t min_side, struct img_src *s,
                        struct cb_errbuf *eb)
 {
   memset(s, 0, sizeof *s);
+  if (page > 1 && fmt != IMG_TIFF) {
+    cb_errf(eb, "the file has no page %u: only a TIFF has more than one", (unsigned)page);
+    return CB_EINVAL;
+  }
   switch (fmt) {
   case IMG_PNG: return png_open_src(path, s, eb);
   case IMG_JPEG: return jpeg_open_src(path, min_side, s, eb);
-  case IMG_TIFF: return tiff_open_src(path, s, eb);
+  case IMG_TIFF: return tiff_open_src(path, page, s, eb);
   default: cb_errf(eb, "not an image"); return CB_EINVAL;
   }
 }
@@ -220,11 +226,11 @@ static cb_err pngw_finish(struct pngw *pw, struct cb_errbuf *eb)
 
 /* ---- the thumbnail ---- */
 
-static cb_err thumbnail(enum img_format fmt, const struct cb_convert_input *in, const char *outpath,
+static cb_err thumbnail(enum img_format fmt, const struct cb_convert_input *in, uint32_t page, const char *outpath,
                         cb_progress_fn progress, void *pctx, char *warning, size_t wcap, struct cb_errbuf *eb)
 {
   struct img_src s;
-  cb_err e = open_src(fmt, in->path, IMG_THUMB, &s, eb);
+  cb_err e = open_src(fmt, in->path, page, IMG_THUMB, &s, eb);
   if (e)
     return e;
   uint32_t w = s.w, h = s.h, longer = w > h ? w : h, tw = w, th = h;
@@ -311,11 +317,32 @@ static cb_err extract(const struct cb_convert_input *in, cJSON *result, cb_progr
   progress(pctx, 0.1);
   char outpath[4200], warning[200] = "";
   snprintf(outpath, sizeof outpath, "%s/preview.png", in->workdir);
-  if ((e = thumbnail(fmt, in, outpath, progress, pctx, warning, sizeof warning, eb)))
+  if ((e = thumbnail(fmt, in, 1, outpath, progress, pctx, warning, sizeof warning, eb)))
     return e;
   if (warning[0])
     result_prop_text(result, "decode_warning", warning, NULL, NULL);
   result_artifact(result, "preview", "image/png", outpath);
+  progress(pctx, 1.0);
+  return CB_OK;
+}
+
+/* A page's thumbnail (op "preview"): a TIFF's directory page, made as extract makes the
+ * first page's. */
+static cb_err page_preview(const struct cb_convert_input *in, int page, const char *outpath, cJSON *result,
+                           cb_progress_fn progress, void *pctx, struct cb_errbuf *eb)
+{
+  enum img_format fmt;
+  char warning[200] = ""; /* a worked-around flaw: the ingest recorded the file's */
+  if (page < 1) {
+    cb_errf(eb, "pages count from 1");
+    return CB_EINVAL;
+  }
+  cb_err e = detect_file(in->path, &fmt, eb);
+  if (!e)
+    e = thumbnail(fmt, in, (uint32_t)page, outpath, progress, pctx, warning, sizeof warning, eb);
+  if (e)
+    return e;
+  cJSON_AddStringToObject(result, "media_type", "image/png");
   progress(pctx, 1.0);
   return CB_OK;
 }
@@ -327,7 +354,7 @@ static cb_err sample_contrast(enum img_format fmt, const char *path, struct mapp
                               void *pctx, struct cb_errbuf *eb)
 {
   struct img_src s;
-  cb_err e = open_src(fmt, path, 0, &s, eb);
+  cb_err e = open_src(fmt, path, 1, 0, &s, eb);
   if (e)
     return e;
   uint32_t sy = s.h / SAMPLE_GRID + 1, sx = s.w / SAMPLE_GRID + 1;
@@ -367,7 +394,7 @@ static cb_err convert(const struct cb_convert_input *in, const char *to, const c
   if (e)
     return e;
   struct img_src s;
-  if ((e = open_src(fmt, in->path, 0, &s, eb)))
+  if ((e = open_src(fmt, in->path, 1, 0, &s, eb)))
     return e;
   struct mapping m = {s.stretch, s.invert, 0, 255};
   double p0 = 0;
@@ -375,7 +402,7 @@ static cb_err convert(const struct cb_convert_input *in, const char *to, const c
     close_src(&s);
     if ((e = sample_contrast(fmt, in->path, &m, progress, pctx, eb)))
       return e;
-    if ((e = open_src(fmt, in->path, 0, &s, eb)))
+    if ((e = open_src(fmt, in->path, 1, 0, &s, eb)))
       return e;
     p0 = 0.5;
   }
@@ -412,5 +439,5 @@ out:
 
 static const char *const targets[] = {"png", NULL};
 static const struct converter_desc desc = {"image", "image", suffixes, sniff, NULL};
-static const struct converter_ops ops = {extract, convert, targets};
+static const struct converter_ops ops = {extract, convert, targets, page_preview};
 const struct converter conv_image = {&desc, &ops};

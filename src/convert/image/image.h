@@ -37,9 +37,10 @@ struct img_src {
   void *impl;
 };
 
-/* Each opens the file's first page. min_side > 0 lets a decoder deliver a reduced image
- * whose longer side is still at least min_side (JPEG's DCT scaling). */
-cb_err tiff_open_src(const char *path, struct img_src *s, struct cb_errbuf *eb);
+/* Each opens the file's first page (a TIFF's: page, from 1). min_side > 0 lets a decoder
+ * deliver a reduced image whose longer side is still at least min_side (JPEG's DCT
+ * scaling). */
+cb_err tiff_open_src(const char *path, uint32_t page, struct img_src *s, struct cb_errbuf *eb);
 cb_err png_open_src(const char *path, struct img_src *s, struct cb_errbuf *eb);
 cb_err jpeg_open_src(const char *path, uint32_t min_side, struct img_src *s, struct cb_errbuf *eb);
 

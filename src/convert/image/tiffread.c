@@ -1,8 +1,9 @@
-/* A TIFF's first page as rows, read scanline by scanline, strip by strip (planes apart)
- * or one row of tiles at a time, so that memory is bounded by a strip or a row of tiles.
- * Grey, RGB and palette images of 1..32-bit or 64-bit integers and 16/32/64-bit floats
- * are decoded here; anything else libtiff can draw (YCbCr, CMYK, Lab, old-style JPEG,
- * ...) goes through its RGBA interface, also by strip or tile. */
+/* A TIFF's page (the first, or directory N for a page's preview) as rows, read scanline
+ * by scanline, strip by strip (planes apart) or one row of tiles at a time, so that memory
+ * is bounded by a strip or a row of tiles. Grey, RGB and palette images of 1..32-bit or
+ * 64-bit integers and 16/32/64-bit floats are decoded here; anything else libtiff can
+ * draw (YCbCr, CMYK, Lab, old-style JPEG, ...) goes through its RGBA interface, also by
+ * strip or tile. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -246,7 +247,7 @@ static void *alloc_band(uint64_t bytes)
   return bytes && bytes <= IMG_MAX_BUFFER ? _TIFFmalloc((tmsize_t)bytes) : NULL;
 }
 
-cb_err tiff_open_src(const char *path, struct img_src *s, struct cb_errbuf *eb)
+cb_err tiff_open_src(const char *path, uint32_t page, struct img_src *s, struct cb_errbuf *eb)
 {
   struct tsrc *t = calloc(1, sizeof *t);
   if (!t) {
@@ -259,6 +260,11 @@ cb_err tiff_open_src(const char *path, struct img_src *s, struct cb_errbuf *eb)
   if (!t->tif)
     goto fail;
   TIFF *tif = t->tif;
+  /* libtiff walks the chain from the first directory and stops at a loop */
+  if (page > 1 && !TIFFSetDirectory(tif, (tdir_t)(page - 1))) {
+    cb_errf(eb, "cannot read page %u: %s", (unsigned)page, t->te.msg[0] ? t->te.msg : "the file has no such page");
+    goto fail;
+  }
   uint16_t comp = COMPRESSION_NONE;
   t->bps = 1, t->spp = 1, t->fmt = SAMPLEFORMAT_UINT, t->planar = PLANARCONFIG_CONTIG;
   TIFFGetField(tif, TIFFTAG_IMAGEWIDTH, &t->w);
@@ -274,7 +280,7 @@ cb_err tiff_open_src(const char *path, struct img_src *s, struct cb_errbuf *eb)
     goto fail;
   e = CB_EINVAL;
   if (!t->w || !t->h || !t->spp) {
-    cb_errf(eb, "the first page has no pixels");
+    cb_errf(eb, "page %u has no pixels", (unsigned)(page > 1 ? page : 1));
     goto fail;
   }
   int tiled = TIFFIsTiled(tif);

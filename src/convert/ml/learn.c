@@ -1660,5 +1660,5 @@ static cb_err model_extract(const struct cb_convert_input *in, cJSON *result, cb
 
 static const char *const model_suffixes[] = {".carboy-model", NULL};
 static const struct converter_desc model_desc = {"model", "model", model_suffixes, model_sniff, NULL};
-static const struct converter_ops model_ops = {model_extract, NULL, NULL};
+static const struct converter_ops model_ops = {model_extract, NULL, NULL, NULL};
 const struct converter conv_model = {&model_desc, &model_ops};

@@ -1027,5 +1027,5 @@ static cb_err convert(const struct cb_convert_input *in, const char *to, const c
 
 static const char *const targets[] = {"txt", NULL};
 static const struct converter_desc desc = {"office", "office", suffixes, sniff, NULL};
-static const struct converter_ops ops = {extract, convert, targets};
+static const struct converter_ops ops = {extract, convert, targets, NULL};
 const struct converter conv_office = {&desc, &ops};

@@ -1,7 +1,8 @@
 /* PDF documents through poppler-glib: page count, the document information (title,
  * author, dates, ...), the text of the pages as the "text" artifact (a word hyphenated at a
  * line end joined, as pdftotext joins it) and a first-page thumbnail as the "preview"
- * artifact; conversion to txt writes the same text.
+ * artifact; another page's thumbnail on request (op preview); conversion to txt writes the
+ * same text.
  *
  * Bounds: the text covers at most PDF_TEXT_PAGES pages and PDF_TEXT_MAX bytes (cut on a
  * character boundary; both say so in a property); the thumbnail is at most PDF_THUMB_PX
@@ -103,7 +104,7 @@ static int text_put(FILE *out, const char *s, size_t n, uint64_t *written, int *
   return *truncated ? 0 : 1;
 }
 
-/* Renders page 1 into a PNG at most PDF_THUMB_PX on its longer side. 0 on success. */
+/* Renders a page into a PNG at most PDF_THUMB_PX on its longer side. 0 on success. */
 static int thumbnail(PopplerPage *page, const char *outpath, int *wpx, int *hpx)
 {
   double w = 0, h = 0;
@@ -361,7 +362,38 @@ static cb_err convert(const struct cb_convert_input *in, const char *to, const c
   return rc;
 }
 
+/* Page `page`'s thumbnail, drawn as the first page's is at ingest. */
+static cb_err page_preview(const struct cb_convert_input *in, int page, const char *outpath, cJSON *result,
+                           cb_progress_fn progress, void *pctx, struct cb_errbuf *eb)
+{
+  PopplerDocument *doc = NULL;
+  PopplerPage *pg = NULL;
+  char *abs = NULL;
+  int tw = 0, th = 0;
+  cb_err rc = open_doc(in, &abs, &doc, eb);
+  if (rc)
+    goto out;
+  int pages = page_count(doc);
+  if (page < 1 || page > pages) {
+    cb_errf(eb, "the document has no page %d: it has %d", page, pages);
+    rc = CB_EINVAL;
+  } else if (!(pg = poppler_document_get_page(doc, page - 1)) || thumbnail(pg, outpath, &tw, &th)) {
+    cb_errf(eb, "page %d could not be drawn", page);
+    rc = CB_EINVAL;
+  } else {
+    cJSON_AddStringToObject(result, "media_type", "image/png");
+    progress(pctx, 1.0);
+  }
+out:
+  if (pg)
+    g_object_unref(pg);
+  if (doc)
+    g_object_unref(doc);
+  free(abs);
+  return rc;
+}
+
 static const char *const targets[] = {"txt", NULL};
 static const struct converter_desc desc = {"pdf", "pdf", suffixes, sniff, NULL};
-static const struct converter_ops ops = {extract, convert, targets};
+static const struct converter_ops ops = {extract, convert, targets, page_preview};
 const struct converter conv_pdf = {&desc, &ops};

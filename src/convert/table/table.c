@@ -1941,5 +1941,5 @@ static cb_err convert(const struct cb_convert_input *in, const char *to, const c
 
 static const char *const targets[] = {"csv", "tsv", "json", NULL};
 static const struct converter_desc desc = {"table", "table", suffixes, sniff, NULL};
-static const struct converter_ops ops = {extract, convert, targets};
+static const struct converter_ops ops = {extract, convert, targets, NULL};
 const struct converter conv_table = {&desc, &ops};

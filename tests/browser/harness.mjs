@@ -136,11 +136,14 @@ export async function signIn(user, password) {
 }
 
 // The page (or a page or locator given) as NAME.png in SHOTS.
+// A screenshot of the page (or one element of it) for docs/screenshots; every page state
+// worth a screenshot is also checked as accessible() checks the pages.
 export async function shot(name, target = page) {
   fs.mkdirSync(SHOTS, { recursive: true });
   const p = typeof target.waitForLoadState === 'function' ? target : target.page();
   await p.waitForLoadState('networkidle').catch(() => {});
   await target.screenshot({ path: path.join(SHOTS, name + '.png') });
+  await accessible(`the page of screenshot ${name}`, p);
 }
 
 export function noProblems() {
@@ -148,29 +151,29 @@ export function noProblems() {
 }
 
 // axe-core over the page as it stands (dialogs included): no serious or critical violation.
-export async function axeClean(what) {
-  await page.waitForLoadState('networkidle').catch(() => {});
+export async function axeClean(what, p = page) {
+  await p.waitForLoadState('networkidle').catch(() => {});
   // evaluated as a devtools script: the page's CSP, which refuses inline scripts, stays on
-  if (!(await page.evaluate(() => !!window.axe))) await page.evaluate(require('axe-core').source);
-  const result = await page.evaluate(() => window.axe.run(document, { resultTypes: ['violations'] }));
+  if (!(await p.evaluate(() => !!window.axe))) await p.evaluate(require('axe-core').source);
+  const result = await p.evaluate(() => window.axe.run(document, { resultTypes: ['violations'] }));
   const bad = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')
     .map((v) => `${v.id} (${v.impact}): ${v.help}: ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ')}`);
   assert.deepEqual(bad, [], `axe on ${what}`);
 }
 
 // The page holds at 800 px wide: nothing scrolls sideways.
-export async function holdsAt800(what) {
-  const size = page.viewportSize();
-  await page.setViewportSize({ width: 800, height: 700 });
-  const width = await page.evaluate(() => document.documentElement.scrollWidth);
-  await page.setViewportSize(size);
+export async function holdsAt800(what, p = page) {
+  const size = p.viewportSize();
+  await p.setViewportSize({ width: 800, height: 700 });
+  const width = await p.evaluate(() => document.documentElement.scrollWidth);
+  await p.setViewportSize(size);
   assert.ok(width <= 800, `${what} is ${width} px wide at 800 px`);
 }
 
 // Both: axe-core finds nothing serious, and the layout holds at 800 px.
-export async function accessible(what) {
-  await axeClean(what);
-  await holdsAt800(what);
+export async function accessible(what, p = page) {
+  await axeClean(what, p);
+  await holdsAt800(what, p);
 }
 
 // A test step that leaves a screenshot of the page behind when it fails.

@@ -54,7 +54,7 @@ function ImagePreview({ file }) {
         <button type="button" class="btn" onClick=${() => setZoom(Math.min(16, zoom * 1.5))} aria-label="Zoom in">+</button>
         <button type="button" class="btn ghost" onClick=${() => setZoom(1)}>Fit</button>
       </div>
-      <div class="zoom-area"><img src=${full} alt=${file.name} class="zoomed" style=${{ width: zoom * 100 + '%' }}/></div>
+      <div class="zoom-area" tabindex="0" role="region" aria-label="The image at ${zoom * 100}%"><img src=${full} alt=${file.name} class="zoomed" style=${{ width: zoom * 100 + '%' }}/></div>
     <//>`}
   </div>`;
 }

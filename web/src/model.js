@@ -173,7 +173,7 @@ function PredictForm({ m }) {
         ${drawing && html`<button type="button" class="btn" disabled=${!drawn} onClick=${addDrawn}>Add the drawn structure</button>
           <output class="muted small" for="pm-smiles" aria-live="polite">${drawn ? html`Drawn: <code>${drawn}</code>` : 'Nothing drawn yet'}</output>`}
       </div>
-      ${drawing && html`<div class="editor-host" ref=${host} aria-label="Molecule editor" data-testid="editor"></div>`}
+      ${drawing && html`<div class="editor-host" ref=${host} role="application" aria-label="Molecule editor" data-testid="editor"></div>`}
     </form>
     <${ErrorBox} error=${error}/>
     ${result && html`<div class="table-wrap" aria-live="polite"><table class="predictions">

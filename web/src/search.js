@@ -178,7 +178,7 @@ function StructureSearch({ query }) {
       </div>
       <button type="button" class="btn ghost small" aria-expanded=${drawing} onClick=${() => setDrawing(!drawing)}>
         ${drawing ? 'Hide the editor' : 'Draw a structure'}</button>
-      ${drawing && html`<div class="editor-host" ref=${host} aria-label="Molecule editor" data-testid="editor"></div>`}
+      ${drawing && html`<div class="editor-host" ref=${host} role="application" aria-label="Molecule editor" data-testid="editor"></div>`}
     </form>
     <${ErrorBox} error=${error}/>
     ${result && html`<div aria-live="polite">

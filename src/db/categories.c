@@ -134,10 +134,12 @@ cb_err db_category_update(const char *id, const char *name, const char *parent_i
   }
   if (!e && parent_id && !parent_id[0]) /* a root: as deep as its own subtree */
     e = height_of(id) > MAX_DEPTH ? CB_ETOOBIG : CB_OK;
-  if (!e && name)
-    e = db_exec("UPDATE categories SET name = ? WHERE id = ?", "ss", name, id);
-  if (!e && parent_id)
-    e = db_exec("UPDATE categories SET parent_id = nullif(?, '') WHERE id = ?", "ss", parent_id, id);
+  /* the new name and the new parent in one statement: the name is unique where it goes,
+   * not where it was */
+  if (!e && (name || parent_id))
+    e = db_exec("UPDATE categories SET name = coalesce(?1, name),"
+                " parent_id = CASE WHEN ?2 IS NULL THEN parent_id ELSE nullif(?2, '') END WHERE id = ?3",
+                "sss", name, parent_id, id);
   if (!e && iri)
     e = db_exec("UPDATE categories SET iri = nullif(?, '') WHERE id = ?", "ss", iri, id);
   return db_end(e);

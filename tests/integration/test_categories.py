@@ -49,7 +49,7 @@ def test_tree_crud_by_an_admin(lab):
     assert c13["path"] == "Spectroscopy / NMR / 13C" and c13["parent_id"] == nmr["id"]
     # names are unique among siblings only
     assert problem(s.api("POST", "/categories", json={"name": "NMR", "parent_id": root["id"]}), 409)["field"] == "name"
-    create(s, "NMR", ir["id"])  # the same name elsewhere
+    nmr2 = create(s, "NMR", ir["id"])  # the same name elsewhere
     for bad, field in (({}, "name"), ({"name": "a/b"}, "name"), ({"name": 5}, "name"),
                        ({"name": "x", "parent_id": "0" * 24}, "parent_id"), ({"name": "x", "parent_id": "nope"}, "parent_id"),
                        ({"name": "x", "iri": "ftp://x"}, "iri"), ({"name": "x", "iri": "http://a b"}, "iri")):
@@ -74,6 +74,11 @@ def test_tree_crud_by_an_admin(lab):
     for target in (root["id"], nmr["id"], c13["id"]):
         assert problem(s.api("PATCH", f"/categories/{root['id']}", json={"parent_id": target}), 400)["field"] == "parent_id"
     assert problem(s.api("PATCH", f"/categories/{ir['id']}", json={"name": "NMR spectroscopy"}), 409)["field"] == "name"
+    # a rename and a move at once: the name must be free where it goes, not where it was
+    create(s, "Raman", ir["id"])
+    r = s.api("PATCH", f"/categories/{nmr2['id']}", json={"name": "Raman", "parent_id": root["id"]})
+    assert r.status_code == 200 and r.json()["path"] == "Spectroscopy / Raman", r.text
+    assert problem(s.api("PATCH", f"/categories/{nmr2['id']}", json={"name": "IR"}), 409)["field"] == "name"
     problem(s.api("PATCH", f"/categories/{'0' * 24}", json={"name": "x"}), 404)
     problem(s.api("PATCH", "/categories/nope", json={"name": "x"}), 404)
     # a category with children is not deleted; a leaf is, with its assignments
